@@ -1,0 +1,140 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strings"
+)
+
+// Rule field values.
+const (
+	CondAny  = "any"
+	CondOwn  = "own"
+	EftAllow = "allow"
+	EftDeny  = "deny"
+
+	// maxSubjectLen is the width of casbin_rule's columns.
+	maxSubjectLen = 100
+)
+
+// RoleSubject is the Casbin subject of a role.
+func RoleSubject(roleID string) string { return "r:" + roleID }
+
+// UserSubject is the Casbin subject of a user. Ids too long for a casbin_rule
+// column are replaced by their SHA-256, so every subject fits.
+func UserSubject(userID string) string {
+	return fitSubject("u:", userID)
+}
+
+// ScopedSubject is the Casbin subject of a user inside a sub-scope. Scopes never
+// hold "|", so the subject is unambiguous.
+func ScopedSubject(scope, userID string) string {
+	return fitSubject("s:", scope+"|"+userID)
+}
+
+func fitSubject(prefix, id string) string {
+	if len(prefix)+len(id) <= maxSubjectLen {
+		return prefix + id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return prefix[:1] + "#" + hex.EncodeToString(sum[:])
+}
+
+// roleIDOf returns the role id of a role subject, or "" for another subject.
+func roleIDOf(subject string) string {
+	id, ok := strings.CutPrefix(subject, "r:")
+	if !ok {
+		return ""
+	}
+	return id
+}
+
+// CompileRights turns rights held by one subject in an entity into p rules,
+// sorted. not_allowed compiles to nothing.
+func CompileRights(subject, entityID string, p Permissions) []Rule {
+	var rules []Rule
+	for _, o := range p.Objects {
+		for _, a := range o.Actions {
+			var cond, eft string
+			switch a.Permission {
+			case Allowed:
+				cond, eft = CondAny, EftAllow
+			case AllowedForOwn:
+				cond, eft = CondOwn, EftAllow
+			case Denied:
+				cond, eft = CondAny, EftDeny
+			default:
+				continue
+			}
+			rules = append(rules, Rule{PType: "p", Values: []string{subject, entityID, o.ObjectType, a.ActionName, cond, eft}})
+		}
+	}
+	SortRules(rules)
+	return rules
+}
+
+// Compile returns the p rules of a role: none for a deleted role.
+func Compile(r Role) []Rule {
+	if r.Status == StatusDeleted {
+		return nil
+	}
+	return CompileRights(RoleSubject(r.ID), r.EntityID, r.Permissions)
+}
+
+// CompileUser returns the p rules of the rights a user holds directly.
+func CompileUser(u User) []Rule {
+	return CompileRights(UserSubject(u.ID), u.EntityID, u.Permissions)
+}
+
+// CompileAssignment returns the g rule of an assignment.
+func CompileAssignment(a Assignment) Rule {
+	sub := UserSubject(a.UserID)
+	if a.Scope != "" {
+		sub = ScopedSubject(a.Scope, a.UserID)
+	}
+	return Rule{PType: "g", Values: []string{sub, RoleSubject(a.RoleID), a.EntityID}}
+}
+
+// SortRules orders rules by type, then values.
+func SortRules(rules []Rule) {
+	sort.Slice(rules, func(i, j int) bool { return ruleLess(rules[i], rules[j]) })
+}
+
+func ruleLess(a, b Rule) bool {
+	if a.PType != b.PType {
+		return a.PType < b.PType
+	}
+	for k := 0; k < len(a.Values) && k < len(b.Values); k++ {
+		if a.Values[k] != b.Values[k] {
+			return a.Values[k] < b.Values[k]
+		}
+	}
+	return len(a.Values) < len(b.Values)
+}
+
+// String renders a rule as a line of a Casbin policy file.
+func (r Rule) String() string { return r.PType + ", " + strings.Join(r.Values, ", ") }
+
+// diffRules returns the rules in want but not in have, and those in have but
+// not in want.
+func diffRules(have, want []Rule) (add, remove []Rule) {
+	key := func(r Rule) string { return r.PType + "\x00" + strings.Join(r.Values, "\x00") }
+	h := make(map[string]bool, len(have))
+	for _, r := range have {
+		h[key(r)] = true
+	}
+	w := make(map[string]bool, len(want))
+	for _, r := range want {
+		w[key(r)] = true
+		if !h[key(r)] {
+			add = append(add, r)
+		}
+	}
+	for _, r := range have {
+		if !w[key(r)] {
+			remove = append(remove, r)
+		}
+	}
+	return add, remove
+}

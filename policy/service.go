@@ -1,0 +1,992 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// RoleTemplate is a system role every new entity gets.
+type RoleTemplate struct {
+	Name        string      `json:"name"`
+	Description string      `json:"description"`
+	Permissions Permissions `json:"-"`
+	Default     bool        `json:"default"`
+}
+
+// DefaultTemplates are the system roles used when no templates are configured:
+// admin may do everything; member holds nothing and is the default role.
+func DefaultTemplates() []RoleTemplate {
+	return []RoleTemplate{
+		{Name: "admin", Description: "May do everything in the entity",
+			Permissions: Permissions{Objects: []ObjectPermissions{{ObjectType: Wildcard,
+				Actions: []ActionPermission{{ActionName: Wildcard, Permission: Allowed}}}}}},
+		{Name: "member", Description: "Default role of new users; holds no rights", Default: true},
+	}
+}
+
+// ValidateTemplates checks system role templates as a role would be checked.
+func ValidateTemplates(ts []RoleTemplate, catalog *Catalog) error {
+	if len(ts) == 0 {
+		return errors.New("role templates: at least one template is needed")
+	}
+	names := map[string]bool{}
+	hasDefault := false
+	for i, t := range ts {
+		field := fmt.Sprintf("templates[%d]", i)
+		if err := ValidateName(field+".name", t.Name); err != nil {
+			return err
+		}
+		if names[t.Name] {
+			return fmt.Errorf("role templates: name %q used twice", t.Name)
+		}
+		names[t.Name] = true
+		if err := ValidatePermissions(field+".permissions", t.Permissions, catalog); err != nil {
+			return err
+		}
+		hasDefault = hasDefault || t.Default
+	}
+	if !hasDefault {
+		return errors.New("role templates: at least one template must be the default role")
+	}
+	return nil
+}
+
+// Config configures a Service.
+type Config struct {
+	Store     Store
+	Engine    *Engine
+	Templates []RoleTemplate // nil: DefaultTemplates
+	Catalog   *Catalog       // nil: any object type and action
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Service is what every caller goes through: the admins' writes and the
+// checkers' questions.
+type Service struct {
+	store     Store
+	engine    *Engine
+	templates []RoleTemplate
+	catalog   *Catalog
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// NewService returns a service over a store and an engine.
+func NewService(cfg Config) *Service {
+	s := &Service{store: cfg.Store, engine: cfg.Engine, templates: cfg.Templates,
+		catalog: cfg.Catalog, log: cfg.Logger, now: cfg.Now}
+	if s.templates == nil {
+		s.templates = DefaultTemplates()
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Catalog returns the object-type catalog, nil when there is none.
+func (s *Service) Catalog() *Catalog { return s.catalog }
+
+// Engine returns the check engine.
+func (s *Service) Engine() *Engine { return s.engine }
+
+// Ready reports whether storage answers.
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// clock returns the current time as stored: UTC, milliseconds.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// Actor is who makes a call, for created_by/updated_by.
+type Actor struct {
+	ID string
+}
+
+type actorKey struct{}
+
+// WithActor returns a context carrying the caller.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the caller carried by ctx.
+func ActorFrom(ctx context.Context) Actor {
+	a, _ := ctx.Value(actorKey{}).(Actor)
+	return a
+}
+
+// write runs fn in one transaction after bumping the entity's revision, then,
+// once committed, refreshes the entity's enforcer so that the next check on
+// this instance sees the change.
+func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now time.Time) error) (int64, error) {
+	now := s.clock()
+	var rev int64
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		rev, err = tx.BumpRevision(entityID, now)
+		if err != nil {
+			if isNotFound(err) {
+				return entityNotFound(entityID)
+			}
+			return err
+		}
+		return fn(tx, now)
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.refresh(ctx, entityID)
+	return rev, nil
+}
+
+func (s *Service) refresh(ctx context.Context, entityID string) {
+	if err := s.engine.Refresh(context.WithoutCancel(ctx), entityID); err != nil {
+		s.log.Warn("refresh entity policy after write", "entity_id", entityID, "error", err)
+	}
+}
+
+func entityNotFound(id string) error {
+	return Errorf(KindNotFound, "entity_not_found", "entity %q not found", id)
+}
+
+func roleNotFound(id string) error {
+	return Errorf(KindNotFound, "role_not_found", "role %q not found", id)
+}
+
+func userNotFound(id string) error {
+	return Errorf(KindNotFound, "user_not_found", "user %q not found", id)
+}
+
+// ---- entities ----
+
+// EntityInput creates an entity; an empty ID gets a new UUID.
+type EntityInput struct {
+	ID   string
+	Name string
+}
+
+// CreateEntity stores a new entity with its system roles.
+func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, error) {
+	if in.ID == "" {
+		in.ID = uuid.NewString()
+	}
+	if !ValidEntityID(in.ID) {
+		return Entity{}, Invalid("invalid_entity_id", "id", "id must be 1-64 characters of A-Za-z0-9._:-")
+	}
+	if err := validateText("name", in.Name, MaxNameLen); err != nil {
+		return Entity{}, err
+	}
+	now := s.clock()
+	ent := Entity{ID: in.ID, Name: in.Name, Revision: 1, CreatedAt: now, UpdatedAt: now}
+	actor := ActorFrom(ctx).ID
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.InsertEntity(&ent); err != nil {
+			if errors.Is(err, ErrDuplicate) {
+				return Errorf(KindConflict, "entity_exists", "entity %q already exists", in.ID)
+			}
+			return err
+		}
+		for _, t := range s.templates {
+			r := Role{ID: uuid.NewString(), EntityID: ent.ID, Name: t.Name, Description: t.Description,
+				Permissions: t.Permissions, Default: t.Default, RoleType: RoleSystem, Scope: ScopeAccount,
+				Status: StatusActive, Version: 1, CreatedAt: now, CreatedBy: actor, UpdatedAt: now, UpdatedBy: actor}
+			if err := tx.InsertRole(&r); err != nil {
+				return err
+			}
+			if err := tx.AddRules(Compile(r)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Entity{}, err
+	}
+	s.engine.Forget(ent.ID) // an earlier check may have cached "unknown entity"
+	return ent, nil
+}
+
+// GetEntity returns one entity.
+func (s *Service) GetEntity(ctx context.Context, id string) (Entity, error) {
+	var ent Entity
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		ent, err = tx.GetEntity(id)
+		if isNotFound(err) {
+			return entityNotFound(id)
+		}
+		return err
+	})
+	return ent, err
+}
+
+// ListEntities returns up to limit entities ordered by id, after the given id.
+func (s *Service) ListEntities(ctx context.Context, afterID string, limit int) ([]Entity, error) {
+	var out []Entity
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.ListEntities(afterID, limit)
+		return err
+	})
+	return out, err
+}
+
+// DeleteEntity removes an entity and everything of it.
+func (s *Service) DeleteEntity(ctx context.Context, id string) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.BumpRevision(id, s.clock()); err != nil {
+			if isNotFound(err) {
+				return entityNotFound(id)
+			}
+			return err
+		}
+		return tx.DeleteEntity(id)
+	})
+	if err != nil {
+		return err
+	}
+	s.engine.Forget(id)
+	return nil
+}
+
+// ---- roles ----
+
+// RoleInput is a role as a caller writes it. For a PATCH, nil fields stay as
+// they are.
+type RoleInput struct {
+	Name        *string
+	Description *string
+	Permissions *Permissions
+	Default     *bool
+	Scope       *string // only on create
+}
+
+func (s *Service) validateRoleInput(in RoleInput) error {
+	if in.Name != nil {
+		if err := ValidateName("name", *in.Name); err != nil {
+			return err
+		}
+	}
+	if in.Description != nil {
+		if err := validateText("description", *in.Description, MaxDescriptionLen); err != nil {
+			return err
+		}
+	}
+	if in.Permissions != nil {
+		if err := ValidatePermissions("permissions", *in.Permissions, s.catalog); err != nil {
+			return err
+		}
+	}
+	if in.Scope != nil && *in.Scope != "" && !identRe.MatchString(*in.Scope) {
+		return Invalid("invalid_scope", "scope", "scope must be an identifier such as account or team")
+	}
+	return nil
+}
+
+// CreateRole stores a new custom role and its rules.
+func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (Role, error) {
+	if in.Name == nil {
+		return Role{}, Invalid("missing_field", "name", "name is required")
+	}
+	if err := s.validateRoleInput(in); err != nil {
+		return Role{}, err
+	}
+	actor := ActorFrom(ctx).ID
+	r := Role{ID: uuid.NewString(), EntityID: entityID, Name: *in.Name, RoleType: RoleCustom,
+		Scope: ScopeAccount, Status: StatusActive, Version: 1, CreatedBy: actor, UpdatedBy: actor}
+	if in.Description != nil {
+		r.Description = *in.Description
+	}
+	if in.Permissions != nil {
+		r.Permissions = *in.Permissions
+	}
+	if in.Default != nil {
+		r.Default = *in.Default
+	}
+	if in.Scope != nil && *in.Scope != "" {
+		r.Scope = *in.Scope
+	}
+	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		r.CreatedAt, r.UpdatedAt = now, now
+		if err := tx.InsertRole(&r); err != nil {
+			if errors.Is(err, ErrDuplicate) {
+				return nameTaken(r.Name)
+			}
+			return err
+		}
+		return tx.AddRules(Compile(r))
+	})
+	if err != nil {
+		return Role{}, err
+	}
+	return r, nil
+}
+
+func nameTaken(name string) error {
+	e := Errorf(KindConflict, "role_name_taken", "a role named %q already exists", name)
+	e.Details = []Detail{{Field: "name", Message: "taken by another active role", Value: name}}
+	return e
+}
+
+// GetRole returns a role of the entity, also a deleted one.
+func (s *Service) GetRole(ctx context.Context, entityID, roleID string) (Role, error) {
+	var r Role
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		r, err = getRole(tx, entityID, roleID)
+		return err
+	})
+	return r, err
+}
+
+func getRole(tx Tx, entityID, roleID string) (Role, error) {
+	r, err := tx.GetRole(entityID, roleID)
+	if isNotFound(err) {
+		return r, roleNotFound(roleID)
+	}
+	return r, err
+}
+
+// ListRoles returns one page of the entity's roles. An unknown entity is 404.
+func (s *Service) ListRoles(ctx context.Context, entityID string, f RoleFilter, p Page) ([]Role, error) {
+	var out []Role
+	err := s.store.View(ctx, func(tx Tx) error {
+		if _, err := tx.GetEntity(entityID); err != nil {
+			if isNotFound(err) {
+				return entityNotFound(entityID)
+			}
+			return err
+		}
+		var err error
+		out, err = tx.ListRoles(entityID, f, p)
+		return err
+	})
+	return out, err
+}
+
+// checkVersion answers 412 when the caller's If-Match is stale. 0 means no
+// If-Match.
+func checkVersion(r Role, ifMatch int64) error {
+	if ifMatch != 0 && ifMatch != r.Version {
+		return Errorf(KindPrecondition, "version_mismatch", "role is at version %d, not %d", r.Version, ifMatch)
+	}
+	return nil
+}
+
+// lastDefault reports whether r is the entity's only active default role.
+func lastDefault(tx Tx, r Role) (bool, error) {
+	if !r.Default || r.Status != StatusActive {
+		return false, nil
+	}
+	yes := true
+	defaults, err := tx.ListRoles(r.EntityID, RoleFilter{Status: StatusActive, Default: &yes}, Page{Limit: 2, Sort: "created_at"})
+	if err != nil {
+		return false, err
+	}
+	return len(defaults) <= 1, nil
+}
+
+// UpdateRole changes a custom role: fields set in the input replace the
+// role's (permissions as a whole). With replace, absent fields are reset to
+// their zero values (PUT). ifMatch is the If-Match version, 0 for none.
+func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (Role, error) {
+	if replace && in.Name == nil {
+		return Role{}, Invalid("missing_field", "name", "name is required")
+	}
+	if in.Scope != nil {
+		return Role{}, Invalid("immutable_field", "scope", "scope can only be set when the role is created")
+	}
+	if err := s.validateRoleInput(in); err != nil {
+		return Role{}, err
+	}
+	var r Role
+	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		var err error
+		if r, err = getRole(tx, entityID, roleID); err != nil {
+			return err
+		}
+		if r.Status == StatusDeleted {
+			return Errorf(KindConflict, "role_deleted", "role %q is deleted", roleID)
+		}
+		if r.RoleType == RoleSystem {
+			return Errorf(KindForbidden, "system_role", "role %q is a system role and cannot be changed", r.Name)
+		}
+		if err := checkVersion(r, ifMatch); err != nil {
+			return err
+		}
+		old := r
+		if replace {
+			r.Description, r.Permissions, r.Default = "", Permissions{}, false
+		}
+		if in.Name != nil {
+			r.Name = *in.Name
+		}
+		if in.Description != nil {
+			r.Description = *in.Description
+		}
+		if in.Permissions != nil {
+			r.Permissions = *in.Permissions
+		}
+		if in.Default != nil {
+			r.Default = *in.Default
+		}
+		if old.Default && !r.Default {
+			last, err := lastDefault(tx, old)
+			if err != nil {
+				return err
+			}
+			if last {
+				return Errorf(KindConflict, "last_default_role", "role %q is the entity's last default role", old.Name)
+			}
+		}
+		r.Version++
+		r.UpdatedAt, r.UpdatedBy = now, ActorFrom(ctx).ID
+		if err := tx.UpdateRole(&r); err != nil {
+			if errors.Is(err, ErrDuplicate) {
+				return nameTaken(r.Name)
+			}
+			return err
+		}
+		return tx.ReplaceSubjectRules(entityID, RoleSubject(r.ID), Compile(r))
+	})
+	if err != nil {
+		return Role{}, err
+	}
+	return r, nil
+}
+
+// DeleteRole soft-deletes a custom role and removes its rules. While users
+// hold it, it is 409 role_in_use unless force, which removes the assignments.
+func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force bool, ifMatch int64) (Role, error) {
+	var r Role
+	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		var err error
+		if r, err = getRole(tx, entityID, roleID); err != nil {
+			return err
+		}
+		if r.Status == StatusDeleted {
+			return roleNotFound(roleID)
+		}
+		if r.RoleType == RoleSystem {
+			return Errorf(KindForbidden, "system_role", "role %q is a system role and cannot be deleted", r.Name)
+		}
+		if err := checkVersion(r, ifMatch); err != nil {
+			return err
+		}
+		last, err := lastDefault(tx, r)
+		if err != nil {
+			return err
+		}
+		if last {
+			return Errorf(KindConflict, "last_default_role", "role %q is the entity's last default role", r.Name)
+		}
+		held, err := tx.ListAssignments(entityID, AssignmentFilter{RoleID: roleID})
+		if err != nil {
+			return err
+		}
+		if len(held) > 0 && !force {
+			e := Errorf(KindConflict, "role_in_use", "role %q is held by %d assignment(s); remove them or delete with force=true", r.Name, len(held))
+			return e
+		}
+		var grules []Rule
+		for _, a := range held {
+			if err := tx.DeleteAssignment(a); err != nil {
+				return err
+			}
+			grules = append(grules, CompileAssignment(a))
+		}
+		if err := tx.RemoveRules(grules); err != nil {
+			return err
+		}
+		oldRules := Compile(r)
+		r.Status, r.Version = StatusDeleted, r.Version+1
+		actor := ActorFrom(ctx).ID
+		r.DeletedAt, r.DeletedBy, r.UpdatedAt, r.UpdatedBy = &now, actor, now, actor
+		if err := tx.UpdateRole(&r); err != nil {
+			return err
+		}
+		return tx.RemoveRules(oldRules)
+	})
+	if err != nil {
+		return Role{}, err
+	}
+	return r, nil
+}
+
+// ListRoleUsers returns one page of the users holding a role (in any scope).
+func (s *Service) ListRoleUsers(ctx context.Context, entityID, roleID string, p Page) ([]User, error) {
+	var out []User
+	err := s.store.View(ctx, func(tx Tx) error {
+		if _, err := getRole(tx, entityID, roleID); err != nil {
+			return err
+		}
+		held, err := tx.ListAssignments(entityID, AssignmentFilter{RoleID: roleID})
+		if err != nil {
+			return err
+		}
+		if len(held) == 0 {
+			return nil
+		}
+		ids := make([]string, 0, len(held))
+		seen := map[string]bool{}
+		for _, a := range held {
+			if !seen[a.UserID] {
+				seen[a.UserID] = true
+				ids = append(ids, a.UserID)
+			}
+		}
+		out, err = tx.ListUsers(entityID, UserFilter{IDs: ids}, p)
+		return err
+	})
+	return out, err
+}
+
+// ---- users ----
+
+// UserInput creates or changes a user. For a change, nil fields stay.
+// RoleIDs replaces the user's entity-wide roles; on create, nil means the
+// entity's default roles.
+type UserInput struct {
+	ID          string
+	Email       *string
+	Name        *string
+	RoleIDs     *[]string
+	Permissions *Permissions
+}
+
+func (s *Service) validateUserInput(in UserInput) error {
+	if in.Email != nil {
+		if err := validateText("email", *in.Email, MaxEmailLen); err != nil {
+			return err
+		}
+		if *in.Email != "" && (!strings.Contains(*in.Email, "@") || strings.ContainsAny(*in.Email, " \t\n")) {
+			return Invalid("invalid_email", "email", "email must be an address such as ada@example.com")
+		}
+	}
+	if in.Name != nil {
+		if err := validateText("name", *in.Name, MaxNameLen); err != nil {
+			return err
+		}
+	}
+	if in.RoleIDs != nil {
+		for i, id := range *in.RoleIDs {
+			if id == "" || len(id) > 64 {
+				return Invalid("invalid_role_id", fmt.Sprintf("role_ids[%d]", i), "role_ids[%d] is not a role id", i)
+			}
+		}
+	}
+	if in.Permissions != nil {
+		if err := ValidatePermissions("permissions", *in.Permissions, s.catalog); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// activeRoles resolves role ids to the entity's active roles; unknown or
+// deleted ones are 422 naming them.
+func activeRoles(tx Tx, entityID string, ids []string) ([]Role, error) {
+	var out []Role
+	seen := map[string]bool{}
+	for i, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		r, err := tx.GetRole(entityID, id)
+		if err != nil && !isNotFound(err) {
+			return nil, err
+		}
+		if err != nil || r.Status != StatusActive {
+			return nil, Invalid("unknown_role", fmt.Sprintf("role_ids[%d]", i), "role %q does not exist in this entity", id)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// CreateUser stores a user with its roles (the default roles when none are
+// named) and its own rights.
+func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput) (User, error) {
+	if in.ID == "" {
+		in.ID = uuid.NewString()
+	}
+	if !ValidUserID(in.ID) {
+		return User{}, Invalid("invalid_user_id", "id", "id must be 1-%d printable ASCII characters without spaces", MaxUserIDLen)
+	}
+	if err := s.validateUserInput(in); err != nil {
+		return User{}, err
+	}
+	u := User{ID: in.ID, EntityID: entityID, CreatedBy: ActorFrom(ctx).ID}
+	if in.Email != nil {
+		u.Email = *in.Email
+	}
+	if in.Name != nil {
+		u.Name = *in.Name
+	}
+	if in.Permissions != nil {
+		u.Permissions = *in.Permissions
+	}
+	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		u.CreatedAt, u.UpdatedAt = now, now
+		var roles []Role
+		var err error
+		if in.RoleIDs != nil {
+			roles, err = activeRoles(tx, entityID, *in.RoleIDs)
+		} else {
+			yes := true
+			roles, err = tx.ListRoles(entityID, RoleFilter{Status: StatusActive, Default: &yes}, Page{Limit: 100, Sort: "created_at"})
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.InsertUser(&u); err != nil {
+			if errors.Is(err, ErrDuplicate) {
+				return Errorf(KindConflict, "user_exists", "user %q already exists", u.ID)
+			}
+			return err
+		}
+		rules := CompileUser(u)
+		for _, r := range roles {
+			a := Assignment{EntityID: entityID, UserID: u.ID, RoleID: r.ID, CreatedAt: now}
+			if err := tx.PutAssignment(&a); err != nil {
+				return err
+			}
+			rules = append(rules, CompileAssignment(a))
+			u.Roles = append(u.Roles, UserRole{Role: r})
+		}
+		return tx.AddRules(rules)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// GetUser returns a user with its roles.
+func (s *Service) GetUser(ctx context.Context, entityID, userID string) (User, error) {
+	var u User
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if u, err = getUser(tx, entityID, userID); err != nil {
+			return err
+		}
+		u.Roles, err = userRoles(tx, entityID, userID, map[string]Role{})
+		return err
+	})
+	return u, err
+}
+
+func getUser(tx Tx, entityID, userID string) (User, error) {
+	u, err := tx.GetUser(entityID, userID)
+	if isNotFound(err) {
+		return u, userNotFound(userID)
+	}
+	return u, err
+}
+
+// userRoles lists the roles a user holds, entity-wide first, then by scope.
+func userRoles(tx Tx, entityID, userID string, cache map[string]Role) ([]UserRole, error) {
+	held, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID})
+	if err != nil {
+		return nil, err
+	}
+	out := []UserRole{}
+	for _, a := range held {
+		r, ok := cache[a.RoleID]
+		if !ok {
+			if r, err = tx.GetRole(entityID, a.RoleID); err != nil {
+				if isNotFound(err) {
+					continue
+				}
+				return nil, err
+			}
+			cache[a.RoleID] = r
+		}
+		out = append(out, UserRole{Role: r, Scope: a.Scope})
+	}
+	sortUserRoles(out)
+	return out, nil
+}
+
+// ListUsers returns one page of the entity's users with their roles.
+func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, p Page) ([]User, error) {
+	var out []User
+	err := s.store.View(ctx, func(tx Tx) error {
+		if _, err := tx.GetEntity(entityID); err != nil {
+			if isNotFound(err) {
+				return entityNotFound(entityID)
+			}
+			return err
+		}
+		var err error
+		if out, err = tx.ListUsers(entityID, f, p); err != nil {
+			return err
+		}
+		cache := map[string]Role{}
+		for i := range out {
+			if out[i].Roles, err = userRoles(tx, entityID, out[i].ID, cache); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UpdateUser changes a user's fields; RoleIDs replaces its entity-wide roles
+// (scoped assignments stay).
+func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in UserInput) (User, error) {
+	if err := s.validateUserInput(in); err != nil {
+		return User{}, err
+	}
+	var u User
+	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		var err error
+		if u, err = getUser(tx, entityID, userID); err != nil {
+			return err
+		}
+		if in.Email != nil {
+			u.Email = *in.Email
+		}
+		if in.Name != nil {
+			u.Name = *in.Name
+		}
+		if in.Permissions != nil {
+			u.Permissions = *in.Permissions
+			if err := tx.ReplaceSubjectRules(entityID, UserSubject(u.ID), CompileUser(u)); err != nil {
+				return err
+			}
+		}
+		u.UpdatedAt = now
+		if err := tx.UpdateUser(&u); err != nil {
+			return err
+		}
+		if in.RoleIDs != nil {
+			if err := replaceRoles(tx, entityID, userID, *in.RoleIDs, now); err != nil {
+				return err
+			}
+		}
+		u.Roles, err = userRoles(tx, entityID, userID, map[string]Role{})
+		return err
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// replaceRoles makes the user's entity-wide roles exactly roleIDs.
+func replaceRoles(tx Tx, entityID, userID string, roleIDs []string, now time.Time) error {
+	want, err := activeRoles(tx, entityID, roleIDs)
+	if err != nil {
+		return err
+	}
+	wide := ""
+	have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, Scope: &wide})
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, r := range want {
+		keep[r.ID] = true
+	}
+	var add, remove []Rule
+	held := map[string]bool{}
+	for _, a := range have {
+		held[a.RoleID] = true
+		if !keep[a.RoleID] {
+			if err := tx.DeleteAssignment(a); err != nil {
+				return err
+			}
+			remove = append(remove, CompileAssignment(a))
+		}
+	}
+	for _, r := range want {
+		if held[r.ID] {
+			continue
+		}
+		a := Assignment{EntityID: entityID, UserID: userID, RoleID: r.ID, CreatedAt: now}
+		if err := tx.PutAssignment(&a); err != nil {
+			return err
+		}
+		add = append(add, CompileAssignment(a))
+	}
+	if err := tx.RemoveRules(remove); err != nil {
+		return err
+	}
+	return tx.AddRules(add)
+}
+
+// DeleteUser removes a user, its assignments and its rules.
+func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) error {
+	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		u, err := getUser(tx, entityID, userID)
+		if err != nil {
+			return err
+		}
+		held, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID})
+		if err != nil {
+			return err
+		}
+		rules := CompileUser(u)
+		for _, a := range held {
+			if err := tx.DeleteAssignment(a); err != nil {
+				return err
+			}
+			rules = append(rules, CompileAssignment(a))
+		}
+		if err := tx.RemoveRules(rules); err != nil {
+			return err
+		}
+		return tx.DeleteUser(entityID, userID)
+	})
+	return err
+}
+
+// AssignRole gives a user a role, entity-wide or inside scope. Assigning a
+// role the user holds returns the existing assignment.
+func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scope string) (Assignment, error) {
+	if scope != "" && !ValidScope(scope) {
+		return Assignment{}, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+	}
+	var a Assignment
+	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		if _, err := getUser(tx, entityID, userID); err != nil {
+			return err
+		}
+		r, err := getRole(tx, entityID, roleID)
+		if err != nil {
+			return err
+		}
+		if r.Status != StatusActive {
+			return roleNotFound(roleID)
+		}
+		sc := scope
+		have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, RoleID: roleID, Scope: &sc})
+		if err != nil {
+			return err
+		}
+		if len(have) > 0 {
+			a = have[0]
+			return nil
+		}
+		a = Assignment{EntityID: entityID, UserID: userID, RoleID: roleID, Scope: scope, CreatedAt: now}
+		if err := tx.PutAssignment(&a); err != nil {
+			return err
+		}
+		return tx.AddRules([]Rule{CompileAssignment(a)})
+	})
+	return a, err
+}
+
+// UnassignRole takes a role from a user, in one scope ("" entity-wide).
+func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, scope string) error {
+	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		if _, err := getUser(tx, entityID, userID); err != nil {
+			return err
+		}
+		a := Assignment{EntityID: entityID, UserID: userID, RoleID: roleID, Scope: scope}
+		if err := tx.DeleteAssignment(a); err != nil {
+			if isNotFound(err) {
+				return Errorf(KindNotFound, "assignment_not_found", "user %q does not hold role %q in that scope", userID, roleID)
+			}
+			return err
+		}
+		return tx.RemoveRules([]Rule{CompileAssignment(a)})
+	})
+	return err
+}
+
+// UserRoles lists the roles a user holds.
+func (s *Service) UserRoles(ctx context.Context, entityID, userID string) ([]UserRole, error) {
+	var out []UserRole
+	err := s.store.View(ctx, func(tx Tx) error {
+		if _, err := getUser(tx, entityID, userID); err != nil {
+			return err
+		}
+		var err error
+		out, err = userRoles(tx, entityID, userID, map[string]Role{})
+		return err
+	})
+	return out, err
+}
+
+// UserPermissions returns a user's effective rights (deny applied), entity-wide
+// plus inside scope when one is given.
+func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope string) (Permissions, error) {
+	if _, err := s.GetUser(ctx, entityID, userID); err != nil {
+		return Permissions{}, err
+	}
+	p, _, err := s.engine.Effective(ctx, entityID, userID, scope)
+	return p, err
+}
+
+// ---- checks ----
+
+// ValidateCheck checks that a check names everything it must.
+func ValidateCheck(prefix string, req CheckRequest) error {
+	for _, f := range []struct{ name, value string }{
+		{"entity_id", req.EntityID}, {"user_id", req.UserID},
+		{"object_type", req.ObjectType}, {"action", req.Action},
+	} {
+		if f.value == "" {
+			return Invalid("missing_field", prefix+f.name, "%s%s is required", prefix, f.name)
+		}
+		if len(f.value) > MaxUserIDLen {
+			return Invalid("invalid_field", prefix+f.name, "%s%s is too long", prefix, f.name)
+		}
+	}
+	if len(req.OwnerID) > MaxUserIDLen || len(req.Scope) > MaxUserIDLen {
+		return Invalid("invalid_field", prefix+"scope", "%sowner_id and %sscope must be at most %d characters", prefix, prefix, MaxUserIDLen)
+	}
+	return nil
+}
+
+// Check answers one question. It never allows on error.
+func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error) {
+	if err := ValidateCheck("", req); err != nil {
+		return Decision{Permission: NotAllowed}, err
+	}
+	d, err := s.engine.Check(ctx, req)
+	if err != nil {
+		return Decision{Permission: NotAllowed}, unavailable(err)
+	}
+	return d, nil
+}
+
+// CheckBatch answers several questions, in order.
+func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]Decision, error) {
+	for i, r := range reqs {
+		if err := ValidateCheck(fmt.Sprintf("checks[%d].", i), r); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Decision, len(reqs))
+	for i, r := range reqs {
+		d, err := s.engine.Check(ctx, r)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// unavailable turns a failure to load a policy into 503: the answer is
+// unknown, which is never an allow.
+func unavailable(err error) error {
+	if IsKind(err, KindUnavailable) {
+		return err
+	}
+	return &Error{Kind: KindUnavailable, Code: "policy_unavailable", Message: "the entity's policy cannot be loaded now, try again", Err: err}
+}

@@ -1,0 +1,131 @@
+package policy
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence the Service needs. Adapters implement it; every
+// method that takes a Tx runs inside one database transaction.
+type Store interface {
+	// Update runs fn in one read-write transaction and commits when fn returns
+	// nil; any error rolls everything back. Errors: ErrUnavailable when the
+	// database cannot be reached, or what fn returned.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(tx Tx) error) error
+	// LoadPolicy reads what one entity's enforcer is built from: the entity's
+	// revision, then its rules and role names (so the rules are at least as new
+	// as the revision). ErrNotFound for an unknown entity.
+	LoadPolicy(ctx context.Context, entityID string) (EntityPolicy, error)
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+}
+
+// EntityPolicy is one entity's compiled policy as stored.
+type EntityPolicy struct {
+	Revision  int64
+	Rules     []Rule
+	RoleNames map[string]string // role id -> name, active roles only
+}
+
+// Tx is one transaction's view of the store. Methods return ErrNotFound
+// (wrapped) for a missing row and ErrDuplicate for a violated uniqueness
+// constraint; nothing else is expected.
+type Tx interface {
+	InsertEntity(e *Entity) error // ErrDuplicate: the id is taken
+	GetEntity(id string) (Entity, error)
+	// ListEntities returns entities ordered by id, those after the given id.
+	ListEntities(afterID string, limit int) ([]Entity, error)
+	// DeleteEntity removes the entity and everything of it: roles, users,
+	// assignments and rules.
+	DeleteEntity(id string) error
+	// BumpRevision increments the entity's revision, sets updated_at and returns
+	// the new revision. Call it first in a write: it locks the entity's row
+	// until the transaction ends, serialising writes to one entity.
+	BumpRevision(entityID string, now time.Time) (int64, error)
+
+	// InsertRole stores a new role. ErrDuplicate: an active role of the entity
+	// has the name.
+	InsertRole(r *Role) error
+	// UpdateRole overwrites the stored role with the same entity and id.
+	UpdateRole(r *Role) error
+	GetRole(entityID, roleID string) (Role, error)
+	ListRoles(entityID string, f RoleFilter, p Page) ([]Role, error)
+
+	InsertUser(u *User) error // ErrDuplicate: the id is taken in the entity
+	UpdateUser(u *User) error
+	GetUser(entityID, userID string) (User, error)
+	ListUsers(entityID string, f UserFilter, p Page) ([]User, error)
+	DeleteUser(entityID, userID string) error
+
+	// PutAssignment stores the assignment; storing one that exists is no error.
+	PutAssignment(a *Assignment) error
+	// DeleteAssignment removes one; ErrNotFound when there was none.
+	DeleteAssignment(a Assignment) error
+	ListAssignments(entityID string, f AssignmentFilter) ([]Assignment, error)
+
+	// AddRules inserts rules (in chunks the database accepts).
+	AddRules(rules []Rule) error
+	// RemoveRules removes exactly the given rules.
+	RemoveRules(rules []Rule) error
+	// SubjectRules returns the p rules of one subject (r:<role> or u:<user>) in an entity.
+	SubjectRules(entityID, subject string) ([]Rule, error)
+	// ReplaceSubjectRules replaces the p rules of one subject in an entity.
+	ReplaceSubjectRules(entityID, subject string, rules []Rule) error
+
+	// GetSetting returns a stored setting; ErrNotFound when unset.
+	GetSetting(key string) (string, error)
+	// PutSetting stores a setting; ErrDuplicate when it is already set.
+	PutSetting(key, value string) error
+}
+
+// Page selects one page of a keyset-ordered list. Rows come ordered by (Sort,
+// id), descending when Desc, strictly after After when it is set; Limit is how
+// many to return at most.
+type Page struct {
+	Limit int
+	Sort  string // "created_at", "updated_at", "name" (roles); "id" (users)
+	Desc  bool
+	After *Cursor
+}
+
+// Cursor is the position of one row in an ordered list: the value of its sort
+// field (times in RFC 3339 with nanoseconds) and its id.
+type Cursor struct {
+	Value string `json:"v"`
+	ID    string `json:"id"`
+}
+
+// RoleFilter narrows a role listing; zero fields do not filter.
+type RoleFilter struct {
+	Status   string // StatusActive, StatusDeleted or "" for all
+	Name     string // exact
+	Search   string // case-insensitive substring of name or description
+	RoleType string
+	Default  *bool
+	Scope    string
+	IDs      []string
+	// Times bound created_at: op is one of "eq", "gt", "gte", "lt", "lte".
+	CreatedAt []TimeBound
+}
+
+// TimeBound is one comparison on a time column.
+type TimeBound struct {
+	Op   string
+	Time time.Time
+}
+
+// UserFilter narrows a user listing.
+type UserFilter struct {
+	Search string   // case-insensitive substring of email or name
+	IDs    []string // only these users
+}
+
+// AssignmentFilter narrows assignments; zero fields do not filter. Scope nil
+// means any scope; a pointer to "" means entity-wide only.
+type AssignmentFilter struct {
+	UserID string
+	RoleID string
+	Scope  *string
+}

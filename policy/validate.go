@@ -1,0 +1,237 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+var (
+	identRe    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+	entityIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+	scopeRe    = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+)
+
+// Limits on what callers may send.
+const (
+	MaxNameLen        = 255
+	MaxDescriptionLen = 4096
+	MaxUserIDLen      = 255
+	MaxEmailLen       = 320
+	MaxRights         = 1000 // (object type, action) pairs in one role
+)
+
+// ValidIdent reports whether s may be an object type or an action: an
+// identifier or the wildcard.
+func ValidIdent(s string) bool { return s == Wildcard || identRe.MatchString(s) }
+
+// ValidEntityID reports whether s may be an entity id: 1-64 of A-Za-z0-9._:-
+func ValidEntityID(s string) bool { return entityIDRe.MatchString(s) }
+
+// ValidScope reports whether s may be an assignment scope such as "team:42".
+func ValidScope(s string) bool { return scopeRe.MatchString(s) }
+
+// ValidUserID reports whether s may be a user id: 1-255 printable ASCII
+// characters without spaces.
+func ValidUserID(s string) bool {
+	if len(s) == 0 || len(s) > MaxUserIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// printableASCII reports whether s holds only printable ASCII characters.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateName checks a role name: 1-255 printable ASCII, not only spaces.
+func ValidateName(field, name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return Invalid("invalid_name", field, "%s must not be empty", field)
+	case len(name) > MaxNameLen:
+		return Invalid("invalid_name", field, "%s must be at most %d characters", field, MaxNameLen)
+	case !printableASCII(name):
+		return Invalid("invalid_name", field, "%s must be printable ASCII", field)
+	}
+	return nil
+}
+
+// validateText checks a free text field: valid UTF-8 without control
+// characters, at most max bytes.
+func validateText(field, s string, max int) error {
+	if len(s) > max {
+		return Invalid("invalid_"+lastPart(field), field, "%s must be at most %d characters", field, max)
+	}
+	if !utf8.ValidString(s) {
+		return Invalid("invalid_"+lastPart(field), field, "%s must be valid UTF-8", field)
+	}
+	for _, r := range s {
+		if r < ' ' && r != '\n' && r != '\t' || r == 0x7f {
+			return Invalid("invalid_"+lastPart(field), field, "%s must not hold control characters", field)
+		}
+	}
+	return nil
+}
+
+func lastPart(field string) string {
+	if i := strings.LastIndexByte(field, '.'); i >= 0 {
+		return field[i+1:]
+	}
+	return field
+}
+
+// Catalog lists the object types a deployment knows and their actions. When a
+// service has one, roles may only name what it lists (or "*").
+type Catalog struct {
+	ObjectTypes []CatalogObject `json:"object_types"`
+	index       map[string]map[string]bool
+}
+
+// CatalogObject is one object type of a catalog and its actions.
+type CatalogObject struct {
+	ObjectType string   `json:"object_type"`
+	Actions    []string `json:"actions"`
+}
+
+// NewCatalog validates and indexes a catalog.
+func NewCatalog(objects []CatalogObject) (*Catalog, error) {
+	c := &Catalog{ObjectTypes: objects, index: map[string]map[string]bool{}}
+	for i, o := range objects {
+		if !identRe.MatchString(o.ObjectType) {
+			return nil, fmt.Errorf("catalog: object_types[%d]: %q is not an identifier", i, o.ObjectType)
+		}
+		if c.index[o.ObjectType] != nil {
+			return nil, fmt.Errorf("catalog: object type %q listed twice", o.ObjectType)
+		}
+		acts := map[string]bool{}
+		for _, a := range o.Actions {
+			if !identRe.MatchString(a) {
+				return nil, fmt.Errorf("catalog: %s: action %q is not an identifier", o.ObjectType, a)
+			}
+			acts[a] = true
+		}
+		c.index[o.ObjectType] = acts
+	}
+	return c, nil
+}
+
+// Has reports whether the catalog allows (objectType, action); "*" stands for
+// any listed one.
+func (c *Catalog) Has(objectType, action string) (objOK, actOK bool) {
+	if objectType == Wildcard {
+		if action == Wildcard {
+			return true, true
+		}
+		for _, acts := range c.index {
+			if acts[action] {
+				return true, true
+			}
+		}
+		return true, false
+	}
+	acts, ok := c.index[objectType]
+	if !ok {
+		return false, false
+	}
+	return true, action == Wildcard || acts[action]
+}
+
+// ValidatePermissions checks rights as a role or a user holds them: valid
+// identifiers, known values, no repeated (object type, action) pair, and, when a
+// catalog is given, only what it lists. All offenders are reported at once.
+func ValidatePermissions(field string, p Permissions, catalog *Catalog) error {
+	var details []Detail
+	seen := map[[2]string]bool{}
+	var unknown []string
+	n := 0
+	for i, o := range p.Objects {
+		of := fmt.Sprintf("%s.objects[%d].object_type", field, i)
+		if !ValidIdent(o.ObjectType) {
+			details = append(details, Detail{Field: of, Message: "must match ^[a-z][a-z0-9_]{0,63}$ or be \"*\"", Value: clip(o.ObjectType)})
+			continue
+		}
+		if len(o.Actions) == 0 {
+			details = append(details, Detail{Field: fmt.Sprintf("%s.objects[%d].actions", field, i), Message: "must not be empty"})
+		}
+		for j, a := range o.Actions {
+			n++
+			af := fmt.Sprintf("%s.objects[%d].actions[%d]", field, i, j)
+			if !ValidIdent(a.ActionName) {
+				details = append(details, Detail{Field: af + ".action_name", Message: "must match ^[a-z][a-z0-9_]{0,63}$ or be \"*\"", Value: clip(a.ActionName)})
+				continue
+			}
+			if !a.Permission.Valid() {
+				details = append(details, Detail{Field: af + ".permission", Message: "must be one of allowed, allowed_for_own, not_allowed, denied", Value: clip(string(a.Permission))})
+			}
+			key := [2]string{o.ObjectType, a.ActionName}
+			if seen[key] {
+				details = append(details, Detail{Field: af + ".action_name", Message: fmt.Sprintf("(%s, %s) appears more than once", o.ObjectType, a.ActionName), Value: a.ActionName})
+			}
+			seen[key] = true
+			if catalog != nil {
+				objOK, actOK := catalog.Has(o.ObjectType, a.ActionName)
+				switch {
+				case !objOK:
+					unknown = append(unknown, o.ObjectType)
+				case !actOK:
+					unknown = append(unknown, o.ObjectType+"."+a.ActionName)
+				}
+			}
+		}
+	}
+	if n > MaxRights {
+		return Invalid("too_many_rights", field, "%s holds %d rights; at most %d are allowed", field, n, MaxRights)
+	}
+	if len(details) > 0 {
+		code := "invalid_permissions"
+		for _, d := range details {
+			if strings.Contains(d.Message, "more than once") {
+				code = "duplicate_permission"
+				break
+			}
+		}
+		return &Error{Kind: KindInvalid, Code: code, Message: details[0].Field + ": " + details[0].Message, Details: details}
+	}
+	if len(unknown) > 0 {
+		unknown = dedupe(unknown)
+		e := &Error{Kind: KindInvalid, Code: "unknown_object_type", Message: "not in the object-type catalog: " + strings.Join(unknown, ", ")}
+		for _, u := range unknown {
+			e.Details = append(e.Details, Detail{Field: field, Message: "not in the object-type catalog", Value: u})
+		}
+		return e
+	}
+	return nil
+}
+
+func dedupe(s []string) []string {
+	sort.Strings(s)
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// clip shortens a value echoed back in an error.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
