@@ -1,0 +1,236 @@
+// Package adapters holds Rolegate's storage: the gorm database chosen by URL
+// (SQLite, PostgreSQL, MySQL), its versioned schema, and the Store that
+// implements policy.Store over it, keeping roles, users, assignments and
+// their compiled rules (casbin gorm-adapter's casbin_rule table) in step.
+package adapters
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+	gmysql "gorm.io/driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/rolegate/rolegate/policy"
+)
+
+// Store is the gorm-backed policy.Store.
+type Store struct {
+	dialect string
+	w       *gorm.DB // writes (SQLite: one connection, immediate transactions)
+	r       *gorm.DB // reads
+	closers []*sql.DB
+}
+
+// Dialect returns "sqlite", "postgres" or "mysql".
+func (s *Store) Dialect() string { return s.dialect }
+
+// Close closes the database connections.
+func (s *Store) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// DB returns the gorm database for tools that read the tables directly.
+func (s *Store) DB() *gorm.DB { return s.r }
+
+func gormConfig() *gorm.Config {
+	return &gorm.Config{TranslateError: true, Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
+}
+
+// Open connects to the database the URL names and applies the migrations.
+//
+//	sqlite://rolegate.db          a file, relative to the working directory
+//	sqlite:///var/lib/rolegate.db an absolute path
+//	postgres://user:pass@host:5432/db?sslmode=disable
+//	mysql://user:pass@host:3306/db
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	scheme, _, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return nil, fmt.Errorf("database URL %q has no scheme (sqlite://, postgres://, mysql://)", redact(rawURL))
+	}
+	var s *Store
+	var err error
+	switch scheme {
+	case "sqlite":
+		s, err = openSQLite(rawURL)
+	case "postgres", "postgresql":
+		s, err = openSingle("postgres", postgres.Open(rawURL))
+	case "mysql":
+		var dsn string
+		if dsn, err = MySQLDSN(rawURL); err == nil {
+			s, err = openSingle("mysql", gmysql.Open(dsn))
+		}
+	default:
+		return nil, fmt.Errorf("database URL: unknown scheme %q (want sqlite, postgres or mysql)", scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return s, nil
+}
+
+// SQLitePath returns the file a sqlite:// URL names.
+func SQLitePath(rawURL string) (string, error) {
+	path := strings.TrimPrefix(rawURL, "sqlite://")
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if path == "" {
+		return "", errors.New("database URL: sqlite:// needs a file path, such as sqlite://rolegate.db")
+	}
+	return path, nil
+}
+
+func openSQLite(rawURL string) (*Store, error) {
+	path, err := SQLitePath(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+	w, err := gorm.Open(sqlite.Open("file:"+path+"?"+pragmas+"&_txlock=immediate"), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	wdb, err := w.DB()
+	if err != nil {
+		return nil, err
+	}
+	// One writer at a time: SQLite allows no more, and waiting in the pool is
+	// better than failing with "database is locked".
+	wdb.SetMaxOpenConns(1)
+	r, err := gorm.Open(sqlite.Open("file:"+path+"?"+pragmas), gormConfig())
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	rdb, err := r.DB()
+	if err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	rdb.SetMaxOpenConns(8)
+	return &Store{dialect: "sqlite", w: w, r: r, closers: []*sql.DB{wdb, rdb}}, nil
+}
+
+func openSingle(dialect string, d gorm.Dialector) (*Store, error) {
+	db, err := gorm.Open(d, gormConfig())
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("open %s: %w", dialect, err))
+	}
+	sdb, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sdb.SetMaxOpenConns(32)
+	sdb.SetMaxIdleConns(16)
+	sdb.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{dialect: dialect, w: db, r: db, closers: []*sql.DB{sdb}}, nil
+}
+
+// MySQLDSN turns mysql://user:pass@host:port/db?x=y into a go-sql-driver DSN
+// with parseTime, UTC and utf8mb4.
+func MySQLDSN(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("database URL: %w", err)
+	}
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = u.Host
+	if u.Port() == "" {
+		cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
+	}
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	if cfg.DBName == "" {
+		return "", errors.New("database URL: mysql:// needs a database name, such as mysql://root@127.0.0.1:3306/rolegate")
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.Params = map[string]string{"charset": "utf8mb4"}
+	for k, v := range u.Query() {
+		cfg.Params[k] = v[0]
+	}
+	return cfg.FormatDSN(), nil
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, c := range s.closers {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := c.PingContext(pctx)
+		cancel()
+		if err != nil {
+			return unavailable(err)
+		}
+	}
+	return nil
+}
+
+// unavailable marks an error as the database not answering.
+func unavailable(err error) error {
+	return fmt.Errorf("%w: %v", policy.ErrUnavailable, err)
+}
+
+// translate maps gorm and driver errors to the policy sentinels.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *policy.Error
+	switch {
+	case errors.As(err, &pe), errors.Is(err, policy.ErrNotFound), errors.Is(err, policy.ErrDuplicate), errors.Is(err, policy.ErrUnavailable):
+		return err
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%w: %v", policy.ErrNotFound, err)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%w: %v", policy.ErrDuplicate, err)
+	case isConnError(err):
+		return unavailable(err)
+	}
+	return err
+}
+
+// isConnError reports whether err says the database could not be reached.
+func isConnError(err error) bool {
+	var netErr net.Error
+	var opErr *net.OpError
+	var connErr *pgconn.ConnectError
+	return errors.Is(err, sql.ErrConnDone) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &opErr) ||
+		errors.As(err, &netErr) || errors.As(err, &connErr) ||
+		errors.Is(err, driver.ErrBadConn)
+}

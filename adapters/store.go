@@ -1,0 +1,596 @@
+package adapters
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	gormadapter "github.com/casbin/gorm-adapter/v3"
+	"gorm.io/gorm"
+
+	"github.com/rolegate/rolegate/policy"
+)
+
+// Update runs fn in one read-write transaction.
+func (s *Store) Update(ctx context.Context, fn func(tx policy.Tx) error) error {
+	err := s.w.WithContext(ctx).Transaction(func(g *gorm.DB) error { return fn(&tx{g}) })
+	return translate(err)
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(ctx context.Context, fn func(tx policy.Tx) error) error {
+	err := s.r.WithContext(ctx).Transaction(func(g *gorm.DB) error { return fn(&tx{g}) })
+	return translate(err)
+}
+
+// LoadPolicy reads one entity's revision, rules and active role names.
+func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityPolicy, error) {
+	var out policy.EntityPolicy
+	err := s.View(ctx, func(ptx policy.Tx) error {
+		t := ptx.(*tx)
+		var e entityRow
+		if err := t.db.Select("revision").Where("id = ?", entityID).Take(&e).Error; err != nil {
+			return translate(err)
+		}
+		out.Revision = e.Revision
+		var rows []gormadapter.CasbinRule
+		if err := t.db.Where("ptype = ? AND v1 = ?", "p", entityID).Find(&rows).Error; err != nil {
+			return translate(err)
+		}
+		var gs []gormadapter.CasbinRule
+		if err := t.db.Where("ptype = ? AND v2 = ?", "g", entityID).Find(&gs).Error; err != nil {
+			return translate(err)
+		}
+		out.Rules = make([]policy.Rule, 0, len(rows)+len(gs))
+		for _, r := range append(rows, gs...) {
+			out.Rules = append(out.Rules, ruleOf(r))
+		}
+		var roles []roleRow
+		if err := t.db.Select("id", "name").Where("entity_id = ? AND status = ?", entityID, policy.StatusActive).Find(&roles).Error; err != nil {
+			return translate(err)
+		}
+		out.RoleNames = make(map[string]string, len(roles))
+		for _, r := range roles {
+			out.RoleNames[r.ID] = r.Name
+		}
+		return nil
+	})
+	return out, err
+}
+
+// tx is one transaction.
+type tx struct{ db *gorm.DB }
+
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// ---- entities ----
+
+func (t *tx) InsertEntity(e *policy.Entity) error {
+	row := entityRow{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: utc(e.CreatedAt), UpdatedAt: utc(e.UpdatedAt)}
+	return translate(t.db.Create(&row).Error)
+}
+
+func entityOf(r entityRow) policy.Entity {
+	return policy.Entity{ID: r.ID, Name: r.Name, Revision: r.Revision, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+}
+
+func (t *tx) GetEntity(id string) (policy.Entity, error) {
+	var r entityRow
+	if err := t.db.Where("id = ?", id).Take(&r).Error; err != nil {
+		return policy.Entity{}, translate(err)
+	}
+	return entityOf(r), nil
+}
+
+func (t *tx) ListEntities(afterID string, limit int) ([]policy.Entity, error) {
+	var rows []entityRow
+	q := t.db.Order("id ASC").Limit(limit)
+	if afterID != "" {
+		q = q.Where("id > ?", afterID)
+	}
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]policy.Entity, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, entityOf(r))
+	}
+	return out, nil
+}
+
+func (t *tx) DeleteEntity(id string) error {
+	steps := []func() error{
+		func() error {
+			return t.db.Where("(ptype = ? AND v1 = ?) OR (ptype = ? AND v2 = ?)", "p", id, "g", id).Delete(&gormadapter.CasbinRule{}).Error
+		},
+		func() error { return t.db.Where("entity_id = ?", id).Delete(&assignmentRow{}).Error },
+		func() error { return t.db.Where("entity_id = ?", id).Delete(&userRow{}).Error },
+		func() error { return t.db.Where("entity_id = ?", id).Delete(&roleRow{}).Error },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return translate(err)
+		}
+	}
+	res := t.db.Where("id = ?", id).Delete(&entityRow{})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("entity %q: %w", id, policy.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) BumpRevision(entityID string, now time.Time) (int64, error) {
+	res := t.db.Model(&entityRow{}).Where("id = ?", entityID).
+		UpdateColumns(map[string]any{"revision": gorm.Expr("revision + 1"), "updated_at": utc(now)})
+	if res.Error != nil {
+		return 0, translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return 0, fmt.Errorf("entity %q: %w", entityID, policy.ErrNotFound)
+	}
+	var e entityRow
+	if err := t.db.Select("revision").Where("id = ?", entityID).Take(&e).Error; err != nil {
+		return 0, translate(err)
+	}
+	return e.Revision, nil
+}
+
+// ---- roles ----
+
+func encodePermissions(p policy.Permissions) (string, error) {
+	type action struct {
+		ActionName string `json:"action_name"`
+		Permission string `json:"permission"`
+	}
+	type object struct {
+		ObjectType string   `json:"object_type"`
+		Actions    []action `json:"actions"`
+	}
+	objs := make([]object, 0, len(p.Objects))
+	for _, o := range p.Objects {
+		ob := object{ObjectType: o.ObjectType, Actions: make([]action, 0, len(o.Actions))}
+		for _, a := range o.Actions {
+			ob.Actions = append(ob.Actions, action{a.ActionName, string(a.Permission)})
+		}
+		objs = append(objs, ob)
+	}
+	b, err := json.Marshal(map[string]any{"objects": objs})
+	return string(b), err
+}
+
+func decodePermissions(s string) (policy.Permissions, error) {
+	var f struct {
+		Objects []struct {
+			ObjectType string `json:"object_type"`
+			Actions    []struct {
+				ActionName string `json:"action_name"`
+				Permission string `json:"permission"`
+			} `json:"actions"`
+		} `json:"objects"`
+	}
+	var p policy.Permissions
+	if s == "" {
+		return p, nil
+	}
+	if err := json.Unmarshal([]byte(s), &f); err != nil {
+		return p, fmt.Errorf("stored permissions: %w", err)
+	}
+	for _, o := range f.Objects {
+		op := policy.ObjectPermissions{ObjectType: o.ObjectType}
+		for _, a := range o.Actions {
+			op.Actions = append(op.Actions, policy.ActionPermission{ActionName: a.ActionName, Permission: policy.Permission(a.Permission)})
+		}
+		p.Objects = append(p.Objects, op)
+	}
+	return p, nil
+}
+
+func roleRowOf(r *policy.Role) (roleRow, error) {
+	perms, err := encodePermissions(r.Permissions)
+	if err != nil {
+		return roleRow{}, err
+	}
+	row := roleRow{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description, Permissions: perms,
+		IsDefault: r.Default, RoleType: r.RoleType, Scope: r.Scope, Status: r.Status, Version: r.Version,
+		CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: utc(r.UpdatedAt), UpdatedBy: r.UpdatedBy,
+		DeletedAt: utcPtr(r.DeletedAt), DeletedBy: r.DeletedBy}
+	if r.Status == policy.StatusActive {
+		name := r.Name
+		row.NameKey = &name
+	}
+	return row, nil
+}
+
+func roleOf(r roleRow) (policy.Role, error) {
+	perms, err := decodePermissions(r.Permissions)
+	if err != nil {
+		return policy.Role{}, err
+	}
+	return policy.Role{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description, Permissions: perms,
+		Default: r.IsDefault, RoleType: r.RoleType, Scope: r.Scope, Status: r.Status, Version: r.Version,
+		CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: utc(r.UpdatedAt), UpdatedBy: r.UpdatedBy,
+		DeletedAt: utcPtr(r.DeletedAt), DeletedBy: r.DeletedBy}, nil
+}
+
+func (t *tx) InsertRole(r *policy.Role) error {
+	row, err := roleRowOf(r)
+	if err != nil {
+		return err
+	}
+	return translate(t.db.Create(&row).Error)
+}
+
+func (t *tx) UpdateRole(r *policy.Role) error {
+	row, err := roleRowOf(r)
+	if err != nil {
+		return err
+	}
+	res := t.db.Model(&roleRow{}).Where("entity_id = ? AND id = ?", r.EntityID, r.ID).Select("*").Omit("id", "entity_id").Updates(&row)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("role %q: %w", r.ID, policy.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) GetRole(entityID, roleID string) (policy.Role, error) {
+	var r roleRow
+	if err := t.db.Where("entity_id = ? AND id = ?", entityID, roleID).Take(&r).Error; err != nil {
+		return policy.Role{}, translate(err)
+	}
+	return roleOf(r)
+}
+
+// likePattern is a case-insensitive substring pattern, with LIKE's wildcards
+// escaped by "!".
+func likePattern(s string) string {
+	r := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+	return "%" + strings.ToLower(r.Replace(s)) + "%"
+}
+
+var timeOps = map[string]string{"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+// keyset orders q by (column, id) and starts it strictly after the cursor.
+func keyset(q *gorm.DB, column string, isTime bool, p policy.Page) (*gorm.DB, error) {
+	dir, op := "ASC", ">"
+	if p.Desc {
+		dir, op = "DESC", "<"
+	}
+	if p.After != nil {
+		var v any = p.After.Value
+		if isTime {
+			tm, err := time.Parse(time.RFC3339Nano, p.After.Value)
+			if err != nil {
+				return nil, fmt.Errorf("cursor %q: %w", p.After.Value, policy.ErrNotFound)
+			}
+			v = tm.UTC()
+		}
+		if column == "id" {
+			q = q.Where("id "+op+" ?", p.After.ID)
+		} else {
+			q = q.Where(fmt.Sprintf("(%s %s ? OR (%s = ? AND id %s ?))", column, op, column, op), v, v, p.After.ID)
+		}
+	}
+	if column == "id" {
+		q = q.Order("id " + dir)
+	} else {
+		q = q.Order(column + " " + dir).Order("id " + dir)
+	}
+	if p.Limit > 0 {
+		q = q.Limit(p.Limit)
+	}
+	return q, nil
+}
+
+func (t *tx) ListRoles(entityID string, f policy.RoleFilter, p policy.Page) ([]policy.Role, error) {
+	q := t.db.Where("entity_id = ?", entityID)
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Name != "" {
+		q = q.Where("name = ?", f.Name)
+	}
+	if f.Search != "" {
+		pat := likePattern(f.Search)
+		q = q.Where("(LOWER(name) LIKE ? ESCAPE '!' OR LOWER(description) LIKE ? ESCAPE '!')", pat, pat)
+	}
+	if f.RoleType != "" {
+		q = q.Where("role_type = ?", f.RoleType)
+	}
+	if f.Default != nil {
+		q = q.Where("is_default = ?", *f.Default)
+	}
+	if f.Scope != "" {
+		q = q.Where("scope = ?", f.Scope)
+	}
+	if f.IDs != nil {
+		q = q.Where("id IN ?", f.IDs)
+	}
+	for _, b := range f.CreatedAt {
+		op, ok := timeOps[b.Op]
+		if !ok {
+			return nil, fmt.Errorf("unknown time comparison %q", b.Op)
+		}
+		q = q.Where("created_at "+op+" ?", b.Time.UTC())
+	}
+	column := p.Sort
+	switch column {
+	case "", "created_at":
+		column = "created_at"
+	case "updated_at", "name":
+	default:
+		return nil, fmt.Errorf("cannot sort roles by %q", p.Sort)
+	}
+	q, err := keyset(q, column, column != "name", p)
+	if err != nil {
+		return []policy.Role{}, nil // a cursor that cannot be read starts nowhere
+	}
+	var rows []roleRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]policy.Role, 0, len(rows))
+	for _, r := range rows {
+		role, err := roleOf(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, role)
+	}
+	return out, nil
+}
+
+// ---- users ----
+
+func userRowOf(u *policy.User) (userRow, error) {
+	perms, err := encodePermissions(u.Permissions)
+	if err != nil {
+		return userRow{}, err
+	}
+	return userRow{EntityID: u.EntityID, ID: u.ID, Email: u.Email, Name: u.Name, Permissions: perms,
+		CreatedAt: utc(u.CreatedAt), CreatedBy: u.CreatedBy, UpdatedAt: utc(u.UpdatedAt), LastSeenAt: utcPtr(u.LastSeenAt)}, nil
+}
+
+func userOf(r userRow) (policy.User, error) {
+	perms, err := decodePermissions(r.Permissions)
+	if err != nil {
+		return policy.User{}, err
+	}
+	return policy.User{ID: r.ID, EntityID: r.EntityID, Email: r.Email, Name: r.Name, Permissions: perms,
+		CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: utc(r.UpdatedAt), LastSeenAt: utcPtr(r.LastSeenAt)}, nil
+}
+
+func (t *tx) InsertUser(u *policy.User) error {
+	row, err := userRowOf(u)
+	if err != nil {
+		return err
+	}
+	return translate(t.db.Create(&row).Error)
+}
+
+func (t *tx) UpdateUser(u *policy.User) error {
+	row, err := userRowOf(u)
+	if err != nil {
+		return err
+	}
+	res := t.db.Model(&userRow{}).Where("entity_id = ? AND id = ?", u.EntityID, u.ID).Select("*").Omit("entity_id", "id", "created_at", "created_by").Updates(&row)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("user %q: %w", u.ID, policy.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) GetUser(entityID, userID string) (policy.User, error) {
+	var r userRow
+	if err := t.db.Where("entity_id = ? AND id = ?", entityID, userID).Take(&r).Error; err != nil {
+		return policy.User{}, translate(err)
+	}
+	return userOf(r)
+}
+
+func (t *tx) ListUsers(entityID string, f policy.UserFilter, p policy.Page) ([]policy.User, error) {
+	q := t.db.Where("entity_id = ?", entityID)
+	if f.Search != "" {
+		pat := likePattern(f.Search)
+		q = q.Where("(LOWER(email) LIKE ? ESCAPE '!' OR LOWER(name) LIKE ? ESCAPE '!')", pat, pat)
+	}
+	if f.IDs != nil {
+		q = q.Where("id IN ?", f.IDs)
+	}
+	q, err := keyset(q, "id", false, p)
+	if err != nil {
+		return nil, err
+	}
+	var rows []userRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]policy.User, 0, len(rows))
+	for _, r := range rows {
+		u, err := userOf(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+func (t *tx) DeleteUser(entityID, userID string) error {
+	if err := t.db.Where("entity_id = ? AND user_id = ?", entityID, userID).Delete(&assignmentRow{}).Error; err != nil {
+		return translate(err)
+	}
+	res := t.db.Where("entity_id = ? AND id = ?", entityID, userID).Delete(&userRow{})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("user %q: %w", userID, policy.ErrNotFound)
+	}
+	return nil
+}
+
+// ---- assignments ----
+
+func (t *tx) PutAssignment(a *policy.Assignment) error {
+	var n int64
+	if err := t.db.Model(&assignmentRow{}).Where("entity_id = ? AND user_id = ? AND role_id = ? AND scope = ?",
+		a.EntityID, a.UserID, a.RoleID, a.Scope).Count(&n).Error; err != nil {
+		return translate(err)
+	}
+	if n > 0 {
+		return nil
+	}
+	row := assignmentRow{EntityID: a.EntityID, UserID: a.UserID, RoleID: a.RoleID, Scope: a.Scope, CreatedAt: utc(a.CreatedAt)}
+	return translate(t.db.Create(&row).Error)
+}
+
+func (t *tx) DeleteAssignment(a policy.Assignment) error {
+	res := t.db.Where("entity_id = ? AND user_id = ? AND role_id = ? AND scope = ?", a.EntityID, a.UserID, a.RoleID, a.Scope).Delete(&assignmentRow{})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("assignment: %w", policy.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) ListAssignments(entityID string, f policy.AssignmentFilter) ([]policy.Assignment, error) {
+	q := t.db.Where("entity_id = ?", entityID)
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
+	}
+	if f.RoleID != "" {
+		q = q.Where("role_id = ?", f.RoleID)
+	}
+	if f.Scope != nil {
+		q = q.Where("scope = ?", *f.Scope)
+	}
+	var rows []assignmentRow
+	if err := q.Order("user_id, scope, role_id").Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]policy.Assignment, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, policy.Assignment{EntityID: r.EntityID, UserID: r.UserID, RoleID: r.RoleID, Scope: r.Scope, CreatedAt: utc(r.CreatedAt)})
+	}
+	return out, nil
+}
+
+// ---- rules ----
+
+// casbinRow lays a rule out in casbin_rule's columns.
+func casbinRow(r policy.Rule) (gormadapter.CasbinRule, error) {
+	if len(r.Values) == 0 || len(r.Values) > 6 {
+		return gormadapter.CasbinRule{}, fmt.Errorf("rule %q has %d values", r.String(), len(r.Values))
+	}
+	v := make([]string, 6)
+	for i, s := range r.Values {
+		if s == "" || len(s) > 100 {
+			return gormadapter.CasbinRule{}, fmt.Errorf("rule %q: value %d is empty or longer than 100", r.String(), i)
+		}
+		v[i] = s
+	}
+	return gormadapter.CasbinRule{Ptype: r.PType, V0: v[0], V1: v[1], V2: v[2], V3: v[3], V4: v[4], V5: v[5]}, nil
+}
+
+func ruleOf(c gormadapter.CasbinRule) policy.Rule {
+	vals := []string{c.V0, c.V1, c.V2, c.V3, c.V4, c.V5}
+	n := len(vals)
+	for n > 0 && vals[n-1] == "" {
+		n--
+	}
+	return policy.Rule{PType: c.Ptype, Values: vals[:n]}
+}
+
+// ruleChunk bounds the rows of one INSERT: SQLite refuses statements with
+// too many variables.
+const ruleChunk = 500
+
+func (t *tx) AddRules(rules []policy.Rule) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	rows := make([]gormadapter.CasbinRule, 0, len(rules))
+	for _, r := range rules {
+		row, err := casbinRow(r)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
+	}
+	return translate(t.db.CreateInBatches(rows, ruleChunk).Error)
+}
+
+func (t *tx) RemoveRules(rules []policy.Rule) error {
+	for _, r := range rules {
+		row, err := casbinRow(r)
+		if err != nil {
+			return err
+		}
+		err = t.db.Where("ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ? AND v4 = ? AND v5 = ?",
+			row.Ptype, row.V0, row.V1, row.V2, row.V3, row.V4, row.V5).Delete(&gormadapter.CasbinRule{}).Error
+		if err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) SubjectRules(entityID, subject string) ([]policy.Rule, error) {
+	var rows []gormadapter.CasbinRule
+	if err := t.db.Where("ptype = ? AND v0 = ? AND v1 = ?", "p", subject, entityID).Order("id").Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]policy.Rule, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, ruleOf(r))
+	}
+	policy.SortRules(out)
+	return out, nil
+}
+
+func (t *tx) ReplaceSubjectRules(entityID, subject string, rules []policy.Rule) error {
+	if err := t.db.Where("ptype = ? AND v0 = ? AND v1 = ?", "p", subject, entityID).Delete(&gormadapter.CasbinRule{}).Error; err != nil {
+		return translate(err)
+	}
+	return t.AddRules(rules)
+}
+
+// ---- settings ----
+
+func (t *tx) GetSetting(key string) (string, error) {
+	var r settingRow
+	if err := t.db.Where("name = ?", key).Take(&r).Error; err != nil {
+		return "", translate(err)
+	}
+	return r.Value, nil
+}
+
+func (t *tx) PutSetting(key, value string) error {
+	err := t.db.Create(&settingRow{Name: key, Value: value}).Error
+	if err != nil && !errors.Is(translate(err), policy.ErrDuplicate) {
+		return translate(err)
+	}
+	return translate(err)
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rolegate/rolegate/policy"
+)
+
+// Config is every setting of the program, from flags and ROLEGATE_* variables.
+type Config struct {
+	Addr          string
+	DatabaseURL   string
+	AdminToken    string
+	RoleTemplates string
+	CatalogFile   string
+	MaxEntities   int
+	LogLevel      slog.Level
+	LogFormat     string
+	ShutdownGrace time.Duration
+
+	templates []policy.RoleTemplate
+	catalog   *policy.Catalog
+}
+
+// loadConfig reads the variables, then the flags (which win), and checks
+// the result.
+func loadConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("rolegate "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c Config
+	var maxEntities, logLevel, grace string
+	fs.StringVar(&c.Addr, "addr", env("ROLEGATE_ADDR", ":8080"), "listen address (ROLEGATE_ADDR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("ROLEGATE_DATABASE_URL", "sqlite://rolegate.db"), "sqlite://<path>, postgres://... or mysql://... (ROLEGATE_DATABASE_URL)")
+	fs.StringVar(&c.AdminToken, "admin-token", env("ROLEGATE_ADMIN_TOKEN", ""), "bootstrap bearer token with every right; generated on first start when unset (ROLEGATE_ADMIN_TOKEN)")
+	fs.StringVar(&c.RoleTemplates, "role-templates", env("ROLEGATE_ROLE_TEMPLATES", ""), "JSON file of the system roles every new entity gets (ROLEGATE_ROLE_TEMPLATES)")
+	fs.StringVar(&c.CatalogFile, "catalog", env("ROLEGATE_CATALOG", ""), "JSON file of the object types and actions roles may name (ROLEGATE_CATALOG)")
+	fs.StringVar(&maxEntities, "max-entities", env("ROLEGATE_MAX_ENTITIES", "100000"), "most entities whose policy is held in memory (ROLEGATE_MAX_ENTITIES)")
+	fs.StringVar(&logLevel, "log-level", env("ROLEGATE_LOG_LEVEL", "info"), "debug, info, warn or error (ROLEGATE_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("ROLEGATE_LOG_FORMAT", "text"), "text or json (ROLEGATE_LOG_FORMAT)")
+	fs.StringVar(&grace, "shutdown-grace", env("ROLEGATE_SHUTDOWN_GRACE", "15s"), "how long shutdown waits for requests in flight (ROLEGATE_SHUTDOWN_GRACE)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, errUsage
+		}
+		return c, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	var err error
+	if c.MaxEntities, err = strconv.Atoi(maxEntities); err != nil || c.MaxEntities < 1 {
+		return c, fmt.Errorf("max-entities: %q is not a positive integer", maxEntities)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return c, fmt.Errorf("log-level: %q is not debug, info, warn or error", logLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("log-format: %q is not text or json", c.LogFormat)
+	}
+	if c.ShutdownGrace, err = time.ParseDuration(grace); err != nil || c.ShutdownGrace < 0 {
+		return c, fmt.Errorf("shutdown-grace: %q is not a duration such as 15s", grace)
+	}
+	if c.DatabaseURL == "" || !strings.Contains(c.DatabaseURL, "://") {
+		return c, fmt.Errorf("database-url: %q is not a URL such as sqlite://rolegate.db", c.DatabaseURL)
+	}
+	if c.CatalogFile != "" {
+		data, err := os.ReadFile(c.CatalogFile)
+		if err != nil {
+			return c, fmt.Errorf("catalog: %w", err)
+		}
+		if c.catalog, err = policy.ParseCatalog(data); err != nil {
+			return c, err
+		}
+	}
+	if c.RoleTemplates != "" {
+		data, err := os.ReadFile(c.RoleTemplates)
+		if err != nil {
+			return c, fmt.Errorf("role templates: %w", err)
+		}
+		if c.templates, err = policy.ParseTemplates(data, c.catalog); err != nil {
+			return c, err
+		}
+	} else if c.catalog != nil {
+		if err := policy.ValidateTemplates(policy.DefaultTemplates(), c.catalog); err != nil {
+			return c, fmt.Errorf("default role templates do not fit the catalog: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func (c Config) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// redact hides the password of a database URL for logs.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testToken = "test-admin-token"
+
+// server is the real program running in this process on 127.0.0.1:0.
+type server struct {
+	t    *testing.T
+	base string
+	stop func() error
+	out  *bytes.Buffer
+}
+
+// startServer runs the program with the given variables and waits until it
+// listens.
+func startServer(t *testing.T, env map[string]string, args ...string) *server {
+	t.Helper()
+	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_ADMIN_TOKEN": testToken}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, append([]string{"serve"}, args...), func(k string) string { return vars[k] }, pw, io.Discard)
+		pw.CloseWithError(fmt.Errorf("program ended: %v", err))
+		done <- err
+	}()
+	out := &bytes.Buffer{}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
+				addr <- rec.Addr
+			}
+		}
+		close(addr)
+	}()
+	s := &server{t: t, out: out}
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			cancel()
+			t.Fatalf("server did not start: %v", <-done)
+		}
+		s.base = "http://" + a
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("server did not start within 30 s")
+	}
+	stopped := false
+	s.stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() { _ = s.stop() })
+	return s
+}
+
+// call sends a request with the admin token and decodes the JSON answer.
+func (s *server) call(method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
+	s.t.Helper()
+	return s.callToken(testToken, method, path, body, headers...)
+}
+
+func (s *server) callToken(token, method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
+	s.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, s.base+path, r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &out); err != nil {
+			s.t.Fatalf("%s %s: %d, not a JSON object: %q", method, path, res.StatusCode, data)
+		}
+	}
+	return res.StatusCode, res.Header, out
+}
+
+// must calls and fails the test unless the status is want.
+func (s *server) must(want int, method, path string, body any, headers ...string) map[string]any {
+	s.t.Helper()
+	status, _, out := s.call(method, path, body, headers...)
+	if status != want {
+		s.t.Fatalf("%s %s: status %d, want %d: %v", method, path, status, want, out)
+	}
+	return out
+}
+
+func errCode(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func sqliteURL(t *testing.T) string {
+	return "sqlite://" + filepath.Join(t.TempDir(), "rolegate.db")
+}
+
+// authzFile is testdata/authz.json: authorization behaviour as data.
+type authzFile struct {
+	Cases []struct {
+		Name  string            `json:"name"`
+		Roles []json.RawMessage `json:"roles"`
+		Users []struct {
+			ID     string    `json:"id"`
+			Roles  *[]string `json:"roles"`
+			Scoped []struct {
+				Role  string `json:"role"`
+				Scope string `json:"scope"`
+			} `json:"scoped"`
+		} `json:"users"`
+		Checks []struct {
+			User       string `json:"user"`
+			ObjectType string `json:"object_type"`
+			Action     string `json:"action"`
+			OwnerID    string `json:"owner_id"`
+			Scope      string `json:"scope"`
+			Allowed    bool   `json:"allowed"`
+			Permission string `json:"permission"`
+		} `json:"checks"`
+	} `json:"cases"`
+}
+
+func loadAuthz(t *testing.T) authzFile {
+	data, err := os.ReadFile("../../testdata/authz.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f authzFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestAuthorizationTableHTTP runs the authorization table through the HTTP
+// API of the real server.
+func TestAuthorizationTableHTTP(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	for i, c := range loadAuthz(t).Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			s.t = t
+			ent := fmt.Sprintf("authz-%d", i)
+			s.must(201, "POST", "/v1/entities", map[string]any{"id": ent})
+			roleIDs := map[string]string{}
+			list := s.must(200, "GET", "/v1/entities/"+ent+"/roles?role_type=system", nil)
+			for _, r := range list["data"].([]any) {
+				r := r.(map[string]any)
+				roleIDs[r["name"].(string)] = r["id"].(string)
+			}
+			for _, raw := range c.Roles {
+				r := s.must(201, "POST", "/v1/entities/"+ent+"/roles", raw)
+				roleIDs[r["name"].(string)] = r["id"].(string)
+			}
+			for _, u := range c.Users {
+				body := map[string]any{"id": u.ID}
+				if u.Roles != nil {
+					ids := []string{}
+					for _, name := range *u.Roles {
+						ids = append(ids, roleIDs[name])
+					}
+					body["role_ids"] = ids
+				}
+				s.must(201, "POST", "/v1/entities/"+ent+"/users", body)
+				for _, sc := range u.Scoped {
+					s.must(200, "PUT", "/v1/entities/"+ent+"/users/"+urlPath(u.ID)+"/roles/"+roleIDs[sc.Role], map[string]any{"scope": sc.Scope})
+				}
+			}
+			for _, ch := range c.Checks {
+				out := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": ent, "user_id": ch.User,
+					"object_type": ch.ObjectType, "action": ch.Action, "owner_id": ch.OwnerID, "scope": ch.Scope})
+				if out["allowed"] != ch.Allowed || out["permission"] != ch.Permission {
+					t.Errorf("check %+v: got allowed=%v permission=%v, want %v %v", ch, out["allowed"], out["permission"], ch.Allowed, ch.Permission)
+				}
+			}
+		})
+	}
+}
+
+func urlPath(s string) string { return strings.ReplaceAll(s, "|", "%7C") }

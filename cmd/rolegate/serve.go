@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/handlers"
+	"github.com/rolegate/rolegate/policy"
+)
+
+// serve runs the API until ctx ends, then drains requests in flight.
+func serve(ctx context.Context, cfg Config, out io.Writer) error {
+	log := cfg.logger(out)
+	slog.SetDefault(log)
+
+	store, err := adapters.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer store.Close()
+
+	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, MaxEntities: cfg.MaxEntities})
+	if err != nil {
+		return err
+	}
+	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Templates: cfg.templates, Catalog: cfg.catalog, Logger: log})
+
+	auth, generated, err := policy.BootstrapAdmin(ctx, store, cfg.AdminToken)
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	if generated != "" {
+		// Shown once: only its hash is kept.
+		fmt.Fprintf(out, "\nGenerated admin token (shown only now; set ROLEGATE_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", generated)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handlers.NewRouter(handlers.Deps{Service: svc, Auth: auth, Logger: log}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "database", redact(cfg.DatabaseURL))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests in flight", "grace", cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// migrate applies the schema migrations and exits.
+func migrate(ctx context.Context, cfg Config, out io.Writer) error {
+	store, err := adapters.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer store.Close()
+	fmt.Fprintln(out, "schema is up to date")
+	return nil
+}

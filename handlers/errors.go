@@ -1,0 +1,76 @@
+package handlers
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate/policy"
+)
+
+// errorBody is the one error body of the native API.
+type errorBody struct {
+	Error errorInfo `json:"error"`
+}
+
+type errorInfo struct {
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Details []policy.Detail `json:"details,omitempty"`
+}
+
+// statusOf maps an error kind to its HTTP status.
+func statusOf(k policy.Kind) int {
+	switch k {
+	case policy.KindInvalid:
+		return http.StatusUnprocessableEntity
+	case policy.KindBadRequest:
+		return http.StatusBadRequest
+	case policy.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case policy.KindForbidden:
+		return http.StatusForbidden
+	case policy.KindNotFound:
+		return http.StatusNotFound
+	case policy.KindConflict:
+		return http.StatusConflict
+	case policy.KindPrecondition:
+		return http.StatusPreconditionFailed
+	case policy.KindUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with the error body. Internal errors are logged with
+// their cause and answered without it.
+func writeError(c *gin.Context, err error) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		err = policy.Errorf(kindTooLarge, "payload_too_large", "the request body is larger than %d bytes", tooBig.Limit)
+	}
+	e := policy.AsError(err)
+	status := statusOf(e.Kind)
+	if e.Kind == kindTooLarge {
+		status = http.StatusRequestEntityTooLarge
+	}
+	if status >= 500 {
+		slog.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method,
+			"path", c.FullPath(), "code", e.Code, "error", err, "request_id", c.GetString(requestIDKey))
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		c.Header("WWW-Authenticate", `Bearer realm="rolegate"`)
+	case http.StatusServiceUnavailable:
+		c.Header("Retry-After", "1")
+	}
+	c.AbortWithStatusJSON(status, errorBody{Error: errorInfo{Code: e.Code, Message: e.Message, Details: e.Details}})
+}
+
+// kindTooLarge is a transport-only kind for 413.
+const kindTooLarge policy.Kind = 100
+
+func badRequest(code, format string, args ...any) error {
+	return policy.Errorf(policy.KindBadRequest, code, format, args...)
+}

@@ -1,0 +1,242 @@
+package handlers
+
+import (
+	"time"
+
+	"github.com/rolegate/rolegate/policy"
+)
+
+// Request and response types of the native API. They are kept apart from the
+// domain types so that the wire format changes only on purpose.
+
+type permissionsJSON struct {
+	Objects []objectJSON `json:"objects"`
+}
+
+type objectJSON struct {
+	ObjectType string       `json:"object_type"`
+	Actions    []actionJSON `json:"actions"`
+}
+
+type actionJSON struct {
+	ActionName string `json:"action_name"`
+	Permission string `json:"permission"`
+}
+
+func (p *permissionsJSON) domain() *policy.Permissions {
+	if p == nil {
+		return nil
+	}
+	out := policy.Permissions{}
+	for _, o := range p.Objects {
+		op := policy.ObjectPermissions{ObjectType: o.ObjectType}
+		for _, a := range o.Actions {
+			op.Actions = append(op.Actions, policy.ActionPermission{ActionName: a.ActionName, Permission: policy.Permission(a.Permission)})
+		}
+		out.Objects = append(out.Objects, op)
+	}
+	return &out
+}
+
+func permissionsOf(p policy.Permissions) permissionsJSON {
+	out := permissionsJSON{Objects: make([]objectJSON, 0, len(p.Objects))}
+	for _, o := range p.Objects {
+		oj := objectJSON{ObjectType: o.ObjectType, Actions: make([]actionJSON, 0, len(o.Actions))}
+		for _, a := range o.Actions {
+			oj.Actions = append(oj.Actions, actionJSON{ActionName: a.ActionName, Permission: string(a.Permission)})
+		}
+		out.Objects = append(out.Objects, oj)
+	}
+	return out
+}
+
+// roleRequest is the body of POST, PUT and PATCH on a role.
+type roleRequest struct {
+	Name        *string          `json:"name"`
+	Description *string          `json:"description"`
+	Permissions *permissionsJSON `json:"permissions"`
+	Default     *bool            `json:"default"`
+}
+
+func (r roleRequest) input() policy.RoleInput {
+	return policy.RoleInput{Name: r.Name, Description: r.Description, Permissions: r.Permissions.domain(), Default: r.Default}
+}
+
+type roleJSON struct {
+	ID          string          `json:"id"`
+	EntityID    string          `json:"entity_id"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Permissions permissionsJSON `json:"permissions"`
+	Default     bool            `json:"default"`
+	RoleType    string          `json:"role_type"`
+	Status      string          `json:"status"`
+	Version     int64           `json:"version"`
+	CreatedAt   string          `json:"created_at"`
+	CreatedBy   *string         `json:"created_by"`
+	UpdatedAt   string          `json:"updated_at"`
+	UpdatedBy   *string         `json:"updated_by"`
+	DeletedAt   *string         `json:"deleted_at"`
+	DeletedBy   *string         `json:"deleted_by"`
+}
+
+func roleOf(r policy.Role) roleJSON {
+	out := roleJSON{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description,
+		Permissions: permissionsOf(r.Permissions), Default: r.Default, RoleType: r.RoleType,
+		Status: r.Status, Version: r.Version, CreatedAt: timeString(r.CreatedAt),
+		CreatedBy: nullable(r.CreatedBy), UpdatedAt: timeString(r.UpdatedAt), UpdatedBy: nullable(r.UpdatedBy),
+		DeletedBy: nullable(r.DeletedBy)}
+	if r.DeletedAt != nil {
+		s := timeString(*r.DeletedAt)
+		out.DeletedAt = &s
+	}
+	return out
+}
+
+type entityRequest struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type entityJSON struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Revision  int64  `json:"revision"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+func entityOf(e policy.Entity) entityJSON {
+	return entityJSON{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: timeString(e.CreatedAt), UpdatedAt: timeString(e.UpdatedAt)}
+}
+
+type userRequest struct {
+	ID      string    `json:"id"`
+	Email   *string   `json:"email"`
+	Name    *string   `json:"name"`
+	RoleIDs *[]string `json:"role_ids"`
+}
+
+type userPatchRequest struct {
+	Email   *string   `json:"email"`
+	Name    *string   `json:"name"`
+	RoleIDs *[]string `json:"role_ids"`
+}
+
+type userJSON struct {
+	ID         string  `json:"id"`
+	EntityID   string  `json:"entity_id"`
+	Email      string  `json:"email"`
+	Name       string  `json:"name"`
+	Roles      []any   `json:"roles"`
+	CreatedAt  string  `json:"created_at"`
+	UpdatedAt  string  `json:"updated_at"`
+	DeletedAt  *string `json:"deleted_at"`
+	LastSeenAt *string `json:"last_seen_at"`
+}
+
+// roleRefJSON is a role as a user lists it.
+type roleRefJSON struct {
+	ID    string  `json:"id"`
+	Name  string  `json:"name"`
+	Scope *string `json:"scope"`
+}
+
+// expandedRoleJSON is a full role as a user lists it with expand=roles.
+type expandedRoleJSON struct {
+	roleJSON
+	Scope *string `json:"scope"`
+}
+
+func userOf(u policy.User, expand bool) userJSON {
+	out := userJSON{ID: u.ID, EntityID: u.EntityID, Email: u.Email, Name: u.Name, Roles: []any{},
+		CreatedAt: timeString(u.CreatedAt), UpdatedAt: timeString(u.UpdatedAt)}
+	for _, ur := range u.Roles {
+		if expand {
+			out.Roles = append(out.Roles, expandedRoleJSON{roleJSON: roleOf(ur.Role), Scope: nullable(ur.Scope)})
+		} else {
+			out.Roles = append(out.Roles, roleRefJSON{ID: ur.Role.ID, Name: ur.Role.Name, Scope: nullable(ur.Scope)})
+		}
+	}
+	if u.LastSeenAt != nil {
+		s := timeString(*u.LastSeenAt)
+		out.LastSeenAt = &s
+	}
+	return out
+}
+
+type assignmentRequest struct {
+	Scope *string `json:"scope"`
+}
+
+type assignmentJSON struct {
+	EntityID  string  `json:"entity_id"`
+	UserID    string  `json:"user_id"`
+	RoleID    string  `json:"role_id"`
+	Scope     *string `json:"scope"`
+	CreatedAt string  `json:"created_at"`
+}
+
+type userRoleJSON struct {
+	Role  roleJSON `json:"role"`
+	Scope *string  `json:"scope"`
+}
+
+type checkRequest struct {
+	EntityID   string `json:"entity_id"`
+	UserID     string `json:"user_id"`
+	ObjectType string `json:"object_type"`
+	Action     string `json:"action"`
+	OwnerID    string `json:"owner_id"`
+	Scope      string `json:"scope"`
+	Explain    bool   `json:"explain"`
+}
+
+func (r checkRequest) domain() policy.CheckRequest {
+	return policy.CheckRequest{EntityID: r.EntityID, UserID: r.UserID, ObjectType: r.ObjectType,
+		Action: r.Action, OwnerID: r.OwnerID, Scope: r.Scope, Explain: r.Explain}
+}
+
+type checkBatchRequest struct {
+	Checks []checkRequest `json:"checks"`
+}
+
+type checkResponse struct {
+	Allowed    bool        `json:"allowed"`
+	Permission string      `json:"permission"`
+	Revision   int64       `json:"revision"`
+	Matched    []matchJSON `json:"matched,omitzero"`
+}
+
+type matchJSON struct {
+	RoleID     *string `json:"role_id"`
+	RoleName   *string `json:"role_name"`
+	Permission string  `json:"permission"`
+}
+
+func checkOf(d policy.Decision, explain bool) checkResponse {
+	out := checkResponse{Allowed: d.Allowed, Permission: string(d.Permission), Revision: d.Revision}
+	if explain {
+		out.Matched = make([]matchJSON, 0, len(d.Matched))
+		for _, m := range d.Matched {
+			out.Matched = append(out.Matched, matchJSON{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Permission: string(m.Permission)})
+		}
+	}
+	return out
+}
+
+// page is the envelope of every list.
+type page[T any] struct {
+	Data                []T     `json:"data"`
+	NextPaginationToken *string `json:"next_pagination_token"`
+	PrevPaginationToken *string `json:"prev_pagination_token"`
+}
+
+func timeString(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

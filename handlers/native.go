@@ -1,0 +1,486 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate/policy"
+)
+
+// ---- entities ----
+
+func (a *api) createEntity(c *gin.Context) {
+	var req entityRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	e, err := a.svc.CreateEntity(c.Request.Context(), policy.EntityInput{ID: req.ID, Name: req.Name})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/v1/entities/"+url.PathEscape(e.ID))
+	c.JSON(http.StatusCreated, entityOf(e))
+}
+
+func (a *api) getEntity(c *gin.Context) {
+	e, err := a.svc.GetEntity(c.Request.Context(), c.Param("entity"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, entityOf(e))
+}
+
+func (a *api) listEntities(c *gin.Context) {
+	query, tok, limit, err := pageRequest(c, "entities", "")
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	p := policy.Page{Limit: limit, Sort: "id"}
+	rows, next, _, err := keyset("entities", "", query, tok, p, func(p policy.Page) ([]policy.Entity, error) {
+		if p.Desc {
+			return nil, invalidToken() // entities page forward only
+		}
+		after := ""
+		if p.After != nil {
+			after = p.After.ID
+		}
+		return a.svc.ListEntities(c.Request.Context(), after, p.Limit)
+	}, func(e policy.Entity) policy.Cursor { return policy.Cursor{Value: e.ID, ID: e.ID} })
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := page[entityJSON]{Data: make([]entityJSON, 0, len(rows)), NextPaginationToken: next}
+	for _, e := range rows {
+		out.Data = append(out.Data, entityOf(e))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (a *api) deleteEntity(c *gin.Context) {
+	if err := a.svc.DeleteEntity(c.Request.Context(), c.Param("entity")); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// ---- roles ----
+
+func writeRole(c *gin.Context, status int, r policy.Role) {
+	c.Header("ETag", `"`+strconv.FormatInt(r.Version, 10)+`"`)
+	c.JSON(status, roleOf(r))
+}
+
+// ifMatch reads If-Match as a role version; 0 when absent or "*".
+func ifMatch(c *gin.Context) (int64, error) {
+	h := strings.TrimSpace(c.GetHeader("If-Match"))
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	h = strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
+	v, err := strconv.ParseInt(h, 10, 64)
+	if err != nil || v < 1 {
+		return 0, policy.Errorf(policy.KindPrecondition, "version_mismatch", "If-Match must be an ETag this service gave, such as \"3\"")
+	}
+	return v, nil
+}
+
+func (a *api) createRole(c *gin.Context) {
+	var req roleRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	r, err := a.svc.CreateRole(c.Request.Context(), c.Param("entity"), req.input())
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/v1/entities/"+url.PathEscape(r.EntityID)+"/roles/"+r.ID)
+	writeRole(c, http.StatusCreated, r)
+}
+
+func (a *api) getRole(c *gin.Context) {
+	r, err := a.svc.GetRole(c.Request.Context(), c.Param("entity"), c.Param("role"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeRole(c, http.StatusOK, r)
+}
+
+func (a *api) patchRole(c *gin.Context) { a.updateRole(c, false) }
+func (a *api) putRole(c *gin.Context)   { a.updateRole(c, true) }
+
+func (a *api) updateRole(c *gin.Context, replace bool) {
+	version, err := ifMatch(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	var req roleRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	r, err := a.svc.UpdateRole(c.Request.Context(), c.Param("entity"), c.Param("role"), req.input(), replace, version)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeRole(c, http.StatusOK, r)
+}
+
+func (a *api) deleteRole(c *gin.Context) {
+	version, err := ifMatch(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	force, err := boolParam(c.Request.URL.Query(), "force")
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if _, err := a.svc.DeleteRole(c.Request.Context(), c.Param("entity"), c.Param("role"), force != nil && *force, version); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func boolParam(q url.Values, name string) (*bool, error) {
+	s := q.Get(name)
+	if s == "" {
+		return nil, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return nil, policy.Invalid("invalid_"+name, name, "%s must be true or false", name)
+	}
+	return &b, nil
+}
+
+func oneOf(q url.Values, name, def string, allowed ...string) (string, error) {
+	s := q.Get(name)
+	if s == "" {
+		return def, nil
+	}
+	for _, v := range allowed {
+		if s == v {
+			return s, nil
+		}
+	}
+	return "", policy.Invalid("invalid_"+name, name, "%s must be one of %s", name, strings.Join(allowed, ", "))
+}
+
+// roleCursor is the position of a role in a list sorted by field.
+func roleCursor(field string) func(policy.Role) policy.Cursor {
+	return func(r policy.Role) policy.Cursor {
+		switch field {
+		case "name":
+			return policy.Cursor{Value: r.Name, ID: r.ID}
+		case "updated_at":
+			return policy.Cursor{Value: r.UpdatedAt.UTC().Format(time.RFC3339Nano), ID: r.ID}
+		}
+		return policy.Cursor{Value: r.CreatedAt.UTC().Format(time.RFC3339Nano), ID: r.ID}
+	}
+}
+
+func (a *api) listRoles(c *gin.Context) {
+	entity := c.Param("entity")
+	q, tok, limit, err := pageRequest(c, "roles", entity)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	f, p, err := roleQuery(q, limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	rows, next, prev, err := keyset("roles", entity, q, tok, p, func(p policy.Page) ([]policy.Role, error) {
+		return a.svc.ListRoles(c.Request.Context(), entity, f, p)
+	}, roleCursor(p.Sort))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := page[roleJSON]{Data: make([]roleJSON, 0, len(rows)), NextPaginationToken: next, PrevPaginationToken: prev}
+	for _, r := range rows {
+		out.Data = append(out.Data, roleOf(r))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// roleQuery reads the filters and order of a role listing.
+func roleQuery(q url.Values, limit int) (policy.RoleFilter, policy.Page, error) {
+	var f policy.RoleFilter
+	p := policy.Page{Limit: limit}
+	var err error
+	if p.Sort, err = oneOf(q, "sort", "created_at", "created_at", "updated_at", "name"); err != nil {
+		return f, p, err
+	}
+	order, err := oneOf(q, "order", "asc", "asc", "desc")
+	if err != nil {
+		return f, p, err
+	}
+	p.Desc = order == "desc"
+	status, err := oneOf(q, "status", policy.StatusActive, policy.StatusActive, policy.StatusDeleted, "all")
+	if err != nil {
+		return f, p, err
+	}
+	if status != "all" {
+		f.Status = status
+	}
+	if f.RoleType, err = oneOf(q, "role_type", "", policy.RoleCustom, policy.RoleSystem); err != nil {
+		return f, p, err
+	}
+	if f.Default, err = boolParam(q, "default"); err != nil {
+		return f, p, err
+	}
+	f.Name = q.Get("name")
+	f.Search = q.Get("search")
+	if len(f.Search) > 255 || len(f.Name) > 255 {
+		return f, p, policy.Invalid("invalid_search", "search", "name and search must be at most 255 characters")
+	}
+	for _, v := range q["id__in"] {
+		for _, id := range strings.Split(v, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				f.IDs = append(f.IDs, id)
+			}
+		}
+	}
+	if len(f.IDs) > 100 {
+		return f, p, policy.Invalid("invalid_id__in", "id__in", "id__in may name at most 100 roles")
+	}
+	return f, p, nil
+}
+
+func (a *api) listRoleUsers(c *gin.Context) {
+	entity, role := c.Param("entity"), c.Param("role")
+	q, tok, limit, err := pageRequest(c, "role_users:"+role, entity)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	rows, next, prev, err := keyset("role_users:"+role, entity, q, tok, policy.Page{Limit: limit, Sort: "id"},
+		func(p policy.Page) ([]policy.User, error) {
+			return a.svc.ListRoleUsers(c.Request.Context(), entity, role, p)
+		}, userCursor)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := page[userJSON]{Data: make([]userJSON, 0, len(rows)), NextPaginationToken: next, PrevPaginationToken: prev}
+	for _, u := range rows {
+		out.Data = append(out.Data, userOf(u, false))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// ---- users ----
+
+func userCursor(u policy.User) policy.Cursor { return policy.Cursor{Value: u.ID, ID: u.ID} }
+
+func (a *api) createUser(c *gin.Context) {
+	var req userRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	u, err := a.svc.CreateUser(c.Request.Context(), c.Param("entity"),
+		policy.UserInput{ID: req.ID, Email: req.Email, Name: req.Name, RoleIDs: req.RoleIDs})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Header("Location", "/v1/entities/"+url.PathEscape(u.EntityID)+"/users/"+url.PathEscape(u.ID))
+	c.JSON(http.StatusCreated, userOf(u, false))
+}
+
+func expandRoles(c *gin.Context) (bool, error) {
+	switch e := c.Query("expand"); e {
+	case "":
+		return false, nil
+	case "roles":
+		return true, nil
+	default:
+		return false, policy.Invalid("invalid_expand", "expand", "expand must be roles")
+	}
+}
+
+func (a *api) getUser(c *gin.Context) {
+	expand, err := expandRoles(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	u, err := a.svc.GetUser(c.Request.Context(), c.Param("entity"), c.Param("user"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, userOf(u, expand))
+}
+
+func (a *api) listUsers(c *gin.Context) {
+	entity := c.Param("entity")
+	q, tok, limit, err := pageRequest(c, "users", entity)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	expand := q.Get("expand") == "roles"
+	if e := q.Get("expand"); e != "" && !expand {
+		writeError(c, policy.Invalid("invalid_expand", "expand", "expand must be roles"))
+		return
+	}
+	f := policy.UserFilter{Search: q.Get("search")}
+	if len(f.Search) > 255 {
+		writeError(c, policy.Invalid("invalid_search", "search", "search must be at most 255 characters"))
+		return
+	}
+	rows, next, prev, err := keyset("users", entity, q, tok, policy.Page{Limit: limit, Sort: "id"},
+		func(p policy.Page) ([]policy.User, error) {
+			return a.svc.ListUsers(c.Request.Context(), entity, f, p)
+		}, userCursor)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := page[userJSON]{Data: make([]userJSON, 0, len(rows)), NextPaginationToken: next, PrevPaginationToken: prev}
+	for _, u := range rows {
+		out.Data = append(out.Data, userOf(u, expand))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (a *api) patchUser(c *gin.Context) {
+	var req userPatchRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	u, err := a.svc.UpdateUser(c.Request.Context(), c.Param("entity"), c.Param("user"),
+		policy.UserInput{Email: req.Email, Name: req.Name, RoleIDs: req.RoleIDs})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, userOf(u, false))
+}
+
+func (a *api) deleteUser(c *gin.Context) {
+	if err := a.svc.DeleteUser(c.Request.Context(), c.Param("entity"), c.Param("user")); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (a *api) listUserRoles(c *gin.Context) {
+	rs, err := a.svc.UserRoles(c.Request.Context(), c.Param("entity"), c.Param("user"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := make([]userRoleJSON, 0, len(rs))
+	for _, ur := range rs {
+		out = append(out, userRoleJSON{Role: roleOf(ur.Role), Scope: nullable(ur.Scope)})
+	}
+	c.JSON(http.StatusOK, gin.H{"data": out})
+}
+
+func (a *api) assignRole(c *gin.Context) {
+	var req assignmentRequest
+	if c.Request.ContentLength != 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	scope := ""
+	if req.Scope != nil {
+		scope = *req.Scope
+	}
+	as, err := a.svc.AssignRole(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), scope)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, assignmentJSON{EntityID: as.EntityID, UserID: as.UserID, RoleID: as.RoleID,
+		Scope: nullable(as.Scope), CreatedAt: timeString(as.CreatedAt)})
+}
+
+func (a *api) unassignRole(c *gin.Context) {
+	err := a.svc.UnassignRole(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), c.Query("scope"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (a *api) userPermissions(c *gin.Context) {
+	p, err := a.svc.UserPermissions(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Query("scope"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, permissionsOf(p))
+}
+
+// ---- checks ----
+
+func (a *api) check(c *gin.Context) {
+	var req checkRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	d, err := a.svc.Check(c.Request.Context(), req.domain())
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, checkOf(d, req.Explain))
+}
+
+// MaxBatch is the most checks one batch may hold.
+const MaxBatch = 1000
+
+func (a *api) checkBatch(c *gin.Context) {
+	var req checkBatchRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	if len(req.Checks) < 1 || len(req.Checks) > MaxBatch {
+		writeError(c, policy.Invalid("invalid_batch", "checks", "checks must hold 1 to %d checks", MaxBatch))
+		return
+	}
+	reqs := make([]policy.CheckRequest, len(req.Checks))
+	for i, r := range req.Checks {
+		reqs[i] = r.domain()
+	}
+	ds, err := a.svc.CheckBatch(c.Request.Context(), reqs)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := make([]checkResponse, len(ds))
+	for i, d := range ds {
+		out[i] = checkOf(d, req.Checks[i].Explain)
+	}
+	c.JSON(http.StatusOK, gin.H{"results": out})
+}

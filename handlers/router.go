@@ -1,0 +1,192 @@
+// Package handlers is Rolegate's HTTP transport (Gin): routing, request
+// decoding, the error body, authentication and the native API. It talks to
+// policy's Service only.
+package handlers
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate/policy"
+)
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// Authenticator turns a bearer token into the caller.
+type Authenticator interface {
+	Authenticate(token string) (policy.Actor, error)
+}
+
+// Deps is what the router needs.
+type Deps struct {
+	Service *policy.Service
+	Auth    Authenticator
+	Logger  *slog.Logger
+	// MaxBodyBytes bounds request bodies; 0 means 1 MiB.
+	MaxBodyBytes int64
+}
+
+type api struct {
+	svc *policy.Service
+	log *slog.Logger
+}
+
+// NewRouter registers every route of the service in one place.
+func NewRouter(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	a := &api{svc: d.Service, log: d.Logger}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(requestID(), accessLog(d.Logger), recovery(), limitBody(d.MaxBodyBytes))
+	r.NoRoute(func(c *gin.Context) {
+		writeError(c, policy.Errorf(policy.KindNotFound, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorInfo{Code: "method_not_allowed",
+			Message: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path}})
+	})
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", a.ready)
+
+	v1 := r.Group("/v1", authenticate(d.Auth))
+	v1.POST("/entities", a.createEntity)
+	v1.GET("/entities", a.listEntities)
+	v1.GET("/entities/:entity", a.getEntity)
+	v1.DELETE("/entities/:entity", a.deleteEntity)
+
+	v1.POST("/entities/:entity/roles", a.createRole)
+	v1.GET("/entities/:entity/roles", a.listRoles)
+	v1.GET("/entities/:entity/roles/:role", a.getRole)
+	v1.PATCH("/entities/:entity/roles/:role", a.patchRole)
+	v1.PUT("/entities/:entity/roles/:role", a.putRole)
+	v1.DELETE("/entities/:entity/roles/:role", a.deleteRole)
+	v1.GET("/entities/:entity/roles/:role/users", a.listRoleUsers)
+
+	v1.POST("/entities/:entity/users", a.createUser)
+	v1.GET("/entities/:entity/users", a.listUsers)
+	v1.GET("/entities/:entity/users/:user", a.getUser)
+	v1.PATCH("/entities/:entity/users/:user", a.patchUser)
+	v1.DELETE("/entities/:entity/users/:user", a.deleteUser)
+	v1.GET("/entities/:entity/users/:user/roles", a.listUserRoles)
+	v1.PUT("/entities/:entity/users/:user/roles/:role", a.assignRole)
+	v1.DELETE("/entities/:entity/users/:user/roles/:role", a.unassignRole)
+	v1.GET("/entities/:entity/users/:user/permissions", a.userPermissions)
+
+	v1.POST("/check", a.check)
+	v1.POST("/check/batch", a.checkBatch)
+	v1.GET("/object-types", a.objectTypes)
+	return r
+}
+
+func (a *api) ready(c *gin.Context) {
+	if err := a.svc.Ready(c.Request.Context()); err != nil {
+		a.log.Warn("not ready: storage does not answer", "error", err)
+		writeError(c, policy.Errorf(policy.KindUnavailable, "storage_unavailable", "storage does not answer"))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+func (a *api) objectTypes(c *gin.Context) {
+	cat := a.svc.Catalog()
+	if cat == nil {
+		c.JSON(http.StatusOK, gin.H{"data": []policy.CatalogObject{}, "enforced": false})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"data": cat.ObjectTypes, "enforced": true})
+}
+
+// authenticate requires a valid bearer token and puts the caller into the
+// request's context.
+func authenticate(auth Authenticator) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.GetHeader("Authorization")
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			writeError(c, policy.Errorf(policy.KindUnauthenticated, "unauthenticated", "an Authorization: Bearer <token> header is required"))
+			return
+		}
+		actor, err := auth.Authenticate(strings.TrimSpace(token))
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Request = c.Request.WithContext(policy.WithActor(c.Request.Context(), actor))
+		c.Next()
+	}
+}
+
+const requestIDKey = "request_id"
+
+var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// requestID takes the caller's X-Request-Id when it is sane, else makes one,
+// and echoes it.
+func requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-Id")
+		if !requestIDRe.MatchString(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		c.Set(requestIDKey, id)
+		c.Header("X-Request-Id", id)
+		c.Next()
+	}
+}
+
+// accessLog logs one line per request; never headers or bodies.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		status := c.Writer.Status()
+		level := slog.LevelDebug
+		if status >= 500 {
+			level = slog.LevelError
+		} else if c.Request.URL.Path != "/v1/check" && c.Request.URL.Path != "/v1/check/batch" {
+			level = slog.LevelInfo
+		}
+		log.Log(c.Request.Context(), level, "request", "method", c.Request.Method, "route", c.FullPath(),
+			"status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"request_id", c.GetString(requestIDKey))
+	}
+}
+
+// recovery answers a panic with the error body; the panic is logged.
+func recovery() gin.HandlerFunc {
+	return gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, rec any) {
+		slog.Error("panic in handler", "panic", rec, "route", c.FullPath(), "request_id", c.GetString(requestIDKey))
+		c.AbortWithStatusJSON(http.StatusInternalServerError, errorBody{Error: errorInfo{Code: "internal", Message: "internal error"}})
+	})
+}
+
+// limitBody bounds request bodies: a declared length over the limit is 413 at
+// once, a longer stream fails when read.
+func limitBody(max int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > max {
+			writeError(c, &http.MaxBytesError{Limit: max})
+			return
+		}
+		if c.Request.Body != nil {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+		}
+		c.Next()
+	}
+}
