@@ -125,6 +125,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		// Case-sensitive, as ids and names are.
 		db = db.Set("gorm:table_options", "CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
 	}
+	db = db.Session(&gorm.Session{}) // safe to reuse for several statements
 	conn, err := s.closers[0].Conn(ctx)
 	if err != nil {
 		return unavailable(err)
@@ -144,8 +145,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 	case "sqlite":
 		conn.Close() // SQLite has one write connection: give it back to gorm.
 	}
-	if err := db.AutoMigrate(&migrationRow{}); err != nil {
-		return err
+	if !db.Migrator().HasTable(&migrationRow{}) {
+		if err := db.Migrator().CreateTable(&migrationRow{}); err != nil {
+			return err
+		}
 	}
 	var applied []int
 	if err := db.Model(&migrationRow{}).Pluck("version", &applied).Error; err != nil {

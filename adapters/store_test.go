@@ -1,0 +1,614 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rolegate/rolegate/policy"
+)
+
+// The storage suite runs against SQLite always, and against PostgreSQL and
+// MySQL when their URL variables name a server.
+
+func TestSQLite(t *testing.T) {
+	runSuite(t, func(t *testing.T) *Store {
+		return openOrFail(t, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
+	})
+}
+
+func TestPostgres(t *testing.T) {
+	base := os.Getenv("ROLEGATE_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("ROLEGATE_TEST_POSTGRES_URL not set: skipping the PostgreSQL storage suite")
+	}
+	runSuite(t, func(t *testing.T) *Store { return openPostgresSchema(t, base) })
+}
+
+func TestMySQL(t *testing.T) {
+	base := os.Getenv("ROLEGATE_TEST_MYSQL_URL")
+	if base == "" {
+		t.Skip("ROLEGATE_TEST_MYSQL_URL not set: skipping the MySQL storage suite")
+	}
+	runSuite(t, func(t *testing.T) *Store { return openMySQLDatabase(t, base) })
+}
+
+func openOrFail(t *testing.T, url string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), url)
+	if err != nil {
+		t.Fatalf("open %s: %v", redact(url), err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// openPostgresSchema opens a fresh schema of the test server, dropped after.
+func openPostgresSchema(t *testing.T, base string) *Store {
+	t.Helper()
+	admin := openOrFail(t, base)
+	schema := "rg_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	if err := admin.w.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.w.Exec("DROP SCHEMA " + schema + " CASCADE") })
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return openOrFail(t, base+sep+"search_path="+schema)
+}
+
+// openMySQLDatabase opens a fresh database of the test server, dropped after.
+func openMySQLDatabase(t *testing.T, base string) *Store {
+	t.Helper()
+	admin := openOrFail(t, base)
+	name := "rg_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	if err := admin.w.Exec("CREATE DATABASE " + name).Error; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.w.Exec("DROP DATABASE " + name) })
+	u := base
+	q := ""
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u, q = u[:i], u[i:]
+	}
+	u = u[:strings.LastIndexByte(u, '/')+1] + name + q
+	return openOrFail(t, u)
+}
+
+func runSuite(t *testing.T, open func(t *testing.T) *Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s *Store)
+	}{
+		{"EntitiesAndRevision", testEntities},
+		{"RolesUniqueAmongActive", testRoleNames},
+		{"RoleReadsBackAsWritten", testRoleRoundTrip},
+		{"ListRolesPagesAndFilters", testListRoles},
+		{"UsersAndAssignments", testUsers},
+		{"RulesAndLoadPolicy", testRules},
+		{"RollbackWritesNothing", testRollback},
+		{"DeleteEntityCascades", testDeleteEntity},
+		{"ConcurrentWrites", testConcurrentWrites},
+		{"Settings", testSettings},
+		{"MigrateTwice", func(t *testing.T, s *Store) {
+			if err := s.Migrate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := s.SchemaVersion(context.Background()); err != nil || v != len(migrations) {
+				t.Fatalf("schema version %d, %v", v, err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+func ap(action string, p policy.Permission) policy.ActionPermission {
+	return policy.ActionPermission{ActionName: action, Permission: p}
+}
+
+func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+func mustUpdate(t *testing.T, s *Store, fn func(tx policy.Tx) error) {
+	t.Helper()
+	if err := s.Update(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newEntity(t *testing.T, s *Store, id string) {
+	t.Helper()
+	now := ms(time.Now())
+	mustUpdate(t, s, func(tx policy.Tx) error {
+		return tx.InsertEntity(&policy.Entity{ID: id, Name: "E " + id, Revision: 1, CreatedAt: now, UpdatedAt: now})
+	})
+}
+
+func newRole(name string, entity string, at time.Time) policy.Role {
+	return policy.Role{ID: uuid.NewString(), EntityID: entity, Name: name, RoleType: policy.RoleCustom, Scope: policy.ScopeAccount,
+		Status: policy.StatusActive, Version: 1, CreatedAt: at, UpdatedAt: at}
+}
+
+func testEntities(t *testing.T, s *Store) {
+	newEntity(t, s, "acme")
+	err := s.Update(ctx, func(tx policy.Tx) error {
+		return tx.InsertEntity(&policy.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	})
+	if !errors.Is(err, policy.ErrDuplicate) {
+		t.Fatalf("duplicate entity: %v", err)
+	}
+	var rev int64
+	mustUpdate(t, s, func(tx policy.Tx) (err error) { rev, err = tx.BumpRevision("acme", time.Now()); return })
+	if rev != 2 {
+		t.Fatalf("revision %d, want 2", rev)
+	}
+	err = s.Update(ctx, func(tx policy.Tx) error { _, err := tx.BumpRevision("nope", time.Now()); return err })
+	if !errors.Is(err, policy.ErrNotFound) {
+		t.Fatalf("bump unknown: %v", err)
+	}
+	for _, id := range []string{"b", "c", "d"} {
+		newEntity(t, s, id)
+	}
+	s.View(ctx, func(tx policy.Tx) error {
+		e, err := tx.GetEntity("acme")
+		if err != nil || e.Revision != 2 || e.Name != "E acme" {
+			t.Fatalf("get: %+v %v", e, err)
+		}
+		if _, err := tx.GetEntity("zzz"); !errors.Is(err, policy.ErrNotFound) {
+			t.Fatalf("get unknown: %v", err)
+		}
+		list, err := tx.ListEntities("acme", 2)
+		if err != nil || len(list) != 2 || list[0].ID != "b" || list[1].ID != "c" {
+			t.Fatalf("list: %+v %v", list, err)
+		}
+		return nil
+	})
+}
+
+func testRoleNames(t *testing.T, s *Store) {
+	newEntity(t, s, "e1")
+	newEntity(t, s, "e2")
+	now := ms(time.Now())
+	a := newRole("Admin", "e1", now)
+	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&a) })
+	dup := newRole("Admin", "e1", now)
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.InsertRole(&dup) }); !errors.Is(err, policy.ErrDuplicate) {
+		t.Fatalf("duplicate active name: %v", err)
+	}
+	// Case-sensitive, and per entity.
+	lower := newRole("admin", "e1", now)
+	other := newRole("Admin", "e2", now)
+	mustUpdate(t, s, func(tx policy.Tx) error {
+		if err := tx.InsertRole(&lower); err != nil {
+			return err
+		}
+		return tx.InsertRole(&other)
+	})
+	// A deleted role frees its name.
+	a.Status, a.DeletedAt = policy.StatusDeleted, &now
+	mustUpdate(t, s, func(tx policy.Tx) error { return tx.UpdateRole(&a) })
+	again := newRole("Admin", "e1", now)
+	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&again) })
+	// Renaming onto an active name is a duplicate.
+	lower.Name = "Admin"
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.UpdateRole(&lower) }); !errors.Is(err, policy.ErrDuplicate) {
+		t.Fatalf("rename onto a taken name: %v", err)
+	}
+	s.View(ctx, func(tx policy.Tx) error {
+		if _, err := tx.GetRole("e2", a.ID); !errors.Is(err, policy.ErrNotFound) {
+			t.Fatalf("another entity's role: %v", err)
+		}
+		return nil
+	})
+}
+
+func testRoleRoundTrip(t *testing.T, s *Store) {
+	newEntity(t, s, "e")
+	now := ms(time.Now())
+	r := newRole("order support", "e", now)
+	r.Description = "Administrate orders — ünïcode"
+	r.Default = true
+	r.CreatedBy, r.UpdatedBy = "admin", "admin"
+	r.Permissions = policy.Permissions{Objects: []policy.ObjectPermissions{
+		{ObjectType: "payable", Actions: []policy.ActionPermission{ap("read", policy.Allowed), ap("approve", policy.AllowedForOwn), ap("update", policy.NotAllowed), ap("delete", policy.Denied)}},
+		{ObjectType: "*", Actions: []policy.ActionPermission{ap("read", policy.Allowed)}},
+	}}
+	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&r) })
+	s.View(ctx, func(tx policy.Tx) error {
+		got, err := tx.GetRole("e", r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", r) {
+			t.Fatalf("read back:\n%+v\nwant\n%+v", got, r)
+		}
+		return nil
+	})
+}
+
+func testListRoles(t *testing.T, s *Store) {
+	newEntity(t, s, "e")
+	base := ms(time.Now())
+	var roles []policy.Role
+	mustUpdate(t, s, func(tx policy.Tx) error {
+		for i := 0; i < 7; i++ {
+			// Pairs share created_at, so ties are broken by id.
+			r := newRole(fmt.Sprintf("role %d", i), "e", base.Add(time.Duration(i/2)*time.Second))
+			if i == 3 {
+				r.Description = "has 100%_off"
+				r.Default = true
+				r.RoleType = policy.RoleSystem
+			}
+			if err := tx.InsertRole(&r); err != nil {
+				return err
+			}
+			roles = append(roles, r)
+		}
+		return nil
+	})
+	list := func(f policy.RoleFilter, p policy.Page) []string {
+		t.Helper()
+		var out []string
+		s.View(ctx, func(tx policy.Tx) error {
+			rs, err := tx.ListRoles("e", f, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				out = append(out, r.Name)
+			}
+			return nil
+		})
+		return out
+	}
+	names := func(p policy.Page, f policy.RoleFilter) []string {
+		var all []string
+		for {
+			page := list(f, p)
+			all = append(all, page...)
+			if len(page) < p.Limit {
+				return all
+			}
+			var last policy.Role
+			for _, r := range roles {
+				if r.Name == page[len(page)-1] {
+					last = r
+				}
+			}
+			v := last.CreatedAt.Format(time.RFC3339Nano)
+			if p.Sort == "name" {
+				v = last.Name
+			}
+			p.After = &policy.Cursor{Value: v, ID: last.ID}
+		}
+	}
+	asc := names(policy.Page{Limit: 2, Sort: "created_at"}, policy.RoleFilter{})
+	if len(asc) != 7 {
+		t.Fatalf("paged ascending: %v", asc)
+	}
+	desc := names(policy.Page{Limit: 3, Sort: "created_at", Desc: true}, policy.RoleFilter{})
+	for i := range asc {
+		if asc[i] != desc[len(desc)-1-i] {
+			t.Fatalf("descending is not ascending reversed: %v vs %v", asc, desc)
+		}
+	}
+	if got := names(policy.Page{Limit: 4, Sort: "name", Desc: true}, policy.RoleFilter{}); strings.Join(got, ",") != "role 6,role 5,role 4,role 3,role 2,role 1,role 0" {
+		t.Fatalf("by name desc: %v", got)
+	}
+	yes := true
+	for _, c := range []struct {
+		f    policy.RoleFilter
+		want string
+	}{
+		{policy.RoleFilter{Search: "100%_OFF"}, "role 3"},
+		{policy.RoleFilter{Search: "%"}, "role 3"},
+		{policy.RoleFilter{Name: "role 5"}, "role 5"},
+		{policy.RoleFilter{Default: &yes}, "role 3"},
+		{policy.RoleFilter{RoleType: policy.RoleSystem}, "role 3"},
+		{policy.RoleFilter{IDs: []string{roles[1].ID, roles[4].ID}}, "role 1,role 4"},
+		{policy.RoleFilter{CreatedAt: []policy.TimeBound{{Op: "gte", Time: base.Add(time.Second)}, {Op: "lt", Time: base.Add(2 * time.Second)}}}, "role 2,role 3"},
+		{policy.RoleFilter{Status: policy.StatusDeleted}, ""},
+	} {
+		if got := strings.Join(list(c.f, policy.Page{Limit: 100, Sort: "name"}), ","); got != c.want {
+			t.Errorf("filter %+v: %q, want %q", c.f, got, c.want)
+		}
+	}
+}
+
+func testUsers(t *testing.T, s *Store) {
+	newEntity(t, s, "e")
+	now := ms(time.Now())
+	r := newRole("r", "e", now)
+	u := policy.User{ID: "Ada@Example.com", EntityID: "e", Email: "ada@example.com", Name: "Ada Lovelace", CreatedAt: now, UpdatedAt: now,
+		Permissions: policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc", Actions: []policy.ActionPermission{ap("read", policy.Allowed)}}}}}
+	mustUpdate(t, s, func(tx policy.Tx) error {
+		if err := tx.InsertRole(&r); err != nil {
+			return err
+		}
+		for _, id := range []string{"bob", "BOB", "carl"} {
+			if err := tx.InsertUser(&policy.User{ID: id, EntityID: "e", Name: strings.ToUpper(id) + " x", CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return tx.InsertUser(&u)
+	})
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.InsertUser(&u) }); !errors.Is(err, policy.ErrDuplicate) {
+		t.Fatalf("duplicate user: %v", err)
+	}
+	a := policy.Assignment{EntityID: "e", UserID: u.ID, RoleID: r.ID, CreatedAt: now}
+	scoped := a
+	scoped.Scope = "team:42"
+	mustUpdate(t, s, func(tx policy.Tx) error {
+		for _, x := range []*policy.Assignment{&a, &a, &scoped} { // storing one twice is no error
+			if err := tx.PutAssignment(x); err != nil {
+				return err
+			}
+		}
+		u.Name = "Ada King"
+		return tx.UpdateUser(&u)
+	})
+	s.View(ctx, func(tx policy.Tx) error {
+		got, err := tx.GetUser("e", u.ID)
+		if err != nil || got.Name != "Ada King" || len(got.Permissions.Objects) != 1 {
+			t.Fatalf("get user: %+v %v", got, err)
+		}
+		found, err := tx.ListUsers("e", policy.UserFilter{Search: "LOVELACE"}, policy.Page{Limit: 10})
+		if err != nil || len(found) != 0 {
+			t.Fatalf("search old name: %+v %v", found, err)
+		}
+		found, _ = tx.ListUsers("e", policy.UserFilter{Search: "EXAMPLE.COM"}, policy.Page{Limit: 10})
+		if len(found) != 1 {
+			t.Fatalf("search email: %+v", found)
+		}
+		all, _ := tx.ListUsers("e", policy.UserFilter{}, policy.Page{Limit: 2, After: &policy.Cursor{ID: "BOB"}})
+		if len(all) != 2 || all[0].ID != "bob" || all[1].ID != "carl" {
+			t.Fatalf("users after BOB: %+v", all)
+		}
+		wide := ""
+		as, _ := tx.ListAssignments("e", policy.AssignmentFilter{UserID: u.ID, Scope: &wide})
+		if len(as) != 1 || as[0].Scope != "" {
+			t.Fatalf("entity-wide assignments: %+v", as)
+		}
+		as, _ = tx.ListAssignments("e", policy.AssignmentFilter{RoleID: r.ID})
+		if len(as) != 2 {
+			t.Fatalf("assignments of role: %+v", as)
+		}
+		return nil
+	})
+	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteAssignment(scoped) })
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.DeleteAssignment(scoped) }); !errors.Is(err, policy.ErrNotFound) {
+		t.Fatalf("delete missing assignment: %v", err)
+	}
+	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteUser("e", u.ID) })
+	s.View(ctx, func(tx policy.Tx) error {
+		if as, _ := tx.ListAssignments("e", policy.AssignmentFilter{UserID: u.ID}); len(as) != 0 {
+			t.Fatalf("assignments survive their user: %+v", as)
+		}
+		return nil
+	})
+}
+
+func testRules(t *testing.T, s *Store) {
+	newEntity(t, s, "e")
+	newEntity(t, s, "other")
+	now := ms(time.Now())
+	r := newRole("reader", "e", now)
+	r.Permissions = policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc", Actions: []policy.ActionPermission{ap("read", policy.Allowed), ap("delete", policy.Denied)}}}}
+	g := policy.CompileAssignment(policy.Assignment{EntityID: "e", UserID: "ada", RoleID: r.ID})
+	otherRule := policy.CompileRights("r:x", "other", r.Permissions)
+	mustUpdate(t, s, func(tx policy.Tx) error {
+		if err := tx.InsertRole(&r); err != nil {
+			return err
+		}
+		return tx.AddRules(append(append(policy.Compile(r), g), otherRule...))
+	})
+	pol, err := s.LoadPolicy(ctx, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, rule := range pol.Rules {
+		lines = append(lines, rule.String())
+	}
+	want := []string{"p, r:" + r.ID + ", e, doc, delete, any, deny", "p, r:" + r.ID + ", e, doc, read, any, allow", "g, u:ada, r:" + r.ID + ", e"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") || pol.Revision != 1 || pol.RoleNames[r.ID] != "reader" {
+		t.Fatalf("LoadPolicy: %+v\nwant %v", pol, want)
+	}
+	if _, err := s.LoadPolicy(ctx, "nope"); !errors.Is(err, policy.ErrNotFound) {
+		t.Fatalf("LoadPolicy of unknown entity: %v", err)
+	}
+	// Replace one subject's rules, remove exactly one rule.
+	mustUpdate(t, s, func(tx policy.Tx) error {
+		if err := tx.ReplaceSubjectRules("e", policy.RoleSubject(r.ID), policy.Compile(r)[:1]); err != nil {
+			return err
+		}
+		return tx.RemoveRules([]policy.Rule{g})
+	})
+	s.View(ctx, func(tx policy.Tx) error {
+		rs, err := tx.SubjectRules("e", policy.RoleSubject(r.ID))
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("subject rules: %+v %v", rs, err)
+		}
+		return nil
+	})
+	pol, _ = s.LoadPolicy(ctx, "e")
+	if len(pol.Rules) != 1 {
+		t.Fatalf("after replace and remove: %+v", pol.Rules)
+	}
+	// Many rules at once: chunked inserts.
+	var many []policy.Rule
+	for i := 0; i < 6000; i++ {
+		many = append(many, policy.Rule{PType: "p", Values: []string{"r:bulk", "e", fmt.Sprintf("o%d", i), "read", "any", "allow"}})
+	}
+	mustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules(many) })
+	if pol, _ = s.LoadPolicy(ctx, "e"); len(pol.Rules) != 6001 {
+		t.Fatalf("after bulk insert: %d rules", len(pol.Rules))
+	}
+	// A duplicate rule is refused by casbin_rule's unique index.
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.AddRules(many[:1]) }); !errors.Is(err, policy.ErrDuplicate) {
+		t.Fatalf("duplicate rule: %v", err)
+	}
+	// Empty fields are refused before they reach the table.
+	if err := s.Update(ctx, func(tx policy.Tx) error {
+		return tx.AddRules([]policy.Rule{{PType: "p", Values: []string{"r:a", "e", "", "read", "any", "allow"}}})
+	}); err == nil {
+		t.Fatal("a rule with an empty field was stored")
+	}
+}
+
+func testRollback(t *testing.T, s *Store) {
+	newEntity(t, s, "e")
+	now := ms(time.Now())
+	r := newRole("r", "e", now)
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx policy.Tx) error {
+		if _, err := tx.BumpRevision("e", now); err != nil {
+			return err
+		}
+		if err := tx.InsertRole(&r); err != nil {
+			return err
+		}
+		if err := tx.AddRules(policy.Compile(r)); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("update: %v", err)
+	}
+	pol, err := s.LoadPolicy(ctx, "e")
+	if err != nil || pol.Revision != 1 || len(pol.Rules) != 0 || len(pol.RoleNames) != 0 {
+		t.Fatalf("rolled back write left %+v %v", pol, err)
+	}
+}
+
+func testDeleteEntity(t *testing.T, s *Store) {
+	newEntity(t, s, "e")
+	newEntity(t, s, "keep")
+	now := ms(time.Now())
+	for _, ent := range []string{"e", "keep"} {
+		r := newRole("r", ent, now)
+		r.Permissions = policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc", Actions: []policy.ActionPermission{ap("read", policy.Allowed)}}}}
+		a := policy.Assignment{EntityID: ent, UserID: "u", RoleID: r.ID, CreatedAt: now}
+		mustUpdate(t, s, func(tx policy.Tx) error {
+			if err := tx.InsertRole(&r); err != nil {
+				return err
+			}
+			if err := tx.InsertUser(&policy.User{ID: "u", EntityID: ent, CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+			if err := tx.PutAssignment(&a); err != nil {
+				return err
+			}
+			return tx.AddRules(append(policy.Compile(r), policy.CompileAssignment(a)))
+		})
+	}
+	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteEntity("e") })
+	if _, err := s.LoadPolicy(ctx, "e"); !errors.Is(err, policy.ErrNotFound) {
+		t.Fatalf("deleted entity: %v", err)
+	}
+	for _, table := range []string{"roles", "users", "assignments"} {
+		var n int64
+		s.r.Table(table).Where("entity_id = ?", "e").Count(&n)
+		if n != 0 {
+			t.Errorf("%s of a deleted entity: %d rows", table, n)
+		}
+	}
+	var n int64
+	s.r.Table("casbin_rule").Count(&n)
+	if pol, _ := s.LoadPolicy(ctx, "keep"); n != 2 || len(pol.Rules) != 2 {
+		t.Fatalf("rules left: %d in the table, %+v of the other entity", n, pol.Rules)
+	}
+}
+
+func testConcurrentWrites(t *testing.T, s *Store) {
+	newEntity(t, s, "e")
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := newRole(fmt.Sprintf("r%d", i), "e", ms(time.Now()))
+			errs <- s.Update(ctx, func(tx policy.Tx) error {
+				if _, err := tx.BumpRevision("e", time.Now()); err != nil {
+					return err
+				}
+				if err := tx.InsertRole(&r); err != nil {
+					return err
+				}
+				return tx.AddRules(policy.CompileRights(policy.RoleSubject(r.ID), "e", policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc", Actions: []policy.ActionPermission{ap("read", policy.Allowed)}}}}))
+			})
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent write: %v", err)
+		}
+	}
+	pol, err := s.LoadPolicy(ctx, "e")
+	if err != nil || pol.Revision != 21 || len(pol.Rules) != 20 {
+		t.Fatalf("after 20 concurrent writes: revision %d, %d rules, %v", pol.Revision, len(pol.Rules), err)
+	}
+}
+
+func testSettings(t *testing.T, s *Store) {
+	mustUpdate(t, s, func(tx policy.Tx) error { return tx.PutSetting("k", "v") })
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.PutSetting("k", "w") }); !errors.Is(err, policy.ErrDuplicate) {
+		t.Fatalf("second put: %v", err)
+	}
+	s.View(ctx, func(tx policy.Tx) error {
+		if v, err := tx.GetSetting("k"); v != "v" || err != nil {
+			t.Fatalf("get: %q %v", v, err)
+		}
+		if _, err := tx.GetSetting("nope"); !errors.Is(err, policy.ErrNotFound) {
+			t.Fatalf("get unset: %v", err)
+		}
+		return nil
+	})
+}
+
+func TestOpenURLs(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"mysql://root@127.0.0.1:3306/test", "root@tcp(127.0.0.1:3306)/test?"},
+		{"mysql://u:p%40ss@db/rg?tls=true", "u:p@ss@tcp(db:3306)/rg?"},
+	} {
+		dsn, err := MySQLDSN(c.url)
+		if err != nil || !strings.HasPrefix(dsn, c.want) || !strings.Contains(dsn, "parseTime=true") {
+			t.Errorf("MySQLDSN(%q) = %q, %v; want prefix %q", c.url, dsn, err, c.want)
+		}
+	}
+	if _, err := MySQLDSN("mysql://root@host"); err == nil {
+		t.Error("mysql URL without a database accepted")
+	}
+	for _, bad := range []string{"redis://x", "rolegate.db", "sqlite://"} {
+		if _, err := Open(ctx, bad); err == nil {
+			t.Errorf("Open(%q) succeeded", bad)
+		}
+	}
+	if p, err := SQLitePath("sqlite:///var/lib/rg.db"); err != nil || p != "/var/lib/rg.db" {
+		t.Errorf("absolute sqlite path: %q %v", p, err)
+	}
+}
+
+func TestUnreachableIsUnavailable(t *testing.T) {
+	_, err := Open(ctx, "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
+	if !errors.Is(err, policy.ErrUnavailable) {
+		t.Fatalf("unreachable database: %v", err)
+	}
+}
