@@ -89,6 +89,8 @@ func NewRouter(d Deps) http.Handler {
 	v1.POST("/check", a.check)
 	v1.POST("/check/batch", a.checkBatch)
 	v1.GET("/object-types", a.objectTypes)
+
+	registerFacades(r, a, d)
 	return r
 }
 
