@@ -1,0 +1,658 @@
+// Command rolegate-bench measures Rolegate's check path end to end and prints
+// one table. It seeds N entities through the real store (SQLite by default),
+// starts the real server on a real port, drives POST /v1/check over HTTP from K
+// keep-alive connections for D seconds, and in the same run measures the
+// baselines: a trivial net/http handler answering the same JSON through the
+// same load generator, and one casbin.SyncedEnforcer holding every entity's
+// rules (how most Casbin services run).
+//
+//	go run ./cmd/rolegate-bench -entities 1000 -conns 32 -duration 10s
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/casbin/casbin/v2"
+	"github.com/casbin/casbin/v2/model"
+	"github.com/google/uuid"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/handlers"
+	"github.com/rolegate/rolegate/policy"
+)
+
+type config struct {
+	entities, roles, rights, users, conns int
+	duration                              time.Duration
+	db                                    string
+	baselineTime                          time.Duration
+	skipBaseline                          bool
+}
+
+func main() {
+	var c config
+	flag.IntVar(&c.entities, "entities", 10, "entities to seed")
+	flag.IntVar(&c.roles, "roles", 5, "roles per entity")
+	flag.IntVar(&c.rights, "rights", 20, "rights per role")
+	flag.IntVar(&c.users, "users", 20, "users per entity")
+	flag.IntVar(&c.conns, "conns", 32, "keep-alive connections of the load generator")
+	flag.DurationVar(&c.duration, "duration", 5*time.Second, "how long each HTTP load runs")
+	flag.StringVar(&c.db, "db", "", "SQLite file to seed or reuse (default: a new temporary file)")
+	flag.DurationVar(&c.baselineTime, "baseline-time", 5*time.Second, "time budget of the single-enforcer baseline")
+	flag.BoolVar(&c.skipBaseline, "skip-baseline", false, "skip the single SyncedEnforcer baseline")
+	flag.Parse()
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "rolegate-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// row is one line of the result table.
+type row struct{ name, throughput, p50, p99, note string }
+
+var objects = []string{"payable", "receivable", "receipt", "counterpart", "product", "project", "tag", "todo_task", "workflow", "comment"}
+var actions = []string{"create", "read", "update", "delete", "approve", "pay", "cancel", "submit"}
+
+func run(c config) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "rolegate-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if c.db == "" {
+		c.db = filepath.Join(dir, "bench.db")
+	}
+	url := "sqlite://" + c.db
+	var rows []row
+
+	// Seed through the real store, unless the file already holds the seed.
+	store, err := adapters.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	seeded, err := countEntities(ctx, store)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if seeded < c.entities {
+		if err := seed(ctx, store, seeded, c); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "seeded %d entities in %v\n", c.entities-seeded, time.Since(start).Round(time.Millisecond))
+	}
+	store.Close()
+	nRules := c.entities * (c.roles*c.rights + c.users + c.users/2)
+
+	// Start-up: open the store and answer /readyz; no eager load.
+	start = time.Now()
+	store, err = adapters.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, MaxEntities: c.entities + 10})
+	if err != nil {
+		return err
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Logger: quiet})
+	auth, _, err := policy.BootstrapAdmin(ctx, store, "bench-token")
+	if err != nil {
+		return err
+	}
+	base, stop, err := serve(handlers.NewRouter(handlers.Deps{Service: svc, Auth: auth, Logger: quiet}))
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if _, err := call(http.DefaultClient, "GET", base+"/readyz", nil); err != nil {
+		return err
+	}
+	startup := time.Since(start)
+	rows = append(rows, row{name: "start-up to ready", p50: dur(startup), note: fmt.Sprintf("%d rules stored", nRules)})
+
+	client := newClient()
+	// Cold entities: the first check of entities not yet loaded, one at a time.
+	coldN := min(c.entities, 1000)
+	cold := make([]time.Duration, 0, coldN)
+	for i := 0; i < coldN; i++ {
+		t0 := time.Now()
+		if _, err := call(client, "POST", base+"/v1/check", checkBody(i, 0, 0, 0)); err != nil {
+			return err
+		}
+		cold = append(cold, time.Since(t0))
+	}
+	rows = append(rows, row{name: "first check of a cold entity (HTTP)", p50: dur(pct(cold, 50)), p99: dur(pct(cold, 99)), note: fmt.Sprintf("%d entities", coldN)})
+	// Warm the rest.
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := coldN + w; i < c.entities; i += 4 {
+				_, _ = engine.Check(ctx, req(i, 0, 0, 0))
+			}
+		}(w)
+	}
+	wg.Wait()
+	runtime.GC()
+	rows = append(rows, row{name: "memory with every entity warm", p50: fmt.Sprintf("%d MiB RSS", rssMiB()),
+		note: fmt.Sprintf("%d entities loaded, heap %d MiB", engine.Stats().Loaded, heapMiB())})
+
+	// Engine in process: one goroutine, then all cores.
+	rng := rand.New(rand.NewPCG(1, 2))
+	lat := make([]time.Duration, 0, 200000)
+	for i := 0; i < 200000; i++ {
+		r := randReq(rng, c)
+		t0 := time.Now()
+		if _, err := engine.Check(ctx, r); err != nil {
+			return err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	engineP50 := pct(lat, 50)
+	rows = append(rows, row{name: "engine check (in process, 1 goroutine)", p50: dur(engineP50), p99: dur(pct(lat, 99)), note: "decision cache warm"})
+	rate := parallelRate(ctx, engine, c, 2*time.Second)
+	rows = append(rows, row{name: "engine checks/s (all cores)", throughput: fmt.Sprintf("%.0f/s", rate), note: fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0))})
+	uncached, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, MaxEntities: c.entities + 10, MaxDecisions: -1})
+	if err != nil {
+		return err
+	}
+	lat = lat[:0]
+	for i := 0; i < 20000; i++ {
+		r := randReq(rng, c)
+		if i < c.entities {
+			_, _ = uncached.Check(ctx, r) // load
+		}
+		t0 := time.Now()
+		if _, err := uncached.Check(ctx, r); err != nil {
+			return err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	rows = append(rows, row{name: "engine check, no decision cache", p50: dur(pct(lat, 50)), p99: dur(pct(lat, 99)), note: "every check runs Casbin"})
+
+	// Baseline: one SyncedEnforcer holding every entity's rules.
+	if !c.skipBaseline {
+		p50, n, build, err := syncedBaseline(ctx, store, c)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row{name: "one casbin.SyncedEnforcer, all rules", p50: dur(p50),
+			note: fmt.Sprintf("%d checks; built in %v; %.0fx the uncached engine", n, build.Round(time.Millisecond), float64(p50)/float64(pct(lat, 50)))})
+	}
+
+	// HTTP: Rolegate against a trivial handler, same load generator.
+	trivial, stopTrivial, err := serve(http.HandlerFunc(trivialHandler))
+	if err != nil {
+		return err
+	}
+	defer stopTrivial()
+	rgRate, rgLat, err := load(base+"/v1/check", c, func(rng *rand.Rand) []byte { return randBody(rng, c) })
+	if err != nil {
+		return err
+	}
+	trRate, trLat, err := load(trivial+"/v1/check", c, func(rng *rand.Rand) []byte { return randBody(rng, c) })
+	if err != nil {
+		return err
+	}
+	rows = append(rows,
+		row{name: fmt.Sprintf("HTTP /v1/check, %d conns", c.conns), throughput: fmt.Sprintf("%.0f/s", rgRate), p50: dur(pct(rgLat, 50)), p99: dur(pct(rgLat, 99)),
+			note: fmt.Sprintf("%.0f%% of the trivial handler", 100*rgRate/trRate)},
+		row{name: "HTTP trivial net/http handler", throughput: fmt.Sprintf("%.0f/s", trRate), p50: dur(pct(trLat, 50)), p99: dur(pct(trLat, 99)), note: "decodes the check, answers fixed JSON"})
+
+	// Batch of 100 against one check, one connection.
+	single, batch := make([]time.Duration, 0, 500), make([]time.Duration, 0, 500)
+	for i := 0; i < 500; i++ {
+		t0 := time.Now()
+		if _, err := call(client, "POST", base+"/v1/check", randBody(rng, c)); err != nil {
+			return err
+		}
+		single = append(single, time.Since(t0))
+		var items []json.RawMessage
+		for j := 0; j < 100; j++ {
+			items = append(items, randBody(rng, c))
+		}
+		body, _ := json.Marshal(map[string]any{"checks": items})
+		t0 = time.Now()
+		if _, err := call(client, "POST", base+"/v1/check/batch", body); err != nil {
+			return err
+		}
+		batch = append(batch, time.Since(t0))
+	}
+	rows = append(rows, row{name: "HTTP batch of 100 checks", p50: dur(pct(batch, 50)), p99: dur(pct(batch, 99)),
+		note: fmt.Sprintf("%.1fx one check (%v)", float64(pct(batch, 50))/float64(pct(single, 50)), dur(pct(single, 50)))})
+
+	// Writes: replace a role of 20 rights, then check that the next check sees it.
+	writes, stale, err := writeBench(ctx, client, base, svc, c)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{name: "HTTP PUT role of 20 rights", p50: dur(pct(writes, 50)), p99: dur(pct(writes, 99)),
+		note: fmt.Sprintf("%d writes; %d checks saw an older policy", len(writes), stale)})
+
+	fmt.Printf("\nRolegate bench: %d entities x (%d roles x %d rights, %d users) = %d rules; SQLite; %d conns x %v; %s, %d CPUs\n\n",
+		c.entities, c.roles, c.rights, c.users, nRules, c.conns, c.duration, runtime.Version(), runtime.NumCPU())
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "measure\tthroughput\tp50\tp99\tnote")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.name, r.throughput, r.p50, r.p99, r.note)
+	}
+	return tw.Flush()
+}
+
+func entityID(i int) string { return "bench-" + strconv.Itoa(i) }
+func userID(u int) string   { return "user-" + strconv.Itoa(u) }
+
+// rights gives role r its rights: mostly allowed, some for own, some denied.
+func rights(r, n int) policy.Permissions {
+	byObj := map[string][]policy.ActionPermission{}
+	var order []string
+	for k := 0; k < n; k++ {
+		idx := r*7 + k
+		obj := objects[idx%len(objects)]
+		act := actions[(idx/len(objects)+k)%len(actions)]
+		dup := false
+		for _, a := range byObj[obj] {
+			if a.ActionName == act {
+				dup = true
+			}
+		}
+		if dup {
+			act = fmt.Sprintf("custom_%d", k)
+		}
+		perm := policy.Allowed
+		switch k % 7 {
+		case 3:
+			perm = policy.AllowedForOwn
+		case 6:
+			perm = policy.Denied
+		}
+		if _, ok := byObj[obj]; !ok {
+			order = append(order, obj)
+		}
+		byObj[obj] = append(byObj[obj], policy.ActionPermission{ActionName: act, Permission: perm})
+	}
+	var p policy.Permissions
+	for _, o := range order {
+		p.Objects = append(p.Objects, policy.ObjectPermissions{ObjectType: o, Actions: byObj[o]})
+	}
+	return p
+}
+
+// seed stores entities [from, c.entities) with their roles, users and rules.
+func seed(ctx context.Context, store *adapters.Store, from int, c config) error {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	const perTx = 20
+	for i := from; i < c.entities; i += perTx {
+		err := store.Update(ctx, func(tx policy.Tx) error {
+			for e := i; e < min(i+perTx, c.entities); e++ {
+				ent := entityID(e)
+				if err := tx.InsertEntity(&policy.Entity{ID: ent, Revision: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+					return err
+				}
+				var rules []policy.Rule
+				roleIDs := make([]string, c.roles)
+				for r := 0; r < c.roles; r++ {
+					role := policy.Role{ID: uuid.NewString(), EntityID: ent, Name: "role " + strconv.Itoa(r), Permissions: rights(r, c.rights),
+						RoleType: policy.RoleCustom, Scope: policy.ScopeAccount, Status: policy.StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now, Default: r == 0}
+					if err := tx.InsertRole(&role); err != nil {
+						return err
+					}
+					roleIDs[r] = role.ID
+					rules = append(rules, policy.Compile(role)...)
+				}
+				for u := 0; u < c.users; u++ {
+					if err := tx.InsertUser(&policy.User{ID: userID(u), EntityID: ent, CreatedAt: now, UpdatedAt: now}); err != nil {
+						return err
+					}
+					held := []string{roleIDs[u%c.roles]}
+					if u%2 == 0 {
+						held = append(held, roleIDs[(u+1)%c.roles])
+					}
+					for _, rid := range held {
+						a := policy.Assignment{EntityID: ent, UserID: userID(u), RoleID: rid, CreatedAt: now}
+						if err := tx.PutAssignment(&a); err != nil {
+							return err
+						}
+						rules = append(rules, policy.CompileAssignment(a))
+					}
+				}
+				if err := tx.AddRules(rules); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if (i/perTx)%50 == 0 {
+			fmt.Fprintf(os.Stderr, "\rseeding: %d/%d entities", i, c.entities)
+		}
+	}
+	fmt.Fprintln(os.Stderr)
+	return nil
+}
+
+func countEntities(ctx context.Context, store *adapters.Store) (int, error) {
+	n := 0
+	err := store.View(ctx, func(tx policy.Tx) error {
+		after := ""
+		for {
+			es, err := tx.ListEntities(after, 1000)
+			if err != nil {
+				return err
+			}
+			n += len(es)
+			if len(es) < 1000 {
+				return nil
+			}
+			after = es[len(es)-1].ID
+		}
+	})
+	return n, err
+}
+
+func req(e, u, o, a int) policy.CheckRequest {
+	return policy.CheckRequest{EntityID: entityID(e), UserID: userID(u), ObjectType: objects[o%len(objects)], Action: actions[a%len(actions)]}
+}
+
+func randReq(rng *rand.Rand, c config) policy.CheckRequest {
+	r := req(rng.IntN(c.entities), rng.IntN(c.users), rng.IntN(len(objects)), rng.IntN(len(actions)))
+	if rng.IntN(2) == 0 {
+		r.OwnerID = r.UserID
+	}
+	return r
+}
+
+func checkBody(e, u, o, a int) []byte {
+	r := req(e, u, o, a)
+	b, _ := json.Marshal(map[string]any{"entity_id": r.EntityID, "user_id": r.UserID, "object_type": r.ObjectType, "action": r.Action})
+	return b
+}
+
+func randBody(rng *rand.Rand, c config) []byte {
+	r := randReq(rng, c)
+	b, _ := json.Marshal(map[string]any{"entity_id": r.EntityID, "user_id": r.UserID, "object_type": r.ObjectType, "action": r.Action, "owner_id": r.OwnerID})
+	return b
+}
+
+func parallelRate(ctx context.Context, e *policy.Engine, c config, d time.Duration) float64 {
+	var wg sync.WaitGroup
+	counts := make([]int, runtime.GOMAXPROCS(0))
+	deadline := time.Now().Add(d)
+	for w := range counts {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for time.Now().Before(deadline) {
+				for k := 0; k < 256; k++ {
+					_, _ = e.Check(ctx, randReq(rng, c))
+				}
+				counts[w] += 256
+			}
+		}(w)
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	return float64(total) / d.Seconds()
+}
+
+// syncedBaseline loads every entity's rules into one SyncedEnforcer and times
+// checks on it until the time budget is spent.
+func syncedBaseline(ctx context.Context, store *adapters.Store, c config) (time.Duration, int, time.Duration, error) {
+	t0 := time.Now()
+	m, err := model.NewModelFromString(rolegate.CasbinModel)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	var ps, gs [][]string
+	for e := 0; e < c.entities; e++ {
+		pol, err := store.LoadPolicy(ctx, entityID(e))
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		for _, r := range pol.Rules {
+			if r.PType == "p" {
+				ps = append(ps, r.Values)
+			} else {
+				gs = append(gs, r.Values)
+			}
+		}
+	}
+	if err := m.AddPolicies("p", "p", ps); err != nil {
+		return 0, 0, 0, err
+	}
+	if err := m.AddPolicies("g", "g", gs); err != nil {
+		return 0, 0, 0, err
+	}
+	se, err := casbin.NewSyncedEnforcer(m)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if err := se.BuildRoleLinks(); err != nil {
+		return 0, 0, 0, err
+	}
+	build := time.Since(t0)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var lat []time.Duration
+	deadline := time.Now().Add(c.baselineTime)
+	for len(lat) < 20000 && (len(lat) < 5 || time.Now().Before(deadline)) {
+		r := randReq(rng, c)
+		owner := ""
+		if r.OwnerID != "" {
+			owner = policy.UserSubject(r.OwnerID)
+		}
+		t := time.Now()
+		if _, err := se.Enforce(policy.UserSubject(r.UserID), "", r.EntityID, r.ObjectType, r.Action, owner); err != nil {
+			return 0, 0, 0, err
+		}
+		lat = append(lat, time.Since(t))
+	}
+	return pct(lat, 50), len(lat), build, nil
+}
+
+func trivialHandler(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		EntityID   string `json:"entity_id"`
+		UserID     string `json:"user_id"`
+		ObjectType string `json:"object_type"`
+		Action     string `json:"action"`
+		OwnerID    string `json:"owner_id"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"allowed": req.UserID != "", "permission": "allowed", "revision": 1})
+}
+
+// load drives url with POSTs from c.conns keep-alive connections for c.duration.
+func load(url string, c config, body func(*rand.Rand) []byte) (float64, []time.Duration, error) {
+	var wg sync.WaitGroup
+	lats := make([][]time.Duration, c.conns)
+	errs := make([]error, c.conns)
+	deadline := time.Now().Add(c.duration)
+	for w := 0; w < c.conns; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			client := newClient()
+			rng := rand.New(rand.NewPCG(uint64(w), 11))
+			for time.Now().Before(deadline) {
+				b := body(rng)
+				t0 := time.Now()
+				if _, err := call(client, "POST", url, b); err != nil {
+					errs[w] = err
+					return
+				}
+				lats[w] = append(lats[w], time.Since(t0))
+			}
+		}(w)
+	}
+	wg.Wait()
+	var all []time.Duration
+	for w := range lats {
+		if errs[w] != nil {
+			return 0, nil, errs[w]
+		}
+		all = append(all, lats[w]...)
+	}
+	return float64(len(all)) / c.duration.Seconds(), all, nil
+}
+
+func writeBench(ctx context.Context, client *http.Client, base string, svc *policy.Service, c config) ([]time.Duration, int, error) {
+	ent := entityID(0)
+	roles, err := svc.ListRoles(ctx, ent, policy.RoleFilter{Name: "role 1"}, policy.Page{Limit: 1})
+	if err != nil || len(roles) == 0 {
+		return nil, 0, fmt.Errorf("role to update: %v", err)
+	}
+	role := roles[0]
+	var lat []time.Duration
+	stale := 0
+	for i := 0; i < 100; i++ {
+		perms := rights(1, c.rights)
+		// Flip the first right between allowed and denied.
+		want := policy.Allowed
+		if i%2 == 0 {
+			want = policy.Denied
+		}
+		perms.Objects[0].Actions[0].Permission = want
+		body, _ := json.Marshal(map[string]any{"name": role.Name, "permissions": toJSON(perms)})
+		t0 := time.Now()
+		if _, err := call(client, "PUT", base+"/v1/entities/"+ent+"/roles/"+role.ID, body); err != nil {
+			return nil, 0, err
+		}
+		lat = append(lat, time.Since(t0))
+		// user-1 holds role 1 (user u holds role u%roles).
+		chk, _ := json.Marshal(map[string]any{"entity_id": ent, "user_id": userID(1), "object_type": perms.Objects[0].ObjectType, "action": perms.Objects[0].Actions[0].ActionName})
+		out, err := call(client, "POST", base+"/v1/check", chk)
+		if err != nil {
+			return nil, 0, err
+		}
+		var d struct{ Allowed bool }
+		_ = json.Unmarshal(out, &d)
+		if d.Allowed != (want == policy.Allowed) {
+			stale++
+		}
+	}
+	return lat, stale, nil
+}
+
+func toJSON(p policy.Permissions) map[string]any {
+	var objs []any
+	for _, o := range p.Objects {
+		var acts []any
+		for _, a := range o.Actions {
+			acts = append(acts, map[string]any{"action_name": a.ActionName, "permission": string(a.Permission)})
+		}
+		objs = append(objs, map[string]any{"object_type": o.ObjectType, "actions": acts})
+	}
+	return map[string]any{"objects": objs}
+}
+
+func newClient() *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, DisableCompression: true}}
+}
+
+func call(client *http.Client, method, url string, body []byte) ([]byte, error) {
+	r, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("Authorization", "Bearer bench-token")
+	r.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(r)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode >= 300 {
+		return nil, fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, strings.TrimSpace(string(out)))
+	}
+	return out, nil
+}
+
+func serve(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}
+
+func dur(d time.Duration) string {
+	switch {
+	case d < time.Microsecond:
+		return fmt.Sprintf("%dns", d.Nanoseconds())
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.2fµs", float64(d.Nanoseconds())/1e3)
+	case d < time.Second:
+		return fmt.Sprintf("%.2fms", float64(d.Nanoseconds())/1e6)
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func rssMiB() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+func heapMiB() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse >> 20
+}
