@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,7 +23,15 @@ type server struct {
 	t    *testing.T
 	base string
 	stop func() error
-	out  *bytes.Buffer
+	mu   sync.Mutex
+	out  bytes.Buffer
+}
+
+// output returns what the program printed so far.
+func (s *server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
 }
 
 // startServer runs the program with the given variables and waits until it
@@ -41,13 +50,17 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 		pw.CloseWithError(fmt.Errorf("program ended: %v", err))
 		done <- err
 	}()
-	out := &bytes.Buffer{}
+	s := &server{t: t}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
+			s.mu.Lock()
+			s.out.Write(line)
+			s.out.WriteByte('\n')
+			s.mu.Unlock()
 			var rec struct {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
@@ -58,7 +71,6 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 		}
 		close(addr)
 	}()
-	s := &server{t: t, out: out}
 	select {
 	case a, ok := <-addr:
 		if !ok {
