@@ -27,8 +27,9 @@ type EngineConfig struct {
 	// MaxEntities bounds how many entities are held in memory; the least
 	// recently used go first and reload on demand. 0 means 100,000.
 	MaxEntities int
-	// MaxDecisions bounds the decisions cached per entity. 0 means 4,096;
-	// negative disables the cache.
+	// MaxDecisions bounds the decisions cached over all entities, shared out
+	// evenly among the entities held (at least 64, at most 65,536 each). 0
+	// means 1,000,000 (about 150 MiB); negative disables the cache.
 	MaxDecisions int
 	// LoadTimeout bounds loading one entity. 0 means 10 s.
 	LoadTimeout time.Duration
@@ -106,7 +107,14 @@ type snapshot struct {
 	entityID  string
 	revision  int64
 	exists    bool
-	enforcer  *casbin.Enforcer
+	modelText string
+	// shards split the p rules by object type: the shard of a type holds its
+	// rules and the wildcard ones; fallback holds only the wildcard ones.
+	// Casbin evaluates the matcher once per rule, so a check scans one
+	// shard, not the whole entity. Each shard's enforcer is built on first use.
+	shards    map[string]*shard
+	fallback  *shard
+	grules    [][]string
 	roleNames map[string]string // role id -> name
 	rights    map[string][]Rule // subject -> its p rules
 	links     map[string][]string
@@ -114,6 +122,51 @@ type snapshot struct {
 	// the snapshot, so no answer outlives the policy that gave it.
 	decisions sync.Map
 	cached    atomic.Int64
+}
+
+// shard is the rules of one object type and, once built, their enforcer.
+type shard struct {
+	rules [][]string
+	once  sync.Once
+	enf   *casbin.Enforcer
+	err   error
+}
+
+// enforcer builds the shard's enforcer on first use.
+func (s *snapshot) enforcer(sh *shard) (*casbin.Enforcer, error) {
+	sh.once.Do(func() {
+		m, err := model.NewModelFromString(s.modelText)
+		if err != nil {
+			sh.err = err
+			return
+		}
+		if len(sh.rules) > 0 {
+			if err := m.AddPolicies("p", "p", sh.rules); err != nil {
+				sh.err = err
+				return
+			}
+		}
+		if len(s.grules) > 0 {
+			if err := m.AddPolicies("g", "g", s.grules); err != nil {
+				sh.err = err
+				return
+			}
+		}
+		enf, err := casbin.NewEnforcer(m)
+		if err != nil {
+			sh.err = err
+			return
+		}
+		if err := enf.BuildRoleLinks(); err != nil {
+			sh.err = err
+			return
+		}
+		sh.enf = enf
+	})
+	if sh.err != nil {
+		return nil, fmt.Errorf("entity %q: enforcer: %w", s.entityID, sh.err)
+	}
+	return sh.enf, nil
 }
 
 type cachedDecision struct {
@@ -132,7 +185,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		e.maxEntities = 100_000
 	}
 	if e.maxDecisions == 0 {
-		e.maxDecisions = 4096
+		e.maxDecisions = 1_000_000
 	}
 	if e.loadTimeout <= 0 {
 		e.loadTimeout = 10 * time.Second
@@ -146,7 +199,16 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (Decision, error) 
 	if err != nil {
 		return Decision{Permission: NotAllowed}, err
 	}
-	return s.check(req, e.maxDecisions)
+	return s.check(req, e.decisionCap())
+}
+
+// decisionCap is how many decisions one entity may cache now.
+func (e *Engine) decisionCap() int {
+	if e.maxDecisions < 0 {
+		return 0
+	}
+	n := e.maxDecisions / int(max(1, e.count.Load()))
+	return min(max(n, 64), 65536)
 }
 
 // Revision returns the revision of the entity's policy held in memory,
@@ -322,45 +384,37 @@ func (e *Engine) load(ctx context.Context, entityID string) (*snapshot, error) {
 	return s, nil
 }
 
-// build makes a snapshot from an entity's rules.
+// build makes a snapshot from an entity's rules. Enforcers are built per
+// object type on first use.
 func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
-	m, err := model.NewModelFromString(e.modelText)
-	if err != nil {
-		return nil, err
-	}
-	var ps, gs [][]string
-	s := &snapshot{entityID: entityID, revision: pol.Revision, roleNames: pol.RoleNames,
-		rights: map[string][]Rule{}, links: map[string][]string{}}
+	s := &snapshot{entityID: entityID, revision: pol.Revision, roleNames: pol.RoleNames, modelText: e.modelText,
+		rights: map[string][]Rule{}, links: map[string][]string{}, shards: map[string]*shard{}, fallback: &shard{}}
+	var wild [][]string
 	for _, r := range pol.Rules {
 		switch {
 		case r.PType == "p" && len(r.Values) == 6:
-			ps = append(ps, r.Values)
 			s.rights[r.Values[0]] = append(s.rights[r.Values[0]], r)
+			if r.Values[2] == Wildcard {
+				wild = append(wild, r.Values)
+				continue
+			}
+			sh := s.shards[r.Values[2]]
+			if sh == nil {
+				sh = &shard{}
+				s.shards[r.Values[2]] = sh
+			}
+			sh.rules = append(sh.rules, r.Values)
 		case r.PType == "g" && len(r.Values) == 3:
-			gs = append(gs, r.Values)
+			s.grules = append(s.grules, r.Values)
 			s.links[r.Values[0]] = append(s.links[r.Values[0]], r.Values[1])
 		default:
 			return nil, fmt.Errorf("entity %q: malformed rule %q", entityID, r.String())
 		}
 	}
-	if len(ps) > 0 {
-		if err := m.AddPolicies("p", "p", ps); err != nil {
-			return nil, fmt.Errorf("entity %q: %w", entityID, err)
-		}
+	for _, sh := range s.shards {
+		sh.rules = append(sh.rules, wild...)
 	}
-	if len(gs) > 0 {
-		if err := m.AddPolicies("g", "g", gs); err != nil {
-			return nil, fmt.Errorf("entity %q: %w", entityID, err)
-		}
-	}
-	enf, err := casbin.NewEnforcer(m)
-	if err != nil {
-		return nil, fmt.Errorf("entity %q: enforcer: %w", entityID, err)
-	}
-	if err := enf.BuildRoleLinks(); err != nil {
-		return nil, fmt.Errorf("entity %q: role links: %w", entityID, err)
-	}
-	s.enforcer = enf
+	s.fallback.rules = wild
 	return s, nil
 }
 
@@ -392,9 +446,19 @@ func (s *snapshot) check(req CheckRequest, maxDecisions int) (Decision, error) {
 			}
 		}
 	}
-	allowed, err := s.enforcer.Enforce(sub, ssub, s.entityID, req.ObjectType, req.Action, owner)
-	if err != nil {
-		return Decision{Permission: NotAllowed, Revision: s.revision}, fmt.Errorf("enforce: %w", err)
+	sh := s.shards[req.ObjectType]
+	if sh == nil {
+		sh = s.fallback
+	}
+	allowed := false
+	if len(sh.rules) > 0 {
+		enf, err := s.enforcer(sh)
+		if err == nil {
+			allowed, err = enf.Enforce(sub, ssub, s.entityID, req.ObjectType, req.Action, owner)
+		}
+		if err != nil {
+			return Decision{Permission: NotAllowed, Revision: s.revision}, fmt.Errorf("enforce: %w", err)
+		}
 	}
 	matched := s.matches(sub, ssub, req.ObjectType, req.Action, owner)
 	d.Allowed = allowed

@@ -1,0 +1,121 @@
+package policy_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/policy"
+)
+
+// memLoader serves generated entities: 5 roles x 20 rights, 20 users. It is
+// a unit double for the engine's benchmarks; the storage suite and the bench
+// command measure the real store.
+type memLoader struct{ roles, rights, users int }
+
+var benchObjects = []string{"payable", "receivable", "receipt", "counterpart", "product", "project", "tag", "todo_task", "workflow", "comment"}
+var benchActions = []string{"create", "read", "update", "delete", "approve", "pay", "cancel", "submit"}
+
+func (m memLoader) LoadPolicy(_ context.Context, entityID string) (policy.EntityPolicy, error) {
+	pol := policy.EntityPolicy{Revision: 1, RoleNames: map[string]string{}}
+	for r := 0; r < m.roles; r++ {
+		id := fmt.Sprintf("role-%d", r)
+		pol.RoleNames[id] = id
+		seen := map[string]bool{}
+		var p policy.Permissions
+		for k := 0; k < m.rights; k++ {
+			obj := benchObjects[(r*7+k)%len(benchObjects)]
+			act := benchActions[(k+r)%len(benchActions)]
+			if seen[obj+act] {
+				continue
+			}
+			seen[obj+act] = true
+			perm := policy.Allowed
+			if k%7 == 3 {
+				perm = policy.AllowedForOwn
+			} else if k%7 == 6 {
+				perm = policy.Denied
+			}
+			p.Objects = append(p.Objects, policy.ObjectPermissions{ObjectType: obj, Actions: []policy.ActionPermission{{ActionName: act, Permission: perm}}})
+		}
+		pol.Rules = append(pol.Rules, policy.CompileRights(policy.RoleSubject(id), entityID, p)...)
+	}
+	for u := 0; u < m.users; u++ {
+		for _, r := range []int{u % m.roles, (u + 1) % m.roles} {
+			pol.Rules = append(pol.Rules, policy.CompileAssignment(policy.Assignment{EntityID: entityID, UserID: fmt.Sprintf("user-%d", u), RoleID: fmt.Sprintf("role-%d", r)}))
+		}
+	}
+	return pol, nil
+}
+
+func benchEngine(b *testing.B, maxDecisions int) *policy.Engine {
+	e, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: memLoader{5, 20, 20}, MaxDecisions: maxDecisions})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+func benchReqs(entities int) []policy.CheckRequest {
+	rng := rand.New(rand.NewPCG(1, 2))
+	reqs := make([]policy.CheckRequest, 4096)
+	for i := range reqs {
+		u := fmt.Sprintf("user-%d", rng.IntN(20))
+		reqs[i] = policy.CheckRequest{EntityID: fmt.Sprintf("e%d", rng.IntN(entities)), UserID: u,
+			ObjectType: benchObjects[rng.IntN(len(benchObjects))], Action: benchActions[rng.IntN(len(benchActions))]}
+		if rng.IntN(2) == 0 {
+			reqs[i].OwnerID = u
+		}
+	}
+	return reqs
+}
+
+// BenchmarkEngineCheck: one warm entity, repeated questions (decision cache).
+func BenchmarkEngineCheck(b *testing.B) {
+	e := benchEngine(b, 0)
+	reqs := benchReqs(1)
+	ctx := context.Background()
+	for _, r := range reqs {
+		e.Check(ctx, r)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.Check(ctx, reqs[i%len(reqs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEngineCheckUncached: every check runs Casbin.
+func BenchmarkEngineCheckUncached(b *testing.B) {
+	e := benchEngine(b, -1)
+	reqs := benchReqs(1)
+	ctx := context.Background()
+	e.Check(ctx, reqs[0])
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.Check(ctx, reqs[i%len(reqs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEngineCheckParallel: one warm entity, all cores.
+func BenchmarkEngineCheckParallel(b *testing.B) {
+	e := benchEngine(b, 0)
+	reqs := benchReqs(1)
+	ctx := context.Background()
+	for _, r := range reqs {
+		e.Check(ctx, r)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			e.Check(ctx, reqs[i%len(reqs)])
+			i++
+		}
+	})
+}
