@@ -36,12 +36,19 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityP
 			return translate(err)
 		}
 		out.Revision = e.Revision
+		// SQLite's planner prefers the adapter's covering unique index, which
+		// scans every rule of the type; name the index that finds one entity's.
+		pTable, gTable := "casbin_rule", "casbin_rule"
+		if s.dialect == "sqlite" {
+			pTable += " INDEXED BY idx_casbin_rule_ptype_v1"
+			gTable += " INDEXED BY idx_casbin_rule_ptype_v2"
+		}
 		var rows []gormadapter.CasbinRule
-		if err := t.db.Where("ptype = ? AND v1 = ?", "p", entityID).Find(&rows).Error; err != nil {
+		if err := t.db.Table(pTable).Where("ptype = ? AND v1 = ?", "p", entityID).Find(&rows).Error; err != nil {
 			return translate(err)
 		}
 		var gs []gormadapter.CasbinRule
-		if err := t.db.Where("ptype = ? AND v2 = ?", "g", entityID).Find(&gs).Error; err != nil {
+		if err := t.db.Table(gTable).Where("ptype = ? AND v2 = ?", "g", entityID).Find(&gs).Error; err != nil {
 			return translate(err)
 		}
 		out.Rules = make([]policy.Rule, 0, len(rows)+len(gs))
