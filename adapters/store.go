@@ -215,7 +215,7 @@ func roleRowOf(r *policy.Role) (roleRow, error) {
 		IsDefault: r.Default, RoleType: r.RoleType, Scope: r.Scope, Status: r.Status, Version: r.Version,
 		CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: utc(r.UpdatedAt), UpdatedBy: r.UpdatedBy,
 		DeletedAt: utcPtr(r.DeletedAt), DeletedBy: r.DeletedBy}
-	if r.Status == policy.StatusActive {
+	if r.Status == policy.StatusActive && r.Name != "" {
 		name := r.Name
 		row.NameKey = &name
 	}

@@ -43,17 +43,22 @@ func statusOf(k policy.Kind) int {
 	return http.StatusInternalServerError
 }
 
-// writeError answers with the error body. Internal errors are logged with
-// their cause and answered without it.
-func writeError(c *gin.Context, err error) {
+// classify maps any error to its HTTP status and coded error, the same for
+// the native API and every facade; each API only formats the body its own
+// way. Internal errors are logged with their cause (never shown), and the
+// headers every API sends with 401 and 503 are set here.
+func classify(c *gin.Context, err error) (int, *policy.Error) {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		err = policy.Errorf(kindTooLarge, "payload_too_large", "the request body is larger than %d bytes", tooBig.Limit)
 	}
 	e := policy.AsError(err)
 	status := statusOf(e.Kind)
-	if e.Kind == kindTooLarge {
+	switch e.Kind {
+	case kindTooLarge:
 		status = http.StatusRequestEntityTooLarge
+	case kindUnsupportedMedia:
+		status = http.StatusUnsupportedMediaType
 	}
 	if status >= 500 {
 		slog.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method,
@@ -65,6 +70,12 @@ func writeError(c *gin.Context, err error) {
 	case http.StatusServiceUnavailable:
 		c.Header("Retry-After", "1")
 	}
+	return status, e
+}
+
+// writeError answers with the native error body.
+func writeError(c *gin.Context, err error) {
+	status, e := classify(c, err)
 	c.AbortWithStatusJSON(status, errorBody{Error: errorInfo{Code: e.Code, Message: e.Message, Details: e.Details}})
 }
 

@@ -1,7 +1,32 @@
 package handlers
 
-import "github.com/gin-gonic/gin"
+import (
+	"strings"
 
-// registerFacades registers the compatible role APIs (Dintero-, Monite- and
-// Papershift-style) beside the native one.
-func registerFacades(r *gin.Engine, a *api, d Deps) {}
+	"github.com/gin-gonic/gin"
+)
+
+// registerFacades registers the compatible role APIs beside the native one:
+// Dintero-style (dintero.go), Monite-style (monite.go) and Papershift-style
+// JSON:API (papershift.go). Each is a thin encoding over the same Service; the
+// codecs of rights are in policy/codec.go.
+func registerFacades(r *gin.Engine, a *api, d Deps) {
+	registerDintero(r, a.svc, d.Auth)
+	registerMonite(r, a.svc, d.Auth)
+	registerPapershift(r, a.svc, d.Auth)
+}
+
+// errorWriterFor picks the error body of the API a path belongs to, for
+// answers given before a route's own handlers run (unknown routes, bodies
+// over the limit).
+func errorWriterFor(path string) func(*gin.Context, error) {
+	switch {
+	case strings.HasPrefix(path, "/v1/accounts/"):
+		return dinteroError
+	case path == "/v1/roles" || strings.HasPrefix(path, "/v1/roles/"):
+		return moniteError
+	case strings.HasPrefix(path, "/api/"):
+		return papershiftError
+	}
+	return writeError
+}

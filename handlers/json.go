@@ -9,46 +9,19 @@ import (
 // Request and response types of the native API. They are kept apart from the
 // domain types so that the wire format changes only on purpose.
 
-type permissionsJSON struct {
-	Objects []objectJSON `json:"objects"`
-}
+// permissionsJSON is rights as objects and actions; the codec lives in policy.
+type permissionsJSON = policy.PermissionsDoc
 
-type objectJSON struct {
-	ObjectType string       `json:"object_type"`
-	Actions    []actionJSON `json:"actions"`
-}
-
-type actionJSON struct {
-	ActionName string `json:"action_name"`
-	Permission string `json:"permission"`
-}
-
-func (p *permissionsJSON) domain() *policy.Permissions {
+// domainPermissions decodes optional rights: nil stays nil.
+func domainPermissions(p *permissionsJSON) *policy.Permissions {
 	if p == nil {
 		return nil
 	}
-	out := policy.Permissions{}
-	for _, o := range p.Objects {
-		op := policy.ObjectPermissions{ObjectType: o.ObjectType}
-		for _, a := range o.Actions {
-			op.Actions = append(op.Actions, policy.ActionPermission{ActionName: a.ActionName, Permission: policy.Permission(a.Permission)})
-		}
-		out.Objects = append(out.Objects, op)
-	}
+	out := p.Permissions()
 	return &out
 }
 
-func permissionsOf(p policy.Permissions) permissionsJSON {
-	out := permissionsJSON{Objects: make([]objectJSON, 0, len(p.Objects))}
-	for _, o := range p.Objects {
-		oj := objectJSON{ObjectType: o.ObjectType, Actions: make([]actionJSON, 0, len(o.Actions))}
-		for _, a := range o.Actions {
-			oj.Actions = append(oj.Actions, actionJSON{ActionName: a.ActionName, Permission: string(a.Permission)})
-		}
-		out.Objects = append(out.Objects, oj)
-	}
-	return out
-}
+func permissionsOf(p policy.Permissions) permissionsJSON { return policy.DocOf(p) }
 
 // roleRequest is the body of POST, PUT and PATCH on a role.
 type roleRequest struct {
@@ -59,7 +32,7 @@ type roleRequest struct {
 }
 
 func (r roleRequest) input() policy.RoleInput {
-	return policy.RoleInput{Name: r.Name, Description: r.Description, Permissions: r.Permissions.domain(), Default: r.Default}
+	return policy.RoleInput{Name: r.Name, Description: r.Description, Permissions: domainPermissions(r.Permissions), Default: r.Default}
 }
 
 type roleJSON struct {

@@ -381,7 +381,7 @@ func (a *api) patchUser(c *gin.Context) {
 }
 
 func (a *api) deleteUser(c *gin.Context) {
-	if err := a.svc.DeleteUser(c.Request.Context(), c.Param("entity"), c.Param("user")); err != nil {
+	if _, err := a.svc.DeleteUser(c.Request.Context(), c.Param("entity"), c.Param("user")); err != nil {
 		writeError(c, err)
 		return
 	}

@@ -52,7 +52,7 @@ func NewRouter(d Deps) http.Handler {
 	r.ContextWithFallback = true
 	r.Use(requestID(), accessLog(d.Logger), recovery(), limitBody(d.MaxBodyBytes))
 	r.NoRoute(func(c *gin.Context) {
-		writeError(c, policy.Errorf(policy.KindNotFound, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))
+		errorWriterFor(c.Request.URL.Path)(c, policy.Errorf(policy.KindNotFound, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	r.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorInfo{Code: "method_not_allowed",
@@ -62,7 +62,7 @@ func NewRouter(d Deps) http.Handler {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.ready)
 
-	v1 := r.Group("/v1", authenticate(d.Auth))
+	v1 := r.Group("/v1", authenticate(d.Auth, writeError))
 	v1.POST("/entities", a.createEntity)
 	v1.GET("/entities", a.listEntities)
 	v1.GET("/entities/:entity", a.getEntity)
@@ -113,18 +113,18 @@ func (a *api) objectTypes(c *gin.Context) {
 }
 
 // authenticate requires a valid bearer token and puts the caller into the
-// request's context.
-func authenticate(auth Authenticator) gin.HandlerFunc {
+// request's context; failures are answered by fail in the API's own body.
+func authenticate(auth Authenticator, fail func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.GetHeader("Authorization")
 		token, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {
-			writeError(c, policy.Errorf(policy.KindUnauthenticated, "unauthenticated", "an Authorization: Bearer <token> header is required"))
+			fail(c, policy.Errorf(policy.KindUnauthenticated, "unauthenticated", "an Authorization: Bearer <token> header is required"))
 			return
 		}
 		actor, err := auth.Authenticate(strings.TrimSpace(token))
 		if err != nil {
-			writeError(c, err)
+			fail(c, err)
 			return
 		}
 		c.Request = c.Request.WithContext(policy.WithActor(c.Request.Context(), actor))
@@ -183,7 +183,7 @@ func recovery() gin.HandlerFunc {
 func limitBody(max int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > max {
-			writeError(c, &http.MaxBytesError{Limit: max})
+			errorWriterFor(c.Request.URL.Path)(c, &http.MaxBytesError{Limit: max})
 			return
 		}
 		if c.Request.Body != nil {

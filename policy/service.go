@@ -106,9 +106,13 @@ func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 // clock returns the current time as stored: UTC, milliseconds.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
-// Actor is who makes a call, for created_by/updated_by.
+// Actor is who makes a call, for created_by/updated_by. When UserID is set,
+// the caller is that user of entity EntityID and may give only rights it
+// holds itself; otherwise it is a platform caller with every right.
 type Actor struct {
-	ID string
+	ID       string
+	EntityID string
+	UserID   string
 }
 
 type actorKey struct{}
@@ -263,15 +267,18 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) error {
 // RoleInput is a role as a caller writes it. For a PATCH, nil fields stay as
 // they are.
 type RoleInput struct {
-	Name        *string
-	Description *string
-	Permissions *Permissions
-	Default     *bool
-	Scope       *string // only on create
+	// NameOptional lets a role be created or replaced without a name, as
+	// Dintero's roles may be; unnamed roles are not subject to name uniqueness.
+	NameOptional bool
+	Name         *string
+	Description  *string
+	Permissions  *Permissions
+	Default      *bool
+	Scope        *string // only on create
 }
 
 func (s *Service) validateRoleInput(in RoleInput) error {
-	if in.Name != nil {
+	if in.Name != nil && !(in.NameOptional && *in.Name == "") {
 		if err := ValidateName("name", *in.Name); err != nil {
 			return err
 		}
@@ -294,15 +301,18 @@ func (s *Service) validateRoleInput(in RoleInput) error {
 
 // CreateRole stores a new custom role and its rules.
 func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (Role, error) {
-	if in.Name == nil {
+	if in.Name == nil && !in.NameOptional {
 		return Role{}, Invalid("missing_field", "name", "name is required")
 	}
 	if err := s.validateRoleInput(in); err != nil {
 		return Role{}, err
 	}
 	actor := ActorFrom(ctx).ID
-	r := Role{ID: uuid.NewString(), EntityID: entityID, Name: *in.Name, RoleType: RoleCustom,
+	r := Role{ID: uuid.NewString(), EntityID: entityID, RoleType: RoleCustom,
 		Scope: ScopeAccount, Status: StatusActive, Version: 1, CreatedBy: actor, UpdatedBy: actor}
+	if in.Name != nil {
+		r.Name = *in.Name
+	}
 	if in.Description != nil {
 		r.Description = *in.Description
 	}
@@ -382,13 +392,14 @@ func checkVersion(r Role, ifMatch int64) error {
 	return nil
 }
 
-// lastDefault reports whether r is the entity's only active default role.
+// lastDefault reports whether r is the entity's only active, entity-wide
+// default role.
 func lastDefault(tx Tx, r Role) (bool, error) {
-	if !r.Default || r.Status != StatusActive {
+	if !r.Default || r.Status != StatusActive || r.Scope != ScopeAccount {
 		return false, nil
 	}
 	yes := true
-	defaults, err := tx.ListRoles(r.EntityID, RoleFilter{Status: StatusActive, Default: &yes}, Page{Limit: 2, Sort: "created_at"})
+	defaults, err := tx.ListRoles(r.EntityID, RoleFilter{Status: StatusActive, Default: &yes, Scope: ScopeAccount}, Page{Limit: 2, Sort: "created_at"})
 	if err != nil {
 		return false, err
 	}
@@ -399,7 +410,7 @@ func lastDefault(tx Tx, r Role) (bool, error) {
 // role's (permissions as a whole). With replace, absent fields are reset to
 // their zero values (PUT). ifMatch is the If-Match version, 0 for none.
 func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (Role, error) {
-	if replace && in.Name == nil {
+	if replace && in.Name == nil && !in.NameOptional {
 		return Role{}, Invalid("missing_field", "name", "name is required")
 	}
 	if in.Scope != nil {
@@ -425,7 +436,7 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		}
 		old := r
 		if replace {
-			r.Description, r.Permissions, r.Default = "", Permissions{}, false
+			r.Name, r.Description, r.Permissions, r.Default = "", "", Permissions{}, false
 		}
 		if in.Name != nil {
 			r.Name = *in.Name
@@ -649,6 +660,9 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 		if err != nil {
 			return err
 		}
+		if err := s.mayGive(ctx, entityID, u.Permissions, roles...); err != nil {
+			return err
+		}
 		if err := tx.InsertUser(&u); err != nil {
 			if errors.Is(err, ErrDuplicate) {
 				return Errorf(KindConflict, "user_exists", "user %q already exists", u.ID)
@@ -762,6 +776,9 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 			u.Name = *in.Name
 		}
 		if in.Permissions != nil {
+			if err := s.mayGive(ctx, entityID, *in.Permissions); err != nil {
+				return err
+			}
 			u.Permissions = *in.Permissions
 			if err := tx.ReplaceSubjectRules(entityID, UserSubject(u.ID), CompileUser(u)); err != nil {
 				return err
@@ -772,7 +789,7 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 			return err
 		}
 		if in.RoleIDs != nil {
-			if err := replaceRoles(tx, entityID, userID, *in.RoleIDs, now); err != nil {
+			if err := s.replaceRoles(ctx, tx, entityID, userID, "", *in.RoleIDs, now); err != nil {
 				return err
 			}
 		}
@@ -785,14 +802,14 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 	return u, nil
 }
 
-// replaceRoles makes the user's entity-wide roles exactly roleIDs.
-func replaceRoles(tx Tx, entityID, userID string, roleIDs []string, now time.Time) error {
+// replaceRoles makes the user's roles inside scope ("" entity-wide) exactly
+// roleIDs. The caller must hold the rights of every role it adds.
+func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, scope string, roleIDs []string, now time.Time) error {
 	want, err := activeRoles(tx, entityID, roleIDs)
 	if err != nil {
 		return err
 	}
-	wide := ""
-	have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, Scope: &wide})
+	have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, Scope: &scope})
 	if err != nil {
 		return err
 	}
@@ -815,7 +832,10 @@ func replaceRoles(tx Tx, entityID, userID string, roleIDs []string, now time.Tim
 		if held[r.ID] {
 			continue
 		}
-		a := Assignment{EntityID: entityID, UserID: userID, RoleID: r.ID, CreatedAt: now}
+		if err := s.mayGive(ctx, entityID, Permissions{}, r); err != nil {
+			return err
+		}
+		a := Assignment{EntityID: entityID, UserID: userID, RoleID: r.ID, Scope: scope, CreatedAt: now}
 		if err := tx.PutAssignment(&a); err != nil {
 			return err
 		}
@@ -827,11 +847,16 @@ func replaceRoles(tx Tx, entityID, userID string, roleIDs []string, now time.Tim
 	return tx.AddRules(add)
 }
 
-// DeleteUser removes a user, its assignments and its rules.
-func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) error {
+// DeleteUser removes a user, its assignments and its rules, and returns the
+// user as it was, with the roles it held.
+func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (User, error) {
+	var u User
 	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
-		u, err := getUser(tx, entityID, userID)
-		if err != nil {
+		var err error
+		if u, err = getUser(tx, entityID, userID); err != nil {
+			return err
+		}
+		if u.Roles, err = userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
 			return err
 		}
 		held, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID})
@@ -850,7 +875,51 @@ func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) error
 		}
 		return tx.DeleteUser(entityID, userID)
 	})
-	return err
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// SetScopedRoles makes the roles a user holds inside scope (such as
+// "team:42") exactly roleIDs, replacing what it held there; nil means the
+// entity's default roles. It returns the roles now held there.
+func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope string, roleIDs []string) ([]Role, error) {
+	if !ValidScope(scope) {
+		return nil, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+	}
+	for i, id := range roleIDs {
+		if id == "" || len(id) > 64 {
+			return nil, Invalid("invalid_role_id", fmt.Sprintf("role_ids[%d]", i), "role_ids[%d] is not a role id", i)
+		}
+	}
+	var out []Role
+	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		if _, err := getUser(tx, entityID, userID); err != nil {
+			return err
+		}
+		ids := roleIDs
+		if ids == nil {
+			yes := true
+			defaults, err := tx.ListRoles(entityID, RoleFilter{Status: StatusActive, Default: &yes}, Page{Limit: 100, Sort: "created_at"})
+			if err != nil {
+				return err
+			}
+			for _, r := range defaults {
+				ids = append(ids, r.ID)
+			}
+		}
+		if err := s.replaceRoles(ctx, tx, entityID, userID, scope, ids, now); err != nil {
+			return err
+		}
+		var err error
+		out, err = activeRoles(tx, entityID, ids)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // AssignRole gives a user a role, entity-wide or inside scope. Assigning a
@@ -870,6 +939,9 @@ func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scop
 		}
 		if r.Status != StatusActive {
 			return roleNotFound(roleID)
+		}
+		if err := s.mayGive(ctx, entityID, Permissions{}, r); err != nil {
+			return err
 		}
 		sc := scope
 		have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, RoleID: roleID, Scope: &sc})
@@ -929,6 +1001,69 @@ func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope s
 	}
 	p, _, err := s.engine.Effective(ctx, entityID, userID, scope)
 	return p, err
+}
+
+// mayGive answers 403 privilege_escalation unless the caller holds every
+// right it is about to give: the rights p and those of the roles. A platform
+// caller holds every right; a user of the entity holds what its roles give it.
+// Only allowing rights need holding: giving a deny or not_allowed takes nothing.
+func (s *Service) mayGive(ctx context.Context, entityID string, p Permissions, roles ...Role) error {
+	actor := ActorFrom(ctx)
+	if actor.UserID == "" {
+		return nil
+	}
+	if actor.EntityID != entityID {
+		return Errorf(KindForbidden, "forbidden", "the caller is not a user of this entity")
+	}
+	sets := []Permissions{p}
+	for _, r := range roles {
+		sets = append(sets, r.Permissions)
+	}
+	for _, set := range sets {
+		for _, o := range set.Objects {
+			for _, a := range o.Actions {
+				req := CheckRequest{EntityID: entityID, UserID: actor.UserID, ObjectType: o.ObjectType, Action: a.ActionName}
+				switch a.Permission {
+				case Allowed:
+				case AllowedForOwn:
+					req.OwnerID = actor.UserID // holding it for one's own objects is enough
+				default:
+					continue
+				}
+				d, err := s.engine.Check(ctx, req)
+				if err != nil {
+					return unavailable(err)
+				}
+				if !d.Allowed {
+					return Errorf(KindForbidden, "privilege_escalation",
+						"you cannot give %s on %s: you do not hold that right yourself", a.ActionName, o.ObjectType)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ListAllRoles returns every role of the entity that f selects, in creation
+// order, for APIs that list without paging. More than max is 422.
+func (s *Service) ListAllRoles(ctx context.Context, entityID string, f RoleFilter, max int) ([]Role, error) {
+	var out []Role
+	p := Page{Limit: 100, Sort: "created_at"}
+	for {
+		rows, err := s.ListRoles(ctx, entityID, f, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+		if len(out) > max {
+			return nil, Errorf(KindInvalid, "too_many_roles", "more than %d roles match; narrow the filter", max)
+		}
+		if len(rows) < p.Limit {
+			return out, nil
+		}
+		last := rows[len(rows)-1]
+		p.After = &Cursor{Value: last.CreatedAt.UTC().Format(time.RFC3339Nano), ID: last.ID}
+	}
 }
 
 // ---- checks ----

@@ -12,6 +12,9 @@ var (
 	identRe    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 	entityIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 	scopeRe    = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+	// An object type may carry a sub-resource tail after a colon, as in
+	// Dintero's "accounts:/auth/users"; it must fit a casbin_rule column.
+	tailRe = regexp.MustCompile(`^[A-Za-z0-9._:/-]+$`)
 )
 
 // Limits on what callers may send.
@@ -26,6 +29,27 @@ const (
 // ValidIdent reports whether s may be an object type or an action: an
 // identifier or the wildcard.
 func ValidIdent(s string) bool { return s == Wildcard || identRe.MatchString(s) }
+
+// MaxObjectTypeLen is the longest object type, tail included: the width of a
+// casbin_rule column.
+const MaxObjectTypeLen = 100
+
+// ValidObjectType reports whether s may be an object type: the wildcard, or an
+// identifier optionally followed by ":" and a sub-resource tail of
+// A-Za-z0-9._:/- (such as "accounts:/auth/users"), at most 100 characters.
+func ValidObjectType(s string) bool {
+	if s == Wildcard {
+		return true
+	}
+	if len(s) > MaxObjectTypeLen {
+		return false
+	}
+	head, tail, hasTail := strings.Cut(s, ":")
+	if !identRe.MatchString(head) {
+		return false
+	}
+	return !hasTail || tailRe.MatchString(tail)
+}
 
 // ValidEntityID reports whether s may be an entity id: 1-64 of A-Za-z0-9._:-
 func ValidEntityID(s string) bool { return entityIDRe.MatchString(s) }
@@ -160,8 +184,8 @@ func ValidatePermissions(field string, p Permissions, catalog *Catalog) error {
 	n := 0
 	for i, o := range p.Objects {
 		of := fmt.Sprintf("%s.objects[%d].object_type", field, i)
-		if !ValidIdent(o.ObjectType) {
-			details = append(details, Detail{Field: of, Message: "must match ^[a-z][a-z0-9_]{0,63}$ or be \"*\"", Value: clip(o.ObjectType)})
+		if !ValidObjectType(o.ObjectType) {
+			details = append(details, Detail{Field: of, Message: "must be \"*\" or an identifier (^[a-z][a-z0-9_]{0,63}$) with an optional \":<sub-resource>\" tail", Value: clip(o.ObjectType)})
 			continue
 		}
 		if len(o.Actions) == 0 {

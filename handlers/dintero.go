@@ -1,0 +1,451 @@
+package handlers
+
+// The Dintero-style facade: /v1/accounts/{oid}/auth/roles and
+// /v1/accounts/{oid}/management/users. The account id is the entity id.
+// Rights travel as scope strings (policy.ScopesOf / policy.ParseScopes).
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate/policy"
+)
+
+var dinteroOIDRe = regexp.MustCompile(`^[PT](?:[0-9]{3}|[0-9]{8})$`)
+
+type dinteroAPI struct{ svc *policy.Service }
+
+func registerDintero(r *gin.Engine, svc *policy.Service, auth Authenticator) {
+	d := &dinteroAPI{svc: svc}
+	g := r.Group("/v1/accounts/:oid", authenticate(auth, dinteroError), d.account)
+	g.GET("/auth/roles", d.listRoles)
+	g.POST("/auth/roles", d.createRole)
+	g.GET("/auth/roles/:role", d.getRole)
+	g.PUT("/auth/roles/:role", d.putRole)
+	g.DELETE("/auth/roles/:role", d.deleteRole)
+	g.GET("/management/users", d.listUsers)
+	g.POST("/management/users", d.createUser)
+	g.GET("/management/users/:user", d.getUser)
+	g.PUT("/management/users/:user", d.putUser)
+	g.DELETE("/management/users/:user", d.deleteUser)
+}
+
+// dinteroError answers with Dintero's error body,
+// {"error": {"code", "message", "errors"}}. Dintero documents 400 for every
+// bad input, so what Rolegate answers with 409 or 422 is 400 here, except
+// that a deleted role is 404 as it is gone.
+func dinteroError(c *gin.Context, err error) {
+	status, e := classify(c, err)
+	switch {
+	case e.Code == "role_deleted":
+		status = http.StatusNotFound
+	case status == http.StatusUnprocessableEntity || status == http.StatusConflict || status == http.StatusPreconditionFailed:
+		status = http.StatusBadRequest
+	}
+	body := dinteroErrorInfo{Code: e.Code, Message: e.Message}
+	for _, d := range e.Details {
+		body.Errors = append(body.Errors, dinteroErrorItem{Field: d.Field, Message: d.Message, Value: d.Value})
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": body})
+}
+
+type dinteroErrorInfo struct {
+	Code    string             `json:"code,omitempty"`
+	Message string             `json:"message"`
+	Errors  []dinteroErrorItem `json:"errors,omitempty"`
+}
+
+type dinteroErrorItem struct {
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+	Value   string `json:"value,omitempty"`
+}
+
+// account checks the account id of the path before anything else.
+func (d *dinteroAPI) account(c *gin.Context) {
+	if oid := c.Param("oid"); !dinteroOIDRe.MatchString(oid) {
+		dinteroError(c, badRequest("invalid_oid", "account id %q must match ^[PT](?:[0-9]{3}|[0-9]{8})$, such as T12345678", clipValue(oid)))
+		return
+	}
+	c.Next()
+}
+
+func clipValue(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+// ---- roles ----
+
+type dinteroRoleRequest struct {
+	Scope       *[]string `json:"scope"`
+	Name        *string   `json:"name"`
+	Description *string   `json:"description"`
+}
+
+// input turns the body into a full replacement of what Dintero shows of a
+// role: absent name and description become empty.
+func (r dinteroRoleRequest) input() (policy.RoleInput, error) {
+	if r.Scope == nil {
+		return policy.RoleInput{}, policy.Invalid("missing_field", "scope", "scope is required: a list of scope strings such as read:accounts")
+	}
+	perms, err := policy.ParseScopes("scope", *r.Scope)
+	if err != nil {
+		return policy.RoleInput{}, err
+	}
+	empty := ""
+	in := policy.RoleInput{NameOptional: true, Name: r.Name, Description: r.Description, Permissions: &perms}
+	if in.Name == nil {
+		in.Name = &empty
+	}
+	if in.Description == nil {
+		in.Description = &empty
+	}
+	return in, nil
+}
+
+type dinteroRole struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Scope       []string `json:"scope"`
+	CreatedAt   string   `json:"created_at"`
+	CreatedBy   string   `json:"created_by,omitempty"`
+	UpdatedAt   string   `json:"updated_at"`
+	DeletedAt   *string  `json:"deleted_at,omitempty"`
+	DeletedBy   string   `json:"deleted_by,omitempty"`
+}
+
+func dinteroRoleOf(r policy.Role) dinteroRole {
+	out := dinteroRole{ID: r.ID, Name: r.Name, Description: r.Description, Scope: policy.ScopesOf(r.Permissions),
+		CreatedAt: dinteroTime(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: dinteroTime(r.UpdatedAt), DeletedBy: r.DeletedBy}
+	if r.DeletedAt != nil {
+		s := dinteroTime(*r.DeletedAt)
+		out.DeletedAt = &s
+	}
+	return out
+}
+
+// dinteroTime is a time as Dintero writes it: RFC 3339, UTC, milliseconds.
+func dinteroTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func (d *dinteroAPI) createRole(c *gin.Context) {
+	var req dinteroRoleRequest
+	if err := decodeJSON(c, &req); err != nil {
+		dinteroError(c, err)
+		return
+	}
+	in, err := req.input()
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	r, err := d.svc.CreateRole(c.Request.Context(), c.Param("oid"), in)
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, dinteroRoleOf(r)) // Dintero answers a create with 200
+}
+
+func (d *dinteroAPI) getRole(c *gin.Context) {
+	r, err := d.svc.GetRole(c.Request.Context(), c.Param("oid"), c.Param("role"))
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, dinteroRoleOf(r))
+}
+
+func (d *dinteroAPI) putRole(c *gin.Context) {
+	var req dinteroRoleRequest
+	if err := decodeJSON(c, &req); err != nil {
+		dinteroError(c, err)
+		return
+	}
+	in, err := req.input()
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	// Not a native replace: the role's default flag is not Dintero's to reset.
+	r, err := d.svc.UpdateRole(c.Request.Context(), c.Param("oid"), c.Param("role"), in, false, 0)
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, dinteroRoleOf(r))
+}
+
+// deleteRole soft-deletes the role, taking it from the users who hold it
+// (Dintero has no "in use" answer), and returns the deleted role.
+func (d *dinteroAPI) deleteRole(c *gin.Context) {
+	r, err := d.svc.DeleteRole(c.Request.Context(), c.Param("oid"), c.Param("role"), true, 0)
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, dinteroRoleOf(r))
+}
+
+// dinteroPage reads limit (1-100, default 10) and starting_after.
+func dinteroPage(q map[string][]string) (limit int, after string, err error) {
+	limit = 10
+	if v := first(q["limit"]); v != "" {
+		n, convErr := strconv.Atoi(v)
+		if convErr != nil || n < 1 || n > 100 {
+			return 0, "", policy.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to 100")
+		}
+		limit = n
+	}
+	return limit, first(q["starting_after"]), nil
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+func (d *dinteroAPI) listRoles(c *gin.Context) {
+	q := c.Request.URL.Query()
+	limit, after, err := dinteroPage(q)
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	f := policy.RoleFilter{Status: policy.StatusActive, Name: q.Get("name"), Search: q.Get("search")}
+	if len(f.Search) > 255 || len(f.Name) > 255 {
+		dinteroError(c, policy.Invalid("invalid_search", "search", "name and search must be at most 255 characters"))
+		return
+	}
+	if inc, err := boolParam(q, "include_deleted"); err != nil {
+		dinteroError(c, err)
+		return
+	} else if inc != nil && *inc {
+		f.Status = ""
+	}
+	p := policy.Page{Limit: limit, Sort: "created_at"}
+	ctx := c.Request.Context()
+	entity := c.Param("oid")
+	if after != "" {
+		r, err := d.svc.GetRole(ctx, entity, after)
+		if err != nil {
+			dinteroError(c, policy.Invalid("invalid_starting_after", "starting_after", "starting_after must be the id of a role of this account"))
+			return
+		}
+		cur := roleCursor("created_at")(r)
+		p.After = &cur
+	}
+	rows, err := d.svc.ListRoles(ctx, entity, f, p)
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	out := make([]dinteroRole, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, dinteroRoleOf(r))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// ---- users ----
+
+type dinteroRoleRef struct {
+	ID string `json:"id"`
+}
+
+type dinteroUserRequest struct {
+	Email *string           `json:"email"`
+	Name  *string           `json:"name"`
+	Scope *[]string         `json:"scope"`
+	Roles *[]dinteroRoleRef `json:"roles"`
+}
+
+func (r dinteroUserRequest) input() (policy.UserInput, error) {
+	in := policy.UserInput{Email: r.Email, Name: r.Name}
+	if r.Scope != nil {
+		perms, err := policy.ParseScopes("scope", *r.Scope)
+		if err != nil {
+			return in, err
+		}
+		in.Permissions = &perms
+	}
+	if r.Roles != nil {
+		ids := make([]string, 0, len(*r.Roles))
+		for i, ref := range *r.Roles {
+			if ref.ID == "" {
+				return in, policy.Invalid("missing_field", "roles["+strconv.Itoa(i)+"].id", "roles[%d].id is required", i)
+			}
+			ids = append(ids, ref.ID)
+		}
+		in.RoleIDs = &ids
+	}
+	return in, nil
+}
+
+type dinteroUser struct {
+	ID                 string        `json:"id"`
+	Email              string        `json:"email"`
+	Name               string        `json:"name,omitempty"`
+	Scope              []string      `json:"scope"`
+	AuthenticationType string        `json:"authentication_type"`
+	Roles              []dinteroRole `json:"roles,omitempty"`
+	CreatedAt          string        `json:"created_at"`
+	CreatedBy          string        `json:"created_by,omitempty"`
+	UpdatedAt          string        `json:"updated_at"`
+	DeletedAt          *string       `json:"deleted_at,omitempty"`
+	DeletedBy          string        `json:"deleted_by,omitempty"`
+	LastSeenAt         *string       `json:"last_seen_at,omitempty"`
+}
+
+// dinteroUserOf encodes a user; with expand, its account-wide roles (Dintero
+// has no scoped roles, so roles held only inside a team are not shown).
+func dinteroUserOf(u policy.User, expand bool) dinteroUser {
+	out := dinteroUser{ID: u.ID, Email: u.Email, Name: u.Name, Scope: policy.ScopesOf(u.Permissions),
+		AuthenticationType: "rolegate", CreatedAt: dinteroTime(u.CreatedAt), CreatedBy: u.CreatedBy,
+		UpdatedAt: dinteroTime(u.UpdatedAt)}
+	if u.LastSeenAt != nil {
+		s := dinteroTime(*u.LastSeenAt)
+		out.LastSeenAt = &s
+	}
+	if expand {
+		out.Roles = []dinteroRole{}
+		for _, ur := range u.Roles {
+			if ur.Scope == "" {
+				out.Roles = append(out.Roles, dinteroRoleOf(ur.Role))
+			}
+		}
+	}
+	return out
+}
+
+// dinteroExpand reads expand, which may be repeated or comma-separated;
+// roles is the one option.
+func dinteroExpand(q map[string][]string) (bool, error) {
+	expand := false
+	for _, v := range q["expand"] {
+		for _, e := range strings.Split(v, ",") {
+			switch strings.TrimSpace(e) {
+			case "roles":
+				expand = true
+			case "":
+			default:
+				return false, policy.Invalid("invalid_expand", "expand", "expand must be roles")
+			}
+		}
+	}
+	return expand, nil
+}
+
+func (d *dinteroAPI) createUser(c *gin.Context) {
+	var req dinteroUserRequest
+	if err := decodeJSON(c, &req); err != nil {
+		dinteroError(c, err)
+		return
+	}
+	if req.Email == nil || *req.Email == "" {
+		dinteroError(c, policy.Invalid("missing_field", "email", "email is required"))
+		return
+	}
+	in, err := req.input()
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	u, err := d.svc.CreateUser(c.Request.Context(), c.Param("oid"), in)
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, dinteroUserOf(u, true))
+}
+
+func (d *dinteroAPI) getUser(c *gin.Context) {
+	expand, err := dinteroExpand(c.Request.URL.Query())
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	u, err := d.svc.GetUser(c.Request.Context(), c.Param("oid"), c.Param("user"))
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, dinteroUserOf(u, expand))
+}
+
+func (d *dinteroAPI) putUser(c *gin.Context) {
+	var req dinteroUserRequest
+	if err := decodeJSON(c, &req); err != nil {
+		dinteroError(c, err)
+		return
+	}
+	if req.Email != nil {
+		dinteroError(c, policy.Invalid("immutable_field", "email", "email cannot be changed"))
+		return
+	}
+	in, err := req.input()
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	u, err := d.svc.UpdateUser(c.Request.Context(), c.Param("oid"), c.Param("user"), in)
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, dinteroUserOf(u, true))
+}
+
+func (d *dinteroAPI) deleteUser(c *gin.Context) {
+	u, err := d.svc.DeleteUser(c.Request.Context(), c.Param("oid"), c.Param("user"))
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	out := dinteroUserOf(u, false)
+	now := dinteroTime(time.Now())
+	out.DeletedAt, out.DeletedBy = &now, policy.ActorFrom(c.Request.Context()).ID
+	c.JSON(http.StatusOK, out)
+}
+
+func (d *dinteroAPI) listUsers(c *gin.Context) {
+	q := c.Request.URL.Query()
+	expand, err := dinteroExpand(q)
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	limit, after, err := dinteroPage(q)
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	f := policy.UserFilter{Search: q.Get("search")}
+	if len(f.Search) > 255 {
+		dinteroError(c, policy.Invalid("invalid_search", "search", "search must be at most 255 characters"))
+		return
+	}
+	p := policy.Page{Limit: limit, Sort: "id"}
+	if after != "" {
+		p.After = &policy.Cursor{Value: after, ID: after}
+	}
+	rows, err := d.svc.ListUsers(c.Request.Context(), c.Param("oid"), f, p)
+	if err != nil {
+		dinteroError(c, err)
+		return
+	}
+	out := make([]dinteroUser, 0, len(rows))
+	for _, u := range rows {
+		out = append(out, dinteroUserOf(u, expand))
+	}
+	c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,574 @@
+package handlers
+
+// The Papershift-style facade (JSON:API): /api/v1/roles and
+// /api/v1/team_memberships. The entity is the caller's own, or, for a
+// platform-wide token, the one named by X-Entity-Id. Rights travel as groups
+// of true keys (policy.RightsOf / policy.ParseRights).
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate/policy"
+)
+
+const jsonAPIType = "application/vnd.api+json"
+
+// papershiftMaxRoles bounds an unpaged role listing.
+const papershiftMaxRoles = 10000
+
+type papershiftAPI struct{ svc *policy.Service }
+
+func registerPapershift(r *gin.Engine, svc *policy.Service, auth Authenticator) {
+	p := &papershiftAPI{svc: svc}
+	g := r.Group("/api/v1", authenticate(auth, papershiftError), papershiftEntity)
+	g.GET("/roles", p.listRoles)
+	g.POST("/roles", p.createRole)
+	g.GET("/roles/:role", p.getRole)
+	g.PUT("/roles/:role", p.putRole)
+	g.DELETE("/roles/:role", p.deleteRole)
+	g.POST("/team_memberships", p.createTeamMembership)
+}
+
+// papershiftError answers with a JSON:API error document.
+func papershiftError(c *gin.Context, err error) {
+	status, e := classify(c, err)
+	var items []jsonAPIError
+	for _, d := range e.Details {
+		item := jsonAPIError{Status: strconv.Itoa(status), Code: e.Code, Title: http.StatusText(status), Detail: d.Message}
+		if d.Field != "" {
+			item.Source = &jsonAPISource{Pointer: jsonPointer(d.Field)}
+			if strings.HasPrefix(d.Field, "filter[") {
+				item.Source = &jsonAPISource{Parameter: d.Field}
+			}
+		}
+		items = append(items, item)
+	}
+	if len(items) == 0 {
+		items = []jsonAPIError{{Status: strconv.Itoa(status), Code: e.Code, Title: http.StatusText(status), Detail: e.Message}}
+	}
+	writeJSONAPI(c, status, gin.H{"errors": items})
+	c.Abort()
+}
+
+type jsonAPIError struct {
+	Status string         `json:"status"`
+	Code   string         `json:"code"`
+	Title  string         `json:"title"`
+	Detail string         `json:"detail"`
+	Source *jsonAPISource `json:"source,omitempty"`
+}
+
+type jsonAPISource struct {
+	Pointer   string `json:"pointer,omitempty"`
+	Parameter string `json:"parameter,omitempty"`
+}
+
+// jsonPointer turns a field such as "rights.shift.read" or "role_ids[1]" into
+// "/data/attributes/rights/shift/read" or "/data/attributes/role_ids/1".
+func jsonPointer(field string) string {
+	if strings.HasPrefix(field, "/") {
+		return field
+	}
+	f := strings.NewReplacer("[", ".", "]", "").Replace(field)
+	return "/data/attributes/" + strings.ReplaceAll(f, ".", "/")
+}
+
+func writeJSONAPI(c *gin.Context, status int, body any) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		c.Status(http.StatusInternalServerError)
+		return
+	}
+	c.Data(status, jsonAPIType, b)
+}
+
+const papershiftEntityKey = "papershift_entity"
+
+// papershiftEntity picks the entity: the caller's own, else X-Entity-Id.
+func papershiftEntity(c *gin.Context) {
+	actor := policy.ActorFrom(c.Request.Context())
+	id := actor.EntityID
+	if h := c.GetHeader("X-Entity-Id"); h != "" {
+		if id != "" && h != id {
+			papershiftError(c, policy.Errorf(policy.KindNotFound, "entity_not_found", "entity %q not found", clipValue(h)))
+			return
+		}
+		id = h
+	}
+	if id == "" {
+		papershiftError(c, badRequest("missing_entity", "a platform-wide token must name the entity with the X-Entity-Id header"))
+		return
+	}
+	if !policy.ValidEntityID(id) {
+		papershiftError(c, badRequest("invalid_entity_id", "X-Entity-Id is not an entity id"))
+		return
+	}
+	c.Set(papershiftEntityKey, id)
+	c.Next()
+}
+
+// decodeDocument reads a JSON:API document {"data": {"type", "id"?,
+// "attributes"}}: the media type must be JSON:API (or plain JSON) without
+// parameters, the type must be want, and the attributes are decoded strictly
+// into attrs.
+func decodeDocument(c *gin.Context, want string, id string, attrs any) error {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, params, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != jsonAPIType && mt != "application/json") || (mt == jsonAPIType && len(params) > 0) {
+			return policy.Errorf(kindUnsupportedMedia, "unsupported_media_type", "Content-Type must be %s", jsonAPIType)
+		}
+	}
+	var doc struct {
+		Data *struct {
+			Type          string          `json:"type"`
+			ID            *string         `json:"id"`
+			Attributes    json.RawMessage `json:"attributes"`
+			Relationships json.RawMessage `json:"relationships"`
+			Meta          json.RawMessage `json:"meta"`
+			Links         json.RawMessage `json:"links"`
+		} `json:"data"`
+		Meta    json.RawMessage `json:"meta"`
+		JSONAPI json.RawMessage `json:"jsonapi"`
+		Links   json.RawMessage `json:"links"`
+	}
+	if err := decodeJSON(c, &doc); err != nil {
+		return err
+	}
+	if doc.Data == nil {
+		return policy.Invalid("missing_field", "/data", "data is required: {\"data\": {\"type\": %q, \"attributes\": {...}}}", want)
+	}
+	if doc.Data.Type != want {
+		return policy.Errorf(policy.KindConflict, "type_mismatch", "data.type must be %q", want)
+	}
+	if doc.Data.ID != nil && *doc.Data.ID != id {
+		if id == "" {
+			return policy.Errorf(policy.KindForbidden, "client_generated_id", "ids are made by the server; leave data.id out")
+		}
+		return policy.Errorf(policy.KindConflict, "id_mismatch", "data.id must be the id of the URL, %q", id)
+	}
+	if len(bytes.TrimSpace(doc.Data.Attributes)) == 0 {
+		return policy.Invalid("missing_field", "/data/attributes", "data.attributes is required")
+	}
+	return decodeBytes(doc.Data.Attributes, attrs)
+}
+
+// kindUnsupportedMedia is a transport-only kind for 415.
+const kindUnsupportedMedia policy.Kind = 101
+
+type papershiftRoleAttributes struct {
+	Name        *string        `json:"name"`
+	Default     *bool          `json:"default"`
+	Rights      *policy.Rights `json:"rights"`
+	Scope       *string        `json:"scope"`
+	AccountID   any            `json:"account_id"`
+	DiscardedAt any            `json:"discarded_at"`
+	RoleType    any            `json:"role_type"`
+}
+
+var papershiftScopes = []string{"account", "team", "chat"}
+
+func (a papershiftRoleAttributes) input(create bool) (policy.RoleInput, error) {
+	for _, ro := range []struct {
+		name string
+		v    any
+	}{{"account_id", a.AccountID}, {"discarded_at", a.DiscardedAt}, {"role_type", a.RoleType}} {
+		if ro.v != nil {
+			return policy.RoleInput{}, policy.Invalid("read_only_attribute", ro.name, "%s cannot be set", ro.name)
+		}
+	}
+	if create && a.Name == nil {
+		return policy.RoleInput{}, policy.Invalid("missing_field", "name", "name is required")
+	}
+	if a.Name != nil && (strings.TrimSpace(*a.Name) == "" || len([]rune(*a.Name)) > 50) {
+		return policy.RoleInput{}, policy.Invalid("invalid_name", "name", "name must be 1-50 characters")
+	}
+	in := policy.RoleInput{Name: a.Name, Default: a.Default}
+	if a.Scope != nil {
+		if !create {
+			return in, policy.Invalid("immutable_field", "scope", "scope can only be set when the role is created")
+		}
+		ok := false
+		for _, s := range papershiftScopes {
+			ok = ok || *a.Scope == s
+		}
+		if !ok {
+			return in, policy.Invalid("invalid_scope", "scope", "scope must be account, team or chat")
+		}
+		in.Scope = a.Scope
+	}
+	if a.Rights != nil {
+		perms, err := policy.ParseRights("rights", *a.Rights)
+		if err != nil {
+			return in, err
+		}
+		in.Permissions = &perms
+	}
+	return in, nil
+}
+
+type papershiftResource struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	Attributes any    `json:"attributes"`
+	Meta       any    `json:"meta,omitempty"`
+}
+
+type papershiftRole struct {
+	AccountID   string        `json:"account_id"`
+	Default     bool          `json:"default"`
+	DiscardedAt *string       `json:"discarded_at"`
+	Name        string        `json:"name"`
+	Rights      policy.Rights `json:"rights"`
+	RoleType    string        `json:"role_type"`
+	Scope       string        `json:"scope"`
+}
+
+type papershiftRoleMeta struct {
+	Permissions struct {
+		Actions struct {
+			Edit   bool `json:"edit"`
+			Delete bool `json:"delete"`
+		} `json:"actions"`
+		Rights struct {
+			Edit bool `json:"edit"`
+		} `json:"rights"`
+	} `json:"permissions"`
+}
+
+func papershiftRoleOf(r policy.Role) papershiftResource {
+	attrs := papershiftRole{AccountID: r.EntityID, Default: r.Default, Name: r.Name,
+		Rights: policy.RightsOf(r.Permissions), RoleType: r.RoleType, Scope: r.Scope}
+	if r.DeletedAt != nil {
+		s := timeString(*r.DeletedAt)
+		attrs.DiscardedAt = &s
+	}
+	var meta papershiftRoleMeta
+	editable := r.RoleType == policy.RoleCustom && r.Status == policy.StatusActive
+	meta.Permissions.Actions.Edit = editable
+	meta.Permissions.Actions.Delete = editable
+	meta.Permissions.Rights.Edit = editable
+	return papershiftResource{ID: r.ID, Type: "role", Attributes: attrs, Meta: meta}
+}
+
+func (p *papershiftAPI) createRole(c *gin.Context) {
+	var attrs papershiftRoleAttributes
+	if err := decodeDocument(c, "role", "", &attrs); err != nil {
+		papershiftError(c, err)
+		return
+	}
+	in, err := attrs.input(true)
+	if err != nil {
+		papershiftError(c, err)
+		return
+	}
+	r, err := p.svc.CreateRole(c.Request.Context(), c.GetString(papershiftEntityKey), in)
+	if err != nil {
+		papershiftError(c, err)
+		return
+	}
+	c.Header("Location", "/api/v1/roles/"+r.ID)
+	writeJSONAPI(c, http.StatusCreated, gin.H{"data": papershiftRoleOf(r)})
+}
+
+func (p *papershiftAPI) getRole(c *gin.Context) {
+	r, err := p.svc.GetRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"))
+	if err != nil {
+		papershiftError(c, err)
+		return
+	}
+	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r)})
+}
+
+// putRole changes the attributes given; rights, when given, replace the
+// whole rights object.
+func (p *papershiftAPI) putRole(c *gin.Context) {
+	var attrs papershiftRoleAttributes
+	if err := decodeDocument(c, "role", c.Param("role"), &attrs); err != nil {
+		papershiftError(c, err)
+		return
+	}
+	in, err := attrs.input(false)
+	if err != nil {
+		papershiftError(c, err)
+		return
+	}
+	r, err := p.svc.UpdateRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), in, false, 0)
+	if err != nil {
+		papershiftError(c, err)
+		return
+	}
+	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r)})
+}
+
+// deleteRole discards the role (soft delete), taking it from its holders,
+// and answers 200 with it, discarded_at set.
+func (p *papershiftAPI) deleteRole(c *gin.Context) {
+	r, err := p.svc.DeleteRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), true, 0)
+	if err != nil {
+		papershiftError(c, err)
+		return
+	}
+	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r)})
+}
+
+// listRoles lists the account's roles, discarded ones too, narrowed by
+// filter[<attribute>]=<op>:<value> parameters.
+func (p *papershiftAPI) listRoles(c *gin.Context) {
+	filters, err := parsePapershiftFilters(c.Request.URL.Query())
+	if err != nil {
+		papershiftError(c, err)
+		return
+	}
+	roles, err := p.svc.ListAllRoles(c.Request.Context(), c.GetString(papershiftEntityKey), policy.RoleFilter{}, papershiftMaxRoles)
+	if err != nil {
+		papershiftError(c, err)
+		return
+	}
+	out := []papershiftResource{}
+	for _, r := range roles {
+		if filters.match(r) {
+			out = append(out, papershiftRoleOf(r))
+		}
+	}
+	writeJSONAPI(c, http.StatusOK, gin.H{"data": out})
+}
+
+// ---- filters ----
+
+type papershiftFilter struct {
+	attr, op string
+	values   []string
+	times    []time.Time
+}
+
+type papershiftFilters []papershiftFilter
+
+var papershiftOps = map[string]bool{"eq": true, "!eq": true, "gt": true, "gte": true, "lt": true, "lte": true,
+	"pre": true, "suf": true, "ct": true, "!ct": true, "in": true, "!in": true, "blank": true, "present": true}
+
+var papershiftFilterAttrs = map[string]bool{"id": true, "account_id": true, "default": true, "discarded_at": true,
+	"name": true, "role_type": true, "scope": true}
+
+// parsePapershiftFilters reads filter[<attr>]=<op>:<value>. A value without a
+// known operator is an eq; filter[<attr>_blank]=1 (and _present) are the short
+// forms of the blank and present operators.
+func parsePapershiftFilters(q map[string][]string) (papershiftFilters, error) {
+	var out papershiftFilters
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "filter[") {
+			continue
+		}
+		if !strings.HasSuffix(k, "]") {
+			return nil, badFilter(k, "a filter is written filter[<attribute>]=<op>:<value>")
+		}
+		attr := strings.TrimSuffix(strings.TrimPrefix(k, "filter["), "]")
+		for _, raw := range q[k] {
+			f := papershiftFilter{attr: attr}
+			switch {
+			case strings.HasSuffix(attr, "_blank") && papershiftFilterAttrs[strings.TrimSuffix(attr, "_blank")]:
+				f.attr, f.op = strings.TrimSuffix(attr, "_blank"), "blank"
+				if raw == "0" || raw == "false" {
+					f.op = "present"
+				}
+			case strings.HasSuffix(attr, "_present") && papershiftFilterAttrs[strings.TrimSuffix(attr, "_present")]:
+				f.attr, f.op = strings.TrimSuffix(attr, "_present"), "present"
+				if raw == "0" || raw == "false" {
+					f.op = "blank"
+				}
+			case !papershiftFilterAttrs[attr]:
+				return nil, badFilter(k, fmt.Sprintf("cannot filter on %q; use id, account_id, default, discarded_at, name, role_type or scope", clipValue(attr)))
+			default:
+				op, value, found := strings.Cut(raw, ":")
+				if !papershiftOps[op] {
+					op, value, found = "eq", raw, true
+				}
+				f.op = op
+				if op != "blank" && op != "present" {
+					if !found {
+						return nil, badFilter(k, fmt.Sprintf("operator %s needs a value: %s:<value>", op, op))
+					}
+					f.values = []string{value}
+					if op == "in" || op == "!in" {
+						f.values = strings.Split(value, ",")
+					}
+				}
+			}
+			if f.attr == "discarded_at" {
+				for _, v := range f.values {
+					t, err := time.Parse(time.RFC3339Nano, v)
+					if err != nil {
+						return nil, badFilter(k, "discarded_at is compared with times such as 2024-01-15T09:30:00Z")
+					}
+					f.times = append(f.times, t)
+				}
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func badFilter(param, msg string) error {
+	e := policy.Errorf(policy.KindBadRequest, "invalid_filter", "%s: %s", param, msg)
+	e.Details = []policy.Detail{{Field: param, Message: msg}}
+	return e
+}
+
+func (fs papershiftFilters) match(r policy.Role) bool {
+	for _, f := range fs {
+		if !f.match(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (f papershiftFilter) match(r policy.Role) bool {
+	var v string
+	blank := false
+	switch f.attr {
+	case "id":
+		v = r.ID
+	case "account_id":
+		v = r.EntityID
+	case "default":
+		v = strconv.FormatBool(r.Default)
+	case "name":
+		v = r.Name
+	case "role_type":
+		v = r.RoleType
+	case "scope":
+		v = r.Scope
+	case "discarded_at":
+		if r.DeletedAt == nil {
+			blank = true
+		} else {
+			v = timeString(*r.DeletedAt)
+		}
+	}
+	blank = blank || v == ""
+	switch f.op {
+	case "blank":
+		return blank
+	case "present":
+		return !blank
+	}
+	if blank {
+		return f.op == "!eq" || f.op == "!ct" || f.op == "!in"
+	}
+	cmp := func(i int) int { return strings.Compare(v, f.values[i]) }
+	if f.attr == "discarded_at" {
+		cmp = func(i int) int { return r.DeletedAt.Compare(f.times[i]) }
+	}
+	lv, lw := strings.ToLower(v), strings.ToLower(f.values[0])
+	switch f.op {
+	case "eq":
+		return cmp(0) == 0
+	case "!eq":
+		return cmp(0) != 0
+	case "gt":
+		return cmp(0) > 0
+	case "gte":
+		return cmp(0) >= 0
+	case "lt":
+		return cmp(0) < 0
+	case "lte":
+		return cmp(0) <= 0
+	case "pre":
+		return strings.HasPrefix(lv, lw)
+	case "suf":
+		return strings.HasSuffix(lv, lw)
+	case "ct":
+		return strings.Contains(lv, lw)
+	case "!ct":
+		return !strings.Contains(lv, lw)
+	case "in", "!in":
+		in := false
+		for i := range f.values {
+			in = in || cmp(i) == 0
+		}
+		return in == (f.op == "in")
+	}
+	return false
+}
+
+// ---- team memberships ----
+
+type teamMembershipAttributes struct {
+	TeamID  json.RawMessage `json:"team_id"`
+	UserID  *string         `json:"user_id"`
+	RoleIDs *[]string       `json:"role_ids"`
+}
+
+// createTeamMembership makes the roles the user holds inside team:<team_id>
+// exactly role_ids (the account's default roles when none are given).
+func (p *papershiftAPI) createTeamMembership(c *gin.Context) {
+	var attrs teamMembershipAttributes
+	if err := decodeDocument(c, "team_membership", "", &attrs); err != nil {
+		papershiftError(c, err)
+		return
+	}
+	team, err := teamID(attrs.TeamID)
+	if err != nil {
+		papershiftError(c, err)
+		return
+	}
+	if attrs.UserID == nil || *attrs.UserID == "" {
+		papershiftError(c, policy.Invalid("missing_field", "user_id", "user_id is required"))
+		return
+	}
+	var ids []string
+	if attrs.RoleIDs != nil && len(*attrs.RoleIDs) > 0 {
+		ids = *attrs.RoleIDs
+	}
+	entity := c.GetString(papershiftEntityKey)
+	roles, err := p.svc.SetScopedRoles(c.Request.Context(), entity, *attrs.UserID, "team:"+team, ids)
+	if err != nil {
+		if e := policy.AsError(err); e.Code == "user_not_found" {
+			err = policy.Invalid("unknown_user", "user_id", "user %q does not exist in this account", clipValue(*attrs.UserID))
+		}
+		papershiftError(c, err)
+		return
+	}
+	roleIDs := make([]string, 0, len(roles))
+	for _, r := range roles {
+		roleIDs = append(roleIDs, r.ID)
+	}
+	writeJSONAPI(c, http.StatusCreated, gin.H{"data": papershiftResource{
+		ID: *attrs.UserID + "|team:" + team, Type: "team_membership",
+		Attributes: gin.H{"account_id": entity, "team_id": team, "user_id": *attrs.UserID, "role_ids": roleIDs, "scope": "team:" + team},
+	}})
+}
+
+// teamID reads team_id, a number or a string.
+func teamID(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", policy.Invalid("missing_field", "team_id", "team_id is required")
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", policy.Invalid("invalid_type", "team_id", "team_id must be a number or a string")
+		}
+		s = n.String()
+	}
+	if !policy.ValidScope("team:" + s) {
+		return "", policy.Invalid("invalid_team_id", "team_id", "team_id must be 1-120 characters of A-Za-z0-9._-")
+	}
+	return s, nil
+}
