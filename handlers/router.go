@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -31,6 +32,11 @@ type Deps struct {
 	Logger  *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means 1 MiB.
 	MaxBodyBytes int64
+	// Metrics, when set, receives the service's Prometheus metrics, served
+	// without authentication on GET /metrics.
+	Metrics *prometheus.Registry
+	// Pprof mounts net/http/pprof under /debug/pprof, behind the bearer token.
+	Pprof bool
 }
 
 type api struct {
@@ -50,7 +56,8 @@ func NewRouter(d Deps) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(requestID(), accessLog(d.Logger), recovery(), limitBody(d.MaxBodyBytes))
+	o := newOps(d)
+	r.Use(requestID(), accessLog(d.Logger), o.middleware(), recovery(), limitBody(d.MaxBodyBytes))
 	r.NoRoute(func(c *gin.Context) {
 		errorWriterFor(c.Request.URL.Path)(c, policy.Errorf(policy.KindNotFound, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -61,6 +68,7 @@ func NewRouter(d Deps) http.Handler {
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.ready)
+	o.register(r, d)
 
 	v1 := r.Group("/v1", authenticate(d.Auth, writeError))
 	v1.POST("/entities", a.createEntity)

@@ -68,9 +68,27 @@ type Match struct {
 
 // EngineStats are counters for operators.
 type EngineStats struct {
-	Loaded    int64 // entities held now
-	Loads     int64 // policy loads since start
-	Evictions int64
+	Loaded     int64 // entities held now
+	Loads      int64 // policy loads since start (first uses and reloads)
+	Reloads    int64 // reloads of a held entity after a change (Refresh)
+	LoadErrors int64 // loads that failed
+	Evictions  int64
+	// Checks counts the checks answered since start by deciding value
+	// (allowed, allowed_for_own, denied, not_allowed).
+	Checks map[Permission]int64
+	// CheckErrors counts the checks that failed (answered as a deny with an
+	// error, such as a policy that cannot be loaded).
+	CheckErrors int64
+}
+
+// decisionValues are the deciding values, in the order of Engine.checks.
+var decisionValues = [...]Permission{Allowed, AllowedForOwn, Denied, NotAllowed}
+
+// counter is an atomic counter alone on its cache line, so that cores
+// counting different things do not contend.
+type counter struct {
+	atomic.Int64
+	_ [56]byte
 }
 
 // Engine answers checks from one Casbin enforcer per entity. Each entity's
@@ -90,8 +108,13 @@ type Engine struct {
 	flights  singleflight.Group
 	evictMu  sync.Mutex
 
-	loads     atomic.Int64
-	evictions atomic.Int64
+	loads      atomic.Int64
+	reloads    atomic.Int64
+	loadErrors atomic.Int64
+	evictions  atomic.Int64
+	// checks counts answers by deciding value (decisionValues' order).
+	checks      [len(decisionValues)]counter
+	checkErrors counter
 }
 
 // slot holds one entity's current snapshot. A slot removed from the map is
@@ -197,9 +220,26 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 func (e *Engine) Check(ctx context.Context, req CheckRequest) (Decision, error) {
 	s, err := e.snapshot(ctx, req.EntityID)
 	if err != nil {
+		e.checkErrors.Add(1)
 		return Decision{Permission: NotAllowed}, err
 	}
-	return s.check(req, e.decisionCap())
+	d, err := s.check(req, e.decisionCap())
+	if err != nil {
+		e.checkErrors.Add(1)
+		return d, err
+	}
+	e.countDecision(d.Permission)
+	return d, nil
+}
+
+// countDecision counts one answer by its deciding value.
+func (e *Engine) countDecision(p Permission) {
+	for i, v := range decisionValues {
+		if v == p {
+			e.checks[i].Add(1)
+			return
+		}
+	}
 }
 
 // decisionCap is how many decisions one entity may cache now.
@@ -230,6 +270,7 @@ func (e *Engine) Refresh(ctx context.Context, entityID string) error {
 		return nil
 	}
 	sl := v.(*slot)
+	e.reloads.Add(1)
 	s, err := e.load(ctx, entityID)
 	if err != nil {
 		// The held policy is now older than the store's: drop it so that the
@@ -250,7 +291,13 @@ func (e *Engine) Forget(entityID string) {
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() EngineStats {
-	return EngineStats{Loaded: e.count.Load(), Loads: e.loads.Load(), Evictions: e.evictions.Load()}
+	st := EngineStats{Loaded: e.count.Load(), Loads: e.loads.Load(), Reloads: e.reloads.Load(),
+		LoadErrors: e.loadErrors.Load(), Evictions: e.evictions.Load(),
+		Checks: make(map[Permission]int64, len(decisionValues)), CheckErrors: e.checkErrors.Load()}
+	for i, v := range decisionValues {
+		st.Checks[v] = e.checks[i].Load()
+	}
+	return st
 }
 
 // Loaded returns the ids and revisions of the entities held in memory.
@@ -372,12 +419,14 @@ func (e *Engine) load(ctx context.Context, entityID string) (*snapshot, error) {
 	exists := true
 	if err != nil {
 		if !isNotFound(err) {
+			e.loadErrors.Add(1)
 			return nil, fmt.Errorf("load policy of entity %q: %w", entityID, err)
 		}
 		exists = false
 	}
 	s, err := e.build(entityID, pol)
 	if err != nil {
+		e.loadErrors.Add(1)
 		return nil, err
 	}
 	s.exists = exists

@@ -73,6 +73,12 @@ type Tx interface {
 	SubjectRules(entityID, subject string) ([]Rule, error)
 	// ReplaceSubjectRules replaces the p rules of one subject in an entity.
 	ReplaceSubjectRules(entityID, subject string, rules []Rule) error
+	// EntityRules returns every rule of an entity, p and g, sorted (for the
+	// consistency check).
+	EntityRules(entityID string) ([]Rule, error)
+	// StrayRuleEntities returns, in order, up to limit entity ids after
+	// afterID that rules name but no entity row has.
+	StrayRuleEntities(afterID string, limit int) ([]string, error)
 
 	// GetSetting returns a stored setting; ErrNotFound when unset.
 	GetSetting(key string) (string, error)

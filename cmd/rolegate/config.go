@@ -26,6 +26,9 @@ type Config struct {
 	LogLevel      slog.Level
 	LogFormat     string
 	ShutdownGrace time.Duration
+	Metrics       bool // serve /metrics
+	Pprof         bool // mount /debug/pprof behind the bearer token
+	Fix           bool // doctor: repair what is found
 
 	templates []policy.RoleTemplate
 	catalog   *policy.Catalog
@@ -44,6 +47,14 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.SetOutput(stderr)
 	var c Config
 	var maxEntities, logLevel, grace string
+	metrics, err := envBool(getenv, "ROLEGATE_METRICS", true)
+	if err != nil {
+		return c, err
+	}
+	pprof, err := envBool(getenv, "ROLEGATE_PPROF", false)
+	if err != nil {
+		return c, err
+	}
 	fs.StringVar(&c.Addr, "addr", env("ROLEGATE_ADDR", ":8080"), "listen address (ROLEGATE_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("ROLEGATE_DATABASE_URL", "sqlite://rolegate.db"), "sqlite://<path>, postgres://... or mysql://... (ROLEGATE_DATABASE_URL)")
 	fs.StringVar(&c.AdminToken, "admin-token", env("ROLEGATE_ADMIN_TOKEN", ""), "bootstrap bearer token with every right; generated on first start when unset (ROLEGATE_ADMIN_TOKEN)")
@@ -53,6 +64,11 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.StringVar(&logLevel, "log-level", env("ROLEGATE_LOG_LEVEL", "info"), "debug, info, warn or error (ROLEGATE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("ROLEGATE_LOG_FORMAT", "text"), "text or json (ROLEGATE_LOG_FORMAT)")
 	fs.StringVar(&grace, "shutdown-grace", env("ROLEGATE_SHUTDOWN_GRACE", "15s"), "how long shutdown waits for requests in flight (ROLEGATE_SHUTDOWN_GRACE)")
+	fs.BoolVar(&c.Metrics, "metrics", metrics, "serve Prometheus metrics on GET /metrics, without authentication (ROLEGATE_METRICS)")
+	fs.BoolVar(&c.Pprof, "pprof", pprof, "serve net/http/pprof under /debug/pprof, behind the admin token (ROLEGATE_PPROF)")
+	if cmd == "doctor" {
+		fs.BoolVar(&c.Fix, "fix", false, "repair the rules of inconsistent entities from their role, user and assignment rows")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, errUsage
@@ -62,7 +78,6 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	var err error
 	if c.MaxEntities, err = strconv.Atoi(maxEntities); err != nil || c.MaxEntities < 1 {
 		return c, fmt.Errorf("max-entities: %q is not a positive integer", maxEntities)
 	}
@@ -101,6 +116,19 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		}
 	}
 	return c, nil
+}
+
+// envBool reads a boolean variable (true/false, 1/0, ...); def when unset.
+func envBool(getenv func(string) string, name string, def bool) (bool, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return def, fmt.Errorf("%s: %q is not true or false", name, v)
+	}
+	return b, nil
 }
 
 func (c Config) logger(w io.Writer) *slog.Logger {

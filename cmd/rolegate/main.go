@@ -2,6 +2,9 @@
 //
 //	rolegate [serve] [flags]   serve the API (the default)
 //	rolegate migrate [flags]   apply the schema migrations and exit
+//	rolegate doctor [--fix]    check that the stored rules match the roles,
+//	                           users and assignments (exit 1 when not);
+//	                           --fix repairs them
 //
 // Every flag has a ROLEGATE_* variable; a flag given on the command line wins.
 package main
@@ -45,7 +48,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, cfg, stdout)
 	case "migrate":
 		return migrate(ctx, cfg, stdout)
+	case "doctor":
+		return doctor(ctx, cfg, stdout)
 	}
-	fmt.Fprintf(stderr, "unknown command %q; commands: serve, migrate\n", cmd)
+	fmt.Fprintf(stderr, "unknown command %q; commands: serve, migrate, doctor\n", cmd)
 	return errUsage
 }

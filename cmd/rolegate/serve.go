@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/handlers"
@@ -46,8 +48,12 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	deps := handlers.Deps{Service: svc, Auth: auth, Logger: log, Pprof: cfg.Pprof}
+	if cfg.Metrics {
+		deps.Metrics = prometheus.NewRegistry()
+	}
 	srv := &http.Server{
-		Handler:           handlers.NewRouter(handlers.Deps{Service: svc, Auth: auth, Logger: log}),
+		Handler:           handlers.NewRouter(deps),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -55,7 +61,8 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "database", redact(cfg.DatabaseURL))
+	log.Info("listening", "addr", ln.Addr().String(), "database", redact(cfg.DatabaseURL),
+		"metrics", cfg.Metrics, "pprof", cfg.Pprof)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
