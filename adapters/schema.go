@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	gormadapter "github.com/casbin/gorm-adapter/v3"
@@ -90,7 +91,8 @@ type migration struct {
 	up      func(db *gorm.DB) error
 }
 
-// migrations are applied in order, once each; never edit a released one.
+// migrations are applied in order of version, once each; never edit a
+// released one. Files of this package may add theirs from init.
 var migrations = []migration{
 	{1, "tables for entities, roles, users, assignments, settings and casbin_rule", func(db *gorm.DB) error {
 		if err := db.AutoMigrate(&entityRow{}, &roleRow{}, &userRow{}, &assignmentRow{}, &settingRow{}); err != nil {
@@ -158,7 +160,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	for _, v := range applied {
 		done[v] = true
 	}
-	for _, m := range migrations {
+	ordered := append([]migration(nil), migrations...)
+	sort.Slice(ordered, func(i, j int) bool { return ordered[i].version < ordered[j].version })
+	for _, m := range ordered {
 		if done[m.version] {
 			continue
 		}

@@ -72,5 +72,5 @@ func (a *Authenticator) Authenticate(token string) (Actor, error) {
 	if token == "" || subtle.ConstantTimeCompare(sum[:], a.hash[:]) != 1 {
 		return Actor{}, Errorf(KindUnauthenticated, "invalid_token", "the bearer token is missing or not valid")
 	}
-	return Actor{ID: "admin"}, nil
+	return Actor{ID: "admin", Scopes: []string{ScopeAdmin}}, nil
 }

@@ -106,13 +106,34 @@ func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 // clock returns the current time as stored: UTC, milliseconds.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
-// Actor is who makes a call, for created_by/updated_by. When UserID is set,
-// the caller is that user of entity EntityID and may give only rights it
-// holds itself; otherwise it is a platform caller with every right.
+// Actor is who makes a call. ID names it in created_by, updated_by and the
+// audit log ("admin", "client:<client_id>", "user:<user_id>"). EntityID binds
+// it to one entity (empty: every entity). When UserID is set, the caller is
+// that user of EntityID and may give only rights it holds itself. Scopes are
+// what the caller's token allows: ScopeCheck, ScopeManage, ScopeAdmin.
 type Actor struct {
 	ID       string
 	EntityID string
 	UserID   string
+	ClientID string
+	Scopes   []string
+}
+
+// Token scopes.
+const (
+	ScopeCheck  = "check"  // may call the check endpoints
+	ScopeManage = "manage" // may manage roles, users and assignments
+	ScopeAdmin  = "admin"  // everything, every entity
+)
+
+// Has reports whether the actor's token carries scope (admin carries all).
+func (a Actor) Has(scope string) bool {
+	for _, s := range a.Scopes {
+		if s == scope || s == ScopeAdmin {
+			return true
+		}
+	}
+	return false
 }
 
 type actorKey struct{}
