@@ -93,6 +93,7 @@ func NewRouter(d Deps) http.Handler {
 	v1.PUT("/entities/:entity/users/:user/roles/:role", a.assignRole)
 	v1.DELETE("/entities/:entity/users/:user/roles/:role", a.unassignRole)
 	v1.GET("/entities/:entity/users/:user/permissions", a.userPermissions)
+	v1.GET("/entities/:entity/audit-events", a.listAuditEvents)
 
 	v1.POST("/check", a.check)
 	v1.POST("/check/batch", a.checkBatch)
@@ -155,6 +156,7 @@ func requestID() gin.HandlerFunc {
 			id = hex.EncodeToString(b)
 		}
 		c.Set(requestIDKey, id)
+		c.Request = c.Request.WithContext(policy.WithRequestID(c.Request.Context(), id))
 		c.Header("X-Request-Id", id)
 		c.Next()
 	}

@@ -231,7 +231,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, err
 				return err
 			}
 		}
-		return nil
+		return s.audit(ctx, tx, now, ent.ID, AuditEntityCreate, AuditObjectEntity, ent.ID, nil, entityDocOf(ent))
 	})
 	if err != nil {
 		return Entity{}, err
@@ -274,12 +274,17 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) error {
 			}
 			return err
 		}
+		if err := tx.DeleteAuditEvents(id); err != nil {
+			return err
+		}
 		return tx.DeleteEntity(id)
 	})
 	if err != nil {
 		return err
 	}
 	s.engine.Forget(id)
+	// Its audit events went with it: the deletion is recorded here.
+	s.log.InfoContext(ctx, "entity deleted", "entity_id", id, "actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
 	return nil
 }
 
@@ -354,7 +359,10 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 			}
 			return err
 		}
-		return tx.AddRules(Compile(r))
+		if err := tx.AddRules(Compile(r)); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditRoleCreate, AuditObjectRole, r.ID, nil, roleDocOf(r))
 	})
 	if err != nil {
 		return Role{}, err
@@ -488,7 +496,10 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 			}
 			return err
 		}
-		return tx.ReplaceSubjectRules(entityID, RoleSubject(r.ID), Compile(r))
+		if err := tx.ReplaceSubjectRules(entityID, RoleSubject(r.ID), Compile(r)); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditRoleUpdate, AuditObjectRole, r.ID, roleDocOf(old), roleDocOf(r))
 	})
 	if err != nil {
 		return Role{}, err
@@ -539,14 +550,17 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 		if err := tx.RemoveRules(grules); err != nil {
 			return err
 		}
-		oldRules := Compile(r)
+		oldRules, before := Compile(r), roleDocOf(r)
 		r.Status, r.Version = StatusDeleted, r.Version+1
 		actor := ActorFrom(ctx).ID
 		r.DeletedAt, r.DeletedBy, r.UpdatedAt, r.UpdatedBy = &now, actor, now, actor
 		if err := tx.UpdateRole(&r); err != nil {
 			return err
 		}
-		return tx.RemoveRules(oldRules)
+		if err := tx.RemoveRules(oldRules); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditRoleDelete, AuditObjectRole, r.ID, before, roleDocOf(r))
 	})
 	if err != nil {
 		return Role{}, err
@@ -699,7 +713,10 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 			rules = append(rules, CompileAssignment(a))
 			u.Roles = append(u.Roles, UserRole{Role: r})
 		}
-		return tx.AddRules(rules)
+		if err := tx.AddRules(rules); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditUserCreate, AuditObjectUser, u.ID, nil, userDocOf(u))
 	})
 	if err != nil {
 		return User{}, err
@@ -790,6 +807,10 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 		if u, err = getUser(tx, entityID, userID); err != nil {
 			return err
 		}
+		if u.Roles, err = userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+			return err
+		}
+		before := userDocOf(u)
 		if in.Email != nil {
 			u.Email = *in.Email
 		}
@@ -814,8 +835,10 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 				return err
 			}
 		}
-		u.Roles, err = userRoles(tx, entityID, userID, map[string]Role{})
-		return err
+		if u.Roles, err = userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditUserUpdate, AuditObjectUser, u.ID, before, userDocOf(u))
 	})
 	if err != nil {
 		return User{}, err
@@ -894,7 +917,10 @@ func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (User
 		if err := tx.RemoveRules(rules); err != nil {
 			return err
 		}
-		return tx.DeleteUser(entityID, userID)
+		if err := tx.DeleteUser(entityID, userID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditUserDelete, AuditObjectUser, u.ID, userDocOf(u), nil)
 	})
 	if err != nil {
 		return User{}, err
@@ -919,6 +945,11 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
 		}
+		held, err := userRoles(tx, entityID, userID, map[string]Role{})
+		if err != nil {
+			return err
+		}
+		before := scopedRolesDocOf(userID, scope, held)
 		ids := roleIDs
 		if ids == nil {
 			yes := true
@@ -933,9 +964,13 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 		if err := s.replaceRoles(ctx, tx, entityID, userID, scope, ids, now); err != nil {
 			return err
 		}
-		var err error
-		out, err = activeRoles(tx, entityID, ids)
-		return err
+		if out, err = activeRoles(tx, entityID, ids); err != nil {
+			return err
+		}
+		if held, err = userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditTeamRolesSet, AuditObjectAssignment, userID, before, scopedRolesDocOf(userID, scope, held))
 	})
 	if err != nil {
 		return nil, err
@@ -977,7 +1012,10 @@ func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scop
 		if err := tx.PutAssignment(&a); err != nil {
 			return err
 		}
-		return tx.AddRules([]Rule{CompileAssignment(a)})
+		if err := tx.AddRules([]Rule{CompileAssignment(a)}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditAssignmentCreate, AuditObjectAssignment, userID, nil, assignmentDocOf(a))
 	})
 	return a, err
 }
@@ -989,13 +1027,24 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 			return err
 		}
 		a := Assignment{EntityID: entityID, UserID: userID, RoleID: roleID, Scope: scope}
+		sc := scope
+		have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, RoleID: roleID, Scope: &sc})
+		if err != nil {
+			return err
+		}
+		if len(have) > 0 {
+			a = have[0]
+		}
 		if err := tx.DeleteAssignment(a); err != nil {
 			if isNotFound(err) {
 				return Errorf(KindNotFound, "assignment_not_found", "user %q does not hold role %q in that scope", userID, roleID)
 			}
 			return err
 		}
-		return tx.RemoveRules([]Rule{CompileAssignment(a)})
+		if err := tx.RemoveRules([]Rule{CompileAssignment(a)}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditAssignmentDelete, AuditObjectAssignment, userID, assignmentDocOf(a), nil)
 	})
 	return err
 }

@@ -84,6 +84,14 @@ type Tx interface {
 	GetSetting(key string) (string, error)
 	// PutSetting stores a setting; ErrDuplicate when it is already set.
 	PutSetting(key, value string) error
+
+	// InsertAuditEvent stores one audit event.
+	InsertAuditEvent(e *AuditEvent) error
+	// ListAuditEvents returns the entity's audit events that f selects,
+	// ordered by (time, id) as p says (Sort "time" or "").
+	ListAuditEvents(entityID string, f AuditFilter, p Page) ([]AuditEvent, error)
+	// DeleteAuditEvents removes every audit event of the entity.
+	DeleteAuditEvents(entityID string) error
 }
 
 // Page selects one page of a keyset-ordered list. Rows come ordered by (Sort,
@@ -91,7 +99,7 @@ type Tx interface {
 // many to return at most.
 type Page struct {
 	Limit int
-	Sort  string // "created_at", "updated_at", "name" (roles); "id" (users)
+	Sort  string // "created_at", "updated_at", "name" (roles); "id" (users); "time" (audit events)
 	Desc  bool
 	After *Cursor
 }

@@ -1,0 +1,269 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The audit log: every committed change of an entity's roles, users and
+// assignments (and the entity's creation) writes one AuditEvent in the same
+// transaction as the change, so a change and its event commit or fail
+// together. Before and After are the object as the native API shows it (JSON),
+// or nil: nil Before for a creation, nil After for a deletion.
+//
+// What each write records (object_id names the object changed):
+//
+//	entity.create      entity      the entity id     after: the entity
+//	role.create        role        the role id       after: the role
+//	role.update        role        the role id       before and after: the role
+//	role.delete        role        the role id       before: the active role, after: the deleted role
+//	user.create        user        the user id       after: the user with its roles
+//	user.update        user        the user id       before and after: the user with its roles
+//	user.delete        user        the user id       before: the user with its roles
+//	assignment.create  assignment  the user id       after: the assignment
+//	assignment.delete  assignment  the user id       before: the assignment
+//	team_roles.set     assignment  the user id       before and after: the user's roles in the scope
+//
+// Assigning a role the user already holds changes nothing and records
+// nothing. Deleting an entity deletes its audit events with everything else
+// of it (an entity id may be used again, and must not inherit a log); the
+// deletion itself is logged by the service's logger.
+
+// Audit actions.
+const (
+	AuditEntityCreate     = "entity.create"
+	AuditRoleCreate       = "role.create"
+	AuditRoleUpdate       = "role.update"
+	AuditRoleDelete       = "role.delete"
+	AuditUserCreate       = "user.create"
+	AuditUserUpdate       = "user.update"
+	AuditUserDelete       = "user.delete"
+	AuditAssignmentCreate = "assignment.create"
+	AuditAssignmentDelete = "assignment.delete"
+	AuditTeamRolesSet     = "team_roles.set"
+)
+
+// Audit object types.
+const (
+	AuditObjectEntity     = "entity"
+	AuditObjectRole       = "role"
+	AuditObjectUser       = "user"
+	AuditObjectAssignment = "assignment"
+)
+
+// AuditObjectTypes are the object types audit events name.
+var AuditObjectTypes = []string{AuditObjectAssignment, AuditObjectEntity, AuditObjectRole, AuditObjectUser}
+
+// AuditEvent is one committed change.
+type AuditEvent struct {
+	ID         string // a UUIDv7: ordered by creation within one time
+	EntityID   string
+	Time       time.Time
+	Actor      string // Actor.ID of the caller; empty for internal calls
+	Action     string // AuditRoleCreate, ...
+	ObjectType string // AuditObjectRole, ...
+	ObjectID   string
+	Before     json.RawMessage // nil: none
+	After      json.RawMessage // nil: none
+	RequestID  string
+}
+
+// AuditFilter narrows an audit listing; zero fields do not filter.
+type AuditFilter struct {
+	ObjectType string
+	Actor      string
+}
+
+// MaxRequestIDLen bounds the request id kept with an audit event.
+const MaxRequestIDLen = 128
+
+type requestIDKey struct{}
+
+// WithRequestID returns a context carrying the id of the request being
+// served; audit events record it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFrom returns the request id carried by ctx, "" when none.
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// audit records one change inside the write's transaction. before and after
+// are documents (roleDoc, userDoc, ...) or nil.
+func (s *Service) audit(ctx context.Context, tx Tx, now time.Time, entityID, action, objectType, objectID string, before, after any) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	e := AuditEvent{ID: id.String(), EntityID: entityID, Time: now, Actor: ActorFrom(ctx).ID,
+		Action: action, ObjectType: objectType, ObjectID: objectID, RequestID: RequestIDFrom(ctx)}
+	if len(e.RequestID) > MaxRequestIDLen {
+		e.RequestID = e.RequestID[:MaxRequestIDLen]
+	}
+	if e.Before, err = auditJSON(before); err != nil {
+		return err
+	}
+	if e.After, err = auditJSON(after); err != nil {
+		return err
+	}
+	return tx.InsertAuditEvent(&e)
+}
+
+func auditJSON(doc any) (json.RawMessage, error) {
+	if doc == nil {
+		return nil, nil
+	}
+	return json.Marshal(doc)
+}
+
+// ListAuditEvents returns one page of the entity's audit events, newest first
+// (Page.Desc false) or oldest first; Page.Sort is "time". An unknown entity
+// is 404.
+func (s *Service) ListAuditEvents(ctx context.Context, entityID string, f AuditFilter, p Page) ([]AuditEvent, error) {
+	var out []AuditEvent
+	err := s.store.View(ctx, func(tx Tx) error {
+		if _, err := tx.GetEntity(entityID); err != nil {
+			if isNotFound(err) {
+				return entityNotFound(entityID)
+			}
+			return err
+		}
+		var err error
+		out, err = tx.ListAuditEvents(entityID, f, p)
+		return err
+	})
+	return out, err
+}
+
+// ---- the documents: objects as the native API shows them ----
+
+func auditTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func auditNullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+type entityDoc struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Revision  int64  `json:"revision"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+func entityDocOf(e Entity) entityDoc {
+	return entityDoc{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: auditTime(e.CreatedAt), UpdatedAt: auditTime(e.UpdatedAt)}
+}
+
+type roleDoc struct {
+	ID          string         `json:"id"`
+	EntityID    string         `json:"entity_id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Permissions PermissionsDoc `json:"permissions"`
+	Default     bool           `json:"default"`
+	RoleType    string         `json:"role_type"`
+	Status      string         `json:"status"`
+	Version     int64          `json:"version"`
+	CreatedAt   string         `json:"created_at"`
+	CreatedBy   *string        `json:"created_by"`
+	UpdatedAt   string         `json:"updated_at"`
+	UpdatedBy   *string        `json:"updated_by"`
+	DeletedAt   *string        `json:"deleted_at"`
+	DeletedBy   *string        `json:"deleted_by"`
+}
+
+func roleDocOf(r Role) roleDoc {
+	out := roleDoc{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description,
+		Permissions: DocOf(r.Permissions), Default: r.Default, RoleType: r.RoleType, Status: r.Status,
+		Version: r.Version, CreatedAt: auditTime(r.CreatedAt), CreatedBy: auditNullable(r.CreatedBy),
+		UpdatedAt: auditTime(r.UpdatedAt), UpdatedBy: auditNullable(r.UpdatedBy), DeletedBy: auditNullable(r.DeletedBy)}
+	if r.DeletedAt != nil {
+		s := auditTime(*r.DeletedAt)
+		out.DeletedAt = &s
+	}
+	return out
+}
+
+type roleRefDoc struct {
+	ID    string  `json:"id"`
+	Name  string  `json:"name"`
+	Scope *string `json:"scope"`
+}
+
+// userDoc is a user as the native API shows it, plus the rights it holds
+// directly (facades can give those) when it holds any.
+type userDoc struct {
+	ID          string          `json:"id"`
+	EntityID    string          `json:"entity_id"`
+	Email       string          `json:"email"`
+	Name        string          `json:"name"`
+	Roles       []roleRefDoc    `json:"roles"`
+	Permissions *PermissionsDoc `json:"permissions,omitempty"`
+	CreatedAt   string          `json:"created_at"`
+	UpdatedAt   string          `json:"updated_at"`
+	DeletedAt   *string         `json:"deleted_at"`
+	LastSeenAt  *string         `json:"last_seen_at"`
+}
+
+func userDocOf(u User) userDoc {
+	out := userDoc{ID: u.ID, EntityID: u.EntityID, Email: u.Email, Name: u.Name, Roles: []roleRefDoc{},
+		CreatedAt: auditTime(u.CreatedAt), UpdatedAt: auditTime(u.UpdatedAt)}
+	for _, ur := range u.Roles {
+		out.Roles = append(out.Roles, roleRefDoc{ID: ur.Role.ID, Name: ur.Role.Name, Scope: auditNullable(ur.Scope)})
+	}
+	if len(u.Permissions.Objects) > 0 {
+		d := DocOf(u.Permissions)
+		out.Permissions = &d
+	}
+	if u.LastSeenAt != nil {
+		s := auditTime(*u.LastSeenAt)
+		out.LastSeenAt = &s
+	}
+	return out
+}
+
+type assignmentDoc struct {
+	EntityID  string  `json:"entity_id"`
+	UserID    string  `json:"user_id"`
+	RoleID    string  `json:"role_id"`
+	Scope     *string `json:"scope"`
+	CreatedAt string  `json:"created_at"`
+}
+
+func assignmentDocOf(a Assignment) assignmentDoc {
+	return assignmentDoc{EntityID: a.EntityID, UserID: a.UserID, RoleID: a.RoleID, Scope: auditNullable(a.Scope), CreatedAt: auditTime(a.CreatedAt)}
+}
+
+// scopedRolesDoc is the roles a user holds inside one scope.
+type scopedRolesDoc struct {
+	UserID string          `json:"user_id"`
+	Scope  string          `json:"scope"`
+	Roles  []scopedRoleRef `json:"roles"`
+}
+
+type scopedRoleRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+func scopedRolesDocOf(userID, scope string, held []UserRole) scopedRolesDoc {
+	out := scopedRolesDoc{UserID: userID, Scope: scope, Roles: []scopedRoleRef{}}
+	for _, ur := range held {
+		if ur.Scope == scope {
+			out.Roles = append(out.Roles, scopedRoleRef{ID: ur.Role.ID, Name: ur.Role.Name})
+		}
+	}
+	sort.Slice(out.Roles, func(i, j int) bool { return out.Roles[i].ID < out.Roles[j].ID })
+	return out
+}
