@@ -37,6 +37,9 @@ type Deps struct {
 	Metrics *prometheus.Registry
 	// Pprof mounts net/http/pprof under /debug/pprof, behind the bearer token.
 	Pprof bool
+	// RateLimits bounds each client's and each entity's calls (ratelimit.go);
+	// the zero value limits nothing.
+	RateLimits RateLimits
 }
 
 type api struct {
@@ -58,6 +61,9 @@ func NewRouter(d Deps) http.Handler {
 	r.ContextWithFallback = true
 	o := newOps(d)
 	r.Use(requestID(), accessLog(d.Logger), o.middleware(), recovery(), limitBody(d.MaxBodyBytes))
+	if rl := newRateLimiter(d.RateLimits); rl != nil {
+		r.Use(rl.attach)
+	}
 	r.NoRoute(func(c *gin.Context) {
 		errorWriterFor(c.Request.URL.Path)(c, policy.Errorf(policy.KindNotFound, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -137,6 +143,9 @@ func authenticate(auth Authenticator, fail func(*gin.Context, error)) gin.Handle
 			return
 		}
 		c.Request = c.Request.WithContext(policy.WithActor(c.Request.Context(), actor))
+		if !limitRate(c) {
+			return
+		}
 		c.Next()
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -30,6 +31,11 @@ type Config struct {
 	Pprof         bool // mount /debug/pprof behind the bearer token
 	Fix           bool // doctor: repair what is found
 
+	RateLimitCheck    float64       // checks per second per client and per entity; 0: unlimited
+	RateLimitManage   float64       // other calls per second per client and per entity; 0: unlimited
+	ReadHeaderTimeout time.Duration // how long a client may take to send the request headers
+	MaxHeaderBytes    int           // largest request header block
+
 	templates []policy.RoleTemplate
 	catalog   *policy.Catalog
 }
@@ -47,6 +53,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.SetOutput(stderr)
 	var c Config
 	var maxEntities, logLevel, grace string
+	var rateCheck, rateManage, headerTimeout, headerBytes string
 	metrics, err := envBool(getenv, "ROLEGATE_METRICS", true)
 	if err != nil {
 		return c, err
@@ -64,6 +71,10 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.StringVar(&logLevel, "log-level", env("ROLEGATE_LOG_LEVEL", "info"), "debug, info, warn or error (ROLEGATE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("ROLEGATE_LOG_FORMAT", "text"), "text or json (ROLEGATE_LOG_FORMAT)")
 	fs.StringVar(&grace, "shutdown-grace", env("ROLEGATE_SHUTDOWN_GRACE", "15s"), "how long shutdown waits for requests in flight (ROLEGATE_SHUTDOWN_GRACE)")
+	fs.StringVar(&rateCheck, "rate-limit-check", env("ROLEGATE_RATE_LIMIT_CHECK", "0"), "check requests per second per client and per entity; 0 is unlimited (ROLEGATE_RATE_LIMIT_CHECK)")
+	fs.StringVar(&rateManage, "rate-limit-manage", env("ROLEGATE_RATE_LIMIT_MANAGE", "0"), "other authenticated requests per second per client and per entity; 0 is unlimited (ROLEGATE_RATE_LIMIT_MANAGE)")
+	fs.StringVar(&headerTimeout, "read-header-timeout", env("ROLEGATE_READ_HEADER_TIMEOUT", "5s"), "how long a client may take to send the request headers (ROLEGATE_READ_HEADER_TIMEOUT)")
+	fs.StringVar(&headerBytes, "max-header-bytes", env("ROLEGATE_MAX_HEADER_BYTES", "65536"), "largest request header block in bytes; larger is 431 (ROLEGATE_MAX_HEADER_BYTES)")
 	fs.BoolVar(&c.Metrics, "metrics", metrics, "serve Prometheus metrics on GET /metrics, without authentication (ROLEGATE_METRICS)")
 	fs.BoolVar(&c.Pprof, "pprof", pprof, "serve net/http/pprof under /debug/pprof, behind the admin token (ROLEGATE_PPROF)")
 	if cmd == "doctor" {
@@ -89,6 +100,18 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.ShutdownGrace, err = time.ParseDuration(grace); err != nil || c.ShutdownGrace < 0 {
 		return c, fmt.Errorf("shutdown-grace: %q is not a duration such as 15s", grace)
+	}
+	if c.RateLimitCheck, err = parseRate(rateCheck); err != nil {
+		return c, fmt.Errorf("rate-limit-check: %w", err)
+	}
+	if c.RateLimitManage, err = parseRate(rateManage); err != nil {
+		return c, fmt.Errorf("rate-limit-manage: %w", err)
+	}
+	if c.ReadHeaderTimeout, err = time.ParseDuration(headerTimeout); err != nil || c.ReadHeaderTimeout <= 0 {
+		return c, fmt.Errorf("read-header-timeout: %q is not a positive duration such as 5s", headerTimeout)
+	}
+	if c.MaxHeaderBytes, err = strconv.Atoi(headerBytes); err != nil || c.MaxHeaderBytes < 1024 || c.MaxHeaderBytes > 1<<20 {
+		return c, fmt.Errorf("max-header-bytes: %q is not a number of bytes from 1024 to 1048576", headerBytes)
 	}
 	if c.DatabaseURL == "" || !strings.Contains(c.DatabaseURL, "://") {
 		return c, fmt.Errorf("database-url: %q is not a URL such as sqlite://rolegate.db", c.DatabaseURL)
@@ -116,6 +139,15 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		}
 	}
 	return c, nil
+}
+
+// parseRate reads a rate in requests per second: a number >= 0, 0 unlimited.
+func parseRate(s string) (float64, error) {
+	r, err := strconv.ParseFloat(s, 64)
+	if err != nil || r < 0 || math.IsInf(r, 0) || math.IsNaN(r) {
+		return 0, fmt.Errorf("%q is not a number of requests per second (0 is unlimited)", s)
+	}
+	return r, nil
 }
 
 // envBool reads a boolean variable (true/false, 1/0, ...); def when unset.

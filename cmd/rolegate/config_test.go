@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigFlagsWinOverVariables(t *testing.T) {
@@ -88,5 +89,29 @@ func TestCatalogAndTemplates(t *testing.T) {
 	u := s.must(201, "POST", "/v1/entities/e/users", map[string]any{"id": "v"})
 	if c := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "e", "user_id": "v", "object_type": "payable", "action": "read"}); c["allowed"] != true {
 		t.Fatalf("default role from template: %v %v", u, c)
+	}
+}
+
+// TestRateLimitAndServerConfig: rate limits, the read-header timeout and
+// the header size limit are flags and variables; bad values are refused.
+func TestRateLimitAndServerConfig(t *testing.T) {
+	env := map[string]string{"ROLEGATE_RATE_LIMIT_CHECK": "100", "ROLEGATE_RATE_LIMIT_MANAGE": "2.5", "ROLEGATE_READ_HEADER_TIMEOUT": "2s", "ROLEGATE_MAX_HEADER_BYTES": "4096"}
+	c, err := loadConfig("serve", []string{"-rate-limit-check", "50"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RateLimitCheck != 50 || c.RateLimitManage != 2.5 || c.ReadHeaderTimeout != 2*time.Second || c.MaxHeaderBytes != 4096 {
+		t.Fatalf("config: %+v", c)
+	}
+	c, err = loadConfig("serve", nil, func(string) string { return "" }, io.Discard)
+	if err != nil || c.RateLimitCheck != 0 || c.RateLimitManage != 0 || c.ReadHeaderTimeout != 5*time.Second || c.MaxHeaderBytes != 64<<10 {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	for _, bad := range [][]string{{"-rate-limit-check", "-1"}, {"-rate-limit-manage", "lots"}, {"-rate-limit-check", "NaN"},
+		{"-rate-limit-manage", "+Inf"}, {"-read-header-timeout", "0s"}, {"-read-header-timeout", "5"}, {"-max-header-bytes", "100"},
+		{"-max-header-bytes", "x"}} {
+		if _, err := loadConfig("serve", bad, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
 	}
 }

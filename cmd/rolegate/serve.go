@@ -48,21 +48,23 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	deps := handlers.Deps{Service: svc, Auth: auth, Logger: log, Pprof: cfg.Pprof}
+	deps := handlers.Deps{Service: svc, Auth: auth, Logger: log, Pprof: cfg.Pprof,
+		RateLimits: handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage}}
 	if cfg.Metrics {
 		deps.Metrics = prometheus.NewRegistry()
 	}
 	srv := &http.Server{
 		Handler:           handlers.NewRouter(deps),
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "database", redact(cfg.DatabaseURL),
-		"metrics", cfg.Metrics, "pprof", cfg.Pprof)
+		"metrics", cfg.Metrics, "pprof", cfg.Pprof,
+		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

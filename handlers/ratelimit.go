@@ -1,0 +1,382 @@
+package handlers
+
+// Rate limits: token buckets (golang.org/x/time/rate) per client and per
+// entity, one set for checks and one for management calls.
+//
+// A call is a check when it is POST /v1/check or POST /v1/check/batch; every
+// other authenticated call (native, facades, /debug/pprof) is a management
+// call. Limits count HTTP requests: a batch is one request, charged once to
+// its client and once to each distinct entity it names (a batch holds at most
+// MaxBatch checks). Unauthenticated calls (health, readiness, metrics, token
+// endpoints, and calls answered 401) are not counted here.
+//
+// Each call is charged to "client:<ClientID, else Actor.ID>" and to
+// "entity:<id>" for the entity it acts in. A caller bound to an entity is
+// always charged to that entity only, so that it cannot spend another
+// tenant's budget by naming it. A platform-wide caller is charged to the
+// entities it names: the path's :entity or :oid, Monite's x-monite-entity-id,
+// Papershift's X-Entity-Id, or the entity_id of a check body. A call passes
+// only when every bucket it is charged to has a token; when one has not,
+// none is charged and the answer is 429.
+//
+// Buckets hold at most the rate's worth of tokens (burst = rate, at least 1)
+// and refill continuously. Memory is bounded: a bucket unused for twice its
+// refill time is full again and is dropped (a new one is the same) as the set
+// is used, and each set keeps at most MaxKeys buckets, dropping the least
+// recently used first.
+
+import (
+	"bytes"
+	"container/list"
+	"encoding/json"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
+
+	"github.com/rolegate/rolegate/policy"
+)
+
+// RateLimits bounds the calls of each client and of each entity, in requests
+// per second; 0 is unlimited.
+type RateLimits struct {
+	Check  float64 // POST /v1/check and /v1/check/batch (a batch is one request)
+	Manage float64 // every other authenticated call
+	// MaxKeys bounds the buckets held for checks and, apart, for management
+	// calls; 0 means DefaultRateLimitKeys.
+	MaxKeys int
+
+	now func() time.Time // tests: the clock
+}
+
+// DefaultRateLimitKeys is the default bound on buckets per set.
+const DefaultRateLimitKeys = 1 << 15
+
+const rateLimiterKey = "rolegate_rate_limiter"
+
+// rateLimiter holds the two sets of buckets; a nil set is unlimited.
+type rateLimiter struct {
+	check, manage *bucketSet
+	now           func() time.Time
+}
+
+// newRateLimiter returns nil when nothing is limited.
+func newRateLimiter(l RateLimits) *rateLimiter {
+	if l.Check <= 0 && l.Manage <= 0 {
+		return nil
+	}
+	if l.MaxKeys <= 0 {
+		l.MaxKeys = DefaultRateLimitKeys
+	}
+	rl := &rateLimiter{now: l.now, check: newBucketSet(l.Check, l.MaxKeys), manage: newBucketSet(l.Manage, l.MaxKeys)}
+	if rl.now == nil {
+		rl.now = time.Now
+	}
+	return rl
+}
+
+// attach makes the limiter available to authenticate, which applies it once
+// the caller is known.
+func (rl *rateLimiter) attach(c *gin.Context) {
+	c.Set(rateLimiterKey, rl)
+	c.Next()
+}
+
+// limitRate applies the router's rate limits, if any, to an authenticated
+// call. It answers 429 and returns false when the call is over a limit.
+func limitRate(c *gin.Context) bool {
+	v, ok := c.Get(rateLimiterKey)
+	if !ok {
+		return true
+	}
+	return v.(*rateLimiter).limit(c)
+}
+
+func (rl *rateLimiter) limit(c *gin.Context) bool {
+	check := isCheckRoute(c.Request.Method, c.FullPath()) // metrics.go
+	set := rl.manage
+	if check {
+		set = rl.check
+	}
+	if set == nil {
+		return true
+	}
+	actor := policy.ActorFrom(c.Request.Context())
+	client := actor.ClientID
+	if client == "" {
+		client = actor.ID
+	}
+	keys := []string{"client:" + client}
+	for _, e := range entitiesOf(c, actor, check) {
+		keys = append(keys, "entity:"+e)
+	}
+
+	now := rl.now()
+	lims := make([]*rate.Limiter, len(keys))
+	var wait time.Duration
+	// First look: a refused call takes no token, so that a flood of refused
+	// calls does not push the buckets below empty.
+	for i, k := range keys {
+		lims[i] = set.get(k, now)
+		if t := lims[i].TokensAt(now); t < 1 {
+			wait = max(wait, time.Duration((1-t)/float64(set.limit)*float64(time.Second)))
+		}
+	}
+	if wait == 0 {
+		// Then take one token from each, all or none (another call may have
+		// taken the last one meanwhile).
+		res := make([]*rate.Reservation, len(keys))
+		for i, l := range lims {
+			res[i] = l.ReserveN(now, 1) // burst >= 1: always OK
+			wait = max(wait, res[i].DelayFrom(now))
+		}
+		if wait > 0 {
+			for _, r := range res {
+				r.CancelAt(now)
+			}
+		}
+	}
+	// Report the bucket closest to empty.
+	tokens := math.Inf(1)
+	for _, l := range lims {
+		tokens = min(tokens, l.TokensAt(now))
+	}
+	remaining := max(0, int(math.Floor(tokens)))
+	reset := ceilSeconds(time.Duration((float64(set.burst) - tokens) / float64(set.limit) * float64(time.Second)))
+	h := c.Writer.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(set.burst))
+	if wait == 0 {
+		h.Set("RateLimit-Remaining", strconv.Itoa(remaining))
+		h.Set("RateLimit-Reset", strconv.Itoa(reset))
+		return true
+	}
+	retry := max(1, ceilSeconds(wait))
+	h.Set("RateLimit-Remaining", "0")
+	h.Set("RateLimit-Reset", strconv.Itoa(max(retry, reset)))
+	h.Set("Retry-After", strconv.Itoa(retry))
+	writeRateLimited(c, fmt.Sprintf("too many requests; retry in %d s", retry))
+	return false
+}
+
+func ceilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// entitiesOf names the entities a call is charged to (see the top of the
+// file); ids that are not entity ids are skipped (the call fails anyway).
+func entitiesOf(c *gin.Context, actor policy.Actor, check bool) []string {
+	if actor.EntityID != "" {
+		return []string{actor.EntityID}
+	}
+	var out []string
+	add := func(id string) {
+		if policy.ValidEntityID(id) {
+			for _, o := range out {
+				if o == id {
+					return
+				}
+			}
+			out = append(out, id)
+		}
+	}
+	add(c.Param("entity"))
+	add(c.Param("oid"))
+	switch p := c.FullPath(); {
+	case p == "/v1/roles" || strings.HasPrefix(p, "/v1/roles/"):
+		add(c.GetHeader("x-monite-entity-id"))
+	case strings.HasPrefix(p, "/api/"):
+		add(c.GetHeader("X-Entity-Id"))
+	}
+	if check {
+		out = append(out, checkEntities(c)...)
+	}
+	return out
+}
+
+// checkEntities reads the entity ids of a check or batch body, distinct, and
+// puts the body back for the handler, read error included (so that a body
+// over the limit is still 413). A body that does not parse names none: the
+// handler answers it.
+func checkEntities(c *gin.Context) []string {
+	orig := c.Request.Body
+	if orig == nil || orig == http.NoBody {
+		return nil
+	}
+	body, err := io.ReadAll(orig)
+	var r io.Reader = bytes.NewReader(body)
+	if err != nil {
+		r = io.MultiReader(r, errReader{err})
+	}
+	c.Request.Body = replayBody{Reader: r, Closer: orig}
+	if err != nil {
+		return nil
+	}
+	var doc struct {
+		EntityID string `json:"entity_id"`
+		Checks   []struct {
+			EntityID string `json:"entity_id"`
+		} `json:"checks"`
+	}
+	if json.Unmarshal(body, &doc) != nil {
+		return nil
+	}
+	if !strings.HasSuffix(c.FullPath(), "/batch") {
+		if !policy.ValidEntityID(doc.EntityID) {
+			return nil
+		}
+		return []string{doc.EntityID}
+	}
+	if len(doc.Checks) > MaxBatch {
+		return nil // refused by the handler
+	}
+	seen := make(map[string]bool, len(doc.Checks))
+	var out []string
+	for _, ch := range doc.Checks {
+		if !seen[ch.EntityID] && policy.ValidEntityID(ch.EntityID) {
+			seen[ch.EntityID] = true
+			out = append(out, ch.EntityID)
+		}
+	}
+	return out
+}
+
+type replayBody struct {
+	io.Reader
+	io.Closer
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// writeRateLimited answers 429 in the body of the API the path belongs to
+// (the same choice as errorWriterFor), with code rate_limited where the API
+// has codes.
+func writeRateLimited(c *gin.Context, msg string) {
+	const status, code = http.StatusTooManyRequests, "rate_limited"
+	switch p := c.Request.URL.Path; {
+	case strings.HasPrefix(p, "/v1/accounts/"): // Dintero
+		c.AbortWithStatusJSON(status, gin.H{"error": dinteroErrorInfo{Code: code, Message: msg}})
+	case p == "/v1/roles" || strings.HasPrefix(p, "/v1/roles/"): // Monite
+		c.AbortWithStatusJSON(status, gin.H{"error": gin.H{"message": msg}})
+	case strings.HasPrefix(p, "/api/"): // Papershift, JSON:API
+		writeJSONAPI(c, status, gin.H{"errors": []jsonAPIError{{Status: strconv.Itoa(status), Code: code,
+			Title: http.StatusText(status), Detail: msg}}})
+		c.Abort()
+	default:
+		c.AbortWithStatusJSON(status, errorBody{Error: errorInfo{Code: code, Message: msg}})
+	}
+}
+
+// ---- buckets ----
+
+const limiterShards = 32
+
+// bucketSet is a bounded set of token buckets by key, sharded to keep lock
+// contention low on the check path.
+type bucketSet struct {
+	limit  rate.Limit
+	burst  int
+	idle   time.Duration // unused this long, a bucket is full: dropping it changes nothing
+	seed   maphash.Seed
+	calls  atomic.Uint64 // every sweepEvery calls, one shard is swept of idle buckets
+	shards [limiterShards]limiterShard
+}
+
+const sweepEvery = 256
+
+type limiterShard struct {
+	mu    sync.Mutex
+	max   int
+	byKey map[string]*list.Element
+	lru   list.List // of *limiterEntry, most recently used first
+}
+
+type limiterEntry struct {
+	key  string
+	lim  *rate.Limiter
+	used time.Time
+}
+
+// newBucketSet returns nil for rate 0 (unlimited).
+func newBucketSet(perSecond float64, maxKeys int) *bucketSet {
+	if perSecond <= 0 {
+		return nil
+	}
+	burst := max(1, int(math.Min(perSecond, math.MaxInt32)))
+	s := &bucketSet{limit: rate.Limit(perSecond), burst: burst, seed: maphash.MakeSeed()}
+	// Twice the time to refill from empty, at least a second.
+	s.idle = max(time.Second, time.Duration(2*float64(burst)/perSecond*float64(time.Second)))
+	per := max(1, maxKeys/limiterShards)
+	for i := range s.shards {
+		s.shards[i].max = per
+		s.shards[i].byKey = make(map[string]*list.Element)
+	}
+	return s
+}
+
+// get returns the bucket of key, making it when needed.
+func (s *bucketSet) get(key string, now time.Time) *rate.Limiter {
+	if n := s.calls.Add(1); n%sweepEvery == 0 {
+		sh := &s.shards[(n/sweepEvery)%limiterShards]
+		sh.mu.Lock()
+		sh.dropIdle(now, s.idle, math.MaxInt)
+		sh.mu.Unlock()
+	}
+	sh := &s.shards[maphash.String(s.seed, key)%limiterShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if el, ok := sh.byKey[key]; ok {
+		e := el.Value.(*limiterEntry)
+		e.used = now
+		sh.lru.MoveToFront(el)
+		sh.dropIdle(now, s.idle, 2)
+		return e.lim
+	}
+	sh.dropIdle(now, s.idle, 2)
+	for sh.lru.Len() >= sh.max {
+		sh.remove(sh.lru.Back())
+	}
+	e := &limiterEntry{key: key, lim: rate.NewLimiter(s.limit, s.burst), used: now}
+	sh.byKey[key] = sh.lru.PushFront(e)
+	return e.lim
+}
+
+// dropIdle drops up to n of the least recently used buckets that are idle.
+func (sh *limiterShard) dropIdle(now time.Time, idle time.Duration, n int) {
+	for ; n > 0; n-- {
+		el := sh.lru.Back()
+		if el == nil || now.Sub(el.Value.(*limiterEntry).used) < idle {
+			return
+		}
+		sh.remove(el)
+	}
+}
+
+func (sh *limiterShard) remove(el *list.Element) {
+	delete(sh.byKey, el.Value.(*limiterEntry).key)
+	sh.lru.Remove(el)
+}
+
+// len is the number of buckets held.
+func (s *bucketSet) len() int {
+	n := 0
+	for i := range s.shards {
+		s.shards[i].mu.Lock()
+		n += s.shards[i].lru.Len()
+		s.shards[i].mu.Unlock()
+	}
+	return n
+}
