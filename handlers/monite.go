@@ -146,6 +146,10 @@ func moniteEntity(c *gin.Context) {
 		moniteError(c, policy.Invalid("invalid_entity_id", "header.x-monite-entity-id", "x-monite-entity-id is not an entity id"))
 		return
 	}
+	if !boundTo(policy.ActorFrom(c.Request.Context()), id) {
+		moniteError(c, policy.EntityNotFound(id))
+		return
+	}
 	c.Set(moniteEntityKey, id)
 	c.Next()
 }

@@ -99,7 +99,7 @@ func papershiftEntity(c *gin.Context) {
 	id := actor.EntityID
 	if h := c.GetHeader("X-Entity-Id"); h != "" {
 		if id != "" && h != id {
-			papershiftError(c, policy.Errorf(policy.KindNotFound, "entity_not_found", "entity %q not found", clipValue(h)))
+			papershiftError(c, policy.EntityNotFound(h))
 			return
 		}
 		id = h

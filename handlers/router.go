@@ -37,6 +37,8 @@ type Deps struct {
 	Metrics *prometheus.Registry
 	// Pprof mounts net/http/pprof under /debug/pprof, behind the bearer token.
 	Pprof bool
+	// Tokens issues API clients' tokens; nil serves no token endpoints.
+	Tokens TokenIssuer
 	// RateLimits bounds each client's and each entity's calls (ratelimit.go);
 	// the zero value limits nothing.
 	RateLimits RateLimits
@@ -104,6 +106,7 @@ func NewRouter(d Deps) http.Handler {
 	v1.POST("/check", a.check)
 	v1.POST("/check/batch", a.checkBatch)
 	v1.GET("/object-types", a.objectTypes)
+	registerAuth(r, v1, a, d)
 
 	registerFacades(r, a, d)
 	return r
@@ -146,9 +149,20 @@ func authenticate(auth Authenticator, fail func(*gin.Context, error)) gin.Handle
 		if !limitRate(c) {
 			return
 		}
+		// A caller bound to one entity finds nothing of another: 404 before
+		// anything else is looked at (the service checks again).
+		for _, p := range []string{"entity", "oid"} {
+			if id := c.Param(p); id != "" && !boundTo(actor, id) {
+				fail(c, policy.EntityNotFound(id))
+				return
+			}
+		}
 		c.Next()
 	}
 }
+
+// boundTo reports whether the caller may see entity id at all.
+func boundTo(a policy.Actor, id string) bool { return a.EntityID == "" || a.EntityID == id }
 
 const requestIDKey = "request_id"
 

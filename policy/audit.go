@@ -127,6 +127,9 @@ func auditJSON(doc any) (json.RawMessage, error) {
 // (Page.Desc false) or oldest first; Page.Sort is "time". An unknown entity
 // is 404.
 func (s *Service) ListAuditEvents(ctx context.Context, entityID string, f AuditFilter, p Page) ([]AuditEvent, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectAuditEvent, ActionRead); err != nil {
+		return nil, err
+	}
 	var out []AuditEvent
 	err := s.store.View(ctx, func(tx Tx) error {
 		if _, err := tx.GetEntity(entityID); err != nil {

@@ -26,13 +26,18 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: "alice", RoleIDs: &[]string{reader.ID}}); err != nil {
+	users, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("user admin"),
+		Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{obj("user", "*", "allowed")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: "alice", RoleIDs: &[]string{reader.ID, users.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: "bob", RoleIDs: &[]string{}}); err != nil {
 		t.Fatal(err)
 	}
-	alice := policy.WithActor(ctx, policy.Actor{ID: "alice", EntityID: "acme", UserID: "alice"})
+	alice := policy.WithActor(ctx, policy.Actor{ID: "user:alice", EntityID: "acme", UserID: "alice", Scopes: []string{policy.ScopeCheck, policy.ScopeManage}})
 
 	escalation := func(what string, err error) {
 		t.Helper()
@@ -76,9 +81,9 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 	if _, err := svc.AssignRole(ctx, "acme", "bob", approver.ID, ""); err != nil {
 		t.Fatalf("platform assign: %v", err)
 	}
-	// A user of another entity gives nothing here.
-	other := policy.WithActor(ctx, policy.Actor{ID: "mallory", EntityID: "evil", UserID: "mallory"})
-	if _, err := svc.AssignRole(other, "acme", "alice", reader.ID, "team:2"); !policy.IsKind(err, policy.KindForbidden) {
+	// A user of another entity finds nothing here.
+	other := policy.WithActor(ctx, policy.Actor{ID: "user:mallory", EntityID: "evil", UserID: "mallory", Scopes: []string{policy.ScopeManage}})
+	if _, err := svc.AssignRole(other, "acme", "alice", reader.ID, "team:2"); !policy.IsKind(err, policy.KindNotFound) {
 		t.Fatalf("other entity's user: %v", err)
 	}
 }

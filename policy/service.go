@@ -76,6 +76,8 @@ type Service struct {
 	catalog   *Catalog
 	log       *slog.Logger
 	now       func() time.Time
+
+	onClientDeleted func(id string)
 }
 
 // NewService returns a service over a store and an engine.
@@ -179,7 +181,14 @@ func (s *Service) refresh(ctx context.Context, entityID string) {
 	}
 }
 
-func entityNotFound(id string) error {
+func entityNotFound(id string) error { return EntityNotFound(id) }
+
+// EntityNotFound is the 404 of an unknown entity, and of one the caller may
+// not see: the two look the same.
+func EntityNotFound(id string) error {
+	if len(id) > 80 {
+		id = id[:80] + "..."
+	}
 	return Errorf(KindNotFound, "entity_not_found", "entity %q not found", id)
 }
 
@@ -201,6 +210,9 @@ type EntityInput struct {
 
 // CreateEntity stores a new entity with its system roles.
 func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, error) {
+	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+		return Entity{}, err
+	}
 	if in.ID == "" {
 		in.ID = uuid.NewString()
 	}
@@ -242,6 +254,9 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, err
 
 // GetEntity returns one entity.
 func (s *Service) GetEntity(ctx context.Context, id string) (Entity, error) {
+	if err := s.authorize(ctx, id, ScopeManage, ObjectRole, ActionRead); err != nil {
+		return Entity{}, err
+	}
 	var ent Entity
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
@@ -256,6 +271,9 @@ func (s *Service) GetEntity(ctx context.Context, id string) (Entity, error) {
 
 // ListEntities returns up to limit entities ordered by id, after the given id.
 func (s *Service) ListEntities(ctx context.Context, afterID string, limit int) ([]Entity, error) {
+	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+		return nil, err
+	}
 	var out []Entity
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
@@ -267,6 +285,9 @@ func (s *Service) ListEntities(ctx context.Context, afterID string, limit int) (
 
 // DeleteEntity removes an entity and everything of it.
 func (s *Service) DeleteEntity(ctx context.Context, id string) error {
+	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+		return err
+	}
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.BumpRevision(id, s.clock()); err != nil {
 			if isNotFound(err) {
@@ -327,6 +348,14 @@ func (s *Service) validateRoleInput(in RoleInput) error {
 
 // CreateRole stores a new custom role and its rules.
 func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (Role, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionCreate); err != nil {
+		return Role{}, err
+	}
+	if in.Permissions != nil {
+		if err := s.mayGive(ctx, entityID, *in.Permissions); err != nil {
+			return Role{}, err
+		}
+	}
 	if in.Name == nil && !in.NameOptional {
 		return Role{}, Invalid("missing_field", "name", "name is required")
 	}
@@ -378,6 +407,9 @@ func nameTaken(name string) error {
 
 // GetRole returns a role of the entity, also a deleted one.
 func (s *Service) GetRole(ctx context.Context, entityID, roleID string) (Role, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead); err != nil {
+		return Role{}, err
+	}
 	var r Role
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
@@ -397,6 +429,9 @@ func getRole(tx Tx, entityID, roleID string) (Role, error) {
 
 // ListRoles returns one page of the entity's roles. An unknown entity is 404.
 func (s *Service) ListRoles(ctx context.Context, entityID string, f RoleFilter, p Page) ([]Role, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead); err != nil {
+		return nil, err
+	}
 	var out []Role
 	err := s.store.View(ctx, func(tx Tx) error {
 		if _, err := tx.GetEntity(entityID); err != nil {
@@ -439,6 +474,14 @@ func lastDefault(tx Tx, r Role) (bool, error) {
 // role's (permissions as a whole). With replace, absent fields are reset to
 // their zero values (PUT). ifMatch is the If-Match version, 0 for none.
 func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (Role, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionUpdate); err != nil {
+		return Role{}, err
+	}
+	if in.Permissions != nil {
+		if err := s.mayGive(ctx, entityID, *in.Permissions); err != nil {
+			return Role{}, err
+		}
+	}
 	if replace && in.Name == nil && !in.NameOptional {
 		return Role{}, Invalid("missing_field", "name", "name is required")
 	}
@@ -510,6 +553,9 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 // DeleteRole soft-deletes a custom role and removes its rules. While users
 // hold it, it is 409 role_in_use unless force, which removes the assignments.
 func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force bool, ifMatch int64) (Role, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionDelete); err != nil {
+		return Role{}, err
+	}
 	var r Role
 	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		var err error
@@ -570,6 +616,9 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 
 // ListRoleUsers returns one page of the users holding a role (in any scope).
 func (s *Service) ListRoleUsers(ctx context.Context, entityID, roleID string, p Page) ([]User, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+		return nil, err
+	}
 	var out []User
 	err := s.store.View(ctx, func(tx Tx) error {
 		if _, err := getRole(tx, entityID, roleID); err != nil {
@@ -663,6 +712,9 @@ func activeRoles(tx Tx, entityID string, ids []string) ([]Role, error) {
 // CreateUser stores a user with its roles (the default roles when none are
 // named) and its own rights.
 func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput) (User, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionCreate); err != nil {
+		return User{}, err
+	}
 	if in.ID == "" {
 		in.ID = uuid.NewString()
 	}
@@ -726,6 +778,9 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 
 // GetUser returns a user with its roles.
 func (s *Service) GetUser(ctx context.Context, entityID, userID string) (User, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+		return User{}, err
+	}
 	var u User
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
@@ -772,6 +827,9 @@ func userRoles(tx Tx, entityID, userID string, cache map[string]Role) ([]UserRol
 
 // ListUsers returns one page of the entity's users with their roles.
 func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, p Page) ([]User, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+		return nil, err
+	}
 	var out []User
 	err := s.store.View(ctx, func(tx Tx) error {
 		if _, err := tx.GetEntity(entityID); err != nil {
@@ -798,6 +856,9 @@ func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, 
 // UpdateUser changes a user's fields; RoleIDs replaces its entity-wide roles
 // (scoped assignments stay).
 func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in UserInput) (User, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
+		return User{}, err
+	}
 	if err := s.validateUserInput(in); err != nil {
 		return User{}, err
 	}
@@ -894,6 +955,9 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 // DeleteUser removes a user, its assignments and its rules, and returns the
 // user as it was, with the roles it held.
 func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (User, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionDelete); err != nil {
+		return User{}, err
+	}
 	var u User
 	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		var err error
@@ -932,6 +996,9 @@ func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (User
 // "team:42") exactly roleIDs, replacing what it held there; nil means the
 // entity's default roles. It returns the roles now held there.
 func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope string, roleIDs []string) ([]Role, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
+		return nil, err
+	}
 	if !ValidScope(scope) {
 		return nil, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
 	}
@@ -981,6 +1048,9 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 // AssignRole gives a user a role, entity-wide or inside scope. Assigning a
 // role the user holds returns the existing assignment.
 func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scope string) (Assignment, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
+		return Assignment{}, err
+	}
 	if scope != "" && !ValidScope(scope) {
 		return Assignment{}, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
 	}
@@ -1022,6 +1092,9 @@ func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scop
 
 // UnassignRole takes a role from a user, in one scope ("" entity-wide).
 func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, scope string) error {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
+		return err
+	}
 	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
@@ -1051,6 +1124,9 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 
 // UserRoles lists the roles a user holds.
 func (s *Service) UserRoles(ctx context.Context, entityID, userID string) ([]UserRole, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+		return nil, err
+	}
 	var out []UserRole
 	err := s.store.View(ctx, func(tx Tx) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
@@ -1066,6 +1142,9 @@ func (s *Service) UserRoles(ctx context.Context, entityID, userID string) ([]Use
 // UserPermissions returns a user's effective rights (deny applied), entity-wide
 // plus inside scope when one is given.
 func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope string) (Permissions, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+		return Permissions{}, err
+	}
 	if _, err := s.GetUser(ctx, entityID, userID); err != nil {
 		return Permissions{}, err
 	}
@@ -1138,6 +1217,17 @@ func (s *Service) ListAllRoles(ctx context.Context, entityID string, f RoleFilte
 
 // ---- checks ----
 
+// authorizeCheck lets a caller ask a check: a token with the check scope,
+// bound to the check's entity or to none; a user of the entity may ask about
+// itself, and about others with the right to read checks.
+func (s *Service) authorizeCheck(ctx context.Context, req CheckRequest) error {
+	a := ActorFrom(ctx)
+	if a.UserID != "" && a.EntityID == req.EntityID && req.UserID == a.UserID && a.Has(ScopeCheck) {
+		return nil
+	}
+	return s.authorize(ctx, req.EntityID, ScopeCheck, ObjectCheck, ActionRead)
+}
+
 // ValidateCheck checks that a check names everything it must.
 func ValidateCheck(prefix string, req CheckRequest) error {
 	for _, f := range []struct{ name, value string }{
@@ -1162,6 +1252,9 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 	if err := ValidateCheck("", req); err != nil {
 		return Decision{Permission: NotAllowed}, err
 	}
+	if err := s.authorizeCheck(ctx, req); err != nil {
+		return Decision{Permission: NotAllowed}, err
+	}
 	d, err := s.engine.Check(ctx, req)
 	if err != nil {
 		return Decision{Permission: NotAllowed}, unavailable(err)
@@ -1173,6 +1266,12 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]Decision, error) {
 	for i, r := range reqs {
 		if err := ValidateCheck(fmt.Sprintf("checks[%d].", i), r); err != nil {
+			return nil, err
+		}
+		if i > 0 && r.EntityID == reqs[i-1].EntityID && r.UserID == reqs[i-1].UserID {
+			continue // authorized just above
+		}
+		if err := s.authorizeCheck(ctx, r); err != nil {
 			return nil, err
 		}
 	}

@@ -80,6 +80,12 @@ type Tx interface {
 	// afterID that rules name but no entity row has.
 	StrayRuleEntities(afterID string, limit int) ([]string, error)
 
+	InsertClient(c *Client) error
+	GetClient(id string) (Client, error) // ErrNotFound
+	// ListClients returns clients ordered by id, those after the given id.
+	ListClients(afterID string, limit int) ([]Client, error)
+	DeleteClient(id string) error // ErrNotFound
+
 	// GetSetting returns a stored setting; ErrNotFound when unset.
 	GetSetting(key string) (string, error)
 	// PutSetting stores a setting; ErrDuplicate when it is already set.

@@ -30,6 +30,7 @@ type Config struct {
 	Metrics       bool // serve /metrics
 	Pprof         bool // mount /debug/pprof behind the bearer token
 	Fix           bool // doctor: repair what is found
+	Tokens        TokenSettings
 
 	RateLimitCheck    float64       // checks per second per client and per entity; 0: unlimited
 	RateLimitManage   float64       // other calls per second per client and per entity; 0: unlimited
@@ -77,6 +78,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.StringVar(&headerBytes, "max-header-bytes", env("ROLEGATE_MAX_HEADER_BYTES", "65536"), "largest request header block in bytes; larger is 431 (ROLEGATE_MAX_HEADER_BYTES)")
 	fs.BoolVar(&c.Metrics, "metrics", metrics, "serve Prometheus metrics on GET /metrics, without authentication (ROLEGATE_METRICS)")
 	fs.BoolVar(&c.Pprof, "pprof", pprof, "serve net/http/pprof under /debug/pprof, behind the admin token (ROLEGATE_PPROF)")
+	tokenFlags(fs, env, &c.Tokens)
 	if cmd == "doctor" {
 		fs.BoolVar(&c.Fix, "fix", false, "repair the rules of inconsistent entities from their role, user and assignment rows")
 	}
@@ -100,6 +102,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.ShutdownGrace, err = time.ParseDuration(grace); err != nil || c.ShutdownGrace < 0 {
 		return c, fmt.Errorf("shutdown-grace: %q is not a duration such as 15s", grace)
+	}
+	if err := c.Tokens.check(); err != nil {
+		return c, err
 	}
 	if c.RateLimitCheck, err = parseRate(rateCheck); err != nil {
 		return c, fmt.Errorf("rate-limit-check: %w", err)

@@ -44,11 +44,25 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		fmt.Fprintf(out, "\nGenerated admin token (shown only now; set ROLEGATE_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", generated)
 	}
 
+	tcfg := policy.TokenConfig{TTL: cfg.Tokens.TTL}
+	if cfg.Tokens.JWKSURL != "" {
+		keys, err := adapters.JWKS(ctx, cfg.Tokens.JWKSURL, 10*time.Minute)
+		if err != nil {
+			return err
+		}
+		tcfg.External = &policy.ExternalIdP{Issuer: cfg.Tokens.Issuer, Audience: cfg.Tokens.Audience,
+			Algorithms: cfg.Tokens.Algorithms, UserClaim: cfg.Tokens.UserClaim, EntityClaim: cfg.Tokens.EntityClaim, Keys: keys}
+	}
+	tokens, err := policy.NewTokens(ctx, store, svc, auth, tcfg)
+	if err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	deps := handlers.Deps{Service: svc, Auth: auth, Logger: log, Pprof: cfg.Pprof,
+	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof,
 		RateLimits: handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage}}
 	if cfg.Metrics {
 		deps.Metrics = prometheus.NewRegistry()

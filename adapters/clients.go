@@ -1,0 +1,71 @@
+package adapters
+
+import (
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/rolegate/rolegate/policy"
+)
+
+// clientRow is an API client; the secret is kept as a bcrypt hash only.
+type clientRow struct {
+	ID         string    `gorm:"primaryKey;size:36"`
+	Name       string    `gorm:"size:255;not null"`
+	EntityID   string    `gorm:"size:64;not null;index:idx_clients_entity"`
+	Scopes     string    `gorm:"size:64;not null"` // space-separated
+	SecretHash string    `gorm:"size:100;not null"`
+	CreatedAt  time.Time `gorm:"not null;precision:3;autoCreateTime:false"`
+	CreatedBy  string    `gorm:"size:255;not null"`
+}
+
+func (clientRow) TableName() string { return "clients" }
+
+func init() {
+	migrations = append(migrations, migration{3, "clients", func(db *gorm.DB) error {
+		return db.AutoMigrate(&clientRow{})
+	}})
+}
+
+func clientOf(r clientRow) policy.Client {
+	return policy.Client{ID: r.ID, Name: r.Name, EntityID: r.EntityID, Scopes: strings.Fields(r.Scopes),
+		SecretHash: r.SecretHash, CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy}
+}
+
+func (t *tx) InsertClient(c *policy.Client) error {
+	row := clientRow{ID: c.ID, Name: c.Name, EntityID: c.EntityID, Scopes: strings.Join(c.Scopes, " "),
+		SecretHash: c.SecretHash, CreatedAt: utc(c.CreatedAt), CreatedBy: c.CreatedBy}
+	return translate(t.db.Create(&row).Error)
+}
+
+func (t *tx) GetClient(id string) (policy.Client, error) {
+	var r clientRow
+	if err := t.db.Where("id = ?", id).Take(&r).Error; err != nil {
+		return policy.Client{}, translate(err)
+	}
+	return clientOf(r), nil
+}
+
+func (t *tx) ListClients(afterID string, limit int) ([]policy.Client, error) {
+	var rows []clientRow
+	if err := t.db.Where("id > ?", afterID).Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]policy.Client, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, clientOf(r))
+	}
+	return out, nil
+}
+
+func (t *tx) DeleteClient(id string) error {
+	res := t.db.Where("id = ?", id).Delete(&clientRow{})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return policy.ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// TokenSettings configure the tokens Rolegate issues to API clients and the
+// identity provider whose tokens it accepts for users of entities.
+type TokenSettings struct {
+	TTL         time.Duration
+	JWKSURL     string
+	Issuer      string
+	Audience    string
+	UserClaim   string
+	EntityClaim string
+	Algorithms  []string
+
+	ttl, algorithms string
+}
+
+func tokenFlags(fs *flag.FlagSet, env func(name, def string) string, t *TokenSettings) {
+	fs.StringVar(&t.ttl, "token-ttl", env("ROLEGATE_TOKEN_TTL", "15m"), "lifetime of the tokens issued to API clients (ROLEGATE_TOKEN_TTL)")
+	fs.StringVar(&t.JWKSURL, "jwks-url", env("ROLEGATE_JWKS_URL", ""), "JWKS of an identity provider whose tokens users present (ROLEGATE_JWKS_URL)")
+	fs.StringVar(&t.Issuer, "jwt-issuer", env("ROLEGATE_JWT_ISSUER", ""), "expected iss of the identity provider's tokens (ROLEGATE_JWT_ISSUER)")
+	fs.StringVar(&t.Audience, "jwt-audience", env("ROLEGATE_JWT_AUDIENCE", ""), "expected aud of the identity provider's tokens (ROLEGATE_JWT_AUDIENCE)")
+	fs.StringVar(&t.UserClaim, "jwt-user-claim", env("ROLEGATE_JWT_USER_CLAIM", "sub"), "claim carrying the user id (ROLEGATE_JWT_USER_CLAIM)")
+	fs.StringVar(&t.EntityClaim, "jwt-entity-claim", env("ROLEGATE_JWT_ENTITY_CLAIM", "entity_id"), "claim carrying the entity id (ROLEGATE_JWT_ENTITY_CLAIM)")
+	fs.StringVar(&t.algorithms, "jwt-algorithms", env("ROLEGATE_JWT_ALGORITHMS", "RS256,ES256"), "signing algorithms accepted from the identity provider (ROLEGATE_JWT_ALGORITHMS)")
+}
+
+var acceptedAlgorithms = map[string]bool{"RS256": true, "RS384": true, "RS512": true, "PS256": true, "PS384": true,
+	"PS512": true, "ES256": true, "ES384": true, "ES512": true, "EdDSA": true}
+
+func (t *TokenSettings) check() error {
+	var err error
+	if t.TTL, err = time.ParseDuration(t.ttl); err != nil || t.TTL < time.Minute || t.TTL > 24*time.Hour {
+		return fmt.Errorf("token-ttl: %q is not a duration from 1m to 24h", t.ttl)
+	}
+	t.Algorithms = nil
+	for _, a := range strings.Split(t.algorithms, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if !acceptedAlgorithms[a] {
+			return fmt.Errorf("jwt-algorithms: %q is not an asymmetric algorithm Rolegate accepts (RS*, PS*, ES*, EdDSA)", a)
+		}
+		t.Algorithms = append(t.Algorithms, a)
+	}
+	if t.JWKSURL == "" {
+		return nil
+	}
+	u, err := url.Parse(t.JWKSURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("jwks-url: %q is not an http(s) URL", t.JWKSURL)
+	}
+	if t.Issuer == "" || t.Audience == "" {
+		return fmt.Errorf("jwks-url needs jwt-issuer and jwt-audience (ROLEGATE_JWT_ISSUER, ROLEGATE_JWT_AUDIENCE)")
+	}
+	if len(t.Algorithms) == 0 {
+		return fmt.Errorf("jwt-algorithms: name at least one")
+	}
+	return nil
+}

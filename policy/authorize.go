@@ -1,0 +1,68 @@
+package policy
+
+import "context"
+
+// Rolegate guards its own API with its own engine. Every Service method
+// starts with authorize: a caller bound to another entity gets 404 (nothing
+// tells it whether the entity or object exists), a token without the needed
+// scope gets 403, and a user of the entity (a token from the identity
+// provider) needs the right on one of the reserved object types below, as
+// its roles in that entity give it. Platform callers (the bootstrap admin
+// token, clients with the admin scope) may do everything.
+
+// Reserved object types: the rights on Rolegate's own objects. Roles name
+// them like any other object type, e.g. {"object_type": "role", "actions":
+// [{"action_name": "read", "permission": "allowed"}]}.
+const (
+	ObjectRole       = "role"        // create, read, update, delete roles
+	ObjectUser       = "user"        // create, read, update (also their roles), delete users
+	ObjectAuditEvent = "audit_event" // read the audit log
+	ObjectCheck      = "check"       // read: ask checks about the entity's users
+)
+
+// The actions on reserved object types.
+const (
+	ActionCreate = "create"
+	ActionRead   = "read"
+	ActionUpdate = "update"
+	ActionDelete = "delete"
+)
+
+// errNotFoundFor hides another entity's objects behind the same 404 an
+// unknown entity gets.
+func errNotFoundFor(entityID string) error { return entityNotFound(entityID) }
+
+// authorize decides whether the caller may do action on the reserved object
+// type in the entity; scope is the token scope the call needs. An empty
+// entityID is a platform-wide call (entities, clients): only for callers
+// bound to no entity.
+func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, action string) error {
+	a := ActorFrom(ctx)
+	if a.ID == "" {
+		// No caller in the context: an internal call (tests, cmd tools).
+		return nil
+	}
+	if entityID == "" {
+		if a.EntityID != "" || !a.Has(ScopeAdmin) {
+			return Errorf(KindForbidden, "forbidden", "this call is for platform administrators")
+		}
+		return nil
+	}
+	if a.EntityID != "" && a.EntityID != entityID {
+		return errNotFoundFor(entityID)
+	}
+	if !a.Has(scope) {
+		return Errorf(KindForbidden, "insufficient_scope", "the token's scopes do not include %q", scope)
+	}
+	if a.UserID == "" {
+		return nil
+	}
+	d, err := s.engine.Check(ctx, CheckRequest{EntityID: entityID, UserID: a.UserID, ObjectType: objectType, Action: action})
+	if err != nil {
+		return unavailable(err)
+	}
+	if !d.Allowed {
+		return Errorf(KindForbidden, "forbidden", "you may not %s %s objects in this entity", action, objectType)
+	}
+	return nil
+}

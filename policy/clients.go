@@ -1,0 +1,181 @@
+package policy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Client is an API client: a service that gets tokens with its id and
+// secret (OAuth 2 client credentials). EntityID binds it to one entity.
+type Client struct {
+	ID         string
+	Name       string
+	EntityID   string
+	Scopes     []string
+	SecretHash string // bcrypt
+	CreatedAt  time.Time
+	CreatedBy  string
+}
+
+// ClientInput creates a client.
+type ClientInput struct {
+	Name     string
+	EntityID string
+	Scopes   []string
+}
+
+// bcryptCost makes checking one secret take tens of milliseconds.
+const bcryptCost = 11
+
+// validScopes are the scopes a client may hold.
+var validScopes = map[string]bool{ScopeCheck: true, ScopeManage: true, ScopeAdmin: true}
+
+// CreateClient stores a new client and returns it with its secret, which is
+// kept only as a bcrypt hash: this is the one time it is shown.
+func (s *Service) CreateClient(ctx context.Context, in ClientInput) (Client, string, error) {
+	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+		return Client{}, "", err
+	}
+	if err := validateText("name", in.Name, MaxNameLen); err != nil {
+		return Client{}, "", err
+	}
+	if strings.TrimSpace(in.Name) == "" {
+		return Client{}, "", Invalid("missing_field", "name", "name is required")
+	}
+	if len(in.Scopes) == 0 {
+		return Client{}, "", Invalid("missing_field", "scopes", "scopes is required: one or more of check, manage, admin")
+	}
+	seen := map[string]bool{}
+	for i, sc := range in.Scopes {
+		if !validScopes[sc] {
+			return Client{}, "", Invalid("invalid_scope", fmt.Sprintf("scopes[%d]", i), "scopes[%d] must be check, manage or admin", i)
+		}
+		if seen[sc] {
+			return Client{}, "", Invalid("invalid_scope", fmt.Sprintf("scopes[%d]", i), "scopes[%d] repeats %q", i, sc)
+		}
+		seen[sc] = true
+	}
+	if in.EntityID != "" && seen[ScopeAdmin] {
+		return Client{}, "", Invalid("invalid_scope", "scopes", "a client bound to an entity cannot hold the admin scope")
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return Client{}, "", err
+	}
+	secret := "rgs_" + base64.RawURLEncoding.EncodeToString(buf)
+	hash, err := bcrypt.GenerateFromPassword([]byte(secret), bcryptCost)
+	if err != nil {
+		return Client{}, "", err
+	}
+	c := Client{ID: uuid.NewString(), Name: in.Name, EntityID: in.EntityID, Scopes: in.Scopes,
+		SecretHash: string(hash), CreatedAt: s.clock(), CreatedBy: ActorFrom(ctx).ID}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if c.EntityID != "" {
+			if _, err := tx.GetEntity(c.EntityID); err != nil {
+				if isNotFound(err) {
+					return Invalid("unknown_entity", "entity_id", "entity %q does not exist", c.EntityID)
+				}
+				return err
+			}
+		}
+		return tx.InsertClient(&c)
+	})
+	if err != nil {
+		return Client{}, "", err
+	}
+	return c, secret, nil
+}
+
+// GetClient returns a client.
+func (s *Service) GetClient(ctx context.Context, id string) (Client, error) {
+	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+		return Client{}, err
+	}
+	var c Client
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		c, err = tx.GetClient(id)
+		return err
+	})
+	if isNotFound(err) {
+		return Client{}, Errorf(KindNotFound, "client_not_found", "client %q not found", id)
+	}
+	return c, err
+}
+
+// ListClients returns clients ordered by id, those after afterID.
+func (s *Service) ListClients(ctx context.Context, afterID string, limit int) ([]Client, error) {
+	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+		return nil, err
+	}
+	var out []Client
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = tx.ListClients(afterID, limit)
+		return err
+	})
+	return out, err
+}
+
+// DeleteClient removes a client; its tokens stop working.
+func (s *Service) DeleteClient(ctx context.Context, id string) error {
+	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+		return err
+	}
+	err := s.store.Update(ctx, func(tx Tx) error { return tx.DeleteClient(id) })
+	if isNotFound(err) {
+		return Errorf(KindNotFound, "client_not_found", "client %q not found", id)
+	}
+	if err == nil && s.onClientDeleted != nil {
+		s.onClientDeleted(id)
+	}
+	return err
+}
+
+// VerifyClient checks a client's id and secret. It takes as long (a bcrypt
+// comparison) whether or not the client exists.
+func (s *Service) VerifyClient(ctx context.Context, id, secret string) (Client, error) {
+	var c Client
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		c, err = tx.GetClient(id)
+		return err
+	})
+	if err != nil && !isNotFound(err) {
+		return Client{}, err
+	}
+	hash := []byte(c.SecretHash)
+	if err != nil {
+		hash = dummyHash
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(secret)) != nil || err != nil {
+		return Client{}, Errorf(KindUnauthenticated, "invalid_client", "the client id or secret is not valid")
+	}
+	return c, nil
+}
+
+// ClientExists reports whether a client is still there (tokens of a deleted
+// client stop working).
+func (s *Service) ClientExists(ctx context.Context, id string) (bool, error) {
+	err := s.store.View(ctx, func(tx Tx) error {
+		_, err := tx.GetClient(id)
+		return err
+	})
+	if isNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// OnClientDeleted registers fn to hear of deleted clients (the token
+// verifier drops them from its cache at once).
+func (s *Service) OnClientDeleted(fn func(id string)) { s.onClientDeleted = fn }
+
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("rolegate: no such client"), bcryptCost)
