@@ -251,7 +251,7 @@ func (t *Tokens) own(token string) (Actor, error) {
 	var c Claims
 	p := jwt.NewParser(jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(t.cfg.Issuer),
 		jwt.WithAudience(t.cfg.Audience), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
-		jwt.WithLeeway(t.cfg.Leeway), jwt.WithTimeFunc(t.cfg.Now))
+		jwt.WithLeeway(t.cfg.Leeway), jwt.WithTimeFunc(t.cfg.Now), jwt.WithStrictDecoding())
 	_, err := p.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
 		if kid, _ := tok.Header["kid"].(string); kid != t.kid {
 			return nil, errors.New("unknown key")
@@ -280,7 +280,7 @@ func (t *Tokens) external(token string) (Actor, error) {
 	x := t.cfg.External
 	claims := jwt.MapClaims{}
 	p := jwt.NewParser(jwt.WithValidMethods(x.Algorithms), jwt.WithIssuer(x.Issuer), jwt.WithAudience(x.Audience),
-		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(t.cfg.Leeway), jwt.WithTimeFunc(t.cfg.Now))
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(t.cfg.Leeway), jwt.WithTimeFunc(t.cfg.Now), jwt.WithStrictDecoding())
 	if _, err := p.ParseWithClaims(token, claims, x.Keys); err != nil {
 		return Actor{}, invalidToken(err.Error())
 	}
