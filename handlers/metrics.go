@@ -71,10 +71,14 @@ func (o *ops) register(r *gin.Engine, d Deps) {
 			ErrorHandling: promhttp.ContinueOnError,
 			Registry:      o.reg, // promhttp_metric_handler_errors_total
 		})
-		r.GET("/metrics", gin.WrapH(h))
+		if d.MetricsPublic {
+			r.GET("/metrics", gin.WrapH(h))
+		} else {
+			r.GET("/metrics", authenticate(d.Auth, writeError), platformOnly, gin.WrapH(h))
+		}
 	}
 	if d.Pprof {
-		g := r.Group("/debug/pprof", authenticate(d.Auth, writeError))
+		g := r.Group("/debug/pprof", authenticate(d.Auth, writeError), platformOnly)
 		g.GET("/*profile", servePprof)
 		g.POST("/*profile", servePprof)
 	}

@@ -39,6 +39,9 @@ type Deps struct {
 	Pprof bool
 	// Tokens issues API clients' tokens; nil serves no token endpoints.
 	Tokens TokenIssuer
+	// MetricsPublic serves /metrics without a token; otherwise it needs a
+	// platform administrator's token (the bootstrap token, an admin client).
+	MetricsPublic bool
 	// RateLimits bounds each client's and each entity's calls (ratelimit.go);
 	// the zero value limits nothing.
 	RateLimits RateLimits
@@ -159,6 +162,15 @@ func authenticate(auth Authenticator, fail func(*gin.Context, error)) gin.Handle
 		}
 		c.Next()
 	}
+}
+
+// platformOnly lets only platform administrators through (metrics, pprof).
+func platformOnly(c *gin.Context) {
+	if a := policy.ActorFrom(c.Request.Context()); a.EntityID != "" || !a.Has(policy.ScopeAdmin) {
+		writeError(c, policy.Errorf(policy.KindForbidden, "forbidden", "this call is for platform administrators"))
+		return
+	}
+	c.Next()
 }
 
 // boundTo reports whether the caller may see entity id at all.

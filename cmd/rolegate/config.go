@@ -28,6 +28,7 @@ type Config struct {
 	LogFormat     string
 	ShutdownGrace time.Duration
 	Metrics       bool // serve /metrics
+	MetricsPublic bool // serve /metrics without a token
 	Pprof         bool // mount /debug/pprof behind the bearer token
 	Fix           bool // doctor: repair what is found
 	Tokens        TokenSettings
@@ -59,6 +60,10 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if err != nil {
 		return c, err
 	}
+	metricsPublic, err := envBool(getenv, "ROLEGATE_METRICS_PUBLIC", false)
+	if err != nil {
+		return c, err
+	}
 	pprof, err := envBool(getenv, "ROLEGATE_PPROF", false)
 	if err != nil {
 		return c, err
@@ -76,7 +81,8 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.StringVar(&rateManage, "rate-limit-manage", env("ROLEGATE_RATE_LIMIT_MANAGE", "0"), "other authenticated requests per second per client and per entity; 0 is unlimited (ROLEGATE_RATE_LIMIT_MANAGE)")
 	fs.StringVar(&headerTimeout, "read-header-timeout", env("ROLEGATE_READ_HEADER_TIMEOUT", "5s"), "how long a client may take to send the request headers (ROLEGATE_READ_HEADER_TIMEOUT)")
 	fs.StringVar(&headerBytes, "max-header-bytes", env("ROLEGATE_MAX_HEADER_BYTES", "65536"), "largest request header block in bytes; larger is 431 (ROLEGATE_MAX_HEADER_BYTES)")
-	fs.BoolVar(&c.Metrics, "metrics", metrics, "serve Prometheus metrics on GET /metrics, without authentication (ROLEGATE_METRICS)")
+	fs.BoolVar(&c.Metrics, "metrics", metrics, "serve Prometheus metrics on GET /metrics, to platform administrators' tokens (ROLEGATE_METRICS)")
+	fs.BoolVar(&c.MetricsPublic, "metrics-public", metricsPublic, "serve /metrics without a token: only where the port is private (ROLEGATE_METRICS_PUBLIC)")
 	fs.BoolVar(&c.Pprof, "pprof", pprof, "serve net/http/pprof under /debug/pprof, behind the admin token (ROLEGATE_PPROF)")
 	tokenFlags(fs, env, &c.Tokens)
 	if cmd == "doctor" {

@@ -49,7 +49,7 @@ func metric(t *testing.T, text, series string) float64 {
 }
 
 // TestMetrics makes checks and writes on the real server, then scrapes
-// /metrics (no token needed) and finds them counted with the right labels.
+// /metrics (with the admin token) and finds them counted with the right labels.
 func TestMetrics(t *testing.T) {
 	db := sqliteURL(t)
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": db})
@@ -71,7 +71,10 @@ func TestMetrics(t *testing.T) {
 	}
 	s.must(200, "POST", "/v1/check/batch", map[string]any{"checks": []any{check("read"), check("approve")}})
 
-	st, text := s.get("", "/metrics")
+	if st, _ := s.get("", "/metrics"); st != 401 {
+		t.Fatalf("GET /metrics without a token: %d", st)
+	}
+	st, text := s.get(testToken, "/metrics")
 	if st != 200 {
 		t.Fatalf("GET /metrics: %d %s", st, text)
 	}
@@ -118,7 +121,7 @@ func TestMetrics(t *testing.T) {
 	if st != 503 || errCode(out) != "policy_unavailable" {
 		t.Fatalf("check on a broken policy: %d %v", st, out)
 	}
-	_, text = s.get("", "/metrics")
+	_, text = s.get(testToken, "/metrics")
 	for series, want := range map[string]float64{
 		`rolegate_unavailable_responses_total{code="policy_unavailable",route="/v1/check"}`: 1,
 		`rolegate_check_errors_total`:       1,
@@ -128,6 +131,14 @@ func TestMetrics(t *testing.T) {
 		if got := metric(t, text, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
+	}
+}
+
+// TestMetricsPublic serves /metrics without a token, as asked.
+func TestMetricsPublic(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_METRICS_PUBLIC": "true"})
+	if st, body := s.get("", "/metrics"); st != 200 || !strings.Contains(body, "rolegate_") {
+		t.Fatalf("public /metrics: %d %.200s", st, body)
 	}
 }
 

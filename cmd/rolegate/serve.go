@@ -62,7 +62,7 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof,
+	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic,
 		RateLimits: handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage}}
 	if cfg.Metrics {
 		deps.Metrics = prometheus.NewRegistry()
