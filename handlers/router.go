@@ -138,7 +138,11 @@ func (a *api) objectTypes(c *gin.Context) {
 func authenticate(auth Authenticator, fail func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.GetHeader("Authorization")
-		token, ok := strings.CutPrefix(h, "Bearer ")
+		// The scheme is case-insensitive (RFC 9110 11.1).
+		token, ok := "", len(h) > 7 && strings.EqualFold(h[:7], "Bearer ")
+		if ok {
+			token = h[7:]
+		}
 		if !ok {
 			fail(c, policy.Errorf(policy.KindUnauthenticated, "unauthenticated", "an Authorization: Bearer <token> header is required"))
 			return

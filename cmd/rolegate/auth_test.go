@@ -139,6 +139,9 @@ func TestClientsAndTokens(t *testing.T) {
 	if st, _ := use(access, "GET", "/v1/entities/acme/roles", nil); st != 200 {
 		t.Fatalf("roles: %d", st)
 	}
+	if st, _, _ := s.callToken("", "GET", "/v1/entities/acme/roles", nil, "Authorization", "bearer "+access); st != 200 {
+		t.Fatalf("lower-case bearer scheme: %d", st)
+	}
 	for _, c := range []struct {
 		method, path string
 		body         any
