@@ -10,7 +10,11 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"runtime"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate/policy"
@@ -30,7 +34,7 @@ func registerAuth(r *gin.Engine, v1 *gin.RouterGroup, a *api, d Deps) {
 	if d.Tokens == nil {
 		return
 	}
-	t := &tokenAPI{issuer: d.Tokens}
+	t := &tokenAPI{issuer: d.Tokens, guard: newTokenGuard()}
 	r.GET("/.well-known/jwks.json", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=300")
 		c.Data(http.StatusOK, "application/json", d.Tokens.JWKS())
@@ -129,7 +133,58 @@ func (a *api) deleteClient(c *gin.Context) {
 
 // ---- token endpoints ----
 
-type tokenAPI struct{ issuer TokenIssuer }
+type tokenAPI struct {
+	issuer TokenIssuer
+	guard  *tokenGuard
+}
+
+// tokenGuard keeps secret checking (bcrypt, tens of milliseconds of CPU each)
+// from being used to burn the CPU or to guess secrets: each client id gets
+// tokenRate attempts per second (burst tokenBurst), and at most one check per
+// core runs at a time.
+type tokenGuard struct {
+	mu    sync.Mutex
+	per   map[string]*rate.Limiter
+	slots chan struct{}
+}
+
+const (
+	tokenRate  = 2
+	tokenBurst = 10
+	// tokenClients bounds the limiters kept; past it they start afresh.
+	tokenClients = 10000
+)
+
+func newTokenGuard() *tokenGuard {
+	return &tokenGuard{per: map[string]*rate.Limiter{}, slots: make(chan struct{}, runtime.NumCPU())}
+}
+
+// enter reports whether an attempt for clientID may run now; leave must
+// follow a true answer.
+func (g *tokenGuard) enter(clientID string) bool {
+	g.mu.Lock()
+	l := g.per[clientID]
+	if l == nil {
+		if len(g.per) >= tokenClients {
+			g.per = map[string]*rate.Limiter{}
+		}
+		l = rate.NewLimiter(tokenRate, tokenBurst)
+		g.per[clientID] = l
+	}
+	ok := l.Allow()
+	g.mu.Unlock()
+	if !ok {
+		return false
+	}
+	select {
+	case g.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (g *tokenGuard) leave() { <-g.slots }
 
 // tokenRequest is a client-credentials request, from a form or JSON body.
 type tokenRequest struct {
@@ -204,7 +259,13 @@ func (t *tokenAPI) issue(c *gin.Context, bindTo string) (string, time.Duration, 
 		oauthError(c, http.StatusUnauthorized, "invalid_client", "client_id and client_secret are required (HTTP Basic or the body)")
 		return "", 0, false
 	}
+	if !t.guard.enter(req.ClientID) {
+		c.Header("Retry-After", "1")
+		oauthError(c, http.StatusTooManyRequests, "invalid_request", "too many token requests; try again shortly")
+		return "", 0, false
+	}
 	tok, ttl, err := t.issuer.Issue(c.Request.Context(), req.ClientID, req.ClientSecret, bindTo)
+	t.guard.leave()
 	if err != nil {
 		status, e := classify(c, err)
 		switch {

@@ -333,3 +333,32 @@ func TestIdentityProviderUsers(t *testing.T) {
 		t.Fatalf("5 s of skew: %d", st)
 	}
 }
+
+// Guessing a client's secret is slowed down: past a burst of attempts the
+// token endpoint answers 429 with Retry-After, and other clients are not held
+// back.
+func TestTokenGuessingIsLimited(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "victim", "scopes": []string{"check"}})
+	other := s.must(201, "POST", "/v1/clients", map[string]any{"name": "other", "scopes": []string{"check"}})
+	limited := 0
+	for i := 0; i < 30; i++ {
+		st, h, out := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", cl["client_id"].(string), "guess")
+		switch st {
+		case 401:
+		case 429:
+			limited++
+			if h.Get("Retry-After") == "" || out["error"] == nil {
+				t.Fatalf("429 without Retry-After or error: %v %v", h, out)
+			}
+		default:
+			t.Fatalf("attempt %d: %d %v", i, st, out)
+		}
+	}
+	if limited == 0 {
+		t.Fatal("30 quick guesses were never limited")
+	}
+	if st, _, out := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", other["client_id"].(string), other["client_secret"].(string)); st != 200 {
+		t.Fatalf("another client held back: %d %v", st, out)
+	}
+}
