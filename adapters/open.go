@@ -10,6 +10,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -224,13 +225,28 @@ func translate(err error) error {
 	return err
 }
 
-// isConnError reports whether err says the database could not be reached.
+// isConnError reports whether err says the database could not be reached, or
+// went away under a statement: a connection refused or cut (the server
+// stopped, restarted, or a network or proxy in between failed), or a server
+// shutting down or not yet accepting connections.
 func isConnError(err error) bool {
 	var netErr net.Error
 	var opErr *net.OpError
 	var connErr *pgconn.ConnectError
-	return errors.Is(err, sql.ErrConnDone) || errors.Is(err, mysql.ErrInvalidConn) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &opErr) ||
-		errors.As(err, &netErr) || errors.As(err, &connErr) ||
-		errors.Is(err, driver.ErrBadConn)
+	var pgErr *pgconn.PgError
+	var myErr *mysql.MySQLError
+	switch {
+	case errors.Is(err, sql.ErrConnDone), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, context.DeadlineExceeded), errors.As(err, &opErr), errors.As(err, &netErr), errors.As(err, &connErr),
+		errors.Is(err, pgconn.ErrConnClosed), pgconn.SafeToRetry(err), pgconn.Timeout(err),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return true
+	case errors.As(err, &pgErr):
+		// Class 08: connection exception; 57P01-57P03: the server is
+		// shutting down, crashed or is starting.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	case errors.As(err, &myErr):
+		return myErr.Number == 1053 // ER_SERVER_SHUTDOWN
+	}
+	return false
 }

@@ -156,6 +156,21 @@ func (t *tx) BumpRevision(entityID string, now time.Time) (int64, error) {
 	return e.Revision, nil
 }
 
+func (t *tx) EntityRevisions(ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []entityRow
+	if err := t.db.Select("id", "revision").Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Revision
+	}
+	return out, nil
+}
+
 // ---- roles ----
 
 func encodePermissions(p policy.Permissions) (string, error) {

@@ -2,8 +2,10 @@ package adapters
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rolegate/rolegate/policy"
 )
@@ -100,6 +104,7 @@ func runSuite(t *testing.T, open func(t *testing.T) *Store) {
 		{"DeleteEntityCascades", testDeleteEntity},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"Settings", testSettings},
+		{"EntityRevisions", testEntityRevisions},
 		{"MigrateTwice", func(t *testing.T, s *Store) {
 			if err := s.Migrate(context.Background()); err != nil {
 				t.Fatal(err)
@@ -176,6 +181,34 @@ func testEntities(t *testing.T, s *Store) {
 		}
 		return nil
 	})
+}
+
+// testEntityRevisions: the sweep's one query answers the revisions of the
+// entities that exist among those asked, however many are asked.
+func testEntityRevisions(t *testing.T, s *Store) {
+	newEntity(t, s, "a")
+	newEntity(t, s, "b")
+	mustUpdate(t, s, func(tx policy.Tx) error {
+		for range 3 {
+			if _, err := tx.BumpRevision("b", time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	ids := []string{"a", "b", "gone"}
+	for i := range 997 {
+		ids = append(ids, fmt.Sprintf("missing-%d", i))
+	}
+	var got map[string]int64
+	err := s.View(ctx, func(tx policy.Tx) (err error) { got, err = tx.EntityRevisions(ids); return })
+	if err != nil || len(got) != 2 || got["a"] != 1 || got["b"] != 4 {
+		t.Fatalf("revisions: %v %v", got, err)
+	}
+	err = s.View(ctx, func(tx policy.Tx) (err error) { got, err = tx.EntityRevisions(nil); return })
+	if err != nil || len(got) != 0 {
+		t.Fatalf("revisions of nothing: %v %v", got, err)
+	}
 }
 
 func testRoleNames(t *testing.T, s *Store) {
@@ -610,5 +643,34 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 	_, err := Open(ctx, "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
 	if !errors.Is(err, policy.ErrUnavailable) {
 		t.Fatalf("unreachable database: %v", err)
+	}
+}
+
+// TestConnErrorsAreUnavailable: the errors of a connection refused, cut or
+// closed, and of a server shutting down, are storage_unavailable (503), not
+// internal errors.
+func TestConnErrorsAreUnavailable(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("failed to receive message: %w", io.ErrUnexpectedEOF),
+		fmt.Errorf("begin: %w", pgconn.ErrConnClosed),
+		&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"},
+		&pgconn.PgError{Code: "08006", Message: "connection failure"},
+		&mysql.MySQLError{Number: 1053, Message: "Server shutdown in progress"},
+		mysql.ErrInvalidConn,
+		driver.ErrBadConn,
+	} {
+		if got := translate(err); !errors.Is(got, policy.ErrUnavailable) {
+			t.Errorf("%v: not unavailable: %v", err, got)
+		}
+	}
+	for _, err := range []error{
+		&pgconn.PgError{Code: "23505", Message: "duplicate key"},
+		&pgconn.PgError{Code: "42P01", Message: "relation does not exist"},
+		&mysql.MySQLError{Number: 1146, Message: "Table doesn't exist"},
+		errors.New("something else"),
+	} {
+		if got := translate(err); errors.Is(got, policy.ErrUnavailable) {
+			t.Errorf("%v: unavailable", err)
+		}
 	}
 }

@@ -44,6 +44,10 @@ type Tx interface {
 	// the new revision. Call it first in a write: it locks the entity's row
 	// until the transaction ends, serialising writes to one entity.
 	BumpRevision(entityID string, now time.Time) (int64, error)
+	// EntityRevisions returns the current revision of each of the given
+	// entities that exists, in one query (an entity missing from the answer
+	// does not exist). The revision sweep reads those of the entities held.
+	EntityRevisions(ids []string) (map[string]int64, error)
 
 	// InsertRole stores a new role. ErrDuplicate: an active role of the entity
 	// has the name.
