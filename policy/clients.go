@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -133,6 +134,9 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	if isNotFound(err) {
 		return Errorf(KindNotFound, "client_not_found", "client %q not found", id)
 	}
+	if err == nil {
+		s.clientsSeen.Delete(id)
+	}
 	if err == nil && s.onClientDeleted != nil {
 		s.onClientDeleted(id)
 	}
@@ -158,21 +162,39 @@ func (s *Service) VerifyClient(ctx context.Context, id, secret string) (Client, 
 	if bcrypt.CompareHashAndPassword(hash, []byte(secret)) != nil || err != nil {
 		return Client{}, Errorf(KindUnauthenticated, "invalid_client", "the client id or secret is not valid")
 	}
+	s.clientsSeen.Store(id, time.Now())
 	return c, nil
 }
 
 // ClientExists reports whether a client is still there (tokens of a deleted
-// client stop working).
+// client stop working). While the store cannot be reached, a client this
+// instance saw in the store less than clientOutageGrace ago is taken to be
+// there still, so that checks keep answering through a database outage (no
+// client can be deleted meanwhile; one deleted just before on another
+// instance keeps working until the store answers again, at most that long).
 func (s *Service) ClientExists(ctx context.Context, id string) (bool, error) {
 	err := s.store.View(ctx, func(tx Tx) error {
 		_, err := tx.GetClient(id)
 		return err
 	})
-	if isNotFound(err) {
+	switch {
+	case err == nil:
+		s.clientsSeen.Store(id, time.Now())
+		return true, nil
+	case isNotFound(err):
+		s.clientsSeen.Delete(id)
 		return false, nil
+	case errors.Is(err, ErrUnavailable):
+		if seen, ok := s.clientsSeen.Load(id); ok && time.Since(seen.(time.Time)) < clientOutageGrace {
+			return true, nil
+		}
 	}
-	return err == nil, err
+	return false, err
 }
+
+// clientOutageGrace is how long after it was last seen in the store a client
+// is believed to exist while the store does not answer.
+const clientOutageGrace = time.Hour
 
 // OnClientDeleted registers fn to hear of deleted clients (the token
 // verifier drops them from its cache at once).

@@ -36,6 +36,10 @@ type EngineConfig struct {
 	MaxDecisions int
 	// LoadTimeout bounds loading one entity. 0 means 10 s.
 	LoadTimeout time.Duration
+	// StaleWait bounds how long a check with a MinRevision newer than the
+	// policy held waits for this instance to catch up (reloading the entity)
+	// before it fails with stale_policy. 0 means 2 s.
+	StaleWait time.Duration
 }
 
 // CheckRequest is one question: may UserID do Action on ObjectType in
@@ -49,6 +53,11 @@ type CheckRequest struct {
 	OwnerID    string
 	Scope      string
 	Explain    bool
+	// MinRevision, when positive, is the oldest revision of the entity's
+	// policy the answer may come from (a revision a write returned): an
+	// older policy held is reloaded first, and the check fails with
+	// stale_policy rather than answer from it.
+	MinRevision int64
 }
 
 // Decision is the answer to a check. Permission is the deciding value:
@@ -107,6 +116,7 @@ type Engine struct {
 	maxEntities  int
 	maxDecisions int
 	loadTimeout  time.Duration
+	staleWait    time.Duration
 
 	entities *entityMap // entity id -> *slot
 	count    atomic.Int64
@@ -381,7 +391,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		return nil, fmt.Errorf("casbin model: %w", err)
 	}
 	e := &Engine{entities: newEntityMap(), modelText: cfg.Model, loader: cfg.Loader, maxEntities: cfg.MaxEntities,
-		maxDecisions: cfg.MaxDecisions, loadTimeout: cfg.LoadTimeout}
+		maxDecisions: cfg.MaxDecisions, loadTimeout: cfg.LoadTimeout, staleWait: cfg.StaleWait}
 	if e.maxEntities <= 0 {
 		e.maxEntities = 100_000
 	}
@@ -391,12 +401,18 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if e.loadTimeout <= 0 {
 		e.loadTimeout = 10 * time.Second
 	}
+	if e.staleWait <= 0 {
+		e.staleWait = 2 * time.Second
+	}
 	return e, nil
 }
 
 // Check answers one question. On any error the decision is a deny.
 func (e *Engine) Check(ctx context.Context, req CheckRequest) (Decision, error) {
 	s, err := e.snapshot(ctx, req.EntityID)
+	if err == nil && s.revision < req.MinRevision {
+		s, err = e.catchUp(ctx, req.EntityID, req.MinRevision)
+	}
 	if err != nil {
 		e.checkErrors.Add(1)
 		return Decision{Permission: NotAllowed}, err
@@ -432,7 +448,7 @@ func (e *Engine) Revision(ctx context.Context, entityID string) (int64, error) {
 
 // Refresh reloads an entity's policy if it is held, after a committed write.
 // A policy older than the one held is never installed. An entity not held is
-// left to load on its next check.
+// left to load on its next check; one that no longer exists is dropped.
 func (e *Engine) Refresh(ctx context.Context, entityID string) error {
 	sl, ok := e.entities.load(entityID)
 	if !ok {
@@ -446,8 +462,74 @@ func (e *Engine) Refresh(ctx context.Context, entityID string) error {
 		e.Forget(entityID)
 		return err
 	}
+	if !s.exists {
+		// Deleted: the policy held (of a revision > 0) would win over the
+		// "unknown entity" one (revision 0), so drop it instead.
+		e.release(s)
+		e.Forget(entityID)
+		return nil
+	}
 	e.install(sl, s)
 	return nil
+}
+
+// Held returns the revision of the entity's policy held in memory, without
+// loading it; held is false when the entity is not in memory. An entity whose
+// first load is under way is held at revision 0 (so that a change heard
+// meanwhile reloads it).
+func (e *Engine) Held(entityID string) (revision int64, held bool) {
+	sl, ok := e.entities.load(entityID)
+	if !ok {
+		return 0, false
+	}
+	if s := sl.snap.Load(); s != nil {
+		return s.revision, true
+	}
+	return 0, true
+}
+
+// catchUp reloads an entity whose policy held is older than want, waiting up
+// to the engine's StaleWait for the store to show it (another instance's write
+// may not be visible yet to this one's reads). Concurrent waiters share the
+// reloads; each reload starts after the previous one ended, so none answers
+// from a load that began before the write it waits for.
+func (e *Engine) catchUp(ctx context.Context, entityID string, want int64) (*snapshot, error) {
+	wctx, cancel := context.WithTimeout(ctx, e.staleWait)
+	defer cancel()
+	held, _ := e.Held(entityID)
+	delay := 10 * time.Millisecond
+	for {
+		ch := e.flights.DoChan("catch-up\x00"+entityID, func() (any, error) {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.staleWait)
+			defer cancel()
+			return nil, e.Refresh(lctx, entityID)
+		})
+		select {
+		case <-ch:
+		case <-wctx.Done():
+			return nil, stalePolicy(entityID, held, want)
+		}
+		s, err := e.snapshot(wctx, entityID)
+		if err == nil {
+			if s.revision >= want {
+				return s, nil
+			}
+			held = s.revision
+		}
+		select {
+		case <-time.After(delay):
+		case <-wctx.Done():
+			return nil, stalePolicy(entityID, held, want)
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}
+
+// stalePolicy is the 503 of a check that asked for a newer policy than this
+// instance could reach in time.
+func stalePolicy(entityID string, held, want int64) error {
+	return Errorf(KindUnavailable, "stale_policy",
+		"this instance holds revision %d of entity %q, not yet %d; try again", held, entityID, want)
 }
 
 // Forget drops an entity's policy from memory (it reloads on demand).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -63,8 +64,11 @@ type Config struct {
 	Engine    *Engine
 	Templates []RoleTemplate // nil: DefaultTemplates
 	Catalog   *Catalog       // nil: any object type and action
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Syncer, when set, is told of every committed write so that other
+	// instances hear of it.
+	Syncer *Syncer
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Service is what every caller goes through: the admins' writes and the
@@ -74,16 +78,18 @@ type Service struct {
 	engine    *Engine
 	templates []RoleTemplate
 	catalog   *Catalog
+	sync      *Syncer
 	log       *slog.Logger
 	now       func() time.Time
 
 	onClientDeleted func(id string)
+	clientsSeen     sync.Map // client id -> time.Time it was last seen in the store
 }
 
 // NewService returns a service over a store and an engine.
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, engine: cfg.Engine, templates: cfg.Templates,
-		catalog: cfg.Catalog, log: cfg.Logger, now: cfg.Now}
+		catalog: cfg.Catalog, sync: cfg.Syncer, log: cfg.Logger, now: cfg.Now}
 	if s.templates == nil {
 		s.templates = DefaultTemplates()
 	}
@@ -101,6 +107,9 @@ func (s *Service) Catalog() *Catalog { return s.catalog }
 
 // Engine returns the check engine.
 func (s *Service) Engine() *Engine { return s.engine }
+
+// Syncer returns what keeps this instance in step with others; nil when none.
+func (s *Service) Syncer() *Syncer { return s.sync }
 
 // Ready reports whether storage answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
@@ -153,7 +162,7 @@ func ActorFrom(ctx context.Context) Actor {
 
 // write runs fn in one transaction after bumping the entity's revision, then,
 // once committed, refreshes the entity's enforcer so that the next check on
-// this instance sees the change.
+// this instance sees the change, and tells the other instances.
 func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now time.Time) error) (int64, error) {
 	now := s.clock()
 	var rev int64
@@ -172,7 +181,15 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 		return 0, err
 	}
 	s.refresh(ctx, entityID)
+	s.committed(ctx, entityID, rev)
 	return rev, nil
+}
+
+// committed records the revision a committed write took its entity to: in the
+// request's context (the transport answers it) and for the other instances.
+func (s *Service) committed(ctx context.Context, entityID string, rev int64) {
+	noteRevision(ctx, rev)
+	s.sync.Committed(entityID, rev)
 }
 
 func (s *Service) refresh(ctx context.Context, entityID string) {
@@ -249,6 +266,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, err
 		return Entity{}, err
 	}
 	s.engine.Forget(ent.ID) // an earlier check may have cached "unknown entity"
+	s.committed(ctx, ent.ID, ent.Revision)
 	return ent, nil
 }
 
@@ -288,8 +306,10 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) error {
 	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
 		return err
 	}
+	var rev int64
 	err := s.store.Update(ctx, func(tx Tx) error {
-		if _, err := tx.BumpRevision(id, s.clock()); err != nil {
+		var err error
+		if rev, err = tx.BumpRevision(id, s.clock()); err != nil {
 			if isNotFound(err) {
 				return entityNotFound(id)
 			}
@@ -304,6 +324,7 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) error {
 		return err
 	}
 	s.engine.Forget(id)
+	s.committed(ctx, id, rev)
 	// Its audit events went with it: the deletion is recorded here.
 	s.log.InfoContext(ctx, "entity deleted", "entity_id", id, "actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
 	return nil
@@ -1243,6 +1264,9 @@ func ValidateCheck(prefix string, req CheckRequest) error {
 	}
 	if len(req.OwnerID) > MaxUserIDLen || len(req.Scope) > MaxUserIDLen {
 		return Invalid("invalid_field", prefix+"scope", "%sowner_id and %sscope must be at most %d characters", prefix, prefix, MaxUserIDLen)
+	}
+	if req.MinRevision < 0 {
+		return Invalid("invalid_field", prefix+"min_revision", "%smin_revision must be a revision a write returned (a positive number)", prefix)
 	}
 	return nil
 }
