@@ -163,11 +163,14 @@ type checkRequest struct {
 	OwnerID    string `json:"owner_id"`
 	Scope      string `json:"scope"`
 	Explain    bool   `json:"explain"`
+	// MinRevision: answer from the entity's policy at this revision or newer
+	// (a write's X-Rolegate-Revision), else 503 stale_policy.
+	MinRevision int64 `json:"min_revision"`
 }
 
 func (r checkRequest) domain() policy.CheckRequest {
 	return policy.CheckRequest{EntityID: r.EntityID, UserID: r.UserID, ObjectType: r.ObjectType,
-		Action: r.Action, OwnerID: r.OwnerID, Scope: r.Scope, Explain: r.Explain}
+		Action: r.Action, OwnerID: r.OwnerID, Scope: r.Scope, Explain: r.Explain, MinRevision: r.MinRevision}
 }
 
 type checkBatchRequest struct {

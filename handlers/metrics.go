@@ -54,6 +54,9 @@ func newOps(d Deps) *ops {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	if d.Service != nil {
 		cs = append(cs, newEngineCollector(d.Service.Engine()))
+		if sy := d.Service.Syncer(); sy != nil {
+			cs = append(cs, newSyncCollector(sy))
+		}
 	}
 	for _, c := range cs {
 		if err := d.Metrics.Register(c); err != nil {
@@ -232,6 +235,76 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(st.Reloads))
 	ch <- prometheus.MustNewConstMetric(c.loadErrs, prometheus.CounterValue, float64(st.LoadErrors))
 	ch <- prometheus.MustNewConstMetric(c.evic, prometheus.CounterValue, float64(st.Evictions))
+}
+
+// syncCollector reads the Syncer's counters and lag histogram at each scrape.
+type syncCollector struct {
+	sync                                                    *policy.Syncer
+	published, publishErrs, dropped, received, reloads, lag *prometheus.Desc
+	reloadErrs, sweeps, sweepErrs, subscribed               *prometheus.Desc
+}
+
+func newSyncCollector(s *policy.Syncer) *syncCollector {
+	return &syncCollector{sync: s,
+		published: prometheus.NewDesc("rolegate_notifications_published_total",
+			"Changes (entity, revision) this instance published to the other instances.", nil, nil),
+		publishErrs: prometheus.NewDesc("rolegate_notification_publish_errors_total",
+			"Changes that could not be published (the write stands; the other instances catch up at their sweep).", nil, nil),
+		dropped: prometheus.NewDesc("rolegate_notifications_dropped_total",
+			"Changes not published because too many were waiting (the notifier is slow or gone).", nil, nil),
+		received: prometheus.NewDesc("rolegate_notifications_received_total",
+			"Changes heard from other instances.", nil, nil),
+		reloads: prometheus.NewDesc("rolegate_policy_sync_reloads_total",
+			"Entities reloaded (or dropped when deleted) to catch up with other instances, by cause: notification or sweep.",
+			[]string{"cause"}, nil),
+		reloadErrs: prometheus.NewDesc("rolegate_policy_sync_reload_errors_total",
+			"Reloads to catch up with other instances that failed (the entity loads again on its next check).", nil, nil),
+		sweeps: prometheus.NewDesc("rolegate_revision_sweeps_total",
+			"Revision sweeps run (comparing the held entities' revisions with the store's).", nil, nil),
+		sweepErrs: prometheus.NewDesc("rolegate_revision_sweep_errors_total",
+			"Revision sweeps that could not read the store.", nil, nil),
+		subscribed: prometheus.NewDesc("rolegate_notifications_subscribed",
+			"1 while this instance is subscribed to the other instances' changes, else 0.", nil, nil),
+		lag: prometheus.NewDesc("rolegate_notification_lag_seconds",
+			"Time from a write's commit on another instance to the end of the reload it caused here (machines' clocks included).", nil, nil),
+	}
+}
+
+func (c *syncCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.published, c.publishErrs, c.dropped, c.received, c.reloads,
+		c.reloadErrs, c.sweeps, c.sweepErrs, c.subscribed, c.lag} {
+		ch <- d
+	}
+}
+
+func (c *syncCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.sync.Stats()
+	counter := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(c.published, st.Published)
+	counter(c.publishErrs, st.PublishErrors)
+	counter(c.dropped, st.Dropped)
+	counter(c.received, st.Received)
+	for _, cause := range []string{"notification", "sweep"} {
+		counter(c.reloads, st.Reloads[cause], cause)
+	}
+	counter(c.reloadErrs, st.ReloadErrors)
+	counter(c.sweeps, st.Sweeps)
+	counter(c.sweepErrs, st.SweepErrors)
+	if c.sync.HasNotifier() {
+		up := 0.0
+		if st.Subscribed {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.subscribed, prometheus.GaugeValue, up)
+	}
+	h := c.sync.Lag()
+	buckets := make(map[float64]uint64, len(h.Buckets))
+	for i, b := range h.Buckets {
+		buckets[b] = h.Counts[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(c.lag, h.Count, h.Sum, buckets)
 }
 
 // slogPrinter lets promhttp log through slog.

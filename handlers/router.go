@@ -65,7 +65,7 @@ func NewRouter(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	o := newOps(d)
-	r.Use(requestID(), accessLog(d.Logger), o.middleware(), recovery(), limitBody(d.MaxBodyBytes))
+	r.Use(requestID(), accessLog(d.Logger), o.middleware(), recovery(), limitBody(d.MaxBodyBytes), trackRevision())
 	if rl := newRateLimiter(d.RateLimits); rl != nil {
 		r.Use(rl.attach)
 	}

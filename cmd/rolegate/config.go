@@ -38,6 +38,10 @@ type Config struct {
 	ReadHeaderTimeout time.Duration // how long a client may take to send the request headers
 	MaxHeaderBytes    int           // largest request header block
 
+	RedisURL      string        // change notifications between instances; "" for none
+	RedisChannel  string        // the pub/sub channel they travel on
+	SweepInterval time.Duration // how often the revisions of held entities are compared with the store's
+
 	templates []policy.RoleTemplate
 	catalog   *policy.Catalog
 }
@@ -55,7 +59,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.SetOutput(stderr)
 	var c Config
 	var maxEntities, logLevel, grace string
-	var rateCheck, rateManage, headerTimeout, headerBytes string
+	var rateCheck, rateManage, headerTimeout, headerBytes, sweep string
 	metrics, err := envBool(getenv, "ROLEGATE_METRICS", true)
 	if err != nil {
 		return c, err
@@ -81,6 +85,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.StringVar(&rateManage, "rate-limit-manage", env("ROLEGATE_RATE_LIMIT_MANAGE", "0"), "other authenticated requests per second per client and per entity; 0 is unlimited (ROLEGATE_RATE_LIMIT_MANAGE)")
 	fs.StringVar(&headerTimeout, "read-header-timeout", env("ROLEGATE_READ_HEADER_TIMEOUT", "5s"), "how long a client may take to send the request headers (ROLEGATE_READ_HEADER_TIMEOUT)")
 	fs.StringVar(&headerBytes, "max-header-bytes", env("ROLEGATE_MAX_HEADER_BYTES", "65536"), "largest request header block in bytes; larger is 431 (ROLEGATE_MAX_HEADER_BYTES)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("ROLEGATE_REDIS_URL", ""), "redis://host:6379/0: tell other instances of every change over Redis pub/sub (ROLEGATE_REDIS_URL)")
+	fs.StringVar(&c.RedisChannel, "redis-channel", env("ROLEGATE_REDIS_CHANNEL", "rolegate:changes"), "Redis pub/sub channel of the change notifications (ROLEGATE_REDIS_CHANNEL)")
+	fs.StringVar(&sweep, "sweep-interval", env("ROLEGATE_SWEEP_INTERVAL", "10s"), "how often the revisions of the entities held are compared with the store's, reloading those that moved (ROLEGATE_SWEEP_INTERVAL)")
 	fs.BoolVar(&c.Metrics, "metrics", metrics, "serve Prometheus metrics on GET /metrics, to platform administrators' tokens (ROLEGATE_METRICS)")
 	fs.BoolVar(&c.MetricsPublic, "metrics-public", metricsPublic, "serve /metrics without a token: only where the port is private (ROLEGATE_METRICS_PUBLIC)")
 	fs.BoolVar(&c.Pprof, "pprof", pprof, "serve net/http/pprof under /debug/pprof, behind the admin token (ROLEGATE_PPROF)")
@@ -123,6 +130,15 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.MaxHeaderBytes, err = strconv.Atoi(headerBytes); err != nil || c.MaxHeaderBytes < 1024 || c.MaxHeaderBytes > 1<<20 {
 		return c, fmt.Errorf("max-header-bytes: %q is not a number of bytes from 1024 to 1048576", headerBytes)
+	}
+	if c.SweepInterval, err = time.ParseDuration(sweep); err != nil || c.SweepInterval < 10*time.Millisecond {
+		return c, fmt.Errorf("sweep-interval: %q is not a duration of at least 10ms such as 10s", sweep)
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		return c, fmt.Errorf("redis-url: %q is not a URL such as redis://127.0.0.1:6379/0", redact(c.RedisURL))
+	}
+	if c.RedisChannel == "" {
+		return c, errors.New("redis-channel: must not be empty")
 	}
 	if c.DatabaseURL == "" || !strings.Contains(c.DatabaseURL, "://") {
 		return c, fmt.Errorf("database-url: %q is not a URL such as sqlite://rolegate.db", c.DatabaseURL)

@@ -33,7 +33,23 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Templates: cfg.templates, Catalog: cfg.catalog, Logger: log})
+	var notifier policy.Notifier
+	if cfg.RedisURL != "" {
+		rd, err := adapters.OpenRedis(cfg.RedisURL, cfg.RedisChannel, log)
+		if err != nil {
+			return err
+		}
+		defer rd.Close()
+		notifier = rd
+	}
+	syncer := policy.NewSyncer(policy.SyncConfig{Engine: engine, Store: store, Notifier: notifier,
+		SweepInterval: cfg.SweepInterval, Logger: log})
+	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Templates: cfg.templates, Catalog: cfg.catalog,
+		Syncer: syncer, Logger: log})
+	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
+	syncDone := make(chan struct{})
+	go func() { defer close(syncDone); syncer.Run(syncCtx) }()
+	defer func() { stopSync(); <-syncDone }()
 
 	auth, generated, err := policy.BootstrapAdmin(ctx, store, cfg.AdminToken)
 	if err != nil {
@@ -77,7 +93,7 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "database", redact(cfg.DatabaseURL),
-		"metrics", cfg.Metrics, "pprof", cfg.Pprof,
+		"metrics", cfg.Metrics, "pprof", cfg.Pprof, "redis", redact(cfg.RedisURL), "sweep_interval", cfg.SweepInterval.String(),
 		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage)
 
 	errc := make(chan error, 1)
