@@ -244,7 +244,17 @@ type papershiftRoleMeta struct {
 	} `json:"permissions"`
 }
 
-func papershiftRoleOf(r policy.Role) papershiftResource {
+// papershiftCaller is what the caller may do to the entity's roles, for
+// meta.permissions.
+type papershiftCaller struct{ update, delete bool }
+
+func (p *papershiftAPI) caller(c *gin.Context) papershiftCaller {
+	ctx, entity := c.Request.Context(), c.GetString(papershiftEntityKey)
+	return papershiftCaller{update: p.svc.May(ctx, entity, policy.ObjectRole, policy.ActionUpdate),
+		delete: p.svc.May(ctx, entity, policy.ObjectRole, policy.ActionDelete)}
+}
+
+func papershiftRoleOf(r policy.Role, who papershiftCaller) papershiftResource {
 	attrs := papershiftRole{AccountID: r.EntityID, Default: r.Default, Name: r.Name,
 		Rights: policy.RightsOf(r.Permissions), RoleType: r.RoleType, Scope: r.Scope}
 	if r.DeletedAt != nil {
@@ -253,9 +263,9 @@ func papershiftRoleOf(r policy.Role) papershiftResource {
 	}
 	var meta papershiftRoleMeta
 	editable := r.RoleType == policy.RoleCustom && r.Status == policy.StatusActive
-	meta.Permissions.Actions.Edit = editable
-	meta.Permissions.Actions.Delete = editable
-	meta.Permissions.Rights.Edit = editable
+	meta.Permissions.Actions.Edit = editable && who.update
+	meta.Permissions.Actions.Delete = editable && who.delete
+	meta.Permissions.Rights.Edit = editable && who.update
 	return papershiftResource{ID: r.ID, Type: "role", Attributes: attrs, Meta: meta}
 }
 
@@ -276,7 +286,7 @@ func (p *papershiftAPI) createRole(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/api/v1/roles/"+r.ID)
-	writeJSONAPI(c, http.StatusCreated, gin.H{"data": papershiftRoleOf(r)})
+	writeJSONAPI(c, http.StatusCreated, gin.H{"data": papershiftRoleOf(r, p.caller(c))})
 }
 
 func (p *papershiftAPI) getRole(c *gin.Context) {
@@ -285,7 +295,7 @@ func (p *papershiftAPI) getRole(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
-	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r)})
+	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r, p.caller(c))})
 }
 
 // putRole changes the attributes given; rights, when given, replace the
@@ -306,7 +316,7 @@ func (p *papershiftAPI) putRole(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
-	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r)})
+	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r, p.caller(c))})
 }
 
 // deleteRole discards the role (soft delete), taking it from its holders,
@@ -317,7 +327,7 @@ func (p *papershiftAPI) deleteRole(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
-	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r)})
+	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r, p.caller(c))})
 }
 
 // listRoles lists the account's roles, discarded ones too, narrowed by
@@ -334,9 +344,10 @@ func (p *papershiftAPI) listRoles(c *gin.Context) {
 		return
 	}
 	out := []papershiftResource{}
+	who := p.caller(c)
 	for _, r := range roles {
 		if filters.match(r) {
-			out = append(out, papershiftRoleOf(r))
+			out = append(out, papershiftRoleOf(r, who))
 		}
 	}
 	writeJSONAPI(c, http.StatusOK, gin.H{"data": out})

@@ -66,3 +66,10 @@ func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, ac
 	}
 	return nil
 }
+
+// May reports whether the caller may do action on a reserved object type in
+// the entity, as authorize would decide, without failing: for answers such as
+// Papershift's meta.permissions.
+func (s *Service) May(ctx context.Context, entityID, objectType, action string) bool {
+	return s.authorize(ctx, entityID, ScopeManage, objectType, action) == nil
+}

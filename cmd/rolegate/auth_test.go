@@ -300,6 +300,18 @@ func TestIdentityProviderUsers(t *testing.T) {
 			t.Errorf("%s: %d %v", name, st, out)
 		}
 	}
+	// Papershift's meta.permissions say what this caller may do to a role.
+	metaEdit := func(token string) any {
+		t.Helper()
+		st, h, out := s.raw("GET", "/api/v1/roles/"+payer["id"].(string), "", "Authorization", "Bearer "+token)
+		if st != 200 || h.Get("Content-Type") != "application/vnd.api+json" {
+			t.Fatalf("papershift role with a user token: %d %v", st, out)
+		}
+		return get(out, "data", "meta", "permissions", "actions", "edit")
+	}
+	if metaEdit(alice) != true || metaEdit(bob) != false {
+		t.Fatalf("meta.permissions: alice %v, bob %v", metaEdit(alice), metaEdit(bob))
+	}
 	if st, _ := use(alice, "GET", "/v1/entities/other/roles", nil); st != 404 {
 		t.Fatalf("alice in another entity: %d", st)
 	}
