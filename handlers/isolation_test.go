@@ -156,3 +156,22 @@ func TestEveryRouteIsolatesEntities(t *testing.T) {
 		t.Fatalf("T123 changed:\nbefore %s\nafter  %s", before, after)
 	}
 }
+
+// An authenticator that returns a caller without a name never yields a
+// request with every right: the service takes a nameless caller for an
+// internal call.
+func TestNamelessCallerIsRefused(t *testing.T) {
+	h := NewRouter(Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: fixedAuth{"nameless": {}}})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/entities", nil)
+	req.Header.Set("Authorization", "Bearer nameless")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("nameless caller: %d", res.StatusCode)
+	}
+}

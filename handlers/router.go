@@ -148,6 +148,11 @@ func authenticate(auth Authenticator, fail func(*gin.Context, error)) gin.Handle
 			return
 		}
 		actor, err := auth.Authenticate(strings.TrimSpace(token))
+		if err == nil && actor.ID == "" {
+			// The service takes a caller without a name for an internal
+			// call with every right: never let a request be one.
+			err = policy.Errorf(policy.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
+		}
 		if err != nil {
 			fail(c, err)
 			return

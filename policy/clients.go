@@ -137,8 +137,11 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	if err == nil {
 		s.clientsSeen.Delete(id)
 	}
-	if err == nil && s.onClientDeleted != nil {
-		s.onClientDeleted(id)
+	if err == nil {
+		s.clientsSeen.Delete(id) // no outage grace for a deleted client
+		if s.onClientDeleted != nil {
+			s.onClientDeleted(id)
+		}
 	}
 	return err
 }
