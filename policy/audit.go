@@ -45,6 +45,8 @@ const (
 	AuditAssignmentCreate = "assignment.create"
 	AuditAssignmentDelete = "assignment.delete"
 	AuditTeamRolesSet     = "team_roles.set"
+	AuditClientCreate     = "client.create" // a client bound to the entity
+	AuditClientDelete     = "client.delete"
 )
 
 // Audit object types.
@@ -53,10 +55,11 @@ const (
 	AuditObjectRole       = "role"
 	AuditObjectUser       = "user"
 	AuditObjectAssignment = "assignment"
+	AuditObjectClient     = "client"
 )
 
 // AuditObjectTypes are the object types audit events name.
-var AuditObjectTypes = []string{AuditObjectAssignment, AuditObjectEntity, AuditObjectRole, AuditObjectUser}
+var AuditObjectTypes = []string{AuditObjectAssignment, AuditObjectClient, AuditObjectEntity, AuditObjectRole, AuditObjectUser}
 
 // AuditEvent is one committed change.
 type AuditEvent struct {

@@ -86,12 +86,51 @@ func (s *Service) CreateClient(ctx context.Context, in ClientInput) (Client, str
 				return err
 			}
 		}
-		return tx.InsertClient(&c)
+		if err := tx.InsertClient(&c); err != nil {
+			return err
+		}
+		return s.auditClient(ctx, tx, AuditClientCreate, nil, &c)
 	})
 	if err != nil {
 		return Client{}, "", err
 	}
 	return c, secret, nil
+}
+
+// clientDoc is a client as the audit log keeps it: never its secret.
+type clientDoc struct {
+	ClientID  string   `json:"client_id"`
+	Name      string   `json:"name"`
+	EntityID  string   `json:"entity_id"`
+	Scopes    []string `json:"scopes"`
+	CreatedAt string   `json:"created_at"`
+	CreatedBy string   `json:"created_by"`
+}
+
+// auditClient records a change of a client in its entity's audit log, in the
+// same transaction; a platform-wide client (no entity) is logged instead.
+func (s *Service) auditClient(ctx context.Context, tx Tx, action string, before, after *Client) error {
+	c := before
+	if c == nil {
+		c = after
+	}
+	doc := func(c *Client) any {
+		if c == nil {
+			return nil
+		}
+		return clientDoc{ClientID: c.ID, Name: c.Name, EntityID: c.EntityID, Scopes: c.Scopes,
+			CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339Nano), CreatedBy: c.CreatedBy}
+	}
+	if c.EntityID != "" {
+		if _, err := tx.GetEntity(c.EntityID); err != nil && !isNotFound(err) {
+			return err
+		} else if err == nil {
+			return s.audit(ctx, tx, s.clock(), c.EntityID, action, AuditObjectClient, c.ID, doc(before), doc(after))
+		}
+	}
+	s.log.InfoContext(ctx, "audit", "action", action, "client_id", c.ID, "name", c.Name,
+		"actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
+	return nil
 }
 
 // GetClient returns a client.
@@ -130,7 +169,16 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
 		return err
 	}
-	err := s.store.Update(ctx, func(tx Tx) error { return tx.DeleteClient(id) })
+	err := s.store.Update(ctx, func(tx Tx) error {
+		c, err := tx.GetClient(id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteClient(id); err != nil {
+			return err
+		}
+		return s.auditClient(ctx, tx, AuditClientDelete, &c, nil)
+	})
 	if isNotFound(err) {
 		return Errorf(KindNotFound, "client_not_found", "client %q not found", id)
 	}

@@ -191,6 +191,21 @@ func TestClientsAndTokens(t *testing.T) {
 
 	// A deleted client's tokens stop working at once.
 	s.must(204, "DELETE", "/v1/clients/"+id, nil)
+	// Both changes are in acme's audit log, without the secret.
+	events := s.must(200, "GET", "/v1/entities/acme/audit-events?object_type=client", nil)["data"].([]any)
+	var actions []string
+	for _, e := range events {
+		ev := e.(map[string]any)
+		if ev["object_id"] == id {
+			actions = append(actions, ev["action"].(string))
+		}
+		if b, _ := json.Marshal(ev); strings.Contains(string(b), secret) || strings.Contains(string(b), "$2a$") {
+			t.Fatalf("audit event holds the secret or its hash: %s", b)
+		}
+	}
+	if strings.Join(actions, ",") != "client.delete,client.create" {
+		t.Fatalf("client audit events: %v", events)
+	}
 	if st, _ := use(access, "GET", "/v1/entities/acme/roles", nil); st != 401 {
 		t.Fatalf("deleted client's token: %d", st)
 	}
