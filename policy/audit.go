@@ -135,10 +135,7 @@ func (s *Service) ListAuditEvents(ctx context.Context, entityID string, f AuditF
 	}
 	var out []AuditEvent
 	err := s.store.View(ctx, func(tx Tx) error {
-		if _, err := tx.GetEntity(entityID); err != nil {
-			if isNotFound(err) {
-				return entityNotFound(entityID)
-			}
+		if err := entityExists(tx, entityID); err != nil {
 			return err
 		}
 		var err error

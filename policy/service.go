@@ -200,6 +200,17 @@ func (s *Service) refresh(ctx context.Context, entityID string) {
 
 func entityNotFound(id string) error { return EntityNotFound(id) }
 
+// entityExists answers 404 for an unknown entity.
+func entityExists(tx Tx, entityID string) error {
+	if _, err := tx.GetEntity(entityID); err != nil {
+		if isNotFound(err) {
+			return entityNotFound(entityID)
+		}
+		return err
+	}
+	return nil
+}
+
 // EntityNotFound is the 404 of an unknown entity, and of one the caller may
 // not see: the two look the same.
 func EntityNotFound(id string) error {
@@ -455,10 +466,7 @@ func (s *Service) ListRoles(ctx context.Context, entityID string, f RoleFilter, 
 	}
 	var out []Role
 	err := s.store.View(ctx, func(tx Tx) error {
-		if _, err := tx.GetEntity(entityID); err != nil {
-			if isNotFound(err) {
-				return entityNotFound(entityID)
-			}
+		if err := entityExists(tx, entityID); err != nil {
 			return err
 		}
 		var err error
@@ -853,10 +861,7 @@ func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, 
 	}
 	var out []User
 	err := s.store.View(ctx, func(tx Tx) error {
-		if _, err := tx.GetEntity(entityID); err != nil {
-			if isNotFound(err) {
-				return entityNotFound(entityID)
-			}
+		if err := entityExists(tx, entityID); err != nil {
 			return err
 		}
 		var err error
