@@ -2,21 +2,18 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -47,17 +44,7 @@ var (
 // existed, and T123 is unchanged afterwards. A route added later is walked
 // too: it must either isolate entities or be listed above on purpose.
 func TestEveryRouteIsolatesEntities(t *testing.T) {
-	ctx := context.Background()
-	store, err := adapters.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := policy.NewService(policy.Config{Store: store, Engine: engine})
+	svc, _ := testkit.Service(t)
 	h := NewRouter(Deps{Service: svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: fixedAuth{
 		"admin": {ID: "admin", Scopes: []string{policy.ScopeAdmin}},
 		"other": {ID: "client:other", EntityID: "T999", ClientID: "other", Scopes: []string{policy.ScopeCheck, policy.ScopeManage}},

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -19,8 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -46,22 +43,7 @@ var testActors = tokenActors{
 // testService is a service over a fresh SQLite file holding the entities.
 func testService(t testing.TB, entities ...string) *policy.Service {
 	t.Helper()
-	ctx := context.Background()
-	store, err := adapters.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := policy.NewService(policy.Config{Store: store, Engine: engine})
-	for _, e := range entities {
-		if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: e}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	svc, _ := testkit.Service(t, entities...)
 	return svc
 }
 

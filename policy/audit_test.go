@@ -4,28 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // auditFixture is a service over a real SQLite store, and the store.
 func auditFixture(t *testing.T) (*policy.Service, *adapters.Store) {
 	t.Helper()
-	store, err := adapters.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return policy.NewService(policy.Config{Store: store, Engine: engine}), store
+	return testkit.Service(t)
 }
 
 // auditEvents returns every event of the entity, oldest first.

@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -50,17 +48,8 @@ type authzCase struct {
 // newService is a service over a real SQLite store in a temporary directory.
 func newService(t *testing.T) *policy.Service {
 	t.Helper()
-	ctx := context.Background()
-	store, err := adapters.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return policy.NewService(policy.Config{Store: store, Engine: engine})
+	svc, _ := testkit.Service(t)
+	return svc
 }
 
 // TestAuthorizationTable runs testdata/authz.json against the service and its

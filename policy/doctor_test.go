@@ -2,13 +2,12 @@ package policy_test
 
 import (
 	"context"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -21,16 +20,8 @@ type doctorFixture struct {
 
 func newDoctorFixture(t *testing.T) *doctorFixture {
 	t.Helper()
-	store, err := adapters.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &doctorFixture{t: t, store: store, svc: policy.NewService(policy.Config{Store: store, Engine: engine})}
+	svc, store := testkit.Service(t)
+	return &doctorFixture{t: t, store: store, svc: svc}
 }
 
 func (f *doctorFixture) update(fn func(tx policy.Tx) error) {

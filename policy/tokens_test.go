@@ -2,29 +2,18 @@ package policy_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // tokenFixture is a service over a real SQLite store with a client of acme.
 func tokenFixture(t testing.TB, now func() time.Time) (*policy.Tokens, string, string) {
 	ctx := context.Background()
-	store, err := adapters.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := policy.NewService(policy.Config{Store: store, Engine: engine})
+	svc, store := testkit.Service(t)
 	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
 	if err != nil {
 		t.Fatal(err)
