@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,24 +14,8 @@ import (
 // The audit log's storage, on SQLite always and on PostgreSQL and MySQL when
 // their URL variables name a server (as the storage suite).
 
-func TestAuditEventsSQLite(t *testing.T) {
-	testAuditEvents(t, openOrFail(t, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db")))
-}
-
-func TestAuditEventsPostgres(t *testing.T) {
-	base := os.Getenv("ROLEGATE_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("ROLEGATE_TEST_POSTGRES_URL not set: skipping the PostgreSQL audit storage test")
-	}
-	testAuditEvents(t, openPostgresSchema(t, base))
-}
-
-func TestAuditEventsMySQL(t *testing.T) {
-	base := os.Getenv("ROLEGATE_TEST_MYSQL_URL")
-	if base == "" {
-		t.Skip("ROLEGATE_TEST_MYSQL_URL not set: skipping the MySQL audit storage test")
-	}
-	testAuditEvents(t, openMySQLDatabase(t, base))
+func TestAuditEvents(t *testing.T) {
+	onEveryDatabase(t, "audit storage test", func(t *testing.T, open func(*testing.T) *Store) { testAuditEvents(t, open(t)) })
 }
 
 func auditIDs(evs []policy.AuditEvent) string {

@@ -2,8 +2,6 @@ package adapters
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,24 +11,8 @@ import (
 
 // The consistency check's queries and the check itself, on every database.
 
-func TestDoctorSQLite(t *testing.T) {
-	testDoctor(t, openOrFail(t, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db")))
-}
-
-func TestDoctorPostgres(t *testing.T) {
-	base := os.Getenv("ROLEGATE_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("ROLEGATE_TEST_POSTGRES_URL not set: skipping the PostgreSQL doctor test")
-	}
-	testDoctor(t, openPostgresSchema(t, base))
-}
-
-func TestDoctorMySQL(t *testing.T) {
-	base := os.Getenv("ROLEGATE_TEST_MYSQL_URL")
-	if base == "" {
-		t.Skip("ROLEGATE_TEST_MYSQL_URL not set: skipping the MySQL doctor test")
-	}
-	testDoctor(t, openMySQLDatabase(t, base))
+func TestDoctor(t *testing.T) {
+	onEveryDatabase(t, "doctor test", func(t *testing.T, open func(*testing.T) *Store) { testDoctor(t, open(t)) })
 }
 
 func testDoctor(t *testing.T, s *Store) {

@@ -23,26 +23,29 @@ import (
 // The storage suite runs against SQLite always, and against PostgreSQL and
 // MySQL when their URL variables name a server.
 
-func TestSQLite(t *testing.T) {
-	runSuite(t, func(t *testing.T) *Store {
-		return openOrFail(t, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
+func TestStorage(t *testing.T) {
+	onEveryDatabase(t, "storage suite", runSuite)
+}
+
+// onEveryDatabase runs fn as a subtest on SQLite, and on PostgreSQL and MySQL
+// when ROLEGATE_TEST_POSTGRES_URL / ROLEGATE_TEST_MYSQL_URL name a server
+// (skipped with a message otherwise); open gives a fresh, empty store.
+func onEveryDatabase(t *testing.T, what string, fn func(t *testing.T, open func(t *testing.T) *Store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		fn(t, func(t *testing.T) *Store { return openOrFail(t, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db")) })
 	})
-}
-
-func TestPostgres(t *testing.T) {
-	base := os.Getenv("ROLEGATE_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("ROLEGATE_TEST_POSTGRES_URL not set: skipping the PostgreSQL storage suite")
+	for _, db := range []struct {
+		name, env string
+		open      func(*testing.T, string) *Store
+	}{{"postgres", "ROLEGATE_TEST_POSTGRES_URL", openPostgresSchema}, {"mysql", "ROLEGATE_TEST_MYSQL_URL", openMySQLDatabase}} {
+		t.Run(db.name, func(t *testing.T) {
+			base := os.Getenv(db.env)
+			if base == "" {
+				t.Skipf("%s not set: skipping the %s %s", db.env, db.name, what)
+			}
+			fn(t, func(t *testing.T) *Store { return db.open(t, base) })
+		})
 	}
-	runSuite(t, func(t *testing.T) *Store { return openPostgresSchema(t, base) })
-}
-
-func TestMySQL(t *testing.T) {
-	base := os.Getenv("ROLEGATE_TEST_MYSQL_URL")
-	if base == "" {
-		t.Skip("ROLEGATE_TEST_MYSQL_URL not set: skipping the MySQL storage suite")
-	}
-	runSuite(t, func(t *testing.T) *Store { return openMySQLDatabase(t, base) })
 }
 
 func openOrFail(t *testing.T, url string) *Store {
