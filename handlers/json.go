@@ -35,53 +35,19 @@ func (r roleRequest) input() policy.RoleInput {
 	return policy.RoleInput{Name: r.Name, Description: r.Description, Permissions: domainPermissions(r.Permissions), Default: r.Default}
 }
 
-type roleJSON struct {
-	ID          string          `json:"id"`
-	EntityID    string          `json:"entity_id"`
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Permissions permissionsJSON `json:"permissions"`
-	Default     bool            `json:"default"`
-	RoleType    string          `json:"role_type"`
-	Status      string          `json:"status"`
-	Version     int64           `json:"version"`
-	CreatedAt   string          `json:"created_at"`
-	CreatedBy   *string         `json:"created_by"`
-	UpdatedAt   string          `json:"updated_at"`
-	UpdatedBy   *string         `json:"updated_by"`
-	DeletedAt   *string         `json:"deleted_at"`
-	DeletedBy   *string         `json:"deleted_by"`
-}
+// roleJSON is a role as the native API (and the audit log) shows it.
+type roleJSON = policy.RoleDoc
 
-func roleOf(r policy.Role) roleJSON {
-	out := roleJSON{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description,
-		Permissions: permissionsOf(r.Permissions), Default: r.Default, RoleType: r.RoleType,
-		Status: r.Status, Version: r.Version, CreatedAt: timeString(r.CreatedAt),
-		CreatedBy: nullable(r.CreatedBy), UpdatedAt: timeString(r.UpdatedAt), UpdatedBy: nullable(r.UpdatedBy),
-		DeletedBy: nullable(r.DeletedBy)}
-	if r.DeletedAt != nil {
-		s := timeString(*r.DeletedAt)
-		out.DeletedAt = &s
-	}
-	return out
-}
+func roleOf(r policy.Role) roleJSON { return policy.RoleDocOf(r) }
 
 type entityRequest struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 }
 
-type entityJSON struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Revision  int64  `json:"revision"`
-	CreatedAt string `json:"created_at"`
-	UpdatedAt string `json:"updated_at"`
-}
+type entityJSON = policy.EntityDoc
 
-func entityOf(e policy.Entity) entityJSON {
-	return entityJSON{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: timeString(e.CreatedAt), UpdatedAt: timeString(e.UpdatedAt)}
-}
+func entityOf(e policy.Entity) entityJSON { return policy.EntityDocOf(e) }
 
 type userRequest struct {
 	ID      string    `json:"id"`

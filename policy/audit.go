@@ -99,7 +99,7 @@ func RequestIDFrom(ctx context.Context) string {
 }
 
 // audit records one change inside the write's transaction. before and after
-// are documents (roleDoc, userDoc, ...) or nil.
+// are documents (RoleDoc, userDoc, ...) or nil.
 func (s *Service) audit(ctx context.Context, tx Tx, now time.Time, entityID, action, objectType, objectID string, before, after any) error {
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -156,7 +156,9 @@ func auditNullable(s string) *string {
 	return &s
 }
 
-type entityDoc struct {
+// EntityDoc and RoleDoc are an entity and a role as the native API shows
+// them; the audit log keeps the same documents.
+type EntityDoc struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	Revision  int64  `json:"revision"`
@@ -164,11 +166,12 @@ type entityDoc struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
-func entityDocOf(e Entity) entityDoc {
-	return entityDoc{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: auditTime(e.CreatedAt), UpdatedAt: auditTime(e.UpdatedAt)}
+// EntityDocOf encodes an entity.
+func EntityDocOf(e Entity) EntityDoc {
+	return EntityDoc{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: auditTime(e.CreatedAt), UpdatedAt: auditTime(e.UpdatedAt)}
 }
 
-type roleDoc struct {
+type RoleDoc struct {
 	ID          string         `json:"id"`
 	EntityID    string         `json:"entity_id"`
 	Name        string         `json:"name"`
@@ -186,8 +189,9 @@ type roleDoc struct {
 	DeletedBy   *string        `json:"deleted_by"`
 }
 
-func roleDocOf(r Role) roleDoc {
-	out := roleDoc{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description,
+// RoleDocOf encodes a role.
+func RoleDocOf(r Role) RoleDoc {
+	out := RoleDoc{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description,
 		Permissions: DocOf(r.Permissions), Default: r.Default, RoleType: r.RoleType, Status: r.Status,
 		Version: r.Version, CreatedAt: auditTime(r.CreatedAt), CreatedBy: auditNullable(r.CreatedBy),
 		UpdatedAt: auditTime(r.UpdatedAt), UpdatedBy: auditNullable(r.UpdatedBy), DeletedBy: auditNullable(r.DeletedBy)}

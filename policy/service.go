@@ -271,7 +271,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, err
 				return err
 			}
 		}
-		return s.audit(ctx, tx, now, ent.ID, AuditEntityCreate, AuditObjectEntity, ent.ID, nil, entityDocOf(ent))
+		return s.audit(ctx, tx, now, ent.ID, AuditEntityCreate, AuditObjectEntity, ent.ID, nil, EntityDocOf(ent))
 	})
 	if err != nil {
 		return Entity{}, err
@@ -423,7 +423,7 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 		if err := tx.AddRules(Compile(r)); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, now, entityID, AuditRoleCreate, AuditObjectRole, r.ID, nil, roleDocOf(r))
+		return s.audit(ctx, tx, now, entityID, AuditRoleCreate, AuditObjectRole, r.ID, nil, RoleDocOf(r))
 	})
 	if err != nil {
 		return Role{}, err
@@ -571,7 +571,7 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		if err := tx.ReplaceSubjectRules(entityID, RoleSubject(r.ID), Compile(r)); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, now, entityID, AuditRoleUpdate, AuditObjectRole, r.ID, roleDocOf(old), roleDocOf(r))
+		return s.audit(ctx, tx, now, entityID, AuditRoleUpdate, AuditObjectRole, r.ID, RoleDocOf(old), RoleDocOf(r))
 	})
 	if err != nil {
 		return Role{}, err
@@ -625,7 +625,7 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 		if err := tx.RemoveRules(grules); err != nil {
 			return err
 		}
-		oldRules, before := Compile(r), roleDocOf(r)
+		oldRules, before := Compile(r), RoleDocOf(r)
 		r.Status, r.Version = StatusDeleted, r.Version+1
 		actor := ActorFrom(ctx).ID
 		r.DeletedAt, r.DeletedBy, r.UpdatedAt, r.UpdatedBy = &now, actor, now, actor
@@ -635,7 +635,7 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 		if err := tx.RemoveRules(oldRules); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, now, entityID, AuditRoleDelete, AuditObjectRole, r.ID, before, roleDocOf(r))
+		return s.audit(ctx, tx, now, entityID, AuditRoleDelete, AuditObjectRole, r.ID, before, RoleDocOf(r))
 	})
 	if err != nil {
 		return Role{}, err
