@@ -56,12 +56,14 @@ type Tokens struct {
 	key   *ecdsa.PrivateKey
 	kid   string
 
-	mu      sync.Mutex
-	clients map[string]time.Time // client id -> when it was last seen to exist
+	mu         sync.Mutex
+	clients    map[string]time.Time // client id -> when it was last seen to exist
+	rechecking map[string]bool      // client ids being asked about now
 }
 
 // clientRecheck is how long a client is believed to exist before the store is
-// asked again; a client deleted on this instance is dropped at once.
+// asked again, in the background; a client deleted on this instance is
+// dropped at once, one deleted on another within about this long.
 const clientRecheck = 5 * time.Second
 
 // Claims are the claims of the tokens Rolegate issues.
@@ -122,7 +124,7 @@ func NewTokens(ctx context.Context, store Store, svc *Service, admin *Authentica
 	}
 	sum := sha256.Sum256(der)
 	t := &Tokens{svc: svc, admin: admin, cfg: cfg, key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:12]),
-		clients: map[string]time.Time{}}
+		clients: map[string]time.Time{}, rechecking: map[string]bool{}}
 	svc.OnClientDeleted(func(id string) {
 		t.mu.Lock()
 		delete(t.clients, id)
@@ -298,15 +300,36 @@ func (t *Tokens) remember(id string) {
 	t.mu.Unlock()
 }
 
-// clientExists answers from a short-lived memory of clients seen to exist.
-// When the store cannot be asked, the token is refused: never allow on error.
+// clientExists answers from a memory of the clients seen to exist, so that a
+// request with a known client's token touches no database: when the memory
+// is older than clientRecheck, the store is asked again in the background.
+// Only a client this instance has never seen is looked up before answering;
+// when the store cannot say, its token is refused: never allow on error.
 func (t *Tokens) clientExists(id string) bool {
 	t.mu.Lock()
-	seen, ok := t.clients[id]
+	seen, known := t.clients[id]
+	stale := known && t.cfg.Now().Sub(seen) >= clientRecheck && !t.rechecking[id]
+	if stale {
+		t.rechecking[id] = true
+	}
 	t.mu.Unlock()
-	if ok && t.cfg.Now().Sub(seen) < clientRecheck {
+	if known {
+		if stale {
+			go func() {
+				t.lookUpClient(id)
+				t.mu.Lock()
+				delete(t.rechecking, id)
+				t.mu.Unlock()
+			}()
+		}
 		return true
 	}
+	return t.lookUpClient(id)
+}
+
+// lookUpClient asks the store whether a client exists and remembers the
+// answer (Service.ClientExists keeps known clients through an outage).
+func (t *Tokens) lookUpClient(id string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	exists, err := t.svc.ClientExists(ctx, id)

@@ -3,9 +3,11 @@ package policy_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -32,11 +34,12 @@ func tokenFixture(t testing.TB, now func() time.Time) (*policy.Tokens, string, s
 	return tokens, c.ID, secret
 }
 
-// Tokens expire, are not valid before they are issued (beyond the leeway),
-// and survive a restart of the issuer (the key is kept in the store).
+// Tokens expire, and are not valid before they are issued (beyond the
+// leeway).
 func TestTokenLifetime(t *testing.T) {
-	clock := time.Now()
-	now := func() time.Time { return clock }
+	var clock atomic.Int64 // read by background client rechecks too
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
 	tokens, id, secret := tokenFixture(t, now)
 	tok, ttl, err := tokens.Issue(context.Background(), id, secret, "")
 	if err != nil || ttl != 15*time.Minute {
@@ -50,7 +53,7 @@ func TestTokenLifetime(t *testing.T) {
 		shift time.Duration
 		ok    bool
 	}{{14 * time.Minute, true}, {15*time.Minute + 20*time.Second, true}, {16 * time.Minute, false}, {-20 * time.Second, true}, {-2 * time.Minute, false}} {
-		clock = time.Now().Add(c.shift)
+		clock.Store(time.Now().Add(c.shift).UnixNano())
 		if _, err := tokens.Authenticate(tok); (err == nil) != c.ok {
 			t.Errorf("clock %+v: err %v, want ok=%v", c.shift, err, c.ok)
 		}
@@ -107,5 +110,133 @@ func TestTokenStrictEncoding(t *testing.T) {
 		if _, err := tokens.Authenticate(other); err == nil {
 			t.Fatalf("%q authenticates", other[len(other)-4:])
 		}
+	}
+}
+
+// The signing key is kept in the store: a token issued before a restart (a
+// new Tokens over the same store) is still valid after it.
+func TestTokenKeySurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	svc, store := testkit.Service(t, "acme")
+	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := first.Issue(ctx, c.ID, secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := second.Authenticate(tok); err != nil || a.ClientID != c.ID {
+		t.Fatalf("after a restart: %+v %v", a, err)
+	}
+	if string(first.JWKS()) != string(second.JWKS()) {
+		t.Fatal("the published key changed across a restart")
+	}
+}
+
+// countingStore counts the read transactions asked of it, and holds them
+// back while hold is set (a slow database).
+type countingStore struct {
+	policy.Store
+	views *atomic.Int64
+	hold  *atomic.Bool
+}
+
+func (s countingStore) View(ctx context.Context, fn func(policy.Tx) error) error {
+	s.views.Add(1)
+	for s.hold.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	return s.Store.View(ctx, fn)
+}
+
+// A request with the token of a client this instance knows reads nothing
+// from the store, even once its memory of the client is old: the client is
+// asked about again in the background, and a deleted one is then refused.
+func TestKnownClientTokenReadsNoStore(t *testing.T) {
+	ctx := context.Background()
+	_, store := testkit.Service(t, "acme")
+	views := &atomic.Int64{}
+	cs := countingStore{store, views, &atomic.Bool{}}
+	eng, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := policy.NewService(policy.Config{Store: cs, Engine: eng})
+	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	tokens, err := policy.NewTokens(ctx, cs, svc, admin, policy.TokenConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := tokens.Issue(ctx, c.ID, secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := views.Load()
+	for i := 0; i < 100; i++ {
+		if _, err := tokens.Authenticate(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := views.Load() - before; n != 0 {
+		t.Fatalf("100 requests of a known client read the store %d times", n)
+	}
+	// Past the recheck interval, with the database slow: still answered at
+	// once; the client is asked about again behind.
+	cs.hold.Store(true)
+	clock.Add(int64(10 * time.Second))
+	answered := make(chan error, 1)
+	go func() { _, err := tokens.Authenticate(tok); answered <- err }()
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a known client's request waited for the database")
+	}
+	cs.hold.Store(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for views.Load() == before && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if views.Load() == before {
+		t.Fatal("the old memory of the client was never checked again")
+	}
+	// Deleted behind this instance's back (straight in the store): refused
+	// once the background recheck has seen it.
+	if err := store.Update(ctx, func(tx policy.Tx) error { return tx.DeleteClient(c.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(int64(10 * time.Second))
+	refused := false
+	for time.Now().Before(deadline) && !refused {
+		_, err := tokens.Authenticate(tok)
+		refused = err != nil
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !refused {
+		t.Fatal("a deleted client's token still works")
 	}
 }
