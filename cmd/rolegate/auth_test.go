@@ -243,7 +243,7 @@ func newIdP(t *testing.T) *idp {
 
 func (p *idp) token(t *testing.T, claims jwt.MapClaims) string {
 	base := jwt.MapClaims{"iss": "https://idp.example", "aud": "rolegate-api", "exp": time.Now().Add(time.Hour).Unix(),
-		"iat": time.Now().Unix(), "sub": "alice", "tenant": "acme"}
+		"iat": time.Now().Unix(), "sub": "alice", "tenant": "T100"}
 	for k, v := range claims {
 		if v == nil {
 			delete(base, k)
@@ -268,7 +268,7 @@ func TestIdentityProviderUsers(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_JWKS_URL": p.srv.URL,
 		"ROLEGATE_JWT_ISSUER": "https://idp.example", "ROLEGATE_JWT_AUDIENCE": "rolegate-api", "ROLEGATE_JWT_ENTITY_CLAIM": "tenant",
 		"ROLEGATE_JWT_ALGORITHMS": "ES256"})
-	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "T100"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "other"})
 	perms := func(pairs ...string) map[string]any {
 		var objs []any
@@ -277,12 +277,12 @@ func TestIdentityProviderUsers(t *testing.T) {
 		}
 		return map[string]any{"objects": objs}
 	}
-	admin := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "role admin", "permissions": perms(
+	admin := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "role admin", "permissions": perms(
 		"role", "*", "allowed", "user", "*", "allowed", "doc", "read", "allowed")})
-	viewer := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "viewer", "permissions": perms("role", "read", "allowed")})
-	payer := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "payer", "permissions": perms("payable", "pay", "allowed")})
-	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "alice", "role_ids": []string{admin["id"].(string)}})
-	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "bob", "role_ids": []string{viewer["id"].(string)}})
+	viewer := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "viewer", "permissions": perms("role", "read", "allowed")})
+	payer := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "payer", "permissions": perms("payable", "pay", "allowed")})
+	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "alice", "role_ids": []string{admin["id"].(string)}})
+	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "bob", "role_ids": []string{viewer["id"].(string)}})
 
 	alice := p.token(t, nil)
 	bob := p.token(t, jwt.MapClaims{"sub": "bob"})
@@ -290,26 +290,26 @@ func TestIdentityProviderUsers(t *testing.T) {
 		st, _, out := s.callToken(token, method, path, body)
 		return st, out
 	}
-	if st, _ := use(bob, "GET", "/v1/entities/acme/roles", nil); st != 200 {
+	if st, _ := use(bob, "GET", "/v1/entities/T100/roles", nil); st != 200 {
 		t.Fatalf("bob reads roles: %d", st)
 	}
-	if st, out := use(bob, "POST", "/v1/entities/acme/roles", map[string]any{"name": "x"}); st != 403 {
+	if st, out := use(bob, "POST", "/v1/entities/T100/roles", map[string]any{"name": "x"}); st != 403 {
 		t.Fatalf("bob creates a role: %d %v", st, out)
 	}
-	if st, _ := use(bob, "GET", "/v1/entities/acme/users", nil); st != 403 {
+	if st, _ := use(bob, "GET", "/v1/entities/T100/users", nil); st != 403 {
 		t.Fatalf("bob lists users: %d", st)
 	}
-	if st, out := use(alice, "POST", "/v1/entities/acme/roles", map[string]any{"name": "doc reader", "permissions": perms("doc", "read", "allowed")}); st != 201 {
+	if st, out := use(alice, "POST", "/v1/entities/T100/roles", map[string]any{"name": "doc reader", "permissions": perms("doc", "read", "allowed")}); st != 201 {
 		t.Fatalf("alice creates a role of rights she holds: %d %v", st, out)
 	}
 	for name, c := range map[string]struct {
 		method, path string
 		body         any
 	}{
-		"role with a right she lacks": {"POST", "/v1/entities/acme/roles", map[string]any{"name": "pay", "permissions": perms("payable", "pay", "allowed")}},
-		"edit her own role into more": {"PATCH", "/v1/entities/acme/roles/" + admin["id"].(string), map[string]any{"permissions": perms("*", "*", "allowed")}},
-		"give herself the payer role": {"PUT", "/v1/entities/acme/users/alice/roles/" + payer["id"].(string), nil},
-		"give bob the payer role":     {"PATCH", "/v1/entities/acme/users/bob", map[string]any{"role_ids": []string{payer["id"].(string)}}},
+		"role with a right she lacks": {"POST", "/v1/entities/T100/roles", map[string]any{"name": "pay", "permissions": perms("payable", "pay", "allowed")}},
+		"edit her own role into more": {"PATCH", "/v1/entities/T100/roles/" + admin["id"].(string), map[string]any{"permissions": perms("*", "*", "allowed")}},
+		"give herself the payer role": {"PUT", "/v1/entities/T100/users/alice/roles/" + payer["id"].(string), nil},
+		"give bob the payer role":     {"PATCH", "/v1/entities/T100/users/bob", map[string]any{"role_ids": []string{payer["id"].(string)}}},
 	} {
 		if st, out := use(alice, c.method, c.path, c.body); st != 403 || errCode(out) != "privilege_escalation" {
 			t.Errorf("%s: %d %v", name, st, out)
@@ -327,20 +327,28 @@ func TestIdentityProviderUsers(t *testing.T) {
 	if metaEdit(alice) != true || metaEdit(bob) != false {
 		t.Fatalf("meta.permissions: alice %v, bob %v", metaEdit(alice), metaEdit(bob))
 	}
+	// The same through the Dintero facade: its 403 body, and bob keeps his roles.
+	st, _, out := s.raw("PUT", "/v1/accounts/T100/management/users/bob", `{"roles":[{"id":"`+payer["id"].(string)+`"}]}`, "Authorization", "Bearer "+alice)
+	if st != 403 || get(out, "error", "code") != "privilege_escalation" || get(out, "error", "message") == nil {
+		t.Fatalf("dintero: alice gives bob the payer role: %d %v", st, out)
+	}
+	if roles := s.must(200, "GET", "/v1/entities/T100/users/bob", nil)["roles"].([]any); len(roles) != 1 || roles[0].(map[string]any)["id"] != viewer["id"] {
+		t.Fatalf("bob's roles changed: %v", roles)
+	}
 	if st, _ := use(alice, "GET", "/v1/entities/other/roles", nil); st != 404 {
 		t.Fatalf("alice in another entity: %d", st)
 	}
-	if st, out := use(alice, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "alice", "object_type": "payable", "action": "pay"}); st != 200 || out["allowed"] != false {
+	if st, out := use(alice, "POST", "/v1/check", map[string]any{"entity_id": "T100", "user_id": "alice", "object_type": "payable", "action": "pay"}); st != 200 || out["allowed"] != false {
 		t.Fatalf("alice checks herself: %d %v", st, out)
 	}
-	if d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "alice", "object_type": "payable", "action": "pay"}); d["allowed"] != false {
+	if d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "T100", "user_id": "alice", "object_type": "payable", "action": "pay"}); d["allowed"] != false {
 		t.Fatal("alice escalated")
 	}
 
 	// Bad tokens of the identity provider.
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	wrongKey := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"iss": "https://idp.example", "aud": "rolegate-api",
-		"exp": time.Now().Add(time.Hour).Unix(), "sub": "alice", "tenant": "acme"})
+		"exp": time.Now().Add(time.Hour).Unix(), "sub": "alice", "tenant": "T100"})
 	wrongKey.Header["kid"] = "idp-1"
 	forged, _ := wrongKey.SignedString(other)
 	for name, tok := range map[string]string{
@@ -352,12 +360,12 @@ func TestIdentityProviderUsers(t *testing.T) {
 		"no entity":      p.token(t, jwt.MapClaims{"tenant": nil}),
 		"other key":      forged,
 	} {
-		if st, out := use(tok, "GET", "/v1/entities/acme/roles", nil); st != 401 {
+		if st, out := use(tok, "GET", "/v1/entities/T100/roles", nil); st != 401 {
 			t.Errorf("%s: %d %v", name, st, out)
 		}
 	}
 	// Small clock skew is tolerated.
-	if st, _ := use(p.token(t, jwt.MapClaims{"exp": time.Now().Add(-5 * time.Second).Unix()}), "GET", "/v1/entities/acme/roles", nil); st != 200 {
+	if st, _ := use(p.token(t, jwt.MapClaims{"exp": time.Now().Add(-5 * time.Second).Unix()}), "GET", "/v1/entities/T100/roles", nil); st != 200 {
 		t.Fatalf("5 s of skew: %d", st)
 	}
 }
