@@ -28,10 +28,6 @@ const (
 	ActionDelete = "delete"
 )
 
-// errNotFoundFor hides another entity's objects behind the same 404 an
-// unknown entity gets.
-func errNotFoundFor(entityID string) error { return entityNotFound(entityID) }
-
 // authorize decides whether the caller may do action on the reserved object
 // type in the entity; scope is the token scope the call needs. An empty
 // entityID is a platform-wide call (entities, clients): only for callers
@@ -49,7 +45,7 @@ func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, ac
 		return nil
 	}
 	if a.EntityID != "" && a.EntityID != entityID {
-		return errNotFoundFor(entityID)
+		return EntityNotFound(entityID) // the same 404 as an unknown entity
 	}
 	if !a.Has(scope) {
 		return Errorf(KindForbidden, "insufficient_scope", "the token's scopes do not include %q", scope)

@@ -171,7 +171,7 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 		rev, err = tx.BumpRevision(entityID, now)
 		if err != nil {
 			if isNotFound(err) {
-				return entityNotFound(entityID)
+				return EntityNotFound(entityID)
 			}
 			return err
 		}
@@ -198,13 +198,11 @@ func (s *Service) refresh(ctx context.Context, entityID string) {
 	}
 }
 
-func entityNotFound(id string) error { return EntityNotFound(id) }
-
 // entityExists answers 404 for an unknown entity.
 func entityExists(tx Tx, entityID string) error {
 	if _, err := tx.GetEntity(entityID); err != nil {
 		if isNotFound(err) {
-			return entityNotFound(entityID)
+			return EntityNotFound(entityID)
 		}
 		return err
 	}
@@ -291,7 +289,7 @@ func (s *Service) GetEntity(ctx context.Context, id string) (Entity, error) {
 		var err error
 		ent, err = tx.GetEntity(id)
 		if isNotFound(err) {
-			return entityNotFound(id)
+			return EntityNotFound(id)
 		}
 		return err
 	})
@@ -322,7 +320,7 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) error {
 		var err error
 		if rev, err = tx.BumpRevision(id, s.clock()); err != nil {
 			if isNotFound(err) {
-				return entityNotFound(id)
+				return EntityNotFound(id)
 			}
 			return err
 		}
