@@ -35,7 +35,9 @@
 //
 // # Checks
 //
-// The Engine keeps one Casbin enforcer per entity, loaded on first use from that
-// entity's rules only and evicted when cold, so a check costs what one entity's
-// policy costs. A check never allows on error.
+// The Engine keeps each entity's Casbin enforcers (one per shard of about 64
+// rules, grouped by object type) and a bounded cache of their decisions,
+// loaded on first use from that entity's rules only and evicted when cold,
+// so a check costs what one entity's policy costs. A check never allows on
+// error.
 package policy

@@ -106,10 +106,11 @@ type counter struct {
 	_ [56]byte
 }
 
-// Engine answers checks from one Casbin enforcer per entity. Each entity's
-// enforcer is built from that entity's rules only, on first use, and replaced
-// as a whole (never mutated) when the policy changes, so checks run without
-// locks against an immutable snapshot.
+// Engine answers checks from Casbin enforcers built per entity (one per shard
+// of its rules) from that entity's rules only, on first use. An entity's
+// snapshot (enforcers and decision cache) is replaced as a whole, never
+// mutated, when the policy changes, so checks run without locks against an
+// immutable snapshot.
 type Engine struct {
 	modelText    string
 	loader       PolicyLoader
