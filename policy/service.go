@@ -381,16 +381,16 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionCreate); err != nil {
 		return Role{}, err
 	}
-	if in.Permissions != nil {
-		if err := s.mayGive(ctx, entityID, *in.Permissions); err != nil {
-			return Role{}, err
-		}
-	}
 	if in.Name == nil && !in.NameOptional {
 		return Role{}, Invalid("missing_field", "name", "name is required")
 	}
 	if err := s.validateRoleInput(in); err != nil {
 		return Role{}, err
+	}
+	if in.Permissions != nil {
+		if err := s.mayGive(ctx, entityID, allowsOf(*in.Permissions)); err != nil {
+			return Role{}, err
+		}
 	}
 	actor := ActorFrom(ctx).ID
 	r := Role{ID: uuid.NewString(), EntityID: entityID, RoleType: RoleCustom,
@@ -504,11 +504,6 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionUpdate); err != nil {
 		return Role{}, err
 	}
-	if in.Permissions != nil {
-		if err := s.mayGive(ctx, entityID, *in.Permissions); err != nil {
-			return Role{}, err
-		}
-	}
 	if replace && in.Name == nil && !in.NameOptional {
 		return Role{}, Invalid("missing_field", "name", "name is required")
 	}
@@ -548,6 +543,18 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		}
 		if in.Default != nil {
 			r.Default = *in.Default
+		}
+		// What the edit gives the role's holders, and new users when the
+		// role is (or stops being) a default role.
+		gs := gained(old.Permissions, r.Permissions)
+		if r.Default && !old.Default {
+			gs = append(gs, allowsOf(r.Permissions)...)
+		}
+		if old.Default && !r.Default {
+			gs = append(gs, deniesOf(old.Permissions)...)
+		}
+		if err := s.mayGive(ctx, entityID, gs); err != nil {
+			return err
 		}
 		if old.Default && !r.Default {
 			last, err := lastDefault(tx, old)
@@ -612,6 +619,12 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 		if len(held) > 0 && !force {
 			e := Errorf(KindConflict, "role_in_use", "role %q is held by %d assignment(s); remove them or delete with force=true", r.Name, len(held))
 			return e
+		}
+		if len(held) > 0 || r.Default {
+			// Its denies stop masking rights of its holders (and of new users).
+			if err := s.mayGive(ctx, entityID, deniesOf(r.Permissions)); err != nil {
+				return err
+			}
 		}
 		var grules []Rule
 		for _, a := range held {
@@ -774,7 +787,7 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 		if err != nil {
 			return err
 		}
-		if err := s.mayGive(ctx, entityID, u.Permissions, roles...); err != nil {
+		if err := s.mayGive(ctx, entityID, append(allowsOf(u.Permissions), rolesGrants(roles...)...)); err != nil {
 			return err
 		}
 		if err := tx.InsertUser(&u); err != nil {
@@ -903,7 +916,7 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 			u.Name = *in.Name
 		}
 		if in.Permissions != nil {
-			if err := s.mayGive(ctx, entityID, *in.Permissions); err != nil {
+			if err := s.mayGive(ctx, entityID, gained(u.Permissions, *in.Permissions)); err != nil {
 				return err
 			}
 			u.Permissions = *in.Permissions
@@ -946,10 +959,32 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 	for _, r := range want {
 		keep[r.ID] = true
 	}
-	var add, remove []Rule
+	// What the change gives: the allows of the roles added, and the rights
+	// that the denies of the roles taken away were masking.
+	var gs []grant
 	held := map[string]bool{}
 	for _, a := range have {
 		held[a.RoleID] = true
+		if !keep[a.RoleID] {
+			r, err := tx.GetRole(entityID, a.RoleID)
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+			if err == nil && r.Status == StatusActive {
+				gs = append(gs, deniesOf(r.Permissions)...)
+			}
+		}
+	}
+	for _, r := range want {
+		if !held[r.ID] {
+			gs = append(gs, allowsOf(r.Permissions)...)
+		}
+	}
+	if err := s.mayGive(ctx, entityID, gs); err != nil {
+		return err
+	}
+	var add, remove []Rule
+	for _, a := range have {
 		if !keep[a.RoleID] {
 			if err := tx.DeleteAssignment(a); err != nil {
 				return err
@@ -960,9 +995,6 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 	for _, r := range want {
 		if held[r.ID] {
 			continue
-		}
-		if err := s.mayGive(ctx, entityID, Permissions{}, r); err != nil {
-			return err
 		}
 		a := Assignment{EntityID: entityID, UserID: userID, RoleID: r.ID, Scope: scope, CreatedAt: now}
 		if err := tx.PutAssignment(&a); err != nil {
@@ -1090,7 +1122,7 @@ func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scop
 		if r.Status != StatusActive {
 			return roleNotFound(roleID)
 		}
-		if err := s.mayGive(ctx, entityID, Permissions{}, r); err != nil {
+		if err := s.mayGive(ctx, entityID, allowsOf(r.Permissions)); err != nil {
 			return err
 		}
 		sc := scope
@@ -1131,6 +1163,16 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 		}
 		if len(have) > 0 {
 			a = have[0]
+			// Its denies stop masking rights of the user.
+			r, err := tx.GetRole(entityID, roleID)
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+			if err == nil && r.Status == StatusActive {
+				if err := s.mayGive(ctx, entityID, deniesOf(r.Permissions)); err != nil {
+					return err
+				}
+			}
 		}
 		if err := tx.DeleteAssignment(a); err != nil {
 			if isNotFound(err) {
@@ -1174,47 +1216,6 @@ func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope s
 	}
 	p, _, err := s.engine.Effective(ctx, entityID, userID, scope)
 	return p, err
-}
-
-// mayGive answers 403 privilege_escalation unless the caller holds every
-// right it is about to give: the rights p and those of the roles. A platform
-// caller holds every right; a user of the entity holds what its roles give it.
-// Only allowing rights need holding: giving a deny or not_allowed takes nothing.
-func (s *Service) mayGive(ctx context.Context, entityID string, p Permissions, roles ...Role) error {
-	actor := ActorFrom(ctx)
-	if actor.UserID == "" {
-		return nil
-	}
-	if actor.EntityID != entityID {
-		return Errorf(KindForbidden, "forbidden", "the caller is not a user of this entity")
-	}
-	sets := []Permissions{p}
-	for _, r := range roles {
-		sets = append(sets, r.Permissions)
-	}
-	for _, set := range sets {
-		for _, o := range set.Objects {
-			for _, a := range o.Actions {
-				req := CheckRequest{EntityID: entityID, UserID: actor.UserID, ObjectType: o.ObjectType, Action: a.ActionName}
-				switch a.Permission {
-				case Allowed:
-				case AllowedForOwn:
-					req.OwnerID = actor.UserID // holding it for one's own objects is enough
-				default:
-					continue
-				}
-				d, err := s.engine.Check(ctx, req)
-				if err != nil {
-					return unavailable(err)
-				}
-				if !d.Allowed {
-					return Errorf(KindForbidden, "privilege_escalation",
-						"you cannot give %s on %s: you do not hold that right yourself", a.ActionName, o.ObjectType)
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // ListAllRoles returns every role of the entity that f selects, in creation

@@ -1,0 +1,161 @@
+package policy
+
+import "context"
+
+// Nobody gives a right they do not hold. A write by a user of the entity is
+// judged by what it gives: every right that some user (today's or, through a
+// default role, tomorrow's) may hold after the write and may not before.
+// That is more than the allows a write adds:
+//
+//   - an allow added to a role, to a user's own rights, or by assigning a role
+//     or making it default, gives that allow;
+//   - a deny lifted (dropped from a role or a user's own rights, a role that
+//     carries one taken from a user or deleted while held, a default role
+//     that carries one no longer given to new users) gives the right it was
+//     masking, counted as allowed: another role of the same user may allow it;
+//   - a wildcard (`payable:*`, `*:read`, `*:*`) gives every right it matches.
+//
+// The caller holds a right when one of its entity-wide rights covers it whole
+// (a `payable:*` allow covers `payable:approve`, not the other way round) and
+// no deny of the caller touches any part of it (a `payable:approve` deny
+// means the caller does not hold `payable:*`). Platform callers and API
+// clients hold every right.
+
+// grant is one right a write gives.
+type grant struct {
+	obj, act string
+	perm     Permission // Allowed or AllowedForOwn
+}
+
+// allowsOf are the rights a set of permissions gives to whoever holds it.
+func allowsOf(p Permissions) []grant {
+	var out []grant
+	for _, o := range p.Objects {
+		for _, a := range o.Actions {
+			if a.Permission == Allowed || a.Permission == AllowedForOwn {
+				out = append(out, grant{o.ObjectType, a.ActionName, a.Permission})
+			}
+		}
+	}
+	return out
+}
+
+// deniesOf are the rights a set of permissions stops masking when it goes
+// away: each deny, counted as the allow it may unmask.
+func deniesOf(p Permissions) []grant {
+	var out []grant
+	for _, o := range p.Objects {
+		for _, a := range o.Actions {
+			if a.Permission == Denied {
+				out = append(out, grant{o.ObjectType, a.ActionName, Allowed})
+			}
+		}
+	}
+	return out
+}
+
+// gained are the rights that replacing old by new gives: allows that are new
+// or wider (allowed_for_own to allowed), and denies lifted.
+func gained(old, new Permissions) []grant {
+	type pair struct{ obj, act string }
+	before := map[pair]Permission{}
+	for _, o := range old.Objects {
+		for _, a := range o.Actions {
+			before[pair{o.ObjectType, a.ActionName}] = a.Permission
+		}
+	}
+	after := map[pair]Permission{}
+	var out []grant
+	for _, o := range new.Objects {
+		for _, a := range o.Actions {
+			p := pair{o.ObjectType, a.ActionName}
+			after[p] = a.Permission
+			was := before[p]
+			switch a.Permission {
+			case Allowed:
+				if was != Allowed {
+					out = append(out, grant{p.obj, p.act, Allowed})
+				}
+			case AllowedForOwn:
+				if was != Allowed && was != AllowedForOwn {
+					out = append(out, grant{p.obj, p.act, AllowedForOwn})
+				}
+			}
+		}
+	}
+	for _, o := range old.Objects {
+		for _, a := range o.Actions {
+			p := pair{o.ObjectType, a.ActionName}
+			if a.Permission == Denied && after[p] != Denied && after[p] != Allowed {
+				// Lifted (an allow in its place was counted above).
+				out = append(out, grant{p.obj, p.act, Allowed})
+			}
+		}
+	}
+	return out
+}
+
+// rolesGrants are the allows of roles being given.
+func rolesGrants(roles ...Role) []grant {
+	var out []grant
+	for _, r := range roles {
+		out = append(out, allowsOf(r.Permissions)...)
+	}
+	return out
+}
+
+// mayGive answers 403 privilege_escalation unless the caller holds every
+// right in gs (see the top of this file). Callers that are not users of the
+// entity hold every right.
+func (s *Service) mayGive(ctx context.Context, entityID string, gs []grant) error {
+	actor := ActorFrom(ctx)
+	if actor.UserID == "" {
+		return nil
+	}
+	if actor.EntityID != entityID {
+		return Errorf(KindForbidden, "forbidden", "the caller is not a user of this entity")
+	}
+	if len(gs) == 0 {
+		return nil
+	}
+	held, _, err := s.engine.Effective(ctx, entityID, actor.UserID, "")
+	if err != nil {
+		return unavailable(err)
+	}
+	for _, g := range gs {
+		if !holds(held, g) {
+			return Errorf(KindForbidden, "privilege_escalation",
+				"you cannot give %s on %s: you do not hold that right yourself (lifting a deny or giving a wildcard counts as giving what it unmasks)", g.act, g.obj)
+		}
+	}
+	return nil
+}
+
+// holds reports whether effective rights (as Engine.Effective reads them,
+// deny applied) hold g whole: one right covers it with enough permission, and
+// no deny overlaps any part of it.
+func holds(held Permissions, g grant) bool {
+	covered := false
+	for _, o := range held.Objects {
+		for _, a := range o.Actions {
+			if a.Permission == Denied {
+				if overlaps(o.ObjectType, g.obj) && overlaps(a.ActionName, g.act) {
+					return false
+				}
+				continue
+			}
+			if covers(o.ObjectType, g.obj) && covers(a.ActionName, g.act) &&
+				(a.Permission == Allowed || (a.Permission == AllowedForOwn && g.perm == AllowedForOwn)) {
+				covered = true
+			}
+		}
+	}
+	return covered
+}
+
+// covers reports whether a pattern (a name or *) matches every name that the
+// pattern want matches.
+func covers(have, want string) bool { return have == Wildcard || have == want }
+
+// overlaps reports whether two patterns match some name in common.
+func overlaps(a, b string) bool { return a == Wildcard || b == Wildcard || a == b }

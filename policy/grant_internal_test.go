@@ -1,0 +1,91 @@
+package policy
+
+import (
+	"reflect"
+	"sort"
+	"testing"
+)
+
+func perms(triples ...string) Permissions {
+	var p Permissions
+	for i := 0; i+2 < len(triples); i += 3 {
+		p.Objects = append(p.Objects, ObjectPermissions{ObjectType: triples[i],
+			Actions: []ActionPermission{{ActionName: triples[i+1], Permission: Permission(triples[i+2])}}})
+	}
+	return p
+}
+
+// holds: a right is held when one right covers it whole and no deny touches
+// any part of it; wildcards are judged as every right they match.
+func TestHolds(t *testing.T) {
+	held := perms("payable", "*", "allowed", "payable", "approve", "denied", "doc", "read", "allowed_for_own", "invoice", "read", "allowed")
+	for _, c := range []struct {
+		g    grant
+		want bool
+	}{
+		{grant{"payable", "read", Allowed}, true},
+		{grant{"payable", "read", AllowedForOwn}, true},
+		{grant{"payable", "approve", Allowed}, false},
+		{grant{"payable", "approve", AllowedForOwn}, false},
+		{grant{"payable", "*", Allowed}, false}, // the deny masks part of it
+		{grant{"*", "read", Allowed}, false},    // no *:read right
+		{grant{"*", "approve", Allowed}, false}, // and the deny touches it
+		{grant{"*", "*", Allowed}, false},
+		{grant{"doc", "read", AllowedForOwn}, true},
+		{grant{"doc", "read", Allowed}, false}, // only for own
+		{grant{"invoice", "read", Allowed}, true},
+		{grant{"invoice", "*", Allowed}, false},
+		{grant{"receipt", "read", Allowed}, false},
+	} {
+		if got := holds(held, c.g); got != c.want {
+			t.Errorf("holds(%v) = %v, want %v", c.g, got, c.want)
+		}
+	}
+	all := perms("*", "*", "allowed")
+	for _, g := range []grant{{"*", "*", Allowed}, {"payable", "*", Allowed}, {"x", "y", AllowedForOwn}} {
+		if !holds(all, g) {
+			t.Errorf("*:* does not hold %v", g)
+		}
+	}
+	withDeny := perms("*", "*", "allowed", "*", "delete", "denied")
+	if holds(withDeny, grant{"payable", "*", Allowed}) || !holds(withDeny, grant{"payable", "read", Allowed}) {
+		t.Error("a *:delete deny: payable:* is not held whole, payable:read is")
+	}
+	if holds(Permissions{}, grant{"a", "b", AllowedForOwn}) {
+		t.Error("nothing holds nothing")
+	}
+}
+
+// gained: new or wider allows, and lifted denies counted as allows.
+func TestGained(t *testing.T) {
+	sorted := func(gs []grant) []grant {
+		sort.Slice(gs, func(i, j int) bool {
+			if gs[i].obj+gs[i].act != gs[j].obj+gs[j].act {
+				return gs[i].obj+gs[i].act < gs[j].obj+gs[j].act
+			}
+			return gs[i].perm < gs[j].perm
+		})
+		return gs
+	}
+	for _, c := range []struct {
+		name     string
+		old, new Permissions
+		want     []grant
+	}{
+		{"nothing changes", perms("a", "r", "allowed", "a", "d", "denied"), perms("a", "r", "allowed", "a", "d", "denied"), nil},
+		{"allow added", perms(), perms("a", "r", "allowed"), []grant{{"a", "r", Allowed}}},
+		{"own widened", perms("a", "r", "allowed_for_own"), perms("a", "r", "allowed"), []grant{{"a", "r", Allowed}}},
+		{"allow narrowed", perms("a", "r", "allowed"), perms("a", "r", "allowed_for_own"), nil},
+		{"allow dropped", perms("a", "r", "allowed"), perms(), nil},
+		{"deny dropped", perms("a", "d", "denied"), perms(), []grant{{"a", "d", Allowed}}},
+		{"deny to not_allowed", perms("a", "d", "denied"), perms("a", "d", "not_allowed"), []grant{{"a", "d", Allowed}}},
+		{"deny to own", perms("a", "d", "denied"), perms("a", "d", "allowed_for_own"), []grant{{"a", "d", Allowed}, {"a", "d", AllowedForOwn}}},
+		{"deny to allowed", perms("a", "d", "denied"), perms("a", "d", "allowed"), []grant{{"a", "d", Allowed}}},
+		{"wildcard deny narrowed", perms("a", "*", "denied"), perms("a", "d", "denied"), []grant{{"a", "*", Allowed}}},
+		{"deny added", perms(), perms("a", "d", "denied"), nil},
+	} {
+		if got := sorted(gained(c.old, c.new)); !reflect.DeepEqual(got, sorted(c.want)) {
+			t.Errorf("%s: gained = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
