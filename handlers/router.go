@@ -149,8 +149,8 @@ func authenticate(auth Authenticator, fail func(*gin.Context, error)) gin.Handle
 		}
 		actor, err := auth.Authenticate(strings.TrimSpace(token))
 		if err == nil && actor.ID == "" {
-			// The service takes a caller without a name for an internal
-			// call with every right: never let a request be one.
+			// A caller without a name is nobody: the service refuses it
+			// too, and internal calls are an explicit policy.InternalActor.
 			err = policy.Errorf(policy.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
 		}
 		if err != nil {

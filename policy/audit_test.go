@@ -22,7 +22,7 @@ func auditFixture(t *testing.T) (*policy.Service, *adapters.Store) {
 // auditEvents returns every event of the entity, oldest first.
 func auditEvents(t *testing.T, svc *policy.Service, entityID string, f policy.AuditFilter) []policy.AuditEvent {
 	t.Helper()
-	evs, err := svc.ListAuditEvents(context.Background(), entityID, f, policy.Page{Limit: 1000, Sort: "time"})
+	evs, err := svc.ListAuditEvents(policy.Internal(context.Background()), entityID, f, policy.Page{Limit: 1000, Sort: "time"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func (s failingAudit) Update(ctx context.Context, fn func(tx policy.Tx) error) e
 // committed, nor seen by checks.
 func TestAuditSameTransaction(t *testing.T) {
 	svc, store := auditFixture(t)
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "e"}); err != nil {
 		t.Fatal(err)
 	}

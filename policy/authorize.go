@@ -33,10 +33,9 @@ const (
 // entityID is a platform-wide call (entities, clients): only for callers
 // bound to no entity.
 func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, action string) error {
-	a := ActorFrom(ctx)
-	if a.ID == "" {
-		// No caller in the context: an internal call (tests, cmd tools).
-		return nil
+	a, err := caller(ctx)
+	if err != nil || a.internal {
+		return err
 	}
 	if entityID == "" {
 		if a.EntityID != "" || !a.Has(ScopeAdmin) {
@@ -68,4 +67,14 @@ func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, ac
 // Papershift's meta.permissions.
 func (s *Service) May(ctx context.Context, entityID, objectType, action string) bool {
 	return s.authorize(ctx, entityID, ScopeManage, objectType, action) == nil
+}
+
+// caller returns the caller ctx names. Fail closed: a call that names none
+// is nobody's, and is refused.
+func caller(ctx context.Context) (Actor, error) {
+	a, ok := actorOf(ctx)
+	if !ok {
+		return Actor{}, Errorf(KindUnauthenticated, "unauthenticated", "the call names no caller")
+	}
+	return a, nil
 }

@@ -66,7 +66,7 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := newService(t)
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	for _, c := range file.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			ent, err := svc.CreateEntity(ctx, policy.EntityInput{})

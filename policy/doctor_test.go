@@ -33,7 +33,7 @@ func (f *doctorFixture) update(fn func(tx policy.Tx) error) {
 
 func (f *doctorFixture) revision(entityID string) int64 {
 	f.t.Helper()
-	e, err := f.svc.GetEntity(context.Background(), entityID)
+	e, err := f.svc.GetEntity(policy.Internal(context.Background()), entityID)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func (f *doctorFixture) doctor(fix bool) policy.Report {
 func (f *doctorFixture) allowed(entityID, userID, obj, act string) bool {
 	f.t.Helper()
 	f.svc.Engine().Forget(entityID) // read what is stored now
-	d, err := f.svc.Check(context.Background(), policy.CheckRequest{EntityID: entityID, UserID: userID, ObjectType: obj, Action: act})
+	d, err := f.svc.Check(policy.Internal(context.Background()), policy.CheckRequest{EntityID: entityID, UserID: userID, ObjectType: obj, Action: act})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func problemSet(rep policy.Report) []string {
 // consistent afterwards.
 func TestDoctor(t *testing.T) {
 	f := newDoctorFixture(t)
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	for _, id := range []string{"acme", "beta"} {
 		if _, err := f.svc.CreateEntity(ctx, policy.EntityInput{ID: id}); err != nil {
 			t.Fatal(err)
@@ -263,7 +263,7 @@ func TestDoctor(t *testing.T) {
 // goes on with the others; fix leaves it reported.
 func TestDoctorUnreadableRow(t *testing.T) {
 	f := newDoctorFixture(t)
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	for _, id := range []string{"a", "b"} {
 		if _, err := f.svc.CreateEntity(ctx, policy.EntityInput{ID: id}); err != nil {
 			t.Fatal(err)

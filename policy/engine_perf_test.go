@@ -76,7 +76,7 @@ func benchReqs(entities int) []policy.CheckRequest {
 func BenchmarkEngineCheck(b *testing.B) {
 	e := benchEngine(b, 0)
 	reqs := benchReqs(1)
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	for _, r := range reqs {
 		e.Check(ctx, r)
 	}
@@ -92,7 +92,7 @@ func BenchmarkEngineCheck(b *testing.B) {
 func BenchmarkEngineCheckUncached(b *testing.B) {
 	e := benchEngine(b, -1)
 	reqs := benchReqs(1)
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	e.Check(ctx, reqs[0])
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -106,7 +106,7 @@ func BenchmarkEngineCheckUncached(b *testing.B) {
 func BenchmarkEngineCheckParallel(b *testing.B) {
 	e := benchEngine(b, 0)
 	reqs := benchReqs(1)
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	for _, r := range reqs {
 		e.Check(ctx, r)
 	}
@@ -135,7 +135,7 @@ func BenchmarkEngineEntities(b *testing.B) {
 				if e == nil { // built once, not once per b.N
 					e, reqs = warmEngine(b, n, mode)
 				}
-				ctx := context.Background()
+				ctx := policy.Internal(context.Background())
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
@@ -159,7 +159,7 @@ func warmEngine(b *testing.B, n int, mode string) (*policy.Engine, []policy.Chec
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	hot := func(ent, k int) policy.CheckRequest {
 		return policy.CheckRequest{EntityID: fmt.Sprintf("e%d", ent), UserID: fmt.Sprintf("user-%d", k%4),
 			ObjectType: benchObjects[(k/4)%4], Action: benchActions[k/16]}

@@ -148,7 +148,7 @@ func TestDecisionBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	const n = 200
 	for i := 0; i < n; i++ {
 		if _, err := e.Check(ctx, policy.CheckRequest{EntityID: fmt.Sprintf("e%d", i), UserID: "user-1", ObjectType: "payable", Action: "read"}); err != nil {

@@ -11,7 +11,7 @@ import (
 // another user, and team roles, through every path.
 func TestNoPrivilegeEscalation(t *testing.T) {
 	svc := newService(t)
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,22 @@ type Actor struct {
 	UserID   string
 	ClientID string
 	Scopes   []string
+	// internal marks Rolegate's own calls (InternalActor): only code in this
+	// module can make one, never a token.
+	internal bool
 }
+
+// InternalActor is the caller of Rolegate's own calls that no request makes:
+// commands (doctor, migrate, seeding), provisioning and tests. It may do
+// everything. Every Service call needs a caller: one whose context carries
+// none is refused (401), so that a route or a tool that forgets to
+// authenticate fails closed.
+func InternalActor() Actor {
+	return Actor{ID: "internal", Scopes: []string{ScopeAdmin}, internal: true}
+}
+
+// Internal returns ctx carrying InternalActor.
+func Internal(ctx context.Context) context.Context { return WithActor(ctx, InternalActor()) }
 
 // Token scopes.
 const (
@@ -154,10 +169,16 @@ func WithActor(ctx context.Context, a Actor) context.Context {
 	return context.WithValue(ctx, actorKey{}, a)
 }
 
-// ActorFrom returns the caller carried by ctx.
+// ActorFrom returns the caller carried by ctx (the zero Actor when none).
 func ActorFrom(ctx context.Context) Actor {
 	a, _ := ctx.Value(actorKey{}).(Actor)
 	return a
+}
+
+// actorOf returns the caller carried by ctx and whether there is one.
+func actorOf(ctx context.Context) (Actor, bool) {
+	a, ok := ctx.Value(actorKey{}).(Actor)
+	return a, ok && a.ID != ""
 }
 
 // write runs fn in one transaction after bumping the entity's revision, then,
@@ -1292,6 +1313,9 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 
 // CheckBatch answers several questions, in order.
 func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]Decision, error) {
+	if _, err := caller(ctx); err != nil {
+		return nil, err
+	}
 	for i, r := range reqs {
 		if err := ValidateCheck(fmt.Sprintf("checks[%d].", i), r); err != nil {
 			return nil, err

@@ -89,7 +89,7 @@ func readRight(obj string) *policy.Permissions {
 // and returns the role.
 func seedEntity(t *testing.T, in *instance, e string) policy.Role {
 	t.Helper()
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	if _, err := in.svc.CreateEntity(ctx, policy.EntityInput{ID: e}); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func seedEntity(t *testing.T, in *instance, e string) policy.Role {
 
 func mayRead(t *testing.T, in *instance, e, obj string, minRev int64) (bool, int64, error) {
 	t.Helper()
-	d, err := in.svc.Check(context.Background(), policy.CheckRequest{EntityID: e, UserID: "u", ObjectType: obj, Action: "read", MinRevision: minRev})
+	d, err := in.svc.Check(policy.Internal(context.Background()), policy.CheckRequest{EntityID: e, UserID: "u", ObjectType: obj, Action: "read", MinRevision: minRev})
 	return d.Allowed, d.Revision, err
 }
 
@@ -139,7 +139,7 @@ func TestNotifiedReload(t *testing.T) {
 		}
 	}
 	loadsBefore := o.eng.Stats().Loads
-	if _, err := a.svc.UpdateRole(context.Background(), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	took := eventually(t, time.Second, "the other instance reloads", func() bool {
@@ -173,7 +173,7 @@ func TestSweepRepairsLostNotifications(t *testing.T) {
 	b := &bus{mute: true}
 	a := newInstance(t, path, b, time.Hour)
 	o := newInstance(t, path, nil, -1) // swept by hand below
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	allowed := func(e string) bool {
 		t.Helper()
 		ok, _, err := mayRead(t, o, e, "doc", 0)
@@ -245,7 +245,7 @@ func TestSweepLoop(t *testing.T) {
 	if ok, _, _ := mayRead(t, o, "acme", "doc", 0); !ok {
 		t.Fatal("before the change")
 	}
-	if _, err := a.svc.UpdateRole(context.Background(), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	took := eventually(t, 2*time.Second, "the sweep repairs", func() bool {
@@ -266,11 +266,11 @@ func TestMinRevision(t *testing.T) {
 	if ok, _, _ := mayRead(t, o, "acme", "doc", 0); !ok {
 		t.Fatal("before the change")
 	}
-	ctx, rev := policy.TrackRevisions(context.Background())
+	ctx, rev := policy.TrackRevisions(policy.Internal(context.Background()))
 	if _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
 		t.Fatal(err)
 	}
-	ent, err := a.svc.GetEntity(context.Background(), "acme")
+	ent, err := a.svc.GetEntity(policy.Internal(context.Background()), "acme")
 	if err != nil || rev() != ent.Revision || rev() < 2 {
 		t.Fatalf("revision recorded %d, entity at %d (%v)", rev(), ent.Revision, err)
 	}
@@ -289,7 +289,7 @@ func TestMinRevision(t *testing.T) {
 	if waited := time.Since(start); waited < 250*time.Millisecond || waited > 2*time.Second {
 		t.Fatalf("waited %v for a revision never written, want about the 300 ms configured", waited)
 	}
-	if _, err := o.svc.CheckBatch(context.Background(), []policy.CheckRequest{
+	if _, err := o.svc.CheckBatch(policy.Internal(context.Background()), []policy.CheckRequest{
 		{EntityID: "acme", UserID: "u", ObjectType: "memo", Action: "read", MinRevision: rev()},
 		{EntityID: "acme", UserID: "u", ObjectType: "memo", Action: "read", MinRevision: -1},
 	}); !policy.IsKind(err, policy.KindInvalid) {
@@ -297,7 +297,7 @@ func TestMinRevision(t *testing.T) {
 	}
 	// Entity writes record their revisions too: creating is 1, deleting
 	// the revision it bumped to.
-	ctx, rev = policy.TrackRevisions(context.Background())
+	ctx, rev = policy.TrackRevisions(policy.Internal(context.Background()))
 	if _, err := a.svc.CreateEntity(ctx, policy.EntityInput{ID: "new"}); err != nil || rev() != 1 {
 		t.Fatalf("create entity recorded %d (%v)", rev(), err)
 	}
@@ -340,7 +340,7 @@ func TestClientsThroughOutage(t *testing.T) {
 	down := false
 	eng, _ := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
 	svc := policy.NewService(policy.Config{Store: unavailableStore{store, &down}, Engine: eng})
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	c, _, err := svc.CreateClient(ctx, policy.ClientInput{Name: "billing", Scopes: []string{policy.ScopeCheck}})
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 
 // tokenFixture is a service over a real SQLite store with a client of acme.
 func tokenFixture(t testing.TB, now func() time.Time) (*policy.Tokens, string, string) {
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	svc, store := testkit.Service(t)
 	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
 	if err != nil {
@@ -116,7 +116,7 @@ func TestTokenStrictEncoding(t *testing.T) {
 // The signing key is kept in the store: a token issued before a restart (a
 // new Tokens over the same store) is still valid after it.
 func TestTokenKeySurvivesRestart(t *testing.T) {
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	svc, store := testkit.Service(t, "acme")
 	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
 	if err != nil {
@@ -166,7 +166,7 @@ func (s countingStore) View(ctx context.Context, fn func(policy.Tx) error) error
 // from the store, even once its memory of the client is old: the client is
 // asked about again in the background, and a deleted one is then refused.
 func TestKnownClientTokenReadsNoStore(t *testing.T) {
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	_, store := testkit.Service(t, "acme")
 	views := &atomic.Int64{}
 	cs := countingStore{store, views, &atomic.Bool{}}

@@ -17,7 +17,7 @@ import (
 // the server would.
 func openService(t *testing.T, url string) (*adapters.Store, *policy.Service) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	store, err := adapters.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func openService(t *testing.T, url string) (*adapters.Store, *policy.Service) {
 // orphan rule: it reports both and fails, --fix repairs them, and a second
 // run finds the store consistent.
 func TestDoctorCommand(t *testing.T) {
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	url := sqliteURL(t)
 	store, svc := openService(t, url)
 	if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
@@ -108,7 +108,7 @@ func TestDoctorCommand(t *testing.T) {
 
 func entityRevision(t *testing.T, svc *policy.Service, id string) int64 {
 	t.Helper()
-	e, err := svc.GetEntity(context.Background(), id)
+	e, err := svc.GetEntity(policy.Internal(context.Background()), id)
 	if err != nil {
 		t.Fatal(err)
 	}

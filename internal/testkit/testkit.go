@@ -17,7 +17,7 @@ import (
 // given entities created.
 func Service(t testing.TB, entities ...string) (*policy.Service, *adapters.Store) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	store, err := adapters.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
 	if err != nil {
 		t.Fatal(err)
