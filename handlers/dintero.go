@@ -174,7 +174,9 @@ func (d *dinteroAPI) putRole(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	// Not a native replace: the role's default flag is not Dintero's to reset.
+	// Not a native replace: the role's default flag is not Dintero's to
+	// reset, and the rights scope strings cannot show are kept.
+	in.Shown = policy.DinteroShows
 	r, err := d.svc.UpdateRole(c.Request.Context(), c.Param("oid"), c.Param("role"), in, false, 0)
 	if err != nil {
 		dinteroError(c, err)
@@ -397,6 +399,7 @@ func (d *dinteroAPI) putUser(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
+	in.Shown = policy.DinteroShows // keep the user's rights scope strings cannot show
 	u, err := d.svc.UpdateUser(c.Request.Context(), c.Param("oid"), c.Param("user"), in)
 	if err != nil {
 		dinteroError(c, err)

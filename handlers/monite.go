@@ -242,7 +242,8 @@ func (m *moniteAPI) getRole(c *gin.Context) {
 	c.JSON(http.StatusOK, moniteRoleOf(r))
 }
 
-// patchRole changes the fields given; permissions replace the whole set.
+// patchRole changes the fields given; permissions replace the whole set
+// Monite can express (denies and rights on other object types are kept).
 func (m *moniteAPI) patchRole(c *gin.Context) {
 	var req moniteRoleRequest
 	if err := decodeJSON(c, &req); err != nil {
@@ -254,6 +255,7 @@ func (m *moniteAPI) patchRole(c *gin.Context) {
 		moniteError(c, err)
 		return
 	}
+	in.Shown = policy.MoniteShows(m.catalog) // keep denies and non-Monite rights
 	r, err := m.svc.UpdateRole(c.Request.Context(), c.GetString(moniteEntityKey), c.Param("role"), in, false, 0)
 	if err != nil {
 		moniteError(c, err)

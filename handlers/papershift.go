@@ -299,7 +299,7 @@ func (p *papershiftAPI) getRole(c *gin.Context) {
 }
 
 // putRole changes the attributes given; rights, when given, replace the
-// whole rights object.
+// rights Papershift shows (the role's other rights are kept).
 func (p *papershiftAPI) putRole(c *gin.Context) {
 	var attrs papershiftRoleAttributes
 	if err := decodeDocument(c, "role", c.Param("role"), &attrs); err != nil {
@@ -311,6 +311,7 @@ func (p *papershiftAPI) putRole(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
+	in.Shown = policy.PapershiftShows // keep the rights Papershift cannot show
 	r, err := p.svc.UpdateRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), in, false, 0)
 	if err != nil {
 		papershiftError(c, err)

@@ -373,6 +373,9 @@ type RoleInput struct {
 	Permissions  *Permissions
 	Default      *bool
 	Scope        *string // only on create
+	// Shown, when set, is what the caller's API shows of rights: an update
+	// of Permissions keeps the role's rights it does not show (unseen.go).
+	Shown Shown
 }
 
 func (s *Service) validateRoleInput(in RoleInput) error {
@@ -560,7 +563,12 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 			r.Description = *in.Description
 		}
 		if in.Permissions != nil {
-			r.Permissions = *in.Permissions
+			r.Permissions = keepUnseen(old.Permissions, *in.Permissions, in.Shown)
+			if in.Shown != nil {
+				if err := ValidatePermissions("permissions", r.Permissions, s.catalog); err != nil {
+					return err
+				}
+			}
 		}
 		if in.Default != nil {
 			r.Default = *in.Default
@@ -717,6 +725,9 @@ type UserInput struct {
 	Name        *string
 	RoleIDs     *[]string
 	Permissions *Permissions
+	// Shown, when set, is what the caller's API shows of rights: an update
+	// of Permissions keeps the user's rights it does not show (unseen.go).
+	Shown Shown
 }
 
 func (s *Service) validateUserInput(in UserInput) error {
@@ -937,10 +948,16 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 			u.Name = *in.Name
 		}
 		if in.Permissions != nil {
-			if err := s.mayGive(ctx, entityID, gained(u.Permissions, *in.Permissions)); err != nil {
+			next := keepUnseen(u.Permissions, *in.Permissions, in.Shown)
+			if in.Shown != nil {
+				if err := ValidatePermissions("permissions", next, s.catalog); err != nil {
+					return err
+				}
+			}
+			if err := s.mayGive(ctx, entityID, gained(u.Permissions, next)); err != nil {
 				return err
 			}
-			u.Permissions = *in.Permissions
+			u.Permissions = next
 			if err := tx.ReplaceSubjectRules(entityID, UserSubject(u.ID), CompileUser(u)); err != nil {
 				return err
 			}

@@ -1,0 +1,65 @@
+package policy
+
+// A facade shows only part of a role's rights: Dintero's scope strings and
+// Papershift's rights hold allowed rights only, Monite's document has no
+// "denied" and only Monite's object types. A write through a facade must
+// never lose what it cannot show: replacing a role's (or a user's) rights
+// through it keeps every right it cannot show, unless the write names that
+// same object type and action. Otherwise a client doing read-modify-write
+// would silently drop denies set natively, and so unmask what they deny.
+
+// Shown reports whether an API shows (and can write) a right.
+type Shown func(objectType string, a ActionPermission) bool
+
+// DinteroShows: Dintero's scope strings are allowed rights.
+func DinteroShows(_ string, a ActionPermission) bool { return a.Permission == Allowed }
+
+// PapershiftShows: Papershift's rights are true keys of its own actions.
+func PapershiftShows(objectType string, a ActionPermission) bool {
+	return a.Permission == Allowed && papershiftAction(objectType, a.ActionName)
+}
+
+// MoniteShows: Monite's three permission values on Monite's object types.
+func MoniteShows(catalog *Catalog) Shown {
+	return func(objectType string, a ActionPermission) bool {
+		if a.Permission == Denied {
+			return false
+		}
+		obj, act := catalog.Has(objectType, a.ActionName)
+		return obj && act
+	}
+}
+
+// keepUnseen returns next with the rights of prev that shown does not show
+// and next does not name added, in prev's order after next's. A nil shown
+// keeps nothing: the caller sees everything.
+func keepUnseen(prev, next Permissions, shown Shown) Permissions {
+	if shown == nil {
+		return next
+	}
+	named := map[[2]string]bool{}
+	at := map[string]int{} // object type -> index in out
+	out := Permissions{Objects: make([]ObjectPermissions, 0, len(next.Objects))}
+	for _, o := range next.Objects {
+		at[o.ObjectType] = len(out.Objects)
+		out.Objects = append(out.Objects, ObjectPermissions{ObjectType: o.ObjectType, Actions: append([]ActionPermission(nil), o.Actions...)})
+		for _, a := range o.Actions {
+			named[[2]string{o.ObjectType, a.ActionName}] = true
+		}
+	}
+	for _, o := range prev.Objects {
+		for _, a := range o.Actions {
+			if shown(o.ObjectType, a) || named[[2]string{o.ObjectType, a.ActionName}] {
+				continue
+			}
+			i, ok := at[o.ObjectType]
+			if !ok {
+				i = len(out.Objects)
+				at[o.ObjectType] = i
+				out.Objects = append(out.Objects, ObjectPermissions{ObjectType: o.ObjectType})
+			}
+			out.Objects[i].Actions = append(out.Objects[i].Actions, a)
+		}
+	}
+	return out
+}
