@@ -1321,6 +1321,9 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 	if err := s.authorizeCheck(ctx, req); err != nil {
 		return Decision{Permission: NotAllowed}, err
 	}
+	if err := s.reachable(ctx, "min_revision", req.EntityID, req.MinRevision); err != nil {
+		return Decision{Permission: NotAllowed}, err
+	}
 	d, err := s.engine.Check(ctx, req)
 	if err != nil {
 		return Decision{Permission: NotAllowed}, unavailable(err)
@@ -1343,6 +1346,9 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]Decisi
 		if err := s.authorizeCheck(ctx, r); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.reachableAll(ctx, reqs); err != nil {
+		return nil, err
 	}
 	out := make([]Decision, len(reqs))
 	for i, r := range reqs {
