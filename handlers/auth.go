@@ -171,30 +171,48 @@ const (
 // tokenGuard keeps secret checking from being used to burn the CPU or to
 // guess secrets. An id or a secret that cannot be valid is refused before
 // anything is kept or checked (policy.WellFormedClientID,
-// MaxClientSecretLen). Every other attempt that reaches bcrypt (an unknown
-// client's dummy comparison, or a known client's) first takes a token from
-// a global bucket and from its remote address's bucket, and gives both back
-// when the secret turns out right: only failures spend them, so junk aimed
-// at any client id, real or not, cannot lock a real client out from its own
-// address. A client presenting the secret it last got a token with on this
-// instance is checked without bcrypt and never asks the guard, so it keeps
-// getting tokens however much junk is refused. At most half the Go
-// processors (at least one) run bcrypt at a time, so that checks keep the
-// rest.
+// MaxClientSecretLen). Every other attempt that needs a bcrypt comparison
+// (an unknown client's dummy one, or a known client's) must find a token in
+// a global bucket and in its remote address's bucket, and takes one from
+// each only when the secret turns out wrong: only failures spend the
+// budgets, so junk aimed at any client id, real or not, cannot lock a real
+// client out from its own address. Attempts in flight count against the
+// buckets, so concurrent ones cannot overdraw them. A client presenting the
+// secret it last got a token with on this instance is checked without bcrypt
+// and never asks the guard, so it keeps getting tokens however much junk is
+// refused. At most half the Go processors (at least one) run bcrypt at a
+// time, so that checks keep the rest.
 //
 // The address buckets are kept in a bounded LRU, expiring once unused long
-// enough to be full again; an address gets a bucket only after the global
-// bucket gave a token, so no more than the global burst plus rate x expiry
-// exist at once, far fewer than the bound: a bucket is never evicted while
-// it is short of tokens, so no caller can reset another's.
+// enough to be full again. An address gets a bucket only after the global
+// bucket had a token, so no more than the global burst plus rate x expiry
+// exist at once, far fewer than the bound: a bucket is not evicted while it
+// is short of tokens, so no caller can reset another's.
 type tokenGuard struct {
 	mu       sync.Mutex
-	global   *rate.Limiter
-	addrs    *expirable.LRU[string, *rate.Limiter]
+	global   budget
+	addrs    *expirable.LRU[string, *budget]
 	addrRate rate.Limit
 	addrBurs int
 	slots    chan struct{}
 	refusals *prometheus.CounterVec
+}
+
+// budget is a token bucket of failures and the attempts in flight against
+// it; the guard's mutex guards pending.
+type budget struct {
+	lim     *rate.Limiter
+	pending int
+}
+
+// free is the tokens left at now for a new attempt, and how long until there
+// is one when there is none.
+func (b *budget) free(now time.Time) (bool, time.Duration) {
+	t := b.lim.TokensAt(now) - float64(b.pending)
+	if t >= 1 {
+		return true, 0
+	}
+	return false, max(time.Second, time.Duration((1-t)/float64(b.lim.Limit())*float64(time.Second)))
 }
 
 // tokenAddresses bounds the address buckets held.
@@ -223,8 +241,8 @@ func newTokenGuard(l TokenLimits) *tokenGuard {
 	// changes nothing.
 	ttl := time.Duration(float64(addrBurst)/l.FailuresPerAddress*float64(time.Second)) + time.Second
 	g := &tokenGuard{
-		global:   rate.NewLimiter(rate.Limit(l.Failures), burst),
-		addrs:    expirable.NewLRU[string, *rate.Limiter](tokenAddresses, nil, ttl),
+		global:   budget{lim: rate.NewLimiter(rate.Limit(l.Failures), burst)},
+		addrs:    expirable.NewLRU[string, *budget](tokenAddresses, nil, ttl),
 		addrRate: rate.Limit(l.FailuresPerAddress),
 		addrBurs: addrBurst,
 		slots:    make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
@@ -264,53 +282,47 @@ func (e *throttled) Error() string { return "token attempts throttled: " + e.rea
 // gate is the policy.SecretGate of one request from addr.
 func (g *tokenGuard) gate(addr string) policy.SecretGate {
 	return func() (func(bool), error) {
-		now := time.Now()
-		g.mu.Lock()
-		lim, held := g.addrs.Peek(addr)
-		if held && lim.TokensAt(now) < 1 {
-			g.mu.Unlock()
-			return nil, &throttled{refusedAddress, wait(lim, now)}
-		}
-		rg := g.global.ReserveN(now, 1)
-		if d := rg.DelayFrom(now); d > 0 {
-			rg.CancelAt(now)
-			g.mu.Unlock()
-			return nil, &throttled{refusedGlobal, d}
-		}
-		if !held {
-			lim = rate.NewLimiter(g.addrRate, g.addrBurs)
-		}
-		ra := lim.ReserveN(now, 1) // has a token: checked above
-		g.addrs.Add(addr, lim)     // used now: expires from now
-		g.mu.Unlock()
 		select {
 		case g.slots <- struct{}{}:
 		default:
-			g.mu.Lock()
-			ra.CancelAt(now)
-			rg.CancelAt(now)
-			g.mu.Unlock()
 			return nil, &throttled{refusedBusy, time.Second}
 		}
-		return func(ok bool) {
-			<-g.slots
-			if ok { // only failures spend the budgets
-				g.mu.Lock()
-				ra.Cancel()
-				rg.Cancel()
+		now := time.Now()
+		g.mu.Lock()
+		a, held := g.addrs.Peek(addr)
+		if held {
+			if ok, wait := a.free(now); !ok {
 				g.mu.Unlock()
+				<-g.slots
+				return nil, &throttled{refusedAddress, wait}
 			}
+		}
+		if ok, wait := g.global.free(now); !ok {
+			g.mu.Unlock()
+			<-g.slots
+			return nil, &throttled{refusedGlobal, wait}
+		}
+		if !held {
+			a = &budget{lim: rate.NewLimiter(g.addrRate, g.addrBurs)}
+		}
+		a.pending++
+		g.global.pending++
+		g.addrs.Add(addr, a) // used now: expires from now
+		g.mu.Unlock()
+		return func(ok bool) {
+			now := time.Now()
+			g.mu.Lock()
+			a.pending--
+			g.global.pending--
+			if !ok { // only failures spend the budgets
+				a.lim.ReserveN(now, 1) // below empty when others spent it meanwhile: a debt
+				g.global.lim.ReserveN(now, 1)
+				g.addrs.Add(addr, a) // kept while short of tokens
+			}
+			g.mu.Unlock()
+			<-g.slots
 		}, nil
 	}
-}
-
-// wait is how long until lim has a token.
-func wait(lim *rate.Limiter, now time.Time) time.Duration {
-	t := lim.TokensAt(now)
-	if t >= 1 {
-		return 0
-	}
-	return time.Duration((1 - t) / float64(lim.Limit()) * float64(time.Second))
 }
 
 // addressKey is the key of a caller's address bucket: the address of the

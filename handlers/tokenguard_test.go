@@ -1,0 +1,132 @@
+package handlers
+
+import (
+	"errors"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+)
+
+// enter runs g's gate for addr and returns the done function, or the reason
+// it refused.
+func enter(t *testing.T, g *tokenGuard, addr string) (func(bool), string) {
+	t.Helper()
+	done, err := g.gate(addr)()
+	if err != nil {
+		var th *throttled
+		if !errors.As(err, &th) || th.retry <= 0 {
+			t.Fatalf("refusal %v is not a throttled with a retry", err)
+		}
+		return nil, th.reason
+	}
+	return done, ""
+}
+
+// Only failures spend an address's budget: a right secret gives its token
+// back, and one address's failures leave another's budget alone.
+func TestTokenGuardFailuresSpendPerAddress(t *testing.T) {
+	g := newTokenGuard(TokenLimits{Failures: 1000, FailuresPerAddress: 0.001}) // burst 1 per address
+	g.slots = make(chan struct{}, 4)
+	for i := 0; i < 5; i++ {
+		done, why := enter(t, g, "10.0.0.1")
+		if why != "" {
+			t.Fatalf("success %d refused: %s", i, why)
+		}
+		done(true)
+	}
+	done, _ := enter(t, g, "10.0.0.1")
+	done(false)
+	if _, why := enter(t, g, "10.0.0.1"); why != refusedAddress {
+		t.Fatalf("after a failure with a budget of 1: %q, want %q", why, refusedAddress)
+	}
+	done, why := enter(t, g, "10.0.0.2")
+	if why != "" {
+		t.Fatalf("another address refused: %s", why)
+	}
+	// An attempt in flight holds its token: a concurrent one is refused.
+	if _, why := enter(t, g, "10.0.0.2"); why != refusedAddress {
+		t.Fatalf("second attempt while the first is in flight, budget 1: %q", why)
+	}
+	done(false)
+}
+
+// Past the global budget every address is refused, and an address refused
+// there gets no bucket: the store grows only as fast as the global budget.
+func TestTokenGuardGlobalBudgetBoundsTheStore(t *testing.T) {
+	g := newTokenGuard(TokenLimits{Failures: 0.001, FailuresPerAddress: 1000}) // global burst 1
+	done, why := enter(t, g, "10.0.0.1")
+	if why != "" {
+		t.Fatal(why)
+	}
+	done(false)
+	for i := 0; i < 10000; i++ {
+		if _, why := enter(t, g, "10.1."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256)); why != refusedGlobal {
+			t.Fatalf("address %d past the global budget: %q", i, why)
+		}
+	}
+	if n := g.addrs.Len(); n != 1 {
+		t.Fatalf("%d address buckets held, want 1", n)
+	}
+}
+
+// The store of address buckets stays under its bound however many
+// addresses fail.
+func TestTokenGuardStoreBounded(t *testing.T) {
+	g := newTokenGuard(TokenLimits{Failures: 1e9, FailuresPerAddress: 1})
+	for i := 0; i < 2*tokenAddresses; i++ {
+		done, why := enter(t, g, "addr-"+strconv.Itoa(i))
+		if why != "" {
+			t.Fatalf("address %d: %s", i, why)
+		}
+		done(false)
+	}
+	if n := g.addrs.Len(); n > tokenAddresses {
+		t.Fatalf("%d address buckets held, bound %d", n, tokenAddresses)
+	}
+}
+
+// With every bcrypt slot taken the answer is busy, and the refused attempt
+// spends no budget.
+func TestTokenGuardBusy(t *testing.T) {
+	g := newTokenGuard(TokenLimits{Failures: 0.001, FailuresPerAddress: 1000}) // global burst 1
+	var held []func(bool)
+	for len(held) < cap(g.slots) {
+		g.slots <- struct{}{}
+		held = append(held, func(bool) { <-g.slots })
+	}
+	if _, why := enter(t, g, "10.0.0.1"); why != refusedBusy {
+		t.Fatalf("all slots taken: %q, want %q", why, refusedBusy)
+	}
+	for _, d := range held {
+		d(false)
+	}
+	done, why := enter(t, g, "10.0.0.1")
+	if why != "" {
+		t.Fatalf("a busy refusal spent the global budget: %s", why)
+	}
+	done(false)
+}
+
+// The address of a caller is the connection's, never X-Forwarded-For; IPv6
+// addresses count by their /64.
+func TestTokenGuardAddressKey(t *testing.T) {
+	for remote, want := range map[string]string{
+		"192.0.2.7:5555":             "192.0.2.7",
+		"[::ffff:192.0.2.7]:5555":    "192.0.2.7",
+		"[2001:db8:1:2:3:4:5:6]:443": "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:443": "2001:db8:1:2::/64",
+		"[2001:db8:1:3::1]:443":      "2001:db8:1:3::/64",
+		"[fe80::1%eth0]:443":         "fe80::/64",
+	} {
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest("POST", "/v1/auth/token", nil)
+		c.Request.RemoteAddr = remote
+		c.Request.Header.Set("X-Forwarded-For", "203.0.113.9")
+		c.Request.Header.Set("X-Real-IP", "203.0.113.9")
+		if got := addressKey(c); got != want {
+			t.Errorf("%s: key %q, want %q", remote, got, want)
+		}
+	}
+}
