@@ -152,50 +152,56 @@ type tokenAPI struct {
 }
 
 // TokenLimits ration the secret checks (bcrypt, tens of milliseconds of CPU
-// each) that the token endpoints make for callers whose credentials fail.
+// each, far more on a busy machine) that the token endpoints make for
+// callers whose credentials fail.
 type TokenLimits struct {
-	// Failures is the failed or unknown-client attempts per second, all
-	// callers together; 0 means DefaultTokenFailures.
-	Failures float64
-	// FailuresPerAddress is the same per remote address (an IPv6 address
-	// counts by its /64); 0 means DefaultTokenFailuresPerAddress.
+	// FailureCPU is the share of one processor that the comparisons of
+	// failing attempts may take, all callers together (0.1 is a tenth). It
+	// is measured by their duration, so that a busy machine, where each
+	// takes longer, allows fewer. 0 means DefaultTokenFailureCPU.
+	FailureCPU float64
+	// FailuresPerAddress is the failing attempts per second of one remote
+	// address (an IPv6 address counts by its /64), burst five seconds' worth
+	// (at least 1); 0 means DefaultTokenFailuresPerAddress.
 	FailuresPerAddress float64
 }
 
 // Defaults of TokenLimits.
 const (
-	DefaultTokenFailures           = 5
-	DefaultTokenFailuresPerAddress = 1
+	DefaultTokenFailureCPU         = 0.1
+	DefaultTokenFailuresPerAddress = 0.5
 )
 
 // tokenGuard keeps secret checking from being used to burn the CPU or to
 // guess secrets. An id or a secret that cannot be valid is refused before
 // anything is kept or checked (policy.WellFormedClientID,
 // MaxClientSecretLen). Every other attempt that needs a bcrypt comparison
-// (an unknown client's dummy one, or a known client's) must find a token in
-// a global bucket and in its remote address's bucket, and takes one from
-// each only when the secret turns out wrong: only failures spend the
-// budgets, so junk aimed at any client id, real or not, cannot lock a real
-// client out from its own address. Attempts in flight count against the
-// buckets, so concurrent ones cannot overdraw them. A client presenting the
-// secret it last got a token with on this instance is checked without bcrypt
-// and never asks the guard, so it keeps getting tokens however much junk is
-// refused. At most half the Go processors (at least one) run bcrypt at a
-// time, so that checks keep the rest.
+// (an unknown client's dummy one, or a known client's) must find budget
+// left in a global bucket of comparison time and in its remote address's
+// bucket of attempts before the client is even looked up, and spends them
+// only when the secret turns out wrong: only failures spend the budgets, so
+// junk aimed at any client id, real or not, cannot lock a real client out
+// from its own address. Attempts in flight count against the buckets, so
+// concurrent ones cannot overdraw them. A client presenting the secret it
+// last got a token with on this instance is checked without bcrypt and never
+// asks the guard, so it keeps getting tokens however much junk is refused. At
+// most half the Go processors (at least one) run bcrypt at a time, so that
+// checks keep the rest.
 //
 // The address buckets are kept in a bounded LRU, expiring once unused long
-// enough to be full again. An address gets a bucket only after the global
-// bucket had a token, so no more than the global burst plus rate x expiry
-// exist at once, far fewer than the bound: a bucket is not evicted while it
-// is short of tokens, so no caller can reset another's.
+// enough to be full again. An address gets a bucket only when the global
+// budget let its attempt through, so that no more than a few exist at once,
+// far fewer than the bound: a bucket is not evicted while it is short of
+// tokens, so no caller can reset another's.
 type tokenGuard struct {
 	mu       sync.Mutex
-	global   budget
+	global   cpuBudget
 	addrs    *expirable.LRU[string, *budget]
 	addrRate rate.Limit
 	addrBurs int
 	slots    chan struct{}
 	refusals *prometheus.CounterVec
+	now      func() time.Time // tests: the clock
 }
 
 // budget is a token bucket of failures and the attempts in flight against
@@ -205,14 +211,52 @@ type budget struct {
 	pending int
 }
 
-// free is the tokens left at now for a new attempt, and how long until there
-// is one when there is none.
+// free reports whether a new attempt may start at now, and otherwise how
+// long until one may.
 func (b *budget) free(now time.Time) (bool, time.Duration) {
 	t := b.lim.TokensAt(now) - float64(b.pending)
 	if t >= 1 {
 		return true, 0
 	}
-	return false, max(time.Second, time.Duration((1-t)/float64(b.lim.Limit())*float64(time.Second)))
+	return false, time.Duration((1 - t) / float64(b.lim.Limit()) * float64(time.Second))
+}
+
+// cpuBudget is a bucket of comparison time (seconds), refilled at share
+// seconds per second up to burst. An attempt may start while the balance,
+// less the expected cost of those in flight, is above zero; a failed one is
+// charged what it took, which may leave a debt that later attempts wait out.
+// The guard's mutex guards it.
+type cpuBudget struct {
+	share, burst float64
+	balance      float64
+	at           time.Time
+	pending      int
+	cost         float64 // expected cost of one comparison: a moving average
+}
+
+func (b *cpuBudget) refill(now time.Time) {
+	if now.After(b.at) {
+		b.balance = min(b.burst, b.balance+now.Sub(b.at).Seconds()*b.share)
+		b.at = now
+	}
+}
+
+func (b *cpuBudget) free(now time.Time) (bool, time.Duration) {
+	b.refill(now)
+	left := b.balance - float64(b.pending)*b.cost
+	if left > 0 {
+		return true, 0
+	}
+	return false, time.Duration((b.cost - left) / b.share * float64(time.Second))
+}
+
+func (b *cpuBudget) charge(now time.Time, took time.Duration) {
+	b.refill(now)
+	b.balance -= took.Seconds()
+}
+
+func (b *cpuBudget) observe(took time.Duration) {
+	b.cost += (took.Seconds() - b.cost) / 8
 }
 
 // tokenAddresses bounds the address buckets held.
@@ -228,24 +272,24 @@ const (
 )
 
 func newTokenGuard(l TokenLimits) *tokenGuard {
-	if l.Failures <= 0 {
-		l.Failures = DefaultTokenFailures
+	if l.FailureCPU <= 0 {
+		l.FailureCPU = DefaultTokenFailureCPU
 	}
 	if l.FailuresPerAddress <= 0 {
 		l.FailuresPerAddress = DefaultTokenFailuresPerAddress
 	}
-	// Bursts: two seconds' worth globally, five per address; at least 1.
-	burst := max(1, int(math.Min(math.Ceil(2*l.Failures), math.MaxInt32)))
 	addrBurst := max(1, int(math.Min(math.Ceil(5*l.FailuresPerAddress), math.MaxInt32)))
 	// Unused this long, an address's bucket is full again: dropping it
 	// changes nothing.
 	ttl := time.Duration(float64(addrBurst)/l.FailuresPerAddress*float64(time.Second)) + time.Second
 	g := &tokenGuard{
-		global:   budget{lim: rate.NewLimiter(rate.Limit(l.Failures), burst)},
+		// Two seconds' worth, and a first comparison's 100 ms expected.
+		global:   cpuBudget{share: l.FailureCPU, burst: 2 * l.FailureCPU, balance: 2 * l.FailureCPU, at: time.Now(), cost: 0.1},
 		addrs:    expirable.NewLRU[string, *budget](tokenAddresses, nil, ttl),
 		addrRate: rate.Limit(l.FailuresPerAddress),
 		addrBurs: addrBurst,
 		slots:    make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		now:      time.Now,
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rolegate_token_refusals_total",
 			Help: "Token requests refused, by reason: malformed (an id or secret that cannot be valid), invalid (wrong secret or unknown client), rate_address, rate_global (failure budgets spent), busy (every bcrypt slot taken)."},
 			[]string{"reason"}),
@@ -287,7 +331,7 @@ func (g *tokenGuard) gate(addr string) policy.SecretGate {
 		default:
 			return nil, &throttled{refusedBusy, time.Second}
 		}
-		now := time.Now()
+		now := g.now()
 		g.mu.Lock()
 		a, held := g.addrs.Peek(addr)
 		if held {
@@ -309,14 +353,17 @@ func (g *tokenGuard) gate(addr string) policy.SecretGate {
 		g.global.pending++
 		g.addrs.Add(addr, a) // used now: expires from now
 		g.mu.Unlock()
-		return func(ok bool) {
-			now := time.Now()
+		start := now
+		return func(failed bool) {
+			now := g.now()
+			took := now.Sub(start)
 			g.mu.Lock()
 			a.pending--
 			g.global.pending--
-			if !ok { // only failures spend the budgets
+			g.global.observe(took)
+			if failed { // only failures spend the budgets
 				a.lim.ReserveN(now, 1) // below empty when others spent it meanwhile: a debt
-				g.global.lim.ReserveN(now, 1)
+				g.global.charge(now, took)
 				g.addrs.Add(addr, a) // kept while short of tokens
 			}
 			g.mu.Unlock()

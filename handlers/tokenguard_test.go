@@ -5,9 +5,13 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
+
+// The outcomes told to done.
+const wrongSecret, rightSecret = true, false
 
 // enter runs g's gate for addr and returns the done function, or the reason
 // it refused.
@@ -24,20 +28,28 @@ func enter(t *testing.T, g *tokenGuard, addr string) (func(bool), string) {
 	return done, ""
 }
 
+// guardClock makes g's clock one the test moves.
+func guardClock(g *tokenGuard) *time.Time {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	g.now = func() time.Time { return now }
+	g.global.at = now
+	return &now
+}
+
 // Only failures spend an address's budget: a right secret gives its token
 // back, and one address's failures leave another's budget alone.
 func TestTokenGuardFailuresSpendPerAddress(t *testing.T) {
-	g := newTokenGuard(TokenLimits{Failures: 1000, FailuresPerAddress: 0.001}) // burst 1 per address
+	g := newTokenGuard(TokenLimits{FailureCPU: 1000, FailuresPerAddress: 0.001}) // burst 1 per address
 	g.slots = make(chan struct{}, 4)
 	for i := 0; i < 5; i++ {
 		done, why := enter(t, g, "10.0.0.1")
 		if why != "" {
 			t.Fatalf("success %d refused: %s", i, why)
 		}
-		done(true)
+		done(rightSecret)
 	}
 	done, _ := enter(t, g, "10.0.0.1")
-	done(false)
+	done(wrongSecret)
 	if _, why := enter(t, g, "10.0.0.1"); why != refusedAddress {
 		t.Fatalf("after a failure with a budget of 1: %q, want %q", why, refusedAddress)
 	}
@@ -49,38 +61,61 @@ func TestTokenGuardFailuresSpendPerAddress(t *testing.T) {
 	if _, why := enter(t, g, "10.0.0.2"); why != refusedAddress {
 		t.Fatalf("second attempt while the first is in flight, budget 1: %q", why)
 	}
-	done(false)
+	done(wrongSecret)
 }
 
-// Past the global budget every address is refused, and an address refused
-// there gets no bucket: the store grows only as fast as the global budget.
-func TestTokenGuardGlobalBudgetBoundsTheStore(t *testing.T) {
-	g := newTokenGuard(TokenLimits{Failures: 0.001, FailuresPerAddress: 1000}) // global burst 1
-	done, why := enter(t, g, "10.0.0.1")
-	if why != "" {
-		t.Fatal(why)
-	}
-	done(false)
-	for i := 0; i < 10000; i++ {
-		if _, why := enter(t, g, "10.1."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256)); why != refusedGlobal {
-			t.Fatalf("address %d past the global budget: %q", i, why)
+// The global budget is comparison time: failures that take longer (a busy
+// machine) are fewer. At a tenth of a processor, failures of 0.5 s each get
+// through about once every 5 s, from any number of addresses.
+func TestTokenGuardGlobalBudgetIsTime(t *testing.T) {
+	g := newTokenGuard(TokenLimits{FailureCPU: 0.1, FailuresPerAddress: 1000})
+	now := guardClock(g)
+	end := now.Add(100 * time.Second)
+	passed := 0
+	for i := 0; now.Before(end); i++ {
+		done, why := enter(t, g, "10.0."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256))
+		switch why {
+		case "":
+			passed++
+			*now = now.Add(500 * time.Millisecond)
+			done(wrongSecret)
+		case refusedGlobal:
+			*now = now.Add(100 * time.Millisecond)
+		default:
+			t.Fatalf("attempt %d: %s", i, why)
 		}
 	}
-	if n := g.addrs.Len(); n != 1 {
-		t.Fatalf("%d address buckets held, want 1", n)
+	// 100 s x 0.1 + the 0.2 s burst, 0.5 s each.
+	if passed < 19 || passed > 21 {
+		t.Fatalf("%d failures of 0.5 s in 100 s at a tenth of a processor, want about 20", passed)
+	}
+	// Only those addresses got a bucket, whatever the others sent.
+	if n := g.addrs.Len(); n != passed {
+		t.Fatalf("%d address buckets held, want %d", n, passed)
+	}
+	// Right secrets spend nothing.
+	g2 := newTokenGuard(TokenLimits{FailureCPU: 0.1, FailuresPerAddress: 1000})
+	now = guardClock(g2)
+	for i := 0; i < 100; i++ {
+		done, why := enter(t, g2, "10.0.0.1")
+		if why != "" {
+			t.Fatalf("right secret %d refused: %s", i, why)
+		}
+		*now = now.Add(500 * time.Millisecond)
+		done(rightSecret)
 	}
 }
 
 // The store of address buckets stays under its bound however many
 // addresses fail.
 func TestTokenGuardStoreBounded(t *testing.T) {
-	g := newTokenGuard(TokenLimits{Failures: 1e9, FailuresPerAddress: 1})
+	g := newTokenGuard(TokenLimits{FailureCPU: 1e9, FailuresPerAddress: 1})
 	for i := 0; i < 2*tokenAddresses; i++ {
 		done, why := enter(t, g, "addr-"+strconv.Itoa(i))
 		if why != "" {
 			t.Fatalf("address %d: %s", i, why)
 		}
-		done(false)
+		done(wrongSecret)
 	}
 	if n := g.addrs.Len(); n > tokenAddresses {
 		t.Fatalf("%d address buckets held, bound %d", n, tokenAddresses)
@@ -90,7 +125,7 @@ func TestTokenGuardStoreBounded(t *testing.T) {
 // With every bcrypt slot taken the answer is busy, and the refused attempt
 // spends no budget.
 func TestTokenGuardBusy(t *testing.T) {
-	g := newTokenGuard(TokenLimits{Failures: 0.001, FailuresPerAddress: 1000}) // global burst 1
+	g := newTokenGuard(TokenLimits{FailureCPU: 1, FailuresPerAddress: 0.001}) // burst 1 per address
 	var held []func(bool)
 	for len(held) < cap(g.slots) {
 		g.slots <- struct{}{}
@@ -100,13 +135,13 @@ func TestTokenGuardBusy(t *testing.T) {
 		t.Fatalf("all slots taken: %q, want %q", why, refusedBusy)
 	}
 	for _, d := range held {
-		d(false)
+		d(wrongSecret)
 	}
 	done, why := enter(t, g, "10.0.0.1")
 	if why != "" {
-		t.Fatalf("a busy refusal spent the global budget: %s", why)
+		t.Fatalf("a busy refusal spent the address's budget: %s", why)
 	}
-	done(false)
+	done(wrongSecret)
 }
 
 // The address of a caller is the connection's, never X-Forwarded-For; IPv6

@@ -224,12 +224,12 @@ func WellFormedClientID(id string) bool {
 }
 
 // SecretGate rations the slow secret checks (bcrypt) of VerifyClient. It is
-// asked before each one; an error refuses the attempt and VerifyClient
-// returns it as it is. Otherwise done is called with the outcome once the
-// secret is checked. An unknown client's attempt asks it too (its dummy
-// comparison costs the same), so that its answers tell nothing of which
-// clients exist.
-type SecretGate func() (done func(ok bool), err error)
+// asked before each one, and before the client is looked up, so that its
+// answers tell nothing of which clients exist (an unknown client's dummy
+// comparison costs the same). An error refuses the attempt and VerifyClient
+// returns it as it is. Otherwise done is called once the attempt is over,
+// with failed true when the credentials were wrong or the client unknown.
+type SecretGate func() (done func(failed bool), err error)
 
 type secretGateKey struct{}
 
@@ -255,34 +255,50 @@ func (s *Service) verifyClient(ctx context.Context, id, secret string, vs *verif
 		return Client{}, invalid
 	}
 	var c Client
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		c, err = tx.GetClient(id)
-		return err
-	})
-	if err != nil && !isNotFound(err) {
-		return Client{}, err
+	known, looked := false, false
+	lookup := func() error {
+		looked = true
+		err := s.store.View(ctx, func(tx Tx) error {
+			var err error
+			c, err = tx.GetClient(id)
+			return err
+		})
+		known = err == nil
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
 	}
-	known := err == nil
-	if known && vs.verified(c, secret) {
-		s.clientsSeen.Store(id, time.Now())
-		return c, nil
+	if hash, ok := vs.verified(id, secret); ok {
+		if err := lookup(); err != nil {
+			return Client{}, err
+		}
+		if known && c.SecretHash == hash {
+			s.clientsSeen.Store(id, time.Now())
+			return c, nil
+		}
+		vs.forget(id) // deleted, or another secret
 	}
-	ok := false
+	failed := false
 	if gate, _ := ctx.Value(secretGateKey{}).(SecretGate); gate != nil {
 		done, err := gate()
 		if err != nil {
 			return Client{}, err
 		}
-		defer func() { done(ok) }()
+		defer func() { done(failed) }()
+	}
+	if !looked {
+		if err := lookup(); err != nil {
+			return Client{}, err
+		}
 	}
 	hash := []byte(c.SecretHash)
 	if !known {
 		hash = dummyHash
 	}
 	vs.counted()
-	ok = bcrypt.CompareHashAndPassword(hash, []byte(secret)) == nil && known
-	if !ok {
+	if bcrypt.CompareHashAndPassword(hash, []byte(secret)) != nil || !known {
+		failed = true
 		return Client{}, invalid
 	}
 	vs.remember(c, secret)
@@ -296,7 +312,7 @@ func (s *Service) verifyClient(ctx context.Context, id, secret string, vs *verif
 // secret again costs a digest instead of a bcrypt comparison, and is not
 // held back by the gate that rations bcrypt for failing callers. Secrets are
 // 256 random bits, so a fast digest of them reveals nothing a bcrypt hash
-// would hide. An entry counts only while the stored hash is the same; the
+// would hide. An entry counts only while the stored hash is the same: the
 // client row is read on every attempt, so a deleted client is refused.
 type verifiedSecrets struct {
 	key    []byte
@@ -331,16 +347,18 @@ func (v *verifiedSecrets) digest(secret string) (d [sha256.Size]byte) {
 	return d
 }
 
-func (v *verifiedSecrets) verified(c Client, secret string) bool {
+// verified returns the bcrypt hash that secret matched when it was last
+// verified for client id, if it was.
+func (v *verifiedSecrets) verified(id, secret string) (string, bool) {
 	if v == nil {
-		return false
+		return "", false
 	}
-	e, ok := v.byID.Get(c.ID)
-	if !ok || e.hash != c.SecretHash {
-		return false
+	e, ok := v.byID.Get(id)
+	if !ok {
+		return "", false
 	}
 	d := v.digest(secret)
-	return hmac.Equal(e.digest[:], d[:])
+	return e.hash, hmac.Equal(e.digest[:], d[:])
 }
 
 func (v *verifiedSecrets) remember(c Client, secret string) {

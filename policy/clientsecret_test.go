@@ -44,9 +44,9 @@ func TestSecretGateAndVerifiedSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var outcomes []bool
+	var outcomes []bool // true: the attempt succeeded
 	gated := policy.WithSecretGate(ctx, func() (func(bool), error) {
-		return func(ok bool) { outcomes = append(outcomes, ok) }, nil
+		return func(failed bool) { outcomes = append(outcomes, !failed) }, nil
 	})
 	step := func(name, id, secret string, wantOK bool, wantOutcomes []bool, wantChecks uint64) {
 		t.Helper()

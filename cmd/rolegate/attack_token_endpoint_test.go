@@ -237,7 +237,7 @@ func TestAttackTokenFloodDoesNotResetLimiters(t *testing.T) {
 // junk (documented in README).
 func TestAttackTokenGlobalFailureBudget(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t),
-		"ROLEGATE_TOKEN_FAILURES": "0.001"})
+		"ROLEGATE_TOKEN_FAILURE_CPU": "0.0001"})
 	real := s.must(201, "POST", "/v1/clients", map[string]any{"name": "real", "scopes": []string{"check"}})
 	cold := s.must(201, "POST", "/v1/clients", map[string]any{"name": "cold", "scopes": []string{"check"}})
 	id, secret := real["client_id"].(string), real["client_secret"].(string)
@@ -246,7 +246,8 @@ func TestAttackTokenGlobalFailureBudget(t *testing.T) {
 	}
 
 	// 20 addresses, each sending an unknown id and the real id with a wrong
-	// secret: 40 attempts that each need a bcrypt, against a global budget of 1.
+	// secret: 40 attempts that each need a bcrypt, against a global budget
+	// of a ten-thousandth of a processor, which the first failure spends.
 	limited := 0
 	for a := 0; a < 20; a++ {
 		hc := fromAddr("127.0.1." + strconv.Itoa(10+a))
@@ -265,7 +266,7 @@ func TestAttackTokenGlobalFailureBudget(t *testing.T) {
 		}
 	}
 	if limited < 39 {
-		t.Fatalf("%d of 40 attempts past a global budget of 1 were limited, want 39", limited)
+		t.Fatalf("%d of 40 attempts past the global budget were limited, want 39", limited)
 	}
 	if n := s.scrape(`rolegate_token_refusals_total{reason="rate_global"}`); n < 39 {
 		t.Fatalf("rate_global refusals: %v", n)

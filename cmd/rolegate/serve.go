@@ -80,7 +80,7 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic,
 		RateLimits:  handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage},
-		TokenLimits: handlers.TokenLimits{Failures: cfg.Tokens.Failures, FailuresPerAddress: cfg.Tokens.FailuresPerAddress}}
+		TokenLimits: handlers.TokenLimits{FailureCPU: cfg.Tokens.FailureCPU, FailuresPerAddress: cfg.Tokens.FailuresPerAddress}}
 	if cfg.Metrics {
 		deps.Metrics = prometheus.NewRegistry()
 	}
