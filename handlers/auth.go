@@ -156,9 +156,10 @@ type tokenAPI struct {
 // callers whose credentials fail.
 type TokenLimits struct {
 	// FailureCPU is the share of one processor that the comparisons of
-	// failing attempts may take, all callers together (0.1 is a tenth). It
-	// is measured by their duration, so that a busy machine, where each
-	// takes longer, allows fewer. 0 means DefaultTokenFailureCPU.
+	// failing attempts may take, all callers together (0.1 is a tenth),
+	// burst ten seconds' worth. It is measured by their duration, so that a
+	// busy machine, where each takes longer, allows fewer. 0 means
+	// DefaultTokenFailureCPU.
 	FailureCPU float64
 	// FailuresPerAddress is the failing attempts per second of one remote
 	// address (an IPv6 address counts by its /64), burst five seconds' worth
@@ -283,8 +284,8 @@ func newTokenGuard(l TokenLimits) *tokenGuard {
 	// changes nothing.
 	ttl := time.Duration(float64(addrBurst)/l.FailuresPerAddress*float64(time.Second)) + time.Second
 	g := &tokenGuard{
-		// Two seconds' worth, and a first comparison's 100 ms expected.
-		global:   cpuBudget{share: l.FailureCPU, burst: 2 * l.FailureCPU, balance: 2 * l.FailureCPU, at: time.Now(), cost: 0.1},
+		// Ten seconds' worth, and a first comparison's 100 ms expected.
+		global:   cpuBudget{share: l.FailureCPU, burst: 10 * l.FailureCPU, balance: 10 * l.FailureCPU, at: time.Now(), cost: 0.1},
 		addrs:    expirable.NewLRU[string, *budget](tokenAddresses, nil, ttl),
 		addrRate: rate.Limit(l.FailuresPerAddress),
 		addrBurs: addrBurst,

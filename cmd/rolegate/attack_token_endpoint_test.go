@@ -185,8 +185,10 @@ func TestAttackTokenHugeAndDistinctIDsKeepNoState(t *testing.T) {
 // at 10,000) does not give it back, and the real client, from its own
 // address, still gets its token.
 func TestAttackTokenFloodDoesNotResetLimiters(t *testing.T) {
+	// The global budget out of the way: what holds the guesser back is its
+	// address's budget.
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t),
-		"ROLEGATE_TOKEN_FAILURES_PER_ADDRESS": "0.001"})
+		"ROLEGATE_TOKEN_FAILURES_PER_ADDRESS": "0.001", "ROLEGATE_TOKEN_FAILURE_CPU": "1000"})
 	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "victim", "scopes": []string{"check"}})
 	id, secret := cl["client_id"].(string), cl["client_secret"].(string)
 	guesser, flooder := fromAddr("127.0.0.2"), fromAddr("127.0.0.3")
@@ -219,6 +221,9 @@ func TestAttackTokenFloodDoesNotResetLimiters(t *testing.T) {
 		if st, _, out := s.tokenTry(guesser, "/v1/auth/token", id, "rgs_again"+strconv.Itoa(i)); st != 429 {
 			t.Fatalf("after a flood of fresh ids, the guesser's spent budget was given back: %d %v", st, out)
 		}
+	}
+	if n := s.scrape(`rolegate_token_refusals_total{reason="rate_global"}`); n != 0 {
+		t.Fatalf("%v refusals by the global budget, want none", n)
 	}
 	if n := s.scrape("rolegate_token_guard_addresses"); n > 2 {
 		t.Fatalf("%v address buckets held, want at most 2", n)
