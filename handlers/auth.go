@@ -180,20 +180,22 @@ const (
 // (an unknown client's dummy one, or a known client's) must find budget
 // left in a global bucket of comparison time and in its remote address's
 // bucket of attempts before the client is even looked up, and spends them
-// only when the secret turns out wrong: only failures spend the budgets, so
-// junk aimed at any client id, real or not, cannot lock a real client out
-// from its own address. Attempts in flight count against the buckets, so
-// concurrent ones cannot overdraw them. A client presenting the secret it
-// last got a token with on this instance is checked without bcrypt and never
-// asks the guard, so it keeps getting tokens however much junk is refused. At
-// most half the Go processors (at least one) run bcrypt at a time, so that
-// checks keep the rest.
+// only when the secret turns out wrong. Attempts in flight count against the
+// buckets, so concurrent ones cannot overdraw them. Budgets are per address
+// and global, never per client id: junk from elsewhere aimed at a client's id
+// does not spend that client's address budget. A client presenting the
+// secret it last got a token with on this instance is checked without bcrypt
+// and never asks the guard, so it keeps getting tokens however much junk is
+// refused; one this instance has not verified yet needs a budgeted bcrypt,
+// and waits (429) while junk keeps the global budget spent. At most half the
+// Go processors (at least one) run bcrypt at a time, so that checks keep the
+// rest.
 //
 // The address buckets are kept in a bounded LRU, expiring once unused long
 // enough to be full again. An address gets a bucket only when the global
-// budget let its attempt through, so that no more than a few exist at once,
-// far fewer than the bound: a bucket is not evicted while it is short of
-// tokens, so no caller can reset another's.
+// budget let its attempt through, so that at the default budget no more than
+// a few exist at once, far fewer than the bound: a bucket is not evicted
+// while it is short of tokens, so no caller can reset another's.
 type tokenGuard struct {
 	mu       sync.Mutex
 	global   cpuBudget
@@ -475,7 +477,7 @@ func (t *tokenAPI) issue(c *gin.Context, bindTo string) (string, time.Duration, 
 		var th *throttled
 		if errors.As(err, &th) {
 			t.guard.refusals.WithLabelValues(th.reason).Inc()
-			c.Header("Retry-After", strconv.Itoa(max(1, ceilSeconds(th.retry))))
+			c.Header("Retry-After", strconv.Itoa(min(60, max(1, ceilSeconds(th.retry)))))
 			oauthError(c, http.StatusTooManyRequests, "invalid_request", "too many failed token requests; try again shortly")
 			return "", 0, false
 		}
