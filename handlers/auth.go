@@ -7,13 +7,19 @@ package handlers
 
 import (
 	"context"
+	"errors"
+	"math"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/gin-gonic/gin"
@@ -34,7 +40,14 @@ func registerAuth(r *gin.Engine, v1 *gin.RouterGroup, a *api, d Deps) {
 	if d.Tokens == nil {
 		return
 	}
-	t := &tokenAPI{issuer: d.Tokens, guard: newTokenGuard()}
+	t := &tokenAPI{issuer: d.Tokens, guard: newTokenGuard(d.TokenLimits)}
+	if d.Metrics != nil {
+		for _, c := range t.guard.collectors(d.Tokens) {
+			if err := d.Metrics.Register(c); err != nil {
+				d.Logger.Warn("metrics: collector not registered", "error", err)
+			}
+		}
+	}
 	r.GET("/.well-known/jwks.json", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=300")
 		c.Data(http.StatusOK, "application/json", d.Tokens.JWKS())
@@ -138,53 +151,245 @@ type tokenAPI struct {
 	guard  *tokenGuard
 }
 
-// tokenGuard keeps secret checking (bcrypt, tens of milliseconds of CPU each)
-// from being used to burn the CPU or to guess secrets: each client id gets
-// tokenRate attempts per second (burst tokenBurst), and at most one check per
-// core runs at a time.
-type tokenGuard struct {
-	mu    sync.Mutex
-	per   map[string]*rate.Limiter
-	slots chan struct{}
+// TokenLimits ration the secret checks (bcrypt, tens of milliseconds of CPU
+// each, far more on a busy machine) that the token endpoints make for
+// callers whose credentials fail.
+type TokenLimits struct {
+	// FailureCPU is the share of one processor that the comparisons of
+	// failing attempts may take, all callers together (0.1 is a tenth),
+	// burst ten seconds' worth. It is measured by their duration, so that a
+	// busy machine, where each takes longer, allows fewer. 0 means
+	// DefaultTokenFailureCPU.
+	FailureCPU float64
+	// FailuresPerAddress is the failing attempts per second of one remote
+	// address (an IPv6 address counts by its /64), burst five seconds' worth
+	// (at least 1); 0 means DefaultTokenFailuresPerAddress.
+	FailuresPerAddress float64
 }
 
+// Defaults of TokenLimits.
 const (
-	tokenRate  = 2
-	tokenBurst = 10
-	// tokenClients bounds the limiters kept; past it they start afresh.
-	tokenClients = 10000
+	DefaultTokenFailureCPU         = 0.1
+	DefaultTokenFailuresPerAddress = 0.5
 )
 
-func newTokenGuard() *tokenGuard {
-	return &tokenGuard{per: map[string]*rate.Limiter{}, slots: make(chan struct{}, runtime.NumCPU())}
+// tokenGuard keeps secret checking from being used to burn the CPU or to
+// guess secrets. An id or a secret that cannot be valid is refused before
+// anything is kept or checked (policy.WellFormedClientID,
+// MaxClientSecretLen). Every other attempt that needs a bcrypt comparison
+// (an unknown client's dummy one, or a known client's) must find budget
+// left in a global bucket of comparison time and in its remote address's
+// bucket of attempts before the client is even looked up, and spends them
+// only when the secret turns out wrong. Attempts in flight count against the
+// buckets, so concurrent ones cannot overdraw them. Budgets are per address
+// and global, never per client id: junk from elsewhere aimed at a client's id
+// does not spend that client's address budget. A client presenting the
+// secret it last got a token with on this instance is checked without bcrypt
+// and never asks the guard, so it keeps getting tokens however much junk is
+// refused; one this instance has not verified yet needs a budgeted bcrypt,
+// and waits (429) while junk keeps the global budget spent. At most half the
+// Go processors (at least one) run bcrypt at a time, so that checks keep the
+// rest.
+//
+// The address buckets are kept in a bounded LRU, expiring once unused long
+// enough to be full again. An address gets a bucket only when the global
+// budget let its attempt through, so that at the default budget no more than
+// a few exist at once, far fewer than the bound: a bucket is not evicted
+// while it is short of tokens, so no caller can reset another's.
+type tokenGuard struct {
+	mu       sync.Mutex
+	global   cpuBudget
+	addrs    *expirable.LRU[string, *budget]
+	addrRate rate.Limit
+	addrBurs int
+	slots    chan struct{}
+	refusals *prometheus.CounterVec
+	now      func() time.Time // tests: the clock
 }
 
-// enter reports whether an attempt for clientID may run now; leave must
-// follow a true answer.
-func (g *tokenGuard) enter(clientID string) bool {
-	g.mu.Lock()
-	l := g.per[clientID]
-	if l == nil {
-		if len(g.per) >= tokenClients {
-			g.per = map[string]*rate.Limiter{}
+// budget is a token bucket of failures and the attempts in flight against
+// it; the guard's mutex guards pending.
+type budget struct {
+	lim     *rate.Limiter
+	pending int
+}
+
+// free reports whether a new attempt may start at now, and otherwise how
+// long until one may.
+func (b *budget) free(now time.Time) (bool, time.Duration) {
+	t := b.lim.TokensAt(now) - float64(b.pending)
+	if t >= 1 {
+		return true, 0
+	}
+	return false, time.Duration((1 - t) / float64(b.lim.Limit()) * float64(time.Second))
+}
+
+// cpuBudget is a bucket of comparison time (seconds), refilled at share
+// seconds per second up to burst. An attempt may start while the balance,
+// less the expected cost of those in flight, is above zero; a failed one is
+// charged what it took, which may leave a debt that later attempts wait out.
+// The guard's mutex guards it.
+type cpuBudget struct {
+	share, burst float64
+	balance      float64
+	at           time.Time
+	pending      int
+	cost         float64 // expected cost of one comparison: a moving average
+}
+
+func (b *cpuBudget) refill(now time.Time) {
+	if now.After(b.at) {
+		b.balance = min(b.burst, b.balance+now.Sub(b.at).Seconds()*b.share)
+		b.at = now
+	}
+}
+
+func (b *cpuBudget) free(now time.Time) (bool, time.Duration) {
+	b.refill(now)
+	left := b.balance - float64(b.pending)*b.cost
+	if left > 0 {
+		return true, 0
+	}
+	return false, time.Duration((b.cost - left) / b.share * float64(time.Second))
+}
+
+func (b *cpuBudget) charge(now time.Time, took time.Duration) {
+	b.refill(now)
+	b.balance -= took.Seconds()
+}
+
+func (b *cpuBudget) observe(took time.Duration) {
+	b.cost += (took.Seconds() - b.cost) / 8
+}
+
+// tokenAddresses bounds the address buckets held.
+const tokenAddresses = 1 << 14
+
+// Why token attempts are refused, the label of rolegate_token_refusals_total.
+const (
+	refusedMalformed = "malformed"    // an id or secret that cannot be valid: 401, nothing kept or checked
+	refusedInvalid   = "invalid"      // checked and wrong, or an unknown client: 401
+	refusedAddress   = "rate_address" // the address's failure budget is spent: 429
+	refusedGlobal    = "rate_global"  // the global failure budget is spent: 429
+	refusedBusy      = "busy"         // every bcrypt slot is taken: 429
+)
+
+func newTokenGuard(l TokenLimits) *tokenGuard {
+	if l.FailureCPU <= 0 {
+		l.FailureCPU = DefaultTokenFailureCPU
+	}
+	if l.FailuresPerAddress <= 0 {
+		l.FailuresPerAddress = DefaultTokenFailuresPerAddress
+	}
+	addrBurst := max(1, int(math.Min(math.Ceil(5*l.FailuresPerAddress), math.MaxInt32)))
+	// Unused this long, an address's bucket is full again: dropping it
+	// changes nothing.
+	ttl := time.Duration(float64(addrBurst)/l.FailuresPerAddress*float64(time.Second)) + time.Second
+	g := &tokenGuard{
+		// Ten seconds' worth, and a first comparison's 100 ms expected.
+		global:   cpuBudget{share: l.FailureCPU, burst: 10 * l.FailureCPU, balance: 10 * l.FailureCPU, at: time.Now(), cost: 0.1},
+		addrs:    expirable.NewLRU[string, *budget](tokenAddresses, nil, ttl),
+		addrRate: rate.Limit(l.FailuresPerAddress),
+		addrBurs: addrBurst,
+		slots:    make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		now:      time.Now,
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rolegate_token_refusals_total",
+			Help: "Token requests refused, by reason: malformed (an id or secret that cannot be valid), invalid (wrong secret or unknown client), rate_address, rate_global (failure budgets spent), busy (every bcrypt slot taken)."},
+			[]string{"reason"}),
+	}
+	for _, r := range []string{refusedMalformed, refusedInvalid, refusedAddress, refusedGlobal, refusedBusy} {
+		g.refusals.WithLabelValues(r)
+	}
+	return g
+}
+
+// collectors are the guard's metrics, and the issuer's count of bcrypt
+// comparisons when it keeps one.
+func (g *tokenGuard) collectors(issuer TokenIssuer) []prometheus.Collector {
+	cs := []prometheus.Collector{g.refusals,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rolegate_token_guard_addresses",
+			Help: "Remote addresses whose token failure budget is held (bounded)."},
+			func() float64 { return float64(g.addrs.Len()) })}
+	if sc, ok := issuer.(interface{ SecretChecks() uint64 }); ok {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rolegate_client_secret_checks_total",
+			Help: "bcrypt comparisons made for client secrets by the token endpoints."},
+			func() float64 { return float64(sc.SecretChecks()) }))
+	}
+	return cs
+}
+
+// throttled refuses a token attempt with 429.
+type throttled struct {
+	reason string
+	retry  time.Duration
+}
+
+func (e *throttled) Error() string { return "token attempts throttled: " + e.reason }
+
+// gate is the policy.SecretGate of one request from addr.
+func (g *tokenGuard) gate(addr string) policy.SecretGate {
+	return func() (func(bool), error) {
+		select {
+		case g.slots <- struct{}{}:
+		default:
+			return nil, &throttled{refusedBusy, time.Second}
 		}
-		l = rate.NewLimiter(tokenRate, tokenBurst)
-		g.per[clientID] = l
-	}
-	ok := l.Allow()
-	g.mu.Unlock()
-	if !ok {
-		return false
-	}
-	select {
-	case g.slots <- struct{}{}:
-		return true
-	default:
-		return false
+		now := g.now()
+		g.mu.Lock()
+		a, held := g.addrs.Peek(addr)
+		if held {
+			if ok, wait := a.free(now); !ok {
+				g.mu.Unlock()
+				<-g.slots
+				return nil, &throttled{refusedAddress, wait}
+			}
+		}
+		if ok, wait := g.global.free(now); !ok {
+			g.mu.Unlock()
+			<-g.slots
+			return nil, &throttled{refusedGlobal, wait}
+		}
+		if !held {
+			a = &budget{lim: rate.NewLimiter(g.addrRate, g.addrBurs)}
+		}
+		a.pending++
+		g.global.pending++
+		g.addrs.Add(addr, a) // used now: expires from now
+		g.mu.Unlock()
+		start := now
+		return func(failed bool) {
+			now := g.now()
+			took := now.Sub(start)
+			g.mu.Lock()
+			a.pending--
+			g.global.pending--
+			g.global.observe(took)
+			if failed { // only failures spend the budgets
+				a.lim.ReserveN(now, 1) // below empty when others spent it meanwhile: a debt
+				g.global.charge(now, took)
+				g.addrs.Add(addr, a) // kept while short of tokens
+			}
+			g.mu.Unlock()
+			<-g.slots
+		}, nil
 	}
 }
 
-func (g *tokenGuard) leave() { <-g.slots }
+// addressKey is the key of a caller's address bucket: the address of the
+// connection (not X-Forwarded-For, which anyone can write), an IPv6 one cut
+// to its /64 (what one host is usually given).
+func addressKey(c *gin.Context) string {
+	a, err := netip.ParseAddr(c.RemoteIP())
+	if err != nil {
+		return c.RemoteIP()
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
 
 // tokenRequest is a client-credentials request, from a form or JSON body.
 type tokenRequest struct {
@@ -259,17 +464,27 @@ func (t *tokenAPI) issue(c *gin.Context, bindTo string) (string, time.Duration, 
 		oauthError(c, http.StatusUnauthorized, "invalid_client", "client_id and client_secret are required (HTTP Basic or the body)")
 		return "", 0, false
 	}
-	if !t.guard.enter(req.ClientID) {
-		c.Header("Retry-After", "1")
-		oauthError(c, http.StatusTooManyRequests, "invalid_request", "too many token requests; try again shortly")
+	if !policy.WellFormedClientID(req.ClientID) || len(req.ClientSecret) > policy.MaxClientSecretLen {
+		// No client has such an id or secret: refused before anything is
+		// kept or checked.
+		t.guard.refusals.WithLabelValues(refusedMalformed).Inc()
+		oauthError(c, http.StatusUnauthorized, "invalid_client", "the client id or secret is not valid")
 		return "", 0, false
 	}
-	tok, ttl, err := t.issuer.Issue(c.Request.Context(), req.ClientID, req.ClientSecret, bindTo)
-	t.guard.leave()
+	ctx := policy.WithSecretGate(c.Request.Context(), t.guard.gate(addressKey(c)))
+	tok, ttl, err := t.issuer.Issue(ctx, req.ClientID, req.ClientSecret, bindTo)
 	if err != nil {
+		var th *throttled
+		if errors.As(err, &th) {
+			t.guard.refusals.WithLabelValues(th.reason).Inc()
+			c.Header("Retry-After", strconv.Itoa(min(60, max(1, ceilSeconds(th.retry)))))
+			oauthError(c, http.StatusTooManyRequests, "invalid_request", "too many failed token requests; try again shortly")
+			return "", 0, false
+		}
 		status, e := classify(c, err)
 		switch {
 		case status == http.StatusUnauthorized:
+			t.guard.refusals.WithLabelValues(refusedInvalid).Inc()
 			oauthError(c, status, "invalid_client", e.Message)
 		case status >= 500:
 			oauthError(c, status, "server_error", e.Message)

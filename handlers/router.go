@@ -45,6 +45,9 @@ type Deps struct {
 	// RateLimits bounds each client's and each entity's calls (ratelimit.go);
 	// the zero value limits nothing.
 	RateLimits RateLimits
+	// TokenLimits ration the token endpoints' secret checks for failing
+	// callers (auth.go); the zero value is the defaults.
+	TokenLimits TokenLimits
 }
 
 type api struct {

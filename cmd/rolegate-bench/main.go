@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -49,6 +50,8 @@ type config struct {
 	baselineTime                          time.Duration
 	skipBaseline                          bool
 	memProfile, cpuProfile                string
+	tokenJunk                             int
+	tokenLimits                           handlers.TokenLimits
 }
 
 func main() {
@@ -64,6 +67,9 @@ func main() {
 	flag.BoolVar(&c.skipBaseline, "skip-baseline", false, "skip the single SyncedEnforcer baseline")
 	flag.StringVar(&c.memProfile, "memprofile", "", "write a heap profile with every entity warm to this file")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the in-process engine checks to this file")
+	flag.IntVar(&c.tokenJunk, "token-junk", 0, "also measure hot checks while this many loops, each from its own loopback address, send junk to POST /v1/auth/token")
+	flag.Float64Var(&c.tokenLimits.FailureCPU, "token-failure-cpu", handlers.DefaultTokenFailureCPU, "the server's ROLEGATE_TOKEN_FAILURE_CPU")
+	flag.Float64Var(&c.tokenLimits.FailuresPerAddress, "token-failures-per-address", handlers.DefaultTokenFailuresPerAddress, "the server's ROLEGATE_TOKEN_FAILURES_PER_ADDRESS")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "rolegate-bench:", err)
@@ -126,7 +132,15 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	base, stop, err := serve(handlers.NewRouter(handlers.Deps{Service: svc, Auth: auth, Logger: quiet}))
+	deps := handlers.Deps{Service: svc, Auth: auth, Logger: quiet}
+	var tokens *policy.Tokens
+	if c.tokenJunk > 0 {
+		if tokens, err = policy.NewTokens(ctx, store, svc, auth, policy.TokenConfig{}); err != nil {
+			return err
+		}
+		deps.Auth, deps.Tokens, deps.TokenLimits = tokens, tokens, c.tokenLimits
+	}
+	base, stop, err := serve(handlers.NewRouter(deps))
 	if err != nil {
 		return err
 	}
@@ -252,6 +266,14 @@ func run(c config) error {
 		row{name: fmt.Sprintf("HTTP /v1/check, %d conns, uniform", c.conns), throughput: fmt.Sprintf("%.0f/s", unRate), p50: dur(pct(unLat, 50)), p99: dur(pct(unLat, 99)),
 			note: fmt.Sprintf("%.0f%% of the trivial handler", 100*unRate/trRate)})
 
+	if c.tokenJunk > 0 {
+		junkRows, err := tokenJunkBench(ctx, base, svc, tokens, c, hotBody)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, junkRows...)
+	}
+
 	// Batch of 100 against one check, one connection, for both question mixes.
 	for _, mix := range []struct {
 		name string
@@ -298,6 +320,163 @@ func run(c config) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.name, r.throughput, r.p50, r.p99, r.note)
 	}
 	return tw.Flush()
+}
+
+// tokenJunkBench measures hot checks in rounds of three kinds, taking turns:
+// quiet; while c.tokenJunk loops, each from its own loopback address, send
+// junk to POST /v1/auth/token (ids that cannot exist, unknown well-formed
+// ids, a real client's id with wrong secrets); and, as a control, while as
+// many loops post the same forms to a path with no route (as much HTTP load
+// on the same two cores, no token endpoint). Meanwhile the real client asks
+// for a token every 100 ms.
+func tokenJunkBench(ctx context.Context, base string, svc *policy.Service, tokens *policy.Tokens, c config, hotBody func(*rand.Rand) []byte) ([]row, error) {
+	cl, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "bench", Scopes: []string{policy.ScopeCheck}})
+	if err != nil {
+		return nil, err
+	}
+	type mode struct {
+		name          string
+		lat           []time.Duration
+		sent, bcrypts int
+		status        map[int]int
+		real, realOK  int
+	}
+	modes := []*mode{{name: "quiet"}, {name: "junk"}, {name: "control"}}
+	const rounds = 5
+	round := c
+	round.duration = c.duration / rounds
+	for r := 0; r < rounds; r++ {
+		for _, m := range modes {
+			if m.status == nil {
+				m.status = map[int]int{}
+			}
+			stopLoops := make(chan struct{})
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			loops := 0
+			if m.name != "quiet" {
+				loops = c.tokenJunk
+			}
+			for w := 0; w < loops; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					hc := clientFrom(fmt.Sprintf("127.0.2.%d", w%250+1))
+					for i := 0; ; i++ {
+						select {
+						case <-stopLoops:
+							return
+						default:
+						}
+						path := "/v1/auth/token"
+						if m.name == "control" {
+							path = "/v1/no/such/route"
+						}
+						id, sec := junkCredentials(w, i, cl.ID)
+						st, err := status(hc, "POST", base+path, tokenForm(id, sec))
+						if err != nil {
+							continue
+						}
+						mu.Lock()
+						m.sent++
+						m.status[st]++
+						mu.Unlock()
+					}
+				}(w)
+			}
+			// The real client, every 100 ms.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				hc := newClient()
+				for {
+					select {
+					case <-stopLoops:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					st, err := status(hc, "POST", base+"/v1/auth/token", tokenForm(cl.ID, secret))
+					mu.Lock()
+					m.real++
+					if err == nil && st == 200 {
+						m.realOK++
+					}
+					mu.Unlock()
+				}
+			}()
+			before := tokens.SecretChecks()
+			lat, err := load(base+"/v1/check", round, hotBody)
+			close(stopLoops)
+			wg.Wait()
+			if err != nil {
+				return nil, err
+			}
+			m.bcrypts += int(tokens.SecretChecks() - before)
+			m.lat = append(m.lat, lat...)
+		}
+	}
+	secs := c.duration.Seconds()
+	quietP99 := pct(modes[0].lat, 99)
+	var rows []row
+	for _, m := range modes {
+		name := fmt.Sprintf("HTTP /v1/check, %d conns, hot, %s", c.conns, m.name)
+		note := fmt.Sprintf("real client: %d of %d token requests answered 200", m.realOK, m.real)
+		switch m.name {
+		case "junk":
+			name = fmt.Sprintf("HTTP /v1/check, %d conns, hot, %d junk token loops", c.conns, c.tokenJunk)
+		case "control":
+			name = fmt.Sprintf("HTTP /v1/check, %d conns, hot, %d loops posting to no route", c.conns, c.tokenJunk)
+		}
+		if m.name != "quiet" {
+			note = fmt.Sprintf("p99 %.2fx quiet; %.0f req/s from the loops %v; %.1f bcrypt/s; ", float64(pct(m.lat, 99))/float64(quietP99),
+				float64(m.sent)/secs, m.status, float64(m.bcrypts)/secs) + note
+		}
+		rows = append(rows, row{name: name, throughput: fmt.Sprintf("%.0f/s", float64(len(m.lat))/secs),
+			p50: dur(pct(m.lat, 50)), p99: dur(pct(m.lat, 99)), note: note})
+	}
+	return rows, nil
+}
+
+// clientFrom is newClient with connections from the loopback address ip.
+func clientFrom(ip string) *http.Client {
+	hc := newClient()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	hc.Transport.(*http.Transport).DialContext = d.DialContext
+	return hc
+}
+
+// junkCredentials are the i-th junk credentials of loop w: an id that
+// cannot exist, an unknown well-formed id, or the real id with a wrong secret.
+func junkCredentials(w, i int, realID string) (string, string) {
+	switch (w + i) % 3 {
+	case 0:
+		return fmt.Sprintf("junk-%d-%d", w, i), "rgs_junk"
+	case 1:
+		return uuid.NewString(), "rgs_junk"
+	}
+	return realID, fmt.Sprintf("rgs_wrong_%d_%d", w, i)
+}
+
+func tokenForm(id, secret string) string {
+	return "grant_type=client_credentials&client_id=" + url.QueryEscape(id) + "&client_secret=" + url.QueryEscape(secret)
+}
+
+// status sends a request (a form body when body is set) and returns the status.
+func status(client *http.Client, method, u, body string) (int, error) {
+	r, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	if body != "" {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := client.Do(r)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode, nil
 }
 
 func entityID(i int) string { return "bench-" + strconv.Itoa(i) }

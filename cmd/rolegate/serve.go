@@ -79,7 +79,8 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic,
-		RateLimits: handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage}}
+		RateLimits:  handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage},
+		TokenLimits: handlers.TokenLimits{FailureCPU: cfg.Tokens.FailureCPU, FailuresPerAddress: cfg.Tokens.FailuresPerAddress}}
 	if cfg.Metrics {
 		deps.Metrics = prometheus.NewRegistry()
 	}

@@ -3,9 +3,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rolegate/rolegate/handlers"
 )
 
 // TokenSettings configure the tokens Rolegate issues to API clients and the
@@ -18,8 +22,11 @@ type TokenSettings struct {
 	UserClaim   string
 	EntityClaim string
 	Algorithms  []string
+	// FailureCPU and FailuresPerAddress ration the secret checks of failing
+	// token requests (handlers.TokenLimits).
+	FailureCPU, FailuresPerAddress float64
 
-	ttl, algorithms string
+	ttl, algorithms, failureCPU, failuresPerAddress string
 }
 
 func tokenFlags(fs *flag.FlagSet, env func(name, def string) string, t *TokenSettings) {
@@ -29,6 +36,8 @@ func tokenFlags(fs *flag.FlagSet, env func(name, def string) string, t *TokenSet
 	fs.StringVar(&t.Audience, "jwt-audience", env("ROLEGATE_JWT_AUDIENCE", ""), "expected aud of the identity provider's tokens (ROLEGATE_JWT_AUDIENCE)")
 	fs.StringVar(&t.UserClaim, "jwt-user-claim", env("ROLEGATE_JWT_USER_CLAIM", "sub"), "claim carrying the user id (ROLEGATE_JWT_USER_CLAIM)")
 	fs.StringVar(&t.EntityClaim, "jwt-entity-claim", env("ROLEGATE_JWT_ENTITY_CLAIM", "entity_id"), "claim carrying the entity id (ROLEGATE_JWT_ENTITY_CLAIM)")
+	fs.StringVar(&t.failureCPU, "token-failure-cpu", env("ROLEGATE_TOKEN_FAILURE_CPU", strconv.FormatFloat(handlers.DefaultTokenFailureCPU, 'g', -1, 64)), "share of one processor the secret checks (bcrypt) of failing token requests may take, all callers together; past it the token endpoints answer 429 (ROLEGATE_TOKEN_FAILURE_CPU)")
+	fs.StringVar(&t.failuresPerAddress, "token-failures-per-address", env("ROLEGATE_TOKEN_FAILURES_PER_ADDRESS", strconv.FormatFloat(handlers.DefaultTokenFailuresPerAddress, 'g', -1, 64)), "failing token requests per second per remote address (IPv6: per /64); past it 429 (ROLEGATE_TOKEN_FAILURES_PER_ADDRESS)")
 	fs.StringVar(&t.algorithms, "jwt-algorithms", env("ROLEGATE_JWT_ALGORITHMS", "RS256,ES256"), "signing algorithms accepted from the identity provider (ROLEGATE_JWT_ALGORITHMS)")
 }
 
@@ -39,6 +48,16 @@ func (t *TokenSettings) check() error {
 	var err error
 	if t.TTL, err = time.ParseDuration(t.ttl); err != nil || t.TTL < time.Minute || t.TTL > 24*time.Hour {
 		return fmt.Errorf("token-ttl: %q is not a duration from 1m to 24h", t.ttl)
+	}
+	for _, f := range []struct {
+		name, s string
+		v       *float64
+	}{{"token-failure-cpu", t.failureCPU, &t.FailureCPU}, {"token-failures-per-address", t.failuresPerAddress, &t.FailuresPerAddress}} {
+		r, err := strconv.ParseFloat(f.s, 64)
+		if err != nil || !(r > 0) || math.IsInf(r, 0) {
+			return fmt.Errorf("%s: %q is not a positive number", f.name, f.s)
+		}
+		*f.v = r
 	}
 	t.Algorithms = nil
 	for _, a := range strings.Split(t.algorithms, ",") {
