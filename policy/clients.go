@@ -175,6 +175,8 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
 		return err
 	}
+	var entityID string
+	var rev int64
 	err := s.store.Update(ctx, func(tx Tx) error {
 		c, err := tx.GetClient(id)
 		if err != nil {
@@ -182,6 +184,11 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 		}
 		if err := tx.DeleteClient(id); err != nil {
 			return err
+		}
+		if c.EntityID != "" {
+			if e, err := tx.GetEntity(c.EntityID); err == nil {
+				entityID, rev = e.ID, e.Revision
+			}
 		}
 		return s.auditClient(ctx, tx, AuditClientDelete, &c, nil)
 	})
@@ -192,6 +199,11 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 		s.clientsSeen.Delete(id) // no outage grace for a deleted client
 		if s.onClientDeleted != nil {
 			s.onClientDeleted(id)
+		}
+		if entityID != "" {
+			// Other instances hear of it as of a change of the entity (at its
+			// revision: nothing to reload) and look its clients up again.
+			s.sync.Committed(entityID, rev)
 		}
 	}
 	return err

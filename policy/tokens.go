@@ -112,6 +112,19 @@ const (
 	keyReloadForced = 10 * time.Second
 )
 
+// KeyReloadInterval is how soon running instances sign with a rotated key.
+const KeyReloadInterval = keyReload
+
+// RetiredKeyLifetime is how long after it was retired a signing key still
+// verifies: the longest a token it signed lives (ttl, plus leeway; 0 means
+// 30 s), plus the time an instance may take to notice the rotation.
+func RetiredKeyLifetime(ttl, leeway time.Duration) time.Duration {
+	if leeway <= 0 {
+		leeway = 30 * time.Second
+	}
+	return ttl + leeway + keyReload
+}
+
 // Claims are the claims of the tokens Rolegate issues. Scope and EntityID
 // inform the client; verification takes them from the client's record.
 type Claims struct {
@@ -195,7 +208,7 @@ func NewTokens(ctx context.Context, store Store, svc *Service, admin *Authentica
 // dropAfter is how long after it was retired a key still verifies: the
 // longest a token it signed lives, plus the time an instance may take to
 // notice the rotation.
-func (t *Tokens) dropAfter() time.Duration { return t.cfg.TTL + t.cfg.Leeway + keyReload }
+func (t *Tokens) dropAfter() time.Duration { return RetiredKeyLifetime(t.cfg.TTL, t.cfg.Leeway) }
 
 func (t *Tokens) setKeys(keys []signingKey) {
 	ks := &keySet{byKid: map[string]*signingKey{}}
@@ -496,8 +509,8 @@ func (t *Tokens) forgetEntityLocked(id string) {
 }
 
 // entityChanged hears of a change of an entity from the Syncer: another
-// instance wrote it (it may also have deleted it or made it anew), or the
-// sweep found it gone or made anew.
+// instance wrote it (it may also have deleted it or made it anew, or deleted
+// one of its clients), or the sweep found it gone or made anew.
 func (t *Tokens) entityChanged(id string, revision int64, exists bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -510,6 +523,11 @@ func (t *Tokens) entityChanged(id string, revision int64, exists bool) {
 		return
 	}
 	t.recheckLocked("e:"+id, func() { t.lookUpEntity(id) })
+	for cid, cm := range t.clients {
+		if cm.c.EntityID == id { // one may have been deleted
+			t.recheckLocked("c:"+cid, func() { t.lookUpClient(cid) })
+		}
+	}
 }
 
 // recheckLocked runs fn in the background (t.mu held); asked while it runs,

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
+
+	"github.com/rolegate/rolegate/policy"
 )
 
 // TokenSettings configure the tokens Rolegate issues to API clients and the
@@ -18,8 +22,12 @@ type TokenSettings struct {
 	UserClaim   string
 	EntityClaim string
 	Algorithms  []string
+	// KeyEncryptionKey encrypts the signing keys kept in the database; nil:
+	// they are kept in plain (a warning at start).
+	KeyEncryptionKey *policy.KeyEncryptionKey
 
 	ttl, algorithms string
+	kek, kekFile    string
 }
 
 func tokenFlags(fs *flag.FlagSet, env func(name, def string) string, t *TokenSettings) {
@@ -29,6 +37,8 @@ func tokenFlags(fs *flag.FlagSet, env func(name, def string) string, t *TokenSet
 	fs.StringVar(&t.Audience, "jwt-audience", env("ROLEGATE_JWT_AUDIENCE", ""), "expected aud of the identity provider's tokens (ROLEGATE_JWT_AUDIENCE)")
 	fs.StringVar(&t.UserClaim, "jwt-user-claim", env("ROLEGATE_JWT_USER_CLAIM", "sub"), "claim carrying the user id (ROLEGATE_JWT_USER_CLAIM)")
 	fs.StringVar(&t.EntityClaim, "jwt-entity-claim", env("ROLEGATE_JWT_ENTITY_CLAIM", "entity_id"), "claim carrying the entity id (ROLEGATE_JWT_ENTITY_CLAIM)")
+	fs.StringVar(&t.kek, "key-encryption-key", env("ROLEGATE_KEY_ENCRYPTION_KEY", ""), "base64 of 32 random bytes that encrypt the token signing keys in the database; prefer the variable or the file (ROLEGATE_KEY_ENCRYPTION_KEY)")
+	fs.StringVar(&t.kekFile, "key-encryption-key-file", env("ROLEGATE_KEY_ENCRYPTION_KEY_FILE", ""), "file holding the key encryption key (ROLEGATE_KEY_ENCRYPTION_KEY_FILE)")
 	fs.StringVar(&t.algorithms, "jwt-algorithms", env("ROLEGATE_JWT_ALGORITHMS", "RS256,ES256"), "signing algorithms accepted from the identity provider (ROLEGATE_JWT_ALGORITHMS)")
 }
 
@@ -39,6 +49,9 @@ func (t *TokenSettings) check() error {
 	var err error
 	if t.TTL, err = time.ParseDuration(t.ttl); err != nil || t.TTL < time.Minute || t.TTL > 24*time.Hour {
 		return fmt.Errorf("token-ttl: %q is not a duration from 1m to 24h", t.ttl)
+	}
+	if err := t.readKEK(); err != nil {
+		return err
 	}
 	t.Algorithms = nil
 	for _, a := range strings.Split(t.algorithms, ",") {
@@ -63,5 +76,32 @@ func (t *TokenSettings) check() error {
 	if len(t.Algorithms) == 0 {
 		return fmt.Errorf("jwt-algorithms: name at least one")
 	}
+	return nil
+}
+
+// readKEK reads the key encryption key from the flag, the variable or the
+// file (one of them); error messages never show it.
+func (t *TokenSettings) readKEK() error {
+	t.KeyEncryptionKey = nil
+	raw := t.kek
+	switch {
+	case t.kek != "" && t.kekFile != "":
+		return errors.New("key-encryption-key and key-encryption-key-file are both set: give one")
+	case t.kekFile != "":
+		data, err := os.ReadFile(t.kekFile)
+		if err != nil {
+			return fmt.Errorf("key-encryption-key-file: %w", err)
+		}
+		if raw = strings.TrimSpace(string(data)); raw == "" {
+			return fmt.Errorf("key-encryption-key-file: %s is empty", t.kekFile)
+		}
+	case raw == "":
+		return nil
+	}
+	k, err := policy.ParseKeyEncryptionKey(raw)
+	if err != nil {
+		return err
+	}
+	t.KeyEncryptionKey = k
 	return nil
 }
