@@ -38,6 +38,31 @@ const sealedPrefix = "rgenc1:"
 type KeyEncryptionKey struct {
 	id   string
 	aead cipher.AEAD
+	// previous, when set, opens keys sealed before the KEK was changed;
+	// they are sealed anew under this one.
+	previous *KeyEncryptionKey
+}
+
+// WithPrevious returns k that also opens the keys sealed under previous (the
+// KEK being replaced by k).
+func (k *KeyEncryptionKey) WithPrevious(previous *KeyEncryptionKey) *KeyEncryptionKey {
+	c := *k
+	if previous != nil && previous.id != k.id {
+		p := *previous
+		p.previous = nil
+		c.previous = &p
+	}
+	return &c
+}
+
+// sealedBy returns the id of the KEK a stored key is sealed with, "" for a
+// plain one.
+func sealedBy(stored string) string {
+	if !strings.HasPrefix(stored, sealedPrefix) {
+		return ""
+	}
+	id, _, _ := strings.Cut(strings.TrimPrefix(stored, sealedPrefix), ":")
+	return id
 }
 
 // ParseKeyEncryptionKey reads a KEK: 32 random bytes in base64 (standard or
@@ -103,7 +128,10 @@ func (k *KeyEncryptionKey) open(kid, stored string) ([]byte, error) {
 		return nil, fmt.Errorf("%w (key id %s)", ErrKeysSealed, id)
 	}
 	if id != k.id {
-		return nil, fmt.Errorf("%w (stored under key id %s, the one given is %s)", ErrWrongSealingKey, id, k.id)
+		if k.previous == nil || id != k.previous.id {
+			return nil, fmt.Errorf("%w (stored under key id %s, the one given is %s)", ErrWrongSealingKey, id, k.id)
+		}
+		k = k.previous
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(body)
 	if err != nil || len(raw) < k.aead.NonceSize() {
@@ -207,17 +235,18 @@ func parseKeySet(raw string) (storedKeySet, error) {
 	return set, nil
 }
 
-// open decodes every key of the set; plain tells whether any is stored in
-// plain.
-func (set storedKeySet) open(kek *KeyEncryptionKey) (keys []signingKey, plain bool, err error) {
+// open decodes every key of the set; stale tells whether any is stored in
+// plain or sealed under a previous KEK.
+func (set storedKeySet) open(kek *KeyEncryptionKey) (keys []signingKey, stale bool, err error) {
 	for _, sk := range set.Keys {
 		var p []byte
 		if strings.HasPrefix(sk.Key, sealedPrefix) {
 			if p, err = kek.open(sk.Kid, sk.Key); err != nil {
 				return nil, false, err
 			}
+			stale = stale || sealedBy(sk.Key) != kek.id
 		} else {
-			p, plain = []byte(sk.Key), true
+			p, stale = []byte(sk.Key), true
 		}
 		priv, err := parsePEMKey(p)
 		if err != nil {
@@ -232,7 +261,7 @@ func (set storedKeySet) open(kek *KeyEncryptionKey) (keys []signingKey, plain bo
 		}
 		keys = append(keys, k)
 	}
-	return keys, plain, nil
+	return keys, stale, nil
 }
 
 // encode stores a private key: sealed under kek, or PEM when kek is nil.
@@ -264,11 +293,12 @@ func newStoredKey(now time.Time, kek *KeyEncryptionKey) (storedKey, error) {
 	return storedKey{Kid: kid, Key: enc, CreatedAt: now.UTC()}, nil
 }
 
-// sealAll returns the set with every plain key sealed under kek.
+// sealAll returns the set with every key sealed under kek (those in plain
+// or under a previous KEK sealed anew).
 func (set storedKeySet) sealAll(keys []signingKey, kek *KeyEncryptionKey) (storedKeySet, error) {
 	out := storedKeySet{Keys: make([]storedKey, len(set.Keys))}
 	for i, sk := range set.Keys {
-		if !strings.HasPrefix(sk.Key, sealedPrefix) {
+		if sealedBy(sk.Key) != kek.id {
 			enc, err := encodeKey(sk.Kid, keys[i].priv, kek)
 			if err != nil {
 				return out, err
@@ -318,13 +348,13 @@ func storeKeySet(ctx context.Context, store Store, old string, set storedKeySet)
 type KeyLoad struct {
 	keys      []signingKey
 	Generated bool // no key was stored: the first one was made
-	Sealed    bool // keys stored in plain were encrypted in place
+	Sealed    bool // keys stored in plain or under a previous KEK were encrypted in place
 }
 
 // LoadSigningKeys reads the signing keys from the store, making the first on
-// the first start. With kek, keys stored in plain are encrypted in place;
-// keys stored encrypted need the kek they were encrypted with
-// (ErrKeysSealed, ErrWrongSealingKey).
+// the first start. With kek, keys stored in plain (or under the kek's
+// previous one) are encrypted in place; keys stored encrypted need the kek
+// they were encrypted with (ErrKeysSealed, ErrWrongSealingKey).
 func LoadSigningKeys(ctx context.Context, store Store, kek *KeyEncryptionKey, now time.Time) (KeyLoad, error) {
 	for attempt := 0; attempt < 5; attempt++ {
 		raw, err := readKeySetting(ctx, store)
@@ -351,11 +381,11 @@ func LoadSigningKeys(ctx context.Context, store Store, kek *KeyEncryptionKey, no
 		if err != nil {
 			return KeyLoad{}, err
 		}
-		keys, plain, err := set.open(kek)
+		keys, stale, err := set.open(kek)
 		if err != nil {
 			return KeyLoad{}, err
 		}
-		if !plain || kek == nil {
+		if !stale || kek == nil {
 			return KeyLoad{keys: keys}, nil
 		}
 		sealed, err := set.sealAll(keys, kek)
@@ -452,9 +482,7 @@ func ListSigningKeys(ctx context.Context, store Store) ([]KeyInfo, error) {
 		if k.RetiredAt != nil {
 			info.RetiredAt = *k.RetiredAt
 		}
-		if strings.HasPrefix(k.Key, sealedPrefix) {
-			info.SealedBy, _, _ = strings.Cut(strings.TrimPrefix(k.Key, sealedPrefix), ":")
-		}
+		info.SealedBy = sealedBy(k.Key)
 		out = append(out, info)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return !out[i].Current && out[j].Current })

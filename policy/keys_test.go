@@ -235,3 +235,30 @@ func TestSigningKeyRotation(t *testing.T) {
 		t.Fatalf("keys after the second rotation: %+v", list)
 	}
 }
+
+// Changing the KEK: given the previous one too, the keys are sealed anew
+// under the new one, which alone opens them afterwards.
+func TestKeyEncryptionKeyChange(t *testing.T) {
+	ctx := context.Background()
+	_, store := testkit.Service(t)
+	a, b := kek(t, kekA), kek(t, kekB)
+	first, err := policy.LoadSigningKeys(ctx, store, a, time.Now())
+	if err != nil || !first.Generated {
+		t.Fatalf("%+v %v", first, err)
+	}
+	before, _ := policy.ListSigningKeys(ctx, store)
+	changed, err := policy.LoadSigningKeys(ctx, store, b.WithPrevious(a), time.Now())
+	if err != nil || !changed.Sealed {
+		t.Fatalf("with the previous KEK: %+v %v", changed, err)
+	}
+	after, _ := policy.ListSigningKeys(ctx, store)
+	if len(after) != 1 || after[0].Kid != before[0].Kid || after[0].SealedBy != b.ID() || before[0].SealedBy != a.ID() {
+		t.Fatalf("keys before %+v, after %+v", before, after)
+	}
+	if _, err := policy.LoadSigningKeys(ctx, store, a, time.Now()); !errors.Is(err, policy.ErrWrongSealingKey) {
+		t.Fatalf("the replaced KEK: %v", err)
+	}
+	if again, err := policy.LoadSigningKeys(ctx, store, b, time.Now()); err != nil || again.Sealed || again.Generated {
+		t.Fatalf("the new KEK alone: %+v %v", again, err)
+	}
+}

@@ -184,7 +184,7 @@ func NewTokens(ctx context.Context, store Store, svc *Service, admin *Authentica
 		return nil, err
 	}
 	if load.Sealed {
-		cfg.Logger.Info("signing keys stored in plain are now stored encrypted with the key encryption key",
+		cfg.Logger.Info("signing keys stored in plain or under the previous key encryption key are now stored encrypted with the key encryption key",
 			"key_encryption_key_id", cfg.KeyEncryptionKey.ID())
 	}
 	t := &Tokens{svc: svc, store: store, admin: admin, cfg: cfg, log: cfg.Logger,

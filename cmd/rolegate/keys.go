@@ -83,7 +83,8 @@ func keyError(err error) error {
 	case errors.Is(err, policy.ErrKeysSealed):
 		return fmt.Errorf("%w: set ROLEGATE_KEY_ENCRYPTION_KEY (or ROLEGATE_KEY_ENCRYPTION_KEY_FILE, -key-encryption-key) to the key they were encrypted with", err)
 	case errors.Is(err, policy.ErrWrongSealingKey), errors.Is(err, policy.ErrSealedKeyCorrupt):
-		return fmt.Errorf("%w: ROLEGATE_KEY_ENCRYPTION_KEY is not the key they were encrypted with", err)
+		return fmt.Errorf("%w: ROLEGATE_KEY_ENCRYPTION_KEY is not the key they were encrypted with "+
+			"(to change it, give the one they were encrypted with as ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS)", err)
 	}
 	return err
 }

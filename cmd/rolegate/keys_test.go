@@ -122,12 +122,32 @@ func TestKeyEncryptionKeyLifecycle(t *testing.T) {
 		t.Fatalf("key encryption key from a file: %v", err)
 	}
 
+	// A new key encryption key: the keys are encrypted anew with it, given
+	// the previous one; then the new one alone starts, the old one does not.
+	newKEK := "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI="
+	s = startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_KEY_ENCRYPTION_KEY": newKEK,
+		"ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS_FILE": file})
+	if st, _, out := s.callToken(before, "GET", "/v1/entities/x/roles", nil); st != 403 {
+		t.Fatalf("a token signed before the key encryption key changed: %d %v", st, out)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := serveOnce(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_KEY_ENCRYPTION_KEY": newKEK}); err != nil {
+		t.Fatalf("the new key encryption key alone: %v", err)
+	}
+	if _, _, err := serveOnce(t, withKEK); err == nil || !strings.Contains(err.Error(), "ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS") {
+		t.Fatalf("the replaced key encryption key: %v", err)
+	}
+
 	// Malformed: refused before anything is opened, and never echoed.
 	for name, env := range map[string]map[string]string{
-		"short":      {"ROLEGATE_KEY_ENCRYPTION_KEY": "c2VjcmV0LWJ1dC1zaG9ydA=="},
-		"not base64": {"ROLEGATE_KEY_ENCRYPTION_KEY": "not*base64*secret"},
-		"both":       {"ROLEGATE_KEY_ENCRYPTION_KEY": testKEK, "ROLEGATE_KEY_ENCRYPTION_KEY_FILE": file},
-		"no file":    {"ROLEGATE_KEY_ENCRYPTION_KEY_FILE": filepath.Join(t.TempDir(), "missing")},
+		"short":          {"ROLEGATE_KEY_ENCRYPTION_KEY": "c2VjcmV0LWJ1dC1zaG9ydA=="},
+		"not base64":     {"ROLEGATE_KEY_ENCRYPTION_KEY": "not*base64*secret"},
+		"both":           {"ROLEGATE_KEY_ENCRYPTION_KEY": testKEK, "ROLEGATE_KEY_ENCRYPTION_KEY_FILE": file},
+		"no file":        {"ROLEGATE_KEY_ENCRYPTION_KEY_FILE": filepath.Join(t.TempDir(), "missing")},
+		"previous alone": {"ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS": testKEK},
+		"previous short": {"ROLEGATE_KEY_ENCRYPTION_KEY": testKEK, "ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS": "c2hvcnQ="},
 	} {
 		env["ROLEGATE_DATABASE_URL"] = db
 		_, _, err := serveOnce(t, env)

@@ -26,8 +26,9 @@ type TokenSettings struct {
 	// they are kept in plain (a warning at start).
 	KeyEncryptionKey *policy.KeyEncryptionKey
 
-	ttl, algorithms string
-	kek, kekFile    string
+	ttl, algorithms      string
+	kek, kekFile         string
+	prevKEK, prevKEKFile string
 }
 
 func tokenFlags(fs *flag.FlagSet, env func(name, def string) string, t *TokenSettings) {
@@ -39,6 +40,8 @@ func tokenFlags(fs *flag.FlagSet, env func(name, def string) string, t *TokenSet
 	fs.StringVar(&t.EntityClaim, "jwt-entity-claim", env("ROLEGATE_JWT_ENTITY_CLAIM", "entity_id"), "claim carrying the entity id (ROLEGATE_JWT_ENTITY_CLAIM)")
 	fs.StringVar(&t.kek, "key-encryption-key", env("ROLEGATE_KEY_ENCRYPTION_KEY", ""), "base64 of 32 random bytes that encrypt the token signing keys in the database; prefer the variable or the file (ROLEGATE_KEY_ENCRYPTION_KEY)")
 	fs.StringVar(&t.kekFile, "key-encryption-key-file", env("ROLEGATE_KEY_ENCRYPTION_KEY_FILE", ""), "file holding the key encryption key (ROLEGATE_KEY_ENCRYPTION_KEY_FILE)")
+	fs.StringVar(&t.prevKEK, "key-encryption-key-previous", env("ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS", ""), "the key encryption key being replaced: keys encrypted with it are encrypted anew with the new one (ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS)")
+	fs.StringVar(&t.prevKEKFile, "key-encryption-key-previous-file", env("ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS_FILE", ""), "file holding the key encryption key being replaced (ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS_FILE)")
 	fs.StringVar(&t.algorithms, "jwt-algorithms", env("ROLEGATE_JWT_ALGORITHMS", "RS256,ES256"), "signing algorithms accepted from the identity provider (ROLEGATE_JWT_ALGORITHMS)")
 }
 
@@ -79,29 +82,47 @@ func (t *TokenSettings) check() error {
 	return nil
 }
 
-// readKEK reads the key encryption key from the flag, the variable or the
-// file (one of them); error messages never show it.
+// readKEK reads the key encryption key, and the one it replaces, each from
+// its flag, variable or file (one of them); error messages never show them.
 func (t *TokenSettings) readKEK() error {
 	t.KeyEncryptionKey = nil
-	raw := t.kek
-	switch {
-	case t.kek != "" && t.kekFile != "":
-		return errors.New("key-encryption-key and key-encryption-key-file are both set: give one")
-	case t.kekFile != "":
-		data, err := os.ReadFile(t.kekFile)
-		if err != nil {
-			return fmt.Errorf("key-encryption-key-file: %w", err)
-		}
-		if raw = strings.TrimSpace(string(data)); raw == "" {
-			return fmt.Errorf("key-encryption-key-file: %s is empty", t.kekFile)
-		}
-	case raw == "":
-		return nil
-	}
-	k, err := policy.ParseKeyEncryptionKey(raw)
+	kek, err := readKey("key-encryption-key", t.kek, t.kekFile)
 	if err != nil {
 		return err
 	}
-	t.KeyEncryptionKey = k
+	prev, err := readKey("key-encryption-key-previous", t.prevKEK, t.prevKEKFile)
+	if err != nil {
+		return err
+	}
+	if prev != nil {
+		if kek == nil {
+			return errors.New("key-encryption-key-previous needs key-encryption-key: the key that replaces it")
+		}
+		kek = kek.WithPrevious(prev)
+	}
+	t.KeyEncryptionKey = kek
 	return nil
+}
+
+func readKey(name, value, file string) (*policy.KeyEncryptionKey, error) {
+	raw := value
+	switch {
+	case value != "" && file != "":
+		return nil, fmt.Errorf("%s and %s-file are both set: give one", name, name)
+	case file != "":
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("%s-file: %w", name, err)
+		}
+		if raw = strings.TrimSpace(string(data)); raw == "" {
+			return nil, fmt.Errorf("%s-file: %s is empty", name, file)
+		}
+	case raw == "":
+		return nil, nil
+	}
+	k, err := policy.ParseKeyEncryptionKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return k, nil
 }
