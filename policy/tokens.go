@@ -338,7 +338,9 @@ func (t *Tokens) Issue(ctx context.Context, clientID, secret, bindTo string) (st
 		inc = ent.Incarnation
 		t.rememberEntity(entity, ent)
 	}
-	t.maybeReload()
+	// Issuing reads the store anyway: a key set older than keyReload is read
+	// again first, so that no token is signed with a key retired long ago.
+	t.reload(false)
 	key := t.keys.Load().current
 	now := t.cfg.Now()
 	claims := Claims{
