@@ -19,7 +19,7 @@ type clientRow struct {
 	CreatedAt  time.Time `gorm:"not null;precision:3;autoCreateTime:false"`
 	CreatedBy  string    `gorm:"size:255;not null"`
 	// EntityIncarnation is the incarnation of the entity when the client was
-	// bound to it (migration 4): a client never holds for the entity made
+	// bound to it (migration 6): a client never holds for the entity made
 	// again under the same id.
 	EntityIncarnation string `gorm:"size:36;not null;default:''"`
 }

@@ -5,13 +5,17 @@ import (
 	"gorm.io/gorm"
 )
 
-// Migration 4 gives every entity an incarnation (a random id, new each time
+// incarnationMigration is the version of the migration below (4 and 5 are
+// taken by other branches of this release).
+const incarnationMigration = 6
+
+// Migration 6 gives every entity an incarnation (a random id, new each time
 // an entity is made under an id) and binds every client of an entity to its
 // entity's incarnation. Clients bound to an entity that no longer exists
 // (left behind by deletions before this migration) are deleted: they would
 // otherwise come back to life when the id is used again.
 func init() {
-	migrations = append(migrations, migration{4, "entities.incarnation, clients.entity_incarnation", func(db *gorm.DB) error {
+	migrations = append(migrations, migration{incarnationMigration, "entities.incarnation, clients.entity_incarnation", func(db *gorm.DB) error {
 		for _, c := range []struct {
 			model any
 			field string

@@ -8,7 +8,7 @@ import (
 	"github.com/rolegate/rolegate/policy"
 )
 
-// Migration 4 on a store made before it: the columns are added, every
+// The incarnation migration on a store made before it: the columns are added, every
 // existing entity gets an incarnation of its own, clients get their entity's,
 // and clients of entities deleted before the migration are deleted.
 func TestIncarnationMigration(t *testing.T) {
@@ -22,7 +22,7 @@ func TestIncarnationMigration(t *testing.T) {
 			c.Name, c.Scopes, c.SecretHash, c.CreatedAt = c.ID, []string{"check"}, "x", now
 			mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertClient(&c) })
 		}
-		// Back to the schema before migration 4.
+		// Back to the schema before the migration.
 		db := s.w
 		for _, c := range []struct {
 			model any
@@ -32,7 +32,7 @@ func TestIncarnationMigration(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := db.Where("version = ?", 4).Delete(&migrationRow{}).Error; err != nil {
+		if err := db.Where("version = ?", incarnationMigration).Delete(&migrationRow{}).Error; err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Migrate(ctx); err != nil {

@@ -19,7 +19,7 @@ type entityRow struct {
 	CreatedAt time.Time `gorm:"not null;precision:3;autoCreateTime:false"`
 	UpdatedAt time.Time `gorm:"not null;precision:3;autoUpdateTime:false"`
 	// Incarnation tells apart entities made under the same id one after the
-	// other: a random id given when the row is made (migration 4).
+	// other: a random id given when the row is made (migration 6).
 	Incarnation string `gorm:"size:36;not null;default:''"`
 }
 

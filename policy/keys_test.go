@@ -20,6 +20,11 @@ import (
 	"github.com/rolegate/rolegate/policy"
 )
 
+// asAdmin is the context of a platform administrator's call.
+func asAdmin() context.Context {
+	return policy.WithActor(context.Background(), policy.Actor{ID: "admin", Scopes: []string{policy.ScopeAdmin}})
+}
+
 func kek(t *testing.T, s string) *policy.KeyEncryptionKey {
 	t.Helper()
 	k, err := policy.ParseKeyEncryptionKey(s)
@@ -64,7 +69,7 @@ func TestParseKeyEncryptionKey(t *testing.T) {
 // encrypted set then needs that KEK, and a tampered or moved sealed key does
 // not open.
 func TestSigningKeysAtRest(t *testing.T) {
-	ctx := context.Background()
+	ctx := asAdmin()
 	svc, store := testkit.Service(t, "acme")
 	legacy, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.MarshalPKCS8PrivateKey(legacy)
@@ -156,7 +161,7 @@ func TestSigningKeysAtRest(t *testing.T) {
 // exactly the keys that verify. A running Tokens picks the rotated key up
 // by itself.
 func TestSigningKeyRotation(t *testing.T) {
-	ctx := context.Background()
+	ctx := asAdmin()
 	svc, store := testkit.Service(t, "acme")
 	admin, _, _ := policy.BootstrapAdmin(ctx, store, "admin-token")
 	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
@@ -239,7 +244,7 @@ func TestSigningKeyRotation(t *testing.T) {
 // Changing the KEK: given the previous one too, the keys are sealed anew
 // under the new one, which alone opens them afterwards.
 func TestKeyEncryptionKeyChange(t *testing.T) {
-	ctx := context.Background()
+	ctx := asAdmin()
 	_, store := testkit.Service(t)
 	a, b := kek(t, kekA), kek(t, kekB)
 	first, err := policy.LoadSigningKeys(ctx, store, a, time.Now())

@@ -1,7 +1,6 @@
 package policy_test
 
 import (
-	"context"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -16,7 +15,7 @@ import (
 // connection to the store, with a clock that moves only when told.
 func instanceTokens(t *testing.T, path string, in *instance, clock *atomic.Int64) (*policy.Tokens, policy.Store) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := asAdmin()
 	store, err := adapters.Open(ctx, "sqlite://"+path)
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +38,7 @@ func instanceTokens(t *testing.T, path string, in *instance, clock *atomic.Int64
 // of the entity's deletion and re-creation; a token issued for the new
 // entity works there.
 func TestTokenDiesWithEntityOnEveryInstance(t *testing.T) {
-	ctx := context.Background()
+	ctx := asAdmin()
 	path := filepath.Join(t.TempDir(), "rolegate.db")
 	b := &bus{}
 	a, o := newInstance(t, path, b, time.Hour), newInstance(t, path, b, time.Hour)
@@ -107,7 +106,7 @@ func TestTokenDiesWithEntityOnEveryInstance(t *testing.T) {
 // its memory is due to be checked again (it cannot be); an unknown client's
 // is refused.
 func TestKnownClientTokenThroughOutage(t *testing.T) {
-	ctx := context.Background()
+	ctx := asAdmin()
 	svc, store := testkit.Service(t, "acme")
 	down := false
 	us := unavailableStore{store, &down}
