@@ -18,6 +18,10 @@ type clientRow struct {
 	SecretHash string    `gorm:"size:100;not null"`
 	CreatedAt  time.Time `gorm:"not null;precision:3;autoCreateTime:false"`
 	CreatedBy  string    `gorm:"size:255;not null"`
+	// EntityIncarnation is the incarnation of the entity when the client was
+	// bound to it (migration 6): a client never holds for the entity made
+	// again under the same id.
+	EntityIncarnation string `gorm:"size:36;not null;default:''"`
 }
 
 func (clientRow) TableName() string { return "clients" }
@@ -30,12 +34,12 @@ func init() {
 
 func clientOf(r clientRow) policy.Client {
 	return policy.Client{ID: r.ID, Name: r.Name, EntityID: r.EntityID, Scopes: strings.Fields(r.Scopes),
-		SecretHash: r.SecretHash, CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy}
+		SecretHash: r.SecretHash, CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy, EntityIncarnation: r.EntityIncarnation}
 }
 
 func (t *tx) InsertClient(c *policy.Client) error {
 	row := clientRow{ID: c.ID, Name: c.Name, EntityID: c.EntityID, Scopes: strings.Join(c.Scopes, " "),
-		SecretHash: c.SecretHash, CreatedAt: utc(c.CreatedAt), CreatedBy: c.CreatedBy}
+		SecretHash: c.SecretHash, CreatedAt: utc(c.CreatedAt), CreatedBy: c.CreatedBy, EntityIncarnation: c.EntityIncarnation}
 	return translate(t.db.Create(&row).Error)
 }
 
@@ -68,4 +72,22 @@ func (t *tx) DeleteClient(id string) error {
 		return policy.ErrNotFound
 	}
 	return nil
+}
+
+func (t *tx) DeleteEntityClients(entityID string) ([]policy.Client, error) {
+	var rows []clientRow
+	if err := t.db.Where("entity_id = ?", entityID).Order("id").Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	if err := t.db.Where("entity_id = ?", entityID).Delete(&clientRow{}).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]policy.Client, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, clientOf(r))
+	}
+	return out, nil
 }

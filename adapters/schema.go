@@ -18,6 +18,9 @@ type entityRow struct {
 	Revision  int64     `gorm:"not null"`
 	CreatedAt time.Time `gorm:"not null;precision:3;autoCreateTime:false"`
 	UpdatedAt time.Time `gorm:"not null;precision:3;autoUpdateTime:false"`
+	// Incarnation tells apart entities made under the same id one after the
+	// other: a random id given when the row is made (migration 6).
+	Incarnation string `gorm:"size:36;not null;default:''"`
 }
 
 func (entityRow) TableName() string { return "entities" }

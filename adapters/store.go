@@ -9,6 +9,7 @@ import (
 	"time"
 
 	gormadapter "github.com/casbin/gorm-adapter/v3"
+	"github.com/google/uuid"
 	"gorm.io/gorm"
 
 	"github.com/rolegate/rolegate/policy"
@@ -83,13 +84,24 @@ func utcPtr(t *time.Time) *time.Time {
 
 // ---- entities ----
 
+// InsertEntity stores a new entity; one without an incarnation gets a new
+// one (set on e).
 func (t *tx) InsertEntity(e *policy.Entity) error {
-	row := entityRow{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: utc(e.CreatedAt), UpdatedAt: utc(e.UpdatedAt)}
-	return translate(t.db.Create(&row).Error)
+	inc := e.Incarnation
+	if inc == "" {
+		inc = uuid.NewString()
+	}
+	row := entityRow{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: utc(e.CreatedAt), UpdatedAt: utc(e.UpdatedAt), Incarnation: inc}
+	if err := t.db.Create(&row).Error; err != nil {
+		return translate(err)
+	}
+	e.Incarnation = inc
+	return nil
 }
 
 func entityOf(r entityRow) policy.Entity {
-	return policy.Entity{ID: r.ID, Name: r.Name, Revision: r.Revision, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+	return policy.Entity{ID: r.ID, Name: r.Name, Revision: r.Revision, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		Incarnation: r.Incarnation}
 }
 
 func (t *tx) GetEntity(id string) (policy.Entity, error) {
@@ -607,6 +619,17 @@ func (t *tx) GetSetting(key string) (string, error) {
 		return "", translate(err)
 	}
 	return r.Value, nil
+}
+
+func (t *tx) ReplaceSetting(key, old, value string) error {
+	res := t.db.Model(&settingRow{}).Where("name = ? AND value = ?", key, old).UpdateColumn("value", value)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("setting %q with the value read: %w", key, policy.ErrNotFound)
+	}
+	return nil
 }
 
 func (t *tx) PutSetting(key, value string) error {

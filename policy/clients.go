@@ -27,6 +27,10 @@ type Client struct {
 	SecretHash string // bcrypt
 	CreatedAt  time.Time
 	CreatedBy  string
+	// EntityIncarnation is the incarnation of EntityID the client is bound
+	// to: once the entity is deleted (and perhaps made again), the client is
+	// not its client.
+	EntityIncarnation string
 }
 
 // ClientInput creates a client.
@@ -83,12 +87,14 @@ func (s *Service) CreateClient(ctx context.Context, in ClientInput) (Client, str
 		SecretHash: string(hash), CreatedAt: s.clock(), CreatedBy: ActorFrom(ctx).ID}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if c.EntityID != "" {
-			if _, err := tx.GetEntity(c.EntityID); err != nil {
+			ent, err := tx.GetEntity(c.EntityID)
+			if err != nil {
 				if isNotFound(err) {
 					return Invalid("unknown_entity", "entity_id", "entity %q does not exist", c.EntityID)
 				}
 				return err
 			}
+			c.EntityIncarnation = ent.Incarnation
 		}
 		if err := tx.InsertClient(&c); err != nil {
 			return err
@@ -173,6 +179,8 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
 		return err
 	}
+	var entityID string
+	var rev int64
 	err := s.store.Update(ctx, func(tx Tx) error {
 		c, err := tx.GetClient(id)
 		if err != nil {
@@ -181,18 +189,25 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 		if err := tx.DeleteClient(id); err != nil {
 			return err
 		}
+		if c.EntityID != "" {
+			if e, err := tx.GetEntity(c.EntityID); err == nil {
+				entityID, rev = e.ID, e.Revision
+			}
+		}
 		return s.auditClient(ctx, tx, AuditClientDelete, &c, nil)
 	})
 	if isNotFound(err) {
 		return Errorf(KindNotFound, "client_not_found", "client %q not found", id)
 	}
 	if err == nil {
-		s.clientsSeen.Delete(id)
-	}
-	if err == nil {
 		s.clientsSeen.Delete(id) // no outage grace for a deleted client
 		if s.onClientDeleted != nil {
 			s.onClientDeleted(id)
+		}
+		if entityID != "" {
+			// Other instances hear of it as of a change of the entity (at its
+			// revision: nothing to reload) and look its clients up again.
+			s.sync.Committed(entityID, rev)
 		}
 	}
 	return err
@@ -412,5 +427,26 @@ const clientOutageGrace = time.Hour
 // OnClientDeleted registers fn to hear of deleted clients (the token
 // verifier drops them from its cache at once).
 func (s *Service) OnClientDeleted(fn func(id string)) { s.onClientDeleted = fn }
+
+// OnEntityDeleted registers fn to hear of entities deleted on this instance
+// (the token verifier forgets their incarnation at once).
+func (s *Service) OnEntityDeleted(fn func(id string)) { s.onEntityDeleted = fn }
+
+// entityClientsDeleted records the clients deleted with their entity, in
+// the log as the entity's own deletion is (its audit log went with it), and
+// tells the token verifier.
+func (s *Service) entityClientsDeleted(ctx context.Context, entityID string, clients []Client) {
+	for _, c := range clients {
+		s.clientsSeen.Delete(c.ID)
+		s.log.InfoContext(ctx, "audit", "action", AuditClientDelete, "client_id", c.ID, "name", c.Name, "entity_id", entityID,
+			"reason", "entity deleted", "actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
+		if s.onClientDeleted != nil {
+			s.onClientDeleted(c.ID)
+		}
+	}
+	if s.onEntityDeleted != nil {
+		s.onEntityDeleted(entityID)
+	}
+}
 
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("rolegate: no such client"), bcryptCost)

@@ -83,6 +83,7 @@ type Service struct {
 	now       func() time.Time
 
 	onClientDeleted func(id string)
+	onEntityDeleted func(id string)
 	clientsSeen     sync.Map // client id -> time.Time it was last seen in the store
 }
 
@@ -337,6 +338,7 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) error {
 		return err
 	}
 	var rev int64
+	var clients []Client
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if rev, err = tx.BumpRevision(id, s.clock()); err != nil {
@@ -348,6 +350,11 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) error {
 		if err := tx.DeleteAuditEvents(id); err != nil {
 			return err
 		}
+		// Its clients go with it: none may outlive it into an entity made
+		// again under the same id.
+		if clients, err = tx.DeleteEntityClients(id); err != nil {
+			return err
+		}
 		return tx.DeleteEntity(id)
 	})
 	if err != nil {
@@ -357,6 +364,7 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) error {
 	s.committed(ctx, id, rev)
 	// Its audit events went with it: the deletion is recorded here.
 	s.log.InfoContext(ctx, "entity deleted", "entity_id", id, "actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
+	s.entityClientsDeleted(ctx, id, clients)
 	return nil
 }
 

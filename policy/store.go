@@ -33,7 +33,9 @@ type EntityPolicy struct {
 // (wrapped) for a missing row and ErrDuplicate for a violated uniqueness
 // constraint; nothing else is expected.
 type Tx interface {
-	InsertEntity(e *Entity) error // ErrDuplicate: the id is taken
+	// InsertEntity stores a new entity; ErrDuplicate: the id is taken. An
+	// empty Incarnation gets a new random one, set on e.
+	InsertEntity(e *Entity) error
 	GetEntity(id string) (Entity, error)
 	// ListEntities returns entities ordered by id, those after the given id.
 	ListEntities(afterID string, limit int) ([]Entity, error)
@@ -89,11 +91,17 @@ type Tx interface {
 	// ListClients returns clients ordered by id, those after the given id.
 	ListClients(afterID string, limit int) ([]Client, error)
 	DeleteClient(id string) error // ErrNotFound
+	// DeleteEntityClients removes every client bound to the entity and
+	// returns them.
+	DeleteEntityClients(entityID string) ([]Client, error)
 
 	// GetSetting returns a stored setting; ErrNotFound when unset.
 	GetSetting(key string) (string, error)
 	// PutSetting stores a setting; ErrDuplicate when it is already set.
 	PutSetting(key, value string) error
+	// ReplaceSetting stores value in place of old; ErrNotFound when the
+	// setting is unset or no longer old (someone changed it meanwhile).
+	ReplaceSetting(key, old, value string) error
 
 	// InsertAuditEvent stores one audit event.
 	InsertAuditEvent(e *AuditEvent) error

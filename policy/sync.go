@@ -112,6 +112,7 @@ type Syncer struct {
 	sweeps, sweepErrors                         atomic.Int64
 	subscribed                                  atomic.Bool
 	lastPublishLog                              atomic.Int64
+	onChange                                    atomic.Pointer[func(entityID string, revision int64, exists bool)]
 
 	lagMu     sync.Mutex
 	lagCounts []uint64
@@ -247,6 +248,7 @@ func (s *Syncer) heard(c Change) {
 		return
 	}
 	s.received.Add(1)
+	s.tell(c.EntityID, c.Revision, true)
 	if held, ok := s.engine.Held(c.EntityID); !ok || held >= c.Revision {
 		return // not held (it loads fresh on first use), or already there
 	}
@@ -401,10 +403,28 @@ func (s *Syncer) Sweep(ctx context.Context) error {
 				// is newer than what is stored, so it cannot be refreshed.
 				s.engine.Forget(id)
 				s.sweepReloads.Add(1)
+				s.tell(id, stored, exists)
 			}
 		}
 	}
 	return nil
+}
+
+// OnEntityChange registers fn to hear of every change another instance
+// published (exists true: the entity may also have been deleted, or deleted
+// and made again, since) and of every entity the sweep finds deleted
+// (exists false) or made anew (its revision went back). The token verifier
+// forgets what it holds of such entities.
+func (s *Syncer) OnEntityChange(fn func(entityID string, revision int64, exists bool)) {
+	if s != nil {
+		s.onChange.Store(&fn)
+	}
+}
+
+func (s *Syncer) tell(entityID string, revision int64, exists bool) {
+	if fn := s.onChange.Load(); fn != nil {
+		(*fn)(entityID, revision, exists)
+	}
 }
 
 // Stats returns the Syncer's counters.

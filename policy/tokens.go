@@ -2,26 +2,20 @@ package policy
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 )
-
-// signingKeySetting holds Rolegate's token signing key (PKCS #8, PEM).
-const signingKeySetting = "jwt_signing_key"
 
 // TokenConfig configures the tokens Rolegate issues and accepts.
 type TokenConfig struct {
@@ -31,7 +25,11 @@ type TokenConfig struct {
 	Leeway   time.Duration // clock skew allowed on exp, nbf and iat; 0 means 30 s
 	// External accepts tokens of an identity provider for users of entities.
 	External *ExternalIdP
-	Now      func() time.Time
+	// KeyEncryptionKey, when set, encrypts the signing keys kept in the
+	// store; without it they are stored in plain.
+	KeyEncryptionKey *KeyEncryptionKey
+	Logger           *slog.Logger
+	Now              func() time.Time
 }
 
 // ExternalIdP describes an identity provider's tokens: who signs them (Keys,
@@ -47,36 +45,100 @@ type ExternalIdP struct {
 }
 
 // Tokens authenticates bearer tokens: the bootstrap admin token, the JWTs it
-// issues to API clients (ES256, key kept in the store), and the identity
+// issues to API clients (ES256, keys kept in the store), and the identity
 // provider's JWTs. It implements the handlers' Authenticator.
+//
+// What a client's token may do is taken from the client's record, never
+// from the token alone: its scopes are those of the record (a token claiming
+// more gets no more), its entity is the record's, and a token bound to an
+// entity holds only for the incarnation of the entity it was issued for, so
+// that it dies with the entity even when the id is used again. Records and
+// incarnations are remembered, so that a known client's request touches no
+// database: they are asked of the store again in the background every
+// clientRecheck, at once when another instance tells of a change of the
+// entity, and dropped when this instance deletes them.
 type Tokens struct {
 	svc   *Service
+	store Store
 	admin *Authenticator
 	cfg   TokenConfig
-	key   *ecdsa.PrivateKey
-	kid   string
+	log   *slog.Logger
+
+	keys       atomic.Pointer[keySet]
+	reloadMu   sync.Mutex
+	lastLoad   atomic.Int64 // cfg.Now of the last read of the key set, unix ns
+	lastForced atomic.Int64 // the last read for an unknown kid
+	reloading  atomic.Bool
 
 	mu         sync.Mutex
-	clients    map[string]time.Time // client id -> when it was last seen to exist
-	rechecking map[string]bool      // client ids being asked about now
-	secrets    *verifiedSecrets     // secrets that passed bcrypt (clients.go)
+	gen        uint64 // bumped by every drop: a look-up begun before it is not remembered
+	clients    map[string]*clientMemo
+	entities   map[string]*entityMemo
+	rechecking map[string]bool  // keys being asked about now -> ask once more when done
+	secrets    *verifiedSecrets // secrets that passed bcrypt (clients.go)
 }
 
-// clientRecheck is how long a client is believed to exist before the store is
-// asked again, in the background; a client deleted on this instance is
-// dropped at once, one deleted on another within about this long.
+type clientMemo struct {
+	c         Client
+	checked   time.Time // when the store was last asked
+	confirmed time.Time // when the store last said it exists
+}
+
+type entityMemo struct {
+	incarnation string
+	revision    int64
+	checked     time.Time
+	confirmed   time.Time
+}
+
+// keySet is the signing keys held: the current one signs, every one not yet
+// dropped verifies.
+type keySet struct {
+	current *signingKey
+	ordered []*signingKey // current first, then the most recently retired
+	byKid   map[string]*signingKey
+}
+
+// clientRecheck is how long a client or an entity's incarnation is believed
+// before the store is asked again, in the background; a client or entity
+// deleted on this instance is dropped at once, one deleted on another
+// within about this long (at once when a change notification tells of it).
 const clientRecheck = 5 * time.Second
 
-// Claims are the claims of the tokens Rolegate issues.
+// keyReload is how often the key set is read again (a key rotated by
+// `rolegate keys rotate` is picked up within it); a token naming a key not
+// held reads it at once, at most every keyReloadForced.
+const (
+	keyReload       = time.Minute
+	keyReloadForced = 10 * time.Second
+)
+
+// KeyReloadInterval is how soon running instances sign with a rotated key.
+const KeyReloadInterval = keyReload
+
+// RetiredKeyLifetime is how long after it was retired a signing key still
+// verifies: the longest a token it signed lives (ttl, plus leeway; 0 means
+// 30 s), plus the time an instance may take to notice the rotation.
+func RetiredKeyLifetime(ttl, leeway time.Duration) time.Duration {
+	if leeway <= 0 {
+		leeway = 30 * time.Second
+	}
+	return ttl + leeway + keyReload
+}
+
+// Claims are the claims of the tokens Rolegate issues. Scope and EntityID
+// inform the client; verification takes them from the client's record.
 type Claims struct {
 	jwt.RegisteredClaims
 	Scope    string `json:"scope"`
 	ClientID string `json:"client_id"`
 	EntityID string `json:"entity_id,omitempty"`
+	// Incarnation is that of EntityID when the token was issued.
+	Incarnation string `json:"entity_incarnation,omitempty"`
 }
 
-// NewTokens loads the signing key from the store, or generates and stores it
-// on the first start.
+// NewTokens loads the signing keys from the store, or generates and stores
+// the first on the first start (see LoadSigningKeys).
 func NewTokens(ctx context.Context, store Store, svc *Service, admin *Authenticator, cfg TokenConfig) (*Tokens, error) {
 	if cfg.Issuer == "" {
 		cfg.Issuer = "rolegate"
@@ -92,6 +154,9 @@ func NewTokens(ctx context.Context, store Store, svc *Service, admin *Authentica
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	if x := cfg.External; x != nil {
 		if x.Issuer == "" || x.Audience == "" || x.Keys == nil {
@@ -115,118 +180,212 @@ func NewTokens(ctx context.Context, store Store, svc *Service, admin *Authentica
 			x.EntityClaim = "entity_id"
 		}
 	}
-	key, err := signingKey(ctx, store)
+	load, err := LoadSigningKeys(ctx, store, cfg.KeyEncryptionKey, cfg.Now())
 	if err != nil {
 		return nil, err
 	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return nil, err
+	if load.Sealed {
+		cfg.Logger.Info("signing keys stored in plain or under the previous key encryption key are now stored encrypted with the key encryption key",
+			"key_encryption_key_id", cfg.KeyEncryptionKey.ID())
 	}
-	sum := sha256.Sum256(der)
-	t := &Tokens{svc: svc, admin: admin, cfg: cfg, key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:12]),
-		clients: map[string]time.Time{}, rechecking: map[string]bool{}, secrets: newVerifiedSecrets()}
+	t := &Tokens{svc: svc, store: store, admin: admin, cfg: cfg, log: cfg.Logger,
+		clients: map[string]*clientMemo{}, entities: map[string]*entityMemo{}, rechecking: map[string]bool{}, secrets: newVerifiedSecrets()}
+	t.setKeys(load.keys)
+	t.lastLoad.Store(cfg.Now().UnixNano())
 	svc.OnClientDeleted(func(id string) {
 		t.mu.Lock()
-		delete(t.clients, id)
+		t.forgetClientLocked(id)
 		t.mu.Unlock()
 		t.secrets.forget(id)
 	})
+	svc.OnEntityDeleted(func(id string) {
+		t.mu.Lock()
+		t.forgetEntityLocked(id)
+		t.mu.Unlock()
+	})
+	svc.Syncer().OnEntityChange(t.entityChanged)
 	return t, nil
 }
 
-func signingKey(ctx context.Context, store Store) (*ecdsa.PrivateKey, error) {
-	var stored string
-	err := store.View(ctx, func(tx Tx) error {
-		var err error
-		stored, err = tx.GetSetting(signingKeySetting)
-		return err
+// dropAfter is how long after it was retired a key still verifies: the
+// longest a token it signed lives, plus the time an instance may take to
+// notice the rotation.
+func (t *Tokens) dropAfter() time.Duration { return RetiredKeyLifetime(t.cfg.TTL, t.cfg.Leeway) }
+
+func (t *Tokens) setKeys(keys []signingKey) {
+	ks := &keySet{byKid: map[string]*signingKey{}}
+	for i := range keys {
+		k := &keys[i]
+		ks.byKid[k.kid] = k
+		ks.ordered = append(ks.ordered, k)
+		if k.retired.IsZero() {
+			ks.current = k
+		}
+	}
+	sort.SliceStable(ks.ordered, func(i, j int) bool {
+		a, b := ks.ordered[i], ks.ordered[j]
+		if a.retired.IsZero() != b.retired.IsZero() {
+			return a.retired.IsZero()
+		}
+		return a.retired.After(b.retired)
 	})
+	t.keys.Store(ks)
+}
+
+// maybeReload reads the key set again in the background once keyReload has
+// passed since the last read.
+func (t *Tokens) maybeReload() {
+	if t.cfg.Now().Sub(time.Unix(0, t.lastLoad.Load())) < keyReload || !t.reloading.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer t.reloading.Store(false)
+		t.reload(false)
+	}()
+}
+
+// reload reads the key set from the store. forced (a token names a key not
+// held) reads at most every keyReloadForced. A key set that cannot be read
+// leaves the keys held as they are.
+func (t *Tokens) reload(forced bool) {
+	t.reloadMu.Lock()
+	defer t.reloadMu.Unlock()
+	now := t.cfg.Now()
+	if forced {
+		if last := t.lastForced.Load(); last != 0 && now.Sub(time.Unix(0, last)) < keyReloadForced {
+			return
+		}
+		t.lastForced.Store(now.UnixNano())
+	} else if now.Sub(time.Unix(0, t.lastLoad.Load())) < keyReload {
+		return
+	}
+	t.lastLoad.Store(now.UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	raw, err := readKeySetting(ctx, t.store)
+	var set storedKeySet
 	if err == nil {
-		block, _ := pem.Decode([]byte(stored))
-		if block == nil {
-			return nil, errors.New("stored signing key is not PEM")
-		}
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("stored signing key: %w", err)
-		}
-		ek, ok := k.(*ecdsa.PrivateKey)
-		if !ok {
-			return nil, errors.New("stored signing key is not ECDSA")
-		}
-		return ek, nil
+		set, err = parseKeySet(raw)
 	}
-	if !isNotFound(err) {
-		return nil, err
+	var keys []signingKey
+	if err == nil {
+		keys, _, err = set.open(t.cfg.KeyEncryptionKey)
 	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, err
+		t.log.Warn("reading the signing keys again failed; the keys held are kept", "error", err)
+		return
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return nil, err
+	t.setKeys(keys)
+}
+
+// usable returns the key named kid while it may verify.
+func (t *Tokens) usable(kid string) *signingKey {
+	k := t.keys.Load().byKid[kid]
+	if k == nil || (!k.retired.IsZero() && t.cfg.Now().After(k.retired.Add(t.dropAfter()))) {
+		return nil
 	}
-	p := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	err = store.Update(ctx, func(tx Tx) error { return tx.PutSetting(signingKeySetting, string(p)) })
-	if errors.Is(err, ErrDuplicate) {
-		return signingKey(ctx, store) // another instance made it first
+	return k
+}
+
+// verifyingKey returns the public key a token's kid names, reading the key
+// set again when it names one not held (rotated by another process).
+func (t *Tokens) verifyingKey(tok *jwt.Token) (any, error) {
+	t.maybeReload()
+	kid, _ := tok.Header["kid"].(string)
+	k := t.usable(kid)
+	if k == nil && kid != "" && len(kid) <= 64 && t.keys.Load().byKid[kid] == nil {
+		t.reload(true)
+		k = t.usable(kid)
 	}
-	return k, err
+	if k == nil {
+		return nil, errors.New("unknown key")
+	}
+	return &k.priv.PublicKey, nil
 }
 
 // Issue checks a client's credentials and returns a token for it. bindTo,
 // when set, binds the token to that entity (a client bound elsewhere gets
-// 401, as if its credentials were wrong for this account). A client that
-// presents the secret it last got a token with on this instance is checked
-// without bcrypt (see verifiedSecrets); other attempts ask ctx's SecretGate
-// before bcrypt (see VerifyClient).
+// 401, as if its credentials were wrong for this account; so does an entity
+// that does not exist). A client that presents the secret it last got a
+// token with on this instance is checked without bcrypt (see
+// verifiedSecrets); other attempts ask ctx's SecretGate before bcrypt (see
+// VerifyClient).
 func (t *Tokens) Issue(ctx context.Context, clientID, secret, bindTo string) (string, time.Duration, error) {
 	c, err := t.svc.verifyClient(ctx, clientID, secret, t.secrets)
 	if err != nil {
 		return "", 0, err
 	}
+	badClient := Errorf(KindUnauthenticated, "invalid_client", "the client id or secret is not valid")
 	entity := c.EntityID
 	if bindTo != "" {
 		if entity != "" && entity != bindTo {
-			return "", 0, Errorf(KindUnauthenticated, "invalid_client", "the client id or secret is not valid")
+			return "", 0, badClient
 		}
 		entity = bindTo
 	}
+	var inc string
+	if entity != "" {
+		var ent Entity
+		err := t.store.View(ctx, func(tx Tx) error {
+			var err error
+			ent, err = tx.GetEntity(entity)
+			return err
+		})
+		if isNotFound(err) {
+			return "", 0, badClient
+		}
+		if err != nil {
+			return "", 0, err
+		}
+		if c.EntityID != "" && c.EntityIncarnation != ent.Incarnation {
+			return "", 0, badClient // a client of an entity deleted since
+		}
+		inc = ent.Incarnation
+		t.rememberEntity(entity, ent)
+	}
+	// Issuing reads the store anyway: a key set older than keyReload is read
+	// again first, so that no token is signed with a key retired long ago.
+	t.reload(false)
+	key := t.keys.Load().current
 	now := t.cfg.Now()
 	claims := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: t.cfg.Issuer, Subject: "client:" + c.ID,
 			Audience: jwt.ClaimStrings{t.cfg.Audience}, ExpiresAt: jwt.NewNumericDate(now.Add(t.cfg.TTL)),
 			NotBefore: jwt.NewNumericDate(now), IssuedAt: jwt.NewNumericDate(now), ID: uuid.NewString()},
-		Scope: strings.Join(c.Scopes, " "), ClientID: c.ID, EntityID: entity,
+		Scope: strings.Join(c.Scopes, " "), ClientID: c.ID, EntityID: entity, Incarnation: inc,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
-	tok.Header["kid"] = t.kid
-	s, err := tok.SignedString(t.key)
+	tok.Header["kid"] = key.kid
+	s, err := tok.SignedString(key.priv)
 	if err != nil {
 		return "", 0, err
 	}
-	t.remember(c.ID)
+	t.rememberClient(c)
 	return s, t.cfg.TTL, nil
 }
 
 // SecretChecks is the number of bcrypt comparisons Issue has made.
 func (t *Tokens) SecretChecks() uint64 { return t.secrets.checks.Load() }
 
-// JWKS is the public key set of the tokens Rolegate issues.
+// JWKS is the public key set of the tokens Rolegate issues: the current key
+// and those retired recently enough that tokens they signed may still live.
 func (t *Tokens) JWKS() []byte {
-	pub := t.key.PublicKey
+	t.maybeReload()
 	pad := func(b []byte) string {
 		out := make([]byte, 32)
 		copy(out[32-len(b):], b)
 		return base64.RawURLEncoding.EncodeToString(out)
 	}
-	set := map[string]any{"keys": []map[string]string{{
-		"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": t.kid,
-		"x": pad(pub.X.Bytes()), "y": pad(pub.Y.Bytes()),
-	}}}
-	b, _ := json.Marshal(set)
+	keys := []map[string]string{}
+	for _, k := range t.keys.Load().ordered {
+		if t.usable(k.kid) == nil {
+			continue
+		}
+		pub := k.priv.PublicKey
+		keys = append(keys, map[string]string{"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": k.kid,
+			"x": pad(pub.X.Bytes()), "y": pad(pub.Y.Bytes())})
+	}
+	b, _ := json.Marshal(map[string]any{"keys": keys})
 	return b
 }
 
@@ -262,28 +421,44 @@ func (t *Tokens) own(token string) (Actor, error) {
 	p := jwt.NewParser(jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(t.cfg.Issuer),
 		jwt.WithAudience(t.cfg.Audience), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
 		jwt.WithLeeway(t.cfg.Leeway), jwt.WithTimeFunc(t.cfg.Now), jwt.WithStrictDecoding())
-	_, err := p.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
-		if kid, _ := tok.Header["kid"].(string); kid != t.kid {
-			return nil, errors.New("unknown key")
-		}
-		return &t.key.PublicKey, nil
-	})
-	if err != nil {
+	if _, err := p.ParseWithClaims(token, &c, t.verifyingKey); err != nil {
 		return Actor{}, invalidToken(err.Error())
 	}
 	if c.ClientID == "" || c.Subject != "client:"+c.ClientID {
 		return Actor{}, invalidToken("no client")
 	}
-	if !t.clientExists(c.ClientID) {
-		return Actor{}, invalidToken("client deleted")
+	// Who the client is and what it may do come from its record.
+	rec, ok := t.client(c.ClientID)
+	if !ok {
+		return Actor{}, invalidToken("client deleted or unknown")
+	}
+	entity := rec.EntityID
+	if entity != "" {
+		if c.EntityID != entity || rec.EntityIncarnation == "" || c.Incarnation != rec.EntityIncarnation {
+			return Actor{}, invalidToken("the token's entity is not the client's")
+		}
+	} else {
+		entity = c.EntityID // a platform client's token bound to an account
+	}
+	if entity != "" {
+		if !ValidEntityID(entity) || c.Incarnation == "" {
+			return Actor{}, invalidToken("entity without incarnation")
+		}
+		if inc, ok := t.incarnation(entity); !ok || inc != c.Incarnation {
+			return Actor{}, invalidToken("the token's entity was deleted")
+		}
+	}
+	claimed := map[string]bool{}
+	for _, s := range strings.Fields(c.Scope) {
+		claimed[s] = true
 	}
 	var scopes []string
-	for _, s := range strings.Fields(c.Scope) {
-		if validScopes[s] && !(s == ScopeAdmin && c.EntityID != "") {
+	for _, s := range rec.Scopes {
+		if validScopes[s] && claimed[s] && !(s == ScopeAdmin && entity != "") {
 			scopes = append(scopes, s)
 		}
 	}
-	return Actor{ID: c.Subject, EntityID: c.EntityID, ClientID: c.ClientID, Scopes: scopes}, nil
+	return Actor{ID: "client:" + rec.ID, EntityID: entity, ClientID: rec.ID, Scopes: scopes}, nil
 }
 
 func (t *Tokens) external(token string) (Actor, error) {
@@ -302,51 +477,198 @@ func (t *Tokens) external(token string) (Actor, error) {
 	return Actor{ID: "user:" + user, EntityID: entity, UserID: user, Scopes: []string{ScopeCheck, ScopeManage}}, nil
 }
 
-func (t *Tokens) remember(id string) {
+// ---- what is remembered of clients and entities ----
+
+func (t *Tokens) rememberClient(c Client) {
+	now := t.cfg.Now()
 	t.mu.Lock()
-	t.clients[id] = t.cfg.Now()
+	t.clients[c.ID] = &clientMemo{c: c, checked: now, confirmed: now}
 	t.mu.Unlock()
 }
 
-// clientExists answers from a memory of the clients seen to exist, so that a
-// request with a known client's token touches no database: when the memory
-// is older than clientRecheck, the store is asked again in the background.
-// Only a client this instance has never seen is looked up before answering;
-// when the store cannot say, its token is refused: never allow on error.
-func (t *Tokens) clientExists(id string) bool {
+func (t *Tokens) rememberEntity(id string, e Entity) {
+	now := t.cfg.Now()
 	t.mu.Lock()
-	seen, known := t.clients[id]
-	stale := known && t.cfg.Now().Sub(seen) >= clientRecheck && !t.rechecking[id]
-	if stale {
-		t.rechecking[id] = true
+	t.storeEntityLocked(id, e, now)
+	t.mu.Unlock()
+}
+
+func (t *Tokens) storeEntityLocked(id string, e Entity, now time.Time) {
+	if m, ok := t.entities[id]; ok && m.incarnation != e.Incarnation {
+		t.forgetEntityLocked(id) // made anew: its clients' records go too
+	}
+	t.entities[id] = &entityMemo{incarnation: e.Incarnation, revision: e.Revision, checked: now, confirmed: now}
+}
+
+// forgetClientLocked drops a client's record (t.mu held).
+func (t *Tokens) forgetClientLocked(id string) {
+	t.gen++
+	delete(t.clients, id)
+}
+
+// forgetEntityLocked drops an entity's incarnation and the records of the
+// clients bound to it (t.mu held).
+func (t *Tokens) forgetEntityLocked(id string) {
+	t.gen++
+	delete(t.entities, id)
+	for cid, m := range t.clients {
+		if m.c.EntityID == id {
+			delete(t.clients, cid)
+		}
+	}
+}
+
+// entityChanged hears of a change of an entity from the Syncer: another
+// instance wrote it (it may also have deleted it or made it anew, or deleted
+// one of its clients), or the sweep found it gone or made anew.
+func (t *Tokens) entityChanged(id string, revision int64, exists bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m, ok := t.entities[id]
+	if !ok {
+		return
+	}
+	if !exists || revision < m.revision {
+		t.forgetEntityLocked(id)
+		return
+	}
+	t.recheckLocked("e:"+id, func() { t.lookUpEntity(id) })
+	for cid, cm := range t.clients {
+		if cm.c.EntityID == id { // one may have been deleted
+			t.recheckLocked("c:"+cid, func() { t.lookUpClient(cid) })
+		}
+	}
+}
+
+// recheckLocked runs fn in the background (t.mu held); asked while it runs,
+// it runs once more after (again), since the running one's answer may
+// predate what prompted the ask.
+func (t *Tokens) recheckLocked(key string, fn func()) {
+	if _, running := t.rechecking[key]; running {
+		t.rechecking[key] = true
+		return
+	}
+	t.rechecking[key] = false
+	go func() {
+		for {
+			fn()
+			t.mu.Lock()
+			if !t.rechecking[key] {
+				delete(t.rechecking, key)
+				t.mu.Unlock()
+				return
+			}
+			t.rechecking[key] = false
+			t.mu.Unlock()
+		}
+	}()
+}
+
+// client returns a client's record from memory, so that a request with a
+// known client's token touches no database: when the memory is older than
+// clientRecheck, the store is asked again in the background. Only a client
+// this instance does not know is looked up before answering; when the store
+// cannot say, its token is refused: never allow on error.
+func (t *Tokens) client(id string) (Client, bool) {
+	now := t.cfg.Now()
+	t.mu.Lock()
+	if m, ok := t.clients[id]; ok {
+		c := m.c
+		if now.Sub(m.checked) >= clientRecheck {
+			t.recheckLocked("c:"+id, func() { t.lookUpClient(id) })
+		}
+		t.mu.Unlock()
+		return c, true
 	}
 	t.mu.Unlock()
-	if known {
-		if stale {
-			go func() {
-				t.lookUpClient(id)
-				t.mu.Lock()
-				delete(t.rechecking, id)
-				t.mu.Unlock()
-			}()
-		}
-		return true
-	}
 	return t.lookUpClient(id)
 }
 
-// lookUpClient asks the store whether a client exists and remembers the
-// answer (Service.ClientExists keeps known clients through an outage).
-func (t *Tokens) lookUpClient(id string) bool {
+// incarnation returns an entity's current incarnation from memory, as
+// client does a client's record.
+func (t *Tokens) incarnation(id string) (string, bool) {
+	now := t.cfg.Now()
+	t.mu.Lock()
+	if m, ok := t.entities[id]; ok {
+		inc := m.incarnation
+		if now.Sub(m.checked) >= clientRecheck {
+			t.recheckLocked("e:"+id, func() { t.lookUpEntity(id) })
+		}
+		t.mu.Unlock()
+		return inc, true
+	}
+	t.mu.Unlock()
+	return t.lookUpEntity(id)
+}
+
+// lookUpClient asks the store for a client's record and remembers the
+// answer. While the store cannot be reached, a record seen in the store less
+// than clientOutageGrace ago is kept (checks keep answering through a
+// database outage); nothing else is believed.
+func (t *Tokens) lookUpClient(id string) (Client, bool) {
+	t.mu.Lock()
+	gen := t.gen
+	t.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	exists, err := t.svc.ClientExists(ctx, id)
-	if err != nil || !exists {
-		t.mu.Lock()
-		delete(t.clients, id)
-		t.mu.Unlock()
-		return false
+	var c Client
+	err := t.store.View(ctx, func(tx Tx) error {
+		var err error
+		c, err = tx.GetClient(id)
+		return err
+	})
+	now := t.cfg.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case err == nil:
+		if t.gen == gen {
+			t.clients[id] = &clientMemo{c: c, checked: now, confirmed: now}
+		}
+		return c, true
+	case isNotFound(err):
+		t.forgetClientLocked(id)
+		return Client{}, false
 	}
-	t.remember(id)
-	return true
+	if m, ok := t.clients[id]; ok && now.Sub(m.confirmed) < clientOutageGrace {
+		m.checked = now
+		return m.c, true
+	}
+	delete(t.clients, id)
+	return Client{}, false
+}
+
+// lookUpEntity asks the store for an entity's incarnation, as lookUpClient
+// does for a client.
+func (t *Tokens) lookUpEntity(id string) (string, bool) {
+	t.mu.Lock()
+	gen := t.gen
+	t.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var e Entity
+	err := t.store.View(ctx, func(tx Tx) error {
+		var err error
+		e, err = tx.GetEntity(id)
+		return err
+	})
+	now := t.cfg.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case err == nil:
+		if t.gen == gen {
+			t.storeEntityLocked(id, e, now)
+		}
+		return e.Incarnation, true
+	case isNotFound(err):
+		t.forgetEntityLocked(id)
+		return "", false
+	}
+	if m, ok := t.entities[id]; ok && now.Sub(m.confirmed) < clientOutageGrace {
+		m.checked = now
+		return m.incarnation, true
+	}
+	delete(t.entities, id)
+	return "", false
 }

@@ -49,11 +49,12 @@ func TestTokenLifetime(t *testing.T) {
 	if err != nil || a.ClientID != id || a.EntityID != "acme" || !a.Has(policy.ScopeCheck) || a.Has(policy.ScopeManage) {
 		t.Fatalf("fresh token: %+v %v", a, err)
 	}
+	issued := now() // the clock stood still since the token was issued
 	for _, c := range []struct {
 		shift time.Duration
 		ok    bool
 	}{{14 * time.Minute, true}, {15*time.Minute + 20*time.Second, true}, {16 * time.Minute, false}, {-20 * time.Second, true}, {-2 * time.Minute, false}} {
-		clock.Store(time.Now().Add(c.shift).UnixNano())
+		clock.Store(issued.Add(c.shift).UnixNano())
 		if _, err := tokens.Authenticate(tok); (err == nil) != c.ok {
 			t.Errorf("clock %+v: err %v, want ok=%v", c.shift, err, c.ok)
 		}

@@ -87,6 +87,10 @@ type Entity struct {
 	Revision  int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Incarnation is a random id given when the entity is made: an entity
+	// deleted and made again under the same id has another one, so that what
+	// was bound to the first (tokens) is not taken for the second's.
+	Incarnation string
 }
 
 // User is a subject of an entity, known by the id the calling services use.

@@ -44,6 +44,7 @@ type Config struct {
 
 	templates []policy.RoleTemplate
 	catalog   *policy.Catalog
+	stderr    io.Writer
 }
 
 // loadConfig reads the variables, then the flags (which win), and checks
@@ -57,7 +58,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	fs := flag.NewFlagSet("rolegate "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c Config
+	c := Config{stderr: stderr}
 	var maxEntities, logLevel, grace string
 	var rateCheck, rateManage, headerTimeout, headerBytes, sweep string
 	metrics, err := envBool(getenv, "ROLEGATE_METRICS", true)

@@ -5,6 +5,9 @@
 //	rolegate doctor [--fix]    check that the stored rules match the roles,
 //	                           users and assignments (exit 1 when not);
 //	                           --fix repairs them
+//	rolegate keys rotate       make a new token signing key; the old one
+//	                           verifies until its tokens have expired
+//	rolegate keys list         list the signing keys
 //
 // Every flag has a ROLEGATE_* variable; a flag given on the command line wins.
 package main
@@ -39,6 +42,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	sub := ""
+	if cmd == "keys" {
+		if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
+			fmt.Fprintln(stderr, "usage: rolegate keys rotate|list [flags]")
+			return errUsage
+		}
+		sub, args = args[0], args[1:]
+	}
 	cfg, err := loadConfig(cmd, args, getenv, stderr)
 	if err != nil {
 		return err
@@ -50,7 +61,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, cfg, stdout)
 	case "doctor":
 		return doctor(ctx, cfg, stdout)
+	case "keys":
+		return keys(ctx, cfg, sub, stdout)
 	}
-	fmt.Fprintf(stderr, "unknown command %q; commands: serve, migrate, doctor\n", cmd)
+	fmt.Fprintf(stderr, "unknown command %q; commands: serve, migrate, doctor, keys\n", cmd)
 	return errUsage
 }

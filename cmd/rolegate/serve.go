@@ -60,7 +60,14 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		fmt.Fprintf(out, "\nGenerated admin token (shown only now; set ROLEGATE_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", generated)
 	}
 
-	tcfg := policy.TokenConfig{TTL: cfg.Tokens.TTL}
+	tcfg := policy.TokenConfig{TTL: cfg.Tokens.TTL, KeyEncryptionKey: cfg.Tokens.KeyEncryptionKey, Logger: log}
+	if tcfg.KeyEncryptionKey == nil {
+		const warning = "no key encryption key: the token signing keys are stored in plain in the database, " +
+			"and anyone who reads it (a backup, a replica) can sign tokens; set ROLEGATE_KEY_ENCRYPTION_KEY or ROLEGATE_KEY_ENCRYPTION_KEY_FILE " +
+			"(base64 of 32 random bytes: openssl rand -base64 32)"
+		log.Warn(warning)
+		fmt.Fprintln(cfg.stderr, "rolegate: WARNING:", warning)
+	}
 	if cfg.Tokens.JWKSURL != "" {
 		keys, err := adapters.JWKS(ctx, cfg.Tokens.JWKSURL, 10*time.Minute)
 		if err != nil {
@@ -71,7 +78,7 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	tokens, err := policy.NewTokens(ctx, store, svc, auth, tcfg)
 	if err != nil {
-		return fmt.Errorf("tokens: %w", err)
+		return fmt.Errorf("tokens: %w", keyError(err))
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a writer read while the program writes to it.
+type syncBuffer struct {
+	mu   sync.Mutex
+	b    strings.Builder
+	seen func(string) // called with everything written so far
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	if w.seen != nil {
+		w.seen(w.b.String())
+	}
+	return len(p), nil
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// serveOnce runs rolegate serve until it listens, then stops it; it returns
+// what it printed to stdout and stderr, and its error (one that refused to
+// start returns it without listening).
+func serveOnce(t *testing.T, env map[string]string) (string, string, error) {
+	t.Helper()
+	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_ADMIN_TOKEN": testToken}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stdout := &syncBuffer{seen: func(s string) {
+		if strings.Contains(s, `"msg":"listening"`) {
+			cancel()
+		}
+	}}
+	stderr := &syncBuffer{}
+	err := run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, stdout, stderr)
+	if err == nil && !strings.Contains(stdout.String(), `"msg":"listening"`) {
+		t.Fatalf("serve ended without listening or an error:\n%s", stdout.String())
+	}
+	return stdout.String(), stderr.String(), err
+}
+
+// The key encryption key through a database's life: none (a loud warning,
+// keys in plain), then given (the plain keys are encrypted in place, tokens
+// signed before still verify), then missing or wrong (refuses to start with
+// a clear error), from a file, and malformed (refused, not echoed).
+func TestKeyEncryptionKeyLifecycle(t *testing.T) {
+	db := sqliteURL(t)
+
+	out, errOut, err := serveOnce(t, map[string]string{"ROLEGATE_DATABASE_URL": db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"level":"WARN","msg":"no key encryption key`) || !strings.Contains(errOut, "WARNING: no key encryption key") {
+		t.Fatalf("no loud warning without a key encryption key:\n%s\n%s", out, errOut)
+	}
+	if v := settingValue(t, db, "jwt_signing_key"); !strings.Contains(v, "PRIVATE KEY") {
+		t.Fatalf("without a key encryption key the key is not stored as before: %.60q", v)
+	}
+
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": db})
+	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "c", "scopes": []string{"check"}})
+	_, before := s.clientToken("/v1/auth/token", cl["client_id"].(string), cl["client_secret"].(string))
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The key encryption key is given: the plain key is encrypted in place.
+	withKEK := map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_KEY_ENCRYPTION_KEY": testKEK}
+	s = startServer(t, withKEK)
+	if !strings.Contains(s.output(), "now stored encrypted") || strings.Contains(s.output(), "no key encryption key") {
+		t.Fatalf("start with a key encryption key over plain keys:\n%s", s.output())
+	}
+	if v := settingValue(t, db, "jwt_signing_key"); strings.Contains(v, "PRIVATE KEY") || !strings.Contains(v, "rgenc1:") {
+		t.Fatalf("the key is still stored in plain: %.60q", v)
+	}
+	if st, _, out := s.callToken(before, "GET", "/v1/entities/x/roles", nil); st != 403 { // authenticated; check scope only
+		t.Fatalf("a token signed before the key was encrypted: %d %v", st, out)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// No key encryption key, or another one: refused, with a clear error.
+	for name, c := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"none":    {map[string]string{"ROLEGATE_DATABASE_URL": db}, "encrypted and no key encryption key was given (key id "},
+		"another": {map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_KEY_ENCRYPTION_KEY": "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="}, "encrypted with another key encryption key"},
+	} {
+		out, _, err := serveOnce(t, c.env)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "ROLEGATE_KEY_ENCRYPTION_KEY") ||
+			strings.Contains(out, `"msg":"listening"`) {
+			t.Errorf("%s: %v (want %q)", name, err, c.want)
+		}
+	}
+
+	// From a file.
+	file := filepath.Join(t.TempDir(), "kek")
+	if err := os.WriteFile(file, []byte(testKEK+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := serveOnce(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_KEY_ENCRYPTION_KEY_FILE": file}); err != nil {
+		t.Fatalf("key encryption key from a file: %v", err)
+	}
+
+	// A new key encryption key: the keys are encrypted anew with it, given
+	// the previous one; then the new one alone starts, the old one does not.
+	newKEK := "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI="
+	s = startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_KEY_ENCRYPTION_KEY": newKEK,
+		"ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS_FILE": file})
+	if st, _, out := s.callToken(before, "GET", "/v1/entities/x/roles", nil); st != 403 {
+		t.Fatalf("a token signed before the key encryption key changed: %d %v", st, out)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := serveOnce(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_KEY_ENCRYPTION_KEY": newKEK}); err != nil {
+		t.Fatalf("the new key encryption key alone: %v", err)
+	}
+	if _, _, err := serveOnce(t, withKEK); err == nil || !strings.Contains(err.Error(), "ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS") {
+		t.Fatalf("the replaced key encryption key: %v", err)
+	}
+
+	// Malformed: refused before anything is opened, and never echoed.
+	for name, env := range map[string]map[string]string{
+		"short":          {"ROLEGATE_KEY_ENCRYPTION_KEY": "c2VjcmV0LWJ1dC1zaG9ydA=="},
+		"not base64":     {"ROLEGATE_KEY_ENCRYPTION_KEY": "not*base64*secret"},
+		"both":           {"ROLEGATE_KEY_ENCRYPTION_KEY": testKEK, "ROLEGATE_KEY_ENCRYPTION_KEY_FILE": file},
+		"no file":        {"ROLEGATE_KEY_ENCRYPTION_KEY_FILE": filepath.Join(t.TempDir(), "missing")},
+		"previous alone": {"ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS": testKEK},
+		"previous short": {"ROLEGATE_KEY_ENCRYPTION_KEY": testKEK, "ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS": "c2hvcnQ="},
+	} {
+		env["ROLEGATE_DATABASE_URL"] = db
+		_, _, err := serveOnce(t, env)
+		if err == nil || !strings.Contains(err.Error(), "key-encryption-key") && !strings.Contains(err.Error(), "key encryption key") {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if k := env["ROLEGATE_KEY_ENCRYPTION_KEY"]; k != "" && strings.Contains(err.Error(), k) {
+			t.Errorf("%s: the error shows the key: %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package policy_test
+
+import (
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/internal/testkit"
+	"github.com/rolegate/rolegate/policy"
+)
+
+// instanceTokens runs the token verifier of an instance over its own
+// connection to the store, with a clock that moves only when told.
+func instanceTokens(t *testing.T, path string, in *instance, clock *atomic.Int64) (*policy.Tokens, policy.Store) {
+	t.Helper()
+	ctx := asAdmin()
+	store, err := adapters.Open(ctx, "sqlite://"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := policy.NewTokens(ctx, store, in.svc, admin, policy.TokenConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tokens, store
+}
+
+// A token bound to an entity dies with the entity on every instance: the
+// other instance, whose memory of the client and the entity is fresh (its
+// clock does not move, so no recheck is due), refuses it as soon as it hears
+// of the entity's deletion and re-creation; a token issued for the new
+// entity works there.
+func TestTokenDiesWithEntityOnEveryInstance(t *testing.T) {
+	ctx := asAdmin()
+	path := filepath.Join(t.TempDir(), "rolegate.db")
+	b := &bus{}
+	a, o := newInstance(t, path, b, time.Hour), newInstance(t, path, b, time.Hour)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	ta, _ := instanceTokens(t, path, a, &clock)
+	to, _ := instanceTokens(t, path, o, &clock)
+	if _, err := a.svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	c, secret, err := a.svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeManage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform, psecret, err := a.svc.CreateClient(ctx, policy.ClientInput{Name: "p", Scopes: []string{policy.ScopeManage}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound, _, err := ta.Issue(ctx, c.ID, secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	account, _, err := ta.Issue(ctx, platform.ID, psecret, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{bound, account} {
+		if act, err := to.Authenticate(tok); err != nil || act.EntityID != "acme" {
+			t.Fatalf("before: %+v %v", act, err)
+		}
+	}
+
+	if err := a.svc.DeleteEntity(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range []*policy.Tokens{ta, to} {
+		for _, tok := range []string{bound, account} {
+			deadline := time.Now().Add(5 * time.Second)
+			_, err := tk.Authenticate(tok)
+			for err == nil && time.Now().Before(deadline) {
+				time.Sleep(2 * time.Millisecond)
+				_, err = tk.Authenticate(tok)
+			}
+			if !policy.IsKind(err, policy.KindUnauthenticated) {
+				t.Fatalf("a token of the deleted entity: %v", err)
+			}
+		}
+	}
+	if _, _, err := ta.Issue(ctx, c.ID, secret, ""); !policy.IsKind(err, policy.KindUnauthenticated) {
+		t.Fatalf("the deleted entity's client gets a token: %v", err)
+	}
+	fresh, _, err := ta.Issue(ctx, platform.ID, psecret, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := to.Authenticate(fresh); err != nil {
+		t.Fatalf("a token of the new acme: %v", err)
+	}
+}
+
+// Through a database outage a known client's token keeps working, also once
+// its memory is due to be checked again (it cannot be); an unknown client's
+// is refused.
+func TestKnownClientTokenThroughOutage(t *testing.T) {
+	ctx := asAdmin()
+	svc, store := testkit.Service(t, "acme")
+	down := false
+	us := unavailableStore{store, &down}
+	admin, _, _ := policy.BootstrapAdmin(ctx, store, "admin-token")
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	tokens, err := policy.NewTokens(ctx, us, svc, admin, policy.TokenConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, osecret, _ := svc.CreateClient(ctx, policy.ClientInput{Name: "o", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	tok, _, err := tokens.Issue(ctx, c.ID, secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second verifier that has never seen the other client.
+	fresh, err := policy.NewTokens(ctx, us, svc, admin, policy.TokenConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otok, _, err := fresh.Issue(ctx, other.ID, osecret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down = true
+	for i := 0; i < 3; i++ {
+		clock.Add(int64(10 * time.Second))
+		if _, err := tokens.Authenticate(tok); err != nil {
+			t.Fatalf("known client during the outage, %d rechecks due: %v", i+1, err)
+		}
+		time.Sleep(10 * time.Millisecond) // let the background recheck fail
+	}
+	if _, err := tokens.Authenticate(otok); err == nil {
+		t.Fatal("a client never seen by this instance authenticated during the outage")
+	}
+}
