@@ -33,6 +33,11 @@ type Config struct {
 	Fix           bool // doctor: repair what is found
 	Tokens        TokenSettings
 
+	// AdminTokenFile is where AdminToken was read from ("" when it was given
+	// directly): a file keeps it off the command line (/proc/*/cmdline,
+	// /debug/pprof/cmdline).
+	AdminTokenFile string
+
 	RateLimitCheck    float64       // checks per second per client and per entity; 0: unlimited
 	RateLimitManage   float64       // other calls per second per client and per entity; 0: unlimited
 	ReadHeaderTimeout time.Duration // how long a client may take to send the request headers
@@ -75,6 +80,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.StringVar(&c.Addr, "addr", env("ROLEGATE_ADDR", ":8080"), "listen address (ROLEGATE_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("ROLEGATE_DATABASE_URL", "sqlite://rolegate.db"), "sqlite://<path>, postgres://... or mysql://... (ROLEGATE_DATABASE_URL)")
 	fs.StringVar(&c.AdminToken, "admin-token", env("ROLEGATE_ADMIN_TOKEN", ""), "bootstrap bearer token with every right; generated on first start when unset (ROLEGATE_ADMIN_TOKEN)")
+	fs.StringVar(&c.AdminTokenFile, "admin-token-file", env("ROLEGATE_ADMIN_TOKEN_FILE", ""), "file holding the admin token (one trailing newline is ignored); keeps it off the command line (ROLEGATE_ADMIN_TOKEN_FILE)")
 	fs.StringVar(&c.RoleTemplates, "role-templates", env("ROLEGATE_ROLE_TEMPLATES", ""), "JSON file of the system roles every new entity gets (ROLEGATE_ROLE_TEMPLATES)")
 	fs.StringVar(&c.CatalogFile, "catalog", env("ROLEGATE_CATALOG", ""), "JSON file of the object types and actions roles may name (ROLEGATE_CATALOG)")
 	fs.StringVar(&maxEntities, "max-entities", env("ROLEGATE_MAX_ENTITIES", "100000"), "most entities whose policy is held in memory (ROLEGATE_MAX_ENTITIES)")
@@ -103,6 +109,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if err := c.readAdminToken(); err != nil {
+		return c, err
 	}
 	if c.MaxEntities, err = strconv.Atoi(maxEntities); err != nil || c.MaxEntities < 1 {
 		return c, fmt.Errorf("max-entities: %q is not a positive integer", maxEntities)
@@ -166,6 +175,44 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		}
 	}
 	return c, nil
+}
+
+// MinAdminTokenLen is the shortest admin token accepted: 32 characters, such
+// as 16 random bytes in hex; a generated token has 43 of base64 after "rg_".
+const MinAdminTokenLen = 32
+
+// readAdminToken reads the admin token from its file when one is named, and
+// refuses a token an attacker could guess: shorter than MinAdminTokenLen, or
+// holding spaces or control characters (a mangled copy). Unset is fine: one is
+// generated.
+func (c *Config) readAdminToken() error {
+	if c.AdminTokenFile != "" {
+		if c.AdminToken != "" {
+			return errors.New("admin token: set either ROLEGATE_ADMIN_TOKEN (-admin-token) or ROLEGATE_ADMIN_TOKEN_FILE (-admin-token-file), not both")
+		}
+		data, err := os.ReadFile(c.AdminTokenFile)
+		if err != nil {
+			return fmt.Errorf("admin token file: %w", err)
+		}
+		token := strings.TrimSuffix(string(data), "\n")
+		token = strings.TrimSuffix(token, "\r")
+		if token == "" {
+			return fmt.Errorf("admin token file %s is empty", c.AdminTokenFile)
+		}
+		c.AdminToken = token
+	}
+	if c.AdminToken == "" {
+		return nil
+	}
+	if len(c.AdminToken) < MinAdminTokenLen {
+		return fmt.Errorf("admin token: %d characters is too short to resist guessing; use at least %d, such as the output of openssl rand -hex 32", len(c.AdminToken), MinAdminTokenLen)
+	}
+	for _, r := range c.AdminToken {
+		if r <= ' ' || r == 0x7f {
+			return errors.New("admin token: must not hold spaces, newlines or control characters")
+		}
+	}
+	return nil
 }
 
 // parseRate reads a rate in requests per second: a number >= 0, 0 unlimited.

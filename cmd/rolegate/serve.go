@@ -18,8 +18,11 @@ import (
 	"github.com/rolegate/rolegate/policy"
 )
 
-// serve runs the API until ctx ends, then drains requests in flight.
-func serve(ctx context.Context, cfg Config, out io.Writer) error {
+// serve runs the API until ctx ends, then drains requests in flight. The log
+// goes to out; terminal is where a generated admin token is shown, once (the
+// process's stderr): never through the logger, whose stream is collected and
+// kept by log pipelines.
+func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	log := cfg.logger(out)
 	slog.SetDefault(log)
 
@@ -56,8 +59,9 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 	if generated != "" {
-		// Shown once: only its hash is kept.
-		fmt.Fprintf(out, "\nGenerated admin token (shown only now; set ROLEGATE_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", generated)
+		// Shown once, on the terminal only: only its hash is kept.
+		fmt.Fprintf(terminal, "\nGenerated admin token (shown only now; set ROLEGATE_ADMIN_TOKEN_FILE to choose your own):\n\n    %s\n\n", generated)
+		log.Info("generated an admin token and printed it once to stderr; only its hash is kept")
 	}
 
 	tcfg := policy.TokenConfig{TTL: cfg.Tokens.TTL}
