@@ -18,6 +18,10 @@ type entityRow struct {
 	Revision  int64     `gorm:"not null"`
 	CreatedAt time.Time `gorm:"not null;precision:3;autoCreateTime:false"`
 	UpdatedAt time.Time `gorm:"not null;precision:3;autoUpdateTime:false"`
+	// What the entity holds, for the quotas (adapters/quota.go).
+	RoleCount int64 `gorm:"not null;default:0"`
+	UserCount int64 `gorm:"not null;default:0"`
+	RuleCount int64 `gorm:"not null;default:0"`
 }
 
 func (entityRow) TableName() string { return "entities" }

@@ -37,6 +37,8 @@ type Config struct {
 	// directly): a file keeps it off the command line (/proc/*/cmdline,
 	// /debug/pprof/cmdline).
 	AdminTokenFile string
+	// Quotas bound what one entity may hold (0: the defaults).
+	Quotas policy.Quotas
 
 	RateLimitCheck    float64       // checks per second per client and per entity; 0: unlimited
 	RateLimitManage   float64       // other calls per second per client and per entity; 0: unlimited
@@ -65,6 +67,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	var c Config
 	var maxEntities, logLevel, grace string
 	var rateCheck, rateManage, headerTimeout, headerBytes, sweep string
+	var maxRoles, maxUsers, maxRules string
 	metrics, err := envBool(getenv, "ROLEGATE_METRICS", true)
 	if err != nil {
 		return c, err
@@ -97,6 +100,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.BoolVar(&c.Metrics, "metrics", metrics, "serve Prometheus metrics on GET /metrics, to platform administrators' tokens (ROLEGATE_METRICS)")
 	fs.BoolVar(&c.MetricsPublic, "metrics-public", metricsPublic, "serve /metrics without a token: only where the port is private (ROLEGATE_METRICS_PUBLIC)")
 	fs.BoolVar(&c.Pprof, "pprof", pprof, "serve net/http/pprof under /debug/pprof, behind the admin token (ROLEGATE_PPROF)")
+	fs.StringVar(&maxRoles, "max-roles-per-entity", env("ROLEGATE_MAX_ROLES_PER_ENTITY", "0"), "most active roles one entity may hold; 0 is the default, 10000 (ROLEGATE_MAX_ROLES_PER_ENTITY)")
+	fs.StringVar(&maxUsers, "max-users-per-entity", env("ROLEGATE_MAX_USERS_PER_ENTITY", "0"), "most users one entity may hold; 0 is the default, 1000000 (ROLEGATE_MAX_USERS_PER_ENTITY)")
+	fs.StringVar(&maxRules, "max-rules-per-entity", env("ROLEGATE_MAX_RULES_PER_ENTITY", "0"), "most compiled rules (rights and assignments) one entity may hold; 0 is the default, 2000000 (ROLEGATE_MAX_RULES_PER_ENTITY)")
 	tokenFlags(fs, env, &c.Tokens)
 	if cmd == "doctor" {
 		fs.BoolVar(&c.Fix, "fix", false, "repair the rules of inconsistent entities from their role, user and assignment rows")
@@ -112,6 +118,14 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if err := c.readAdminToken(); err != nil {
 		return c, err
+	}
+	for _, q := range []struct {
+		name, value string
+		dst         *int64
+	}{{"max-roles-per-entity", maxRoles, &c.Quotas.MaxRoles}, {"max-users-per-entity", maxUsers, &c.Quotas.MaxUsers}, {"max-rules-per-entity", maxRules, &c.Quotas.MaxRules}} {
+		if *q.dst, err = strconv.ParseInt(q.value, 10, 64); err != nil || *q.dst < 0 {
+			return c, fmt.Errorf("%s: %q is not a number >= 0 (0 is the default)", q.name, q.value)
+		}
 	}
 	if c.MaxEntities, err = strconv.Atoi(maxEntities); err != nil || c.MaxEntities < 1 {
 		return c, fmt.Errorf("max-entities: %q is not a positive integer", maxEntities)

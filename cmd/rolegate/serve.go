@@ -48,7 +48,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	syncer := policy.NewSyncer(policy.SyncConfig{Engine: engine, Store: store, Notifier: notifier,
 		SweepInterval: cfg.SweepInterval, Logger: log})
 	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Templates: cfg.templates, Catalog: cfg.catalog,
-		Syncer: syncer, Logger: log})
+		Syncer: syncer, Logger: log, Quotas: cfg.Quotas})
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	syncDone := make(chan struct{})
 	go func() { defer close(syncDone); syncer.Run(syncCtx) }()

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Hole 7: denial of service by authenticated callers. A token of one entity
+// (or a user with the right to create roles and users) could store roles,
+// users and rules without bound: the database grows, and the entity's policy,
+// which every instance holds in memory and reloads on every change, grows
+// with it until loading it takes the instance down.
+
+// quotaState is what an entity holds, as the API shows it.
+func quotaState(s *server, ent string) string {
+	var b strings.Builder
+	for _, p := range []string{"/v1/entities/" + ent + "/roles?status=all&limit=100", "/v1/entities/" + ent + "/users?limit=100",
+		"/v1/entities/" + ent + "/audit-events?limit=100"} {
+		st, _, out := s.raw("GET", p, "")
+		fmt.Fprintf(&b, "%s %d %v\n", p, st, out)
+	}
+	return b.String()
+}
+
+func manyRights(n int) map[string]any {
+	var actions []any
+	for i := 0; i < n; i++ {
+		actions = append(actions, map[string]any{"action_name": fmt.Sprintf("a%d", i), "permission": "allowed"})
+	}
+	return map[string]any{"objects": []any{map[string]any{"object_type": "doc", "actions": actions}}}
+}
+
+func TestAttackQuotas(t *testing.T) {
+	// Every entity gets the system roles admin (one rule) and member (none).
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t),
+		"ROLEGATE_MAX_ROLES_PER_ENTITY": "4", "ROLEGATE_MAX_USERS_PER_ENTITY": "3", "ROLEGATE_MAX_RULES_PER_ENTITY": "12"})
+
+	t.Run("roles past the quota: 422 quota_exceeded, nothing written", func(t *testing.T) {
+		s.t = t
+		s.must(201, "POST", "/v1/entities", map[string]any{"id": "roles"})
+		first := s.must(201, "POST", "/v1/entities/roles/roles", map[string]any{"name": "r1"})
+		s.must(201, "POST", "/v1/entities/roles/roles", map[string]any{"name": "r2"})
+		before := quotaState(s, "roles")
+		for i := 0; i < 20; i++ { // the attacker keeps trying
+			out := s.must(422, "POST", "/v1/entities/roles/roles", map[string]any{"name": fmt.Sprintf("flood-%d", i)})
+			if errCode(out) != "quota_exceeded" || !strings.Contains(fmt.Sprint(out), "at most 4 roles") {
+				t.Fatalf("role past the quota: %v", out)
+			}
+		}
+		if after := quotaState(s, "roles"); after != before {
+			t.Fatalf("a refused role was written:\nbefore %s\nafter  %s", before, after)
+		}
+		// Deleted roles do not count: delete one, create one.
+		s.must(204, "DELETE", "/v1/entities/roles/roles/"+first["id"].(string), nil)
+		s.must(201, "POST", "/v1/entities/roles/roles", map[string]any{"name": "r3"})
+	})
+
+	t.Run("users past the quota: 422, nothing written", func(t *testing.T) {
+		s.t = t
+		s.must(201, "POST", "/v1/entities", map[string]any{"id": "users"})
+		for i := 0; i < 3; i++ {
+			s.must(201, "POST", "/v1/entities/users/users", map[string]any{"id": fmt.Sprintf("u%d", i)})
+		}
+		before := quotaState(s, "users")
+		out := s.must(422, "POST", "/v1/entities/users/users", map[string]any{"id": "u3"})
+		if errCode(out) != "quota_exceeded" {
+			t.Fatalf("user past the quota: %v", out)
+		}
+		s.must(404, "GET", "/v1/entities/users/users/u3", nil)
+		if after := quotaState(s, "users"); after != before {
+			t.Fatalf("a refused user was written:\nbefore %s\nafter  %s", before, after)
+		}
+		s.must(204, "DELETE", "/v1/entities/users/users/u0", nil)
+		s.must(201, "POST", "/v1/entities/users/users", map[string]any{"id": "u3"})
+	})
+
+	t.Run("rules past the quota: a big role, a role grown, a user's rights, assignments", func(t *testing.T) {
+		s.t = t
+		s.must(201, "POST", "/v1/entities", map[string]any{"id": "P001"}) // 1 rule (admin)
+		out := s.must(422, "POST", "/v1/entities/P001/roles", map[string]any{"name": "huge", "permissions": manyRights(12)})
+		if errCode(out) != "quota_exceeded" || !strings.Contains(fmt.Sprint(out), "at most 12 rules") {
+			t.Fatalf("role past the rule quota: %v", out)
+		}
+		role := s.must(201, "POST", "/v1/entities/P001/roles", map[string]any{"name": "small", "permissions": manyRights(8)}) // 9 rules
+		id := role["id"].(string)
+		s.must(201, "POST", "/v1/entities/P001/users", map[string]any{"id": "ada", "role_ids": []string{id}}) // 10 rules
+		before := quotaState(s, "P001")
+		for _, c := range []struct {
+			method, path string
+			body         any
+		}{
+			{"PATCH", "/v1/entities/P001/roles/" + id, map[string]any{"permissions": manyRights(11)}},
+			{"PUT", "/v1/entities/P001/roles/" + id, map[string]any{"name": "small", "permissions": manyRights(11)}},
+		} {
+			if out := s.must(422, c.method, c.path, c.body); errCode(out) != "quota_exceeded" {
+				t.Fatalf("%s %s: %v", c.method, c.path, out)
+			}
+		}
+		// A user's own rights (Dintero's user scope) are rules too.
+		if st, _, out := s.raw("PUT", "/v1/accounts/P001/management/users/ada", `{"scope":["a:b","c:d","e:f"]}`); st != 400 ||
+			get(out, "error", "code") != "quota_exceeded" {
+			t.Fatalf("user's rights past the rule quota: %d %v", st, out)
+		}
+		if st, _, out := s.raw("POST", "/v1/accounts/P001/management/users", `{"email":"bob@example.com","scope":["a:b","c:d"]}`); st != 400 ||
+			get(out, "error", "code") != "quota_exceeded" {
+			t.Fatalf("new user with rights past the rule quota: %d %v", st, out)
+		}
+		// Assignments are rules too: 10 + bob (1) + team scopes.
+		s.must(201, "POST", "/v1/entities/P001/users", map[string]any{"id": "bob", "role_ids": []string{}}) // 10 rules
+		s.must(200, "PUT", "/v1/entities/P001/users/bob/roles/"+id, map[string]any{"scope": "team:1"})    // 11
+		s.must(200, "PUT", "/v1/entities/P001/users/bob/roles/"+id, map[string]any{"scope": "team:2"})    // 12
+		before = quotaState(s, "P001")
+		if out := s.must(422, "PUT", "/v1/entities/P001/users/bob/roles/"+id, map[string]any{"scope": "team:3"}); errCode(out) != "quota_exceeded" {
+			t.Fatalf("assignment past the rule quota: %v", out)
+		}
+		st, _, out2 := s.raw("POST", "/api/v1/team_memberships", `{"data":{"type":"team_membership","attributes":{"user_id":"bob","team_id":"4","role_ids":["`+id+`"]}}}`,
+			"X-Entity-Id", "P001", "Content-Type", "application/vnd.api+json")
+		if st != 422 || get(out2, "errors", 0, "code") != "quota_exceeded" {
+			t.Fatalf("team membership past the rule quota: %d %v", st, out2)
+		}
+		if after := quotaState(s, "P001"); after != before {
+			t.Fatalf("a refused change was written:\nbefore %s\nafter  %s", before, after)
+		}
+		// What shrinks is never refused, and frees room.
+		s.must(200, "PATCH", "/v1/entities/P001/roles/"+id, map[string]any{"permissions": manyRights(2)})
+		s.must(200, "PUT", "/v1/entities/P001/users/bob/roles/"+id, map[string]any{"scope": "team:3"})
+	})
+
+	t.Run("facades answer the quota in their own error shapes", func(t *testing.T) {
+		s.t = t
+		s.must(201, "POST", "/v1/entities", map[string]any{"id": "T12345678"})
+		s.must(201, "POST", "/v1/entities/T12345678/roles", map[string]any{"name": "r1"})
+		s.must(201, "POST", "/v1/entities/T12345678/roles", map[string]any{"name": "r2"})
+		before := quotaState(s, "T12345678")
+		st, _, out := s.raw("POST", "/v1/accounts/T12345678/auth/roles", `{"name":"d","scope":["read:accounts"]}`)
+		if st != 400 || get(out, "error", "code") != "quota_exceeded" {
+			t.Fatalf("Dintero: %d %v", st, out)
+		}
+		st, _, out = s.raw("POST", "/v1/roles", `{"name":"m","permissions":{"objects":[]}}`,
+			"x-monite-version", "2024-05-25", "x-monite-entity-id", "T12345678")
+		if st != 422 || get(out, "detail", 0, "type") != "value_error.quota_exceeded" {
+			t.Fatalf("Monite: %d %v", st, out)
+		}
+		st, _, out = s.raw("POST", "/api/v1/roles", `{"data":{"type":"role","attributes":{"name":"p","rights":{}}}}`,
+			"X-Entity-Id", "T12345678", "Content-Type", "application/vnd.api+json")
+		if st != 422 || get(out, "errors", 0, "code") != "quota_exceeded" {
+			t.Fatalf("Papershift: %d %v", st, out)
+		}
+		if after := quotaState(s, "T12345678"); after != before {
+			t.Fatalf("a refused role was written:\nbefore %s\nafter  %s", before, after)
+		}
+	})
+}
