@@ -108,8 +108,8 @@ func TestAttackQuotas(t *testing.T) {
 		}
 		// Assignments are rules too: 10 + bob (1) + team scopes.
 		s.must(201, "POST", "/v1/entities/P001/users", map[string]any{"id": "bob", "role_ids": []string{}}) // 10 rules
-		s.must(200, "PUT", "/v1/entities/P001/users/bob/roles/"+id, map[string]any{"scope": "team:1"})    // 11
-		s.must(200, "PUT", "/v1/entities/P001/users/bob/roles/"+id, map[string]any{"scope": "team:2"})    // 12
+		s.must(200, "PUT", "/v1/entities/P001/users/bob/roles/"+id, map[string]any{"scope": "team:1"})      // 11
+		s.must(200, "PUT", "/v1/entities/P001/users/bob/roles/"+id, map[string]any{"scope": "team:2"})      // 12
 		before = quotaState(s, "P001")
 		if out := s.must(422, "PUT", "/v1/entities/P001/users/bob/roles/"+id, map[string]any{"scope": "team:3"}); errCode(out) != "quota_exceeded" {
 			t.Fatalf("assignment past the rule quota: %v", out)
