@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -459,6 +460,29 @@ func (a *api) check(c *gin.Context) {
 // MaxBatch is the most checks one batch may hold.
 const MaxBatch = 1000
 
+// MaxBatchEntities is the most distinct entities one batch may name: each
+// costs a policy held in memory (loaded on first use) and a rate-limit bucket,
+// and a batch is for asking several questions about one place, not for
+// sweeping across tenants.
+const MaxBatchEntities = 10
+
+// batchEntities refuses a batch naming more than MaxBatchEntities distinct
+// entities, pointing at the first check past the limit.
+func batchEntities(checks []checkRequest) error {
+	seen := make(map[string]bool, MaxBatchEntities)
+	for i, ch := range checks {
+		if seen[ch.EntityID] {
+			continue
+		}
+		if len(seen) == MaxBatchEntities {
+			return policy.Invalid("too_many_entities", fmt.Sprintf("checks[%d].entity_id", i),
+				"a batch may name at most %d distinct entities; checks[%d] names one more", MaxBatchEntities, i)
+		}
+		seen[ch.EntityID] = true
+	}
+	return nil
+}
+
 func (a *api) checkBatch(c *gin.Context) {
 	var req checkBatchRequest
 	if err := decodeJSON(c, &req); err != nil {
@@ -467,6 +491,10 @@ func (a *api) checkBatch(c *gin.Context) {
 	}
 	if len(req.Checks) < 1 || len(req.Checks) > MaxBatch {
 		writeError(c, policy.Invalid("invalid_batch", "checks", "checks must hold 1 to %d checks", MaxBatch))
+		return
+	}
+	if err := batchEntities(req.Checks); err != nil {
+		writeError(c, err)
 		return
 	}
 	reqs := make([]policy.CheckRequest, len(req.Checks))

@@ -152,3 +152,77 @@ func TestAttackQuotas(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackBatchAcrossEntities: a platform token sends batches naming up to
+// 1,000 entities each: every one a policy to load and a rate-limit bucket. A
+// batch may name at most handlers.MaxBatchEntities (10) distinct entities.
+func TestAttackBatchAcrossEntities(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_RATE_LIMIT_CHECK": "1000"})
+	var checks []any
+	for i := 0; i < 1000; i++ {
+		checks = append(checks, map[string]any{"entity_id": fmt.Sprintf("victim-%d", i), "user_id": "u", "object_type": "doc", "action": "read"})
+	}
+	st, _, out := s.call("POST", "/v1/check/batch", map[string]any{"checks": checks})
+	det, _ := get(out, "error", "details", 0, "field").(string)
+	if st != 422 || errCode(out) != "too_many_entities" || det != "checks[10].entity_id" {
+		t.Fatalf("batch over 10 entities: %d %.300v", st, out)
+	}
+	// Ten entities, asked many times each, are fine.
+	for i := range checks {
+		checks[i].(map[string]any)["entity_id"] = fmt.Sprintf("victim-%d", i%10)
+	}
+	res := s.must(200, "POST", "/v1/check/batch", map[string]any{"checks": checks})
+	if n := len(arr(res["results"])); n != 1000 {
+		t.Fatalf("%d results", n)
+	}
+}
+
+// TestAttackUnknownEntities: a platform token asks checks about random entity
+// ids that do not exist. Each took a slot among the ROLEGATE_MAX_ENTITIES
+// held (pushing the real tenants out, whose next checks then wait for a
+// reload) and a decision table. Unknown entities must hold nothing lasting
+// but a bounded entry.
+func TestAttackUnknownEntities(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_MAX_ENTITIES": "20"})
+	real := []string{"r0", "r1", "r2", "r3", "r4"}
+	for _, e := range real {
+		s.must(201, "POST", "/v1/entities", map[string]any{"id": e})
+		s.must(201, "POST", "/v1/entities/"+e+"/users", map[string]any{"id": "ada"})
+		s.must(200, "POST", "/v1/check", map[string]any{"entity_id": e, "user_id": "ada", "object_type": "doc", "action": "read"})
+	}
+	scrape := func() string {
+		st, text := s.get(testToken, "/metrics")
+		if st != 200 {
+			t.Fatalf("GET /metrics: %d", st)
+		}
+		return text
+	}
+	if got := metric(t, scrape(), "rolegate_entities_loaded"); got != float64(len(real)) {
+		t.Fatalf("%v entities loaded before the flood", got)
+	}
+	for b := 0; b < 300; b++ {
+		var checks []any
+		for i := 0; i < 10; i++ {
+			checks = append(checks, map[string]any{"entity_id": fmt.Sprintf("nope-%d-%d", b, i), "user_id": "u", "object_type": "doc", "action": "read"})
+		}
+		res := s.must(200, "POST", "/v1/check/batch", map[string]any{"checks": checks})
+		if get(res, "results", 0, "allowed") != false {
+			t.Fatalf("unknown entity: %v", res)
+		}
+	}
+	text := scrape()
+	if got := metric(t, text, "rolegate_entities_loaded"); got != float64(len(real)) {
+		t.Fatalf("%v entities loaded after 3,000 checks on unknown entities, want the %d real ones", got, len(real))
+	}
+	if got := metric(t, text, "rolegate_entity_evictions_total"); got != 0 {
+		t.Fatalf("unknown entities pushed %v real ones out", got)
+	}
+	// An entity created after it was asked about is seen at once.
+	s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "nope-0-0", "user_id": "ada", "object_type": "doc", "action": "read"})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "nope-0-0"})
+	role := s.must(201, "POST", "/v1/entities/nope-0-0/roles", map[string]any{"name": "r", "permissions": manyRights(1)})
+	s.must(201, "POST", "/v1/entities/nope-0-0/users", map[string]any{"id": "ada", "role_ids": []string{role["id"].(string)}})
+	if out := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "nope-0-0", "user_id": "ada", "object_type": "doc", "action": "a0"}); out["allowed"] != true {
+		t.Fatalf("an entity created after checks on it: %v", out)
+	}
+}
