@@ -223,6 +223,22 @@ func (a *api) listRoles(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
+// idList reads comma-separated ids (repeatable), blanks dropped, and stops
+// after max+1 of them: enough to refuse the list without splitting it all.
+func idList(values []string, max int) []string {
+	var out []string
+	for _, v := range values {
+		for v != "" && len(out) <= max {
+			var id string
+			id, v, _ = strings.Cut(v, ",")
+			if id = strings.TrimSpace(id); id != "" {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
 // roleQuery reads the filters and order of a role listing.
 func roleQuery(q url.Values, limit int) (policy.RoleFilter, policy.Page, error) {
 	var f policy.RoleFilter
@@ -254,13 +270,7 @@ func roleQuery(q url.Values, limit int) (policy.RoleFilter, policy.Page, error) 
 	if len(f.Search) > 255 || len(f.Name) > 255 {
 		return f, p, policy.Invalid("invalid_search", "search", "name and search must be at most 255 characters")
 	}
-	for _, v := range q["id__in"] {
-		for _, id := range strings.Split(v, ",") {
-			if id = strings.TrimSpace(id); id != "" {
-				f.IDs = append(f.IDs, id)
-			}
-		}
-	}
+	f.IDs = idList(q["id__in"], 100)
 	if len(f.IDs) > 100 {
 		return f, p, policy.Invalid("invalid_id__in", "id__in", "id__in may name at most 100 roles")
 	}

@@ -226,3 +226,44 @@ func TestAttackUnknownEntities(t *testing.T) {
 		t.Fatalf("an entity created after checks on it: %v", out)
 	}
 }
+
+// TestAttackUnboundedListFilters: list filters whose values are matched
+// against every role: Papershift's filter[name]=in:<10,000 values> (10,000
+// comparisons per role, per request), a value of 20,000 characters, hundreds
+// of filters; the native and Monite id__in with thousands of ids. Each is a 4xx
+// in its API's error shape, naming the parameter.
+func TestAttackUnboundedListFilters(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "T12345678"})
+	many := make([]string, 10000)
+	for i := range many {
+		many[i] = fmt.Sprint(i)
+	}
+	ps := func(query string) (int, any) {
+		st, _, out := s.raw("GET", "/api/v1/roles?"+query, "", "X-Entity-Id", "T12345678")
+		return st, out
+	}
+	for _, c := range []struct{ query, param string }{
+		{"filter[name]=in:" + strings.Join(many, ","), "filter[name]"},
+		{"filter[id]=!in:" + strings.Join(many, ","), "filter[id]"},
+		{"filter[name]=ct:" + strings.Repeat("x", 20000), "filter[name]"},
+		{"filter[name]=in:a," + strings.Repeat("x", 20000), "filter[name]"},
+		{"filter[name]=ct:a" + strings.Repeat("&filter[name]=ct:a", 500), "filter[name]"},
+	} {
+		st, out := ps(c.query)
+		if st != 400 || get(out, "errors", 0, "code") != "invalid_filter" || get(out, "errors", 0, "source", "parameter") != c.param {
+			t.Errorf("Papershift %.60s...: %d %.300v", c.query, st, out)
+		}
+	}
+	if st, out := ps("filter[name]=in:admin,member"); st != 200 || len(arr(get(out, "data"))) != 2 {
+		t.Fatalf("a small in: filter: %d %v", st, out)
+	}
+	ids := "id__in=" + strings.Join(many, ",")
+	if st, _, out := s.raw("GET", "/v1/entities/T12345678/roles?"+ids, ""); st != 422 || get(out, "error", "code") != "invalid_id__in" {
+		t.Errorf("native id__in: %d %.300v", st, out)
+	}
+	if st, _, out := s.raw("GET", "/v1/roles?"+ids, "", "x-monite-version", "2024-05-25", "x-monite-entity-id", "T12345678"); st != 422 ||
+		get(out, "detail", 0, "loc", 1) != "id__in" {
+		t.Errorf("Monite id__in: %d %.300v", st, out)
+	}
+}
