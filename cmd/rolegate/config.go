@@ -39,6 +39,11 @@ type Config struct {
 	AdminTokenFile string
 	// Quotas bound what one entity may hold (0: the defaults).
 	Quotas policy.Quotas
+	// MaxConnections bounds the connections served at once; more wait to be
+	// accepted.
+	MaxConnections int
+	// ReadTimeout bounds reading one request, body included.
+	ReadTimeout time.Duration
 
 	RateLimitCheck    float64       // checks per second per client and per entity; 0: unlimited
 	RateLimitManage   float64       // other calls per second per client and per entity; 0: unlimited
@@ -67,7 +72,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	var c Config
 	var maxEntities, logLevel, grace string
 	var rateCheck, rateManage, headerTimeout, headerBytes, sweep string
-	var maxRoles, maxUsers, maxRules string
+	var maxRoles, maxUsers, maxRules, maxConns, readTimeout string
 	metrics, err := envBool(getenv, "ROLEGATE_METRICS", true)
 	if err != nil {
 		return c, err
@@ -103,6 +108,8 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.StringVar(&maxRoles, "max-roles-per-entity", env("ROLEGATE_MAX_ROLES_PER_ENTITY", "0"), "most active roles one entity may hold; 0 is the default, 10000 (ROLEGATE_MAX_ROLES_PER_ENTITY)")
 	fs.StringVar(&maxUsers, "max-users-per-entity", env("ROLEGATE_MAX_USERS_PER_ENTITY", "0"), "most users one entity may hold; 0 is the default, 1000000 (ROLEGATE_MAX_USERS_PER_ENTITY)")
 	fs.StringVar(&maxRules, "max-rules-per-entity", env("ROLEGATE_MAX_RULES_PER_ENTITY", "0"), "most compiled rules (rights and assignments) one entity may hold; 0 is the default, 2000000 (ROLEGATE_MAX_RULES_PER_ENTITY)")
+	fs.StringVar(&maxConns, "max-connections", env("ROLEGATE_MAX_CONNECTIONS", "10000"), "most connections served at once; more wait to be accepted (ROLEGATE_MAX_CONNECTIONS)")
+	fs.StringVar(&readTimeout, "read-timeout", env("ROLEGATE_READ_TIMEOUT", "10s"), "how long a client may take to send a whole request, body included (ROLEGATE_READ_TIMEOUT)")
 	tokenFlags(fs, env, &c.Tokens)
 	if cmd == "doctor" {
 		fs.BoolVar(&c.Fix, "fix", false, "repair the rules of inconsistent entities from their role, user and assignment rows")
@@ -126,6 +133,12 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		if *q.dst, err = strconv.ParseInt(q.value, 10, 64); err != nil || *q.dst < 0 {
 			return c, fmt.Errorf("%s: %q is not a number >= 0 (0 is the default)", q.name, q.value)
 		}
+	}
+	if c.MaxConnections, err = strconv.Atoi(maxConns); err != nil || c.MaxConnections < 1 {
+		return c, fmt.Errorf("max-connections: %q is not a positive integer", maxConns)
+	}
+	if c.ReadTimeout, err = time.ParseDuration(readTimeout); err != nil || c.ReadTimeout <= 0 {
+		return c, fmt.Errorf("read-timeout: %q is not a positive duration such as 10s", readTimeout)
 	}
 	if c.MaxEntities, err = strconv.Atoi(maxEntities); err != nil || c.MaxEntities < 1 {
 		return c, fmt.Errorf("max-entities: %q is not a positive integer", maxEntities)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
@@ -82,6 +83,9 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Past the cap, connections wait in the kernel's backlog until one ends:
+	// each held costs a goroutine and its buffers.
+	ln = netutil.LimitListener(ln, cfg.MaxConnections)
 	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic,
 		RateLimits: handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage}}
 	if cfg.Metrics {
@@ -90,7 +94,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	srv := &http.Server{
 		Handler:           handlers.NewRouter(deps),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
@@ -98,7 +102,8 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "database", redact(cfg.DatabaseURL),
 		"metrics", cfg.Metrics, "pprof", cfg.Pprof, "redis", redact(cfg.RedisURL), "sweep_interval", cfg.SweepInterval.String(),
-		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage)
+		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage,
+		"max_connections", cfg.MaxConnections, "read_timeout", cfg.ReadTimeout.String())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
