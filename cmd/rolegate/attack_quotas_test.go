@@ -370,3 +370,65 @@ func TestAttackConnectionsAndSlowBodies(t *testing.T) {
 		t.Fatalf("server unwell after the attacks: %d", st)
 	}
 }
+
+// TestAttackSlowBodiesHoldMemory: every connection sending a 1 MiB body
+// slowly makes the server hold up to 1 MiB until it ends; with
+// ROLEGATE_MAX_CONNECTIONS of them, gigabytes. The bodies read at once share a
+// budget (64 MiB): past it a body is 503 server_busy, the server stays healthy
+// and serves bodies again once the slow ones end.
+func TestAttackSlowBodiesHoldMemory(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_READ_TIMEOUT": "60s"})
+	addr := strings.TrimPrefix(s.base, "http://")
+	var slow []net.Conn
+	defer func() {
+		for _, c := range slow {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 64; i++ {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow = append(slow, conn)
+		head := fmt.Sprintf("POST /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"entity_id\":\"", testToken, 1<<20)
+		if _, err := io.WriteString(conn, head); err != nil {
+			t.Fatal(err)
+		}
+	}
+	small := map[string]any{"entity_id": "e", "user_id": "u", "object_type": "doc", "action": "read"}
+	busy := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		st, h, out := s.call("POST", "/v1/check", small)
+		if st == 503 {
+			if errCode(out) != "server_busy" || h.Get("Retry-After") == "" {
+				t.Fatalf("body refused: %d %v %v", st, h, out)
+			}
+			busy = true
+			break
+		}
+		if st != 200 {
+			t.Fatalf("small check: %d %v", st, out)
+		}
+	}
+	if !busy {
+		t.Fatal("64 slow bodies of 1 MiB were all held in memory and the server kept reading more")
+	}
+	if st, _, _ := s.call("GET", "/healthz", nil); st != 200 {
+		t.Fatalf("healthz while the slow bodies are held: %d", st)
+	}
+	for _, c := range slow[:8] {
+		c.Close()
+	}
+	eventually := time.Now().Add(20 * time.Second)
+	for {
+		st, _, out := s.call("POST", "/v1/check", small)
+		if st == 200 {
+			break
+		}
+		if time.Now().After(eventually) {
+			t.Fatalf("bodies still refused after slow ones ended: %d %v", st, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
