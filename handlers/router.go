@@ -237,4 +237,3 @@ func recovery() gin.HandlerFunc {
 		c.AbortWithStatusJSON(http.StatusInternalServerError, errorBody{Error: errorInfo{Code: "internal", Message: "internal error"}})
 	})
 }
-
