@@ -26,12 +26,19 @@ func init() {
 				}
 			}
 		}
-		return db.Exec(`UPDATE entities SET
-			role_count = (SELECT COUNT(*) FROM roles WHERE roles.entity_id = entities.id AND roles.status = ?),
-			user_count = (SELECT COUNT(*) FROM users WHERE users.entity_id = entities.id),
-			rule_count = (SELECT COUNT(*) FROM casbin_rule WHERE ptype = 'p' AND v1 = entities.id)
-			           + (SELECT COUNT(*) FROM casbin_rule WHERE ptype = 'g' AND v2 = entities.id)`, policy.StatusActive).Error
+		return db.Exec(recountSQL, policy.StatusActive).Error
 	}})
+}
+
+// recountSQL sets entities' counters to what they hold.
+const recountSQL = `UPDATE entities SET
+	role_count = (SELECT COUNT(*) FROM roles WHERE roles.entity_id = entities.id AND roles.status = ?),
+	user_count = (SELECT COUNT(*) FROM users WHERE users.entity_id = entities.id),
+	rule_count = (SELECT COUNT(*) FROM casbin_rule WHERE ptype = 'p' AND v1 = entities.id)
+	           + (SELECT COUNT(*) FROM casbin_rule WHERE ptype = 'g' AND v2 = entities.id)`
+
+func (t *tx) RecountEntity(entityID string) error {
+	return translate(t.db.Exec(recountSQL+" WHERE id = ?", policy.StatusActive, entityID).Error)
 }
 
 // The counter columns.

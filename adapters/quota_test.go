@@ -104,6 +104,34 @@ func TestEntityCounters(t *testing.T) {
 				t.Fatalf("migrated entity %s: counters %+v, rows %+v", id, got, want)
 			}
 		}
+		// Counters changed behind the service's back: the doctor finds them
+		// and --fix counts again.
+		if err := s.w.Model(&entityRow{}).Where("id = ?", "e").UpdateColumn("rule_count", 12345).Error; err != nil {
+			t.Fatal(err)
+		}
+		// (The rows written above are not all consistent with each other: the
+		// doctor finds, and fixes, those problems too.)
+		counterProblems := func(rep policy.Report) (n int) {
+			for _, p := range rep.Problems {
+				if p.Kind == policy.ProblemCounters && p.EntityID == "e" && !p.Fixed {
+					n++
+				}
+			}
+			return n
+		}
+		rep, err := policy.Doctor(ctx, s, false)
+		if err != nil || counterProblems(rep) != 1 {
+			t.Fatalf("doctor: %v %v", rep.Problems, err)
+		}
+		if rep, err = policy.Doctor(ctx, s, true); err != nil || rep.Remaining() != 0 {
+			t.Fatalf("doctor --fix: %v %v", rep.Problems, err)
+		}
+		if got, want := counts(t, s, "e"), recount(t, s, "e"); got != want {
+			t.Fatalf("after doctor --fix: counters %+v, rows %+v", got, want)
+		}
+		if rep, err = policy.Doctor(ctx, s, false); err != nil || len(rep.Problems) != 0 {
+			t.Fatalf("doctor after the fix: %v %v", rep.Problems, err)
+		}
 	})
 }
 
