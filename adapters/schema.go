@@ -21,6 +21,10 @@ type entityRow struct {
 	// Incarnation tells apart entities made under the same id one after the
 	// other: a random id given when the row is made (migration 6).
 	Incarnation string `gorm:"size:36;not null;default:''"`
+	// What the entity holds, for the quotas (adapters/quota.go).
+	RoleCount int64 `gorm:"not null;default:0"`
+	UserCount int64 `gorm:"not null;default:0"`
+	RuleCount int64 `gorm:"not null;default:0"`
 }
 
 func (entityRow) TableName() string { return "entities" }

@@ -265,12 +265,30 @@ func (t *tx) InsertRole(r *policy.Role) error {
 	if err != nil {
 		return err
 	}
-	return translate(t.db.Create(&row).Error)
+	if err := t.db.Create(&row).Error; err != nil {
+		return translate(err)
+	}
+	return t.count(r.EntityID, roleCount, activeRole(row.Status))
+}
+
+// activeRole is 1 for an active role's status, which the role counter counts.
+func activeRole(status string) int64 {
+	if status == policy.StatusActive {
+		return 1
+	}
+	return 0
 }
 
 func (t *tx) UpdateRole(r *policy.Role) error {
 	row, err := roleRowOf(r)
 	if err != nil {
+		return err
+	}
+	var old roleRow
+	if err := t.db.Select("status").Where("entity_id = ? AND id = ?", r.EntityID, r.ID).Take(&old).Error; err != nil {
+		return fmt.Errorf("role %q: %w", r.ID, translate(err))
+	}
+	if err := t.count(r.EntityID, roleCount, activeRole(row.Status)-activeRole(old.Status)); err != nil {
 		return err
 	}
 	res := t.db.Model(&roleRow{}).Where("entity_id = ? AND id = ?", r.EntityID, r.ID).Select("*").Omit("id", "entity_id").Updates(&row)
@@ -415,7 +433,10 @@ func (t *tx) InsertUser(u *policy.User) error {
 	if err != nil {
 		return err
 	}
-	return translate(t.db.Create(&row).Error)
+	if err := t.db.Create(&row).Error; err != nil {
+		return translate(err)
+	}
+	return t.count(u.EntityID, userCount, 1)
 }
 
 func (t *tx) UpdateUser(u *policy.User) error {
@@ -480,7 +501,7 @@ func (t *tx) DeleteUser(entityID, userID string) error {
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("user %q: %w", userID, policy.ErrNotFound)
 	}
-	return nil
+	return t.count(entityID, userCount, -res.RowsAffected)
 }
 
 // ---- assignments ----
@@ -573,19 +594,29 @@ func (t *tx) AddRules(rules []policy.Rule) error {
 		}
 		rows = append(rows, row)
 	}
-	return translate(t.db.CreateInBatches(rows, ruleChunk).Error)
+	if err := t.db.CreateInBatches(rows, ruleChunk).Error; err != nil {
+		return translate(err)
+	}
+	return t.countRules(rules, 1)
 }
 
 func (t *tx) RemoveRules(rules []policy.Rule) error {
+	removed := map[string]int64{}
 	for _, r := range rules {
 		row, err := casbinRow(r)
 		if err != nil {
 			return err
 		}
-		err = t.db.Where("ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ? AND v4 = ? AND v5 = ?",
-			row.Ptype, row.V0, row.V1, row.V2, row.V3, row.V4, row.V5).Delete(&gormadapter.CasbinRule{}).Error
-		if err != nil {
-			return translate(err)
+		res := t.db.Where("ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ? AND v4 = ? AND v5 = ?",
+			row.Ptype, row.V0, row.V1, row.V2, row.V3, row.V4, row.V5).Delete(&gormadapter.CasbinRule{})
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		removed[ruleEntity(r)] -= res.RowsAffected
+	}
+	for id, n := range removed {
+		if err := t.count(id, ruleCount, n); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -605,8 +636,12 @@ func (t *tx) SubjectRules(entityID, subject string) ([]policy.Rule, error) {
 }
 
 func (t *tx) ReplaceSubjectRules(entityID, subject string, rules []policy.Rule) error {
-	if err := t.db.Where("ptype = ? AND v0 = ? AND v1 = ?", "p", subject, entityID).Delete(&gormadapter.CasbinRule{}).Error; err != nil {
-		return translate(err)
+	res := t.db.Where("ptype = ? AND v0 = ? AND v1 = ?", "p", subject, entityID).Delete(&gormadapter.CasbinRule{})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if err := t.count(entityID, ruleCount, -res.RowsAffected); err != nil {
+		return err
 	}
 	return t.AddRules(rules)
 }

@@ -27,6 +27,9 @@ func decodeJSON(c *gin.Context, dst any) error {
 		if errors.As(err, &tooBig) {
 			return err
 		}
+		if errors.Is(err, errBodyBudget) {
+			return serverBusy()
+		}
 		return badRequest("malformed_json", "the request body could not be read")
 	}
 	return decodeBytes(body, dst)

@@ -333,13 +333,7 @@ func moniteQuery(q map[string][]string, limit int) (policy.RoleFilter, policy.Pa
 	if len(f.Name) > 255 {
 		return f, p, policy.Invalid("invalid_name", "query.name", "name must be at most 255 characters")
 	}
-	for _, v := range q["id__in"] {
-		for _, id := range strings.Split(v, ",") {
-			if id = strings.TrimSpace(id); id != "" {
-				f.IDs = append(f.IDs, id)
-			}
-		}
-	}
+	f.IDs = idList(q["id__in"], 100)
 	if len(f.IDs) > 100 {
 		return f, p, policy.Invalid("invalid_id__in", "query.id__in", "id__in may name at most 100 roles")
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -222,6 +223,22 @@ func (a *api) listRoles(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
+// idList reads comma-separated ids (repeatable), blanks dropped, and stops
+// after max+1 of them: enough to refuse the list without splitting it all.
+func idList(values []string, max int) []string {
+	var out []string
+	for _, v := range values {
+		for v != "" && len(out) <= max {
+			var id string
+			id, v, _ = strings.Cut(v, ",")
+			if id = strings.TrimSpace(id); id != "" {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
 // roleQuery reads the filters and order of a role listing.
 func roleQuery(q url.Values, limit int) (policy.RoleFilter, policy.Page, error) {
 	var f policy.RoleFilter
@@ -253,13 +270,7 @@ func roleQuery(q url.Values, limit int) (policy.RoleFilter, policy.Page, error) 
 	if len(f.Search) > 255 || len(f.Name) > 255 {
 		return f, p, policy.Invalid("invalid_search", "search", "name and search must be at most 255 characters")
 	}
-	for _, v := range q["id__in"] {
-		for _, id := range strings.Split(v, ",") {
-			if id = strings.TrimSpace(id); id != "" {
-				f.IDs = append(f.IDs, id)
-			}
-		}
-	}
+	f.IDs = idList(q["id__in"], 100)
 	if len(f.IDs) > 100 {
 		return f, p, policy.Invalid("invalid_id__in", "id__in", "id__in may name at most 100 roles")
 	}
@@ -459,6 +470,29 @@ func (a *api) check(c *gin.Context) {
 // MaxBatch is the most checks one batch may hold.
 const MaxBatch = 1000
 
+// MaxBatchEntities is the most distinct entities one batch may name: each
+// costs a policy held in memory (loaded on first use) and a rate-limit bucket,
+// and a batch is for asking several questions about one place, not for
+// sweeping across tenants.
+const MaxBatchEntities = 10
+
+// batchEntities refuses a batch naming more than MaxBatchEntities distinct
+// entities, pointing at the first check past the limit.
+func batchEntities(checks []checkRequest) error {
+	seen := make(map[string]bool, MaxBatchEntities)
+	for i, ch := range checks {
+		if seen[ch.EntityID] {
+			continue
+		}
+		if len(seen) == MaxBatchEntities {
+			return policy.Invalid("too_many_entities", fmt.Sprintf("checks[%d].entity_id", i),
+				"a batch may name at most %d distinct entities; checks[%d] names one more", MaxBatchEntities, i)
+		}
+		seen[ch.EntityID] = true
+	}
+	return nil
+}
+
 func (a *api) checkBatch(c *gin.Context) {
 	var req checkBatchRequest
 	if err := decodeJSON(c, &req); err != nil {
@@ -467,6 +501,10 @@ func (a *api) checkBatch(c *gin.Context) {
 	}
 	if len(req.Checks) < 1 || len(req.Checks) > MaxBatch {
 		writeError(c, policy.Invalid("invalid_batch", "checks", "checks must hold 1 to %d checks", MaxBatch))
+		return
+	}
+	if err := batchEntities(req.Checks); err != nil {
+		writeError(c, err)
 		return
 	}
 	reqs := make([]policy.CheckRequest, len(req.Checks))

@@ -370,6 +370,14 @@ var papershiftOps = map[string]bool{"eq": true, "!eq": true, "gt": true, "gte": 
 var papershiftFilterAttrs = map[string]bool{"id": true, "account_id": true, "default": true, "discarded_at": true,
 	"name": true, "role_type": true, "scope": true}
 
+// Bounds of the filters of one listing: each filter is matched against every
+// role of the account, so their number and size bound the work of a request.
+const (
+	papershiftMaxFilters  = 20  // filter parameters, repeated ones counted each
+	papershiftMaxInValues = 100 // values of one in: or !in:
+	papershiftMaxValueLen = 255 // characters of one value (as a role name)
+)
+
 // parsePapershiftFilters reads filter[<attr>]=<op>:<value>. A value without a
 // known operator is an eq; filter[<attr>_blank]=1 (and _present) are the short
 // forms of the blank and present operators.
@@ -388,6 +396,9 @@ func parsePapershiftFilters(q map[string][]string) (papershiftFilters, error) {
 			return nil, badFilter(k, "a filter is written filter[<attribute>]=<op>:<value>")
 		}
 		attr := strings.TrimSuffix(strings.TrimPrefix(k, "filter["), "]")
+		if len(out)+len(q[k]) > papershiftMaxFilters {
+			return nil, badFilter(k, fmt.Sprintf("at most %d filters may be given", papershiftMaxFilters))
+		}
 		for _, raw := range q[k] {
 			f := papershiftFilter{attr: attr}
 			switch {
@@ -415,7 +426,15 @@ func parsePapershiftFilters(q map[string][]string) (papershiftFilters, error) {
 					}
 					f.values = []string{value}
 					if op == "in" || op == "!in" {
-						f.values = strings.Split(value, ",")
+						f.values = strings.SplitN(value, ",", papershiftMaxInValues+1)
+						if len(f.values) > papershiftMaxInValues {
+							return nil, badFilter(k, fmt.Sprintf("%s takes at most %d values", op, papershiftMaxInValues))
+						}
+					}
+					for _, v := range f.values {
+						if len(v) > papershiftMaxValueLen {
+							return nil, badFilter(k, fmt.Sprintf("a value is at most %d characters", papershiftMaxValueLen))
+						}
 					}
 				}
 			}

@@ -245,6 +245,9 @@ func checkEntities(c *gin.Context) []string {
 	var out []string
 	for _, ch := range doc.Checks {
 		if !seen[ch.EntityID] && policy.ValidEntityID(ch.EntityID) {
+			if len(out) == MaxBatchEntities {
+				return nil // refused by the handler
+			}
 			seen[ch.EntityID] = true
 			out = append(out, ch.EntityID)
 		}

@@ -32,6 +32,9 @@ type Deps struct {
 	Logger  *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means 1 MiB.
 	MaxBodyBytes int64
+	// MaxBodyMemory bounds the bytes of the request bodies being read at
+	// once (bodybudget.go); 0 means DefaultBodyMemory.
+	MaxBodyMemory int64
 	// Metrics, when set, receives the service's Prometheus metrics, served
 	// without authentication on GET /metrics.
 	Metrics *prometheus.Registry
@@ -63,12 +66,15 @@ func NewRouter(d Deps) http.Handler {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 1 << 20
 	}
+	if d.MaxBodyMemory <= 0 {
+		d.MaxBodyMemory = DefaultBodyMemory
+	}
 	a := &api{svc: d.Service, log: d.Logger}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	o := newOps(d)
-	r.Use(requestID(), accessLog(d.Logger), o.middleware(), recovery(), limitBody(d.MaxBodyBytes), trackRevision())
+	r.Use(requestID(), accessLog(d.Logger), o.middleware(), recovery(), limitBody(d.MaxBodyBytes, d.MaxBodyMemory), trackRevision())
 	if rl := newRateLimiter(d.RateLimits); rl != nil {
 		r.Use(rl.attach)
 	}
@@ -233,19 +239,4 @@ func recovery() gin.HandlerFunc {
 		slog.Error("panic in handler", "panic", rec, "route", c.FullPath(), "request_id", c.GetString(requestIDKey))
 		c.AbortWithStatusJSON(http.StatusInternalServerError, errorBody{Error: errorInfo{Code: "internal", Message: "internal error"}})
 	})
-}
-
-// limitBody bounds request bodies: a declared length over the limit is 413 at
-// once, a longer stream fails when read.
-func limitBody(max int64) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if c.Request.ContentLength > max {
-			errorWriterFor(c.Request.URL.Path)(c, &http.MaxBytesError{Limit: max})
-			return
-		}
-		if c.Request.Body != nil {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
-		}
-		c.Next()
-	}
 }

@@ -27,6 +27,10 @@ const (
 	// ProblemStrayRules: rules naming an entity that does not exist; they
 	// would come back to life if an entity of that id were created.
 	ProblemStrayRules = "stray_rules"
+	// ProblemCounters: the counts of roles, users and rules kept on the
+	// entity's row for the quotas differ from what it holds (the rows were
+	// changed behind the service's back); --fix counts them again.
+	ProblemCounters = "quota_counters"
 	// ProblemCheckFailed: the entity could not be checked (for instance a
 	// stored row cannot be read); the error says why.
 	ProblemCheckFailed = "check_failed"
@@ -270,6 +274,7 @@ type diagnosis struct {
 	addG     []Rule
 	removeG  []Rule
 	dangling []Assignment
+	recount  bool
 }
 
 // diagnose compares the entity's rows with its stored rules.
@@ -384,7 +389,28 @@ func diagnose(tx Tx, entityID string) (diagnosis, error) {
 	for _, r := range d.removeG {
 		d.problems = append(d.problems, Problem{EntityID: entityID, Kind: ProblemOrphanRule, Source: "no assignment grants it", Rule: r.String()})
 	}
-	return d, nil
+	return d, diagnoseCounts(tx, entityID, roles, len(users), len(stored), &d)
+}
+
+// diagnoseCounts compares the counters the quotas read with the rows.
+func diagnoseCounts(tx Tx, entityID string, roles []Role, users, rules int, d *diagnosis) error {
+	held := EntityCounts{Users: int64(users), Rules: int64(rules)}
+	for _, r := range roles {
+		if r.Status == StatusActive {
+			held.Roles++
+		}
+	}
+	counted, err := tx.EntityCounts(entityID)
+	if err != nil {
+		return fmt.Errorf("counters: %w", err)
+	}
+	if counted != held {
+		d.recount = true
+		d.problems = append(d.problems, Problem{EntityID: entityID, Kind: ProblemCounters,
+			Source: fmt.Sprintf("counted %d roles, %d users, %d rules; holds %d, %d, %d",
+				counted.Roles, counted.Users, counted.Rules, held.Roles, held.Users, held.Rules)})
+	}
+	return nil
 }
 
 // repair makes the stored rules what the rows call for.
@@ -407,7 +433,13 @@ func (d diagnosis) repair(tx Tx, entityID string) error {
 	if err := tx.RemoveRules(d.removeG); err != nil {
 		return err
 	}
-	return tx.AddRules(d.addG)
+	if err := tx.AddRules(d.addG); err != nil {
+		return err
+	}
+	if d.recount {
+		return tx.RecountEntity(entityID)
+	}
+	return nil
 }
 
 // doctorStray finds rules of entities that do not exist and, with fix,

@@ -94,6 +94,9 @@ type EngineStats struct {
 	// DecisionCapacity is how many decisions the held entities' caches hold
 	// at most, together.
 	DecisionCapacity int64
+	// Unknown is how many entity ids are remembered as not existing (at most
+	// MaxEntities, and 10,000): they hold no policy and no decisions.
+	Unknown int64
 }
 
 // decisionValues are the deciding values, in the order of Engine.checks.
@@ -120,6 +123,7 @@ type Engine struct {
 	staleWait    time.Duration
 
 	entities *entityMap // entity id -> *slot
+	unknown  *unknownSet
 	count    atomic.Int64
 	gen      atomic.Uint64
 	flights  singleflight.Group
@@ -143,6 +147,7 @@ type slot struct {
 	gen      uint64
 	snap     atomic.Pointer[snapshot]
 	lastUsed atomic.Int64
+	counted  atomic.Bool // counted among the entities held (unknown.go)
 }
 
 // snapshot is one entity's policy at one revision: immutable once built.
@@ -396,6 +401,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if e.maxEntities <= 0 {
 		e.maxEntities = 100_000
 	}
+	e.unknown = newUnknownSet(e.maxEntities)
 	if e.maxDecisions == 0 {
 		e.maxDecisions = 4_000_000
 	}
@@ -453,7 +459,13 @@ func (e *Engine) Revision(ctx context.Context, entityID string) (int64, error) {
 func (e *Engine) Refresh(ctx context.Context, entityID string) error {
 	sl, ok := e.entities.load(entityID)
 	if !ok {
-		return nil
+		if !e.unknown.remove(entityID) {
+			return nil
+		}
+		// Held as unknown, as at revision 0: it may exist now.
+		e.reloads.Add(1)
+		_, err := e.snapshot(ctx, entityID)
+		return err
 	}
 	e.reloads.Add(1)
 	s, err := e.load(ctx, entityID)
@@ -481,7 +493,7 @@ func (e *Engine) Refresh(ctx context.Context, entityID string) error {
 func (e *Engine) Held(entityID string) (revision int64, held bool) {
 	sl, ok := e.entities.load(entityID)
 	if !ok {
-		return 0, false
+		return 0, e.unknown.has(entityID) // known not to exist: held at revision 0
 	}
 	if s := sl.snap.Load(); s != nil {
 		return s.revision, true
@@ -535,8 +547,12 @@ func stalePolicy(entityID string, held, want int64) error {
 
 // Forget drops an entity's policy from memory (it reloads on demand).
 func (e *Engine) Forget(entityID string) {
-	if sl, ok := e.entities.delete(entityID); ok {
-		e.count.Add(-1)
+	e.unknown.mu.Lock()
+	sl, ok := e.entities.delete(entityID)
+	e.unknown.removeLocked(entityID)
+	e.unknown.mu.Unlock()
+	if ok {
+		e.uncount(sl)
 		e.release(sl.snap.Load())
 	}
 }
@@ -546,7 +562,7 @@ func (e *Engine) Stats() EngineStats {
 	st := EngineStats{Loaded: e.count.Load(), Loads: e.loads.Load(), Reloads: e.reloads.Load(),
 		LoadErrors: e.loadErrors.Load(), Evictions: e.evictions.Load(),
 		Checks: make(map[Permission]int64, len(decisionValues)), CheckErrors: e.checkErrors.Load(),
-		DecisionCapacity: e.tableUsed.Load()}
+		DecisionCapacity: e.tableUsed.Load(), Unknown: int64(e.unknown.len())}
 	for i, v := range decisionValues {
 		st.Checks[v] = e.checks[i].Load()
 	}
@@ -561,6 +577,7 @@ func (e *Engine) Loaded() map[string]int64 {
 			out[id] = s.revision
 		}
 	})
+	e.unknown.each(func(id string) { out[id] = 0 })
 	return out
 }
 
@@ -577,12 +594,14 @@ func (e *Engine) snapshot(ctx context.Context, entityID string) (*snapshot, erro
 		}
 		return e.loadInto(ctx, sl, entityID)
 	}
+	if e.unknown.has(entityID) {
+		return missing, nil
+	}
+	// The slot counts among the entities held once its load finds the entity.
 	sl := &slot{gen: e.gen.Add(1)}
 	sl.lastUsed.Store(now)
 	if cur, loaded := e.entities.loadOrStore(entityID, sl); loaded {
 		sl = cur
-	} else if e.count.Add(1) > int64(e.maxEntities) {
-		e.evict()
 	}
 	return e.loadInto(ctx, sl, entityID)
 }
@@ -598,9 +617,18 @@ func (e *Engine) loadInto(ctx context.Context, sl *slot, entityID string) (*snap
 		defer cancel()
 		s, err := e.load(lctx, entityID)
 		if err != nil {
+			if sl.snap.Load() == nil {
+				e.entities.compareAndDelete(entityID, sl) // the next check tries afresh
+			}
 			return nil, err
 		}
-		return e.install(sl, s), nil
+		if !s.exists && sl.snap.Load() == nil {
+			e.settleUnknown(entityID, sl)
+			return s, nil
+		}
+		cur := e.install(sl, s)
+		e.counted(entityID, sl)
+		return cur, nil
 	})
 	select {
 	case r := <-ch:
@@ -643,7 +671,9 @@ func (e *Engine) evict() {
 	}
 	var all []aged
 	e.entities.each(func(id string, sl *slot) {
-		all = append(all, aged{id, sl, sl.lastUsed.Load()})
+		if sl.counted.Load() {
+			all = append(all, aged{id, sl, sl.lastUsed.Load()})
+		}
 	})
 	excess := len(all) - e.maxEntities
 	if excess <= 0 {
@@ -656,7 +686,7 @@ func (e *Engine) evict() {
 	sort.Slice(all, func(i, j int) bool { return all[i].used < all[j].used })
 	for _, a := range all[:n] {
 		if e.entities.compareAndDelete(a.id, a.sl) {
-			e.count.Add(-1)
+			e.uncount(a.sl)
 			e.release(a.sl.snap.Load())
 			e.evictions.Add(1)
 		}
@@ -678,7 +708,9 @@ func (e *Engine) load(ctx context.Context, entityID string) (*snapshot, error) {
 	}
 	s, err := e.build(entityID, pol)
 	if err == nil {
-		s.decisions.Store(e.newTable())
+		if exists { // an unknown entity's checks never reach a table
+			s.decisions.Store(e.newTable())
+		}
 		s.engine = e
 	}
 	if err != nil {

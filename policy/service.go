@@ -69,6 +69,7 @@ type Config struct {
 	Syncer *Syncer
 	Logger *slog.Logger
 	Now    func() time.Time
+	Quotas Quotas // what one entity may hold; zero fields take the defaults
 }
 
 // Service is what every caller goes through: the admins' writes and the
@@ -81,6 +82,7 @@ type Service struct {
 	sync      *Syncer
 	log       *slog.Logger
 	now       func() time.Time
+	quotas    Quotas
 
 	onClientDeleted func(id string)
 	onEntityDeleted func(id string)
@@ -90,7 +92,7 @@ type Service struct {
 // NewService returns a service over a store and an engine.
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, engine: cfg.Engine, templates: cfg.Templates,
-		catalog: cfg.Catalog, sync: cfg.Syncer, log: cfg.Logger, now: cfg.Now}
+		catalog: cfg.Catalog, sync: cfg.Syncer, log: cfg.Logger, now: cfg.Now, quotas: cfg.Quotas.withDefaults()}
 	if s.templates == nil {
 		s.templates = DefaultTemplates()
 	}
@@ -197,7 +199,7 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 			}
 			return err
 		}
-		return fn(tx, now)
+		return s.quotas.guard(tx, entityID, func() error { return fn(tx, now) })
 	})
 	if err != nil {
 		return 0, err

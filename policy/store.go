@@ -50,6 +50,13 @@ type Tx interface {
 	// entities that exists, in one query (an entity missing from the answer
 	// does not exist). The revision sweep reads those of the entities held.
 	EntityRevisions(ids []string) (map[string]int64, error)
+	// EntityCounts returns what the entity holds (active roles, users,
+	// rules), from counters the store keeps on the entity's row in the same
+	// transaction as the rows they count: one read, whatever the entity's size.
+	EntityCounts(entityID string) (EntityCounts, error)
+	// RecountEntity sets the entity's counters to what it holds, counting its
+	// rows (the consistency check's repair).
+	RecountEntity(entityID string) error
 
 	// InsertRole stores a new role. ErrDuplicate: an active role of the entity
 	// has the name.

@@ -33,6 +33,18 @@ type Config struct {
 	Fix           bool // doctor: repair what is found
 	Tokens        TokenSettings
 
+	// AdminTokenFile is where AdminToken was read from ("" when it was given
+	// directly): a file keeps it off the command line (/proc/*/cmdline,
+	// /debug/pprof/cmdline).
+	AdminTokenFile string
+	// Quotas bound what one entity may hold (0: the defaults).
+	Quotas policy.Quotas
+	// MaxConnections bounds the connections served at once; more wait to be
+	// accepted.
+	MaxConnections int
+	// ReadTimeout bounds reading one request, body included.
+	ReadTimeout time.Duration
+
 	RateLimitCheck    float64       // checks per second per client and per entity; 0: unlimited
 	RateLimitManage   float64       // other calls per second per client and per entity; 0: unlimited
 	ReadHeaderTimeout time.Duration // how long a client may take to send the request headers
@@ -61,6 +73,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	c := Config{stderr: stderr}
 	var maxEntities, logLevel, grace string
 	var rateCheck, rateManage, headerTimeout, headerBytes, sweep string
+	var maxRoles, maxUsers, maxRules, maxConns, readTimeout string
 	metrics, err := envBool(getenv, "ROLEGATE_METRICS", true)
 	if err != nil {
 		return c, err
@@ -76,6 +89,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.StringVar(&c.Addr, "addr", env("ROLEGATE_ADDR", ":8080"), "listen address (ROLEGATE_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("ROLEGATE_DATABASE_URL", "sqlite://rolegate.db"), "sqlite://<path>, postgres://... or mysql://... (ROLEGATE_DATABASE_URL)")
 	fs.StringVar(&c.AdminToken, "admin-token", env("ROLEGATE_ADMIN_TOKEN", ""), "bootstrap bearer token with every right; generated on first start when unset (ROLEGATE_ADMIN_TOKEN)")
+	fs.StringVar(&c.AdminTokenFile, "admin-token-file", env("ROLEGATE_ADMIN_TOKEN_FILE", ""), "file holding the admin token (one trailing newline is ignored); keeps it off the command line (ROLEGATE_ADMIN_TOKEN_FILE)")
 	fs.StringVar(&c.RoleTemplates, "role-templates", env("ROLEGATE_ROLE_TEMPLATES", ""), "JSON file of the system roles every new entity gets (ROLEGATE_ROLE_TEMPLATES)")
 	fs.StringVar(&c.CatalogFile, "catalog", env("ROLEGATE_CATALOG", ""), "JSON file of the object types and actions roles may name (ROLEGATE_CATALOG)")
 	fs.StringVar(&maxEntities, "max-entities", env("ROLEGATE_MAX_ENTITIES", "100000"), "most entities whose policy is held in memory (ROLEGATE_MAX_ENTITIES)")
@@ -92,6 +106,11 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.BoolVar(&c.Metrics, "metrics", metrics, "serve Prometheus metrics on GET /metrics, to platform administrators' tokens (ROLEGATE_METRICS)")
 	fs.BoolVar(&c.MetricsPublic, "metrics-public", metricsPublic, "serve /metrics without a token: only where the port is private (ROLEGATE_METRICS_PUBLIC)")
 	fs.BoolVar(&c.Pprof, "pprof", pprof, "serve net/http/pprof under /debug/pprof, behind the admin token (ROLEGATE_PPROF)")
+	fs.StringVar(&maxRoles, "max-roles-per-entity", env("ROLEGATE_MAX_ROLES_PER_ENTITY", "0"), "most active roles one entity may hold; 0 is the default, 10000 (ROLEGATE_MAX_ROLES_PER_ENTITY)")
+	fs.StringVar(&maxUsers, "max-users-per-entity", env("ROLEGATE_MAX_USERS_PER_ENTITY", "0"), "most users one entity may hold; 0 is the default, 1000000 (ROLEGATE_MAX_USERS_PER_ENTITY)")
+	fs.StringVar(&maxRules, "max-rules-per-entity", env("ROLEGATE_MAX_RULES_PER_ENTITY", "0"), "most compiled rules (rights and assignments) one entity may hold; 0 is the default, 2000000 (ROLEGATE_MAX_RULES_PER_ENTITY)")
+	fs.StringVar(&maxConns, "max-connections", env("ROLEGATE_MAX_CONNECTIONS", "10000"), "most connections served at once; more wait to be accepted (ROLEGATE_MAX_CONNECTIONS)")
+	fs.StringVar(&readTimeout, "read-timeout", env("ROLEGATE_READ_TIMEOUT", "10s"), "how long a client may take to send a whole request, body included (ROLEGATE_READ_TIMEOUT)")
 	tokenFlags(fs, env, &c.Tokens)
 	if cmd == "doctor" {
 		fs.BoolVar(&c.Fix, "fix", false, "repair the rules of inconsistent entities from their role, user and assignment rows")
@@ -104,6 +123,28 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if err := c.readAdminToken(); err != nil {
+		return c, err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "admin-token" {
+			fmt.Fprintln(stderr, "rolegate: warning: -admin-token shows the token to every local user (/proc/*/cmdline) and in /debug/pprof/cmdline; prefer -admin-token-file or ROLEGATE_ADMIN_TOKEN_FILE")
+		}
+	})
+	for _, q := range []struct {
+		name, value string
+		dst         *int64
+	}{{"max-roles-per-entity", maxRoles, &c.Quotas.MaxRoles}, {"max-users-per-entity", maxUsers, &c.Quotas.MaxUsers}, {"max-rules-per-entity", maxRules, &c.Quotas.MaxRules}} {
+		if *q.dst, err = strconv.ParseInt(q.value, 10, 64); err != nil || *q.dst < 0 {
+			return c, fmt.Errorf("%s: %q is not a number >= 0 (0 is the default)", q.name, q.value)
+		}
+	}
+	if c.MaxConnections, err = strconv.Atoi(maxConns); err != nil || c.MaxConnections < 1 {
+		return c, fmt.Errorf("max-connections: %q is not a positive integer", maxConns)
+	}
+	if c.ReadTimeout, err = time.ParseDuration(readTimeout); err != nil || c.ReadTimeout <= 0 {
+		return c, fmt.Errorf("read-timeout: %q is not a positive duration such as 10s", readTimeout)
 	}
 	if c.MaxEntities, err = strconv.Atoi(maxEntities); err != nil || c.MaxEntities < 1 {
 		return c, fmt.Errorf("max-entities: %q is not a positive integer", maxEntities)
@@ -167,6 +208,44 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		}
 	}
 	return c, nil
+}
+
+// MinAdminTokenLen is the shortest admin token accepted: 32 characters, such
+// as 16 random bytes in hex; a generated token has 43 of base64 after "rg_".
+const MinAdminTokenLen = 32
+
+// readAdminToken reads the admin token from its file when one is named, and
+// refuses a token an attacker could guess: shorter than MinAdminTokenLen, or
+// holding spaces or control characters (a mangled copy). Unset is fine: one is
+// generated.
+func (c *Config) readAdminToken() error {
+	if c.AdminTokenFile != "" {
+		if c.AdminToken != "" {
+			return errors.New("admin token: set either ROLEGATE_ADMIN_TOKEN (-admin-token) or ROLEGATE_ADMIN_TOKEN_FILE (-admin-token-file), not both")
+		}
+		data, err := os.ReadFile(c.AdminTokenFile)
+		if err != nil {
+			return fmt.Errorf("admin token file: %w", err)
+		}
+		token := strings.TrimSuffix(string(data), "\n")
+		token = strings.TrimSuffix(token, "\r")
+		if token == "" {
+			return fmt.Errorf("admin token file %s is empty", c.AdminTokenFile)
+		}
+		c.AdminToken = token
+	}
+	if c.AdminToken == "" {
+		return nil
+	}
+	if len(c.AdminToken) < MinAdminTokenLen {
+		return fmt.Errorf("admin token: %d characters is too short to resist guessing; use at least %d, such as the output of openssl rand -hex 32", len(c.AdminToken), MinAdminTokenLen)
+	}
+	for _, r := range c.AdminToken {
+		if r <= ' ' || r == 0x7f {
+			return errors.New("admin token: must not hold spaces, newlines or control characters")
+		}
+	}
+	return nil
 }
 
 // parseRate reads a rate in requests per second: a number >= 0, 0 unlimited.

@@ -35,9 +35,9 @@ func TestConfigFlagsWinOverVariables(t *testing.T) {
 func TestGeneratedAdminToken(t *testing.T) {
 	db := sqliteURL(t)
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_ADMIN_TOKEN": ""})
-	m := regexp.MustCompile(`\n    (rg_[A-Za-z0-9_-]{43})\n`).FindStringSubmatch(s.output())
+	m := regexp.MustCompile(`\n    (rg_[A-Za-z0-9_-]{43})\n`).FindStringSubmatch(s.terminal())
 	if m == nil {
-		t.Fatalf("no generated token printed:\n%s", s.output())
+		t.Fatalf("no generated token printed to stderr:\n%s", s.terminal())
 	}
 	token := m[1]
 	if st, _, _ := s.callToken(token, "GET", "/v1/entities", nil); st != 200 {
@@ -47,7 +47,7 @@ func TestGeneratedAdminToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_ADMIN_TOKEN": ""})
-	if strings.Contains(s.output(), token) {
+	if strings.Contains(s.output()+s.terminal(), token) {
 		t.Fatal("the token was printed again")
 	}
 	if st, _, _ := s.callToken(token, "GET", "/v1/entities", nil); st != 200 {

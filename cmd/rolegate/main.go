@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, cfg, stdout)
+		return serve(ctx, cfg, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, cfg, stdout)
 	case "doctor":

@@ -16,7 +16,9 @@ import (
 	"time"
 )
 
-const testToken = "test-admin-token"
+// testToken is the admin token of the test servers: at least 32 characters,
+// as the program requires.
+const testToken = "test-admin-token-0123456789abcdef"
 
 // server is the real program running in this process on 127.0.0.1:0.
 type server struct {
@@ -24,7 +26,27 @@ type server struct {
 	base string
 	stop func() error
 	mu   sync.Mutex
-	out  bytes.Buffer
+	out  bytes.Buffer // the log stream (stdout)
+	term bytes.Buffer // what the program printed to stderr
+}
+
+// terminal returns what the program printed to stderr so far.
+func (s *server) terminal() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.term.String()
+}
+
+// lockedWriter appends to a buffer under the server's lock.
+type lockedWriter struct {
+	mu  *sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
 }
 
 // output returns what the program printed so far.
@@ -45,12 +67,12 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
+	s := &server{t: t}
 	go func() {
-		err := run(ctx, append([]string{"serve"}, args...), func(k string) string { return vars[k] }, pw, io.Discard)
+		err := run(ctx, append([]string{"serve"}, args...), func(k string) string { return vars[k] }, pw, lockedWriter{&s.mu, &s.term})
 		pw.CloseWithError(fmt.Errorf("program ended: %v", err))
 		done <- err
 	}()
-	s := &server{t: t}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)

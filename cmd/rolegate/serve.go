@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
@@ -18,8 +19,11 @@ import (
 	"github.com/rolegate/rolegate/policy"
 )
 
-// serve runs the API until ctx ends, then drains requests in flight.
-func serve(ctx context.Context, cfg Config, out io.Writer) error {
+// serve runs the API until ctx ends, then drains requests in flight. The log
+// goes to out; terminal is where a generated admin token is shown, once (the
+// process's stderr): never through the logger, whose stream is collected and
+// kept by log pipelines.
+func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	log := cfg.logger(out)
 	slog.SetDefault(log)
 
@@ -45,7 +49,7 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	syncer := policy.NewSyncer(policy.SyncConfig{Engine: engine, Store: store, Notifier: notifier,
 		SweepInterval: cfg.SweepInterval, Logger: log})
 	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Templates: cfg.templates, Catalog: cfg.catalog,
-		Syncer: syncer, Logger: log})
+		Syncer: syncer, Logger: log, Quotas: cfg.Quotas})
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	syncDone := make(chan struct{})
 	go func() { defer close(syncDone); syncer.Run(syncCtx) }()
@@ -56,8 +60,9 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 		return fmt.Errorf("admin token: %w", err)
 	}
 	if generated != "" {
-		// Shown once: only its hash is kept.
-		fmt.Fprintf(out, "\nGenerated admin token (shown only now; set ROLEGATE_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", generated)
+		// Shown once, on the terminal only: only its hash is kept.
+		fmt.Fprintf(terminal, "\nGenerated admin token (shown only now; set ROLEGATE_ADMIN_TOKEN_FILE to choose your own):\n\n    %s\n\n", generated)
+		log.Info("generated an admin token and printed it once to stderr; only its hash is kept")
 	}
 
 	tcfg := policy.TokenConfig{TTL: cfg.Tokens.TTL, KeyEncryptionKey: cfg.Tokens.KeyEncryptionKey, Logger: log}
@@ -85,6 +90,9 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Past the cap, connections wait in the kernel's backlog until one ends:
+	// each held costs a goroutine and its buffers.
+	ln = netutil.LimitListener(ln, cfg.MaxConnections)
 	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic,
 		RateLimits:  handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage},
 		TokenLimits: handlers.TokenLimits{FailureCPU: cfg.Tokens.FailureCPU, FailuresPerAddress: cfg.Tokens.FailuresPerAddress}}
@@ -94,7 +102,7 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	srv := &http.Server{
 		Handler:           handlers.NewRouter(deps),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
@@ -102,7 +110,8 @@ func serve(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "database", redact(cfg.DatabaseURL),
 		"metrics", cfg.Metrics, "pprof", cfg.Pprof, "redis", redact(cfg.RedisURL), "sweep_interval", cfg.SweepInterval.String(),
-		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage)
+		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage,
+		"max_connections", cfg.MaxConnections, "read_timeout", cfg.ReadTimeout.String())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,164 @@
+package adapters
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	gormadapter "github.com/casbin/gorm-adapter/v3"
+
+	"github.com/rolegate/rolegate/policy"
+)
+
+// TestEntityCounters: the counters the quotas read equal what the entity
+// holds after every kind of write, on every database, and the migration that
+// adds them counts what an existing database holds.
+func TestEntityCounters(t *testing.T) {
+	onEveryDatabase(t, "entity counters", func(t *testing.T, open func(t *testing.T) *Store) {
+		s := open(t)
+		newEntity(t, s, "e")
+		newEntity(t, s, "other")
+		now := ms(time.Now())
+		r1, r2 := newRole("one", "e", now), newRole("two", "e", now)
+		r1.Permissions = policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc",
+			Actions: []policy.ActionPermission{ap("read", policy.Allowed), ap("delete", policy.Denied)}}}}
+		u := policy.User{ID: "ada", EntityID: "e", CreatedAt: now, UpdatedAt: now}
+		g := policy.CompileAssignment(policy.Assignment{EntityID: "e", UserID: "ada", RoleID: r1.ID})
+		gs := policy.CompileAssignment(policy.Assignment{EntityID: "e", UserID: "ada", RoleID: r2.ID, Scope: "team:1"})
+		steps := []struct {
+			name string
+			fn   func(tx policy.Tx) error
+		}{
+			{"roles and rules", func(tx policy.Tx) error {
+				for _, r := range []*policy.Role{&r1, &r2} {
+					if err := tx.InsertRole(r); err != nil {
+						return err
+					}
+				}
+				return tx.AddRules(append(policy.Compile(r1), policy.CompileRights("r:x", "other", r1.Permissions)...))
+			}},
+			{"user and assignments", func(tx policy.Tx) error {
+				if err := tx.InsertUser(&u); err != nil {
+					return err
+				}
+				return tx.AddRules([]policy.Rule{g, gs})
+			}},
+			{"replace a subject's rules", func(tx policy.Tx) error {
+				return tx.ReplaceSubjectRules("e", policy.RoleSubject(r1.ID), policy.Compile(r1)[:1])
+			}},
+			{"remove rules, one of them absent", func(tx policy.Tx) error {
+				return tx.RemoveRules([]policy.Rule{gs, gs})
+			}},
+			{"delete a role", func(tx policy.Tx) error {
+				r2.Status = policy.StatusDeleted
+				return tx.UpdateRole(&r2)
+			}},
+			{"update a deleted role", func(tx policy.Tx) error {
+				r2.Description = "still deleted"
+				return tx.UpdateRole(&r2)
+			}},
+			{"update an active role", func(tx policy.Tx) error {
+				r1.Description = "changed"
+				return tx.UpdateRole(&r1)
+			}},
+			{"delete the user", func(tx policy.Tx) error {
+				if err := tx.RemoveRules([]policy.Rule{g}); err != nil {
+					return err
+				}
+				return tx.DeleteUser("e", "ada")
+			}},
+		}
+		for _, st := range steps {
+			mustUpdate(t, s, st.fn)
+			for _, id := range []string{"e", "other"} {
+				if got, want := counts(t, s, id), recount(t, s, id); got != want {
+					t.Fatalf("after %s, entity %s: counters %+v, rows %+v", st.name, id, got, want)
+				}
+			}
+		}
+		// A rolled-back write moves no counter.
+		before := counts(t, s, "e")
+		_ = s.Update(ctx, func(tx policy.Tx) error {
+			r := newRole("three", "e", now)
+			if err := tx.InsertRole(&r); err != nil {
+				return err
+			}
+			return fmt.Errorf("roll back")
+		})
+		if got := counts(t, s, "e"); got != before {
+			t.Fatalf("rolled back: %+v, was %+v", got, before)
+		}
+		// The migration counts what is stored.
+		if err := s.w.Model(&entityRow{}).Where("1 = 1").UpdateColumns(map[string]any{"role_count": 99, "user_count": 99, "rule_count": 99}).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range migrations {
+			if m.version == quotaMigration {
+				if err := m.up(s.w); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, id := range []string{"e", "other"} {
+			if got, want := counts(t, s, id), recount(t, s, id); got != want || got.Roles == 99 {
+				t.Fatalf("migrated entity %s: counters %+v, rows %+v", id, got, want)
+			}
+		}
+		// Counters changed behind the service's back: the doctor finds them
+		// and --fix counts again.
+		if err := s.w.Model(&entityRow{}).Where("id = ?", "e").UpdateColumn("rule_count", 12345).Error; err != nil {
+			t.Fatal(err)
+		}
+		// (The rows written above are not all consistent with each other: the
+		// doctor finds, and fixes, those problems too.)
+		counterProblems := func(rep policy.Report) (n int) {
+			for _, p := range rep.Problems {
+				if p.Kind == policy.ProblemCounters && p.EntityID == "e" && !p.Fixed {
+					n++
+				}
+			}
+			return n
+		}
+		rep, err := policy.Doctor(ctx, s, false)
+		if err != nil || counterProblems(rep) != 1 {
+			t.Fatalf("doctor: %v %v", rep.Problems, err)
+		}
+		if rep, err = policy.Doctor(ctx, s, true); err != nil || rep.Remaining() != 0 {
+			t.Fatalf("doctor --fix: %v %v", rep.Problems, err)
+		}
+		if got, want := counts(t, s, "e"), recount(t, s, "e"); got != want {
+			t.Fatalf("after doctor --fix: counters %+v, rows %+v", got, want)
+		}
+		if rep, err = policy.Doctor(ctx, s, false); err != nil || len(rep.Problems) != 0 {
+			t.Fatalf("doctor after the fix: %v %v", rep.Problems, err)
+		}
+	})
+}
+
+func counts(t *testing.T, s *Store, id string) policy.EntityCounts {
+	t.Helper()
+	var c policy.EntityCounts
+	if err := s.View(ctx, func(tx policy.Tx) (err error) { c, err = tx.EntityCounts(id); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// recount counts an entity's rows.
+func recount(t *testing.T, s *Store, id string) policy.EntityCounts {
+	t.Helper()
+	var c policy.EntityCounts
+	var p, g int64
+	for _, q := range []error{
+		s.r.Model(&roleRow{}).Where("entity_id = ? AND status = ?", id, policy.StatusActive).Count(&c.Roles).Error,
+		s.r.Model(&userRow{}).Where("entity_id = ?", id).Count(&c.Users).Error,
+		s.r.Model(&gormadapter.CasbinRule{}).Where("ptype = 'p' AND v1 = ?", id).Count(&p).Error,
+		s.r.Model(&gormadapter.CasbinRule{}).Where("ptype = 'g' AND v2 = ?", id).Count(&g).Error,
+	} {
+		if q != nil {
+			t.Fatal(q)
+		}
+	}
+	c.Rules = p + g
+	return c
+}
