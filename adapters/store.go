@@ -502,6 +502,9 @@ func (t *tx) ListAssignments(entityID string, f policy.AssignmentFilter) ([]poli
 	if f.UserID != "" {
 		q = q.Where("user_id = ?", f.UserID)
 	}
+	if f.UserIDs != nil {
+		q = q.Where("user_id IN ?", f.UserIDs)
+	}
 	if f.RoleID != "" {
 		q = q.Where("role_id = ?", f.RoleID)
 	}

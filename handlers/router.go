@@ -96,6 +96,7 @@ func NewRouter(d Deps) http.Handler {
 	v1.GET("/entities/:entity/roles/:role/users", a.listRoleUsers)
 
 	v1.POST("/entities/:entity/users", a.createUser)
+	v1.POST(importRoute[len("/v1"):], a.importUsers)
 	v1.GET("/entities/:entity/users", a.listUsers)
 	v1.GET("/entities/:entity/users/:user", a.getUser)
 	v1.PATCH("/entities/:entity/users/:user", a.patchUser)
@@ -233,15 +234,19 @@ func recovery() gin.HandlerFunc {
 }
 
 // limitBody bounds request bodies: a declared length over the limit is 413 at
-// once, a longer stream fails when read.
-func limitBody(max int64) gin.HandlerFunc {
+// once, a longer stream fails when read. The user import has a larger limit.
+func limitBody(limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if c.Request.ContentLength > max {
-			errorWriterFor(c.Request.URL.Path)(c, &http.MaxBytesError{Limit: max})
+		n := limit
+		if c.FullPath() == importRoute {
+			n = max(limit, MaxImportBodyBytes)
+		}
+		if c.Request.ContentLength > n {
+			errorWriterFor(c.Request.URL.Path)(c, &http.MaxBytesError{Limit: n})
 			return
 		}
 		if c.Request.Body != nil {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
 		}
 		c.Next()
 	}
