@@ -161,6 +161,6 @@ type AssignmentFilter struct {
 	// UserIDs, when not nil, selects the assignments of these users only
 	// (at most 500 a call).
 	UserIDs []string
-	RoleID string
-	Scope  *string
+	RoleID  string
+	Scope   *string
 }
