@@ -158,9 +158,10 @@ type UserFilter struct {
 // means any scope; a pointer to "" means entity-wide only.
 type AssignmentFilter struct {
 	UserID string
+	RoleID string
+	Scope  *string
+
 	// UserIDs, when not nil, selects the assignments of these users only
 	// (at most 500 a call).
 	UserIDs []string
-	RoleID  string
-	Scope   *string
 }
