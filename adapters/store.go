@@ -548,10 +548,8 @@ func ruleOf(c gormadapter.CasbinRule) policy.Rule {
 	return policy.Rule{PType: c.Ptype, Values: vals[:n]}
 }
 
-// ruleChunk bounds the rows of one INSERT: SQLite refuses statements with
-// too many variables.
-const ruleChunk = 500
-
+// AddRules inserts in chunks (chunkRows): SQLite refuses statements with too
+// many variables.
 func (t *tx) AddRules(rules []policy.Rule) error {
 	if len(rules) == 0 {
 		return nil
@@ -564,7 +562,7 @@ func (t *tx) AddRules(rules []policy.Rule) error {
 		}
 		rows = append(rows, row)
 	}
-	return translate(t.db.CreateInBatches(rows, ruleChunk).Error)
+	return translate(t.db.CreateInBatches(rows, chunkRows(t.db, 7)).Error)
 }
 
 func (t *tx) RemoveRules(rules []policy.Rule) error {
