@@ -22,8 +22,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -49,6 +51,7 @@ func runTenant(c config) error {
 		return fmt.Errorf("tenant scenario: need -tenant-roles >= -tenant-roles-per-user >= 1, -tenant-users >= 1, -tenant-references >= 1")
 	}
 	ctx := context.Background()
+	loadStart := loadAverage()
 	dir, err := os.MkdirTemp("", "rolegate-bench-tenant")
 	if err != nil {
 		return err
@@ -85,7 +88,17 @@ func runTenant(c config) error {
 	}
 	defer stop()
 	client := newClient()
+	// Writes to a large tenant may take long with an engine that reloads it
+	// whole: wait for them rather than fail.
+	client.Timeout = 10 * time.Minute
 	var rows []row
+	// Each figure is also printed as soon as it is measured.
+	add := func(rs ...row) {
+		for _, r := range rs {
+			fmt.Fprintf(os.Stderr, "  %s: %s %s %s %s\n", r.name, r.throughput, r.p50, r.p99, r.note)
+		}
+		rows = append(rows, rs...)
+	}
 
 	// The tenant and its roles, over HTTP.
 	if _, err := call(client, "POST", base+"/v1/entities", []byte(`{"id":"`+tenantID+`"}`)); err != nil {
@@ -108,7 +121,7 @@ func runTenant(c config) error {
 		}
 		roleIDs[r] = role.ID
 	}
-	rows = append(rows, row{name: fmt.Sprintf("HTTP POST of the tenant's %d roles", tc.roles), p50: dur(pct(roleLat, 50)), p99: dur(pct(roleLat, 99)),
+	add(row{name: fmt.Sprintf("HTTP POST of the tenant's %d roles", tc.roles), p50: dur(pct(roleLat, 50)), p99: dur(pct(roleLat, 99)),
 		note: fmt.Sprintf("%v in all; tenant not held in memory", time.Since(start).Round(time.Millisecond))})
 
 	// Its users, through the import endpoint, 1,000 a request.
@@ -128,7 +141,7 @@ func runTenant(c config) error {
 		return b
 	}
 	var impLat []time.Duration
-	start = time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for from := 0; from < tc.users; from += tc.importBatch {
 		body := importBody(from, min(from+tc.importBatch, tc.users), "User")
 		t0 := time.Now()
@@ -140,18 +153,20 @@ func runTenant(c config) error {
 			fmt.Fprintf(os.Stderr, "\rimporting: %d/%d users", from+tc.importBatch, tc.users)
 		}
 	}
-	importTime := time.Since(start)
+	importTime, importCPU := time.Since(start), cpuTime()-cpu0
 	fmt.Fprintln(os.Stderr)
 	rules := tc.roles*tc.rights + tc.users*tc.rolesPerUser
-	rows = append(rows, row{name: fmt.Sprintf("HTTP import of %d users", tc.users), throughput: fmt.Sprintf("%.0f users/s", float64(tc.users)/importTime.Seconds()),
+	add(row{name: fmt.Sprintf("HTTP import of %d users", tc.users), throughput: fmt.Sprintf("%.0f users/s", float64(tc.users)/importTime.Seconds()),
 		p50: dur(pct(impLat, 50)), p99: dur(pct(impLat, 99)),
-		note: fmt.Sprintf("%v in all (target ≤ 60 s); %d requests of %d users; tenant not held meanwhile", importTime.Round(time.Millisecond), len(impLat), tc.importBatch)})
+		note: fmt.Sprintf("%v in all (target ≤ 60 s), %.1f s of CPU (server and client); %d requests of %d users; tenant not held meanwhile",
+			importTime.Round(time.Millisecond), importCPU.Seconds(), len(impLat), tc.importBatch)})
 
 	// Cold load: the first check after the tenant is dropped from memory.
 	runtime.GC()
 	debug.FreeOSMemory()
 	rss0, heap0 := rssMiB(), heapMiB()
 	var coldLat []time.Duration
+	cpu0 = cpuTime()
 	for i := 0; i < 3; i++ {
 		engine.Forget(tenantID)
 		t0 := time.Now()
@@ -160,8 +175,8 @@ func runTenant(c config) error {
 		}
 		coldLat = append(coldLat, time.Since(t0))
 	}
-	rows = append(rows, row{name: "cold load of the tenant (first check, in process)", p50: dur(pct(coldLat, 50)), p99: dur(pct(coldLat, 99)),
-		note: fmt.Sprintf("3 loads of %d rules (target ≤ 500 ms)", rules)})
+	add(row{name: "cold load of the tenant (first check, in process)", p50: dur(pct(coldLat, 50)), p99: dur(pct(coldLat, 99)),
+		note: fmt.Sprintf("3 loads of %d rules, %.2f s of CPU each (target ≤ 500 ms)", rules, (cpuTime()-cpu0).Seconds()/3)})
 	// Warm: every object type asked, then a spread of questions.
 	rng := rand.New(rand.NewPCG(5, 6))
 	large := func(rng *rand.Rand) policy.CheckRequest {
@@ -180,7 +195,7 @@ func runTenant(c config) error {
 	runtime.GC()
 	debug.FreeOSMemory()
 	rss1, heap1 := rssMiB(), heapMiB()
-	rows = append(rows, row{name: "memory for the tenant", p50: fmt.Sprintf("%d MiB RSS", rss1-rss0),
+	add(row{name: "memory for the tenant", p50: fmt.Sprintf("%d MiB RSS", rss1-rss0),
 		note: fmt.Sprintf("RSS %d -> %d MiB, live heap %d -> %d MiB, loading and warming it (target ≤ 300 MiB)", rss0, rss1, heap0, heap1)})
 
 	// Uncached checks in process, on the tenant and on a reference entity.
@@ -195,7 +210,7 @@ func runTenant(c config) error {
 	lp50, lp99, ln := latencyWithin(ctx, uncached, 20000, 10*time.Second, func() policy.CheckRequest { return large(rng) })
 	sp50, sp99, sn := latencyWithin(ctx, uncached, 20000, 10*time.Second, func() policy.CheckRequest { return randReq(rng, ref) })
 	uncached = nil
-	rows = append(rows,
+	add(
 		row{name: "engine check, no decision cache, tenant", p50: dur(lp50), p99: dur(lp99),
 			note: fmt.Sprintf("%d checks; %.1fx the 130-rule entities' (target ≤ 20 µs p50)", ln, float64(lp50)/float64(sp50))},
 		row{name: "engine check, no decision cache, 130-rule entities", p50: dur(sp50), p99: dur(sp99), note: fmt.Sprintf("%d checks, uniform over %d entities", sn, tc.references)})
@@ -224,7 +239,7 @@ func runTenant(c config) error {
 		}
 	}
 	lRate, sRate := float64(lN)/c.duration.Seconds(), float64(sN)/c.duration.Seconds()
-	rows = append(rows,
+	add(
 		row{name: fmt.Sprintf("HTTP /v1/check, %d conns, uniform, tenant", c.conns), throughput: fmt.Sprintf("%.0f/s", lRate), p50: dur(pct(lLat, 50)), p99: dur(pct(lLat, 99)),
 			note: fmt.Sprintf("%.0f%% of the 130-rule entities' (target ≥ 90%%)", 100*lRate/sRate)},
 		row{name: fmt.Sprintf("HTTP /v1/check, %d conns, uniform, 130-rule entities", c.conns), throughput: fmt.Sprintf("%.0f/s", sRate), p50: dur(pct(sLat, 50)), p99: dur(pct(sLat, 99)),
@@ -267,10 +282,12 @@ func runTenant(c config) error {
 				return err
 			}
 			creates = append(creates, time.Since(t0))
+			fmt.Fprintf(os.Stderr, "\rwrites on the %s: %d/%d (last PUT %v, POST %v)", tg.name, i+1, tc.writes, dur(puts[i]), dur(creates[i]))
 		}
+		fmt.Fprintln(os.Stderr)
 		checks := stopFlow()
 		putP50[ti], createP50[ti] = pct(puts, 50), pct(creates, 50)
-		rows = append(rows,
+		add(
 			row{name: "HTTP PUT role of 20 rights, checks flowing, " + tg.name, p50: dur(pct(puts, 50)), p99: dur(pct(puts, 99)),
 				note: fmt.Sprintf("%d writes; %d checks answered meanwhile", len(puts), checks)},
 			row{name: fmt.Sprintf("HTTP POST user with %d roles, checks flowing, %s", len(tg.give), tg.name), p50: dur(pct(creates, 50)), p99: dur(pct(creates, 99)),
@@ -289,17 +306,38 @@ func runTenant(c config) error {
 		}
 		reLat = append(reLat, time.Since(t0))
 	}
-	rows = append(rows, row{name: fmt.Sprintf("HTTP import of %d changed users, tenant held", min(tc.importBatch, tc.users)), p50: dur(pct(reLat, 50)), p99: dur(pct(reLat, 99)),
+	add(row{name: fmt.Sprintf("HTTP import of %d changed users, tenant held", min(tc.importBatch, tc.users)), p50: dur(pct(reLat, 50)), p99: dur(pct(reLat, 99)),
 		note: "3 requests; each is one transaction and one refresh of the tenant's policy"})
 
-	fmt.Printf("\nRolegate bench, large tenant: 1 entity x (%d roles x %d rights, %d users x %d roles) = %d rules, beside %d entities of 130 rules; SQLite; %d conns x %v; %s, %d CPUs\n\n",
-		tc.roles, tc.rights, tc.users, tc.rolesPerUser, rules, tc.references, c.conns, c.duration, runtime.Version(), runtime.NumCPU())
+	fmt.Printf("\nRolegate bench, large tenant: 1 entity x (%d roles x %d rights, %d users x %d roles) = %d rules, beside %d entities of 130 rules; SQLite; %d conns x %v; %s, %d CPUs; load average %s at the start, %s at the end\n\n",
+		tc.roles, tc.rights, tc.users, tc.rolesPerUser, rules, tc.references, c.conns, c.duration, runtime.Version(), runtime.NumCPU(), loadStart, loadAverage())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tthroughput\tp50\tp99\tnote")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.name, r.throughput, r.p50, r.p99, r.note)
 	}
 	return tw.Flush()
+}
+
+// loadAverage is the machine's 1-minute load average, as /proc/loadavg says.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
+// cpuTime is the CPU time the process has used (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // latencyWithin times up to n checks from one goroutine, for at most budget.
