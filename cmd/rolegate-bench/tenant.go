@@ -246,8 +246,8 @@ func runTenant(c config) error {
 			note: fmt.Sprintf("%d entities", tc.references)})
 
 	// Writes with checks flowing (8 connections asking the written entity).
-	refRoles, err := svc.ListRoles(ctx, entityID(0), policy.RoleFilter{}, policy.Page{Limit: 10})
-	if err != nil || len(refRoles) < 3 {
+	refRoles, err := svc.ListRoles(ctx, entityID(0), policy.RoleFilter{}, policy.Page{Limit: 10, Sort: "name"})
+	if err != nil || len(refRoles) < 3 || refRoles[1].Name != "role 1" {
 		return fmt.Errorf("reference roles: %v", err)
 	}
 	targets := []struct {
