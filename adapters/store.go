@@ -535,6 +535,9 @@ func (t *tx) ListAssignments(entityID string, f policy.AssignmentFilter) ([]poli
 	if f.UserID != "" {
 		q = q.Where("user_id = ?", f.UserID)
 	}
+	if f.UserIDs != nil {
+		q = q.Where("user_id IN ?", f.UserIDs)
+	}
 	if f.RoleID != "" {
 		q = q.Where("role_id = ?", f.RoleID)
 	}
@@ -578,10 +581,8 @@ func ruleOf(c gormadapter.CasbinRule) policy.Rule {
 	return policy.Rule{PType: c.Ptype, Values: vals[:n]}
 }
 
-// ruleChunk bounds the rows of one INSERT: SQLite refuses statements with
-// too many variables.
-const ruleChunk = 500
-
+// AddRules inserts in chunks (chunkRows): SQLite refuses statements with too
+// many variables.
 func (t *tx) AddRules(rules []policy.Rule) error {
 	if len(rules) == 0 {
 		return nil
@@ -594,7 +595,7 @@ func (t *tx) AddRules(rules []policy.Rule) error {
 		}
 		rows = append(rows, row)
 	}
-	if err := t.db.CreateInBatches(rows, ruleChunk).Error; err != nil {
+	if err := t.db.CreateInBatches(rows, chunkRows(t.db, 7)).Error; err != nil {
 		return translate(err)
 	}
 	return t.countRules(rules, 1)

@@ -98,16 +98,20 @@ func limitBody(max, budget int64) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		if c.Request.ContentLength > max {
-			errorWriterFor(c.Request.URL.Path)(c, &http.MaxBytesError{Limit: max})
+		limit := max
+		if c.FullPath() == importRoute && limit < MaxImportBodyBytes {
+			limit = MaxImportBodyBytes // the user import's larger limit
+		}
+		if c.Request.ContentLength > limit {
+			errorWriterFor(c.Request.URL.Path)(c, &http.MaxBytesError{Limit: limit})
 			return
 		}
 		if c.Request.Body != nil && c.Request.Body != http.NoBody {
 			share := c.Request.ContentLength
 			if share < 0 {
-				share = max // streamed: it may be as large as allowed
+				share = limit // streamed: it may be as large as allowed
 			}
-			b := &budgetedBody{ReadCloser: http.MaxBytesReader(c.Writer, c.Request.Body, max), budget: sem, share: min(share, budget)}
+			b := &budgetedBody{ReadCloser: http.MaxBytesReader(c.Writer, c.Request.Body, limit), budget: sem, share: min(share, budget)}
 			c.Request.Body = b
 			defer b.release()
 		}

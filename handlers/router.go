@@ -105,6 +105,7 @@ func NewRouter(d Deps) http.Handler {
 	v1.GET("/entities/:entity/roles/:role/users", a.listRoleUsers)
 
 	v1.POST("/entities/:entity/users", a.createUser)
+	v1.POST("/entities/:entity/users/import", a.importUsers) // importRoute
 	v1.GET("/entities/:entity/users", a.listUsers)
 	v1.GET("/entities/:entity/users/:user", a.getUser)
 	v1.PATCH("/entities/:entity/users/:user", a.patchUser)

@@ -101,9 +101,19 @@ func RequestIDFrom(ctx context.Context) string {
 // audit records one change inside the write's transaction. before and after
 // are documents (RoleDoc, userDoc, ...) or nil.
 func (s *Service) audit(ctx context.Context, tx Tx, now time.Time, entityID, action, objectType, objectID string, before, after any) error {
-	id, err := uuid.NewV7()
+	e, err := newAuditEvent(ctx, now, entityID, action, objectType, objectID, before, after)
 	if err != nil {
 		return err
+	}
+	return tx.InsertAuditEvent(&e)
+}
+
+// newAuditEvent builds the event audit records, for writes that store many
+// at once.
+func newAuditEvent(ctx context.Context, now time.Time, entityID, action, objectType, objectID string, before, after any) (AuditEvent, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return AuditEvent{}, err
 	}
 	e := AuditEvent{ID: id.String(), EntityID: entityID, Time: now, Actor: ActorFrom(ctx).ID,
 		Action: action, ObjectType: objectType, ObjectID: objectID, RequestID: RequestIDFrom(ctx)}
@@ -111,12 +121,12 @@ func (s *Service) audit(ctx context.Context, tx Tx, now time.Time, entityID, act
 		e.RequestID = e.RequestID[:MaxRequestIDLen]
 	}
 	if e.Before, err = auditJSON(before); err != nil {
-		return err
+		return AuditEvent{}, err
 	}
 	if e.After, err = auditJSON(after); err != nil {
-		return err
+		return AuditEvent{}, err
 	}
-	return tx.InsertAuditEvent(&e)
+	return e, nil
 }
 
 func auditJSON(doc any) (json.RawMessage, error) {

@@ -67,6 +67,9 @@ type Tx interface {
 	ListRoles(entityID string, f RoleFilter, p Page) ([]Role, error)
 
 	InsertUser(u *User) error // ErrDuplicate: the id is taken in the entity
+	// InsertUsers stores new users in multi-row inserts (chunked);
+	// ErrDuplicate when an id is taken.
+	InsertUsers(us []User) error
 	UpdateUser(u *User) error
 	GetUser(entityID, userID string) (User, error)
 	ListUsers(entityID string, f UserFilter, p Page) ([]User, error)
@@ -77,6 +80,9 @@ type Tx interface {
 	// DeleteAssignment removes one; ErrNotFound when there was none.
 	DeleteAssignment(a Assignment) error
 	ListAssignments(entityID string, f AssignmentFilter) ([]Assignment, error)
+	// InsertAssignments stores assignments that do not exist yet, in
+	// multi-row inserts (chunked).
+	InsertAssignments(as []Assignment) error
 
 	// AddRules inserts rules (in chunks the database accepts).
 	AddRules(rules []Rule) error
@@ -112,6 +118,8 @@ type Tx interface {
 
 	// InsertAuditEvent stores one audit event.
 	InsertAuditEvent(e *AuditEvent) error
+	// InsertAuditEvents stores audit events in multi-row inserts (chunked).
+	InsertAuditEvents(es []AuditEvent) error
 	// ListAuditEvents returns the entity's audit events that f selects,
 	// ordered by (time, id) as p says (Sort "time" or "").
 	ListAuditEvents(entityID string, f AuditFilter, p Page) ([]AuditEvent, error)
@@ -167,4 +175,8 @@ type AssignmentFilter struct {
 	UserID string
 	RoleID string
 	Scope  *string
+
+	// UserIDs, when not nil, selects the assignments of these users only
+	// (at most 500 a call).
+	UserIDs []string
 }

@@ -7,6 +7,9 @@
 // rules (how most Casbin services run).
 //
 //	go run ./cmd/rolegate-bench -entities 1000 -conns 32 -duration 10s
+//
+// With -tenant-roles (or -tenant-only) it also runs the large-tenant scenario
+// of tenant.go: one entity of many roles and users, imported over HTTP.
 package main
 
 import (
@@ -52,6 +55,8 @@ type config struct {
 	memProfile, cpuProfile                string
 	tokenJunk                             int
 	tokenLimits                           handlers.TokenLimits
+	tenant                                tenantConfig
+	tenantOnly                            bool
 }
 
 func main() {
@@ -70,8 +75,26 @@ func main() {
 	flag.IntVar(&c.tokenJunk, "token-junk", 0, "also measure hot checks while this many loops, each from its own loopback address, send junk to POST /v1/auth/token")
 	flag.Float64Var(&c.tokenLimits.FailureCPU, "token-failure-cpu", handlers.DefaultTokenFailureCPU, "the server's ROLEGATE_TOKEN_FAILURE_CPU")
 	flag.Float64Var(&c.tokenLimits.FailuresPerAddress, "token-failures-per-address", handlers.DefaultTokenFailuresPerAddress, "the server's ROLEGATE_TOKEN_FAILURES_PER_ADDRESS")
+	flag.IntVar(&c.tenant.roles, "tenant-roles", 0, "large-tenant scenario: roles of the tenant (0: no scenario)")
+	flag.IntVar(&c.tenant.rights, "tenant-rights", 20, "large-tenant scenario: rights per role")
+	flag.IntVar(&c.tenant.users, "tenant-users", 100000, "large-tenant scenario: users, imported over HTTP")
+	flag.IntVar(&c.tenant.rolesPerUser, "tenant-roles-per-user", 2, "large-tenant scenario: roles per user")
+	flag.IntVar(&c.tenant.references, "tenant-references", 1000, "large-tenant scenario: entities of 130 rules to compare with")
+	flag.IntVar(&c.tenant.writes, "tenant-writes", 20, "large-tenant scenario: role PUTs and user creates timed on each entity")
+	flag.IntVar(&c.tenant.importBatch, "tenant-import-batch", policy.MaxImportUsers, "large-tenant scenario: users per import request")
+	flag.BoolVar(&c.tenantOnly, "tenant-only", false, "run only the large-tenant scenario")
 	flag.Parse()
-	if err := run(c); err != nil {
+	if c.tenantOnly && c.tenant.roles == 0 {
+		c.tenant.roles = 1000
+	}
+	var err error
+	if !c.tenantOnly {
+		err = run(c)
+	}
+	if err == nil && c.tenant.roles > 0 {
+		err = runTenant(c)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "rolegate-bench:", err)
 		os.Exit(1)
 	}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The bulk import upserts: new users are created (with the default roles
+// when role_ids is absent), existing ones get their email, name and roles
+// replaced as a whole (scopes not named lose their roles), unchanged ones are
+// counted and not written. One revision for the request, answered in the body
+// and X-Rolegate-Revision; one audit event per created or changed user;
+// checks see the result at once.
+func TestImportUpsert(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	docs := readRole(s, "acme", "doc reader", "doc")
+	memos := readRole(s, "acme", "memo reader", "memo")
+	var member string
+	for _, r := range s.must(200, "GET", "/v1/entities/acme/roles?name=member", nil)["data"].([]any) {
+		member = r.(map[string]any)["id"].(string)
+	}
+	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ada", "email": "ada@old.test", "name": "Ada", "role_ids": []string{docs}})
+	s.must(200, "PUT", "/v1/entities/acme/users/ada/roles/"+memos, map[string]any{"scope": "team:1"})
+	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "same", "email": "same@acme.test", "name": "Same", "role_ids": []string{memos}})
+	before := s.stateOf("acme")
+
+	st, h, out := s.call("POST", "/v1/entities/acme/users/import", map[string]any{"users": []any{
+		map[string]any{"id": "ada", "email": "ada@new.test", "role_ids": []string{memos}, "scoped_roles": []any{
+			map[string]any{"scope": "team:2", "role_ids": []string{docs}}}},
+		map[string]any{"id": "bob", "name": "Bob"},
+		map[string]any{"id": "same", "email": "same@acme.test", "name": "Same", "role_ids": []string{memos, memos}},
+	}})
+	if st != 200 || out["created"] != float64(1) || out["updated"] != float64(1) || out["unchanged"] != float64(1) {
+		t.Fatalf("import: %d %v", st, out)
+	}
+	rev := out["revision"].(float64)
+	if rev != before.revision+1 || h.Get("X-Rolegate-Revision") != strconv.Itoa(int(rev)) {
+		t.Fatalf("revision %v (was %v), header %q", rev, before.revision, h.Get("X-Rolegate-Revision"))
+	}
+	roles := func(u map[string]any) string {
+		var out []string
+		for _, r := range u["roles"].([]any) {
+			r := r.(map[string]any)
+			sc, _ := r["scope"].(string)
+			out = append(out, r["id"].(string)+"@"+sc)
+		}
+		return strings.Join(out, ",")
+	}
+	ada := s.must(200, "GET", "/v1/entities/acme/users/ada", nil)
+	if ada["email"] != "ada@new.test" || ada["name"] != "" || roles(ada) != memos+"@,"+docs+"@team:2" {
+		t.Fatalf("ada replaced: %v", ada)
+	}
+	if bob := s.must(200, "GET", "/v1/entities/acme/users/bob", nil); bob["name"] != "Bob" || roles(bob) != member+"@" {
+		t.Fatalf("bob with the default role: %v", bob)
+	}
+	for _, c := range []struct {
+		user, object, scope string
+		allowed             bool
+	}{
+		{"ada", "memo", "", true}, {"ada", "doc", "", false}, {"ada", "doc", "team:2", true}, {"ada", "memo", "team:1", true},
+		{"ada", "doc", "team:1", false}, {"bob", "doc", "", false}, {"same", "memo", "", true},
+	} {
+		d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": c.user, "object_type": c.object,
+			"action": "read", "scope": c.scope, "min_revision": rev})
+		if d["allowed"] != c.allowed {
+			t.Errorf("check %+v: %v", c, d)
+		}
+	}
+	// Audit: ada updated (before and after), bob created, nothing for "same".
+	events := s.must(200, "GET", "/v1/entities/acme/audit-events?object_type=user&limit=2", nil)["data"].([]any)
+	got := map[string]map[string]any{}
+	for _, e := range events {
+		e := e.(map[string]any)
+		got[e["object_id"].(string)] = e
+	}
+	if got["ada"]["action"] != "user.update" || got["bob"]["action"] != "user.create" ||
+		get(got["ada"], "before", "email") != "ada@old.test" || get(got["ada"], "after", "email") != "ada@new.test" ||
+		len(get(got["ada"], "before", "roles").([]any)) != 2 || get(got["bob"], "before") != nil {
+		t.Fatalf("audit events: %v", events)
+	}
+	if after := s.stateOf("acme"); after.events != before.events+2 || len(after.users) != 3 {
+		t.Fatalf("after: %+v", after)
+	}
+	// role_ids [] takes every entity-wide role.
+	s.must(200, "POST", "/v1/entities/acme/users/import", map[string]any{"users": []any{map[string]any{"id": "bob", "name": "Bob", "role_ids": []string{}}}})
+	if bob := s.must(200, "GET", "/v1/entities/acme/users/bob", nil); roles(bob) != "" {
+		t.Fatalf("bob without roles: %v", bob)
+	}
+}
+
+// 1,000 users are one import; a body over the 1 MiB of other calls is
+// accepted here (up to 8 MiB), and only here.
+func TestImportLimits(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	role := readRole(s, "acme", "reader", "doc")
+	users := importUsers(1000, role)
+	for _, u := range users {
+		u["name"] = strings.Repeat("n", 250) + u["id"].(string)[:5]
+		u["email"] = strings.Repeat("e", 300) + "@acme.test"
+		var scoped []any
+		for k := 0; k < 10; k++ {
+			scoped = append(scoped, map[string]any{"scope": fmt.Sprintf("team:%d", k), "role_ids": []string{role}})
+		}
+		u["scoped_roles"] = scoped
+	}
+	body, _ := json.Marshal(map[string]any{"users": users})
+	if len(body) <= 1<<20 {
+		t.Fatalf("the body is %d bytes, not over 1 MiB", len(body))
+	}
+	out := s.must(200, "POST", "/v1/entities/acme/users/import", body)
+	if out["created"] != float64(1000) {
+		t.Fatalf("1,000 users in a body over 1 MiB: %v", out)
+	}
+	if n := len(s.stateOf("acme").users); n != 1000 {
+		t.Fatalf("%d users", n)
+	}
+	d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "u0999", "object_type": "doc", "action": "read", "scope": "team:9"})
+	if d["allowed"] != true {
+		t.Fatalf("check: %v", d)
+	}
+	// The larger limit is the import's only.
+	big := fmt.Sprintf(`{"name":"x","description":"%s"}`, strings.Repeat("d", 1<<20))
+	if out := s.must(413, "POST", "/v1/entities/acme/roles", big); errCode(out) != "payload_too_large" {
+		t.Fatalf("1 MiB role: %v", out)
+	}
+}

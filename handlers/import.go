@@ -1,0 +1,66 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate/policy"
+)
+
+// MaxImportBodyBytes bounds the body of a user import: 1,000 users with
+// their roles may not fit the 1 MiB every other call is held to.
+const MaxImportBodyBytes = 8 << 20
+
+// importRoute is the route of the user import, as Gin names it.
+const importRoute = "/v1/entities/:entity/users/import"
+
+type importRequest struct {
+	Users *[]importUserJSON `json:"users"`
+}
+
+type importUserJSON struct {
+	ID          string            `json:"id"`
+	Email       string            `json:"email"`
+	Name        string            `json:"name"`
+	RoleIDs     *[]string         `json:"role_ids"`
+	ScopedRoles []scopedRolesJSON `json:"scoped_roles"`
+}
+
+type scopedRolesJSON struct {
+	Scope   string   `json:"scope"`
+	RoleIDs []string `json:"role_ids"`
+}
+
+type importResponse struct {
+	Created   int   `json:"created"`
+	Updated   int   `json:"updated"`
+	Unchanged int   `json:"unchanged"`
+	Revision  int64 `json:"revision"`
+}
+
+// importUsers is POST /v1/entities/{e}/users/import: up to 1,000 users
+// created or replaced in one transaction.
+func (a *api) importUsers(c *gin.Context) {
+	var req importRequest
+	if err := decodeJSON(c, &req); err != nil {
+		writeError(c, err)
+		return
+	}
+	if req.Users == nil {
+		writeError(c, policy.Invalid("missing_field", "users", "users is required"))
+		return
+	}
+	users := make([]policy.ImportUser, len(*req.Users))
+	for i, u := range *req.Users {
+		users[i] = policy.ImportUser{ID: u.ID, Email: u.Email, Name: u.Name, RoleIDs: u.RoleIDs}
+		for _, sr := range u.ScopedRoles {
+			users[i].ScopedRoles = append(users[i].ScopedRoles, policy.ScopedRoles{Scope: sr.Scope, RoleIDs: sr.RoleIDs})
+		}
+	}
+	res, err := a.svc.ImportUsers(c.Request.Context(), c.Param("entity"), users)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, importResponse{Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, Revision: res.Revision})
+}
