@@ -234,12 +234,13 @@ func recovery() gin.HandlerFunc {
 }
 
 // limitBody bounds request bodies: a declared length over the limit is 413 at
-// once, a longer stream fails when read. The user import has a larger limit.
+// once, a longer stream fails when read. The user import's limit is
+// ImportBodyFactor times larger.
 func limitBody(limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		n := limit
 		if c.FullPath() == importRoute {
-			n = max(limit, MaxImportBodyBytes)
+			n = limit * ImportBodyFactor
 		}
 		if c.Request.ContentLength > n {
 			errorWriterFor(c.Request.URL.Path)(c, &http.MaxBytesError{Limit: n})
