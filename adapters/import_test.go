@@ -16,7 +16,7 @@ import (
 // nothing).
 func TestImportUsers(t *testing.T) {
 	onEveryDatabase(t, "import test", func(t *testing.T, open func(t *testing.T) *Store) {
-		ctx := context.Background()
+		ctx := policy.Internal(context.Background())
 		s := open(t)
 		engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: s})
 		if err != nil {

@@ -99,8 +99,8 @@ func limitBody(max, budget int64) gin.HandlerFunc {
 			return
 		}
 		limit := max
-		if c.FullPath() == importRoute && limit < MaxImportBodyBytes {
-			limit = MaxImportBodyBytes // the user import's larger limit
+		if c.FullPath() == importRoute {
+			limit = max * ImportBodyFactor // the user import's larger limit
 		}
 		if c.Request.ContentLength > limit {
 			errorWriterFor(c.Request.URL.Path)(c, &http.MaxBytesError{Limit: limit})

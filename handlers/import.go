@@ -7,9 +7,10 @@ import (
 	"github.com/rolegate/rolegate/policy"
 )
 
-// MaxImportBodyBytes bounds the body of a user import: 1,000 users with
-// their roles may not fit the 1 MiB every other call is held to.
-const MaxImportBodyBytes = 8 << 20
+// ImportBodyFactor is how much larger than other calls' (Deps.MaxBodyBytes,
+// 1 MiB by default) the body of a user import may be: 1,000 users with their
+// roles may not fit 1 MiB.
+const ImportBodyFactor = 8
 
 // importRoute is the route of the user import, as Gin names it.
 const importRoute = "/v1/entities/:entity/users/import"

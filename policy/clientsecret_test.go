@@ -30,7 +30,7 @@ func TestWellFormedClientID(t *testing.T) {
 // secrets that cannot be valid cost neither; a secret verified before costs
 // no bcrypt and does not ask the gate, until the client is deleted.
 func TestSecretGateAndVerifiedSecrets(t *testing.T) {
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background())
 	svc, store := testkit.Service(t)
 	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
 	if err != nil {
