@@ -33,7 +33,19 @@ func (t *tx) InsertUsers(us []policy.User) error {
 		}
 		rows = append(rows, row)
 	}
-	return translate(t.db.CreateInBatches(rows, chunkRows(t.db, 9)).Error)
+	if err := t.db.CreateInBatches(rows, chunkRows(t.db, 9)).Error; err != nil {
+		return translate(err)
+	}
+	per := map[string]int64{} // the quota counters (quota.go)
+	for _, u := range us {
+		per[u.EntityID]++
+	}
+	for id, n := range per {
+		if err := t.count(id, userCount, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *tx) InsertAssignments(as []policy.Assignment) error {

@@ -78,6 +78,16 @@ func TestAttackQuotas(t *testing.T) {
 		}
 		s.must(204, "DELETE", "/v1/entities/users/users/u0", nil)
 		s.must(201, "POST", "/v1/entities/users/users", map[string]any{"id": "u3"})
+		// The bulk import counts too: two new users past the quota of 3.
+		before = quotaState(s, "users")
+		imp := map[string]any{"users": []any{map[string]any{"id": "u1", "role_ids": []string{}},
+			map[string]any{"id": "i1", "role_ids": []string{}}, map[string]any{"id": "i2", "role_ids": []string{}}}}
+		if out := s.must(422, "POST", "/v1/entities/users/users/import", imp); errCode(out) != "quota_exceeded" {
+			t.Fatalf("import past the user quota: %v", out)
+		}
+		if after := quotaState(s, "users"); after != before {
+			t.Fatalf("a refused import was written:\nbefore %s\nafter  %s", before, after)
+		}
 	})
 
 	t.Run("rules past the quota: a big role, a role grown, a user's rights, assignments", func(t *testing.T) {
