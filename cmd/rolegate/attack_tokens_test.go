@@ -38,7 +38,9 @@ func (s *server) clientToken(path, id, secret string) (int, string) {
 // "acme", kept getting tokens, and its tokens kept working, once "acme" was
 // deleted and made again for a new tenant: it read the new tenant's users.
 func TestAttackClientOutlivesEntity(t *testing.T) {
-	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	// The refused attempts below spend the token endpoints' failure budget
+	// (slow bcrypt under -race); this test is not about that budget.
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_TOKEN_FAILURE_CPU": "1000"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "old tenant", "entity_id": "acme", "scopes": []string{"check", "manage"}})
 	id, secret := cl["client_id"].(string), cl["client_secret"].(string)
@@ -76,7 +78,10 @@ func TestAttackClientOutlivesEntity(t *testing.T) {
 	}
 	// The new tenant's own client works.
 	nc := s.must(201, "POST", "/v1/clients", map[string]any{"name": "new tenant", "entity_id": "acme", "scopes": []string{"manage"}})
-	_, fresh := s.clientToken("/v1/auth/token", nc["client_id"].(string), nc["client_secret"].(string))
+	st, fresh := s.clientToken("/v1/auth/token", nc["client_id"].(string), nc["client_secret"].(string))
+	if st != 200 {
+		t.Fatalf("the new tenant's client gets no token: %d", st)
+	}
 	if st, _, out := s.callToken(fresh, "GET", "/v1/entities/acme/users", nil); st != 200 {
 		t.Fatalf("the new tenant's client: %d %v", st, out)
 	}
