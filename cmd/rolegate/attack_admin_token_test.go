@@ -122,6 +122,8 @@ func TestAttackShortAdminToken(t *testing.T) {
 		{"31 characters", map[string]string{"ROLEGATE_ADMIN_TOKEN": strings.Repeat("x", 31)}, nil},
 		{"file", map[string]string{"ROLEGATE_ADMIN_TOKEN_FILE": file}, nil},
 		{"file with spaces", map[string]string{"ROLEGATE_ADMIN_TOKEN_FILE": spaced}, nil},
+		// Two dots make a bearer token read as a JWT: never the admin token.
+		{"two dots", map[string]string{"ROLEGATE_ADMIN_TOKEN": "header." + strings.Repeat("p", 32) + ".signature"}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, err := tryStart(t, c.env, c.args...)

@@ -245,6 +245,11 @@ func (c *Config) readAdminToken() error {
 			return errors.New("admin token: must not hold spaces, newlines or control characters")
 		}
 	}
+	if strings.Count(c.AdminToken, ".") == 2 {
+		// Bearer tokens with two dots are read as JWTs: this one would
+		// never be taken for the admin token.
+		return errors.New("admin token: must not hold exactly two dots (it would be read as a JWT)")
+	}
 	return nil
 }
 
