@@ -81,9 +81,12 @@ type Match struct {
 
 // EngineStats are counters for operators.
 type EngineStats struct {
-	Loaded     int64 // entities held now
-	Loads      int64 // policy loads since start (first uses and reloads)
-	Reloads    int64 // reloads of a held entity after a change (Refresh)
+	Loaded  int64 // entities held now
+	Loads   int64 // policy loads since start (first uses and reloads)
+	Reloads int64 // full reloads of a held entity after a change (Refresh)
+	// Deltas counts the changes applied to a held entity without reloading it
+	// (a write's delta, here or read from the change log).
+	Deltas     int64
 	LoadErrors int64 // loads that failed
 	Evictions  int64
 	// Checks counts the checks answered since start by deciding value
@@ -129,6 +132,7 @@ type Engine struct {
 
 	loads      atomic.Int64
 	reloads    atomic.Int64
+	deltas     atomic.Int64
 	loadErrors atomic.Int64
 	evictions  atomic.Int64
 	// checks counts answers by deciding value (decisionValues' order).
@@ -545,7 +549,7 @@ func (e *Engine) Forget(entityID string) {
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() EngineStats {
-	st := EngineStats{Loaded: e.count.Load(), Loads: e.loads.Load(), Reloads: e.reloads.Load(),
+	st := EngineStats{Loaded: e.count.Load(), Loads: e.loads.Load(), Reloads: e.reloads.Load(), Deltas: e.deltas.Load(),
 		LoadErrors: e.loadErrors.Load(), Evictions: e.evictions.Load(),
 		Checks: make(map[Permission]int64, len(decisionValues)), CheckErrors: e.checkErrors.Load(),
 		DecisionCapacity: e.tableUsed.Load()}
