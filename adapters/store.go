@@ -32,10 +32,10 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityP
 	err := s.View(ctx, func(ptx policy.Tx) error {
 		t := ptx.(*tx)
 		var e entityRow
-		if err := t.db.Select("revision").Where("id = ?", entityID).Take(&e).Error; err != nil {
+		if err := t.db.Select("revision", "created_at").Where("id = ?", entityID).Take(&e).Error; err != nil {
 			return translate(err)
 		}
-		out.Revision = e.Revision
+		out.Revision, out.Created = e.Revision, utc(e.CreatedAt)
 		// SQLite's planner prefers the adapter's covering unique index, which
 		// scans every rule of the type; name the index that finds one entity's.
 		pTable, gTable := "casbin_rule", "casbin_rule"
@@ -124,6 +124,7 @@ func (t *tx) DeleteEntity(id string) error {
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&assignmentRow{}).Error },
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&userRow{}).Error },
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&roleRow{}).Error },
+		func() error { return t.db.Where("entity_id = ?", id).Delete(&policyChangeRow{}).Error },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -141,6 +141,10 @@ func (r *recorder) DeleteEntity(id string) error {
 
 // The calls that change no rule and no role name.
 
+func (r *recorder) AppendPolicyChange(c PolicyChange, keep int) error {
+	return r.tx.AppendPolicyChange(c, keep)
+}
+
 func (r *recorder) InsertEntity(e *Entity) error        { return r.tx.InsertEntity(e) }
 func (r *recorder) GetEntity(id string) (Entity, error) { return r.tx.GetEntity(id) }
 func (r *recorder) ListEntities(afterID string, limit int) ([]Entity, error) {
@@ -243,7 +247,7 @@ func (e *Engine) swap(sl *slot, cur, next *snapshot) bool {
 // apply returns the snapshot that applying d to s gives, at revision rev. It
 // touches only the units and index entries the delta names (copy-on-write).
 func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
-	n := &snapshot{entityID: s.entityID, revision: rev, exists: true, units: s.units, links: s.links, roleNames: s.roleNames}
+	n := &snapshot{entityID: s.entityID, revision: rev, created: s.created, exists: true, units: s.units, links: s.links, roleNames: s.roleNames}
 	var units *pmapEditor[*unit]
 	var links *pmapEditor[[]string]
 	var names *pmapEditor[string]

@@ -159,6 +159,7 @@ type slot struct {
 type snapshot struct {
 	entityID string
 	revision int64
+	created  time.Time // when the entity was created (EntityPolicy.Created)
 	exists   bool
 	// units holds each subject's p rules (r:<role>, u:<user>) in its own
 	// small unit, indexed by object type. A check gathers only the units of
@@ -453,13 +454,26 @@ func (e *Engine) Revision(ctx context.Context, entityID string) (int64, error) {
 	return s.revision, nil
 }
 
-// Refresh reloads an entity's policy if it is held, after a committed write.
-// A policy older than the one held is never installed. An entity not held is
+// Refresh brings an entity's policy up to date if it is held, after a
+// committed write: by applying the change log's entries after the revision
+// held when the store keeps a log that reaches back, else by reloading it in
+// full. A policy older than the one held is never installed. An entity not held is
 // left to load on its next check; one that no longer exists is dropped.
 func (e *Engine) Refresh(ctx context.Context, entityID string) error {
 	sl, ok := e.entities.load(entityID)
 	if !ok {
 		return nil
+	}
+	if cur := sl.snap.Load(); cur != nil {
+		if next, _ := e.catchUpFromLog(ctx, cur); next != nil {
+			if next == cur || e.swap(sl, cur, next) {
+				e.deltas.Add(next.revision - cur.revision)
+				return nil
+			}
+			if s := sl.snap.Load(); s != nil && s.revision >= next.revision {
+				return nil // another catch-up got there
+			}
+		}
 	}
 	e.reloads.Add(1)
 	s, err := e.load(ctx, entityID)
@@ -698,7 +712,7 @@ func (e *Engine) load(ctx context.Context, entityID string) (*snapshot, error) {
 // build makes a snapshot from an entity's rules, in one pass over them: the
 // p rules grouped into one unit per subject, the g rules into the user index.
 func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
-	s := &snapshot{entityID: entityID, revision: pol.Revision}
+	s := &snapshot{entityID: entityID, revision: pol.Revision, created: pol.Created}
 	rights := map[string][]Rule{}
 	ng := 0
 	for _, r := range pol.Rules {

@@ -178,7 +178,10 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 			return err
 		}
 		rec = &recorder{tx: tx, entityID: entityID}
-		return fn(rec, now)
+		if err := fn(rec, now); err != nil {
+			return err
+		}
+		return logChange(tx, entityID, rev, now, rec.delta)
 	})
 	if err != nil {
 		return 0, err
