@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,17 +44,20 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityP
 			pTable += " INDEXED BY idx_casbin_rule_ptype_v1"
 			gTable += " INDEXED BY idx_casbin_rule_ptype_v2"
 		}
-		var rows []gormadapter.CasbinRule
-		if err := t.db.Table(pTable).Where("ptype = ? AND v1 = ?", "p", entityID).Find(&rows).Error; err != nil {
-			return translate(err)
+		// Rows are streamed straight into rules, reading only the columns
+		// that vary (the entity is known), each repeated string kept once.
+		in := interner{}
+		if err := streamRules(t.db, &out.Rules, "SELECT v0, v2, v3, v4, v5 FROM "+pTable+" WHERE ptype = ? AND v1 = ?", "p", entityID,
+			func(v []sql.RawBytes) policy.Rule {
+				return policy.Rule{PType: "p", Values: []string{in.of(v[0]), entityID, in.of(v[1]), in.of(v[2]), in.of(v[3]), in.of(v[4])}}
+			}); err != nil {
+			return err
 		}
-		var gs []gormadapter.CasbinRule
-		if err := t.db.Table(gTable).Where("ptype = ? AND v2 = ?", "g", entityID).Find(&gs).Error; err != nil {
-			return translate(err)
-		}
-		out.Rules = make([]policy.Rule, 0, len(rows)+len(gs))
-		for _, r := range append(rows, gs...) {
-			out.Rules = append(out.Rules, ruleOf(r))
+		if err := streamRules(t.db, &out.Rules, "SELECT v0, v1 FROM "+gTable+" WHERE ptype = ? AND v2 = ?", "g", entityID,
+			func(v []sql.RawBytes) policy.Rule {
+				return policy.Rule{PType: "g", Values: []string{in.of(v[0]), in.of(v[1]), entityID}}
+			}); err != nil {
+			return err
 		}
 		var roles []roleRow
 		if err := t.db.Select("id", "name").Where("entity_id = ? AND status = ?", entityID, policy.StatusActive).Find(&roles).Error; err != nil {
@@ -66,6 +70,44 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityP
 		return nil
 	})
 	return out, err
+}
+
+// streamRules runs a query of one entity's rules (ptype and entity as its two
+// arguments) and appends a rule made of each row's columns.
+func streamRules(db *gorm.DB, out *[]policy.Rule, query, ptype, entityID string, rule func([]sql.RawBytes) policy.Rule) error {
+	rows, err := db.Raw(query, ptype, entityID).Rows()
+	if err != nil {
+		return translate(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return translate(err)
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return translate(err)
+		}
+		*out = append(*out, rule(vals))
+	}
+	return translate(rows.Err())
+}
+
+// interner keeps one copy of each string read.
+type interner map[string]string
+
+func (in interner) of(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
 }
 
 // tx is one transaction.
