@@ -49,12 +49,15 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityP
 		in := interner{}
 		if err := streamRules(t.db, &out.Rules, "SELECT v0, v2, v3, v4, v5 FROM "+pTable+" WHERE ptype = ? AND v1 = ?", "p", entityID,
 			func(v []sql.RawBytes) policy.Rule {
-				return policy.Rule{PType: "p", Values: []string{in.of(v[0]), entityID, in.of(v[1]), in.of(v[2]), in.of(v[3]), in.of(v[4])}}
+				return policy.Rule{PType: "p", Values: trimEmpty([]string{in.of(v[0]), entityID, in.of(v[1]), in.of(v[2]), in.of(v[3]), in.of(v[4])})}
 			}); err != nil {
 			return err
 		}
-		if err := streamRules(t.db, &out.Rules, "SELECT v0, v1 FROM "+gTable+" WHERE ptype = ? AND v2 = ?", "g", entityID,
+		if err := streamRules(t.db, &out.Rules, "SELECT v0, v1, v3 FROM "+gTable+" WHERE ptype = ? AND v2 = ?", "g", entityID,
 			func(v []sql.RawBytes) policy.Rule {
+				if len(v[2]) > 0 { // malformed: the engine refuses it
+					return policy.Rule{PType: "g", Values: []string{in.of(v[0]), in.of(v[1]), entityID, in.of(v[2])}}
+				}
 				return policy.Rule{PType: "g", Values: []string{in.of(v[0]), in.of(v[1]), entityID}}
 			}); err != nil {
 			return err
@@ -96,6 +99,16 @@ func streamRules(db *gorm.DB, out *[]policy.Rule, query, ptype, entityID string,
 		*out = append(*out, rule(vals))
 	}
 	return translate(rows.Err())
+}
+
+// trimEmpty drops trailing empty values, as ruleOf does: a rule missing its
+// last fields reads as the malformed rule it is.
+func trimEmpty(vals []string) []string {
+	n := len(vals)
+	for n > 0 && vals[n-1] == "" {
+		n--
+	}
+	return vals[:n]
 }
 
 // interner keeps one copy of each string read.
