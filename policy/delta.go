@@ -234,7 +234,7 @@ func (e *Engine) Apply(ctx context.Context, entityID string, rev int64, d Delta)
 
 // swap installs next in place of cur, unless the slot moved meanwhile.
 func (e *Engine) swap(sl *slot, cur, next *snapshot) bool {
-	next.decisions.Store(e.newTable())
+	next.decisions.Store(e.tableLike(cur.decisions.Load()))
 	next.engine = e
 	if !sl.snap.CompareAndSwap(cur, next) {
 		e.release(next)

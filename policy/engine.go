@@ -302,9 +302,20 @@ const (
 
 // newTable makes the first decision table of a snapshot being built, counted
 // against the budget until release.
-func (e *Engine) newTable() *decisionTable {
+func (e *Engine) newTable() *decisionTable { return e.tableLike(nil) }
+
+// tableLike makes an empty decision table for a snapshot replacing one whose
+// table is prev: as large as prev (the entity's questions needed it) when the
+// budget allows, else of the first size.
+func (e *Engine) tableLike(prev *decisionTable) *decisionTable {
 	if e.maxDecisions < 0 {
 		return nil
+	}
+	if n := prev.size(); n > minDecisions {
+		if e.tableUsed.Add(int64(n)) <= int64(e.maxDecisions) {
+			return newDecisionTable(n)
+		}
+		e.tableUsed.Add(-int64(n))
 	}
 	t := newDecisionTable(minDecisions)
 	e.tableUsed.Add(int64(t.size()))
