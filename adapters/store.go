@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,10 +34,10 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityP
 	err := s.View(ctx, func(ptx policy.Tx) error {
 		t := ptx.(*tx)
 		var e entityRow
-		if err := t.db.Select("revision").Where("id = ?", entityID).Take(&e).Error; err != nil {
+		if err := t.db.Select("revision", "created_at").Where("id = ?", entityID).Take(&e).Error; err != nil {
 			return translate(err)
 		}
-		out.Revision = e.Revision
+		out.Revision, out.Created = e.Revision, utc(e.CreatedAt)
 		// SQLite's planner prefers the adapter's covering unique index, which
 		// scans every rule of the type; name the index that finds one entity's.
 		pTable, gTable := "casbin_rule", "casbin_rule"
@@ -44,17 +45,23 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityP
 			pTable += " INDEXED BY idx_casbin_rule_ptype_v1"
 			gTable += " INDEXED BY idx_casbin_rule_ptype_v2"
 		}
-		var rows []gormadapter.CasbinRule
-		if err := t.db.Table(pTable).Where("ptype = ? AND v1 = ?", "p", entityID).Find(&rows).Error; err != nil {
-			return translate(err)
+		// Rows are streamed straight into rules, reading only the columns
+		// that vary (the entity is known), each repeated string kept once.
+		in := interner{}
+		if err := streamRules(t.db, &out.Rules, "SELECT v0, v2, v3, v4, v5 FROM "+pTable+" WHERE ptype = ? AND v1 = ?", "p", entityID,
+			func(v []sql.RawBytes) policy.Rule {
+				return policy.Rule{PType: "p", Values: trimEmpty([]string{in.of(v[0]), entityID, in.of(v[1]), in.of(v[2]), in.of(v[3]), in.of(v[4])})}
+			}); err != nil {
+			return err
 		}
-		var gs []gormadapter.CasbinRule
-		if err := t.db.Table(gTable).Where("ptype = ? AND v2 = ?", "g", entityID).Find(&gs).Error; err != nil {
-			return translate(err)
-		}
-		out.Rules = make([]policy.Rule, 0, len(rows)+len(gs))
-		for _, r := range append(rows, gs...) {
-			out.Rules = append(out.Rules, ruleOf(r))
+		if err := streamRules(t.db, &out.Rules, "SELECT v0, v1, v3 FROM "+gTable+" WHERE ptype = ? AND v2 = ?", "g", entityID,
+			func(v []sql.RawBytes) policy.Rule {
+				if len(v[2]) > 0 { // malformed: the engine refuses it
+					return policy.Rule{PType: "g", Values: []string{in.of(v[0]), in.of(v[1]), entityID, in.of(v[2])}}
+				}
+				return policy.Rule{PType: "g", Values: []string{in.of(v[0]), in.of(v[1]), entityID}}
+			}); err != nil {
+			return err
 		}
 		var roles []roleRow
 		if err := t.db.Select("id", "name").Where("entity_id = ? AND status = ?", entityID, policy.StatusActive).Find(&roles).Error; err != nil {
@@ -67,6 +74,54 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityP
 		return nil
 	})
 	return out, err
+}
+
+// streamRules runs a query of one entity's rules (ptype and entity as its two
+// arguments) and appends a rule made of each row's columns.
+func streamRules(db *gorm.DB, out *[]policy.Rule, query, ptype, entityID string, rule func([]sql.RawBytes) policy.Rule) error {
+	rows, err := db.Raw(query, ptype, entityID).Rows()
+	if err != nil {
+		return translate(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return translate(err)
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return translate(err)
+		}
+		*out = append(*out, rule(vals))
+	}
+	return translate(rows.Err())
+}
+
+// trimEmpty drops trailing empty values, as ruleOf does: a rule missing its
+// last fields reads as the malformed rule it is.
+func trimEmpty(vals []string) []string {
+	n := len(vals)
+	for n > 0 && vals[n-1] == "" {
+		n--
+	}
+	return vals[:n]
+}
+
+// interner keeps one copy of each string read.
+type interner map[string]string
+
+func (in interner) of(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in[s] = s
+	return s
 }
 
 // tx is one transaction.
@@ -136,6 +191,7 @@ func (t *tx) DeleteEntity(id string) error {
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&assignmentRow{}).Error },
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&userRow{}).Error },
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&roleRow{}).Error },
+		func() error { return t.db.Where("entity_id = ?", id).Delete(&policyChangeRow{}).Error },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

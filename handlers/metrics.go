@@ -196,6 +196,7 @@ func errorCodeOf(head []byte) string {
 type engineCollector struct {
 	engine                                                    *policy.Engine
 	checks, checkErrs, loaded, loads, reloads, loadErrs, evic *prometheus.Desc
+	deltas                                                    *prometheus.Desc
 }
 
 func newEngineCollector(e *policy.Engine) *engineCollector {
@@ -210,7 +211,9 @@ func newEngineCollector(e *policy.Engine) *engineCollector {
 		loads: prometheus.NewDesc("rolegate_policy_loads_total",
 			"Entity policy loads from storage (first uses and reloads).", nil, nil),
 		reloads: prometheus.NewDesc("rolegate_policy_reloads_total",
-			"Reloads of an entity's policy held in memory after a change.", nil, nil),
+			"Full reloads of an entity's policy held in memory after a change.", nil, nil),
+		deltas: prometheus.NewDesc("rolegate_policy_deltas_applied_total",
+			"Changes applied to an entity's policy held in memory without reloading it (a write's delta, on this instance or read from the change log).", nil, nil),
 		loadErrs: prometheus.NewDesc("rolegate_policy_load_errors_total",
 			"Entity policy loads that failed.", nil, nil),
 		evic: prometheus.NewDesc("rolegate_entity_evictions_total",
@@ -219,7 +222,7 @@ func newEngineCollector(e *policy.Engine) *engineCollector {
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.checks, c.checkErrs, c.loaded, c.loads, c.reloads, c.loadErrs, c.evic} {
+	for _, d := range []*prometheus.Desc{c.checks, c.checkErrs, c.loaded, c.loads, c.reloads, c.deltas, c.loadErrs, c.evic} {
 		ch <- d
 	}
 }
@@ -233,6 +236,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.loaded, prometheus.GaugeValue, float64(st.Loaded))
 	ch <- prometheus.MustNewConstMetric(c.loads, prometheus.CounterValue, float64(st.Loads))
 	ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(st.Reloads))
+	ch <- prometheus.MustNewConstMetric(c.deltas, prometheus.CounterValue, float64(st.Deltas))
 	ch <- prometheus.MustNewConstMetric(c.loadErrs, prometheus.CounterValue, float64(st.LoadErrors))
 	ch <- prometheus.MustNewConstMetric(c.evic, prometheus.CounterValue, float64(st.Evictions))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -80,9 +81,12 @@ type Match struct {
 
 // EngineStats are counters for operators.
 type EngineStats struct {
-	Loaded     int64 // entities held now
-	Loads      int64 // policy loads since start (first uses and reloads)
-	Reloads    int64 // reloads of a held entity after a change (Refresh)
+	Loaded  int64 // entities held now
+	Loads   int64 // policy loads since start (first uses and reloads)
+	Reloads int64 // full reloads of a held entity after a change (Refresh)
+	// Deltas counts the changes applied to a held entity without reloading it
+	// (a write's delta, here or read from the change log).
+	Deltas     int64
 	LoadErrors int64 // loads that failed
 	Evictions  int64
 	// Checks counts the checks answered since start by deciding value
@@ -109,11 +113,12 @@ type counter struct {
 	_ [56]byte
 }
 
-// Engine answers checks from Casbin enforcers built per entity (one per shard
-// of its rules) from that entity's rules only, on first use. An entity's
-// snapshot (enforcers and decision cache) is replaced as a whole, never
-// mutated, when the policy changes, so checks run without locks against an
-// immutable snapshot.
+// Engine answers checks with Casbin over an entity's rules, loaded on first
+// use and held per entity as a snapshot of units (one per role and per user
+// with own rights) and a user -> roles index. A check asks Casbin over the
+// units of the subjects the user holds only. A snapshot is never mutated: a
+// change (a reload, or a delta applied) installs a new one sharing what it
+// did not touch, so checks run without locks against an immutable snapshot.
 type Engine struct {
 	modelText    string
 	loader       PolicyLoader
@@ -131,11 +136,14 @@ type Engine struct {
 
 	loads      atomic.Int64
 	reloads    atomic.Int64
+	deltas     atomic.Int64
 	loadErrors atomic.Int64
 	evictions  atomic.Int64
 	// checks counts answers by deciding value (decisionValues' order).
 	checks      [len(decisionValues)]counter
 	checkErrors counter
+	// deciders are pooled Casbin enforcers of the model (see decider).
+	deciders sync.Pool
 	// tableUsed is the decisions the held snapshots' tables hold, against
 	// maxDecisions.
 	tableUsed atomic.Int64
@@ -150,67 +158,80 @@ type slot struct {
 	counted  atomic.Bool // counted among the entities held (unknown.go)
 }
 
-// snapshot is one entity's policy at one revision: immutable once built.
+// snapshot is one entity's policy at one revision: immutable once built. A
+// change makes a new snapshot that shares every unit and index bucket it does
+// not touch (copy-on-write).
 type snapshot struct {
-	entityID  string
-	revision  int64
-	exists    bool
-	modelText string
-	// shards split the p rules by object type (a hash of it), at most about
-	// shardRules rules each, every shard also holding the wildcard rules.
-	// Casbin evaluates the matcher once per rule, so a check scans one
-	// shard, not the whole entity. Each shard's enforcer is built on first
-	// use; all of them resolve roles through links, the entity's g rules.
-	shards    []*shard
-	roleNames map[string]string // role id -> name
-	rights    map[string][]Rule // subject -> its p rules
-	links     map[string][]string
-	// decisions caches answers this snapshot's enforcers gave; it goes with
-	// the snapshot, so no answer outlives the policy that gave it.
+	entityID string
+	revision int64
+	created  time.Time // when the entity was created (EntityPolicy.Created)
+	exists   bool
+	// units holds each subject's p rules (r:<role>, u:<user>) in its own
+	// small unit, indexed by object type. A check gathers only the units of
+	// the subjects the user holds, for the object type asked and wildcards,
+	// and lets Casbin decide over those rules: it costs what the user holds,
+	// not what the entity holds.
+	units *pmap[*unit]
+	// links are the entity's g rules: u:<user> or s:<scope>|<user> -> the
+	// role subjects it holds.
+	links     *pmap[[]string]
+	roleNames *pmap[string] // role id -> name, active roles
+	// decisions caches answers this snapshot gave; it goes with the
+	// snapshot, so no answer outlives the policy that gave it.
 	decisions atomic.Pointer[decisionTable]
 	released  atomic.Bool // its table was given back to the budget
 	engine    *Engine
 }
 
-// shard is the rules of one object type and, once built, their enforcer.
-type shard struct {
-	rules [][]string
-	once  sync.Once
-	enf   *casbin.Enforcer
-	err   error
+// unit is one subject's p rules, grouped by object type (Wildcard: the rules
+// for every object type).
+type unit struct {
+	rules []Rule
+	byObj map[string][][]string
 }
 
-// shardRules is about how many object-specific rules one shard holds: a check
-// scans that many (plus the wildcard rules) whatever the entity's size, and an
-// entity holds one enforcer per shardRules rules. 32 made uncached checks 20%
-// faster and warm entities 40% larger (BENCHMARKS.md).
-const shardRules = 64
-
-// shardOf picks the shard of an object type (FNV-1a).
-func shardOf(objectType string, n int) int {
-	if n == 1 {
-		return 0
+func newUnit(rules []Rule) *unit {
+	u := &unit{rules: rules, byObj: make(map[string][][]string, 4)}
+	for _, r := range rules {
+		u.byObj[r.Values[2]] = append(u.byObj[r.Values[2]], r.Values)
 	}
-	h := uint32(2166136261)
-	for i := 0; i < len(objectType); i++ {
-		h ^= uint32(objectType[i])
-		h *= 16777619
-	}
-	return int(h % uint32(n))
+	return u
 }
 
-// holds is model.conf's holds(a, b): g(a, b, dom) over the entity's g rules,
-// a is b or a g rule links a to b.
-func (s *snapshot) holds(args ...any) (any, error) {
+// decider is one Casbin enforcer of model.conf whose p rules are set, for one
+// check at a time, to the rules gathered from the units of the subjects the
+// user holds. holds(a, b) is g(a, b, dom) answered from that user's own g
+// rules: a is b, or a g rule links a to b (roles hold no roles, so one level).
+// Deciders are pooled: each serves one check at a time.
+type decider struct {
+	enf       *casbin.Enforcer
+	policy    *model.Assertion
+	sub, ssub string
+	subRoles  []string
+	ssubRoles []string
+	buf       [][]string
+}
+
+func (d *decider) holds(args ...any) (any, error) {
 	if len(args) != 2 {
 		return false, fmt.Errorf("holds takes 2 arguments, not %d", len(args))
 	}
 	a, _ := args[0].(string)
 	b, _ := args[1].(string)
-	if a == b {
-		return a != "", nil
+	if a == "" {
+		return false, nil
 	}
-	for _, role := range s.links[a] {
+	if a == b {
+		return true, nil
+	}
+	var roles []string
+	switch a {
+	case d.sub:
+		roles = d.subRoles
+	case d.ssub:
+		roles = d.ssubRoles
+	}
+	for _, role := range roles {
 		if role == b {
 			return true, nil
 		}
@@ -218,33 +239,19 @@ func (s *snapshot) holds(args ...any) (any, error) {
 	return false, nil
 }
 
-// enforcer builds the shard's enforcer on first use: a Casbin enforcer of
-// model.conf over the shard's p rules, resolving roles with holds.
-func (s *snapshot) enforcer(sh *shard) (*casbin.Enforcer, error) {
-	sh.once.Do(func() {
-		m, err := model.NewModelFromString(s.modelText)
-		if err != nil {
-			sh.err = err
-			return
-		}
-		if len(sh.rules) > 0 {
-			if err := m.AddPolicies("p", "p", sh.rules); err != nil {
-				sh.err = err
-				return
-			}
-		}
-		enf, err := casbin.NewEnforcer(m)
-		if err != nil {
-			sh.err = err
-			return
-		}
-		enf.AddFunction("holds", s.holds)
-		sh.enf = enf
-	})
-	if sh.err != nil {
-		return nil, fmt.Errorf("entity %q: enforcer: %w", s.entityID, sh.err)
+// newDecider builds a decider of the engine's model.
+func (e *Engine) newDecider() (*decider, error) {
+	m, err := model.NewModelFromString(e.modelText)
+	if err != nil {
+		return nil, err
 	}
-	return sh.enf, nil
+	enf, err := casbin.NewEnforcer(m)
+	if err != nil {
+		return nil, err
+	}
+	d := &decider{enf: enf, policy: m["p"]["p"]}
+	enf.AddFunction("holds", d.holds)
+	return d, nil
 }
 
 // decisionTable is a fixed-size cache of decisions, safe for concurrent use
@@ -300,9 +307,20 @@ const (
 
 // newTable makes the first decision table of a snapshot being built, counted
 // against the budget until release.
-func (e *Engine) newTable() *decisionTable {
+func (e *Engine) newTable() *decisionTable { return e.tableLike(nil) }
+
+// tableLike makes an empty decision table for a snapshot replacing one whose
+// table is prev: as large as prev (the entity's questions needed it) when the
+// budget allows, else of the first size.
+func (e *Engine) tableLike(prev *decisionTable) *decisionTable {
 	if e.maxDecisions < 0 {
 		return nil
+	}
+	if n := prev.size(); n > minDecisions {
+		if e.tableUsed.Add(int64(n)) <= int64(e.maxDecisions) {
+			return newDecisionTable(n)
+		}
+		e.tableUsed.Add(-int64(n))
 	}
 	t := newDecisionTable(minDecisions)
 	e.tableUsed.Add(int64(t.size()))
@@ -453,8 +471,10 @@ func (e *Engine) Revision(ctx context.Context, entityID string) (int64, error) {
 	return s.revision, nil
 }
 
-// Refresh reloads an entity's policy if it is held, after a committed write.
-// A policy older than the one held is never installed. An entity not held is
+// Refresh brings an entity's policy up to date if it is held, after a
+// committed write: by applying the change log's entries after the revision
+// held when the store keeps a log that reaches back, else by reloading it in
+// full. A policy older than the one held is never installed. An entity not held is
 // left to load on its next check; one that no longer exists is dropped.
 func (e *Engine) Refresh(ctx context.Context, entityID string) error {
 	sl, ok := e.entities.load(entityID)
@@ -466,6 +486,17 @@ func (e *Engine) Refresh(ctx context.Context, entityID string) error {
 		e.reloads.Add(1)
 		_, err := e.snapshot(ctx, entityID)
 		return err
+	}
+	if cur := sl.snap.Load(); cur != nil {
+		if next, _ := e.catchUpFromLog(ctx, cur); next != nil {
+			if next == cur || e.swap(sl, cur, next) {
+				e.deltas.Add(next.revision - cur.revision)
+				return nil
+			}
+			if s := sl.snap.Load(); s != nil && s.revision >= next.revision {
+				return nil // another catch-up got there
+			}
+		}
 	}
 	e.reloads.Add(1)
 	s, err := e.load(ctx, entityID)
@@ -559,7 +590,7 @@ func (e *Engine) Forget(entityID string) {
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() EngineStats {
-	st := EngineStats{Loaded: e.count.Load(), Loads: e.loads.Load(), Reloads: e.reloads.Load(),
+	st := EngineStats{Loaded: e.count.Load(), Loads: e.loads.Load(), Reloads: e.reloads.Load(), Deltas: e.deltas.Load(),
 		LoadErrors: e.loadErrors.Load(), Evictions: e.evictions.Load(),
 		Checks: make(map[Permission]int64, len(decisionValues)), CheckErrors: e.checkErrors.Load(),
 		DecisionCapacity: e.tableUsed.Load(), Unknown: int64(e.unknown.len())}
@@ -721,54 +752,73 @@ func (e *Engine) load(ctx context.Context, entityID string) (*snapshot, error) {
 	return s, nil
 }
 
-// build makes a snapshot from an entity's rules. Enforcers are built per
-// object type on first use.
+// build makes a snapshot from an entity's rules, in one pass over them: the
+// p rules grouped into one unit per subject, the g rules into the user index.
 func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
-	s := &snapshot{entityID: entityID, revision: pol.Revision, roleNames: pol.RoleNames, modelText: e.modelText,
-		rights: map[string][]Rule{}, links: map[string][]string{}}
-	var wild, specific [][]string
+	s := &snapshot{entityID: entityID, revision: pol.Revision, created: pol.Created}
+	rights := map[string][]Rule{}
+	ng := 0
+	for _, r := range pol.Rules {
+		if r.PType == "g" {
+			ng++
+		}
+	}
+	// Users hold a few roles each: about half as many users as g rules.
+	links := sizedPmap[[]string](ng / 2)
 	// Rules repeat the same strings (the entity, each subject, object types,
 	// actions): keep one copy of each.
-	seen := make(map[string]string, 64)
+	in := make(interner, 64+ng/2)
 	for _, r := range pol.Rules {
-		for i, v := range r.Values {
-			if c, ok := seen[v]; ok {
-				r.Values[i] = c
-			} else {
-				seen[v] = v
-			}
-		}
+		in.rule(r)
 		switch {
 		case r.PType == "p" && len(r.Values) == 6:
-			s.rights[r.Values[0]] = append(s.rights[r.Values[0]], r)
-			if r.Values[2] == Wildcard {
-				wild = append(wild, r.Values)
-			} else {
-				specific = append(specific, r.Values)
-			}
+			rights[r.Values[0]] = append(rights[r.Values[0]], r)
 		case r.PType == "g" && len(r.Values) == 3:
-			s.links[r.Values[0]] = append(s.links[r.Values[0]], r.Values[1])
+			roles, _ := links.get(r.Values[0])
+			links.put(r.Values[0], appendOnce(roles, r.Values[1]))
 		default:
 			return nil, fmt.Errorf("entity %q: malformed rule %q", entityID, r.String())
 		}
 	}
-	s.shards = make([]*shard, max(1, (len(specific)+shardRules-1)/shardRules))
-	for i := range s.shards {
-		s.shards[i] = &shard{}
+	units := sizedPmap[*unit](len(rights))
+	for sub, rs := range rights {
+		units.put(sub, newUnit(rs))
 	}
-	for _, r := range specific {
-		sh := s.shards[shardOf(r[2], len(s.shards))]
-		sh.rules = append(sh.rules, r)
+	names := make(map[string]string, len(pol.RoleNames))
+	for id, n := range pol.RoleNames {
+		names[id] = n
 	}
-	for _, sh := range s.shards {
-		sh.rules = append(sh.rules, wild...)
-	}
+	s.units, s.links, s.roleNames = units, links, newPmap(names)
 	return s, nil
 }
 
-// check answers one question from the snapshot: the decision is Casbin's,
-// cached per snapshot; the deciding value and the explanation come from the
-// rules that matched.
+// interner keeps one copy of each string rules repeat.
+type interner map[string]string
+
+func (in interner) rule(r Rule) {
+	for i, v := range r.Values {
+		if c, ok := in[v]; ok {
+			r.Values[i] = c
+		} else {
+			in[v] = v
+		}
+	}
+}
+
+func appendOnce(list []string, v string) []string {
+	for _, x := range list {
+		if x == v {
+			return list
+		}
+	}
+	return append(list, v)
+}
+
+// check answers one question from the snapshot: the decision is Casbin's, over
+// the rules of the units of the subjects the user holds (its own, its roles
+// entity-wide and inside the scope) for the object type and wildcards, cached
+// per snapshot; the deciding value and the explanation come from the rules
+// that matched.
 func (s *snapshot) check(req CheckRequest) (Decision, error) {
 	d := Decision{Revision: s.revision, Permission: NotAllowed}
 	if !s.exists {
@@ -781,27 +831,41 @@ func (s *snapshot) check(req CheckRequest) (Decision, error) {
 			return d, nil
 		}
 	}
-	sub := UserSubject(req.UserID)
-	ssub := ""
+	dc, err := s.engine.decider()
+	if err != nil {
+		return d, fmt.Errorf("entity %q: enforcer: %w", s.entityID, err)
+	}
+	defer s.engine.deciders.Put(dc)
+	dc.sub = UserSubject(req.UserID)
+	dc.ssub = ""
 	if req.Scope != "" {
-		ssub = ScopedSubject(req.Scope, req.UserID)
+		dc.ssub = ScopedSubject(req.Scope, req.UserID)
 	}
 	owner := ""
 	if req.OwnerID != "" {
 		owner = UserSubject(req.OwnerID)
 	}
-	sh := s.shards[shardOf(req.ObjectType, len(s.shards))]
+	dc.subRoles, _ = s.links.get(dc.sub)
+	dc.ssubRoles = nil
+	if dc.ssub != "" {
+		dc.ssubRoles, _ = s.links.get(dc.ssub)
+	}
+	rules := s.gather(dc.buf[:0], req.ObjectType, dc.sub, dc.subRoles, dc.ssubRoles)
+	defer func() {
+		clear(rules)
+		dc.buf = rules[:0]
+		dc.subRoles, dc.ssubRoles = nil, nil
+	}()
 	allowed := false
-	if len(sh.rules) > 0 {
-		enf, err := s.enforcer(sh)
-		if err == nil {
-			allowed, err = enf.Enforce(sub, ssub, s.entityID, req.ObjectType, req.Action, owner)
-		}
+	if len(rules) > 0 {
+		dc.policy.Policy = rules
+		allowed, err = dc.enf.Enforce(dc.sub, dc.ssub, s.entityID, req.ObjectType, req.Action, owner)
+		dc.policy.Policy = nil
 		if err != nil {
-			return Decision{Permission: NotAllowed, Revision: s.revision}, fmt.Errorf("enforce: %w", err)
+			return d, fmt.Errorf("enforce: %w", err)
 		}
 	}
-	matched := s.matches(sub, ssub, req.ObjectType, req.Action, owner)
+	matched := s.matches(rules, dc.sub, req.ObjectType, req.Action, owner)
 	d.Allowed = allowed
 	d.Permission = deciding(allowed, matched)
 	if req.Explain {
@@ -814,6 +878,36 @@ func (s *snapshot) check(req CheckRequest) (Decision, error) {
 		s.engine.grow(s, t)
 	}
 	return d, nil
+}
+
+// decider takes a pooled decider, building one when none is free.
+func (e *Engine) decider() (*decider, error) {
+	if d, ok := e.deciders.Get().(*decider); ok {
+		return d, nil
+	}
+	return e.newDecider()
+}
+
+// gather appends the rules of the subjects' units that can match an object
+// type: those naming it and the wildcard ones.
+func (s *snapshot) gather(out [][]string, obj, sub string, roleLists ...[]string) [][]string {
+	add := func(subject string) {
+		u, ok := s.units.get(subject)
+		if !ok {
+			return
+		}
+		out = append(out, u.byObj[obj]...)
+		if obj != Wildcard {
+			out = append(out, u.byObj[Wildcard]...)
+		}
+	}
+	add(sub)
+	for _, roles := range roleLists {
+		for _, r := range roles {
+			add(r)
+		}
+	}
+	return out
 }
 
 // deciding names the value that decided: denied beats allowed beats
@@ -847,32 +941,29 @@ func deciding(allowed bool, matched []Match) Permission {
 // user's own and its roles', entity-wide and inside the scope.
 func (s *snapshot) subjects(sub, ssub string) []string {
 	out := []string{sub}
-	out = append(out, s.links[sub]...)
+	roles, _ := s.links.get(sub)
+	out = append(out, roles...)
 	if ssub != "" {
-		out = append(out, s.links[ssub]...)
+		roles, _ = s.links.get(ssub)
+		out = append(out, roles...)
 	}
 	return out
 }
 
-// matches lists the rights that match a request.
-func (s *snapshot) matches(sub, ssub, obj, act, owner string) []Match {
+// matches lists the rights among the gathered rules that match a request.
+func (s *snapshot) matches(rules [][]string, sub, obj, act, owner string) []Match {
 	var out []Match
-	seen := map[Match]bool{}
-	for _, subject := range s.subjects(sub, ssub) {
-		for _, r := range s.rights[subject] {
-			v := r.Values
-			if (v[2] != Wildcard && v[2] != obj) || (v[3] != Wildcard && v[3] != act) {
-				continue
-			}
-			if v[4] == CondOwn && owner != sub {
-				continue
-			}
-			m := Match{RoleID: roleIDOf(subject), Permission: rulePermission(r)}
-			m.RoleName = s.roleNames[m.RoleID]
-			if !seen[m] {
-				seen[m] = true
-				out = append(out, m)
-			}
+	for _, v := range rules {
+		if (v[2] != Wildcard && v[2] != obj) || (v[3] != Wildcard && v[3] != act) {
+			continue
+		}
+		if v[4] == CondOwn && owner != sub {
+			continue
+		}
+		m := Match{RoleID: roleIDOf(v[0]), Permission: rulePermission(Rule{Values: v})}
+		m.RoleName, _ = s.roleNames.get(m.RoleID)
+		if !slices.Contains(out, m) {
+			out = append(out, m)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -915,7 +1006,11 @@ func (e *Engine) Effective(ctx context.Context, entityID, userID, scope string) 
 	values := map[pair]Permission{}
 	var denies []pair
 	for _, subject := range s.subjects(sub, ssub) {
-		for _, r := range s.rights[subject] {
+		u, ok := s.units.get(subject)
+		if !ok {
+			continue
+		}
+		for _, r := range u.rules {
 			p := pair{r.Values[2], r.Values[3]}
 			v := rulePermission(r)
 			if v == Denied {

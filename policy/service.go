@@ -185,11 +185,13 @@ func actorOf(ctx context.Context) (Actor, bool) {
 }
 
 // write runs fn in one transaction after bumping the entity's revision, then,
-// once committed, refreshes the entity's enforcer so that the next check on
-// this instance sees the change, and tells the other instances.
+// once committed, applies what fn changed (recorded as a Delta) to the
+// entity's policy held in memory so that the next check on this instance sees
+// the change, and tells the other instances.
 func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now time.Time) error) (int64, error) {
 	now := s.clock()
 	var rev int64
+	var rec *recorder
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		rev, err = tx.BumpRevision(entityID, now)
@@ -199,12 +201,16 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 			}
 			return err
 		}
-		return s.quotas.guard(tx, entityID, func() error { return fn(tx, now) })
+		rec = &recorder{tx: tx, entityID: entityID}
+		if err := s.quotas.guard(rec, entityID, func() error { return fn(rec, now) }); err != nil {
+			return err
+		}
+		return logChange(tx, entityID, rev, now, rec.delta)
 	})
 	if err != nil {
 		return 0, err
 	}
-	s.refresh(ctx, entityID)
+	s.apply(ctx, entityID, rev, rec.delta)
 	s.committed(ctx, entityID, rev)
 	return rev, nil
 }
@@ -216,8 +222,9 @@ func (s *Service) committed(ctx context.Context, entityID string, rev int64) {
 	s.sync.Committed(entityID, rev)
 }
 
-func (s *Service) refresh(ctx context.Context, entityID string) {
-	if err := s.engine.Refresh(context.WithoutCancel(ctx), entityID); err != nil {
+// apply brings the engine to the write's revision with the delta it recorded.
+func (s *Service) apply(ctx context.Context, entityID string, rev int64, d Delta) {
+	if err := s.engine.Apply(context.WithoutCancel(ctx), entityID, rev, d); err != nil {
 		s.log.Warn("refresh entity policy after write", "entity_id", entityID, "error", err)
 	}
 }

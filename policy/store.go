@@ -24,7 +24,10 @@ type Store interface {
 
 // EntityPolicy is one entity's compiled policy as stored.
 type EntityPolicy struct {
-	Revision  int64
+	Revision int64
+	// Created is when the entity was created: an entity deleted and created
+	// again under the same id is another one.
+	Created   time.Time
 	Rules     []Rule
 	RoleNames map[string]string // role id -> name, active roles only
 }
@@ -92,6 +95,9 @@ type Tx interface {
 	SubjectRules(entityID, subject string) ([]Rule, error)
 	// ReplaceSubjectRules replaces the p rules of one subject in an entity.
 	ReplaceSubjectRules(entityID, subject string, rules []Rule) error
+	// AppendPolicyChange appends an entry to the change log and removes the
+	// entity's entries keep or more revisions older.
+	AppendPolicyChange(c PolicyChange, keep int) error
 	// EntityRules returns every rule of an entity, p and g, sorted (for the
 	// consistency check).
 	EntityRules(entityID string) ([]Rule, error)

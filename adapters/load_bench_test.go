@@ -1,0 +1,130 @@
+package adapters
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/policy"
+)
+
+// BenchmarkColdLoadLarge measures the cold load of the large tenant of the
+// tenant-scale issue from SQLite: 1,000 roles x 20 rights and 100,000 users
+// with 2 roles each (220,000 rules), read by LoadPolicy and built into the
+// engine's snapshot, with the heap the held entity takes.
+//
+//	go test -run '^$' -bench BenchmarkColdLoadLarge -benchtime 3x ./adapters
+func BenchmarkColdLoadLarge(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) {
+		store, err := Open(context.Background(), "sqlite://"+filepath.Join(b.TempDir(), "large.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer store.Close()
+		coldLoadLarge(b, store)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		base := os.Getenv("ROLEGATE_TEST_POSTGRES_URL")
+		if base == "" {
+			b.Skip("ROLEGATE_TEST_POSTGRES_URL not set")
+		}
+		admin, err := Open(context.Background(), base)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer admin.Close()
+		schema := "rg_bench_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+		if err := admin.w.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+			b.Fatal(err)
+		}
+		defer admin.w.Exec("DROP SCHEMA " + schema + " CASCADE")
+		sep := "?"
+		if strings.Contains(base, "?") {
+			sep = "&"
+		}
+		store, err := Open(context.Background(), base+sep+"search_path="+schema)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer store.Close()
+		coldLoadLarge(b, store)
+	})
+}
+
+func coldLoadLarge(b *testing.B, store *Store) {
+	ctx := context.Background()
+	const ent, roles, users = "big", 1000, 100_000
+	objects := []string{"payable", "receivable", "receipt", "counterpart", "product", "project", "tag", "todo_task", "workflow", "comment"}
+	actions := []string{"create", "read", "update", "delete"}
+	now := time.Now().UTC()
+	err := store.Update(ctx, func(tx policy.Tx) error {
+		if err := tx.InsertEntity(&policy.Entity{ID: ent, Name: ent, Revision: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		var rules []policy.Rule
+		for r := 0; r < roles; r++ {
+			role := policy.Role{ID: fmt.Sprintf("role-%d", r), EntityID: ent, Name: fmt.Sprintf("role %d", r), RoleType: policy.RoleCustom,
+				Scope: policy.ScopeAccount, Status: policy.StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}
+			for k := 0; k < 20; k++ {
+				o := policy.ObjectPermissions{ObjectType: objects[(r+k/4)%len(objects)],
+					Actions: []policy.ActionPermission{{ActionName: actions[k%4], Permission: policy.Allowed}}}
+				if k == 19 {
+					o.Actions[0].Permission = policy.Denied
+				}
+				role.Permissions.Objects = append(role.Permissions.Objects, o)
+			}
+			if err := tx.InsertRole(&role); err != nil {
+				return err
+			}
+			rules = append(rules, policy.Compile(role)...)
+		}
+		for u := 0; u < users; u++ {
+			for _, r := range []int{u % roles, (u*7 + 1) % roles} {
+				rules = append(rules, policy.CompileAssignment(policy.Assignment{EntityID: ent, UserID: fmt.Sprintf("user-%d", u), RoleID: fmt.Sprintf("role-%d", r)}))
+			}
+		}
+		return tx.AddRules(rules)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var heap uint64
+	var rules int
+	var e *policy.Engine
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e = nil
+		e, err = policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		if _, err := e.Revision(ctx, ent); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap = max(heap, after.HeapAlloc-min(after.HeapAlloc, before.HeapAlloc))
+		d, err := e.Check(ctx, policy.CheckRequest{EntityID: ent, UserID: "user-3", ObjectType: objects[3], Action: "read", Explain: true})
+		if err != nil || !d.Allowed {
+			b.Fatalf("check after the load: %+v %v", d, err)
+		}
+		rules = 20*roles + 2*users
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(heap), "heap-bytes")
+	b.ReportMetric(float64(rules), "rules")
+}

@@ -1,0 +1,97 @@
+package policy
+
+import (
+	"context"
+	"time"
+)
+
+// The change log: every write through the Service appends, in its own
+// transaction, what it changed in the entity's policy (its Delta) under the
+// revision it took the entity to. An instance holding an older revision reads
+// the entries after it and applies them in order instead of reloading the
+// entity; it reloads in full only when the log does not reach back (entries
+// trimmed, or a revision written without one: an entity created, deleted or
+// repaired by the doctor). The same log is what a changes feed for clients can
+// be built on.
+
+// PolicyChange is one entry of the change log.
+type PolicyChange struct {
+	EntityID string
+	Revision int64
+	Kind     string // ChangeDelta or ChangeReload
+	Payload  []byte // the Delta, encoded (ChangeDelta)
+	At       time.Time
+}
+
+// The kinds of change log entries.
+const (
+	// ChangeDelta carries the write's Delta.
+	ChangeDelta = "delta"
+	// ChangeReload marks a change too large to carry (or not expressible as a
+	// delta): readers reload the entity in full.
+	ChangeReload = "reload"
+)
+
+// ChangeLogKeep is how many revisions of an entity the log keeps; a write
+// trims what is older.
+const ChangeLogKeep = 1000
+
+// maxChangePayload bounds a logged delta; a larger change is logged as
+// ChangeReload.
+const maxChangePayload = 256 << 10
+
+// ChangeLog reads the change log. Stores that keep one implement it; the
+// engine uses it when its loader does.
+type ChangeLog interface {
+	// PolicyChanges returns the entity's current revision and creation time,
+	// and the logged changes of the revisions after `after` up to the
+	// current one, in order (at most max of them; none when more than max
+	// revisions separate them). ErrNotFound for an unknown entity.
+	PolicyChanges(ctx context.Context, entityID string, after int64, max int) (revision int64, created time.Time, changes []PolicyChange, err error)
+}
+
+// logChange appends a write's delta to the change log, inside its transaction.
+func logChange(tx Tx, entityID string, rev int64, now time.Time, d Delta) error {
+	c := PolicyChange{EntityID: entityID, Revision: rev, Kind: ChangeReload, At: now}
+	if !d.Full {
+		b, err := d.Encode()
+		if err != nil {
+			return err
+		}
+		if len(b) <= maxChangePayload {
+			c.Kind, c.Payload = ChangeDelta, b
+		}
+	}
+	return tx.AppendPolicyChange(c, ChangeLogKeep)
+}
+
+// catchUpFromLog brings a held snapshot s to the store's current revision by
+// applying the logged deltas after it. It returns nil (and no error) when the
+// log cannot do it: the caller reloads in full.
+func (e *Engine) catchUpFromLog(ctx context.Context, s *snapshot) (*snapshot, error) {
+	log, ok := e.loader.(ChangeLog)
+	if !ok || s == nil || !s.exists {
+		return nil, nil
+	}
+	rev, created, changes, err := log.PolicyChanges(ctx, s.entityID, s.revision, ChangeLogKeep)
+	if err != nil || !created.Equal(s.created) || rev < s.revision {
+		return nil, nil // unknown now, or another entity of the same id: reload
+	}
+	next := s
+	for _, c := range changes {
+		if c.Revision != next.revision+1 || c.Kind != ChangeDelta {
+			return nil, nil
+		}
+		d, err := DecodeDelta(c.Payload)
+		if err != nil || d.Full {
+			return nil, nil
+		}
+		if next, err = next.apply(c.Revision, d); err != nil {
+			return nil, nil
+		}
+	}
+	if next.revision != rev {
+		return nil, nil
+	}
+	return next, nil
+}
