@@ -107,7 +107,7 @@ var objects = []string{"payable", "receivable", "receipt", "counterpart", "produ
 var actions = []string{"create", "read", "update", "delete", "approve", "pay", "cancel", "submit"}
 
 func run(c config) error {
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background()) // the bench is Rolegate's own caller
 	dir, err := os.MkdirTemp("", "rolegate-bench")
 	if err != nil {
 		return err
@@ -816,7 +816,7 @@ func load(url string, c config, body func(*rand.Rand) []byte) ([]time.Duration, 
 
 func writeBench(ctx context.Context, client *http.Client, base string, svc *policy.Service, c config) ([]time.Duration, int, error) {
 	ent := entityID(0)
-	roles, err := svc.ListRoles(policy.Internal(ctx), ent, policy.RoleFilter{Name: "role 1"}, policy.Page{Limit: 1})
+	roles, err := svc.ListRoles(ctx, ent, policy.RoleFilter{Name: "role 1"}, policy.Page{Limit: 1})
 	if err != nil || len(roles) == 0 {
 		return nil, 0, fmt.Errorf("role to update: %v", err)
 	}

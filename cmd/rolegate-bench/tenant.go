@@ -50,7 +50,7 @@ func runTenant(c config) error {
 	if tc.roles < tc.rolesPerUser || tc.rolesPerUser < 1 || tc.users < 1 || tc.references < 1 {
 		return fmt.Errorf("tenant scenario: need -tenant-roles >= -tenant-roles-per-user >= 1, -tenant-users >= 1, -tenant-references >= 1")
 	}
-	ctx := context.Background()
+	ctx := policy.Internal(context.Background()) // the bench is Rolegate's own caller
 	loadStart := loadAverage()
 	dir, err := os.MkdirTemp("", "rolegate-bench-tenant")
 	if err != nil {
