@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,44 +27,7 @@ func tryStart(t *testing.T, env map[string]string, args ...string) (s *server, e
 	for k, v := range env {
 		vars[k] = v
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	s = &server{t: t}
-	go func() {
-		err := run(ctx, append([]string{"serve"}, args...), func(k string) string { return vars[k] }, pw, lockedWriter{&s.mu, &s.term})
-		pw.CloseWithError(fmt.Errorf("program ended: %v", err))
-		done <- err
-	}()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			s.mu.Lock()
-			s.out.Write(line)
-			s.out.WriteByte('\n')
-			s.mu.Unlock()
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
-				addr <- rec.Addr
-			}
-		}
-		close(addr)
-	}()
-	a, ok := <-addr
-	if !ok {
-		cancel()
-		return nil, <-done
-	}
-	s.base = "http://" + a
-	s.stop = func() error { cancel(); return <-done }
-	t.Cleanup(func() { _ = s.stop() })
-	return s, nil
+	return launch(t, vars, args...)
 }
 
 // TestAttackGeneratedTokenInLogStream: the operator starts without a token;

@@ -64,6 +64,18 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 	for k, v := range env {
 		vars[k] = v
 	}
+	s, err := launch(t, vars, args...)
+	if err != nil {
+		t.Fatalf("server did not start: %v", err)
+	}
+	return s
+}
+
+// launch runs the program in this process with exactly vars and waits until
+// it listens (the server, stopped when the test ends), or until it ends
+// without listening (what run returned).
+func launch(t *testing.T, vars map[string]string, args ...string) (*server, error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -97,7 +109,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 	case a, ok := <-addr:
 		if !ok {
 			cancel()
-			t.Fatalf("server did not start: %v", <-done)
+			return nil, <-done
 		}
 		s.base = "http://" + a
 	case <-time.After(30 * time.Second):
@@ -114,7 +126,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 		return <-done
 	}
 	t.Cleanup(func() { _ = s.stop() })
-	return s
+	return s, nil
 }
 
 // call sends a request with the admin token and decodes the JSON answer.
