@@ -21,6 +21,8 @@ func registerFacades(r *gin.Engine, a *api, d Deps) {
 // over the limit).
 func errorWriterFor(path string) func(*gin.Context, error) {
 	switch {
+	case strings.HasSuffix(path, "/auth/token"):
+		return tokenEndpointError // native, Monite's and Dintero's token endpoints
 	case strings.HasPrefix(path, "/v1/accounts/"):
 		return dinteroError
 	case path == "/v1/roles" || strings.HasPrefix(path, "/v1/roles/"):
@@ -29,4 +31,15 @@ func errorWriterFor(path string) func(*gin.Context, error) {
 		return papershiftError
 	}
 	return writeError
+}
+
+// tokenEndpointError answers an error of the token endpoints that comes
+// before them (such as a body over their limit) as RFC 6749 section 5.2 says.
+func tokenEndpointError(c *gin.Context, err error) {
+	status, e := classify(c, err)
+	if status >= 500 {
+		oauthError(c, status, "server_error", "try again")
+		return
+	}
+	oauthError(c, status, "invalid_request", e.Message)
 }

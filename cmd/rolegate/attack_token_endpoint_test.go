@@ -155,7 +155,7 @@ func TestAttackTokenHugeAndDistinctIDsKeepNoState(t *testing.T) {
 		}
 		// Refused before any state: 413 (token endpoints' bodies are 16 KiB
 		// at most), or 401 for an id that cannot exist.
-		if !(st == 413 || (st == 401 && out["error"] == "invalid_client" && h.Get("WWW-Authenticate") != "")) {
+		if !((st == 413 && out["error"] == "invalid_request") || (st == 401 && out["error"] == "invalid_client" && h.Get("WWW-Authenticate") != "")) {
 			t.Fatalf("1 MiB client_id: %d %v", st, out)
 		}
 	}
