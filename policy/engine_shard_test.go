@@ -17,12 +17,13 @@ func (f fixedLoader) LoadPolicy(context.Context, string) (policy.EntityPolicy, e
 	return f.pol, nil
 }
 
-// TestEngineAgreesWithTheRules checks the engine, whose rules are split over
-// many shard enforcers sharing one role manager, against a direct reading of
-// the rules: allowed when an allowing right of the user, its entity-wide
-// roles or its roles inside the scope matches, and no deny does. The entity
-// has 60 object types (several shards), wildcard rights, denies, rights for
-// own objects, users' own rights and scoped assignments.
+// TestEngineAgreesWithTheRules checks the engine, which holds each role's and
+// each user's rules in units of their own and asks Casbin over the units the
+// user holds, against a direct reading of the rules: allowed when an
+// allowing right of the user, its entity-wide roles or its roles inside the
+// scope matches, and no deny does. The entity has 60 object types, wildcard
+// rights, denies, rights for own objects, users' own rights and scoped
+// assignments.
 func TestEngineAgreesWithTheRules(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	objects := make([]string, 60)

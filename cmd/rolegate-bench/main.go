@@ -145,13 +145,7 @@ func run(c config) error {
 		return err
 	}
 	defer store.Close()
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, MaxEntities: c.entities + 10})
-	if err != nil {
-		return err
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Logger: quiet})
-	auth, _, err := policy.BootstrapAdmin(ctx, store, "bench-token")
+	engine, svc, auth, err := benchService(ctx, store, policy.EngineConfig{MaxEntities: c.entities + 10})
 	if err != nil {
 		return err
 	}
@@ -971,4 +965,25 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// quiet is the logger of the servers the bench runs: their logs would only
+// slow them down.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// benchService wires a store into the engine (cfg with the model and loader
+// set), the service and the bootstrap admin token "bench-token", as
+// cmd/rolegate does, for both scenarios.
+func benchService(ctx context.Context, store *adapters.Store, cfg policy.EngineConfig) (*policy.Engine, *policy.Service, *policy.Authenticator, error) {
+	cfg.Model, cfg.Loader = rolegate.CasbinModel, store
+	engine, err := policy.NewEngine(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Logger: quiet})
+	auth, _, err := policy.BootstrapAdmin(ctx, store, "bench-token")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return engine, svc, auth, nil
 }

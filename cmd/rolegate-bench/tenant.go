@@ -15,8 +15,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -72,13 +70,7 @@ func runTenant(c config) error {
 	}
 	fmt.Fprintf(os.Stderr, "tenant scenario: seeded %d reference entities in %v\n", tc.references, time.Since(start).Round(time.Millisecond))
 
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, MaxEntities: tc.references + 10, LoadTimeout: time.Minute})
-	if err != nil {
-		return err
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Logger: quiet})
-	auth, _, err := policy.BootstrapAdmin(ctx, store, "bench-token")
+	engine, svc, auth, err := benchService(ctx, store, policy.EngineConfig{MaxEntities: tc.references + 10, LoadTimeout: time.Minute})
 	if err != nil {
 		return err
 	}
@@ -307,7 +299,7 @@ func runTenant(c config) error {
 		reLat = append(reLat, time.Since(t0))
 	}
 	add(row{name: fmt.Sprintf("HTTP import of %d changed users, tenant held", min(tc.importBatch, tc.users)), p50: dur(pct(reLat, 50)), p99: dur(pct(reLat, 99)),
-		note: "3 requests; each is one transaction and one refresh of the tenant's policy"})
+		note: "3 requests; each is one transaction and one delta applied to the tenant's policy"})
 
 	fmt.Printf("\nRolegate bench, large tenant: 1 entity x (%d roles x %d rights, %d users x %d roles) = %d rules, beside %d entities of 130 rules; SQLite; %d conns x %v; %s, %d CPUs; load average %s at the start, %s at the end\n\n",
 		tc.roles, tc.rights, tc.users, tc.rolesPerUser, rules, tc.references, c.conns, c.duration, runtime.Version(), runtime.NumCPU(), loadStart, loadAverage())
