@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -387,7 +388,11 @@ func TestAttackConnectionsAndSlowBodies(t *testing.T) {
 // budget (64 MiB): past it a body is 503 server_busy, the server stays healthy
 // and serves bodies again once the slow ones end.
 func TestAttackSlowBodiesHoldMemory(t *testing.T) {
-	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_READ_TIMEOUT": "60s"})
+	// A budget of 8 bodies of 1 MiB: of 40 slow bodies, 8 are held and 32
+	// are refused at once, whatever order the server reads them in.
+	const budget, bodies, held = 8 << 20, 40, 8
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_READ_TIMEOUT": "60s",
+		"ROLEGATE_MAX_BODY_MEMORY": strconv.Itoa(budget)})
 	addr := strings.TrimPrefix(s.base, "http://")
 	var slow []net.Conn
 	defer func() {
@@ -395,9 +400,7 @@ func TestAttackSlowBodiesHoldMemory(t *testing.T) {
 			c.Close()
 		}
 	}()
-	// 80: while the checks below run, a slow body may find their few bytes
-	// taken and be refused; the others still spend the budget.
-	for i := 0; i < 80; i++ {
+	for i := 0; i < bodies; i++ {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
@@ -408,23 +411,33 @@ func TestAttackSlowBodiesHoldMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	small := map[string]any{"entity_id": "e", "user_id": "u", "object_type": "doc", "action": "read"}
-	busy := false
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		st, h, out := s.call("POST", "/v1/check", small)
-		if st == 503 {
-			if errCode(out) != "server_busy" || h.Get("Retry-After") == "" {
-				t.Fatalf("body refused: %d %v %v", st, h, out)
+	// Every slow body past the budget is answered 503 server_busy on its own
+	// connection; the held ones get no answer.
+	refused := make(chan int, bodies)
+	deadline := time.Now().Add(30 * time.Second)
+	for _, c := range slow {
+		go func(c net.Conn) {
+			c.SetReadDeadline(deadline)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				refused <- 0
+				return
 			}
-			busy = true
-			break
-		}
-		if st != 200 {
-			t.Fatalf("small check: %d %v", st, out)
-		}
+			resp.Body.Close()
+			refused <- resp.StatusCode
+		}(c)
 	}
-	if !busy {
-		t.Fatal("80 slow bodies of 1 MiB were all held in memory and the server kept reading more")
+	statuses := map[int]int{}
+	for i := 0; i < bodies-held; i++ {
+		statuses[<-refused]++
+	}
+	if statuses[503] != bodies-held {
+		t.Fatalf("answers to the first %d slow bodies: %v; want %d of 503 (the budget holds %d)", bodies-held, statuses, bodies-held, held)
+	}
+	small := map[string]any{"entity_id": "e", "user_id": "u", "object_type": "doc", "action": "read"}
+	st, h, out := s.call("POST", "/v1/check", small)
+	if st != 503 || errCode(out) != "server_busy" || h.Get("Retry-After") == "" {
+		t.Fatalf("a small body while %d slow bodies of 1 MiB hold the budget: %d %v %v; want 503 server_busy with Retry-After", held, st, h, out)
 	}
 	if st, _, _ := s.call("GET", "/healthz", nil); st != 200 {
 		t.Fatalf("healthz while the slow bodies are held: %d", st)

@@ -44,6 +44,8 @@ type Config struct {
 	MaxConnections int
 	// ReadTimeout bounds reading one request, body included.
 	ReadTimeout time.Duration
+	// MaxBodyMemory bounds the bytes of the request bodies read at once.
+	MaxBodyMemory int64
 
 	RateLimitCheck    float64       // checks per second per client and per entity; 0: unlimited
 	RateLimitManage   float64       // other calls per second per client and per entity; 0: unlimited
@@ -73,7 +75,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	c := Config{stderr: stderr}
 	var maxEntities, logLevel, grace string
 	var rateCheck, rateManage, headerTimeout, headerBytes, sweep string
-	var maxRoles, maxUsers, maxRules, maxConns, readTimeout string
+	var maxRoles, maxUsers, maxRules, maxConns, readTimeout, bodyMemory string
 	metrics, err := envBool(getenv, "ROLEGATE_METRICS", true)
 	if err != nil {
 		return c, err
@@ -110,6 +112,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.StringVar(&maxUsers, "max-users-per-entity", env("ROLEGATE_MAX_USERS_PER_ENTITY", "0"), "most users one entity may hold; 0 is the default, 1000000 (ROLEGATE_MAX_USERS_PER_ENTITY)")
 	fs.StringVar(&maxRules, "max-rules-per-entity", env("ROLEGATE_MAX_RULES_PER_ENTITY", "0"), "most compiled rules (rights and assignments) one entity may hold; 0 is the default, 2000000 (ROLEGATE_MAX_RULES_PER_ENTITY)")
 	fs.StringVar(&maxConns, "max-connections", env("ROLEGATE_MAX_CONNECTIONS", "10000"), "most connections served at once; more wait to be accepted (ROLEGATE_MAX_CONNECTIONS)")
+	fs.StringVar(&bodyMemory, "max-body-memory", env("ROLEGATE_MAX_BODY_MEMORY", "67108864"), "bytes of request bodies read at once, by all requests together; past it a body is 503 server_busy (ROLEGATE_MAX_BODY_MEMORY)")
 	fs.StringVar(&readTimeout, "read-timeout", env("ROLEGATE_READ_TIMEOUT", "10s"), "how long a client may take to send a whole request, body included (ROLEGATE_READ_TIMEOUT)")
 	tokenFlags(fs, env, &c.Tokens)
 	if cmd == "doctor" {
@@ -169,6 +172,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.ReadHeaderTimeout, err = time.ParseDuration(headerTimeout); err != nil || c.ReadHeaderTimeout <= 0 {
 		return c, fmt.Errorf("read-header-timeout: %q is not a positive duration such as 5s", headerTimeout)
+	}
+	if c.MaxBodyMemory, err = strconv.ParseInt(bodyMemory, 10, 64); err != nil || c.MaxBodyMemory < 1<<20 {
+		return c, fmt.Errorf("max-body-memory: %q is not a number of bytes of at least 1048576", bodyMemory)
 	}
 	if c.MaxHeaderBytes, err = strconv.Atoi(headerBytes); err != nil || c.MaxHeaderBytes < 1024 || c.MaxHeaderBytes > 1<<20 {
 		return c, fmt.Errorf("max-header-bytes: %q is not a number of bytes from 1024 to 1048576", headerBytes)

@@ -95,21 +95,22 @@ func TestCatalogAndTemplates(t *testing.T) {
 // TestRateLimitAndServerConfig: rate limits, the read-header timeout and
 // the header size limit are flags and variables; bad values are refused.
 func TestRateLimitAndServerConfig(t *testing.T) {
-	env := map[string]string{"ROLEGATE_RATE_LIMIT_CHECK": "100", "ROLEGATE_RATE_LIMIT_MANAGE": "2.5", "ROLEGATE_READ_HEADER_TIMEOUT": "2s", "ROLEGATE_MAX_HEADER_BYTES": "4096"}
+	env := map[string]string{"ROLEGATE_RATE_LIMIT_CHECK": "100", "ROLEGATE_RATE_LIMIT_MANAGE": "2.5", "ROLEGATE_READ_HEADER_TIMEOUT": "2s", "ROLEGATE_MAX_HEADER_BYTES": "4096",
+		"ROLEGATE_MAX_BODY_MEMORY": "8388608"}
 	c, err := loadConfig("serve", []string{"-rate-limit-check", "50"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.RateLimitCheck != 50 || c.RateLimitManage != 2.5 || c.ReadHeaderTimeout != 2*time.Second || c.MaxHeaderBytes != 4096 {
+	if c.RateLimitCheck != 50 || c.RateLimitManage != 2.5 || c.ReadHeaderTimeout != 2*time.Second || c.MaxHeaderBytes != 4096 || c.MaxBodyMemory != 8<<20 {
 		t.Fatalf("config: %+v", c)
 	}
 	c, err = loadConfig("serve", nil, func(string) string { return "" }, io.Discard)
-	if err != nil || c.RateLimitCheck != 0 || c.RateLimitManage != 0 || c.ReadHeaderTimeout != 5*time.Second || c.MaxHeaderBytes != 64<<10 {
+	if err != nil || c.RateLimitCheck != 0 || c.RateLimitManage != 0 || c.ReadHeaderTimeout != 5*time.Second || c.MaxHeaderBytes != 64<<10 || c.MaxBodyMemory != 64<<20 {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
 	for _, bad := range [][]string{{"-rate-limit-check", "-1"}, {"-rate-limit-manage", "lots"}, {"-rate-limit-check", "NaN"},
 		{"-rate-limit-manage", "+Inf"}, {"-read-header-timeout", "0s"}, {"-read-header-timeout", "5"}, {"-max-header-bytes", "100"},
-		{"-max-header-bytes", "x"}} {
+		{"-max-header-bytes", "x"}, {"-max-body-memory", "1000"}, {"-max-body-memory", "64MiB"}} {
 		if _, err := loadConfig("serve", bad, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

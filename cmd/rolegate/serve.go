@@ -93,7 +93,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	// Past the cap, connections wait in the kernel's backlog until one ends:
 	// each held costs a goroutine and its buffers.
 	ln = netutil.LimitListener(ln, cfg.MaxConnections)
-	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic,
+	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic, MaxBodyMemory: cfg.MaxBodyMemory,
 		RateLimits:  handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage},
 		TokenLimits: handlers.TokenLimits{FailureCPU: cfg.Tokens.FailureCPU, FailuresPerAddress: cfg.Tokens.FailuresPerAddress}}
 	if cfg.Metrics {
