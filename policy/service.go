@@ -70,6 +70,10 @@ type Config struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	Quotas Quotas // what one entity may hold; zero fields take the defaults
+	// MaxChangeWaiters and MaxChangeWaitersPerEntity bound the Changes calls
+	// waiting for a write (0: DefaultMaxChangeWaiters, ...PerEntity).
+	MaxChangeWaiters          int
+	MaxChangeWaitersPerEntity int
 }
 
 // Service is what every caller goes through: the admins' writes and the
@@ -83,6 +87,7 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	quotas    Quotas
+	waits     *waiters // Changes calls waiting for a write
 
 	onClientDeleted func(id string)
 	onEntityDeleted func(id string)
@@ -92,7 +97,10 @@ type Service struct {
 // NewService returns a service over a store and an engine.
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, engine: cfg.Engine, templates: cfg.Templates,
-		catalog: cfg.Catalog, sync: cfg.Syncer, log: cfg.Logger, now: cfg.Now, quotas: cfg.Quotas.withDefaults()}
+		catalog: cfg.Catalog, sync: cfg.Syncer, log: cfg.Logger, now: cfg.Now, quotas: cfg.Quotas.withDefaults(),
+		waits: newWaiters(cfg.MaxChangeWaiters, cfg.MaxChangeWaitersPerEntity)}
+	// Other instances' changes, heard or swept, wake the feed's waiters too.
+	s.sync.watch(s.waits)
 	if s.templates == nil {
 		s.templates = DefaultTemplates()
 	}
@@ -205,7 +213,7 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 		if err := s.quotas.guard(rec, entityID, func() error { return fn(rec, now) }); err != nil {
 			return err
 		}
-		return logChange(tx, entityID, rev, now, rec.delta)
+		return logChange(tx, entityID, rev, now, rec.delta, &rec.touched)
 	})
 	if err != nil {
 		return 0, err
@@ -219,6 +227,7 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 // request's context (the transport answers it) and for the other instances.
 func (s *Service) committed(ctx context.Context, entityID string, rev int64) {
 	noteRevision(ctx, rev)
+	s.waits.signal(entityID, rev)
 	s.sync.Committed(entityID, rev)
 }
 
@@ -299,6 +308,11 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, err
 			if err := tx.AddRules(Compile(r)); err != nil {
 				return err
 			}
+		}
+		// The feed's first item: everything of the entity is new.
+		if err := tx.AppendPolicyChange(PolicyChange{EntityID: ent.ID, Revision: ent.Revision, Kind: ChangeReload,
+			At: now, Items: entityItems()}, ChangeLogKeep); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, now, ent.ID, AuditEntityCreate, AuditObjectEntity, ent.ID, nil, EntityDocOf(ent))
 	})
