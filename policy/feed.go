@@ -127,6 +127,16 @@ func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) 
 	}
 }
 
+// cut marks a page that more follow: the caller goes on from its last
+// item's revision (or, when it holds none, past the empty revisions read).
+func (p ChangesPage) cut() ChangesPage {
+	p.HasMore = true
+	if n := len(p.Items); n > 0 {
+		p.Revision = p.Items[n-1].Revision
+	}
+	return p
+}
+
 // gone is the answer to a caller waiting on an entity that was deleted; told
 // is the revision of the deletion when a signal named it.
 func gone(since, told int64) ChangesPage {
@@ -191,14 +201,12 @@ func (s *Service) readChanges(ctx context.Context, reader ChangeReader, entityID
 		return ChangesPage{}, inc, Errorf(KindGone, "changes_expired",
 			"the change log of entity %q no longer reaches back to revision %d: fetch everything again, then follow the feed from revision %d", entityID, q.Since+1, rev)
 	case full, rows == q.Limit+1 && next <= rev:
-		page.HasMore = true
-		return page, inc, nil
+		return page.cut(), inc, nil
 	}
 	if next <= rev {
 		// No entry for the last revisions: refetch everything.
 		if len(page.Items) >= q.Limit {
-			page.HasMore = true
-			return page, inc, nil
+			return page.cut(), inc, nil
 		}
 		page.Items = append(page.Items, ChangeItem{Revision: rev, Type: ItemEntity, Op: ItemPut})
 	}
