@@ -108,7 +108,7 @@ func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) 
 			return ChangesPage{}, err
 		}
 		first, incarnation = false, inc
-		page.Busy = busy
+		page.Busy = busy && page.Revision == q.Since // answered empty, without waiting
 		if page.Revision > q.Since || w == nil {
 			s.waits.leave(entityID, w)
 			return page, nil
