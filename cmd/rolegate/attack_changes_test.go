@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -251,4 +252,30 @@ func TestAttackChangesFeedManyLongPolls(t *testing.T) {
 		t.Fatalf("%v polls still waiting", n)
 	}
 	within(t, 10*time.Second, "goroutines back down", func() bool { return goroutines() <= before+5 })
+}
+
+// Hole: callers that go away. A long poll whose client disconnects stops
+// waiting at once (nothing is left holding a waiter's place).
+func TestAttackChangesFeedClientGoesAway(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	for range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.base+"/v1/entities/acme/changes?since=1&wait=25", nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		done := make(chan error, 1)
+		go func() {
+			res, err := http.DefaultClient.Do(req)
+			if err == nil {
+				res.Body.Close()
+			}
+			done <- err
+		}()
+		within(t, 10*time.Second, "the poll waits", func() bool { return s.changeWaiters() == 1 })
+		cancel()
+		if err := <-done; err == nil {
+			t.Fatal("the cancelled poll was answered")
+		}
+		within(t, 10*time.Second, "the server lets the poll go", func() bool { return s.changeWaiters() == 0 })
+	}
 }
