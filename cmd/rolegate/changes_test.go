@@ -132,6 +132,8 @@ func TestChangesFeed(t *testing.T) {
 	r2 := write(201, "POST", native+"/roles", `{"name":"empty"}`, []string{"role:put::{id}"})
 	write(200, "PUT", native+"/roles/"+r2, `{"name":"empty","description":"holds nothing"}`, []string{"role:put::" + r2})
 	write(200, "PATCH", native+"/roles/"+r1, `{"description":"reads docs"}`, []string{"role:put::" + r1})
+	r3 := write(201, "POST", native+"/roles", `{"name":"short-lived"}`, []string{"role:put::{id}"})
+	write(204, "DELETE", native+"/roles/"+r3, "", []string{"role:delete::" + r3})
 	// Users: created with a role, renamed (no rule changes), given other
 	// roles, deleted with what it holds.
 	write(201, "POST", native+"/users", `{"id":"u1","email":"u1@example.com","role_ids":["`+r1+`"]}`, []string{"user:put:u1", "assignment:put:u1:" + r1})
