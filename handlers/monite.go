@@ -169,6 +169,12 @@ func (m *moniteAPI) input(req moniteRoleRequest, create bool) (policy.RoleInput,
 		return policy.RoleInput{}, policy.Invalid("missing_field", "permissions", "field required")
 	}
 	in := policy.RoleInput{Name: req.Name}
+	if req.Name != nil {
+		// Monite's document asks for ASCII names; the other APIs take Unicode.
+		if err := policy.ValidateASCIIName("name", *req.Name); err != nil {
+			return in, err
+		}
+	}
 	if req.Permissions == nil {
 		return in, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate/policy"
@@ -188,7 +189,7 @@ func (a papershiftRoleAttributes) input(create bool) (policy.RoleInput, error) {
 	if create && a.Name == nil {
 		return policy.RoleInput{}, policy.Invalid("missing_field", "name", "name is required")
 	}
-	if a.Name != nil && (strings.TrimSpace(*a.Name) == "" || len([]rune(*a.Name)) > 50) {
+	if a.Name != nil && (strings.TrimSpace(*a.Name) == "" || utf8.RuneCountInString(policy.NormalizeName(*a.Name)) > 50) {
 		return policy.RoleInput{}, policy.Invalid("invalid_name", "name", "name must be 1-50 characters")
 	}
 	in := policy.RoleInput{Name: a.Name, Default: a.Default}

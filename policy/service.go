@@ -419,6 +419,7 @@ func (s *Service) validateRoleInput(in RoleInput) error {
 
 // CreateRole stores a new custom role and its rules.
 func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (Role, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionCreate); err != nil {
 		return Role{}, err
 	}
@@ -542,6 +543,7 @@ func lastDefault(tx Tx, r Role) (bool, error) {
 // role's (permissions as a whole). With replace, absent fields are reset to
 // their zero values (PUT). ifMatch is the If-Match version, 0 for none.
 func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (Role, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionUpdate); err != nil {
 		return Role{}, err
 	}
@@ -757,7 +759,7 @@ func (s *Service) validateUserInput(in UserInput) error {
 		}
 	}
 	if in.Name != nil {
-		if err := validateText("name", *in.Name, MaxNameLen); err != nil {
+		if err := validateLabel("name", *in.Name, "invalid_name"); err != nil {
 			return err
 		}
 	}
@@ -801,6 +803,7 @@ func activeRoles(tx Tx, entityID string, ids []string) ([]Role, error) {
 // CreateUser stores a user with its roles (the default roles when none are
 // named) and its own rights.
 func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput) (User, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionCreate); err != nil {
 		return User{}, err
 	}
@@ -942,6 +945,7 @@ func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, 
 // UpdateUser changes a user's fields; RoleIDs replaces its entity-wide roles
 // (scoped assignments stay).
 func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in UserInput) (User, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return User{}, err
 	}
@@ -1385,4 +1389,13 @@ func unavailable(err error) error {
 		return err
 	}
 	return &Error{Kind: KindUnavailable, Code: "policy_unavailable", Message: "the entity's policy cannot be loaded now, try again", Err: err}
+}
+
+// nfc is a name normalized as stored (NormalizeName); nil stays nil.
+func nfc(name *string) *string {
+	if name == nil {
+		return nil
+	}
+	n := NormalizeName(*name)
+	return &n
 }
