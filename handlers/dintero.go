@@ -17,10 +17,22 @@ import (
 
 var dinteroOIDRe = regexp.MustCompile(`^[PT](?:[0-9]{3}|[0-9]{8})$`)
 
-type dinteroAPI struct{ svc *policy.Service }
+type dinteroAPI struct {
+	svc  *policy.Service
+	view *policy.View // what scope strings show: allowed rights, wildcards as the catalog's scopes
+}
+
+// facadeCatalog is the catalog a facade's wildcards expand into: the
+// deployment's when it has one, else the API's own.
+func facadeCatalog(svc *policy.Service, own func() *policy.Catalog) *policy.Catalog {
+	if svc != nil && svc.Catalog() != nil {
+		return svc.Catalog()
+	}
+	return own()
+}
 
 func registerDintero(r *gin.Engine, svc *policy.Service, auth Authenticator) {
-	d := &dinteroAPI{svc: svc}
+	d := &dinteroAPI{svc: svc, view: &policy.View{Catalog: facadeCatalog(svc, policy.DinteroCatalog), Shows: policy.DinteroShows}}
 	g := r.Group("/v1/accounts/:oid", authenticate(auth, dinteroError), d.account)
 	g.GET("/auth/roles", d.listRoles)
 	g.POST("/auth/roles", d.createRole)
@@ -122,8 +134,8 @@ type dinteroRole struct {
 	DeletedBy   string   `json:"deleted_by,omitempty"`
 }
 
-func dinteroRoleOf(r policy.Role) dinteroRole {
-	out := dinteroRole{ID: r.ID, Name: r.Name, Description: r.Description, Scope: policy.ScopesOf(r.Permissions),
+func (d *dinteroAPI) roleOf(r policy.Role) dinteroRole {
+	out := dinteroRole{ID: r.ID, Name: r.Name, Description: r.Description, Scope: policy.ScopesOf(d.view.Visible(r.Permissions)),
 		CreatedAt: dinteroTime(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: dinteroTime(r.UpdatedAt), DeletedBy: r.DeletedBy}
 	if r.DeletedAt != nil {
 		s := dinteroTime(*r.DeletedAt)
@@ -151,7 +163,7 @@ func (d *dinteroAPI) createRole(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroRoleOf(r)) // Dintero answers a create with 200
+	c.JSON(http.StatusOK, d.roleOf(r)) // Dintero answers a create with 200
 }
 
 func (d *dinteroAPI) getRole(c *gin.Context) {
@@ -160,7 +172,7 @@ func (d *dinteroAPI) getRole(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroRoleOf(r))
+	c.JSON(http.StatusOK, d.roleOf(r))
 }
 
 func (d *dinteroAPI) putRole(c *gin.Context) {
@@ -176,13 +188,13 @@ func (d *dinteroAPI) putRole(c *gin.Context) {
 	}
 	// Not a native replace: the role's default flag is not Dintero's to
 	// reset, and the rights scope strings cannot show are kept.
-	in.Shown = policy.DinteroShows
+	in.View = d.view
 	r, err := d.svc.UpdateRole(c.Request.Context(), c.Param("oid"), c.Param("role"), in, false, 0)
 	if err != nil {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroRoleOf(r))
+	c.JSON(http.StatusOK, d.roleOf(r))
 }
 
 // deleteRole soft-deletes the role, taking it from the users who hold it
@@ -193,7 +205,7 @@ func (d *dinteroAPI) deleteRole(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroRoleOf(r))
+	c.JSON(http.StatusOK, d.roleOf(r))
 }
 
 // dinteroPage reads limit (1-100, default 10) and starting_after.
@@ -253,7 +265,7 @@ func (d *dinteroAPI) listRoles(c *gin.Context) {
 	}
 	out := make([]dinteroRole, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, dinteroRoleOf(r))
+		out = append(out, d.roleOf(r))
 	}
 	c.JSON(http.StatusOK, out)
 }
@@ -310,8 +322,8 @@ type dinteroUser struct {
 
 // dinteroUserOf encodes a user; with expand, its account-wide roles (Dintero
 // has no scoped roles, so roles held only inside a team are not shown).
-func dinteroUserOf(u policy.User, expand bool) dinteroUser {
-	out := dinteroUser{ID: u.ID, Email: u.Email, Name: u.Name, Scope: policy.ScopesOf(u.Permissions),
+func (d *dinteroAPI) userOf(u policy.User, expand bool) dinteroUser {
+	out := dinteroUser{ID: u.ID, Email: u.Email, Name: u.Name, Scope: policy.ScopesOf(d.view.Visible(u.Permissions)),
 		AuthenticationType: "rolegate", CreatedAt: dinteroTime(u.CreatedAt), CreatedBy: u.CreatedBy,
 		UpdatedAt: dinteroTime(u.UpdatedAt)}
 	if u.LastSeenAt != nil {
@@ -322,7 +334,7 @@ func dinteroUserOf(u policy.User, expand bool) dinteroUser {
 		out.Roles = []dinteroRole{}
 		for _, ur := range u.Roles {
 			if ur.Scope == "" {
-				out.Roles = append(out.Roles, dinteroRoleOf(ur.Role))
+				out.Roles = append(out.Roles, d.roleOf(ur.Role))
 			}
 		}
 	}
@@ -367,7 +379,7 @@ func (d *dinteroAPI) createUser(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroUserOf(u, true))
+	c.JSON(http.StatusOK, d.userOf(u, true))
 }
 
 func (d *dinteroAPI) getUser(c *gin.Context) {
@@ -381,7 +393,7 @@ func (d *dinteroAPI) getUser(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroUserOf(u, expand))
+	c.JSON(http.StatusOK, d.userOf(u, expand))
 }
 
 func (d *dinteroAPI) putUser(c *gin.Context) {
@@ -399,13 +411,13 @@ func (d *dinteroAPI) putUser(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	in.Shown = policy.DinteroShows // keep the user's rights scope strings cannot show
+	in.View = d.view // keep the user's rights scope strings cannot show
 	u, err := d.svc.UpdateUser(c.Request.Context(), c.Param("oid"), c.Param("user"), in)
 	if err != nil {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroUserOf(u, true))
+	c.JSON(http.StatusOK, d.userOf(u, true))
 }
 
 func (d *dinteroAPI) deleteUser(c *gin.Context) {
@@ -414,7 +426,7 @@ func (d *dinteroAPI) deleteUser(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	out := dinteroUserOf(u, false)
+	out := d.userOf(u, false)
 	now := dinteroTime(time.Now())
 	out.DeletedAt, out.DeletedBy = &now, policy.ActorFrom(c.Request.Context()).ID
 	c.JSON(http.StatusOK, out)
@@ -448,7 +460,7 @@ func (d *dinteroAPI) listUsers(c *gin.Context) {
 	}
 	out := make([]dinteroUser, 0, len(rows))
 	for _, u := range rows {
-		out = append(out, dinteroUserOf(u, expand))
+		out = append(out, d.userOf(u, expand))
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -390,9 +390,9 @@ type RoleInput struct {
 	Permissions  *Permissions
 	Default      *bool
 	Scope        *string // only on create
-	// Shown, when set, is what the caller's API shows of rights: an update
-	// of Permissions keeps the role's rights it does not show (unseen.go).
-	Shown Shown
+	// View, when set, is what the caller's API shows of rights: an update of
+	// Permissions keeps the role's rights it does not show (view.go).
+	View *View
 }
 
 func (s *Service) validateRoleInput(in RoleInput) error {
@@ -565,9 +565,6 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		if r.Status == StatusDeleted {
 			return Errorf(KindConflict, "role_deleted", "role %q is deleted", roleID)
 		}
-		if r.RoleType == RoleSystem {
-			return Errorf(KindForbidden, "system_role", "role %q is a system role and cannot be changed", r.Name)
-		}
 		if err := checkVersion(r, ifMatch); err != nil {
 			return err
 		}
@@ -582,8 +579,9 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 			r.Description = *in.Description
 		}
 		if in.Permissions != nil {
-			r.Permissions = keepUnseen(old.Permissions, *in.Permissions, in.Shown)
-			if in.Shown != nil {
+			r.Permissions = *in.Permissions
+			if in.View != nil {
+				r.Permissions = in.View.Merge(old.Permissions, *in.Permissions)
 				if err := ValidatePermissions("permissions", r.Permissions, s.catalog); err != nil {
 					return err
 				}
@@ -591,6 +589,16 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		}
 		if in.Default != nil {
 			r.Default = *in.Default
+		}
+		// A system role comes from a template: its name, description and
+		// rights stay as they are; only whether it is a default role moves.
+		// Writing back the values it has is no change.
+		if old.RoleType == RoleSystem && (r.Name != old.Name || r.Description != old.Description ||
+			!SamePermissions(r.Permissions, old.Permissions)) {
+			return Errorf(KindForbidden, "system_role", "role %q is a system role: its name, description and rights cannot be changed", old.Name)
+		}
+		if old.RoleType == RoleSystem {
+			r.Permissions = old.Permissions // the same rights, in the template's order
 		}
 		// What the edit gives the role's holders, and new users when the
 		// role is (or stops being) a default role.
@@ -744,9 +752,9 @@ type UserInput struct {
 	Name        *string
 	RoleIDs     *[]string
 	Permissions *Permissions
-	// Shown, when set, is what the caller's API shows of rights: an update
-	// of Permissions keeps the user's rights it does not show (unseen.go).
-	Shown Shown
+	// View, when set, is what the caller's API shows of rights: an update of
+	// Permissions keeps the user's rights it does not show (view.go).
+	View *View
 }
 
 func (s *Service) validateUserInput(in UserInput) error {
@@ -969,8 +977,9 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 			u.Name = *in.Name
 		}
 		if in.Permissions != nil {
-			next := keepUnseen(u.Permissions, *in.Permissions, in.Shown)
-			if in.Shown != nil {
+			next := *in.Permissions
+			if in.View != nil {
+				next = in.View.Merge(u.Permissions, *in.Permissions)
 				if err := ValidatePermissions("permissions", next, s.catalog); err != nil {
 					return err
 				}
