@@ -208,17 +208,42 @@ func (d *dinteroAPI) deleteRole(c *gin.Context) {
 	c.JSON(http.StatusOK, d.roleOf(r))
 }
 
-// dinteroPage reads limit (1-100, default 10) and starting_after.
+// Dintero's paging: limit and starting_after (the id of the last item of
+// the previous page). Dintero's own default is 10; Rolegate's is 100, so the
+// common account answers on one page, and limit may go up to 1000. A page
+// that is not the last carries a Link header rel="next" naming the next page,
+// so that no client takes a full page for the whole list.
+const (
+	dinteroDefaultLimit = 100
+	dinteroMaxLimit     = 1000
+)
+
+// dinteroPage reads limit (1-1000, default 100) and starting_after.
 func dinteroPage(q map[string][]string) (limit int, after string, err error) {
-	limit = 10
+	limit = dinteroDefaultLimit
 	if v := first(q["limit"]); v != "" {
 		n, convErr := strconv.Atoi(v)
-		if convErr != nil || n < 1 || n > 100 {
-			return 0, "", policy.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to 100")
+		if convErr != nil || n < 1 || n > dinteroMaxLimit {
+			return 0, "", policy.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to %d", dinteroMaxLimit)
 		}
 		limit = n
 	}
-	return limit, first(q["starting_after"]), nil
+	after = first(q["starting_after"])
+	if len(after) > 255 {
+		return 0, "", policy.Invalid("invalid_starting_after", "starting_after", "starting_after must be the id of an item of this account")
+	}
+	return limit, after, nil
+}
+
+// dinteroNext sets the Link header to the page after last when there is one.
+func dinteroNext(c *gin.Context, more bool, last string, limit int) {
+	if !more {
+		return
+	}
+	q := c.Request.URL.Query()
+	q.Set("starting_after", last)
+	q.Set("limit", strconv.Itoa(limit))
+	c.Header("Link", "<"+c.Request.URL.Path+"?"+q.Encode()+`>; rel="next"`)
 }
 
 func first(v []string) string {
@@ -246,7 +271,7 @@ func (d *dinteroAPI) listRoles(c *gin.Context) {
 	} else if inc != nil && *inc {
 		f.Status = ""
 	}
-	p := policy.Page{Limit: limit, Sort: "created_at"}
+	p := policy.Page{Limit: limit + 1, Sort: "created_at"}
 	ctx := c.Request.Context()
 	entity := c.Param("oid")
 	if after != "" {
@@ -262,6 +287,11 @@ func (d *dinteroAPI) listRoles(c *gin.Context) {
 	if err != nil {
 		dinteroError(c, err)
 		return
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+		dinteroNext(c, true, rows[limit-1].ID, limit)
 	}
 	out := make([]dinteroRole, 0, len(rows))
 	for _, r := range rows {
@@ -306,18 +336,18 @@ func (r dinteroUserRequest) input() (policy.UserInput, error) {
 }
 
 type dinteroUser struct {
-	ID                 string        `json:"id"`
-	Email              string        `json:"email"`
-	Name               string        `json:"name,omitempty"`
-	Scope              []string      `json:"scope"`
-	AuthenticationType string        `json:"authentication_type"`
-	Roles              []dinteroRole `json:"roles,omitempty"`
-	CreatedAt          string        `json:"created_at"`
-	CreatedBy          string        `json:"created_by,omitempty"`
-	UpdatedAt          string        `json:"updated_at"`
-	DeletedAt          *string       `json:"deleted_at,omitempty"`
-	DeletedBy          string        `json:"deleted_by,omitempty"`
-	LastSeenAt         *string       `json:"last_seen_at,omitempty"`
+	ID                 string         `json:"id"`
+	Email              string         `json:"email"`
+	Name               string         `json:"name,omitempty"`
+	Scope              []string       `json:"scope"`
+	AuthenticationType string         `json:"authentication_type"`
+	Roles              *[]dinteroRole `json:"roles,omitempty"` // with expand=roles: always, [] when none
+	CreatedAt          string         `json:"created_at"`
+	CreatedBy          string         `json:"created_by,omitempty"`
+	UpdatedAt          string         `json:"updated_at"`
+	DeletedAt          *string        `json:"deleted_at,omitempty"`
+	DeletedBy          string         `json:"deleted_by,omitempty"`
+	LastSeenAt         *string        `json:"last_seen_at,omitempty"`
 }
 
 // dinteroUserOf encodes a user; with expand, its account-wide roles (Dintero
@@ -331,12 +361,13 @@ func (d *dinteroAPI) userOf(u policy.User, expand bool) dinteroUser {
 		out.LastSeenAt = &s
 	}
 	if expand {
-		out.Roles = []dinteroRole{}
+		roles := []dinteroRole{}
 		for _, ur := range u.Roles {
 			if ur.Scope == "" {
-				out.Roles = append(out.Roles, d.roleOf(ur.Role))
+				roles = append(roles, d.roleOf(ur.Role))
 			}
 		}
+		out.Roles = &roles
 	}
 	return out
 }
@@ -449,7 +480,10 @@ func (d *dinteroAPI) listUsers(c *gin.Context) {
 		dinteroError(c, policy.Invalid("invalid_search", "search", "search must be at most 255 characters"))
 		return
 	}
-	p := policy.Page{Limit: limit, Sort: "id"}
+	// Users are ordered by id, so starting_after is a position: an id of no
+	// user of this account (or of another account) starts after it, and
+	// reveals nothing.
+	p := policy.Page{Limit: limit + 1, Sort: "id"}
 	if after != "" {
 		p.After = &policy.Cursor{Value: after, ID: after}
 	}
@@ -457,6 +491,10 @@ func (d *dinteroAPI) listUsers(c *gin.Context) {
 	if err != nil {
 		dinteroError(c, err)
 		return
+	}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		dinteroNext(c, true, rows[limit-1].ID, limit)
 	}
 	out := make([]dinteroUser, 0, len(rows))
 	for _, u := range rows {

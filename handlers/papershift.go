@@ -23,9 +23,6 @@ import (
 
 const jsonAPIType = "application/vnd.api+json"
 
-// papershiftMaxRoles bounds an unpaged role listing.
-const papershiftMaxRoles = 10000
-
 type papershiftAPI struct {
 	svc  *policy.Service
 	view *policy.View // what rights groups show: allowed rights, wildcards as the catalog's groups
@@ -358,27 +355,59 @@ func (p *papershiftAPI) deleteRole(c *gin.Context) {
 	writeJSONAPI(c, http.StatusOK, gin.H{"data": p.roleOf(r, p.caller(c))})
 }
 
-// listRoles lists the account's roles, discarded ones too, narrowed by
-// filter[<attribute>]=<op>:<value> parameters.
+// papershiftPage is how many roles one read of a listing takes.
+const papershiftPage = 500
+
+// listRoles lists all the account's roles, discarded ones too, narrowed by
+// filter[<attribute>]=<op>:<value> parameters. Papershift documents no
+// paging, so the answer is the whole list: it is streamed page by page,
+// never cut. An error after the first page aborts the connection, so a
+// client never takes a short list for the whole one.
 func (p *papershiftAPI) listRoles(c *gin.Context) {
 	filters, err := parsePapershiftFilters(c.Request.URL.Query())
 	if err != nil {
 		papershiftError(c, err)
 		return
 	}
-	roles, err := p.svc.ListAllRoles(c.Request.Context(), c.GetString(papershiftEntityKey), policy.RoleFilter{}, papershiftMaxRoles)
+	ctx, entity := c.Request.Context(), c.GetString(papershiftEntityKey)
+	page := policy.Page{Limit: papershiftPage, Sort: "created_at"}
+	rows, err := p.svc.ListRoles(ctx, entity, policy.RoleFilter{}, page)
 	if err != nil {
 		papershiftError(c, err)
 		return
 	}
-	out := []papershiftResource{}
 	who := p.caller(c)
-	for _, r := range roles {
-		if filters.match(r) {
-			out = append(out, p.roleOf(r, who))
+	c.Status(http.StatusOK)
+	c.Header("Content-Type", jsonAPIType)
+	w := c.Writer
+	_, _ = w.WriteString(`{"data":[`)
+	n := 0
+	for {
+		for _, r := range rows {
+			if !filters.match(r) {
+				continue
+			}
+			b, err := json.Marshal(p.roleOf(r, who))
+			if err != nil {
+				panic(http.ErrAbortHandler)
+			}
+			if n > 0 {
+				_, _ = w.WriteString(",")
+			}
+			_, _ = w.Write(b)
+			n++
+		}
+		if len(rows) < page.Limit {
+			break
+		}
+		cur := roleCursor("created_at")(rows[len(rows)-1])
+		page.After = &cur
+		w.Flush()
+		if rows, err = p.svc.ListRoles(ctx, entity, policy.RoleFilter{}, page); err != nil {
+			panic(http.ErrAbortHandler) // the status is out: cut the connection, not the list
 		}
 	}
-	writeJSONAPI(c, http.StatusOK, gin.H{"data": out})
+	_, _ = w.WriteString("]}")
 }
 
 // ---- filters ----
