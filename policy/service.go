@@ -1286,28 +1286,6 @@ func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope s
 	return p, err
 }
 
-// ListAllRoles returns every role of the entity that f selects, in creation
-// order, for APIs that list without paging. More than max is 422.
-func (s *Service) ListAllRoles(ctx context.Context, entityID string, f RoleFilter, max int) ([]Role, error) {
-	var out []Role
-	p := Page{Limit: 100, Sort: "created_at"}
-	for {
-		rows, err := s.ListRoles(ctx, entityID, f, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
-		if len(out) > max {
-			return nil, Errorf(KindInvalid, "too_many_roles", "more than %d roles match; narrow the filter", max)
-		}
-		if len(rows) < p.Limit {
-			return out, nil
-		}
-		last := rows[len(rows)-1]
-		p.After = &Cursor{Value: last.CreatedAt.UTC().Format(time.RFC3339Nano), ID: last.ID}
-	}
-}
-
 // ---- checks ----
 
 // authorizeCheck lets a caller ask a check: a token with the check scope,
