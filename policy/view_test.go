@@ -78,3 +78,30 @@ func TestViewMerge(t *testing.T) {
 		t.Fatalf("partial: %v, want %v", got, want)
 	}
 }
+
+// BenchmarkViewVisibleAdmin: the cost of showing the system admin role
+// (*:*) through Monite, once per role in every Monite answer.
+func BenchmarkViewVisibleAdmin(b *testing.B) {
+	c := policy.MoniteCatalog()
+	v := &policy.View{Catalog: c, Shows: policy.MoniteShows(c)}
+	admin := rights3("*", "*", "allowed")
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(v.Visible(admin).Objects) != 32 {
+			b.Fatal("admin is not every Monite object type")
+		}
+	}
+}
+
+// BenchmarkViewMergeWriteBack: a Monite client writing admin's 134 shown
+// rights back onto a custom *:* role.
+func BenchmarkViewMergeWriteBack(b *testing.B) {
+	c := policy.MoniteCatalog()
+	v := &policy.View{Catalog: c, Shows: policy.MoniteShows(c)}
+	prev := rights3("*", "*", "allowed", "payable", "approve", "denied")
+	next := v.Visible(prev)
+	b.ReportAllocs()
+	for b.Loop() {
+		v.Merge(prev, next)
+	}
+}
