@@ -404,9 +404,9 @@ type RoleInput struct {
 	Permissions  *Permissions
 	Default      *bool
 	Scope        *string // only on create
-	// Shown, when set, is what the caller's API shows of rights: an update
-	// of Permissions keeps the role's rights it does not show (unseen.go).
-	Shown Shown
+	// View, when set, is what the caller's API shows of rights: an update of
+	// Permissions keeps the role's rights it does not show (view.go).
+	View *View
 }
 
 func (s *Service) validateRoleInput(in RoleInput) error {
@@ -433,6 +433,7 @@ func (s *Service) validateRoleInput(in RoleInput) error {
 
 // CreateRole stores a new custom role and its rules.
 func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (Role, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionCreate); err != nil {
 		return Role{}, err
 	}
@@ -556,6 +557,7 @@ func lastDefault(tx Tx, r Role) (bool, error) {
 // role's (permissions as a whole). With replace, absent fields are reset to
 // their zero values (PUT). ifMatch is the If-Match version, 0 for none.
 func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (Role, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionUpdate); err != nil {
 		return Role{}, err
 	}
@@ -577,9 +579,6 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		if r.Status == StatusDeleted {
 			return Errorf(KindConflict, "role_deleted", "role %q is deleted", roleID)
 		}
-		if r.RoleType == RoleSystem {
-			return Errorf(KindForbidden, "system_role", "role %q is a system role and cannot be changed", r.Name)
-		}
 		if err := checkVersion(r, ifMatch); err != nil {
 			return err
 		}
@@ -594,8 +593,9 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 			r.Description = *in.Description
 		}
 		if in.Permissions != nil {
-			r.Permissions = keepUnseen(old.Permissions, *in.Permissions, in.Shown)
-			if in.Shown != nil {
+			r.Permissions = *in.Permissions
+			if in.View != nil {
+				r.Permissions = in.View.Merge(old.Permissions, *in.Permissions)
 				if err := ValidatePermissions("permissions", r.Permissions, s.catalog); err != nil {
 					return err
 				}
@@ -603,6 +603,16 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		}
 		if in.Default != nil {
 			r.Default = *in.Default
+		}
+		// A system role comes from a template: its name, description and
+		// rights stay as they are; only whether it is a default role moves.
+		// Writing back the values it has is no change.
+		if old.RoleType == RoleSystem && (r.Name != old.Name || r.Description != old.Description ||
+			!SamePermissions(r.Permissions, old.Permissions)) {
+			return Errorf(KindForbidden, "system_role", "role %q is a system role: its name, description and rights cannot be changed", old.Name)
+		}
+		if old.RoleType == RoleSystem {
+			r.Permissions = old.Permissions // the same rights, in the template's order
 		}
 		// What the edit gives the role's holders, and new users when the
 		// role is (or stops being) a default role.
@@ -756,9 +766,9 @@ type UserInput struct {
 	Name        *string
 	RoleIDs     *[]string
 	Permissions *Permissions
-	// Shown, when set, is what the caller's API shows of rights: an update
-	// of Permissions keeps the user's rights it does not show (unseen.go).
-	Shown Shown
+	// View, when set, is what the caller's API shows of rights: an update of
+	// Permissions keeps the user's rights it does not show (view.go).
+	View *View
 }
 
 func (s *Service) validateUserInput(in UserInput) error {
@@ -771,7 +781,7 @@ func (s *Service) validateUserInput(in UserInput) error {
 		}
 	}
 	if in.Name != nil {
-		if err := validateText("name", *in.Name, MaxNameLen); err != nil {
+		if err := validateLabel("name", *in.Name, "invalid_name"); err != nil {
 			return err
 		}
 	}
@@ -815,6 +825,7 @@ func activeRoles(tx Tx, entityID string, ids []string) ([]Role, error) {
 // CreateUser stores a user with its roles (the default roles when none are
 // named) and its own rights.
 func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput) (User, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionCreate); err != nil {
 		return User{}, err
 	}
@@ -956,6 +967,7 @@ func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, 
 // UpdateUser changes a user's fields; RoleIDs replaces its entity-wide roles
 // (scoped assignments stay).
 func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in UserInput) (User, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return User{}, err
 	}
@@ -979,8 +991,9 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 			u.Name = *in.Name
 		}
 		if in.Permissions != nil {
-			next := keepUnseen(u.Permissions, *in.Permissions, in.Shown)
-			if in.Shown != nil {
+			next := *in.Permissions
+			if in.View != nil {
+				next = in.View.Merge(u.Permissions, *in.Permissions)
 				if err := ValidatePermissions("permissions", next, s.catalog); err != nil {
 					return err
 				}
@@ -1287,28 +1300,6 @@ func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope s
 	return p, err
 }
 
-// ListAllRoles returns every role of the entity that f selects, in creation
-// order, for APIs that list without paging. More than max is 422.
-func (s *Service) ListAllRoles(ctx context.Context, entityID string, f RoleFilter, max int) ([]Role, error) {
-	var out []Role
-	p := Page{Limit: 100, Sort: "created_at"}
-	for {
-		rows, err := s.ListRoles(ctx, entityID, f, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
-		if len(out) > max {
-			return nil, Errorf(KindInvalid, "too_many_roles", "more than %d roles match; narrow the filter", max)
-		}
-		if len(rows) < p.Limit {
-			return out, nil
-		}
-		last := rows[len(rows)-1]
-		p.After = &Cursor{Value: last.CreatedAt.UTC().Format(time.RFC3339Nano), ID: last.ID}
-	}
-}
-
 // ---- checks ----
 
 // authorizeCheck lets a caller ask a check: a token with the check scope,
@@ -1399,4 +1390,13 @@ func unavailable(err error) error {
 		return err
 	}
 	return &Error{Kind: KindUnavailable, Code: "policy_unavailable", Message: "the entity's policy cannot be loaded now, try again", Err: err}
+}
+
+// nfc is a name normalized as stored (NormalizeName); nil stays nil.
+func nfc(name *string) *string {
+	if name == nil {
+		return nil
+	}
+	n := NormalizeName(*name)
+	return &n
 }
