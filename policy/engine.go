@@ -781,19 +781,17 @@ func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
 		if !pending {
 			return
 		}
-		if prev, ok := links.get(user); ok { // rules of the user seen before
-			for _, r := range held {
+		if len(block)+len(held) > cap(block) {
+			block = make([]string, 0, max(4096, len(held)))
+		}
+		i := len(block)
+		block = append(block, held...)
+		links.merge(user, block[i:len(block):len(block)], func(prev, roles []string) []string {
+			for _, r := range roles { // rules of the user seen before
 				prev = appendOnce(prev, r)
 			}
-			links.put(user, prev)
-		} else {
-			if len(block)+len(held) > cap(block) {
-				block = make([]string, 0, max(4096, len(held)))
-			}
-			i := len(block)
-			block = append(block, held...)
-			links.put(user, block[i:len(block):len(block)])
-		}
+			return prev
+		})
 		held, pending = held[:0], false
 	}
 	for _, r := range pol.Rules {
