@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +76,9 @@ const maxRulePresize = 1 << 22
 // (a wrong count of values) and read again column by column.
 const ruleSep = 0x1f
 
+// chunkSep joins rules in one value on SQLite, as ruleSep does values.
+const chunkSep = 0x1e
+
 // ruleReader streams one entity's rules out of casbin_rule: the p rules
 // (ptype 'p', entity in v1) and the g rules (ptype 'g', entity in v2),
 // reading only the columns that vary, each repeated string kept once.
@@ -122,47 +126,113 @@ func (r *ruleReader) read(db *gorm.DB, out *[]policy.Rule, joined bool) (ok bool
 		gTable += " INDEXED BY idx_casbin_rule_ptype_v2"
 	}
 	pCols, gCols := []string{"v0", "v2", "v3", "v4", "v5"}, []string{"v0", "v1", "v3"}
-	if joined {
-		pCols, gCols = []string{r.join(pCols)}, []string{r.join(gCols)}
-	}
-	ok = true
 	// p rules: [v0, entity, v2, v3, v4, v5] without trailing empty values.
-	err = streamRows(db, "SELECT "+strings.Join(pCols, ", ")+" FROM "+pTable+" WHERE ptype = ? AND v1 = ?", "p", r.entityID, func(cols []sql.RawBytes) {
-		v := r.values(6)
-		if joined {
-			if !r.split(cols[0], v[:1], v[2:], r.in.of) {
-				ok = false
-			}
-		} else {
-			v[0] = r.in.of(cols[0])
-			for i := range 4 {
-				v[2+i] = r.in.of(cols[1+i])
-			}
-		}
+	p := func(v []string) policy.Rule {
 		v[1] = r.entityID
-		*out = append(*out, policy.Rule{PType: "p", Values: trimEmpty(v)})
-	})
-	if err != nil || !ok {
-		return ok, err
+		return policy.Rule{PType: "p", Values: trimEmpty(v)}
 	}
 	// g rules: [v0, v1, entity], or [v0, v1, entity, v3] for the malformed
 	// rule the engine refuses.
-	err = streamRows(db, "SELECT "+strings.Join(gCols, ", ")+" FROM "+gTable+" WHERE ptype = ? AND v2 = ?", "g", r.entityID, func(cols []sql.RawBytes) {
-		v := r.values(4)
-		if joined {
-			if !r.split(cols[0], v[:2], v[3:], r.user) {
-				ok = false
-			}
-		} else {
-			v[0], v[1], v[3] = r.user(cols[0]), r.in.of(cols[1]), r.in.of(cols[2])
-		}
+	g := func(v []string) policy.Rule {
 		v[2] = r.entityID
 		if v[3] == "" {
 			v = v[:3:3]
 		}
-		*out = append(*out, policy.Rule{PType: "g", Values: v})
-	})
-	return ok, err
+		return policy.Rule{PType: "g", Values: v}
+	}
+	if joined {
+		ok, err := r.eachJoined(db, pTable, "p", "v1", pCols, func(row []byte) bool {
+			v := r.values(6)
+			if !r.split(row, v[:1], v[2:], r.in.of) {
+				return false
+			}
+			*out = append(*out, p(v))
+			return true
+		})
+		if err != nil || !ok {
+			return ok, err
+		}
+		return r.eachJoined(db, gTable, "g", "v2", gCols, func(row []byte) bool {
+			v := r.values(4)
+			if !r.split(row, v[:2], v[3:], r.user) {
+				return false
+			}
+			*out = append(*out, g(v))
+			return true
+		})
+	}
+	err = streamRows(db, "SELECT "+strings.Join(pCols, ", ")+" FROM "+pTable+" WHERE ptype = ? AND v1 = ?", func(cols []sql.RawBytes) {
+		v := r.values(6)
+		v[0] = r.in.of(cols[0])
+		for i := range 4 {
+			v[2+i] = r.in.of(cols[1+i])
+		}
+		*out = append(*out, p(v))
+	}, "p", r.entityID)
+	if err != nil {
+		return false, err
+	}
+	err = streamRows(db, "SELECT "+strings.Join(gCols, ", ")+" FROM "+gTable+" WHERE ptype = ? AND v2 = ?", func(cols []sql.RawBytes) {
+		v := r.values(4)
+		v[0], v[1], v[3] = r.user(cols[0]), r.in.of(cols[1]), r.in.of(cols[2])
+		*out = append(*out, g(v))
+	}, "g", r.entityID)
+	return err == nil, err
+}
+
+// sqliteChunk is how many rules one SQLite query joins into one value.
+const sqliteChunk = 4096
+
+// eachJoined calls fn with the values of each rule of one type of the entity
+// (in column entityCol), joined by ruleSep: each row one rule, or on SQLite
+// each row a chunk of rules joined by chunkSep, whose driver costs per row
+// what its engine costs for a hundred. The chunks are taken in order of id
+// inside the read transaction, so every rule is in one chunk. ok is false
+// when fn was or when a chunk did not split into as many rules as it holds.
+func (r *ruleReader) eachJoined(db *gorm.DB, table, ptype, entityCol string, cols []string, fn func([]byte) bool) (ok bool, err error) {
+	ok = true
+	if r.dialect != "sqlite" {
+		err = streamRows(db, "SELECT "+r.join(cols)+" FROM "+table+" WHERE ptype = ? AND "+entityCol+" = ?", func(v []sql.RawBytes) {
+			ok = ok && fn(v[0])
+		}, ptype, r.entityID)
+		return ok, err
+	}
+	q := "SELECT count(*), max(id), group_concat(" + r.join(cols) + ", char(30)) FROM (SELECT id, " + strings.Join(cols, ", ") +
+		" FROM " + table + " WHERE ptype = ? AND " + entityCol + " = ? AND id > ? ORDER BY id LIMIT ?)"
+	for after, more := int64(-1), true; more && ok; {
+		more = false
+		err = streamRows(db, q, func(v []sql.RawBytes) {
+			n, err1 := strconv.Atoi(string(v[0]))
+			last, err2 := strconv.ParseInt(string(v[1]), 10, 64)
+			if n == 0 || err1 != nil || err2 != nil {
+				more, ok = false, n == 0 && err1 == nil
+				return
+			}
+			after, more = last, n == sqliteChunk
+			// n rules: n-1 separators, else a value holds one (or a rule
+			// is NULL, left out).
+			chunk := v[2]
+			for i := range n {
+				j := bytes.IndexByte(chunk, chunkSep)
+				if (j < 0) != (i == n-1) {
+					ok = false
+					return
+				}
+				if j < 0 {
+					j = len(chunk)
+				}
+				if !fn(chunk[:j]) {
+					ok = false
+					return
+				}
+				chunk = chunk[min(j+1, len(chunk)):]
+			}
+		}, ptype, r.entityID, after, sqliteChunk)
+		if err != nil {
+			return false, err
+		}
+	}
+	return ok, nil
 }
 
 // join is the SQL expression of the given columns joined by ruleSep.
@@ -206,10 +276,10 @@ func (r *ruleReader) split(row []byte, a, b []string, first func([]byte) string)
 	return len(row) == 0
 }
 
-// streamRows runs a query of one entity's rules (ptype and entity as its two
-// arguments) and calls fn with each row's columns, valid until it returns.
-func streamRows(db *gorm.DB, query, ptype, entityID string, fn func([]sql.RawBytes)) error {
-	rows, err := db.Raw(query, ptype, entityID).Rows()
+// streamRows runs a query and calls fn with each row's columns, valid until
+// it returns.
+func streamRows(db *gorm.DB, query string, fn func([]sql.RawBytes), args ...any) error {
+	rows, err := db.Raw(query, args...).Rows()
 	if err != nil {
 		return translate(err)
 	}
