@@ -29,7 +29,7 @@ func BenchmarkColdLoadLarge(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer store.Close()
-		coldLoadLarge(b, store)
+		coldLoadLarge(b, store, 100_000)
 	})
 	b.Run("postgres", func(b *testing.B) {
 		base := os.Getenv("ROLEGATE_TEST_POSTGRES_URL")
@@ -55,13 +55,31 @@ func BenchmarkColdLoadLarge(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer store.Close()
-		coldLoadLarge(b, store)
+		coldLoadLarge(b, store, 100_000)
 	})
 }
 
-func coldLoadLarge(b *testing.B, store *Store) {
+// BenchmarkColdLoadScaling loads the same tenant from SQLite with a quarter,
+// half, all and twice its users: the time per rule (ns/rule) stays flat when
+// no step of the load grows faster than the rules.
+//
+//	go test -run '^$' -bench BenchmarkColdLoadScaling -benchtime 3x ./adapters
+func BenchmarkColdLoadScaling(b *testing.B) {
+	for _, users := range []int{25_000, 50_000, 100_000, 200_000} {
+		b.Run(fmt.Sprintf("users=%d", users), func(b *testing.B) {
+			store, err := Open(context.Background(), "sqlite://"+filepath.Join(b.TempDir(), "large.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer store.Close()
+			coldLoadLarge(b, store, users)
+		})
+	}
+}
+
+func coldLoadLarge(b *testing.B, store *Store, users int) {
 	ctx := context.Background()
-	const ent, roles, users = "big", 1000, 100_000
+	const ent, roles = "big", 1000
 	objects := []string{"payable", "receivable", "receipt", "counterpart", "product", "project", "tag", "todo_task", "workflow", "comment"}
 	actions := []string{"create", "read", "update", "delete"}
 	now := time.Now().UTC()
@@ -127,4 +145,5 @@ func coldLoadLarge(b *testing.B, store *Store) {
 	}
 	b.ReportMetric(float64(heap), "heap-bytes")
 	b.ReportMetric(float64(rules), "rules")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rules), "ns/rule")
 }

@@ -103,6 +103,7 @@ func runSuite(t *testing.T, open func(t *testing.T) *Store) {
 		{"ListRolesPagesAndFilters", testListRoles},
 		{"UsersAndAssignments", testUsers},
 		{"RulesAndLoadPolicy", testRules},
+		{"LoadPolicyReadsRulesAsStored", testLoadPolicyAsStored},
 		{"RollbackWritesNothing", testRollback},
 		{"DeleteEntityCascades", testDeleteEntity},
 		{"ConcurrentWrites", testConcurrentWrites},
@@ -507,6 +508,64 @@ func testRules(t *testing.T, s *Store) {
 	}); err == nil {
 		t.Fatal("a rule with an empty field was stored")
 	}
+}
+
+// testLoadPolicyAsStored: LoadPolicy, which reads each rule's values joined
+// in one column, gives back every rule as stored, as the consistency check's
+// column by column read does: rules of every length, the longest values, and
+// values its separator cannot join (one holding it, a NULL column), after
+// which it reads column by column.
+func testLoadPolicyAsStored(t *testing.T, s *Store) {
+	newEntity(t, s, "e")
+	newEntity(t, s, "other")
+	long := strings.Repeat("x", 100)
+	rules := []policy.Rule{
+		{PType: "p", Values: []string{"r:a", "e", "doc", "read", "any", "allow"}},
+		{PType: "p", Values: []string{"u:" + long[2:], "e", long, "read", "own", "deny"}},
+		{PType: "p", Values: []string{"r:short", "e", "doc"}}, // malformed, read as stored
+		{PType: "g", Values: []string{"u:ada", "r:a", "e"}},
+		{PType: "g", Values: []string{"u:ada", "r:b", "e"}},
+		{PType: "g", Values: []string{"u:bob", "r:a", "e"}},
+		{PType: "g", Values: []string{"u:ada", "r:c", "e"}}, // ada's rules apart
+		{PType: "g", Values: []string{"s:t:1:u:bob", "r:a", "e", "extra"}},
+		{PType: "p", Values: []string{"r:a", "other", "doc", "read", "any", "allow"}},
+		{PType: "g", Values: []string{"u:ada", "r:a", "other"}},
+	}
+	for i := range 5000 { // more than one chunk of SQLite's read
+		rules = append(rules, policy.Rule{PType: "g", Values: []string{fmt.Sprintf("u:%d", i/2), fmt.Sprintf("r:%d", i%7), "e"}})
+	}
+	mustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules(rules) })
+	same := func(when string) {
+		t.Helper()
+		pol, err := s.LoadPolicy(ctx, "e")
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		var want []policy.Rule
+		s.View(ctx, func(ptx policy.Tx) error {
+			want, err = ptx.(*tx).EntityRules("e")
+			return err
+		})
+		got := append([]policy.Rule(nil), pol.Rules...)
+		policy.SortRules(got)
+		if fmt.Sprint(got) != fmt.Sprint(want) || len(want) < 5007 {
+			t.Fatalf("%s: LoadPolicy read\n%v\nstored\n%v", when, got, want)
+		}
+	}
+	same("joined")
+	for _, sep := range []policy.Rule{
+		{PType: "g", Values: []string{"u:x\x1fr:a", "r:b", "e"}},
+		{PType: "p", Values: []string{"r:a", "e", "doc", "read\x1eany", "any", "allow"}},
+	} {
+		mustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules([]policy.Rule{sep}) })
+		same("a value holds a separator: " + sep.String())
+		mustUpdate(t, s, func(tx policy.Tx) error { return tx.RemoveRules([]policy.Rule{sep}) })
+		same("the separator gone")
+	}
+	if err := s.w.Exec("UPDATE casbin_rule SET v5 = NULL WHERE ptype = 'p' AND v0 = 'r:short'").Error; err != nil {
+		t.Fatal(err)
+	}
+	same("a NULL column")
 }
 
 func testRollback(t *testing.T, s *Store) {

@@ -765,21 +765,51 @@ func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
 	}
 	// Users hold a few roles each: about half as many users as g rules.
 	links := sizedPmap[[]string](ng / 2)
-	// Rules repeat the same strings (the entity, each subject, object types,
-	// actions): keep one copy of each.
-	in := make(interner, 64+ng/2)
+	// The rules of the units and the role ids repeat the same strings: keep
+	// one copy of each. (A g rule's user becomes a key of links, kept once
+	// as it is.)
+	in := make(interner, 256)
+	// A user's g rules mostly come one after the other: its roles are
+	// gathered, then put once, cut from a shared block.
+	var (
+		user    string
+		pending bool
+		held    []string
+		block   []string
+	)
+	flush := func() {
+		if !pending {
+			return
+		}
+		if len(block)+len(held) > cap(block) {
+			block = make([]string, 0, max(4096, len(held)))
+		}
+		i := len(block)
+		block = append(block, held...)
+		links.merge(user, block[i:len(block):len(block)], func(prev, roles []string) []string {
+			for _, r := range roles { // rules of the user seen before
+				prev = appendOnce(prev, r)
+			}
+			return prev
+		})
+		held, pending = held[:0], false
+	}
 	for _, r := range pol.Rules {
-		in.rule(r)
 		switch {
 		case r.PType == "p" && len(r.Values) == 6:
+			in.rule(r)
 			rights[r.Values[0]] = append(rights[r.Values[0]], r)
 		case r.PType == "g" && len(r.Values) == 3:
-			roles, _ := links.get(r.Values[0])
-			links.put(r.Values[0], appendOnce(roles, r.Values[1]))
+			if !pending || r.Values[0] != user {
+				flush()
+				user, pending = r.Values[0], true
+			}
+			held = appendOnce(held, in.of(r.Values[1]))
 		default:
 			return nil, fmt.Errorf("entity %q: malformed rule %q", entityID, r.String())
 		}
 	}
+	flush()
 	units := sizedPmap[*unit](len(rights))
 	for sub, rs := range rights {
 		units.put(sub, newUnit(rs))
@@ -797,12 +827,16 @@ type interner map[string]string
 
 func (in interner) rule(r Rule) {
 	for i, v := range r.Values {
-		if c, ok := in[v]; ok {
-			r.Values[i] = c
-		} else {
-			in[v] = v
-		}
+		r.Values[i] = in.of(v)
 	}
+}
+
+func (in interner) of(v string) string {
+	if c, ok := in[v]; ok {
+		return c
+	}
+	in[v] = v
+	return v
 }
 
 func appendOnce(list []string, v string) []string {

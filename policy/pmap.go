@@ -76,6 +76,18 @@ func (m *pmap[V]) put(k string, v V) {
 	b[k] = v
 }
 
+// merge sets a key of a map being built to v, or, when the key is there
+// already, to what join makes of its value and v: one lookup either way.
+func (m *pmap[V]) merge(k string, v V, join func(old, v V) V) {
+	b := m.buckets[m.bucket(k)]
+	if old, ok := b[k]; ok {
+		v = join(old, v)
+	} else {
+		m.n++
+	}
+	b[k] = v
+}
+
 // newPmap builds a map sized for n keys from a plain map it takes over.
 func newPmap[V any](src map[string]V) *pmap[V] {
 	nb := 1

@@ -82,6 +82,7 @@ func main() {
 	flag.IntVar(&c.tenant.references, "tenant-references", 1000, "large-tenant scenario: entities of 130 rules to compare with")
 	flag.IntVar(&c.tenant.writes, "tenant-writes", 20, "large-tenant scenario: role PUTs and user creates timed on each entity")
 	flag.IntVar(&c.tenant.importBatch, "tenant-import-batch", policy.MaxImportUsers, "large-tenant scenario: users per import request")
+	flag.StringVar(&c.tenant.db, "tenant-db", "", "large-tenant scenario: a postgres:// URL to run it on, in a new schema dropped afterwards (default: a new SQLite file)")
 	flag.BoolVar(&c.tenantOnly, "tenant-only", false, "run only the large-tenant scenario")
 	flag.Parse()
 	if c.tenantOnly && c.tenant.roles == 0 {
