@@ -113,12 +113,13 @@ func (k *Cache) Check(ctx context.Context, r CheckRequest) (Decision, error) {
 		}
 		// Follow the feed from this answer's revision: every change after
 		// it drops what it touches.
-		f = &follow{seen: d.Revision, healthy: true}
+		f = &follow{seen: d.Revision}
 		k.entities[r.EntityID] = f
 		k.wg.Add(1)
 		go k.run(r.EntityID, f)
 	}
-	// An answer from before a change already applied would outlive it.
+	// Kept only while the feed is read, and never an answer from before a
+	// change already applied (it would outlive it).
 	if f.healthy && d.Revision >= f.seen {
 		k.entries.Add(key, d)
 	}
@@ -131,9 +132,14 @@ func (k *Cache) run(entity string, f *follow) {
 	backoff := 100 * time.Millisecond
 	for k.ctx.Err() == nil {
 		k.mu.Lock()
-		since := f.seen
+		since, wait := f.seen, k.opts.Wait
+		if !f.healthy {
+			// Until the feed answers, nothing is served: ask without
+			// waiting, so that it answers at once.
+			wait = 0
+		}
 		k.mu.Unlock()
-		ch, err := k.c.ListChanges(k.ctx, entity, since, ChangesOptions{Wait: k.opts.Wait, Limit: 1000})
+		ch, err := k.c.ListChanges(k.ctx, entity, since, ChangesOptions{Wait: wait, Limit: 1000})
 		if err != nil {
 			if k.ctx.Err() != nil {
 				return
@@ -175,10 +181,9 @@ func (k *Cache) run(entity string, f *follow) {
 		if ch.Revision > f.seen {
 			f.seen = ch.Revision
 		}
-		if !f.healthy {
-			// Decisions kept from before the failure were dropped then.
-			f.healthy = true
-		}
+		// Decisions kept before a failure were dropped then; from here
+		// on every change after seen reaches the cache.
+		f.healthy = true
 		k.mu.Unlock()
 	}
 }
