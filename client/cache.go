@@ -38,9 +38,12 @@ type Cache struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards everything below, and every call on entries
 	entries  *lru.Cache[cacheKey, Decision]
 	entities map[string]*follow
+	// index finds an entity's and a user's decisions without a scan:
+	// entity -> user -> keys.
+	index map[string]map[string]map[cacheKey]struct{}
 }
 
 // follow is the feed reader of one entity.
@@ -64,20 +67,55 @@ func NewCache(c *Client, o CacheOptions) *Cache {
 	if o.Wait <= 0 || o.Wait > 25 {
 		o.Wait = 25
 	}
-	entries, _ := lru.New[cacheKey, Decision](o.Size)
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Cache{c: c, opts: o, ctx: ctx, cancel: cancel, entries: entries, entities: map[string]*follow{}}
+	k := &Cache{c: c, opts: o, ctx: ctx, cancel: cancel, entities: map[string]*follow{}, index: map[string]map[string]map[cacheKey]struct{}{}}
+	// Evictions and removals run under k.mu (every call on entries does).
+	k.entries, _ = lru.NewWithEvict[cacheKey, Decision](o.Size, func(key cacheKey, _ Decision) { k.unindex(key) })
+	return k
+}
+
+func (k *Cache) unindex(key cacheKey) {
+	users := k.index[key.entity]
+	keys := users[key.user]
+	delete(keys, key)
+	if len(keys) == 0 {
+		delete(users, key.user)
+	}
+	if len(users) == 0 {
+		delete(k.index, key.entity)
+	}
+}
+
+func (k *Cache) add(key cacheKey, d Decision) {
+	k.entries.Add(key, d)
+	users := k.index[key.entity]
+	if users == nil {
+		users = map[string]map[cacheKey]struct{}{}
+		k.index[key.entity] = users
+	}
+	keys := users[key.user]
+	if keys == nil {
+		keys = map[cacheKey]struct{}{}
+		users[key.user] = keys
+	}
+	keys[key] = struct{}{}
 }
 
 // Close stops following the feeds and forgets every decision.
 func (k *Cache) Close() {
 	k.cancel()
 	k.wg.Wait()
+	k.mu.Lock()
 	k.entries.Purge()
+	k.mu.Unlock()
 }
 
 // Len is the number of decisions held.
-func (k *Cache) Len() int { return k.entries.Len() }
+func (k *Cache) Len() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.entries.Len()
+}
 
 func keyOf(r CheckRequest) cacheKey {
 	return cacheKey{r.EntityID, r.UserID, r.ObjectType, r.Action, r.OwnerID, r.Scope}
@@ -121,7 +159,7 @@ func (k *Cache) Check(ctx context.Context, r CheckRequest) (Decision, error) {
 	// Kept only while the feed is read, and never an answer from before a
 	// change already applied (it would outlive it).
 	if f.healthy && d.Revision >= f.seen {
-		k.entries.Add(key, d)
+		k.add(key, d)
 	}
 	return d, nil
 }
@@ -194,10 +232,8 @@ func (k *Cache) apply(entity string, c Change) {
 	switch c.Type {
 	case "user", "assignment":
 		if c.UserID != "" {
-			for _, key := range k.entries.Keys() {
-				if key.entity == entity && key.user == c.UserID {
-					k.entries.Remove(key)
-				}
+			for key := range k.index[entity][c.UserID] {
+				k.entries.Remove(key) // unindexes it
 			}
 			return
 		}
@@ -206,8 +242,8 @@ func (k *Cache) apply(entity string, c Change) {
 }
 
 func (k *Cache) dropEntity(entity string) {
-	for _, key := range k.entries.Keys() {
-		if key.entity == entity {
+	for _, keys := range k.index[entity] {
+		for key := range keys {
 			k.entries.Remove(key)
 		}
 	}
