@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ---- wire types (README "API") ----
@@ -568,6 +569,9 @@ type Changes struct {
 	Data     []Change `json:"data"`
 	Revision int64    `json:"revision"`
 	HasMore  bool     `json:"has_more"`
+	// RetryAfter is set when the server answered at once because it holds
+	// too many waiting calls: wait that long before the next call.
+	RetryAfter time.Duration `json:"-"`
 }
 
 // ChangesOptions: Wait (0-25 s) long-polls when nothing is newer; Limit
@@ -589,9 +593,11 @@ func (c *Client) ListChanges(ctx context.Context, entity string, since int64, o 
 		q.Set("limit", strconv.Itoa(o.Limit))
 	}
 	var out Changes
-	if _, err := c.call(ctx, request{method: "GET", path: entityPath(entity) + "/changes", query: q, idempotent: true}, &out); err != nil {
+	res, err := c.call(ctx, request{method: "GET", path: entityPath(entity) + "/changes", query: q, idempotent: true}, &out)
+	if err != nil {
 		return Changes{}, err
 	}
+	out.RetryAfter = retryAfter(res.header)
 	if out.Data == nil || out.Revision < since {
 		return Changes{}, fmt.Errorf("%w: a changes page needs data and a revision not before since", ErrMalformedAnswer)
 	}

@@ -186,6 +186,13 @@ func (k *Cache) run(entity string, f *follow) {
 			f.healthy = false
 			k.dropEntity(entity)
 			var e *Error
+			if errors.As(err, &e) && e.Status == http.StatusNotFound && e.Code != "route_not_found" {
+				// The entity is gone (or this token may not see it): stop
+				// following it; a later check starts again.
+				delete(k.entities, entity)
+				k.mu.Unlock()
+				return
+			}
 			if errors.As(err, &e) && (e.Status == http.StatusGone || e.Code == "unknown_revision") {
 				// The log no longer reaches back (or the entity was made
 				// anew): start again from now, with nothing kept.
@@ -199,12 +206,8 @@ func (k *Cache) run(entity string, f *follow) {
 			} else {
 				k.mu.Unlock()
 			}
-			t := time.NewTimer(backoff)
-			select {
-			case <-k.ctx.Done():
-				t.Stop()
+			if !k.sleep(backoff) {
 				return
-			case <-t.C:
 			}
 			if backoff < 5*time.Second {
 				backoff *= 2
@@ -223,6 +226,13 @@ func (k *Cache) run(entity string, f *follow) {
 		// on every change after seen reaches the cache.
 		f.healthy = true
 		k.mu.Unlock()
+		if ch.RetryAfter > 0 && len(ch.Data) == 0 {
+			// The server holds too many waiting calls: it answered at
+			// once and asks for a pause.
+			if !k.sleep(ch.RetryAfter) {
+				return
+			}
+		}
 	}
 }
 
@@ -246,5 +256,17 @@ func (k *Cache) dropEntity(entity string) {
 		for key := range keys {
 			k.entries.Remove(key)
 		}
+	}
+}
+
+// sleep waits d, or until the cache is closed (false).
+func (k *Cache) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-k.ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
