@@ -93,7 +93,7 @@ func TestEveryCall(t *testing.T) {
 	if err != nil || r3.Description != "approves payables" || r3.Version != 2 || len(r3.Permissions.Objects) != 1 {
 		t.Fatalf("PatchRole: %+v %v", r3, err)
 	}
-	if _, err := c.PatchRole(ctx, "acme", r.ID, client.RoleInput{Description: ptr("lost update")}, r2.Version); !client.IsStatus(err, http.StatusPreconditionFailed) {
+	if _, err := c.PatchRole(ctx, "acme", r.ID, client.RoleInput{Description: ptr("lost update")}, r2.Version); !client.IsStatus(err, http.StatusPreconditionFailed) || !client.IsCode(err, "version_mismatch") {
 		t.Fatalf("PatchRole with a stale ETag: %v, want 412", err)
 	}
 	in := approver()
