@@ -349,3 +349,93 @@ func TestCacheWithoutFeed(t *testing.T) {
 		t.Fatalf("%d checks reached the server, want 4 (none from a cache without its feed)", checks)
 	}
 }
+
+// TestCacheExpiredFeed: a 410 drops the entity's decisions and the cache
+// follows again from the entity's current revision.
+func TestCacheExpiredFeed(t *testing.T) {
+	var mu sync.Mutex
+	feedCalls, checks := 0, 0
+	var sinces []string
+	expire := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/entities/e/changes" {
+			mu.Lock()
+			n := feedCalls + 1
+			mu.Unlock()
+			if n == 2 {
+				<-expire // a long poll, until the test lets the log expire
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.URL.Path {
+		case "/v1/check":
+			checks++
+			w.Write([]byte(`{"allowed":true,"permission":"allowed","revision":5}`))
+		case "/v1/entities/e":
+			w.Write([]byte(`{"id":"e","name":"","revision":9}`))
+		case "/v1/entities/e/changes":
+			feedCalls++
+			sinces = append(sinces, r.URL.Query().Get("since"))
+			switch {
+			case feedCalls == 1:
+				w.Write([]byte(`{"data":[],"revision":5,"has_more":false}`))
+			case feedCalls == 2:
+				w.WriteHeader(410)
+				w.Write([]byte(`{"error":{"code":"changes_expired","message":"gone"}}`))
+			default:
+				time.Sleep(50 * time.Millisecond)
+				w.Write([]byte(`{"data":[],"revision":9,"has_more":false}`))
+			}
+		}
+	}))
+	defer srv.Close()
+	expired := false
+	defer func() {
+		if !expired {
+			close(expire) // a failed test must not leave the handler waiting
+		}
+	}()
+	c, _ := client.New(srv.URL, client.WithToken("t"))
+	cache := client.NewCache(c, client.CacheOptions{})
+	defer cache.Close()
+	req := client.CheckRequest{EntityID: "e", UserID: "u", ObjectType: "o", Action: "a"}
+	ctx := context.Background()
+	count := func() (int, int) { mu.Lock(); defer mu.Unlock(); return feedCalls, checks }
+	for end := time.Now().Add(5 * time.Second); cache.Len() == 0; time.Sleep(10 * time.Millisecond) {
+		cache.Check(ctx, req)
+		if time.Now().After(end) {
+			t.Fatal("nothing cached")
+		}
+	}
+	_, before := count()
+	cache.Check(ctx, req)
+	if _, after := count(); after != before {
+		t.Fatal("a cached decision went to the server")
+	}
+	close(expire)
+	expired = true
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if f, _ := count(); f >= 3 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the feed was not read again after 410")
+		}
+	}
+	if cache.Len() != 0 {
+		t.Fatal("decisions kept across a 410")
+	}
+	// answers from before the refetched revision (5 < 9) are not kept
+	_, before = count()
+	cache.Check(ctx, req)
+	cache.Check(ctx, req)
+	if _, after := count(); after != before+2 || cache.Len() != 0 {
+		t.Fatalf("an answer older than the refetched revision was served or kept (%d checks, %d held)", after-before, cache.Len())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if sinces[0] != "5" || sinces[1] != "5" || sinces[2] != "9" {
+		t.Fatalf("since values %v, want 5, 5, 9", sinces)
+	}
+}
