@@ -65,20 +65,20 @@ func TestRetriesStopAtDeadline(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Add(1)
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", "2")
 		w.WriteHeader(503)
 		w.Write([]byte(`{"error":{"code":"storage_unavailable","message":"down"}}`))
 	}))
 	defer srv.Close()
 	c, _ := client.New(srv.URL, client.WithToken("t"), client.WithRetries(100, time.Millisecond))
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	start := time.Now()
 	_, err := c.GetEntity(ctx, "acme")
 	if !client.IsCode(err, "storage_unavailable") {
 		t.Fatalf("error %v", err)
 	}
-	// Retry-After 1 s, deadline 1.5 s: the first retry fits, the second
+	// Retry-After 2 s, deadline 3 s: the first retry fits, the second
 	// does not, so the call returns before the deadline with the answer.
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("%d calls, want 2", n)
