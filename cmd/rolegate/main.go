@@ -9,6 +9,10 @@
 //	                           verifies until its tokens have expired
 //	rolegate keys list         list the signing keys
 //
+// and, against a running server (cli*.go, docs/cli.md):
+//
+//	rolegate entities|roles|users|clients|check|audit ...
+//
 // Every flag has a ROLEGATE_* variable; a flag given on the command line wins.
 package main
 
@@ -42,6 +46,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	if cliCommands[cmd] {
+		return runCLI(ctx, append([]string{cmd}, args...), getenv, stdout, stderr)
+	}
 	sub := ""
 	if cmd == "keys" {
 		if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
@@ -64,6 +71,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "keys":
 		return keys(ctx, cfg, sub, stdout)
 	}
-	fmt.Fprintf(stderr, "unknown command %q; commands: serve, migrate, doctor, keys\n", cmd)
+	fmt.Fprintf(stderr, "unknown command %q; commands: serve, migrate, doctor, keys, entities, roles, users, clients, check, audit\n", cmd)
 	return errUsage
 }

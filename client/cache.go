@@ -1,0 +1,272 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// Checker answers checks: a *Client, or a *Cache in front of one.
+type Checker interface {
+	Check(ctx context.Context, r CheckRequest) (Decision, error)
+}
+
+// CacheOptions bound a Cache.
+type CacheOptions struct {
+	// Size is the most decisions kept (default 10,000).
+	Size int
+	// MaxEntities is the most entities followed on the changes feed at once
+	// (default 100); checks on others go to the server.
+	MaxEntities int
+	// Wait is the feed's long-poll in seconds (default 25).
+	Wait int
+}
+
+// Cache keeps decisions locally and drops them as the entity's changes feed
+// reports changes. It serves a decision only while it follows that entity's
+// feed without error, and never one older than a check's MinRevision.
+// Close stops its feed readers.
+type Cache struct {
+	c    *Client
+	opts CacheOptions
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex // guards everything below, and every call on entries
+	entries  *lru.Cache[cacheKey, Decision]
+	entities map[string]*follow
+	// index finds an entity's and a user's decisions without a scan:
+	// entity -> user -> keys.
+	index map[string]map[string]map[cacheKey]struct{}
+}
+
+// follow is the feed reader of one entity.
+type follow struct {
+	seen    int64 // changes up to this revision are applied
+	healthy bool  // the last feed call succeeded
+}
+
+type cacheKey struct {
+	entity, user, objectType, action, owner, scope string
+}
+
+// NewCache puts a decision cache in front of c.
+func NewCache(c *Client, o CacheOptions) *Cache {
+	if o.Size <= 0 {
+		o.Size = 10000
+	}
+	if o.MaxEntities <= 0 {
+		o.MaxEntities = 100
+	}
+	if o.Wait <= 0 || o.Wait > 25 {
+		o.Wait = 25
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	k := &Cache{c: c, opts: o, ctx: ctx, cancel: cancel, entities: map[string]*follow{}, index: map[string]map[string]map[cacheKey]struct{}{}}
+	// Evictions and removals run under k.mu (every call on entries does).
+	k.entries, _ = lru.NewWithEvict[cacheKey, Decision](o.Size, func(key cacheKey, _ Decision) { k.unindex(key) })
+	return k
+}
+
+func (k *Cache) unindex(key cacheKey) {
+	users := k.index[key.entity]
+	keys := users[key.user]
+	delete(keys, key)
+	if len(keys) == 0 {
+		delete(users, key.user)
+	}
+	if len(users) == 0 {
+		delete(k.index, key.entity)
+	}
+}
+
+func (k *Cache) add(key cacheKey, d Decision) {
+	k.entries.Add(key, d)
+	users := k.index[key.entity]
+	if users == nil {
+		users = map[string]map[cacheKey]struct{}{}
+		k.index[key.entity] = users
+	}
+	keys := users[key.user]
+	if keys == nil {
+		keys = map[cacheKey]struct{}{}
+		users[key.user] = keys
+	}
+	keys[key] = struct{}{}
+}
+
+// Close stops following the feeds and forgets every decision.
+func (k *Cache) Close() {
+	k.cancel()
+	k.wg.Wait()
+	k.mu.Lock()
+	k.entries.Purge()
+	k.mu.Unlock()
+}
+
+// Len is the number of decisions held.
+func (k *Cache) Len() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.entries.Len()
+}
+
+func keyOf(r CheckRequest) cacheKey {
+	return cacheKey{r.EntityID, r.UserID, r.ObjectType, r.Action, r.OwnerID, r.Scope}
+}
+
+// Check answers from the cache when it may, else asks the server and keeps
+// the answer. Explained checks always go to the server.
+func (k *Cache) Check(ctx context.Context, r CheckRequest) (Decision, error) {
+	if r.Explain {
+		return k.c.Check(ctx, r)
+	}
+	key := keyOf(r)
+	k.mu.Lock()
+	f := k.entities[r.EntityID]
+	if f != nil && f.healthy {
+		if d, ok := k.entries.Get(key); ok && d.Revision >= r.MinRevision && d.Revision >= 0 {
+			k.mu.Unlock()
+			return d, nil
+		}
+	}
+	k.mu.Unlock()
+
+	d, err := k.c.Check(ctx, r)
+	if err != nil {
+		return d, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	f = k.entities[r.EntityID]
+	if f == nil {
+		if len(k.entities) >= k.opts.MaxEntities || k.ctx.Err() != nil {
+			return d, nil
+		}
+		// Follow the feed from this answer's revision: every change after
+		// it drops what it touches.
+		f = &follow{seen: d.Revision}
+		k.entities[r.EntityID] = f
+		k.wg.Add(1)
+		go k.run(r.EntityID, f)
+	}
+	// Kept only while the feed is read, and never an answer from before a
+	// change already applied (it would outlive it).
+	if f.healthy && d.Revision >= f.seen {
+		k.add(key, d)
+	}
+	return d, nil
+}
+
+// run reads one entity's feed until the cache is closed.
+func (k *Cache) run(entity string, f *follow) {
+	defer k.wg.Done()
+	backoff := 100 * time.Millisecond
+	for k.ctx.Err() == nil {
+		k.mu.Lock()
+		since, wait := f.seen, k.opts.Wait
+		if !f.healthy {
+			// Until the feed answers, nothing is served: ask without
+			// waiting, so that it answers at once.
+			wait = 0
+		}
+		k.mu.Unlock()
+		ch, err := k.c.ListChanges(k.ctx, entity, since, ChangesOptions{Wait: wait, Limit: 1000})
+		if err != nil {
+			if k.ctx.Err() != nil {
+				return
+			}
+			k.mu.Lock()
+			f.healthy = false
+			k.dropEntity(entity)
+			var e *Error
+			if errors.As(err, &e) && e.Status == http.StatusNotFound && e.Code != "route_not_found" {
+				// The entity is gone (or this token may not see it): stop
+				// following it; a later check starts again.
+				delete(k.entities, entity)
+				k.mu.Unlock()
+				return
+			}
+			if errors.As(err, &e) && (e.Status == http.StatusGone || e.Code == "unknown_revision") {
+				// The log no longer reaches back (or the entity was made
+				// anew): start again from now, with nothing kept.
+				k.mu.Unlock()
+				if ent, gerr := k.c.GetEntity(k.ctx, entity); gerr == nil {
+					k.mu.Lock()
+					f.seen, f.healthy = ent.Revision, true
+					k.mu.Unlock()
+					continue
+				}
+			} else {
+				k.mu.Unlock()
+			}
+			if !k.sleep(backoff) {
+				return
+			}
+			if backoff < 5*time.Second {
+				backoff *= 2
+			}
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		k.mu.Lock()
+		for _, c := range ch.Data {
+			k.apply(entity, c)
+		}
+		if ch.Revision > f.seen {
+			f.seen = ch.Revision
+		}
+		// Decisions kept before a failure were dropped then; from here
+		// on every change after seen reaches the cache.
+		f.healthy = true
+		k.mu.Unlock()
+		if ch.RetryAfter > 0 && len(ch.Data) == 0 {
+			// The server holds too many waiting calls: it answered at
+			// once and asks for a pause.
+			if !k.sleep(ch.RetryAfter) {
+				return
+			}
+		}
+	}
+}
+
+// apply drops the decisions one change may alter (under k.mu): a user's or
+// an assignment's touch that user; a role's or the entity's touch everyone.
+func (k *Cache) apply(entity string, c Change) {
+	switch c.Type {
+	case "user", "assignment":
+		if c.UserID != "" {
+			for key := range k.index[entity][c.UserID] {
+				k.entries.Remove(key) // unindexes it
+			}
+			return
+		}
+	}
+	k.dropEntity(entity)
+}
+
+func (k *Cache) dropEntity(entity string) {
+	for _, keys := range k.index[entity] {
+		for key := range keys {
+			k.entries.Remove(key)
+		}
+	}
+}
+
+// sleep waits d, or until the cache is closed (false).
+func (k *Cache) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-k.ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rolegate/rolegate/client"
+)
+
+// The admin CLI: rolegate entities|roles|users|clients|check|audit ... talks
+// to a running server through the Go client (package client). Its token comes
+// from --token, ROLEGATE_TOKEN or --token-file and is never printed.
+
+// cliCommands are the commands run by the CLI rather than the server.
+var cliCommands = map[string]bool{"entities": true, "roles": true, "users": true, "clients": true, "check": true, "audit": true}
+
+// cli is what every command shares.
+type cli struct {
+	ctx    context.Context
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+
+	server    string
+	token     string
+	tokenFile string
+	output    string
+	timeout   time.Duration
+	entity    string
+
+	c *client.Client
+}
+
+// runCLI runs one CLI command; args start with the command's name.
+func runCLI(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	x := &cli{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "rolegate",
+		Short:         "Manage a Rolegate server",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return x.connect()
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetArgs(args)
+	root.SetContext(ctx)
+	pf := root.PersistentFlags()
+	// Defaults are resolved after parsing, from the environment: a flag's
+	// default is shown by --help, and the token must never be.
+	pf.StringVar(&x.server, "server", "", "server URL (default $ROLEGATE_SERVER, else http://localhost:8080)")
+	pf.StringVar(&x.token, "token", "", "bearer token (default $ROLEGATE_TOKEN); prefer --token-file or the variable, a flag shows in ps")
+	pf.StringVar(&x.tokenFile, "token-file", "", "file holding the bearer token (default $ROLEGATE_TOKEN_FILE)")
+	pf.StringVarP(&x.output, "output", "o", "table", "output: table or json")
+	pf.DurationVar(&x.timeout, "timeout", 30*time.Second, "how long one command may take")
+	root.AddCommand(x.entitiesCmd(), x.rolesCmd(), x.usersCmd(), x.clientsCmd(), x.checkCmd(), x.auditCmd())
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	err := root.Execute()
+	if err == nil {
+		return nil
+	}
+	var u usageError
+	if errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") || strings.Contains(err.Error(), "accepts ") ||
+		strings.Contains(err.Error(), "required flag") {
+		fmt.Fprintln(stderr, "rolegate:", err)
+		return errUsage
+	}
+	return describe(err)
+}
+
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// describe turns the client's errors into what a person reads.
+func describe(err error) error {
+	var e *client.Error
+	if errors.As(err, &e) {
+		msg := fmt.Sprintf("the server answered %d %s: %s", e.Status, e.Code, e.Message)
+		if e.Status == http.StatusUnauthorized {
+			msg += " (check --token, ROLEGATE_TOKEN or --token-file)"
+		}
+		return errors.New(msg)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("no answer in time (--timeout)")
+	}
+	// main prefixes "rolegate:" already.
+	return errors.New(strings.TrimPrefix(err.Error(), "rolegate: "))
+}
+
+// connect resolves the server and the token and makes the client.
+func (x *cli) connect() error {
+	if x.output != "table" && x.output != "json" {
+		return usageError{fmt.Errorf("--output must be table or json, not %q", x.output)}
+	}
+	if x.server == "" {
+		x.server = x.getenv("ROLEGATE_SERVER")
+	}
+	if x.server == "" {
+		x.server = "http://localhost:8080"
+	}
+	if x.tokenFile == "" {
+		x.tokenFile = x.getenv("ROLEGATE_TOKEN_FILE")
+	}
+	token := x.token
+	if token != "" && x.tokenFile != "" {
+		return usageError{errors.New("give --token or --token-file, not both")}
+	}
+	if x.tokenFile != "" {
+		b, err := os.ReadFile(x.tokenFile)
+		if err != nil {
+			return fmt.Errorf("reading the token file: %w", err)
+		}
+		token = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	}
+	if token == "" {
+		token = x.getenv("ROLEGATE_TOKEN")
+	}
+	if token == "" {
+		return usageError{errors.New("no token: set ROLEGATE_TOKEN, --token-file or --token")}
+	}
+	c, err := client.New(x.server, client.WithToken(token), client.WithUserAgent("rolegate-cli"))
+	if err != nil {
+		// The client's messages never hold the token.
+		return usageError{err}
+	}
+	x.c = c
+	return nil
+}
+
+// call gives a command's context its timeout.
+func (x *cli) call() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(x.ctx, x.timeout)
+}
+
+// entityOf resolves -e / ROLEGATE_ENTITY.
+func (x *cli) entityOf() (string, error) {
+	e := x.entity
+	if e == "" {
+		e = x.getenv("ROLEGATE_ENTITY")
+	}
+	if e == "" {
+		return "", usageError{errors.New("an entity is required: -e ENTITY or ROLEGATE_ENTITY")}
+	}
+	return e, nil
+}
+
+func (x *cli) entityFlag(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVarP(&x.entity, "entity", "e", "", "entity id (default $ROLEGATE_ENTITY)")
+}
+
+// emit prints v as JSON with -o json, else the table.
+func (x *cli) emit(v any, header []string, rows [][]string) error {
+	if x.output == "json" {
+		enc := json.NewEncoder(x.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	return table(x.stdout, header, rows)
+}
+
+// say prints a line for people (nothing with -o json, which prints v).
+func (x *cli) say(v any, format string, args ...any) error {
+	if x.output == "json" {
+		enc := json.NewEncoder(x.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	_, err := fmt.Fprintf(x.stdout, format+"\n", args...)
+	return err
+}
+
+func table(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		for i := range r {
+			r[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(r[i])
+		}
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func str(p *string) string {
+	if p == nil {
+		return "-"
+	}
+	return *p
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// pageFlags are --limit and --page-token of a list.
+func pageFlags(cmd *cobra.Command, o *client.ListOptions) {
+	cmd.Flags().IntVar(&o.Limit, "limit", 0, "most rows (1-100; default the server's 100)")
+	cmd.Flags().StringVar(&o.PaginationToken, "page-token", "", "the next_pagination_token of a previous page")
+}
+
+// nextPage tells people how to get the next page.
+func (x *cli) nextPage(next *string) {
+	if next != nil && x.output != "json" {
+		fmt.Fprintf(x.stderr, "more: --page-token %s\n", *next)
+	}
+}

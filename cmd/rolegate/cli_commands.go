@@ -1,0 +1,353 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rolegate/rolegate/client"
+)
+
+func (x *cli) entitiesCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "entities", Short: "List, show, create and delete entities (tenants)"}
+	var lo client.ListOptions
+	list := &cobra.Command{Use: "list", Short: "List entities", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
+		ctx, cancel := x.call()
+		defer cancel()
+		p, err := x.c.ListEntities(ctx, lo)
+		if err != nil {
+			return err
+		}
+		rows := make([][]string, 0, len(p.Data))
+		for _, e := range p.Data {
+			rows = append(rows, []string{e.ID, orDash(e.Name), strconv.FormatInt(e.Revision, 10)})
+		}
+		x.nextPage(p.NextPaginationToken)
+		return x.emit(p, []string{"ID", "NAME", "REVISION"}, rows)
+	}}
+	pageFlags(list, &lo)
+	get := &cobra.Command{Use: "get ID", Short: "Show an entity", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
+		ctx, cancel := x.call()
+		defer cancel()
+		e, err := x.c.GetEntity(ctx, a[0])
+		if err != nil {
+			return err
+		}
+		return x.emit(e, []string{"ID", "NAME", "REVISION", "CREATED"}, [][]string{{e.ID, orDash(e.Name), strconv.FormatInt(e.Revision, 10), e.CreatedAt}})
+	}}
+	var name string
+	create := &cobra.Command{Use: "create ID", Short: "Create an entity (it gets the system roles)", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
+		ctx, cancel := x.call()
+		defer cancel()
+		e, err := x.c.CreateEntity(ctx, a[0], name)
+		if err != nil {
+			return err
+		}
+		return x.say(e, "created entity %s", e.ID)
+	}}
+	create.Flags().StringVar(&name, "name", "", "display name")
+	del := &cobra.Command{Use: "delete ID", Short: "Delete an entity with everything in it", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
+		ctx, cancel := x.call()
+		defer cancel()
+		if err := x.c.DeleteEntity(ctx, a[0]); err != nil {
+			return err
+		}
+		return x.say(map[string]any{"deleted": a[0]}, "deleted entity %s", a[0])
+	}}
+	cmd.AddCommand(list, get, create, del)
+	return cmd
+}
+
+func roleNames(refs []client.UserRef) string {
+	var out []string
+	for _, r := range refs {
+		s := r.Name
+		if r.Scope != nil {
+			s += "@" + *r.Scope
+		}
+		out = append(out, s)
+	}
+	return orDash(strings.Join(out, ","))
+}
+
+func (x *cli) usersCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "users", Short: "Manage the users of an entity and their roles"}
+	x.entityFlag(cmd)
+	var lo client.UserListOptions
+	list := &cobra.Command{Use: "list", Short: "List users", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
+		ent, err := x.entityOf()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := x.call()
+		defer cancel()
+		p, err := x.c.ListUsers(ctx, ent, lo)
+		if err != nil {
+			return err
+		}
+		rows := make([][]string, 0, len(p.Data))
+		for _, u := range p.Data {
+			rows = append(rows, []string{u.ID, orDash(u.Email), orDash(u.Name), roleNames(u.Roles)})
+		}
+		x.nextPage(p.NextPaginationToken)
+		return x.emit(p, []string{"ID", "EMAIL", "NAME", "ROLES"}, rows)
+	}}
+	pageFlags(list, &lo.ListOptions)
+	list.Flags().StringVar(&lo.Search, "search", "", "id, email or name containing this")
+	get := &cobra.Command{Use: "get USER", Short: "Show a user", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
+		ent, err := x.entityOf()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := x.call()
+		defer cancel()
+		u, err := x.c.GetUser(ctx, ent, a[0], false)
+		if err != nil {
+			return err
+		}
+		return x.emit(u, []string{"ID", "EMAIL", "NAME", "ROLES"}, [][]string{{u.ID, orDash(u.Email), orDash(u.Name), roleNames(u.Roles)}})
+	}}
+	var email, name string
+	var roles []string
+	create := &cobra.Command{Use: "create USER", Short: "Create a user (without --role: the default roles)", Args: cobra.ExactArgs(1), RunE: func(c *cobra.Command, a []string) error {
+		ent, err := x.entityOf()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := x.call()
+		defer cancel()
+		in := client.UserInput{ID: a[0]}
+		if email != "" {
+			in.Email = &email
+		}
+		if name != "" {
+			in.Name = &name
+		}
+		if c.Flags().Changed("role") {
+			ids, err := x.roleIDs(ent, roles)
+			if err != nil {
+				return err
+			}
+			in.RoleIDs = &ids
+		}
+		u, err := x.c.CreateUser(ctx, ent, in)
+		if err != nil {
+			return err
+		}
+		return x.say(u, "created user %s with roles %s", u.ID, roleNames(u.Roles))
+	}}
+	create.Flags().StringVar(&email, "email", "", "email")
+	create.Flags().StringVar(&name, "name", "", "name")
+	create.Flags().StringSliceVar(&roles, "role", nil, "role id or name (repeatable)")
+	del := &cobra.Command{Use: "delete USER", Short: "Delete a user", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
+		ent, err := x.entityOf()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := x.call()
+		defer cancel()
+		if err := x.c.DeleteUser(ctx, ent, a[0]); err != nil {
+			return err
+		}
+		return x.say(map[string]any{"deleted": a[0]}, "deleted user %s", a[0])
+	}}
+	var scope string
+	assign := &cobra.Command{Use: "assign USER ROLE", Short: "Give a role (id or name) to a user", Args: cobra.ExactArgs(2), RunE: func(_ *cobra.Command, a []string) error {
+		ent, err := x.entityOf()
+		if err != nil {
+			return err
+		}
+		ids, err := x.roleIDs(ent, a[1:])
+		if err != nil {
+			return err
+		}
+		ctx, cancel := x.call()
+		defer cancel()
+		as, err := x.c.AssignRole(ctx, ent, a[0], ids[0], scope)
+		if err != nil {
+			return err
+		}
+		return x.say(as, "user %s holds role %s%s", a[0], a[1], scopeSuffix(scope))
+	}}
+	assign.Flags().StringVar(&scope, "scope", "", "only in this scope (e.g. team:42)")
+	unassign := &cobra.Command{Use: "unassign USER ROLE", Short: "Take a role (id or name) from a user", Args: cobra.ExactArgs(2), RunE: func(_ *cobra.Command, a []string) error {
+		ent, err := x.entityOf()
+		if err != nil {
+			return err
+		}
+		ids, err := x.roleIDs(ent, a[1:])
+		if err != nil {
+			return err
+		}
+		ctx, cancel := x.call()
+		defer cancel()
+		if err := x.c.UnassignRole(ctx, ent, a[0], ids[0], scope); err != nil {
+			return err
+		}
+		return x.say(map[string]any{"user_id": a[0], "role_id": ids[0], "scope": scope}, "user %s no longer holds role %s%s", a[0], a[1], scopeSuffix(scope))
+	}}
+	unassign.Flags().StringVar(&scope, "scope", "", "the scope it was given in")
+	perms := &cobra.Command{Use: "permissions USER", Short: "A user's effective rights (deny applied)", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
+		ent, err := x.entityOf()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := x.call()
+		defer cancel()
+		p, err := x.c.UserPermissions(ctx, ent, a[0], scope)
+		if err != nil {
+			return err
+		}
+		return x.emit(p, []string{"OBJECT", "ACTION", "PERMISSION"}, permRows(p))
+	}}
+	perms.Flags().StringVar(&scope, "scope", "", "rights inside this scope too")
+	cmd.AddCommand(list, get, create, del, assign, unassign, perms)
+	return cmd
+}
+
+func scopeSuffix(scope string) string {
+	if scope == "" {
+		return ""
+	}
+	return " in " + scope
+}
+
+func permRows(p client.Permissions) [][]string {
+	var rows [][]string
+	for _, o := range p.Objects {
+		for _, a := range o.Actions {
+			rows = append(rows, []string{o.ObjectType, a.ActionName, a.Permission})
+		}
+	}
+	return rows
+}
+
+func (x *cli) clientsCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "clients", Short: "Manage API clients"}
+	var lo client.ListOptions
+	row := func(c client.APIClient) []string {
+		return []string{c.ClientID, c.Name, str(c.EntityID), strings.Join(c.Scopes, ",")}
+	}
+	header := []string{"CLIENT_ID", "NAME", "ENTITY", "SCOPES"}
+	list := &cobra.Command{Use: "list", Short: "List API clients", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
+		ctx, cancel := x.call()
+		defer cancel()
+		p, err := x.c.ListClients(ctx, lo)
+		if err != nil {
+			return err
+		}
+		rows := make([][]string, 0, len(p.Data))
+		for _, c := range p.Data {
+			rows = append(rows, row(c))
+		}
+		x.nextPage(p.NextPaginationToken)
+		return x.emit(p, header, rows)
+	}}
+	pageFlags(list, &lo)
+	get := &cobra.Command{Use: "get CLIENT_ID", Short: "Show an API client", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
+		ctx, cancel := x.call()
+		defer cancel()
+		c, err := x.c.GetClient(ctx, a[0])
+		if err != nil {
+			return err
+		}
+		return x.emit(c, header, [][]string{row(c)})
+	}}
+	var in client.APIClientInput
+	create := &cobra.Command{Use: "create", Short: "Create an API client; its secret is shown once", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
+		ctx, cancel := x.call()
+		defer cancel()
+		c, err := x.c.CreateClient(ctx, in)
+		if err != nil {
+			return err
+		}
+		if x.output == "json" {
+			return x.emit(c, nil, nil)
+		}
+		fmt.Fprintf(x.stdout, "created client %s\nclient_id:     %s\nclient_secret: %s\n(the secret is shown only now)\n", c.Name, c.ClientID, c.Secret)
+		return nil
+	}}
+	create.Flags().StringVar(&in.Name, "name", "", "name")
+	create.Flags().StringVar(&in.EntityID, "entity", "", "bind it to this entity (else a platform client)")
+	create.Flags().StringSliceVar(&in.Scopes, "scope", nil, "check, manage or admin (repeatable)")
+	_ = create.MarkFlagRequired("name")
+	del := &cobra.Command{Use: "delete CLIENT_ID", Short: "Delete an API client; its tokens stop", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
+		ctx, cancel := x.call()
+		defer cancel()
+		if err := x.c.DeleteClient(ctx, a[0]); err != nil {
+			return err
+		}
+		return x.say(map[string]any{"deleted": a[0]}, "deleted client %s", a[0])
+	}}
+	cmd.AddCommand(list, get, create, del)
+	return cmd
+}
+
+func (x *cli) checkCmd() *cobra.Command {
+	var r client.CheckRequest
+	cmd := &cobra.Command{Use: "check USER OBJECT_TYPE ACTION", Short: "Ask whether a user may do an action (exit 0 either way; see the answer)",
+		Args: cobra.ExactArgs(3), RunE: func(_ *cobra.Command, a []string) error {
+			ent, err := x.entityOf()
+			if err != nil {
+				return err
+			}
+			r.EntityID, r.UserID, r.ObjectType, r.Action = ent, a[0], a[1], a[2]
+			ctx, cancel := x.call()
+			defer cancel()
+			d, err := x.c.Check(ctx, r)
+			if err != nil {
+				return err
+			}
+			if x.output == "json" {
+				return x.emit(d, nil, nil)
+			}
+			verdict := "denied"
+			if d.Allowed {
+				verdict = "allowed"
+			}
+			fmt.Fprintf(x.stdout, "%s (%s) at revision %d\n", verdict, d.Permission, d.Revision)
+			if r.Explain && len(d.Matched) > 0 {
+				rows := make([][]string, 0, len(d.Matched))
+				for _, m := range d.Matched {
+					rows = append(rows, []string{str(m.RoleID), str(m.RoleName), m.Permission})
+				}
+				return table(x.stdout, []string{"ROLE_ID", "ROLE", "PERMISSION"}, rows)
+			}
+			return nil
+		}}
+	x.entityFlag(cmd)
+	cmd.Flags().StringVar(&r.OwnerID, "owner", "", "owner of the object (allowed_for_own)")
+	cmd.Flags().StringVar(&r.Scope, "scope", "", "scope of the check")
+	cmd.Flags().BoolVar(&r.Explain, "explain", false, "list the rules that decided")
+	cmd.Flags().Int64Var(&r.MinRevision, "min-revision", 0, "answer from this revision of the policy or newer")
+	return cmd
+}
+
+func (x *cli) auditCmd() *cobra.Command {
+	var o client.AuditListOptions
+	cmd := &cobra.Command{Use: "audit", Short: "An entity's audit log, newest first", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
+		ent, err := x.entityOf()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := x.call()
+		defer cancel()
+		p, err := x.c.ListAuditEvents(ctx, ent, o)
+		if err != nil {
+			return err
+		}
+		rows := make([][]string, 0, len(p.Data))
+		for _, e := range p.Data {
+			rows = append(rows, []string{e.Time, str(e.Actor), e.Action, e.ObjectID, str(e.RequestID)})
+		}
+		x.nextPage(p.NextPaginationToken)
+		return x.emit(p, []string{"TIME", "ACTOR", "ACTION", "OBJECT", "REQUEST_ID"}, rows)
+	}}
+	x.entityFlag(cmd)
+	pageFlags(cmd, &o.ListOptions)
+	cmd.Flags().StringVar(&o.ObjectType, "object-type", "", "only events about this object type (role, user, ...)")
+	cmd.Flags().StringVar(&o.Actor, "actor", "", "only events by this actor")
+	return cmd
+}
