@@ -148,6 +148,10 @@ type checkResponse struct {
 	Permission string      `json:"permission"`
 	Revision   int64       `json:"revision"`
 	Matched    []matchJSON `json:"matched,omitzero"`
+	// On an explained refusal: the denying rights (denied), or the roles
+	// whose assignment would allow it (not_allowed).
+	DeniedBy    []matchJSON `json:"denied_by,omitzero"`
+	GrantableBy []matchJSON `json:"grantable_by,omitzero"`
 }
 
 type matchJSON struct {
@@ -162,6 +166,18 @@ func checkOf(d policy.Decision, explain bool) checkResponse {
 		out.Matched = make([]matchJSON, 0, len(d.Matched))
 		for _, m := range d.Matched {
 			out.Matched = append(out.Matched, matchJSON{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Permission: string(m.Permission)})
+		}
+		for _, l := range []struct {
+			from []policy.Match
+			to   *[]matchJSON
+		}{{d.DeniedBy, &out.DeniedBy}, {d.GrantableBy, &out.GrantableBy}} {
+			if l.from == nil {
+				continue
+			}
+			*l.to = make([]matchJSON, 0, len(l.from))
+			for _, m := range l.from {
+				*l.to = append(*l.to, matchJSON{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Permission: string(m.Permission)})
+			}
 		}
 	}
 	return out

@@ -254,6 +254,8 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 	// changed collects, per subject, its p rules after the delta; units are
 	// rebuilt once each at the end.
 	changed := map[string][]Rule{}
+	idx := s.grantIdx.Load()
+	var linked []linkChange
 	subjectRules := func(sub string) []Rule {
 		if rs, ok := changed[sub]; ok {
 			return rs
@@ -311,6 +313,9 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 					links = s.links.edit()
 				}
 				sub, role := r.Values[0], r.Values[1]
+				if idx != nil {
+					linked = append(linked, linkChange{link: sub, role: role, add: op.Op == OpAdd})
+				}
 				roles, _ := links.get(sub)
 				if op.Op == OpAdd {
 					if next := appendOnce(roles[:len(roles):len(roles)], role); len(next) != len(roles) {
@@ -352,6 +357,9 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 	}
 	if names != nil {
 		n.roleNames = names.done()
+	}
+	if idx != nil {
+		n.grantIdx.Store(idx.carry(s, changed, linked, n.links))
 	}
 	return n, nil
 }

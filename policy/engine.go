@@ -69,6 +69,11 @@ type Decision struct {
 	Permission Permission
 	Revision   int64
 	Matched    []Match
+	// On an explained refusal (whocan.go): DeniedBy are the denying rights
+	// when denied; GrantableBy the roles whose assignment would allow it when
+	// not_allowed.
+	DeniedBy    []Match
+	GrantableBy []Match
 }
 
 // Match is one right that matched a check: from a role, or held by the user
@@ -181,6 +186,9 @@ type snapshot struct {
 	decisions atomic.Pointer[decisionTable]
 	released  atomic.Bool // its table was given back to the budget
 	engine    *Engine
+	// grantIdx indexes who names an object type and who holds a role
+	// (grants.go): built on first use, carried over by deltas.
+	grantIdx atomic.Pointer[grantIndex]
 }
 
 // unit is one subject's p rules, grouped by object type (Wildcard: the rules
@@ -446,6 +454,9 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (Decision, error) 
 	if err != nil {
 		e.checkErrors.Add(1)
 		return d, err
+	}
+	if req.Explain {
+		s.explainRefusal(req, &d)
 	}
 	e.countDecision(d.Permission)
 	return d, nil

@@ -190,6 +190,14 @@ func actorOf(ctx context.Context) (Actor, bool) {
 // the change, and tells the other instances.
 func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now time.Time) error) (int64, error) {
 	now := s.clock()
+	dry := dryRunOf(ctx)
+	if dry != nil {
+		// A dry run tells what users would gain and lose: it reveals users'
+		// rights, which the caller must be allowed to read.
+		if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+			return 0, err
+		}
+	}
 	var rev int64
 	var rec *recorder
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -205,8 +213,21 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 		if err := s.quotas.guard(rec, entityID, func() error { return fn(rec, now) }); err != nil {
 			return err
 		}
-		return logChange(tx, entityID, rev, now, rec.delta)
+		if err := logChange(tx, entityID, rev, now, rec.delta); err != nil {
+			return err
+		}
+		if dry != nil {
+			return errDryRun
+		}
+		return nil
 	})
+	if dry != nil && errors.Is(err, errDryRun) {
+		dry.Gained, dry.Lost, err = s.engine.DryRun(context.WithoutCancel(ctx), entityID, rev, rec.delta)
+		if err != nil {
+			return 0, unavailable(err)
+		}
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}
