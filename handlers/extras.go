@@ -1,7 +1,14 @@
 package handlers
 
 import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate/policy"
@@ -103,4 +110,115 @@ func dryRun(c *gin.Context) (*policy.DryRunResult, error) {
 
 func writeDryRun(c *gin.Context, r *policy.DryRunResult) {
 	c.JSON(http.StatusOK, dryRunJSON{DryRun: true, Gained: rightsOf(r.Gained), Lost: rightsOf(r.Lost)})
+}
+
+// ---- access report ----
+
+// accessReport streams the entity's access review as CSV (Accept: text/csv)
+// or JSON, one row per user and effective right. Rows are written as they
+// come; a failure after the first byte aborts the connection, so that a
+// truncated report never looks whole.
+func (a *api) accessReport(c *gin.Context) {
+	csvOut := strings.Contains(c.GetHeader("Accept"), "text/csv")
+	entity := c.Param("entity")
+	w := bufio.NewWriterSize(c.Writer, 32<<10)
+	var cw *csv.Writer
+	rows := 0
+	// A large entity's report outlasts the server's write timeout: each
+	// flush gives the next part its own time.
+	rc := http.NewResponseController(c.Writer)
+	extend := func() { _ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second)) }
+	extend()
+	header := func(rev int64) error {
+		c.Header("X-Rolegate-Revision", strconv.FormatInt(rev, 10))
+		c.Header("Cache-Control", "no-store")
+		if csvOut {
+			c.Header("Content-Type", "text/csv; charset=utf-8")
+			c.Header("Content-Disposition", `attachment; filename="access-report.csv"`)
+			c.Status(http.StatusOK)
+			cw = csv.NewWriter(w)
+			return cw.Write([]string{"user_id", "scope", "object_type", "action", "permission", "role_ids", "role_names"})
+		}
+		c.Header("Content-Type", "application/json; charset=utf-8")
+		c.Status(http.StatusOK)
+		ent, _ := json.Marshal(entity)
+		_, err := fmt.Fprintf(w, `{"entity_id":%s,"revision":%d,"data":[`, ent, rev)
+		return err
+	}
+	emit := func(r policy.ReportRight) error {
+		rows++
+		if csvOut {
+			ids, names := make([]string, 0, len(r.Via)), make([]string, 0, len(r.Via))
+			for _, m := range r.Via {
+				if m.RoleID == "" {
+					ids, names = append(ids, ""), append(names, "(direct)")
+				} else {
+					ids, names = append(ids, m.RoleID), append(names, m.RoleName)
+				}
+			}
+			if err := cw.Write([]string{cell(r.UserID), cell(r.Scope), cell(r.ObjectType), r.Action, string(r.Permission),
+				cell(strings.Join(ids, ";")), cell(strings.Join(names, ";"))}); err != nil {
+				return err
+			}
+		} else {
+			b, err := json.Marshal(reportRowJSON{UserID: r.UserID, Scope: nullable(r.Scope), ObjectType: r.ObjectType,
+				Action: r.Action, Permission: string(r.Permission), Via: viaOf(r.Via)})
+			if err != nil {
+				return err
+			}
+			if rows > 1 {
+				if err := w.WriteByte(','); err != nil {
+					return err
+				}
+			}
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+		if w.Buffered() > 16<<10 {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			c.Writer.Flush()
+			extend()
+		}
+		return nil
+	}
+	err := a.svc.AccessReport(c.Request.Context(), entity, header, emit)
+	if err == nil && csvOut {
+		cw.Flush()
+		err = cw.Error()
+	}
+	if err == nil && !csvOut {
+		_, err = w.WriteString("]}\n")
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		if !c.Writer.Written() {
+			writeError(c, err)
+			return
+		}
+		a.log.Warn("access report cut short", "entity_id", entity, "rows", rows, "error", err)
+		panic(http.ErrAbortHandler) // the client must not take a cut report for a whole one
+	}
+}
+
+type reportRowJSON struct {
+	UserID     string    `json:"user_id"`
+	Scope      *string   `json:"scope"`
+	ObjectType string    `json:"object_type"`
+	Action     string    `json:"action"`
+	Permission string    `json:"permission"`
+	Via        []viaJSON `json:"via"`
+}
+
+// cell keeps a spreadsheet from reading a CSV cell as a formula (a user id or
+// role name starting with = + - @, tab or CR): it is prefixed with '.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -161,5 +167,106 @@ func TestAttackDryRun(t *testing.T) {
 		if errCode(out) != c.code {
 			t.Errorf("%s %s: want %s, got %d %v", c.method, c.path, c.code, st, out)
 		}
+	}
+}
+
+// TestAttackAccessReportGuards: the report needs a token (401), shows
+// nothing of another entity (404) and needs the rights to read users and
+// roles (403); a user id or role name made to be a spreadsheet formula comes
+// out of the CSV as text.
+func TestAttackAccessReportGuards(t *testing.T) {
+	f := newEscalationFixture(t)
+	s := f.s
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "OTHER"})
+	if st, _, _ := s.callToken("", "GET", "/v1/entities/T100/access-report", nil); st != 401 {
+		t.Fatalf("no token: %d", st)
+	}
+	if st, _, out := s.callToken(f.alice, "GET", "/v1/entities/OTHER/access-report", nil); st != 404 || errCode(out) != "entity_not_found" {
+		t.Fatalf("another entity: %d %v", st, out)
+	}
+	if st, _, out := s.callToken(f.bob, "GET", "/v1/entities/T100/access-report", nil, "Accept", "text/csv"); st != 403 {
+		t.Fatalf("bob: %d %v", st, out)
+	}
+	if st, _, out := s.call("GET", "/v1/entities/nope/access-report", nil); st != 404 {
+		t.Fatalf("unknown entity: %d %v", st, out)
+	}
+	evil := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "@SUM(1+1)", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}})["id"].(string)
+	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "=HYPERLINK(\"http://evil\")", "role_ids": []string{evil}})
+	st, _, body := s.report(t, "T100", "text/csv")
+	if st != 200 {
+		t.Fatalf("csv: %d", st)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range recs {
+		for _, c := range r {
+			if c != "" && strings.ContainsRune("=+-@", rune(c[0])) {
+				t.Errorf("cell %q reads as a formula", c)
+			}
+		}
+		found = found || r[0] == `'=HYPERLINK("http://evil")`
+	}
+	if !found {
+		t.Fatalf("the user's row is missing: %v", recs)
+	}
+}
+
+// TestAttackAccessReportOfALargeEntityStreams: the report of an entity of
+// 4,000 users (80,000 rows, some 10 MB of JSON) is written as it is made: a
+// client that reads its first bytes and goes away stops it, well before its
+// end, and nothing of it was built in memory first (the server logs how many
+// rows it wrote before the client left).
+func TestAttackAccessReportOfALargeEntityStreams(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "big"})
+	var objs []any
+	for i := 0; i < 20; i++ {
+		objs = append(objs, map[string]any{"object_type": fmt.Sprintf("object_%02d", i), "actions": []any{
+			map[string]any{"action_name": "read", "permission": "allowed"}}})
+	}
+	role := s.must(201, "POST", "/v1/entities/big/roles", map[string]any{"name": "reader", "permissions": map[string]any{"objects": objs}})["id"].(string)
+	for b := 0; b < 4; b++ {
+		users := importUsers(1000, role)
+		for _, u := range users {
+			u["id"] = fmt.Sprintf("%d-%s", b, u["id"])
+		}
+		s.must(200, "POST", "/v1/entities/big/users/import", map[string]any{"users": users})
+	}
+	req, _ := http.NewRequest("GET", s.base+"/v1/entities/big/access-report", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 64<<10)
+	if _, err := io.ReadFull(res.Body, first); err != nil || !bytes.HasPrefix(first, []byte(`{"entity_id":"big"`)) {
+		t.Fatalf("first bytes: %v %.100s", err, first)
+	}
+	res.Body.Close() // the client goes away
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out := s.output()
+		if i := strings.Index(out, `"msg":"access report cut short"`); i >= 0 {
+			line := out[i:]
+			line = line[:strings.IndexByte(line, '\n')]
+			var rows int
+			if j := strings.Index(line, `"rows":`); j < 0 {
+				t.Fatalf("no rows in %s", line)
+			} else {
+				fmt.Sscanf(line[j+len(`"rows":`):], "%d", &rows)
+			}
+			if rows <= 0 || rows >= 80_000 {
+				t.Fatalf("the report stopped after %d of 80000 rows", rows)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the report went on after the client left (no \"access report cut short\" logged)")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
