@@ -425,7 +425,7 @@ func (a *api) listUserRoles(c *gin.Context) {
 	}
 	out := make([]userRoleJSON, 0, len(rs))
 	for _, ur := range rs {
-		out = append(out, userRoleJSON{Role: roleOf(ur.Role), Scope: nullable(ur.Scope)})
+		out = append(out, userRoleJSON{Role: roleOf(ur.Role), Scope: nullable(ur.Scope), ExpiresAt: timePtr(ur.ExpiresAt)})
 	}
 	c.JSON(http.StatusOK, gin.H{"data": out})
 }
@@ -447,7 +447,12 @@ func (a *api) assignRole(c *gin.Context) {
 	if req.Scope != nil {
 		scope = *req.Scope
 	}
-	as, err := a.svc.AssignRole(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), scope)
+	until, err := expiresAt(req.ExpiresAt)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	as, err := a.svc.AssignRoleUntil(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), scope, until)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -457,7 +462,7 @@ func (a *api) assignRole(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, assignmentJSON{EntityID: as.EntityID, UserID: as.UserID, RoleID: as.RoleID,
-		Scope: nullable(as.Scope), CreatedAt: timeString(as.CreatedAt)})
+		Scope: nullable(as.Scope), CreatedAt: timeString(as.CreatedAt), ExpiresAt: timePtr(as.ExpiresAt)})
 }
 
 func (a *api) unassignRole(c *gin.Context) {

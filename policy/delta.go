@@ -247,7 +247,9 @@ func (e *Engine) swap(sl *slot, cur, next *snapshot) bool {
 // apply returns the snapshot that applying d to s gives, at revision rev. It
 // touches only the units and index entries the delta names (copy-on-write).
 func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
-	n := &snapshot{entityID: s.entityID, revision: rev, created: s.created, exists: true, units: s.units, links: s.links, roleNames: s.roleNames}
+	n := &snapshot{entityID: s.entityID, revision: rev, created: s.created, exists: true, units: s.units, links: s.links, roleNames: s.roleNames,
+		expiry: s.expiry}
+	var expiry *pmapEditor[int64]
 	var units *pmapEditor[*unit]
 	var links *pmapEditor[[]string]
 	var names *pmapEditor[string]
@@ -308,11 +310,21 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 					rs = withoutRule(rs, r)
 				}
 				changed[sub] = rs
-			case ok && r.PType == "g" && len(r.Values) == 3 && r.Values[2] == s.entityID:
+			case ok && r.PType == "g" && validLink(r) && r.Values[2] == s.entityID:
 				if links == nil {
 					links = s.links.edit()
 				}
 				sub, role := r.Values[0], r.Values[1]
+				if at, timed := linkExpiry(r); timed || (op.Op == OpRemove && s.expiry.len() > 0) {
+					if expiry == nil {
+						expiry = s.expiry.edit()
+					}
+					if op.Op == OpAdd {
+						expiry.set(expiryKey(sub, role), at)
+					} else {
+						expiry.del(expiryKey(sub, role))
+					}
+				}
 				if idx != nil {
 					linked = append(linked, linkChange{link: sub, role: role, add: op.Op == OpAdd})
 				}
@@ -357,6 +369,11 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 	}
 	if names != nil {
 		n.roleNames = names.done()
+	}
+	if expiry != nil {
+		if n.expiry = expiry.done(); n.expiry.len() == 0 {
+			n.expiry = nil
+		}
 	}
 	if idx != nil {
 		n.grantIdx.Store(idx.carry(s, changed, linked, n.links))
@@ -403,6 +420,9 @@ func (r *recorder) EntityCounts(entityID string) (EntityCounts, error) {
 func (r *recorder) RecountEntity(entityID string) error     { return r.tx.RecountEntity(entityID) }
 func (r *recorder) InsertUsers(us []User) error             { return r.tx.InsertUsers(us) }
 func (r *recorder) InsertAssignments(as []Assignment) error { return r.tx.InsertAssignments(as) }
+func (r *recorder) ExpiredAssignments(before time.Time, limit int) ([]Assignment, error) {
+	return r.tx.ExpiredAssignments(before, limit)
+}
 func (r *recorder) InsertAuditEvents(es []AuditEvent) error { return r.tx.InsertAuditEvents(es) }
 func (r *recorder) ReplaceSetting(key, old, value string) error {
 	return r.tx.ReplaceSetting(key, old, value)

@@ -41,6 +41,9 @@ type EngineConfig struct {
 	// policy held waits for this instance to catch up (reloading the entity)
 	// before it fails with stale_policy. 0 means 2 s.
 	StaleWait time.Duration
+	// Now is the clock expiring assignments are judged by; nil is
+	// time.Now (tests set another).
+	Now func() time.Time
 }
 
 // CheckRequest is one question: may UserID do Action on ObjectType in
@@ -131,6 +134,7 @@ type Engine struct {
 	maxDecisions int
 	loadTimeout  time.Duration
 	staleWait    time.Duration
+	now          func() time.Time
 
 	entities *entityMap // entity id -> *slot
 	unknown  *unknownSet
@@ -181,6 +185,9 @@ type snapshot struct {
 	// role subjects it holds.
 	links     *pmap[[]string]
 	roleNames *pmap[string] // role id -> name, active roles
+	// expiry holds the expiring assignments (expiry.go): link and role ->
+	// when it stops counting, in Unix milliseconds.
+	expiry *pmap[int64]
 	// decisions caches answers this snapshot gave; it goes with the
 	// snapshot, so no answer outlives the policy that gave it.
 	decisions atomic.Pointer[decisionTable]
@@ -283,7 +290,10 @@ type decisionBucket [4]decisionEntry
 type decisionEntry struct{ h1, h2 atomic.Uint64 }
 
 // decisionKey is what a decision depends on besides the policy.
-type decisionKey struct{ user, scope, obj, act, owner string }
+type decisionKey struct {
+	user, scope, obj, act, owner string
+	epoch                        int64 // the earliest expiry the answer depends on (0: none)
+}
 
 var decisionSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
@@ -423,7 +433,10 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		return nil, fmt.Errorf("casbin model: %w", err)
 	}
 	e := &Engine{entities: newEntityMap(), modelText: cfg.Model, loader: cfg.Loader, maxEntities: cfg.MaxEntities,
-		maxDecisions: cfg.MaxDecisions, loadTimeout: cfg.LoadTimeout, staleWait: cfg.StaleWait}
+		maxDecisions: cfg.MaxDecisions, loadTimeout: cfg.LoadTimeout, staleWait: cfg.StaleWait, now: cfg.Now}
+	if e.now == nil {
+		e.now = time.Now
+	}
 	if e.maxEntities <= 0 {
 		e.maxEntities = 100_000
 	}
@@ -779,14 +792,21 @@ func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
 	// Rules repeat the same strings (the entity, each subject, object types,
 	// actions): keep one copy of each.
 	in := make(interner, 64+ng/2)
+	var expiry map[string]int64
 	for _, r := range pol.Rules {
 		in.rule(r)
 		switch {
 		case r.PType == "p" && len(r.Values) == 6:
 			rights[r.Values[0]] = append(rights[r.Values[0]], r)
-		case r.PType == "g" && len(r.Values) == 3:
+		case r.PType == "g" && validLink(r):
 			roles, _ := links.get(r.Values[0])
 			links.put(r.Values[0], appendOnce(roles, r.Values[1]))
+			if at, ok := linkExpiry(r); ok {
+				if expiry == nil {
+					expiry = map[string]int64{}
+				}
+				expiry[expiryKey(r.Values[0], r.Values[1])] = at
+			}
 		default:
 			return nil, fmt.Errorf("entity %q: malformed rule %q", entityID, r.String())
 		}
@@ -800,6 +820,9 @@ func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
 		names[id] = n
 	}
 	s.units, s.links, s.roleNames = units, links, newPmap(names)
+	if expiry != nil {
+		s.expiry = newPmap(expiry)
+	}
 	return s, nil
 }
 
@@ -835,7 +858,16 @@ func (s *snapshot) check(req CheckRequest) (Decision, error) {
 	if !s.exists {
 		return d, nil
 	}
-	h1, h2 := hashes(decisionKey{req.UserID, req.Scope, req.ObjectType, req.Action, req.OwnerID})
+	now := int64(0)
+	var epoch int64
+	if s.expiry.len() > 0 {
+		// A cached answer is good until the earliest expiry it depends on:
+		// that expiry is part of its key, so that once it passes the key
+		// changes and the answer is asked again.
+		now = s.clock()
+		epoch = s.epoch(req.UserID, req.Scope, now)
+	}
+	h1, h2 := hashes(decisionKey{req.UserID, req.Scope, req.ObjectType, req.Action, req.OwnerID, epoch})
 	if !req.Explain {
 		if allowed, p, ok := s.decisions.Load().get(h1, h2); ok {
 			d.Allowed, d.Permission = allowed, p
@@ -857,9 +889,11 @@ func (s *snapshot) check(req CheckRequest) (Decision, error) {
 		owner = UserSubject(req.OwnerID)
 	}
 	dc.subRoles, _ = s.links.get(dc.sub)
+	dc.subRoles = s.live(dc.sub, dc.subRoles, now)
 	dc.ssubRoles = nil
 	if dc.ssub != "" {
 		dc.ssubRoles, _ = s.links.get(dc.ssub)
+		dc.ssubRoles = s.live(dc.ssub, dc.ssubRoles, now)
 	}
 	rules := s.gather(dc.buf[:0], req.ObjectType, dc.sub, dc.subRoles, dc.ssubRoles)
 	defer func() {
@@ -952,11 +986,15 @@ func deciding(allowed bool, matched []Match) Permission {
 // user's own and its roles', entity-wide and inside the scope.
 func (s *snapshot) subjects(sub, ssub string) []string {
 	out := []string{sub}
+	now := int64(0)
+	if s.expiry.len() > 0 {
+		now = s.clock()
+	}
 	roles, _ := s.links.get(sub)
-	out = append(out, roles...)
+	out = append(out, s.live(sub, roles, now)...)
 	if ssub != "" {
 		roles, _ = s.links.get(ssub)
-		out = append(out, roles...)
+		out = append(out, s.live(ssub, roles, now)...)
 	}
 	return out
 }

@@ -262,6 +262,7 @@ func (e *Engine) DryRun(ctx context.Context, entityID string, rev int64, d Delta
 	if err != nil {
 		return nil, nil, err
 	}
+	next.engine = s.engine // its clock, for expiring assignments
 	links := map[string]bool{}
 	touch := func(sub string) {
 		if roleIDOf(sub) == "" {

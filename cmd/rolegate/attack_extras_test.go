@@ -270,3 +270,42 @@ func TestAttackAccessReportOfALargeEntityStreams(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestAttackExpiresAt: an expiry in the past, now, more than 10 years ahead
+// or in another format than RFC 3339 is 422 and changes nothing.
+func TestAttackExpiresAt(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "r", "permissions": map[string]any{"objects": []any{}}})["id"].(string)
+	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ann", "role_ids": []string{}})
+	path := "/v1/entities/acme/users/ann/roles/" + role
+	for _, v := range []any{
+		time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
+		time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano),
+		time.Now().AddDate(11, 0, 0).UTC().Format(time.RFC3339),
+		"9999-12-31T23:59:59Z",
+		"0001-01-01T00:00:00Z",
+		"tomorrow",
+		"2030-01-01",
+		"2030-01-01 10:00:00",
+		"2030-01-01T10:00:00",  // no time zone
+		"2030-02-30T10:00:00Z", // no such day
+		"2030-01-01T25:00:00Z", //
+		"1893456000",           // Unix seconds
+		"2030-01-01T10:00:00Z" + strings.Repeat("0", 100),
+		"",
+	} {
+		st, _, out := s.call("PUT", path, map[string]any{"expires_at": v})
+		if st != 422 || errCode(out) != "invalid_expires_at" {
+			t.Errorf("expires_at %.60q: want 422 invalid_expires_at, got %d %v", v, st, out)
+		}
+	}
+	for _, v := range []any{1893456000, true, map[string]any{}} {
+		if st, _, out := s.call("PUT", path, map[string]any{"expires_at": v}); st != 400 && st != 422 {
+			t.Errorf("expires_at %v: want 400 or 422, got %d %v", v, st, out)
+		}
+	}
+	if r := s.must(200, "GET", "/v1/entities/acme/users/ann/roles", nil)["data"].([]any); len(r) != 0 {
+		t.Fatalf("a refused assignment was stored: %v", r)
+	}
+}
