@@ -258,7 +258,7 @@ type assignmentDoc struct {
 	RoleID    string  `json:"role_id"`
 	Scope     *string `json:"scope"`
 	CreatedAt string  `json:"created_at"`
-	ExpiresAt *string `json:"expires_at,omitempty"`
+	ExpiresAt *string `json:"expires_at"`
 }
 
 func assignmentDocOf(a Assignment) assignmentDoc {
