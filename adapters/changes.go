@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"gorm.io/gorm"
@@ -18,6 +19,9 @@ type policyChangeRow struct {
 	Kind      string    `gorm:"size:16;not null"`
 	Payload   string    `gorm:"type:text;not null"`
 	CreatedAt time.Time `gorm:"not null;precision:3;autoCreateTime:false"`
+	// Items are what the write touched, for the changes feed (migration 7);
+	// NULL in entries logged before.
+	Items *string `gorm:"type:text"`
 }
 
 func (policyChangeRow) TableName() string { return "policy_changes" }
@@ -37,6 +41,10 @@ func init() {
 
 func (t *tx) AppendPolicyChange(c policy.PolicyChange, keep int) error {
 	row := policyChangeRow{EntityID: c.EntityID, Revision: c.Revision, Kind: c.Kind, Payload: string(c.Payload), CreatedAt: utc(c.At)}
+	if c.Items != nil {
+		items := string(c.Items)
+		row.Items = &items
+	}
 	if err := t.db.Create(&row).Error; err != nil {
 		return translate(err)
 	}
@@ -61,7 +69,7 @@ func (s *Store) PolicyChanges(ctx context.Context, entityID string, after int64,
 			return nil
 		}
 		var rows []policyChangeRow
-		if err := t.db.Where("entity_id = ? AND revision > ? AND revision <= ?", entityID, after, rev).
+		if err := t.db.Select("entity_id", "revision", "kind", "payload", "created_at").Where("entity_id = ? AND revision > ? AND revision <= ?", entityID, after, rev).
 			Order("revision").Find(&rows).Error; err != nil {
 			return translate(err)
 		}
@@ -73,4 +81,66 @@ func (s *Store) PolicyChanges(ctx context.Context, entityID string, after int64,
 		return nil
 	})
 	return rev, created, out, err
+}
+
+// changeItemsMigration adds what each write touched to the change log.
+const changeItemsMigration = 7
+
+func init() {
+	migrations = append(migrations, migration{changeItemsMigration, "policy_changes.items", func(db *gorm.DB) error {
+		if !db.Migrator().HasColumn(&policyChangeRow{}, "Items") {
+			if err := db.Migrator().AddColumn(&policyChangeRow{}, "Items"); err != nil {
+				return err
+			}
+		}
+		if db.Dialector.Name() == "mysql" {
+			// TEXT holds 64 KiB in MySQL; the items of one write may hold more.
+			return db.Exec("ALTER TABLE policy_changes MODIFY items MEDIUMTEXT NULL").Error
+		}
+		return nil
+	}})
+}
+
+// ReadChangeItems reads, in one read transaction, the entity's revision and
+// incarnation, then streams the items of the log entries after `after` (when
+// the entity's revision is past it by at most window), in order, at most
+// maxRows entries, until each returns false.
+func (s *Store) ReadChangeItems(ctx context.Context, entityID string, after int64, window, maxRows int,
+	each func(rev int64, items []byte) bool) (int64, string, error) {
+	var rev int64
+	var inc string
+	err := s.View(ctx, func(ptx policy.Tx) error {
+		t := ptx.(*tx)
+		var e entityRow
+		if err := t.db.Select("revision", "incarnation").Where("id = ?", entityID).Take(&e).Error; err != nil {
+			return translate(err)
+		}
+		rev, inc = e.Revision, e.Incarnation
+		if rev <= after || rev-after > int64(window) || maxRows <= 0 {
+			return nil
+		}
+		rows, err := t.db.Model(&policyChangeRow{}).Select("revision", "items").
+			Where("entity_id = ? AND revision > ? AND revision <= ?", entityID, after, rev).
+			Order("revision").Limit(maxRows).Rows()
+		if err != nil {
+			return translate(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r int64
+			var items sql.NullString
+			if err := rows.Scan(&r, &items); err != nil {
+				return translate(err)
+			}
+			var b []byte
+			if items.Valid {
+				b = []byte(items.String)
+			}
+			if !each(r, b) {
+				return nil
+			}
+		}
+		return translate(rows.Err())
+	})
+	return rev, inc, err
 }

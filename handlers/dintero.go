@@ -17,10 +17,22 @@ import (
 
 var dinteroOIDRe = regexp.MustCompile(`^[PT](?:[0-9]{3}|[0-9]{8})$`)
 
-type dinteroAPI struct{ svc *policy.Service }
+type dinteroAPI struct {
+	svc  *policy.Service
+	view *policy.View // what scope strings show: allowed rights, wildcards as the catalog's scopes
+}
+
+// facadeCatalog is the catalog a facade's wildcards expand into: the
+// deployment's when it has one, else the API's own.
+func facadeCatalog(svc *policy.Service, own func() *policy.Catalog) *policy.Catalog {
+	if svc != nil && svc.Catalog() != nil {
+		return svc.Catalog()
+	}
+	return own()
+}
 
 func registerDintero(r *gin.Engine, svc *policy.Service, auth Authenticator) {
-	d := &dinteroAPI{svc: svc}
+	d := &dinteroAPI{svc: svc, view: &policy.View{Catalog: facadeCatalog(svc, policy.DinteroCatalog), Shows: policy.DinteroShows}}
 	g := r.Group("/v1/accounts/:oid", authenticate(auth, dinteroError), d.account)
 	g.GET("/auth/roles", d.listRoles)
 	g.POST("/auth/roles", d.createRole)
@@ -122,8 +134,8 @@ type dinteroRole struct {
 	DeletedBy   string   `json:"deleted_by,omitempty"`
 }
 
-func dinteroRoleOf(r policy.Role) dinteroRole {
-	out := dinteroRole{ID: r.ID, Name: r.Name, Description: r.Description, Scope: policy.ScopesOf(r.Permissions),
+func (d *dinteroAPI) roleOf(r policy.Role) dinteroRole {
+	out := dinteroRole{ID: r.ID, Name: r.Name, Description: r.Description, Scope: policy.ScopesOf(d.view.Visible(r.Permissions)),
 		CreatedAt: dinteroTime(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: dinteroTime(r.UpdatedAt), DeletedBy: r.DeletedBy}
 	if r.DeletedAt != nil {
 		s := dinteroTime(*r.DeletedAt)
@@ -151,7 +163,7 @@ func (d *dinteroAPI) createRole(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroRoleOf(r)) // Dintero answers a create with 200
+	c.JSON(http.StatusOK, d.roleOf(r)) // Dintero answers a create with 200
 }
 
 func (d *dinteroAPI) getRole(c *gin.Context) {
@@ -160,7 +172,7 @@ func (d *dinteroAPI) getRole(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroRoleOf(r))
+	c.JSON(http.StatusOK, d.roleOf(r))
 }
 
 func (d *dinteroAPI) putRole(c *gin.Context) {
@@ -176,13 +188,13 @@ func (d *dinteroAPI) putRole(c *gin.Context) {
 	}
 	// Not a native replace: the role's default flag is not Dintero's to
 	// reset, and the rights scope strings cannot show are kept.
-	in.Shown = policy.DinteroShows
+	in.View = d.view
 	r, err := d.svc.UpdateRole(c.Request.Context(), c.Param("oid"), c.Param("role"), in, false, 0)
 	if err != nil {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroRoleOf(r))
+	c.JSON(http.StatusOK, d.roleOf(r))
 }
 
 // deleteRole soft-deletes the role, taking it from the users who hold it
@@ -193,20 +205,45 @@ func (d *dinteroAPI) deleteRole(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroRoleOf(r))
+	c.JSON(http.StatusOK, d.roleOf(r))
 }
 
-// dinteroPage reads limit (1-100, default 10) and starting_after.
+// Dintero's paging: limit and starting_after (the id of the last item of
+// the previous page). Dintero's own default is 10; Rolegate's is 100, so the
+// common account answers on one page, and limit may go up to 1000. A page
+// that is not the last carries a Link header rel="next" naming the next page,
+// so that no client takes a full page for the whole list.
+const (
+	dinteroDefaultLimit = 100
+	dinteroMaxLimit     = 1000
+)
+
+// dinteroPage reads limit (1-1000, default 100) and starting_after.
 func dinteroPage(q map[string][]string) (limit int, after string, err error) {
-	limit = 10
+	limit = dinteroDefaultLimit
 	if v := first(q["limit"]); v != "" {
 		n, convErr := strconv.Atoi(v)
-		if convErr != nil || n < 1 || n > 100 {
-			return 0, "", policy.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to 100")
+		if convErr != nil || n < 1 || n > dinteroMaxLimit {
+			return 0, "", policy.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to %d", dinteroMaxLimit)
 		}
 		limit = n
 	}
-	return limit, first(q["starting_after"]), nil
+	after = first(q["starting_after"])
+	if len(after) > 255 {
+		return 0, "", policy.Invalid("invalid_starting_after", "starting_after", "starting_after must be the id of an item of this account")
+	}
+	return limit, after, nil
+}
+
+// dinteroNext sets the Link header to the page after last when there is one.
+func dinteroNext(c *gin.Context, more bool, last string, limit int) {
+	if !more {
+		return
+	}
+	q := c.Request.URL.Query()
+	q.Set("starting_after", last)
+	q.Set("limit", strconv.Itoa(limit))
+	c.Header("Link", "<"+c.Request.URL.Path+"?"+q.Encode()+`>; rel="next"`)
 }
 
 func first(v []string) string {
@@ -234,7 +271,7 @@ func (d *dinteroAPI) listRoles(c *gin.Context) {
 	} else if inc != nil && *inc {
 		f.Status = ""
 	}
-	p := policy.Page{Limit: limit, Sort: "created_at"}
+	p := policy.Page{Limit: limit + 1, Sort: "created_at"}
 	ctx := c.Request.Context()
 	entity := c.Param("oid")
 	if after != "" {
@@ -251,9 +288,14 @@ func (d *dinteroAPI) listRoles(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+		dinteroNext(c, true, rows[limit-1].ID, limit)
+	}
 	out := make([]dinteroRole, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, dinteroRoleOf(r))
+		out = append(out, d.roleOf(r))
 	}
 	c.JSON(http.StatusOK, out)
 }
@@ -294,24 +336,24 @@ func (r dinteroUserRequest) input() (policy.UserInput, error) {
 }
 
 type dinteroUser struct {
-	ID                 string        `json:"id"`
-	Email              string        `json:"email"`
-	Name               string        `json:"name,omitempty"`
-	Scope              []string      `json:"scope"`
-	AuthenticationType string        `json:"authentication_type"`
-	Roles              []dinteroRole `json:"roles,omitempty"`
-	CreatedAt          string        `json:"created_at"`
-	CreatedBy          string        `json:"created_by,omitempty"`
-	UpdatedAt          string        `json:"updated_at"`
-	DeletedAt          *string       `json:"deleted_at,omitempty"`
-	DeletedBy          string        `json:"deleted_by,omitempty"`
-	LastSeenAt         *string       `json:"last_seen_at,omitempty"`
+	ID                 string         `json:"id"`
+	Email              string         `json:"email"`
+	Name               string         `json:"name,omitempty"`
+	Scope              []string       `json:"scope"`
+	AuthenticationType string         `json:"authentication_type"`
+	Roles              *[]dinteroRole `json:"roles,omitempty"` // with expand=roles: always, [] when none
+	CreatedAt          string         `json:"created_at"`
+	CreatedBy          string         `json:"created_by,omitempty"`
+	UpdatedAt          string         `json:"updated_at"`
+	DeletedAt          *string        `json:"deleted_at,omitempty"`
+	DeletedBy          string         `json:"deleted_by,omitempty"`
+	LastSeenAt         *string        `json:"last_seen_at,omitempty"`
 }
 
 // dinteroUserOf encodes a user; with expand, its account-wide roles (Dintero
 // has no scoped roles, so roles held only inside a team are not shown).
-func dinteroUserOf(u policy.User, expand bool) dinteroUser {
-	out := dinteroUser{ID: u.ID, Email: u.Email, Name: u.Name, Scope: policy.ScopesOf(u.Permissions),
+func (d *dinteroAPI) userOf(u policy.User, expand bool) dinteroUser {
+	out := dinteroUser{ID: u.ID, Email: u.Email, Name: u.Name, Scope: policy.ScopesOf(d.view.Visible(u.Permissions)),
 		AuthenticationType: "rolegate", CreatedAt: dinteroTime(u.CreatedAt), CreatedBy: u.CreatedBy,
 		UpdatedAt: dinteroTime(u.UpdatedAt)}
 	if u.LastSeenAt != nil {
@@ -319,12 +361,13 @@ func dinteroUserOf(u policy.User, expand bool) dinteroUser {
 		out.LastSeenAt = &s
 	}
 	if expand {
-		out.Roles = []dinteroRole{}
+		roles := []dinteroRole{}
 		for _, ur := range u.Roles {
 			if ur.Scope == "" {
-				out.Roles = append(out.Roles, dinteroRoleOf(ur.Role))
+				roles = append(roles, d.roleOf(ur.Role))
 			}
 		}
+		out.Roles = &roles
 	}
 	return out
 }
@@ -367,7 +410,7 @@ func (d *dinteroAPI) createUser(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroUserOf(u, true))
+	c.JSON(http.StatusOK, d.userOf(u, true))
 }
 
 func (d *dinteroAPI) getUser(c *gin.Context) {
@@ -381,7 +424,7 @@ func (d *dinteroAPI) getUser(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroUserOf(u, expand))
+	c.JSON(http.StatusOK, d.userOf(u, expand))
 }
 
 func (d *dinteroAPI) putUser(c *gin.Context) {
@@ -399,13 +442,13 @@ func (d *dinteroAPI) putUser(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	in.Shown = policy.DinteroShows // keep the user's rights scope strings cannot show
+	in.View = d.view // keep the user's rights scope strings cannot show
 	u, err := d.svc.UpdateUser(c.Request.Context(), c.Param("oid"), c.Param("user"), in)
 	if err != nil {
 		dinteroError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dinteroUserOf(u, true))
+	c.JSON(http.StatusOK, d.userOf(u, true))
 }
 
 func (d *dinteroAPI) deleteUser(c *gin.Context) {
@@ -414,7 +457,7 @@ func (d *dinteroAPI) deleteUser(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	out := dinteroUserOf(u, false)
+	out := d.userOf(u, false)
 	now := dinteroTime(time.Now())
 	out.DeletedAt, out.DeletedBy = &now, policy.ActorFrom(c.Request.Context()).ID
 	c.JSON(http.StatusOK, out)
@@ -437,7 +480,10 @@ func (d *dinteroAPI) listUsers(c *gin.Context) {
 		dinteroError(c, policy.Invalid("invalid_search", "search", "search must be at most 255 characters"))
 		return
 	}
-	p := policy.Page{Limit: limit, Sort: "id"}
+	// Users are ordered by id, so starting_after is a position: an id of no
+	// user of this account (or of another account) starts after it, and
+	// reveals nothing.
+	p := policy.Page{Limit: limit + 1, Sort: "id"}
 	if after != "" {
 		p.After = &policy.Cursor{Value: after, ID: after}
 	}
@@ -446,9 +492,13 @@ func (d *dinteroAPI) listUsers(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		dinteroNext(c, true, rows[limit-1].ID, limit)
+	}
 	out := make([]dinteroUser, 0, len(rows))
 	for _, u := range rows {
-		out = append(out, dinteroUserOf(u, expand))
+		out = append(out, d.userOf(u, expand))
 	}
 	c.JSON(http.StatusOK, out)
 }

@@ -39,6 +39,8 @@ func statusOf(k policy.Kind) int {
 		return http.StatusPreconditionFailed
 	case policy.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case policy.KindGone:
+		return http.StatusGone
 	}
 	return http.StatusInternalServerError
 }

@@ -220,14 +220,14 @@ func FuzzRequestDecoders(f *testing.F) {
 				if err := decodeDocument(c, "role", "", &pRole); err != nil {
 					return err
 				}
-				_, err := pRole.input(true)
+				_, err := pRole.input("acme", nil)
 				return err
 			}},
 			{"papershift_role_update", papershiftError, func(c *gin.Context) error {
 				if err := decodeDocument(c, "role", "r1", &pRoleUpdate); err != nil {
 					return err
 				}
-				_, err := pRoleUpdate.input(false)
+				_, err := pRoleUpdate.input("acme", &policy.Role{ID: "r1", EntityID: "acme", RoleType: policy.RoleCustom, Scope: policy.ScopeAccount})
 				return err
 			}},
 			{"team_membership", papershiftError, func(c *gin.Context) error {

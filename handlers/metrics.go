@@ -54,6 +54,9 @@ func newOps(d Deps) *ops {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	if d.Service != nil {
 		cs = append(cs, newEngineCollector(d.Service.Engine()))
+		svc := d.Service
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rolegate_change_waiters",
+			Help: "Calls of the changes feed waiting for a write (long polls)."}, func() float64 { return float64(svc.ChangeWaiters()) }))
 		if sy := d.Service.Syncer(); sy != nil {
 			cs = append(cs, newSyncCollector(sy))
 		}

@@ -22,10 +22,12 @@ var moniteVersionRe = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 type moniteAPI struct {
 	svc     *policy.Service
 	catalog *policy.Catalog
+	view    *policy.View // Monite's object types and values; wildcards as the catalog's pairs
 }
 
 func registerMonite(r *gin.Engine, svc *policy.Service, auth Authenticator) {
-	m := &moniteAPI{svc: svc, catalog: policy.MoniteCatalog()}
+	catalog := policy.MoniteCatalog()
+	m := &moniteAPI{svc: svc, catalog: catalog, view: &policy.View{Catalog: catalog, Shows: policy.MoniteShows(catalog)}}
 	g := r.Group("/v1/roles", moniteVersion, authenticate(auth, moniteError), moniteEntity)
 	g.GET("", m.listRoles)
 	g.POST("", m.createRole)
@@ -169,6 +171,12 @@ func (m *moniteAPI) input(req moniteRoleRequest, create bool) (policy.RoleInput,
 		return policy.RoleInput{}, policy.Invalid("missing_field", "permissions", "field required")
 	}
 	in := policy.RoleInput{Name: req.Name}
+	if req.Name != nil {
+		// Monite's document asks for ASCII names; the other APIs take Unicode.
+		if err := policy.ValidateASCIIName("name", *req.Name); err != nil {
+			return in, err
+		}
+	}
 	if req.Permissions == nil {
 		return in, nil
 	}
@@ -201,9 +209,9 @@ type moniteRole struct {
 	Status      string                `json:"status"`
 }
 
-func moniteRoleOf(r policy.Role) moniteRole {
+func (m *moniteAPI) roleOf(r policy.Role) moniteRole {
 	return moniteRole{ID: r.ID, CreatedAt: timeString(r.CreatedAt), UpdatedAt: timeString(r.UpdatedAt),
-		Name: r.Name, Permissions: policy.DocOf(r.Permissions), Status: r.Status}
+		Name: r.Name, Permissions: policy.DocOf(m.view.Visible(r.Permissions)), Status: r.Status}
 }
 
 func (m *moniteAPI) createRole(c *gin.Context) {
@@ -222,7 +230,7 @@ func (m *moniteAPI) createRole(c *gin.Context) {
 		moniteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, moniteRoleOf(r)) // Monite answers a create with 200
+	c.JSON(http.StatusOK, m.roleOf(r)) // Monite answers a create with 200
 }
 
 // moniteDecodeError makes a malformed body a 422, as Monite (FastAPI) does.
@@ -239,7 +247,7 @@ func (m *moniteAPI) getRole(c *gin.Context) {
 		moniteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, moniteRoleOf(r))
+	c.JSON(http.StatusOK, m.roleOf(r))
 }
 
 // patchRole changes the fields given; permissions replace the whole set
@@ -255,13 +263,13 @@ func (m *moniteAPI) patchRole(c *gin.Context) {
 		moniteError(c, err)
 		return
 	}
-	in.Shown = policy.MoniteShows(m.catalog) // keep denies and non-Monite rights
+	in.View = m.view // keep denies and non-Monite rights
 	r, err := m.svc.UpdateRole(c.Request.Context(), c.GetString(moniteEntityKey), c.Param("role"), in, false, 0)
 	if err != nil {
 		moniteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, moniteRoleOf(r))
+	c.JSON(http.StatusOK, m.roleOf(r))
 }
 
 // deleteRole answers 204, or 409 while any user holds the role.
@@ -297,7 +305,7 @@ func (m *moniteAPI) listRoles(c *gin.Context) {
 	}
 	out := make([]moniteRole, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, moniteRoleOf(r))
+		out = append(out, m.roleOf(r))
 	}
 	c.JSON(http.StatusOK, gin.H{"data": out, "prev_pagination_token": prev, "next_pagination_token": next})
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate/policy"
@@ -22,13 +23,13 @@ import (
 
 const jsonAPIType = "application/vnd.api+json"
 
-// papershiftMaxRoles bounds an unpaged role listing.
-const papershiftMaxRoles = 10000
-
-type papershiftAPI struct{ svc *policy.Service }
+type papershiftAPI struct {
+	svc  *policy.Service
+	view *policy.View // what rights groups show: allowed rights, wildcards as the catalog's groups
+}
 
 func registerPapershift(r *gin.Engine, svc *policy.Service, auth Authenticator) {
-	p := &papershiftAPI{svc: svc}
+	p := &papershiftAPI{svc: svc, view: &policy.View{Catalog: facadeCatalog(svc, policy.PapershiftCatalog), Shows: policy.PapershiftShows}}
 	g := r.Group("/api/v1", authenticate(auth, papershiftError), papershiftEntity)
 	g.GET("/roles", p.listRoles)
 	g.POST("/roles", p.createRole)
@@ -176,26 +177,41 @@ type papershiftRoleAttributes struct {
 
 var papershiftScopes = []string{"account", "team", "chat"}
 
-func (a papershiftRoleAttributes) input(create bool) (policy.RoleInput, error) {
+// input reads the attributes of a create (cur nil) or of an update of cur.
+// Read-only attributes may be sent back with the value they have (a client
+// writing back what it read); only a change is refused, pointing at it.
+func (a papershiftRoleAttributes) input(entity string, cur *policy.Role) (policy.RoleInput, error) {
+	create := cur == nil
+	if create {
+		cur = &policy.Role{EntityID: entity, RoleType: policy.RoleCustom}
+	}
+	discarded := ""
+	if cur.DeletedAt != nil {
+		discarded = timeString(*cur.DeletedAt)
+	}
 	for _, ro := range []struct {
-		name string
-		v    any
-	}{{"account_id", a.AccountID}, {"discarded_at", a.DiscardedAt}, {"role_type", a.RoleType}} {
-		if ro.v != nil {
-			return policy.RoleInput{}, policy.Invalid("read_only_attribute", ro.name, "%s cannot be set", ro.name)
+		name, has string
+		v         any
+	}{{"account_id", cur.EntityID, a.AccountID}, {"discarded_at", discarded, a.DiscardedAt}, {"role_type", cur.RoleType, a.RoleType}} {
+		if ro.v == nil { // absent or null
+			continue
+		}
+		if s, ok := ro.v.(string); !ok || s != ro.has {
+			return policy.RoleInput{}, policy.Invalid("read_only_attribute", ro.name, "%s cannot be set; send it back unchanged or leave it out", ro.name)
 		}
 	}
 	if create && a.Name == nil {
 		return policy.RoleInput{}, policy.Invalid("missing_field", "name", "name is required")
 	}
-	if a.Name != nil && (strings.TrimSpace(*a.Name) == "" || len([]rune(*a.Name)) > 50) {
+	if a.Name != nil && (strings.TrimSpace(*a.Name) == "" || utf8.RuneCountInString(policy.NormalizeName(*a.Name)) > 50) {
 		return policy.RoleInput{}, policy.Invalid("invalid_name", "name", "name must be 1-50 characters")
 	}
 	in := policy.RoleInput{Name: a.Name, Default: a.Default}
-	if a.Scope != nil {
-		if !create {
+	if a.Scope != nil && !create {
+		if *a.Scope != cur.Scope {
 			return in, policy.Invalid("immutable_field", "scope", "scope can only be set when the role is created")
 		}
+	} else if a.Scope != nil {
 		ok := false
 		for _, s := range papershiftScopes {
 			ok = ok || *a.Scope == s
@@ -254,18 +270,21 @@ func (p *papershiftAPI) caller(c *gin.Context) papershiftCaller {
 		delete: p.svc.May(ctx, entity, policy.ObjectRole, policy.ActionDelete)}
 }
 
-func papershiftRoleOf(r policy.Role, who papershiftCaller) papershiftResource {
+func (p *papershiftAPI) roleOf(r policy.Role, who papershiftCaller) papershiftResource {
 	attrs := papershiftRole{AccountID: r.EntityID, Default: r.Default, Name: r.Name,
-		Rights: policy.RightsOf(r.Permissions), RoleType: r.RoleType, Scope: r.Scope}
+		Rights: policy.RightsOf(p.view.Visible(r.Permissions)), RoleType: r.RoleType, Scope: r.Scope}
 	if r.DeletedAt != nil {
 		s := timeString(*r.DeletedAt)
 		attrs.DiscardedAt = &s
 	}
 	var meta papershiftRoleMeta
-	editable := r.RoleType == policy.RoleCustom && r.Status == policy.StatusActive
-	meta.Permissions.Actions.Edit = editable && who.update
-	meta.Permissions.Actions.Delete = editable && who.delete
-	meta.Permissions.Rights.Edit = editable && who.update
+	// A system role may be edited (its default flag moves) but neither
+	// deleted nor given other rights: actions.edit and rights.edit differ.
+	active := r.Status == policy.StatusActive
+	custom := r.RoleType == policy.RoleCustom
+	meta.Permissions.Actions.Edit = active && who.update
+	meta.Permissions.Actions.Delete = active && custom && who.delete
+	meta.Permissions.Rights.Edit = active && custom && who.update
 	return papershiftResource{ID: r.ID, Type: "role", Attributes: attrs, Meta: meta}
 }
 
@@ -275,7 +294,7 @@ func (p *papershiftAPI) createRole(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
-	in, err := attrs.input(true)
+	in, err := attrs.input(c.GetString(papershiftEntityKey), nil)
 	if err != nil {
 		papershiftError(c, err)
 		return
@@ -286,7 +305,7 @@ func (p *papershiftAPI) createRole(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/api/v1/roles/"+r.ID)
-	writeJSONAPI(c, http.StatusCreated, gin.H{"data": papershiftRoleOf(r, p.caller(c))})
+	writeJSONAPI(c, http.StatusCreated, gin.H{"data": p.roleOf(r, p.caller(c))})
 }
 
 func (p *papershiftAPI) getRole(c *gin.Context) {
@@ -295,7 +314,7 @@ func (p *papershiftAPI) getRole(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
-	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r, p.caller(c))})
+	writeJSONAPI(c, http.StatusOK, gin.H{"data": p.roleOf(r, p.caller(c))})
 }
 
 // putRole changes the attributes given; rights, when given, replace the
@@ -306,18 +325,23 @@ func (p *papershiftAPI) putRole(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
-	in, err := attrs.input(false)
+	cur, err := p.svc.GetRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"))
 	if err != nil {
 		papershiftError(c, err)
 		return
 	}
-	in.Shown = policy.PapershiftShows // keep the rights Papershift cannot show
+	in, err := attrs.input(cur.EntityID, &cur)
+	if err != nil {
+		papershiftError(c, err)
+		return
+	}
+	in.View = p.view // keep the rights Papershift cannot show
 	r, err := p.svc.UpdateRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), in, false, 0)
 	if err != nil {
 		papershiftError(c, err)
 		return
 	}
-	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r, p.caller(c))})
+	writeJSONAPI(c, http.StatusOK, gin.H{"data": p.roleOf(r, p.caller(c))})
 }
 
 // deleteRole discards the role (soft delete), taking it from its holders,
@@ -328,30 +352,62 @@ func (p *papershiftAPI) deleteRole(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
-	writeJSONAPI(c, http.StatusOK, gin.H{"data": papershiftRoleOf(r, p.caller(c))})
+	writeJSONAPI(c, http.StatusOK, gin.H{"data": p.roleOf(r, p.caller(c))})
 }
 
-// listRoles lists the account's roles, discarded ones too, narrowed by
-// filter[<attribute>]=<op>:<value> parameters.
+// papershiftPage is how many roles one read of a listing takes.
+const papershiftPage = 500
+
+// listRoles lists all the account's roles, discarded ones too, narrowed by
+// filter[<attribute>]=<op>:<value> parameters. Papershift documents no
+// paging, so the answer is the whole list: it is streamed page by page,
+// never cut. An error after the first page aborts the connection, so a
+// client never takes a short list for the whole one.
 func (p *papershiftAPI) listRoles(c *gin.Context) {
 	filters, err := parsePapershiftFilters(c.Request.URL.Query())
 	if err != nil {
 		papershiftError(c, err)
 		return
 	}
-	roles, err := p.svc.ListAllRoles(c.Request.Context(), c.GetString(papershiftEntityKey), policy.RoleFilter{}, papershiftMaxRoles)
+	ctx, entity := c.Request.Context(), c.GetString(papershiftEntityKey)
+	page := policy.Page{Limit: papershiftPage, Sort: "created_at"}
+	rows, err := p.svc.ListRoles(ctx, entity, policy.RoleFilter{}, page)
 	if err != nil {
 		papershiftError(c, err)
 		return
 	}
-	out := []papershiftResource{}
 	who := p.caller(c)
-	for _, r := range roles {
-		if filters.match(r) {
-			out = append(out, papershiftRoleOf(r, who))
+	c.Status(http.StatusOK)
+	c.Header("Content-Type", jsonAPIType)
+	w := c.Writer
+	_, _ = w.WriteString(`{"data":[`)
+	n := 0
+	for {
+		for _, r := range rows {
+			if !filters.match(r) {
+				continue
+			}
+			b, err := json.Marshal(p.roleOf(r, who))
+			if err != nil {
+				panic(http.ErrAbortHandler)
+			}
+			if n > 0 {
+				_, _ = w.WriteString(",")
+			}
+			_, _ = w.Write(b)
+			n++
+		}
+		if len(rows) < page.Limit {
+			break
+		}
+		cur := roleCursor("created_at")(rows[len(rows)-1])
+		page.After = &cur
+		w.Flush()
+		if rows, err = p.svc.ListRoles(ctx, entity, policy.RoleFilter{}, page); err != nil {
+			panic(http.ErrAbortHandler) // the status is out: cut the connection, not the list
 		}
 	}
-	writeJSONAPI(c, http.StatusOK, gin.H{"data": out})
+	_, _ = w.WriteString("]}")
 }
 
 // ---- filters ----

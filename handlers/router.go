@@ -115,6 +115,7 @@ func NewRouter(d Deps) http.Handler {
 	v1.DELETE("/entities/:entity/users/:user/roles/:role", a.unassignRole)
 	v1.GET("/entities/:entity/users/:user/permissions", a.userPermissions)
 	v1.GET("/entities/:entity/audit-events", a.listAuditEvents)
+	v1.GET("/entities/:entity/changes", a.listChanges)
 	v1.GET("/entities/:entity/who-can", a.whoCan)
 	v1.GET("/entities/:entity/access-report", a.accessReport)
 

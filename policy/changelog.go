@@ -10,9 +10,10 @@ import (
 // revision it took the entity to. An instance holding an older revision reads
 // the entries after it and applies them in order instead of reloading the
 // entity; it reloads in full only when the log does not reach back (entries
-// trimmed, or a revision written without one: an entity created, deleted or
-// repaired by the doctor). The same log is what a changes feed for clients can
-// be built on.
+// trimmed, a revision written without one, or one marked ChangeReload: an
+// entity made or repaired by the doctor, a change too large to carry). Each
+// entry also carries what the write touched (feeditems.go): the changes feed
+// for clients (feed.go) reads those.
 
 // PolicyChange is one entry of the change log.
 type PolicyChange struct {
@@ -21,6 +22,10 @@ type PolicyChange struct {
 	Kind     string // ChangeDelta or ChangeReload
 	Payload  []byte // the Delta, encoded (ChangeDelta)
 	At       time.Time
+	// Items are what the write touched (roles, users, assignments: see
+	// feeditems.go), encoded; nil in entries logged before they were kept.
+	// The changes feed reads them; catching up does not.
+	Items []byte
 }
 
 // The kinds of change log entries.
@@ -50,9 +55,14 @@ type ChangeLog interface {
 	PolicyChanges(ctx context.Context, entityID string, after int64, max int) (revision int64, created time.Time, changes []PolicyChange, err error)
 }
 
-// logChange appends a write's delta to the change log, inside its transaction.
-func logChange(tx Tx, entityID string, rev int64, now time.Time, d Delta) error {
-	c := PolicyChange{EntityID: entityID, Revision: rev, Kind: ChangeReload, At: now}
+// logChange appends a write's delta and the items it touched to the change
+// log, inside its transaction.
+func logChange(tx Tx, entityID string, rev int64, now time.Time, d Delta, t *touched) error {
+	items, err := encodeItems(t.items, t.all)
+	if err != nil {
+		return err
+	}
+	c := PolicyChange{EntityID: entityID, Revision: rev, Kind: ChangeReload, At: now, Items: items}
 	if !d.Full {
 		b, err := d.Encode()
 		if err != nil {

@@ -104,14 +104,22 @@ func ScopesOf(p Permissions) []string {
 }
 
 // ParseScopes decodes Dintero scope strings "<action>:<object>[:<tail>]":
-// action <action> allowed on object type "<object>[:<tail>]". Each string
-// becomes its own entry, so ScopesOf gives the same strings back in the same
-// order. A malformed string is 422 invalid_scope naming it; repeated strings
+// action <action> allowed on object type "<object>[:<tail>]". Dintero's
+// published scopes all put the action first; a two-part string whose first
+// part is no Dintero action word and whose second is one (receipts:write, in
+// one of Dintero's examples) is read the other way round, as
+// <object>:<action>. Each string becomes its own entry, so ScopesOf gives the
+// same strings back in the same order (receipts:write as write:receipts). A malformed string is 422 invalid_scope naming it; repeated strings
 // are caught by ValidatePermissions.
 func ParseScopes(field string, scopes []string) (Permissions, error) {
 	out := Permissions{Objects: make([]ObjectPermissions, 0, len(scopes))}
 	for i, s := range scopes {
 		action, object, ok := strings.Cut(s, ":")
+		if ok && !strings.Contains(object, ":") && !isDinteroAction(action) && isDinteroAction(object) {
+			// "<resource>:<action>", as the seed's user scope receipts:write:
+			// the same right as write:receipts, which it reads back as.
+			action, object = object, action
+		}
 		if !ok || !ValidIdent(action) || !ValidObjectType(object) {
 			e := Invalid("invalid_scope", fmt.Sprintf("%s[%d]", field, i),
 				"%s[%d] must be <action>:<object>[:<sub-resource>], such as read:accounts", field, i)
@@ -191,6 +199,15 @@ func papershiftAction(group, key string) bool {
 	}
 	for _, k := range PapershiftActions[:4] {
 		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+func isDinteroAction(s string) bool {
+	for _, a := range DinteroActions {
+		if a == s {
 			return true
 		}
 	}

@@ -22,12 +22,32 @@ func obj(t string, acts ...string) policy.ObjectPermissions {
 
 // Dintero scope strings read back exactly as given, in order, and mean the
 // rights of the other encodings.
+// Dintero's published scopes put the action first; its user example's
+// receipts:write is the same right as write:receipts (issue 13).
+func TestScopesResourceFirst(t *testing.T) {
+	for in, want := range map[string]policy.ObjectPermissions{
+		"receipts:write":  {ObjectType: "receipts", Actions: []policy.ActionPermission{{ActionName: "write", Permission: policy.Allowed}}},
+		"write:receipts":  {ObjectType: "receipts", Actions: []policy.ActionPermission{{ActionName: "write", Permission: policy.Allowed}}},
+		"read:write":      {ObjectType: "write", Actions: []policy.ActionPermission{{ActionName: "read", Permission: policy.Allowed}}},
+		"shift:update":    {ObjectType: "update", Actions: []policy.ActionPermission{{ActionName: "shift", Permission: policy.Allowed}}},
+		"accounts:read:x": {ObjectType: "read:x", Actions: []policy.ActionPermission{{ActionName: "accounts", Permission: policy.Allowed}}},
+	} {
+		p, err := policy.ParseScopes("scope", []string{in})
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if !reflect.DeepEqual(p.Objects, []policy.ObjectPermissions{want}) {
+			t.Errorf("%s: got %+v, want %+v", in, p.Objects, want)
+		}
+	}
+}
+
 func TestScopesRoundTrip(t *testing.T) {
 	for _, scopes := range [][]string{
 		{},
 		{"read:accounts", "read:billing", "admin:shopping"},
 		{"write:accounts:/auth/users", "read:accounts", "write:accounts"},
-		{"receipts:write", "*:*", "read:*"},
+		{"write:receipts", "*:*", "read:*"},
 	} {
 		p, err := policy.ParseScopes("scope", scopes)
 		if err != nil {

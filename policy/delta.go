@@ -89,6 +89,9 @@ type recorder struct {
 	tx       Tx
 	entityID string // the entity the write is to
 	delta    Delta
+	// touched lists the roles, users and assignments the write stored or
+	// removed: the items of its revision in the changes feed (feeditems.go).
+	touched touched
 }
 
 func (r *recorder) InsertRole(role *Role) error {
@@ -96,6 +99,7 @@ func (r *recorder) InsertRole(role *Role) error {
 		return err
 	}
 	r.delta.role(role)
+	r.touched.role(role)
 	return nil
 }
 
@@ -104,6 +108,7 @@ func (r *recorder) UpdateRole(role *Role) error {
 		return err
 	}
 	r.delta.role(role)
+	r.touched.role(role)
 	return nil
 }
 
@@ -136,6 +141,7 @@ func (r *recorder) ReplaceSubjectRules(entityID, subject string, rules []Rule) e
 
 func (r *recorder) DeleteEntity(id string) error {
 	r.delta.Full = true
+	r.touched.everything()
 	return r.tx.DeleteEntity(id)
 }
 
@@ -162,19 +168,12 @@ func (r *recorder) GetRole(entityID, roleID string) (Role, error) {
 func (r *recorder) ListRoles(entityID string, f RoleFilter, p Page) ([]Role, error) {
 	return r.tx.ListRoles(entityID, f, p)
 }
-func (r *recorder) InsertUser(u *User) error { return r.tx.InsertUser(u) }
-func (r *recorder) UpdateUser(u *User) error { return r.tx.UpdateUser(u) }
 func (r *recorder) GetUser(entityID, userID string) (User, error) {
 	return r.tx.GetUser(entityID, userID)
 }
 func (r *recorder) ListUsers(entityID string, f UserFilter, p Page) ([]User, error) {
 	return r.tx.ListUsers(entityID, f, p)
 }
-func (r *recorder) DeleteUser(entityID, userID string) error {
-	return r.tx.DeleteUser(entityID, userID)
-}
-func (r *recorder) PutAssignment(a *Assignment) error   { return r.tx.PutAssignment(a) }
-func (r *recorder) DeleteAssignment(a Assignment) error { return r.tx.DeleteAssignment(a) }
 func (r *recorder) ListAssignments(entityID string, f AssignmentFilter) ([]Assignment, error) {
 	return r.tx.ListAssignments(entityID, f)
 }
@@ -417,9 +416,7 @@ func withoutRule(rs []Rule, r Rule) []Rule {
 func (r *recorder) EntityCounts(entityID string) (EntityCounts, error) {
 	return r.tx.EntityCounts(entityID)
 }
-func (r *recorder) RecountEntity(entityID string) error     { return r.tx.RecountEntity(entityID) }
-func (r *recorder) InsertUsers(us []User) error             { return r.tx.InsertUsers(us) }
-func (r *recorder) InsertAssignments(as []Assignment) error { return r.tx.InsertAssignments(as) }
+func (r *recorder) RecountEntity(entityID string) error { return r.tx.RecountEntity(entityID) }
 func (r *recorder) ExpiredAssignments(before time.Time, limit int) ([]Assignment, error) {
 	return r.tx.ExpiredAssignments(before, limit)
 }
@@ -429,4 +426,68 @@ func (r *recorder) ReplaceSetting(key, old, value string) error {
 }
 func (r *recorder) DeleteEntityClients(entityID string) ([]Client, error) {
 	return r.tx.DeleteEntityClients(entityID)
+}
+
+// The calls that change no rule but change what the feed shows: the users
+// and assignments they store or remove are noted (their rules are recorded
+// by the rule calls that go with them).
+
+func (r *recorder) InsertUser(u *User) error {
+	if err := r.tx.InsertUser(u); err != nil {
+		return err
+	}
+	r.touched.add(ItemUser, ItemPut, u.ID, "", "")
+	return nil
+}
+
+func (r *recorder) InsertUsers(us []User) error {
+	if err := r.tx.InsertUsers(us); err != nil {
+		return err
+	}
+	for i := range us {
+		r.touched.add(ItemUser, ItemPut, us[i].ID, "", "")
+	}
+	return nil
+}
+
+func (r *recorder) UpdateUser(u *User) error {
+	if err := r.tx.UpdateUser(u); err != nil {
+		return err
+	}
+	r.touched.add(ItemUser, ItemPut, u.ID, "", "")
+	return nil
+}
+
+func (r *recorder) DeleteUser(entityID, userID string) error {
+	if err := r.tx.DeleteUser(entityID, userID); err != nil {
+		return err
+	}
+	r.touched.add(ItemUser, ItemDelete, userID, "", "")
+	return nil
+}
+
+func (r *recorder) PutAssignment(a *Assignment) error {
+	if err := r.tx.PutAssignment(a); err != nil {
+		return err
+	}
+	r.touched.assignment(a, ItemPut)
+	return nil
+}
+
+func (r *recorder) InsertAssignments(as []Assignment) error {
+	if err := r.tx.InsertAssignments(as); err != nil {
+		return err
+	}
+	for i := range as {
+		r.touched.assignment(&as[i], ItemPut)
+	}
+	return nil
+}
+
+func (r *recorder) DeleteAssignment(a Assignment) error {
+	if err := r.tx.DeleteAssignment(a); err != nil {
+		return err
+	}
+	r.touched.assignment(&a, ItemDelete)
+	return nil
 }

@@ -205,7 +205,8 @@ func doctorEntity(ctx context.Context, store Store, entityID string, fix bool, r
 	var rev int64
 	err = store.Update(ctx, func(tx Tx) error {
 		var err error
-		if rev, err = tx.BumpRevision(entityID, time.Now().UTC().Truncate(time.Millisecond)); err != nil {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		if rev, err = tx.BumpRevision(entityID, now); err != nil {
 			return err
 		}
 		if fixed, err = diagnose(tx, entityID); err != nil {
@@ -214,7 +215,13 @@ func doctorEntity(ctx context.Context, store Store, entityID string, fix bool, r
 		if len(fixed.problems) == 0 {
 			return errNothingToFix
 		}
-		return fixed.repair(tx, entityID)
+		if err := fixed.repair(tx, entityID); err != nil {
+			return err
+		}
+		// Readers reload the repaired entity in full; the changes feed tells
+		// its clients to fetch everything again.
+		return tx.AppendPolicyChange(PolicyChange{EntityID: entityID, Revision: rev, Kind: ChangeReload, At: now,
+			Items: entityItems()}, ChangeLogKeep)
 	})
 	switch {
 	case errors.Is(err, errNothingToFix):

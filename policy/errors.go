@@ -19,6 +19,7 @@ const (
 	KindConflict                    // 409
 	KindPrecondition                // 412
 	KindUnavailable                 // 503: storage or policy not available now
+	KindGone                        // 410: what was asked for is no longer kept
 )
 
 // Storage sentinels: adapters return these (wrapped) so that the domain can

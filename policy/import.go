@@ -118,7 +118,8 @@ func (s *Service) validateImport(users []ImportUser) error {
 			}
 		}
 		errs.wrap(p, s.validateUserInput(UserInput{Email: &u.Email}))
-		errs.wrap(p, s.validateUserInput(UserInput{Name: &u.Name}))
+		users[i].Name = NormalizeName(u.Name) // stored in NFC, as every name
+		errs.wrap(p, s.validateUserInput(UserInput{Name: &users[i].Name}))
 		if u.RoleIDs != nil {
 			if len(*u.RoleIDs) > MaxImportRoleIDs {
 				errs.add(p+"role_ids", "too_many_roles", "role_ids may name at most %d roles", MaxImportRoleIDs)

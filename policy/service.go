@@ -70,6 +70,10 @@ type Config struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 	Quotas Quotas // what one entity may hold; zero fields take the defaults
+	// MaxChangeWaiters and MaxChangeWaitersPerEntity bound the Changes calls
+	// waiting for a write (0: DefaultMaxChangeWaiters, ...PerEntity).
+	MaxChangeWaiters          int
+	MaxChangeWaitersPerEntity int
 }
 
 // Service is what every caller goes through: the admins' writes and the
@@ -83,6 +87,7 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	quotas    Quotas
+	waits     *waiters // Changes calls waiting for a write
 
 	onClientDeleted func(id string)
 	onEntityDeleted func(id string)
@@ -92,7 +97,10 @@ type Service struct {
 // NewService returns a service over a store and an engine.
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, engine: cfg.Engine, templates: cfg.Templates,
-		catalog: cfg.Catalog, sync: cfg.Syncer, log: cfg.Logger, now: cfg.Now, quotas: cfg.Quotas.withDefaults()}
+		catalog: cfg.Catalog, sync: cfg.Syncer, log: cfg.Logger, now: cfg.Now, quotas: cfg.Quotas.withDefaults(),
+		waits: newWaiters(cfg.MaxChangeWaiters, cfg.MaxChangeWaitersPerEntity)}
+	// Other instances' changes, heard or swept, wake the feed's waiters too.
+	s.sync.watch(s.waits)
 	if s.templates == nil {
 		s.templates = DefaultTemplates()
 	}
@@ -213,7 +221,7 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 		if err := s.quotas.guard(rec, entityID, func() error { return fn(rec, now) }); err != nil {
 			return err
 		}
-		if err := logChange(tx, entityID, rev, now, rec.delta); err != nil {
+		if err := logChange(tx, entityID, rev, now, rec.delta, &rec.touched); err != nil {
 			return err
 		}
 		if dry != nil {
@@ -240,6 +248,7 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 // request's context (the transport answers it) and for the other instances.
 func (s *Service) committed(ctx context.Context, entityID string, rev int64) {
 	noteRevision(ctx, rev)
+	s.waits.signal(entityID, rev)
 	s.sync.Committed(entityID, rev)
 }
 
@@ -320,6 +329,11 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, err
 			if err := tx.AddRules(Compile(r)); err != nil {
 				return err
 			}
+		}
+		// The feed's first item: everything of the entity is new.
+		if err := tx.AppendPolicyChange(PolicyChange{EntityID: ent.ID, Revision: ent.Revision, Kind: ChangeReload,
+			At: now, Items: entityItems()}, ChangeLogKeep); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, now, ent.ID, AuditEntityCreate, AuditObjectEntity, ent.ID, nil, EntityDocOf(ent))
 	})
@@ -411,9 +425,9 @@ type RoleInput struct {
 	Permissions  *Permissions
 	Default      *bool
 	Scope        *string // only on create
-	// Shown, when set, is what the caller's API shows of rights: an update
-	// of Permissions keeps the role's rights it does not show (unseen.go).
-	Shown Shown
+	// View, when set, is what the caller's API shows of rights: an update of
+	// Permissions keeps the role's rights it does not show (view.go).
+	View *View
 }
 
 func (s *Service) validateRoleInput(in RoleInput) error {
@@ -440,6 +454,7 @@ func (s *Service) validateRoleInput(in RoleInput) error {
 
 // CreateRole stores a new custom role and its rules.
 func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (Role, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionCreate); err != nil {
 		return Role{}, err
 	}
@@ -563,6 +578,7 @@ func lastDefault(tx Tx, r Role) (bool, error) {
 // role's (permissions as a whole). With replace, absent fields are reset to
 // their zero values (PUT). ifMatch is the If-Match version, 0 for none.
 func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (Role, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionUpdate); err != nil {
 		return Role{}, err
 	}
@@ -584,9 +600,6 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		if r.Status == StatusDeleted {
 			return Errorf(KindConflict, "role_deleted", "role %q is deleted", roleID)
 		}
-		if r.RoleType == RoleSystem {
-			return Errorf(KindForbidden, "system_role", "role %q is a system role and cannot be changed", r.Name)
-		}
 		if err := checkVersion(r, ifMatch); err != nil {
 			return err
 		}
@@ -601,8 +614,9 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 			r.Description = *in.Description
 		}
 		if in.Permissions != nil {
-			r.Permissions = keepUnseen(old.Permissions, *in.Permissions, in.Shown)
-			if in.Shown != nil {
+			r.Permissions = *in.Permissions
+			if in.View != nil {
+				r.Permissions = in.View.Merge(old.Permissions, *in.Permissions)
 				if err := ValidatePermissions("permissions", r.Permissions, s.catalog); err != nil {
 					return err
 				}
@@ -610,6 +624,16 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		}
 		if in.Default != nil {
 			r.Default = *in.Default
+		}
+		// A system role comes from a template: its name, description and
+		// rights stay as they are; only whether it is a default role moves.
+		// Writing back the values it has is no change.
+		if old.RoleType == RoleSystem && (r.Name != old.Name || r.Description != old.Description ||
+			!SamePermissions(r.Permissions, old.Permissions)) {
+			return Errorf(KindForbidden, "system_role", "role %q is a system role: its name, description and rights cannot be changed", old.Name)
+		}
+		if old.RoleType == RoleSystem {
+			r.Permissions = old.Permissions // the same rights, in the template's order
 		}
 		// What the edit gives the role's holders, and new users when the
 		// role is (or stops being) a default role.
@@ -763,9 +787,9 @@ type UserInput struct {
 	Name        *string
 	RoleIDs     *[]string
 	Permissions *Permissions
-	// Shown, when set, is what the caller's API shows of rights: an update
-	// of Permissions keeps the user's rights it does not show (unseen.go).
-	Shown Shown
+	// View, when set, is what the caller's API shows of rights: an update of
+	// Permissions keeps the user's rights it does not show (view.go).
+	View *View
 }
 
 func (s *Service) validateUserInput(in UserInput) error {
@@ -778,7 +802,7 @@ func (s *Service) validateUserInput(in UserInput) error {
 		}
 	}
 	if in.Name != nil {
-		if err := validateText("name", *in.Name, MaxNameLen); err != nil {
+		if err := validateLabel("name", *in.Name, "invalid_name"); err != nil {
 			return err
 		}
 	}
@@ -822,6 +846,7 @@ func activeRoles(tx Tx, entityID string, ids []string) ([]Role, error) {
 // CreateUser stores a user with its roles (the default roles when none are
 // named) and its own rights.
 func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput) (User, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionCreate); err != nil {
 		return User{}, err
 	}
@@ -968,6 +993,7 @@ func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, 
 // UpdateUser changes a user's fields; RoleIDs replaces its entity-wide roles
 // (scoped assignments stay).
 func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in UserInput) (User, error) {
+	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return User{}, err
 	}
@@ -991,8 +1017,9 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 			u.Name = *in.Name
 		}
 		if in.Permissions != nil {
-			next := keepUnseen(u.Permissions, *in.Permissions, in.Shown)
-			if in.Shown != nil {
+			next := *in.Permissions
+			if in.View != nil {
+				next = in.View.Merge(u.Permissions, *in.Permissions)
 				if err := ValidatePermissions("permissions", next, s.catalog); err != nil {
 					return err
 				}
@@ -1324,28 +1351,6 @@ func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope s
 	return p, err
 }
 
-// ListAllRoles returns every role of the entity that f selects, in creation
-// order, for APIs that list without paging. More than max is 422.
-func (s *Service) ListAllRoles(ctx context.Context, entityID string, f RoleFilter, max int) ([]Role, error) {
-	var out []Role
-	p := Page{Limit: 100, Sort: "created_at"}
-	for {
-		rows, err := s.ListRoles(ctx, entityID, f, p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
-		if len(out) > max {
-			return nil, Errorf(KindInvalid, "too_many_roles", "more than %d roles match; narrow the filter", max)
-		}
-		if len(rows) < p.Limit {
-			return out, nil
-		}
-		last := rows[len(rows)-1]
-		p.After = &Cursor{Value: last.CreatedAt.UTC().Format(time.RFC3339Nano), ID: last.ID}
-	}
-}
-
 // ---- checks ----
 
 // authorizeCheck lets a caller ask a check: a token with the check scope,
@@ -1436,4 +1441,13 @@ func unavailable(err error) error {
 		return err
 	}
 	return &Error{Kind: KindUnavailable, Code: "policy_unavailable", Message: "the entity's policy cannot be loaded now, try again", Err: err}
+}
+
+// nfc is a name normalized as stored (NormalizeName); nil stays nil.
+func nfc(name *string) *string {
+	if name == nil {
+		return nil
+	}
+	n := NormalizeName(*name)
+	return &n
 }

@@ -113,6 +113,7 @@ type Syncer struct {
 	subscribed                                  atomic.Bool
 	lastPublishLog                              atomic.Int64
 	onChange                                    atomic.Pointer[func(entityID string, revision int64, exists bool)]
+	waits                                       atomic.Pointer[waiters] // the changes feed's, woken by what is heard or swept
 
 	lagMu     sync.Mutex
 	lagCounts []uint64
@@ -249,6 +250,9 @@ func (s *Syncer) heard(c Change) {
 	}
 	s.received.Add(1)
 	s.tell(c.EntityID, c.Revision, true)
+	if w := s.waits.Load(); w != nil {
+		w.signal(c.EntityID, c.Revision)
+	}
 	if held, ok := s.engine.Held(c.EntityID); !ok || held >= c.Revision {
 		return // not held (it loads fresh on first use), or already there
 	}
@@ -370,13 +374,24 @@ func (s *Syncer) sweepLoop(ctx context.Context) {
 }
 
 // Sweep compares the revisions of the entities held with the store's and
-// reloads those that moved (dropping those deleted or made anew).
+// reloads those that moved (dropping those deleted or made anew). It also
+// reads those the changes feed waits on, and wakes their waiters when the
+// store's revision moved past what they read, or the entity is gone.
 func (s *Syncer) Sweep(ctx context.Context) error {
 	s.sweeps.Add(1)
 	held := s.engine.Loaded()
 	ids := make([]string, 0, len(held))
 	for id := range held {
 		ids = append(ids, id)
+	}
+	var watched map[string]int64
+	if w := s.waits.Load(); w != nil {
+		watched = w.watched()
+		for id := range watched {
+			if _, ok := held[id]; !ok {
+				ids = append(ids, id)
+			}
+		}
 	}
 	sort.Strings(ids)
 	for len(ids) > 0 {
@@ -394,7 +409,13 @@ func (s *Syncer) Sweep(ctx context.Context) error {
 		}
 		for _, id := range batch {
 			stored, exists := revs[id]
-			h := held[id]
+			if seen, ok := watched[id]; ok && seen > 0 && (!exists || stored != seen) {
+				s.waits.Load().signal(id, 0)
+			}
+			h, ok := held[id]
+			if !ok {
+				continue // only waited on
+			}
 			switch {
 			case exists && stored > h:
 				s.want(id, wanted{revision: stored, sweep: true})
@@ -440,6 +461,13 @@ func (s *Syncer) Lag() LagHistogram {
 	s.lagMu.Lock()
 	defer s.lagMu.Unlock()
 	return LagHistogram{Count: s.lagCount, Sum: s.lagSum, Buckets: LagBuckets, Counts: append([]uint64(nil), s.lagCounts...)}
+}
+
+// watch makes what is heard and swept wake the changes feed's waiters.
+func (s *Syncer) watch(w *waiters) {
+	if s != nil {
+		s.waits.Store(w)
+	}
 }
 
 // HasNotifier reports whether changes travel between instances by messages

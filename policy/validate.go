@@ -5,7 +5,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 var (
@@ -81,15 +84,47 @@ func printableASCII(s string) bool {
 	return true
 }
 
-// ValidateName checks a role name: 1-255 printable ASCII, not only spaces.
+// NormalizeName is a name as Rolegate stores and compares it: Unicode NFC,
+// so that "Schichtf\u0075\u0308hrung" and "Schichtf\u00fchrung" are one name.
+func NormalizeName(s string) string { return norm.NFC.String(s) }
+
+// ValidateName checks a role name (after NormalizeName): 1-255 characters
+// (code points, not bytes) of printable Unicode, not only spaces. Control
+// characters, format characters (bidi overrides, zero-width joiners and
+// spaces), separators other than the ASCII space and invalid UTF-8 are
+// refused.
 func ValidateName(field, name string) error {
-	switch {
-	case strings.TrimSpace(name) == "":
+	if strings.TrimSpace(name) == "" {
 		return Invalid("invalid_name", field, "%s must not be empty", field)
-	case len(name) > MaxNameLen:
-		return Invalid("invalid_name", field, "%s must be at most %d characters", field, MaxNameLen)
-	case !printableASCII(name):
-		return Invalid("invalid_name", field, "%s must be printable ASCII", field)
+	}
+	return validateLabel(field, name, "invalid_name")
+}
+
+// validateLabel checks a name that may be empty: at most MaxNameLen
+// characters of printable Unicode.
+func validateLabel(field, name, code string) error {
+	switch {
+	case !utf8.ValidString(name):
+		return Invalid(code, field, "%s must be valid UTF-8", field)
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		return Invalid(code, field, "%s must be at most %d characters", field, MaxNameLen)
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return Invalid(code, field, "%s must be printable characters; U+%04X is not", field, r)
+		}
+	}
+	return nil
+}
+
+// ValidateASCIIName checks a name under Monite's rule: 1-255 printable ASCII
+// characters, not only spaces.
+func ValidateASCIIName(field, name string) error {
+	if err := ValidateName(field, name); err != nil {
+		return err
+	}
+	if !printableASCII(name) {
+		return Invalid("invalid_name", field, "%s can contain only ASCII characters", field)
 	}
 	return nil
 }

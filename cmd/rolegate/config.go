@@ -59,6 +59,9 @@ type Config struct {
 	// store (checks stop counting them at their expiry already).
 	ExpirySweep time.Duration
 
+	MaxChangeWaiters          int // long polls of the changes feed waiting at once
+	MaxChangeWaitersPerEntity int // ... on one entity
+
 	templates []policy.RoleTemplate
 	catalog   *policy.Catalog
 	stderr    io.Writer
@@ -79,6 +82,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	var maxEntities, logLevel, grace string
 	var rateCheck, rateManage, headerTimeout, headerBytes, sweep, expirySweep string
 	var maxRoles, maxUsers, maxRules, maxConns, readTimeout, bodyMemory string
+	var maxWaiters, maxWaitersPerEntity string
 	metrics, err := envBool(getenv, "ROLEGATE_METRICS", true)
 	if err != nil {
 		return c, err
@@ -118,6 +122,8 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.StringVar(&maxConns, "max-connections", env("ROLEGATE_MAX_CONNECTIONS", "10000"), "most connections served at once; more wait to be accepted (ROLEGATE_MAX_CONNECTIONS)")
 	fs.StringVar(&bodyMemory, "max-body-memory", env("ROLEGATE_MAX_BODY_MEMORY", "67108864"), "bytes of request bodies read at once, by all requests together; past it a body is 503 server_busy (ROLEGATE_MAX_BODY_MEMORY)")
 	fs.StringVar(&readTimeout, "read-timeout", env("ROLEGATE_READ_TIMEOUT", "10s"), "how long a client may take to send a whole request, body included (ROLEGATE_READ_TIMEOUT)")
+	fs.StringVar(&maxWaiters, "max-change-waiters", env("ROLEGATE_MAX_CHANGE_WAITERS", strconv.Itoa(policy.DefaultMaxChangeWaiters)), "most calls of the changes feed waiting for a write at once; more answer at once (ROLEGATE_MAX_CHANGE_WAITERS)")
+	fs.StringVar(&maxWaitersPerEntity, "max-change-waiters-per-entity", env("ROLEGATE_MAX_CHANGE_WAITERS_PER_ENTITY", strconv.Itoa(policy.DefaultMaxChangeWaitersPerEntity)), "most calls of the changes feed waiting on one entity at once (ROLEGATE_MAX_CHANGE_WAITERS_PER_ENTITY)")
 	tokenFlags(fs, env, &c.Tokens)
 	if cmd == "doctor" {
 		fs.BoolVar(&c.Fix, "fix", false, "repair the rules of inconsistent entities from their role, user and assignment rows")
@@ -146,6 +152,12 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		if *q.dst, err = strconv.ParseInt(q.value, 10, 64); err != nil || *q.dst < 0 {
 			return c, fmt.Errorf("%s: %q is not a number >= 0 (0 is the default)", q.name, q.value)
 		}
+	}
+	if c.MaxChangeWaiters, err = strconv.Atoi(maxWaiters); err != nil || c.MaxChangeWaiters < 1 {
+		return c, fmt.Errorf("max-change-waiters: %q is not a positive integer", maxWaiters)
+	}
+	if c.MaxChangeWaitersPerEntity, err = strconv.Atoi(maxWaitersPerEntity); err != nil || c.MaxChangeWaitersPerEntity < 1 {
+		return c, fmt.Errorf("max-change-waiters-per-entity: %q is not a positive integer", maxWaitersPerEntity)
 	}
 	if c.MaxConnections, err = strconv.Atoi(maxConns); err != nil || c.MaxConnections < 1 {
 		return c, fmt.Errorf("max-connections: %q is not a positive integer", maxConns)

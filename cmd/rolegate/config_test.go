@@ -17,10 +17,12 @@ func TestConfigFlagsWinOverVariables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:7000" || c.MaxEntities != 50 || c.LogLevel.String() != "DEBUG" || c.DatabaseURL != "sqlite://rolegate.db" {
+	if c.Addr != "127.0.0.1:7000" || c.MaxEntities != 50 || c.LogLevel.String() != "DEBUG" || c.DatabaseURL != "sqlite://rolegate.db" ||
+		c.MaxChangeWaiters != 1000 || c.MaxChangeWaitersPerEntity != 100 {
 		t.Fatalf("config: %+v", c)
 	}
-	for _, bad := range [][]string{{"-max-entities", "0"}, {"-log-level", "loud"}, {"-log-format", "xml"}, {"-database-url", "rolegate.db"}, {"-nope"}, {"extra"}, {"-catalog", "/does/not/exist"}} {
+	for _, bad := range [][]string{{"-max-entities", "0"}, {"-log-level", "loud"}, {"-log-format", "xml"}, {"-database-url", "rolegate.db"}, {"-nope"}, {"extra"}, {"-catalog", "/does/not/exist"},
+		{"-max-change-waiters", "0"}, {"-max-change-waiters-per-entity", "-1"}, {"-max-change-waiters", "many"}} {
 		if _, err := loadConfig("serve", bad, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

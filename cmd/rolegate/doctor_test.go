@@ -96,6 +96,11 @@ func TestDoctorCommand(t *testing.T) {
 	if got := entityRevision(t, svc, "acme"); got != rev+1 {
 		t.Fatalf("revision after --fix: %d, want %d", got, rev+1)
 	}
+	// The changes feed tells its clients to fetch the repaired entity again.
+	page, err := svc.Changes(ctx, "acme", policy.ChangesQuery{Since: rev})
+	if err != nil || len(page.Items) != 1 || page.Items[0] != (policy.ChangeItem{Revision: rev + 1, Type: policy.ItemEntity, Op: policy.ItemPut}) {
+		t.Fatalf("changes feed after --fix: %+v %v", page, err)
+	}
 
 	out, err = doctor(nil, "-database-url", url)
 	if err != nil || !strings.HasSuffix(out, "consistent\n") {

@@ -49,7 +49,8 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	syncer := policy.NewSyncer(policy.SyncConfig{Engine: engine, Store: store, Notifier: notifier,
 		SweepInterval: cfg.SweepInterval, Logger: log})
 	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Templates: cfg.templates, Catalog: cfg.catalog,
-		Syncer: syncer, Logger: log, Quotas: cfg.Quotas})
+		Syncer: syncer, Logger: log, Quotas: cfg.Quotas,
+		MaxChangeWaiters: cfg.MaxChangeWaiters, MaxChangeWaitersPerEntity: cfg.MaxChangeWaitersPerEntity})
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	syncDone := make(chan struct{})
 	go func() { defer close(syncDone); syncer.Run(syncCtx) }()
@@ -124,6 +125,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: draining requests in flight", "grace", cfg.ShutdownGrace)
+	svc.StopWaiting() // long polls of the changes feed answer now
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -1,0 +1,246 @@
+package policy
+
+// A compatible API names concrete object types and actions only: Monite's
+// document enumerates them, Dintero's scope strings are <action>:<resource>,
+// Papershift's groups are what the account's system roles hold. Rolegate's
+// wildcard "*" is none of these. A View is what one API shows of rights: a
+// wildcard right is shown as the concrete rights it covers in the API's
+// catalog, each concrete right carries the value the role's rights give it
+// (the engine's order: denied > allowed > allowed_for_own > not_allowed), and
+// only the rights the API can express are kept. Writing back what a View
+// showed keeps the rights as they were (Merge).
+
+// View is what one API shows of rights.
+type View struct {
+	// Catalog holds the concrete object types and actions a wildcard stands
+	// for in this API. Nil: wildcards cover nothing the API can show.
+	Catalog *Catalog
+	// Shows reports whether the API can express a concrete right.
+	Shows Shown
+}
+
+type pair = [2]string
+
+func isWildcard(objectType, action string) bool { return objectType == Wildcard || action == Wildcard }
+
+// expand lists the catalog's concrete pairs that (objectType, action) covers,
+// in catalog order.
+func (c *Catalog) expand(objectType, action string) []pair {
+	if c == nil {
+		return nil
+	}
+	var out []pair
+	for _, o := range c.ObjectTypes {
+		if objectType != Wildcard && objectType != o.ObjectType {
+			continue
+		}
+		for _, a := range o.Actions {
+			if action == Wildcard || action == a {
+				out = append(out, pair{o.ObjectType, a})
+			}
+		}
+	}
+	return out
+}
+
+// Visible returns the rights as the API shows them: concrete rights only,
+// the role's authored ones first in their order, then those its wildcards
+// add, in catalog order.
+func (v *View) Visible(p Permissions) Permissions {
+	val := map[pair]Permission{}
+	var order []pair
+	add := func(k pair, perm Permission) {
+		cur, ok := val[k]
+		if !ok {
+			order = append(order, k)
+			val[k] = perm
+			return
+		}
+		if rank(perm) > rank(cur) {
+			val[k] = perm
+		}
+	}
+	var wild []pair
+	var wildPerm []Permission
+	for _, o := range p.Objects {
+		for _, a := range o.Actions {
+			if isWildcard(o.ObjectType, a.ActionName) {
+				wild = append(wild, pair{o.ObjectType, a.ActionName})
+				wildPerm = append(wildPerm, a.Permission)
+				continue
+			}
+			add(pair{o.ObjectType, a.ActionName}, a.Permission)
+		}
+	}
+	for i, w := range wild {
+		for _, k := range order { // authored rights the wildcard also covers
+			if (w[0] == Wildcard || w[0] == k[0]) && (w[1] == Wildcard || w[1] == k[1]) {
+				add(k, wildPerm[i])
+			}
+		}
+		for _, k := range v.Catalog.expand(w[0], w[1]) {
+			add(k, wildPerm[i])
+		}
+	}
+	out := Permissions{}
+	for _, k := range order {
+		a := ActionPermission{ActionName: k[1], Permission: val[k]}
+		if !v.Shows(k[0], a) {
+			continue
+		}
+		if n := len(out.Objects); n > 0 && out.Objects[n-1].ObjectType == k[0] {
+			out.Objects[n-1].Actions = append(out.Objects[n-1].Actions, a)
+			continue
+		}
+		out.Objects = append(out.Objects, ObjectPermissions{ObjectType: k[0], Actions: []ActionPermission{a}})
+	}
+	return out
+}
+
+// shown reports whether the API shows a right: a concrete one when Shows
+// says so, a wildcard one when it shows any concrete right it covers.
+func (v *View) shown(objectType string, a ActionPermission) bool {
+	if !isWildcard(objectType, a.ActionName) {
+		return v.Shows(objectType, a)
+	}
+	for _, k := range v.Catalog.expand(objectType, a.ActionName) {
+		if v.Shows(k[0], ActionPermission{ActionName: k[1], Permission: a.Permission}) {
+			return true
+		}
+	}
+	return false
+}
+
+func visibleMap(p Permissions) map[pair]Permission {
+	out := map[pair]Permission{}
+	for _, o := range p.Objects {
+		for _, a := range o.Actions {
+			out[pair{o.ObjectType, a.ActionName}] = a.Permission
+		}
+	}
+	return out
+}
+
+// Merge is the rights after a write of next through the API, prev being the
+// rights before it:
+//   - next showing exactly what prev shows (a read-modify-write that changed
+//     nothing) leaves prev as it is, wildcards and unseen rights included;
+//   - a wildcard right of prev whose shown rights next leaves unchanged stays
+//     a wildcard (the concrete rights of next it implies are folded into it);
+//     one whose shown rights next changes is replaced by what next says;
+//   - the rights of prev the API does not show, and next does not name, are
+//     kept (keepUnseen).
+func (v *View) Merge(prev, next Permissions) Permissions {
+	before, after := visibleMap(v.Visible(prev)), visibleMap(v.Visible(next))
+	if equalMaps(before, after) {
+		return prev
+	}
+	named := visibleMap(next)
+	var kept []ObjectPermissions
+	fold := map[pair]bool{}
+	for _, o := range prev.Objects {
+		for _, a := range o.Actions {
+			w := pair{o.ObjectType, a.ActionName}
+			if !isWildcard(w[0], w[1]) || !v.shown(w[0], a) {
+				continue
+			}
+			if _, ok := named[w]; ok {
+				continue // next writes this wildcard itself
+			}
+			cover := v.Catalog.expand(w[0], w[1])
+			same := true
+			for _, k := range cover {
+				if before[k] != after[k] {
+					same = false
+					break
+				}
+			}
+			if !same {
+				continue
+			}
+			for _, k := range cover {
+				if after[k] == a.Permission {
+					fold[k] = true
+				}
+			}
+			kept = append(kept, ObjectPermissions{ObjectType: w[0], Actions: []ActionPermission{a}})
+		}
+	}
+	merged := Permissions{}
+	for _, o := range next.Objects {
+		op := ObjectPermissions{ObjectType: o.ObjectType}
+		for _, a := range o.Actions {
+			if !fold[pair{o.ObjectType, a.ActionName}] {
+				op.Actions = append(op.Actions, a)
+			}
+		}
+		if len(op.Actions) > 0 {
+			merged.Objects = append(merged.Objects, op)
+		}
+	}
+	merged.Objects = append(merged.Objects, kept...)
+	return keepUnseen(prev, merged, v.shown)
+}
+
+func equalMaps(a, b map[pair]Permission) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// SamePermissions reports whether two sets hold the same rights, in any order.
+func SamePermissions(a, b Permissions) bool { return equalMaps(visibleMap(a), visibleMap(b)) }
+
+// DinteroCatalog is the resources and actions of Dintero's published scopes
+// (docs.dintero.com "Available scopes": admin:<resource>, write:<resource>,
+// read:<resource>, and on some resources create, public and user; billing
+// from the seed's read:billing). Dintero's "*:*" is shown as these scopes
+// when the deployment has no catalog of its own.
+func DinteroCatalog() *Catalog {
+	awr := []string{"admin", "write", "read"}
+	return mustCatalog([]CatalogObject{
+		{ObjectType: "accounts", Actions: []string{"admin", "write", "read", "create"}},
+		{ObjectType: "automations", Actions: awr},
+		{ObjectType: "billing", Actions: awr},
+		{ObjectType: "checkout", Actions: awr},
+		{ObjectType: "customers", Actions: []string{"admin", "write", "read", "create", "public", "user"}},
+		{ObjectType: "discounts", Actions: []string{"admin", "write", "read", "public", "user"}},
+		{ObjectType: "hooks", Actions: awr},
+		{ObjectType: "locations", Actions: awr},
+		{ObjectType: "receipts", Actions: []string{"admin", "write", "read", "user"}},
+		{ObjectType: "shopping", Actions: awr},
+		{ObjectType: "wallets", Actions: awr},
+	})
+}
+
+// DinteroActions are the action words of Dintero's scope strings.
+var DinteroActions = []string{"admin", "write", "read", "create", "public", "user"}
+
+// PapershiftCatalog is the groups of rights Papershift-style roles show when
+// the deployment has no catalog of its own. Papershift documents the groups
+// as "what the account's system roles hold" and names user and
+// team_membership; Rolegate's list adds the resources of Papershift's API.
+func PapershiftCatalog() *Catalog {
+	crud := []string{"create", "read", "update", "delete"}
+	var objects []CatalogObject
+	for _, g := range []string{"absence", "absence_type", "account", "evaluation", "location", "role", "shift",
+		"tag", "team", "user", "working_area", "working_time"} {
+		objects = append(objects, CatalogObject{ObjectType: g, Actions: crud})
+	}
+	objects = append(objects, CatalogObject{ObjectType: "team_membership", Actions: append(crud, "manage")})
+	return mustCatalog(objects)
+}
+
+func mustCatalog(objects []CatalogObject) *Catalog {
+	c, err := NewCatalog(objects)
+	if err != nil {
+		panic(err) // the lists are fixed
+	}
+	return c
+}

@@ -1,0 +1,107 @@
+package policy_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/rolegate/rolegate/policy"
+)
+
+func rights3(triples ...string) policy.Permissions {
+	var p policy.Permissions
+	for i := 0; i+2 < len(triples); i += 3 {
+		p.Objects = append(p.Objects, policy.ObjectPermissions{ObjectType: triples[i],
+			Actions: []policy.ActionPermission{{ActionName: triples[i+1], Permission: policy.Permission(triples[i+2])}}})
+	}
+	return p
+}
+
+func flat(p policy.Permissions) []string {
+	var out []string
+	for _, o := range p.Objects {
+		for _, a := range o.Actions {
+			out = append(out, o.ObjectType+"."+a.ActionName+"="+string(a.Permission))
+		}
+	}
+	return out
+}
+
+func testView() *policy.View {
+	c, err := policy.NewCatalog([]policy.CatalogObject{
+		{ObjectType: "payable", Actions: []string{"read", "approve"}},
+		{ObjectType: "receipt", Actions: []string{"read"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return &policy.View{Catalog: c, Shows: policy.MoniteShows(c)}
+}
+
+func TestViewVisible(t *testing.T) {
+	v := testView()
+	for _, c := range []struct {
+		in   policy.Permissions
+		want []string
+	}{
+		{rights3("*", "*", "allowed"), []string{"payable.read=allowed", "payable.approve=allowed", "receipt.read=allowed"}},
+		// A deny wins and is not shown; the authored right takes the wildcard's higher value.
+		{rights3("payable", "read", "not_allowed", "*", "*", "allowed", "payable", "approve", "denied"),
+			[]string{"payable.read=allowed", "receipt.read=allowed"}},
+		{rights3("*", "read", "allowed_for_own", "shift", "read", "allowed"), []string{"payable.read=allowed_for_own", "receipt.read=allowed_for_own"}},
+		{rights3("*", "pay", "allowed"), nil},
+	} {
+		if got := flat(v.Visible(c.in)); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%v: got %v, want %v", flat(c.in), got, c.want)
+		}
+	}
+}
+
+func TestViewMerge(t *testing.T) {
+	v := testView()
+	prev := rights3("*", "*", "allowed", "shift", "read", "allowed", "payable", "approve", "denied")
+	// Written back as shown: prev unchanged.
+	if got := v.Merge(prev, v.Visible(prev)); !reflect.DeepEqual(got, prev) {
+		t.Fatalf("write-back: %v", flat(got))
+	}
+	// The wildcard's footprint changed: it is replaced by what was written;
+	// the deny and shift.read, unseen, stay.
+	got := flat(v.Merge(prev, rights3("payable", "read", "allowed")))
+	want := []string{"payable.read=allowed", "payable.approve=denied", "shift.read=allowed"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("change: %v, want %v", got, want)
+	}
+	// Two wildcards: the one whose footprint is unchanged stays a wildcard.
+	prev = rights3("payable", "*", "allowed", "receipt", "*", "allowed_for_own")
+	got = flat(v.Merge(prev, rights3("payable", "read", "allowed", "payable", "approve", "allowed")))
+	want = []string{"payable.*=allowed"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("partial: %v, want %v", got, want)
+	}
+}
+
+// BenchmarkViewVisibleAdmin: the cost of showing the system admin role
+// (*:*) through Monite, once per role in every Monite answer.
+func BenchmarkViewVisibleAdmin(b *testing.B) {
+	c := policy.MoniteCatalog()
+	v := &policy.View{Catalog: c, Shows: policy.MoniteShows(c)}
+	admin := rights3("*", "*", "allowed")
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(v.Visible(admin).Objects) != 32 {
+			b.Fatal("admin is not every Monite object type")
+		}
+	}
+}
+
+// BenchmarkViewMergeWriteBack: a Monite client writing admin's 134 shown
+// rights back onto a custom *:* role.
+func BenchmarkViewMergeWriteBack(b *testing.B) {
+	c := policy.MoniteCatalog()
+	v := &policy.View{Catalog: c, Shows: policy.MoniteShows(c)}
+	prev := rights3("*", "*", "allowed", "payable", "approve", "denied")
+	next := v.Visible(prev)
+	b.ReportAllocs()
+	for b.Loop() {
+		v.Merge(prev, next)
+	}
+}
