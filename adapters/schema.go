@@ -73,6 +73,8 @@ type assignmentRow struct {
 	RoleID    string    `gorm:"primaryKey;size:36;index:idx_assignments_role,priority:2"`
 	Scope     string    `gorm:"primaryKey;size:128"`
 	CreatedAt time.Time `gorm:"not null;precision:3;autoCreateTime:false"`
+	// ExpiresAt is when an expiring assignment stops counting (migration 8).
+	ExpiresAt *time.Time `gorm:"precision:3;index:idx_assignments_expires"`
 }
 
 func (assignmentRow) TableName() string { return "assignments" }

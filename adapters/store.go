@@ -769,9 +769,10 @@ func (t *tx) PutAssignment(a *policy.Assignment) error {
 		return translate(err)
 	}
 	if n > 0 {
-		return nil
+		return translate(t.db.Model(&assignmentRow{}).Where("entity_id = ? AND user_id = ? AND role_id = ? AND scope = ?",
+			a.EntityID, a.UserID, a.RoleID, a.Scope).Update("expires_at", utcPtr(a.ExpiresAt)).Error)
 	}
-	row := assignmentRow{EntityID: a.EntityID, UserID: a.UserID, RoleID: a.RoleID, Scope: a.Scope, CreatedAt: utc(a.CreatedAt)}
+	row := assignmentRow{EntityID: a.EntityID, UserID: a.UserID, RoleID: a.RoleID, Scope: a.Scope, CreatedAt: utc(a.CreatedAt), ExpiresAt: utcPtr(a.ExpiresAt)}
 	return translate(t.db.Create(&row).Error)
 }
 
@@ -806,9 +807,32 @@ func (t *tx) ListAssignments(entityID string, f policy.AssignmentFilter) ([]poli
 	}
 	out := make([]policy.Assignment, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, policy.Assignment{EntityID: r.EntityID, UserID: r.UserID, RoleID: r.RoleID, Scope: r.Scope, CreatedAt: utc(r.CreatedAt)})
+		out = append(out, assignmentOf(r))
 	}
 	return out, nil
+}
+
+func assignmentOf(r assignmentRow) policy.Assignment {
+	return policy.Assignment{EntityID: r.EntityID, UserID: r.UserID, RoleID: r.RoleID, Scope: r.Scope, CreatedAt: utc(r.CreatedAt),
+		ExpiresAt: utcPtr(r.ExpiresAt)}
+}
+
+func (t *tx) ExpiredAssignments(before time.Time, limit int) ([]policy.Assignment, error) {
+	var rows []assignmentRow
+	if err := t.db.Where("expires_at IS NOT NULL AND expires_at <= ?", utc(before)).Order("expires_at").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]policy.Assignment, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, assignmentOf(r))
+	}
+	return out, nil
+}
+
+func init() {
+	migrations = append(migrations, migration{8, "assignments.expires_at", func(db *gorm.DB) error {
+		return db.AutoMigrate(&assignmentRow{})
+	}})
 }
 
 // ---- rules ----

@@ -76,15 +76,17 @@ type userJSON struct {
 
 // roleRefJSON is a role as a user lists it.
 type roleRefJSON struct {
-	ID    string  `json:"id"`
-	Name  string  `json:"name"`
-	Scope *string `json:"scope"`
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	Scope     *string `json:"scope"`
+	ExpiresAt *string `json:"expires_at,omitempty"`
 }
 
 // expandedRoleJSON is a full role as a user lists it with expand=roles.
 type expandedRoleJSON struct {
 	roleJSON
-	Scope *string `json:"scope"`
+	Scope     *string `json:"scope"`
+	ExpiresAt *string `json:"expires_at,omitempty"`
 }
 
 func userOf(u policy.User, expand bool) userJSON {
@@ -92,9 +94,9 @@ func userOf(u policy.User, expand bool) userJSON {
 		CreatedAt: timeString(u.CreatedAt), UpdatedAt: timeString(u.UpdatedAt)}
 	for _, ur := range u.Roles {
 		if expand {
-			out.Roles = append(out.Roles, expandedRoleJSON{roleJSON: roleOf(ur.Role), Scope: nullable(ur.Scope)})
+			out.Roles = append(out.Roles, expandedRoleJSON{roleJSON: roleOf(ur.Role), Scope: nullable(ur.Scope), ExpiresAt: timePtr(ur.ExpiresAt)})
 		} else {
-			out.Roles = append(out.Roles, roleRefJSON{ID: ur.Role.ID, Name: ur.Role.Name, Scope: nullable(ur.Scope)})
+			out.Roles = append(out.Roles, roleRefJSON{ID: ur.Role.ID, Name: ur.Role.Name, Scope: nullable(ur.Scope), ExpiresAt: timePtr(ur.ExpiresAt)})
 		}
 	}
 	if u.LastSeenAt != nil {
@@ -106,6 +108,9 @@ func userOf(u policy.User, expand bool) userJSON {
 
 type assignmentRequest struct {
 	Scope *string `json:"scope"`
+	// ExpiresAt (RFC 3339, in the future) makes the assignment stop
+	// counting at that instant.
+	ExpiresAt *string `json:"expires_at"`
 }
 
 type assignmentJSON struct {
@@ -114,11 +119,33 @@ type assignmentJSON struct {
 	RoleID    string  `json:"role_id"`
 	Scope     *string `json:"scope"`
 	CreatedAt string  `json:"created_at"`
+	ExpiresAt *string `json:"expires_at"`
 }
 
 type userRoleJSON struct {
-	Role  roleJSON `json:"role"`
-	Scope *string  `json:"scope"`
+	Role      roleJSON `json:"role"`
+	Scope     *string  `json:"scope"`
+	ExpiresAt *string  `json:"expires_at"`
+}
+
+func timePtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := timeString(*t)
+	return &s
+}
+
+// expiresAt reads an assignment's expires_at: RFC 3339 with a time zone.
+func expiresAt(s *string) (*time.Time, error) {
+	if s == nil {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *s)
+	if err != nil || len(*s) > 40 {
+		return nil, policy.Invalid("invalid_expires_at", "expires_at", "expires_at must be an RFC 3339 time such as 2026-12-31T23:59:59Z")
+	}
+	return &t, nil
 }
 
 type checkRequest struct {
@@ -148,6 +175,10 @@ type checkResponse struct {
 	Permission string      `json:"permission"`
 	Revision   int64       `json:"revision"`
 	Matched    []matchJSON `json:"matched,omitzero"`
+	// On an explained refusal: the denying rights (denied), or the roles
+	// whose assignment would allow it (not_allowed).
+	DeniedBy    []matchJSON `json:"denied_by,omitzero"`
+	GrantableBy []matchJSON `json:"grantable_by,omitzero"`
 }
 
 type matchJSON struct {
@@ -162,6 +193,18 @@ func checkOf(d policy.Decision, explain bool) checkResponse {
 		out.Matched = make([]matchJSON, 0, len(d.Matched))
 		for _, m := range d.Matched {
 			out.Matched = append(out.Matched, matchJSON{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Permission: string(m.Permission)})
+		}
+		for _, l := range []struct {
+			from []policy.Match
+			to   *[]matchJSON
+		}{{d.DeniedBy, &out.DeniedBy}, {d.GrantableBy, &out.GrantableBy}} {
+			if l.from == nil {
+				continue
+			}
+			*l.to = make([]matchJSON, 0, len(l.from))
+			for _, m := range l.from {
+				*l.to = append(*l.to, matchJSON{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Permission: string(m.Permission)})
+			}
 		}
 	}
 	return out

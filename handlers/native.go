@@ -128,6 +128,11 @@ func (a *api) updateRole(c *gin.Context, replace bool) {
 		writeError(c, err)
 		return
 	}
+	dry, err := dryRun(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	var req roleRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
@@ -136,6 +141,10 @@ func (a *api) updateRole(c *gin.Context, replace bool) {
 	r, err := a.svc.UpdateRole(c.Request.Context(), c.Param("entity"), c.Param("role"), req.input(), replace, version)
 	if err != nil {
 		writeError(c, err)
+		return
+	}
+	if dry != nil {
+		writeDryRun(c, dry)
 		return
 	}
 	writeRole(c, http.StatusOK, r)
@@ -152,8 +161,17 @@ func (a *api) deleteRole(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	dry, err := dryRun(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	if _, err := a.svc.DeleteRole(c.Request.Context(), c.Param("entity"), c.Param("role"), force != nil && *force, version); err != nil {
 		writeError(c, err)
+		return
+	}
+	if dry != nil {
+		writeDryRun(c, dry)
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -407,12 +425,17 @@ func (a *api) listUserRoles(c *gin.Context) {
 	}
 	out := make([]userRoleJSON, 0, len(rs))
 	for _, ur := range rs {
-		out = append(out, userRoleJSON{Role: roleOf(ur.Role), Scope: nullable(ur.Scope)})
+		out = append(out, userRoleJSON{Role: roleOf(ur.Role), Scope: nullable(ur.Scope), ExpiresAt: timePtr(ur.ExpiresAt)})
 	}
 	c.JSON(http.StatusOK, gin.H{"data": out})
 }
 
 func (a *api) assignRole(c *gin.Context) {
+	dry, err := dryRun(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	var req assignmentRequest
 	if c.Request.ContentLength != 0 {
 		if err := decodeJSON(c, &req); err != nil {
@@ -424,19 +447,37 @@ func (a *api) assignRole(c *gin.Context) {
 	if req.Scope != nil {
 		scope = *req.Scope
 	}
-	as, err := a.svc.AssignRole(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), scope)
+	until, err := expiresAt(req.ExpiresAt)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	as, err := a.svc.AssignRoleUntil(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), scope, until)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if dry != nil {
+		writeDryRun(c, dry)
+		return
+	}
 	c.JSON(http.StatusOK, assignmentJSON{EntityID: as.EntityID, UserID: as.UserID, RoleID: as.RoleID,
-		Scope: nullable(as.Scope), CreatedAt: timeString(as.CreatedAt)})
+		Scope: nullable(as.Scope), CreatedAt: timeString(as.CreatedAt), ExpiresAt: timePtr(as.ExpiresAt)})
 }
 
 func (a *api) unassignRole(c *gin.Context) {
-	err := a.svc.UnassignRole(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), c.Query("scope"))
+	dry, err := dryRun(c)
 	if err != nil {
 		writeError(c, err)
+		return
+	}
+	err = a.svc.UnassignRole(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), c.Query("scope"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if dry != nil {
+		writeDryRun(c, dry)
 		return
 	}
 	c.Status(http.StatusNoContent)

@@ -116,6 +116,8 @@ func NewRouter(d Deps) http.Handler {
 	v1.GET("/entities/:entity/users/:user/permissions", a.userPermissions)
 	v1.GET("/entities/:entity/audit-events", a.listAuditEvents)
 	v1.GET("/entities/:entity/changes", a.listChanges)
+	v1.GET("/entities/:entity/who-can", a.whoCan)
+	v1.GET("/entities/:entity/access-report", a.accessReport)
 
 	v1.POST("/check", a.check)
 	v1.POST("/check/batch", a.checkBatch)

@@ -44,6 +44,8 @@ const (
 	AuditUserDelete       = "user.delete"
 	AuditAssignmentCreate = "assignment.create"
 	AuditAssignmentDelete = "assignment.delete"
+	AuditAssignmentUpdate = "assignment.update" // its expiry changed
+	AuditAssignmentExpire = "assignment.expire" // removed by the sweep once expired
 	AuditTeamRolesSet     = "team_roles.set"
 	AuditClientCreate     = "client.create" // a client bound to the entity
 	AuditClientDelete     = "client.delete"
@@ -256,10 +258,16 @@ type assignmentDoc struct {
 	RoleID    string  `json:"role_id"`
 	Scope     *string `json:"scope"`
 	CreatedAt string  `json:"created_at"`
+	ExpiresAt *string `json:"expires_at"`
 }
 
 func assignmentDocOf(a Assignment) assignmentDoc {
-	return assignmentDoc{EntityID: a.EntityID, UserID: a.UserID, RoleID: a.RoleID, Scope: auditNullable(a.Scope), CreatedAt: auditTime(a.CreatedAt)}
+	d := assignmentDoc{EntityID: a.EntityID, UserID: a.UserID, RoleID: a.RoleID, Scope: auditNullable(a.Scope), CreatedAt: auditTime(a.CreatedAt)}
+	if a.ExpiresAt != nil {
+		t := auditTime(*a.ExpiresAt)
+		d.ExpiresAt = &t
+	}
+	return d
 }
 
 // scopedRolesDoc is the roles a user holds inside one scope.

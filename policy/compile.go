@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -92,6 +93,9 @@ func CompileAssignment(a Assignment) Rule {
 	sub := UserSubject(a.UserID)
 	if a.Scope != "" {
 		sub = ScopedSubject(a.Scope, a.UserID)
+	}
+	if a.ExpiresAt != nil {
+		return Rule{PType: "g", Values: []string{sub, RoleSubject(a.RoleID), a.EntityID, strconv.FormatInt(a.ExpiresAt.UnixMilli(), 10)}}
 	}
 	return Rule{PType: "g", Values: []string{sub, RoleSubject(a.RoleID), a.EntityID}}
 }

@@ -246,13 +246,17 @@ func (e *Engine) swap(sl *slot, cur, next *snapshot) bool {
 // apply returns the snapshot that applying d to s gives, at revision rev. It
 // touches only the units and index entries the delta names (copy-on-write).
 func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
-	n := &snapshot{entityID: s.entityID, revision: rev, created: s.created, exists: true, units: s.units, links: s.links, roleNames: s.roleNames}
+	n := &snapshot{entityID: s.entityID, revision: rev, created: s.created, exists: true, units: s.units, links: s.links, roleNames: s.roleNames,
+		expiry: s.expiry}
+	var expiry *pmapEditor[int64]
 	var units *pmapEditor[*unit]
 	var links *pmapEditor[[]string]
 	var names *pmapEditor[string]
 	// changed collects, per subject, its p rules after the delta; units are
 	// rebuilt once each at the end.
 	changed := map[string][]Rule{}
+	idx := s.grantIdx.Load()
+	var linked []linkChange
 	subjectRules := func(sub string) []Rule {
 		if rs, ok := changed[sub]; ok {
 			return rs
@@ -305,11 +309,24 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 					rs = withoutRule(rs, r)
 				}
 				changed[sub] = rs
-			case ok && r.PType == "g" && len(r.Values) == 3 && r.Values[2] == s.entityID:
+			case ok && r.PType == "g" && validLink(r) && r.Values[2] == s.entityID:
 				if links == nil {
 					links = s.links.edit()
 				}
 				sub, role := r.Values[0], r.Values[1]
+				if at, timed := linkExpiry(r); timed || (op.Op == OpRemove && s.expiry.len() > 0) {
+					if expiry == nil {
+						expiry = s.expiry.edit()
+					}
+					if op.Op == OpAdd {
+						expiry.set(expiryKey(sub, role), at)
+					} else {
+						expiry.del(expiryKey(sub, role))
+					}
+				}
+				if idx != nil {
+					linked = append(linked, linkChange{link: sub, role: role, add: op.Op == OpAdd})
+				}
 				roles, _ := links.get(sub)
 				if op.Op == OpAdd {
 					if next := appendOnce(roles[:len(roles):len(roles)], role); len(next) != len(roles) {
@@ -352,6 +369,14 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 	if names != nil {
 		n.roleNames = names.done()
 	}
+	if expiry != nil {
+		if n.expiry = expiry.done(); n.expiry.len() == 0 {
+			n.expiry = nil
+		}
+	}
+	if idx != nil {
+		n.grantIdx.Store(idx.carry(s, changed, linked, n.links))
+	}
 	return n, nil
 }
 
@@ -391,7 +416,10 @@ func withoutRule(rs []Rule, r Rule) []Rule {
 func (r *recorder) EntityCounts(entityID string) (EntityCounts, error) {
 	return r.tx.EntityCounts(entityID)
 }
-func (r *recorder) RecountEntity(entityID string) error     { return r.tx.RecountEntity(entityID) }
+func (r *recorder) RecountEntity(entityID string) error { return r.tx.RecountEntity(entityID) }
+func (r *recorder) ExpiredAssignments(before time.Time, limit int) ([]Assignment, error) {
+	return r.tx.ExpiredAssignments(before, limit)
+}
 func (r *recorder) InsertAuditEvents(es []AuditEvent) error { return r.tx.InsertAuditEvents(es) }
 func (r *recorder) ReplaceSetting(key, old, value string) error {
 	return r.tx.ReplaceSetting(key, old, value)

@@ -41,6 +41,9 @@ type EngineConfig struct {
 	// policy held waits for this instance to catch up (reloading the entity)
 	// before it fails with stale_policy. 0 means 2 s.
 	StaleWait time.Duration
+	// Now is the clock expiring assignments are judged by; nil is
+	// time.Now (tests set another).
+	Now func() time.Time
 }
 
 // CheckRequest is one question: may UserID do Action on ObjectType in
@@ -69,6 +72,11 @@ type Decision struct {
 	Permission Permission
 	Revision   int64
 	Matched    []Match
+	// On an explained refusal (whocan.go): DeniedBy are the denying rights
+	// when denied; GrantableBy the roles whose assignment would allow it when
+	// not_allowed.
+	DeniedBy    []Match
+	GrantableBy []Match
 }
 
 // Match is one right that matched a check: from a role, or held by the user
@@ -126,6 +134,7 @@ type Engine struct {
 	maxDecisions int
 	loadTimeout  time.Duration
 	staleWait    time.Duration
+	now          func() time.Time
 
 	entities *entityMap // entity id -> *slot
 	unknown  *unknownSet
@@ -176,11 +185,17 @@ type snapshot struct {
 	// role subjects it holds.
 	links     *pmap[[]string]
 	roleNames *pmap[string] // role id -> name, active roles
+	// expiry holds the expiring assignments (expiry.go): link and role ->
+	// when it stops counting, in Unix milliseconds.
+	expiry *pmap[int64]
 	// decisions caches answers this snapshot gave; it goes with the
 	// snapshot, so no answer outlives the policy that gave it.
 	decisions atomic.Pointer[decisionTable]
 	released  atomic.Bool // its table was given back to the budget
 	engine    *Engine
+	// grantIdx indexes who names an object type and who holds a role
+	// (grants.go): built on first use, carried over by deltas.
+	grantIdx atomic.Pointer[grantIndex]
 }
 
 // unit is one subject's p rules, grouped by object type (Wildcard: the rules
@@ -275,7 +290,10 @@ type decisionBucket [4]decisionEntry
 type decisionEntry struct{ h1, h2 atomic.Uint64 }
 
 // decisionKey is what a decision depends on besides the policy.
-type decisionKey struct{ user, scope, obj, act, owner string }
+type decisionKey struct {
+	user, scope, obj, act, owner string
+	epoch                        int64 // the earliest expiry the answer depends on (0: none)
+}
 
 var decisionSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
@@ -415,7 +433,10 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		return nil, fmt.Errorf("casbin model: %w", err)
 	}
 	e := &Engine{entities: newEntityMap(), modelText: cfg.Model, loader: cfg.Loader, maxEntities: cfg.MaxEntities,
-		maxDecisions: cfg.MaxDecisions, loadTimeout: cfg.LoadTimeout, staleWait: cfg.StaleWait}
+		maxDecisions: cfg.MaxDecisions, loadTimeout: cfg.LoadTimeout, staleWait: cfg.StaleWait, now: cfg.Now}
+	if e.now == nil {
+		e.now = time.Now
+	}
 	if e.maxEntities <= 0 {
 		e.maxEntities = 100_000
 	}
@@ -446,6 +467,9 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (Decision, error) 
 	if err != nil {
 		e.checkErrors.Add(1)
 		return d, err
+	}
+	if req.Explain {
+		s.explainRefusal(req, &d)
 	}
 	e.countDecision(d.Permission)
 	return d, nil
@@ -794,17 +818,24 @@ func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
 		})
 		held, pending = held[:0], false
 	}
+	var expiry map[string]int64
 	for _, r := range pol.Rules {
 		switch {
 		case r.PType == "p" && len(r.Values) == 6:
 			in.rule(r)
 			rights[r.Values[0]] = append(rights[r.Values[0]], r)
-		case r.PType == "g" && len(r.Values) == 3:
+		case r.PType == "g" && validLink(r):
 			if !pending || r.Values[0] != user {
 				flush()
 				user, pending = r.Values[0], true
 			}
 			held = appendOnce(held, in.of(r.Values[1]))
+			if at, ok := linkExpiry(r); ok {
+				if expiry == nil {
+					expiry = map[string]int64{}
+				}
+				expiry[expiryKey(r.Values[0], r.Values[1])] = at
+			}
 		default:
 			return nil, fmt.Errorf("entity %q: malformed rule %q", entityID, r.String())
 		}
@@ -819,6 +850,9 @@ func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
 		names[id] = n
 	}
 	s.units, s.links, s.roleNames = units, links, newPmap(names)
+	if expiry != nil {
+		s.expiry = newPmap(expiry)
+	}
 	return s, nil
 }
 
@@ -858,7 +892,16 @@ func (s *snapshot) check(req CheckRequest) (Decision, error) {
 	if !s.exists {
 		return d, nil
 	}
-	h1, h2 := hashes(decisionKey{req.UserID, req.Scope, req.ObjectType, req.Action, req.OwnerID})
+	now := int64(0)
+	var epoch int64
+	if s.expiry.len() > 0 {
+		// A cached answer is good until the earliest expiry it depends on:
+		// that expiry is part of its key, so that once it passes the key
+		// changes and the answer is asked again.
+		now = s.clock()
+		epoch = s.epoch(req.UserID, req.Scope, now)
+	}
+	h1, h2 := hashes(decisionKey{req.UserID, req.Scope, req.ObjectType, req.Action, req.OwnerID, epoch})
 	if !req.Explain {
 		if allowed, p, ok := s.decisions.Load().get(h1, h2); ok {
 			d.Allowed, d.Permission = allowed, p
@@ -880,9 +923,11 @@ func (s *snapshot) check(req CheckRequest) (Decision, error) {
 		owner = UserSubject(req.OwnerID)
 	}
 	dc.subRoles, _ = s.links.get(dc.sub)
+	dc.subRoles = s.live(dc.sub, dc.subRoles, now)
 	dc.ssubRoles = nil
 	if dc.ssub != "" {
 		dc.ssubRoles, _ = s.links.get(dc.ssub)
+		dc.ssubRoles = s.live(dc.ssub, dc.ssubRoles, now)
 	}
 	rules := s.gather(dc.buf[:0], req.ObjectType, dc.sub, dc.subRoles, dc.ssubRoles)
 	defer func() {
@@ -975,11 +1020,15 @@ func deciding(allowed bool, matched []Match) Permission {
 // user's own and its roles', entity-wide and inside the scope.
 func (s *snapshot) subjects(sub, ssub string) []string {
 	out := []string{sub}
+	now := int64(0)
+	if s.expiry.len() > 0 {
+		now = s.clock()
+	}
 	roles, _ := s.links.get(sub)
-	out = append(out, roles...)
+	out = append(out, s.live(sub, roles, now)...)
 	if ssub != "" {
 		roles, _ = s.links.get(ssub)
-		out = append(out, roles...)
+		out = append(out, s.live(ssub, roles, now)...)
 	}
 	return out
 }

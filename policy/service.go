@@ -198,6 +198,14 @@ func actorOf(ctx context.Context) (Actor, bool) {
 // the change, and tells the other instances.
 func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now time.Time) error) (int64, error) {
 	now := s.clock()
+	dry := dryRunOf(ctx)
+	if dry != nil {
+		// A dry run tells what users would gain and lose: it reveals users'
+		// rights, which the caller must be allowed to read.
+		if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+			return 0, err
+		}
+	}
 	var rev int64
 	var rec *recorder
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -213,8 +221,21 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 		if err := s.quotas.guard(rec, entityID, func() error { return fn(rec, now) }); err != nil {
 			return err
 		}
-		return logChange(tx, entityID, rev, now, rec.delta, &rec.touched)
+		if err := logChange(tx, entityID, rev, now, rec.delta, &rec.touched); err != nil {
+			return err
+		}
+		if dry != nil {
+			return errDryRun
+		}
+		return nil
 	})
+	if dry != nil && errors.Is(err, errDryRun) {
+		dry.Gained, dry.Lost, err = s.engine.DryRun(context.WithoutCancel(ctx), entityID, rev, rec.delta)
+		if err != nil {
+			return 0, unavailable(err)
+		}
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -901,7 +922,7 @@ func (s *Service) GetUser(ctx context.Context, entityID, userID string) (User, e
 		if u, err = getUser(tx, entityID, userID); err != nil {
 			return err
 		}
-		u.Roles, err = userRoles(tx, entityID, userID, map[string]Role{})
+		u.Roles, err = s.userRoles(tx, entityID, userID, map[string]Role{})
 		return err
 	})
 	return u, err
@@ -915,14 +936,19 @@ func getUser(tx Tx, entityID, userID string) (User, error) {
 	return u, err
 }
 
-// userRoles lists the roles a user holds, entity-wide first, then by scope.
-func userRoles(tx Tx, entityID, userID string, cache map[string]Role) ([]UserRole, error) {
+// userRoles lists the roles a user holds, entity-wide first, then by scope;
+// an expired assignment no longer shows, even before the sweep removes it.
+func (s *Service) userRoles(tx Tx, entityID, userID string, cache map[string]Role) ([]UserRole, error) {
 	held, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID})
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
 	out := []UserRole{}
 	for _, a := range held {
+		if a.ExpiresAt != nil && !now.Before(*a.ExpiresAt) {
+			continue
+		}
 		r, ok := cache[a.RoleID]
 		if !ok {
 			if r, err = tx.GetRole(entityID, a.RoleID); err != nil {
@@ -933,7 +959,7 @@ func userRoles(tx Tx, entityID, userID string, cache map[string]Role) ([]UserRol
 			}
 			cache[a.RoleID] = r
 		}
-		out = append(out, UserRole{Role: r, Scope: a.Scope})
+		out = append(out, UserRole{Role: r, Scope: a.Scope, ExpiresAt: a.ExpiresAt})
 	}
 	sortUserRoles(out)
 	return out, nil
@@ -955,7 +981,7 @@ func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, 
 		}
 		cache := map[string]Role{}
 		for i := range out {
-			if out[i].Roles, err = userRoles(tx, entityID, out[i].ID, cache); err != nil {
+			if out[i].Roles, err = s.userRoles(tx, entityID, out[i].ID, cache); err != nil {
 				return err
 			}
 		}
@@ -980,7 +1006,7 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 		if u, err = getUser(tx, entityID, userID); err != nil {
 			return err
 		}
-		if u.Roles, err = userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+		if u.Roles, err = s.userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
 			return err
 		}
 		before := userDocOf(u)
@@ -1015,7 +1041,7 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 				return err
 			}
 		}
-		if u.Roles, err = userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+		if u.Roles, err = s.userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, now, entityID, AuditUserUpdate, AuditObjectUser, u.ID, before, userDocOf(u))
@@ -1102,7 +1128,7 @@ func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (User
 		if u, err = getUser(tx, entityID, userID); err != nil {
 			return err
 		}
-		if u.Roles, err = userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+		if u.Roles, err = s.userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
 			return err
 		}
 		held, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID})
@@ -1150,7 +1176,7 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
 		}
-		held, err := userRoles(tx, entityID, userID, map[string]Role{})
+		held, err := s.userRoles(tx, entityID, userID, map[string]Role{})
 		if err != nil {
 			return err
 		}
@@ -1172,7 +1198,7 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 		if out, err = activeRoles(tx, entityID, ids); err != nil {
 			return err
 		}
-		if held, err = userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+		if held, err = s.userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, now, entityID, AuditTeamRolesSet, AuditObjectAssignment, userID, before, scopedRolesDocOf(userID, scope, held))
@@ -1186,11 +1212,21 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 // AssignRole gives a user a role, entity-wide or inside scope. Assigning a
 // role the user holds returns the existing assignment.
 func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scope string) (Assignment, error) {
+	return s.AssignRoleUntil(ctx, entityID, userID, roleID, scope, nil)
+}
+
+// AssignRoleUntil gives a user a role, entity-wide or inside scope, until
+// expiresAt (nil: for good). Assigning a role the user holds in that scope
+// sets the existing assignment's expiry to expiresAt.
+func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID, scope string, expiresAt *time.Time) (Assignment, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return Assignment{}, err
 	}
 	if scope != "" && !ValidScope(scope) {
 		return Assignment{}, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+	}
+	if err := s.validExpiry(expiresAt); err != nil {
+		return Assignment{}, err
 	}
 	var a Assignment
 	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
@@ -1214,9 +1250,24 @@ func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scop
 		}
 		if len(have) > 0 {
 			a = have[0]
-			return nil
+			if sameExpiry(a.ExpiresAt, expiresAt) {
+				return nil
+			}
+			// The same assignment, with another expiry: its rule is replaced.
+			old := a
+			a.ExpiresAt = expiresAt
+			if err := tx.PutAssignment(&a); err != nil {
+				return err
+			}
+			if err := tx.RemoveRules([]Rule{CompileAssignment(old)}); err != nil {
+				return err
+			}
+			if err := tx.AddRules([]Rule{CompileAssignment(a)}); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, now, entityID, AuditAssignmentUpdate, AuditObjectAssignment, userID, assignmentDocOf(old), assignmentDocOf(a))
 		}
-		a = Assignment{EntityID: entityID, UserID: userID, RoleID: roleID, Scope: scope, CreatedAt: now}
+		a = Assignment{EntityID: entityID, UserID: userID, RoleID: roleID, Scope: scope, CreatedAt: now, ExpiresAt: expiresAt}
 		if err := tx.PutAssignment(&a); err != nil {
 			return err
 		}
@@ -1281,7 +1332,7 @@ func (s *Service) UserRoles(ctx context.Context, entityID, userID string) ([]Use
 			return err
 		}
 		var err error
-		out, err = userRoles(tx, entityID, userID, map[string]Role{})
+		out, err = s.userRoles(tx, entityID, userID, map[string]Role{})
 		return err
 	})
 	return out, err

@@ -78,7 +78,8 @@ type Tx interface {
 	ListUsers(entityID string, f UserFilter, p Page) ([]User, error)
 	DeleteUser(entityID, userID string) error
 
-	// PutAssignment stores the assignment; storing one that exists is no error.
+	// PutAssignment stores the assignment; storing one that exists is no
+	// error, and sets its expiry to a's.
 	PutAssignment(a *Assignment) error
 	// DeleteAssignment removes one; ErrNotFound when there was none.
 	DeleteAssignment(a Assignment) error
@@ -86,6 +87,9 @@ type Tx interface {
 	// InsertAssignments stores assignments that do not exist yet, in
 	// multi-row inserts (chunked).
 	InsertAssignments(as []Assignment) error
+	// ExpiredAssignments returns up to limit assignments, of any entity,
+	// whose expiry is at or before the given time, earliest first.
+	ExpiredAssignments(before time.Time, limit int) ([]Assignment, error)
 
 	// AddRules inserts rules (in chunks the database accepts).
 	AddRules(rules []Rule) error

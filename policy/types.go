@@ -112,8 +112,9 @@ type User struct {
 
 // UserRole is one role a user holds, entity-wide (Scope "") or inside a scope.
 type UserRole struct {
-	Role  Role
-	Scope string
+	Role      Role
+	Scope     string
+	ExpiresAt *time.Time
 }
 
 // Assignment says that a user holds a role, entity-wide (Scope "") or only
@@ -124,6 +125,8 @@ type Assignment struct {
 	RoleID    string
 	Scope     string
 	CreatedAt time.Time
+	// ExpiresAt, when set, is when the assignment stops counting (expiry.go).
+	ExpiresAt *time.Time
 }
 
 // Rule is one Casbin policy line: PType "p" or "g" and its values, without

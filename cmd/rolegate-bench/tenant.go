@@ -187,6 +187,11 @@ func runTenant(c config) error {
 	add(row{name: "memory for the tenant", p50: fmt.Sprintf("%d MiB RSS", rss1-rss0),
 		note: fmt.Sprintf("RSS %d -> %d MiB, live heap %d -> %d MiB, loading and warming it (target ≤ 300 MiB)", rss0, rss1, heap0, heap1)})
 
+	// Who-can, a dry run and the access report on the tenant held.
+	if err := benchExtras(client, base, tc, roleIDs[1], add); err != nil {
+		return err
+	}
+
 	// Uncached checks in process, on the tenant and on a reference entity.
 	uncached, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, MaxEntities: tc.references + 10, MaxDecisions: -1, LoadTimeout: time.Minute})
 	if err != nil {

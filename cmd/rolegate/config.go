@@ -55,6 +55,9 @@ type Config struct {
 	RedisURL      string        // change notifications between instances; "" for none
 	RedisChannel  string        // the pub/sub channel they travel on
 	SweepInterval time.Duration // how often the revisions of held entities are compared with the store's
+	// ExpirySweep is how often expired assignments are removed from the
+	// store (checks stop counting them at their expiry already).
+	ExpirySweep time.Duration
 
 	MaxChangeWaiters          int // long polls of the changes feed waiting at once
 	MaxChangeWaitersPerEntity int // ... on one entity
@@ -77,7 +80,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.SetOutput(stderr)
 	c := Config{stderr: stderr}
 	var maxEntities, logLevel, grace string
-	var rateCheck, rateManage, headerTimeout, headerBytes, sweep string
+	var rateCheck, rateManage, headerTimeout, headerBytes, sweep, expirySweep string
 	var maxRoles, maxUsers, maxRules, maxConns, readTimeout, bodyMemory string
 	var maxWaiters, maxWaitersPerEntity string
 	metrics, err := envBool(getenv, "ROLEGATE_METRICS", true)
@@ -108,6 +111,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	fs.StringVar(&headerBytes, "max-header-bytes", env("ROLEGATE_MAX_HEADER_BYTES", "65536"), "largest request header block in bytes; larger is 431 (ROLEGATE_MAX_HEADER_BYTES)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("ROLEGATE_REDIS_URL", ""), "redis://host:6379/0: tell other instances of every change over Redis pub/sub (ROLEGATE_REDIS_URL)")
 	fs.StringVar(&c.RedisChannel, "redis-channel", env("ROLEGATE_REDIS_CHANNEL", "rolegate:changes"), "Redis pub/sub channel of the change notifications (ROLEGATE_REDIS_CHANNEL)")
+	fs.StringVar(&expirySweep, "expiry-sweep", env("ROLEGATE_EXPIRY_SWEEP", "1m"), "how often expired assignments are removed from the store, each with an assignment.expire audit event (ROLEGATE_EXPIRY_SWEEP)")
 	fs.StringVar(&sweep, "sweep-interval", env("ROLEGATE_SWEEP_INTERVAL", "10s"), "how often the revisions of the entities held are compared with the store's, reloading those that moved (ROLEGATE_SWEEP_INTERVAL)")
 	fs.BoolVar(&c.Metrics, "metrics", metrics, "serve Prometheus metrics on GET /metrics, to platform administrators' tokens (ROLEGATE_METRICS)")
 	fs.BoolVar(&c.MetricsPublic, "metrics-public", metricsPublic, "serve /metrics without a token: only where the port is private (ROLEGATE_METRICS_PUBLIC)")
@@ -190,6 +194,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.MaxHeaderBytes, err = strconv.Atoi(headerBytes); err != nil || c.MaxHeaderBytes < 1024 || c.MaxHeaderBytes > 1<<20 {
 		return c, fmt.Errorf("max-header-bytes: %q is not a number of bytes from 1024 to 1048576", headerBytes)
+	}
+	if c.ExpirySweep, err = time.ParseDuration(expirySweep); err != nil || c.ExpirySweep < 100*time.Millisecond {
+		return c, fmt.Errorf("expiry-sweep: %q is not a duration of at least 100ms such as 1m", expirySweep)
 	}
 	if c.SweepInterval, err = time.ParseDuration(sweep); err != nil || c.SweepInterval < 10*time.Millisecond {
 		return c, fmt.Errorf("sweep-interval: %q is not a duration of at least 10ms such as 10s", sweep)

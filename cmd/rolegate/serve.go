@@ -55,6 +55,9 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	syncDone := make(chan struct{})
 	go func() { defer close(syncDone); syncer.Run(syncCtx) }()
 	defer func() { stopSync(); <-syncDone }()
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); sweepExpired(syncCtx, svc, cfg.ExpirySweep, log) }()
+	defer func() { stopSync(); <-sweepDone }()
 
 	auth, generated, err := policy.BootstrapAdmin(ctx, store, cfg.AdminToken)
 	if err != nil {
@@ -144,4 +147,25 @@ func migrate(ctx context.Context, cfg Config, out io.Writer) error {
 	defer store.Close()
 	fmt.Fprintln(out, "schema is up to date")
 	return nil
+}
+
+// sweepExpired removes expired assignments from the store every interval
+// until ctx ends. Checks stop counting an assignment at its expiry on their
+// own; the sweep only tidies the store (and records assignment.expire).
+func sweepExpired(ctx context.Context, svc *policy.Service, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := svc.SweepExpired(policy.Internal(ctx))
+		if err != nil && ctx.Err() == nil {
+			log.Warn("expiry sweep", "error", err, "removed", n)
+		} else if n > 0 {
+			log.Info("expired assignments removed", "removed", n)
+		}
+	}
 }

@@ -1,0 +1,224 @@
+package handlers
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate/policy"
+)
+
+// ---- who can ----
+
+type viaJSON struct {
+	RoleID   *string `json:"role_id"`
+	RoleName *string `json:"role_name"`
+	// Direct marks the user's own rights (granted without a role); role_id
+	// and role_name are null then.
+	Direct bool `json:"direct,omitempty"`
+}
+
+type holderJSON struct {
+	UserID     string    `json:"user_id"`
+	Permission string    `json:"permission"`
+	Via        []viaJSON `json:"via"`
+}
+
+func viaOf(ms []policy.Match) []viaJSON {
+	out := make([]viaJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, viaJSON{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Direct: m.RoleID == ""})
+	}
+	return out
+}
+
+// whoCan lists the users allowed an (object type, action), paged by user id;
+// the token is bound to the entity and to the question.
+func (a *api) whoCan(c *gin.Context) {
+	entity := c.Param("entity")
+	q, tok, limit, err := pageRequest(c, "who_can", entity)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	rows, next, _, err := keyset("who_can", entity, q, tok, policy.Page{Limit: limit, Sort: "id"},
+		func(p policy.Page) ([]policy.Holder, error) {
+			if p.Desc {
+				return nil, invalidToken() // forward only
+			}
+			after := ""
+			if p.After != nil {
+				after = p.After.ID
+			}
+			return a.svc.WhoCan(c.Request.Context(), entity, q.Get("object_type"), q.Get("action"), q.Get("scope"), after, p.Limit)
+		}, func(h policy.Holder) policy.Cursor { return policy.Cursor{Value: h.UserID, ID: h.UserID} })
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := struct {
+		Data                []holderJSON `json:"data"`
+		NextPaginationToken *string      `json:"next_pagination_token"`
+	}{Data: make([]holderJSON, 0, len(rows)), NextPaginationToken: next}
+	for _, h := range rows {
+		out.Data = append(out.Data, holderJSON{UserID: h.UserID, Permission: string(h.Permission), Via: viaOf(h.Via)})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// ---- dry runs ----
+
+type rightJSON struct {
+	UserID     string  `json:"user_id"`
+	Scope      *string `json:"scope,omitempty"`
+	ObjectType string  `json:"object_type"`
+	Action     string  `json:"action"`
+	Permission string  `json:"permission"`
+}
+
+type dryRunJSON struct {
+	DryRun bool        `json:"dry_run"`
+	Gained []rightJSON `json:"gained"`
+	Lost   []rightJSON `json:"lost"`
+}
+
+func rightsOf(rs []policy.Right) []rightJSON {
+	out := make([]rightJSON, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, rightJSON{UserID: r.UserID, Scope: nullable(r.Scope), ObjectType: r.ObjectType, Action: r.Action, Permission: string(r.Permission)})
+	}
+	return out
+}
+
+// dryRun reads ?dry_run: when true, the request's context makes the write a
+// dry run, and the result is where the write leaves what it would change.
+func dryRun(c *gin.Context) (*policy.DryRunResult, error) {
+	b, err := boolParam(c.Request.URL.Query(), "dry_run")
+	if err != nil || b == nil || !*b {
+		return nil, err
+	}
+	ctx, res := policy.WithDryRun(c.Request.Context())
+	c.Request = c.Request.WithContext(ctx)
+	return res, nil
+}
+
+func writeDryRun(c *gin.Context, r *policy.DryRunResult) {
+	c.JSON(http.StatusOK, dryRunJSON{DryRun: true, Gained: rightsOf(r.Gained), Lost: rightsOf(r.Lost)})
+}
+
+// ---- access report ----
+
+// accessReport streams the entity's access review as CSV (Accept: text/csv)
+// or JSON, one row per user and effective right. Rows are written as they
+// come; a failure after the first byte aborts the connection, so that a
+// truncated report never looks whole.
+func (a *api) accessReport(c *gin.Context) {
+	csvOut := strings.Contains(c.GetHeader("Accept"), "text/csv")
+	entity := c.Param("entity")
+	w := bufio.NewWriterSize(c.Writer, 32<<10)
+	var cw *csv.Writer
+	rows := 0
+	// A large entity's report outlasts the server's write timeout: each
+	// flush gives the next part its own time.
+	rc := http.NewResponseController(c.Writer)
+	extend := func() { _ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second)) }
+	extend()
+	header := func(rev int64) error {
+		c.Header("X-Rolegate-Revision", strconv.FormatInt(rev, 10))
+		c.Header("Cache-Control", "no-store")
+		if csvOut {
+			c.Header("Content-Type", "text/csv; charset=utf-8")
+			c.Header("Content-Disposition", `attachment; filename="access-report.csv"`)
+			c.Status(http.StatusOK)
+			cw = csv.NewWriter(w)
+			return cw.Write([]string{"user_id", "scope", "object_type", "action", "permission", "role_ids", "role_names"})
+		}
+		c.Header("Content-Type", "application/json; charset=utf-8")
+		c.Status(http.StatusOK)
+		ent, _ := json.Marshal(entity)
+		_, err := fmt.Fprintf(w, `{"entity_id":%s,"revision":%d,"data":[`, ent, rev)
+		return err
+	}
+	emit := func(r policy.ReportRight) error {
+		rows++
+		if csvOut {
+			ids, names := make([]string, 0, len(r.Via)), make([]string, 0, len(r.Via))
+			for _, m := range r.Via {
+				if m.RoleID == "" {
+					ids, names = append(ids, ""), append(names, "(direct)")
+				} else {
+					ids, names = append(ids, m.RoleID), append(names, m.RoleName)
+				}
+			}
+			if err := cw.Write([]string{cell(r.UserID), cell(r.Scope), cell(r.ObjectType), r.Action, string(r.Permission),
+				cell(strings.Join(ids, ";")), cell(strings.Join(names, ";"))}); err != nil {
+				return err
+			}
+		} else {
+			b, err := json.Marshal(reportRowJSON{UserID: r.UserID, Scope: nullable(r.Scope), ObjectType: r.ObjectType,
+				Action: r.Action, Permission: string(r.Permission), Via: viaOf(r.Via)})
+			if err != nil {
+				return err
+			}
+			if rows > 1 {
+				if err := w.WriteByte(','); err != nil {
+					return err
+				}
+			}
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+		if w.Buffered() > 16<<10 {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			c.Writer.Flush()
+			extend()
+		}
+		return nil
+	}
+	err := a.svc.AccessReport(c.Request.Context(), entity, header, emit)
+	if err == nil && csvOut {
+		cw.Flush()
+		err = cw.Error()
+	}
+	if err == nil && !csvOut {
+		_, err = w.WriteString("]}\n")
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		if !c.Writer.Written() {
+			writeError(c, err)
+			return
+		}
+		a.log.Warn("access report cut short", "entity_id", entity, "rows", rows, "error", err)
+		panic(http.ErrAbortHandler) // the client must not take a cut report for a whole one
+	}
+}
+
+type reportRowJSON struct {
+	UserID     string    `json:"user_id"`
+	Scope      *string   `json:"scope"`
+	ObjectType string    `json:"object_type"`
+	Action     string    `json:"action"`
+	Permission string    `json:"permission"`
+	Via        []viaJSON `json:"via"`
+}
+
+// cell keeps a spreadsheet from reading a CSV cell as a formula (a user id or
+// role name starting with = + - @, tab or CR): it is prefixed with '.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
