@@ -1085,32 +1085,7 @@ func (e *Engine) Effective(ctx context.Context, entityID, userID, scope string) 
 	if scope != "" {
 		ssub = ScopedSubject(scope, userID)
 	}
-	type pair struct{ obj, act string }
-	values := map[pair]Permission{}
-	var denies []pair
-	for _, subject := range s.subjects(sub, ssub) {
-		u, ok := s.units.get(subject)
-		if !ok {
-			continue
-		}
-		for _, r := range u.rules {
-			p := pair{r.Values[2], r.Values[3]}
-			v := rulePermission(r)
-			if v == Denied {
-				denies = append(denies, p)
-			}
-			if rank(v) > rank(values[p]) {
-				values[p] = v
-			}
-		}
-	}
-	for p, v := range values {
-		for _, d := range denies {
-			if v != Denied && (d.obj == Wildcard || d.obj == p.obj) && (d.act == Wildcard || d.act == p.act) {
-				values[p] = Denied
-			}
-		}
-	}
+	values := s.effective(s.subjects(sub, ssub))
 	byObj := map[string][]ActionPermission{}
 	for p, v := range values {
 		byObj[p.obj] = append(byObj[p.obj], ActionPermission{ActionName: p.act, Permission: v})

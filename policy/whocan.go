@@ -167,7 +167,8 @@ type Right struct {
 type rightKey struct{ obj, act string }
 
 // effective returns the values the subjects' rules give each (object type,
-// action) they name, after deny-override (Engine.Effective's reading).
+// action) they name, after deny-override: Engine.Effective, who-can, dry
+// runs and the access report all read rights through it.
 func (s *snapshot) effective(subjects []string) map[rightKey]Permission {
 	values := map[rightKey]Permission{}
 	var denies []rightKey
