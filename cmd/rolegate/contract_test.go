@@ -28,6 +28,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -49,7 +50,8 @@ type contractChecker struct {
 	hosts      map[string]bool // host:port of the Rolegate servers under test
 	violations []string
 	checked    int
-	agreed     int // requests both the document and the server refused
+	agreed     int      // requests both the document and the server refused
+	agreedWhat []string // which, for ROLEGATE_TEST_CONTRACT_VERBOSE
 }
 
 // loadContract parses the served document as the server converts it.
@@ -158,8 +160,11 @@ func (c *contractChecker) check(req *http.Request, reqBody []byte, bodyKnown boo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.checked++
-	if v == "agreed" {
+	if strings.HasPrefix(v, "agreed") {
 		c.agreed++
+		if len(c.agreedWhat) < 1000 {
+			c.agreedWhat = append(c.agreedWhat, strings.TrimPrefix(v, "agreed: "))
+		}
 		v = ""
 	}
 	if v != "" {
@@ -219,7 +224,8 @@ func (c *contractChecker) validate(req *http.Request, reqBody []byte, bodyKnown 
 			return ""
 		}
 		if res.StatusCode >= 400 && res.StatusCode < 500 {
-			return "agreed" // the document and the server both refuse it
+			// The document and the server both refuse it.
+			return fmt.Sprintf("agreed: %s: %v", what, firstLine(reqErr.Error()))
 		}
 		return fmt.Sprintf("%s: the request does not fit the document (%v), yet the server did not refuse it", what, reqErr)
 	}
@@ -257,6 +263,11 @@ func errorCode(body []byte) string {
 	return ""
 }
 
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
 func clip(b []byte) string {
 	if len(b) > 400 {
 		return string(b[:400]) + "..."
@@ -285,6 +296,11 @@ func contractReport() (summary string, violations []string) {
 	defer contract.mu.Unlock()
 	v := append([]string(nil), contract.violations...)
 	sort.Strings(v)
+	if os.Getenv("ROLEGATE_TEST_CONTRACT_VERBOSE") != "" {
+		for _, a := range contract.agreedWhat {
+			fmt.Fprintln(os.Stderr, "  refused by both:", a)
+		}
+	}
 	return fmt.Sprintf("contract: %d exchanges checked against api/openapi.yaml, %d bad requests refused as the document says, %d violations",
 		contract.checked, contract.agreed, len(v)), v
 }
