@@ -52,6 +52,7 @@ type contractChecker struct {
 	checked    int
 	agreed     int      // requests both the document and the server refused
 	agreedWhat []string // which, for ROLEGATE_TEST_CONTRACT_VERBOSE
+	seen       map[string]bool // "operationId status" of the exchanges checked
 }
 
 // loadContract parses the served document as the server converts it.
@@ -80,7 +81,7 @@ func newContractChecker() (*contractChecker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &contractChecker{doc: doc, router: router, hosts: map[string]bool{}}, nil
+	return &contractChecker{doc: doc, router: router, hosts: map[string]bool{}, seen: map[string]bool{}}, nil
 }
 
 // contract checks every test's traffic; set up by TestMain.
@@ -180,6 +181,11 @@ func (c *contractChecker) validate(req *http.Request, reqBody []byte, bodyKnown 
 	r := req.Clone(ctx)
 	r.Body = io.NopCloser(bytes.NewReader(reqBody))
 	route, params, err := c.router.FindRoute(r)
+	if err == nil {
+		c.mu.Lock()
+		c.seen[fmt.Sprintf("%s %d", route.Operation.OperationID, res.StatusCode)] = true
+		c.mu.Unlock()
+	}
 	if err != nil {
 		code := errorCode(resBody)
 		if (res.StatusCode == http.StatusNotFound && code == "route_not_found") ||
@@ -299,6 +305,21 @@ func contractReport() (summary string, violations []string) {
 	if os.Getenv("ROLEGATE_TEST_CONTRACT_VERBOSE") != "" {
 		for _, a := range contract.agreedWhat {
 			fmt.Fprintln(os.Stderr, "  refused by both:", a)
+		}
+		// Which documented operations and statuses no test saw.
+		var unseen []string
+		for path, item := range contract.doc.Paths.Map() {
+			for method, op := range item.Operations() {
+				for status := range op.Responses.Map() {
+					if !contract.seen[op.OperationID+" "+status] {
+						unseen = append(unseen, fmt.Sprintf("%s %s (%s) %s", method, path, op.OperationID, status))
+					}
+				}
+			}
+		}
+		sort.Strings(unseen)
+		for _, u := range unseen {
+			fmt.Fprintln(os.Stderr, "  never seen:", u)
 		}
 	}
 	return fmt.Sprintf("contract: %d exchanges checked against api/openapi.yaml, %d bad requests refused as the document says, %d violations",

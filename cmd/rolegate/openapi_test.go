@@ -125,3 +125,33 @@ func TestContractCheckerCatchesViolations(t *testing.T) {
 		t.Fatal("a request without a token that was served is no violation")
 	}
 }
+
+// TestContractReadsTheOtherTestsSkip sends, through the checked client, the
+// few documented successful calls no other test makes: reading a Dintero
+// user, pprof's symbol lookup, and a Papershift listing with a repeated
+// filter.
+func TestContractReadsTheOtherTestsSkip(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)}, "-pprof")
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "T12345678"})
+	u := s.must(200, "POST", "/v1/accounts/T12345678/management/users", map[string]any{"email": "ada@acme.test", "scope": []string{"read:accounts"}})
+	id, _ := u["id"].(string)
+	got := s.must(200, "GET", "/v1/accounts/T12345678/management/users/"+urlPath(id)+"?expand=roles", nil)
+	if got["email"] != "ada@acme.test" {
+		t.Fatalf("dintero user: %v", got)
+	}
+	st, _, _ := s.call("GET", "/api/v1/roles?filter[name]=admin&filter[name]=member", nil, "X-Entity-Id", "T12345678")
+	if st != 200 {
+		t.Fatalf("papershift list with a repeated filter: %d", st)
+	}
+	req, _ := http.NewRequest("POST", s.base+"/debug/pprof/symbol", strings.NewReader("0x1"))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "text/plain")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("pprof symbol: %d", res.StatusCode)
+	}
+}
