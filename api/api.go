@@ -4,7 +4,9 @@
 package api
 
 import (
+	"bytes"
 	_ "embed"
+	"encoding/json"
 	"sync"
 
 	"github.com/goccy/go-yaml"
@@ -25,6 +27,15 @@ var (
 // JSON is the document converted to JSON (once; the conversion is checked by
 // the tests, so an error here is a broken build).
 func JSON() ([]byte, error) {
-	once.Do(func() { asJSON, jsErr = yaml.YAMLToJSON(source) })
+	once.Do(func() {
+		var spaced []byte
+		if spaced, jsErr = yaml.YAMLToJSON(source); jsErr != nil {
+			return
+		}
+		var b bytes.Buffer
+		if jsErr = json.Compact(&b, spaced); jsErr == nil {
+			asJSON = b.Bytes()
+		}
+	})
 	return asJSON, jsErr
 }

@@ -50,8 +50,8 @@ type contractChecker struct {
 	hosts      map[string]bool // host:port of the Rolegate servers under test
 	violations []string
 	checked    int
-	agreed     int      // requests both the document and the server refused
-	agreedWhat []string // which, for ROLEGATE_TEST_CONTRACT_VERBOSE
+	agreed     int             // requests both the document and the server refused
+	agreedWhat []string        // which, for ROLEGATE_TEST_CONTRACT_VERBOSE
 	seen       map[string]bool // "operationId status" of the exchanges checked
 }
 
