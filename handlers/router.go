@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	openapi "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -88,6 +89,7 @@ func NewRouter(d Deps) http.Handler {
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.ready)
+	r.GET("/openapi.json", serveOpenAPI(d.Logger))
 	o.register(r, d)
 
 	v1 := r.Group("/v1", authenticate(d.Auth, writeError))
@@ -135,6 +137,21 @@ func (a *api) ready(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// serveOpenAPI serves the OpenAPI document (api/openapi.yaml as JSON) without
+// a token.
+func serveOpenAPI(log *slog.Logger) gin.HandlerFunc {
+	doc, err := openapi.JSON()
+	return func(c *gin.Context) {
+		if err != nil {
+			log.Error("openapi document does not convert", "error", err)
+			writeError(c, policy.Errorf(policy.KindInternal, "internal", "internal error"))
+			return
+		}
+		c.Header("Cache-Control", "public, max-age=300")
+		c.Data(http.StatusOK, "application/json", doc)
+	}
 }
 
 func (a *api) objectTypes(c *gin.Context) {

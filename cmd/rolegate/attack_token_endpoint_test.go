@@ -33,10 +33,10 @@ import (
 // fromAddr is an HTTP client whose connections come from ip.
 func fromAddr(ip string) *http.Client {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64,
+	return withContract(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return d.DialContext(ctx, network, addr)
-		}}}
+		}}})
 }
 
 // tokenTry posts client credentials in a form body, as an attacker would.

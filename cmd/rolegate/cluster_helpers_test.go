@@ -43,7 +43,22 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	if err := installContract(); err != nil {
+		fmt.Fprintln(os.Stderr, "api/openapi.yaml:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	summary, violations := contractReport()
+	fmt.Fprintln(os.Stderr, summary)
+	if len(violations) > 0 {
+		for _, v := range violations {
+			fmt.Fprintln(os.Stderr, "  "+v)
+		}
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // process is a rolegate server in a process of its own.
@@ -109,6 +124,7 @@ func startProcess(t *testing.T, env map[string]string) *process {
 			t.Fatalf("rolegate process did not start: %v\n%s", <-exited, p.output())
 		}
 		p.base = "http://" + a
+		watchServer(p.base)
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("rolegate process did not start within 60 s\n%s", p.output())

@@ -112,6 +112,7 @@ func launch(t *testing.T, vars map[string]string, args ...string) (*server, erro
 			return nil, <-done
 		}
 		s.base = "http://" + a
+		watchServer(s.base)
 	case <-time.After(30 * time.Second):
 		cancel()
 		t.Fatal("server did not start within 30 s")
@@ -137,6 +138,24 @@ func (s *server) call(method, path string, body any, headers ...string) (int, ht
 
 func (s *server) callToken(token, method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
 	s.t.Helper()
+	return s.send(false, token, method, path, body, headers...)
+}
+
+// callBad is call for a request malformed on purpose: the OpenAPI document
+// need not accept it (contract_test.go); the answer is still checked.
+func (s *server) callBad(method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
+	s.t.Helper()
+	return s.send(true, testToken, method, path, body, headers...)
+}
+
+// callTokenBad is callToken for a request malformed on purpose.
+func (s *server) callTokenBad(token, method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
+	s.t.Helper()
+	return s.send(true, token, method, path, body, headers...)
+}
+
+func (s *server) send(bad bool, token, method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
+	s.t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -161,6 +180,9 @@ func (s *server) callToken(token, method, path string, body any, headers ...stri
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
+	}
+	if bad {
+		req = deliberate(req)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
