@@ -140,10 +140,11 @@ func (a *api) ready(c *gin.Context) {
 }
 
 // serveOpenAPI serves the OpenAPI document (api/openapi.yaml as JSON) without
-// a token.
+// a token. The document is converted on first request, not at start (the
+// conversion takes tens of milliseconds; start-up takes a few).
 func serveOpenAPI(log *slog.Logger) gin.HandlerFunc {
-	doc, err := openapi.JSON()
 	return func(c *gin.Context) {
+		doc, err := openapi.JSON()
 		if err != nil {
 			log.Error("openapi document does not convert", "error", err)
 			writeError(c, policy.Errorf(policy.KindInternal, "internal", "internal error"))
