@@ -1401,7 +1401,21 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 	if err != nil {
 		return Decision{Permission: NotAllowed}, unavailable(err)
 	}
+	s.hideGrantable(ctx, req.EntityID, &d)
 	return d, nil
+}
+
+// hideGrantable drops an explained refusal's grantable_by (other roles of the
+// entity, by id and name) when the caller is a user of the entity who may not
+// read roles: asking a check about oneself must not list roles one may not
+// see. Matched and denied_by name only the asked user's own roles.
+func (s *Service) hideGrantable(ctx context.Context, entityID string, d *Decision) {
+	if d.GrantableBy == nil || ActorFrom(ctx).UserID == "" {
+		return
+	}
+	if s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead) != nil {
+		d.GrantableBy = nil
+	}
 }
 
 // CheckBatch answers several questions, in order.
@@ -1429,6 +1443,7 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]Decisi
 		if err != nil {
 			return nil, unavailable(err)
 		}
+		s.hideGrantable(ctx, r.EntityID, &d)
 		out[i] = d
 	}
 	return out, nil
