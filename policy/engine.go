@@ -1019,11 +1019,17 @@ func deciding(allowed bool, matched []Match) Permission {
 // subjects returns the subjects whose rights a user holds in a check: the
 // user's own and its roles', entity-wide and inside the scope.
 func (s *snapshot) subjects(sub, ssub string) []string {
-	out := []string{sub}
 	now := int64(0)
 	if s.expiry.len() > 0 {
 		now = s.clock()
 	}
+	return s.subjectsAt(sub, ssub, now)
+}
+
+// subjectsAt is subjects as they will be at now (Unix ms): the assignments
+// expired by then do not count.
+func (s *snapshot) subjectsAt(sub, ssub string, now int64) []string {
+	out := []string{sub}
 	roles, _ := s.links.get(sub)
 	out = append(out, s.live(sub, roles, now)...)
 	if ssub != "" {
@@ -1076,6 +1082,14 @@ func rulePermission(r Rule) Permission {
 // rights names, with its value after deny-override. Scope adds the user's
 // assignments inside it.
 func (e *Engine) Effective(ctx context.Context, entityID, userID, scope string) (Permissions, int64, error) {
+	return e.EffectiveAt(ctx, entityID, userID, scope, 0)
+}
+
+// EffectiveAt is Effective as the user's rights will be at the instant at
+// (Unix ms; 0: now), when the assignments expiring before it no longer count:
+// what the escalation guard reads to know whether a right given until then
+// (math.MaxInt64: for good) is held that long.
+func (e *Engine) EffectiveAt(ctx context.Context, entityID, userID, scope string, at int64) (Permissions, int64, error) {
 	s, err := e.snapshot(ctx, entityID)
 	if err != nil {
 		return Permissions{}, 0, err
@@ -1085,10 +1099,14 @@ func (e *Engine) Effective(ctx context.Context, entityID, userID, scope string) 
 	if scope != "" {
 		ssub = ScopedSubject(scope, userID)
 	}
+	subjects := s.subjects(sub, ssub)
+	if at != 0 {
+		subjects = s.subjectsAt(sub, ssub, at)
+	}
 	type pair struct{ obj, act string }
 	values := map[pair]Permission{}
 	var denies []pair
-	for _, subject := range s.subjects(sub, ssub) {
+	for _, subject := range subjects {
 		u, ok := s.units.get(subject)
 		if !ok {
 			continue

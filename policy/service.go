@@ -1240,7 +1240,7 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 		if r.Status != StatusActive {
 			return roleNotFound(roleID)
 		}
-		if err := s.mayGive(ctx, entityID, allowsOf(r.Permissions)); err != nil {
+		if err := s.mayGiveUntil(ctx, entityID, allowsOf(r.Permissions), expiresAt); err != nil {
 			return err
 		}
 		sc := scope

@@ -2,6 +2,9 @@ package main
 
 import (
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Attacks found in the review of who-can, dry runs, explained refusals,
@@ -42,5 +45,54 @@ func TestAttackExplainDoesNotListRolesToAUserWhoMayNotReadThem(t *testing.T) {
 	}
 	if g, _ := out["grantable_by"].([]any); len(g) == 0 {
 		t.Errorf("alice, who may read roles, is not told which grant it: %v", out)
+	}
+}
+
+// TestAttackTemporaryManagerCannotKeepItsRightsForGood: carol was made a
+// manager for an hour. She may not extend or drop her own expiry, nor give the
+// manager's rights (as the role or as a copy of it) to anyone for longer than
+// she holds them; she may give them until her own expiry.
+func TestAttackTemporaryManagerCannotKeepItsRightsForGood(t *testing.T) {
+	f := newEscalationFixture(t)
+	s := f.s
+	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "carol", "role_ids": []string{}})
+	rfc := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
+	mine := "/v1/entities/T100/users/carol/roles/" + f.manager
+	s.must(200, "PUT", mine, map[string]any{"expires_at": rfc(time.Hour)})
+	carol := f.idp.token(t, jwt.MapClaims{"sub": "carol"})
+	refused := func(what, method, path string, body any) {
+		t.Helper()
+		st, _, out := s.callToken(carol, method, path, body)
+		if st != 403 || errCode(out) != "privilege_escalation" {
+			t.Errorf("%s: want 403 privilege_escalation, got %d %v", what, st, out)
+		}
+	}
+	refused("drop her own expiry", "PUT", mine, map[string]any{})
+	refused("drop her own expiry (dry run)", "PUT", mine+"?dry_run=true", map[string]any{})
+	refused("extend her own expiry", "PUT", mine, map[string]any{"expires_at": rfc(2 * time.Hour)})
+	refused("give bob the manager role for good", "PUT", "/v1/entities/T100/users/bob/roles/"+f.manager, map[string]any{})
+	refused("give bob the manager role for longer", "PUT", "/v1/entities/T100/users/bob/roles/"+f.manager, map[string]any{"expires_at": rfc(3 * time.Hour)})
+	copyPerms := map[string]any{"objects": []any{
+		map[string]any{"object_type": "user", "actions": []any{map[string]any{"action_name": "*", "permission": "allowed"}}},
+		map[string]any{"object_type": "role", "actions": []any{map[string]any{"action_name": "*", "permission": "allowed"}}}}}
+	refused("make a copy of the role", "POST", "/v1/entities/T100/roles", map[string]any{"name": "copy", "permissions": copyPerms})
+	// A copy made by the admin, which carol may not take for good either.
+	copyID := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "copy", "permissions": copyPerms})["id"].(string)
+	refused("take a permanent copy of the role", "PUT", "/v1/entities/T100/users/carol/roles/"+copyID, map[string]any{})
+	refused("take a copy through her role list", "PATCH", "/v1/entities/T100/users/carol", map[string]any{"role_ids": []string{f.manager, copyID}})
+	// Her expiry is what it was; bob holds nothing.
+	got := s.must(200, "GET", "/v1/entities/T100/users/carol/roles", nil)["data"].([]any)
+	if len(got) != 1 || got[0].(map[string]any)["expires_at"] == nil {
+		t.Fatalf("carol's assignment changed: %v", got)
+	}
+	if f.allowed("bob", "user", "update", "") {
+		t.Fatal("bob was given the manager's rights")
+	}
+	// Until her own expiry, she may.
+	if st, _, out := s.callToken(carol, "PUT", mine, map[string]any{"expires_at": rfc(30 * time.Minute)}); st != 200 {
+		t.Errorf("shorten her own expiry: %d %v", st, out)
+	}
+	if st, _, out := s.callToken(carol, "PUT", "/v1/entities/T100/users/bob/roles/"+f.manager, map[string]any{"expires_at": rfc(20 * time.Minute)}); st != 200 {
+		t.Errorf("give bob the role until before her expiry: %d %v", st, out)
 	}
 }
