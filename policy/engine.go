@@ -77,6 +77,10 @@ type Decision struct {
 	// not_allowed.
 	DeniedBy    []Match
 	GrantableBy []Match
+	// ValidUntil is the earliest expiry (Unix ms) of the user's assignments
+	// still ahead that the answer may depend on, 0 when none: a copy of the
+	// answer kept elsewhere (a client's cache) must not be used from then on.
+	ValidUntil int64
 }
 
 // Match is one right that matched a check: from a role, or held by the user
@@ -900,6 +904,7 @@ func (s *snapshot) check(req CheckRequest) (Decision, error) {
 		// changes and the answer is asked again.
 		now = s.clock()
 		epoch = s.epoch(req.UserID, req.Scope, now)
+		d.ValidUntil = epoch
 	}
 	h1, h2 := hashes(decisionKey{req.UserID, req.Scope, req.ObjectType, req.Action, req.OwnerID, epoch})
 	if !req.Explain {

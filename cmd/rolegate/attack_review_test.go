@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rolegate/rolegate/client"
 )
 
 // Attacks found in the review of who-can, dry runs, explained refusals,
@@ -94,5 +97,51 @@ func TestAttackTemporaryManagerCannotKeepItsRightsForGood(t *testing.T) {
 	}
 	if st, _, out := s.callToken(carol, "PUT", "/v1/entities/T100/users/bob/roles/"+f.manager, map[string]any{"expires_at": rfc(20 * time.Minute)}); st != 200 {
 		t.Errorf("give bob the role until before her expiry: %d %v", st, out)
+	}
+}
+
+// TestAttackClientCacheDoesNotOutliveAnExpiry: ann's role expires in about a
+// second; the sweep that would put its removal on the changes feed runs only
+// hourly. A service behind the Go client's decision cache must stop letting
+// her in at the expiry, as the server does, not when the sweep gets there.
+func TestAttackClientCacheDoesNotOutliveAnExpiry(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_EXPIRY_SWEEP": "1h"})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "approver", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}})["id"].(string)
+	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ann", "role_ids": []string{}})
+	exp := time.Now().Add(1500 * time.Millisecond).UTC()
+	s.must(200, "PUT", "/v1/entities/acme/users/ann/roles/"+role, map[string]any{"expires_at": exp.Format(time.RFC3339Nano)})
+
+	c, err := client.New(s.base, client.WithToken(testToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := client.NewCache(c, client.CacheOptions{Wait: 1})
+	defer cache.Close()
+	ctx := context.Background()
+	req := client.CheckRequest{EntityID: "acme", UserID: "ann", ObjectType: "payable", Action: "approve"}
+	// Asked until the cache holds the answer (it keeps one once it follows
+	// the entity's feed).
+	for i := 0; cache.Len() == 0; i++ {
+		d, err := cache.Check(ctx, req)
+		if err != nil || !d.Allowed {
+			t.Fatalf("before the expiry: %+v %v", d, err)
+		}
+		if i > 200 || !time.Now().Before(exp) {
+			t.Skip("the cache did not take the answer before the expiry (machine too slow)")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(time.Until(exp) + 50*time.Millisecond)
+	if d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve"}); d["allowed"] != false {
+		t.Fatalf("the server still allows after the expiry: %v", d)
+	}
+	d, err := cache.Check(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Allowed {
+		t.Fatalf("the client's cache allows ann past her role's expiry: %+v", d)
 	}
 }
