@@ -24,6 +24,11 @@ func (s *Service) validExpiry(at *time.Time) error {
 	return nil
 }
 
+// sooner reports whether expiry a ends before b (nil: never).
+func sooner(a, b *time.Time) bool {
+	return a != nil && (b == nil || a.Before(*b))
+}
+
 func sameExpiry(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil

@@ -1253,6 +1253,13 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 			if sameExpiry(a.ExpiresAt, expiresAt) {
 				return nil
 			}
+			if sooner(expiresAt, a.ExpiresAt) {
+				// Its denies stop masking rights of the user sooner: the
+				// same as taking the role away then.
+				if err := s.mayGive(ctx, entityID, deniesOf(r.Permissions)); err != nil {
+					return err
+				}
+			}
 			// The same assignment, with another expiry: its rule is replaced.
 			old := a
 			a.ExpiresAt = expiresAt

@@ -145,3 +145,37 @@ func TestAttackClientCacheDoesNotOutliveAnExpiry(t *testing.T) {
 		t.Fatalf("the client's cache allows ann past her role's expiry: %+v", d)
 	}
 }
+
+// TestAttackExpiryLiftsADeny: bob holds every right with payable:approve
+// denied by the "no approve" role. alice, who may not approve, may not take
+// that role from him, so she may not make it expire either (or expire
+// sooner): at the expiry the deny stops masking approve.
+func TestAttackExpiryLiftsADeny(t *testing.T) {
+	f := newEscalationFixture(t)
+	s := f.s
+	s.must(200, "PUT", "/v1/entities/T100/users/bob/roles/"+f.superuser, nil)
+	path := "/v1/entities/T100/users/bob/roles/" + f.noApprove
+	s.must(200, "PUT", path, map[string]any{"expires_at": time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)})
+	in := func(d time.Duration) map[string]any {
+		return map[string]any{"expires_at": time.Now().Add(d).UTC().Format(time.RFC3339)}
+	}
+	f.refused(t, "make the deny expire sooner", "PUT", path, in(time.Minute))
+	f.refused(t, "make the deny expire sooner (dry run)", "PUT", path+"?dry_run=true", in(time.Minute))
+	// Made permanent by the admin: alice may not give it an expiry.
+	s.must(200, "PUT", path, map[string]any{})
+	f.refused(t, "give the deny an expiry", "PUT", path, in(time.Hour))
+	got := s.must(200, "GET", "/v1/entities/T100/users/bob/roles", nil)["data"].([]any)
+	for _, r := range got {
+		if r.(map[string]any)["role"].(map[string]any)["id"] == f.noApprove && r.(map[string]any)["expires_at"] != nil {
+			t.Fatalf("bob's deny was given an expiry: %v", r)
+		}
+	}
+	// Making it last longer masks more: she may.
+	s.must(200, "PUT", path, in(time.Hour))
+	if st, _, out := s.callToken(f.alice, "PUT", path, in(3*time.Hour)); st != 200 {
+		t.Errorf("extend bob's deny: %d %v", st, out)
+	}
+	if st, _, out := s.callToken(f.alice, "PUT", path, map[string]any{}); st != 200 {
+		t.Errorf("make bob's deny permanent: %d %v", st, out)
+	}
+}
