@@ -1071,7 +1071,12 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 	// that the denies of the roles taken away were masking.
 	var gs []grant
 	held := map[string]bool{}
+	expired := map[string]bool{} // expired, not yet swept: no longer held
 	for _, a := range have {
+		if lapsed(a, now) {
+			expired[a.RoleID] = true
+			continue
+		}
 		held[a.RoleID] = true
 		if !keep[a.RoleID] {
 			r, err := tx.GetRole(entityID, a.RoleID)
@@ -1093,7 +1098,7 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 	}
 	var add, remove []Rule
 	for _, a := range have {
-		if !keep[a.RoleID] {
+		if !keep[a.RoleID] || expired[a.RoleID] {
 			if err := tx.DeleteAssignment(a); err != nil {
 				return err
 			}

@@ -179,3 +179,36 @@ func TestAttackExpiryLiftsADeny(t *testing.T) {
 		t.Errorf("make bob's deny permanent: %d %v", st, out)
 	}
 }
+
+// TestAttackRoleListGivesBackAnExpiredRole: ann's role expired a moment ago
+// and the sweep has not removed it yet. Giving it back through her role list
+// (or bea's through an import) gives it (for good), rather than keeping the
+// expired assignment and answering as if it had.
+func TestAttackRoleListGivesBackAnExpiredRole(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_EXPIRY_SWEEP": "1h"})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "approver", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}})["id"].(string)
+	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ann", "role_ids": []string{}})
+	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "bea", "role_ids": []string{}})
+	exp := time.Now().Add(500 * time.Millisecond).UTC()
+	s.must(200, "PUT", "/v1/entities/acme/users/ann/roles/"+role, map[string]any{"expires_at": exp.Format(time.RFC3339Nano)})
+	s.must(200, "PUT", "/v1/entities/acme/users/bea/roles/"+role, map[string]any{"expires_at": exp.Format(time.RFC3339Nano)})
+	time.Sleep(time.Until(exp) + 50*time.Millisecond)
+	check := map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve"}
+	// bea's is given back by an import.
+	s.must(200, "POST", "/v1/entities/acme/users/import", map[string]any{"users": []any{map[string]any{"id": "bea", "email": "", "name": "", "role_ids": []string{role}}}})
+	if d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "bea", "object_type": "payable", "action": "approve"}); d["allowed"] != true {
+		t.Errorf("bea was given her role back by an import but may not approve: %v", d)
+	}
+	if d := s.must(200, "POST", "/v1/check", check); d["allowed"] != false {
+		t.Fatalf("ann still approves past her expiry: %v", d)
+	}
+	out := s.must(200, "PATCH", "/v1/entities/acme/users/ann", map[string]any{"role_ids": []string{role}})
+	if r, _ := out["roles"].([]any); len(r) != 1 || r[0].(map[string]any)["expires_at"] != nil {
+		t.Errorf("the answer does not show the role given back for good: %v", out["roles"])
+	}
+	if d := s.must(200, "POST", "/v1/check", check); d["allowed"] != true {
+		t.Errorf("ann was given her role back but may not approve: %v", d)
+	}
+}
