@@ -155,6 +155,9 @@ type Decision struct {
 	Permission string  `json:"permission"`
 	Revision   int64   `json:"revision"`
 	Matched    []Match `json:"matched,omitempty"`
+	// ValidUntil, when set, is when an assignment the answer depends on
+	// expires: the answer may change then without any write (Cache drops it).
+	ValidUntil *time.Time `json:"valid_until,omitempty"`
 }
 
 // Match is a rule that decided, with explain.
@@ -446,10 +449,11 @@ func (c *Client) UserPermissions(ctx context.Context, entity, user, scope string
 // checkAnswer is a Decision whose fields must all be present: a check whose
 // answer cannot be read is an error, never a deny or an allow by default.
 type checkAnswer struct {
-	Allowed    *bool   `json:"allowed"`
-	Permission *string `json:"permission"`
-	Revision   *int64  `json:"revision"`
-	Matched    []Match `json:"matched"`
+	Allowed    *bool      `json:"allowed"`
+	Permission *string    `json:"permission"`
+	Revision   *int64     `json:"revision"`
+	Matched    []Match    `json:"matched"`
+	ValidUntil *time.Time `json:"valid_until"`
 }
 
 var permissions = map[string]bool{"allowed": true, "allowed_for_own": true, "not_allowed": true, "denied": true}
@@ -463,7 +467,7 @@ func (a checkAnswer) decision() (Decision, error) {
 	if *a.Allowed != (*a.Permission == "allowed" || *a.Permission == "allowed_for_own") {
 		return Decision{}, fmt.Errorf("%w: allowed=%v contradicts permission %q", ErrMalformedAnswer, *a.Allowed, *a.Permission)
 	}
-	return Decision{Allowed: *a.Allowed, Permission: *a.Permission, Revision: *a.Revision, Matched: a.Matched}, nil
+	return Decision{Allowed: *a.Allowed, Permission: *a.Permission, Revision: *a.Revision, Matched: a.Matched, ValidUntil: a.ValidUntil}, nil
 }
 
 // Check asks one question. A check changes nothing, so it is retried on 429

@@ -28,7 +28,8 @@ type CacheOptions struct {
 
 // Cache keeps decisions locally and drops them as the entity's changes feed
 // reports changes. It serves a decision only while it follows that entity's
-// feed without error, and never one older than a check's MinRevision.
+// feed without error, never one older than a check's MinRevision, and never
+// one past its ValidUntil.
 // Close stops its feed readers.
 type Cache struct {
 	c    *Client
@@ -131,7 +132,7 @@ func (k *Cache) Check(ctx context.Context, r CheckRequest) (Decision, error) {
 	k.mu.Lock()
 	f := k.entities[r.EntityID]
 	if f != nil && f.healthy {
-		if d, ok := k.entries.Get(key); ok && d.Revision >= r.MinRevision && d.Revision >= 0 {
+		if d, ok := k.entries.Get(key); ok && d.Revision >= r.MinRevision && d.Revision >= 0 && current(d) {
 			k.mu.Unlock()
 			return d, nil
 		}
@@ -158,10 +159,17 @@ func (k *Cache) Check(ctx context.Context, r CheckRequest) (Decision, error) {
 	}
 	// Kept only while the feed is read, and never an answer from before a
 	// change already applied (it would outlive it).
-	if f.healthy && d.Revision >= f.seen {
+	if f.healthy && d.Revision >= f.seen && current(d) {
 		k.add(key, d)
 	}
 	return d, nil
+}
+
+// current reports whether a decision may still be served: not once an
+// assignment it depends on has expired (the server's answer changes at that
+// instant, and the feed hears of it only when the expiry sweep runs).
+func current(d Decision) bool {
+	return d.ValidUntil == nil || time.Now().Before(*d.ValidUntil)
 }
 
 // run reads one entity's feed until the cache is closed.

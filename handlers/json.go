@@ -179,6 +179,9 @@ type checkResponse struct {
 	// whose assignment would allow it (not_allowed).
 	DeniedBy    []matchJSON `json:"denied_by,omitzero"`
 	GrantableBy []matchJSON `json:"grantable_by,omitzero"`
+	// ValidUntil: the answer depends on an assignment that expires then; a
+	// cached copy must not be used from that instant on.
+	ValidUntil *string `json:"valid_until,omitempty"`
 }
 
 type matchJSON struct {
@@ -189,6 +192,10 @@ type matchJSON struct {
 
 func checkOf(d policy.Decision, explain bool) checkResponse {
 	out := checkResponse{Allowed: d.Allowed, Permission: string(d.Permission), Revision: d.Revision}
+	if d.ValidUntil > 0 {
+		v := time.UnixMilli(d.ValidUntil).UTC().Format("2006-01-02T15:04:05.000Z")
+		out.ValidUntil = &v
+	}
 	if explain {
 		out.Matched = make([]matchJSON, 0, len(d.Matched))
 		for _, m := range d.Matched {

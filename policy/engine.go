@@ -77,6 +77,10 @@ type Decision struct {
 	// not_allowed.
 	DeniedBy    []Match
 	GrantableBy []Match
+	// ValidUntil is the earliest expiry (Unix ms) of the user's assignments
+	// still ahead that the answer may depend on, 0 when none: a copy of the
+	// answer kept elsewhere (a client's cache) must not be used from then on.
+	ValidUntil int64
 }
 
 // Match is one right that matched a check: from a role, or held by the user
@@ -900,6 +904,7 @@ func (s *snapshot) check(req CheckRequest) (Decision, error) {
 		// changes and the answer is asked again.
 		now = s.clock()
 		epoch = s.epoch(req.UserID, req.Scope, now)
+		d.ValidUntil = epoch
 	}
 	h1, h2 := hashes(decisionKey{req.UserID, req.Scope, req.ObjectType, req.Action, req.OwnerID, epoch})
 	if !req.Explain {
@@ -1019,11 +1024,17 @@ func deciding(allowed bool, matched []Match) Permission {
 // subjects returns the subjects whose rights a user holds in a check: the
 // user's own and its roles', entity-wide and inside the scope.
 func (s *snapshot) subjects(sub, ssub string) []string {
-	out := []string{sub}
 	now := int64(0)
 	if s.expiry.len() > 0 {
 		now = s.clock()
 	}
+	return s.subjectsAt(sub, ssub, now)
+}
+
+// subjectsAt is subjects as they will be at now (Unix ms): the assignments
+// expired by then do not count.
+func (s *snapshot) subjectsAt(sub, ssub string, now int64) []string {
+	out := []string{sub}
 	roles, _ := s.links.get(sub)
 	out = append(out, s.live(sub, roles, now)...)
 	if ssub != "" {
@@ -1076,6 +1087,14 @@ func rulePermission(r Rule) Permission {
 // rights names, with its value after deny-override. Scope adds the user's
 // assignments inside it.
 func (e *Engine) Effective(ctx context.Context, entityID, userID, scope string) (Permissions, int64, error) {
+	return e.EffectiveAt(ctx, entityID, userID, scope, 0)
+}
+
+// EffectiveAt is Effective as the user's rights will be at the instant at
+// (Unix ms; 0: now), when the assignments expiring before it no longer count:
+// what the escalation guard reads to know whether a right given until then
+// (math.MaxInt64: for good) is held that long.
+func (e *Engine) EffectiveAt(ctx context.Context, entityID, userID, scope string, at int64) (Permissions, int64, error) {
 	s, err := e.snapshot(ctx, entityID)
 	if err != nil {
 		return Permissions{}, 0, err
@@ -1085,7 +1104,11 @@ func (e *Engine) Effective(ctx context.Context, entityID, userID, scope string) 
 	if scope != "" {
 		ssub = ScopedSubject(scope, userID)
 	}
-	values := s.effective(s.subjects(sub, ssub))
+	subjects := s.subjects(sub, ssub)
+	if at != 0 {
+		subjects = s.subjectsAt(sub, ssub, at)
+	}
+	values := s.effective(subjects)
 	byObj := map[string][]ActionPermission{}
 	for p, v := range values {
 		byObj[p.obj] = append(byObj[p.obj], ActionPermission{ActionName: p.act, Permission: v})

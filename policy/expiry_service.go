@@ -24,6 +24,17 @@ func (s *Service) validExpiry(at *time.Time) error {
 	return nil
 }
 
+// lapsed reports whether an assignment has expired by now (it no longer
+// counts, though the sweep may not have removed it yet).
+func lapsed(a Assignment, now time.Time) bool {
+	return a.ExpiresAt != nil && !now.Before(*a.ExpiresAt)
+}
+
+// sooner reports whether expiry a ends before b (nil: never).
+func sooner(a, b *time.Time) bool {
+	return a != nil && (b == nil || a.Before(*b))
+}
+
 func sameExpiry(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil

@@ -1,6 +1,10 @@
 package policy
 
-import "context"
+import (
+	"context"
+	"math"
+	"time"
+)
 
 // Nobody gives a right they do not hold. A write by a user of the entity is
 // judged by what it gives: every right that some user (today's or, through a
@@ -108,6 +112,15 @@ func rolesGrants(roles ...Role) []grant {
 // right in gs (see the top of this file). Callers that are not users of the
 // entity hold every right.
 func (s *Service) mayGive(ctx context.Context, entityID string, gs []grant) error {
+	return s.mayGiveUntil(ctx, entityID, gs, nil)
+}
+
+// mayGiveUntil is mayGive for rights given until the instant until (nil: for
+// good): the caller must hold them now and still then. A right the caller
+// holds through an assignment that expires sooner is not its to give for
+// longer (an expiring role cannot be made permanent, or copied into one that
+// is, by its holder).
+func (s *Service) mayGiveUntil(ctx context.Context, entityID string, gs []grant, until *time.Time) error {
 	actor := ActorFrom(ctx)
 	if actor.UserID == "" {
 		return nil
@@ -122,7 +135,19 @@ func (s *Service) mayGive(ctx context.Context, entityID string, gs []grant) erro
 	if err != nil {
 		return unavailable(err)
 	}
+	at := int64(math.MaxInt64)
+	if until != nil {
+		at = until.UnixMilli() - 1 // the last instant the given right counts
+	}
+	later, _, err := s.engine.EffectiveAt(ctx, entityID, actor.UserID, "", at)
+	if err != nil {
+		return unavailable(err)
+	}
 	for _, g := range gs {
+		if holds(held, g) && !holds(later, g) {
+			return Errorf(KindForbidden, "privilege_escalation",
+				"you cannot give %s on %s for longer than you hold it: your own assignment giving it expires sooner", g.act, g.obj)
+		}
 		if !holds(held, g) {
 			return Errorf(KindForbidden, "privilege_escalation",
 				"you cannot give %s on %s: you do not hold that right yourself (lifting a deny or giving a wildcard counts as giving what it unmasks)", g.act, g.obj)

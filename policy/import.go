@@ -319,7 +319,9 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 		old, exists := existing[in.ID]
 		had := map[holding]bool{}
 		for _, a := range holds[in.ID] {
-			had[holding{a.RoleID, a.Scope}] = true
+			if !lapsed(a, now) { // an expired one (not yet swept) is held no more
+				had[holding{a.RoleID, a.Scope}] = true
+			}
 		}
 		var add, remove []Assignment
 		for _, h := range want {
@@ -328,7 +330,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 			}
 		}
 		for _, a := range holds[in.ID] {
-			if !wanted[holding{a.RoleID, a.Scope}] {
+			if !wanted[holding{a.RoleID, a.Scope}] || lapsed(a, now) {
 				remove = append(remove, a)
 			}
 		}
@@ -375,7 +377,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 	gs := rolesGrants(give...)
 	taken := map[string]bool{}
 	for _, a := range removed {
-		if r, ok := roles[a.RoleID]; ok && !taken[a.RoleID] && r.Status == StatusActive {
+		if r, ok := roles[a.RoleID]; ok && !taken[a.RoleID] && r.Status == StatusActive && !lapsed(a, now) {
 			taken[a.RoleID] = true
 			gs = append(gs, deniesOf(r.Permissions)...)
 		}

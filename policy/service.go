@@ -1071,7 +1071,12 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 	// that the denies of the roles taken away were masking.
 	var gs []grant
 	held := map[string]bool{}
+	expired := map[string]bool{} // expired, not yet swept: no longer held
 	for _, a := range have {
+		if lapsed(a, now) {
+			expired[a.RoleID] = true
+			continue
+		}
 		held[a.RoleID] = true
 		if !keep[a.RoleID] {
 			r, err := tx.GetRole(entityID, a.RoleID)
@@ -1093,7 +1098,7 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 	}
 	var add, remove []Rule
 	for _, a := range have {
-		if !keep[a.RoleID] {
+		if !keep[a.RoleID] || expired[a.RoleID] {
 			if err := tx.DeleteAssignment(a); err != nil {
 				return err
 			}
@@ -1240,7 +1245,7 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 		if r.Status != StatusActive {
 			return roleNotFound(roleID)
 		}
-		if err := s.mayGive(ctx, entityID, allowsOf(r.Permissions)); err != nil {
+		if err := s.mayGiveUntil(ctx, entityID, allowsOf(r.Permissions), expiresAt); err != nil {
 			return err
 		}
 		sc := scope
@@ -1252,6 +1257,13 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 			a = have[0]
 			if sameExpiry(a.ExpiresAt, expiresAt) {
 				return nil
+			}
+			if sooner(expiresAt, a.ExpiresAt) {
+				// Its denies stop masking rights of the user sooner: the
+				// same as taking the role away then.
+				if err := s.mayGive(ctx, entityID, deniesOf(r.Permissions)); err != nil {
+					return err
+				}
 			}
 			// The same assignment, with another expiry: its rule is replaced.
 			old := a
@@ -1401,7 +1413,21 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 	if err != nil {
 		return Decision{Permission: NotAllowed}, unavailable(err)
 	}
+	s.hideGrantable(ctx, req.EntityID, &d)
 	return d, nil
+}
+
+// hideGrantable drops an explained refusal's grantable_by (other roles of the
+// entity, by id and name) when the caller is a user of the entity who may not
+// read roles: asking a check about oneself must not list roles one may not
+// see. Matched and denied_by name only the asked user's own roles.
+func (s *Service) hideGrantable(ctx context.Context, entityID string, d *Decision) {
+	if d.GrantableBy == nil || ActorFrom(ctx).UserID == "" {
+		return
+	}
+	if s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead) != nil {
+		d.GrantableBy = nil
+	}
 }
 
 // CheckBatch answers several questions, in order.
@@ -1429,6 +1455,7 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]Decisi
 		if err != nil {
 			return nil, unavailable(err)
 		}
+		s.hideGrantable(ctx, r.EntityID, &d)
 		out[i] = d
 	}
 	return out, nil
