@@ -118,13 +118,14 @@ func startProcess(t *testing.T, env map[string]string) *process {
 		exited <- cmd.Wait()
 		close(addr)
 	}()
+	unwatch := func() {}
 	select {
 	case a, ok := <-addr:
 		if !ok {
 			t.Fatalf("rolegate process did not start: %v\n%s", <-exited, p.output())
 		}
 		p.base = "http://" + a
-		watchServer(p.base)
+		unwatch = watchServer(p.base)
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("rolegate process did not start within 60 s\n%s", p.output())
@@ -140,6 +141,7 @@ func startProcess(t *testing.T, env map[string]string) *process {
 				cmd.Process.Kill()
 				stopErr = errors.Join(errors.New("did not stop within 30 s of SIGTERM"), <-exited)
 			}
+			unwatch()
 		})
 		return stopErr
 	}
@@ -147,6 +149,7 @@ func startProcess(t *testing.T, env map[string]string) *process {
 		once.Do(func() {
 			cmd.Process.Kill()
 			stopErr = <-exited
+			unwatch()
 		})
 	}
 	t.Cleanup(func() {

@@ -87,18 +87,23 @@ func newContractChecker() (*contractChecker, error) {
 // contract checks every test's traffic; set up by TestMain.
 var contract *contractChecker
 
-// watchServer makes the traffic to base (http://host:port) checked.
-func watchServer(base string) {
-	if contract == nil {
-		return
-	}
+// watchServer makes the traffic to base (http://host:port) checked until the
+// returned function is called, when that server has stopped: its port may
+// then go to another server of the tests (an identity provider whose JWKS
+// the document does not describe).
+func watchServer(base string) (unwatch func()) {
 	u, err := url.Parse(base)
-	if err != nil {
-		return
+	if contract == nil || err != nil {
+		return func() {}
 	}
 	contract.mu.Lock()
 	contract.hosts[u.Host] = true
 	contract.mu.Unlock()
+	return func() {
+		contract.mu.Lock()
+		delete(contract.hosts, u.Host)
+		contract.mu.Unlock()
+	}
 }
 
 type deliberateKey struct{}

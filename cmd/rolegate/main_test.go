@@ -105,6 +105,7 @@ func launch(t *testing.T, vars map[string]string, args ...string) (*server, erro
 		}
 		close(addr)
 	}()
+	unwatch := func() {}
 	select {
 	case a, ok := <-addr:
 		if !ok {
@@ -112,7 +113,7 @@ func launch(t *testing.T, vars map[string]string, args ...string) (*server, erro
 			return nil, <-done
 		}
 		s.base = "http://" + a
-		watchServer(s.base)
+		unwatch = watchServer(s.base)
 	case <-time.After(30 * time.Second):
 		cancel()
 		t.Fatal("server did not start within 30 s")
@@ -124,7 +125,9 @@ func launch(t *testing.T, vars map[string]string, args ...string) (*server, erro
 		}
 		stopped = true
 		cancel()
-		return <-done
+		err := <-done
+		unwatch()
+		return err
 	}
 	t.Cleanup(func() { _ = s.stop() })
 	return s, nil
