@@ -56,6 +56,7 @@ func classify(c *gin.Context, err error) (int, *policy.Error) {
 	}
 	e := policy.AsError(err)
 	status := statusOf(e.Kind)
+	c.Set(errorCodeKey, e.Code) // the metrics label 503s by it
 	switch e.Kind {
 	case kindTooLarge:
 		status = http.StatusRequestEntityTooLarge
@@ -74,6 +75,10 @@ func classify(c *gin.Context, err error) (int, *policy.Error) {
 	}
 	return status, e
 }
+
+// errorCodeKey holds on the gin context the code of the error a request
+// answered with.
+const errorCodeKey = "error_code"
 
 // writeError answers with the native error body.
 func writeError(c *gin.Context, err error) {

@@ -5,9 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
-	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -97,11 +95,7 @@ func (o *ops) middleware() gin.HandlerFunc {
 	}
 	return func(c *gin.Context) {
 		start := time.Now()
-		sn := sniffers.Get().(*sniffer)
-		sn.ResponseWriter, sn.n = c.Writer, 0
-		c.Writer = sn
 		c.Next()
-		c.Writer = sn.ResponseWriter
 		elapsed := time.Since(start).Seconds()
 
 		route := c.FullPath()
@@ -119,10 +113,8 @@ func (o *ops) middleware() gin.HandlerFunc {
 			o.writeDur.WithLabelValues(route, method, class).Observe(elapsed)
 		}
 		if status == http.StatusServiceUnavailable {
-			o.unavailable.WithLabelValues(route, errorCodeOf(sn.head[:sn.n])).Inc()
+			o.unavailable.WithLabelValues(route, errorCodeOf(c)).Inc()
 		}
-		sn.ResponseWriter = nil
-		sniffers.Put(sn)
 	}
 }
 
@@ -155,41 +147,11 @@ func methodLabel(m string) string {
 	return "other"
 }
 
-// sniffer keeps the start of a 503 answer's body, to label it by error code.
-type sniffer struct {
-	gin.ResponseWriter
-	head [256]byte
-	n    int
-}
-
-var sniffers = sync.Pool{New: func() any { return new(sniffer) }}
-
-func (s *sniffer) keep(b []byte) {
-	if s.ResponseWriter.Status() == http.StatusServiceUnavailable && s.n < len(s.head) {
-		s.n += copy(s.head[s.n:], b)
-	}
-}
-
-func (s *sniffer) Write(b []byte) (int, error) {
-	s.keep(b)
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *sniffer) WriteString(str string) (int, error) {
-	if s.ResponseWriter.Status() == http.StatusServiceUnavailable && s.n < len(s.head) {
-		s.n += copy(s.head[s.n:], str)
-	}
-	return s.ResponseWriter.WriteString(str)
-}
-
-// codeInBody finds the code of an error body ({"error":{"code":"..."}}),
-// also in its first bytes only.
-var codeInBody = regexp.MustCompile(`"code"\s*:\s*"([a-z0-9_]{1,64})"`)
-
-// errorCodeOf reads the code of an error body, "unknown" when there is none.
-func errorCodeOf(head []byte) string {
-	if m := codeInBody.FindSubmatch(head); m != nil {
-		return string(m[1])
+// errorCodeOf is the code of the error a request answered with, as classify
+// left it on the context, "unknown" when there is none.
+func errorCodeOf(c *gin.Context) string {
+	if code := c.GetString(errorCodeKey); code != "" {
+		return code
 	}
 	return "unknown"
 }
