@@ -63,7 +63,7 @@ func gormConfig() *gorm.Config {
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return nil, fmt.Errorf("database URL %q has no scheme (sqlite://, postgres://, mysql://)", redact(rawURL))
+		return nil, fmt.Errorf("database URL %q has no scheme (sqlite://, postgres://, mysql://)", RedactURL(rawURL))
 	}
 	var s *Store
 	var err error
@@ -180,7 +180,9 @@ func MySQLDSN(rawURL string) (string, error) {
 	return cfg.FormatDSN(), nil
 }
 
-func redact(raw string) string {
+// RedactURL writes a database or Redis URL for logs and error messages,
+// its password replaced by "xxxxx"; a URL that does not parse is not shown.
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"

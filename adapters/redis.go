@@ -43,7 +43,7 @@ type changeMessage struct {
 func OpenRedis(rawURL, channel string, log *slog.Logger) (*Redis, error) {
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redis URL %s: %w", redact(rawURL), err)
+		return nil, fmt.Errorf("redis URL %s: %w", RedactURL(rawURL), err)
 	}
 	if channel == "" {
 		channel = DefaultRedisChannel

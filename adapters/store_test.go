@@ -52,7 +52,7 @@ func openOrFail(t *testing.T, url string) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), url)
 	if err != nil {
-		t.Fatalf("open %s: %v", redact(url), err)
+		t.Fatalf("open %s: %v", RedactURL(url), err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s

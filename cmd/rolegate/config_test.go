@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/policy"
 )
 
 func TestConfigFlagsWinOverVariables(t *testing.T) {
@@ -116,5 +120,105 @@ func TestRateLimitAndServerConfig(t *testing.T) {
 		if _, err := loadConfig("serve", bad, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+// TestConfigTypedSettings: every setting is read once into its typed field,
+// from the variable named after its flag, the flag winning; refused values
+// are reported with the setting's name, the value and what it should be (exit
+// 1), while a flag the flag package cannot read is a usage error (exit 2).
+func TestConfigTypedSettings(t *testing.T) {
+	none := func(string) string { return "" }
+	c, err := loadConfig("serve", nil, none, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Tokens.TTL != 15*time.Minute || strings.Join(c.Tokens.Algorithms, ",") != "RS256,ES256" || c.Tokens.FailureCPU != 0.1 ||
+		c.Tokens.FailuresPerAddress != 0.5 || c.LogLevel != slog.LevelInfo || c.LogFormat != "text" || c.ShutdownGrace != 15*time.Second ||
+		c.ExpirySweep != time.Minute || c.MaxConnections != 10000 || c.ReadTimeout != 10*time.Second || c.MaxEntities != 100000 ||
+		c.Quotas != (policy.Quotas{}) || !c.Metrics || c.MetricsPublic || c.Pprof || c.Tokens.UserClaim != "sub" || c.Tokens.EntityClaim != "entity_id" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	env := map[string]string{"ROLEGATE_TOKEN_TTL": "1h", "ROLEGATE_JWT_ALGORITHMS": " ES256, ,EdDSA", "ROLEGATE_TOKEN_FAILURE_CPU": "2.5",
+		"ROLEGATE_MAX_ROLES_PER_ENTITY": "7", "ROLEGATE_MAX_USERS_PER_ENTITY": "8", "ROLEGATE_MAX_RULES_PER_ENTITY": "9", "ROLEGATE_LOG_LEVEL": "warn",
+		"ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_SHUTDOWN_GRACE": "0s", "ROLEGATE_EXPIRY_SWEEP": "100ms", "ROLEGATE_METRICS": "false",
+		"ROLEGATE_PPROF": "1", "ROLEGATE_MAX_ENTITIES": "abc"}
+	c, err = loadConfig("serve", []string{"-max-entities", "3", "-metrics=true", "-token-ttl", "24h"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Tokens.TTL != 24*time.Hour || strings.Join(c.Tokens.Algorithms, ",") != "ES256,EdDSA" || c.Tokens.FailureCPU != 2.5 ||
+		c.Quotas != (policy.Quotas{MaxRoles: 7, MaxUsers: 8, MaxRules: 9}) || c.LogLevel != slog.LevelWarn || c.LogFormat != "json" ||
+		c.ShutdownGrace != 0 || c.ExpirySweep != 100*time.Millisecond || !c.Metrics || !c.Pprof || c.MaxEntities != 3 {
+		t.Fatalf("from variables and flags (a refused variable replaced by its flag): %+v", c)
+	}
+
+	for _, bad := range []struct {
+		env  map[string]string
+		args []string
+		want string // the whole message; "" for a usage error
+	}{
+		{map[string]string{"ROLEGATE_MAX_ENTITIES": "abc"}, nil, `max-entities: "abc" is not a positive integer`},
+		{nil, []string{"-max-entities", "abc"}, `max-entities: "abc" is not a positive integer`},
+		{nil, []string{"-max-entities", "0x10"}, `max-entities: "0x10" is not a positive integer`},
+		{map[string]string{"ROLEGATE_METRICS": "maybe"}, []string{"-metrics=false"}, `ROLEGATE_METRICS: "maybe" is not true or false`},
+		{map[string]string{"ROLEGATE_PPROF": "yes"}, nil, `ROLEGATE_PPROF: "yes" is not true or false`},
+		{nil, []string{"-metrics=maybe"}, ""},
+		{nil, []string{"-max-entities"}, ""},
+		{nil, []string{"-max-roles-per-entity", "-1"}, `max-roles-per-entity: "-1" is not a number >= 0 (0 is the default)`},
+		{nil, []string{"-log-level", "loud"}, `log-level: "loud" is not debug, info, warn or error`},
+		{map[string]string{"ROLEGATE_LOG_FORMAT": "xml"}, nil, `log-format: "xml" is not text or json`},
+		{nil, []string{"-shutdown-grace", "-1s"}, `shutdown-grace: "-1s" is not a duration such as 15s`},
+		{map[string]string{"ROLEGATE_TOKEN_TTL": "30s"}, nil, `token-ttl: "30s" is not a duration from 1m to 24h`},
+		{nil, []string{"-token-failure-cpu", "0"}, `token-failure-cpu: "0" is not a positive number`},
+		{nil, []string{"-token-failures-per-address", "Inf"}, `token-failures-per-address: "Inf" is not a positive number`},
+		{nil, []string{"-jwt-algorithms", "RS256,HS256"}, `jwt-algorithms: "HS256" is not an asymmetric algorithm Rolegate accepts (RS*, PS*, ES*, EdDSA)`},
+		{nil, []string{"-jwks-url", "https://idp.example/jwks", "-jwt-issuer", "i", "-jwt-audience", "a", "-jwt-algorithms", ""}, `jwt-algorithms: name at least one`},
+		{nil, []string{"-rate-limit-check", "NaN"}, `rate-limit-check: "NaN" is not a number of requests per second (0 is unlimited)`},
+		{nil, []string{"-read-header-timeout", "0s"}, `read-header-timeout: "0s" is not a positive duration such as 5s`},
+		{nil, []string{"-read-timeout", "0"}, `read-timeout: "0" is not a positive duration such as 10s`},
+		{nil, []string{"-max-body-memory", "1048575"}, `max-body-memory: "1048575" is not a number of bytes of at least 1048576`},
+		{nil, []string{"-max-header-bytes", "2097152"}, `max-header-bytes: "2097152" is not a number of bytes from 1024 to 1048576`},
+		{nil, []string{"-expiry-sweep", "10ms"}, `expiry-sweep: "10ms" is not a duration of at least 100ms such as 1m`},
+		{nil, []string{"-sweep-interval", "1ms"}, `sweep-interval: "1ms" is not a duration of at least 10ms such as 10s`},
+		{nil, []string{"-max-connections", "0"}, `max-connections: "0" is not a positive integer`},
+		{nil, []string{"-max-change-waiters-per-entity", "x"}, `max-change-waiters-per-entity: "x" is not a positive integer`},
+		{nil, []string{"-redis-url", "http://u:s3cret@r:6379"}, `redis-url: "http://u:xxxxx@r:6379" is not a URL such as redis://127.0.0.1:6379/0`},
+	} {
+		_, err := loadConfig("serve", bad.args, func(k string) string { return bad.env[k] }, io.Discard)
+		switch {
+		case err == nil:
+			t.Errorf("%v %v accepted", bad.env, bad.args)
+		case bad.want == "" && !errors.Is(err, errUsage):
+			t.Errorf("%v %v: %q is not a usage error", bad.env, bad.args, err)
+		case bad.want != "" && (err.Error() != bad.want || errors.Is(err, errUsage)):
+			t.Errorf("%v %v: %q (usage error: %v), want %q", bad.env, bad.args, err, errors.Is(err, errUsage), bad.want)
+		}
+	}
+}
+
+// TestSettingVariables: every flag but doctor's -fix names, in its help, its
+// variable: ROLEGATE_ and the flag's name in capitals, "-" as "_".
+func TestSettingVariables(t *testing.T) {
+	var help strings.Builder
+	if _, err := loadConfig("doctor", []string{"-h"}, func(string) string { return "" }, &help); !errors.Is(err, errUsage) {
+		t.Fatalf("-h: %v", err)
+	}
+	lines := strings.Split(help.String(), "\n")
+	n := 0
+	for i, line := range lines {
+		name, ok := strings.CutPrefix(line, "  -")
+		if !ok || i+1 == len(lines) {
+			continue
+		}
+		name, _, _ = strings.Cut(name, " ")
+		n++
+		want := "(ROLEGATE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + ")"
+		if name != "fix" && !strings.Contains(lines[i+1], want) {
+			t.Errorf("-%s: %q does not name %s", name, lines[i+1], want)
+		}
+	}
+	if n < 40 {
+		t.Fatalf("%d flags in the help:\n%s", n, help.String())
 	}
 }

@@ -112,8 +112,8 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "database", redact(cfg.DatabaseURL),
-		"metrics", cfg.Metrics, "pprof", cfg.Pprof, "redis", redact(cfg.RedisURL), "sweep_interval", cfg.SweepInterval.String(),
+	log.Info("listening", "addr", ln.Addr().String(), "database", adapters.RedactURL(cfg.DatabaseURL),
+		"metrics", cfg.Metrics, "pprof", cfg.Pprof, "redis", adapters.RedactURL(cfg.RedisURL), "sweep_interval", cfg.SweepInterval.String(),
 		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage,
 		"max_connections", cfg.MaxConnections, "read_timeout", cfg.ReadTimeout.String())
 

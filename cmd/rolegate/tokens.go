@@ -2,12 +2,9 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"math"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,57 +29,51 @@ type TokenSettings struct {
 	// they are kept in plain (a warning at start).
 	KeyEncryptionKey *policy.KeyEncryptionKey
 
-	ttl, algorithms, failureCPU, failuresPerAddress string
-	kek, kekFile                                    string
-	prevKEK, prevKEKFile                            string
+	// The key encryption keys as given (value or file): read by check.
+	kek, kekFile         string
+	prevKEK, prevKEKFile string
 }
 
-func tokenFlags(fs *flag.FlagSet, env func(name, def string) string, t *TokenSettings) {
-	fs.StringVar(&t.ttl, "token-ttl", env("ROLEGATE_TOKEN_TTL", "15m"), "lifetime of the tokens issued to API clients (ROLEGATE_TOKEN_TTL)")
-	fs.StringVar(&t.JWKSURL, "jwks-url", env("ROLEGATE_JWKS_URL", ""), "JWKS of an identity provider whose tokens users present (ROLEGATE_JWKS_URL)")
-	fs.StringVar(&t.Issuer, "jwt-issuer", env("ROLEGATE_JWT_ISSUER", ""), "expected iss of the identity provider's tokens (ROLEGATE_JWT_ISSUER)")
-	fs.StringVar(&t.Audience, "jwt-audience", env("ROLEGATE_JWT_AUDIENCE", ""), "expected aud of the identity provider's tokens (ROLEGATE_JWT_AUDIENCE)")
-	fs.StringVar(&t.UserClaim, "jwt-user-claim", env("ROLEGATE_JWT_USER_CLAIM", "sub"), "claim carrying the user id (ROLEGATE_JWT_USER_CLAIM)")
-	fs.StringVar(&t.EntityClaim, "jwt-entity-claim", env("ROLEGATE_JWT_ENTITY_CLAIM", "entity_id"), "claim carrying the entity id (ROLEGATE_JWT_ENTITY_CLAIM)")
-	fs.StringVar(&t.failureCPU, "token-failure-cpu", env("ROLEGATE_TOKEN_FAILURE_CPU", strconv.FormatFloat(handlers.DefaultTokenFailureCPU, 'g', -1, 64)), "share of one processor the secret checks (bcrypt) of failing token requests may take, all callers together; past it the token endpoints answer 429 (ROLEGATE_TOKEN_FAILURE_CPU)")
-	fs.StringVar(&t.failuresPerAddress, "token-failures-per-address", env("ROLEGATE_TOKEN_FAILURES_PER_ADDRESS", strconv.FormatFloat(handlers.DefaultTokenFailuresPerAddress, 'g', -1, 64)), "failing token requests per second per remote address (IPv6: per /64); past it 429 (ROLEGATE_TOKEN_FAILURES_PER_ADDRESS)")
-	fs.StringVar(&t.kek, "key-encryption-key", env("ROLEGATE_KEY_ENCRYPTION_KEY", ""), "base64 of 32 random bytes that encrypt the token signing keys in the database; prefer the variable or the file (ROLEGATE_KEY_ENCRYPTION_KEY)")
-	fs.StringVar(&t.kekFile, "key-encryption-key-file", env("ROLEGATE_KEY_ENCRYPTION_KEY_FILE", ""), "file holding the key encryption key (ROLEGATE_KEY_ENCRYPTION_KEY_FILE)")
-	fs.StringVar(&t.prevKEK, "key-encryption-key-previous", env("ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS", ""), "the key encryption key being replaced: keys encrypted with it are encrypted anew with the new one (ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS)")
-	fs.StringVar(&t.prevKEKFile, "key-encryption-key-previous-file", env("ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS_FILE", ""), "file holding the key encryption key being replaced (ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS_FILE)")
-	fs.StringVar(&t.algorithms, "jwt-algorithms", env("ROLEGATE_JWT_ALGORITHMS", "RS256,ES256"), "signing algorithms accepted from the identity provider (ROLEGATE_JWT_ALGORITHMS)")
+func tokenFlags(s *settings, t *TokenSettings) {
+	typed(s, &t.TTL, "token-ttl", 15*time.Minute, duration(time.Minute, 24*time.Hour, "is not a duration from 1m to 24h"), "lifetime of the tokens issued to API clients")
+	typed(s, &t.FailureCPU, "token-failure-cpu", handlers.DefaultTokenFailureCPU, positive, "share of one processor the secret checks (bcrypt) of failing token requests may take, all callers together; past it the token endpoints answer 429")
+	typed(s, &t.FailuresPerAddress, "token-failures-per-address", handlers.DefaultTokenFailuresPerAddress, positive, "failing token requests per second per remote address (IPv6: per /64); past it 429")
+	typed(s, &t.Algorithms, "jwt-algorithms", []string{"RS256", "ES256"}, algorithms, "signing algorithms accepted from the identity provider")
+	s.str(&t.JWKSURL, "jwks-url", "", "JWKS of an identity provider whose tokens users present")
+	s.str(&t.Issuer, "jwt-issuer", "", "expected iss of the identity provider's tokens")
+	s.str(&t.Audience, "jwt-audience", "", "expected aud of the identity provider's tokens")
+	s.str(&t.UserClaim, "jwt-user-claim", "sub", "claim carrying the user id")
+	s.str(&t.EntityClaim, "jwt-entity-claim", "entity_id", "claim carrying the entity id")
+	s.str(&t.kek, "key-encryption-key", "", "base64 of 32 random bytes that encrypt the token signing keys in the database; prefer the variable or the file")
+	s.str(&t.kekFile, "key-encryption-key-file", "", "file holding the key encryption key")
+	s.str(&t.prevKEK, "key-encryption-key-previous", "", "the key encryption key being replaced: keys encrypted with it are encrypted anew with the new one")
+	s.str(&t.prevKEKFile, "key-encryption-key-previous-file", "", "file holding the key encryption key being replaced")
 }
 
 var acceptedAlgorithms = map[string]bool{"RS256": true, "RS384": true, "RS512": true, "PS256": true, "PS384": true,
 	"PS512": true, "ES256": true, "ES384": true, "ES512": true, "EdDSA": true}
 
-func (t *TokenSettings) check() error {
-	var err error
-	if t.TTL, err = time.ParseDuration(t.ttl); err != nil || t.TTL < time.Minute || t.TTL > 24*time.Hour {
-		return fmt.Errorf("token-ttl: %q is not a duration from 1m to 24h", t.ttl)
-	}
-	for _, f := range []struct {
-		name, s string
-		v       *float64
-	}{{"token-failure-cpu", t.failureCPU, &t.FailureCPU}, {"token-failures-per-address", t.failuresPerAddress, &t.FailuresPerAddress}} {
-		r, err := strconv.ParseFloat(f.s, 64)
-		if err != nil || !(r > 0) || math.IsInf(r, 0) {
-			return fmt.Errorf("%s: %q is not a positive number", f.name, f.s)
-		}
-		*f.v = r
-	}
-	if err := t.readKEK(); err != nil {
-		return err
-	}
-	t.Algorithms = nil
-	for _, a := range strings.Split(t.algorithms, ",") {
+// algorithms parses a comma-separated list of the asymmetric algorithms
+// accepted; blanks are skipped.
+func algorithms(s string) ([]string, error) {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
 		if a = strings.TrimSpace(a); a == "" {
 			continue
 		}
 		if !acceptedAlgorithms[a] {
-			return fmt.Errorf("jwt-algorithms: %q is not an asymmetric algorithm Rolegate accepts (RS*, PS*, ES*, EdDSA)", a)
+			return nil, fmt.Errorf("%q is not an asymmetric algorithm Rolegate accepts (RS*, PS*, ES*, EdDSA)", a)
 		}
-		t.Algorithms = append(t.Algorithms, a)
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// check reads the key encryption keys and checks the settings that go
+// together; each typed setting was checked as it was read.
+func (t *TokenSettings) check() error {
+	if err := t.readKEK(); err != nil {
+		return err
 	}
 	if t.JWKSURL == "" {
 		return nil
