@@ -216,6 +216,7 @@ func ValidatePermissions(field string, p Permissions, catalog *Catalog) error {
 	var details []Detail
 	seen := map[[2]string]bool{}
 	var unknown []string
+	repeated := false // a pair appears more than once: the code is duplicate_permission
 	n := 0
 	for i, o := range p.Objects {
 		of := fmt.Sprintf("%s.objects[%d].object_type", field, i)
@@ -239,6 +240,7 @@ func ValidatePermissions(field string, p Permissions, catalog *Catalog) error {
 			key := [2]string{o.ObjectType, a.ActionName}
 			if seen[key] {
 				details = append(details, Detail{Field: af + ".action_name", Message: fmt.Sprintf("(%s, %s) appears more than once", o.ObjectType, a.ActionName), Value: a.ActionName})
+				repeated = true
 			}
 			seen[key] = true
 			if catalog != nil {
@@ -257,11 +259,8 @@ func ValidatePermissions(field string, p Permissions, catalog *Catalog) error {
 	}
 	if len(details) > 0 {
 		code := "invalid_permissions"
-		for _, d := range details {
-			if strings.Contains(d.Message, "more than once") {
-				code = "duplicate_permission"
-				break
-			}
+		if repeated {
+			code = "duplicate_permission"
 		}
 		return &Error{Kind: KindInvalid, Code: code, Message: details[0].Field + ": " + details[0].Message, Details: details}
 	}
