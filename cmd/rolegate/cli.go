@@ -67,21 +67,70 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	pf.StringVarP(&x.output, "output", "o", "table", "output: table or json")
 	pf.DurationVar(&x.timeout, "timeout", 30*time.Second, "how long one command may take")
 	root.AddCommand(x.entitiesCmd(), x.rolesCmd(), x.usersCmd(), x.clientsCmd(), x.checkCmd(), x.auditCmd())
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	err := root.Execute()
+	markUsageErrors(root)
+	// An unknown command is found before anything runs, by Find, whose only
+	// error that is (Execute would return the same).
+	_, _, err := root.Find(args)
+	if err != nil {
+		err = usageError{err}
+	} else {
+		err = root.Execute()
+	}
 	if err == nil {
 		return nil
 	}
 	var u usageError
-	if errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") || strings.Contains(err.Error(), "accepts ") ||
-		strings.Contains(err.Error(), "required flag") {
+	if errors.As(err, &u) {
 		fmt.Fprintln(stderr, "rolegate:", err)
 		return errUsage
 	}
 	return describe(err)
 }
 
+// usageError marks an error of the command line (exit 2) rather than of the
+// call (exit 1).
 type usageError struct{ error }
+
+// markUsageErrors makes cobra's own checks of the command line return
+// usageErrors: flags it cannot read, arguments the command does not take,
+// required flags missing, an unknown command. Their messages stay cobra's.
+func markUsageErrors(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if args := c.Args; args != nil {
+			c.Args = func(c *cobra.Command, a []string) error {
+				if err := args(c, a); err != nil {
+					return usageError{err}
+				}
+				return nil
+			}
+		}
+		if c.Runnable() {
+			// Cobra checks required flags after the pre-run hooks (the
+			// token's, first): so here, in the same order.
+			preRun := c.PreRunE
+			c.PreRunE = func(c *cobra.Command, a []string) error {
+				if preRun != nil {
+					if err := preRun(c, a); err != nil {
+						return err
+					}
+				}
+				if err := c.ValidateRequiredFlags(); err != nil {
+					return usageError{err}
+				}
+				if err := c.ValidateFlagGroups(); err != nil {
+					return usageError{err}
+				}
+				return nil
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}
 
 func (u usageError) Unwrap() error { return u.error }
 

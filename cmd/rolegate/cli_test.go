@@ -262,3 +262,41 @@ func TestCLI(t *testing.T) {
 		}
 	})
 }
+
+// TestCLIUsageErrors: what cobra refuses on the command line (arguments,
+// flags, required flags, unknown commands) and what the CLI refuses before a
+// call is a usage error (exit 2) with cobra's or the CLI's message; a call
+// that fails is not.
+func TestCLIUsageErrors(t *testing.T) {
+	token := map[string]string{"ROLEGATE_TOKEN": testToken, "ROLEGATE_SERVER": "http://127.0.0.1:1"}
+	withEntity := map[string]string{"ROLEGATE_TOKEN": testToken, "ROLEGATE_SERVER": "http://127.0.0.1:1", "ROLEGATE_ENTITY": "acme"}
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+		want string // in stderr; "" for an error that is not a usage error
+	}{
+		{token, []string{"roles", "get"}, `accepts 1 arg(s), received 0`},
+		{token, []string{"check", "u", "payable"}, `accepts 3 arg(s), received 2`},
+		{token, []string{"entities", "list", "extra"}, `unknown command "extra" for "rolegate entities list"`},
+		{token, []string{"frobnicate"}, `unknown command "frobnicate" for "rolegate"`},
+		{token, []string{"entities", "list", "--nope"}, `unknown flag: --nope`},
+		{token, []string{"entities", "list", "--limit", "many"}, `invalid argument "many" for "--limit" flag`},
+		{token, []string{"entities", "list", "-o", "xml"}, `--output must be table or json, not "xml"`},
+		{token, []string{"clients", "create"}, `required flag(s) "name" not set`},
+		{withEntity, []string{"roles", "apply"}, `required flag(s) "file" not set`},
+		{token, []string{"roles", "list"}, `an entity is required`},
+		{map[string]string{"ROLEGATE_SERVER": "http://127.0.0.1:1"}, []string{"clients", "create"}, `no token`},
+		{token, []string{"entities", "list"}, ""},
+	} {
+		var stderr bytes.Buffer
+		err := runCLI(t.Context(), c.args, func(k string) string { return c.env[k] }, &bytes.Buffer{}, &stderr)
+		switch {
+		case err == nil:
+			t.Errorf("%v: no error", c.args)
+		case c.want == "" && errors.Is(err, errUsage):
+			t.Errorf("%v: a usage error: %v %s", c.args, err, stderr.String())
+		case c.want != "" && (!errors.Is(err, errUsage) || !strings.Contains(stderr.String(), "rolegate: "+c.want)):
+			t.Errorf("%v: %v, stderr %q; want a usage error saying %q", c.args, err, stderr.String(), c.want)
+		}
+	}
+}
