@@ -124,8 +124,8 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if err := c.readAdminToken(); err != nil {
 		return c, err
 	}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "admin-token" {
+	fs.Visit(func(given *flag.Flag) {
+		if given.Name == "admin-token" {
 			fmt.Fprintln(stderr, "rolegate: warning: -admin-token shows the token to every local user (/proc/*/cmdline) and in /debug/pprof/cmdline; prefer -admin-token-file or ROLEGATE_ADMIN_TOKEN_FILE")
 		}
 	})
