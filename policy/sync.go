@@ -152,9 +152,6 @@ func NewSyncer(cfg SyncConfig) *Syncer {
 	return s
 }
 
-// Instance is the name of this process in its messages.
-func (s *Syncer) Instance() string { return s.instance }
-
 // Committed is told of every committed write of this instance; the change is
 // published in the background, so that a slow or absent notifier never
 // delays nor fails a write (a change that cannot be published is logged and
