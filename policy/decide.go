@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -260,56 +259,4 @@ func rulePermission(r Rule) Permission {
 		return AllowedForOwn
 	}
 	return Allowed
-}
-
-// Effective returns a user's effective rights in an entity, in the role
-// permissions shape: every (object type, action) any of the user's roles or own
-// rights names, with its value after deny-override. Scope adds the user's
-// assignments inside it.
-func (e *Engine) Effective(ctx context.Context, entityID, userID, scope string) (Permissions, int64, error) {
-	return e.EffectiveAt(ctx, entityID, userID, scope, 0)
-}
-
-// EffectiveAt is Effective as the user's rights will be at the instant at
-// (Unix ms; 0: now), when the assignments expiring before it no longer count:
-// what the escalation guard reads to know whether a right given until then
-// (math.MaxInt64: for good) is held that long.
-func (e *Engine) EffectiveAt(ctx context.Context, entityID, userID, scope string, at int64) (Permissions, int64, error) {
-	s, err := e.snapshot(ctx, entityID)
-	if err != nil {
-		return Permissions{}, 0, err
-	}
-	sub := UserSubject(userID)
-	ssub := ""
-	if scope != "" {
-		ssub = ScopedSubject(scope, userID)
-	}
-	subjects := s.subjects(sub, ssub)
-	if at != 0 {
-		subjects = s.subjectsAt(sub, ssub, at)
-	}
-	values := s.effective(subjects)
-	byObj := map[string][]ActionPermission{}
-	for p, v := range values {
-		byObj[p.obj] = append(byObj[p.obj], ActionPermission{ActionName: p.act, Permission: v})
-	}
-	var out Permissions
-	for obj, acts := range byObj {
-		sort.Slice(acts, func(i, j int) bool { return acts[i].ActionName < acts[j].ActionName })
-		out.Objects = append(out.Objects, ObjectPermissions{ObjectType: obj, Actions: acts})
-	}
-	sort.Slice(out.Objects, func(i, j int) bool { return out.Objects[i].ObjectType < out.Objects[j].ObjectType })
-	return out, s.revision, nil
-}
-
-func rank(p Permission) int {
-	switch p {
-	case Denied:
-		return 3
-	case Allowed:
-		return 2
-	case AllowedForOwn:
-		return 1
-	}
-	return 0
 }
