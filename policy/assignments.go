@@ -78,20 +78,20 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 // SetScopedRoles makes the roles a user holds inside scope (such as
 // "team:42") exactly roleIDs, replacing what it held there; nil means the
 // entity's default roles. It returns the roles now held there.
-func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope string, roleIDs []string) ([]Role, error) {
+func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope string, roleIDs []string) ([]Role, int64, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !ValidScope(scope) {
-		return nil, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+		return nil, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
 	}
 	for i, id := range roleIDs {
 		if id == "" || len(id) > 64 {
-			return nil, Invalid("invalid_role_id", fmt.Sprintf("role_ids[%d]", i), "role_ids[%d] is not a role id", i)
+			return nil, 0, Invalid("invalid_role_id", fmt.Sprintf("role_ids[%d]", i), "role_ids[%d] is not a role id", i)
 		}
 	}
 	var out []Role
-	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
 		}
@@ -123,32 +123,32 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 		return s.audit(ctx, tx, now, entityID, AuditTeamRolesSet, AuditObjectAssignment, userID, before, scopedRolesDocOf(userID, scope, held))
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return out, nil
+	return out, rev, nil
 }
 
 // AssignRole gives a user a role, entity-wide or inside scope. Assigning a
 // role the user holds returns the existing assignment.
-func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scope string) (Assignment, error) {
+func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scope string) (Assignment, int64, error) {
 	return s.AssignRoleUntil(ctx, entityID, userID, roleID, scope, nil)
 }
 
 // AssignRoleUntil gives a user a role, entity-wide or inside scope, until
 // expiresAt (nil: for good). Assigning a role the user holds in that scope
 // sets the existing assignment's expiry to expiresAt.
-func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID, scope string, expiresAt *time.Time) (Assignment, error) {
+func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID, scope string, expiresAt *time.Time) (Assignment, int64, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
-		return Assignment{}, err
+		return Assignment{}, 0, err
 	}
 	if scope != "" && !ValidScope(scope) {
-		return Assignment{}, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+		return Assignment{}, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
 	}
 	if err := s.validExpiry(expiresAt); err != nil {
-		return Assignment{}, err
+		return Assignment{}, 0, err
 	}
 	var a Assignment
-	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
 		}
@@ -202,15 +202,15 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 		}
 		return s.audit(ctx, tx, now, entityID, AuditAssignmentCreate, AuditObjectAssignment, userID, nil, assignmentDocOf(a))
 	})
-	return a, err
+	return a, rev, err
 }
 
 // UnassignRole takes a role from a user, in one scope ("" entity-wide).
-func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, scope string) error {
+func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, scope string) (int64, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
-		return err
+		return 0, err
 	}
-	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
 		}
@@ -244,7 +244,7 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 		}
 		return s.audit(ctx, tx, now, entityID, AuditAssignmentDelete, AuditObjectAssignment, userID, assignmentDocOf(a), nil)
 	})
-	return err
+	return rev, err
 }
 
 // UserRoles lists the roles a user holds.

@@ -126,7 +126,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, err
 		return Entity{}, err
 	}
 	s.engine.Forget(ent.ID) // an earlier check may have cached "unknown entity"
-	s.committed(ctx, ent.ID, ent.Revision)
+	s.committed(ent.ID, ent.Revision)
 	return ent, nil
 }
 
@@ -162,9 +162,9 @@ func (s *Service) ListEntities(ctx context.Context, afterID string, limit int) (
 }
 
 // DeleteEntity removes an entity and everything of it.
-func (s *Service) DeleteEntity(ctx context.Context, id string) error {
+func (s *Service) DeleteEntity(ctx context.Context, id string) (int64, error) {
 	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
-		return err
+		return 0, err
 	}
 	var rev int64
 	var clients []Client
@@ -187,12 +187,12 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) error {
 		return tx.DeleteEntity(id)
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	s.engine.Forget(id)
-	s.committed(ctx, id, rev)
+	s.committed(id, rev)
 	// Its audit events went with it: the deletion is recorded here.
 	s.log.InfoContext(ctx, "entity deleted", "entity_id", id, "actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
 	s.entityClientsDeleted(ctx, id, clients)
-	return nil
+	return rev, nil
 }

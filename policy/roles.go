@@ -51,20 +51,20 @@ func (s *Service) validateRoleInput(in RoleInput) error {
 }
 
 // CreateRole stores a new custom role and its rules.
-func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (Role, error) {
+func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (Role, int64, error) {
 	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionCreate); err != nil {
-		return Role{}, err
+		return Role{}, 0, err
 	}
 	if in.Name == nil && !in.NameOptional {
-		return Role{}, Invalid("missing_field", "name", "name is required")
+		return Role{}, 0, Invalid("missing_field", "name", "name is required")
 	}
 	if err := s.validateRoleInput(in); err != nil {
-		return Role{}, err
+		return Role{}, 0, err
 	}
 	if in.Permissions != nil {
 		if err := s.mayGive(ctx, entityID, allowsOf(*in.Permissions)); err != nil {
-			return Role{}, err
+			return Role{}, 0, err
 		}
 	}
 	actor := ActorFrom(ctx).ID
@@ -85,7 +85,7 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 	if in.Scope != nil && *in.Scope != "" {
 		r.Scope = *in.Scope
 	}
-	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		r.CreatedAt, r.UpdatedAt = now, now
 		if err := tx.InsertRole(&r); err != nil {
 			if errors.Is(err, ErrDuplicate) {
@@ -99,9 +99,9 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 		return s.audit(ctx, tx, now, entityID, AuditRoleCreate, AuditObjectRole, r.ID, nil, RoleDocOf(r))
 	})
 	if err != nil {
-		return Role{}, err
+		return Role{}, 0, err
 	}
-	return r, nil
+	return r, rev, nil
 }
 
 func nameTaken(name string) error {
@@ -175,22 +175,22 @@ func lastDefault(tx Tx, r Role) (bool, error) {
 // UpdateRole changes a custom role: fields set in the input replace the
 // role's (permissions as a whole). With replace, absent fields are reset to
 // their zero values (PUT). ifMatch is the If-Match version, 0 for none.
-func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (Role, error) {
+func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (Role, int64, error) {
 	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionUpdate); err != nil {
-		return Role{}, err
+		return Role{}, 0, err
 	}
 	if replace && in.Name == nil && !in.NameOptional {
-		return Role{}, Invalid("missing_field", "name", "name is required")
+		return Role{}, 0, Invalid("missing_field", "name", "name is required")
 	}
 	if in.Scope != nil {
-		return Role{}, Invalid("immutable_field", "scope", "scope can only be set when the role is created")
+		return Role{}, 0, Invalid("immutable_field", "scope", "scope can only be set when the role is created")
 	}
 	if err := s.validateRoleInput(in); err != nil {
-		return Role{}, err
+		return Role{}, 0, err
 	}
 	var r Role
-	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		var err error
 		if r, err = getRole(tx, entityID, roleID); err != nil {
 			return err
@@ -268,19 +268,19 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		return s.audit(ctx, tx, now, entityID, AuditRoleUpdate, AuditObjectRole, r.ID, RoleDocOf(old), RoleDocOf(r))
 	})
 	if err != nil {
-		return Role{}, err
+		return Role{}, 0, err
 	}
-	return r, nil
+	return r, rev, nil
 }
 
 // DeleteRole soft-deletes a custom role and removes its rules. While users
 // hold it, it is 409 role_in_use unless force, which removes the assignments.
-func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force bool, ifMatch int64) (Role, error) {
+func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force bool, ifMatch int64) (Role, int64, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionDelete); err != nil {
-		return Role{}, err
+		return Role{}, 0, err
 	}
 	var r Role
-	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		var err error
 		if r, err = getRole(tx, entityID, roleID); err != nil {
 			return err
@@ -338,9 +338,9 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 		return s.audit(ctx, tx, now, entityID, AuditRoleDelete, AuditObjectRole, r.ID, before, RoleDocOf(r))
 	})
 	if err != nil {
-		return Role{}, err
+		return Role{}, 0, err
 	}
-	return r, nil
+	return r, rev, nil
 }
 
 // ListRoleUsers returns one page of the users holding a role (in any scope).

@@ -81,7 +81,14 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millise
 // write runs fn in one transaction after bumping the entity's revision, then,
 // once committed, applies what fn changed (recorded as a Delta) to the
 // entity's policy held in memory so that the next check on this instance sees
-// the change, and tells the other instances.
+// the change, and tells the other instances. It returns the revision the
+// commit took the entity to (0 for a dry run, which commits nothing).
+//
+// Every Service write returns that revision to its caller, who may pass it
+// back as a check's MinRevision (the transport answers it as a header): the
+// role, user and assignment writes and DeleteEntity as the value before the
+// error; CreateEntity and ImportUsers in their result, which carries it
+// already (Entity.Revision, ImportResult.Revision).
 func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now time.Time) error) (int64, error) {
 	now := s.clock()
 	dry := dryRunOf(ctx)
@@ -126,14 +133,13 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 		return 0, err
 	}
 	s.apply(ctx, entityID, rev, rec.delta)
-	s.committed(ctx, entityID, rev)
+	s.committed(entityID, rev)
 	return rev, nil
 }
 
-// committed records the revision a committed write took its entity to: in the
-// request's context (the transport answers it) and for the other instances.
-func (s *Service) committed(ctx context.Context, entityID string, rev int64) {
-	noteRevision(ctx, rev)
+// committed tells the changes feed's waiters and the other instances of the
+// revision a committed write took its entity to.
+func (s *Service) committed(entityID string, rev int64) {
 	s.waits.signal(entityID, rev)
 	s.sync.Committed(entityID, rev)
 }

@@ -81,19 +81,19 @@ func activeRoles(tx Tx, entityID string, ids []string) ([]Role, error) {
 
 // CreateUser stores a user with its roles (the default roles when none are
 // named) and its own rights.
-func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput) (User, error) {
+func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput) (User, int64, error) {
 	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionCreate); err != nil {
-		return User{}, err
+		return User{}, 0, err
 	}
 	if in.ID == "" {
 		in.ID = uuid.NewString()
 	}
 	if !ValidUserID(in.ID) {
-		return User{}, Invalid("invalid_user_id", "id", "id must be 1-%d printable ASCII characters without spaces", MaxUserIDLen)
+		return User{}, 0, Invalid("invalid_user_id", "id", "id must be 1-%d printable ASCII characters without spaces", MaxUserIDLen)
 	}
 	if err := s.validateUserInput(in); err != nil {
-		return User{}, err
+		return User{}, 0, err
 	}
 	u := User{ID: in.ID, EntityID: entityID, CreatedBy: ActorFrom(ctx).ID}
 	if in.Email != nil {
@@ -105,7 +105,7 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 	if in.Permissions != nil {
 		u.Permissions = *in.Permissions
 	}
-	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		u.CreatedAt, u.UpdatedAt = now, now
 		var roles []Role
 		var err error
@@ -142,9 +142,9 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 		return s.audit(ctx, tx, now, entityID, AuditUserCreate, AuditObjectUser, u.ID, nil, userDocOf(u))
 	})
 	if err != nil {
-		return User{}, err
+		return User{}, 0, err
 	}
-	return u, nil
+	return u, rev, nil
 }
 
 // GetUser returns a user with its roles.
@@ -228,16 +228,16 @@ func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, 
 
 // UpdateUser changes a user's fields; RoleIDs replaces its entity-wide roles
 // (scoped assignments stay).
-func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in UserInput) (User, error) {
+func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in UserInput) (User, int64, error) {
 	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
-		return User{}, err
+		return User{}, 0, err
 	}
 	if err := s.validateUserInput(in); err != nil {
-		return User{}, err
+		return User{}, 0, err
 	}
 	var u User
-	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		var err error
 		if u, err = getUser(tx, entityID, userID); err != nil {
 			return err
@@ -283,19 +283,19 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 		return s.audit(ctx, tx, now, entityID, AuditUserUpdate, AuditObjectUser, u.ID, before, userDocOf(u))
 	})
 	if err != nil {
-		return User{}, err
+		return User{}, 0, err
 	}
-	return u, nil
+	return u, rev, nil
 }
 
 // DeleteUser removes a user, its assignments and its rules, and returns the
 // user as it was, with the roles it held.
-func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (User, error) {
+func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (User, int64, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionDelete); err != nil {
-		return User{}, err
+		return User{}, 0, err
 	}
 	var u User
-	_, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		var err error
 		if u, err = getUser(tx, entityID, userID); err != nil {
 			return err
@@ -323,7 +323,7 @@ func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (User
 		return s.audit(ctx, tx, now, entityID, AuditUserDelete, AuditObjectUser, u.ID, userDocOf(u), nil)
 	})
 	if err != nil {
-		return User{}, err
+		return User{}, 0, err
 	}
-	return u, nil
+	return u, rev, nil
 }
