@@ -67,6 +67,7 @@
 //	feed.go           the changes feed; feeditems.go: what a write touched
 //	clients.go        API clients and their secrets
 //	tokens.go         access tokens; keys.go: their signing keys
+//	memo.go           what the store last said of clients and entities (token checks)
 //	sync.go           keeping instances in step (Syncer)
 //	doctor.go         finding and repairing rules that drifted from their rows
 //
