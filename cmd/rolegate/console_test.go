@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -31,9 +32,34 @@ import (
 // With ROLEGATE_SCREENSHOTS=<dir> (relative to the repository root, e.g.
 // docs/console) they write a PNG of each page there.
 
+// pageLog is what the page wrote to the browser's console: exceptions,
+// CSP violations, failed loads.
+type pageLog struct {
+	mu   sync.Mutex
+	msgs []chromedp.ConsoleMessage
+}
+
+func (l *pageLog) all() []chromedp.ConsoleMessage {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]chromedp.ConsoleMessage(nil), l.msgs...)
+}
+
+// problems are the exceptions and the security (CSP) messages.
+func (l *pageLog) problems() []string {
+	var out []string
+	for _, m := range l.all() {
+		if m.IsException() || m.Source == "security" || strings.Contains(m.Text, "Content Security Policy") {
+			out = append(out, m.String())
+		}
+	}
+	return out
+}
+
 // consoleBrowser starts a fresh Chromium (private profile, no network
-// services of its own) and returns a tab of it at 1280 x 900.
-func consoleBrowser(t *testing.T) context.Context {
+// services of its own) and returns a tab of it at 1280 x 900, and what the
+// page writes to its console.
+func consoleBrowser(t *testing.T) (context.Context, *pageLog) {
 	t.Helper()
 	bin := os.Getenv("ROLEGATE_TEST_CHROMIUM")
 	if bin == "" {
@@ -78,7 +104,19 @@ func consoleBrowser(t *testing.T) context.Context {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
 		t.Fatalf("chromium does not start: %v", err)
 	}
-	return ctx
+	l := &pageLog{}
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			l.mu.Lock()
+			l.msgs = append(l.msgs, m)
+			l.mu.Unlock()
+		}
+	}()
+	return ctx, l
 }
 
 // consoleProxy forwards the browser's requests to the server through the
@@ -248,15 +286,22 @@ func (u ui) signIn(base, token string) {
 // after confirming, and signs out. At 390 px the page does not scroll
 // sideways, only the matrix does.
 func TestConsoleFlow(t *testing.T) {
-	ctx := consoleBrowser(t)
+	ctx, plog := consoleBrowser(t)
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	p := newConsoleProxy(t, s)
 	u := ui{t, ctx}
-	s.must(201, "POST", "/v1/entities", map[string]any{"id": "globex", "name": "Globex"})
+	// A name that would be markup if the page wrote it as HTML.
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "globex", "name": `Globex <img src=x id=injected>`})
 
 	// Sign in.
 	u.signIn(p.URL, testToken)
 	u.until("the entity list", `!!document.querySelector('#entity-list a[href="#/e/globex/roles"]')`)
+	if got := u.textOf("#entity-list tbody tr td"); got != `Globex <img src=x id=injected>` || u.js(`String(!!document.getElementById('injected'))`) != "false" {
+		t.Fatalf("the entity's name is shown as %q (or became markup)", got)
+	}
+	if u.js(`String(getComputedStyle(document.querySelector('#entity-list button.secondary')).display)`) != "none" {
+		t.Fatal("Load more is shown without a next page")
+	}
 	stored := u.js(`sessionStorage.getItem('rolegate.console.token') + '|' + localStorage.length`)
 	if stored != testToken+"|0" {
 		t.Fatalf("the token is kept as %q (want sessionStorage only)", stored)
@@ -454,12 +499,15 @@ func TestConsoleFlow(t *testing.T) {
 	if strings.Contains(s.output(), testToken) {
 		t.Fatal("the token reached the server's log")
 	}
+	if bad := plog.problems(); len(bad) > 0 {
+		t.Fatalf("the page reported exceptions or CSP violations:\n%s", strings.Join(bad, "\n"))
+	}
 }
 
 // TestConsoleWrongToken: a token the server refuses is shown as the API
 // says (code and message), and is not kept.
 func TestConsoleWrongToken(t *testing.T) {
-	ctx := consoleBrowser(t)
+	ctx, plog := consoleBrowser(t)
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	p := newConsoleProxy(t, s)
 	u := ui{t, ctx}
@@ -485,5 +533,62 @@ func TestConsoleWrongToken(t *testing.T) {
 	if focused != "token" {
 		t.Fatalf("after the refusal the focus is on %q, want the token field", focused)
 	}
+	if u.js(`String(document.getElementById('sign-out').offsetParent === null)`) != "true" {
+		t.Fatal("Sign out is offered to nobody signed in")
+	}
+	if bad := plog.problems(); len(bad) > 0 {
+		t.Fatalf("the page reported exceptions or CSP violations:\n%s", strings.Join(bad, "\n"))
+	}
 	u.shot("sign-in-error")
+}
+
+// TestConsoleServed: the page and its files, with their types, the CSP and
+// revalidation (ETag, 304); the page loads only its own files, with no
+// inline script, style or handler, and no other origin anywhere.
+func TestConsoleServed(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	types := map[string]string{
+		"/console": "text/html; charset=utf-8", "/console/": "text/html; charset=utf-8", "/console/index.html": "text/html; charset=utf-8",
+		"/console/app.js": "text/javascript; charset=utf-8", "/console/api.js": "text/javascript; charset=utf-8",
+		"/console/dom.js": "text/javascript; charset=utf-8", "/console/console.css": "text/css; charset=utf-8",
+	}
+	bodies := map[string]string{}
+	for p, ct := range types {
+		res, body := consoleGet(t, s, p)
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != ct {
+			t.Fatalf("GET %s: %d %q, want 200 %q", p, res.StatusCode, res.Header.Get("Content-Type"), ct)
+		}
+		if res.Header.Get("Content-Security-Policy") != "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'" {
+			t.Fatalf("GET %s: CSP %q", p, res.Header.Get("Content-Security-Policy"))
+		}
+		if res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("Referrer-Policy") != "no-referrer" || res.Header.Get("Cache-Control") != "no-cache" {
+			t.Fatalf("GET %s: headers %v", p, res.Header)
+		}
+		etag := res.Header.Get("ETag")
+		again, rest := consoleGet(t, s, p, "If-None-Match", etag)
+		if etag == "" || again.StatusCode != 304 || rest != "" {
+			t.Fatalf("GET %s with If-None-Match %q: %d %q", p, etag, again.StatusCode, rest)
+		}
+		if other, _ := consoleGet(t, s, p, "If-None-Match", `"0000"`); other.StatusCode != 200 {
+			t.Fatalf("GET %s with another ETag: %d", p, other.StatusCode)
+		}
+		bodies[p] = body
+	}
+	page := bodies["/console"]
+	for _, m := range regexp.MustCompile(`(?i)\s(?:src|href)="([^"]*)"`).FindAllStringSubmatch(page, -1) {
+		if u := m[1]; !strings.HasPrefix(u, "/console/") && !strings.HasPrefix(u, "#") && u != "data:," {
+			t.Errorf("the page loads %q", u)
+		}
+	}
+	if regexp.MustCompile(`(?i)<script(?:\s+type="module")?>|<script[^>]*>[^<]+</script>|\sstyle=|\son[a-z]+=|<style`).MatchString(page) {
+		t.Error("the page has inline script, style or event handlers")
+	}
+	for p, body := range bodies {
+		if regexp.MustCompile(`https?://|//[a-z0-9.-]+\.[a-z]{2,}/`).MatchString(body) {
+			t.Errorf("%s names another origin", p)
+		}
+		if strings.Contains(body, "innerHTML") || strings.Contains(body, "eval(") || strings.Contains(body, "localStorage.setItem") || strings.Contains(body, "document.cookie") {
+			t.Errorf("%s writes markup from strings, evaluates code, or keeps data beyond the tab", p)
+		}
+	}
 }

@@ -169,7 +169,7 @@ function pageEntities() {
     ev.preventDefault();
     window.location.hash = link('e', openInput.value.trim(), 'roles');
   });
-  const h1 = page('Entities', h('div', { class: 'row' }, create, open), h('h2', {}, 'All entities'), listBox);
+  const h1 = page('Entities', h('div', { class: 'row cards' }, create, open), h('h2', {}, 'All entities'), listBox);
 
   const rows = h('tbody');
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
@@ -340,6 +340,7 @@ function pageRole(entity, roleId) {
       sel.addEventListener('change', () => {
         if (sel.value === baseValue(ot, a)) st.edits.delete(key(ot, a)); else st.edits.set(key(ot, a), sel.value);
         sel.className = 'v-' + sel.value;
+        sel.parentElement.classList.toggle('changed', st.edits.has(key(ot, a)));
         diffBox.show();
       });
       return h('td', { class: st.edits.has(key(ot, a)) ? 'changed' : null }, sel);
@@ -490,7 +491,7 @@ function pageUsers(entity) {
     h('div', { class: 'field' }, h('label', { for: 'user-email' }, 'Email'), email),
     h('div', { class: 'field' }, h('label', { for: 'user-name' }, 'Name'), name),
     h('button', { type: 'submit' }, 'Create user'), h('small', {}, 'New users get the default roles.'), formBox);
-  const h1 = page('Users', h('div', { class: 'row' }, search, create), box);
+  const h1 = page('Users', h('div', { class: 'row cards' }, search, create), box);
 
   const rows = h('tbody');
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
