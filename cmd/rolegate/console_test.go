@@ -215,7 +215,11 @@ func (u ui) do(stmt string) {
 func (u ui) fill(sel, text string) {
 	u.t.Helper()
 	c := chromedp.CSS(sel)
-	u.run("fill "+sel, chromedp.WaitVisible(c), chromedp.Clear(c), chromedp.SendKeys(c, text))
+	// Emptied as select-all and delete would (chromedp.Clear leaves a
+	// search field's text), then typed key by key.
+	u.run("fill "+sel, chromedp.WaitVisible(c),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = ''; e.dispatchEvent(new Event('input', {bubbles: true})) })()`, sel)),
+		chromedp.SendKeys(c, text))
 }
 
 func (u ui) click(sel string) {
@@ -374,20 +378,42 @@ func TestConsoleFlow(t *testing.T) {
 	}
 	u.shot("role-matrix")
 
-	// Assign it on the user's page.
+	// Assign it on the user's page, entity-wide and in a scope.
 	u.tab("acme", "users")
 	u.until("u-17 in the list", `!!document.querySelector('#user-list a[href="#/e/acme/users/u-17"]')`)
-	u.shot("users")
 	u.click(`#user-list a[href="#/e/acme/users/u-17"]`)
 	u.until("the role choice", `!!document.querySelector('#assign-role option[value="`+roleID+`"]')`)
 	u.choose("#assign-role", roleID)
 	u.click(`#assign-form button[type="submit"]`)
 	u.until("the assignment", `document.querySelector('#assignments').innerText.includes('approver')`)
 	u.until("the effective rights", `document.querySelector('#rights').innerText.includes('approve (allowed)')`)
+	u.choose("#assign-role", roleID)
+	u.fill("#assign-scope", "team:42")
+	u.click(`#assign-form button[type="submit"]`)
+	u.until("the scoped assignment", `!!document.querySelector('button[aria-label="Unassign approver in team:42"]')`)
 	u.shot("user")
 	roles := s.must(200, "GET", "/v1/entities/acme/users/u-17/roles", nil)
-	if !strings.Contains(fmt.Sprint(roles["data"]), roleID) {
-		t.Fatalf("u-17's roles after the assignment: %v", roles)
+	if got := fmt.Sprint(roles["data"]); !strings.Contains(got, roleID) || !strings.Contains(got, "scope:team:42") {
+		t.Fatalf("u-17's roles after the assignments: %v", got)
+	}
+
+	// The users list shows roles and scoped roles; search narrows it.
+	u.click(`a[href="#/e/acme/users"]:not([aria-current])`)
+	u.until("the roles in the list", `document.querySelector('#user-list').innerText.includes('approver @ team:42')`)
+	u.fill("#user-search", "nobody-like-this")
+	u.click(`form[role="search"] button`)
+	u.until("no match", `document.querySelector('#user-list').innerText.includes('No users found.') && !document.querySelector('#user-list tbody tr')`)
+	u.fill("#user-search", "ada@")
+	u.click(`form[role="search"] button`)
+	u.until("u-17 found by email", `!!document.querySelector('#user-list a[href="#/e/acme/users/u-17"]')`)
+	u.shot("users")
+
+	// Unassign the scoped role.
+	u.click(`#user-list a[href="#/e/acme/users/u-17"]`)
+	u.click(`button[aria-label="Unassign approver in team:42"]`)
+	u.until("the scoped assignment gone", `!document.querySelector('button[aria-label="Unassign approver in team:42"]') && !!document.querySelector('button[aria-label="Unassign approver"]')`)
+	if got := fmt.Sprint(s.must(200, "GET", "/v1/entities/acme/users/u-17/roles", nil)["data"]); strings.Contains(got, "team:42") {
+		t.Fatalf("u-17's roles after unassigning the scoped one: %v", got)
 	}
 
 	// The same check is now allowed, and explained.

@@ -480,6 +480,7 @@ function pageUsers(entity) {
   const formBox = slot();
   const q = h('input', { type: 'search', id: 'user-search', autocomplete: 'off' });
   const search = h('form', { class: 'card inline', role: 'search' },
+    h('h2', {}, 'Find users'),
     h('div', { class: 'field' }, h('label', { for: 'user-search' }, 'Search users (id, email or name)'), q),
     h('button', { type: 'submit', class: 'secondary' }, 'Search'));
   const id = h('input', { id: 'user-id', required: true, autocomplete: 'off' });
