@@ -244,9 +244,16 @@ func (u ui) tab(entity, page string) {
 	u.until(page+" page", fmt.Sprintf(`location.hash === "#/e/%s/%s"`, entity, page))
 }
 
-// shot writes a PNG of the page when ROLEGATE_SCREENSHOTS names a folder.
+// shot checks that every control of the page has a label (its own, an
+// aria-label, or a button's text), then writes a PNG of the page when
+// ROLEGATE_SCREENSHOTS names a folder.
 func (u ui) shot(name string) {
 	u.t.Helper()
+	if bad := u.js(`[...document.querySelectorAll('input, select, textarea, button')]
+		.filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+		.map((e) => e.outerHTML.slice(0, 120)).join('\n')`); bad != "" {
+		u.t.Fatalf("page %s has controls without a label:\n%s", name, bad)
+	}
 	dir := os.Getenv("ROLEGATE_SCREENSHOTS")
 	if dir == "" {
 		return
@@ -543,7 +550,9 @@ func TestConsoleWrongToken(t *testing.T) {
 		t.Fatalf("the wrong token: %d", st)
 	}
 	e := out["error"].(map[string]any)
-	u.signIn(p.URL, wrong)
+	// By keyboard: type, Enter.
+	u.run("open the console", chromedp.Navigate(p.URL+"/console"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	u.run("type the token", chromedp.Focus(chromedp.CSS("#token")), chromedp.KeyEvent(wrong), chromedp.KeyEvent("\r"))
 	u.until("the error", `!!document.querySelector('#sign-in .error')`)
 	if code := u.textOf("#sign-in .error-code"); code != e["code"] {
 		t.Fatalf("error code shown %q, the API says %q", code, e["code"])
@@ -558,6 +567,11 @@ func TestConsoleWrongToken(t *testing.T) {
 	focused := u.js(`document.activeElement.id`)
 	if focused != "token" {
 		t.Fatalf("after the refusal the focus is on %q, want the token field", focused)
+	}
+	// Tab reaches the button, and the focus shows.
+	u.run("tab", chromedp.KeyEvent("\t"))
+	if got := u.js(`document.activeElement.textContent + ' ' + getComputedStyle(document.activeElement).outlineStyle`); got != "Sign in solid" {
+		t.Fatalf("after Tab the focus is on %q (text, outline style), want the visible Sign in button", got)
 	}
 	if u.js(`String(document.getElementById('sign-out').offsetParent === null)`) != "true" {
 		t.Fatal("Sign out is offered to nobody signed in")
@@ -616,5 +630,51 @@ func TestConsoleServed(t *testing.T) {
 		if strings.Contains(body, "innerHTML") || strings.Contains(body, "eval(") || strings.Contains(body, "localStorage.setItem") || strings.Contains(body, "document.cookie") {
 			t.Errorf("%s writes markup from strings, evaluates code, or keeps data beyond the tab", p)
 		}
+	}
+}
+
+// TestConsoleClientToken: an API client's token bound to one entity signs
+// in; it may not list entities (the API's 403, shown as such), opens its
+// entity by id, finds nothing of another (404 as the API says), and runs
+// checks.
+func TestConsoleClientToken(t *testing.T) {
+	ctx, plog := consoleBrowser(t)
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	p := newConsoleProxy(t, s)
+	u := ui{t, ctx}
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "globex"})
+	tok := s.clientOf("acme", "manage", "check")
+	_, _, listed := s.callToken(tok, "GET", "/v1/entities?limit=1", nil)
+	_, _, other := s.callToken(tok, "GET", "/v1/entities/globex/roles?limit=100&sort=name", nil)
+
+	u.signIn(p.URL, tok)
+	u.until("the refusal to list", `!!document.querySelector('#entity-list .error-code')`)
+	if got := u.textOf("#entity-list .error-code"); got != errCode(listed) || got == "" {
+		t.Fatalf("listing entities shows %q, the API says %v", got, listed)
+	}
+	u.fill("#open-entity", "globex")
+	u.click(`#open-entity-form button[type="submit"]`)
+	u.until("the refusal", `!!document.querySelector('#role-list .error-code')`)
+	if got := u.textOf("#role-list .error-code"); got != errCode(other) || got != "entity_not_found" {
+		t.Fatalf("another entity shows %q, the API says %v", got, other)
+	}
+	u.click("a.brand")
+	u.fill("#open-entity", "acme")
+	u.click(`#open-entity-form button[type="submit"]`)
+	u.until("acme's roles", `!!document.querySelector('#role-list a') && document.querySelector('#role-list').innerText.includes('member')`)
+	u.tab("acme", "check")
+	u.fill("#check-user", "u-1")
+	u.fill("#check-object-type", "payable")
+	u.fill("#check-action", "read")
+	u.click(`#check-form button[type="submit"]`)
+	u.until("the decision", `document.querySelector('#check-result [data-allowed]')?.dataset.allowed === 'false'`)
+	for _, l := range p.seen() {
+		if strings.Contains(l, tok) {
+			t.Fatalf("the client's token is in a URL: %s", l)
+		}
+	}
+	if bad := plog.problems(); len(bad) > 0 {
+		t.Fatalf("the page reported exceptions or CSP violations:\n%s", strings.Join(bad, "\n"))
 	}
 }
