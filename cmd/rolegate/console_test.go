@@ -669,10 +669,70 @@ func TestConsoleClientToken(t *testing.T) {
 	u.fill("#check-action", "read")
 	u.click(`#check-form button[type="submit"]`)
 	u.until("the decision", `document.querySelector('#check-result [data-allowed]')?.dataset.allowed === 'false'`)
+	// The client is deleted: its token is refused, and the console forgets
+	// it and asks to sign in again, saying why.
+	clients := s.must(200, "GET", "/v1/clients", nil)["data"].([]any)
+	s.must(204, "DELETE", "/v1/clients/"+clients[0].(map[string]any)["client_id"].(string), nil)
+	_, _, refused := s.callToken(tok, "GET", "/v1/entities/acme/roles", nil)
+	u.tab("acme", "roles")
+	u.until("the sign-in page", `!!document.querySelector('#sign-in .error-code')`)
+	if got := u.textOf("#sign-in .error-code"); got != errCode(refused) || got == "" {
+		t.Fatalf("a revoked token shows %q, the API says %v", got, refused)
+	}
+	if u.js(`String(sessionStorage.getItem('rolegate.console.token'))`) != "null" {
+		t.Fatal("a refused token is kept")
+	}
 	for _, l := range p.seen() {
 		if strings.Contains(l, tok) {
 			t.Fatalf("the client's token is in a URL: %s", l)
 		}
+	}
+	if bad := plog.problems(); len(bad) > 0 {
+		t.Fatalf("the page reported exceptions or CSP violations:\n%s", strings.Join(bad, "\n"))
+	}
+}
+
+// TestConsoleCatalog: with a catalog, the matrix offers exactly its object
+// types and actions (other cells are not editable, no free axes); a role
+// the API refuses shows the API's error.
+func TestConsoleCatalog(t *testing.T) {
+	ctx, plog := consoleBrowser(t)
+	catalog := filepath.Join(t.TempDir(), "catalog.json")
+	if err := os.WriteFile(catalog, []byte(`{"object_types":[{"object_type":"payable","actions":["read","approve"]},{"object_type":"invoice","actions":["read","send"]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_CATALOG": catalog})
+	p := newConsoleProxy(t, s)
+	u := ui{t, ctx}
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	u.signIn(p.URL, testToken)
+	u.until("the entity list", `!!document.querySelector('#entity-list a[href="#/e/acme/roles"]')`)
+	u.click(`#entity-list a[href="#/e/acme/roles"]`)
+	u.click(`a[href="#/e/acme/roles/new"]`)
+	u.until("the matrix", `!!document.querySelector('select[data-cell="invoice/send"]')`)
+	for cell, want := range map[string]string{"payable/read": "true", "payable/approve": "true", "invoice/read": "true", "invoice/send": "true", "payable/send": "false", "invoice/approve": "false"} {
+		if got := u.js(fmt.Sprintf(`String(!!document.querySelector('select[data-cell="%s"]'))`, cell)); got != want {
+			t.Errorf("cell %s editable: %s, want %s", cell, got, want)
+		}
+	}
+	if u.js(`String(!!document.querySelector('#new-object-type'))`) != "false" {
+		t.Error("with a catalog the matrix still offers free object types")
+	}
+	// A name the entity has already: the API's answer, as it says it.
+	st, _, out := s.call("POST", "/v1/entities/acme/roles", map[string]any{"name": "member"})
+	u.fill("#role-name", "member")
+	u.click("#save-role")
+	u.until("the refusal", `!!document.querySelector('#role-editor ~ .messages .error-code')`)
+	if got := u.textOf("#role-editor ~ .messages .error"); !strings.Contains(got, errCode(out)) || !strings.Contains(got, fmt.Sprintf("HTTP %d", st)) || errCode(out) == "" {
+		t.Fatalf("refusal shown as %q; the API says %d %v", got, st, out)
+	}
+	u.fill("#role-name", "sender")
+	u.choose(`select[data-cell="invoice/send"]`, "allowed_for_own")
+	u.click("#save-role")
+	u.until("the saved role", `!!document.querySelector('#role-version')`)
+	roles := s.must(200, "GET", "/v1/entities/acme/roles?name=sender", nil)
+	if got := fmt.Sprint(roles["data"]); !strings.Contains(got, "action_name:send permission:allowed_for_own") {
+		t.Fatalf("the role as saved: %s", got)
 	}
 	if bad := plog.problems(); len(bad) > 0 {
 		t.Fatalf("the page reported exceptions or CSP violations:\n%s", strings.Join(bad, "\n"))

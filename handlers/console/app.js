@@ -96,6 +96,14 @@ async function attempt(box, fn) {
   } catch (e) {
     if (gen !== generation) return undefined;
     const err = e instanceof ApiError ? e : new ApiError(0, 'console_error', String(e && e.message || e));
+    if (err.status === 401 && signedIn()) {
+      // The token no longer works (expired, revoked): forget it.
+      signOut();
+      signOutBtn.hidden = true;
+      entityNav(null);
+      pageSignIn(err);
+      return undefined;
+    }
     if (box) box.show(errorBox(err));
     else say(err.code + ': ' + err.message);
     return undefined;
@@ -104,7 +112,7 @@ async function attempt(box, fn) {
 
 // ---------------------------------------------------------------- sign-in
 
-function pageSignIn(message) {
+function pageSignIn(refused) {
   const box = slot();
   const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', required: true, spellcheck: 'false' });
   const form = h('form', { class: 'card narrow', id: 'sign-in' },
@@ -134,7 +142,7 @@ function pageSignIn(message) {
     else window.location.hash = '#/entities';
   });
   const h1 = page('Sign in', form);
-  if (message) box.show(h('p', {}, message));
+  if (refused) box.show(errorBox(refused), h('p', {}, 'The token was refused; sign in again.'));
   return h1;
 }
 
