@@ -433,6 +433,8 @@ func TestConsoleFlow(t *testing.T) {
 	// The audit log has the assignment; the filter narrows it.
 	u.tab("acme", "audit")
 	u.until("the assignment event", `document.querySelector('#audit-table').innerText.includes('assignment.create')`)
+	u.click(`#audit-table tbody tr:first-child summary`)
+	u.until("the event's before and after", `document.querySelector('#audit-table tbody tr:first-child details').open && document.querySelector('#audit-table tbody tr:first-child pre').innerText.length > 0`)
 	u.shot("audit")
 	u.choose("#audit-object-type", "role")
 	u.click(`#audit-filters button[type="submit"]`)

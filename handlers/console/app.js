@@ -675,10 +675,12 @@ function pageAudit(entity) {
     if (!live()) return;
     for (const e of r.data.data) {
       rows.append(h('tr', {},
-        h('td', {}, fmtTime(e.time)), h('td', {}, e.actor || ''), h('td', {}, h('code', {}, e.action)),
+        h('td', { class: 'nowrap' }, fmtTime(e.time)), h('td', {}, e.actor || ''), h('td', {}, h('code', {}, e.action)),
         h('td', {}, e.object_type), h('td', {}, e.object_id),
         h('td', {}, h('details', {}, h('summary', {}, 'Before / after'),
-          h('div', { class: 'ba' }, h('pre', {}, JSON.stringify(e.before, null, 2)), h('pre', {}, JSON.stringify(e.after, null, 2))),
+          h('div', { class: 'ba' },
+            h('div', {}, h('small', {}, 'Before'), h('pre', {}, JSON.stringify(e.before, null, 2))),
+            h('div', {}, h('small', {}, 'After'), h('pre', {}, JSON.stringify(e.after, null, 2)))),
           h('small', {}, 'Request id ', e.request_id || '—')))));
     }
     next = r.data.next_pagination_token;
