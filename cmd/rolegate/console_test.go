@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // The admin console (/console) driven in headless Chromium against the real
@@ -486,6 +487,13 @@ func TestConsoleFlow(t *testing.T) {
 	u.click(`button[aria-label="Delete entity globex"]`)
 	u.until("the confirmation", `!!document.querySelector('dialog[open]')`)
 	u.shot("delete-confirmation")
+	if f := u.js(`document.activeElement.textContent`); f != "Cancel" {
+		t.Fatalf("the confirmation opens with the focus on %q, want Cancel", f)
+	}
+	u.run("Escape", chromedp.KeyEvent(kb.Escape))
+	u.until("the dialog closed", `!document.querySelector('dialog')`)
+	s.must(200, "GET", "/v1/entities/globex", nil)
+	u.click(`button[aria-label="Delete entity globex"]`)
 	u.click(`dialog[open] button.secondary`)
 	u.until("the dialog closed", `!document.querySelector('dialog')`)
 	s.must(200, "GET", "/v1/entities/globex", nil)
