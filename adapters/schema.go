@@ -115,8 +115,9 @@ func (s *Store) migrator() (*goose.Provider, error) {
 
 // Migrate applies the migrations not applied yet. Several instances starting
 // at once take turns (PostgreSQL and MySQL: an advisory lock, the one the
-// previous release took too; SQLite: the single write connection). A
-// database at a version this build does not know is refused.
+// previous release took too; SQLite: the single write connection in one
+// process, each migration's write transaction across processes). A database
+// at a version this build does not know is refused.
 func (s *Store) Migrate(ctx context.Context) error {
 	return s.migrateTo(ctx, math.MaxInt64)
 }
@@ -167,10 +168,22 @@ func (s *Store) migrateTo(ctx context.Context, version int64) error {
 	if current > known {
 		return fmt.Errorf("the database schema is at version %d, newer than this build of rolegate knows (%d): run a newer release", current, known)
 	}
-	if _, err := p.UpTo(ctx, version); err != nil {
-		return err
+	for {
+		_, err := p.UpTo(ctx, version)
+		var partial *goose.PartialError
+		if err == nil || s.dialect != "sqlite" || !errors.As(err, &partial) {
+			return err
+		}
+		// SQLite has no lock but the write transaction, and goose looks
+		// for what to apply before its transaction: another instance on
+		// the same file may have applied the migration in between (ours
+		// then failed, and was rolled back whole). If it did, carry on.
+		var applied int
+		if s.closers[0].QueryRowContext(ctx, "SELECT COUNT(*) FROM "+goose.DefaultTablename+" WHERE version_id = ?",
+			partial.Failed.Source.Version).Scan(&applied) != nil || applied == 0 {
+			return err
+		}
 	}
-	return nil
 }
 
 // takeOver records for goose the versions the previous releases' own
@@ -193,6 +206,10 @@ func (s *Store) takeOver(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
+	var taken int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+goose.DefaultTablename+" WHERE version_id > 0").Scan(&taken); err != nil || taken > 0 {
+		return err // another instance took over first
+	}
 	rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations ORDER BY version")
 	if err != nil {
 		return err

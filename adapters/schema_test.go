@@ -420,3 +420,42 @@ func compareSchemas(t *testing.T, got, want map[string][]string) {
 		}
 	}
 }
+
+// TestMigrateTakesTurns: instances opening one database at once, fresh or of
+// the previous release, all start, and the migrations are recorded once each.
+func TestMigrateTakesTurns(t *testing.T) {
+	for _, release := range []int{0, 8} {
+		t.Run(fmt.Sprintf("release-%d", release), func(t *testing.T) {
+			onEveryDatabaseURL(t, "concurrent migrations test", func(t *testing.T, newURL func(t *testing.T) string) {
+				url := newURL(t)
+				// (SQLite: the file made, in WAL mode, beforehand: instances
+				// making a new file at once may find it locked, migrations apart.)
+				old := connectOrFail(t, url)
+				if release > 0 {
+					execFile(t, old, filepath.Join("testdata", fmt.Sprintf("release-%d", release), old.dialect+".sql"))
+				}
+				const instances = 4
+				errs := make(chan error, instances)
+				for range instances {
+					go func() {
+						s, err := Open(ctx, url)
+						if err == nil {
+							s.Close()
+						}
+						errs <- err
+					}()
+				}
+				for range instances {
+					if err := <-errs; err != nil {
+						t.Error(err)
+					}
+				}
+				s := openOrFail(t, url)
+				var n int
+				if err := s.w.Raw("SELECT COUNT(*) FROM goose_db_version").Scan(&n).Error; err != nil || n != knownVersion(t, s)+1 {
+					t.Fatalf("goose_db_version holds %d rows (%v), want %d", n, err, knownVersion(t, s)+1)
+				}
+			})
+		})
+	}
+}
