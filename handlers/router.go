@@ -75,7 +75,7 @@ func NewRouter(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	o := newOps(d)
-	r.Use(requestID(), accessLog(d.Logger), o.middleware(), recovery(), limitBody(d.MaxBodyBytes, d.MaxBodyMemory), trackRevision())
+	r.Use(requestID(), accessLog(d.Logger), o.middleware(), recovery(), limitBody(d.MaxBodyBytes, d.MaxBodyMemory))
 	if rl := newRateLimiter(d.RateLimits); rl != nil {
 		r.Use(rl.attach)
 	}

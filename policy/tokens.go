@@ -585,6 +585,14 @@ func lookUp[V any](t *Tokens, m *memo[V], key string, read func(Tx) (V, error), 
 	case err == nil:
 		if t.gen == gen {
 			keep(v)
+		} else {
+			// Something was dropped while this read ran: the read may
+			// predate that, so it is not remembered, and neither is what
+			// was remembered before it, which is older still (a re-check
+			// prompted by an entity's re-creation, losing to the drop of
+			// one of its clients, kept the old incarnation believed). The
+			// next use asks the store.
+			m.drop(key)
 		}
 		return v, true
 	case isNotFound(err):
