@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -26,19 +24,6 @@ type auditRow struct {
 }
 
 func (auditRow) TableName() string { return "audit_events" }
-
-func init() {
-	migrations = append(migrations, migration{2, "audit_events", func(db *gorm.DB) error {
-		if err := db.AutoMigrate(&auditRow{}); err != nil {
-			return err
-		}
-		if db.Dialector.Name() == "mysql" {
-			// TEXT holds 64 KiB in MySQL; a role's document may be larger.
-			return db.Exec("ALTER TABLE audit_events MODIFY before_json MEDIUMTEXT NULL, MODIFY after_json MEDIUMTEXT NULL").Error
-		}
-		return nil
-	}})
-}
 
 func jsonColumn(b []byte) *string {
 	if b == nil {

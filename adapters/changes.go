@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -25,19 +23,6 @@ type policyChangeRow struct {
 }
 
 func (policyChangeRow) TableName() string { return "policy_changes" }
-
-func init() {
-	migrations = append(migrations, migration{5, "policy_changes", func(db *gorm.DB) error {
-		if err := db.AutoMigrate(&policyChangeRow{}); err != nil {
-			return err
-		}
-		if db.Dialector.Name() == "mysql" {
-			// TEXT holds 64 KiB in MySQL; a delta may hold up to 256 KiB.
-			return db.Exec("ALTER TABLE policy_changes MODIFY payload MEDIUMTEXT NOT NULL").Error
-		}
-		return nil
-	}})
-}
 
 func (t *tx) AppendPolicyChange(c policy.PolicyChange, keep int) error {
 	row := policyChangeRow{EntityID: c.EntityID, Revision: c.Revision, Kind: c.Kind, Payload: string(c.Payload), CreatedAt: utc(c.At)}
@@ -81,24 +66,6 @@ func (s *Store) PolicyChanges(ctx context.Context, entityID string, after int64,
 		return nil
 	})
 	return rev, created, out, err
-}
-
-// changeItemsMigration adds what each write touched to the change log.
-const changeItemsMigration = 7
-
-func init() {
-	migrations = append(migrations, migration{changeItemsMigration, "policy_changes.items", func(db *gorm.DB) error {
-		if !db.Migrator().HasColumn(&policyChangeRow{}, "Items") {
-			if err := db.Migrator().AddColumn(&policyChangeRow{}, "Items"); err != nil {
-				return err
-			}
-		}
-		if db.Dialector.Name() == "mysql" {
-			// TEXT holds 64 KiB in MySQL; the items of one write may hold more.
-			return db.Exec("ALTER TABLE policy_changes MODIFY items MEDIUMTEXT NULL").Error
-		}
-		return nil
-	}})
 }
 
 // ReadChangeItems reads, in one read transaction, the entity's revision and

@@ -16,17 +16,15 @@ import (
 // entries logged before migration 7 read back without items; and the
 // catch-up's read of the same log is unchanged.
 func TestChangeItems(t *testing.T) {
-	onEveryDatabase(t, "change items test", func(t *testing.T, open func(t *testing.T) *Store) {
-		s := open(t)
+	onEveryDatabaseURL(t, "change items test", func(t *testing.T, newURL func(t *testing.T) string) {
+		// A store before migration 7 (00007_policy_change_items.sql).
+		s := connectOrFail(t, newURL(t))
 		ctx := context.Background()
+		if err := s.migrateTo(ctx, 6); err != nil {
+			t.Fatal(err)
+		}
 		newEntity(t, s, "acme")
 		// An entry as migration 5 wrote them: no items column yet.
-		if err := s.w.Migrator().DropColumn(&policyChangeRow{}, "Items"); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.w.Exec("DELETE FROM schema_migrations WHERE version = ?", changeItemsMigration).Error; err != nil {
-			t.Fatal(err)
-		}
 		now := ms(time.Now())
 		if err := s.w.Exec("INSERT INTO policy_changes (entity_id, revision, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
 			"acme", 2, policy.ChangeDelta, `{"ops":[]}`, now).Error; err != nil {

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -25,12 +23,6 @@ type clientRow struct {
 }
 
 func (clientRow) TableName() string { return "clients" }
-
-func init() {
-	migrations = append(migrations, migration{3, "clients", func(db *gorm.DB) error {
-		return db.AutoMigrate(&clientRow{})
-	}})
-}
 
 func clientOf(r clientRow) policy.Client {
 	return policy.Client{ID: r.ID, Name: r.Name, EntityID: r.EntityID, Scopes: strings.Fields(r.Scopes),

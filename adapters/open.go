@@ -1,7 +1,8 @@
 // Package adapters holds Rolegate's storage: the gorm database chosen by URL
-// (SQLite, PostgreSQL, MySQL), its versioned schema, and the Store that
-// implements policy.Store over it, keeping roles, users, assignments and
-// their compiled rules (casbin gorm-adapter's casbin_rule table) in step.
+// (SQLite, PostgreSQL, MySQL), its versioned schema (SQL files in migrations/,
+// applied by goose: schema.go), and the Store that implements policy.Store
+// over it, keeping roles, users, assignments and their compiled rules (casbin
+// gorm-adapter's casbin_rule table) in step.
 package adapters
 
 import (
@@ -61,6 +62,20 @@ func gormConfig() *gorm.Config {
 //	postgres://user:pass@host:5432/db?sslmode=disable
 //	mysql://user:pass@host:3306/db
 func Open(ctx context.Context, rawURL string) (*Store, error) {
+	s, err := connect(ctx, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return s, nil
+}
+
+// connect connects to the database the URL names, as Open without the
+// migrations.
+func connect(ctx context.Context, rawURL string) (*Store, error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("database URL %q has no scheme (sqlite://, postgres://, mysql://)", RedactURL(rawURL))
@@ -86,10 +101,6 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
-	}
-	if err := s.Migrate(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	return s, nil
 }

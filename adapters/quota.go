@@ -14,22 +14,6 @@ import (
 // Tx method that adds or removes roles, users or rules moves them in the same
 // transaction.
 
-// quotaMigration adds and fills the counters.
-const quotaMigration = 4
-
-func init() {
-	migrations = append(migrations, migration{quotaMigration, "entities.role_count, user_count and rule_count for the quotas", func(db *gorm.DB) error {
-		for _, col := range []string{"RoleCount", "UserCount", "RuleCount"} {
-			if !db.Migrator().HasColumn(&entityRow{}, col) {
-				if err := db.Migrator().AddColumn(&entityRow{}, col); err != nil {
-					return err
-				}
-			}
-		}
-		return db.Exec(recountSQL, policy.StatusActive).Error
-	}})
-}
-
 // recountSQL sets entities' counters to what they hold.
 const recountSQL = `UPDATE entities SET
 	role_count = (SELECT COUNT(*) FROM roles WHERE roles.entity_id = entities.id AND roles.status = ?),

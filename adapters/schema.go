@@ -2,15 +2,21 @@ package adapters
 
 import (
 	"context"
+	"database/sql"
+	"embed"
+	"errors"
 	"fmt"
-	"sort"
+	"io/fs"
+	"math"
 	"time"
 
-	gormadapter "github.com/casbin/gorm-adapter/v3"
-	"gorm.io/gorm"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
 )
 
-// Row structs: the tables as gorm sees them. They never leave this package.
+// Row structs: the tables as gorm sees them, for queries. They never leave
+// this package, and never create or alter a table: the schema is the SQL in
+// migrations/ (see migrations/README.md); a column added there is added here.
 
 type entityRow struct {
 	ID        string    `gorm:"primaryKey;size:64"`
@@ -86,108 +92,152 @@ type settingRow struct {
 
 func (settingRow) TableName() string { return "settings" }
 
-type migrationRow struct {
-	Version   int       `gorm:"primaryKey;autoIncrement:false"`
-	AppliedAt time.Time `gorm:"not null;precision:3"`
+// migrationFiles are the schema: one folder of numbered SQL files per dialect.
+//
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql migrations/mysql/*.sql
+var migrationFiles embed.FS
+
+var gooseDialects = map[string]goose.Dialect{
+	"sqlite":   goose.DialectSQLite3,
+	"postgres": goose.DialectPostgres,
+	"mysql":    goose.DialectMySQL,
 }
 
-func (migrationRow) TableName() string { return "schema_migrations" }
-
-// migration is one versioned schema change.
-type migration struct {
-	version int
-	name    string
-	up      func(db *gorm.DB) error
-}
-
-// migrations are applied in order of version, once each; never edit a
-// released one. Files of this package may add theirs from init.
-var migrations = []migration{
-	{1, "tables for entities, roles, users, assignments, settings and casbin_rule", func(db *gorm.DB) error {
-		if err := db.AutoMigrate(&entityRow{}, &roleRow{}, &userRow{}, &assignmentRow{}, &settingRow{}); err != nil {
-			return err
-		}
-		// casbin gorm-adapter's own table and unique index.
-		if _, err := gormadapter.NewAdapterByDB(db); err != nil {
-			return err
-		}
-		// Loading one entity reads (ptype='p' AND v1=E) and (ptype='g' AND v2=E).
-		for _, ix := range []struct{ name, cols string }{
-			{"idx_casbin_rule_ptype_v1", "ptype, v1"},
-			{"idx_casbin_rule_ptype_v2", "ptype, v2"},
-			{"idx_casbin_rule_ptype_v0_v1", "ptype, v0, v1"},
-		} {
-			if !db.Migrator().HasIndex(&gormadapter.CasbinRule{}, ix.name) {
-				if err := db.Exec(fmt.Sprintf("CREATE INDEX %s ON casbin_rule (%s)", ix.name, ix.cols)).Error; err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}},
+// migrator returns the goose provider of the store's dialect, on the write
+// connections (SQLite: the single write connection).
+func (s *Store) migrator() (*goose.Provider, error) {
+	files, err := fs.Sub(migrationFiles, "migrations/"+s.dialect)
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(gooseDialects[s.dialect], s.closers[0], files, goose.WithDisableGlobalRegistry(true))
 }
 
 // Migrate applies the migrations not applied yet. Several instances starting
-// at once take turns (PostgreSQL and MySQL: an advisory lock; SQLite: the
-// write connection).
+// at once take turns (PostgreSQL and MySQL: an advisory lock, the one the
+// previous release took too; SQLite: the single write connection in one
+// process, each migration's write transaction across processes). A database
+// at a version this build does not know is refused.
 func (s *Store) Migrate(ctx context.Context) error {
-	db := s.w.WithContext(ctx)
-	if s.dialect == "mysql" {
-		// Case-sensitive, as ids and names are.
-		db = db.Set("gorm:table_options", "CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
-	}
-	db = db.Session(&gorm.Session{}) // safe to reuse for several statements
-	conn, err := s.closers[0].Conn(ctx)
+	return s.migrateTo(ctx, math.MaxInt64)
+}
+
+// migrateTo applies the migrations up to version (tests start from an older
+// schema this way).
+func (s *Store) migrateTo(ctx context.Context, version int64) error {
+	p, err := s.migrator()
 	if err != nil {
-		return unavailable(err)
-	}
-	defer conn.Close()
-	switch s.dialect {
-	case "postgres":
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(7426511)"); err != nil {
-			return err
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(7426511)")
-	case "mysql":
-		if _, err := conn.ExecContext(ctx, "SELECT GET_LOCK('rolegate_migrate', 60)"); err != nil {
-			return err
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('rolegate_migrate')")
-	case "sqlite":
-		conn.Close() // SQLite has one write connection: give it back to gorm.
-	}
-	if !db.Migrator().HasTable(&migrationRow{}) {
-		if err := db.Migrator().CreateTable(&migrationRow{}); err != nil {
-			return err
-		}
-	}
-	var applied []int
-	if err := db.Model(&migrationRow{}).Pluck("version", &applied).Error; err != nil {
 		return err
 	}
-	done := map[int]bool{}
-	for _, v := range applied {
-		done[v] = true
+	switch s.dialect {
+	case "postgres", "mysql":
+		conn, err := s.closers[0].Conn(ctx)
+		if err != nil {
+			return unavailable(err)
+		}
+		defer conn.Close()
+		if s.dialect == "postgres" {
+			if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(7426511)"); err != nil {
+				return err
+			}
+			defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(7426511)")
+		} else {
+			var got sql.NullInt64
+			if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('rolegate_migrate', 60)").Scan(&got); err != nil {
+				return err
+			}
+			if got.Int64 != 1 {
+				return errors.New("another instance held the migration lock (rolegate_migrate) for 60s")
+			}
+			defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('rolegate_migrate')")
+		}
 	}
-	ordered := append([]migration(nil), migrations...)
-	sort.Slice(ordered, func(i, j int) bool { return ordered[i].version < ordered[j].version })
-	for _, m := range ordered {
-		if done[m.version] {
-			continue
+	// Creates goose's version table if there is none.
+	current, known, err := p.GetVersions(ctx)
+	if err != nil {
+		return err
+	}
+	if current == 0 {
+		if err := s.takeOver(ctx); err != nil {
+			return fmt.Errorf("take over schema_migrations: %w", err)
 		}
-		if err := m.up(db); err != nil {
-			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
-		}
-		if err := db.Create(&migrationRow{Version: m.version, AppliedAt: time.Now().UTC()}).Error; err != nil {
-			return fmt.Errorf("migration %d: record: %w", m.version, err)
+		if current, _, err = p.GetVersions(ctx); err != nil {
+			return err
 		}
 	}
-	return nil
+	if current > known {
+		return fmt.Errorf("the database schema is at version %d, newer than this build of rolegate knows (%d): run a newer release", current, known)
+	}
+	for {
+		_, err := p.UpTo(ctx, version)
+		var partial *goose.PartialError
+		if err == nil || s.dialect != "sqlite" || !errors.As(err, &partial) {
+			return err
+		}
+		// SQLite has no lock but the write transaction, and goose looks
+		// for what to apply before its transaction: another instance on
+		// the same file may have applied the migration in between (ours
+		// then failed, and was rolled back whole). If it did, carry on.
+		var applied int
+		if s.closers[0].QueryRowContext(ctx, "SELECT COUNT(*) FROM "+goose.DefaultTablename+" WHERE version_id = ?",
+			partial.Failed.Source.Version).Scan(&applied) != nil || applied == 0 {
+			return err
+		}
+	}
+}
+
+// takeOver records for goose the versions the previous releases' own
+// migrator applied, as listed in its schema_migrations table (the same
+// numbers: its migrations 1..8 are the files 00001..00008). goose then
+// applies the rest. It runs when goose has recorded nothing yet, under the
+// migration lock; schema_migrations is left as it was, so that an instance
+// of the previous release (during a rolling update) still finds its
+// migrations applied and changes nothing.
+func (s *Store) takeOver(ctx context.Context) error {
+	if !s.w.WithContext(ctx).Migrator().HasTable("schema_migrations") {
+		return nil
+	}
+	store, err := database.NewStore(gooseDialects[s.dialect], goose.DefaultTablename)
+	if err != nil {
+		return err
+	}
+	tx, err := s.closers[0].BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var taken int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+goose.DefaultTablename+" WHERE version_id > 0").Scan(&taken); err != nil || taken > 0 {
+		return err // another instance took over first
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations ORDER BY version")
+	if err != nil {
+		return err
+	}
+	var versions []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		versions = append(versions, v)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, v := range versions {
+		if err := store.Insert(ctx, tx, database.InsertRequest{Version: v}); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // SchemaVersion returns the highest applied migration.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
-	err := s.r.WithContext(ctx).Model(&migrationRow{}).Select("COALESCE(MAX(version), 0)").Scan(&v).Error
+	err := s.r.WithContext(ctx).Raw("SELECT COALESCE(MAX(version_id), 0) FROM " + goose.DefaultTablename).Scan(&v).Error
 	return v, err
 }

@@ -829,12 +829,6 @@ func (t *tx) ExpiredAssignments(before time.Time, limit int) ([]policy.Assignmen
 	return out, nil
 }
 
-func init() {
-	migrations = append(migrations, migration{8, "assignments.expires_at", func(db *gorm.DB) error {
-		return db.AutoMigrate(&assignmentRow{})
-	}})
-}
-
 // ---- rules ----
 
 // casbinRow lays a rule out in casbin_rule's columns.

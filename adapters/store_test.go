@@ -31,19 +31,28 @@ func TestStorage(t *testing.T) {
 // when ROLEGATE_TEST_POSTGRES_URL / ROLEGATE_TEST_MYSQL_URL name a server
 // (skipped with a message otherwise); open gives a fresh, empty store.
 func onEveryDatabase(t *testing.T, what string, fn func(t *testing.T, open func(t *testing.T) *Store)) {
+	onEveryDatabaseURL(t, what, func(t *testing.T, newURL func(t *testing.T) string) {
+		fn(t, func(t *testing.T) *Store { return openOrFail(t, newURL(t)) })
+	})
+}
+
+// onEveryDatabaseURL is onEveryDatabase for tests that open the database
+// themselves: newURL names a fresh, empty database (PostgreSQL: a schema),
+// dropped after the test.
+func onEveryDatabaseURL(t *testing.T, what string, fn func(t *testing.T, newURL func(t *testing.T) string)) {
 	t.Run("sqlite", func(t *testing.T) {
-		fn(t, func(t *testing.T) *Store { return openOrFail(t, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db")) })
+		fn(t, func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "rolegate.db") })
 	})
 	for _, db := range []struct {
 		name, env string
-		open      func(*testing.T, string) *Store
-	}{{"postgres", "ROLEGATE_TEST_POSTGRES_URL", openPostgresSchema}, {"mysql", "ROLEGATE_TEST_MYSQL_URL", openMySQLDatabase}} {
+		newURL    func(*testing.T, string) string
+	}{{"postgres", "ROLEGATE_TEST_POSTGRES_URL", postgresSchemaURL}, {"mysql", "ROLEGATE_TEST_MYSQL_URL", mysqlDatabaseURL}} {
 		t.Run(db.name, func(t *testing.T) {
 			base := os.Getenv(db.env)
 			if base == "" {
 				t.Skipf("%s not set: skipping the %s %s", db.env, db.name, what)
 			}
-			fn(t, func(t *testing.T) *Store { return db.open(t, base) })
+			fn(t, func(t *testing.T) string { return db.newURL(t, base) })
 		})
 	}
 }
@@ -58,8 +67,19 @@ func openOrFail(t *testing.T, url string) *Store {
 	return s
 }
 
-// openPostgresSchema opens a fresh schema of the test server, dropped after.
-func openPostgresSchema(t *testing.T, base string) *Store {
+// connectOrFail opens a store without applying the migrations.
+func connectOrFail(t *testing.T, url string) *Store {
+	t.Helper()
+	s, err := connect(context.Background(), url)
+	if err != nil {
+		t.Fatalf("connect %s: %v", redact(url), err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// postgresSchemaURL makes a fresh schema of the test server, dropped after.
+func postgresSchemaURL(t *testing.T, base string) string {
 	t.Helper()
 	admin := openOrFail(t, base)
 	schema := "rg_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
@@ -71,11 +91,11 @@ func openPostgresSchema(t *testing.T, base string) *Store {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	return openOrFail(t, base+sep+"search_path="+schema)
+	return base + sep + "search_path=" + schema
 }
 
-// openMySQLDatabase opens a fresh database of the test server, dropped after.
-func openMySQLDatabase(t *testing.T, base string) *Store {
+// mysqlDatabaseURL makes a fresh database of the test server, dropped after.
+func mysqlDatabaseURL(t *testing.T, base string) string {
 	t.Helper()
 	admin := openOrFail(t, base)
 	name := "rg_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
@@ -88,8 +108,7 @@ func openMySQLDatabase(t *testing.T, base string) *Store {
 	if i := strings.IndexByte(u, '?'); i >= 0 {
 		u, q = u[:i], u[i:]
 	}
-	u = u[:strings.LastIndexByte(u, '/')+1] + name + q
-	return openOrFail(t, u)
+	return u[:strings.LastIndexByte(u, '/')+1] + name + q
 }
 
 func runSuite(t *testing.T, open func(t *testing.T) *Store) {
@@ -113,10 +132,7 @@ func runSuite(t *testing.T, open func(t *testing.T) *Store) {
 			if err := s.Migrate(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			last := 0
-			for _, m := range migrations {
-				last = max(last, m.version)
-			}
+			last := knownVersion(t, s)
 			if v, err := s.SchemaVersion(context.Background()); err != nil || v != last {
 				t.Fatalf("schema version %d, %v", v, err)
 			}

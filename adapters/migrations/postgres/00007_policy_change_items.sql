@@ -1,0 +1,3 @@
+-- What each write touched, for the changes feed; NULL in entries logged before.
+-- +goose Up
+ALTER TABLE policy_changes ADD COLUMN items text;
