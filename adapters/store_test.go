@@ -72,7 +72,7 @@ func connectOrFail(t *testing.T, url string) *Store {
 	t.Helper()
 	s, err := connect(context.Background(), url)
 	if err != nil {
-		t.Fatalf("connect %s: %v", redact(url), err)
+		t.Fatalf("connect %s: %v", RedactURL(url), err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
