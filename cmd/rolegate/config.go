@@ -81,12 +81,12 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		return c, f.envErr
 	}
 	f.str(&c.Addr, "addr", ":8080", "listen address")
-	f.str(&c.DatabaseURL, "database-url", "sqlite://rolegate.db", "sqlite://<path>, postgres://... or mysql://...")
-	f.str(&c.AdminToken, "admin-token", "", "bootstrap bearer token with every right; generated on first start when unset")
+	f.address(&c.DatabaseURL, "database-url", "sqlite://rolegate.db", "sqlite://<path>, postgres://... or mysql://...")
+	f.secret(&c.AdminToken, "admin-token", "bootstrap bearer token with every right; generated on first start when unset")
 	f.str(&c.AdminTokenFile, "admin-token-file", "", "file holding the admin token (one trailing newline is ignored); keeps it off the command line")
 	f.str(&c.RoleTemplates, "role-templates", "", "JSON file of the system roles every new entity gets")
 	f.str(&c.CatalogFile, "catalog", "", "JSON file of the object types and actions roles may name")
-	f.str(&c.RedisURL, "redis-url", "", "redis://host:6379/0: tell other instances of every change over Redis pub/sub")
+	f.address(&c.RedisURL, "redis-url", "", "redis://host:6379/0: tell other instances of every change over Redis pub/sub")
 	f.str(&c.RedisChannel, "redis-channel", "rolegate:changes", "Redis pub/sub channel of the change notifications")
 	// Checked settings: a refused value is reported after parsing, the first
 	// in this order.

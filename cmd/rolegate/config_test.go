@@ -222,3 +222,41 @@ func TestSettingVariables(t *testing.T) {
 		t.Fatalf("%d flags in the help:\n%s", n, help.String())
 	}
 }
+
+// TestHelpShowsNoSecret: -help shows no token, key or password given by a
+// variable (a help text lands in terminals, logs and bug reports).
+func TestHelpShowsNoSecret(t *testing.T) {
+	env := map[string]string{
+		"ROLEGATE_ADMIN_TOKEN":                 "admin-secret-0123456789abcdef0123456789",
+		"ROLEGATE_KEY_ENCRYPTION_KEY":          "kek-secret-0123456789abcdef",
+		"ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS": "prev-kek-secret-0123456789",
+		"ROLEGATE_DATABASE_URL":                "postgres://rolegate:db-secret-4711@db.internal:5432/rolegate",
+		"ROLEGATE_REDIS_URL":                   "redis://:redis-secret-4711@cache.internal:6379/0",
+	}
+	var help strings.Builder
+	if _, err := loadConfig("serve", []string{"-h"}, func(k string) string { return env[k] }, &help); !errors.Is(err, errUsage) {
+		t.Fatalf("-h: %v", err)
+	}
+	out := help.String()
+	for _, secret := range []string{"admin-secret", "kek-secret", "db-secret", "redis-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("-help shows %s:\n%s", secret, out)
+		}
+	}
+	// The hosts are still shown, so the help says where it would connect.
+	for _, host := range []string{"db.internal", "cache.internal"} {
+		if !strings.Contains(out, host) {
+			t.Errorf("-help does not show %s", host)
+		}
+	}
+	// The values given by the variables are still the settings.
+	delete(env, "ROLEGATE_KEY_ENCRYPTION_KEY") // not a key: checked when read
+	delete(env, "ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS")
+	c, err := loadConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AdminToken != env["ROLEGATE_ADMIN_TOKEN"] || c.DatabaseURL != env["ROLEGATE_DATABASE_URL"] || c.RedisURL != env["ROLEGATE_REDIS_URL"] {
+		t.Fatalf("settings: %+v", c)
+	}
+}

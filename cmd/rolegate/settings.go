@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rolegate/rolegate/adapters"
 )
 
 // settings registers the flags of the program, each with its default taken
@@ -43,6 +45,51 @@ func (s *settings) str(p *string, name, def, help string) {
 		def = v
 	}
 	s.fs.StringVar(p, name, def, usage(name, help))
+}
+
+// secret is a setting taken as it is given, like str, whose value is never
+// shown: -help prints no default for it, so a token or key given by its
+// variable does not reach a terminal, a log of the help or a screenshot.
+func (s *settings) secret(p *string, name, help string) {
+	if v, ok := s.env(name); ok {
+		*p = v
+	}
+	s.fs.Var(secretValue{p}, name, usage(name, help))
+}
+
+// secretValue is a flag.Value that shows nothing of what it holds.
+type secretValue struct{ p *string }
+
+func (secretValue) String() string { return "" }
+
+func (v secretValue) Set(text string) error {
+	*v.p = text
+	return nil
+}
+
+// address is a setting taken as it is given, like str, holding a URL that
+// may carry a password: -help shows its default with the password hidden.
+func (s *settings) address(p *string, name, def, help string) {
+	*p = def
+	if v, ok := s.env(name); ok {
+		*p = v
+	}
+	s.fs.Var(addressValue{p}, name, usage(name, help))
+}
+
+// addressValue is a flag.Value that shows its URL without a password.
+type addressValue struct{ p *string }
+
+func (v addressValue) String() string {
+	if v.p == nil || *v.p == "" {
+		return ""
+	}
+	return adapters.RedactURL(*v.p)
+}
+
+func (v addressValue) Set(text string) error {
+	*v.p = text
+	return nil
 }
 
 // boolean is an on/off setting; a variable that is not true or false is

@@ -44,9 +44,9 @@ func tokenFlags(s *settings, t *TokenSettings) {
 	s.str(&t.Audience, "jwt-audience", "", "expected aud of the identity provider's tokens")
 	s.str(&t.UserClaim, "jwt-user-claim", "sub", "claim carrying the user id")
 	s.str(&t.EntityClaim, "jwt-entity-claim", "entity_id", "claim carrying the entity id")
-	s.str(&t.kek, "key-encryption-key", "", "base64 of 32 random bytes that encrypt the token signing keys in the database; prefer the variable or the file")
+	s.secret(&t.kek, "key-encryption-key", "base64 of 32 random bytes that encrypt the token signing keys in the database; prefer the variable or the file")
 	s.str(&t.kekFile, "key-encryption-key-file", "", "file holding the key encryption key")
-	s.str(&t.prevKEK, "key-encryption-key-previous", "", "the key encryption key being replaced: keys encrypted with it are encrypted anew with the new one")
+	s.secret(&t.prevKEK, "key-encryption-key-previous", "the key encryption key being replaced: keys encrypted with it are encrypted anew with the new one")
 	s.str(&t.prevKEKFile, "key-encryption-key-previous-file", "", "file holding the key encryption key being replaced")
 }
 
