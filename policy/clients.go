@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -200,7 +199,6 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 		return Errorf(KindNotFound, "client_not_found", "client %q not found", id)
 	}
 	if err == nil {
-		s.clientsSeen.Delete(id) // no outage grace for a deleted client
 		if s.onClientDeleted != nil {
 			s.onClientDeleted(id)
 		}
@@ -289,7 +287,6 @@ func (s *Service) verifyClient(ctx context.Context, id, secret string, vs *verif
 			return Client{}, err
 		}
 		if known && c.SecretHash == hash {
-			s.clientsSeen.Store(id, s.now())
 			return c, nil
 		}
 		vs.forget(id) // deleted, or another secret
@@ -317,7 +314,6 @@ func (s *Service) verifyClient(ctx context.Context, id, secret string, vs *verif
 		return Client{}, invalid
 	}
 	vs.remember(c, secret)
-	s.clientsSeen.Store(id, s.now())
 	return c, nil
 }
 
@@ -394,36 +390,6 @@ func (v *verifiedSecrets) counted() {
 	}
 }
 
-// ClientExists reports whether a client is still there (tokens of a deleted
-// client stop working). While the store cannot be reached, a client this
-// instance saw in the store less than clientOutageGrace ago is taken to be
-// there still, so that checks keep answering through a database outage (no
-// client can be deleted meanwhile; one deleted just before on another
-// instance keeps working until the store answers again, at most that long).
-func (s *Service) ClientExists(ctx context.Context, id string) (bool, error) {
-	err := s.store.View(ctx, func(tx Tx) error {
-		_, err := tx.GetClient(id)
-		return err
-	})
-	switch {
-	case err == nil:
-		s.clientsSeen.Store(id, s.now())
-		return true, nil
-	case isNotFound(err):
-		s.clientsSeen.Delete(id)
-		return false, nil
-	case errors.Is(err, ErrUnavailable):
-		if seen, ok := s.clientsSeen.Load(id); ok && s.now().Sub(seen.(time.Time)) < clientOutageGrace {
-			return true, nil
-		}
-	}
-	return false, err
-}
-
-// clientOutageGrace is how long after it was last seen in the store a client
-// is believed to exist while the store does not answer.
-const clientOutageGrace = time.Hour
-
 // OnClientDeleted registers fn to hear of deleted clients (the token
 // verifier drops them from its cache at once).
 func (s *Service) OnClientDeleted(fn func(id string)) { s.onClientDeleted = fn }
@@ -437,7 +403,6 @@ func (s *Service) OnEntityDeleted(fn func(id string)) { s.onEntityDeleted = fn }
 // tells the token verifier.
 func (s *Service) entityClientsDeleted(ctx context.Context, entityID string, clients []Client) {
 	for _, c := range clients {
-		s.clientsSeen.Delete(c.ID)
 		s.log.InfoContext(ctx, "audit", "action", AuditClientDelete, "client_id", c.ID, "name", c.Name, "entity_id", entityID,
 			"reason", "entity deleted", "actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
 		if s.onClientDeleted != nil {

@@ -21,7 +21,7 @@ func TestServiceRefusesCallsWithoutCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := svc.GetEntity(internal, "acme")
-	noCaller := map[string]bool{"Ready": true, "VerifyClient": true, "ClientExists": true}
+	noCaller := map[string]bool{"Ready": true, "VerifyClient": true}
 	ctxType := reflect.TypeOf((*context.Context)(nil)).Elem()
 	errType := reflect.TypeOf((*error)(nil)).Elem()
 	v := reflect.ValueOf(svc)

@@ -24,6 +24,10 @@ type memo[V any] struct {
 	rechecking map[string]bool // keys being asked about now -> ask once more when done
 }
 
+// clientOutageGrace is how long after the store last confirmed it a
+// remembered value is still believed while the store does not answer.
+const clientOutageGrace = time.Hour
+
 type memoEntry[V any] struct {
 	val       V
 	checked   time.Time // when the store was last asked

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 )
 
@@ -41,7 +40,6 @@ type Service struct {
 
 	onClientDeleted func(id string)
 	onEntityDeleted func(id string)
-	clientsSeen     sync.Map // client id -> time.Time it was last seen in the store
 }
 
 // NewService returns a service over a store and an engine.

@@ -146,4 +146,17 @@ func TestKnownClientTokenThroughOutage(t *testing.T) {
 	if _, err := tokens.Authenticate(otok); err == nil {
 		t.Fatal("a client never seen by this instance authenticated during the outage")
 	}
+	// A client deleted before the outage is not believed through it (fresh,
+	// registered last, hears of this service's deletions).
+	down = false
+	if _, err := fresh.Authenticate(otok); err != nil {
+		t.Fatalf("before the deletion: %v", err)
+	}
+	if err := svc.DeleteClient(ctx, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	down = true
+	if _, err := fresh.Authenticate(otok); err == nil {
+		t.Fatal("a deleted client authenticated during the outage")
+	}
 }
