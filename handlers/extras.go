@@ -121,6 +121,12 @@ func writeDryRun(c *gin.Context, r *policy.DryRunResult) {
 func (a *api) accessReport(c *gin.Context) {
 	csvOut := strings.Contains(c.GetHeader("Accept"), "text/csv")
 	entity := c.Param("entity")
+	release, err := a.reports.take(entity)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	defer release()
 	w := bufio.NewWriterSize(c.Writer, 32<<10)
 	var cw *csv.Writer
 	rows := 0
@@ -184,7 +190,7 @@ func (a *api) accessReport(c *gin.Context) {
 		}
 		return nil
 	}
-	err := a.svc.AccessReport(c.Request.Context(), entity, header, emit)
+	err = a.svc.AccessReport(c.Request.Context(), entity, header, emit)
 	if err == nil && csvOut {
 		cw.Flush()
 		err = cw.Error()

@@ -52,11 +52,15 @@ type Deps struct {
 	// TokenLimits ration the token endpoints' secret checks for failing
 	// callers (auth.go); the zero value is the defaults.
 	TokenLimits TokenLimits
+	// MaxReports and MaxReportsPerEntity bound the access reports streamed
+	// at once (reportslots.go); 0 is the default.
+	MaxReports, MaxReportsPerEntity int
 }
 
 type api struct {
-	svc *policy.Service
-	log *slog.Logger
+	svc     *policy.Service
+	log     *slog.Logger
+	reports *reportSlots
 }
 
 // NewRouter registers every route of the service in one place.
@@ -70,7 +74,7 @@ func NewRouter(d Deps) http.Handler {
 	if d.MaxBodyMemory <= 0 {
 		d.MaxBodyMemory = DefaultBodyMemory
 	}
-	a := &api{svc: d.Service, log: d.Logger}
+	a := &api{svc: d.Service, log: d.Logger, reports: newReportSlots(d.MaxReports, d.MaxReportsPerEntity)}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true

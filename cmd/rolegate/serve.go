@@ -99,7 +99,8 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	ln = netutil.LimitListener(ln, cfg.MaxConnections)
 	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic, MaxBodyMemory: cfg.MaxBodyMemory,
 		RateLimits:  handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage},
-		TokenLimits: handlers.TokenLimits{FailureCPU: cfg.Tokens.FailureCPU, FailuresPerAddress: cfg.Tokens.FailuresPerAddress}}
+		TokenLimits: handlers.TokenLimits{FailureCPU: cfg.Tokens.FailureCPU, FailuresPerAddress: cfg.Tokens.FailuresPerAddress},
+		MaxReports:  cfg.MaxReports, MaxReportsPerEntity: cfg.MaxReportsPerEntity}
 	if cfg.Metrics {
 		deps.Metrics = prometheus.NewRegistry()
 	}
