@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -441,56 +440,8 @@ func (t *tx) EntityRevisions(ids []string) (map[string]int64, error) {
 
 // ---- roles ----
 
-func encodePermissions(p policy.Permissions) (string, error) {
-	type action struct {
-		ActionName string `json:"action_name"`
-		Permission string `json:"permission"`
-	}
-	type object struct {
-		ObjectType string   `json:"object_type"`
-		Actions    []action `json:"actions"`
-	}
-	objs := make([]object, 0, len(p.Objects))
-	for _, o := range p.Objects {
-		ob := object{ObjectType: o.ObjectType, Actions: make([]action, 0, len(o.Actions))}
-		for _, a := range o.Actions {
-			ob.Actions = append(ob.Actions, action{a.ActionName, string(a.Permission)})
-		}
-		objs = append(objs, ob)
-	}
-	b, err := json.Marshal(map[string]any{"objects": objs})
-	return string(b), err
-}
-
-func decodePermissions(s string) (policy.Permissions, error) {
-	var f struct {
-		Objects []struct {
-			ObjectType string `json:"object_type"`
-			Actions    []struct {
-				ActionName string `json:"action_name"`
-				Permission string `json:"permission"`
-			} `json:"actions"`
-		} `json:"objects"`
-	}
-	var p policy.Permissions
-	if s == "" {
-		return p, nil
-	}
-	if err := json.Unmarshal([]byte(s), &f); err != nil {
-		return p, fmt.Errorf("stored permissions: %w", err)
-	}
-	for _, o := range f.Objects {
-		op := policy.ObjectPermissions{ObjectType: o.ObjectType}
-		for _, a := range o.Actions {
-			op.Actions = append(op.Actions, policy.ActionPermission{ActionName: a.ActionName, Permission: policy.Permission(a.Permission)})
-		}
-		p.Objects = append(p.Objects, op)
-	}
-	return p, nil
-}
-
 func roleRowOf(r *policy.Role) (roleRow, error) {
-	perms, err := encodePermissions(r.Permissions)
+	perms, err := policy.EncodeRights(r.Permissions)
 	if err != nil {
 		return roleRow{}, err
 	}
@@ -506,7 +457,7 @@ func roleRowOf(r *policy.Role) (roleRow, error) {
 }
 
 func roleOf(r roleRow) (policy.Role, error) {
-	perms, err := decodePermissions(r.Permissions)
+	perms, err := policy.DecodeRights(r.Permissions)
 	if err != nil {
 		return policy.Role{}, err
 	}
@@ -667,7 +618,7 @@ func (t *tx) ListRoles(entityID string, f policy.RoleFilter, p policy.Page) ([]p
 // ---- users ----
 
 func userRowOf(u *policy.User) (userRow, error) {
-	perms, err := encodePermissions(u.Permissions)
+	perms, err := policy.EncodeRights(u.Permissions)
 	if err != nil {
 		return userRow{}, err
 	}
@@ -676,7 +627,7 @@ func userRowOf(u *policy.User) (userRow, error) {
 }
 
 func userOf(r userRow) (policy.User, error) {
-	perms, err := decodePermissions(r.Permissions)
+	perms, err := policy.DecodeRights(r.Permissions)
 	if err != nil {
 		return policy.User{}, err
 	}

@@ -2,7 +2,7 @@ package handlers
 
 // The Dintero-style facade: /v1/accounts/{oid}/auth/roles and
 // /v1/accounts/{oid}/management/users. The account id is the entity id.
-// Rights travel as scope strings (policy.ScopesOf / policy.ParseScopes).
+// Rights travel as scope strings (dintero_codec.go).
 
 import (
 	"net/http"
@@ -32,7 +32,7 @@ func facadeCatalog(svc *policy.Service, own func() *policy.Catalog) *policy.Cata
 }
 
 func registerDintero(r *gin.Engine, svc *policy.Service, auth Authenticator) {
-	d := &dinteroAPI{svc: svc, view: &policy.View{Catalog: facadeCatalog(svc, policy.DinteroCatalog), Shows: policy.DinteroShows}}
+	d := &dinteroAPI{svc: svc, view: &policy.View{Catalog: facadeCatalog(svc, dinteroCatalog), Shows: dinteroShows}}
 	g := r.Group("/v1/accounts/:oid", authenticate(auth, dinteroError), d.account)
 	g.GET("/auth/roles", d.listRoles)
 	g.POST("/auth/roles", d.createRole)
@@ -107,7 +107,7 @@ func (r dinteroRoleRequest) input() (policy.RoleInput, error) {
 	if r.Scope == nil {
 		return policy.RoleInput{}, policy.Invalid("missing_field", "scope", "scope is required: a list of scope strings such as read:accounts")
 	}
-	perms, err := policy.ParseScopes("scope", *r.Scope)
+	perms, err := parseDinteroScopes("scope", *r.Scope)
 	if err != nil {
 		return policy.RoleInput{}, err
 	}
@@ -135,7 +135,7 @@ type dinteroRole struct {
 }
 
 func (d *dinteroAPI) roleOf(r policy.Role) dinteroRole {
-	out := dinteroRole{ID: r.ID, Name: r.Name, Description: r.Description, Scope: policy.ScopesOf(d.view.Visible(r.Permissions)),
+	out := dinteroRole{ID: r.ID, Name: r.Name, Description: r.Description, Scope: dinteroScopesOf(d.view.Visible(r.Permissions)),
 		CreatedAt: dinteroTime(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: dinteroTime(r.UpdatedAt), DeletedBy: r.DeletedBy}
 	if r.DeletedAt != nil {
 		s := dinteroTime(*r.DeletedAt)
@@ -319,7 +319,7 @@ type dinteroUserRequest struct {
 func (r dinteroUserRequest) input() (policy.UserInput, error) {
 	in := policy.UserInput{Email: r.Email, Name: r.Name}
 	if r.Scope != nil {
-		perms, err := policy.ParseScopes("scope", *r.Scope)
+		perms, err := parseDinteroScopes("scope", *r.Scope)
 		if err != nil {
 			return in, err
 		}
@@ -356,7 +356,7 @@ type dinteroUser struct {
 // dinteroUserOf encodes a user; with expand, its account-wide roles (Dintero
 // has no scoped roles, so roles held only inside a team are not shown).
 func (d *dinteroAPI) userOf(u policy.User, expand bool) dinteroUser {
-	out := dinteroUser{ID: u.ID, Email: u.Email, Name: u.Name, Scope: policy.ScopesOf(d.view.Visible(u.Permissions)),
+	out := dinteroUser{ID: u.ID, Email: u.Email, Name: u.Name, Scope: dinteroScopesOf(d.view.Visible(u.Permissions)),
 		AuthenticationType: "rolegate", CreatedAt: dinteroTime(u.CreatedAt), CreatedBy: u.CreatedBy,
 		UpdatedAt: dinteroTime(u.UpdatedAt)}
 	if u.LastSeenAt != nil {

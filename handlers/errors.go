@@ -15,9 +15,27 @@ type errorBody struct {
 }
 
 type errorInfo struct {
-	Code    string          `json:"code"`
-	Message string          `json:"message"`
-	Details []policy.Detail `json:"details,omitempty"`
+	Code    string       `json:"code"`
+	Message string       `json:"message"`
+	Details []detailJSON `json:"details,omitempty"`
+}
+
+// detailJSON is one policy.Detail: the offending field.
+type detailJSON struct {
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+	Value   string `json:"value,omitempty"`
+}
+
+func detailsOf(ds []policy.Detail) []detailJSON {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]detailJSON, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, detailJSON{Field: d.Field, Message: d.Message, Value: d.Value})
+	}
+	return out
 }
 
 // statusOf maps an error kind to its HTTP status.
@@ -83,7 +101,7 @@ const errorCodeKey = "error_code"
 // writeError answers with the native error body.
 func writeError(c *gin.Context, err error) {
 	status, e := classify(c, err)
-	c.AbortWithStatusJSON(status, errorBody{Error: errorInfo{Code: e.Code, Message: e.Message, Details: e.Details}})
+	c.AbortWithStatusJSON(status, errorBody{Error: errorInfo{Code: e.Code, Message: e.Message, Details: detailsOf(e.Details)}})
 }
 
 // kindTooLarge is a transport-only kind for 413.

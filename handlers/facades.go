@@ -9,7 +9,8 @@ import (
 // registerFacades registers the compatible role APIs beside the native one:
 // Dintero-style (dintero.go), Monite-style (monite.go) and Papershift-style
 // JSON:API (papershift.go). Each is a thin encoding over the same Service; the
-// codecs of rights are in policy/codec.go.
+// codecs of rights are in dintero_codec.go, monite_codec.go and
+// papershift_codec.go.
 func registerFacades(r *gin.Engine, a *api, d Deps) {
 	registerDintero(r, a.svc, d.Auth)
 	registerMonite(r, a.svc, d.Auth)

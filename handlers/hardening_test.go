@@ -176,7 +176,7 @@ func FuzzRequestDecoders(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	monite := &moniteAPI{catalog: policy.MoniteCatalog()}
+	monite := &moniteAPI{catalog: moniteCatalog()}
 	plain := func(dst any, then func() error) func(*gin.Context) error {
 		return func(c *gin.Context) error {
 			if err := decodeJSON(c, dst); err != nil {

@@ -3,7 +3,7 @@ package handlers
 // The Monite-style facade: /v1/roles. The entity comes from the
 // x-monite-entity-id header, x-monite-version is required and echoed, rights
 // travel as objects and actions (policy.PermissionsDoc) and are validated
-// against Monite's catalog of object types (policy.MoniteCatalog).
+// against Monite's catalog of object types (moniteCatalog, monite_codec.go).
 
 import (
 	"fmt"
@@ -26,8 +26,8 @@ type moniteAPI struct {
 }
 
 func registerMonite(r *gin.Engine, svc *policy.Service, auth Authenticator) {
-	catalog := policy.MoniteCatalog()
-	m := &moniteAPI{svc: svc, catalog: catalog, view: &policy.View{Catalog: catalog, Shows: policy.MoniteShows(catalog)}}
+	catalog := moniteCatalog()
+	m := &moniteAPI{svc: svc, catalog: catalog, view: &policy.View{Catalog: catalog, Shows: moniteShows(catalog)}}
 	g := r.Group("/v1/roles", moniteVersion, authenticate(auth, moniteError), moniteEntity)
 	g.GET("", m.listRoles)
 	g.POST("", m.createRole)
@@ -183,7 +183,7 @@ func (m *moniteAPI) input(req moniteRoleRequest, create bool) (policy.RoleInput,
 	for i, o := range req.Permissions.Objects {
 		for j, a := range o.Actions {
 			ok := false
-			for _, v := range policy.MonitePermissionValues {
+			for _, v := range monitePermissionValues {
 				ok = ok || string(v) == a.Permission
 			}
 			if !ok {

@@ -14,12 +14,20 @@ import (
 // the query of the first request, where the page starts and in which
 // direction it goes.
 type pageToken struct {
-	List   string         `json:"l"`
-	Entity string         `json:"e,omitempty"`
-	Query  url.Values     `json:"q,omitempty"`
-	Cursor *policy.Cursor `json:"c,omitempty"`
-	Prev   bool           `json:"p,omitempty"`
+	List   string      `json:"l"`
+	Entity string      `json:"e,omitempty"`
+	Query  url.Values  `json:"q,omitempty"`
+	Cursor *cursorJSON `json:"c,omitempty"`
+	Prev   bool        `json:"p,omitempty"`
 }
+
+// cursorJSON is a policy.Cursor inside a token.
+type cursorJSON struct {
+	Value string `json:"v"`
+	ID    string `json:"id"`
+}
+
+func (c cursorJSON) domain() *policy.Cursor { return &policy.Cursor{Value: c.Value, ID: c.ID} }
 
 func (t pageToken) encode() *string {
 	b, _ := json.Marshal(t)
@@ -76,7 +84,7 @@ func keyset[T any](list, entity string, query url.Values, tok *pageToken, p poli
 	p.Limit = limit + 1
 	backward := tok != nil && tok.Prev
 	if tok != nil {
-		p.After = tok.Cursor
+		p.After = tok.Cursor.domain()
 	}
 	if backward {
 		p.Desc = !p.Desc
@@ -102,7 +110,7 @@ func keyset[T any](list, entity string, query url.Values, tok *pageToken, p poli
 	}
 	mk := func(row T, prev bool) *string {
 		c := key(row)
-		return pageToken{List: list, Entity: entity, Query: q, Cursor: &c, Prev: prev}.encode()
+		return pageToken{List: list, Entity: entity, Query: q, Cursor: &cursorJSON{Value: c.Value, ID: c.ID}, Prev: prev}.encode()
 	}
 	var next, prev *string
 	if len(rows) > 0 {

@@ -3,7 +3,7 @@ package handlers
 // The Papershift-style facade (JSON:API): /api/v1/roles and
 // /api/v1/team_memberships. The entity is the caller's own, or, for a
 // platform-wide token, the one named by X-Entity-Id. Rights travel as groups
-// of true keys (policy.RightsOf / policy.ParseRights).
+// of true keys (papershift_codec.go).
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ type papershiftAPI struct {
 }
 
 func registerPapershift(r *gin.Engine, svc *policy.Service, auth Authenticator) {
-	p := &papershiftAPI{svc: svc, view: &policy.View{Catalog: facadeCatalog(svc, policy.PapershiftCatalog), Shows: policy.PapershiftShows}}
+	p := &papershiftAPI{svc: svc, view: &policy.View{Catalog: facadeCatalog(svc, papershiftCatalog), Shows: papershiftShows}}
 	g := r.Group("/api/v1", authenticate(auth, papershiftError), papershiftEntity)
 	g.GET("/roles", p.listRoles)
 	g.POST("/roles", p.createRole)
@@ -166,13 +166,13 @@ func decodeDocument(c *gin.Context, want string, id string, attrs any) error {
 const kindUnsupportedMedia policy.Kind = 101
 
 type papershiftRoleAttributes struct {
-	Name        *string        `json:"name"`
-	Default     *bool          `json:"default"`
-	Rights      *policy.Rights `json:"rights"`
-	Scope       *string        `json:"scope"`
-	AccountID   any            `json:"account_id"`
-	DiscardedAt any            `json:"discarded_at"`
-	RoleType    any            `json:"role_type"`
+	Name        *string           `json:"name"`
+	Default     *bool             `json:"default"`
+	Rights      *papershiftRights `json:"rights"`
+	Scope       *string           `json:"scope"`
+	AccountID   any               `json:"account_id"`
+	DiscardedAt any               `json:"discarded_at"`
+	RoleType    any               `json:"role_type"`
 }
 
 var papershiftScopes = []string{"account", "team", "chat"}
@@ -222,7 +222,7 @@ func (a papershiftRoleAttributes) input(entity string, cur *policy.Role) (policy
 		in.Scope = a.Scope
 	}
 	if a.Rights != nil {
-		perms, err := policy.ParseRights("rights", *a.Rights)
+		perms, err := parsePapershiftRights("rights", *a.Rights)
 		if err != nil {
 			return in, err
 		}
@@ -239,13 +239,13 @@ type papershiftResource struct {
 }
 
 type papershiftRole struct {
-	AccountID   string        `json:"account_id"`
-	Default     bool          `json:"default"`
-	DiscardedAt *string       `json:"discarded_at"`
-	Name        string        `json:"name"`
-	Rights      policy.Rights `json:"rights"`
-	RoleType    string        `json:"role_type"`
-	Scope       string        `json:"scope"`
+	AccountID   string           `json:"account_id"`
+	Default     bool             `json:"default"`
+	DiscardedAt *string          `json:"discarded_at"`
+	Name        string           `json:"name"`
+	Rights      papershiftRights `json:"rights"`
+	RoleType    string           `json:"role_type"`
+	Scope       string           `json:"scope"`
 }
 
 type papershiftRoleMeta struct {
@@ -272,7 +272,7 @@ func (p *papershiftAPI) caller(c *gin.Context) papershiftCaller {
 
 func (p *papershiftAPI) roleOf(r policy.Role, who papershiftCaller) papershiftResource {
 	attrs := papershiftRole{AccountID: r.EntityID, Default: r.Default, Name: r.Name,
-		Rights: policy.RightsOf(p.view.Visible(r.Permissions)), RoleType: r.RoleType, Scope: r.Scope}
+		Rights: papershiftRightsOf(p.view.Visible(r.Permissions)), RoleType: r.RoleType, Scope: r.Scope}
 	if r.DeletedAt != nil {
 		s := timeString(*r.DeletedAt)
 		attrs.DiscardedAt = &s

@@ -160,13 +160,26 @@ func serveOpenAPI(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
+// catalogObjectJSON is one object type of the deployment's catalog.
+type catalogObjectJSON struct {
+	ObjectType string   `json:"object_type"`
+	Actions    []string `json:"actions"`
+}
+
 func (a *api) objectTypes(c *gin.Context) {
 	cat := a.svc.Catalog()
 	if cat == nil {
-		c.JSON(http.StatusOK, gin.H{"data": []policy.CatalogObject{}, "enforced": false})
+		c.JSON(http.StatusOK, gin.H{"data": []catalogObjectJSON{}, "enforced": false})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"data": cat.ObjectTypes, "enforced": true})
+	var data []catalogObjectJSON // as the catalog holds them: nil stays null
+	if cat.ObjectTypes != nil {
+		data = make([]catalogObjectJSON, 0, len(cat.ObjectTypes))
+	}
+	for _, o := range cat.ObjectTypes {
+		data = append(data, catalogObjectJSON{ObjectType: o.ObjectType, Actions: o.Actions})
+	}
+	c.JSON(http.StatusOK, gin.H{"data": data, "enforced": true})
 }
 
 // authenticate requires a valid bearer token and puts the caller into the

@@ -101,7 +101,7 @@ func RequestIDFrom(ctx context.Context) string {
 }
 
 // audit records one change inside the write's transaction. before and after
-// are documents (RoleDoc, userDoc, ...) or nil.
+// are snapshots (roleDoc, userDoc, ...) or nil.
 func (s *Service) audit(ctx context.Context, tx Tx, now time.Time, entityID, action, objectType, objectID string, before, after any) error {
 	e, err := newAuditEvent(ctx, now, entityID, action, objectType, objectID, before, after)
 	if err != nil {
@@ -157,7 +157,13 @@ func (s *Service) ListAuditEvents(ctx context.Context, entityID string, f AuditF
 	return out, err
 }
 
-// ---- the documents: objects as the native API shows them ----
+// ---- the snapshots: the audit log's stored format ----
+//
+// Before and After are stored as these documents, JSON, and the audit API
+// shows them as stored: the shape is the one the native API showed when the
+// event was written (handlers keep their own wire types; a test there holds
+// the two to the same bytes). Rights inside are the canonical encoding,
+// PermissionsDoc.
 
 func auditTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
@@ -168,9 +174,9 @@ func auditNullable(s string) *string {
 	return &s
 }
 
-// EntityDoc and RoleDoc are an entity and a role as the native API shows
-// them; the audit log keeps the same documents.
-type EntityDoc struct {
+// entityDoc and roleDoc are an entity and a role as the audit log stores
+// them.
+type entityDoc struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	Revision  int64  `json:"revision"`
@@ -178,12 +184,11 @@ type EntityDoc struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
-// EntityDocOf encodes an entity.
-func EntityDocOf(e Entity) EntityDoc {
-	return EntityDoc{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: auditTime(e.CreatedAt), UpdatedAt: auditTime(e.UpdatedAt)}
+func entityDocOf(e Entity) entityDoc {
+	return entityDoc{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: auditTime(e.CreatedAt), UpdatedAt: auditTime(e.UpdatedAt)}
 }
 
-type RoleDoc struct {
+type roleDoc struct {
 	ID          string         `json:"id"`
 	EntityID    string         `json:"entity_id"`
 	Name        string         `json:"name"`
@@ -201,9 +206,8 @@ type RoleDoc struct {
 	DeletedBy   *string        `json:"deleted_by"`
 }
 
-// RoleDocOf encodes a role.
-func RoleDocOf(r Role) RoleDoc {
-	out := RoleDoc{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description,
+func roleDocOf(r Role) roleDoc {
+	out := roleDoc{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description,
 		Permissions: DocOf(r.Permissions), Default: r.Default, RoleType: r.RoleType, Status: r.Status,
 		Version: r.Version, CreatedAt: auditTime(r.CreatedAt), CreatedBy: auditNullable(r.CreatedBy),
 		UpdatedAt: auditTime(r.UpdatedAt), UpdatedBy: auditNullable(r.UpdatedBy), DeletedBy: auditNullable(r.DeletedBy)}
@@ -220,7 +224,7 @@ type roleRefDoc struct {
 	Scope *string `json:"scope"`
 }
 
-// userDoc is a user as the native API shows it, plus the rights it holds
+// userDoc is a user as the native API showed it, plus the rights it holds
 // directly (facades can give those) when it holds any.
 type userDoc struct {
 	ID          string          `json:"id"`

@@ -15,16 +15,8 @@ import (
 type authzCase struct {
 	Name  string `json:"name"`
 	Roles []struct {
-		Name        string `json:"name"`
-		Permissions struct {
-			Objects []struct {
-				ObjectType string `json:"object_type"`
-				Actions    []struct {
-					ActionName string `json:"action_name"`
-					Permission string `json:"permission"`
-				} `json:"actions"`
-			} `json:"objects"`
-		} `json:"permissions"`
+		Name        string                `json:"name"`
+		Permissions policy.PermissionsDoc `json:"permissions"`
 	} `json:"roles"`
 	Users []struct {
 		ID     string    `json:"id"`
@@ -82,14 +74,7 @@ func TestAuthorizationTable(t *testing.T) {
 				ids[r.Name] = r.ID
 			}
 			for _, rc := range c.Roles {
-				var p policy.Permissions
-				for _, o := range rc.Permissions.Objects {
-					op := policy.ObjectPermissions{ObjectType: o.ObjectType}
-					for _, a := range o.Actions {
-						op.Actions = append(op.Actions, policy.ActionPermission{ActionName: a.ActionName, Permission: policy.Permission(a.Permission)})
-					}
-					p.Objects = append(p.Objects, op)
-				}
+				p := rc.Permissions.Permissions()
 				name := rc.Name
 				r, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &name, Permissions: &p})
 				if err != nil {

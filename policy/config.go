@@ -6,17 +6,8 @@ import (
 	"fmt"
 )
 
-// File formats of the role templates and the object-type catalog.
-
-type permissionsFile struct {
-	Objects []struct {
-		ObjectType string `json:"object_type"`
-		Actions    []struct {
-			ActionName string `json:"action_name"`
-			Permission string `json:"permission"`
-		} `json:"actions"`
-	} `json:"objects"`
-}
+// File formats of the role templates and the object-type catalog. Rights in
+// the templates are the canonical encoding, PermissionsDoc.
 
 // ParseTemplates reads role templates:
 //
@@ -26,10 +17,10 @@ type permissionsFile struct {
 func ParseTemplates(data []byte, catalog *Catalog) ([]RoleTemplate, error) {
 	var f struct {
 		Roles []struct {
-			Name        string          `json:"name"`
-			Description string          `json:"description"`
-			Default     bool            `json:"default"`
-			Permissions permissionsFile `json:"permissions"`
+			Name        string         `json:"name"`
+			Description string         `json:"description"`
+			Default     bool           `json:"default"`
+			Permissions PermissionsDoc `json:"permissions"`
 		} `json:"roles"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -39,15 +30,8 @@ func ParseTemplates(data []byte, catalog *Catalog) ([]RoleTemplate, error) {
 	}
 	var out []RoleTemplate
 	for _, r := range f.Roles {
-		t := RoleTemplate{Name: r.Name, Description: r.Description, Default: r.Default}
-		for _, o := range r.Permissions.Objects {
-			op := ObjectPermissions{ObjectType: o.ObjectType}
-			for _, a := range o.Actions {
-				op.Actions = append(op.Actions, ActionPermission{ActionName: a.ActionName, Permission: Permission(a.Permission)})
-			}
-			t.Permissions.Objects = append(t.Permissions.Objects, op)
-		}
-		out = append(out, t)
+		out = append(out, RoleTemplate{Name: r.Name, Description: r.Description, Default: r.Default,
+			Permissions: r.Permissions.Permissions()})
 	}
 	if err := ValidateTemplates(out, catalog); err != nil {
 		return nil, fmt.Errorf("role templates: %w", err)

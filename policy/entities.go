@@ -120,7 +120,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, err
 			At: now, Items: entityItems()}, ChangeLogKeep); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, now, ent.ID, AuditEntityCreate, AuditObjectEntity, ent.ID, nil, EntityDocOf(ent))
+		return s.audit(ctx, tx, now, ent.ID, AuditEntityCreate, AuditObjectEntity, ent.ID, nil, entityDocOf(ent))
 	})
 	if err != nil {
 		return Entity{}, err

@@ -32,9 +32,9 @@ var (
 
 // Detail points at one offending input.
 type Detail struct {
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-	Value   string `json:"value,omitempty"`
+	Field   string
+	Message string
+	Value   string
 }
 
 // Error is a coded domain error. Code is a stable snake_case string; Message is

@@ -96,7 +96,7 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 		if err := tx.AddRules(Compile(r)); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, now, entityID, AuditRoleCreate, AuditObjectRole, r.ID, nil, RoleDocOf(r))
+		return s.audit(ctx, tx, now, entityID, AuditRoleCreate, AuditObjectRole, r.ID, nil, roleDocOf(r))
 	})
 	if err != nil {
 		return Role{}, 0, err
@@ -265,7 +265,7 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		if err := tx.ReplaceSubjectRules(entityID, RoleSubject(r.ID), Compile(r)); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, now, entityID, AuditRoleUpdate, AuditObjectRole, r.ID, RoleDocOf(old), RoleDocOf(r))
+		return s.audit(ctx, tx, now, entityID, AuditRoleUpdate, AuditObjectRole, r.ID, roleDocOf(old), roleDocOf(r))
 	})
 	if err != nil {
 		return Role{}, 0, err
@@ -325,7 +325,7 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 		if err := tx.RemoveRules(grules); err != nil {
 			return err
 		}
-		oldRules, before := Compile(r), RoleDocOf(r)
+		oldRules, before := Compile(r), roleDocOf(r)
 		r.Status, r.Version = StatusDeleted, r.Version+1
 		actor := ActorFrom(ctx).ID
 		r.DeletedAt, r.DeletedBy, r.UpdatedAt, r.UpdatedBy = &now, actor, now, actor
@@ -335,7 +335,7 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 		if err := tx.RemoveRules(oldRules); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, now, entityID, AuditRoleDelete, AuditObjectRole, r.ID, before, RoleDocOf(r))
+		return s.audit(ctx, tx, now, entityID, AuditRoleDelete, AuditObjectRole, r.ID, before, roleDocOf(r))
 	})
 	if err != nil {
 		return Role{}, 0, err

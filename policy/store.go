@@ -148,8 +148,8 @@ type Page struct {
 // Cursor is the position of one row in an ordered list: the value of its sort
 // field (times in RFC 3339 with nanoseconds) and its id.
 type Cursor struct {
-	Value string `json:"v"`
-	ID    string `json:"id"`
+	Value string
+	ID    string
 }
 
 // RoleFilter narrows a role listing; zero fields do not filter.

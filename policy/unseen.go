@@ -8,27 +8,9 @@ package policy
 // same object type and action. Otherwise a client doing read-modify-write
 // would silently drop denies set natively, and so unmask what they deny.
 
-// Shown reports whether an API shows (and can write) a right.
+// Shown reports whether an API shows (and can write) a right; each API's is
+// its handler's (handlers/*_codec.go).
 type Shown func(objectType string, a ActionPermission) bool
-
-// DinteroShows: Dintero's scope strings are allowed rights.
-func DinteroShows(_ string, a ActionPermission) bool { return a.Permission == Allowed }
-
-// PapershiftShows: Papershift's rights are true keys of its own actions.
-func PapershiftShows(objectType string, a ActionPermission) bool {
-	return a.Permission == Allowed && papershiftAction(objectType, a.ActionName)
-}
-
-// MoniteShows: Monite's three permission values on Monite's object types.
-func MoniteShows(catalog *Catalog) Shown {
-	return func(objectType string, a ActionPermission) bool {
-		if a.Permission == Denied {
-			return false
-		}
-		obj, act := catalog.Has(objectType, a.ActionName)
-		return obj && act
-	}
-}
 
 // keepUnseen returns next with the rights of prev that shown does not show
 // and next does not name added, in prev's order after next's. A nil shown

@@ -160,7 +160,8 @@ type Catalog struct {
 	index       map[string]map[string]bool
 }
 
-// CatalogObject is one object type of a catalog and its actions.
+// CatalogObject is one object type of a catalog and its actions; its JSON
+// tags are the catalog file's format (ParseCatalog).
 type CatalogObject struct {
 	ObjectType string   `json:"object_type"`
 	Actions    []string `json:"actions"`

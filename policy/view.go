@@ -13,7 +13,8 @@ package policy
 // View is what one API shows of rights.
 type View struct {
 	// Catalog holds the concrete object types and actions a wildcard stands
-	// for in this API. Nil: wildcards cover nothing the API can show.
+	// for in this API. Nil: wildcards cover nothing the API can show. Each
+	// API's catalog is its handler's (handlers/*_codec.go), passed in here.
 	Catalog *Catalog
 	// Shows reports whether the API can express a concrete right.
 	Shows Shown
@@ -196,51 +197,3 @@ func equalMaps(a, b map[pair]Permission) bool {
 
 // SamePermissions reports whether two sets hold the same rights, in any order.
 func SamePermissions(a, b Permissions) bool { return equalMaps(visibleMap(a), visibleMap(b)) }
-
-// DinteroCatalog is the resources and actions of Dintero's published scopes
-// (docs.dintero.com "Available scopes": admin:<resource>, write:<resource>,
-// read:<resource>, and on some resources create, public and user; billing
-// from the seed's read:billing). Dintero's "*:*" is shown as these scopes
-// when the deployment has no catalog of its own.
-func DinteroCatalog() *Catalog {
-	awr := []string{"admin", "write", "read"}
-	return mustCatalog([]CatalogObject{
-		{ObjectType: "accounts", Actions: []string{"admin", "write", "read", "create"}},
-		{ObjectType: "automations", Actions: awr},
-		{ObjectType: "billing", Actions: awr},
-		{ObjectType: "checkout", Actions: awr},
-		{ObjectType: "customers", Actions: []string{"admin", "write", "read", "create", "public", "user"}},
-		{ObjectType: "discounts", Actions: []string{"admin", "write", "read", "public", "user"}},
-		{ObjectType: "hooks", Actions: awr},
-		{ObjectType: "locations", Actions: awr},
-		{ObjectType: "receipts", Actions: []string{"admin", "write", "read", "user"}},
-		{ObjectType: "shopping", Actions: awr},
-		{ObjectType: "wallets", Actions: awr},
-	})
-}
-
-// DinteroActions are the action words of Dintero's scope strings.
-var DinteroActions = []string{"admin", "write", "read", "create", "public", "user"}
-
-// PapershiftCatalog is the groups of rights Papershift-style roles show when
-// the deployment has no catalog of its own. Papershift documents the groups
-// as "what the account's system roles hold" and names user and
-// team_membership; Rolegate's list adds the resources of Papershift's API.
-func PapershiftCatalog() *Catalog {
-	crud := []string{"create", "read", "update", "delete"}
-	var objects []CatalogObject
-	for _, g := range []string{"absence", "absence_type", "account", "evaluation", "location", "role", "shift",
-		"tag", "team", "user", "working_area", "working_time"} {
-		objects = append(objects, CatalogObject{ObjectType: g, Actions: crud})
-	}
-	objects = append(objects, CatalogObject{ObjectType: "team_membership", Actions: append(crud, "manage")})
-	return mustCatalog(objects)
-}
-
-func mustCatalog(objects []CatalogObject) *Catalog {
-	c, err := NewCatalog(objects)
-	if err != nil {
-		panic(err) // the lists are fixed
-	}
-	return c
-}

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/rolegate/rolegate/policy"
 )
 
 // benchExtras measures who-can, a dry run and the access report on the
@@ -71,7 +73,7 @@ func benchExtras(client *http.Client, base string, tc tenantConfig, roleID strin
 
 	// A dry run of a role PUT: the role's holders' rights before and after.
 	perms := rights(1, tc.rights)
-	b, _ := json.Marshal(map[string]any{"name": "role 1", "permissions": toJSON(perms)})
+	b, _ := json.Marshal(map[string]any{"name": "role 1", "permissions": policy.DocOf(perms)})
 	lat = lat[:0]
 	for i := 0; i < 10; i++ {
 		t0 := time.Now()

@@ -834,7 +834,7 @@ func writeBench(ctx context.Context, client *http.Client, base string, svc *poli
 			want = policy.Denied
 		}
 		perms.Objects[0].Actions[0].Permission = want
-		body, _ := json.Marshal(map[string]any{"name": role.Name, "permissions": toJSON(perms)})
+		body, _ := json.Marshal(map[string]any{"name": role.Name, "permissions": policy.DocOf(perms)})
 		t0 := time.Now()
 		if _, err := call(client, "PUT", base+"/v1/entities/"+ent+"/roles/"+role.ID, body); err != nil {
 			return nil, 0, err
@@ -853,18 +853,6 @@ func writeBench(ctx context.Context, client *http.Client, base string, svc *poli
 		}
 	}
 	return lat, stale, nil
-}
-
-func toJSON(p policy.Permissions) map[string]any {
-	var objs []any
-	for _, o := range p.Objects {
-		var acts []any
-		for _, a := range o.Actions {
-			acts = append(acts, map[string]any{"action_name": a.ActionName, "permission": string(a.Permission)})
-		}
-		objs = append(objs, map[string]any{"object_type": o.ObjectType, "actions": acts})
-	}
-	return map[string]any{"objects": objs}
 }
 
 func newClient() *http.Client {

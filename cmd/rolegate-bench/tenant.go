@@ -95,7 +95,7 @@ func runTenant(c config) error {
 	var roleLat []time.Duration
 	start = time.Now()
 	for r := range roleIDs {
-		body, _ := json.Marshal(map[string]any{"name": fmt.Sprintf("role %d", r), "permissions": toJSON(rights(r, tc.rights))})
+		body, _ := json.Marshal(map[string]any{"name": fmt.Sprintf("role %d", r), "permissions": policy.DocOf(rights(r, tc.rights))})
 		t0 := time.Now()
 		out, err := call(client, "POST", base+"/v1/entities/"+tenantID+"/roles", body)
 		if err != nil {
@@ -262,7 +262,7 @@ func runTenant(c config) error {
 			if i%2 == 0 {
 				perms.Objects[0].Actions[0].Permission = policy.Denied
 			}
-			b, _ := json.Marshal(map[string]any{"name": tg.role.Name, "permissions": toJSON(perms)})
+			b, _ := json.Marshal(map[string]any{"name": tg.role.Name, "permissions": policy.DocOf(perms)})
 			t0 := time.Now()
 			if _, err := call(client, "PUT", base+"/v1/entities/"+tg.entity+"/roles/"+tg.role.ID, b); err != nil {
 				stopFlow()

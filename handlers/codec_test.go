@@ -1,4 +1,4 @@
-package policy_test
+package handlers
 
 import (
 	"encoding/json"
@@ -20,6 +20,10 @@ func obj(t string, acts ...string) policy.ObjectPermissions {
 	return o
 }
 
+// The facades' codecs (dintero_codec.go, papershift_codec.go,
+// monite_codec.go): each turns its API's encoding of rights into the
+// domain's rights and back.
+
 // Dintero scope strings read back exactly as given, in order, and mean the
 // rights of the other encodings.
 // Dintero's published scopes put the action first; its user example's
@@ -32,7 +36,7 @@ func TestScopesResourceFirst(t *testing.T) {
 		"shift:update":    {ObjectType: "update", Actions: []policy.ActionPermission{{ActionName: "shift", Permission: policy.Allowed}}},
 		"accounts:read:x": {ObjectType: "read:x", Actions: []policy.ActionPermission{{ActionName: "accounts", Permission: policy.Allowed}}},
 	} {
-		p, err := policy.ParseScopes("scope", []string{in})
+		p, err := parseDinteroScopes("scope", []string{in})
 		if err != nil {
 			t.Fatalf("%s: %v", in, err)
 		}
@@ -49,14 +53,14 @@ func TestScopesRoundTrip(t *testing.T) {
 		{"write:accounts:/auth/users", "read:accounts", "write:accounts"},
 		{"write:receipts", "*:*", "read:*"},
 	} {
-		p, err := policy.ParseScopes("scope", scopes)
+		p, err := parseDinteroScopes("scope", scopes)
 		if err != nil {
 			t.Fatalf("%v: %v", scopes, err)
 		}
 		if err := policy.ValidatePermissions("scope", p, nil); err != nil {
 			t.Fatalf("%v: decoded rights are invalid: %v", scopes, err)
 		}
-		if got := policy.ScopesOf(p); !reflect.DeepEqual(got, scopes) {
+		if got := dinteroScopesOf(p); !reflect.DeepEqual(got, scopes) {
 			t.Fatalf("round trip: got %v, want %v", got, scopes)
 		}
 		// Through the native encoding and back.
@@ -66,23 +70,23 @@ func TestScopesRoundTrip(t *testing.T) {
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
-		if got := policy.ScopesOf(back.Permissions()); !reflect.DeepEqual(got, scopes) {
+		if got := dinteroScopesOf(back.Permissions()); !reflect.DeepEqual(got, scopes) {
 			t.Fatalf("via objects: got %v, want %v", got, scopes)
 		}
 	}
-	p, _ := policy.ParseScopes("scope", []string{"write:accounts:/auth/users"})
+	p, _ := parseDinteroScopes("scope", []string{"write:accounts:/auth/users"})
 	if want := perms(obj("accounts:/auth/users", "write", "allowed")); !reflect.DeepEqual(p, want) {
 		t.Fatalf("tail: got %+v, want %+v", p, want)
 	}
 	for _, bad := range []string{"", "read", ":accounts", "read:", "Read:accounts", "read:Accounts", "read:accounts:with space", "read:a:" + string(make([]byte, 100))} {
-		if _, err := policy.ParseScopes("scope", []string{"read:ok", bad}); err == nil {
+		if _, err := parseDinteroScopes("scope", []string{"read:ok", bad}); err == nil {
 			t.Errorf("%q: accepted", bad)
 		} else if e := policy.AsError(err); e.Code != "invalid_scope" || e.Details[0].Field != "scope[1]" {
 			t.Errorf("%q: %v %+v", bad, e.Code, e.Details)
 		}
 	}
 	// A repeated string is a repeated right.
-	p, _ = policy.ParseScopes("scope", []string{"read:a", "read:a"})
+	p, _ = parseDinteroScopes("scope", []string{"read:a", "read:a"})
 	if err := policy.ValidatePermissions("scope", p, nil); policy.AsError(err).Code != "duplicate_permission" {
 		t.Fatalf("repeated scope: %v", err)
 	}
@@ -91,13 +95,13 @@ func TestScopesRoundTrip(t *testing.T) {
 // Papershift rights keep only true values; equal rights decode the same way
 // whatever their key order, and encode back to the true values.
 func TestRightsRoundTrip(t *testing.T) {
-	in := policy.Rights{
+	in := papershiftRights{
 		"user":            {"read": true, "create": false, "update": true},
 		"shift":           {"delete": true, "create": true},
 		"team_membership": {"manage": true},
 		"absence":         {"read": false},
 	}
-	p, err := policy.ParseRights("rights", in)
+	p, err := parsePapershiftRights("rights", in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,16 +110,16 @@ func TestRightsRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(p, want) {
 		t.Fatalf("decoded %+v, want %+v", p, want)
 	}
-	trues := policy.Rights{"user": {"read": true, "update": true}, "shift": {"delete": true, "create": true}, "team_membership": {"manage": true}}
-	if got := policy.RightsOf(p); !reflect.DeepEqual(got, trues) {
+	trues := papershiftRights{"user": {"read": true, "update": true}, "shift": {"delete": true, "create": true}, "team_membership": {"manage": true}}
+	if got := papershiftRightsOf(p); !reflect.DeepEqual(got, trues) {
 		t.Fatalf("encoded %v, want %v", got, trues)
 	}
-	again, _ := policy.ParseRights("rights", policy.RightsOf(p))
+	again, _ := parsePapershiftRights("rights", papershiftRightsOf(p))
 	if !reflect.DeepEqual(again, p) {
 		t.Fatalf("second round trip changed the rights: %+v", again)
 	}
-	for _, bad := range []policy.Rights{{"user": {"manage": true}}, {"user": {"approve": true}}, {"User": {"read": true}}} {
-		if _, err := policy.ParseRights("rights", bad); policy.AsError(err).Code != "invalid_rights" {
+	for _, bad := range []papershiftRights{{"user": {"manage": true}}, {"user": {"approve": true}}, {"User": {"read": true}}} {
+		if _, err := parsePapershiftRights("rights", bad); policy.AsError(err).Code != "invalid_rights" {
 			t.Errorf("%v: %v", bad, err)
 		}
 	}
@@ -125,21 +129,57 @@ func TestRightsRoundTrip(t *testing.T) {
 // into something else.
 func TestCodecsAcrossEncodings(t *testing.T) {
 	p := perms(obj("payable", "approve", "allowed", "read", "allowed_for_own", "pay", "denied", "cancel", "not_allowed"))
-	if got := policy.ScopesOf(p); !reflect.DeepEqual(got, []string{"approve:payable"}) {
+	if got := dinteroScopesOf(p); !reflect.DeepEqual(got, []string{"approve:payable"}) {
 		t.Fatalf("scopes: %v", got)
 	}
-	if got := policy.RightsOf(p); !reflect.DeepEqual(got, policy.Rights{"payable": {"approve": true}}) {
+	if got := papershiftRightsOf(p); !reflect.DeepEqual(got, papershiftRights{"payable": {"approve": true}}) {
 		t.Fatalf("rights: %v", got)
 	}
 	if got := policy.DocOf(p).Permissions(); !reflect.DeepEqual(got, p) {
 		t.Fatalf("objects: %+v", got)
 	}
 	// Monite's catalog knows payable actions and nothing made up.
-	cat := policy.MoniteCatalog()
+	cat := moniteCatalog()
 	if err := policy.ValidatePermissions("permissions", p, cat); err != nil {
 		t.Fatalf("monite catalog: %v", err)
 	}
 	if err := policy.ValidatePermissions("permissions", perms(obj("payable", "fly", "allowed")), cat); policy.AsError(err).Code != "unknown_object_type" {
 		t.Fatalf("unknown action: %v", err)
+	}
+}
+
+func monite3(triples ...string) policy.Permissions {
+	var p policy.Permissions
+	for i := 0; i+2 < len(triples); i += 3 {
+		p.Objects = append(p.Objects, policy.ObjectPermissions{ObjectType: triples[i],
+			Actions: []policy.ActionPermission{{ActionName: triples[i+1], Permission: policy.Permission(triples[i+2])}}})
+	}
+	return p
+}
+
+// BenchmarkViewVisibleAdmin: the cost of showing the system admin role
+// (*:*) through Monite, once per role in every Monite answer.
+func BenchmarkViewVisibleAdmin(b *testing.B) {
+	c := moniteCatalog()
+	v := &policy.View{Catalog: c, Shows: moniteShows(c)}
+	admin := monite3("*", "*", "allowed")
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(v.Visible(admin).Objects) != 32 {
+			b.Fatal("admin is not every Monite object type")
+		}
+	}
+}
+
+// BenchmarkViewMergeWriteBack: a Monite client writing admin's 134 shown
+// rights back onto a custom *:* role.
+func BenchmarkViewMergeWriteBack(b *testing.B) {
+	c := moniteCatalog()
+	v := &policy.View{Catalog: c, Shows: moniteShows(c)}
+	prev := monite3("*", "*", "allowed", "payable", "approve", "denied")
+	next := v.Visible(prev)
+	b.ReportAllocs()
+	for b.Loop() {
+		v.Merge(prev, next)
 	}
 }

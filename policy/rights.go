@@ -1,0 +1,82 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// The canonical JSON encoding of rights, written here once:
+//
+//	{"objects": [{"object_type": "payable", "actions": [{"action_name": "read", "permission": "allowed"}]}]}
+//
+// It is the stored format (adapters keep a role's and a user's rights as this
+// text, the audit log keeps it inside its snapshots, the role templates file
+// is written in it) and the native shape on the wire (the native API and
+// Monite's speak it). Stored text must read back as it was written, byte for
+// byte, so the field names and their order are fixed.
+
+// PermissionsDoc is rights in the canonical encoding. Decode it with strict
+// decoders (unknown fields refused, type errors naming the field) as any
+// other struct; Permissions turns it into the domain's rights.
+type PermissionsDoc struct {
+	Objects []ObjectDoc `json:"objects"`
+}
+
+// ObjectDoc is the rights on one object type.
+type ObjectDoc struct {
+	ObjectType string      `json:"object_type"`
+	Actions    []ActionDoc `json:"actions"`
+}
+
+// ActionDoc is one right.
+type ActionDoc struct {
+	ActionName string `json:"action_name"`
+	Permission string `json:"permission"`
+}
+
+// Permissions decodes the document. Values are checked by ValidatePermissions.
+func (d PermissionsDoc) Permissions() Permissions {
+	out := Permissions{}
+	for _, o := range d.Objects {
+		op := ObjectPermissions{ObjectType: o.ObjectType}
+		for _, a := range o.Actions {
+			op.Actions = append(op.Actions, ActionPermission{ActionName: a.ActionName, Permission: Permission(a.Permission)})
+		}
+		out.Objects = append(out.Objects, op)
+	}
+	return out
+}
+
+// DocOf encodes rights, as authored: no rights are {"objects": []} and an
+// object type without actions has "actions": [].
+func DocOf(p Permissions) PermissionsDoc {
+	out := PermissionsDoc{Objects: make([]ObjectDoc, 0, len(p.Objects))}
+	for _, o := range p.Objects {
+		od := ObjectDoc{ObjectType: o.ObjectType, Actions: make([]ActionDoc, 0, len(o.Actions))}
+		for _, a := range o.Actions {
+			od.Actions = append(od.Actions, ActionDoc{ActionName: a.ActionName, Permission: string(a.Permission)})
+		}
+		out.Objects = append(out.Objects, od)
+	}
+	return out
+}
+
+// EncodeRights returns rights as stored text.
+func EncodeRights(p Permissions) (string, error) {
+	b, err := json.Marshal(DocOf(p))
+	return string(b), err
+}
+
+// DecodeRights reads stored text EncodeRights wrote; "" is no rights. Fields
+// it does not know are ignored, so that text a later version wrote still
+// reads.
+func DecodeRights(s string) (Permissions, error) {
+	if s == "" {
+		return Permissions{}, nil
+	}
+	var d PermissionsDoc
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return Permissions{}, fmt.Errorf("stored permissions: %w", err)
+	}
+	return d.Permissions(), nil
+}
