@@ -30,7 +30,7 @@ func TestImportUsers(t *testing.T) {
 		var roles []string
 		for i := 0; i < 3; i++ {
 			name := fmt.Sprintf("r%d", i)
-			r, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: &read})
+			r, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: &read})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -854,19 +854,6 @@ func (t *tx) RemoveRules(rules []policy.Rule) error {
 	return nil
 }
 
-func (t *tx) SubjectRules(entityID, subject string) ([]policy.Rule, error) {
-	var rows []gormadapter.CasbinRule
-	if err := t.db.Where("ptype = ? AND v0 = ? AND v1 = ?", "p", subject, entityID).Order("id").Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]policy.Rule, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, ruleOf(r))
-	}
-	policy.SortRules(out)
-	return out, nil
-}
-
 func (t *tx) ReplaceSubjectRules(entityID, subject string, rules []policy.Rule) error {
 	res := t.db.Where("ptype = ? AND v0 = ? AND v1 = ?", "p", subject, entityID).Delete(&gormadapter.CasbinRule{})
 	if res.Error != nil {

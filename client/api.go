@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// ---- wire types (README "API") ----
+// ---- wire types (docs/api.md, api/openapi.yaml) ----
 
 // Entity is a tenant.
 type Entity struct {

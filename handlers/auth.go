@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
@@ -191,37 +190,30 @@ const (
 // Go processors (at least one) run bcrypt at a time, so that checks keep the
 // rest.
 //
-// The address buckets are kept in a bounded LRU, expiring once unused long
-// enough to be full again. An address gets a bucket only when the global
-// budget let its attempt through, so that at the default budget no more than
-// a few exist at once, far fewer than the bound: a bucket is not evicted
-// while it is short of tokens, so no caller can reset another's.
+// The address buckets are kept in the registry of every limit (bucketSet,
+// ratelimit.go), bounded, and dropped once unused long enough to be full
+// again, by the wall clock (now is the budgets' clock, which tests move). An
+// address gets a bucket only when the global budget let its attempt through,
+// so that at the default budget no more than a few exist at once, far fewer
+// than the bound: a bucket is not evicted while it is short of tokens, so no
+// caller can reset another's.
 type tokenGuard struct {
 	mu       sync.Mutex
 	global   cpuBudget
-	addrs    *expirable.LRU[string, *budget]
-	addrRate rate.Limit
-	addrBurs int
+	addrs    *bucketSet // of failures and the attempts in flight (pending, under mu)
 	slots    chan struct{}
 	refusals *prometheus.CounterVec
 	now      func() time.Time // tests: the clock
 }
 
-// budget is a token bucket of failures and the attempts in flight against
-// it; the guard's mutex guards pending.
-type budget struct {
-	lim     *rate.Limiter
-	pending int
-}
-
-// free reports whether a new attempt may start at now, and otherwise how
-// long until one may.
-func (b *budget) free(now time.Time) (bool, time.Duration) {
-	t := b.lim.TokensAt(now) - float64(b.pending)
+// free reports whether a new attempt may start at now against an address's
+// bucket of failures, and otherwise how long until one may.
+func (b *bucket) free(now time.Time) (bool, time.Duration) {
+	t := b.TokensAt(now) - float64(b.pending)
 	if t >= 1 {
 		return true, 0
 	}
-	return false, time.Duration((1 - t) / float64(b.lim.Limit()) * float64(time.Second))
+	return false, time.Duration((1 - t) / float64(b.Limit()) * float64(time.Second))
 }
 
 // cpuBudget is a bucket of comparison time (seconds), refilled at share
@@ -287,12 +279,10 @@ func newTokenGuard(l TokenLimits) *tokenGuard {
 	ttl := time.Duration(float64(addrBurst)/l.FailuresPerAddress*float64(time.Second)) + time.Second
 	g := &tokenGuard{
 		// Ten seconds' worth, and a first comparison's 100 ms expected.
-		global:   cpuBudget{share: l.FailureCPU, burst: 10 * l.FailureCPU, balance: 10 * l.FailureCPU, at: time.Now(), cost: 0.1},
-		addrs:    expirable.NewLRU[string, *budget](tokenAddresses, nil, ttl),
-		addrRate: rate.Limit(l.FailuresPerAddress),
-		addrBurs: addrBurst,
-		slots:    make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
-		now:      time.Now,
+		global: cpuBudget{share: l.FailureCPU, burst: 10 * l.FailureCPU, balance: 10 * l.FailureCPU, at: time.Now(), cost: 0.1},
+		addrs:  newBuckets(rate.Limit(l.FailuresPerAddress), addrBurst, ttl, tokenAddresses),
+		slots:  make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		now:    time.Now,
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rolegate_token_refusals_total",
 			Help: "Token requests refused, by reason: malformed (an id or secret that cannot be valid), invalid (wrong secret or unknown client), rate_address, rate_global (failure budgets spent), busy (every bcrypt slot taken)."},
 			[]string{"reason"}),
@@ -309,7 +299,7 @@ func (g *tokenGuard) collectors(issuer TokenIssuer) []prometheus.Collector {
 	cs := []prometheus.Collector{g.refusals,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "rolegate_token_guard_addresses",
 			Help: "Remote addresses whose token failure budget is held (bounded)."},
-			func() float64 { return float64(g.addrs.Len()) })}
+			func() float64 { g.addrs.sweep(time.Now()); return float64(g.addrs.len()) })}
 	if sc, ok := issuer.(interface{ SecretChecks() uint64 }); ok {
 		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rolegate_client_secret_checks_total",
 			Help: "bcrypt comparisons made for client secrets by the token endpoints."},
@@ -334,10 +324,10 @@ func (g *tokenGuard) gate(addr string) policy.SecretGate {
 		default:
 			return nil, &throttled{refusedBusy, time.Second}
 		}
-		now := g.now()
+		now, wall := g.now(), time.Now()
 		g.mu.Lock()
-		a, held := g.addrs.Peek(addr)
-		if held {
+		a := g.addrs.peek(addr, wall)
+		if a != nil {
 			if ok, wait := a.free(now); !ok {
 				g.mu.Unlock()
 				<-g.slots
@@ -349,12 +339,12 @@ func (g *tokenGuard) gate(addr string) policy.SecretGate {
 			<-g.slots
 			return nil, &throttled{refusedGlobal, wait}
 		}
-		if !held {
-			a = &budget{lim: rate.NewLimiter(g.addrRate, g.addrBurs)}
+		if a == nil {
+			a = g.addrs.newBucket()
 		}
 		a.pending++
 		g.global.pending++
-		g.addrs.Add(addr, a) // used now: expires from now
+		g.addrs.put(addr, a, wall) // used now: dropped once idle from now
 		g.mu.Unlock()
 		start := now
 		return func(failed bool) {
@@ -365,9 +355,9 @@ func (g *tokenGuard) gate(addr string) policy.SecretGate {
 			g.global.pending--
 			g.global.observe(took)
 			if failed { // only failures spend the budgets
-				a.lim.ReserveN(now, 1) // below empty when others spent it meanwhile: a debt
+				a.ReserveN(now, 1) // below empty when others spent it meanwhile: a debt
 				g.global.charge(now, took)
-				g.addrs.Add(addr, a) // kept while short of tokens
+				g.addrs.put(addr, a, time.Now()) // kept while short of tokens
 			}
 			g.mu.Unlock()
 			<-g.slots

@@ -158,11 +158,12 @@ func (d *dinteroAPI) createRole(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	r, err := d.svc.CreateRole(c.Request.Context(), c.Param("oid"), in)
+	r, rev, err := d.svc.CreateRole(c.Request.Context(), c.Param("oid"), in)
 	if err != nil {
 		dinteroError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.JSON(http.StatusOK, d.roleOf(r)) // Dintero answers a create with 200
 }
 
@@ -189,22 +190,24 @@ func (d *dinteroAPI) putRole(c *gin.Context) {
 	// Not a native replace: the role's default flag is not Dintero's to
 	// reset, and the rights scope strings cannot show are kept.
 	in.View = d.view
-	r, err := d.svc.UpdateRole(c.Request.Context(), c.Param("oid"), c.Param("role"), in, false, 0)
+	r, rev, err := d.svc.UpdateRole(c.Request.Context(), c.Param("oid"), c.Param("role"), in, false, 0)
 	if err != nil {
 		dinteroError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.JSON(http.StatusOK, d.roleOf(r))
 }
 
 // deleteRole soft-deletes the role, taking it from the users who hold it
 // (Dintero has no "in use" answer), and returns the deleted role.
 func (d *dinteroAPI) deleteRole(c *gin.Context) {
-	r, err := d.svc.DeleteRole(c.Request.Context(), c.Param("oid"), c.Param("role"), true, 0)
+	r, rev, err := d.svc.DeleteRole(c.Request.Context(), c.Param("oid"), c.Param("role"), true, 0)
 	if err != nil {
 		dinteroError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.JSON(http.StatusOK, d.roleOf(r))
 }
 
@@ -405,11 +408,12 @@ func (d *dinteroAPI) createUser(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	u, err := d.svc.CreateUser(c.Request.Context(), c.Param("oid"), in)
+	u, rev, err := d.svc.CreateUser(c.Request.Context(), c.Param("oid"), in)
 	if err != nil {
 		dinteroError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.JSON(http.StatusOK, d.userOf(u, true))
 }
 
@@ -443,20 +447,22 @@ func (d *dinteroAPI) putUser(c *gin.Context) {
 		return
 	}
 	in.View = d.view // keep the user's rights scope strings cannot show
-	u, err := d.svc.UpdateUser(c.Request.Context(), c.Param("oid"), c.Param("user"), in)
+	u, rev, err := d.svc.UpdateUser(c.Request.Context(), c.Param("oid"), c.Param("user"), in)
 	if err != nil {
 		dinteroError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.JSON(http.StatusOK, d.userOf(u, true))
 }
 
 func (d *dinteroAPI) deleteUser(c *gin.Context) {
-	u, err := d.svc.DeleteUser(c.Request.Context(), c.Param("oid"), c.Param("user"))
+	u, rev, err := d.svc.DeleteUser(c.Request.Context(), c.Param("oid"), c.Param("user"))
 	if err != nil {
 		dinteroError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	out := d.userOf(u, false)
 	now := dinteroTime(time.Now())
 	out.DeletedAt, out.DeletedBy = &now, policy.ActorFrom(c.Request.Context()).ID

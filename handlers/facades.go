@@ -17,18 +17,44 @@ func registerFacades(r *gin.Engine, a *api, d Deps) {
 	registerPapershift(r, a.svc, d.Auth)
 }
 
+// apiKind is which of the APIs a path belongs to.
+type apiKind int
+
+const (
+	kindNative     apiKind = iota
+	kindDintero            // /v1/accounts/...
+	kindMonite             // /v1/roles and /v1/roles/...
+	kindPapershift         // /api/...
+)
+
+// apiOf says which API a path belongs to, by its prefix; a request's path or
+// a route's (FullPath) alike. Every choice that depends on the API (error
+// bodies, the entity header a facade names) is made by it.
+func apiOf(path string) apiKind {
+	switch {
+	case strings.HasPrefix(path, "/v1/accounts/"):
+		return kindDintero
+	case path == "/v1/roles" || strings.HasPrefix(path, "/v1/roles/"):
+		return kindMonite
+	case strings.HasPrefix(path, "/api/"):
+		return kindPapershift
+	}
+	return kindNative
+}
+
 // errorWriterFor picks the error body of the API a path belongs to, for
 // answers given before a route's own handlers run (unknown routes, bodies
 // over the limit).
 func errorWriterFor(path string) func(*gin.Context, error) {
-	switch {
-	case strings.HasSuffix(path, "/auth/token"):
+	if strings.HasSuffix(path, "/auth/token") {
 		return tokenEndpointError // native, Monite's and Dintero's token endpoints
-	case strings.HasPrefix(path, "/v1/accounts/"):
+	}
+	switch apiOf(path) {
+	case kindDintero:
 		return dinteroError
-	case path == "/v1/roles" || strings.HasPrefix(path, "/v1/roles/"):
+	case kindMonite:
 		return moniteError
-	case strings.HasPrefix(path, "/api/"):
+	case kindPapershift:
 		return papershiftError
 	}
 	return writeError

@@ -63,5 +63,6 @@ func (a *api) importUsers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	setRevision(c, res.Revision)
 	c.JSON(http.StatusOK, importResponse{Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, Revision: res.Revision})
 }

@@ -30,7 +30,8 @@ func (f fixedAuth) Authenticate(token string) (policy.Actor, error) {
 // publicRoutes answer without a token; platformRoutes are for platform
 // administrators only (403 for a caller bound to an entity).
 var (
-	publicRoutes   = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /.well-known/jwks.json": true, "GET /openapi.json": true, "POST /v1/auth/token": true, "POST /v1/accounts/:oid/auth/token": true}
+	publicRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /.well-known/jwks.json": true, "GET /openapi.json": true, "POST /v1/auth/token": true, "POST /v1/accounts/:oid/auth/token": true,
+		"GET /console": true, "GET /console/*asset": true} // the console: public files, no data
 	platformRoutes = map[string]bool{"POST /v1/entities": true, "GET /v1/entities": true,
 		"POST /v1/clients": true, "GET /v1/clients": true, "GET /v1/clients/:client": true, "DELETE /v1/clients/:client": true}
 	// sharedRoutes hold nothing of any entity.

@@ -225,11 +225,12 @@ func (m *moniteAPI) createRole(c *gin.Context) {
 		moniteError(c, err)
 		return
 	}
-	r, err := m.svc.CreateRole(c.Request.Context(), c.GetString(moniteEntityKey), in)
+	r, rev, err := m.svc.CreateRole(c.Request.Context(), c.GetString(moniteEntityKey), in)
 	if err != nil {
 		moniteError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.JSON(http.StatusOK, m.roleOf(r)) // Monite answers a create with 200
 }
 
@@ -264,20 +265,23 @@ func (m *moniteAPI) patchRole(c *gin.Context) {
 		return
 	}
 	in.View = m.view // keep denies and non-Monite rights
-	r, err := m.svc.UpdateRole(c.Request.Context(), c.GetString(moniteEntityKey), c.Param("role"), in, false, 0)
+	r, rev, err := m.svc.UpdateRole(c.Request.Context(), c.GetString(moniteEntityKey), c.Param("role"), in, false, 0)
 	if err != nil {
 		moniteError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.JSON(http.StatusOK, m.roleOf(r))
 }
 
 // deleteRole answers 204, or 409 while any user holds the role.
 func (m *moniteAPI) deleteRole(c *gin.Context) {
-	if _, err := m.svc.DeleteRole(c.Request.Context(), c.GetString(moniteEntityKey), c.Param("role"), false, 0); err != nil {
+	_, rev, err := m.svc.DeleteRole(c.Request.Context(), c.GetString(moniteEntityKey), c.Param("role"), false, 0)
+	if err != nil {
 		moniteError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.Status(http.StatusNoContent)
 }
 

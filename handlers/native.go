@@ -25,6 +25,7 @@ func (a *api) createEntity(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	setRevision(c, e.Revision)
 	c.Header("Location", "/v1/entities/"+url.PathEscape(e.ID))
 	c.JSON(http.StatusCreated, entityOf(e))
 }
@@ -67,10 +68,12 @@ func (a *api) listEntities(c *gin.Context) {
 }
 
 func (a *api) deleteEntity(c *gin.Context) {
-	if err := a.svc.DeleteEntity(c.Request.Context(), c.Param("entity")); err != nil {
+	rev, err := a.svc.DeleteEntity(c.Request.Context(), c.Param("entity"))
+	if err != nil {
 		writeError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.Status(http.StatusNoContent)
 }
 
@@ -101,11 +104,12 @@ func (a *api) createRole(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	r, err := a.svc.CreateRole(c.Request.Context(), c.Param("entity"), req.input())
+	r, rev, err := a.svc.CreateRole(c.Request.Context(), c.Param("entity"), req.input())
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.Header("Location", "/v1/entities/"+url.PathEscape(r.EntityID)+"/roles/"+r.ID)
 	writeRole(c, http.StatusCreated, r)
 }
@@ -138,11 +142,12 @@ func (a *api) updateRole(c *gin.Context, replace bool) {
 		writeError(c, err)
 		return
 	}
-	r, err := a.svc.UpdateRole(c.Request.Context(), c.Param("entity"), c.Param("role"), req.input(), replace, version)
+	r, rev, err := a.svc.UpdateRole(c.Request.Context(), c.Param("entity"), c.Param("role"), req.input(), replace, version)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	if dry != nil {
 		writeDryRun(c, dry)
 		return
@@ -166,10 +171,12 @@ func (a *api) deleteRole(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if _, err := a.svc.DeleteRole(c.Request.Context(), c.Param("entity"), c.Param("role"), force != nil && *force, version); err != nil {
+	_, rev, err := a.svc.DeleteRole(c.Request.Context(), c.Param("entity"), c.Param("role"), force != nil && *force, version)
+	if err != nil {
 		writeError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	if dry != nil {
 		writeDryRun(c, dry)
 		return
@@ -327,12 +334,13 @@ func (a *api) createUser(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	u, err := a.svc.CreateUser(c.Request.Context(), c.Param("entity"),
+	u, rev, err := a.svc.CreateUser(c.Request.Context(), c.Param("entity"),
 		policy.UserInput{ID: req.ID, Email: req.Email, Name: req.Name, RoleIDs: req.RoleIDs})
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.Header("Location", "/v1/entities/"+url.PathEscape(u.EntityID)+"/users/"+url.PathEscape(u.ID))
 	c.JSON(http.StatusCreated, userOf(u, false))
 }
@@ -400,20 +408,23 @@ func (a *api) patchUser(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	u, err := a.svc.UpdateUser(c.Request.Context(), c.Param("entity"), c.Param("user"),
+	u, rev, err := a.svc.UpdateUser(c.Request.Context(), c.Param("entity"), c.Param("user"),
 		policy.UserInput{Email: req.Email, Name: req.Name, RoleIDs: req.RoleIDs})
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.JSON(http.StatusOK, userOf(u, false))
 }
 
 func (a *api) deleteUser(c *gin.Context) {
-	if _, err := a.svc.DeleteUser(c.Request.Context(), c.Param("entity"), c.Param("user")); err != nil {
+	_, rev, err := a.svc.DeleteUser(c.Request.Context(), c.Param("entity"), c.Param("user"))
+	if err != nil {
 		writeError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.Status(http.StatusNoContent)
 }
 
@@ -452,11 +463,12 @@ func (a *api) assignRole(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	as, err := a.svc.AssignRoleUntil(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), scope, until)
+	as, rev, err := a.svc.AssignRoleUntil(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), scope, until)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	if dry != nil {
 		writeDryRun(c, dry)
 		return
@@ -471,11 +483,12 @@ func (a *api) unassignRole(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	err = a.svc.UnassignRole(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), c.Query("scope"))
+	rev, err := a.svc.UnassignRole(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), c.Query("scope"))
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	if dry != nil {
 		writeDryRun(c, dry)
 		return

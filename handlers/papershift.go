@@ -299,11 +299,12 @@ func (p *papershiftAPI) createRole(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
-	r, err := p.svc.CreateRole(c.Request.Context(), c.GetString(papershiftEntityKey), in)
+	r, rev, err := p.svc.CreateRole(c.Request.Context(), c.GetString(papershiftEntityKey), in)
 	if err != nil {
 		papershiftError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	c.Header("Location", "/api/v1/roles/"+r.ID)
 	writeJSONAPI(c, http.StatusCreated, gin.H{"data": p.roleOf(r, p.caller(c))})
 }
@@ -336,22 +337,24 @@ func (p *papershiftAPI) putRole(c *gin.Context) {
 		return
 	}
 	in.View = p.view // keep the rights Papershift cannot show
-	r, err := p.svc.UpdateRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), in, false, 0)
+	r, rev, err := p.svc.UpdateRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), in, false, 0)
 	if err != nil {
 		papershiftError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	writeJSONAPI(c, http.StatusOK, gin.H{"data": p.roleOf(r, p.caller(c))})
 }
 
 // deleteRole discards the role (soft delete), taking it from its holders,
 // and answers 200 with it, discarded_at set.
 func (p *papershiftAPI) deleteRole(c *gin.Context) {
-	r, err := p.svc.DeleteRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), true, 0)
+	r, rev, err := p.svc.DeleteRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), true, 0)
 	if err != nil {
 		papershiftError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	writeJSONAPI(c, http.StatusOK, gin.H{"data": p.roleOf(r, p.caller(c))})
 }
 
@@ -623,7 +626,7 @@ func (p *papershiftAPI) createTeamMembership(c *gin.Context) {
 		ids = *attrs.RoleIDs
 	}
 	entity := c.GetString(papershiftEntityKey)
-	roles, err := p.svc.SetScopedRoles(c.Request.Context(), entity, *attrs.UserID, "team:"+team, ids)
+	roles, rev, err := p.svc.SetScopedRoles(c.Request.Context(), entity, *attrs.UserID, "team:"+team, ids)
 	if err != nil {
 		if e := policy.AsError(err); e.Code == "user_not_found" {
 			err = policy.Invalid("unknown_user", "user_id", "user %q does not exist in this account", clipValue(*attrs.UserID))
@@ -631,6 +634,7 @@ func (p *papershiftAPI) createTeamMembership(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
+	setRevision(c, rev)
 	roleIDs := make([]string, 0, len(roles))
 	for _, r := range roles {
 		roleIDs = append(roleIDs, r.ID)

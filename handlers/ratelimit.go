@@ -121,7 +121,7 @@ func (rl *rateLimiter) limit(c *gin.Context) bool {
 	}
 
 	now := rl.now()
-	lims := make([]*rate.Limiter, len(keys))
+	lims := make([]*bucket, len(keys))
 	var wait time.Duration
 	// First look: a refused call takes no token, so that a flood of refused
 	// calls does not push the buckets below empty.
@@ -193,10 +193,10 @@ func entitiesOf(c *gin.Context, actor policy.Actor, check bool) []string {
 	}
 	add(c.Param("entity"))
 	add(c.Param("oid"))
-	switch p := c.FullPath(); {
-	case p == "/v1/roles" || strings.HasPrefix(p, "/v1/roles/"):
+	switch apiOf(c.FullPath()) {
+	case kindMonite:
 		add(c.GetHeader("x-monite-entity-id"))
-	case strings.HasPrefix(p, "/api/"):
+	case kindPapershift:
 		add(c.GetHeader("X-Entity-Id"))
 	}
 	if check {
@@ -265,16 +265,16 @@ type errReader struct{ err error }
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // writeRateLimited answers 429 in the body of the API the path belongs to
-// (the same choice as errorWriterFor), with code rate_limited where the API
+// (apiOf), with code rate_limited where the API
 // has codes.
 func writeRateLimited(c *gin.Context, msg string) {
 	const status, code = http.StatusTooManyRequests, "rate_limited"
-	switch p := c.Request.URL.Path; {
-	case strings.HasPrefix(p, "/v1/accounts/"): // Dintero
+	switch apiOf(c.Request.URL.Path) {
+	case kindDintero:
 		c.AbortWithStatusJSON(status, gin.H{"error": dinteroErrorInfo{Code: code, Message: msg}})
-	case p == "/v1/roles" || strings.HasPrefix(p, "/v1/roles/"): // Monite
+	case kindMonite:
 		c.AbortWithStatusJSON(status, gin.H{"error": gin.H{"message": msg}})
-	case strings.HasPrefix(p, "/api/"): // Papershift, JSON:API
+	case kindPapershift: // JSON:API
 		writeJSONAPI(c, status, gin.H{"errors": []jsonAPIError{{Status: strconv.Itoa(status), Code: code,
 			Title: http.StatusText(status), Detail: msg}}})
 		c.Abort()
@@ -285,10 +285,13 @@ func writeRateLimited(c *gin.Context, msg string) {
 
 // ---- buckets ----
 
-const limiterShards = 32
-
-// bucketSet is a bounded set of token buckets by key, sharded to keep lock
-// contention low on the check path.
+// bucketSet is the one registry of token buckets by key, for every limit:
+// the rate limits here (a set for checks, one for management calls) and the
+// token guard's failure budgets per address (auth.go). It is bounded and
+// sharded to keep lock contention low on the check path. A bucket unused for
+// idle is full again: it is dropped as the set is used (a new one is the
+// same), and each shard keeps at most its share of maxKeys, dropping the
+// least recently used first.
 type bucketSet struct {
 	limit  rate.Limit
 	burst  int
@@ -298,7 +301,17 @@ type bucketSet struct {
 	shards [limiterShards]limiterShard
 }
 
-const sweepEvery = 256
+// bucket is a token bucket; pending counts the attempts in flight against it
+// where its user keeps them (the token guard, under its own mutex).
+type bucket struct {
+	*rate.Limiter
+	pending int
+}
+
+const (
+	limiterShards = 32
+	sweepEvery    = 256
+)
 
 type limiterShard struct {
 	mu    sync.Mutex
@@ -309,19 +322,26 @@ type limiterShard struct {
 
 type limiterEntry struct {
 	key  string
-	lim  *rate.Limiter
+	b    *bucket
 	used time.Time
 }
 
-// newBucketSet returns nil for rate 0 (unlimited).
+// newBucketSet returns the set of the rate limits: burst = rate (at least 1),
+// idle twice the time to refill from empty (at least a second); nil for rate
+// 0 (unlimited).
 func newBucketSet(perSecond float64, maxKeys int) *bucketSet {
 	if perSecond <= 0 {
 		return nil
 	}
 	burst := max(1, int(math.Min(perSecond, math.MaxInt32)))
-	s := &bucketSet{limit: rate.Limit(perSecond), burst: burst, seed: maphash.MakeSeed()}
-	// Twice the time to refill from empty, at least a second.
-	s.idle = max(time.Second, time.Duration(2*float64(burst)/perSecond*float64(time.Second)))
+	return newBuckets(rate.Limit(perSecond), burst,
+		max(time.Second, time.Duration(2*float64(burst)/perSecond*float64(time.Second))), maxKeys)
+}
+
+// newBuckets returns a set of buckets of limit and burst, dropped once
+// unused for idle, at most about maxKeys.
+func newBuckets(limit rate.Limit, burst int, idle time.Duration, maxKeys int) *bucketSet {
+	s := &bucketSet{limit: limit, burst: burst, idle: idle, seed: maphash.MakeSeed()}
 	per := max(1, maxKeys/limiterShards)
 	for i := range s.shards {
 		s.shards[i].max = per
@@ -330,8 +350,54 @@ func newBucketSet(perSecond float64, maxKeys int) *bucketSet {
 	return s
 }
 
+// newBucket returns a full bucket of the set's rate, not yet held (see put).
+func (s *bucketSet) newBucket() *bucket { return &bucket{Limiter: rate.NewLimiter(s.limit, s.burst)} }
+
 // get returns the bucket of key, making it when needed.
-func (s *bucketSet) get(key string, now time.Time) *rate.Limiter {
+func (s *bucketSet) get(key string, now time.Time) *bucket {
+	sh := s.shard(key, now)
+	defer sh.mu.Unlock()
+	if el, ok := sh.byKey[key]; ok {
+		e := el.Value.(*limiterEntry)
+		e.used = now
+		sh.lru.MoveToFront(el)
+		sh.dropIdle(now, s.idle, 2)
+		return e.b
+	}
+	b := s.newBucket()
+	sh.add(key, b, now, s.idle)
+	return b
+}
+
+// peek returns the bucket of key if one is held and not idle, without
+// making one or counting as a use.
+func (s *bucketSet) peek(key string, now time.Time) *bucket {
+	sh := s.shard(key, now)
+	defer sh.mu.Unlock()
+	if el, ok := sh.byKey[key]; ok {
+		if e := el.Value.(*limiterEntry); now.Sub(e.used) < s.idle {
+			return e.b
+		}
+	}
+	return nil
+}
+
+// put holds b as the bucket of key, used now (it is kept idle from now).
+func (s *bucketSet) put(key string, b *bucket, now time.Time) {
+	sh := s.shard(key, now)
+	defer sh.mu.Unlock()
+	if el, ok := sh.byKey[key]; ok {
+		e := el.Value.(*limiterEntry)
+		e.b, e.used = b, now
+		sh.lru.MoveToFront(el)
+		return
+	}
+	sh.add(key, b, now, s.idle)
+}
+
+// shard returns key's shard, locked, after sweeping one shard of idle
+// buckets every sweepEvery calls.
+func (s *bucketSet) shard(key string, now time.Time) *limiterShard {
 	if n := s.calls.Add(1); n%sweepEvery == 0 {
 		sh := &s.shards[(n/sweepEvery)%limiterShards]
 		sh.mu.Lock()
@@ -340,21 +406,26 @@ func (s *bucketSet) get(key string, now time.Time) *rate.Limiter {
 	}
 	sh := &s.shards[maphash.String(s.seed, key)%limiterShards]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if el, ok := sh.byKey[key]; ok {
-		e := el.Value.(*limiterEntry)
-		e.used = now
-		sh.lru.MoveToFront(el)
-		sh.dropIdle(now, s.idle, 2)
-		return e.lim
+	return sh
+}
+
+// sweep drops every idle bucket.
+func (s *bucketSet) sweep(now time.Time) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		sh.dropIdle(now, s.idle, math.MaxInt)
+		sh.mu.Unlock()
 	}
-	sh.dropIdle(now, s.idle, 2)
+}
+
+// add holds a new key (sh.mu held), making room first.
+func (sh *limiterShard) add(key string, b *bucket, now time.Time, idle time.Duration) {
+	sh.dropIdle(now, idle, 2)
 	for sh.lru.Len() >= sh.max {
 		sh.remove(sh.lru.Back())
 	}
-	e := &limiterEntry{key: key, lim: rate.NewLimiter(s.limit, s.burst), used: now}
-	sh.byKey[key] = sh.lru.PushFront(e)
-	return e.lim
+	sh.byKey[key] = sh.lru.PushFront(&limiterEntry{key: key, b: b, used: now})
 }
 
 // dropIdle drops up to n of the least recently used buckets that are idle.

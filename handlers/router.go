@@ -75,7 +75,7 @@ func NewRouter(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	o := newOps(d)
-	r.Use(requestID(), accessLog(d.Logger), o.middleware(), recovery(), limitBody(d.MaxBodyBytes, d.MaxBodyMemory), trackRevision())
+	r.Use(requestID(), accessLog(d.Logger), o.middleware(), recovery(), limitBody(d.MaxBodyBytes, d.MaxBodyMemory))
 	if rl := newRateLimiter(d.RateLimits); rl != nil {
 		r.Use(rl.attach)
 	}
@@ -90,6 +90,7 @@ func NewRouter(d Deps) http.Handler {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.ready)
 	r.GET("/openapi.json", serveOpenAPI(d.Logger))
+	registerConsole(r) // the admin console (console.go), not part of the API
 	o.register(r, d)
 
 	v1 := r.Group("/v1", authenticate(d.Auth, writeError))

@@ -90,7 +90,7 @@ func TestTokenGuardGlobalBudgetIsTime(t *testing.T) {
 		t.Fatalf("%d failures of 0.5 s in 100 s at a tenth of a processor, want about 20", passed)
 	}
 	// Only those addresses got a bucket, whatever the others sent.
-	if n := g.addrs.Len(); n != passed {
+	if n := g.addrs.len(); n != passed {
 		t.Fatalf("%d address buckets held, want %d", n, passed)
 	}
 	// Right secrets spend nothing.
@@ -117,7 +117,7 @@ func TestTokenGuardStoreBounded(t *testing.T) {
 		}
 		done(wrongSecret)
 	}
-	if n := g.addrs.Len(); n > tokenAddresses {
+	if n := g.addrs.len(); n > tokenAddresses {
 		t.Fatalf("%d address buckets held, bound %d", n, tokenAddresses)
 	}
 }

@@ -74,13 +74,13 @@ func TestAuditEventsOfWrites(t *testing.T) {
 	}
 
 	name := "approver"
-	role, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &name, Permissions: auditRights("payable", "read")})
+	role, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &name, Permissions: auditRights("payable", "read")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	newName, desc := "approver 2", "approves"
 	ctx2 := policy.WithRequestID(ctx, "req-2")
-	if _, err := svc.UpdateRole(ctx2, ent.ID, role.ID, policy.RoleInput{Name: &newName, Description: &desc,
+	if _, _, err := svc.UpdateRole(ctx2, ent.ID, role.ID, policy.RoleInput{Name: &newName, Description: &desc,
 		Permissions: auditRights("payable", "read", "approve")}, false, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -88,20 +88,20 @@ func TestAuditEventsOfWrites(t *testing.T) {
 	// Failed writes leave no event: a taken name, invalid input, a stale
 	// If-Match, an unknown role.
 	taken := "admin"
-	if _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &taken}); !policy.IsKind(err, policy.KindConflict) {
+	if _, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &taken}); !policy.IsKind(err, policy.KindConflict) {
 		t.Fatalf("duplicate name: %v", err)
 	}
-	if _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &taken}, false, 0); !policy.IsKind(err, policy.KindConflict) {
+	if _, _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &taken}, false, 0); !policy.IsKind(err, policy.KindConflict) {
 		t.Fatalf("rename to a taken name: %v", err)
 	}
 	bad := "bad\x01name"
-	if _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &bad}); !policy.IsKind(err, policy.KindInvalid) {
+	if _, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &bad}); !policy.IsKind(err, policy.KindInvalid) {
 		t.Fatalf("invalid name: %v", err)
 	}
-	if _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &name}, false, 1); !policy.IsKind(err, policy.KindPrecondition) {
+	if _, _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &name}, false, 1); !policy.IsKind(err, policy.KindPrecondition) {
 		t.Fatalf("stale If-Match: %v", err)
 	}
-	if err := svc.UnassignRole(ctx, ent.ID, "nobody", role.ID, ""); !policy.IsKind(err, policy.KindNotFound) {
+	if _, err := svc.UnassignRole(ctx, ent.ID, "nobody", role.ID, ""); !policy.IsKind(err, policy.KindNotFound) {
 		t.Fatalf("unassign from an unknown user: %v", err)
 	}
 	evs = auditEvents(t, svc, ent.ID, policy.AuditFilter{})
@@ -129,32 +129,32 @@ func TestAuditEventsOfWrites(t *testing.T) {
 	}
 
 	// Users and assignments.
-	if _, err := svc.CreateUser(ctx, ent.ID, policy.UserInput{ID: "u-1", Email: auditPtr("ada@acme.test"), RoleIDs: &[]string{role.ID}}); err != nil {
+	if _, _, err := svc.CreateUser(ctx, ent.ID, policy.UserInput{ID: "u-1", Email: auditPtr("ada@acme.test"), RoleIDs: &[]string{role.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.AssignRole(ctx, ent.ID, "u-1", role.ID, "team:42"); err != nil {
+	if _, _, err := svc.AssignRole(ctx, ent.ID, "u-1", role.ID, "team:42"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.AssignRole(ctx, ent.ID, "u-1", role.ID, "team:42"); err != nil { // held: nothing changes
+	if _, _, err := svc.AssignRole(ctx, ent.ID, "u-1", role.ID, "team:42"); err != nil { // held: nothing changes
 		t.Fatal(err)
 	}
-	if err := svc.UnassignRole(ctx, ent.ID, "u-1", role.ID, "team:42"); err != nil {
+	if _, err := svc.UnassignRole(ctx, ent.ID, "u-1", role.ID, "team:42"); err != nil {
 		t.Fatal(err)
 	}
 	members, err := svc.ListRoles(ctx, ent.ID, policy.RoleFilter{Name: "member"}, policy.Page{Limit: 1})
 	if err != nil || len(members) != 1 {
 		t.Fatal(members, err)
 	}
-	if _, err := svc.SetScopedRoles(ctx, ent.ID, "u-1", "team:7", []string{members[0].ID}); err != nil {
+	if _, _, err := svc.SetScopedRoles(ctx, ent.ID, "u-1", "team:7", []string{members[0].ID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.UpdateUser(ctx, ent.ID, "u-1", policy.UserInput{Name: auditPtr("Ada")}); err != nil {
+	if _, _, err := svc.UpdateUser(ctx, ent.ID, "u-1", policy.UserInput{Name: auditPtr("Ada")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.DeleteRole(ctx, ent.ID, role.ID, true, 0); err != nil {
+	if _, _, err := svc.DeleteRole(ctx, ent.ID, role.ID, true, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.DeleteUser(ctx, ent.ID, "u-1"); err != nil {
+	if _, _, err := svc.DeleteUser(ctx, ent.ID, "u-1"); err != nil {
 		t.Fatal(err)
 	}
 	evs = auditEvents(t, svc, ent.ID, policy.AuditFilter{})
@@ -229,7 +229,7 @@ func TestAuditEventsOfWrites(t *testing.T) {
 
 	// Deleting the entity deletes its log; a new entity of the same id starts
 	// a new one.
-	if err := svc.DeleteEntity(ctx, ent.ID); err != nil {
+	if _, err := svc.DeleteEntity(ctx, ent.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.ListAuditEvents(ctx, ent.ID, policy.AuditFilter{}, policy.Page{Limit: 10}); !policy.IsKind(err, policy.KindNotFound) {
@@ -266,7 +266,7 @@ func TestAuditSameTransaction(t *testing.T) {
 	if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "e"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateUser(ctx, "e", policy.UserInput{ID: "u"}); err != nil {
+	if _, _, err := svc.CreateUser(ctx, "e", policy.UserInput{ID: "u"}); err != nil {
 		t.Fatal(err)
 	}
 	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
@@ -275,13 +275,13 @@ func TestAuditSameTransaction(t *testing.T) {
 	}
 	broken := policy.NewService(policy.Config{Store: failingAudit{store}, Engine: engine})
 	name := "reader"
-	if _, err := broken.CreateRole(ctx, "e", policy.RoleInput{Name: &name, Permissions: auditRights("doc", "read")}); err == nil {
+	if _, _, err := broken.CreateRole(ctx, "e", policy.RoleInput{Name: &name, Permissions: auditRights("doc", "read")}); err == nil {
 		t.Fatal("role created although its audit event failed")
 	}
 	if _, err := broken.CreateEntity(ctx, policy.EntityInput{ID: "f"}); err == nil {
 		t.Fatal("entity created although its audit event failed")
 	}
-	if _, err := broken.SetScopedRoles(ctx, "e", "u", "team:1", nil); err == nil {
+	if _, _, err := broken.SetScopedRoles(ctx, "e", "u", "team:1", nil); err == nil {
 		t.Fatal("team roles set although the audit event failed")
 	}
 	roles, err := svc.ListRoles(ctx, "e", policy.RoleFilter{Name: name}, policy.Page{Limit: 10})

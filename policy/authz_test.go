@@ -76,7 +76,7 @@ func TestAuthorizationTable(t *testing.T) {
 			for _, rc := range c.Roles {
 				p := rc.Permissions.Permissions()
 				name := rc.Name
-				r, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &name, Permissions: &p})
+				r, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &name, Permissions: &p})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -91,11 +91,11 @@ func TestAuthorizationTable(t *testing.T) {
 					}
 					in.RoleIDs = &roleIDs
 				}
-				if _, err := svc.CreateUser(ctx, ent.ID, in); err != nil {
+				if _, _, err := svc.CreateUser(ctx, ent.ID, in); err != nil {
 					t.Fatal(err)
 				}
 				for _, sc := range u.Scoped {
-					if _, err := svc.AssignRole(ctx, ent.ID, u.ID, ids[sc.Role], sc.Scope); err != nil {
+					if _, _, err := svc.AssignRole(ctx, ent.ID, u.ID, ids[sc.Role], sc.Scope); err != nil {
 						t.Fatal(err)
 					}
 				}

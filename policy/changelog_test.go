@@ -26,7 +26,7 @@ func TestChangeLogCatchUpAndGap(t *testing.T) {
 	}
 	st := o.eng.Stats()
 	for _, obj := range []string{"memo", "note", "file"} {
-		if _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight(obj)}, false, 0); err != nil {
+		if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight(obj)}, false, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -40,10 +40,10 @@ func TestChangeLogCatchUpAndGap(t *testing.T) {
 	}
 
 	// A gap: the entry of the first of two more writes is gone.
-	if _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("doc")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("doc")}, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	db, err := adapters.Open(ctx, "sqlite://"+path)
@@ -68,13 +68,13 @@ func TestChangeLogCatchUpAndGap(t *testing.T) {
 	// Deleted and created again, its revisions climbing past the one o
 	// holds with a complete log of the new entity: o must not patch the old.
 	held, _ := o.eng.Revision(ctx, "acme")
-	if err := a.svc.DeleteEntity(ctx, "acme"); err != nil {
+	if _, err := a.svc.DeleteEntity(ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Millisecond) // created_at is kept in milliseconds: make it differ
 	seedEntity(t, a, "acme")
 	for n, _ := a.eng.Revision(ctx, "acme"); n <= held+1; n, _ = a.eng.Revision(ctx, "acme") {
-		if _, err := a.svc.CreateUser(ctx, "acme", policy.UserInput{RoleIDs: &[]string{}}); err != nil {
+		if _, _, err := a.svc.CreateUser(ctx, "acme", policy.UserInput{RoleIDs: &[]string{}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -289,7 +289,7 @@ func (s *Service) verifyClient(ctx context.Context, id, secret string, vs *verif
 			return Client{}, err
 		}
 		if known && c.SecretHash == hash {
-			s.clientsSeen.Store(id, time.Now())
+			s.clientsSeen.Store(id, s.now())
 			return c, nil
 		}
 		vs.forget(id) // deleted, or another secret
@@ -317,7 +317,7 @@ func (s *Service) verifyClient(ctx context.Context, id, secret string, vs *verif
 		return Client{}, invalid
 	}
 	vs.remember(c, secret)
-	s.clientsSeen.Store(id, time.Now())
+	s.clientsSeen.Store(id, s.now())
 	return c, nil
 }
 
@@ -407,13 +407,13 @@ func (s *Service) ClientExists(ctx context.Context, id string) (bool, error) {
 	})
 	switch {
 	case err == nil:
-		s.clientsSeen.Store(id, time.Now())
+		s.clientsSeen.Store(id, s.now())
 		return true, nil
 	case isNotFound(err):
 		s.clientsSeen.Delete(id)
 		return false, nil
 	case errors.Is(err, ErrUnavailable):
-		if seen, ok := s.clientsSeen.Load(id); ok && time.Since(seen.(time.Time)) < clientOutageGrace {
+		if seen, ok := s.clientsSeen.Load(id); ok && s.now().Sub(seen.(time.Time)) < clientOutageGrace {
 			return true, nil
 		}
 	}

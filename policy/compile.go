@@ -120,23 +120,25 @@ func ruleLess(a, b Rule) bool {
 // String renders a rule as a line of a Casbin policy file.
 func (r Rule) String() string { return r.PType + ", " + strings.Join(r.Values, ", ") }
 
+// ruleKey identifies a rule in a set: its type and values.
+func ruleKey(r Rule) string { return r.PType + "\x00" + strings.Join(r.Values, "\x00") }
+
 // diffRules returns the rules in want but not in have, and those in have but
 // not in want.
 func diffRules(have, want []Rule) (add, remove []Rule) {
-	key := func(r Rule) string { return r.PType + "\x00" + strings.Join(r.Values, "\x00") }
 	h := make(map[string]bool, len(have))
 	for _, r := range have {
-		h[key(r)] = true
+		h[ruleKey(r)] = true
 	}
 	w := make(map[string]bool, len(want))
 	for _, r := range want {
-		w[key(r)] = true
-		if !h[key(r)] {
+		w[ruleKey(r)] = true
+		if !h[ruleKey(r)] {
 			add = append(add, r)
 		}
 	}
 	for _, r := range have {
-		if !w[key(r)] {
+		if !w[ruleKey(r)] {
 			remove = append(remove, r)
 		}
 	}

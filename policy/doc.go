@@ -40,4 +40,62 @@
 // loaded on first use from that entity's rules only and evicted when cold,
 // so a check costs what one entity's policy costs. A check never allows on
 // error.
+//
+// # Where each thing lives
+//
+// The Service (what callers use) by capability:
+//
+//	service.go        Service, Config, NewService; write: the one transaction every write runs in
+//	actor.go          Actor (the caller), token scopes, WithActor, Internal
+//	authorize.go      reserved object types; authorize: what a caller may do
+//	auth.go           the bootstrap admin token (Authenticator)
+//	entities.go       entities; role templates (the system roles a new entity gets)
+//	roles.go          roles: create, read, list, update, delete, their users
+//	users.go          users: create, read, list, update, delete
+//	assignments.go    assigning roles to users (entity-wide, scoped, expiring)
+//	checks.go         CheckRequest, Decision; Service.Check, CheckBatch, UserPermissions
+//	minrev.go         a check's min_revision
+//	whocan.go         who may do an action (Service and Engine)
+//	report.go         the access report
+//	dryrun.go         dry runs: a write rolled back, the rights it would change
+//	delegation.go     nobody gives a right they do not hold (users as callers)
+//	expiry.go         expiring assignments and their sweep
+//	import.go         the bulk import of users
+//	quota.go          what one entity may hold
+//	audit.go          the audit log
+//	changelog.go      the change log (a write's Delta under its revision)
+//	feed.go           the changes feed; feeditems.go: what a write touched
+//	clients.go        API clients and their secrets
+//	tokens.go         access tokens; keys.go: their signing keys
+//	memo.go           what the store last said of clients and entities (token checks)
+//	sync.go           keeping instances in step (Syncer)
+//	doctor.go         finding and repairing rules that drifted from their rows
+//
+// The model and its encodings:
+//
+//	types.go          Permission, Permissions, Role, Entity, User, Assignment, Rule
+//	errors.go         error kinds (each one HTTP status) and codes
+//	validate.go       names, identifiers, rights
+//	compile.go        roles and assignments to Casbin rules; ruleKey, diffRules
+//	config.go         file formats of role templates and the object-type catalog
+//	rights.go         the canonical JSON encoding of rights (stored and native)
+//	view.go           what one compatible API shows of rights (codecs: handlers)
+//	unseen.go         keeping the rights a facade cannot show
+//	store.go          Store and Tx: the persistence adapters implement
+//	recorder.go       the Tx a write gets: records its Delta and what it touched
+//	delta.go          Delta, and applying one to a snapshot
+//
+// The Engine (checks in memory):
+//
+//	engine.go         Engine, EngineConfig, NewEngine; entity slots: load, hold, evict
+//	entitymap.go      the sharded map of held entities
+//	unknown.go        entities known not to exist
+//	snapshot.go       an entity's immutable snapshot: units, links, build
+//	decide.go         answering a check over a snapshot (Casbin deciders)
+//	decisioncache.go  the bounded cache of decisions
+//	refresh.go        following writes: Apply a Delta, Refresh, catch up
+//	grantindex.go     which subjects name an object type, who holds a role
+//	explain.go        explaining a refusal (denied by, grantable by)
+//	effective.go      a user's effective rights (Right, Effective)
+//	pmap.go           the copy-on-write map snapshots are built of
 package policy

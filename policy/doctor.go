@@ -564,5 +564,3 @@ func orphanSource(subject string) string {
 	}
 	return fmt.Sprintf("unknown subject %q", subject)
 }
-
-func ruleKey(r Rule) string { return r.PType + "\x00" + strings.Join(r.Values, "\x00") }

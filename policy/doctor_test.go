@@ -99,32 +99,32 @@ func TestDoctor(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	approver, err := f.svc.CreateRole(ctx, "acme", policy.RoleInput{Name: docStr("approver"), Permissions: docPerms("payable",
+	approver, _, err := f.svc.CreateRole(ctx, "acme", policy.RoleInput{Name: docStr("approver"), Permissions: docPerms("payable",
 		policy.ActionPermission{ActionName: "read", Permission: policy.Allowed},
 		policy.ActionPermission{ActionName: "approve", Permission: policy.AllowedForOwn},
 		policy.ActionPermission{ActionName: "delete", Permission: policy.Denied})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := f.svc.CreateRole(ctx, "acme", policy.RoleInput{Name: docStr("old"), Permissions: docPerms("receipt",
+	old, _, err := f.svc.CreateRole(ctx, "acme", policy.RoleInput{Name: docStr("old"), Permissions: docPerms("receipt",
 		policy.ActionPermission{ActionName: "read", Permission: policy.Allowed})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.DeleteRole(ctx, "acme", old.ID, false, 0); err != nil {
+	if _, _, err := f.svc.DeleteRole(ctx, "acme", old.ID, false, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.CreateUser(ctx, "acme", policy.UserInput{ID: "u-1", RoleIDs: &[]string{approver.ID},
+	if _, _, err := f.svc.CreateUser(ctx, "acme", policy.UserInput{ID: "u-1", RoleIDs: &[]string{approver.ID},
 		Permissions: docPerms("receipt", policy.ActionPermission{ActionName: "read", Permission: policy.Allowed})}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.AssignRole(ctx, "acme", "u-1", approver.ID, "team:42"); err != nil {
+	if _, _, err := f.svc.AssignRole(ctx, "acme", "u-1", approver.ID, "team:42"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.CreateUser(ctx, "acme", policy.UserInput{ID: "u-2"}); err != nil {
+	if _, _, err := f.svc.CreateUser(ctx, "acme", policy.UserInput{ID: "u-2"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.CreateUser(ctx, "beta", policy.UserInput{ID: "u-1"}); err != nil {
+	if _, _, err := f.svc.CreateUser(ctx, "beta", policy.UserInput{ID: "u-1"}); err != nil {
 		t.Fatal(err)
 	}
 

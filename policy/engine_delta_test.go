@@ -119,7 +119,7 @@ func TestDeltasAgreeWithAFreshLoad(t *testing.T) {
 	name := func(s string) *string { return &s }
 	var roles, users []string
 	for r := 0; r < 10; r++ {
-		role, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name(fmt.Sprintf("role %d", r)), Permissions: randomRights(rng, 8)})
+		role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name(fmt.Sprintf("role %d", r)), Permissions: randomRights(rng, 8)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,10 +137,10 @@ func TestDeltasAgreeWithAFreshLoad(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			in.Permissions = randomRights(rng, 3)
 		}
-		_, err := svc.CreateUser(ctx, "acme", in)
+		_, _, err := svc.CreateUser(ctx, "acme", in)
 		if e := policy.AsError(err); err != nil && e.Code == "unknown_role" { // a deleted role
 			in.RoleIDs = &[]string{}
-			_, err = svc.CreateUser(ctx, "acme", in)
+			_, _, err = svc.CreateUser(ctx, "acme", in)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -167,32 +167,32 @@ func TestDeltasAgreeWithAFreshLoad(t *testing.T) {
 		var err error
 		switch k := rng.IntN(10); k {
 		case 0:
-			_, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Permissions: randomRights(rng, 8)}, false, 0)
+			_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Permissions: randomRights(rng, 8)}, false, 0)
 		case 1:
-			_, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Name: name(fmt.Sprintf("renamed %d", i))}, false, 0)
+			_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Name: name(fmt.Sprintf("renamed %d", i))}, false, 0)
 		case 2:
 			var r policy.Role
-			if r, err = svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name(fmt.Sprintf("new %d", i)), Permissions: randomRights(rng, 6)}); err == nil {
+			if r, _, err = svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name(fmt.Sprintf("new %d", i)), Permissions: randomRights(rng, 6)}); err == nil {
 				roles = append(roles, r.ID)
 			}
 		case 3:
-			_, err = svc.DeleteRole(ctx, "acme", role, true, 0)
+			_, _, err = svc.DeleteRole(ctx, "acme", role, true, 0)
 		case 4:
-			_, err = svc.AssignRole(ctx, "acme", user, role, scope())
+			_, _, err = svc.AssignRole(ctx, "acme", user, role, scope())
 		case 5:
-			err = svc.UnassignRole(ctx, "acme", user, role, scope())
+			_, err = svc.UnassignRole(ctx, "acme", user, role, scope())
 		case 6:
-			_, err = svc.SetScopedRoles(ctx, "acme", user, fmt.Sprintf("team:%d", rng.IntN(3)), *pickRoles())
+			_, _, err = svc.SetScopedRoles(ctx, "acme", user, fmt.Sprintf("team:%d", rng.IntN(3)), *pickRoles())
 		case 7:
 			in := policy.UserInput{RoleIDs: pickRoles()}
 			if rng.IntN(2) == 0 {
 				in.Permissions = randomRights(rng, 3)
 			}
-			_, err = svc.UpdateUser(ctx, "acme", user, in)
+			_, _, err = svc.UpdateUser(ctx, "acme", user, in)
 		case 8:
 			newUser()
 		case 9:
-			if _, err = svc.DeleteUser(ctx, "acme", user); err == nil {
+			if _, _, err = svc.DeleteUser(ctx, "acme", user); err == nil {
 				newUser() // keep the population
 				writes++
 			}

@@ -56,21 +56,21 @@ func TestExpiringAssignment(t *testing.T) {
 	eng := svc.Engine()
 	name := func(s string) *string { return &s }
 	approve := &policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "payable", Actions: []policy.ActionPermission{{ActionName: "approve", Permission: policy.Allowed}}}}}
-	role, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("approver"), Permissions: approve})
+	role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("approver"), Permissions: approve})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range []string{"ann", "bob"} {
-		if _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: u, RoleIDs: &[]string{}}); err != nil {
+		if _, _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: u, RoleIDs: &[]string{}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	exp := start.Add(10 * time.Second)
-	if _, err := svc.AssignRoleUntil(ctx, "acme", "ann", role.ID, "", &exp); err != nil {
+	if _, _, err := svc.AssignRoleUntil(ctx, "acme", "ann", role.ID, "", &exp); err != nil {
 		t.Fatal(err)
 	}
 	scopedExp := start.Add(20 * time.Second)
-	if _, err := svc.AssignRoleUntil(ctx, "acme", "bob", role.ID, "team:1", &scopedExp); err != nil {
+	if _, _, err := svc.AssignRoleUntil(ctx, "acme", "bob", role.ID, "team:1", &scopedExp); err != nil {
 		t.Fatal(err)
 	}
 	allowed := func(e *policy.Engine, user, scope string) bool {
@@ -136,7 +136,7 @@ func TestExpiringAssignment(t *testing.T) {
 	}
 	// Renewed: it counts again until the new expiry.
 	renewed := scopedExp.Add(time.Minute)
-	if _, err := svc.AssignRoleUntil(ctx, "acme", "bob", role.ID, "team:1", &renewed); err != nil {
+	if _, _, err := svc.AssignRoleUntil(ctx, "acme", "bob", role.ID, "team:1", &renewed); err != nil {
 		t.Fatal(err)
 	}
 	if !allowed(eng, "bob", "team:1") || !allowed(fresh(), "bob", "team:1") {
@@ -145,7 +145,7 @@ func TestExpiringAssignment(t *testing.T) {
 	// Refused expiries.
 	past, far := c.now(), c.now().Add(11*366*24*time.Hour)
 	for _, at := range []*time.Time{&past, &far} {
-		if _, err := svc.AssignRoleUntil(ctx, "acme", "ann", role.ID, "", at); policy.AsError(err).Code != "invalid_expires_at" {
+		if _, _, err := svc.AssignRoleUntil(ctx, "acme", "ann", role.ID, "", at); policy.AsError(err).Code != "invalid_expires_at" {
 			t.Fatalf("expires_at %v: %v", at, err)
 		}
 	}

@@ -17,7 +17,7 @@ import (
 func TestServiceRefusesCallsWithoutCaller(t *testing.T) {
 	svc, _ := testkit.Service(t, "acme")
 	internal := policy.Internal(context.Background())
-	if _, err := svc.CreateUser(internal, "acme", policy.UserInput{ID: "acme"}); err != nil {
+	if _, _, err := svc.CreateUser(internal, "acme", policy.UserInput{ID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := svc.GetEntity(internal, "acme")

@@ -16,25 +16,25 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := func(s string) *string { return &s }
-	reader, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("reader"),
+	reader, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("reader"),
 		Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{obj("doc", "read", "allowed", "update", "allowed_for_own")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	approver, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("approver"),
+	approver, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("approver"),
 		Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{obj("payable", "approve", "allowed")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("user admin"),
+	users, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("user admin"),
 		Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{obj("user", "*", "allowed")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: "alice", RoleIDs: &[]string{reader.ID, users.ID}}); err != nil {
+	if _, _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: "alice", RoleIDs: &[]string{reader.ID, users.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: "bob", RoleIDs: &[]string{}}); err != nil {
+	if _, _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: "bob", RoleIDs: &[]string{}}); err != nil {
 		t.Fatal(err)
 	}
 	alice := policy.WithActor(ctx, policy.Actor{ID: "user:alice", EntityID: "acme", UserID: "alice", Scopes: []string{policy.ScopeCheck, policy.ScopeManage}})
@@ -45,17 +45,17 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 			t.Errorf("%s: want 403 privilege_escalation, got %v", what, err)
 		}
 	}
-	_, err = svc.CreateUser(alice, "acme", policy.UserInput{ID: "carol", RoleIDs: &[]string{approver.ID}})
+	_, _, err = svc.CreateUser(alice, "acme", policy.UserInput{ID: "carol", RoleIDs: &[]string{approver.ID}})
 	escalation("create user with a role", err)
-	_, err = svc.AssignRole(alice, "acme", "bob", approver.ID, "")
+	_, _, err = svc.AssignRole(alice, "acme", "bob", approver.ID, "")
 	escalation("assign role", err)
-	_, err = svc.AssignRole(alice, "acme", "bob", approver.ID, "team:1")
+	_, _, err = svc.AssignRole(alice, "acme", "bob", approver.ID, "team:1")
 	escalation("assign role in a scope", err)
-	_, err = svc.UpdateUser(alice, "acme", "bob", policy.UserInput{RoleIDs: &[]string{approver.ID}})
+	_, _, err = svc.UpdateUser(alice, "acme", "bob", policy.UserInput{RoleIDs: &[]string{approver.ID}})
 	escalation("replace roles", err)
-	_, err = svc.SetScopedRoles(alice, "acme", "bob", "team:1", []string{approver.ID})
+	_, _, err = svc.SetScopedRoles(alice, "acme", "bob", "team:1", []string{approver.ID})
 	escalation("team roles", err)
-	_, err = svc.UpdateUser(alice, "acme", "bob", policy.UserInput{Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{obj("doc", "update", "allowed")}}})
+	_, _, err = svc.UpdateUser(alice, "acme", "bob", policy.UserInput{Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{obj("doc", "update", "allowed")}}})
 	escalation("own rights beyond allowed_for_own", err)
 
 	// Nothing of that was written.
@@ -70,20 +70,20 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 	}
 
 	// What alice holds she may give, and a deny is always hers to give.
-	if _, err := svc.AssignRole(alice, "acme", "bob", reader.ID, ""); err != nil {
+	if _, _, err := svc.AssignRole(alice, "acme", "bob", reader.ID, ""); err != nil {
 		t.Fatalf("assign a held role: %v", err)
 	}
-	if _, err := svc.UpdateUser(alice, "acme", "bob", policy.UserInput{Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{
+	if _, _, err := svc.UpdateUser(alice, "acme", "bob", policy.UserInput{Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{
 		obj("doc", "update", "allowed_for_own", "delete", "denied")}}}); err != nil {
 		t.Fatalf("give held rights: %v", err)
 	}
 	// A platform caller (no user) may give anything.
-	if _, err := svc.AssignRole(ctx, "acme", "bob", approver.ID, ""); err != nil {
+	if _, _, err := svc.AssignRole(ctx, "acme", "bob", approver.ID, ""); err != nil {
 		t.Fatalf("platform assign: %v", err)
 	}
 	// A user of another entity finds nothing here.
 	other := policy.WithActor(ctx, policy.Actor{ID: "user:mallory", EntityID: "evil", UserID: "mallory", Scopes: []string{policy.ScopeManage}})
-	if _, err := svc.AssignRole(other, "acme", "alice", reader.ID, "team:2"); !policy.IsKind(err, policy.KindNotFound) {
+	if _, _, err := svc.AssignRole(other, "acme", "alice", reader.ID, "team:2"); !policy.IsKind(err, policy.KindNotFound) {
 		t.Fatalf("other entity's user: %v", err)
 	}
 }

@@ -95,8 +95,6 @@ type Tx interface {
 	AddRules(rules []Rule) error
 	// RemoveRules removes exactly the given rules.
 	RemoveRules(rules []Rule) error
-	// SubjectRules returns the p rules of one subject (r:<role> or u:<user>) in an entity.
-	SubjectRules(entityID, subject string) ([]Rule, error)
 	// ReplaceSubjectRules replaces the p rules of one subject in an entity.
 	ReplaceSubjectRules(entityID, subject string, rules []Rule) error
 	// AppendPolicyChange appends an entry to the change log and removes the

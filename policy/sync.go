@@ -152,9 +152,6 @@ func NewSyncer(cfg SyncConfig) *Syncer {
 	return s
 }
 
-// Instance is the name of this process in its messages.
-func (s *Syncer) Instance() string { return s.instance }
-
 // Committed is told of every committed write of this instance; the change is
 // published in the background, so that a slow or absent notifier never
 // delays nor fails a write (a change that cannot be published is logged and
@@ -473,33 +470,3 @@ func (s *Syncer) watch(w *waiters) {
 // HasNotifier reports whether changes travel between instances by messages
 // (else only the sweep keeps them in step).
 func (s *Syncer) HasNotifier() bool { return s.notifier != nil }
-
-// ---- revisions of writes ----
-
-type revisionKey struct{}
-
-// revisionSink collects the revisions a request's writes committed.
-type revisionSink struct{ rev atomic.Int64 }
-
-// TrackRevisions returns a context in which the Service records the revision
-// every committed write takes its entity to; the function returns the
-// highest recorded (0: none). The transport answers it to the writer, who
-// may pass it back as a check's MinRevision.
-func TrackRevisions(ctx context.Context) (context.Context, func() int64) {
-	sk := &revisionSink{}
-	return context.WithValue(ctx, revisionKey{}, sk), sk.rev.Load
-}
-
-// noteRevision records a committed revision in the request's sink, if any.
-func noteRevision(ctx context.Context, rev int64) {
-	sk, ok := ctx.Value(revisionKey{}).(*revisionSink)
-	if !ok {
-		return
-	}
-	for {
-		cur := sk.rev.Load()
-		if rev <= cur || sk.rev.CompareAndSwap(cur, rev) {
-			return
-		}
-	}
-}

@@ -94,12 +94,12 @@ func seedEntity(t *testing.T, in *instance, e string) policy.Role {
 		t.Fatal(err)
 	}
 	name := "reader"
-	r, err := in.svc.CreateRole(ctx, e, policy.RoleInput{Name: &name, Permissions: readRight("doc")})
+	r, _, err := in.svc.CreateRole(ctx, e, policy.RoleInput{Name: &name, Permissions: readRight("doc")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ids := []string{r.ID}
-	if _, err := in.svc.CreateUser(ctx, e, policy.UserInput{ID: "u", RoleIDs: &ids}); err != nil {
+	if _, _, err := in.svc.CreateUser(ctx, e, policy.UserInput{ID: "u", RoleIDs: &ids}); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -150,7 +150,7 @@ func TestNotifiedReload(t *testing.T) {
 	loadsBefore, deltasBefore := o.eng.Stats().Loads, o.eng.Stats().Deltas
 	notifiedBefore := o.sync.Stats().Reloads["notification"]
 	lagBefore := o.sync.Lag()
-	if _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	took := eventually(t, time.Second, "the other instance reloads", func() bool {
@@ -202,10 +202,10 @@ func TestSweepRepairsLostNotifications(t *testing.T) {
 	if !allowed("acme") || !allowed("gone") || allowed("later") {
 		t.Fatal("before the changes")
 	}
-	if _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.svc.DeleteEntity(ctx, "gone"); err != nil {
+	if _, err := a.svc.DeleteEntity(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
 	seedEntity(t, a, "later")
@@ -221,7 +221,7 @@ func TestSweepRepairsLostNotifications(t *testing.T) {
 	// "gone"; the new one is at revision 1 and must not be shadowed by it.
 	r := seedEntity(t, a, "gone") // revisions 1-3
 	for _, d := range []string{"x", "y"} {
-		if _, err := a.svc.UpdateRole(ctx, "gone", r.ID, policy.RoleInput{Description: &d}, false, 0); err != nil {
+		if _, _, err := a.svc.UpdateRole(ctx, "gone", r.ID, policy.RoleInput{Description: &d}, false, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -230,7 +230,7 @@ func TestSweepRepairsLostNotifications(t *testing.T) {
 		rev, _ := o.eng.Held("gone")
 		return rev == 5 && allowed("gone")
 	})
-	if err := a.svc.DeleteEntity(ctx, "gone"); err != nil {
+	if _, err := a.svc.DeleteEntity(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.svc.CreateEntity(ctx, policy.EntityInput{ID: "gone"}); err != nil {
@@ -260,7 +260,7 @@ func TestSweepLoop(t *testing.T) {
 	if ok, _, _ := mayRead(t, o, "acme", "doc", 0); !ok {
 		t.Fatal("before the change")
 	}
-	if _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
 		t.Fatal(err)
 	}
 	took := eventually(t, 2*time.Second, "the sweep repairs", func() bool {
@@ -281,36 +281,39 @@ func TestMinRevision(t *testing.T) {
 	if ok, _, _ := mayRead(t, o, "acme", "doc", 0); !ok {
 		t.Fatal("before the change")
 	}
-	ctx, rev := policy.TrackRevisions(policy.Internal(context.Background()))
-	if _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	ctx := policy.Internal(context.Background())
+	_, rev, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
 	ent, err := a.svc.GetEntity(policy.Internal(context.Background()), "acme")
-	if err != nil || rev() != ent.Revision || rev() < 2 {
-		t.Fatalf("revision recorded %d, entity at %d (%v)", rev(), ent.Revision, err)
+	if err != nil || rev != ent.Revision || rev < 2 {
+		t.Fatalf("revision returned %d, entity at %d (%v)", rev, ent.Revision, err)
 	}
-	if ok, held, _ := mayRead(t, o, "acme", "doc", 0); !ok || held >= rev() {
+	if ok, held, _ := mayRead(t, o, "acme", "doc", 0); !ok || held >= rev {
 		t.Fatalf("without min_revision the other instance answers from what it holds: %v at %d", ok, held)
 	}
-	ok, at, err := mayRead(t, o, "acme", "doc", rev())
-	if err != nil || ok || at != rev() {
-		t.Fatalf("with min_revision %d: allowed %v at %d, %v", rev(), ok, at, err)
+	ok, at, err := mayRead(t, o, "acme", "doc", rev)
+	if err != nil || ok || at != rev {
+		t.Fatalf("with min_revision %d: allowed %v at %d, %v", rev, ok, at, err)
 	}
-	_, _, err = mayRead(t, o, "acme", "doc", rev()+5)
+	_, _, err = mayRead(t, o, "acme", "doc", rev+5)
 	if e := policy.AsError(err); e.Kind != policy.KindInvalid || e.Code != "unknown_revision" {
 		t.Fatalf("a revision never written: %v", err)
 	}
 	if _, err := o.svc.CheckBatch(policy.Internal(context.Background()), []policy.CheckRequest{
-		{EntityID: "acme", UserID: "u", ObjectType: "memo", Action: "read", MinRevision: rev()},
+		{EntityID: "acme", UserID: "u", ObjectType: "memo", Action: "read", MinRevision: rev},
 		{EntityID: "acme", UserID: "u", ObjectType: "memo", Action: "read", MinRevision: -1},
 	}); !policy.IsKind(err, policy.KindInvalid) {
 		t.Fatalf("negative min_revision in a batch: %v", err)
 	}
-	// Entity writes record their revisions too: creating is 1, deleting
+	// Entity writes return their revisions too: creating is 1, deleting
 	// the revision it bumped to.
-	ctx, rev = policy.TrackRevisions(policy.Internal(context.Background()))
-	if _, err := a.svc.CreateEntity(ctx, policy.EntityInput{ID: "new"}); err != nil || rev() != 1 {
-		t.Fatalf("create entity recorded %d (%v)", rev(), err)
+	if e, err := a.svc.CreateEntity(ctx, policy.EntityInput{ID: "new"}); err != nil || e.Revision != 1 {
+		t.Fatalf("create entity returned %d (%v)", e.Revision, err)
+	}
+	if rev, err := a.svc.DeleteEntity(ctx, "new"); err != nil || rev != 2 {
+		t.Fatalf("delete entity returned %d (%v)", rev, err)
 	}
 }
 

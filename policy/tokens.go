@@ -70,25 +70,17 @@ type Tokens struct {
 	lastForced atomic.Int64 // the last read for an unknown kid
 	reloading  atomic.Bool
 
-	mu         sync.Mutex
-	gen        uint64 // bumped by every drop: a look-up begun before it is not remembered
-	clients    map[string]*clientMemo
-	entities   map[string]*entityMemo
-	rechecking map[string]bool  // keys being asked about now -> ask once more when done
-	secrets    *verifiedSecrets // secrets that passed bcrypt (clients.go)
+	mu       sync.Mutex // guards gen and both memos (memo.go)
+	gen      uint64     // bumped by every drop: a look-up begun before it is not remembered
+	clients  *memo[Client]
+	entities *memo[entityState]
+	secrets  *verifiedSecrets // secrets that passed bcrypt (clients.go)
 }
 
-type clientMemo struct {
-	c         Client
-	checked   time.Time // when the store was last asked
-	confirmed time.Time // when the store last said it exists
-}
-
-type entityMemo struct {
+// entityState is what is remembered of an entity.
+type entityState struct {
 	incarnation string
 	revision    int64
-	checked     time.Time
-	confirmed   time.Time
 }
 
 // keySet is the signing keys held: the current one signs, every one not yet
@@ -188,8 +180,9 @@ func NewTokens(ctx context.Context, store Store, svc *Service, admin *Authentica
 		cfg.Logger.Info("signing keys stored in plain or under the previous key encryption key are now stored encrypted with the key encryption key",
 			"key_encryption_key_id", cfg.KeyEncryptionKey.ID())
 	}
-	t := &Tokens{svc: svc, store: store, admin: admin, cfg: cfg, log: cfg.Logger,
-		clients: map[string]*clientMemo{}, entities: map[string]*entityMemo{}, rechecking: map[string]bool{}, secrets: newVerifiedSecrets()}
+	t := &Tokens{svc: svc, store: store, admin: admin, cfg: cfg, log: cfg.Logger, secrets: newVerifiedSecrets()}
+	t.clients = newMemo(&t.mu, cfg.Now, t.lookUpClient)
+	t.entities = newMemo(&t.mu, cfg.Now, t.lookUpEntity)
 	t.setKeys(load.keys)
 	t.lastLoad.Store(cfg.Now().UnixNano())
 	svc.OnClientDeleted(func(id string) {
@@ -480,42 +473,40 @@ func (t *Tokens) external(token string) (Actor, error) {
 // ---- what is remembered of clients and entities ----
 
 func (t *Tokens) rememberClient(c Client) {
-	now := t.cfg.Now()
 	t.mu.Lock()
-	t.clients[c.ID] = &clientMemo{c: c, checked: now, confirmed: now}
+	t.clients.put(c.ID, c)
 	t.mu.Unlock()
 }
 
 func (t *Tokens) rememberEntity(id string, e Entity) {
-	now := t.cfg.Now()
 	t.mu.Lock()
-	t.storeEntityLocked(id, e, now)
+	t.storeEntityLocked(id, entityState{incarnation: e.Incarnation, revision: e.Revision})
 	t.mu.Unlock()
 }
 
-func (t *Tokens) storeEntityLocked(id string, e Entity, now time.Time) {
-	if m, ok := t.entities[id]; ok && m.incarnation != e.Incarnation {
+func (t *Tokens) storeEntityLocked(id string, e entityState) {
+	if m, ok := t.entities.peek(id); ok && m.incarnation != e.incarnation {
 		t.forgetEntityLocked(id) // made anew: its clients' records go too
 	}
-	t.entities[id] = &entityMemo{incarnation: e.Incarnation, revision: e.Revision, checked: now, confirmed: now}
+	t.entities.put(id, e)
 }
 
 // forgetClientLocked drops a client's record (t.mu held).
 func (t *Tokens) forgetClientLocked(id string) {
 	t.gen++
-	delete(t.clients, id)
+	t.clients.drop(id)
 }
 
 // forgetEntityLocked drops an entity's incarnation and the records of the
 // clients bound to it (t.mu held).
 func (t *Tokens) forgetEntityLocked(id string) {
 	t.gen++
-	delete(t.entities, id)
-	for cid, m := range t.clients {
-		if m.c.EntityID == id {
-			delete(t.clients, cid)
+	t.entities.drop(id)
+	t.clients.each(func(cid string, c Client) {
+		if c.EntityID == id {
+			t.clients.drop(cid)
 		}
-	}
+	})
 }
 
 // entityChanged hears of a change of an entity from the Syncer: another
@@ -524,7 +515,7 @@ func (t *Tokens) forgetEntityLocked(id string) {
 func (t *Tokens) entityChanged(id string, revision int64, exists bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	m, ok := t.entities[id]
+	m, ok := t.entities.peek(id)
 	if !ok {
 		return
 	}
@@ -532,36 +523,12 @@ func (t *Tokens) entityChanged(id string, revision int64, exists bool) {
 		t.forgetEntityLocked(id)
 		return
 	}
-	t.recheckLocked("e:"+id, func() { t.lookUpEntity(id) })
-	for cid, cm := range t.clients {
-		if cm.c.EntityID == id { // one may have been deleted
-			t.recheckLocked("c:"+cid, func() { t.lookUpClient(cid) })
+	t.entities.recheck(id)
+	t.clients.each(func(cid string, c Client) {
+		if c.EntityID == id { // one may have been deleted
+			t.clients.recheck(cid)
 		}
-	}
-}
-
-// recheckLocked runs fn in the background (t.mu held); asked while it runs,
-// it runs once more after (again), since the running one's answer may
-// predate what prompted the ask.
-func (t *Tokens) recheckLocked(key string, fn func()) {
-	if _, running := t.rechecking[key]; running {
-		t.rechecking[key] = true
-		return
-	}
-	t.rechecking[key] = false
-	go func() {
-		for {
-			fn()
-			t.mu.Lock()
-			if !t.rechecking[key] {
-				delete(t.rechecking, key)
-				t.mu.Unlock()
-				return
-			}
-			t.rechecking[key] = false
-			t.mu.Unlock()
-		}
-	}()
+	})
 }
 
 // client returns a client's record from memory, so that a request with a
@@ -569,36 +536,13 @@ func (t *Tokens) recheckLocked(key string, fn func()) {
 // clientRecheck, the store is asked again in the background. Only a client
 // this instance does not know is looked up before answering; when the store
 // cannot say, its token is refused: never allow on error.
-func (t *Tokens) client(id string) (Client, bool) {
-	now := t.cfg.Now()
-	t.mu.Lock()
-	if m, ok := t.clients[id]; ok {
-		c := m.c
-		if now.Sub(m.checked) >= clientRecheck {
-			t.recheckLocked("c:"+id, func() { t.lookUpClient(id) })
-		}
-		t.mu.Unlock()
-		return c, true
-	}
-	t.mu.Unlock()
-	return t.lookUpClient(id)
-}
+func (t *Tokens) client(id string) (Client, bool) { return t.clients.recall(id) }
 
 // incarnation returns an entity's current incarnation from memory, as
 // client does a client's record.
 func (t *Tokens) incarnation(id string) (string, bool) {
-	now := t.cfg.Now()
-	t.mu.Lock()
-	if m, ok := t.entities[id]; ok {
-		inc := m.incarnation
-		if now.Sub(m.checked) >= clientRecheck {
-			t.recheckLocked("e:"+id, func() { t.lookUpEntity(id) })
-		}
-		t.mu.Unlock()
-		return inc, true
-	}
-	t.mu.Unlock()
-	return t.lookUpEntity(id)
+	e, ok := t.entities.recall(id)
+	return e.incarnation, ok
 }
 
 // lookUpClient asks the store for a client's record and remembers the
@@ -606,69 +550,55 @@ func (t *Tokens) incarnation(id string) (string, bool) {
 // than clientOutageGrace ago is kept (checks keep answering through a
 // database outage); nothing else is believed.
 func (t *Tokens) lookUpClient(id string) (Client, bool) {
-	t.mu.Lock()
-	gen := t.gen
-	t.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	var c Client
-	err := t.store.View(ctx, func(tx Tx) error {
-		var err error
-		c, err = tx.GetClient(id)
-		return err
-	})
-	now := t.cfg.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	switch {
-	case err == nil:
-		if t.gen == gen {
-			t.clients[id] = &clientMemo{c: c, checked: now, confirmed: now}
-		}
-		return c, true
-	case isNotFound(err):
-		t.forgetClientLocked(id)
-		return Client{}, false
-	}
-	if m, ok := t.clients[id]; ok && now.Sub(m.confirmed) < clientOutageGrace {
-		m.checked = now
-		return m.c, true
-	}
-	delete(t.clients, id)
-	return Client{}, false
+	return lookUp(t, t.clients, id, func(tx Tx) (Client, error) { return tx.GetClient(id) },
+		func(c Client) { t.clients.put(id, c) }, func() { t.forgetClientLocked(id) })
 }
 
 // lookUpEntity asks the store for an entity's incarnation, as lookUpClient
 // does for a client.
-func (t *Tokens) lookUpEntity(id string) (string, bool) {
+func (t *Tokens) lookUpEntity(id string) (entityState, bool) {
+	return lookUp(t, t.entities, id, func(tx Tx) (entityState, error) {
+		e, err := tx.GetEntity(id)
+		return entityState{incarnation: e.Incarnation, revision: e.Revision}, err
+	}, func(e entityState) { t.storeEntityLocked(id, e) }, func() { t.forgetEntityLocked(id) })
+}
+
+// lookUp reads key's value from the store and remembers it with keep (t.mu
+// held), unless something was dropped meanwhile; a key the store does not
+// hold is dropped with gone (t.mu held); when the store cannot answer, m
+// says what is still believed.
+func lookUp[V any](t *Tokens, m *memo[V], key string, read func(Tx) (V, error), keep func(V), gone func()) (V, bool) {
 	t.mu.Lock()
 	gen := t.gen
 	t.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	var e Entity
+	var v V
 	err := t.store.View(ctx, func(tx Tx) error {
 		var err error
-		e, err = tx.GetEntity(id)
+		v, err = read(tx)
 		return err
 	})
-	now := t.cfg.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
 	case err == nil:
 		if t.gen == gen {
-			t.storeEntityLocked(id, e, now)
+			keep(v)
+		} else {
+			// Something was dropped while this read ran: the read may
+			// predate that, so it is not remembered, and neither is what
+			// was remembered before it, which is older still (a re-check
+			// prompted by an entity's re-creation, losing to the drop of
+			// one of its clients, kept the old incarnation believed). The
+			// next use asks the store.
+			m.drop(key)
 		}
-		return e.Incarnation, true
+		return v, true
 	case isNotFound(err):
-		t.forgetEntityLocked(id)
-		return "", false
+		gone()
+		var zero V
+		return zero, false
 	}
-	if m, ok := t.entities[id]; ok && now.Sub(m.confirmed) < clientOutageGrace {
-		m.checked = now
-		return m.incarnation, true
-	}
-	delete(t.entities, id)
-	return "", false
+	return m.unanswered(key)
 }

@@ -71,7 +71,7 @@ func TestTokenDiesWithEntityOnEveryInstance(t *testing.T) {
 		}
 	}
 
-	if err := a.svc.DeleteEntity(ctx, "acme"); err != nil {
+	if _, err := a.svc.DeleteEntity(ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {

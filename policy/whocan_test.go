@@ -132,7 +132,7 @@ func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 	scopes := []string{"team:0", "team:1"}
 	var roles, users []string
 	for r := 0; r < 8; r++ {
-		role, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name(fmt.Sprintf("role %d", r)), Permissions: randomRights(rng, 8)})
+		role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name(fmt.Sprintf("role %d", r)), Permissions: randomRights(rng, 8)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +143,7 @@ func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			in.Permissions = randomRights(rng, 3)
 		}
-		if _, err := svc.CreateUser(ctx, "acme", in); err != nil {
+		if _, _, err := svc.CreateUser(ctx, "acme", in); err != nil {
 			t.Fatal(err)
 		}
 		users = append(users, in.ID)
@@ -170,16 +170,16 @@ func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 			var err error
 			switch k {
 			case 0, 1:
-				_, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Permissions: perms}, false, 0)
+				_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Permissions: perms}, false, 0)
 			case 2:
-				_, err = svc.AssignRole(ctx, "acme", user, role, scope)
+				_, _, err = svc.AssignRole(ctx, "acme", user, role, scope)
 			case 3:
-				err = svc.UnassignRole(ctx, "acme", user, role, scope)
+				_, err = svc.UnassignRole(ctx, "acme", user, role, scope)
 			case 4:
 				if rng.IntN(4) == 0 {
-					_, err = svc.DeleteRole(ctx, "acme", role, true, 0)
+					_, _, err = svc.DeleteRole(ctx, "acme", role, true, 0)
 				} else {
-					_, err = svc.AssignRole(ctx, "acme", user, role, scope)
+					_, _, err = svc.AssignRole(ctx, "acme", user, role, scope)
 				}
 			}
 			return err

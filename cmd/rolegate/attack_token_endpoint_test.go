@@ -245,7 +245,7 @@ func TestAttackTokenFloodDoesNotResetLimiters(t *testing.T) {
 // attempt that would need a bcrypt is 429, whatever its id. A real client that
 // got a token before keeps getting tokens (its secret is known good and
 // costs no bcrypt); a client not yet seen on this instance waits with the
-// junk (documented in README).
+// junk (documented in docs/auth.md).
 func TestAttackTokenGlobalFailureBudget(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t),
 		"ROLEGATE_TOKEN_FAILURE_CPU": "0.0001"})

@@ -41,7 +41,7 @@ func TestDoctorCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := "approver"
-	role, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{
+	role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{
 		{ObjectType: "payable", Actions: []policy.ActionPermission{{ActionName: "read", Permission: policy.Allowed}}}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,265 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// replaceRoles makes the user's roles inside scope ("" entity-wide) exactly
+// roleIDs. The caller must hold the rights of every role it adds.
+func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, scope string, roleIDs []string, now time.Time) error {
+	want, err := activeRoles(tx, entityID, roleIDs)
+	if err != nil {
+		return err
+	}
+	have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, Scope: &scope})
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, r := range want {
+		keep[r.ID] = true
+	}
+	// What the change gives: the allows of the roles added, and the rights
+	// that the denies of the roles taken away were masking.
+	var gs []grant
+	held := map[string]bool{}
+	expired := map[string]bool{} // expired, not yet swept: no longer held
+	for _, a := range have {
+		if lapsed(a, now) {
+			expired[a.RoleID] = true
+			continue
+		}
+		held[a.RoleID] = true
+		if !keep[a.RoleID] {
+			r, err := tx.GetRole(entityID, a.RoleID)
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+			if err == nil && r.Status == StatusActive {
+				gs = append(gs, deniesOf(r.Permissions)...)
+			}
+		}
+	}
+	for _, r := range want {
+		if !held[r.ID] {
+			gs = append(gs, allowsOf(r.Permissions)...)
+		}
+	}
+	if err := s.mayGive(ctx, entityID, gs); err != nil {
+		return err
+	}
+	var add, remove []Rule
+	for _, a := range have {
+		if !keep[a.RoleID] || expired[a.RoleID] {
+			if err := tx.DeleteAssignment(a); err != nil {
+				return err
+			}
+			remove = append(remove, CompileAssignment(a))
+		}
+	}
+	for _, r := range want {
+		if held[r.ID] {
+			continue
+		}
+		a := Assignment{EntityID: entityID, UserID: userID, RoleID: r.ID, Scope: scope, CreatedAt: now}
+		if err := tx.PutAssignment(&a); err != nil {
+			return err
+		}
+		add = append(add, CompileAssignment(a))
+	}
+	if err := tx.RemoveRules(remove); err != nil {
+		return err
+	}
+	return tx.AddRules(add)
+}
+
+// SetScopedRoles makes the roles a user holds inside scope (such as
+// "team:42") exactly roleIDs, replacing what it held there; nil means the
+// entity's default roles. It returns the roles now held there.
+func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope string, roleIDs []string) ([]Role, int64, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
+		return nil, 0, err
+	}
+	if !ValidScope(scope) {
+		return nil, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+	}
+	for i, id := range roleIDs {
+		if id == "" || len(id) > 64 {
+			return nil, 0, Invalid("invalid_role_id", fmt.Sprintf("role_ids[%d]", i), "role_ids[%d] is not a role id", i)
+		}
+	}
+	var out []Role
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		if _, err := getUser(tx, entityID, userID); err != nil {
+			return err
+		}
+		held, err := s.userRoles(tx, entityID, userID, map[string]Role{})
+		if err != nil {
+			return err
+		}
+		before := scopedRolesDocOf(userID, scope, held)
+		ids := roleIDs
+		if ids == nil {
+			yes := true
+			defaults, err := tx.ListRoles(entityID, RoleFilter{Status: StatusActive, Default: &yes}, Page{Limit: 100, Sort: "created_at"})
+			if err != nil {
+				return err
+			}
+			for _, r := range defaults {
+				ids = append(ids, r.ID)
+			}
+		}
+		if err := s.replaceRoles(ctx, tx, entityID, userID, scope, ids, now); err != nil {
+			return err
+		}
+		if out, err = activeRoles(tx, entityID, ids); err != nil {
+			return err
+		}
+		if held, err = s.userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditTeamRolesSet, AuditObjectAssignment, userID, before, scopedRolesDocOf(userID, scope, held))
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, rev, nil
+}
+
+// AssignRole gives a user a role, entity-wide or inside scope. Assigning a
+// role the user holds returns the existing assignment.
+func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scope string) (Assignment, int64, error) {
+	return s.AssignRoleUntil(ctx, entityID, userID, roleID, scope, nil)
+}
+
+// AssignRoleUntil gives a user a role, entity-wide or inside scope, until
+// expiresAt (nil: for good). Assigning a role the user holds in that scope
+// sets the existing assignment's expiry to expiresAt.
+func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID, scope string, expiresAt *time.Time) (Assignment, int64, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
+		return Assignment{}, 0, err
+	}
+	if scope != "" && !ValidScope(scope) {
+		return Assignment{}, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+	}
+	if err := s.validExpiry(expiresAt); err != nil {
+		return Assignment{}, 0, err
+	}
+	var a Assignment
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		if _, err := getUser(tx, entityID, userID); err != nil {
+			return err
+		}
+		r, err := getRole(tx, entityID, roleID)
+		if err != nil {
+			return err
+		}
+		if r.Status != StatusActive {
+			return roleNotFound(roleID)
+		}
+		if err := s.mayGiveUntil(ctx, entityID, allowsOf(r.Permissions), expiresAt); err != nil {
+			return err
+		}
+		sc := scope
+		have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, RoleID: roleID, Scope: &sc})
+		if err != nil {
+			return err
+		}
+		if len(have) > 0 {
+			a = have[0]
+			if sameExpiry(a.ExpiresAt, expiresAt) {
+				return nil
+			}
+			if sooner(expiresAt, a.ExpiresAt) {
+				// Its denies stop masking rights of the user sooner: the
+				// same as taking the role away then.
+				if err := s.mayGive(ctx, entityID, deniesOf(r.Permissions)); err != nil {
+					return err
+				}
+			}
+			// The same assignment, with another expiry: its rule is replaced.
+			old := a
+			a.ExpiresAt = expiresAt
+			if err := tx.PutAssignment(&a); err != nil {
+				return err
+			}
+			if err := tx.RemoveRules([]Rule{CompileAssignment(old)}); err != nil {
+				return err
+			}
+			if err := tx.AddRules([]Rule{CompileAssignment(a)}); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, now, entityID, AuditAssignmentUpdate, AuditObjectAssignment, userID, assignmentDocOf(old), assignmentDocOf(a))
+		}
+		a = Assignment{EntityID: entityID, UserID: userID, RoleID: roleID, Scope: scope, CreatedAt: now, ExpiresAt: expiresAt}
+		if err := tx.PutAssignment(&a); err != nil {
+			return err
+		}
+		if err := tx.AddRules([]Rule{CompileAssignment(a)}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditAssignmentCreate, AuditObjectAssignment, userID, nil, assignmentDocOf(a))
+	})
+	return a, rev, err
+}
+
+// UnassignRole takes a role from a user, in one scope ("" entity-wide).
+func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, scope string) (int64, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
+		return 0, err
+	}
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		if _, err := getUser(tx, entityID, userID); err != nil {
+			return err
+		}
+		a := Assignment{EntityID: entityID, UserID: userID, RoleID: roleID, Scope: scope}
+		sc := scope
+		have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, RoleID: roleID, Scope: &sc})
+		if err != nil {
+			return err
+		}
+		if len(have) > 0 {
+			a = have[0]
+			// Its denies stop masking rights of the user.
+			r, err := tx.GetRole(entityID, roleID)
+			if err != nil && !isNotFound(err) {
+				return err
+			}
+			if err == nil && r.Status == StatusActive {
+				if err := s.mayGive(ctx, entityID, deniesOf(r.Permissions)); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.DeleteAssignment(a); err != nil {
+			if isNotFound(err) {
+				return Errorf(KindNotFound, "assignment_not_found", "user %q does not hold role %q in that scope", userID, roleID)
+			}
+			return err
+		}
+		if err := tx.RemoveRules([]Rule{CompileAssignment(a)}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditAssignmentDelete, AuditObjectAssignment, userID, assignmentDocOf(a), nil)
+	})
+	return rev, err
+}
+
+// UserRoles lists the roles a user holds.
+func (s *Service) UserRoles(ctx context.Context, entityID, userID string) ([]UserRole, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+		return nil, err
+	}
+	var out []UserRole
+	err := s.store.View(ctx, func(tx Tx) error {
+		if _, err := getUser(tx, entityID, userID); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.userRoles(tx, entityID, userID, map[string]Role{})
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,160 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+)
+
+// CheckRequest is one question: may UserID do Action on ObjectType in
+// EntityID? OwnerID is who owns the object (for allowed_for_own); Scope
+// counts the user's assignments inside that scope too.
+type CheckRequest struct {
+	EntityID   string
+	UserID     string
+	ObjectType string
+	Action     string
+	OwnerID    string
+	Scope      string
+	Explain    bool
+	// MinRevision, when positive, is the oldest revision of the entity's
+	// policy the answer may come from (a revision a write returned): an
+	// older policy held is reloaded first, and the check fails with
+	// stale_policy rather than answer from it.
+	MinRevision int64
+}
+
+// Decision is the answer to a check. Permission is the deciding value:
+// denied when a deny matched, allowed or allowed_for_own when allowed,
+// not_allowed when nothing matched. Matched is set when explained.
+type Decision struct {
+	Allowed    bool
+	Permission Permission
+	Revision   int64
+	Matched    []Match
+	// On an explained refusal (whocan.go): DeniedBy are the denying rights
+	// when denied; GrantableBy the roles whose assignment would allow it when
+	// not_allowed.
+	DeniedBy    []Match
+	GrantableBy []Match
+	// ValidUntil is the earliest expiry (Unix ms) of the user's assignments
+	// still ahead that the answer may depend on, 0 when none: a copy of the
+	// answer kept elsewhere (a client's cache) must not be used from then on.
+	ValidUntil int64
+}
+
+// Match is one right that matched a check: from a role, or held by the user
+// directly (RoleID empty).
+type Match struct {
+	RoleID     string
+	RoleName   string
+	Permission Permission
+}
+
+// UserPermissions returns a user's effective rights (deny applied), entity-wide
+// plus inside scope when one is given.
+func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope string) (Permissions, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+		return Permissions{}, err
+	}
+	if _, err := s.GetUser(ctx, entityID, userID); err != nil {
+		return Permissions{}, err
+	}
+	p, _, err := s.engine.Effective(ctx, entityID, userID, scope)
+	return p, err
+}
+
+// authorizeCheck lets a caller ask a check: a token with the check scope,
+// bound to the check's entity or to none; a user of the entity may ask about
+// itself, and about others with the right to read checks.
+func (s *Service) authorizeCheck(ctx context.Context, req CheckRequest) error {
+	a := ActorFrom(ctx)
+	if a.UserID != "" && a.EntityID == req.EntityID && req.UserID == a.UserID && a.Has(ScopeCheck) {
+		return nil
+	}
+	return s.authorize(ctx, req.EntityID, ScopeCheck, ObjectCheck, ActionRead)
+}
+
+// ValidateCheck checks that a check names everything it must.
+func ValidateCheck(prefix string, req CheckRequest) error {
+	for _, f := range []struct{ name, value string }{
+		{"entity_id", req.EntityID}, {"user_id", req.UserID},
+		{"object_type", req.ObjectType}, {"action", req.Action},
+	} {
+		if f.value == "" {
+			return Invalid("missing_field", prefix+f.name, "%s%s is required", prefix, f.name)
+		}
+		if len(f.value) > MaxUserIDLen {
+			return Invalid("invalid_field", prefix+f.name, "%s%s is too long", prefix, f.name)
+		}
+	}
+	if len(req.OwnerID) > MaxUserIDLen || len(req.Scope) > MaxUserIDLen {
+		return Invalid("invalid_field", prefix+"scope", "%sowner_id and %sscope must be at most %d characters", prefix, prefix, MaxUserIDLen)
+	}
+	if req.MinRevision < 0 {
+		return Invalid("invalid_field", prefix+"min_revision", "%smin_revision must be a revision a write returned (a positive number)", prefix)
+	}
+	return nil
+}
+
+// Check answers one question. It never allows on error.
+func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error) {
+	if err := ValidateCheck("", req); err != nil {
+		return Decision{Permission: NotAllowed}, err
+	}
+	if err := s.authorizeCheck(ctx, req); err != nil {
+		return Decision{Permission: NotAllowed}, err
+	}
+	if err := s.reachable(ctx, "min_revision", req.EntityID, req.MinRevision); err != nil {
+		return Decision{Permission: NotAllowed}, err
+	}
+	d, err := s.engine.Check(ctx, req)
+	if err != nil {
+		return Decision{Permission: NotAllowed}, unavailable(err)
+	}
+	s.hideGrantable(ctx, req.EntityID, &d)
+	return d, nil
+}
+
+// hideGrantable drops an explained refusal's grantable_by (other roles of the
+// entity, by id and name) when the caller is a user of the entity who may not
+// read roles: asking a check about oneself must not list roles one may not
+// see. Matched and denied_by name only the asked user's own roles.
+func (s *Service) hideGrantable(ctx context.Context, entityID string, d *Decision) {
+	if d.GrantableBy == nil || ActorFrom(ctx).UserID == "" {
+		return
+	}
+	if s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead) != nil {
+		d.GrantableBy = nil
+	}
+}
+
+// CheckBatch answers several questions, in order.
+func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]Decision, error) {
+	if _, err := caller(ctx); err != nil {
+		return nil, err
+	}
+	for i, r := range reqs {
+		if err := ValidateCheck(fmt.Sprintf("checks[%d].", i), r); err != nil {
+			return nil, err
+		}
+		if i > 0 && r.EntityID == reqs[i-1].EntityID && r.UserID == reqs[i-1].UserID {
+			continue // authorized just above
+		}
+		if err := s.authorizeCheck(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.reachableAll(ctx, reqs); err != nil {
+		return nil, err
+	}
+	out := make([]Decision, len(reqs))
+	for i, r := range reqs {
+		d, err := s.engine.Check(ctx, r)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		s.hideGrantable(ctx, r.EntityID, &d)
+		out[i] = d
+	}
+	return out, nil
+}

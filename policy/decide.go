@@ -1,0 +1,262 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/casbin/casbin/v2"
+	"github.com/casbin/casbin/v2/model"
+)
+
+// decider is one Casbin enforcer of model.conf whose p rules are set, for one
+// check at a time, to the rules gathered from the units of the subjects the
+// user holds. holds(a, b) is g(a, b, dom) answered from that user's own g
+// rules: a is b, or a g rule links a to b (roles hold no roles, so one level).
+// Deciders are pooled: each serves one check at a time.
+type decider struct {
+	enf       *casbin.Enforcer
+	policy    *model.Assertion
+	sub, ssub string
+	subRoles  []string
+	ssubRoles []string
+	buf       [][]string
+}
+
+func (d *decider) holds(args ...any) (any, error) {
+	if len(args) != 2 {
+		return false, fmt.Errorf("holds takes 2 arguments, not %d", len(args))
+	}
+	a, _ := args[0].(string)
+	b, _ := args[1].(string)
+	if a == "" {
+		return false, nil
+	}
+	if a == b {
+		return true, nil
+	}
+	var roles []string
+	switch a {
+	case d.sub:
+		roles = d.subRoles
+	case d.ssub:
+		roles = d.ssubRoles
+	}
+	for _, role := range roles {
+		if role == b {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// newDecider builds a decider of the engine's model.
+func (e *Engine) newDecider() (*decider, error) {
+	m, err := model.NewModelFromString(e.modelText)
+	if err != nil {
+		return nil, err
+	}
+	enf, err := casbin.NewEnforcer(m)
+	if err != nil {
+		return nil, err
+	}
+	d := &decider{enf: enf, policy: m["p"]["p"]}
+	enf.AddFunction("holds", d.holds)
+	return d, nil
+}
+
+// check answers one question from the snapshot: the decision is Casbin's, over
+// the rules of the units of the subjects the user holds (its own, its roles
+// entity-wide and inside the scope) for the object type and wildcards, cached
+// per snapshot; the deciding value and the explanation come from the rules
+// that matched.
+func (s *snapshot) check(req CheckRequest) (Decision, error) {
+	d := Decision{Revision: s.revision, Permission: NotAllowed}
+	if !s.exists {
+		return d, nil
+	}
+	now := int64(0)
+	var epoch int64
+	if s.expiry.len() > 0 {
+		// A cached answer is good until the earliest expiry it depends on:
+		// that expiry is part of its key, so that once it passes the key
+		// changes and the answer is asked again.
+		now = s.clock()
+		epoch = s.epoch(req.UserID, req.Scope, now)
+		d.ValidUntil = epoch
+	}
+	h1, h2 := hashes(decisionKey{req.UserID, req.Scope, req.ObjectType, req.Action, req.OwnerID, epoch})
+	if !req.Explain {
+		if allowed, p, ok := s.decisions.Load().get(h1, h2); ok {
+			d.Allowed, d.Permission = allowed, p
+			return d, nil
+		}
+	}
+	dc, err := s.engine.decider()
+	if err != nil {
+		return d, fmt.Errorf("entity %q: enforcer: %w", s.entityID, err)
+	}
+	defer s.engine.deciders.Put(dc)
+	dc.sub = UserSubject(req.UserID)
+	dc.ssub = ""
+	if req.Scope != "" {
+		dc.ssub = ScopedSubject(req.Scope, req.UserID)
+	}
+	owner := ""
+	if req.OwnerID != "" {
+		owner = UserSubject(req.OwnerID)
+	}
+	dc.subRoles, _ = s.links.get(dc.sub)
+	dc.subRoles = s.live(dc.sub, dc.subRoles, now)
+	dc.ssubRoles = nil
+	if dc.ssub != "" {
+		dc.ssubRoles, _ = s.links.get(dc.ssub)
+		dc.ssubRoles = s.live(dc.ssub, dc.ssubRoles, now)
+	}
+	rules := s.gather(dc.buf[:0], req.ObjectType, dc.sub, dc.subRoles, dc.ssubRoles)
+	defer func() {
+		clear(rules)
+		dc.buf = rules[:0]
+		dc.subRoles, dc.ssubRoles = nil, nil
+	}()
+	allowed := false
+	if len(rules) > 0 {
+		dc.policy.Policy = rules
+		allowed, err = dc.enf.Enforce(dc.sub, dc.ssub, s.entityID, req.ObjectType, req.Action, owner)
+		dc.policy.Policy = nil
+		if err != nil {
+			return d, fmt.Errorf("enforce: %w", err)
+		}
+	}
+	matched := s.matches(rules, dc.sub, req.ObjectType, req.Action, owner)
+	d.Allowed = allowed
+	d.Permission = deciding(allowed, matched)
+	if req.Explain {
+		d.Matched = matched
+		if d.Matched == nil {
+			d.Matched = []Match{}
+		}
+	}
+	if t := s.decisions.Load(); t.put(h1, h2, d.Permission) && t.overwrites.Add(1) > int64(t.size()) {
+		s.engine.grow(s, t)
+	}
+	return d, nil
+}
+
+// decider takes a pooled decider, building one when none is free.
+func (e *Engine) decider() (*decider, error) {
+	if d, ok := e.deciders.Get().(*decider); ok {
+		return d, nil
+	}
+	return e.newDecider()
+}
+
+// gather appends the rules of the subjects' units that can match an object
+// type: those naming it and the wildcard ones.
+func (s *snapshot) gather(out [][]string, obj, sub string, roleLists ...[]string) [][]string {
+	add := func(subject string) {
+		u, ok := s.units.get(subject)
+		if !ok {
+			return
+		}
+		out = append(out, u.byObj[obj]...)
+		if obj != Wildcard {
+			out = append(out, u.byObj[Wildcard]...)
+		}
+	}
+	add(sub)
+	for _, roles := range roleLists {
+		for _, r := range roles {
+			add(r)
+		}
+	}
+	return out
+}
+
+// deciding names the value that decided: denied beats allowed beats
+// allowed_for_own; the Casbin decision has the last word.
+func deciding(allowed bool, matched []Match) Permission {
+	var any, own, deny bool
+	for _, m := range matched {
+		switch m.Permission {
+		case Allowed:
+			any = true
+		case AllowedForOwn:
+			own = true
+		case Denied:
+			deny = true
+		}
+	}
+	switch {
+	case allowed && any:
+		return Allowed
+	case allowed && own:
+		return AllowedForOwn
+	case allowed:
+		return Allowed
+	case deny:
+		return Denied
+	}
+	return NotAllowed
+}
+
+// subjects returns the subjects whose rights a user holds in a check: the
+// user's own and its roles', entity-wide and inside the scope.
+func (s *snapshot) subjects(sub, ssub string) []string {
+	now := int64(0)
+	if s.expiry.len() > 0 {
+		now = s.clock()
+	}
+	return s.subjectsAt(sub, ssub, now)
+}
+
+// subjectsAt is subjects as they will be at now (Unix ms): the assignments
+// expired by then do not count.
+func (s *snapshot) subjectsAt(sub, ssub string, now int64) []string {
+	out := []string{sub}
+	roles, _ := s.links.get(sub)
+	out = append(out, s.live(sub, roles, now)...)
+	if ssub != "" {
+		roles, _ = s.links.get(ssub)
+		out = append(out, s.live(ssub, roles, now)...)
+	}
+	return out
+}
+
+// matches lists the rights among the gathered rules that match a request.
+func (s *snapshot) matches(rules [][]string, sub, obj, act, owner string) []Match {
+	var out []Match
+	for _, v := range rules {
+		if (v[2] != Wildcard && v[2] != obj) || (v[3] != Wildcard && v[3] != act) {
+			continue
+		}
+		if v[4] == CondOwn && owner != sub {
+			continue
+		}
+		m := Match{RoleID: roleIDOf(v[0]), Permission: rulePermission(Rule{Values: v})}
+		m.RoleName, _ = s.roleNames.get(m.RoleID)
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].RoleName != out[j].RoleName {
+			return out[i].RoleName < out[j].RoleName
+		}
+		if out[i].RoleID != out[j].RoleID {
+			return out[i].RoleID < out[j].RoleID
+		}
+		return out[i].Permission < out[j].Permission
+	})
+	return out
+}
+
+func rulePermission(r Rule) Permission {
+	switch {
+	case r.Values[5] == EftDeny:
+		return Denied
+	case r.Values[4] == CondOwn:
+		return AllowedForOwn
+	}
+	return Allowed
+}

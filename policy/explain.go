@@ -1,0 +1,52 @@
+package policy
+
+import (
+	"slices"
+)
+
+// MaxGrantableBy bounds the roles an explained refusal names.
+const MaxGrantableBy = 20
+
+// explainRefusal completes an explained refusal: on denied, the rights that
+// deny and their roles; on not_allowed, the entity's active roles whose
+// assignment (entity-wide) would allow the question, none of which carries a
+// deny of it (a deny of the user's own would have made it denied).
+func (s *snapshot) explainRefusal(req CheckRequest, d *Decision) {
+	if !s.exists || d.Allowed {
+		return
+	}
+	if d.Permission == Denied {
+		d.DeniedBy = []Match{}
+		for _, m := range d.Matched {
+			if m.Permission == Denied {
+				d.DeniedBy = append(d.DeniedBy, m)
+			}
+		}
+		return
+	}
+	d.GrantableBy = []Match{}
+	idx := s.grants()
+	for _, sub := range s.subjectsNaming(idx, req.ObjectType) {
+		id := roleIDOf(sub)
+		name, active := s.roleNames.get(id)
+		if id == "" || !active {
+			continue
+		}
+		v := s.judge([]string{sub}, req.ObjectType, req.Action)
+		own := req.OwnerID != "" && req.OwnerID == req.UserID
+		if len(v.deny) > 0 || (len(v.allow) == 0 && !(own && len(v.own) > 0)) {
+			continue
+		}
+		m := Match{RoleID: id, RoleName: name, Permission: Allowed}
+		if len(v.allow) == 0 {
+			m.Permission = AllowedForOwn
+		}
+		if !slices.Contains(d.GrantableBy, m) {
+			d.GrantableBy = append(d.GrantableBy, m)
+		}
+	}
+	sortMatches(d.GrantableBy)
+	if len(d.GrantableBy) > MaxGrantableBy {
+		d.GrantableBy = d.GrantableBy[:MaxGrantableBy]
+	}
+}

@@ -1,0 +1,227 @@
+package policy
+
+import (
+	"time"
+)
+
+// recorder is the Tx a write's callback gets: it forwards every call to the
+// transaction and records in delta what the calls change in the policy the
+// engine holds (rules, role names). It lists every Tx method on purpose,
+// rather than embedding Tx: a method added to Tx must be added here too, and
+// whoever adds it decides whether it changes rules (then it must record them,
+// or set delta.Full). A method forwarded without that thought would let the
+// engine miss a change.
+type recorder struct {
+	tx       Tx
+	entityID string // the entity the write is to
+	delta    Delta
+	// touched lists the roles, users and assignments the write stored or
+	// removed: the items of its revision in the changes feed (feeditems.go).
+	touched touched
+}
+
+func (r *recorder) InsertRole(role *Role) error {
+	if err := r.tx.InsertRole(role); err != nil {
+		return err
+	}
+	r.delta.role(role)
+	r.touched.role(role)
+	return nil
+}
+
+func (r *recorder) UpdateRole(role *Role) error {
+	if err := r.tx.UpdateRole(role); err != nil {
+		return err
+	}
+	r.delta.role(role)
+	r.touched.role(role)
+	return nil
+}
+
+func (r *recorder) AddRules(rules []Rule) error {
+	if err := r.tx.AddRules(rules); err != nil {
+		return err
+	}
+	r.delta.rules(OpAdd, "", rules)
+	return nil
+}
+
+func (r *recorder) RemoveRules(rules []Rule) error {
+	if err := r.tx.RemoveRules(rules); err != nil {
+		return err
+	}
+	r.delta.rules(OpRemove, "", rules)
+	return nil
+}
+
+func (r *recorder) ReplaceSubjectRules(entityID, subject string, rules []Rule) error {
+	if err := r.tx.ReplaceSubjectRules(entityID, subject, rules); err != nil {
+		return err
+	}
+	if entityID != r.entityID {
+		r.delta.Full = true
+	}
+	r.delta.rules(OpReplace, subject, rules)
+	return nil
+}
+
+func (r *recorder) DeleteEntity(id string) error {
+	r.delta.Full = true
+	r.touched.everything()
+	return r.tx.DeleteEntity(id)
+}
+
+// The calls that change no rule and no role name.
+
+func (r *recorder) AppendPolicyChange(c PolicyChange, keep int) error {
+	return r.tx.AppendPolicyChange(c, keep)
+}
+
+func (r *recorder) InsertEntity(e *Entity) error { return r.tx.InsertEntity(e) }
+
+func (r *recorder) GetEntity(id string) (Entity, error) { return r.tx.GetEntity(id) }
+
+func (r *recorder) ListEntities(afterID string, limit int) ([]Entity, error) {
+	return r.tx.ListEntities(afterID, limit)
+}
+
+func (r *recorder) BumpRevision(entityID string, now time.Time) (int64, error) {
+	return r.tx.BumpRevision(entityID, now)
+}
+
+func (r *recorder) EntityRevisions(ids []string) (map[string]int64, error) {
+	return r.tx.EntityRevisions(ids)
+}
+
+func (r *recorder) GetRole(entityID, roleID string) (Role, error) {
+	return r.tx.GetRole(entityID, roleID)
+}
+
+func (r *recorder) ListRoles(entityID string, f RoleFilter, p Page) ([]Role, error) {
+	return r.tx.ListRoles(entityID, f, p)
+}
+
+func (r *recorder) GetUser(entityID, userID string) (User, error) {
+	return r.tx.GetUser(entityID, userID)
+}
+
+func (r *recorder) ListUsers(entityID string, f UserFilter, p Page) ([]User, error) {
+	return r.tx.ListUsers(entityID, f, p)
+}
+
+func (r *recorder) ListAssignments(entityID string, f AssignmentFilter) ([]Assignment, error) {
+	return r.tx.ListAssignments(entityID, f)
+}
+
+func (r *recorder) EntityRules(entityID string) ([]Rule, error) { return r.tx.EntityRules(entityID) }
+
+func (r *recorder) StrayRuleEntities(afterID string, limit int) ([]string, error) {
+	return r.tx.StrayRuleEntities(afterID, limit)
+}
+
+func (r *recorder) InsertClient(c *Client) error { return r.tx.InsertClient(c) }
+
+func (r *recorder) GetClient(id string) (Client, error) { return r.tx.GetClient(id) }
+
+func (r *recorder) ListClients(afterID string, limit int) ([]Client, error) {
+	return r.tx.ListClients(afterID, limit)
+}
+
+func (r *recorder) DeleteClient(id string) error { return r.tx.DeleteClient(id) }
+
+func (r *recorder) GetSetting(key string) (string, error) { return r.tx.GetSetting(key) }
+
+func (r *recorder) PutSetting(key, value string) error { return r.tx.PutSetting(key, value) }
+
+func (r *recorder) InsertAuditEvent(e *AuditEvent) error { return r.tx.InsertAuditEvent(e) }
+
+func (r *recorder) ListAuditEvents(entityID string, f AuditFilter, p Page) ([]AuditEvent, error) {
+	return r.tx.ListAuditEvents(entityID, f, p)
+}
+
+func (r *recorder) DeleteAuditEvents(entityID string) error { return r.tx.DeleteAuditEvents(entityID) }
+
+// Forwarded methods that write no rules (so record nothing).
+func (r *recorder) EntityCounts(entityID string) (EntityCounts, error) {
+	return r.tx.EntityCounts(entityID)
+}
+
+func (r *recorder) RecountEntity(entityID string) error { return r.tx.RecountEntity(entityID) }
+
+func (r *recorder) ExpiredAssignments(before time.Time, limit int) ([]Assignment, error) {
+	return r.tx.ExpiredAssignments(before, limit)
+}
+
+func (r *recorder) InsertAuditEvents(es []AuditEvent) error { return r.tx.InsertAuditEvents(es) }
+
+func (r *recorder) ReplaceSetting(key, old, value string) error {
+	return r.tx.ReplaceSetting(key, old, value)
+}
+
+func (r *recorder) DeleteEntityClients(entityID string) ([]Client, error) {
+	return r.tx.DeleteEntityClients(entityID)
+}
+
+// The calls that change no rule but change what the feed shows: the users
+// and assignments they store or remove are noted (their rules are recorded
+// by the rule calls that go with them).
+
+func (r *recorder) InsertUser(u *User) error {
+	if err := r.tx.InsertUser(u); err != nil {
+		return err
+	}
+	r.touched.add(ItemUser, ItemPut, u.ID, "", "")
+	return nil
+}
+
+func (r *recorder) InsertUsers(us []User) error {
+	if err := r.tx.InsertUsers(us); err != nil {
+		return err
+	}
+	for i := range us {
+		r.touched.add(ItemUser, ItemPut, us[i].ID, "", "")
+	}
+	return nil
+}
+
+func (r *recorder) UpdateUser(u *User) error {
+	if err := r.tx.UpdateUser(u); err != nil {
+		return err
+	}
+	r.touched.add(ItemUser, ItemPut, u.ID, "", "")
+	return nil
+}
+
+func (r *recorder) DeleteUser(entityID, userID string) error {
+	if err := r.tx.DeleteUser(entityID, userID); err != nil {
+		return err
+	}
+	r.touched.add(ItemUser, ItemDelete, userID, "", "")
+	return nil
+}
+
+func (r *recorder) PutAssignment(a *Assignment) error {
+	if err := r.tx.PutAssignment(a); err != nil {
+		return err
+	}
+	r.touched.assignment(a, ItemPut)
+	return nil
+}
+
+func (r *recorder) InsertAssignments(as []Assignment) error {
+	if err := r.tx.InsertAssignments(as); err != nil {
+		return err
+	}
+	for i := range as {
+		r.touched.assignment(&as[i], ItemPut)
+	}
+	return nil
+}
+
+func (r *recorder) DeleteAssignment(a Assignment) error {
+	if err := r.tx.DeleteAssignment(a); err != nil {
+		return err
+	}
+	r.touched.assignment(&a, ItemDelete)
+	return nil
+}

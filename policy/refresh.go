@@ -1,0 +1,141 @@
+package policy
+
+import (
+	"context"
+	"time"
+)
+
+// Apply brings the entity's policy held in memory from revision rev-1 to rev by
+// applying the delta a committed write recorded: a new snapshot shares every
+// unit and index bucket the delta does not touch, so it costs what the write
+// changed. An entity not held is left to load on its next check. When the
+// held policy is not at rev-1 (a write in between not yet applied), or the
+// delta cannot be applied, it reloads the entity in full (Refresh), which also
+// catches up from the change log when the store keeps one.
+func (e *Engine) Apply(ctx context.Context, entityID string, rev int64, d Delta) error {
+	sl, ok := e.entities.load(entityID)
+	if !ok {
+		return nil
+	}
+	cur := sl.snap.Load()
+	if cur != nil && cur.revision >= rev {
+		return nil // already there (a reload that read it)
+	}
+	if d.Full || cur == nil || !cur.exists || cur.revision != rev-1 {
+		return e.Refresh(ctx, entityID)
+	}
+	next, err := cur.apply(rev, d)
+	if err != nil {
+		return e.Refresh(ctx, entityID)
+	}
+	if !e.swap(sl, cur, next) {
+		if s := sl.snap.Load(); s == nil || s.revision < rev {
+			return e.Refresh(ctx, entityID)
+		}
+		return nil
+	}
+	e.deltas.Add(1)
+	return nil
+}
+
+// swap installs next in place of cur, unless the slot moved meanwhile.
+func (e *Engine) swap(sl *slot, cur, next *snapshot) bool {
+	next.decisions.Store(e.tableLike(cur.decisions.Load()))
+	next.engine = e
+	if !sl.snap.CompareAndSwap(cur, next) {
+		e.release(next)
+		return false
+	}
+	e.release(cur)
+	return true
+}
+
+// Refresh brings an entity's policy up to date if it is held, after a
+// committed write: by applying the change log's entries after the revision
+// held when the store keeps a log that reaches back, else by reloading it in
+// full. A policy older than the one held is never installed. An entity not held is
+// left to load on its next check; one that no longer exists is dropped.
+func (e *Engine) Refresh(ctx context.Context, entityID string) error {
+	sl, ok := e.entities.load(entityID)
+	if !ok {
+		if !e.unknown.remove(entityID) {
+			return nil
+		}
+		// Held as unknown, as at revision 0: it may exist now.
+		e.reloads.Add(1)
+		_, err := e.snapshot(ctx, entityID)
+		return err
+	}
+	if cur := sl.snap.Load(); cur != nil {
+		if next, _ := e.catchUpFromLog(ctx, cur); next != nil {
+			if next == cur || e.swap(sl, cur, next) {
+				e.deltas.Add(next.revision - cur.revision)
+				return nil
+			}
+			if s := sl.snap.Load(); s != nil && s.revision >= next.revision {
+				return nil // another catch-up got there
+			}
+		}
+	}
+	e.reloads.Add(1)
+	s, err := e.load(ctx, entityID)
+	if err != nil {
+		// The held policy is now older than the store's: drop it so that the
+		// next check loads afresh rather than answering from it.
+		e.Forget(entityID)
+		return err
+	}
+	if !s.exists {
+		// Deleted: the policy held (of a revision > 0) would win over the
+		// "unknown entity" one (revision 0), so drop it instead.
+		e.release(s)
+		e.Forget(entityID)
+		return nil
+	}
+	e.install(sl, s)
+	return nil
+}
+
+// catchUp reloads an entity whose policy held is older than want, waiting up
+// to the engine's StaleWait for the store to show it (another instance's write
+// may not be visible yet to this one's reads). Concurrent waiters share the
+// reloads; each reload starts after the previous one ended, so none answers
+// from a load that began before the write it waits for.
+func (e *Engine) catchUp(ctx context.Context, entityID string, want int64) (*snapshot, error) {
+	wctx, cancel := context.WithTimeout(ctx, e.staleWait)
+	defer cancel()
+	held, _ := e.Held(entityID)
+	delay := 10 * time.Millisecond
+	for {
+		ch := e.flights.DoChan("catch-up\x00"+entityID, func() (any, error) {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.staleWait)
+			defer cancel()
+			return nil, e.Refresh(lctx, entityID)
+		})
+		select {
+		case <-ch:
+		case <-wctx.Done():
+			return nil, stalePolicy(entityID, held, want)
+		}
+		s, err := e.snapshot(wctx, entityID)
+		if err == nil {
+			if s.revision >= want {
+				return s, nil
+			}
+			held = s.revision
+		}
+		select {
+		case <-time.After(delay):
+		case <-wctx.Done():
+			return nil, stalePolicy(entityID, held, want)
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
+}
+
+// stalePolicy is the 503 of a check that asked for a newer policy than this
+// instance could reach in time.
+func stalePolicy(entityID string, held, want int64) error {
+	return Errorf(KindUnavailable, "stale_policy",
+		"this instance holds revision %d of entity %q, not yet %d; try again", held, entityID, want)
+}

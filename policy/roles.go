@@ -1,0 +1,375 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func roleNotFound(id string) error {
+	return Errorf(KindNotFound, "role_not_found", "role %q not found", id)
+}
+
+// RoleInput is a role as a caller writes it. For a PATCH, nil fields stay as
+// they are.
+type RoleInput struct {
+	// NameOptional lets a role be created or replaced without a name, as
+	// Dintero's roles may be; unnamed roles are not subject to name uniqueness.
+	NameOptional bool
+	Name         *string
+	Description  *string
+	Permissions  *Permissions
+	Default      *bool
+	Scope        *string // only on create
+	// View, when set, is what the caller's API shows of rights: an update of
+	// Permissions keeps the role's rights it does not show (view.go).
+	View *View
+}
+
+func (s *Service) validateRoleInput(in RoleInput) error {
+	if in.Name != nil && !(in.NameOptional && *in.Name == "") {
+		if err := ValidateName("name", *in.Name); err != nil {
+			return err
+		}
+	}
+	if in.Description != nil {
+		if err := validateText("description", *in.Description, MaxDescriptionLen); err != nil {
+			return err
+		}
+	}
+	if in.Permissions != nil {
+		if err := ValidatePermissions("permissions", *in.Permissions, s.catalog); err != nil {
+			return err
+		}
+	}
+	if in.Scope != nil && *in.Scope != "" && !identRe.MatchString(*in.Scope) {
+		return Invalid("invalid_scope", "scope", "scope must be an identifier such as account or team")
+	}
+	return nil
+}
+
+// CreateRole stores a new custom role and its rules.
+func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (Role, int64, error) {
+	in.Name = nfc(in.Name)
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionCreate); err != nil {
+		return Role{}, 0, err
+	}
+	if in.Name == nil && !in.NameOptional {
+		return Role{}, 0, Invalid("missing_field", "name", "name is required")
+	}
+	if err := s.validateRoleInput(in); err != nil {
+		return Role{}, 0, err
+	}
+	if in.Permissions != nil {
+		if err := s.mayGive(ctx, entityID, allowsOf(*in.Permissions)); err != nil {
+			return Role{}, 0, err
+		}
+	}
+	actor := ActorFrom(ctx).ID
+	r := Role{ID: uuid.NewString(), EntityID: entityID, RoleType: RoleCustom,
+		Scope: ScopeAccount, Status: StatusActive, Version: 1, CreatedBy: actor, UpdatedBy: actor}
+	if in.Name != nil {
+		r.Name = *in.Name
+	}
+	if in.Description != nil {
+		r.Description = *in.Description
+	}
+	if in.Permissions != nil {
+		r.Permissions = *in.Permissions
+	}
+	if in.Default != nil {
+		r.Default = *in.Default
+	}
+	if in.Scope != nil && *in.Scope != "" {
+		r.Scope = *in.Scope
+	}
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		r.CreatedAt, r.UpdatedAt = now, now
+		if err := tx.InsertRole(&r); err != nil {
+			if errors.Is(err, ErrDuplicate) {
+				return nameTaken(r.Name)
+			}
+			return err
+		}
+		if err := tx.AddRules(Compile(r)); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditRoleCreate, AuditObjectRole, r.ID, nil, roleDocOf(r))
+	})
+	if err != nil {
+		return Role{}, 0, err
+	}
+	return r, rev, nil
+}
+
+func nameTaken(name string) error {
+	e := Errorf(KindConflict, "role_name_taken", "a role named %q already exists", name)
+	e.Details = []Detail{{Field: "name", Message: "taken by another active role", Value: name}}
+	return e
+}
+
+// GetRole returns a role of the entity, also a deleted one.
+func (s *Service) GetRole(ctx context.Context, entityID, roleID string) (Role, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead); err != nil {
+		return Role{}, err
+	}
+	var r Role
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		r, err = getRole(tx, entityID, roleID)
+		return err
+	})
+	return r, err
+}
+
+func getRole(tx Tx, entityID, roleID string) (Role, error) {
+	r, err := tx.GetRole(entityID, roleID)
+	if isNotFound(err) {
+		return r, roleNotFound(roleID)
+	}
+	return r, err
+}
+
+// ListRoles returns one page of the entity's roles. An unknown entity is 404.
+func (s *Service) ListRoles(ctx context.Context, entityID string, f RoleFilter, p Page) ([]Role, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead); err != nil {
+		return nil, err
+	}
+	var out []Role
+	err := s.store.View(ctx, func(tx Tx) error {
+		if err := entityExists(tx, entityID); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.ListRoles(entityID, f, p)
+		return err
+	})
+	return out, err
+}
+
+// checkVersion answers 412 when the caller's If-Match is stale. 0 means no
+// If-Match.
+func checkVersion(r Role, ifMatch int64) error {
+	if ifMatch != 0 && ifMatch != r.Version {
+		return Errorf(KindPrecondition, "version_mismatch", "role is at version %d, not %d", r.Version, ifMatch)
+	}
+	return nil
+}
+
+// lastDefault reports whether r is the entity's only active, entity-wide
+// default role.
+func lastDefault(tx Tx, r Role) (bool, error) {
+	if !r.Default || r.Status != StatusActive || r.Scope != ScopeAccount {
+		return false, nil
+	}
+	yes := true
+	defaults, err := tx.ListRoles(r.EntityID, RoleFilter{Status: StatusActive, Default: &yes, Scope: ScopeAccount}, Page{Limit: 2, Sort: "created_at"})
+	if err != nil {
+		return false, err
+	}
+	return len(defaults) <= 1, nil
+}
+
+// UpdateRole changes a custom role: fields set in the input replace the
+// role's (permissions as a whole). With replace, absent fields are reset to
+// their zero values (PUT). ifMatch is the If-Match version, 0 for none.
+func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (Role, int64, error) {
+	in.Name = nfc(in.Name)
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionUpdate); err != nil {
+		return Role{}, 0, err
+	}
+	if replace && in.Name == nil && !in.NameOptional {
+		return Role{}, 0, Invalid("missing_field", "name", "name is required")
+	}
+	if in.Scope != nil {
+		return Role{}, 0, Invalid("immutable_field", "scope", "scope can only be set when the role is created")
+	}
+	if err := s.validateRoleInput(in); err != nil {
+		return Role{}, 0, err
+	}
+	var r Role
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		var err error
+		if r, err = getRole(tx, entityID, roleID); err != nil {
+			return err
+		}
+		if r.Status == StatusDeleted {
+			return Errorf(KindConflict, "role_deleted", "role %q is deleted", roleID)
+		}
+		if err := checkVersion(r, ifMatch); err != nil {
+			return err
+		}
+		old := r
+		if replace {
+			r.Name, r.Description, r.Permissions, r.Default = "", "", Permissions{}, false
+		}
+		if in.Name != nil {
+			r.Name = *in.Name
+		}
+		if in.Description != nil {
+			r.Description = *in.Description
+		}
+		if in.Permissions != nil {
+			r.Permissions = *in.Permissions
+			if in.View != nil {
+				r.Permissions = in.View.Merge(old.Permissions, *in.Permissions)
+				if err := ValidatePermissions("permissions", r.Permissions, s.catalog); err != nil {
+					return err
+				}
+			}
+		}
+		if in.Default != nil {
+			r.Default = *in.Default
+		}
+		// A system role comes from a template: its name, description and
+		// rights stay as they are; only whether it is a default role moves.
+		// Writing back the values it has is no change.
+		if old.RoleType == RoleSystem && (r.Name != old.Name || r.Description != old.Description ||
+			!SamePermissions(r.Permissions, old.Permissions)) {
+			return Errorf(KindForbidden, "system_role", "role %q is a system role: its name, description and rights cannot be changed", old.Name)
+		}
+		if old.RoleType == RoleSystem {
+			r.Permissions = old.Permissions // the same rights, in the template's order
+		}
+		// What the edit gives the role's holders, and new users when the
+		// role is (or stops being) a default role.
+		gs := gained(old.Permissions, r.Permissions)
+		if r.Default && !old.Default {
+			gs = append(gs, allowsOf(r.Permissions)...)
+		}
+		if old.Default && !r.Default {
+			gs = append(gs, deniesOf(old.Permissions)...)
+		}
+		if err := s.mayGive(ctx, entityID, gs); err != nil {
+			return err
+		}
+		if old.Default && !r.Default {
+			last, err := lastDefault(tx, old)
+			if err != nil {
+				return err
+			}
+			if last {
+				return Errorf(KindConflict, "last_default_role", "role %q is the entity's last default role", old.Name)
+			}
+		}
+		r.Version++
+		r.UpdatedAt, r.UpdatedBy = now, ActorFrom(ctx).ID
+		if err := tx.UpdateRole(&r); err != nil {
+			if errors.Is(err, ErrDuplicate) {
+				return nameTaken(r.Name)
+			}
+			return err
+		}
+		if err := tx.ReplaceSubjectRules(entityID, RoleSubject(r.ID), Compile(r)); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditRoleUpdate, AuditObjectRole, r.ID, roleDocOf(old), roleDocOf(r))
+	})
+	if err != nil {
+		return Role{}, 0, err
+	}
+	return r, rev, nil
+}
+
+// DeleteRole soft-deletes a custom role and removes its rules. While users
+// hold it, it is 409 role_in_use unless force, which removes the assignments.
+func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force bool, ifMatch int64) (Role, int64, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionDelete); err != nil {
+		return Role{}, 0, err
+	}
+	var r Role
+	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+		var err error
+		if r, err = getRole(tx, entityID, roleID); err != nil {
+			return err
+		}
+		if r.Status == StatusDeleted {
+			return roleNotFound(roleID)
+		}
+		if r.RoleType == RoleSystem {
+			return Errorf(KindForbidden, "system_role", "role %q is a system role and cannot be deleted", r.Name)
+		}
+		if err := checkVersion(r, ifMatch); err != nil {
+			return err
+		}
+		last, err := lastDefault(tx, r)
+		if err != nil {
+			return err
+		}
+		if last {
+			return Errorf(KindConflict, "last_default_role", "role %q is the entity's last default role", r.Name)
+		}
+		held, err := tx.ListAssignments(entityID, AssignmentFilter{RoleID: roleID})
+		if err != nil {
+			return err
+		}
+		if len(held) > 0 && !force {
+			e := Errorf(KindConflict, "role_in_use", "role %q is held by %d assignment(s); remove them or delete with force=true", r.Name, len(held))
+			return e
+		}
+		if len(held) > 0 || r.Default {
+			// Its denies stop masking rights of its holders (and of new users).
+			if err := s.mayGive(ctx, entityID, deniesOf(r.Permissions)); err != nil {
+				return err
+			}
+		}
+		var grules []Rule
+		for _, a := range held {
+			if err := tx.DeleteAssignment(a); err != nil {
+				return err
+			}
+			grules = append(grules, CompileAssignment(a))
+		}
+		if err := tx.RemoveRules(grules); err != nil {
+			return err
+		}
+		oldRules, before := Compile(r), roleDocOf(r)
+		r.Status, r.Version = StatusDeleted, r.Version+1
+		actor := ActorFrom(ctx).ID
+		r.DeletedAt, r.DeletedBy, r.UpdatedAt, r.UpdatedBy = &now, actor, now, actor
+		if err := tx.UpdateRole(&r); err != nil {
+			return err
+		}
+		if err := tx.RemoveRules(oldRules); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, now, entityID, AuditRoleDelete, AuditObjectRole, r.ID, before, roleDocOf(r))
+	})
+	if err != nil {
+		return Role{}, 0, err
+	}
+	return r, rev, nil
+}
+
+// ListRoleUsers returns one page of the users holding a role (in any scope).
+func (s *Service) ListRoleUsers(ctx context.Context, entityID, roleID string, p Page) ([]User, error) {
+	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+		return nil, err
+	}
+	var out []User
+	err := s.store.View(ctx, func(tx Tx) error {
+		if _, err := getRole(tx, entityID, roleID); err != nil {
+			return err
+		}
+		held, err := tx.ListAssignments(entityID, AssignmentFilter{RoleID: roleID})
+		if err != nil {
+			return err
+		}
+		if len(held) == 0 {
+			return nil
+		}
+		ids := make([]string, 0, len(held))
+		seen := map[string]bool{}
+		for _, a := range held {
+			if !seen[a.UserID] {
+				seen[a.UserID] = true
+				ids = append(ids, a.UserID)
+			}
+		}
+		out, err = tx.ListUsers(entityID, UserFilter{IDs: ids}, p)
+		return err
+	})
+	return out, err
+}
