@@ -21,6 +21,9 @@ type CheckRequest struct {
 	// older policy held is reloaded first, and the check fails with
 	// stale_policy rather than answer from it.
 	MinRevision int64
+	// noGrantable leaves grantable_by out of an explained refusal, before
+	// it is worked out (Service.grantable).
+	noGrantable bool
 }
 
 // Decision is the answer to a check. Permission is the deciding value:
@@ -107,25 +110,25 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 	if err := s.reachable(ctx, "min_revision", req.EntityID, req.MinRevision); err != nil {
 		return Decision{Permission: NotAllowed}, err
 	}
+	s.grantable(ctx, &req)
 	d, err := s.engine.Check(ctx, req)
 	if err != nil {
 		return Decision{Permission: NotAllowed}, unavailable(err)
 	}
-	s.hideGrantable(ctx, req.EntityID, &d)
 	return d, nil
 }
 
-// hideGrantable drops an explained refusal's grantable_by (other roles of the
-// entity, by id and name) when the caller is a user of the entity who may not
-// read roles: asking a check about oneself must not list roles one may not
-// see. Matched and denied_by name only the asked user's own roles.
-func (s *Service) hideGrantable(ctx context.Context, entityID string, d *Decision) {
-	if d.GrantableBy == nil || ActorFrom(ctx).UserID == "" {
+// grantable says whether an explained refusal may list grantable_by (other
+// roles of the entity, by id and name): not to a caller who is a user of the
+// entity and may not read roles, since asking a check about oneself must not
+// list roles one may not see. Matched and denied_by name only the asked
+// user's own roles. Decided before the refusal is explained, so that nothing
+// is worked out to be thrown away.
+func (s *Service) grantable(ctx context.Context, req *CheckRequest) {
+	if !req.Explain || ActorFrom(ctx).UserID == "" {
 		return
 	}
-	if s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead) != nil {
-		d.GrantableBy = nil
-	}
+	req.noGrantable = s.authorize(ctx, req.EntityID, ScopeManage, ObjectRole, ActionRead) != nil
 }
 
 // CheckBatch answers several questions, in order.
@@ -149,11 +152,11 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]Decisi
 	}
 	out := make([]Decision, len(reqs))
 	for i, r := range reqs {
+		s.grantable(ctx, &r)
 		d, err := s.engine.Check(ctx, r)
 		if err != nil {
 			return nil, unavailable(err)
 		}
-		s.hideGrantable(ctx, r.EntityID, &d)
 		out[i] = d
 	}
 	return out, nil

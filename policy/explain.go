@@ -10,7 +10,8 @@ const MaxGrantableBy = 20
 // explainRefusal completes an explained refusal: on denied, the rights that
 // deny and their roles; on not_allowed, the entity's active roles whose
 // assignment (entity-wide) would allow the question, none of which carries a
-// deny of it (a deny of the user's own would have made it denied).
+// deny of it (a deny of the user's own would have made it denied), unless
+// the caller may not see them (req.noGrantable).
 func (s *snapshot) explainRefusal(req CheckRequest, d *Decision) {
 	if !s.exists || d.Allowed {
 		return
@@ -22,6 +23,9 @@ func (s *snapshot) explainRefusal(req CheckRequest, d *Decision) {
 				d.DeniedBy = append(d.DeniedBy, m)
 			}
 		}
+		return
+	}
+	if req.noGrantable {
 		return
 	}
 	d.GrantableBy = []Match{}
