@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -31,12 +33,13 @@ type cli struct {
 	stdout io.Writer
 	stderr io.Writer
 
-	server    string
-	token     string
-	tokenFile string
-	output    string
-	timeout   time.Duration
-	entity    string
+	server       string
+	token        string
+	tokenFile    string
+	output       string
+	timeout      time.Duration
+	insecureHTTP bool
+	entity       string
 
 	c *client.Client
 }
@@ -66,6 +69,7 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	pf.StringVar(&x.tokenFile, "token-file", "", "file holding the bearer token (default $ROLEGATE_TOKEN_FILE)")
 	pf.StringVarP(&x.output, "output", "o", "table", "output: table or json")
 	pf.DurationVar(&x.timeout, "timeout", 30*time.Second, "how long one command may take")
+	pf.BoolVar(&x.insecureHTTP, "insecure-http", false, "send the token over plain http to a server that is not on this machine")
 	root.AddCommand(x.entitiesCmd(), x.rolesCmd(), x.usersCmd(), x.clientsCmd(), x.checkCmd(), x.auditCmd())
 	markUsageErrors(root)
 	// An unknown command is found before anything runs, by Find, whose only
@@ -182,6 +186,9 @@ func (x *cli) connect() error {
 	if token == "" {
 		return usageError{errors.New("no token: set ROLEGATE_TOKEN, --token-file or --token")}
 	}
+	if err := plainHTTPAllowed(x.server, x.insecureHTTP); err != nil {
+		return usageError{err}
+	}
 	c, err := client.New(x.server, client.WithToken(token), client.WithUserAgent("rolegate-cli"))
 	if err != nil {
 		// The client's messages never hold the token.
@@ -189,6 +196,24 @@ func (x *cli) connect() error {
 	}
 	x.c = c
 	return nil
+}
+
+// plainHTTPAllowed refuses to send a bearer token in the clear across a
+// network: an http:// server must be this machine (localhost or a loopback
+// address) unless --insecure-http says otherwise.
+func plainHTTPAllowed(server string, insecure bool) error {
+	u, err := url.Parse(server)
+	if err != nil || u.Scheme != "http" || insecure {
+		return nil // other schemes and malformed URLs are the client's to refuse
+	}
+	host := u.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing to send the token over plain http to %s: use https, or --insecure-http on a network you trust", host)
 }
 
 // call gives a command's context its timeout.

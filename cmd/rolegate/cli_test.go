@@ -270,6 +270,7 @@ func TestCLI(t *testing.T) {
 func TestCLIUsageErrors(t *testing.T) {
 	token := map[string]string{"ROLEGATE_TOKEN": testToken, "ROLEGATE_SERVER": "http://127.0.0.1:1"}
 	withEntity := map[string]string{"ROLEGATE_TOKEN": testToken, "ROLEGATE_SERVER": "http://127.0.0.1:1", "ROLEGATE_ENTITY": "acme"}
+	remote := map[string]string{"ROLEGATE_TOKEN": testToken, "ROLEGATE_SERVER": "http://0.0.0.0:1"}
 	for _, c := range []struct {
 		env  map[string]string
 		args []string
@@ -287,6 +288,11 @@ func TestCLIUsageErrors(t *testing.T) {
 		{token, []string{"roles", "list"}, `an entity is required`},
 		{map[string]string{"ROLEGATE_SERVER": "http://127.0.0.1:1"}, []string{"clients", "create"}, `no token`},
 		{token, []string{"entities", "list"}, ""},
+		// A token is not sent in the clear to another machine.
+		{remote, []string{"entities", "list"}, `refusing to send the token over plain http to 0.0.0.0`},
+		{remote, []string{"entities", "list", "--insecure-http"}, ""},
+		{map[string]string{"ROLEGATE_TOKEN": testToken, "ROLEGATE_SERVER": "http://[::1]:1"}, []string{"entities", "list"}, ""},
+		{map[string]string{"ROLEGATE_TOKEN": testToken, "ROLEGATE_SERVER": "http://localhost:1"}, []string{"entities", "list"}, ""},
 	} {
 		var stderr bytes.Buffer
 		err := runCLI(t.Context(), c.args, func(k string) string { return c.env[k] }, &bytes.Buffer{}, &stderr)
