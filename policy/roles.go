@@ -3,9 +3,14 @@ package policy
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 func roleNotFound(id string) error {
@@ -31,6 +36,9 @@ type RoleInput struct {
 func (s *Service) validateRoleInput(in RoleInput) error {
 	if in.Name != nil && !(in.NameOptional && *in.Name == "") {
 		if err := ValidateName("name", *in.Name); err != nil {
+			return err
+		}
+		if err := s.notLikeSystemRole(*in.Name); err != nil {
 			return err
 		}
 	}
@@ -104,9 +112,34 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 	return r, rev, nil
 }
 
-func nameTaken(name string) error {
+// notLikeSystemRole refuses a name that reads as a system role's without
+// being it ("Admin", "ADMIN", "admin " or "ａｄｍｉｎ" beside "admin"): an
+// admin choosing among roles must not take a custom one for the system one.
+// The system role's own name passes here (the store keeps names unique among
+// active roles). Names are compared after NFKC, case folding and trimming of
+// spaces; look-alikes from other scripts are not caught.
+func (s *Service) notLikeSystemRole(name string) error {
+	key := nameLikeness(name)
+	for _, t := range s.templates {
+		if name != t.Name && key == nameLikeness(t.Name) {
+			return nameTaken(name, "too like the system role "+strconv.Quote(t.Name))
+		}
+	}
+	return nil
+}
+
+func nameLikeness(name string) string {
+	return cases.Fold().String(strings.TrimSpace(norm.NFKC.String(name)))
+}
+
+func nameTaken(name string, why ...string) error {
 	e := Errorf(KindConflict, "role_name_taken", "a role named %q already exists", name)
-	e.Details = []Detail{{Field: "name", Message: "taken by another active role", Value: name}}
+	msg := "taken by another active role"
+	if len(why) > 0 {
+		e.Message = fmt.Sprintf("the name %q is %s", name, why[0])
+		msg = why[0]
+	}
+	e.Details = []Detail{{Field: "name", Message: msg, Value: name}}
 	return e
 }
 
