@@ -190,7 +190,11 @@ func (u ui) text() string {
 // until waits until the JavaScript expression is true.
 func (u ui) until(what, expr string) {
 	u.t.Helper()
-	ok, err := chromedp.Run(u.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second)))
+	// An element the page is re-rendering is missing for a moment: an
+	// exception while it is counts as "not yet", not as the end of the wait
+	// (seen once in CI: #audit-table between two renders).
+	guarded := `(() => { try { return !!(` + expr + `); } catch (e) { return false; } })()`
+	ok, err := chromedp.Run(u.ctx, chromedp.Poll[bool](guarded, chromedp.WithPollingTimeout(30*time.Second)))
 	if err != nil || !ok {
 		u.t.Fatalf("waiting for %s (%s): %v\npage: %s", what, expr, err, u.text())
 	}
