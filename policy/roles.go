@@ -170,6 +170,9 @@ func (s *Service) ListRoles(ctx context.Context, entityID string, f RoleFilter, 
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead); err != nil {
 		return nil, err
 	}
+	// Names are stored in NFC: a name asked for in another spelling of the
+	// same characters finds its role.
+	f.Name = NormalizeName(f.Name)
 	var out []Role
 	err := s.store.View(ctx, func(tx Tx) error {
 		if err := entityExists(tx, entityID); err != nil {

@@ -171,6 +171,16 @@ func TestCompatUnicodeNames(t *testing.T) {
 	if st, _, out := s.call("POST", "/v1/entities/T123/roles", map[string]any{"name": "Schichtfu\u0308hrung"}); st != 409 || errCode(out) != "role_name_taken" {
 		t.Fatalf("decomposed duplicate: %d %v", st, out)
 	}
+	// And a search by name in either spelling finds it, in the native API
+	// and Dintero.
+	for _, q := range []string{"Schichtf%C3%BChrung", "Schichtfu%CC%88hrung"} {
+		if out := s.must(200, "GET", "/v1/entities/T123/roles?name="+q, nil); len(out["data"].([]any)) != 1 {
+			t.Fatalf("native ?name=%s: %v", q, out)
+		}
+		if out := s.expect(200, "GET", "/v1/accounts/T123/auth/roles?name="+q, ""); len(arr(out)) != 1 {
+			t.Fatalf("dintero ?name=%s: %v", q, out)
+		}
+	}
 	if r := s.expect(200, "POST", "/v1/accounts/T123/auth/roles", `{"name":"Ordrestøtte","scope":["read:accounts"]}`); get(r, "name") != "Ordrestøtte" {
 		t.Fatalf("dintero: %v", r)
 	}
