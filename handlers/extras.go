@@ -121,12 +121,11 @@ func writeDryRun(c *gin.Context, r *policy.DryRunResult) {
 func (a *api) accessReport(c *gin.Context) {
 	csvOut := strings.Contains(c.GetHeader("Accept"), "text/csv")
 	entity := c.Param("entity")
-	release, err := a.reports.take(entity)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	defer release()
+	// A slot is taken once the caller is known to may read the report
+	// (header comes after the Service's authorization), so that refused
+	// callers cannot crowd out those allowed.
+	release := func() {}
+	defer func() { release() }()
 	w := bufio.NewWriterSize(c.Writer, 32<<10)
 	var cw *csv.Writer
 	rows := 0
@@ -136,6 +135,11 @@ func (a *api) accessReport(c *gin.Context) {
 	extend := func() { _ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second)) }
 	extend()
 	header := func(rev int64) error {
+		r, err := a.reports.take(entity)
+		if err != nil {
+			return err
+		}
+		release = r
 		c.Header("X-Rolegate-Revision", strconv.FormatInt(rev, 10))
 		c.Header("Cache-Control", "no-store")
 		if csvOut {
@@ -148,7 +152,7 @@ func (a *api) accessReport(c *gin.Context) {
 		c.Header("Content-Type", "application/json; charset=utf-8")
 		c.Status(http.StatusOK)
 		ent, _ := json.Marshal(entity)
-		_, err := fmt.Fprintf(w, `{"entity_id":%s,"revision":%d,"data":[`, ent, rev)
+		_, err = fmt.Fprintf(w, `{"entity_id":%s,"revision":%d,"data":[`, ent, rev)
 		return err
 	}
 	emit := func(r policy.ReportRight) error {
@@ -190,7 +194,7 @@ func (a *api) accessReport(c *gin.Context) {
 		}
 		return nil
 	}
-	err = a.svc.AccessReport(c.Request.Context(), entity, header, emit)
+	err := a.svc.AccessReport(c.Request.Context(), entity, header, emit)
 	if err == nil && csvOut {
 		cw.Flush()
 		err = cw.Error()

@@ -56,6 +56,12 @@ func TestAttackStalledReportsAreBounded(t *testing.T) {
 	if st != 503 || errCode(out) != "server_busy" || h.Get("Retry-After") == "" {
 		t.Fatalf("a second report of big while one stalls: %d %v %v", st, h, out)
 	}
+	// A caller who may not read the report takes no slot: it is told 403,
+	// not 503, even while the entity's slots are all held.
+	checker := s.clientOf("big", "check")
+	if st, _, out := s.callToken(checker, "GET", "/v1/entities/big/access-report", nil); st != 403 {
+		t.Fatalf("a check-only client's report of big while one stalls: %d %v", st, out)
+	}
 	st, _, out = s.call("GET", "/v1/entities/small/access-report", nil)
 	if st != 200 || out["entity_id"] != "small" {
 		t.Fatalf("another entity's report: %d %v", st, out)
