@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // Helpers of the tests with several instances, Redis and outages: real
@@ -97,27 +96,12 @@ func startProcess(t *testing.T, env map[string]string) *process {
 	}
 	p := &process{server: &server{t: t}, cmd: cmd}
 	exited := make(chan error, 1)
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			p.mu.Lock()
-			p.out.Write(line)
-			p.out.WriteByte('\n')
-			p.mu.Unlock()
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
-				addr <- rec.Addr
-			}
-		}
-		exited <- cmd.Wait()
-		close(addr)
-	}()
+	addr := testkit.WatchLog(stdout, func(line []byte) {
+		p.mu.Lock()
+		p.out.Write(line)
+		p.out.WriteByte('\n')
+		p.mu.Unlock()
+	}, func() { exited <- cmd.Wait() })
 	unwatch := func() {}
 	select {
 	case a, ok := <-addr:

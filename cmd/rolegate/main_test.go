@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // testToken is the admin token of the test servers: at least 32 characters,
@@ -85,26 +86,12 @@ func launch(t *testing.T, vars map[string]string, args ...string) (*server, erro
 		pw.CloseWithError(fmt.Errorf("program ended: %v", err))
 		done <- err
 	}()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			s.mu.Lock()
-			s.out.Write(line)
-			s.out.WriteByte('\n')
-			s.mu.Unlock()
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
-				addr <- rec.Addr
-			}
-		}
-		close(addr)
-	}()
+	addr := testkit.WatchLog(pr, func(line []byte) {
+		s.mu.Lock()
+		s.out.Write(line)
+		s.out.WriteByte('\n')
+		s.mu.Unlock()
+	}, nil)
 	unwatch := func() {}
 	select {
 	case a, ok := <-addr:

@@ -5,9 +5,7 @@ package testkit
 // directory and started on 127.0.0.1:0 with the variables a test gives.
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -131,28 +129,15 @@ func Start(t testing.TB, env map[string]string) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{cmd: cmd, done: make(chan struct{})}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			s.mu.Lock()
-			s.out.Write(line)
-			s.out.WriteByte('\n')
-			s.mu.Unlock()
-			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
-				addr <- rec.Addr
-			}
-		}
+	addr := WatchLog(stdout, func(line []byte) {
+		s.mu.Lock()
+		s.out.Write(line)
+		s.out.WriteByte('\n')
+		s.mu.Unlock()
+	}, func() {
 		_ = cmd.Wait()
 		close(s.done)
-		close(addr)
-	}()
+	})
 	select {
 	case a, ok := <-addr:
 		if !ok {
