@@ -37,6 +37,9 @@ type Config struct {
 	// directly): a file keeps it off the command line (/proc/*/cmdline,
 	// /debug/pprof/cmdline).
 	AdminTokenFile string
+	// adminTokenSource names where AdminToken came from, for the start-up
+	// log ("" when none was given and the stored or a generated one is used).
+	adminTokenSource string
 	// Quotas bound what one entity may hold (0: the defaults).
 	Quotas policy.Quotas
 	// MaxConnections bounds the connections served at once; more wait to be
@@ -129,9 +132,19 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if err := c.readAdminToken(); err != nil {
 		return c, err
 	}
+	switch {
+	case c.AdminTokenFile != "":
+		c.adminTokenSource = "file " + c.AdminTokenFile
+	case c.AdminToken != "" && getenv("ROLEGATE_ADMIN_TOKEN") != "":
+		c.adminTokenSource = "ROLEGATE_ADMIN_TOKEN"
+	}
 	fs.Visit(func(given *flag.Flag) {
 		if given.Name == "admin-token" {
+			c.adminTokenSource = "-admin-token"
 			fmt.Fprintln(stderr, "rolegate: warning: -admin-token shows the token to every local user (/proc/*/cmdline) and in /debug/pprof/cmdline; prefer -admin-token-file or ROLEGATE_ADMIN_TOKEN_FILE")
+		}
+		if given.Name == "admin-token-file" {
+			c.adminTokenSource = "file " + c.AdminTokenFile
 		}
 	})
 	if err := f.refused(); err != nil {
