@@ -67,6 +67,9 @@ type Config struct {
 	MaxReports                int // access reports streamed at once
 	MaxReportsPerEntity       int // ... of one entity
 
+	// CORSOrigins may call the API from browser pages; none: CORS is off.
+	CORSOrigins []string
+
 	templates []policy.RoleTemplate
 	catalog   *policy.Catalog
 	stderr    io.Writer
@@ -110,6 +113,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	typed(f, &c.LogFormat, "log-format", "text", oneOf("is not text or json", "text", "json"), "text or json")
 	typed(f, &c.ShutdownGrace, "shutdown-grace", 15*time.Second, duration(0, math.MaxInt64, "is not a duration such as 15s"), "how long shutdown waits for requests in flight")
 	tokenFlags(f, &c.Tokens)
+	typed(f, &c.CORSOrigins, "cors-origins", nil, handlers.ParseCORSOrigins, "comma-separated origins (https://app.example.com) whose browser pages may call the API; none: CORS is off")
 	typed(f, &c.RateLimitCheck, "rate-limit-check", 0, rate, "check requests per second per client and per entity; 0 is unlimited")
 	typed(f, &c.RateLimitManage, "rate-limit-manage", 0, rate, "other authenticated requests per second per client and per entity; 0 is unlimited")
 	typed(f, &c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, duration(1, math.MaxInt64, "is not a positive duration such as 5s"), "how long a client may take to send the request headers")

@@ -112,7 +112,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic, MaxBodyMemory: cfg.MaxBodyMemory,
 		RateLimits:  handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage},
 		TokenLimits: handlers.TokenLimits{FailureCPU: cfg.Tokens.FailureCPU, FailuresPerAddress: cfg.Tokens.FailuresPerAddress},
-		MaxReports:  cfg.MaxReports, MaxReportsPerEntity: cfg.MaxReportsPerEntity}
+		MaxReports:  cfg.MaxReports, MaxReportsPerEntity: cfg.MaxReportsPerEntity, CORSOrigins: cfg.CORSOrigins}
 	if cfg.Metrics {
 		deps.Metrics = prometheus.NewRegistry()
 	}
@@ -128,7 +128,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	log.Info("listening", "addr", ln.Addr().String(), "database", adapters.RedactURL(cfg.DatabaseURL),
 		"metrics", cfg.Metrics, "pprof", cfg.Pprof, "redis", adapters.RedactURL(cfg.RedisURL), "sweep_interval", cfg.SweepInterval.String(),
 		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage,
-		"max_connections", cfg.MaxConnections, "read_timeout", cfg.ReadTimeout.String())
+		"max_connections", cfg.MaxConnections, "read_timeout", cfg.ReadTimeout.String(), "cors_origins", len(cfg.CORSOrigins))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
