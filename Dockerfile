@@ -8,7 +8,18 @@
 # the legacy builder that Debian's docker-compose 1.29 falls back to when
 # docker-buildx is not installed.
 
-FROM golang:1.26 AS build
+# Reproducible: the base images are pinned (a Go patch release; pin the
+# runtime image's digest for releases, e.g.
+#   --build-arg RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot@sha256:<digest>),
+# the binary is built without paths, VCS stamps or build ids, and every file
+# copied into the image carries SOURCE_DATE_EPOCH as its time (BuildKit also
+# uses it for the image's own timestamps):
+#   docker build --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) -t rolegate .
+ARG GO_IMAGE=golang:1.26.8-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
+
+FROM ${GO_IMAGE} AS build
+ARG SOURCE_DATE_EPOCH=0
 WORKDIR /src
 # The module cache is its own layer: it is downloaded again only when go.mod
 # or go.sum change, not on every source edit.
@@ -17,13 +28,14 @@ RUN go mod download && go mod verify
 COPY . .
 # /data is made here because the final image has no shell to mkdir with;
 # it is copied over owned by the non-root user so SQLite can write there.
-RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -buildvcs=false -ldflags="-s -w" \
+RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -buildvcs=false -ldflags="-s -w -buildid=" \
         -o /out/rolegate ./cmd/rolegate \
-    && mkdir -p /out/data
+    && mkdir -p /out/data \
+    && touch -h -d "@${SOURCE_DATE_EPOCH}" /out/rolegate /out/data
 
 # distroless static: CA certificates, tzdata and /etc/passwd with the
 # "nonroot" user (65532); no shell, no package manager.
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM ${RUNTIME_IMAGE}
 COPY --from=build /out/rolegate /rolegate
 COPY --from=build --chown=65532:65532 /out/data /data
 # Numeric so that Kubernetes' runAsNonRoot can verify it.

@@ -158,6 +158,11 @@ type Decision struct {
 	// ValidUntil, when set, is when an assignment the answer depends on
 	// expires: the answer may change then without any write (Cache drops it).
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
+	// With Explain, on a refusal: DeniedBy are the denying rights (and their
+	// roles) when denied; GrantableBy the entity's roles (at most 20) whose
+	// assignment would allow it when not_allowed.
+	DeniedBy    []Match `json:"denied_by,omitempty"`
+	GrantableBy []Match `json:"grantable_by,omitempty"`
 }
 
 // Match is a rule that decided, with explain.
@@ -449,11 +454,13 @@ func (c *Client) UserPermissions(ctx context.Context, entity, user, scope string
 // checkAnswer is a Decision whose fields must all be present: a check whose
 // answer cannot be read is an error, never a deny or an allow by default.
 type checkAnswer struct {
-	Allowed    *bool      `json:"allowed"`
-	Permission *string    `json:"permission"`
-	Revision   *int64     `json:"revision"`
-	Matched    []Match    `json:"matched"`
-	ValidUntil *time.Time `json:"valid_until"`
+	Allowed     *bool      `json:"allowed"`
+	Permission  *string    `json:"permission"`
+	Revision    *int64     `json:"revision"`
+	Matched     []Match    `json:"matched"`
+	ValidUntil  *time.Time `json:"valid_until"`
+	DeniedBy    []Match    `json:"denied_by"`
+	GrantableBy []Match    `json:"grantable_by"`
 }
 
 var permissions = map[string]bool{"allowed": true, "allowed_for_own": true, "not_allowed": true, "denied": true}
@@ -467,7 +474,8 @@ func (a checkAnswer) decision() (Decision, error) {
 	if *a.Allowed != (*a.Permission == "allowed" || *a.Permission == "allowed_for_own") {
 		return Decision{}, fmt.Errorf("%w: allowed=%v contradicts permission %q", ErrMalformedAnswer, *a.Allowed, *a.Permission)
 	}
-	return Decision{Allowed: *a.Allowed, Permission: *a.Permission, Revision: *a.Revision, Matched: a.Matched, ValidUntil: a.ValidUntil}, nil
+	return Decision{Allowed: *a.Allowed, Permission: *a.Permission, Revision: *a.Revision, Matched: a.Matched, ValidUntil: a.ValidUntil,
+		DeniedBy: a.DeniedBy, GrantableBy: a.GrantableBy}, nil
 }
 
 // Check asks one question. A check changes nothing, so it is retried on 429

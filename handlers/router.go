@@ -55,6 +55,9 @@ type Deps struct {
 	// MaxReports and MaxReportsPerEntity bound the access reports streamed
 	// at once (reportslots.go); 0 is the default.
 	MaxReports, MaxReportsPerEntity int
+	// CORSOrigins are the origins whose browser pages may call the API
+	// (cors.go); none: CORS is off.
+	CORSOrigins []string
 }
 
 type api struct {
@@ -79,7 +82,11 @@ func NewRouter(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	o := newOps(d)
-	r.Use(requestID(), accessLog(d.Logger), o.middleware(), recovery(), limitBody(d.MaxBodyBytes, d.MaxBodyMemory))
+	r.Use(requestID(), accessLog(d.Logger), o.middleware())
+	if cr := cors(d.CORSOrigins); cr != nil {
+		r.Use(cr)
+	}
+	r.Use(recovery(), limitBody(d.MaxBodyBytes, d.MaxBodyMemory))
 	if rl := newRateLimiter(d.RateLimits); rl != nil {
 		r.Use(rl.attach)
 	}

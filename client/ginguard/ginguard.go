@@ -1,5 +1,6 @@
 // Package ginguard guards Gin routes with Rolegate checks: 403 on deny, 401
-// without a subject, 503 when the check fails; never an allow on error.
+// without a subject, 503 when Rolegate cannot be asked, 500 when it refuses
+// the check (a misconfiguration); never an allow on error.
 //
 //	r.GET("/payables/:id", ginguard.Require(rg, client.Rule{ObjectType: "payable", Action: "read", Subject: subject}), handler)
 package ginguard
@@ -12,15 +13,15 @@ import (
 
 // Require checks rule for each request through ch (a *client.Client or a
 // *client.Cache); the handlers after it run only on an allow, and find the
-// decision with client.DecisionFrom(c.Request.Context()).
-func Require(ch client.Checker, rule client.Rule) gin.HandlerFunc {
+// decision with client.DecisionFrom(c.Request.Context()). A check Rolegate
+// refuses (misconfigured credentials or client) is a 500, logged and given
+// to client.WithErrorHook; one it cannot answer a 503.
+func Require(ch client.Checker, rule client.Rule, opts ...client.GuardOption) gin.HandlerFunc {
+	g := client.NewGuard(ch, rule, opts...)
 	return func(c *gin.Context) {
-		o, d, _ := client.Decide(c.Request.Context(), ch, rule, c.Request)
+		o, d := g.Decide(c.Request)
 		if o != client.Allow {
-			if o == client.Failed {
-				c.Header("Retry-After", "1")
-			}
-			c.Data(client.StatusOf(o), "application/json", client.ErrorBody(o))
+			client.Refuse(c.Writer, o)
 			c.Abort()
 			return
 		}

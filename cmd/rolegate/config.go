@@ -37,6 +37,9 @@ type Config struct {
 	// directly): a file keeps it off the command line (/proc/*/cmdline,
 	// /debug/pprof/cmdline).
 	AdminTokenFile string
+	// adminTokenSource names where AdminToken came from, for the start-up
+	// log ("" when none was given and the stored or a generated one is used).
+	adminTokenSource string
 	// Quotas bound what one entity may hold (0: the defaults).
 	Quotas policy.Quotas
 	// MaxConnections bounds the connections served at once; more wait to be
@@ -63,6 +66,9 @@ type Config struct {
 	MaxChangeWaitersPerEntity int // ... on one entity
 	MaxReports                int // access reports streamed at once
 	MaxReportsPerEntity       int // ... of one entity
+
+	// CORSOrigins may call the API from browser pages; none: CORS is off.
+	CORSOrigins []string
 
 	templates []policy.RoleTemplate
 	catalog   *policy.Catalog
@@ -107,6 +113,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	typed(f, &c.LogFormat, "log-format", "text", oneOf("is not text or json", "text", "json"), "text or json")
 	typed(f, &c.ShutdownGrace, "shutdown-grace", 15*time.Second, duration(0, math.MaxInt64, "is not a duration such as 15s"), "how long shutdown waits for requests in flight")
 	tokenFlags(f, &c.Tokens)
+	typed(f, &c.CORSOrigins, "cors-origins", nil, handlers.ParseCORSOrigins, "comma-separated origins (https://app.example.com) whose browser pages may call the API; none: CORS is off")
 	typed(f, &c.RateLimitCheck, "rate-limit-check", 0, rate, "check requests per second per client and per entity; 0 is unlimited")
 	typed(f, &c.RateLimitManage, "rate-limit-manage", 0, rate, "other authenticated requests per second per client and per entity; 0 is unlimited")
 	typed(f, &c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, duration(1, math.MaxInt64, "is not a positive duration such as 5s"), "how long a client may take to send the request headers")
@@ -129,9 +136,19 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if err := c.readAdminToken(); err != nil {
 		return c, err
 	}
+	switch {
+	case c.AdminTokenFile != "":
+		c.adminTokenSource = "file " + c.AdminTokenFile
+	case c.AdminToken != "" && getenv("ROLEGATE_ADMIN_TOKEN") != "":
+		c.adminTokenSource = "ROLEGATE_ADMIN_TOKEN"
+	}
 	fs.Visit(func(given *flag.Flag) {
 		if given.Name == "admin-token" {
+			c.adminTokenSource = "-admin-token"
 			fmt.Fprintln(stderr, "rolegate: warning: -admin-token shows the token to every local user (/proc/*/cmdline) and in /debug/pprof/cmdline; prefer -admin-token-file or ROLEGATE_ADMIN_TOKEN_FILE")
+		}
+		if given.Name == "admin-token-file" {
+			c.adminTokenSource = "file " + c.AdminTokenFile
 		}
 	})
 	if err := f.refused(); err != nil {

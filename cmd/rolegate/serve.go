@@ -63,10 +63,21 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
-	if generated != "" {
+	// Which admin token is in effect, never the token: a configured one and
+	// a generated one (whose hash stays in the database) replace each other
+	// silently otherwise.
+	switch {
+	case cfg.AdminToken != "":
+		log.Info("admin token in effect", "source", cfg.adminTokenSource,
+			"note", "a token generated on an earlier start is not accepted while this one is set")
+	case generated != "":
 		// Shown once, on the terminal only: only its hash is kept.
 		fmt.Fprintf(terminal, "\nGenerated admin token (shown only now; set ROLEGATE_ADMIN_TOKEN_FILE to choose your own):\n\n    %s\n\n", generated)
-		log.Info("generated an admin token and printed it once to stderr; only its hash is kept")
+		log.Info("admin token in effect", "source", "generated",
+			"note", "printed once to stderr; only its hash is kept in the database")
+	default:
+		log.Info("admin token in effect", "source", "generated on an earlier start",
+			"note", "only its hash is in the database; set ROLEGATE_ADMIN_TOKEN_FILE to choose one")
 	}
 
 	tcfg := policy.TokenConfig{TTL: cfg.Tokens.TTL, KeyEncryptionKey: cfg.Tokens.KeyEncryptionKey, Logger: log}
@@ -74,8 +85,9 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 		const warning = "no key encryption key: the token signing keys are stored in plain in the database, " +
 			"and anyone who reads it (a backup, a replica) can sign tokens; set ROLEGATE_KEY_ENCRYPTION_KEY or ROLEGATE_KEY_ENCRYPTION_KEY_FILE " +
 			"(base64 of 32 random bytes: openssl rand -base64 32)"
+		// Once, through the log only: a second copy on stderr showed it twice
+		// on every development start (the log is on the same terminal).
 		log.Warn(warning)
-		fmt.Fprintln(cfg.stderr, "rolegate: WARNING:", warning)
 	}
 	if cfg.Tokens.JWKSURL != "" {
 		keys, err := adapters.JWKS(ctx, cfg.Tokens.JWKSURL, 10*time.Minute)
@@ -100,7 +112,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic, MaxBodyMemory: cfg.MaxBodyMemory,
 		RateLimits:  handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage},
 		TokenLimits: handlers.TokenLimits{FailureCPU: cfg.Tokens.FailureCPU, FailuresPerAddress: cfg.Tokens.FailuresPerAddress},
-		MaxReports:  cfg.MaxReports, MaxReportsPerEntity: cfg.MaxReportsPerEntity}
+		MaxReports:  cfg.MaxReports, MaxReportsPerEntity: cfg.MaxReportsPerEntity, CORSOrigins: cfg.CORSOrigins}
 	if cfg.Metrics {
 		deps.Metrics = prometheus.NewRegistry()
 	}
@@ -116,7 +128,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	log.Info("listening", "addr", ln.Addr().String(), "database", adapters.RedactURL(cfg.DatabaseURL),
 		"metrics", cfg.Metrics, "pprof", cfg.Pprof, "redis", adapters.RedactURL(cfg.RedisURL), "sweep_interval", cfg.SweepInterval.String(),
 		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage,
-		"max_connections", cfg.MaxConnections, "read_timeout", cfg.ReadTimeout.String())
+		"max_connections", cfg.MaxConnections, "read_timeout", cfg.ReadTimeout.String(), "cors_origins", len(cfg.CORSOrigins))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
