@@ -20,8 +20,6 @@ import (
 	"github.com/glebarez/sqlite"
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
-	gmysql "gorm.io/driver/mysql"
-	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -34,6 +32,8 @@ type Store struct {
 	w       *gorm.DB // writes (SQLite: one connection, immediate transactions)
 	r       *gorm.DB // reads
 	closers []*sql.DB
+	// timeout bounds each transaction (Update, View); 0: none.
+	timeout time.Duration
 }
 
 // Dialect returns "sqlite", "postgres" or "mysql".
@@ -56,12 +56,29 @@ func gormConfig() *gorm.Config {
 }
 
 // Open connects to the database the URL names and applies the migrations.
+// Its transactions have no deadline but the caller's (tools, tests); the
+// server uses OpenWith.
 //
 //	sqlite://rolegate.db          a file, relative to the working directory
 //	sqlite:///var/lib/rolegate.db an absolute path
 //	postgres://user:pass@host:5432/db?sslmode=disable
 //	mysql://user:pass@host:3306/db
 func Open(ctx context.Context, rawURL string) (*Store, error) {
+	return OpenWith(ctx, rawURL, OpenOptions{})
+}
+
+// OpenOptions tune how the store talks to its database.
+type OpenOptions struct {
+	// Timeout bounds every transaction: past it the transaction is rolled
+	// back and answers ErrUnavailable. On PostgreSQL and MySQL it is also
+	// the server's statement, lock and idle-in-transaction timeouts of the
+	// connections (deadline.go). 0: no deadline.
+	Timeout time.Duration
+}
+
+// OpenWith is Open with options. The migrations run on connections without
+// the timeouts: one may take longer than a request's transaction.
+func OpenWith(ctx context.Context, rawURL string, o OpenOptions) (*Store, error) {
 	s, err := connect(ctx, rawURL)
 	if err != nil {
 		return nil, err
@@ -70,12 +87,25 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	return s, nil
+	if o.Timeout <= 0 {
+		return s, nil
+	}
+	if s.dialect == "sqlite" { // no server side to tell
+		s.timeout = o.Timeout
+		return s, nil
+	}
+	s.Close()
+	return connectWith(ctx, rawURL, o)
 }
 
 // connect connects to the database the URL names, as Open without the
 // migrations.
 func connect(ctx context.Context, rawURL string) (*Store, error) {
+	return connectWith(ctx, rawURL, OpenOptions{})
+}
+
+// connectWith is connect with options.
+func connectWith(ctx context.Context, rawURL string, o OpenOptions) (*Store, error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("database URL %q has no scheme (sqlite://, postgres://, mysql://)", RedactURL(rawURL))
@@ -86,11 +116,14 @@ func connect(ctx context.Context, rawURL string) (*Store, error) {
 	case "sqlite":
 		s, err = openSQLite(rawURL)
 	case "postgres", "postgresql":
-		s, err = openSingle("postgres", postgres.Open(rawURL))
+		var d gorm.Dialector
+		if d, err = postgresDialector(rawURL, o.Timeout); err == nil {
+			s, err = openSingle("postgres", d)
+		}
 	case "mysql":
-		var dsn string
-		if dsn, err = MySQLDSN(rawURL); err == nil {
-			s, err = openSingle("mysql", gmysql.Open(dsn))
+		var d gorm.Dialector
+		if d, err = mysqlDialector(rawURL, o.Timeout); err == nil {
+			s, err = openSingle("mysql", d)
 		}
 	default:
 		return nil, fmt.Errorf("database URL: unknown scheme %q (want sqlite, postgres or mysql)", scheme)
@@ -98,6 +131,7 @@ func connect(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.timeout = o.Timeout
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
