@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	gmysql "gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
@@ -158,4 +159,21 @@ func commitGuard(ctx context.Context, g *gorm.DB, margin time.Duration) error {
 	}
 	// SET takes no bind parameter; the value is a number written here.
 	return translate(g.Exec("SET LOCAL idle_in_transaction_session_timeout = " + millis(left)).Error)
+}
+
+// isServerTimeout reports whether the database ended a statement or the
+// session on one of the timeouts set here: PostgreSQL's statement_timeout
+// (57014), lock_timeout (55P03) and idle_in_transaction_session_timeout
+// (25P03); MySQL's innodb_lock_wait_timeout (1205) and max_execution_time
+// (3024).
+func isServerTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	var myErr *mysql.MySQLError
+	switch {
+	case errors.As(err, &pgErr):
+		return pgErr.Code == "57014" || pgErr.Code == "55P03" || pgErr.Code == "25P03"
+	case errors.As(err, &myErr):
+		return myErr.Number == 1205 || myErr.Number == 3024
+	}
+	return false
 }

@@ -266,7 +266,7 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %v", policy.ErrNotFound, err)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("%w: %v", policy.ErrDuplicate, err)
-	case isConnError(err):
+	case isConnError(err), isServerTimeout(err):
 		return unavailable(err)
 	}
 	return err
