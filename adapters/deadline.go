@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
@@ -34,7 +35,11 @@ import (
 //     should the COMMIT arrive later than the deadline (commitGuard). A
 //     COMMIT held up in the network then rolls back on the server instead of
 //     landing after the caller got its 503.
-//   - MySQL: innodb_lock_wait_timeout and max_execution_time (SELECT only).
+//   - MySQL: innodb_lock_wait_timeout and max_execution_time (SELECT only;
+//     MariaDB: max_statement_time). No server-side guard of the COMMIT: a
+//     COMMIT held up in the network past the deadline may still land.
+//   - SQLite: the busy timeout (another process holding the write lock) is
+//     the store timeout; SQLite does not interrupt that wait otherwise.
 //   - Every connection: TCP keepalive after 5 s idle and, on Linux,
 //     TCP_USER_TIMEOUT (dial_linux.go), so a dropped network ends the
 //     connection in seconds rather than the kernel's 15 minutes.
@@ -84,7 +89,8 @@ func postgresDialector(rawURL string, timeout time.Duration) (gorm.Dialector, er
 }
 
 // mysqlDialector opens MySQL with the dialer and, given a timeout, the lock
-// wait and SELECT timeouts (unless the URL sets them).
+// wait timeout (unless the URL sets it) and the statement timeout
+// (statementTimeout).
 func mysqlDialector(rawURL string, timeout time.Duration) (gorm.Dialector, error) {
 	dsn, err := MySQLDSN(rawURL)
 	if err != nil {
@@ -96,21 +102,50 @@ func mysqlDialector(rawURL string, timeout time.Duration) (gorm.Dialector, error
 	}
 	cfg.DialFunc = dialer().DialContext
 	if timeout > 0 {
-		set := map[string]string{
-			"innodb_lock_wait_timeout": strconv.FormatInt(max(int64(timeout.Seconds()), 1), 10), // whole seconds
-			"max_execution_time":       millis(timeout),
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
 		}
-		for k, v := range set {
-			if _, given := cfg.Params[k]; !given {
-				cfg.Params[k] = v
-			}
+		if _, given := cfg.Params["innodb_lock_wait_timeout"]; !given {
+			cfg.Params["innodb_lock_wait_timeout"] = strconv.FormatInt(max(int64(timeout.Seconds()), 1), 10) // whole seconds
 		}
 	}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
+	if timeout > 0 {
+		conn = statementTimeout{conn, timeout}
+	}
 	return gmysql.New(gmysql.Config{Conn: sql.OpenDB(conn), DSNConfig: cfg}), nil
+}
+
+// statementTimeout sets the server's statement timeout on each new MySQL
+// connection: MySQL's max_execution_time (SELECT only), or where it is
+// unknown MariaDB's max_statement_time.
+type statementTimeout struct {
+	driver.Connector
+	timeout time.Duration
+}
+
+func (c statementTimeout) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		return conn, nil
+	}
+	_, err = ex.ExecContext(ctx, "SET SESSION max_execution_time = "+millis(c.timeout), nil)
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) && myErr.Number == 1193 { // unknown variable: MariaDB
+		_, err = ex.ExecContext(ctx, fmt.Sprintf("SET SESSION max_statement_time = %.3f", c.timeout.Seconds()), nil)
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // commitMargin is how much of the deadline is kept for the answer to COMMIT:
@@ -165,7 +200,7 @@ func commitGuard(ctx context.Context, g *gorm.DB, margin time.Duration) error {
 // session on one of the timeouts set here: PostgreSQL's statement_timeout
 // (57014), lock_timeout (55P03) and idle_in_transaction_session_timeout
 // (25P03); MySQL's innodb_lock_wait_timeout (1205) and max_execution_time
-// (3024).
+// (3024); MariaDB's max_statement_time (1969).
 func isServerTimeout(err error) bool {
 	var pgErr *pgconn.PgError
 	var myErr *mysql.MySQLError
@@ -173,7 +208,7 @@ func isServerTimeout(err error) bool {
 	case errors.As(err, &pgErr):
 		return pgErr.Code == "57014" || pgErr.Code == "55P03" || pgErr.Code == "25P03"
 	case errors.As(err, &myErr):
-		return myErr.Number == 1205 || myErr.Number == 3024
+		return myErr.Number == 1205 || myErr.Number == 3024 || myErr.Number == 1969
 	}
 	return false
 }

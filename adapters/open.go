@@ -90,10 +90,6 @@ func OpenWith(ctx context.Context, rawURL string, o OpenOptions) (*Store, error)
 	if o.Timeout <= 0 {
 		return s, nil
 	}
-	if s.dialect == "sqlite" { // no server side to tell
-		s.timeout = o.Timeout
-		return s, nil
-	}
 	s.Close()
 	return connectWith(ctx, rawURL, o)
 }
@@ -114,7 +110,7 @@ func connectWith(ctx context.Context, rawURL string, o OpenOptions) (*Store, err
 	var err error
 	switch scheme {
 	case "sqlite":
-		s, err = openSQLite(rawURL)
+		s, err = openSQLite(rawURL, o.Timeout)
 	case "postgres", "postgresql":
 		var d gorm.Dialector
 		if d, err = postgresDialector(rawURL, o.Timeout); err == nil {
@@ -151,12 +147,17 @@ func SQLitePath(rawURL string) (string, error) {
 	return path, nil
 }
 
-func openSQLite(rawURL string) (*Store, error) {
+func openSQLite(rawURL string, busy time.Duration) (*Store, error) {
 	path, err := SQLitePath(rawURL)
 	if err != nil {
 		return nil, err
 	}
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+	if busy > 0 {
+		// The store timeout: a write waiting on another process's lock
+		// gives up with it (pragmas run in order: this one wins).
+		pragmas += fmt.Sprintf("&_pragma=busy_timeout(%d)", busy.Milliseconds())
+	}
 	w, err := gorm.Open(sqlite.Open("file:"+path+"?"+pragmas+"&_txlock=immediate"), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
