@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate/adapters"
 )
@@ -162,16 +165,54 @@ func (p *gateProxy) stop() {
 	}
 }
 
-// throughGate returns a PostgreSQL schema's URL through a new gateProxy.
-func throughGate(t *testing.T) (string, string, *gateProxy) {
-	db := postgresURL(t)
-	target := "127.0.0.1:5432"
-	if i := strings.Index(db, "@"); i >= 0 {
-		rest := db[i+1:]
-		target = rest[:strings.IndexAny(rest, "/?")]
+// throughGate returns a new PostgreSQL schema's or MySQL database's URL, and
+// the same through a new gateProxy.
+func throughGate(t *testing.T, dialect string) (string, string, *gateProxy) {
+	t.Helper()
+	var db string
+	if dialect == "postgres" {
+		db = postgresURL(t)
+	} else {
+		db = mysqlURL(t)
 	}
-	px := startGateProxy(t, target)
-	return db, strings.Replace(db, target, px.addr(), 1), px
+	u, err := url.Parse(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := startGateProxy(t, u.Host)
+	through := strings.Replace(db, "@"+u.Host, "@"+px.addr(), 1)
+	if through == db {
+		t.Fatalf("the test database URL %s names no user@host", adapters.RedactURL(db))
+	}
+	return db, through, px
+}
+
+// mysqlURL returns the URL of a new database of the test MySQL server,
+// dropped when the test ends; the test is skipped without a server.
+func mysqlURL(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("ROLEGATE_TEST_MYSQL_URL")
+	if base == "" {
+		t.Skip("ROLEGATE_TEST_MYSQL_URL not set: skipping a test that needs MySQL")
+	}
+	store, err := adapters.Open(context.Background(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "rg_deadline_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	if err := store.DB().Exec("CREATE DATABASE " + name).Error; err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		store.DB().Exec("DROP DATABASE " + name)
+		store.Close()
+	})
+	u, q, _ := strings.Cut(base, "?")
+	if q != "" {
+		q = "?" + q
+	}
+	return u[:strings.LastIndexByte(u, '/')+1] + name + q
 }
 
 // answer is one HTTP answer, or the error of a request that got none.
@@ -210,7 +251,13 @@ func sendOnce(base, method, path string, body any) answer {
 // answering; /readyz is 503. When the proxy resumes (delivering what it
 // held), none of the failed writes is in the store.
 func TestWritesAnswer503WhenDatabaseHangs(t *testing.T) {
-	_, through, px := throughGate(t)
+	for _, dialect := range []string{"postgres", "mysql"} {
+		t.Run(dialect, func(t *testing.T) { testWritesAnswer503WhenDatabaseHangs(t, dialect) })
+	}
+}
+
+func testWritesAnswer503WhenDatabaseHangs(t *testing.T, dialect string) {
+	_, through, px := throughGate(t, dialect)
 	// ROLEGATE_TEST_STORE_TIMEOUT measures another timeout, such as the
 	// default 10s (docs/operations.md).
 	timeout := cmp.Or(os.Getenv("ROLEGATE_TEST_STORE_TIMEOUT"), "1s")
@@ -287,7 +334,7 @@ func TestWritesAnswer503WhenDatabaseHangs(t *testing.T) {
 // alone would not end it). The caller gets 503, and when the COMMIT arrives
 // the server refuses it: the write is not in the store.
 func TestWriteCannotCommitAfterItsDeadline(t *testing.T) {
-	direct, through, px := throughGate(t)
+	direct, through, px := throughGate(t, "postgres")
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": through, "ROLEGATE_STORE_TIMEOUT": "2s",
 		"ROLEGATE_SWEEP_INTERVAL": "1h", "ROLEGATE_EXPIRY_SWEEP": "1h"})
 	seedReader(s, "acme")
