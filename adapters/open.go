@@ -70,9 +70,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 // OpenOptions tune how the store talks to its database.
 type OpenOptions struct {
 	// Timeout bounds every transaction: past it the transaction is rolled
-	// back and answers ErrUnavailable. On PostgreSQL and MySQL it is also
-	// the server's statement, lock and idle-in-transaction timeouts of the
-	// connections (deadline.go). 0: no deadline.
+	// back and answers ErrUnavailable. It is also the database's own
+	// statement and lock timeouts (PostgreSQL, MySQL) and SQLite's busy
+	// timeout (deadline.go). 0: no deadline.
 	Timeout time.Duration
 }
 
