@@ -20,8 +20,6 @@ import (
 	"github.com/glebarez/sqlite"
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
-	gmysql "gorm.io/driver/mysql"
-	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -34,6 +32,8 @@ type Store struct {
 	w       *gorm.DB // writes (SQLite: one connection, immediate transactions)
 	r       *gorm.DB // reads
 	closers []*sql.DB
+	// timeout bounds each transaction (Update, View); 0: none.
+	timeout time.Duration
 }
 
 // Dialect returns "sqlite", "postgres" or "mysql".
@@ -56,12 +56,29 @@ func gormConfig() *gorm.Config {
 }
 
 // Open connects to the database the URL names and applies the migrations.
+// Its transactions have no deadline but the caller's (tools, tests); the
+// server uses OpenWith.
 //
 //	sqlite://rolegate.db          a file, relative to the working directory
 //	sqlite:///var/lib/rolegate.db an absolute path
 //	postgres://user:pass@host:5432/db?sslmode=disable
 //	mysql://user:pass@host:3306/db
 func Open(ctx context.Context, rawURL string) (*Store, error) {
+	return OpenWith(ctx, rawURL, OpenOptions{})
+}
+
+// OpenOptions tune how the store talks to its database.
+type OpenOptions struct {
+	// Timeout bounds every transaction: past it the transaction is rolled
+	// back and answers ErrUnavailable. It is also the database's own
+	// statement and lock timeouts (PostgreSQL, MySQL) and SQLite's busy
+	// timeout (deadline.go). 0: no deadline.
+	Timeout time.Duration
+}
+
+// OpenWith is Open with options. The migrations run on connections without
+// the timeouts: one may take longer than a request's transaction.
+func OpenWith(ctx context.Context, rawURL string, o OpenOptions) (*Store, error) {
 	s, err := connect(ctx, rawURL)
 	if err != nil {
 		return nil, err
@@ -70,12 +87,21 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	return s, nil
+	if o.Timeout <= 0 {
+		return s, nil
+	}
+	s.Close()
+	return connectWith(ctx, rawURL, o)
 }
 
 // connect connects to the database the URL names, as Open without the
 // migrations.
 func connect(ctx context.Context, rawURL string) (*Store, error) {
+	return connectWith(ctx, rawURL, OpenOptions{})
+}
+
+// connectWith is connect with options.
+func connectWith(ctx context.Context, rawURL string, o OpenOptions) (*Store, error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("database URL %q has no scheme (sqlite://, postgres://, mysql://)", RedactURL(rawURL))
@@ -84,13 +110,16 @@ func connect(ctx context.Context, rawURL string) (*Store, error) {
 	var err error
 	switch scheme {
 	case "sqlite":
-		s, err = openSQLite(rawURL)
+		s, err = openSQLite(rawURL, o.Timeout)
 	case "postgres", "postgresql":
-		s, err = openSingle("postgres", postgres.Open(rawURL))
+		var d gorm.Dialector
+		if d, err = postgresDialector(rawURL, o.Timeout); err == nil {
+			s, err = openSingle("postgres", d)
+		}
 	case "mysql":
-		var dsn string
-		if dsn, err = MySQLDSN(rawURL); err == nil {
-			s, err = openSingle("mysql", gmysql.Open(dsn))
+		var d gorm.Dialector
+		if d, err = mysqlDialector(rawURL, o.Timeout); err == nil {
+			s, err = openSingle("mysql", d)
 		}
 	default:
 		return nil, fmt.Errorf("database URL: unknown scheme %q (want sqlite, postgres or mysql)", scheme)
@@ -98,6 +127,7 @@ func connect(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.timeout = o.Timeout
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -117,12 +147,17 @@ func SQLitePath(rawURL string) (string, error) {
 	return path, nil
 }
 
-func openSQLite(rawURL string) (*Store, error) {
+func openSQLite(rawURL string, busy time.Duration) (*Store, error) {
 	path, err := SQLitePath(rawURL)
 	if err != nil {
 		return nil, err
 	}
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+	if busy > 0 {
+		// The store timeout: a write waiting on another process's lock
+		// gives up with it (pragmas run in order: this one wins).
+		pragmas += fmt.Sprintf("&_pragma=busy_timeout(%d)", busy.Milliseconds())
+	}
 	w, err := gorm.Open(sqlite.Open("file:"+path+"?"+pragmas+"&_txlock=immediate"), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -232,7 +267,7 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %v", policy.ErrNotFound, err)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("%w: %v", policy.ErrDuplicate, err)
-	case isConnError(err):
+	case isConnError(err), isServerTimeout(err):
 		return unavailable(err)
 	}
 	return err

@@ -17,16 +17,15 @@ import (
 	"github.com/rolegate/rolegate/policy"
 )
 
-// Update runs fn in one read-write transaction.
+// Update runs fn in one read-write transaction, bounded by the store timeout
+// (deadline.go).
 func (s *Store) Update(ctx context.Context, fn func(tx policy.Tx) error) error {
-	err := s.w.WithContext(ctx).Transaction(func(g *gorm.DB) error { return fn(&tx{g}) })
-	return translate(err)
+	return s.run(ctx, s.w, true, fn)
 }
 
-// View runs fn in a read-only transaction.
+// View runs fn in a read-only transaction, bounded by the store timeout.
 func (s *Store) View(ctx context.Context, fn func(tx policy.Tx) error) error {
-	err := s.r.WithContext(ctx).Transaction(func(g *gorm.DB) error { return fn(&tx{g}) })
-	return translate(err)
+	return s.run(ctx, s.r, false, fn)
 }
 
 // LoadPolicy reads one entity's revision, rules and active role names.

@@ -58,12 +58,16 @@ type Deps struct {
 	// CORSOrigins are the origins whose browser pages may call the API
 	// (cors.go); none: CORS is off.
 	CORSOrigins []string
+	// Draining reports whether the server is shutting down (drain.go):
+	// answers then carry Connection: close and /readyz is 503. nil: never.
+	Draining func() bool
 }
 
 type api struct {
-	svc     *policy.Service
-	log     *slog.Logger
-	reports *reportSlots
+	svc      *policy.Service
+	log      *slog.Logger
+	reports  *reportSlots
+	draining func() bool
 }
 
 // NewRouter registers every route of the service in one place.
@@ -77,12 +81,15 @@ func NewRouter(d Deps) http.Handler {
 	if d.MaxBodyMemory <= 0 {
 		d.MaxBodyMemory = DefaultBodyMemory
 	}
-	a := &api{svc: d.Service, log: d.Logger, reports: newReportSlots(d.MaxReports, d.MaxReportsPerEntity)}
+	if d.Draining == nil {
+		d.Draining = func() bool { return false }
+	}
+	a := &api{svc: d.Service, log: d.Logger, reports: newReportSlots(d.MaxReports, d.MaxReportsPerEntity), draining: d.Draining}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	o := newOps(d)
-	r.Use(requestID(), accessLog(d.Logger), o.middleware())
+	r.Use(closeWhileDraining(d.Draining), requestID(), accessLog(d.Logger), o.middleware())
 	if cr := cors(d.CORSOrigins); cr != nil {
 		r.Use(cr)
 	}
@@ -143,6 +150,14 @@ func NewRouter(d Deps) http.Handler {
 }
 
 func (a *api) ready(c *gin.Context) {
+	if a.draining() {
+		// Not through writeError: a planned shutdown is not a failure to
+		// log.
+		c.Set(errorCodeKey, "shutting_down")
+		c.Header("Retry-After", "1")
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, errorBody{Error: errorInfo{Code: "shutting_down", Message: "the server is shutting down"}})
+		return
+	}
 	if err := a.svc.Ready(c.Request.Context()); err != nil {
 		a.log.Warn("not ready: storage does not answer", "error", err)
 		writeError(c, policy.Errorf(policy.KindUnavailable, "storage_unavailable", "storage does not answer"))

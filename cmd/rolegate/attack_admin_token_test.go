@@ -23,7 +23,7 @@ import (
 // listening; s is the server when it listens.
 func tryStart(t *testing.T, env map[string]string, args ...string) (s *server, err error) {
 	t.Helper()
-	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_DATABASE_URL": sqliteURL(t)}
+	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_DRAIN_PERIOD": "0s"}
 	for k, v := range env {
 		vars[k] = v
 	}

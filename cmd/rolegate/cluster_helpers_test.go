@@ -72,7 +72,7 @@ type process struct {
 // listens.
 func startProcess(t *testing.T, env map[string]string) *process {
 	t.Helper()
-	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_ADMIN_TOKEN": testToken}
+	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_ADMIN_TOKEN": testToken, "ROLEGATE_DRAIN_PERIOD": "0s"}
 	for k, v := range env {
 		vars[k] = v
 	}

@@ -69,6 +69,14 @@ type Config struct {
 
 	// CORSOrigins may call the API from browser pages; none: CORS is off.
 	CORSOrigins []string
+	// StoreTimeout bounds every store transaction (and so every sweep's):
+	// past it the transaction rolls back and the caller gets 503
+	// storage_unavailable. Below the HTTP write timeout (30 s), so that a
+	// write never commits after its answer could no longer be sent.
+	StoreTimeout time.Duration
+	// DrainPeriod is how long, after SIGTERM, requests are still served
+	// (with Connection: close, /readyz 503) before the server shuts down.
+	DrainPeriod time.Duration
 
 	templates []policy.RoleTemplate
 	catalog   *policy.Catalog
@@ -121,6 +129,8 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	typed(f, &c.MaxHeaderBytes, "max-header-bytes", 64<<10, integer[int](1024, 1<<20, "is not a number of bytes from 1024 to 1048576"), "largest request header block in bytes; larger is 431")
 	typed(f, &c.ExpirySweep, "expiry-sweep", time.Minute, duration(100*time.Millisecond, math.MaxInt64, "is not a duration of at least 100ms such as 1m"), "how often expired assignments are removed from the store, each with an assignment.expire audit event")
 	typed(f, &c.SweepInterval, "sweep-interval", 10*time.Second, duration(10*time.Millisecond, math.MaxInt64, "is not a duration of at least 10ms such as 10s"), "how often the revisions of the entities held are compared with the store's, reloading those that moved")
+	typed(f, &c.StoreTimeout, "store-timeout", 10*time.Second, duration(100*time.Millisecond, 25*time.Second, "is not a duration from 100ms to 25s (below the 30 s HTTP write timeout)"), "longest a store transaction may take; past it it rolls back and the request is 503 storage_unavailable")
+	typed(f, &c.DrainPeriod, "drain-period", 5*time.Second, duration(0, 10*time.Minute, "is not a duration from 0s to 10m such as 5s"), "after SIGTERM, how long requests are still served (with Connection: close, /readyz 503) before shutdown")
 	if cmd == "doctor" {
 		fs.BoolVar(&c.Fix, "fix", false, "repair the rules of inconsistent entities from their role, user and assignment rows")
 	}

@@ -38,7 +38,7 @@ func (w *syncBuffer) String() string {
 // start returns it without listening).
 func serveOnce(t *testing.T, env map[string]string) (string, string, error) {
 	t.Helper()
-	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_ADMIN_TOKEN": testToken}
+	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_ADMIN_TOKEN": testToken, "ROLEGATE_DRAIN_PERIOD": "0s"}
 	for k, v := range env {
 		vars[k] = v
 	}

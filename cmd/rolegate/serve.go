@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,7 +28,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	log := cfg.logger(out)
 	slog.SetDefault(log)
 
-	store, err := adapters.Open(ctx, cfg.DatabaseURL)
+	store, err := adapters.OpenWith(ctx, cfg.DatabaseURL, adapters.OpenOptions{Timeout: cfg.StoreTimeout})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -109,10 +110,11 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	// Past the cap, connections wait in the kernel's backlog until one ends:
 	// each held costs a goroutine and its buffers.
 	ln = netutil.LimitListener(ln, cfg.MaxConnections)
+	var draining atomic.Bool
 	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic, MaxBodyMemory: cfg.MaxBodyMemory,
 		RateLimits:  handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage},
 		TokenLimits: handlers.TokenLimits{FailureCPU: cfg.Tokens.FailureCPU, FailuresPerAddress: cfg.Tokens.FailuresPerAddress},
-		MaxReports:  cfg.MaxReports, MaxReportsPerEntity: cfg.MaxReportsPerEntity, CORSOrigins: cfg.CORSOrigins}
+		MaxReports:  cfg.MaxReports, MaxReportsPerEntity: cfg.MaxReportsPerEntity, CORSOrigins: cfg.CORSOrigins, Draining: draining.Load}
 	if cfg.Metrics {
 		deps.Metrics = prometheus.NewRegistry()
 	}
@@ -128,7 +130,8 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	log.Info("listening", "addr", ln.Addr().String(), "database", adapters.RedactURL(cfg.DatabaseURL),
 		"metrics", cfg.Metrics, "pprof", cfg.Pprof, "redis", adapters.RedactURL(cfg.RedisURL), "sweep_interval", cfg.SweepInterval.String(),
 		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage,
-		"max_connections", cfg.MaxConnections, "read_timeout", cfg.ReadTimeout.String(), "cors_origins", len(cfg.CORSOrigins))
+		"max_connections", cfg.MaxConnections, "read_timeout", cfg.ReadTimeout.String(), "cors_origins", len(cfg.CORSOrigins),
+		"store_timeout", cfg.StoreTimeout.String(), "drain_period", cfg.DrainPeriod.String())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -137,8 +140,19 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining requests in flight", "grace", cfg.ShutdownGrace)
+	// Drain: /readyz 503 and Connection: close on every answer at once,
+	// requests still served, so that load balancers and kept-alive clients
+	// move away before connections are closed under them.
+	draining.Store(true)
 	svc.StopWaiting() // long polls of the changes feed answer now
+	log.Info("shutting down: draining, requests still served", "drain_period", cfg.DrainPeriod.String())
+	start := time.Now()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(cfg.DrainPeriod):
+	}
+	log.Info("shutting down: finishing requests in flight", "grace", cfg.ShutdownGrace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -147,7 +161,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	log.Info("stopped")
+	log.Info("stopped", "took", time.Since(start).String())
 	return nil
 }
 

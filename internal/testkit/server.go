@@ -107,6 +107,7 @@ func Start(t testing.TB, env map[string]string) *Server {
 		"ROLEGATE_LOG_FORMAT":   "json",
 		"ROLEGATE_ADMIN_TOKEN":  AdminToken,
 		"ROLEGATE_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "rolegate.db"),
+		"ROLEGATE_DRAIN_PERIOD": "0s", // tests stop servers often: no drain unless asked
 	}
 	for k, v := range env {
 		vars[k] = v
