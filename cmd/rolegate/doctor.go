@@ -23,6 +23,9 @@ func doctor(ctx context.Context, cfg Config, out io.Writer) error {
 	for _, p := range rep.Problems {
 		fmt.Fprintln(out, p.String())
 	}
+	for _, id := range rep.Unchecked {
+		fmt.Fprintf(out, "entity %q: not checked: it changed during every read; run rolegate doctor again\n", id)
+	}
 	for _, f := range rep.Fixed {
 		fmt.Fprintf(out, "entity %q: repaired, now at revision %d\n", f.EntityID, f.Revision)
 	}
