@@ -62,7 +62,27 @@ func gormConfig() *gorm.Config {
 //	postgres://user:pass@host:5432/db?sslmode=disable
 //	mysql://user:pass@host:3306/db
 func Open(ctx context.Context, rawURL string) (*Store, error) {
-	s, err := connect(ctx, rawURL)
+	return OpenWith(ctx, rawURL, OpenOptions{})
+}
+
+// OpenOptions are the settings of a store beyond its URL.
+type OpenOptions struct {
+	// SQLiteSynchronous is SQLite's synchronous setting: "full" (the
+	// default: a write acknowledged survives a power loss, each commit waits
+	// for the disk), "normal" (a commit does not wait for the disk: it
+	// survives the process being killed, but the last writes acknowledged
+	// may be lost on a power loss or an OS crash), or "extra". Only SQLite
+	// reads it; PostgreSQL and MySQL keep their servers' own settings.
+	SQLiteSynchronous string
+}
+
+// SQLiteSynchronousModes are the values OpenOptions.SQLiteSynchronous takes
+// ("off", which may corrupt the database on a power loss, is not one).
+var SQLiteSynchronousModes = []string{"full", "normal", "extra"}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, rawURL string, o OpenOptions) (*Store, error) {
+	s, err := connectWith(ctx, rawURL, o)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +96,10 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 // connect connects to the database the URL names, as Open without the
 // migrations.
 func connect(ctx context.Context, rawURL string) (*Store, error) {
+	return connectWith(ctx, rawURL, OpenOptions{})
+}
+
+func connectWith(ctx context.Context, rawURL string, o OpenOptions) (*Store, error) {
 	scheme, _, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return nil, fmt.Errorf("database URL %q has no scheme (sqlite://, postgres://, mysql://)", RedactURL(rawURL))
@@ -84,7 +108,7 @@ func connect(ctx context.Context, rawURL string) (*Store, error) {
 	var err error
 	switch scheme {
 	case "sqlite":
-		s, err = openSQLite(rawURL)
+		s, err = openSQLite(rawURL, o.SQLiteSynchronous)
 	case "postgres", "postgresql":
 		s, err = openSingle("postgres", postgres.Open(rawURL))
 	case "mysql":
@@ -117,12 +141,22 @@ func SQLitePath(rawURL string) (string, error) {
 	return path, nil
 }
 
-func openSQLite(rawURL string) (*Store, error) {
+func openSQLite(rawURL, synchronous string) (*Store, error) {
 	path, err := SQLitePath(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+	if synchronous == "" {
+		synchronous = "full"
+	}
+	known := false
+	for _, m := range SQLiteSynchronousModes {
+		known = known || m == synchronous
+	}
+	if !known {
+		return nil, fmt.Errorf("sqlite synchronous %q: want one of %s", synchronous, strings.Join(SQLiteSynchronousModes, ", "))
+	}
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + strings.ToUpper(synchronous) + ")&_pragma=foreign_keys(1)"
 	w, err := gorm.Open(sqlite.Open("file:"+path+"?"+pragmas+"&_txlock=immediate"), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

@@ -20,6 +20,9 @@ import (
 type Config struct {
 	Addr          string
 	DatabaseURL   string
+	// SQLiteSynchronous is SQLite's synchronous mode (full, normal, extra):
+	// how a commit waits for the disk (adapters.OpenOptions).
+	SQLiteSynchronous string
 	AdminToken    string
 	RoleTemplates string
 	CatalogFile   string
@@ -113,6 +116,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	typed(f, &c.MaxBodyMemory, "max-body-memory", 64<<20, integer[int64](1<<20, math.MaxInt64, "is not a number of bytes of at least 1048576"), "bytes of request bodies read at once, by all requests together; past it a body is 503 server_busy")
 	typed(f, &c.MaxHeaderBytes, "max-header-bytes", 64<<10, integer[int](1024, 1<<20, "is not a number of bytes from 1024 to 1048576"), "largest request header block in bytes; larger is 431")
 	typed(f, &c.ExpirySweep, "expiry-sweep", time.Minute, duration(100*time.Millisecond, math.MaxInt64, "is not a duration of at least 100ms such as 1m"), "how often expired assignments are removed from the store, each with an assignment.expire audit event")
+	typed(f, &c.SQLiteSynchronous, "sqlite-synchronous", "full", oneOf("is not full, normal or extra", adapters.SQLiteSynchronousModes...), "SQLite only: full (a write acknowledged survives a power loss) or normal (faster commits; survives the process being killed, but the last writes acknowledged may be lost on a power loss), or extra")
 	typed(f, &c.SweepInterval, "sweep-interval", 10*time.Second, duration(10*time.Millisecond, math.MaxInt64, "is not a duration of at least 10ms such as 10s"), "how often the revisions of the entities held are compared with the store's, reloading those that moved")
 	if cmd == "doctor" {
 		fs.BoolVar(&c.Fix, "fix", false, "repair the rules of inconsistent entities from their role, user and assignment rows")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -14,7 +13,7 @@ import (
 // (exit 1) while problems remain. With --fix it repairs each inconsistent
 // entity in one transaction that bumps the entity's revision.
 func doctor(ctx context.Context, cfg Config, out io.Writer) error {
-	store, err := adapters.Open(ctx, cfg.DatabaseURL)
+	store, err := cfg.openStore(ctx)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

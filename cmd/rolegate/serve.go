@@ -27,7 +27,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	log := cfg.logger(out)
 	slog.SetDefault(log)
 
-	store, err := adapters.Open(ctx, cfg.DatabaseURL)
+	store, err := cfg.openStore(ctx)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -141,7 +141,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 
 // migrate applies the schema migrations and exits.
 func migrate(ctx context.Context, cfg Config, out io.Writer) error {
-	store, err := adapters.Open(ctx, cfg.DatabaseURL)
+	store, err := cfg.openStore(ctx)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
