@@ -20,9 +20,6 @@ import (
 type Config struct {
 	Addr          string
 	DatabaseURL   string
-	// SQLiteSynchronous is SQLite's synchronous mode (full, normal, extra):
-	// how a commit waits for the disk (adapters.OpenOptions).
-	SQLiteSynchronous string
 	AdminToken    string
 	RoleTemplates string
 	CatalogFile   string
@@ -61,6 +58,10 @@ type Config struct {
 	// ExpirySweep is how often expired assignments are removed from the
 	// store (checks stop counting them at their expiry already).
 	ExpirySweep time.Duration
+
+	// SQLiteSynchronous is SQLite's synchronous mode (full, normal, extra):
+	// how a commit waits for the disk (adapters.OpenOptions).
+	SQLiteSynchronous string
 
 	MaxChangeWaiters          int // long polls of the changes feed waiting at once
 	MaxChangeWaitersPerEntity int // ... on one entity
