@@ -74,12 +74,23 @@ type OpenOptions struct {
 	// statement and lock timeouts (PostgreSQL, MySQL) and SQLite's busy
 	// timeout (deadline.go). 0: no deadline.
 	Timeout time.Duration
+	// SQLiteSynchronous is SQLite's synchronous setting: "full" (the
+	// default: a write acknowledged survives a power loss, each commit waits
+	// for the disk), "normal" (a commit does not wait for the disk: it
+	// survives the process being killed, but the last writes acknowledged
+	// may be lost on a power loss or an OS crash), or "extra". Only SQLite
+	// reads it; PostgreSQL and MySQL keep their servers' own settings.
+	SQLiteSynchronous string
 }
+
+// SQLiteSynchronousModes are the values OpenOptions.SQLiteSynchronous takes
+// ("off", which may corrupt the database on a power loss, is not one).
+var SQLiteSynchronousModes = []string{"full", "normal", "extra"}
 
 // OpenWith is Open with options. The migrations run on connections without
 // the timeouts: one may take longer than a request's transaction.
 func OpenWith(ctx context.Context, rawURL string, o OpenOptions) (*Store, error) {
-	s, err := connect(ctx, rawURL)
+	s, err := connectWith(ctx, rawURL, OpenOptions{SQLiteSynchronous: o.SQLiteSynchronous})
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +121,7 @@ func connectWith(ctx context.Context, rawURL string, o OpenOptions) (*Store, err
 	var err error
 	switch scheme {
 	case "sqlite":
-		s, err = openSQLite(rawURL, o.Timeout)
+		s, err = openSQLite(rawURL, o.SQLiteSynchronous, o.Timeout)
 	case "postgres", "postgresql":
 		var d gorm.Dialector
 		if d, err = postgresDialector(rawURL, o.Timeout); err == nil {
@@ -147,12 +158,22 @@ func SQLitePath(rawURL string) (string, error) {
 	return path, nil
 }
 
-func openSQLite(rawURL string, busy time.Duration) (*Store, error) {
+func openSQLite(rawURL, synchronous string, busy time.Duration) (*Store, error) {
 	path, err := SQLitePath(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+	if synchronous == "" {
+		synchronous = "full"
+	}
+	known := false
+	for _, m := range SQLiteSynchronousModes {
+		known = known || m == synchronous
+	}
+	if !known {
+		return nil, fmt.Errorf("sqlite synchronous %q: want one of %s", synchronous, strings.Join(SQLiteSynchronousModes, ", "))
+	}
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + strings.ToUpper(synchronous) + ")&_pragma=foreign_keys(1)"
 	if busy > 0 {
 		// The store timeout: a write waiting on another process's lock
 		// gives up with it (pragmas run in order: this one wins).

@@ -28,10 +28,24 @@ func (s *Store) View(ctx context.Context, fn func(tx policy.Tx) error) error {
 	return s.run(ctx, s.r, false, fn)
 }
 
-// LoadPolicy reads one entity's revision, rules and active role names.
+// Snapshot runs fn in one read-only transaction whose reads all see the
+// database as of one moment: REPEATABLE READ on PostgreSQL and MySQL (their
+// default READ COMMITTED, or a server set so, gives each statement a snapshot
+// of its own); on SQLite (WAL) any read transaction does, from its first read
+// to its end. Bounded by the store timeout, as View is.
+func (s *Store) Snapshot(ctx context.Context, fn func(tx policy.Tx) error) error {
+	var opts *sql.TxOptions
+	if s.dialect != "sqlite" {
+		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+	}
+	return s.run(ctx, s.r, false, fn, opts)
+}
+
+// LoadPolicy reads one entity's revision, rules and active role names, in one
+// snapshot: the rules are exactly those of the revision.
 func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityPolicy, error) {
 	var out policy.EntityPolicy
-	err := s.View(ctx, func(ptx policy.Tx) error {
+	err := s.Snapshot(ctx, func(ptx policy.Tx) error {
 		t := ptx.(*tx)
 		var e entityRow
 		if err := t.db.Select("revision", "created_at", "rule_count").Where("id = ?", entityID).Take(&e).Error; err != nil {

@@ -244,7 +244,14 @@ func TestEveryCall(t *testing.T) {
 // TestClientCredentials: a client's token is fetched by the client itself,
 // scoped as the client is, and a wrong secret is a typed 401.
 func TestClientCredentials(t *testing.T) {
-	s := testkit.Start(t, map[string]string{"ROLEGATE_TOKEN_TTL": "1m"})
+	// The two failing token requests below each spend a bcrypt comparison
+	// from the global budget, charged by how long it took: on a busy machine
+	// two of them overdrew the default budget (a tenth of a CPU, one second
+	// of burst) and the second answered 429. That budget is not what this
+	// test is about (attack_token_endpoint_test.go in cmd/rolegate is): it is
+	// set out of reach, as there. The per-address budget (counted, not timed)
+	// stays at its default.
+	s := testkit.Start(t, map[string]string{"ROLEGATE_TOKEN_TTL": "1m", "ROLEGATE_TOKEN_FAILURE_CPU": "1000"})
 	ctx := context.Background()
 	adm := admin(t, s)
 	if _, err := adm.CreateEntity(ctx, "acme", ""); err != nil {

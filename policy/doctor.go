@@ -77,6 +77,10 @@ type Report struct {
 	Entities, Roles, Users, Assignments, Rules int // checked
 	Problems                                   []Problem
 	Fixed                                      []EntityFix
+	// Unchecked are the entities that changed during every read of them
+	// (on a store without snapshots): neither consistent nor broken as far
+	// as this run knows; run again.
+	Unchecked []string
 }
 
 // Remaining counts the problems not repaired.
@@ -93,9 +97,16 @@ func (r Report) Remaining() int {
 // Summary is one line for people.
 func (r Report) Summary() string {
 	s := fmt.Sprintf("checked %d entit%s, %d roles, %d users, %d assignments, %d rules: ",
-		r.Entities, plural(r.Entities, "y", "ies"), r.Roles, r.Users, r.Assignments, r.Rules)
+		r.Entities, plural(r.Entities, "y", "ies"), r.Roles, r.Users, r.Assignments, r.Rules) + r.problemSummary()
+	if n := len(r.Unchecked); n > 0 {
+		s += fmt.Sprintf("; %d entit%s not checked (kept changing): run again", n, plural(n, "y", "ies"))
+	}
+	return s
+}
+
+func (r Report) problemSummary() string {
 	if len(r.Problems) == 0 {
-		return s + "consistent"
+		return "consistent"
 	}
 	ents, fixedEnts := map[string]bool{}, map[string]bool{}
 	for _, p := range r.Problems {
@@ -104,7 +115,7 @@ func (r Report) Summary() string {
 			fixedEnts[p.EntityID] = true
 		}
 	}
-	s += fmt.Sprintf("%d problem(s) in %d entit%s", len(r.Problems), len(ents), plural(len(ents), "y", "ies"))
+	s := fmt.Sprintf("%d problem(s) in %d entit%s", len(r.Problems), len(ents), plural(len(ents), "y", "ies"))
 	if fixed := len(r.Problems) - r.Remaining(); fixed > 0 {
 		s += fmt.Sprintf(", %d fixed in %d entit%s", fixed, len(fixedEnts), plural(len(fixedEnts), "y", "ies"))
 	}
@@ -184,6 +195,10 @@ func doctorEntity(ctx context.Context, store Store, entityID string, fix bool, r
 		if isNotFound(err) {
 			return nil // deleted since it was listed
 		}
+		if errors.Is(err, errKeptChanging) {
+			rep.Unchecked = append(rep.Unchecked, entityID)
+			return nil
+		}
 		rep.Problems = append(rep.Problems, Problem{EntityID: entityID, Kind: ProblemCheckFailed, Source: err.Error()})
 		return nil
 	}
@@ -242,14 +257,19 @@ func doctorEntity(ctx context.Context, store Store, entityID string, fix bool, r
 	return nil
 }
 
-// diagnoseStable diagnoses an entity in a read transaction, again if its
-// revision moved meanwhile (a write committed between two reads), so that a
-// report never mixes the rows of one revision with the rules of another.
+// errKeptChanging: an entity's revision moved during every diagnosis.
+var errKeptChanging = errors.New("the entity kept changing during the check")
+
+// diagnoseStable diagnoses an entity in one snapshot of the store, so that a
+// report never mixes the rows of one revision with the rules of another. The
+// revision is read before and after: should it move all the same (a store
+// whose snapshot is not one), the entity is diagnosed again, and after five
+// tries left unchecked (errKeptChanging), never reported from mixed reads.
 func diagnoseStable(ctx context.Context, store Store, entityID string) (diagnosis, error) {
 	var d diagnosis
 	for try := 0; ; try++ {
 		moved := false
-		err := store.View(ctx, func(tx Tx) error {
+		err := store.Snapshot(ctx, func(tx Tx) error {
 			before, err := tx.GetEntity(entityID)
 			if err != nil {
 				return err
@@ -264,8 +284,11 @@ func diagnoseStable(ctx context.Context, store Store, entityID string) (diagnosi
 			moved = now.Revision != before.Revision
 			return nil
 		})
-		if err != nil || !moved || try == 4 {
+		switch {
+		case err != nil || !moved:
 			return d, err
+		case try == 4:
+			return diagnosis{}, errKeptChanging
 		}
 	}
 }
@@ -478,7 +501,7 @@ func doctorStray(ctx context.Context, store Store, fix bool, rep *Report) error 
 func doctorStrayEntity(ctx context.Context, store Store, entityID string, fix bool, rep *Report) error {
 	var n int
 	var removed bool
-	err := store.View(ctx, func(tx Tx) error {
+	err := store.Snapshot(ctx, func(tx Tx) error {
 		rules, err := tx.EntityRules(entityID)
 		n = len(rules)
 		return err

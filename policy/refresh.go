@@ -55,9 +55,33 @@ func (e *Engine) swap(sl *slot, cur, next *snapshot) bool {
 // held when the store keeps a log that reaches back, else by reloading it in
 // full. A policy older than the one held is never installed. An entity not held is
 // left to load on its next check; one that no longer exists is dropped.
+//
+// Refresh is called on evidence that the store is newer than what is held (a
+// committed write, a notification, a revision read by the sweep): when the
+// reload fails, the held policy is dropped so that checks do not answer from
+// it.
 func (e *Engine) Refresh(ctx context.Context, entityID string) error {
+	return e.refresh(ctx, entityID, true)
+}
+
+// refresh is Refresh; without newer, the store is not known to be newer
+// (a check's min_revision is the caller's word only), so a failed reload
+// keeps what is held: one such check must not take the entity down for every
+// other check while the database is out.
+func (e *Engine) refresh(ctx context.Context, entityID string, newer bool) error {
 	sl, ok := e.entities.load(entityID)
 	if !ok {
+		if !newer && e.unknown.has(entityID) {
+			// Held as unknown: stays so unless a load finds it.
+			s, err := e.load(ctx, entityID)
+			if err != nil {
+				return err
+			}
+			e.release(s)
+			if !s.exists {
+				return nil
+			}
+		}
 		if !e.unknown.remove(entityID) {
 			return nil
 		}
@@ -80,9 +104,11 @@ func (e *Engine) Refresh(ctx context.Context, entityID string) error {
 	e.reloads.Add(1)
 	s, err := e.load(ctx, entityID)
 	if err != nil {
-		// The held policy is now older than the store's: drop it so that the
-		// next check loads afresh rather than answering from it.
-		e.Forget(entityID)
+		if newer {
+			// The held policy is older than the store's: drop it so that
+			// the next check loads afresh rather than answering from it.
+			e.Forget(entityID)
+		}
 		return err
 	}
 	if !s.exists {
@@ -110,7 +136,7 @@ func (e *Engine) catchUp(ctx context.Context, entityID string, want int64) (*sna
 		ch := e.flights.DoChan("catch-up\x00"+entityID, func() (any, error) {
 			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.staleWait)
 			defer cancel()
-			return nil, e.Refresh(lctx, entityID)
+			return nil, e.refresh(lctx, entityID, false)
 		})
 		select {
 		case <-ch:

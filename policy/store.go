@@ -14,9 +14,13 @@ type Store interface {
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(tx Tx) error) error
+	// Snapshot runs fn in a read-only transaction whose reads all see one
+	// snapshot of the store (no write commits between two of them), for
+	// reads that compare rows with each other.
+	Snapshot(ctx context.Context, fn func(tx Tx) error) error
 	// LoadPolicy reads what one entity's enforcer is built from: the entity's
-	// revision, then its rules and role names (so the rules are at least as new
-	// as the revision). ErrNotFound for an unknown entity.
+	// revision, its rules and role names, in one snapshot (the rules are
+	// exactly those of the revision). ErrNotFound for an unknown entity.
 	LoadPolicy(ctx context.Context, entityID string) (EntityPolicy, error)
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -62,6 +62,10 @@ type Config struct {
 	// store (checks stop counting them at their expiry already).
 	ExpirySweep time.Duration
 
+	// SQLiteSynchronous is SQLite's synchronous mode (full, normal, extra):
+	// how a commit waits for the disk (adapters.OpenOptions).
+	SQLiteSynchronous string
+
 	MaxChangeWaiters          int // long polls of the changes feed waiting at once
 	MaxChangeWaitersPerEntity int // ... on one entity
 	MaxReports                int // access reports streamed at once
@@ -128,6 +132,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	typed(f, &c.MaxBodyMemory, "max-body-memory", 64<<20, integer[int64](1<<20, math.MaxInt64, "is not a number of bytes of at least 1048576"), "bytes of request bodies read at once, by all requests together; past it a body is 503 server_busy")
 	typed(f, &c.MaxHeaderBytes, "max-header-bytes", 64<<10, integer[int](1024, 1<<20, "is not a number of bytes from 1024 to 1048576"), "largest request header block in bytes; larger is 431")
 	typed(f, &c.ExpirySweep, "expiry-sweep", time.Minute, duration(100*time.Millisecond, math.MaxInt64, "is not a duration of at least 100ms such as 1m"), "how often expired assignments are removed from the store, each with an assignment.expire audit event")
+	typed(f, &c.SQLiteSynchronous, "sqlite-synchronous", "full", oneOf("is not full, normal or extra", adapters.SQLiteSynchronousModes...), "SQLite only: full (a write acknowledged survives a power loss) or normal (faster commits; survives the process being killed, but the last writes acknowledged may be lost on a power loss), or extra")
 	typed(f, &c.SweepInterval, "sweep-interval", 10*time.Second, duration(10*time.Millisecond, math.MaxInt64, "is not a duration of at least 10ms such as 10s"), "how often the revisions of the entities held are compared with the store's, reloading those that moved")
 	typed(f, &c.StoreTimeout, "store-timeout", 10*time.Second, duration(100*time.Millisecond, 25*time.Second, "is not a duration from 100ms to 25s (below the 30 s HTTP write timeout)"), "longest a store transaction may take; past it it rolls back and the request is 503 storage_unavailable")
 	typed(f, &c.DrainPeriod, "drain-period", 5*time.Second, duration(0, 10*time.Minute, "is not a duration from 0s to 10m such as 5s"), "after SIGTERM, how long requests are still served (with Connection: close, /readyz 503) before shutdown")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -14,7 +13,7 @@ import (
 // (exit 1) while problems remain. With --fix it repairs each inconsistent
 // entity in one transaction that bumps the entity's revision.
 func doctor(ctx context.Context, cfg Config, out io.Writer) error {
-	store, err := adapters.Open(ctx, cfg.DatabaseURL)
+	store, err := cfg.openStore(ctx, 0)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -22,6 +21,9 @@ func doctor(ctx context.Context, cfg Config, out io.Writer) error {
 	rep, err := policy.Doctor(ctx, store, cfg.Fix)
 	for _, p := range rep.Problems {
 		fmt.Fprintln(out, p.String())
+	}
+	for _, id := range rep.Unchecked {
+		fmt.Fprintf(out, "entity %q: not checked: it changed during every read; run rolegate doctor again\n", id)
 	}
 	for _, f := range rep.Fixed {
 		fmt.Fprintf(out, "entity %q: repaired, now at revision %d\n", f.EntityID, f.Revision)

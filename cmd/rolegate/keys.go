@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -17,7 +16,7 @@ import (
 //	                       the tokens it signed until they have expired
 //	rolegate keys list     the keys, current last
 func keys(ctx context.Context, cfg Config, sub string, out io.Writer) error {
-	store, err := adapters.Open(ctx, cfg.DatabaseURL)
+	store, err := cfg.openStore(ctx, 0)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

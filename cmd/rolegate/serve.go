@@ -28,7 +28,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	log := cfg.logger(out)
 	slog.SetDefault(log)
 
-	store, err := adapters.OpenWith(ctx, cfg.DatabaseURL, adapters.OpenOptions{Timeout: cfg.StoreTimeout})
+	store, err := cfg.openStore(ctx, cfg.StoreTimeout)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -167,7 +167,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 
 // migrate applies the schema migrations and exits.
 func migrate(ctx context.Context, cfg Config, out io.Writer) error {
-	store, err := adapters.Open(ctx, cfg.DatabaseURL)
+	store, err := cfg.openStore(ctx, 0)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
