@@ -237,7 +237,10 @@ func (k *Cache) run(entity string, f *follow) {
 				// The log no longer reaches back (or the entity was made
 				// anew): start again from now, with nothing kept.
 				k.mu.Unlock()
-				if ent, gerr := k.c.GetEntity(k.ctx, entity); gerr == nil {
+				gctx, cancel := context.WithTimeout(k.ctx, pollMargin)
+				ent, gerr := k.c.GetEntity(gctx, entity)
+				cancel()
+				if gerr == nil {
 					k.mu.Lock()
 					f.seen, f.healthy, f.heard = ent.Revision, true, time.Now()
 					k.mu.Unlock()
