@@ -22,9 +22,20 @@ type CacheOptions struct {
 	// MaxEntities is the most entities followed on the changes feed at once
 	// (default 100); checks on others go to the server.
 	MaxEntities int
-	// Wait is the feed's long-poll in seconds (default 25).
+	// Wait is the feed's long-poll in seconds (default 25); it is
+	// shortened to keep each poll within MaxStaleness.
 	Wait int
+	// MaxStaleness bounds how old what the cache knows of an entity may be
+	// when it answers from memory (default 5 s, at least 2 s): past it since
+	// the feed last answered (a poll that hangs, a proxy that stops
+	// forwarding), checks go to the server, and fail as the client does
+	// when it cannot be reached. A revoked right is served at most this long.
+	MaxStaleness time.Duration
 }
+
+// pollMargin is how long past its wait a feed poll may take before it is
+// abandoned: the http.Client's own timeout may be long or none.
+const pollMargin = 5 * time.Second
 
 // Cache keeps decisions locally and drops them as the entity's changes feed
 // reports changes. It serves a decision only while it follows that entity's
@@ -49,8 +60,15 @@ type Cache struct {
 
 // follow is the feed reader of one entity.
 type follow struct {
-	seen    int64 // changes up to this revision are applied
-	healthy bool  // the last feed call succeeded
+	seen    int64     // changes up to this revision are applied
+	healthy bool      // the last feed call succeeded
+	heard   time.Time // when the feed last answered
+}
+
+// fresh reports whether f's decisions may be served (k.mu held): its feed's
+// last call succeeded, and no longer than MaxStaleness ago.
+func (k *Cache) fresh(f *follow) bool {
+	return f != nil && f.healthy && time.Since(f.heard) <= k.opts.MaxStaleness
 }
 
 type cacheKey struct {
@@ -67,6 +85,17 @@ func NewCache(c *Client, o CacheOptions) *Cache {
 	}
 	if o.Wait <= 0 || o.Wait > 25 {
 		o.Wait = 25
+	}
+	if o.MaxStaleness <= 0 {
+		o.MaxStaleness = 5 * time.Second
+	}
+	if o.MaxStaleness < 2*time.Second {
+		o.MaxStaleness = 2 * time.Second
+	}
+	// A poll answers within its wait when nothing changes: keep it a
+	// second under the bound, so that a healthy feed never goes stale.
+	if w := int((o.MaxStaleness - time.Second) / time.Second); o.Wait > w {
+		o.Wait = w
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	k := &Cache{c: c, opts: o, ctx: ctx, cancel: cancel, entities: map[string]*follow{}, index: map[string]map[string]map[cacheKey]struct{}{}}
@@ -131,7 +160,7 @@ func (k *Cache) Check(ctx context.Context, r CheckRequest) (Decision, error) {
 	key := keyOf(r)
 	k.mu.Lock()
 	f := k.entities[r.EntityID]
-	if f != nil && f.healthy {
+	if k.fresh(f) {
 		if d, ok := k.entries.Get(key); ok && d.Revision >= r.MinRevision && d.Revision >= 0 && current(d) {
 			k.mu.Unlock()
 			return d, nil
@@ -159,7 +188,7 @@ func (k *Cache) Check(ctx context.Context, r CheckRequest) (Decision, error) {
 	}
 	// Kept only while the feed is read, and never an answer from before a
 	// change already applied (it would outlive it).
-	if f.healthy && d.Revision >= f.seen && current(d) {
+	if k.fresh(f) && d.Revision >= f.seen && current(d) {
 		k.add(key, d)
 	}
 	return d, nil
@@ -185,7 +214,10 @@ func (k *Cache) run(entity string, f *follow) {
 			wait = 0
 		}
 		k.mu.Unlock()
-		ch, err := k.c.ListChanges(k.ctx, entity, since, ChangesOptions{Wait: wait, Limit: 1000})
+		// Its own deadline: a poll that hangs is abandoned and asked again.
+		pctx, cancel := context.WithTimeout(k.ctx, time.Duration(wait)*time.Second+pollMargin)
+		ch, err := k.c.ListChanges(pctx, entity, since, ChangesOptions{Wait: wait, Limit: 1000})
+		cancel()
 		if err != nil {
 			if k.ctx.Err() != nil {
 				return
@@ -205,9 +237,12 @@ func (k *Cache) run(entity string, f *follow) {
 				// The log no longer reaches back (or the entity was made
 				// anew): start again from now, with nothing kept.
 				k.mu.Unlock()
-				if ent, gerr := k.c.GetEntity(k.ctx, entity); gerr == nil {
+				gctx, cancel := context.WithTimeout(k.ctx, pollMargin)
+				ent, gerr := k.c.GetEntity(gctx, entity)
+				cancel()
+				if gerr == nil {
 					k.mu.Lock()
-					f.seen, f.healthy = ent.Revision, true
+					f.seen, f.healthy, f.heard = ent.Revision, true, time.Now()
 					k.mu.Unlock()
 					continue
 				}
@@ -232,7 +267,7 @@ func (k *Cache) run(entity string, f *follow) {
 		}
 		// Decisions kept before a failure were dropped then; from here
 		// on every change after seen reaches the cache.
-		f.healthy = true
+		f.healthy, f.heard = true, time.Now()
 		k.mu.Unlock()
 		if ch.RetryAfter > 0 && len(ch.Data) == 0 {
 			// The server holds too many waiting calls: it answered at

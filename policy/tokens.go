@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -75,6 +76,7 @@ type Tokens struct {
 	clients  *memo[Client]
 	entities *memo[entityState]
 	secrets  *verifiedSecrets // secrets that passed bcrypt (clients.go)
+	verified *verifiedTokens  // tokens whose signature was verified (tokencache.go)
 }
 
 // entityState is what is remembered of an entity.
@@ -180,7 +182,7 @@ func NewTokens(ctx context.Context, store Store, svc *Service, admin *Authentica
 		cfg.Logger.Info("signing keys stored in plain or under the previous key encryption key are now stored encrypted with the key encryption key",
 			"key_encryption_key_id", cfg.KeyEncryptionKey.ID())
 	}
-	t := &Tokens{svc: svc, store: store, admin: admin, cfg: cfg, log: cfg.Logger, secrets: newVerifiedSecrets()}
+	t := &Tokens{svc: svc, store: store, admin: admin, cfg: cfg, log: cfg.Logger, secrets: newVerifiedSecrets(), verified: newVerifiedTokens()}
 	t.clients = newMemo(&t.mu, cfg.Now, t.lookUpClient)
 	t.entities = newMemo(&t.mu, cfg.Now, t.lookUpEntity)
 	t.setKeys(load.keys)
@@ -391,10 +393,15 @@ func invalidToken(reason string) error {
 // Authenticate returns who a bearer token stands for. Algorithms are pinned
 // per issuer (ES256 for Rolegate's own, the configured ones for the identity
 // provider's; never none or HMAC), exp is required, and exp, nbf and iat are
-// honoured with the configured leeway.
+// honoured with the configured leeway. A token verified before is not
+// verified again while it may be believed (tokencache.go).
 func (t *Tokens) Authenticate(token string) (Actor, error) {
 	if strings.Count(token, ".") != 2 {
 		return t.admin.Authenticate(token)
+	}
+	k := tokenKey(token)
+	if a, ok, err := t.remembered(k); ok {
+		return a, err
 	}
 	var peek jwt.RegisteredClaims
 	if _, _, err := jwt.NewParser().ParseUnverified(token, &peek); err != nil {
@@ -402,24 +409,41 @@ func (t *Tokens) Authenticate(token string) (Actor, error) {
 	}
 	switch {
 	case peek.Issuer == t.cfg.Issuer:
-		return t.own(token)
+		return t.own(k, token)
 	case t.cfg.External != nil && peek.Issuer == t.cfg.External.Issuer:
-		return t.external(token)
+		return t.external(k, token)
 	}
 	return Actor{}, invalidToken("unknown issuer")
 }
 
-func (t *Tokens) own(token string) (Actor, error) {
+func (t *Tokens) own(k [32]byte, token string) (Actor, error) {
 	var c Claims
+	var kid string
+	var key any
 	p := jwt.NewParser(jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(t.cfg.Issuer),
 		jwt.WithAudience(t.cfg.Audience), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
 		jwt.WithLeeway(t.cfg.Leeway), jwt.WithTimeFunc(t.cfg.Now), jwt.WithStrictDecoding())
-	if _, err := p.ParseWithClaims(token, &c, t.verifyingKey); err != nil {
+	t.verified.checks.Add(1)
+	_, err := p.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
+		kid, _ = tok.Header["kid"].(string)
+		var err error
+		key, err = t.verifyingKey(tok)
+		return key, err
+	})
+	if err != nil {
 		return Actor{}, invalidToken(err.Error())
 	}
 	if c.ClientID == "" || c.Subject != "client:"+c.ClientID {
 		return Actor{}, invalidToken("no client")
 	}
+	nbf, exp := times(&c)
+	t.verified.put(k, token, &verifiedToken{own: &c, kid: kid, key: key, notBefore: nbf, expires: exp})
+	return t.clientActor(&c)
+}
+
+// clientActor returns who the verified claims of a client's token stand
+// for, from the client's record: checked on every request.
+func (t *Tokens) clientActor(c *Claims) (Actor, error) {
 	// Who the client is and what it may do come from its record.
 	rec, ok := t.client(c.ClientID)
 	if !ok {
@@ -441,25 +465,31 @@ func (t *Tokens) own(token string) (Actor, error) {
 			return Actor{}, invalidToken("the token's entity was deleted")
 		}
 	}
-	claimed := map[string]bool{}
-	for _, s := range strings.Fields(c.Scope) {
-		claimed[s] = true
-	}
+	claimed := strings.Fields(c.Scope)
 	var scopes []string
 	for _, s := range rec.Scopes {
-		if validScopes[s] && claimed[s] && !(s == ScopeAdmin && entity != "") {
+		if validScopes[s] && slices.Contains(claimed, s) && !(s == ScopeAdmin && entity != "") {
 			scopes = append(scopes, s)
 		}
 	}
 	return Actor{ID: "client:" + rec.ID, EntityID: entity, ClientID: rec.ID, Scopes: scopes}, nil
 }
 
-func (t *Tokens) external(token string) (Actor, error) {
+func (t *Tokens) external(k [32]byte, token string) (Actor, error) {
 	x := t.cfg.External
 	claims := jwt.MapClaims{}
+	var key any
+	var header map[string]any
 	p := jwt.NewParser(jwt.WithValidMethods(x.Algorithms), jwt.WithIssuer(x.Issuer), jwt.WithAudience(x.Audience),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(t.cfg.Leeway), jwt.WithTimeFunc(t.cfg.Now), jwt.WithStrictDecoding())
-	if _, err := p.ParseWithClaims(token, claims, x.Keys); err != nil {
+	t.verified.checks.Add(1)
+	_, err := p.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
+		header = tok.Header
+		var err error
+		key, err = x.Keys(tok)
+		return key, err
+	})
+	if err != nil {
 		return Actor{}, invalidToken(err.Error())
 	}
 	user, _ := claims[x.UserClaim].(string)
@@ -467,7 +497,16 @@ func (t *Tokens) external(token string) (Actor, error) {
 	if !ValidUserID(user) || !ValidEntityID(entity) {
 		return Actor{}, invalidToken("no user or entity claim")
 	}
-	return Actor{ID: "user:" + user, EntityID: entity, UserID: user, Scopes: []string{ScopeCheck, ScopeManage}}, nil
+	a := externalActor(user, entity)
+	nbf, exp := times(claims)
+	t.verified.put(k, token, &verifiedToken{ext: &a, header: header, key: key, notBefore: nbf, expires: exp})
+	return externalActor(user, entity), nil
+}
+
+// externalActor is who an identity provider's token stands for: a user of
+// one entity.
+func externalActor(user, entity string) Actor {
+	return Actor{ID: "user:" + user, EntityID: entity, UserID: user, Scopes: []string{ScopeCheck, ScopeManage}}
 }
 
 // ---- what is remembered of clients and entities ----

@@ -57,6 +57,7 @@ type config struct {
 	tokenLimits                           handlers.TokenLimits
 	tenant                                tenantConfig
 	tenantOnly                            bool
+	clientToken                           bool
 }
 
 func main() {
@@ -84,6 +85,7 @@ func main() {
 	flag.IntVar(&c.tenant.importBatch, "tenant-import-batch", policy.MaxImportUsers, "large-tenant scenario: users per import request")
 	flag.StringVar(&c.tenant.db, "tenant-db", "", "large-tenant scenario: a postgres:// URL to run it on, in a new schema dropped afterwards (default: a new SQLite file)")
 	flag.BoolVar(&c.tenantOnly, "tenant-only", false, "run only the large-tenant scenario")
+	flag.BoolVar(&c.clientToken, "client-token", false, "also measure hot checks with an API client's token against the admin token, in alternating rounds")
 	flag.Parse()
 	if c.tenantOnly && c.tenant.roles == 0 {
 		c.tenant.roles = 1000
@@ -152,7 +154,7 @@ func run(c config) error {
 	}
 	deps := handlers.Deps{Service: svc, Auth: auth, Logger: quiet}
 	var tokens *policy.Tokens
-	if c.tokenJunk > 0 {
+	if c.tokenJunk > 0 || c.clientToken {
 		if tokens, err = policy.NewTokens(ctx, store, svc, auth, policy.TokenConfig{}); err != nil {
 			return err
 		}
@@ -290,6 +292,13 @@ func run(c config) error {
 			return err
 		}
 		rows = append(rows, junkRows...)
+	}
+	if c.clientToken {
+		tokenRows, err := clientTokenBench(ctx, base, svc, tokens, c, hotBody)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, tokenRows...)
 	}
 
 	// Batch of 100 against one check, one connection, for both question mixes.

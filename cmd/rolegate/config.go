@@ -45,6 +45,12 @@ type Config struct {
 	// MaxConnections bounds the connections served at once; more wait to be
 	// accepted.
 	MaxConnections int
+	// MaxConnectionsPerAddress bounds the connections held from one remote
+	// address (0: no bound, for deployments behind a proxy).
+	MaxConnectionsPerAddress int
+	// BusyIdleTimeout is how long a connection may sit idle while three
+	// quarters of MaxConnections are held.
+	BusyIdleTimeout time.Duration
 	// ReadTimeout bounds reading one request, body included.
 	ReadTimeout time.Duration
 	// MaxBodyMemory bounds the bytes of the request bodies read at once.
@@ -119,6 +125,8 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	typed(f, &c.MaxReports, "max-reports", handlers.DefaultMaxReports, integer[int](1, math.MaxInt, "is not a positive integer"), "most access reports streamed at once; more are 503 server_busy")
 	typed(f, &c.MaxReportsPerEntity, "max-reports-per-entity", handlers.DefaultMaxReportsPerEntity, integer[int](1, math.MaxInt, "is not a positive integer"), "most access reports of one entity streamed at once")
 	typed(f, &c.MaxConnections, "max-connections", 10000, integer[int](1, math.MaxInt, "is not a positive integer"), "most connections served at once; more wait to be accepted")
+	typed(f, &c.MaxConnectionsPerAddress, "max-connections-per-address", 1000, integer[int](0, math.MaxInt, "is not a number >= 0"), "most connections held from one remote address; 0 is no limit (behind a proxy)")
+	typed(f, &c.BusyIdleTimeout, "busy-idle-timeout", 5*time.Second, duration(100*time.Millisecond, math.MaxInt64, "is not a duration of at least 100ms such as 5s"), "how long a connection may sit idle while three quarters of max-connections are held")
 	typed(f, &c.ReadTimeout, "read-timeout", 10*time.Second, duration(1, math.MaxInt64, "is not a positive duration such as 10s"), "how long a client may take to send a whole request, body included")
 	typed(f, &c.MaxEntities, "max-entities", 100000, integer[int](1, math.MaxInt, "is not a positive integer"), "most entities whose policy is held in memory")
 	typed(f, &c.LogLevel, "log-level", slog.LevelInfo, logLevel, "debug, info, warn or error")

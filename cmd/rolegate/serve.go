@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/net/netutil"
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
@@ -107,9 +106,11 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Past the cap, connections wait in the kernel's backlog until one ends:
-	// each held costs a goroutine and its buffers.
-	ln = netutil.LimitListener(ln, cfg.MaxConnections)
+	// Past the cap, an idle connection is closed to make room; only when
+	// every one is busy do new ones wait to be accepted (each held costs a
+	// goroutine and its buffers).
+	limiter := newConnLimiter(ln, connLimits{Max: cfg.MaxConnections, PerAddress: cfg.MaxConnectionsPerAddress, BusyIdle: cfg.BusyIdleTimeout})
+	ln = limiter
 	var draining atomic.Bool
 	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic, MaxBodyMemory: cfg.MaxBodyMemory,
 		RateLimits:  handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage},
@@ -124,14 +125,15 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		ConnState:         limiter.ConnState,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "database", adapters.RedactURL(cfg.DatabaseURL),
 		"metrics", cfg.Metrics, "pprof", cfg.Pprof, "redis", adapters.RedactURL(cfg.RedisURL), "sweep_interval", cfg.SweepInterval.String(),
 		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage,
-		"max_connections", cfg.MaxConnections, "read_timeout", cfg.ReadTimeout.String(), "cors_origins", len(cfg.CORSOrigins),
-		"store_timeout", cfg.StoreTimeout.String(), "drain_period", cfg.DrainPeriod.String())
+		"max_connections", cfg.MaxConnections, "max_connections_per_address", cfg.MaxConnectionsPerAddress, "read_timeout", cfg.ReadTimeout.String(),
+		"cors_origins", len(cfg.CORSOrigins), "store_timeout", cfg.StoreTimeout.String(), "drain_period", cfg.DrainPeriod.String())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
