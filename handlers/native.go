@@ -508,6 +508,10 @@ func (a *api) userPermissions(c *gin.Context) {
 // ---- checks ----
 
 func (a *api) check(c *gin.Context) {
+	if err := a.svc.AuthorizeChecks(c.Request.Context()); err != nil {
+		writeError(c, err) // before the body is read
+		return
+	}
 	var req checkRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
@@ -548,6 +552,10 @@ func batchEntities(checks []checkRequest) error {
 }
 
 func (a *api) checkBatch(c *gin.Context) {
+	if err := a.svc.AuthorizeChecks(c.Request.Context()); err != nil {
+		writeError(c, err) // before the body is read
+		return
+	}
 	var req checkBatchRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
