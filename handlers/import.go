@@ -47,6 +47,11 @@ func (a *api) importUsers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	dry, err := dryRun(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	var req importRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
@@ -66,6 +71,10 @@ func (a *api) importUsers(c *gin.Context) {
 	res, err := a.svc.ImportUsers(c.Request.Context(), c.Param("entity"), users)
 	if err != nil {
 		writeError(c, err)
+		return
+	}
+	if dry != nil {
+		writeDryRun(c, dry)
 		return
 	}
 	setRevision(c, res.Revision)
