@@ -238,7 +238,8 @@ func (f *firstErr) Read(p []byte) (int, error) {
 func readWalked(body io.Reader, size int64, t reflect.Type) ([]byte, int64, error) {
 	var buf bytes.Buffer
 	if size > 0 {
-		buf.Grow(int(size))
+		// Not all of it at once: a body refused early is never read whole.
+		buf.Grow(int(min(size, 64<<10)))
 	}
 	src := &firstErr{r: body}
 	w := &bodyWalk{dec: json.NewDecoder(io.TeeReader(src, &buf))}
