@@ -157,3 +157,60 @@ func TestAttackDecodeJunkMemory(t *testing.T) {
 		t.Fatalf("check after the flood: %d %v", st, out)
 	}
 }
+
+// What can be refused before the body is read is: a check or a batch from a
+// token without the check scope, an import from a caller without the rights
+// to create and update users (403, nothing written). A list past its limit
+// is 422 at the element past it, naming the field.
+func TestAttackDecodeRightsFirstAndLimits(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	token := func(scope string) string {
+		cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": scope, "entity_id": "acme", "scopes": []string{scope}})
+		st, tok := s.clientToken("/v1/auth/token", cl["client_id"].(string), cl["client_secret"].(string))
+		if st != 200 {
+			t.Fatalf("token: %d", st)
+		}
+		return tok
+	}
+	manager, checker := token("manage"), token("check")
+	before := s.stateOf("acme")
+
+	junk := string(junkBody(`{"checks":[`, `{}`, `]}`, 64<<10))
+	for _, path := range []string{"/v1/check/batch", "/v1/check"} {
+		if st, _, out := s.callTokenBad(manager, "POST", path, junk); st != 403 || errCode(out) != "insufficient_scope" {
+			t.Fatalf("%s without the check scope: %d %v, want 403 insufficient_scope", path, st, out)
+		}
+	}
+	imp := string(junkBody(`{"users":[{"id":"x","role_ids":[`, `""`, `]}]}`, 64<<10))
+	if st, _, out := s.callTokenBad(checker, "POST", "/v1/entities/acme/users/import", imp); st != 403 || errCode(out) != "insufficient_scope" {
+		t.Fatalf("an import by a check-only client: %d %v, want 403", st, out)
+	}
+	s.sameState("acme", before)
+
+	check := map[string]any{"entity_id": "acme", "user_id": "u1", "object_type": "payable", "action": "read"}
+	checks := make([]any, 1001)
+	for i := range checks {
+		checks[i] = check
+	}
+	for _, c := range []struct {
+		token, path string
+		body        any
+		code, field string
+	}{
+		{checker, "/v1/check/batch", map[string]any{"checks": checks}, "invalid_batch", "checks"},
+		{checker, "/v1/check/batch", junk, "invalid_batch", "checks"},
+		{testToken, "/v1/entities/acme/users/import", imp, "too_many_roles", "users[0].role_ids"},
+		{testToken, "/v1/entities/acme/roles", `{"name":"r","permissions":{"objects":[` + strings.TrimSuffix(strings.Repeat(`{},`, 1001), ",") + `]}}`, "too_many_rights", "permissions.objects"},
+	} {
+		st, _, out := s.callTokenBad(c.token, "POST", c.path, c.body)
+		if st != 422 || errCode(out) != c.code || strings.Join(detailFields(out), ",") != c.field {
+			t.Fatalf("%s: %d %v, want 422 %s naming %s", c.path, st, out, c.code, c.field)
+		}
+	}
+	s.sameState("acme", before)
+	// At the limits, accepted.
+	if st, _, out := s.callToken(checker, "POST", "/v1/check/batch", map[string]any{"checks": checks[:1000]}); st != 200 {
+		t.Fatalf("1,000 checks: %d %v", st, out)
+	}
+}
