@@ -19,7 +19,9 @@ import (
 // read at once share a budget instead. A body takes its share (its declared
 // length, or the most a body may be when it is streamed) when a handler first
 // reads it, so only callers that got past authentication ever take any, and
-// gives it back when its request ends. A body that finds the budget spent is
+// gives it back when its request ends. Before a body is decoded it also takes
+// what decoding it costs in memory (charge, decodelimit.go): a small body can
+// decode into far more than its bytes. A body that finds the budget spent is
 // 503 server_busy with Retry-After: nothing waits holding a connection.
 
 // DefaultBodyMemory is the default budget of the bodies read at once: 64

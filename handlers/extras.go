@@ -118,12 +118,14 @@ var dryRunRoutes = map[string]bool{
 // caller asking for a dry run never gets a real write instead.
 func dryRunParam(c *gin.Context) {
 	vals, ok := c.Request.URL.Query()["dry_run"]
-	if !ok {
+	if !ok && !strings.Contains(c.Request.URL.RawQuery, "dry_run") {
 		c.Next()
 		return
 	}
 	var err error
 	switch {
+	case !ok: // in a part of the query that does not parse (a ";" in it)
+		err = policy.Invalid("invalid_dry_run", "dry_run", "the query names dry_run but does not parse; nothing was done")
 	case !dryRunRoutes[c.Request.Method+" "+c.FullPath()]:
 		err = policy.Invalid("dry_run_unsupported", "dry_run", "%s %s has no dry run; nothing was done", c.Request.Method, c.FullPath())
 	case len(vals) > 1:

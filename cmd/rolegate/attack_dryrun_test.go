@@ -66,6 +66,7 @@ func TestAttackDryRunNeverWrites(t *testing.T) {
 		{"DELETE", "/v1/entities/acme/users/u1?dry_run=true&dry_run=true", nil, "invalid_dry_run"},
 		{"DELETE", "/v1/entities/acme/users/u1?dry_run=", nil, "invalid_dry_run"},
 		{"DELETE", "/v1/entities/acme/users/u1?dry_run=yes", nil, "invalid_dry_run"},
+		{"DELETE", "/v1/entities/acme/users/u1?x=1;dry_run=true", nil, "invalid_dry_run"},
 		{"POST", "/v1/entities/acme/roles?dry_run=1&dry_run=0", map[string]any{"name": "writer"}, "invalid_dry_run"},
 		{"DELETE", "/v1/entities/acme/roles/" + role + "?force=true&dry_run=false&dry_run=true", nil, "invalid_dry_run"},
 	} {
