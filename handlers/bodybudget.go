@@ -19,7 +19,9 @@ import (
 // read at once share a budget instead. A body takes its share (its declared
 // length, or the most a body may be when it is streamed) when a handler first
 // reads it, so only callers that got past authentication ever take any, and
-// gives it back when its request ends. A body that finds the budget spent is
+// gives it back when its request ends. Before a body is decoded it also takes
+// what decoding it costs in memory (charge, decodelimit.go): a small body can
+// decode into far more than its bytes. A body that finds the budget spent is
 // 503 server_busy with Retry-After: nothing waits holding a connection.
 
 // DefaultBodyMemory is the default budget of the bodies read at once: 64
@@ -40,6 +42,8 @@ type budgetedBody struct {
 	io.ReadCloser
 	budget *semaphore.Weighted
 	share  int64
+	total  int64 // the whole budget
+	extra  int64 // charged for decoding (charge)
 	mu     sync.Mutex
 	held   bool
 	denied bool
@@ -63,6 +67,29 @@ func (b *budgetedBody) Read(p []byte) (int, error) {
 	return b.ReadCloser.Read(p)
 }
 
+// charge takes n more bytes of the budget, for what decoding the body
+// costs in memory beyond its bytes (decodelimit.go), until the request
+// ends: 503 server_busy when the budget is spent, 413 when the body alone
+// would take more than the whole budget.
+func (b *budgetedBody) charge(n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	if n > b.total {
+		return policy.Errorf(kindTooLarge, "payload_too_large", "the request body decodes to more memory than the server gives all requests at once")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return nil
+	}
+	if !b.budget.TryAcquire(n) {
+		return serverBusy()
+	}
+	b.extra += n
+	return nil
+}
+
 // release gives the share back, once.
 func (b *budgetedBody) release() {
 	b.mu.Lock()
@@ -71,6 +98,10 @@ func (b *budgetedBody) release() {
 	if b.held {
 		b.held = false
 		b.budget.Release(b.share)
+	}
+	if b.extra > 0 {
+		b.budget.Release(b.extra)
+		b.extra = 0
 	}
 }
 
@@ -111,7 +142,7 @@ func limitBody(max, budget int64) gin.HandlerFunc {
 			if share < 0 {
 				share = limit // streamed: it may be as large as allowed
 			}
-			b := &budgetedBody{ReadCloser: http.MaxBytesReader(c.Writer, c.Request.Body, limit), budget: sem, share: min(share, budget)}
+			b := &budgetedBody{ReadCloser: http.MaxBytesReader(c.Writer, c.Request.Body, limit), budget: sem, share: min(share, budget), total: budget}
 			c.Request.Body = b
 			defer b.release()
 		}

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"reflect"
 	"slices"
 	"sort"
@@ -27,16 +25,16 @@ func decodeJSON(c *gin.Context, dst any) error {
 	if c.Request.Body == nil {
 		return badRequest("malformed_json", "the request body is empty; a JSON object is expected")
 	}
-	body, err := io.ReadAll(c.Request.Body)
+	// Walked as it is read (decodelimit.go): a body past a limit is refused
+	// unread, and what decoding it costs is charged before it is decoded.
+	body, cost, err := readWalked(c.Request.Body, c.Request.ContentLength, reflect.TypeOf(dst))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		return err
+	}
+	if b, ok := c.Request.Body.(*budgetedBody); ok {
+		if err := b.charge(cost); err != nil {
 			return err
 		}
-		if errors.Is(err, errBodyBudget) {
-			return serverBusy()
-		}
-		return badRequest("malformed_json", "the request body could not be read")
 	}
 	return decodeBytes(body, dst)
 }
@@ -126,11 +124,11 @@ func findUnknown(dec *json.Decoder, t reflect.Type) (string, bool, error) {
 			if err != nil {
 				return "", false, err
 			}
-			ft, ok := fields.lookup(key.(string))
+			f, ok := fields.lookup(key.(string))
 			if !ok {
 				return key.(string), true, nil
 			}
-			if name, found, err := findUnknown(dec, ft); found || err != nil {
+			if name, found, err := findUnknown(dec, f.typ); found || err != nil {
 				return name, found, err
 			}
 		}
@@ -188,15 +186,21 @@ func mapKeyOK(k reflect.Type) bool {
 	return reflect.PointerTo(k).Implements(textUnmarshaler)
 }
 
-// structFields are the JSON names of a struct type and their types.
+// structFields are the JSON names of a struct type and their fields.
 type structFields struct {
-	exact  map[string]reflect.Type
-	folded map[string]reflect.Type
+	exact  map[string]jsonField
+	folded map[string]jsonField
+}
+
+// jsonField is a field's type and its limit tag (decodelimit.go).
+type jsonField struct {
+	typ   reflect.Type
+	limit string
 }
 
 // lookup finds the field a key goes to: the exact name, else the first
 // equal under case folding.
-func (f structFields) lookup(key string) (reflect.Type, bool) {
+func (f structFields) lookup(key string) (jsonField, bool) {
 	if t, ok := f.exact[key]; ok {
 		return t, true
 	}
@@ -216,6 +220,7 @@ func jsonFields(t reflect.Type) structFields {
 		depth  int
 		order  []int
 		typ    reflect.Type
+		limit  string
 	}
 	var found []field
 	type level struct {
@@ -263,7 +268,7 @@ func jsonFields(t reflect.Type) structFields {
 					ft = ft.Elem()
 				}
 				if name != "" || !sf.Anonymous || ft.Kind() != reflect.Struct {
-					f := field{name: name, tagged: name != "", depth: depth, order: index, typ: sf.Type}
+					f := field{name: name, tagged: name != "", depth: depth, order: index, typ: sf.Type, limit: sf.Tag.Get("limit")}
 					if f.name == "" {
 						f.name = sf.Name
 					}
@@ -307,11 +312,12 @@ func jsonFields(t reflect.Type) structFields {
 	}
 	// In field order, as encoding/json keeps them: the first folded match wins.
 	sort.Slice(kept, func(i, j int) bool { return slices.Compare(kept[i].order, kept[j].order) < 0 })
-	out := structFields{exact: map[string]reflect.Type{}, folded: map[string]reflect.Type{}}
+	out := structFields{exact: map[string]jsonField{}, folded: map[string]jsonField{}}
 	for _, f := range kept {
-		out.exact[f.name] = f.typ
-		if k := foldName(f.name); out.folded[k] == nil {
-			out.folded[k] = f.typ
+		jf := jsonField{typ: f.typ, limit: f.limit}
+		out.exact[f.name] = jf
+		if k := foldName(f.name); out.folded[k].typ == nil {
+			out.folded[k] = jf
 		}
 	}
 	return out

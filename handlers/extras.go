@@ -96,8 +96,56 @@ func rightsOf(rs []policy.Right) []rightJSON {
 	return out
 }
 
-// dryRun reads ?dry_run: when true, the request's context makes the write a
-// dry run, and the result is where the write leaves what it would change.
+// dryRunRoutes are the native API's calls that have a dry run (?dry_run=true):
+// the role and user writes and the assignments, each of which goes through
+// the Service's write path and rolls its transaction back.
+var dryRunRoutes = map[string]bool{
+	"POST /v1/entities/:entity/roles":                     true,
+	"PUT /v1/entities/:entity/roles/:role":                true,
+	"PATCH /v1/entities/:entity/roles/:role":              true,
+	"DELETE /v1/entities/:entity/roles/:role":             true,
+	"POST /v1/entities/:entity/users":                     true,
+	"POST /v1/entities/:entity/users/import":              true,
+	"PATCH /v1/entities/:entity/users/:user":              true,
+	"DELETE /v1/entities/:entity/users/:user":             true,
+	"PUT /v1/entities/:entity/users/:user/roles/:role":    true,
+	"DELETE /v1/entities/:entity/users/:user/roles/:role": true,
+}
+
+// dryRunParam refuses, before anything is done, a dry_run the call cannot
+// honour: on a call without a dry run (an entity's delete, a client's, any
+// read), given more than once, or not true or false. Answered 422, so that a
+// caller asking for a dry run never gets a real write instead.
+func dryRunParam(c *gin.Context) {
+	vals, ok := c.Request.URL.Query()["dry_run"]
+	if !ok && !strings.Contains(c.Request.URL.RawQuery, "dry_run") {
+		c.Next()
+		return
+	}
+	var err error
+	switch {
+	case !ok: // in a part of the query that does not parse (a ";" in it)
+		err = policy.Invalid("invalid_dry_run", "dry_run", "the query names dry_run but does not parse; nothing was done")
+	case !dryRunRoutes[c.Request.Method+" "+c.FullPath()]:
+		err = policy.Invalid("dry_run_unsupported", "dry_run", "%s %s has no dry run; nothing was done", c.Request.Method, c.FullPath())
+	case len(vals) > 1:
+		err = policy.Invalid("invalid_dry_run", "dry_run", "dry_run must be given once; nothing was done")
+	default:
+		if _, perr := strconv.ParseBool(vals[0]); perr != nil {
+			err = policy.Invalid("invalid_dry_run", "dry_run", "dry_run must be true or false; nothing was done")
+		}
+	}
+	if err != nil {
+		writeError(c, err)
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+// dryRun reads ?dry_run (checked by dryRunParam): when true, the request's
+// context makes the write a dry run, and the result is where the write
+// leaves what it would change.
 func dryRun(c *gin.Context) (*policy.DryRunResult, error) {
 	b, err := boolParam(c.Request.URL.Query(), "dry_run")
 	if err != nil || b == nil || !*b {

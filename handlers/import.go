@@ -16,20 +16,20 @@ const ImportBodyFactor = 8
 const importRoute = "/v1/entities/:entity/users/import"
 
 type importRequest struct {
-	Users *[]importUserJSON `json:"users"`
+	Users *[]importUserJSON `json:"users" limit:"1000,too_many_users"` // policy.MaxImportUsers
 }
 
 type importUserJSON struct {
 	ID          string            `json:"id"`
 	Email       string            `json:"email"`
 	Name        string            `json:"name"`
-	RoleIDs     *[]string         `json:"role_ids"`
-	ScopedRoles []scopedRolesJSON `json:"scoped_roles"`
+	RoleIDs     *[]string         `json:"role_ids" limit:"100,too_many_roles"`      // policy.MaxImportRoleIDs
+	ScopedRoles []scopedRolesJSON `json:"scoped_roles" limit:"100,too_many_scopes"` // policy.MaxImportScopes
 }
 
 type scopedRolesJSON struct {
 	Scope   string   `json:"scope"`
-	RoleIDs []string `json:"role_ids"`
+	RoleIDs []string `json:"role_ids" limit:"100,too_many_roles"` // policy.MaxImportRoleIDs
 }
 
 type importResponse struct {
@@ -42,6 +42,16 @@ type importResponse struct {
 // importUsers is POST /v1/entities/{e}/users/import: up to 1,000 users
 // created or replaced in one transaction.
 func (a *api) importUsers(c *gin.Context) {
+	// The caller's rights first: a refused caller's body is never read.
+	if err := a.svc.AuthorizeImport(c.Request.Context(), c.Param("entity")); err != nil {
+		writeError(c, err)
+		return
+	}
+	dry, err := dryRun(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	var req importRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
@@ -61,6 +71,10 @@ func (a *api) importUsers(c *gin.Context) {
 	res, err := a.svc.ImportUsers(c.Request.Context(), c.Param("entity"), users)
 	if err != nil {
 		writeError(c, err)
+		return
+	}
+	if dry != nil {
+		writeDryRun(c, dry)
 		return
 	}
 	setRevision(c, res.Revision)

@@ -200,7 +200,7 @@ func (r checkRequest) domain() policy.CheckRequest {
 }
 
 type checkBatchRequest struct {
-	Checks []checkRequest `json:"checks"`
+	Checks []checkRequest `json:"checks" limit:"1000,invalid_batch"` // MaxBatch
 }
 
 type checkResponse struct {

@@ -99,6 +99,11 @@ func ifMatch(c *gin.Context) (int64, error) {
 }
 
 func (a *api) createRole(c *gin.Context) {
+	dry, err := dryRun(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	var req roleRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
@@ -107,6 +112,10 @@ func (a *api) createRole(c *gin.Context) {
 	r, rev, err := a.svc.CreateRole(c.Request.Context(), c.Param("entity"), req.input())
 	if err != nil {
 		writeError(c, err)
+		return
+	}
+	if dry != nil {
+		writeDryRun(c, dry) // a new role has no holders: nothing gained or lost
 		return
 	}
 	setRevision(c, rev)
@@ -329,6 +338,11 @@ func (a *api) listRoleUsers(c *gin.Context) {
 func userCursor(u policy.User) policy.Cursor { return policy.Cursor{Value: u.ID, ID: u.ID} }
 
 func (a *api) createUser(c *gin.Context) {
+	dry, err := dryRun(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	var req userRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
@@ -338,6 +352,10 @@ func (a *api) createUser(c *gin.Context) {
 		policy.UserInput{ID: req.ID, Email: req.Email, Name: req.Name, RoleIDs: req.RoleIDs})
 	if err != nil {
 		writeError(c, err)
+		return
+	}
+	if dry != nil {
+		writeDryRun(c, dry)
 		return
 	}
 	setRevision(c, rev)
@@ -403,6 +421,11 @@ func (a *api) listUsers(c *gin.Context) {
 }
 
 func (a *api) patchUser(c *gin.Context) {
+	dry, err := dryRun(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	var req userPatchRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
@@ -414,14 +437,27 @@ func (a *api) patchUser(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	if dry != nil {
+		writeDryRun(c, dry)
+		return
+	}
 	setRevision(c, rev)
 	c.JSON(http.StatusOK, userOf(u, false))
 }
 
 func (a *api) deleteUser(c *gin.Context) {
+	dry, err := dryRun(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	_, rev, err := a.svc.DeleteUser(c.Request.Context(), c.Param("entity"), c.Param("user"))
 	if err != nil {
 		writeError(c, err)
+		return
+	}
+	if dry != nil {
+		writeDryRun(c, dry)
 		return
 	}
 	setRevision(c, rev)
@@ -508,6 +544,10 @@ func (a *api) userPermissions(c *gin.Context) {
 // ---- checks ----
 
 func (a *api) check(c *gin.Context) {
+	if err := a.svc.AuthorizeChecks(c.Request.Context()); err != nil {
+		writeError(c, err) // before the body is read
+		return
+	}
 	var req checkRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
@@ -548,6 +588,10 @@ func batchEntities(checks []checkRequest) error {
 }
 
 func (a *api) checkBatch(c *gin.Context) {
+	if err := a.svc.AuthorizeChecks(c.Request.Context()); err != nil {
+		writeError(c, err) // before the body is read
+		return
+	}
 	var req checkBatchRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)

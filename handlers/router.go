@@ -111,7 +111,7 @@ func NewRouter(d Deps) http.Handler {
 	registerConsole(r) // the admin console (console.go), not part of the API
 	o.register(r, d)
 
-	v1 := r.Group("/v1", authenticate(d.Auth, writeError))
+	v1 := r.Group("/v1", authenticate(d.Auth, writeError), dryRunParam)
 	v1.POST("/entities", a.createEntity)
 	v1.GET("/entities", a.listEntities)
 	v1.GET("/entities/:entity", a.getEntity)

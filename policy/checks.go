@@ -77,6 +77,20 @@ func (s *Service) authorizeCheck(ctx context.Context, req CheckRequest) error {
 	return s.authorize(ctx, req.EntityID, ScopeCheck, ObjectCheck, ActionRead)
 }
 
+// AuthorizeChecks refuses a caller that may ask no check at all (its token
+// lacks the check scope), before the checks are known: the transport asks it
+// before it reads a check's body. Each check is authorized again.
+func (s *Service) AuthorizeChecks(ctx context.Context) error {
+	a, err := caller(ctx)
+	if err != nil || a.internal {
+		return err
+	}
+	if !a.Has(ScopeCheck) {
+		return Errorf(KindForbidden, "insufficient_scope", "the token's scopes do not include %q", ScopeCheck)
+	}
+	return nil
+}
+
 // ValidateCheck checks that a check names everything it must.
 func ValidateCheck(prefix string, req CheckRequest) error {
 	for _, f := range []struct{ name, value string }{

@@ -19,13 +19,14 @@ import (
 // decoders (unknown fields refused, type errors naming the field) as any
 // other struct; Permissions turns it into the domain's rights.
 type PermissionsDoc struct {
-	Objects []ObjectDoc `json:"objects"`
+	// limit: MaxRights, read by the transport's decoder as it reads a body
+	Objects []ObjectDoc `json:"objects" limit:"1000,too_many_rights"`
 }
 
 // ObjectDoc is the rights on one object type.
 type ObjectDoc struct {
 	ObjectType string      `json:"object_type"`
-	Actions    []ActionDoc `json:"actions"`
+	Actions    []ActionDoc `json:"actions" limit:"1000,too_many_rights"` // MaxRights
 }
 
 // ActionDoc is one right.
