@@ -167,6 +167,17 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 		if err != nil {
 			return err
 		}
+		if len(have) > 0 && lapsed(have[0], now) {
+			// Expired, not swept yet: the user holds the role no more, so
+			// this is a new assignment, not a change of that one.
+			if err := tx.DeleteAssignment(have[0]); err != nil {
+				return err
+			}
+			if err := tx.RemoveRules([]Rule{CompileAssignment(have[0])}); err != nil {
+				return err
+			}
+			have = nil
+		}
 		if len(have) > 0 {
 			a = have[0]
 			if sameExpiry(a.ExpiresAt, expiresAt) {
@@ -220,6 +231,12 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 		if err != nil {
 			return err
 		}
+		notHeld := Errorf(KindNotFound, "assignment_not_found", "user %q does not hold role %q in that scope", userID, roleID)
+		if len(have) > 0 && lapsed(have[0], now) {
+			// Expired: gone from every answer already, this one too (the
+			// sweep removes it).
+			return notHeld
+		}
 		if len(have) > 0 {
 			a = have[0]
 			// Its denies stop masking rights of the user.
@@ -235,7 +252,7 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 		}
 		if err := tx.DeleteAssignment(a); err != nil {
 			if isNotFound(err) {
-				return Errorf(KindNotFound, "assignment_not_found", "user %q does not hold role %q in that scope", userID, roleID)
+				return notHeld
 			}
 			return err
 		}
