@@ -160,7 +160,9 @@ type Decision struct {
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
 }
 
-// Match is a rule that decided, with explain.
+// Match is a rule that decided, with explain. RoleID is nil for the user's
+// own right; RoleName is nil too when the caller may not read roles (a
+// client with only the check scope).
 type Match struct {
 	RoleID     *string `json:"role_id"`
 	RoleName   *string `json:"role_name"`

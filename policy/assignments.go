@@ -83,7 +83,7 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 		return nil, 0, err
 	}
 	if !ValidScope(scope) {
-		return nil, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+		return nil, 0, invalidScope("scope")
 	}
 	for i, id := range roleIDs {
 		if id == "" || len(id) > 64 {
@@ -142,7 +142,7 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 		return Assignment{}, 0, err
 	}
 	if scope != "" && !ValidScope(scope) {
-		return Assignment{}, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+		return Assignment{}, 0, invalidScope("scope")
 	}
 	if err := s.validExpiry(expiresAt); err != nil {
 		return Assignment{}, 0, err
@@ -220,6 +220,9 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, scope string) (int64, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return 0, err
+	}
+	if scope != "" && !ValidScope(scope) {
+		return 0, invalidScope("scope")
 	}
 	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {

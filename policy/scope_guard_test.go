@@ -59,6 +59,9 @@ func TestScopeSplice(t *testing.T) {
 	if hs, err := svc.WhoCan(ctx, "acme", "payable", "approve", "team:42|auth0", "", 100); !invalidScope(err) || hs != nil {
 		t.Fatalf("who-can: %+v %v", hs, err)
 	}
+	if _, err := svc.UnassignRole(ctx, "acme", "123", role.ID, "team:42|auth0"); !invalidScope(err) {
+		t.Fatalf("unassign: %v", err)
+	}
 	// Past the entry points: the engine finds nothing in such a scope.
 	if d, err := svc.Engine().Check(ctx, spliced); err != nil || d.Allowed || len(d.Matched) != 0 {
 		t.Fatalf("engine check: %+v %v", d, err)

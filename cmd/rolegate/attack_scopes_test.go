@@ -47,6 +47,8 @@ func TestAttackScopeSplicesAnotherUsersSubject(t *testing.T) {
 	invalid("permissions", st, out, "scope")
 	st, _, out = s.callBad("GET", "/v1/entities/acme/who-can?object_type=payable&action=approve&scope=team:42%7Cauth0", nil)
 	invalid("who-can", st, out, "scope")
+	st, _, out = s.callBad("DELETE", "/v1/entities/acme/users/123/roles/"+role+"?scope=team:42%7Cauth0", nil)
+	invalid("unassign", st, out, "scope")
 	// The other scopes an assignment may not have are refused alike.
 	for _, sc := range []string{"team 42", "team/42", "é", string(make([]byte, 129))} {
 		q := map[string]any{"entity_id": "acme", "user_id": "123", "object_type": "payable", "action": "approve", "scope": sc}
