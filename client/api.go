@@ -165,7 +165,9 @@ type Decision struct {
 	GrantableBy []Match `json:"grantable_by,omitempty"`
 }
 
-// Match is a rule that decided, with explain.
+// Match is a rule that decided, with explain. RoleID is nil for the user's
+// own right; RoleName is nil too when the caller may not read roles (a
+// client with only the check scope).
 type Match struct {
 	RoleID     *string `json:"role_id"`
 	RoleName   *string `json:"role_name"`

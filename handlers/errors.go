@@ -59,6 +59,8 @@ func statusOf(k policy.Kind) int {
 		return http.StatusServiceUnavailable
 	case policy.KindGone:
 		return http.StatusGone
+	case policy.KindTooMany:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -88,7 +90,7 @@ func classify(c *gin.Context, err error) (int, *policy.Error) {
 	switch status {
 	case http.StatusUnauthorized:
 		c.Header("WWW-Authenticate", `Bearer realm="rolegate"`)
-	case http.StatusServiceUnavailable:
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
 		c.Header("Retry-After", "1")
 	}
 	return status, e

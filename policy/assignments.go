@@ -83,7 +83,7 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 		return nil, 0, err
 	}
 	if !ValidScope(scope) {
-		return nil, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+		return nil, 0, invalidScope("scope")
 	}
 	for i, id := range roleIDs {
 		if id == "" || len(id) > 64 {
@@ -142,7 +142,7 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 		return Assignment{}, 0, err
 	}
 	if scope != "" && !ValidScope(scope) {
-		return Assignment{}, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+		return Assignment{}, 0, invalidScope("scope")
 	}
 	if err := s.validExpiry(expiresAt); err != nil {
 		return Assignment{}, 0, err
@@ -166,6 +166,17 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 		have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, RoleID: roleID, Scope: &sc})
 		if err != nil {
 			return err
+		}
+		if len(have) > 0 && lapsed(have[0], now) {
+			// Expired, not swept yet: the user holds the role no more, so
+			// this is a new assignment, not a change of that one.
+			if err := tx.DeleteAssignment(have[0]); err != nil {
+				return err
+			}
+			if err := tx.RemoveRules([]Rule{CompileAssignment(have[0])}); err != nil {
+				return err
+			}
+			have = nil
 		}
 		if len(have) > 0 {
 			a = have[0]
@@ -210,6 +221,9 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return 0, err
 	}
+	if scope != "" && !ValidScope(scope) {
+		return 0, invalidScope("scope")
+	}
 	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
@@ -219,6 +233,12 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 		have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, RoleID: roleID, Scope: &sc})
 		if err != nil {
 			return err
+		}
+		notHeld := Errorf(KindNotFound, "assignment_not_found", "user %q does not hold role %q in that scope", userID, roleID)
+		if len(have) > 0 && lapsed(have[0], now) {
+			// Expired: gone from every answer already, this one too (the
+			// sweep removes it).
+			return notHeld
 		}
 		if len(have) > 0 {
 			a = have[0]
@@ -235,7 +255,7 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 		}
 		if err := tx.DeleteAssignment(a); err != nil {
 			if isNotFound(err) {
-				return Errorf(KindNotFound, "assignment_not_found", "user %q does not hold role %q in that scope", userID, roleID)
+				return notHeld
 			}
 			return err
 		}

@@ -3,6 +3,8 @@ package policy
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // CheckRequest is one question: may UserID do Action on ObjectType in
@@ -22,7 +24,7 @@ type CheckRequest struct {
 	// stale_policy rather than answer from it.
 	MinRevision int64
 	// noGrantable leaves grantable_by out of an explained refusal, before
-	// it is worked out (Service.grantable).
+	// it is worked out (Service.explainable).
 	noGrantable bool
 }
 
@@ -58,6 +60,9 @@ type Match struct {
 func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope string) (Permissions, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
 		return Permissions{}, err
+	}
+	if scope != "" && !ValidScope(scope) {
+		return Permissions{}, invalidScope("scope")
 	}
 	if _, err := s.GetUser(ctx, entityID, userID); err != nil {
 		return Permissions{}, err
@@ -104,8 +109,13 @@ func ValidateCheck(prefix string, req CheckRequest) error {
 			return Invalid("invalid_field", prefix+f.name, "%s%s is too long", prefix, f.name)
 		}
 	}
-	if len(req.OwnerID) > MaxUserIDLen || len(req.Scope) > MaxUserIDLen {
-		return Invalid("invalid_field", prefix+"scope", "%sowner_id and %sscope must be at most %d characters", prefix, prefix, MaxUserIDLen)
+	if len(req.OwnerID) > MaxUserIDLen {
+		return Invalid("invalid_field", prefix+"owner_id", "%sowner_id must be at most %d characters", prefix, MaxUserIDLen)
+	}
+	if req.Scope != "" && !ValidScope(req.Scope) {
+		// The rules of an assignment's scope: a scope holding "|" would
+		// splice another user's scoped subject (compile.go ScopedSubject).
+		return invalidScope(prefix + "scope")
 	}
 	if req.MinRevision < 0 {
 		return Invalid("invalid_field", prefix+"min_revision", "%smin_revision must be a revision a write returned (a positive number)", prefix)
@@ -124,25 +134,43 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error)
 	if err := s.reachable(ctx, "min_revision", req.EntityID, req.MinRevision); err != nil {
 		return Decision{Permission: NotAllowed}, err
 	}
-	s.grantable(ctx, &req)
+	names := s.explainable(ctx, &req)
 	d, err := s.engine.Check(ctx, req)
 	if err != nil {
 		return Decision{Permission: NotAllowed}, unavailable(err)
 	}
+	if !names {
+		hideRoleNames(&d)
+	}
 	return d, nil
 }
 
-// grantable says whether an explained refusal may list grantable_by (other
-// roles of the entity, by id and name): not to a caller who is a user of the
-// entity and may not read roles, since asking a check about oneself must not
-// list roles one may not see. Matched and denied_by name only the asked
-// user's own roles. Decided before the refusal is explained, so that nothing
-// is worked out to be thrown away.
-func (s *Service) grantable(ctx context.Context, req *CheckRequest) {
-	if !req.Explain || ActorFrom(ctx).UserID == "" {
-		return
+// explainable decides what an explained check may tell of the entity's roles,
+// before it is worked out (so that nothing is worked out to be thrown away).
+// A caller who may read roles (role:read; a token with the manage scope)
+// sees everything. Any other caller (a client with only the check scope, a
+// user of the entity without role:read) gets no grantable_by (other roles of
+// the entity, by id and name), and matched and denied_by by role id without
+// the role's name (see hideRoleNames), unless it is a user asking about
+// itself: those are its own roles.
+func (s *Service) explainable(ctx context.Context, req *CheckRequest) (names bool) {
+	if !req.Explain || s.authorize(ctx, req.EntityID, ScopeManage, ObjectRole, ActionRead) == nil {
+		return true
 	}
-	req.noGrantable = s.authorize(ctx, req.EntityID, ScopeManage, ObjectRole, ActionRead) != nil
+	req.noGrantable = true
+	a := ActorFrom(ctx)
+	return a.UserID != "" && a.EntityID == req.EntityID && a.UserID == req.UserID
+}
+
+// hideRoleNames leaves the roles of an explained answer as ids only.
+func hideRoleNames(d *Decision) {
+	for _, ms := range [][]Match{d.Matched, d.DeniedBy} {
+		for i := range ms {
+			ms[i].RoleName = ""
+		}
+		// Ordered by id, not by the names left out.
+		slices.SortStableFunc(ms, func(a, b Match) int { return strings.Compare(a.RoleID, b.RoleID) })
+	}
 }
 
 // CheckBatch answers several questions, in order.
@@ -166,10 +194,13 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]Decisi
 	}
 	out := make([]Decision, len(reqs))
 	for i, r := range reqs {
-		s.grantable(ctx, &r)
+		names := s.explainable(ctx, &r)
 		d, err := s.engine.Check(ctx, r)
 		if err != nil {
 			return nil, unavailable(err)
+		}
+		if !names {
+			hideRoleNames(&d)
 		}
 		out[i] = d
 	}

@@ -28,9 +28,17 @@ func UserSubject(userID string) string {
 	return fitSubject("u:", userID)
 }
 
-// ScopedSubject is the Casbin subject of a user inside a sub-scope. Scopes never
-// hold "|", so the subject is unambiguous.
+// ScopedSubject is the Casbin subject of a user inside a sub-scope:
+// s:<scope>|<user>. A valid scope never holds "|" (ValidScope), so the first
+// "|" ends the scope and the subject (or, for a long one, its hash) names one
+// (scope, user) pair only, whatever the user id holds. A scope holding "|"
+// (every entry point refuses one, 422 invalid_scope) has no subject: "" stands
+// for none, so that it can never name another user's assignments
+// (s:team:42|auth0 + |123 is user auth0|123's subject in team:42).
 func ScopedSubject(scope, userID string) string {
+	if strings.IndexByte(scope, '|') >= 0 {
+		return ""
+	}
 	return fitSubject("s:", scope+"|"+userID)
 }
 

@@ -20,6 +20,7 @@ const (
 	KindPrecondition                // 412
 	KindUnavailable                 // 503: storage or policy not available now
 	KindGone                        // 410: what was asked for is no longer kept
+	KindTooMany                     // 429: the caller is over its share; with Retry-After
 )
 
 // Storage sentinels: adapters return these (wrapped) so that the domain can

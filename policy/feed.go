@@ -23,6 +23,7 @@ const MaxChangesLimit = 1000
 const (
 	DefaultMaxChangeWaiters          = 1000
 	DefaultMaxChangeWaitersPerEntity = 100
+	DefaultMaxChangeWaitersPerCaller = 25
 )
 
 // ChangesQuery asks for the changes after a revision.
@@ -82,6 +83,7 @@ func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) 
 	if q.Wait > 0 {
 		deadline = time.Now().Add(q.Wait)
 	}
+	who := ActorFrom(ctx).ID
 	first, incarnation := true, ""
 	busy, told := false, int64(0)
 	for {
@@ -89,7 +91,14 @@ func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) 
 		// the read wakes this call.
 		var w *waitSet
 		if !deadline.IsZero() && !busy {
-			if w, ok = s.waits.join(entityID); !ok {
+			var got joined
+			w, got = s.waits.join(entityID, who)
+			switch {
+			case got == joinOverShare && first:
+				// One caller may not take every slot of an entity.
+				return ChangesPage{}, Errorf(KindTooMany, "rate_limited",
+					"this caller already holds %d waiting calls of the changes feed of entity %q: wait for one to end, or poll without wait", s.waits.maxPerCaller, entityID)
+			case got != joinOK:
 				busy = true
 			}
 		}
@@ -97,11 +106,11 @@ func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) 
 		if !first && (isNotFound(err) || (inc != "" && inc != incarnation)) {
 			// Deleted (and maybe made again) while waiting: the caller's
 			// revisions are of the entity that went.
-			s.waits.leave(entityID, w)
+			s.waits.leave(entityID, who, w)
 			return gone(q.Since, told), nil
 		}
 		if err != nil {
-			s.waits.leave(entityID, w)
+			s.waits.leave(entityID, who, w)
 			if isNotFound(err) {
 				return ChangesPage{}, EntityNotFound(entityID)
 			}
@@ -110,12 +119,12 @@ func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) 
 		first, incarnation = false, inc
 		page.Busy = busy && page.Revision == q.Since // answered empty, without waiting
 		if page.Revision > q.Since || w == nil {
-			s.waits.leave(entityID, w)
+			s.waits.leave(entityID, who, w)
 			return page, nil
 		}
 		s.waits.saw(w, page.Revision)
 		woke, err := s.waits.wait(ctx, w, deadline)
-		s.waits.leave(entityID, w)
+		s.waits.leave(entityID, who, w)
 		if err != nil {
 			return ChangesPage{}, err
 		}
@@ -215,13 +224,15 @@ func (s *Service) readChanges(ctx context.Context, reader ChangeReader, entityID
 }
 
 // waiters are the Changes calls waiting for a write, per entity, within
-// bounds: a call that finds them full answers at once instead of waiting.
+// bounds: a call that finds them full answers at once instead of waiting,
+// one whose caller holds its share of the entity's already is refused.
 // signal wakes every waiter of an entity.
 type waiters struct {
-	maxTotal, maxPerEntity int
+	maxTotal, maxPerEntity, maxPerCaller int
 
 	mu       sync.Mutex
 	byEntity map[string]*waitSet
+	byCaller map[callerWait]int // waiting calls per caller and entity
 	total    int
 	closed   bool
 	done     chan struct{} // closed when the service stops waiting (shutdown)
@@ -239,23 +250,44 @@ type waitSet struct {
 	told int64
 }
 
-func newWaiters(maxTotal, maxPerEntity int) *waiters {
+// callerWait keys a caller's waiting calls on one entity: the caller is the
+// token's subject (Actor.ID: "client:<id>", "user:<id>", "admin").
+type callerWait struct{ entity, caller string }
+
+// joined is what join made of a call.
+type joined int
+
+const (
+	joinOK        joined = iota
+	joinBusy             // the bounds are reached or the service stops waiting
+	joinOverShare        // the caller holds its share of the entity's waiters
+)
+
+func newWaiters(maxTotal, maxPerEntity, maxPerCaller int) *waiters {
 	if maxTotal <= 0 {
 		maxTotal = DefaultMaxChangeWaiters
 	}
 	if maxPerEntity <= 0 {
 		maxPerEntity = DefaultMaxChangeWaitersPerEntity
 	}
-	return &waiters{maxTotal: maxTotal, maxPerEntity: maxPerEntity, byEntity: map[string]*waitSet{}, done: make(chan struct{})}
+	if maxPerCaller <= 0 {
+		maxPerCaller = DefaultMaxChangeWaitersPerCaller
+	}
+	return &waiters{maxTotal: maxTotal, maxPerEntity: maxPerEntity, maxPerCaller: maxPerCaller,
+		byEntity: map[string]*waitSet{}, byCaller: map[callerWait]int{}, done: make(chan struct{})}
 }
 
-// join adds a waiter of the entity; false when the bounds are reached or
-// the service stops waiting.
-func (w *waiters) join(entityID string) (*waitSet, bool) {
+// join adds a waiter of the entity for the caller, unless the bounds are
+// reached, the service stops waiting or the caller holds its share.
+func (w *waiters) join(entityID, caller string) (*waitSet, joined) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed || w.total >= w.maxTotal {
-		return nil, false
+		return nil, joinBusy
+	}
+	key := callerWait{entityID, caller}
+	if w.byCaller[key] >= w.maxPerCaller {
+		return nil, joinOverShare
 	}
 	ws := w.byEntity[entityID]
 	if ws == nil {
@@ -263,15 +295,16 @@ func (w *waiters) join(entityID string) (*waitSet, bool) {
 		w.byEntity[entityID] = ws
 	}
 	if ws.n >= w.maxPerEntity {
-		return nil, false
+		return nil, joinBusy
 	}
 	ws.n++
 	w.total++
-	return ws, true
+	w.byCaller[key]++
+	return ws, joinOK
 }
 
-// leave removes a waiter join added (nil: none).
-func (w *waiters) leave(entityID string, ws *waitSet) {
+// leave removes a waiter join added for the caller (nil: none).
+func (w *waiters) leave(entityID, caller string, ws *waitSet) {
 	if ws == nil {
 		return
 	}
@@ -281,6 +314,10 @@ func (w *waiters) leave(entityID string, ws *waitSet) {
 	w.total--
 	if ws.n == 0 && w.byEntity[entityID] == ws {
 		delete(w.byEntity, entityID)
+	}
+	key := callerWait{entityID, caller}
+	if w.byCaller[key]--; w.byCaller[key] <= 0 {
+		delete(w.byCaller, key)
 	}
 }
 

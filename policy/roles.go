@@ -341,11 +341,19 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 		if err != nil {
 			return err
 		}
-		if len(held) > 0 && !force {
-			e := Errorf(KindConflict, "role_in_use", "role %q is held by %d assignment(s); remove them or delete with force=true", r.Name, len(held))
+		// An expired assignment (not swept yet) holds the role no more: it
+		// blocks nothing, and goes with the role.
+		live := 0
+		for _, a := range held {
+			if !lapsed(a, now) {
+				live++
+			}
+		}
+		if live > 0 && !force {
+			e := Errorf(KindConflict, "role_in_use", "role %q is held by %d assignment(s); remove them or delete with force=true", r.Name, live)
 			return e
 		}
-		if len(held) > 0 || r.Default {
+		if live > 0 || r.Default {
 			// Its denies stop masking rights of its holders (and of new users).
 			if err := s.mayGive(ctx, entityID, deniesOf(r.Permissions)); err != nil {
 				return err
@@ -379,7 +387,8 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 	return r, rev, nil
 }
 
-// ListRoleUsers returns one page of the users holding a role (in any scope).
+// ListRoleUsers returns one page of the users holding a role (in any scope);
+// an expired assignment no longer counts, even before the sweep removes it.
 func (s *Service) ListRoleUsers(ctx context.Context, entityID, roleID string, p Page) ([]User, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
 		return nil, err
@@ -393,16 +402,20 @@ func (s *Service) ListRoleUsers(ctx context.Context, entityID, roleID string, p 
 		if err != nil {
 			return err
 		}
-		if len(held) == 0 {
-			return nil
-		}
 		ids := make([]string, 0, len(held))
 		seen := map[string]bool{}
+		now := s.clock()
 		for _, a := range held {
+			if lapsed(a, now) {
+				continue // expired: held no more, even before the sweep
+			}
 			if !seen[a.UserID] {
 				seen[a.UserID] = true
 				ids = append(ids, a.UserID)
 			}
+		}
+		if len(ids) == 0 {
+			return nil
 		}
 		out, err = tx.ListUsers(entityID, UserFilter{IDs: ids}, p)
 		return err

@@ -23,6 +23,9 @@ type Config struct {
 	// waiting for a write (0: DefaultMaxChangeWaiters, ...PerEntity).
 	MaxChangeWaiters          int
 	MaxChangeWaitersPerEntity int
+	// MaxChangeWaitersPerCaller is each caller's share of an entity's
+	// waiting calls (0: DefaultMaxChangeWaitersPerCaller); past it 429.
+	MaxChangeWaitersPerCaller int
 }
 
 // Service is what every caller goes through: the admins' writes and the
@@ -46,7 +49,7 @@ type Service struct {
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, engine: cfg.Engine, templates: cfg.Templates,
 		catalog: cfg.Catalog, sync: cfg.Syncer, log: cfg.Logger, now: cfg.Now, quotas: cfg.Quotas.withDefaults(),
-		waits: newWaiters(cfg.MaxChangeWaiters, cfg.MaxChangeWaitersPerEntity)}
+		waits: newWaiters(cfg.MaxChangeWaiters, cfg.MaxChangeWaitersPerEntity, cfg.MaxChangeWaitersPerCaller)}
 	// Other instances' changes, heard or swept, wake the feed's waiters too.
 	s.sync.watch(s.waits)
 	if s.templates == nil {

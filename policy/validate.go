@@ -60,6 +60,12 @@ func ValidEntityID(s string) bool { return entityIDRe.MatchString(s) }
 // ValidScope reports whether s may be an assignment scope such as "team:42".
 func ValidScope(s string) bool { return scopeRe.MatchString(s) }
 
+// invalidScope is the error for a scope that breaks ValidScope's rules, the
+// same wherever a scope is given (assignments, checks, rights, who-can).
+func invalidScope(field string) error {
+	return Invalid("invalid_scope", field, "%s must be 1-128 characters of A-Za-z0-9._:- such as team:42", field)
+}
+
 // ValidUserID reports whether s may be a user id: 1-255 printable ASCII
 // characters without spaces.
 func ValidUserID(s string) bool {

@@ -74,6 +74,7 @@ type Config struct {
 
 	MaxChangeWaiters          int // long polls of the changes feed waiting at once
 	MaxChangeWaitersPerEntity int // ... on one entity
+	MaxChangeWaitersPerCaller int // ... on one entity by one caller (token subject)
 	MaxReports                int // access reports streamed at once
 	MaxReportsPerEntity       int // ... of one entity
 
@@ -122,6 +123,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	typed(f, &c.Quotas.MaxRules, "max-rules-per-entity", 0, integer[int64](0, math.MaxInt64, "is not a number >= 0 (0 is the default)"), "most compiled rules (rights and assignments) one entity may hold; 0 is the default, 2000000")
 	typed(f, &c.MaxChangeWaiters, "max-change-waiters", policy.DefaultMaxChangeWaiters, integer[int](1, math.MaxInt, "is not a positive integer"), "most calls of the changes feed waiting for a write at once; more answer at once")
 	typed(f, &c.MaxChangeWaitersPerEntity, "max-change-waiters-per-entity", policy.DefaultMaxChangeWaitersPerEntity, integer[int](1, math.MaxInt, "is not a positive integer"), "most calls of the changes feed waiting on one entity at once")
+	typed(f, &c.MaxChangeWaitersPerCaller, "max-change-waiters-per-caller", policy.DefaultMaxChangeWaitersPerCaller, integer[int](1, math.MaxInt, "is not a positive integer"), "most calls of the changes feed one caller (client, user, admin token) may have waiting on one entity at once; more are 429")
 	typed(f, &c.MaxReports, "max-reports", handlers.DefaultMaxReports, integer[int](1, math.MaxInt, "is not a positive integer"), "most access reports streamed at once; more are 503 server_busy")
 	typed(f, &c.MaxReportsPerEntity, "max-reports-per-entity", handlers.DefaultMaxReportsPerEntity, integer[int](1, math.MaxInt, "is not a positive integer"), "most access reports of one entity streamed at once")
 	typed(f, &c.MaxConnections, "max-connections", 10000, integer[int](1, math.MaxInt, "is not a positive integer"), "most connections served at once; more wait to be accepted")

@@ -22,11 +22,11 @@ func TestConfigFlagsWinOverVariables(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:7000" || c.MaxEntities != 50 || c.LogLevel.String() != "DEBUG" || c.DatabaseURL != "sqlite://rolegate.db" ||
-		c.MaxChangeWaiters != 1000 || c.MaxChangeWaitersPerEntity != 100 {
+		c.MaxChangeWaiters != 1000 || c.MaxChangeWaitersPerEntity != 100 || c.MaxChangeWaitersPerCaller != 25 {
 		t.Fatalf("config: %+v", c)
 	}
 	for _, bad := range [][]string{{"-max-entities", "0"}, {"-log-level", "loud"}, {"-log-format", "xml"}, {"-database-url", "rolegate.db"}, {"-nope"}, {"extra"}, {"-catalog", "/does/not/exist"},
-		{"-max-change-waiters", "0"}, {"-max-change-waiters-per-entity", "-1"}, {"-max-change-waiters", "many"}} {
+		{"-max-change-waiters", "0"}, {"-max-change-waiters-per-entity", "-1"}, {"-max-change-waiters", "many"}, {"-max-change-waiters-per-caller", "0"}} {
 		if _, err := loadConfig("serve", bad, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

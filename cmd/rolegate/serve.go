@@ -50,7 +50,8 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 		SweepInterval: cfg.SweepInterval, Logger: log})
 	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Templates: cfg.templates, Catalog: cfg.catalog,
 		Syncer: syncer, Logger: log, Quotas: cfg.Quotas,
-		MaxChangeWaiters: cfg.MaxChangeWaiters, MaxChangeWaitersPerEntity: cfg.MaxChangeWaitersPerEntity})
+		MaxChangeWaiters: cfg.MaxChangeWaiters, MaxChangeWaitersPerEntity: cfg.MaxChangeWaitersPerEntity,
+		MaxChangeWaitersPerCaller: cfg.MaxChangeWaitersPerCaller})
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	syncDone := make(chan struct{})
 	go func() { defer close(syncDone); syncer.Run(syncCtx) }()

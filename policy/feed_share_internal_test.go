@@ -1,0 +1,69 @@
+package policy
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestFeedWaitersPerCaller: one caller may hold at most its share of an
+// entity's waiting calls; one more is 429 rate_limited at once, while other
+// callers still wait, and the caller's share is back once a call ends.
+func TestFeedWaitersPerCaller(t *testing.T) {
+	log := &fakeLog{rev: 3, inc: "i1", items: map[int64][]byte{3: entityItems()}}
+	svc := NewService(Config{Store: log, MaxChangeWaiters: 10, MaxChangeWaitersPerEntity: 5, MaxChangeWaitersPerCaller: 2})
+	as := func(id string) context.Context {
+		return WithActor(context.Background(), Actor{ID: id, Scopes: []string{ScopeAdmin}})
+	}
+	type answer struct {
+		p   ChangesPage
+		err error
+	}
+	poll := func(who, entity string) chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			p, err := svc.Changes(as(who), entity, ChangesQuery{Since: 3, Wait: 20 * time.Second})
+			ch <- answer{p, err}
+		}()
+		return ch
+	}
+	waitFor := func(n int) {
+		t.Helper()
+		for start := time.Now(); svc.ChangeWaiters() != n; time.Sleep(time.Millisecond) {
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("%d waiters, want %d", svc.ChangeWaiters(), n)
+			}
+		}
+	}
+	m1, m2 := poll("client:mallory", "e"), poll("client:mallory", "e")
+	waitFor(2)
+	got := <-poll("client:mallory", "e")
+	if e := AsError(got.err); got.err == nil || e.Kind != KindTooMany || e.Code != "rate_limited" {
+		t.Fatalf("past the caller's share: %+v", got)
+	}
+	// Without wait it still reads the feed.
+	if p, err := svc.Changes(as("client:mallory"), "e", ChangesQuery{Since: 0}); err != nil || p.Revision != 3 {
+		t.Fatalf("no wait: %+v %v", p, err)
+	}
+	// Another entity, and another caller on this one, still wait.
+	o1, a1 := poll("client:mallory", "f"), poll("client:alice", "e")
+	waitFor(4)
+	// A write on e wakes mallory's two and alice's; then mallory may wait again.
+	log.set(func() { log.rev, log.items[4] = 4, itemsJSON(t, ChangeItem{Type: ItemUser, Op: ItemPut, UserID: "u"}) })
+	svc.waits.signal("e", 4)
+	for _, ch := range []chan answer{m1, m2, a1} {
+		if got := <-ch; got.err != nil || got.p.Revision != 4 {
+			t.Fatalf("woken: %+v", got)
+		}
+	}
+	waitFor(1)
+	log.set(func() { log.rev, log.items[5] = 5, itemsJSON(t, ChangeItem{Type: ItemUser, Op: ItemPut, UserID: "v"}) })
+	svc.waits.signal("f", 5)
+	if got := <-o1; got.err != nil || got.p.Revision != 5 {
+		t.Fatalf("f woken: %+v", got)
+	}
+	waitFor(0)
+	if n := len(svc.waits.byCaller); n != 0 {
+		t.Fatalf("%d callers still counted", n)
+	}
+}
