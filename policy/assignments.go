@@ -83,7 +83,7 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 		return nil, 0, err
 	}
 	if !ValidScope(scope) {
-		return nil, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+		return nil, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42, not . or ..")
 	}
 	for i, id := range roleIDs {
 		if id == "" || len(id) > 64 {
@@ -142,7 +142,7 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 		return Assignment{}, 0, err
 	}
 	if scope != "" && !ValidScope(scope) {
-		return Assignment{}, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+		return Assignment{}, 0, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42, not . or ..")
 	}
 	if err := s.validExpiry(expiresAt); err != nil {
 		return Assignment{}, 0, err

@@ -120,7 +120,7 @@ func (s *Service) WhoCan(ctx context.Context, entityID, obj, act, scope, after s
 		return nil, Invalid("invalid_action", "action", "action must be an action such as approve (not *)")
 	}
 	if scope != "" && !ValidScope(scope) {
-		return nil, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+		return nil, Invalid("invalid_scope", "scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42, not . or ..")
 	}
 	if err := s.known(ctx, entityID); err != nil {
 		return nil, err
