@@ -78,9 +78,9 @@ func TestAttackTrailingSlashAndDotSegmentDeleteNothing(t *testing.T) {
 		{"DELETE", s.base + "/V1/ENTITIES/ACME"},
 		{"DELETE", s.base + "//v1/entities/acme"},
 		{"DELETE", s.base + "/v1//entities/acme"},
-		{"DELETE", s.base + "/v1/roles/" + role + "/"},                   // Monite
+		{"DELETE", s.base + "/v1/roles/" + role + "/"},                    // Monite
 		{"DELETE", s.base + "/v1/accounts/acme/auth/roles/" + role + "/"}, // Dintero
-		{"DELETE", s.base + "/api/v1/roles/" + role + "/"},               // Papershift
+		{"DELETE", s.base + "/api/v1/roles/" + role + "/"},                // Papershift
 	} {
 		body := ""
 		if c.method == "PATCH" {
