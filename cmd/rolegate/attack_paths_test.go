@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // Attacks on paths (issue 21): a dot segment or a trailing slash turned into
@@ -244,5 +246,28 @@ func TestAttackSlashIDsManageable(t *testing.T) {
 		if st, _, _ := s.call("GET", "/v1/entities/T123/users/"+url.PathEscape(id), nil); st != 404 {
 			t.Fatalf("CLI %q after delete: %d", id, st)
 		}
+	}
+}
+
+// TestAttackConsoleSendsNoDotSegment: the console escapes each id into one
+// path segment and does not send an id "." or ".." at all (the browser
+// resolves it away, %2E%2E included: a user ".." deleted from the console
+// was a DELETE of the entity). Needs Chromium (skipped without it).
+func TestAttackConsoleSendsNoDotSegment(t *testing.T) {
+	ctx, _ := consoleBrowser(t)
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	p := newConsoleProxy(t, s)
+	u := ui{t, ctx}
+	u.run("open the console", chromedp.Navigate(p.URL+"/console"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`import('/console/api.js').then((m) => {
+		const out = [];
+		for (const id of ['.', '..']) {
+			try { out.push(m.path('entities', 'acme', 'users', id)); } catch (e) { out.push(e.code); }
+		}
+		out.push(m.path('entities', 'acme', 'users', 'a/b'), m.path('entities', 'acme.eu'));
+		return out.join(' ');
+	})`, chromedp.EvalAwaitPromise))
+	if want := "dot_segment dot_segment /v1/entities/acme/users/a%2Fb /v1/entities/acme.eu"; err != nil || got != want {
+		t.Fatalf("console paths: %q %v, want %q", got, err, want)
 	}
 }
