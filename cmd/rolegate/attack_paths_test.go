@@ -270,4 +270,28 @@ func TestAttackConsoleSendsNoDotSegment(t *testing.T) {
 	if want := "dot_segment dot_segment /v1/entities/acme/users/a%2Fb /v1/entities/acme.eu"; err != nil || got != want {
 		t.Fatalf("console paths: %q %v, want %q", got, err, want)
 	}
+
+	// A user "a/b" is shown, unassigned and deleted from its page.
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "viewer"})["id"].(string)
+	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "a/b", "role_ids": []string{role}})
+	u.signIn(p.URL, testToken)
+	u.until("signed in", `!document.querySelector('#token')`)
+	u.do(`location.hash = '#/e/acme/users/a%2Fb'`)
+	u.until("the user's page", `document.body.innerText.includes('User a/b') && document.body.innerText.includes('viewer')`)
+	u.click(`button[aria-label="Unassign viewer"]`)
+	u.until("the role unassigned", `document.body.innerText.includes('No roles.')`)
+	u.click(`#delete-user`)
+	u.until("the confirmation", `!!document.querySelector('dialog[open]')`)
+	u.click(`dialog[open] button[data-confirm]`)
+	u.until("the users page", `location.hash === '#/e/acme/users'`)
+	if st, _, _ := s.call("GET", "/v1/entities/acme/users/a%2Fb", nil); st != 404 {
+		t.Fatalf("a/b after the console deleted it: %d", st)
+	}
+	s.must(200, "GET", "/v1/entities/acme", nil)
+	for _, seen := range p.seen() {
+		if strings.Contains(seen, "/users/a/b") {
+			t.Fatalf("the console sent %s", seen)
+		}
+	}
 }
