@@ -26,3 +26,20 @@ func TestTextProblem(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTextProblem: the cost of the UTF-8 and surrogate check on a
+// 1 MiB body of text with escapes, per byte (b.SetBytes).
+func BenchmarkTextProblem(b *testing.B) {
+	var body []byte
+	body = append(body, `{"a":[`...)
+	for len(body) < 1<<20 {
+		body = append(body, `"Schichtführung \u00e9 \ud83d\ude00 \\ plain text",`...)
+	}
+	body = append(body, `""]}`...)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if textProblem(body) != "" {
+			b.Fatal("refused")
+		}
+	}
+}
