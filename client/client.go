@@ -222,8 +222,14 @@ func retryable(req request, e *Error) bool {
 
 func (c *Client) once(ctx context.Context, req request, body []byte) (*response, error) {
 	u := *c.base
-	u.Path = strings.TrimRight(c.base.Path, "/") + req.path
+	// req.path is escaped (seg): it is the raw path, and Path its decoded
+	// form, so that the URL is sent as escaped here and not escaped again.
 	u.RawPath = strings.TrimRight(c.base.EscapedPath(), "/") + req.path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, fmt.Errorf("rolegate: %w", err)
+	}
+	u.Path = p
 	if len(req.query) > 0 {
 		u.RawQuery = req.query.Encode()
 	}
@@ -346,5 +352,7 @@ func (c *Client) call(ctx context.Context, req request, out any) (*response, err
 	return res, nil
 }
 
-// seg escapes one path segment.
-func seg(s string) string { return url.PathEscape(s) }
+// seg escapes one path segment, dots included: "." and ".." would be
+// resolved away by whatever normalises the path on the way ("%2E%2E" is not
+// by Go or the server).
+func seg(s string) string { return strings.ReplaceAll(url.PathEscape(s), ".", "%2E") }

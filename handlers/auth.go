@@ -95,7 +95,7 @@ func (a *api) createClient(c *gin.Context) {
 	out := clientOf(cl)
 	out.ClientSecret = secret // shown once
 	c.Header("Cache-Control", "no-store")
-	c.Header("Location", "/v1/clients/"+cl.ID)
+	c.Header("Location", "/v1/clients/"+url.PathEscape(cl.ID))
 	c.JSON(http.StatusCreated, out)
 }
 

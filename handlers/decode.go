@@ -47,6 +47,9 @@ func decodeBytes(body []byte, dst any) error {
 	if !json.Valid(body) {
 		return badRequest("malformed_json", "the request body is not valid JSON")
 	}
+	if msg := textProblem(body); msg != "" {
+		return badRequest("malformed_json", "%s", msg)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate/policy"
@@ -215,7 +217,7 @@ func (a *api) accessReport(c *gin.Context) {
 				}
 			}
 			if err := cw.Write([]string{cell(r.UserID), cell(r.Scope), cell(r.ObjectType), r.Action, string(r.Permission),
-				cell(strings.Join(ids, ";")), cell(strings.Join(names, ";"))}); err != nil {
+				cell(joinCell(ids)), cell(joinCell(names))}); err != nil {
 				return err
 			}
 		} else {
@@ -273,10 +275,34 @@ type reportRowJSON struct {
 }
 
 // cell keeps a spreadsheet from reading a CSV cell as a formula (a user id or
-// role name starting with = + - @, tab or CR): it is prefixed with '.
+// role name starting with = + - @, or their full-width forms, after any
+// spaces, control or format characters, which spreadsheets skip; or
+// starting with a tab or CR): it is prefixed with '.
 func cell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if s == "" {
+		return s
+	}
+	if s[0] == '\t' || s[0] == '\r' {
+		return "'" + s
+	}
+	rest := strings.TrimLeftFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+	})
+	if r, _ := utf8.DecodeRuneInString(rest); rest != "" && strings.ContainsRune("=+-@\uff1d\uff0b\uff0d\uff20", r) {
 		return "'" + s
 	}
 	return s
+}
+
+var cellEscaper = strings.NewReplacer(`\`, `\\`, ";", `\;`)
+
+// joinCell writes the values of a multi-valued CSV cell (role_ids,
+// role_names) separated by ";", with every ";" and "\" inside a value
+// preceded by "\": a role named "a;b" reads back as one name, not two.
+func joinCell(vals []string) string {
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = cellEscaper.Replace(v)
+	}
+	return strings.Join(out, ";")
 }

@@ -119,7 +119,7 @@ func (a *api) createRole(c *gin.Context) {
 		return
 	}
 	setRevision(c, rev)
-	c.Header("Location", "/v1/entities/"+url.PathEscape(r.EntityID)+"/roles/"+r.ID)
+	c.Header("Location", "/v1/entities/"+url.PathEscape(r.EntityID)+"/roles/"+url.PathEscape(r.ID))
 	writeRole(c, http.StatusCreated, r)
 }
 

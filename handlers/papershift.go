@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -305,7 +306,7 @@ func (p *papershiftAPI) createRole(c *gin.Context) {
 		return
 	}
 	setRevision(c, rev)
-	c.Header("Location", "/api/v1/roles/"+r.ID)
+	c.Header("Location", "/api/v1/roles/"+url.PathEscape(r.ID))
 	writeJSONAPI(c, http.StatusCreated, gin.H{"data": p.roleOf(r, p.caller(c))})
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -88,8 +89,19 @@ func NewRouter(d Deps) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	// No route answers a redirect: a client that follows one resends the
+	// method and the token to another path ("DELETE .../users/.." resolved
+	// by a browser to ".../entities/e/", redirected to the entity itself).
+	// A path that does not match is 404.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	// Routes match the escaped path, so an id holding "/" is one segment
+	// (%2F); unescapePathValues decodes the values (gin's own unescaping
+	// would read "+" as a space).
+	r.UseEscapedPath = true
+	r.UnescapePathValues = false
 	o := newOps(d)
-	r.Use(closeWhileDraining(d.Draining), requestID(), accessLog(d.Logger), o.middleware())
+	r.Use(closeWhileDraining(d.Draining), unescapePathValues, requestID(), accessLog(d.Logger), o.middleware())
 	if cr := cors(d.CORSOrigins); cr != nil {
 		r.Use(cr)
 	}
@@ -242,6 +254,18 @@ func authenticate(auth Authenticator, fail func(*gin.Context, error)) gin.Handle
 		}
 		c.Next()
 	}
+}
+
+// unescapePathValues decodes the route's parameters, matched on the escaped
+// path: "a%2Fb" is the id "a/b". The escaped path is always well-formed, so
+// decoding does not fail.
+func unescapePathValues(c *gin.Context) {
+	for i, p := range c.Params {
+		if v, err := url.PathUnescape(p.Value); err == nil {
+			c.Params[i].Value = v
+		}
+	}
+	c.Next()
 }
 
 // platformOnly lets only platform administrators through (metrics, pprof).

@@ -89,7 +89,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, err
 		in.ID = uuid.NewString()
 	}
 	if !ValidEntityID(in.ID) {
-		return Entity{}, Invalid("invalid_entity_id", "id", "id must be 1-64 characters of A-Za-z0-9._:-")
+		return Entity{}, Invalid("invalid_entity_id", "id", "id must be 1-64 characters of A-Za-z0-9._:-, not . or ..")
 	}
 	if err := validateText("name", in.Name, MaxNameLen); err != nil {
 		return Entity{}, err

@@ -109,7 +109,7 @@ func (s *Service) validateImport(users []ImportUser) error {
 		case u.ID == "":
 			errs.add(p+"id", "missing_field", "id is required")
 		case !ValidUserID(u.ID):
-			errs.add(p+"id", "invalid_user_id", "id must be 1-%d printable ASCII characters without spaces", MaxUserIDLen)
+			errs.add(p+"id", "invalid_user_id", "id must be 1-%d printable ASCII characters without spaces, not . or ..", MaxUserIDLen)
 		default:
 			if j, dup := seen[u.ID]; dup {
 				errs.add(p+"id", "duplicate_user", "user %q is also users[%d]", u.ID, j)
@@ -135,7 +135,7 @@ func (s *Service) validateImport(users []ImportUser) error {
 		for k, sr := range u.ScopedRoles {
 			q := fmt.Sprintf("%sscoped_roles[%d].", p, k)
 			if !ValidScope(sr.Scope) {
-				errs.add(q+"scope", "invalid_scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42")
+				errs.add(q+"scope", "invalid_scope", "scope must be 1-128 characters of A-Za-z0-9._:- such as team:42, not . or ..")
 			} else if j, dup := scopes[sr.Scope]; dup {
 				errs.add(q+"scope", "duplicate_scope", "scope %q is also scoped_roles[%d]", sr.Scope, j)
 			} else {

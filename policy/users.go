@@ -90,7 +90,7 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 		in.ID = uuid.NewString()
 	}
 	if !ValidUserID(in.ID) {
-		return User{}, 0, Invalid("invalid_user_id", "id", "id must be 1-%d printable ASCII characters without spaces", MaxUserIDLen)
+		return User{}, 0, Invalid("invalid_user_id", "id", "id must be 1-%d printable ASCII characters without spaces, not . or ..", MaxUserIDLen)
 	}
 	if err := s.validateUserInput(in); err != nil {
 		return User{}, 0, err

@@ -54,22 +54,31 @@ func ValidObjectType(s string) bool {
 	return !hasTail || tailRe.MatchString(tail)
 }
 
-// ValidEntityID reports whether s may be an entity id: 1-64 of A-Za-z0-9._:-
-func ValidEntityID(s string) bool { return entityIDRe.MatchString(s) }
+// DotSegment reports whether s is "." or "..": as a path segment a URL
+// parser resolves it away (/v1/entities/e/users/.. is /v1/entities/e/), so no
+// id may be one.
+func DotSegment(s string) bool { return s == "." || s == ".." }
 
-// ValidScope reports whether s may be an assignment scope such as "team:42".
-func ValidScope(s string) bool { return scopeRe.MatchString(s) }
+// ValidEntityID reports whether s may be an entity id: 1-64 of A-Za-z0-9._:-,
+// not "." or "..".
+func ValidEntityID(s string) bool { return entityIDRe.MatchString(s) && !DotSegment(s) }
+
+// ValidScope reports whether s may be an assignment scope such as "team:42":
+// 1-128 of A-Za-z0-9._:-, not "." or "..".
+func ValidScope(s string) bool { return scopeRe.MatchString(s) && !DotSegment(s) }
 
 // invalidScope is the error for a scope that breaks ValidScope's rules, the
 // same wherever a scope is given (assignments, checks, rights, who-can).
 func invalidScope(field string) error {
-	return Invalid("invalid_scope", field, "%s must be 1-128 characters of A-Za-z0-9._:- such as team:42", field)
+	return Invalid("invalid_scope", field, "%s must be 1-128 characters of A-Za-z0-9._:- such as team:42, not . or ..", field)
 }
 
 // ValidUserID reports whether s may be a user id: 1-255 printable ASCII
-// characters without spaces.
+// characters without spaces (an OpenID Connect subject fits), not "." or
+// "..". Any other character, "/" included, is allowed: paths carry it
+// escaped (%2F).
 func ValidUserID(s string) bool {
-	if len(s) == 0 || len(s) > MaxUserIDLen {
+	if len(s) == 0 || len(s) > MaxUserIDLen || DotSegment(s) {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -199,15 +199,17 @@ func (x *cli) connect() error {
 }
 
 // plainHTTPAllowed refuses to send a bearer token in the clear across a
-// network: an http:// server must be this machine (localhost or a loopback
-// address) unless --insecure-http says otherwise.
+// network: an http:// server must be this machine unless --insecure-http says
+// otherwise. Only a loopback address (127.0.0.0/8, ::1) or the exact name
+// "localhost" counts: other *.localhost names may be resolved by a DNS
+// server to another machine.
 func plainHTTPAllowed(server string, insecure bool) error {
 	u, err := url.Parse(server)
 	if err != nil || u.Scheme != "http" || insecure {
 		return nil // other schemes and malformed URLs are the client's to refuse
 	}
 	host := u.Hostname()
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if host == "localhost" {
 		return nil
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {

@@ -27,9 +27,19 @@ export class ApiError extends Error {
   }
 }
 
-// path builds /v1/... from parts, each escaped.
+// path builds /v1/... from parts, each escaped ("/" as %2F). A part "." or
+// ".." is refused: the browser would resolve it away, %2E%2E included
+// (".../users/.." is ".../entities/e/"), and the call would go to another
+// object. The server refuses such ids; one made before it did is managed
+// with the CLI.
 export function path(...parts) {
-  return '/v1/' + parts.map((p) => encodeURIComponent(p)).join('/');
+  return '/v1/' + parts.map((p) => {
+    const s = String(p);
+    if (s === '.' || s === '..') {
+      throw new ApiError(0, 'dot_segment', 'the id "' + s + '" cannot be used in the console; use the CLI');
+    }
+    return encodeURIComponent(s);
+  }).join('/');
 }
 
 // call sends one request; query is an object of query parameters (never a
@@ -41,7 +51,8 @@ export async function call(method, p, { query, body, headers } = {}) {
     if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
   }
   const h = { Accept: 'application/json', Authorization: 'Bearer ' + token, ...(headers || {}) };
-  const init = { method, headers: h, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer' };
+  // redirect: 'error': a redirect is never followed with the token.
+  const init = { method, headers: h, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer', redirect: 'error' };
   if (body !== undefined) {
     h['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
