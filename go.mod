@@ -21,7 +21,6 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/crypto v0.58.0
-	golang.org/x/net v0.62.0
 	golang.org/x/sync v0.25.0
 	golang.org/x/text v0.44.0
 	golang.org/x/time v0.15.0
@@ -30,6 +29,8 @@ require (
 	gorm.io/gorm v1.31.2
 	sigs.k8s.io/yaml v1.6.0
 )
+
+require golang.org/x/net v0.62.0 // indirect
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
