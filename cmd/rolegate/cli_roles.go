@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spf13/cobra"
 	goyaml "github.com/goccy/go-yaml"
+	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rolegate/rolegate/client"
