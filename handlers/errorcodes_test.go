@@ -25,9 +25,16 @@ var updateErrorsDoc = flag.Bool("update", false, "rewrite docs/errors.md from Er
 // codeArg is where the functions that make coded errors take the code.
 var codeArg = map[string]int{"Errorf": 1, "Invalid": 0, "badRequest": 0, "add": 1, "validateLabel": 2, "oauthError": 2}
 
+// namedCodes are the helpers that make the code "invalid_" + the name of
+// the parameter or field they are given (its last dotted part), and where
+// they take that name.
+var namedCodes = map[string]int{"uintParam": 1, "boolParam": 1, "oneOf": 1, "validateText": 0}
+
 // usedErrorCodes finds every error code the server's code makes: string
 // literals given as a code to the functions above, as a Code field, or to a
-// variable or constant named code.
+// variable or constant named code; and "invalid_<name>" of the namedCodes
+// helpers. A code built any other way (such as "invalid_"+x outside those
+// helpers) is reported, so that no code escapes the list.
 func usedErrorCodes(t *testing.T, dirs ...string) map[string][]string {
 	t.Helper()
 	used := map[string][]string{}
@@ -52,8 +59,14 @@ func usedErrorCodes(t *testing.T, dirs ...string) map[string][]string {
 				}
 			}
 			isCodeName := func(n string) bool { return n == "code" || n == "Code" || strings.HasSuffix(n, "Code") }
+			inHelper := ""
 			ast.Inspect(af, func(n ast.Node) bool {
 				switch n := n.(type) {
+				case *ast.FuncDecl:
+					inHelper = ""
+					if _, ok := namedCodes[n.Name.Name]; ok {
+						inHelper = n.Name.Name
+					}
 				case *ast.CallExpr:
 					name, recv := "", ""
 					switch fn := n.Fun.(type) {
@@ -66,7 +79,22 @@ func usedErrorCodes(t *testing.T, dirs ...string) map[string][]string {
 						}
 					}
 					if i, ok := codeArg[name]; ok && i < len(n.Args) && !(name == "Errorf" && recv == "fmt") {
+						if _, ok := n.Args[i].(*ast.BasicLit); !ok && inHelper == "" {
+							if b, ok := n.Args[i].(*ast.BinaryExpr); ok {
+								t.Errorf("%s:%d: a code built at run time (%T); list what it can be, or make it in a namedCodes helper", f, fset.Position(b.Pos()).Line, b)
+							}
+						}
 						lit(n.Args[i])
+					}
+					// (package main has a oneOf of its own, for settings)
+					if i, ok := namedCodes[name]; ok && i < len(n.Args) && af.Name.Name != "main" {
+						if b, ok := n.Args[i].(*ast.BasicLit); ok && b.Kind == token.STRING {
+							field, _ := strconv.Unquote(b.Value)
+							code := "invalid_" + field[strings.LastIndex(field, ".")+1:]
+							used[code] = append(used[code], fmt.Sprintf("%s:%d", f, fset.Position(b.Pos()).Line))
+						} else {
+							t.Errorf("%s:%d: %s is given a name that is not a string literal: its code cannot be listed", f, fset.Position(n.Pos()).Line, name)
+						}
 					}
 				case *ast.KeyValueExpr:
 					if k, ok := n.Key.(*ast.Ident); ok && isCodeName(k.Name) {
