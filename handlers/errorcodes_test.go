@@ -224,10 +224,11 @@ version; a new one may appear, so treat an unknown code by its HTTP status. A 5x
 internal error text: report its ` + "`X-Request-Id`" + `, under which the server logs the cause. A
 denied check is not an error (200 with ` + "`\"allowed\": false`" + `), and no error ever allows.
 
-The facades answer the same codes in their own bodies: Monite ` + "`{\"error\": {\"message\"}}`" + ` and
-its 422 ` + "`detail`" + ` list, Papershift JSON:API ` + "`errors[].code`" + `, Dintero
-` + "`{\"error\": {\"code\", \"message\"}}`" + ` with 400 for every bad input (docs/facades.md). The
-OpenAPI document's ` + "`NativeError`" + ` enumerates these codes (api/openapi.yaml).
+The facades answer in their own bodies (docs/facades.md): Papershift's JSON:API
+` + "`errors[].code`" + ` and Dintero's ` + "`error.code`" + ` carry these codes (Dintero with 400 for every
+bad input); Monite's carry a message (` + "`error.type`" + ` for the version header) and its 422
+` + "`detail`" + ` list. The OpenAPI document's ` + "`NativeError`" + ` enumerates these codes
+(api/openapi.yaml).
 
 A status with no body code: **431** Request Header Fields Too Large, answered by Go's HTTP server
 before Rolegate reads the request when the headers pass ` + "`ROLEGATE_MAX_HEADER_BYTES`" + ` (64 KiB):
