@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -306,6 +307,11 @@ func (x *cli) checkCmd() *cobra.Command {
 			verdict := "denied"
 			if d.Allowed {
 				verdict = "allowed"
+			} else if why := x.missing(ctx, ent, r.UserID); why != "" {
+				// The API denies a check on what does not exist (it never
+				// errs on a check); the CLI says which it is.
+				fmt.Fprintf(x.stdout, "denied: %s\n", why)
+				return nil
 			}
 			fmt.Fprintf(x.stdout, "%s (%s) at revision %d\n", verdict, d.Permission, d.Revision)
 			if r.Explain && len(d.Matched) > 0 {
@@ -323,6 +329,21 @@ func (x *cli) checkCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&r.Explain, "explain", false, "list the rules that decided")
 	cmd.Flags().Int64Var(&r.MinRevision, "min-revision", 0, "answer from this revision of the policy or newer")
 	return cmd
+}
+
+// missing says whether a denied check named an entity or a user that does
+// not exist ("" when both exist, or when this token may not read them).
+func (x *cli) missing(ctx context.Context, ent, user string) string {
+	if _, err := x.c.GetEntity(ctx, ent); err != nil {
+		if client.IsNotFound(err) {
+			return fmt.Sprintf("entity %q does not exist (every check on it is denied)", ent)
+		}
+		return ""
+	}
+	if _, err := x.c.GetUser(ctx, ent, user, false); client.IsNotFound(err) {
+		return fmt.Sprintf("user %q does not exist in entity %q (every check of theirs is denied)", user, ent)
+	}
+	return ""
 }
 
 func (x *cli) auditCmd() *cobra.Command {

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 
+	goyaml "github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
@@ -40,15 +43,16 @@ type roleSpec struct {
 	Permissions client.Permissions `json:"permissions"`
 }
 
-// readRolesFile reads JSON or YAML (JSON is YAML), refusing unknown fields.
+// readRolesFile reads JSON or YAML (JSON is YAML), refusing unknown fields;
+// a mistake is reported with its line and column, and the line shown.
 func readRolesFile(path string) (rolesFile, error) {
 	var f rolesFile
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return f, err
 	}
-	if err := yaml.UnmarshalStrict(b, &f); err != nil {
-		return f, fmt.Errorf("%s: %w", path, err)
+	if err := goyaml.UnmarshalWithOptions(b, &f, goyaml.DisallowUnknownField()); err != nil {
+		return f, yamlError(path, err)
 	}
 	seen := map[string]bool{}
 	for i, r := range f.Roles {
@@ -61,6 +65,24 @@ func readRolesFile(path string) (rolesFile, error) {
 		seen[r.Name] = true
 	}
 	return f, nil
+}
+
+// yamlPosition is how go-yaml starts an error: [line:column].
+var yamlPosition = regexp.MustCompile(`^\[(\d+):(\d+)\] `)
+
+// yamlError says where in the file a YAML mistake is, with the lines around
+// it: "roles.yaml: line 4, column 5: unknown field "permisions"".
+func yamlError(path string, err error) error {
+	text := goyaml.FormatError(err, false, true)
+	first, rest, _ := strings.Cut(text, "\n")
+	if m := yamlPosition.FindStringSubmatch(first); m != nil {
+		first = fmt.Sprintf("line %s, column %s: %s", m[1], m[2], first[len(m[0]):])
+	}
+	first = strings.Replace(first, "Go struct field rolesFile.", "field ", 1)
+	if rest = strings.TrimRight(rest, "\n "); rest != "" {
+		return fmt.Errorf("%s: YAML %s\n%s", path, first, rest)
+	}
+	return fmt.Errorf("%s: YAML %s", path, first)
 }
 
 // normal is rights in one order, without not_allowed (the default, which the
@@ -89,6 +111,9 @@ type applyResult struct {
 	Deleted   []string `json:"deleted"`
 	Unchanged []string `json:"unchanged"`
 	DryRun    bool     `json:"dry_run"`
+	// Rights is, on a dry run, what the server's dry run says each update
+	// and deletion would change, by role name.
+	Rights map[string]client.DryRun `json:"rights,omitempty"`
 }
 
 // activeRoles lists every active role of an entity by name.
@@ -252,6 +277,9 @@ func (x *cli) rolesCmd() *cobra.Command {
 			}{{"created", res.Created}, {"updated", res.Updated}, {"deleted", res.Deleted}} {
 				for _, n := range l.names {
 					fmt.Fprintf(x.stdout, "role %s %s%s\n", n, verb, l.what)
+					if dryRun {
+						x.printRightsDiff(l.what, res.Rights[n])
+					}
 				}
 			}
 			if len(res.Created)+len(res.Updated)+len(res.Deleted) == 0 {
@@ -308,6 +336,9 @@ func (x *cli) rolesCmd() *cobra.Command {
 // with prune, deletes the custom roles not named.
 func (x *cli) apply(ctx context.Context, ent string, specs []roleSpec, prune, dryRun bool) (applyResult, error) {
 	res := applyResult{Entity: ent, Created: []string{}, Updated: []string{}, Deleted: []string{}, Unchanged: []string{}, DryRun: dryRun}
+	if dryRun {
+		res.Rights = map[string]client.DryRun{}
+	}
 	have, err := x.activeRoles(ctx, ent)
 	if err != nil {
 		return res, err
@@ -331,10 +362,14 @@ func (x *cli) apply(ctx context.Context, ent string, specs []roleSpec, prune, dr
 		case sameRole(s, cur):
 			res.Unchanged = append(res.Unchanged, s.Name)
 		default:
-			if !dryRun {
-				if _, err := x.c.ReplaceRole(ctx, ent, cur.ID, in, cur.Version); err != nil {
-					return res, fmt.Errorf("updating role %s: %w", s.Name, err)
+			if dryRun {
+				d, err := x.c.DryRunReplaceRole(ctx, ent, cur.ID, in, cur.Version)
+				if err != nil {
+					return res, fmt.Errorf("updating role %s (dry run): %w", s.Name, err)
 				}
+				res.Rights[s.Name] = d
+			} else if _, err := x.c.ReplaceRole(ctx, ent, cur.ID, in, cur.Version); err != nil {
+				return res, fmt.Errorf("updating role %s: %w", s.Name, err)
 			}
 			res.Updated = append(res.Updated, s.Name)
 		}
@@ -350,13 +385,43 @@ func (x *cli) apply(ctx context.Context, ent string, specs []roleSpec, prune, dr
 			if named[n] || r.RoleType != "custom" {
 				continue
 			}
-			if !dryRun {
-				if err := x.c.DeleteRole(ctx, ent, r.ID, false, r.Version); err != nil {
-					return res, fmt.Errorf("deleting role %s: %w", n, err)
+			if dryRun {
+				d, err := x.c.DryRunDeleteRole(ctx, ent, r.ID, false, r.Version)
+				if err != nil {
+					return res, fmt.Errorf("deleting role %s (dry run): %w", n, err)
 				}
+				res.Rights[n] = d
+			} else if err := x.c.DeleteRole(ctx, ent, r.ID, false, r.Version); err != nil {
+				return res, fmt.Errorf("deleting role %s: %w", n, err)
 			}
 			res.Deleted = append(res.Deleted, n)
 		}
 	}
 	return res, nil
+}
+
+// printRightsDiff prints, under a role of a dry run, the effective rights
+// users would gain (+) and lose (-), as the server's dry run says.
+func (x *cli) printRightsDiff(what string, d client.DryRun) {
+	if what == "created" {
+		fmt.Fprintln(x.stdout, "  no user holds it yet: nobody's rights change")
+		return
+	}
+	if len(d.Gained)+len(d.Lost) == 0 {
+		fmt.Fprintln(x.stdout, "  nobody's rights change")
+		return
+	}
+	line := func(sign string, r client.EffectiveRight) {
+		scope := ""
+		if r.Scope != "" {
+			scope = " in " + r.Scope
+		}
+		fmt.Fprintf(x.stdout, "  %s %s %s %s %s%s\n", sign, r.UserID, r.ObjectType, r.Action, r.Permission, scope)
+	}
+	for _, r := range d.Gained {
+		line("+", r)
+	}
+	for _, r := range d.Lost {
+		line("-", r)
+	}
 }

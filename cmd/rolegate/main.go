@@ -8,6 +8,8 @@
 //	rolegate keys rotate       make a new token signing key; the old one
 //	                           verifies until its tokens have expired
 //	rolegate keys list         list the signing keys
+//	rolegate version           version, commit, build date, Go version
+//	rolegate help [command]    the commands, or one command's flags
 //
 // and, against a running server (cli*.go, docs/cli.md):
 //
@@ -42,6 +44,14 @@ var errUsage = errors.New("usage")
 
 // run is the whole program: main only adds the process around it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version", "--version", "-version":
+			return printVersion(stdout, args[1:])
+		case "help", "--help", "-help", "-h":
+			return help(ctx, args[1:], getenv, stdout, stderr)
+		}
+	}
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -71,6 +81,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "keys":
 		return keys(ctx, cfg, sub, stdout)
 	}
-	fmt.Fprintf(stderr, "unknown command %q; commands: serve, migrate, doctor, keys, entities, roles, users, clients, check, audit\n", cmd)
+	fmt.Fprintf(stderr, "unknown command %q; commands: serve, migrate, doctor, keys, version, help, entities, roles, users, clients, check, audit (rolegate help)\n", cmd)
 	return errUsage
 }
