@@ -168,7 +168,7 @@ func (w *bodyWalk) walk(t reflect.Type, lim string) error {
 		return err
 	case delim == '[' && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
 		max := -1
-		code := ""
+		var code string
 		if lim != "" {
 			max, code = parseLimit(lim)
 		}

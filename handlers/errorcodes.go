@@ -101,7 +101,7 @@ var ErrorCodes = []ErrorCode{
 	{"invalid_role_type", http.StatusUnprocessableEntity, "role_type is not custom or system.", "Use custom or system."},
 	{"invalid_default", http.StatusUnprocessableEntity, "default is not true or false.", "Use true or false."},
 	{"invalid_force", http.StatusUnprocessableEntity, "force is not true or false.", "Use true or false."},
-	{"invalid_dry_run", http.StatusUnprocessableEntity, "dry_run is not true or false.", "Use true or false."},
+	{"invalid_dry_run", http.StatusUnprocessableEntity, "dry_run is given twice, empty, or not true or false; nothing was done.", "Give it once, as true or false."},
 	{"invalid_include_deleted", http.StatusUnprocessableEntity, "The Dintero include_deleted is not true or false.", "Use true or false."},
 	{"invalid_wait", http.StatusUnprocessableEntity, "The changes feed's wait is not a number of seconds in range.", "Use 0 to the documented maximum."},
 	{"invalid_search", http.StatusUnprocessableEntity, "The search string is too long or malformed.", "Shorten it."},
@@ -115,6 +115,8 @@ var ErrorCodes = []ErrorCode{
 	{"too_many_entities", http.StatusUnprocessableEntity, "A batch check names more entities than allowed.", "Split the batch by entity."},
 	{"invalid_users", http.StatusUnprocessableEntity, "An import holds no users or too many.", "Send 1 to the documented maximum of users per import."},
 	{"too_many_users", http.StatusUnprocessableEntity, "An import holds more users than allowed.", "Split it into several imports."},
+	{"too_many_elements", http.StatusUnprocessableEntity, "A list in the body holds more elements than its documented limit (read no further than the one past it).", "Send at most the documented number."},
+	{"dry_run_unsupported", http.StatusUnprocessableEntity, "dry_run was given to a call that has no dry run; nothing was done.", "Drop dry_run, or use a call that lists it (docs/api.md)."},
 	{"duplicate_user", http.StatusUnprocessableEntity, "An import names the same user twice.", "Name each user once."},
 	{"duplicate_scope", http.StatusUnprocessableEntity, "An import gives a user the same scope twice.", "Name each scope once."},
 	{"too_many_roles", http.StatusUnprocessableEntity, "An import gives a user more roles than allowed.", "Give fewer roles (see the message's limit)."},
@@ -130,6 +132,7 @@ var ErrorCodes = []ErrorCode{
 	{"policy_unavailable", http.StatusServiceUnavailable, "The entity's policy cannot be loaded now.", "Retry after Retry-After."},
 	{"stale_policy", http.StatusServiceUnavailable, "This instance has not yet reached the min_revision asked for.", "Retry after Retry-After (another instance may answer)."},
 	{"dry_run_conflict", http.StatusServiceUnavailable, "The entity changed while the dry run was being worked out.", "Retry the dry run."},
+	{"shutting_down", http.StatusServiceUnavailable, "/readyz: the instance received SIGTERM and is draining its requests before it stops.", "Send new requests to another instance; this one stops after the drain period."},
 	{"server_busy", http.StatusServiceUnavailable, "Too many large bodies or access reports at once.", "Retry after Retry-After."},
 }
 
