@@ -28,7 +28,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness (storage answers) */
+        /**
+         * Readiness (storage answers)
+         * @description 503 `storage_unavailable` while the database does not answer; 503 `shutting_down` from
+         *     SIGTERM on, while the server drains (ROLEGATE_DRAIN_PERIOD) before it stops.
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -245,7 +249,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -266,7 +270,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -287,9 +291,9 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -312,9 +316,9 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -334,7 +338,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -355,7 +359,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -375,9 +379,9 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
@@ -399,9 +403,9 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
@@ -421,11 +425,11 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -446,9 +450,9 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
@@ -468,7 +472,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -488,7 +492,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -511,13 +515,13 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
         /**
          * Every user's effective rights and the roles behind them, streamed (JSON, or CSV with Accept text/csv)
-         * @description One row per user, scope and right. Needs the rights to read users and roles. A failure after the first byte cuts the connection, so a truncated report never looks whole. CSV columns: user_id, scope, object_type, action, permission, role_ids, role_names (';'-separated; cells a spreadsheet would read as a formula start with ').
+         * @description One row per user, scope and right. Needs the rights to read users and roles. A failure after the first byte cuts the connection, so a truncated report never looks whole. CSV columns: user_id, scope, object_type, action, permission, role_ids, role_names (';'-separated, a ';' or a backslash inside a value preceded by a backslash; cells a spreadsheet would read as a formula, also after leading spaces or control characters, start with ').
          */
         get: operations["accessReport"];
         put?: never;
@@ -534,7 +538,7 @@ export interface paths {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -631,7 +635,7 @@ export interface paths {
                 /** @description The account (entity) id; another shape is 400 invalid_oid. */
                 oid: components["parameters"]["DinteroAccount"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -675,8 +679,8 @@ export interface paths {
             path: {
                 /** @description The account (entity) id; another shape is 400 invalid_oid. */
                 oid: components["parameters"]["DinteroAccount"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
@@ -726,7 +730,7 @@ export interface paths {
             };
             path: {
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -780,7 +784,7 @@ export interface paths {
             };
             path: {
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -823,8 +827,11 @@ export interface components {
         /** @description The one error body of the native API (and of /metrics, /debug/pprof and unknown routes). */
         NativeError: {
             error: {
-                /** @description A stable machine-readable code such as malformed_json, entity_not_found, privilege_escalation. */
-                code: string;
+                /**
+                 * @description A stable machine-readable code; docs/errors.md says what each means and what to do. Treat a code not listed here (a newer server's) by the HTTP status.
+                 * @enum {string}
+                 */
+                code: "malformed_json" | "invalid_request" | "invalid_filter" | "invalid_api_version" | "missing_api_version" | "missing_entity" | "invalid_oid" | "unauthenticated" | "invalid_token" | "invalid_client" | "forbidden" | "insufficient_scope" | "privilege_escalation" | "system_role" | "client_generated_id" | "not_found" | "route_not_found" | "entity_not_found" | "role_not_found" | "user_not_found" | "assignment_not_found" | "client_not_found" | "changes_unavailable" | "method_not_allowed" | "conflict" | "entity_exists" | "user_exists" | "role_name_taken" | "role_in_use" | "role_deleted" | "last_default_role" | "type_mismatch" | "id_mismatch" | "changes_expired" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "invalid_body" | "unknown_field" | "invalid_type" | "missing_field" | "missing_header" | "invalid_field" | "immutable_field" | "read_only_attribute" | "invalid_name" | "invalid_email" | "invalid_entity_id" | "invalid_user_id" | "invalid_role_id" | "invalid_scope" | "invalid_permissions" | "invalid_permission" | "duplicate_permission" | "too_many_rights" | "unknown_object_type" | "invalid_rights" | "unknown_entity" | "unknown_role" | "unknown_user" | "unknown_revision" | "invalid_expires_at" | "invalid_datetime" | "invalid_limit" | "invalid_pagination_token" | "invalid_starting_after" | "invalid_description" | "invalid_sort" | "invalid_order" | "invalid_status" | "invalid_role_type" | "invalid_default" | "invalid_force" | "invalid_dry_run" | "invalid_include_deleted" | "invalid_wait" | "invalid_search" | "invalid_expand" | "invalid_id__in" | "invalid_since" | "invalid_actor" | "invalid_action" | "invalid_object_type" | "invalid_batch" | "too_many_entities" | "invalid_users" | "too_many_users" | "duplicate_user" | "duplicate_scope" | "too_many_roles" | "too_many_scopes" | "invalid_team_id" | "quota_exceeded" | "rate_limited" | "internal" | "storage_unavailable" | "policy_unavailable" | "stale_policy" | "dry_run_conflict" | "server_busy" | "shutting_down" | "too_many_elements" | "dry_run_unsupported";
                 message: string;
                 details?: {
                     field?: string;
@@ -873,6 +880,14 @@ export interface components {
         };
         RoleRequest: {
             name?: string;
+            description?: string;
+            permissions?: components["schemas"]["Permissions"];
+            /** @description New users get the default roles. */
+            default?: boolean;
+        };
+        /** @description A role to create, or the whole of a role that replaces one (a name is required). */
+        RoleCreateRequest: {
+            name: string;
             description?: string;
             permissions?: components["schemas"]["Permissions"];
             /** @description New users get the default roles. */
@@ -983,7 +998,7 @@ export interface components {
             action: string;
             /** @description The object's owner; allowed_for_own holds when it is user_id. */
             owner_id?: string;
-            /** @description Assignments with this scope count too. */
+            /** @description Assignments with this scope count too. The rules of an assignment's scope; another is 422 invalid_scope. */
             scope?: string;
             /** @description Answer the rights that matched. */
             explain?: boolean;
@@ -997,11 +1012,11 @@ export interface components {
             revision: number;
             /** @description Present when the answer depends on an assignment that expires: the earliest expiry ahead of the user's. A cached answer must not be used past it. */
             valid_until?: components["schemas"]["Time"];
-            /** @description With explain, the rights that matched. */
+            /** @description With explain, the rights that matched. To a caller who may not read roles (a client with only the check scope, a user without role:read asking about another user), by role_id only: role_name is null. */
             matched?: components["schemas"]["Match"][];
-            /** @description With explain, on a denied answer, the denying rights and their roles. */
+            /** @description With explain, on a denied answer, the denying rights and their roles (role_name null, as in matched, for a caller who may not read roles). */
             denied_by?: components["schemas"]["Match"][];
-            /** @description With explain, on a not_allowed answer, the entity's roles (at most 20) whose assignment would allow it (none a deny the user holds would still block). */
+            /** @description With explain, on a not_allowed answer, the entity's roles (at most 20) whose assignment would allow it (none a deny the user holds would still block). Left out for a caller who may not read roles. */
             grantable_by?: components["schemas"]["Match"][];
         };
         Match: {
@@ -1073,7 +1088,7 @@ export interface components {
             entity_id?: string;
             scopes: ("check" | "manage" | "admin")[];
         };
-        Client: {
+        APIClient: {
             /** Format: uuid */
             client_id: string;
             name: string;
@@ -1082,7 +1097,7 @@ export interface components {
             created_at: components["schemas"]["Time"];
             created_by: string;
         };
-        ClientWithSecret: components["schemas"]["Client"] & {
+        ClientWithSecret: components["schemas"]["APIClient"] & {
             /** @description Shown once; kept only as a bcrypt hash. */
             client_secret: string;
         };
@@ -1098,6 +1113,15 @@ export interface components {
             }[];
         };
         TokenRequest: {
+            /** @enum {string} */
+            grant_type: "client_credentials";
+            client_id?: string;
+            client_secret?: string;
+            audience?: string;
+            scope?: string;
+        };
+        /** @description TokenRequest as JSON, where an unknown field is refused. */
+        TokenRequestJSON: {
             /** @enum {string} */
             grant_type: "client_credentials";
             client_id?: string;
@@ -1156,6 +1180,14 @@ export interface components {
                 id: string;
             }[];
         };
+        /** @description A user's new name, scope strings and roles; the email cannot change. */
+        DinteroUserUpdateRequest: {
+            name?: string;
+            scope?: components["schemas"]["DinteroScope"];
+            roles?: {
+                id: string;
+            }[];
+        };
         DinteroUser: {
             id: string;
             email: string;
@@ -1198,6 +1230,10 @@ export interface components {
         MoniteRoleRequest: {
             name?: string;
             permissions?: components["schemas"]["MonitePermissions"];
+        };
+        MoniteRoleCreateRequest: {
+            name: string;
+            permissions: components["schemas"]["MonitePermissions"];
         };
         MoniteRole: {
             id: string;
@@ -1316,7 +1352,7 @@ export interface components {
             content?: never;
         };
         /** @description With dry_run=true, what the write would change; nothing was written. */
-        DryRun: {
+        DryRunResponse: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1336,17 +1372,6 @@ export interface components {
                 "application/json": components["schemas"]["Role"] | components["schemas"]["DryRun"];
             };
         };
-        /** @description The role; ETag is its new version. */
-        RoleWritten: {
-            headers: {
-                ETag: components["headers"]["ETag"];
-                "X-Rolegate-Revision": components["headers"]["Revision"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["Role"];
-            };
-        };
         /** @description A page of users. */
         UserPage: {
             headers: {
@@ -1358,7 +1383,7 @@ export interface components {
                 };
             };
         };
-        /** @description The body is not JSON (malformed_json), or another malformed request. */
+        /** @description The body is not JSON or not UTF-8 (malformed_json), or another malformed request. */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -1452,7 +1477,7 @@ export interface components {
             };
         };
         /** @description A token. */
-        Token: {
+        TokenIssued: {
             headers: {
                 "Cache-Control"?: "no-store";
                 [name: string]: unknown;
@@ -1462,7 +1487,7 @@ export interface components {
             };
         };
         /** @description An error as RFC 6749 5.2 says. */
-        OAuthError: {
+        OAuthErrorResponse: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1491,7 +1516,7 @@ export interface components {
             };
         };
         /** @description Dintero's error body (every bad input is 400; a deleted role is 404). */
-        DinteroError: {
+        DinteroErrorResponse: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1500,9 +1525,9 @@ export interface components {
             };
         };
         /** @description Monite's error body. */
-        MoniteError: {
+        MoniteErrorResponse: {
             headers: {
-                "x-monite-version": components["headers"]["MoniteVersion"];
+                "x-monite-version": components["headers"]["MoniteVersionHeader"];
                 [name: string]: unknown;
             };
             content: {
@@ -1510,7 +1535,7 @@ export interface components {
             };
         };
         /** @description Monite's (FastAPI's) validation body. */
-        MoniteValidationError: {
+        MoniteValidationErrorResponse: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1530,11 +1555,11 @@ export interface components {
     };
     parameters: {
         /** @description The entity (tenant) id. */
-        Entity: string;
+        EntityPath: string;
         /** @description The role id. */
-        Role: string;
-        /** @description The user id (URL-encoded). */
-        User: string;
+        RolePath: string;
+        /** @description The user id, escaped as one path segment ("/" as %2F). */
+        UserPath: string;
         /** @description Page size, 1-100 (default 100); may be given with pagination_token. */
         Limit: number;
         /** @description An opaque token of a previous page of this list; it carries that request's query. */
@@ -1542,10 +1567,10 @@ export interface components {
         Order: "asc" | "desc";
         /** @description roles shows each role in full. */
         Expand: "roles";
-        /** @description An assignment scope such as team:42. */
+        /** @description An assignment scope such as team:42 (1-128 of A-Za-z0-9._:-, else 422 invalid_scope; empty for none). */
         Scope: string;
-        /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. */
-        DryRun: boolean;
+        /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
+        DryRunQuery: boolean;
         /** @description The role's ETag (its version, such as "3"; W/ accepted) or *; a stale one is 412 version_mismatch. */
         IfMatch: string;
         /** @description The account (entity) id; another shape is 400 invalid_oid. */
@@ -1565,16 +1590,10 @@ export interface components {
     };
     requestBodies: {
         /** @description The grant, and the client's credentials unless they come by HTTP Basic (at most 16 KiB). */
-        TokenRequest: {
+        TokenRequestBody: {
             content: {
                 "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
-                "application/json": components["schemas"]["TokenRequest"] & {
-                    grant_type?: unknown;
-                    client_id?: unknown;
-                    client_secret?: unknown;
-                    audience?: unknown;
-                    scope?: unknown;
-                };
+                "application/json": components["schemas"]["TokenRequestJSON"];
             };
         };
     };
@@ -1588,7 +1607,7 @@ export interface components {
         /** @description The next page, as <path?query>; rel="next", when there is one. */
         NextLink: string;
         /** @description The x-monite-version of the request, echoed. */
-        MoniteVersion: string;
+        MoniteVersionHeader: string;
         /** @description Seconds to wait before trying again. */
         RetryAfter: number;
     };
@@ -1773,7 +1792,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": {
+                        openapi: string;
+                        info: Record<string, never>;
+                        paths: Record<string, never>;
+                    };
                 };
             };
             /** @description The embedded document does not convert (a broken build). */
@@ -1818,16 +1841,16 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: components["requestBodies"]["TokenRequest"];
+        requestBody?: components["requestBodies"]["TokenRequestBody"];
         responses: {
-            200: components["responses"]["Token"];
-            400: components["responses"]["OAuthError"];
+            200: components["responses"]["TokenIssued"];
+            400: components["responses"]["OAuthErrorResponse"];
             401: components["responses"]["OAuthUnauthorized"];
-            413: components["responses"]["OAuthError"];
-            415: components["responses"]["OAuthError"];
+            413: components["responses"]["OAuthErrorResponse"];
+            415: components["responses"]["OAuthErrorResponse"];
             429: components["responses"]["OAuthThrottled"];
-            500: components["responses"]["OAuthError"];
-            503: components["responses"]["OAuthError"];
+            500: components["responses"]["OAuthErrorResponse"];
+            503: components["responses"]["OAuthErrorResponse"];
         };
     };
     dinteroToken: {
@@ -1840,9 +1863,9 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: components["requestBodies"]["TokenRequest"];
+        requestBody?: components["requestBodies"]["TokenRequestBody"];
         responses: {
-            200: components["responses"]["Token"];
+            200: components["responses"]["TokenIssued"];
             /** @description A malformed request (RFC 6749 body), or an account id not matching the pattern (Dintero's body). */
             400: {
                 headers: {
@@ -1853,11 +1876,11 @@ export interface operations {
                 };
             };
             401: components["responses"]["OAuthUnauthorized"];
-            413: components["responses"]["OAuthError"];
-            415: components["responses"]["OAuthError"];
+            413: components["responses"]["OAuthErrorResponse"];
+            415: components["responses"]["OAuthErrorResponse"];
             429: components["responses"]["OAuthThrottled"];
-            500: components["responses"]["OAuthError"];
-            503: components["responses"]["OAuthError"];
+            500: components["responses"]["OAuthErrorResponse"];
+            503: components["responses"]["OAuthErrorResponse"];
         };
     };
     listClients: {
@@ -1881,7 +1904,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page"] & {
-                        data?: components["schemas"]["Client"][];
+                        data?: components["schemas"]["APIClient"][];
                     };
                 };
             };
@@ -1944,12 +1967,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Client"];
+                    "application/json": components["schemas"]["APIClient"];
                 };
             };
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
@@ -1970,6 +1994,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
@@ -2046,7 +2071,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -2064,6 +2089,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
@@ -2074,7 +2100,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -2084,6 +2110,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
@@ -2110,7 +2137,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -2137,20 +2164,24 @@ export interface operations {
     };
     createRole: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
+                dry_run?: components["parameters"]["DryRunQuery"];
+            };
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RoleRequest"] & unknown;
+                "application/json": components["schemas"]["RoleCreateRequest"];
             };
         };
         responses: {
+            200: components["responses"]["DryRunResponse"];
             /** @description The role; ETag is its version. */
             201: {
                 headers: {
@@ -2180,9 +2211,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -2201,6 +2232,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
@@ -2208,8 +2240,8 @@ export interface operations {
     putRole: {
         parameters: {
             query?: {
-                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. */
-                dry_run?: components["parameters"]["DryRun"];
+                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
+                dry_run?: components["parameters"]["DryRunQuery"];
             };
             header?: {
                 /** @description The role's ETag (its version, such as "3"; W/ accepted) or *; a stale one is 412 version_mismatch. */
@@ -2217,15 +2249,15 @@ export interface operations {
             };
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RoleRequest"] & unknown;
+                "application/json": components["schemas"]["RoleCreateRequest"];
             };
         };
         responses: {
@@ -2247,8 +2279,8 @@ export interface operations {
             query?: {
                 /** @description Take the role from its holders. */
                 force?: boolean;
-                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. */
-                dry_run?: components["parameters"]["DryRun"];
+                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
+                dry_run?: components["parameters"]["DryRunQuery"];
             };
             header?: {
                 /** @description The role's ETag (its version, such as "3"; W/ accepted) or *; a stale one is 412 version_mismatch. */
@@ -2256,15 +2288,15 @@ export interface operations {
             };
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            200: components["responses"]["DryRun"];
+            200: components["responses"]["DryRunResponse"];
             204: components["responses"]["Written"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
@@ -2279,8 +2311,8 @@ export interface operations {
     patchRole: {
         parameters: {
             query?: {
-                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. */
-                dry_run?: components["parameters"]["DryRun"];
+                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
+                dry_run?: components["parameters"]["DryRunQuery"];
             };
             header?: {
                 /** @description The role's ETag (its version, such as "3"; W/ accepted) or *; a stale one is 412 version_mismatch. */
@@ -2288,9 +2320,9 @@ export interface operations {
             };
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -2324,9 +2356,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -2356,7 +2388,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -2373,11 +2405,14 @@ export interface operations {
     };
     createUser: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
+                dry_run?: components["parameters"]["DryRunQuery"];
+            };
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -2387,6 +2422,7 @@ export interface operations {
             };
         };
         responses: {
+            200: components["responses"]["DryRunResponse"];
             /** @description The user. */
             201: {
                 headers: {
@@ -2411,11 +2447,14 @@ export interface operations {
     };
     importUsers: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
+                dry_run?: components["parameters"]["DryRunQuery"];
+            };
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -2432,7 +2471,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImportResult"];
+                    "application/json": components["schemas"]["ImportResult"] | components["schemas"]["DryRun"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2455,9 +2494,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
@@ -2482,35 +2521,43 @@ export interface operations {
     };
     deleteUser: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
+                dry_run?: components["parameters"]["DryRunQuery"];
+            };
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            200: components["responses"]["DryRunResponse"];
             204: components["responses"]["Written"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
     };
     patchUser: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
+                dry_run?: components["parameters"]["DryRunQuery"];
+            };
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
@@ -2527,7 +2574,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["User"] | components["schemas"]["DryRun"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2547,9 +2594,9 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
@@ -2573,6 +2620,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
@@ -2580,17 +2628,17 @@ export interface operations {
     assignRole: {
         parameters: {
             query?: {
-                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. */
-                dry_run?: components["parameters"]["DryRun"];
+                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
+                dry_run?: components["parameters"]["DryRunQuery"];
             };
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -2624,25 +2672,25 @@ export interface operations {
     unassignRole: {
         parameters: {
             query?: {
-                /** @description An assignment scope such as team:42. */
+                /** @description An assignment scope such as team:42 (1-128 of A-Za-z0-9._:-, else 422 invalid_scope; empty for none). */
                 scope?: components["parameters"]["Scope"];
-                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. */
-                dry_run?: components["parameters"]["DryRun"];
+                /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
+                dry_run?: components["parameters"]["DryRunQuery"];
             };
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            200: components["responses"]["DryRun"];
+            200: components["responses"]["DryRunResponse"];
             204: components["responses"]["Written"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
@@ -2656,15 +2704,15 @@ export interface operations {
     userPermissions: {
         parameters: {
             query?: {
-                /** @description An assignment scope such as team:42. */
+                /** @description An assignment scope such as team:42 (1-128 of A-Za-z0-9._:-, else 422 invalid_scope; empty for none). */
                 scope?: components["parameters"]["Scope"];
             };
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
@@ -2700,7 +2748,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -2732,7 +2780,7 @@ export interface operations {
                 object_type?: string;
                 /** @description Required, except with pagination_token (which carries the question). */
                 action?: string;
-                /** @description An assignment scope such as team:42. */
+                /** @description An assignment scope such as team:42 (1-128 of A-Za-z0-9._:-, else 422 invalid_scope; empty for none). */
                 scope?: components["parameters"]["Scope"];
                 /** @description Page size, 1-100 (default 100); may be given with pagination_token. */
                 limit?: components["parameters"]["Limit"];
@@ -2742,7 +2790,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -2774,7 +2822,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -2785,7 +2833,7 @@ export interface operations {
                 headers: {
                     "X-Rolegate-Revision": components["headers"]["Revision"];
                     "Cache-Control"?: "no-store";
-                    /** @description On CSV */
+                    /** @description On CSV: attachment; filename="access-report.csv". */
                     "Content-Disposition"?: string;
                     [name: string]: unknown;
                 };
@@ -2797,6 +2845,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
@@ -2806,14 +2855,14 @@ export interface operations {
             query: {
                 /** @description The revision to list the changes after (0 for all). */
                 since: number;
-                /** @description Seconds to wait for a write when nothing is newer (0-25). */
+                /** @description Seconds to wait for a write when nothing is newer (0-25). A caller with ROLEGATE_MAX_CHANGE_WAITERS_PER_CALLER calls waiting on the entity already is 429 rate_limited. */
                 wait?: number;
                 limit?: number;
             };
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
-                entity: components["parameters"]["Entity"];
+                entity: components["parameters"]["EntityPath"];
             };
             cookie?: never;
         };
@@ -2941,6 +2990,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["Invalid"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
@@ -2975,12 +3025,12 @@ export interface operations {
                     "application/json": components["schemas"]["DinteroRole"][];
                 };
             };
-            400: components["responses"]["DinteroError"];
-            401: components["responses"]["DinteroError"];
-            403: components["responses"]["DinteroError"];
-            404: components["responses"]["DinteroError"];
-            429: components["responses"]["DinteroError"];
-            503: components["responses"]["DinteroError"];
+            400: components["responses"]["DinteroErrorResponse"];
+            401: components["responses"]["DinteroErrorResponse"];
+            403: components["responses"]["DinteroErrorResponse"];
+            404: components["responses"]["DinteroErrorResponse"];
+            429: components["responses"]["DinteroErrorResponse"];
+            503: components["responses"]["DinteroErrorResponse"];
         };
     };
     dinteroCreateRole: {
@@ -3009,13 +3059,13 @@ export interface operations {
                     "application/json": components["schemas"]["DinteroRole"];
                 };
             };
-            400: components["responses"]["DinteroError"];
-            401: components["responses"]["DinteroError"];
-            403: components["responses"]["DinteroError"];
-            404: components["responses"]["DinteroError"];
-            413: components["responses"]["DinteroError"];
-            429: components["responses"]["DinteroError"];
-            503: components["responses"]["DinteroError"];
+            400: components["responses"]["DinteroErrorResponse"];
+            401: components["responses"]["DinteroErrorResponse"];
+            403: components["responses"]["DinteroErrorResponse"];
+            404: components["responses"]["DinteroErrorResponse"];
+            413: components["responses"]["DinteroErrorResponse"];
+            429: components["responses"]["DinteroErrorResponse"];
+            503: components["responses"]["DinteroErrorResponse"];
         };
     };
     dinteroGetRole: {
@@ -3026,7 +3076,7 @@ export interface operations {
                 /** @description The account (entity) id; another shape is 400 invalid_oid. */
                 oid: components["parameters"]["DinteroAccount"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -3041,12 +3091,12 @@ export interface operations {
                     "application/json": components["schemas"]["DinteroRole"];
                 };
             };
-            400: components["responses"]["DinteroError"];
-            401: components["responses"]["DinteroError"];
-            403: components["responses"]["DinteroError"];
-            404: components["responses"]["DinteroError"];
-            429: components["responses"]["DinteroError"];
-            503: components["responses"]["DinteroError"];
+            400: components["responses"]["DinteroErrorResponse"];
+            401: components["responses"]["DinteroErrorResponse"];
+            403: components["responses"]["DinteroErrorResponse"];
+            404: components["responses"]["DinteroErrorResponse"];
+            429: components["responses"]["DinteroErrorResponse"];
+            503: components["responses"]["DinteroErrorResponse"];
         };
     };
     dinteroPutRole: {
@@ -3057,7 +3107,7 @@ export interface operations {
                 /** @description The account (entity) id; another shape is 400 invalid_oid. */
                 oid: components["parameters"]["DinteroAccount"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -3077,13 +3127,13 @@ export interface operations {
                     "application/json": components["schemas"]["DinteroRole"];
                 };
             };
-            400: components["responses"]["DinteroError"];
-            401: components["responses"]["DinteroError"];
-            403: components["responses"]["DinteroError"];
-            404: components["responses"]["DinteroError"];
-            413: components["responses"]["DinteroError"];
-            429: components["responses"]["DinteroError"];
-            503: components["responses"]["DinteroError"];
+            400: components["responses"]["DinteroErrorResponse"];
+            401: components["responses"]["DinteroErrorResponse"];
+            403: components["responses"]["DinteroErrorResponse"];
+            404: components["responses"]["DinteroErrorResponse"];
+            413: components["responses"]["DinteroErrorResponse"];
+            429: components["responses"]["DinteroErrorResponse"];
+            503: components["responses"]["DinteroErrorResponse"];
         };
     };
     dinteroDeleteRole: {
@@ -3094,7 +3144,7 @@ export interface operations {
                 /** @description The account (entity) id; another shape is 400 invalid_oid. */
                 oid: components["parameters"]["DinteroAccount"];
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -3110,12 +3160,12 @@ export interface operations {
                     "application/json": components["schemas"]["DinteroRole"];
                 };
             };
-            400: components["responses"]["DinteroError"];
-            401: components["responses"]["DinteroError"];
-            403: components["responses"]["DinteroError"];
-            404: components["responses"]["DinteroError"];
-            429: components["responses"]["DinteroError"];
-            503: components["responses"]["DinteroError"];
+            400: components["responses"]["DinteroErrorResponse"];
+            401: components["responses"]["DinteroErrorResponse"];
+            403: components["responses"]["DinteroErrorResponse"];
+            404: components["responses"]["DinteroErrorResponse"];
+            429: components["responses"]["DinteroErrorResponse"];
+            503: components["responses"]["DinteroErrorResponse"];
         };
     };
     dinteroListUsers: {
@@ -3148,12 +3198,12 @@ export interface operations {
                     "application/json": components["schemas"]["DinteroUser"][];
                 };
             };
-            400: components["responses"]["DinteroError"];
-            401: components["responses"]["DinteroError"];
-            403: components["responses"]["DinteroError"];
-            404: components["responses"]["DinteroError"];
-            429: components["responses"]["DinteroError"];
-            503: components["responses"]["DinteroError"];
+            400: components["responses"]["DinteroErrorResponse"];
+            401: components["responses"]["DinteroErrorResponse"];
+            403: components["responses"]["DinteroErrorResponse"];
+            404: components["responses"]["DinteroErrorResponse"];
+            429: components["responses"]["DinteroErrorResponse"];
+            503: components["responses"]["DinteroErrorResponse"];
         };
     };
     dinteroCreateUser: {
@@ -3184,13 +3234,13 @@ export interface operations {
                     "application/json": components["schemas"]["DinteroUser"];
                 };
             };
-            400: components["responses"]["DinteroError"];
-            401: components["responses"]["DinteroError"];
-            403: components["responses"]["DinteroError"];
-            404: components["responses"]["DinteroError"];
-            413: components["responses"]["DinteroError"];
-            429: components["responses"]["DinteroError"];
-            503: components["responses"]["DinteroError"];
+            400: components["responses"]["DinteroErrorResponse"];
+            401: components["responses"]["DinteroErrorResponse"];
+            403: components["responses"]["DinteroErrorResponse"];
+            404: components["responses"]["DinteroErrorResponse"];
+            413: components["responses"]["DinteroErrorResponse"];
+            429: components["responses"]["DinteroErrorResponse"];
+            503: components["responses"]["DinteroErrorResponse"];
         };
     };
     dinteroGetUser: {
@@ -3203,8 +3253,8 @@ export interface operations {
             path: {
                 /** @description The account (entity) id; another shape is 400 invalid_oid. */
                 oid: components["parameters"]["DinteroAccount"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
@@ -3219,12 +3269,12 @@ export interface operations {
                     "application/json": components["schemas"]["DinteroUser"];
                 };
             };
-            400: components["responses"]["DinteroError"];
-            401: components["responses"]["DinteroError"];
-            403: components["responses"]["DinteroError"];
-            404: components["responses"]["DinteroError"];
-            429: components["responses"]["DinteroError"];
-            503: components["responses"]["DinteroError"];
+            400: components["responses"]["DinteroErrorResponse"];
+            401: components["responses"]["DinteroErrorResponse"];
+            403: components["responses"]["DinteroErrorResponse"];
+            404: components["responses"]["DinteroErrorResponse"];
+            429: components["responses"]["DinteroErrorResponse"];
+            503: components["responses"]["DinteroErrorResponse"];
         };
     };
     dinteroPutUser: {
@@ -3234,14 +3284,14 @@ export interface operations {
             path: {
                 /** @description The account (entity) id; another shape is 400 invalid_oid. */
                 oid: components["parameters"]["DinteroAccount"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["DinteroUserRequest"] & unknown;
+                "application/json": components["schemas"]["DinteroUserUpdateRequest"];
             };
         };
         responses: {
@@ -3255,13 +3305,13 @@ export interface operations {
                     "application/json": components["schemas"]["DinteroUser"];
                 };
             };
-            400: components["responses"]["DinteroError"];
-            401: components["responses"]["DinteroError"];
-            403: components["responses"]["DinteroError"];
-            404: components["responses"]["DinteroError"];
-            413: components["responses"]["DinteroError"];
-            429: components["responses"]["DinteroError"];
-            503: components["responses"]["DinteroError"];
+            400: components["responses"]["DinteroErrorResponse"];
+            401: components["responses"]["DinteroErrorResponse"];
+            403: components["responses"]["DinteroErrorResponse"];
+            404: components["responses"]["DinteroErrorResponse"];
+            413: components["responses"]["DinteroErrorResponse"];
+            429: components["responses"]["DinteroErrorResponse"];
+            503: components["responses"]["DinteroErrorResponse"];
         };
     };
     dinteroDeleteUser: {
@@ -3271,8 +3321,8 @@ export interface operations {
             path: {
                 /** @description The account (entity) id; another shape is 400 invalid_oid. */
                 oid: components["parameters"]["DinteroAccount"];
-                /** @description The user id (URL-encoded). */
-                user: components["parameters"]["User"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
             };
             cookie?: never;
         };
@@ -3288,12 +3338,12 @@ export interface operations {
                     "application/json": components["schemas"]["DinteroUser"];
                 };
             };
-            400: components["responses"]["DinteroError"];
-            401: components["responses"]["DinteroError"];
-            403: components["responses"]["DinteroError"];
-            404: components["responses"]["DinteroError"];
-            429: components["responses"]["DinteroError"];
-            503: components["responses"]["DinteroError"];
+            400: components["responses"]["DinteroErrorResponse"];
+            401: components["responses"]["DinteroErrorResponse"];
+            403: components["responses"]["DinteroErrorResponse"];
+            404: components["responses"]["DinteroErrorResponse"];
+            429: components["responses"]["DinteroErrorResponse"];
+            503: components["responses"]["DinteroErrorResponse"];
         };
     };
     moniteListRoles: {
@@ -3328,7 +3378,7 @@ export interface operations {
             /** @description A page of roles. */
             200: {
                 headers: {
-                    "x-monite-version": components["headers"]["MoniteVersion"];
+                    "x-monite-version": components["headers"]["MoniteVersionHeader"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3339,13 +3389,13 @@ export interface operations {
                     };
                 };
             };
-            400: components["responses"]["MoniteError"];
-            401: components["responses"]["MoniteError"];
-            403: components["responses"]["MoniteError"];
-            404: components["responses"]["MoniteError"];
-            422: components["responses"]["MoniteValidationError"];
-            429: components["responses"]["MoniteError"];
-            503: components["responses"]["MoniteError"];
+            400: components["responses"]["MoniteErrorResponse"];
+            401: components["responses"]["MoniteErrorResponse"];
+            403: components["responses"]["MoniteErrorResponse"];
+            404: components["responses"]["MoniteErrorResponse"];
+            422: components["responses"]["MoniteValidationErrorResponse"];
+            429: components["responses"]["MoniteErrorResponse"];
+            503: components["responses"]["MoniteErrorResponse"];
         };
     };
     moniteCreateRole: {
@@ -3362,14 +3412,14 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["MoniteRoleRequest"] & unknown;
+                "application/json": components["schemas"]["MoniteRoleCreateRequest"];
             };
         };
         responses: {
             /** @description The role. */
             200: {
                 headers: {
-                    "x-monite-version": components["headers"]["MoniteVersion"];
+                    "x-monite-version": components["headers"]["MoniteVersionHeader"];
                     "X-Rolegate-Revision": components["headers"]["Revision"];
                     [name: string]: unknown;
                 };
@@ -3377,15 +3427,15 @@ export interface operations {
                     "application/json": components["schemas"]["MoniteRole"];
                 };
             };
-            400: components["responses"]["MoniteError"];
-            401: components["responses"]["MoniteError"];
-            403: components["responses"]["MoniteError"];
-            404: components["responses"]["MoniteError"];
-            409: components["responses"]["MoniteError"];
-            413: components["responses"]["MoniteError"];
-            422: components["responses"]["MoniteValidationError"];
-            429: components["responses"]["MoniteError"];
-            503: components["responses"]["MoniteError"];
+            400: components["responses"]["MoniteErrorResponse"];
+            401: components["responses"]["MoniteErrorResponse"];
+            403: components["responses"]["MoniteErrorResponse"];
+            404: components["responses"]["MoniteErrorResponse"];
+            409: components["responses"]["MoniteErrorResponse"];
+            413: components["responses"]["MoniteErrorResponse"];
+            422: components["responses"]["MoniteValidationErrorResponse"];
+            429: components["responses"]["MoniteErrorResponse"];
+            503: components["responses"]["MoniteErrorResponse"];
         };
     };
     moniteGetRole: {
@@ -3399,7 +3449,7 @@ export interface operations {
             };
             path: {
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -3408,20 +3458,20 @@ export interface operations {
             /** @description The role. */
             200: {
                 headers: {
-                    "x-monite-version": components["headers"]["MoniteVersion"];
+                    "x-monite-version": components["headers"]["MoniteVersionHeader"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["MoniteRole"];
                 };
             };
-            400: components["responses"]["MoniteError"];
-            401: components["responses"]["MoniteError"];
-            403: components["responses"]["MoniteError"];
-            404: components["responses"]["MoniteError"];
-            422: components["responses"]["MoniteValidationError"];
-            429: components["responses"]["MoniteError"];
-            503: components["responses"]["MoniteError"];
+            400: components["responses"]["MoniteErrorResponse"];
+            401: components["responses"]["MoniteErrorResponse"];
+            403: components["responses"]["MoniteErrorResponse"];
+            404: components["responses"]["MoniteErrorResponse"];
+            422: components["responses"]["MoniteValidationErrorResponse"];
+            429: components["responses"]["MoniteErrorResponse"];
+            503: components["responses"]["MoniteErrorResponse"];
         };
     };
     moniteDeleteRole: {
@@ -3435,7 +3485,7 @@ export interface operations {
             };
             path: {
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -3444,20 +3494,20 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
-                    "x-monite-version": components["headers"]["MoniteVersion"];
+                    "x-monite-version": components["headers"]["MoniteVersionHeader"];
                     "X-Rolegate-Revision": components["headers"]["Revision"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            400: components["responses"]["MoniteError"];
-            401: components["responses"]["MoniteError"];
-            403: components["responses"]["MoniteError"];
-            404: components["responses"]["MoniteError"];
-            409: components["responses"]["MoniteError"];
-            422: components["responses"]["MoniteValidationError"];
-            429: components["responses"]["MoniteError"];
-            503: components["responses"]["MoniteError"];
+            400: components["responses"]["MoniteErrorResponse"];
+            401: components["responses"]["MoniteErrorResponse"];
+            403: components["responses"]["MoniteErrorResponse"];
+            404: components["responses"]["MoniteErrorResponse"];
+            409: components["responses"]["MoniteErrorResponse"];
+            422: components["responses"]["MoniteValidationErrorResponse"];
+            429: components["responses"]["MoniteErrorResponse"];
+            503: components["responses"]["MoniteErrorResponse"];
         };
     };
     monitePatchRole: {
@@ -3471,7 +3521,7 @@ export interface operations {
             };
             path: {
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -3484,7 +3534,7 @@ export interface operations {
             /** @description The role. */
             200: {
                 headers: {
-                    "x-monite-version": components["headers"]["MoniteVersion"];
+                    "x-monite-version": components["headers"]["MoniteVersionHeader"];
                     "X-Rolegate-Revision": components["headers"]["Revision"];
                     [name: string]: unknown;
                 };
@@ -3492,15 +3542,15 @@ export interface operations {
                     "application/json": components["schemas"]["MoniteRole"];
                 };
             };
-            400: components["responses"]["MoniteError"];
-            401: components["responses"]["MoniteError"];
-            403: components["responses"]["MoniteError"];
-            404: components["responses"]["MoniteError"];
-            409: components["responses"]["MoniteError"];
-            413: components["responses"]["MoniteError"];
-            422: components["responses"]["MoniteValidationError"];
-            429: components["responses"]["MoniteError"];
-            503: components["responses"]["MoniteError"];
+            400: components["responses"]["MoniteErrorResponse"];
+            401: components["responses"]["MoniteErrorResponse"];
+            403: components["responses"]["MoniteErrorResponse"];
+            404: components["responses"]["MoniteErrorResponse"];
+            409: components["responses"]["MoniteErrorResponse"];
+            413: components["responses"]["MoniteErrorResponse"];
+            422: components["responses"]["MoniteValidationErrorResponse"];
+            429: components["responses"]["MoniteErrorResponse"];
+            503: components["responses"]["MoniteErrorResponse"];
         };
     };
     papershiftListRoles: {
@@ -3584,7 +3634,7 @@ export interface operations {
             };
             path: {
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -3616,7 +3666,7 @@ export interface operations {
             };
             path: {
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
@@ -3658,7 +3708,7 @@ export interface operations {
             };
             path: {
                 /** @description The role id. */
-                role: components["parameters"]["Role"];
+                role: components["parameters"]["RolePath"];
             };
             cookie?: never;
         };
