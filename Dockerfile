@@ -14,12 +14,17 @@
 # the binary is built without paths, VCS stamps or build ids, and every file
 # copied into the image carries SOURCE_DATE_EPOCH as its time (BuildKit also
 # uses it for the image's own timestamps):
-#   docker build --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) -t rolegate .
+#   docker build --build-arg SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) \
+#     --build-arg VERSION=v0.1.0 --build-arg COMMIT=$(git rev-parse HEAD) -t rolegate .
 ARG GO_IMAGE=golang:1.26.8-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
 
 FROM ${GO_IMAGE} AS build
 ARG SOURCE_DATE_EPOCH=0
+# What `rolegate version` prints (the build info has no VCS data here):
+#   --build-arg VERSION=v0.1.0 --build-arg COMMIT=$(git rev-parse HEAD)
+ARG VERSION=devel
+ARG COMMIT=unknown
 WORKDIR /src
 # The module cache is its own layer: it is downloaded again only when go.mod
 # or go.sum change, not on every source edit.
@@ -28,7 +33,7 @@ RUN go mod download && go mod verify
 COPY . .
 # /data is made here because the final image has no shell to mkdir with;
 # it is copied over owned by the non-root user so SQLite can write there.
-RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -buildvcs=false -ldflags="-s -w -buildid=" \
+RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -buildvcs=false -ldflags="-s -w -buildid= -X main.version=${VERSION} -X main.commit=${COMMIT} -X main.date=$(date -u -d @${SOURCE_DATE_EPOCH} +%Y-%m-%dT%H:%M:%SZ)" \
         -o /out/rolegate ./cmd/rolegate \
     && mkdir -p /out/data \
     && touch -h -d "@${SOURCE_DATE_EPOCH}" /out/rolegate /out/data
