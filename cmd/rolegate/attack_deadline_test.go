@@ -199,7 +199,7 @@ func mysqlURL(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "rg_deadline_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	name := "rg_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
 	if err := store.DB().Exec("CREATE DATABASE " + name).Error; err != nil {
 		store.Close()
 		t.Fatal(err)

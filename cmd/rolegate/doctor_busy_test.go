@@ -3,15 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/google/uuid"
-
-	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -24,7 +19,7 @@ func TestDoctorUnderWrites(t *testing.T) {
 	for _, db := range []struct {
 		name string
 		url  func(t *testing.T) string
-	}{{"sqlite", sqliteURL}, {"postgres", postgresURL}, {"mysql", mysqlTestURL}} {
+	}{{"sqlite", sqliteURL}, {"postgres", postgresURL}, {"mysql", mysqlURL}} {
 		t.Run(db.name, func(t *testing.T) { doctorUnderWrites(t, db.url(t)) })
 	}
 }
@@ -137,32 +132,4 @@ func churn(ctx context.Context, svc *policy.Service, entity string, w int, done 
 		writes.Add(9)
 	}
 	return nil
-}
-
-// mysqlTestURL returns the URL of a new database of the test MySQL server,
-// dropped when the test ends; the test is skipped without a server.
-func mysqlTestURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("ROLEGATE_TEST_MYSQL_URL")
-	if base == "" {
-		t.Skip("ROLEGATE_TEST_MYSQL_URL not set: skipping a test that needs MySQL")
-	}
-	store, err := adapters.Open(context.Background(), base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "rg_doctor_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-	if err := store.DB().Exec("CREATE DATABASE " + name).Error; err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		store.DB().Exec("DROP DATABASE " + name)
-		store.Close()
-	})
-	u, q, _ := strings.Cut(base, "?")
-	if q != "" {
-		q = "?" + q
-	}
-	return u[:strings.LastIndexByte(u, '/')+1] + name + q
 }
