@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	rolegatev1 "github.com/rolegate/rolegate/api/proto/rolegate/v1"
+	"github.com/rolegate/rolegate/client"
 )
 
 // grpcAddr is the address of the server's gRPC API, from its log.
@@ -277,4 +278,65 @@ func TestGRPCRefusals(t *testing.T) {
 	}
 	_, err = gc.Check(withToken(mtok), q)
 	grpcStatus(t, "no check scope", err, codes.PermissionDenied, errCode(out))
+}
+
+// The Go client's GRPCChecker answers as its HTTP Check and CheckBatch do,
+// with an API client's credentials, and reports refusals as *client.Error.
+func TestGRPCGoClient(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_GRPC_ADDR": "127.0.0.1:0"})
+	grpcSetup(t, s)
+	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "go client", "entity_id": "acme", "scopes": []string{"check"}})
+	c, err := client.New(s.base, client.WithClientCredentials(cl["client_id"].(string), cl["client_secret"].(string)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(s.grpcAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	g := c.GRPCChecker(conn)
+	ctx := context.Background()
+	var rs []client.CheckRequest
+	for _, q := range grpcQuestions() {
+		rs = append(rs, client.CheckRequest{EntityID: q.EntityId, UserID: q.UserId, ObjectType: q.ObjectType, Action: q.Action, OwnerID: q.OwnerId, Explain: true})
+	}
+	for _, r := range rs {
+		want, err := c.Check(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := g.Check(ctx, r)
+		if err != nil || got.Allowed != want.Allowed || got.Permission != want.Permission || got.Revision != want.Revision || len(got.Matched) != len(want.Matched) {
+			t.Fatalf("%v: grpc %+v %v, http %+v", r, got, err, want)
+		}
+	}
+	want, err := c.CheckBatch(ctx, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := g.CheckBatch(ctx, rs)
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("batch: %v %v", got, err)
+	}
+	for i := range got {
+		if got[i].Allowed != want[i].Allowed || got[i].Permission != want[i].Permission {
+			t.Fatalf("batch %d: grpc %+v, http %+v", i, got[i], want[i])
+		}
+	}
+	bad := rs[0]
+	bad.Scope = "team:42|x"
+	_, herr := c.Check(ctx, bad)
+	_, gerr := g.Check(ctx, bad)
+	var he, ge *client.Error
+	if !errors.As(herr, &he) || !errors.As(gerr, &ge) || ge.Status != he.Status || ge.Code != he.Code || len(ge.Details) != len(he.Details) {
+		t.Fatalf("bad scope: grpc %#v, http %#v", gerr, herr)
+	}
+	other := rs[0]
+	other.EntityID = "beta"
+	_, herr = c.Check(ctx, other)
+	_, gerr = g.Check(ctx, other)
+	if !errors.As(herr, &he) || !errors.As(gerr, &ge) || ge.Status != he.Status || ge.Code != he.Code {
+		t.Fatalf("other entity: grpc %#v, http %#v", gerr, herr)
+	}
 }
