@@ -12,10 +12,12 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -40,9 +42,34 @@ func NewServer(d Deps) *grpc.Server {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes))
+	log := d.Logger
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes),
+		// Bounds what one connection holds at once, as the HTTP server's
+		// connection limits do for HTTP.
+		grpc.MaxConcurrentStreams(MaxStreams),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (_ any, err error) {
+			defer recovered(ctx, log, &err)
+			return h(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+			defer recovered(ss.Context(), log, &err)
+			return h(srv, ss)
+		}))
 	rolegatev1.RegisterCheckServiceServer(s, &checkServer{svc: d.Service, auth: d.Auth, log: d.Logger})
 	return s
+}
+
+// MaxStreams bounds the calls one connection may have in flight.
+const MaxStreams = 1000
+
+// recovered answers a panic of a call with INTERNAL, as the HTTP API answers
+// one with 500 (grpc-go would let it end the process); the panic is logged.
+func recovered(ctx context.Context, log *slog.Logger, err *error) {
+	if r := recover(); r != nil {
+		log.ErrorContext(ctx, "panic in grpc call", "panic", r)
+		*err = status.Error(codes.Internal, "internal: internal error")
+	}
 }
 
 type checkServer struct {
