@@ -32,7 +32,7 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
-require golang.org/x/net v0.62.0 // indirect
+require golang.org/x/net v0.62.0
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -367,5 +368,33 @@ func TestGRPCSetting(t *testing.T) {
 		"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_GRPC_ADDR": "127.0.0.1:notaport"})
 	if err == nil || !strings.Contains(err.Error(), "grpc") {
 		t.Fatalf("bad grpc address: %v", err)
+	}
+}
+
+// The gRPC port holds at most ROLEGATE_MAX_CONNECTIONS connections: past
+// them a new one waits to be accepted until one is closed.
+func TestGRPCConnectionBound(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_GRPC_ADDR": "127.0.0.1:0", "ROLEGATE_MAX_CONNECTIONS": "2"})
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", s.grpcAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	gc := grpcClient(t, s)
+	q := &rolegatev1.CheckRequest{EntityId: "acme", UserId: "u", ObjectType: "payable", Action: "read"}
+	ctx, cancel := context.WithTimeout(withToken(testToken), time.Second)
+	defer cancel()
+	if _, err := gc.Check(ctx, q); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("third connection served: %v", err)
+	}
+	held[0].Close()
+	ctx, cancel = context.WithTimeout(withToken(testToken), 30*time.Second)
+	defer cancel()
+	if _, err := gc.Check(ctx, q, grpc.WaitForReady(true)); err != nil {
+		t.Fatalf("after a connection closed: %v", err)
 	}
 }

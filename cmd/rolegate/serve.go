@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 
 	"github.com/rolegate/rolegate"
@@ -140,6 +141,9 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 			_ = ln.Close()
 			return fmt.Errorf("grpc: %w", err)
 		}
+		// The HTTP port's bound on connections, counted apart: past it, new
+		// ones wait to be accepted (idle ones are closed after two minutes).
+		gln = netutil.LimitListener(gln, cfg.MaxConnections)
 		gsrv = grpcapi.NewServer(grpcapi.Deps{Service: svc, Auth: tokens, Logger: log})
 		// Logged before "listening", which tells that the program is up.
 		log.Info("grpc listening", "grpc_addr", gln.Addr().String())

@@ -47,6 +47,9 @@ func NewServer(d Deps) *grpc.Server {
 		// Bounds what one connection holds at once, as the HTTP server's
 		// connection limits do for HTTP.
 		grpc.MaxConcurrentStreams(MaxStreams),
+		// An idle connection is closed (clients reconnect when they need
+		// to), as the HTTP server's IdleTimeout does.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 2 * time.Minute}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (_ any, err error) {
 			defer recovered(ctx, log, &err)
