@@ -19,6 +19,7 @@ import (
 // Config is every setting of the program, from flags and ROLEGATE_* variables.
 type Config struct {
 	Addr          string
+	GRPCAddr      string // the gRPC API of checks (handlers/grpcapi); "": not served
 	DatabaseURL   string
 	AdminToken    string
 	RoleTemplates string
@@ -109,6 +110,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		return c, f.envErr
 	}
 	f.str(&c.Addr, "addr", ":8080", "listen address")
+	f.str(&c.GRPCAddr, "grpc-addr", "", "listen address of the gRPC API of checks (such as :9090); empty: not served")
 	f.address(&c.DatabaseURL, "database-url", "sqlite://rolegate.db", "sqlite://<path>, postgres://... or mysql://...")
 	f.secret(&c.AdminToken, "admin-token", "bootstrap bearer token with every right; generated on first start when unset")
 	f.str(&c.AdminTokenFile, "admin-token-file", "", "file holding the admin token (one trailing newline is ignored); keeps it off the command line")

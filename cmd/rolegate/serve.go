@@ -12,10 +12,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
+	"google.golang.org/grpc"
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/handlers"
+	"github.com/rolegate/rolegate/handlers/grpcapi"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -130,13 +133,33 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	errc := make(chan error, 2)
+	var gsrv *grpc.Server
+	if cfg.GRPCAddr != "" {
+		gln, err := net.Listen("tcp", cfg.GRPCAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("grpc: %w", err)
+		}
+		// The HTTP port's bound on connections, counted apart: past it, new
+		// ones wait to be accepted (idle ones are closed after two minutes).
+		gln = netutil.LimitListener(gln, cfg.MaxConnections)
+		gsrv = grpcapi.NewServer(grpcapi.Deps{Service: svc, Auth: tokens, Logger: log})
+		// Logged before "listening", which tells that the program is up.
+		log.Info("grpc listening", "grpc_addr", gln.Addr().String())
+		go func() {
+			if err := gsrv.Serve(gln); err != nil {
+				errc <- fmt.Errorf("grpc: %w", err)
+			}
+		}()
+		defer gsrv.Stop() // whatever way run ends
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "database", adapters.RedactURL(cfg.DatabaseURL),
 		"metrics", cfg.Metrics, "pprof", cfg.Pprof, "redis", adapters.RedactURL(cfg.RedisURL), "sweep_interval", cfg.SweepInterval.String(),
 		"rate_limit_check", cfg.RateLimitCheck, "rate_limit_manage", cfg.RateLimitManage,
 		"max_connections", cfg.MaxConnections, "max_connections_per_address", cfg.MaxConnectionsPerAddress, "read_timeout", cfg.ReadTimeout.String(),
 		"cors_origins", len(cfg.CORSOrigins), "store_timeout", cfg.StoreTimeout.String(), "drain_period", cfg.DrainPeriod.String())
 
-	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
@@ -158,7 +181,24 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	log.Info("shutting down: finishing requests in flight", "grace", cfg.ShutdownGrace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	gdone := make(chan struct{})
+	if gsrv != nil {
+		// gRPC calls in flight finish within the same grace; then the rest
+		// (a stream its client keeps open) are cut.
+		go func() {
+			gsrv.GracefulStop()
+			close(gdone)
+		}()
+	} else {
+		close(gdone)
+	}
+	err = srv.Shutdown(sctx)
+	select {
+	case <-gdone:
+	case <-sctx.Done():
+		gsrv.Stop()
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

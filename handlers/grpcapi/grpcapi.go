@@ -1,0 +1,278 @@
+// Package grpcapi is Rolegate's gRPC transport for checks
+// (api/proto/rolegate/v1/check.proto): the questions and answers of POST
+// /v1/check and /v1/check/batch, with the same tokens, the same service
+// calls and the same errors, mapped to gRPC status codes. It talks to
+// policy's Service only.
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	rolegatev1 "github.com/rolegate/rolegate/api/proto/rolegate/v1"
+	"github.com/rolegate/rolegate/handlers"
+	"github.com/rolegate/rolegate/policy"
+)
+
+// Deps is what the gRPC server needs.
+type Deps struct {
+	Service *policy.Service
+	Auth    handlers.Authenticator
+	Logger  *slog.Logger
+}
+
+// MaxMessageBytes bounds one received message: a batch of 1,000 checks with
+// ids of a few hundred bytes fits; the HTTP API's 1 MiB body bound.
+const MaxMessageBytes = 1 << 20
+
+// NewServer returns a gRPC server serving CheckService.
+func NewServer(d Deps) *grpc.Server {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	log := d.Logger
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes),
+		// Bounds what one connection holds at once, as the HTTP server's
+		// connection limits do for HTTP.
+		grpc.MaxConcurrentStreams(MaxStreams),
+		// An idle connection is closed (clients reconnect when they need
+		// to), as the HTTP server's IdleTimeout does.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 2 * time.Minute}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (_ any, err error) {
+			defer recovered(ctx, log, &err)
+			return h(ctx, req)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+			defer recovered(ss.Context(), log, &err)
+			return h(srv, ss)
+		}))
+	rolegatev1.RegisterCheckServiceServer(s, &checkServer{svc: d.Service, auth: d.Auth, log: d.Logger})
+	return s
+}
+
+// MaxStreams bounds the calls one connection may have in flight.
+const MaxStreams = 1000
+
+// recovered answers a panic of a call with INTERNAL, as the HTTP API answers
+// one with 500 (grpc-go would let it end the process); the panic is logged.
+func recovered(ctx context.Context, log *slog.Logger, err *error) {
+	if r := recover(); r != nil {
+		log.ErrorContext(ctx, "panic in grpc call", "panic", r)
+		*err = status.Error(codes.Internal, "internal: internal error")
+	}
+}
+
+type checkServer struct {
+	rolegatev1.UnimplementedCheckServiceServer
+	svc  *policy.Service
+	auth handlers.Authenticator
+	log  *slog.Logger
+}
+
+// authenticate reads "authorization: Bearer <token>" from the call's
+// metadata and returns ctx carrying the caller, as the HTTP API does.
+func (s *checkServer) authenticate(ctx context.Context) (context.Context, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	var h string
+	if v := md.Get("authorization"); len(v) == 1 {
+		h = v[0]
+	}
+	// The scheme is case-insensitive (RFC 9110 11.1).
+	if len(h) <= 7 || !strings.EqualFold(h[:7], "Bearer ") {
+		return ctx, policy.Errorf(policy.KindUnauthenticated, "unauthenticated", "an authorization: Bearer <token> metadata entry is required")
+	}
+	actor, err := s.auth.Authenticate(strings.TrimSpace(h[7:]))
+	if err == nil && actor.ID == "" {
+		err = policy.Errorf(policy.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
+	}
+	if err != nil {
+		return ctx, err
+	}
+	return policy.WithActor(ctx, actor), nil
+}
+
+// Check answers one question.
+func (s *checkServer) Check(ctx context.Context, req *rolegatev1.CheckRequest) (*rolegatev1.CheckResponse, error) {
+	out, err := s.check(ctx, req)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return out, nil
+}
+
+func (s *checkServer) check(ctx context.Context, req *rolegatev1.CheckRequest) (*rolegatev1.CheckResponse, error) {
+	ctx, err := s.authenticate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.AuthorizeChecks(ctx); err != nil {
+		return nil, err
+	}
+	d, err := s.svc.Check(ctx, domain(req))
+	if err != nil {
+		return nil, err
+	}
+	return responseOf(d, req.GetExplain()), nil
+}
+
+// BatchCheck answers 1 to handlers.MaxBatch questions, in order.
+func (s *checkServer) BatchCheck(ctx context.Context, req *rolegatev1.BatchCheckRequest) (*rolegatev1.BatchCheckResponse, error) {
+	out, err := s.batch(ctx, req)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return out, nil
+}
+
+func (s *checkServer) batch(ctx context.Context, req *rolegatev1.BatchCheckRequest) (*rolegatev1.BatchCheckResponse, error) {
+	ctx, err := s.authenticate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.AuthorizeChecks(ctx); err != nil {
+		return nil, err
+	}
+	checks := req.GetChecks()
+	if len(checks) < 1 || len(checks) > handlers.MaxBatch {
+		return nil, policy.Invalid("invalid_batch", "checks", "checks must hold 1 to %d checks", handlers.MaxBatch)
+	}
+	// The HTTP API's bound on the entities one batch names.
+	seen := make(map[string]bool, handlers.MaxBatchEntities)
+	reqs := make([]policy.CheckRequest, len(checks))
+	for i, ch := range checks {
+		if id := ch.GetEntityId(); !seen[id] {
+			if len(seen) == handlers.MaxBatchEntities {
+				return nil, policy.Invalid("too_many_entities", fmt.Sprintf("checks[%d].entity_id", i),
+					"a batch may name at most %d distinct entities; checks[%d] names one more", handlers.MaxBatchEntities, i)
+			}
+			seen[id] = true
+		}
+		reqs[i] = domain(ch)
+	}
+	ds, err := s.svc.CheckBatch(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	out := &rolegatev1.BatchCheckResponse{Results: make([]*rolegatev1.CheckResponse, len(ds))}
+	for i, d := range ds {
+		out.Results[i] = responseOf(d, checks[i].GetExplain())
+	}
+	return out, nil
+}
+
+// CheckStream answers each question of the stream, in order. Each question
+// is authenticated again with the stream's token, so that a revoked client
+// or an expired token stops being answered as it does over HTTP. An error
+// ends the stream.
+func (s *checkServer) CheckStream(stream grpc.BidiStreamingServer[rolegatev1.CheckRequest, rolegatev1.CheckResponse]) error {
+	ctx := stream.Context()
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err // the transport's own status
+		}
+		out, err := s.check(ctx, req)
+		if err != nil {
+			return s.status(ctx, err)
+		}
+		if err := stream.Send(out); err != nil {
+			return err
+		}
+	}
+}
+
+func domain(r *rolegatev1.CheckRequest) policy.CheckRequest {
+	return policy.CheckRequest{EntityID: r.GetEntityId(), UserID: r.GetUserId(), ObjectType: r.GetObjectType(),
+		Action: r.GetAction(), OwnerID: r.GetOwnerId(), Scope: r.GetScope(), Explain: r.GetExplain(), MinRevision: r.GetMinRevision()}
+}
+
+func responseOf(d policy.Decision, explain bool) *rolegatev1.CheckResponse {
+	out := &rolegatev1.CheckResponse{Allowed: d.Allowed, Permission: string(d.Permission), Revision: d.Revision, ValidUntilUnixMs: d.ValidUntil}
+	if explain {
+		out.Matched = matches(d.Matched)
+		out.DeniedBy = matches(d.DeniedBy)
+		out.GrantableBy = matches(d.GrantableBy)
+	}
+	return out
+}
+
+func matches(ms []policy.Match) []*rolegatev1.Match {
+	if len(ms) == 0 {
+		return nil
+	}
+	out := make([]*rolegatev1.Match, len(ms))
+	for i, m := range ms {
+		out[i] = &rolegatev1.Match{RoleId: m.RoleID, RoleName: m.RoleName, Permission: string(m.Permission)}
+	}
+	return out
+}
+
+// codeOf maps an error kind to its gRPC code, as statusOf does to HTTP.
+func codeOf(k policy.Kind) codes.Code {
+	switch k {
+	case policy.KindInvalid, policy.KindBadRequest:
+		return codes.InvalidArgument
+	case policy.KindUnauthenticated:
+		return codes.Unauthenticated
+	case policy.KindForbidden:
+		return codes.PermissionDenied
+	case policy.KindNotFound, policy.KindGone:
+		return codes.NotFound
+	case policy.KindConflict:
+		return codes.AlreadyExists
+	case policy.KindPrecondition:
+		return codes.FailedPrecondition
+	case policy.KindUnavailable:
+		return codes.Unavailable
+	case policy.KindTooMany:
+		return codes.ResourceExhausted
+	}
+	return codes.Internal
+}
+
+// status turns an error into the call's status: the message is
+// "<code>: <message>" (the native error body's code and message), and the
+// details hold an ErrorInfo whose reason is the code, and a BadRequest of the
+// fields named. Internal errors are logged with their cause, never shown.
+func (s *checkServer) status(ctx context.Context, err error) error {
+	e := policy.AsError(err)
+	c := codeOf(e.Kind)
+	if c == codes.Internal || c == codes.Unavailable {
+		s.log.ErrorContext(ctx, "grpc call failed", "code", e.Code, "error", err)
+	}
+	st := status.New(c, e.Code+": "+e.Message)
+	dets := []*errdetails.BadRequest_FieldViolation{}
+	for _, d := range e.Details {
+		if d.Field != "" {
+			dets = append(dets, &errdetails.BadRequest_FieldViolation{Field: d.Field, Description: d.Message})
+		}
+	}
+	info := &errdetails.ErrorInfo{Reason: e.Code, Domain: "rolegate"}
+	var with *status.Status
+	var derr error
+	if len(dets) > 0 {
+		with, derr = st.WithDetails(info, &errdetails.BadRequest{FieldViolations: dets})
+	} else {
+		with, derr = st.WithDetails(info)
+	}
+	if derr != nil {
+		return st.Err()
+	}
+	return with.Err()
+}
