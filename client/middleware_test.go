@@ -96,10 +96,24 @@ func TestMiddleware(t *testing.T) {
 	if _, err := c.CreateUser(ctx, "acme", client.UserInput{ID: "u-17", RoleIDs: &[]string{r.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	// down: a port nobody listens on
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	// down: a port that takes connections and closes them unanswered. It
+	// stays held for the test: a port closed here could be taken by another
+	// test's server, which would then answer.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conn.Close()
+		}
+	}()
 	downURL := "http://" + l.Addr().String()
-	l.Close()
 	down, _ := client.New(downURL, client.WithToken(testkit.AdminToken), client.WithHTTPClient(&http.Client{Timeout: 2 * time.Second}))
 	// malformed: something answers, but not Rolegate
 	checkers := map[string]client.Checker{"down": down}
