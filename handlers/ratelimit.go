@@ -101,6 +101,51 @@ func limitRate(c *gin.Context) bool {
 	return v.(*rateLimiter).limit(c)
 }
 
+// RateLimiter is one server's rate limits, shared by its HTTP router and its
+// gRPC port, so that a caller has one budget whatever the transport.
+type RateLimiter struct{ rl *rateLimiter }
+
+// NewRateLimiter returns the limiter of l; nil (which limits nothing) when
+// nothing is limited.
+func NewRateLimiter(l RateLimits) *RateLimiter {
+	rl := newRateLimiter(l)
+	if rl == nil {
+		return nil
+	}
+	return &RateLimiter{rl: rl}
+}
+
+// Check charges one check call (one question or one batch) of actor, naming
+// entities, to the check limits: the caller's bucket and each entity's (the
+// actor's own entity instead when it is bound to one). Over a limit it takes
+// nothing and returns false with the wait. A nil limiter allows all.
+func (r *RateLimiter) Check(actor policy.Actor, entities []string) (retryAfter time.Duration, ok bool) {
+	if r == nil || r.rl.check == nil {
+		return 0, true
+	}
+	if actor.EntityID != "" {
+		entities = []string{actor.EntityID}
+	}
+	t := r.rl.take(r.rl.check, keysOf(actor, entities))
+	if t.wait == 0 {
+		return 0, true
+	}
+	return time.Duration(max(1, ceilSeconds(t.wait))) * time.Second, false
+}
+
+// keysOf names the buckets a call of actor naming entities is charged to.
+func keysOf(actor policy.Actor, entities []string) []string {
+	client := actor.ClientID
+	if client == "" {
+		client = actor.ID
+	}
+	keys := []string{"client:" + client}
+	for _, e := range entities {
+		keys = append(keys, "entity:"+e)
+	}
+	return keys
+}
+
 func (rl *rateLimiter) limit(c *gin.Context) bool {
 	check := isCheckRoute(c.Request.Method, c.FullPath()) // metrics.go
 	set := rl.manage
@@ -111,15 +156,32 @@ func (rl *rateLimiter) limit(c *gin.Context) bool {
 		return true
 	}
 	actor := policy.ActorFrom(c.Request.Context())
-	client := actor.ClientID
-	if client == "" {
-		client = actor.ID
+	t := rl.take(set, keysOf(actor, entitiesOf(c, actor, check)))
+	h := c.Writer.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(set.burst))
+	if t.wait == 0 {
+		h.Set("RateLimit-Remaining", strconv.Itoa(t.remaining))
+		h.Set("RateLimit-Reset", strconv.Itoa(t.reset))
+		return true
 	}
-	keys := []string{"client:" + client}
-	for _, e := range entitiesOf(c, actor, check) {
-		keys = append(keys, "entity:"+e)
-	}
+	retry := max(1, ceilSeconds(t.wait))
+	h.Set("RateLimit-Remaining", "0")
+	h.Set("RateLimit-Reset", strconv.Itoa(max(retry, t.reset)))
+	h.Set("Retry-After", strconv.Itoa(retry))
+	writeRateLimited(c, fmt.Sprintf("too many requests; retry in %d s", retry))
+	return false
+}
 
+// taken is what charging a call found: the wait before it may go (0: it
+// went, and took a token from each bucket), the tokens left in the bucket
+// closest to empty, and the seconds until that bucket is full.
+type taken struct {
+	wait             time.Duration
+	remaining, reset int
+}
+
+// take charges one call to the buckets of keys in set, all or none.
+func (rl *rateLimiter) take(set *bucketSet, keys []string) taken {
 	now := rl.now()
 	lims := make([]*bucket, len(keys))
 	var wait time.Duration
@@ -150,21 +212,8 @@ func (rl *rateLimiter) limit(c *gin.Context) bool {
 	for _, l := range lims {
 		tokens = min(tokens, l.TokensAt(now))
 	}
-	remaining := max(0, int(math.Floor(tokens)))
-	reset := ceilSeconds(time.Duration((float64(set.burst) - tokens) / float64(set.limit) * float64(time.Second)))
-	h := c.Writer.Header()
-	h.Set("RateLimit-Limit", strconv.Itoa(set.burst))
-	if wait == 0 {
-		h.Set("RateLimit-Remaining", strconv.Itoa(remaining))
-		h.Set("RateLimit-Reset", strconv.Itoa(reset))
-		return true
-	}
-	retry := max(1, ceilSeconds(wait))
-	h.Set("RateLimit-Remaining", "0")
-	h.Set("RateLimit-Reset", strconv.Itoa(max(retry, reset)))
-	h.Set("Retry-After", strconv.Itoa(retry))
-	writeRateLimited(c, fmt.Sprintf("too many requests; retry in %d s", retry))
-	return false
+	return taken{wait: wait, remaining: max(0, int(math.Floor(tokens))),
+		reset: ceilSeconds(time.Duration((float64(set.burst) - tokens) / float64(set.limit) * float64(time.Second)))}
 }
 
 func ceilSeconds(d time.Duration) int {

@@ -50,6 +50,9 @@ type Deps struct {
 	// RateLimits bounds each client's and each entity's calls (ratelimit.go);
 	// the zero value limits nothing.
 	RateLimits RateLimits
+	// Limiter, when set, is used instead of one made from RateLimits: the
+	// server shares it with its gRPC port (one budget per caller).
+	Limiter *RateLimiter
 	// TokenLimits ration the token endpoints' secret checks for failing
 	// callers (auth.go); the zero value is the defaults.
 	TokenLimits TokenLimits
@@ -106,8 +109,12 @@ func NewRouter(d Deps) http.Handler {
 		r.Use(cr)
 	}
 	r.Use(recovery(), limitBody(d.MaxBodyBytes, d.MaxBodyMemory))
-	if rl := newRateLimiter(d.RateLimits); rl != nil {
-		r.Use(rl.attach)
+	lim := d.Limiter
+	if lim == nil {
+		lim = NewRateLimiter(d.RateLimits)
+	}
+	if lim != nil {
+		r.Use(lim.rl.attach)
 	}
 	r.NoRoute(func(c *gin.Context) {
 		errorWriterFor(c.Request.URL.Path)(c, policy.Errorf(policy.KindNotFound, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))

@@ -398,3 +398,45 @@ func TestGRPCConnectionBound(t *testing.T) {
 		t.Fatalf("after a connection closed: %v", err)
 	}
 }
+
+// Checks over gRPC draw on the same rate limits as over HTTP: the caller's
+// budget and the entity's are one, whatever the transport. One token per 20 s
+// (burst 1), so no machine is slow enough for a bucket to refill meanwhile.
+func TestGRPCRateLimited(t *testing.T) {
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_GRPC_ADDR": "127.0.0.1:0",
+		"ROLEGATE_RATE_LIMIT_CHECK": "0.05"})
+	tok := grpcSetup(t, s)
+	g := grpcClient(t, s)
+	q := grpcQuestions()[0]
+
+	if _, err := g.Check(withToken(tok), q); err != nil {
+		t.Fatalf("first check: %v", err)
+	}
+	_, err := g.Check(withToken(tok), q)
+	grpcStatus(t, "second check of the client", err, codes.ResourceExhausted, "rate_limited")
+	_, err = g.BatchCheck(withToken(tok), &rolegatev1.BatchCheckRequest{Checks: []*rolegatev1.CheckRequest{q}})
+	grpcStatus(t, "a batch of the client", err, codes.ResourceExhausted, "rate_limited")
+	stream, err := g.CheckStream(withToken(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(q); err != nil {
+		t.Fatal(err)
+	}
+	_, err = stream.Recv()
+	grpcStatus(t, "a streamed check of the client", err, codes.ResourceExhausted, "rate_limited")
+
+	// The same budget over HTTP.
+	if st, h, body := s.callToken(tok, "POST", "/v1/check", httpCheck(q)); st != 429 || h.Get("Retry-After") == "" {
+		t.Fatalf("HTTP check after the gRPC ones: %d %v, want 429 with Retry-After", st, body)
+	}
+	// The entity's budget is spent too: the admin is refused on acme...
+	_, err = g.Check(withToken(testToken), q)
+	grpcStatus(t, "the admin's check on acme", err, codes.ResourceExhausted, "rate_limited")
+	// ... and answered on another entity, whose budget is its own (the
+	// admin's own budget was not charged by the refusal).
+	other := &rolegatev1.CheckRequest{EntityId: "beta", UserId: "u-1", ObjectType: "payable", Action: "read"}
+	if res, err := g.Check(withToken(testToken), other); err != nil || res.Allowed {
+		t.Fatalf("the admin's check on beta: %v %v, want an answer, not allowed", res, err)
+	}
+}

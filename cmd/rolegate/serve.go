@@ -116,8 +116,11 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	limiter := newConnLimiter(ln, connLimits{Max: cfg.MaxConnections, PerAddress: cfg.MaxConnectionsPerAddress, BusyIdle: cfg.BusyIdleTimeout})
 	ln = limiter
 	var draining atomic.Bool
+	// One rate limiter for the HTTP API and the gRPC port: one budget per
+	// caller and per entity, whatever the transport.
+	rates := handlers.NewRateLimiter(handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage})
 	deps := handlers.Deps{Service: svc, Auth: tokens, Tokens: tokens, Logger: log, Pprof: cfg.Pprof, MetricsPublic: cfg.MetricsPublic, MaxBodyMemory: cfg.MaxBodyMemory,
-		RateLimits:  handlers.RateLimits{Check: cfg.RateLimitCheck, Manage: cfg.RateLimitManage},
+		Limiter:     rates,
 		TokenLimits: handlers.TokenLimits{FailureCPU: cfg.Tokens.FailureCPU, FailuresPerAddress: cfg.Tokens.FailuresPerAddress},
 		MaxReports:  cfg.MaxReports, MaxReportsPerEntity: cfg.MaxReportsPerEntity, CORSOrigins: cfg.CORSOrigins, Draining: draining.Load}
 	if cfg.Metrics {
@@ -144,7 +147,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 		// The HTTP port's bound on connections, counted apart: past it, new
 		// ones wait to be accepted (idle ones are closed after two minutes).
 		gln = netutil.LimitListener(gln, cfg.MaxConnections)
-		gsrv = grpcapi.NewServer(grpcapi.Deps{Service: svc, Auth: tokens, Logger: log})
+		gsrv = grpcapi.NewServer(grpcapi.Deps{Service: svc, Auth: tokens, Logger: log, Limiter: rates})
 		// Logged before "listening", which tells that the program is up.
 		log.Info("grpc listening", "grpc_addr", gln.Addr().String())
 		go func() {

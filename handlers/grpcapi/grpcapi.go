@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,9 @@ type Deps struct {
 	Service *policy.Service
 	Auth    handlers.Authenticator
 	Logger  *slog.Logger
+	// Limiter is the HTTP router's rate limiter (nil: unlimited): a check
+	// over gRPC draws on the same budget as one over HTTP.
+	Limiter *handlers.RateLimiter
 }
 
 // MaxMessageBytes bounds one received message: a batch of 1,000 checks with
@@ -59,7 +63,7 @@ func NewServer(d Deps) *grpc.Server {
 			defer recovered(ss.Context(), log, &err)
 			return h(srv, ss)
 		}))
-	rolegatev1.RegisterCheckServiceServer(s, &checkServer{svc: d.Service, auth: d.Auth, log: d.Logger})
+	rolegatev1.RegisterCheckServiceServer(s, &checkServer{svc: d.Service, auth: d.Auth, log: d.Logger, lim: d.Limiter})
 	return s
 }
 
@@ -80,6 +84,30 @@ type checkServer struct {
 	svc  *policy.Service
 	auth handlers.Authenticator
 	log  *slog.Logger
+	lim  *handlers.RateLimiter
+}
+
+// limit charges a check call naming entities to the rate limits, as the
+// HTTP API does once the caller is known: over them, rate_limited
+// (RESOURCE_EXHAUSTED) saying when to retry.
+func (s *checkServer) limit(ctx context.Context, entities []string) error {
+	wait, ok := s.lim.Check(policy.ActorFrom(ctx), entities)
+	if ok {
+		return nil
+	}
+	return policy.Errorf(policy.KindTooMany, "rate_limited", "too many requests; retry in %d s", int(wait/time.Second))
+}
+
+// validEntities returns the distinct valid entity ids of a call, as the HTTP
+// limiter reads them from a body (ids that are not entity ids fail anyway).
+func validEntities(ids ...string) []string {
+	var out []string
+	for _, id := range ids {
+		if policy.ValidEntityID(id) && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // authenticate reads "authorization: Bearer <token>" from the call's
@@ -118,6 +146,9 @@ func (s *checkServer) check(ctx context.Context, req *rolegatev1.CheckRequest) (
 	if err != nil {
 		return nil, err
 	}
+	if err := s.limit(ctx, validEntities(req.GetEntityId())); err != nil {
+		return nil, err
+	}
 	if err := s.svc.AuthorizeChecks(ctx); err != nil {
 		return nil, err
 	}
@@ -142,10 +173,24 @@ func (s *checkServer) batch(ctx context.Context, req *rolegatev1.BatchCheckReque
 	if err != nil {
 		return nil, err
 	}
+	checks := req.GetChecks()
+	var named []string
+	if len(checks) <= handlers.MaxBatch { // else refused below
+		ids := make([]string, len(checks))
+		for i, ch := range checks {
+			ids[i] = ch.GetEntityId()
+		}
+		named = validEntities(ids...)
+	}
+	if len(named) > handlers.MaxBatchEntities {
+		named = nil // refused below
+	}
+	if err := s.limit(ctx, named); err != nil {
+		return nil, err
+	}
 	if err := s.svc.AuthorizeChecks(ctx); err != nil {
 		return nil, err
 	}
-	checks := req.GetChecks()
 	if len(checks) < 1 || len(checks) > handlers.MaxBatch {
 		return nil, policy.Invalid("invalid_batch", "checks", "checks must hold 1 to %d checks", handlers.MaxBatch)
 	}
