@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
-	"sync"
 	"time"
 
 	"github.com/rolegate/rolegate/policy"
@@ -54,48 +50,4 @@ func clientTokenBench(ctx context.Context, base string, svc *policy.Service, tok
 			note: fmt.Sprintf("%.2f of the admin token; %d signatures verified for %d checks", rate/adminRate, m.sigs, len(m.lat))})
 	}
 	return rows, nil
-}
-
-// loadAs is load with a bearer token of the caller's choice.
-func loadAs(url, token string, c config, body func(*rand.Rand) []byte) ([]time.Duration, error) {
-	var wg sync.WaitGroup
-	lats := make([][]time.Duration, c.conns)
-	errs := make([]error, c.conns)
-	deadline := time.Now().Add(c.duration)
-	for w := 0; w < c.conns; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			client := newClient()
-			rng := rand.New(rand.NewPCG(uint64(w), 13))
-			for time.Now().Before(deadline) {
-				r, _ := http.NewRequest("POST", url, bytes.NewReader(body(rng)))
-				r.Header.Set("Authorization", "Bearer "+token)
-				r.Header.Set("Content-Type", "application/json")
-				t0 := time.Now()
-				res, err := client.Do(r)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if res.StatusCode != 200 {
-						err = fmt.Errorf("POST %s: %d", url, res.StatusCode)
-					}
-				}
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				lats[w] = append(lats[w], time.Since(t0))
-			}
-		}(w)
-	}
-	wg.Wait()
-	var all []time.Duration
-	for w := range lats {
-		if errs[w] != nil {
-			return nil, errs[w]
-		}
-		all = append(all, lats[w]...)
-	}
-	return all, nil
 }

@@ -792,8 +792,14 @@ func trivialHandler(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"allowed": req.UserID != "", "permission": "allowed", "revision": 1})
 }
 
-// load drives url with POSTs from c.conns keep-alive connections for c.duration.
+// load drives url with POSTs from c.conns keep-alive connections for c.duration,
+// with the bench's admin token.
 func load(url string, c config, body func(*rand.Rand) []byte) ([]time.Duration, error) {
+	return loadAs(url, "bench-token", c, body)
+}
+
+// loadAs is load with a bearer token of the caller's choice.
+func loadAs(url, token string, c config, body func(*rand.Rand) []byte) ([]time.Duration, error) {
 	var wg sync.WaitGroup
 	lats := make([][]time.Duration, c.conns)
 	errs := make([]error, c.conns)
@@ -807,7 +813,7 @@ func load(url string, c config, body func(*rand.Rand) []byte) ([]time.Duration, 
 			for time.Now().Before(deadline) {
 				b := body(rng)
 				t0 := time.Now()
-				if _, err := call(client, "POST", url, b); err != nil {
+				if _, err := callAs(client, token, "POST", url, b); err != nil {
 					errs[w] = err
 					return
 				}
@@ -869,11 +875,16 @@ func newClient() *http.Client {
 }
 
 func call(client *http.Client, method, url string, body []byte) ([]byte, error) {
+	return callAs(client, "bench-token", method, url, body)
+}
+
+// callAs is call with a bearer token of the caller's choice.
+func callAs(client *http.Client, token, method, url string, body []byte) ([]byte, error) {
 	r, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	r.Header.Set("Authorization", "Bearer bench-token")
+	r.Header.Set("Authorization", "Bearer "+token)
 	r.Header.Set("Content-Type", "application/json")
 	res, err := client.Do(r)
 	if err != nil {
