@@ -47,7 +47,7 @@ func NewServer(d Deps) *grpc.Server {
 		d.Logger = slog.Default()
 	}
 	log := d.Logger
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes),
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.ForceServerCodec(codec{}),
 		// Bounds what one connection holds at once, as the HTTP server's
 		// connection limits do for HTTP.
 		grpc.MaxConcurrentStreams(MaxStreams),
