@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -86,7 +87,7 @@ func TestChangeItems(t *testing.T) {
 		if rev, _, got := read(6, 1000, 100, 100); rev != 6 || len(got) != 0 {
 			t.Fatalf("at the revision: revision %d, %d entries", rev, len(got))
 		}
-		if _, _, err := s.ReadChangeItems(ctx, "nobody", 0, 1000, 100, func(int64, []byte) bool { return true }); !errors.Is(err, policy.ErrNotFound) {
+		if _, _, err := s.ReadChangeItems(ctx, "nobody", 0, 1000, 100, func(int64, []byte) bool { return true }); !errors.Is(err, rolegate.ErrNotFound) {
 			t.Fatalf("unknown entity: %v", err)
 		}
 		// The catch-up reads the same entries, deltas only.

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -61,7 +62,7 @@ func (t *tx) DeleteClient(id string) error {
 		return translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return policy.ErrNotFound
+		return rolegate.ErrNotFound
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -56,23 +57,23 @@ func TestStoreTimeout(t *testing.T) {
 
 		// A transaction outliving the timeout: rolled back, unavailable.
 		err = s.Update(ctx, func(tx policy.Tx) error {
-			if err := tx.InsertEntity(&policy.Entity{ID: "slow", Name: "slow", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+			if err := tx.InsertEntity(&rolegate.Entity{ID: "slow", Name: "slow", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
 				return err
 			}
 			time.Sleep(timeout + 300*time.Millisecond)
 			return nil
 		})
-		if !errors.Is(err, policy.ErrUnavailable) {
+		if !errors.Is(err, rolegate.ErrUnavailable) {
 			t.Fatalf("transaction past the timeout: %v, want ErrUnavailable", err)
 		}
 		err = plain.View(ctx, func(tx policy.Tx) error { _, err := tx.GetEntity("slow"); return err })
-		if !errors.Is(err, policy.ErrNotFound) {
+		if !errors.Is(err, rolegate.ErrNotFound) {
 			t.Fatalf("the transaction past the timeout committed: %v", err)
 		}
 
 		// A write waiting on a lock held by another transaction.
 		if err := s.Update(ctx, func(tx policy.Tx) error {
-			return tx.InsertEntity(&policy.Entity{ID: "e", Name: "e", CreatedAt: time.Now(), UpdatedAt: time.Now()})
+			return tx.InsertEntity(&rolegate.Entity{ID: "e", Name: "e", CreatedAt: time.Now(), UpdatedAt: time.Now()})
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestStoreTimeout(t *testing.T) {
 		if err := <-holderDone; err != nil {
 			t.Fatal(err)
 		}
-		if !errors.Is(err, policy.ErrUnavailable) {
+		if !errors.Is(err, rolegate.ErrUnavailable) {
 			t.Fatalf("write waiting on a lock: %v after %v, want ErrUnavailable", err, waited)
 		}
 		t.Logf("write waiting on a lock answered ErrUnavailable after %v (timeout %v)", waited, timeout)

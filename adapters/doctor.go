@@ -3,6 +3,7 @@ package adapters
 import (
 	gormadapter "github.com/casbin/gorm-adapter/v3"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -11,7 +12,7 @@ import (
 
 // EntityRules returns every rule of an entity, p (v1 = entity) and g
 // (v2 = entity), sorted.
-func (t *tx) EntityRules(entityID string) ([]policy.Rule, error) {
+func (t *tx) EntityRules(entityID string) ([]rolegate.Rule, error) {
 	// As in LoadPolicy: SQLite's planner must be told which index finds one
 	// entity's rules.
 	pTable, gTable := "casbin_rule", "casbin_rule"
@@ -26,7 +27,7 @@ func (t *tx) EntityRules(entityID string) ([]policy.Rule, error) {
 	if err := t.db.Table(gTable).Where("ptype = ? AND v2 = ?", "g", entityID).Find(&gs).Error; err != nil {
 		return nil, translate(err)
 	}
-	out := make([]policy.Rule, 0, len(ps)+len(gs))
+	out := make([]rolegate.Rule, 0, len(ps)+len(gs))
 	for _, r := range append(ps, gs...) {
 		out = append(out, ruleOf(r))
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -32,10 +33,10 @@ type interleavedTx struct {
 	s *interleaved
 }
 
-func (tx interleavedTx) ListUsers(entityID string, f policy.UserFilter, p policy.Page) ([]policy.User, error) {
+func (tx interleavedTx) ListUsers(entityID string, f policy.UserFilter, p policy.Page) ([]rolegate.User, error) {
 	n := tx.s.writes.Add(1)
 	r := newRole(fmt.Sprintf("w%d", n), entityID, ms(time.Now()))
-	r.Permissions = policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc", Actions: []policy.ActionPermission{ap("read", policy.Allowed)}}}}
+	r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
 	mustUpdate(tx.s.t, tx.s.Store, func(w policy.Tx) error {
 		if _, err := w.BumpRevision(entityID, time.Now()); err != nil {
 			return err
@@ -93,7 +94,7 @@ type unsettledTx struct {
 	s *unsettled
 }
 
-func (tx unsettledTx) GetEntity(id string) (policy.Entity, error) {
+func (tx unsettledTx) GetEntity(id string) (rolegate.Entity, error) {
 	e, err := tx.Tx.GetEntity(id)
 	e.Revision = tx.s.n.Add(1)
 	return e, err
@@ -107,7 +108,7 @@ func TestDoctorEntityKeptChanging(t *testing.T) {
 	newEntity(t, s.Store, "e")
 	// Something the doctor would report, were it to trust mixed reads.
 	mustUpdate(t, s.Store, func(tx policy.Tx) error {
-		return tx.AddRules([]policy.Rule{{PType: "g", Values: []string{"u:eve", "r:nope", "e"}}})
+		return tx.AddRules([]rolegate.Rule{{PType: "g", Values: []string{"u:eve", "r:nope", "e"}}})
 	})
 	rep, err := policy.Doctor(ctx, s, false)
 	if err != nil || len(rep.Problems) != 0 || len(rep.Unchecked) != 1 || rep.Unchecked[0] != "e" || rep.Entities != 0 {

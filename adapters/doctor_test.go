@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -19,10 +20,10 @@ func testDoctor(t *testing.T, s *Store) {
 	newEntity(t, s, "e")
 	newEntity(t, s, "f")
 	r := newRole("reader", "e", ms(time.Now()))
-	r.Permissions = policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc", Actions: []policy.ActionPermission{ap("read", policy.Allowed)}}}}
-	a := policy.Assignment{EntityID: "e", UserID: "ada", RoleID: r.ID, CreatedAt: ms(time.Now())}
-	u := policy.User{ID: "ada", EntityID: "e", CreatedAt: a.CreatedAt, UpdatedAt: a.CreatedAt}
-	orphan := policy.Rule{PType: "g", Values: []string{"u:eve", policy.RoleSubject(r.ID), "e"}}
+	r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
+	a := rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r.ID, CreatedAt: ms(time.Now())}
+	u := rolegate.User{ID: "ada", EntityID: "e", CreatedAt: a.CreatedAt, UpdatedAt: a.CreatedAt}
+	orphan := rolegate.Rule{PType: "g", Values: []string{"u:eve", policy.RoleSubject(r.ID), "e"}}
 	mustUpdate(t, s, func(tx policy.Tx) error {
 		if err := tx.InsertRole(&r); err != nil {
 			return err
@@ -35,13 +36,13 @@ func testDoctor(t *testing.T, s *Store) {
 		}
 		// The role's rule is missing; an orphan g rule and rules of entities
 		// that do not exist ("gone-1".."gone-3"; "f" exists) are there.
-		rules := []policy.Rule{policy.CompileAssignment(a), orphan, {PType: "p", Values: []string{"r:x", "f", "doc", "read", "any", "allow"}}}
+		rules := []rolegate.Rule{policy.CompileAssignment(a), orphan, {PType: "p", Values: []string{"r:x", "f", "doc", "read", "any", "allow"}}}
 		for i := 1; i <= 3; i++ {
 			gone := fmt.Sprintf("gone-%d", i)
-			rules = append(rules, policy.Rule{PType: "p", Values: []string{"r:x", gone, "doc", "read", "any", "allow"}},
-				policy.Rule{PType: "g", Values: []string{"u:x", "r:x", gone}})
+			rules = append(rules, rolegate.Rule{PType: "p", Values: []string{"r:x", gone, "doc", "read", "any", "allow"}},
+				rolegate.Rule{PType: "g", Values: []string{"u:x", "r:x", gone}})
 		}
-		return tx.AddRules(append(rules, policy.Rule{PType: "g", Values: []string{"u:x", "r:x", "gone-4"}}))
+		return tx.AddRules(append(rules, rolegate.Rule{PType: "g", Values: []string{"u:x", "r:x", "gone-4"}}))
 	})
 
 	s.View(ctx, func(tx policy.Tx) error {

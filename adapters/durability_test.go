@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -52,7 +53,7 @@ func BenchmarkSQLiteCommit(b *testing.B) {
 			defer s.Close()
 			now := time.Now().UTC()
 			if err := s.Update(ctx, func(tx policy.Tx) error {
-				return tx.InsertEntity(&policy.Entity{ID: "e", Revision: 1, CreatedAt: now, UpdatedAt: now})
+				return tx.InsertEntity(&rolegate.Entity{ID: "e", Revision: 1, CreatedAt: now, UpdatedAt: now})
 			}); err != nil {
 				b.Fatal(err)
 			}
@@ -62,7 +63,7 @@ func BenchmarkSQLiteCommit(b *testing.B) {
 					if _, err := tx.BumpRevision("e", now); err != nil {
 						return err
 					}
-					return tx.AddRules([]policy.Rule{{PType: "g", Values: []string{fmt.Sprintf("u:%d", i), "r:x", "e"}}})
+					return tx.AddRules([]rolegate.Rule{{PType: "g", Values: []string{fmt.Sprintf("u:%d", i), "r:x", "e"}}})
 				})
 				if err != nil {
 					b.Fatal(err)

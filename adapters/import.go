@@ -3,6 +3,7 @@ package adapters
 import (
 	"gorm.io/gorm"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -21,7 +22,7 @@ func chunkRows(db *gorm.DB, columns int) int {
 	return max(1, vars/columns)
 }
 
-func (t *tx) InsertUsers(us []policy.User) error {
+func (t *tx) InsertUsers(us []rolegate.User) error {
 	if len(us) == 0 {
 		return nil
 	}
@@ -48,7 +49,7 @@ func (t *tx) InsertUsers(us []policy.User) error {
 	return nil
 }
 
-func (t *tx) InsertAssignments(as []policy.Assignment) error {
+func (t *tx) InsertAssignments(as []rolegate.Assignment) error {
 	if len(as) == 0 {
 		return nil
 	}

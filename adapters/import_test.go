@@ -26,7 +26,7 @@ func TestImportUsers(t *testing.T) {
 		if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
 			t.Fatal(err)
 		}
-		read := policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc", Actions: []policy.ActionPermission{{ActionName: "read", Permission: policy.Allowed}}}}}
+		read := rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{{ActionName: "read", Permission: rolegate.Allowed}}}}}
 		var roles []string
 		for i := 0; i < 3; i++ {
 			name := fmt.Sprintf("r%d", i)

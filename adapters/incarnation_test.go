@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -35,7 +36,7 @@ func TestIncarnationMigration(t *testing.T) {
 		if err := s.Migrate(ctx); err != nil {
 			t.Fatal(err)
 		}
-		var acme, beta policy.Entity
+		var acme, beta rolegate.Entity
 		mustUpdate(t, s, func(tx policy.Tx) (err error) {
 			if acme, err = tx.GetEntity("acme"); err != nil {
 				return err
@@ -53,7 +54,7 @@ func TestIncarnationMigration(t *testing.T) {
 			if c, err := tx.GetClient("c-platform"); err != nil || c.EntityIncarnation != "" {
 				t.Errorf("platform client: %+v %v", c, err)
 			}
-			if _, err := tx.GetClient("c-orphan"); !errors.Is(err, policy.ErrNotFound) {
+			if _, err := tx.GetClient("c-orphan"); !errors.Is(err, rolegate.ErrNotFound) {
 				t.Errorf("the client of a deleted entity survived the migration: %v", err)
 			}
 			return nil
@@ -67,7 +68,7 @@ func TestIncarnationMigration(t *testing.T) {
 func TestIncarnationsAndSettings(t *testing.T) {
 	onEveryDatabase(t, "incarnations and settings", func(t *testing.T, open func(t *testing.T) *Store) {
 		s := open(t)
-		e := policy.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		e := rolegate.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
 		mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertEntity(&e) })
 		first := e.Incarnation
 		c := policy.Client{ID: "c1", Name: "c", EntityID: "acme", EntityIncarnation: first, Scopes: []string{"check"}, SecretHash: "x", CreatedAt: time.Now()}
@@ -79,14 +80,14 @@ func TestIncarnationsAndSettings(t *testing.T) {
 			}
 			return tx.DeleteEntity("acme")
 		})
-		e = policy.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+		e = rolegate.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
 		mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertEntity(&e) })
 		if e.Incarnation == "" || e.Incarnation == first {
 			t.Fatalf("made again: incarnation %q, first %q", e.Incarnation, first)
 		}
 
 		mustUpdate(t, s, func(tx policy.Tx) error { return tx.PutSetting("k", "v1") })
-		if err := s.Update(ctx, func(tx policy.Tx) error { return tx.ReplaceSetting("k", "stale", "v2") }); !errors.Is(err, policy.ErrNotFound) {
+		if err := s.Update(ctx, func(tx policy.Tx) error { return tx.ReplaceSetting("k", "stale", "v2") }); !errors.Is(err, rolegate.ErrNotFound) {
 			t.Fatalf("replace from a stale value: %v", err)
 		}
 		mustUpdate(t, s, func(tx policy.Tx) error { return tx.ReplaceSetting("k", "v1", "v2") })

@@ -84,18 +84,18 @@ func coldLoadLarge(b *testing.B, store *Store, users int) {
 	actions := []string{"create", "read", "update", "delete"}
 	now := time.Now().UTC()
 	err := store.Update(ctx, func(tx policy.Tx) error {
-		if err := tx.InsertEntity(&policy.Entity{ID: ent, Name: ent, Revision: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+		if err := tx.InsertEntity(&rolegate.Entity{ID: ent, Name: ent, Revision: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
-		var rules []policy.Rule
+		var rules []rolegate.Rule
 		for r := 0; r < roles; r++ {
-			role := policy.Role{ID: fmt.Sprintf("role-%d", r), EntityID: ent, Name: fmt.Sprintf("role %d", r), RoleType: policy.RoleCustom,
-				Scope: policy.ScopeAccount, Status: policy.StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}
+			role := rolegate.Role{ID: fmt.Sprintf("role-%d", r), EntityID: ent, Name: fmt.Sprintf("role %d", r), RoleType: rolegate.RoleCustom,
+				Scope: rolegate.ScopeAccount, Status: rolegate.StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}
 			for k := 0; k < 20; k++ {
-				o := policy.ObjectPermissions{ObjectType: objects[(r+k/4)%len(objects)],
-					Actions: []policy.ActionPermission{{ActionName: actions[k%4], Permission: policy.Allowed}}}
+				o := rolegate.ObjectPermissions{ObjectType: objects[(r+k/4)%len(objects)],
+					Actions: []rolegate.ActionPermission{{ActionName: actions[k%4], Permission: rolegate.Allowed}}}
 				if k == 19 {
-					o.Actions[0].Permission = policy.Denied
+					o.Actions[0].Permission = rolegate.Denied
 				}
 				role.Permissions.Objects = append(role.Permissions.Objects, o)
 			}
@@ -106,7 +106,7 @@ func coldLoadLarge(b *testing.B, store *Store, users int) {
 		}
 		for u := 0; u < users; u++ {
 			for _, r := range []int{u % roles, (u*7 + 1) % roles} {
-				rules = append(rules, policy.CompileAssignment(policy.Assignment{EntityID: ent, UserID: fmt.Sprintf("user-%d", u), RoleID: fmt.Sprintf("role-%d", r)}))
+				rules = append(rules, policy.CompileAssignment(rolegate.Assignment{EntityID: ent, UserID: fmt.Sprintf("user-%d", u), RoleID: fmt.Sprintf("role-%d", r)}))
 			}
 		}
 		return tx.AddRules(rules)

@@ -23,7 +23,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate"
 )
 
 // Store is the gorm-backed policy.Store.
@@ -272,7 +272,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // unavailable marks an error as the database not answering.
 func unavailable(err error) error {
-	return fmt.Errorf("%w: %v", policy.ErrUnavailable, err)
+	return fmt.Errorf("%w: %v", rolegate.ErrUnavailable, err)
 }
 
 // translate maps gorm and driver errors to the policy sentinels.
@@ -280,14 +280,14 @@ func translate(err error) error {
 	if err == nil {
 		return nil
 	}
-	var pe *policy.Error
+	var pe *rolegate.Error
 	switch {
-	case errors.As(err, &pe), errors.Is(err, policy.ErrNotFound), errors.Is(err, policy.ErrDuplicate), errors.Is(err, policy.ErrUnavailable):
+	case errors.As(err, &pe), errors.Is(err, rolegate.ErrNotFound), errors.Is(err, rolegate.ErrDuplicate), errors.Is(err, rolegate.ErrUnavailable):
 		return err
 	case errors.Is(err, gorm.ErrRecordNotFound):
-		return fmt.Errorf("%w: %v", policy.ErrNotFound, err)
+		return fmt.Errorf("%w: %v", rolegate.ErrNotFound, err)
 	case errors.Is(err, gorm.ErrDuplicatedKey):
-		return fmt.Errorf("%w: %v", policy.ErrDuplicate, err)
+		return fmt.Errorf("%w: %v", rolegate.ErrDuplicate, err)
 	case isConnError(err), isServerTimeout(err):
 		return unavailable(err)
 	}

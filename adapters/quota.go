@@ -5,6 +5,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -22,7 +23,7 @@ const recountSQL = `UPDATE entities SET
 	           + (SELECT COUNT(*) FROM casbin_rule WHERE ptype = 'g' AND v2 = entities.id)`
 
 func (t *tx) RecountEntity(entityID string) error {
-	return translate(t.db.Exec(recountSQL+" WHERE id = ?", policy.StatusActive, entityID).Error)
+	return translate(t.db.Exec(recountSQL+" WHERE id = ?", rolegate.StatusActive, entityID).Error)
 }
 
 // The counter columns.
@@ -43,7 +44,7 @@ func (t *tx) count(entityID, column string, delta int64) error {
 }
 
 // ruleEntity is the entity a rule belongs to: p rules name it second, g rules third.
-func ruleEntity(r policy.Rule) string {
+func ruleEntity(r rolegate.Rule) string {
 	i := 1
 	if r.PType == "g" {
 		i = 2
@@ -55,7 +56,7 @@ func ruleEntity(r policy.Rule) string {
 }
 
 // countRules moves the rule counters by sign for each rule, grouped by entity.
-func (t *tx) countRules(rules []policy.Rule, sign int64) error {
+func (t *tx) countRules(rules []rolegate.Rule, sign int64) error {
 	per := map[string]int64{}
 	for _, r := range rules {
 		per[ruleEntity(r)] += sign

@@ -8,6 +8,7 @@ import (
 
 	gormadapter "github.com/casbin/gorm-adapter/v3"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -25,12 +26,12 @@ func BenchmarkQuotaCounts(b *testing.B) {
 	now := time.Now().UTC()
 	const users = 200_000
 	err = s.Update(ctx, func(tx policy.Tx) error {
-		if err := tx.InsertEntity(&policy.Entity{ID: "big", Revision: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+		if err := tx.InsertEntity(&rolegate.Entity{ID: "big", Revision: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
-		rules := make([]policy.Rule, 0, users)
+		rules := make([]rolegate.Rule, 0, users)
 		for i := 0; i < users; i++ {
-			rules = append(rules, policy.CompileAssignment(policy.Assignment{EntityID: "big", UserID: fmt.Sprintf("u%d", i), RoleID: "member"}))
+			rules = append(rules, policy.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: fmt.Sprintf("u%d", i), RoleID: "member"}))
 		}
 		return tx.AddRules(rules)
 	})

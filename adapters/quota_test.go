@@ -7,6 +7,7 @@ import (
 
 	gormadapter "github.com/casbin/gorm-adapter/v3"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -20,17 +21,17 @@ func TestEntityCounters(t *testing.T) {
 		newEntity(t, s, "other")
 		now := ms(time.Now())
 		r1, r2 := newRole("one", "e", now), newRole("two", "e", now)
-		r1.Permissions = policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc",
-			Actions: []policy.ActionPermission{ap("read", policy.Allowed), ap("delete", policy.Denied)}}}}
-		u := policy.User{ID: "ada", EntityID: "e", CreatedAt: now, UpdatedAt: now}
-		g := policy.CompileAssignment(policy.Assignment{EntityID: "e", UserID: "ada", RoleID: r1.ID})
-		gs := policy.CompileAssignment(policy.Assignment{EntityID: "e", UserID: "ada", RoleID: r2.ID, Scope: "team:1"})
+		r1.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc",
+			Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed), ap("delete", rolegate.Denied)}}}}
+		u := rolegate.User{ID: "ada", EntityID: "e", CreatedAt: now, UpdatedAt: now}
+		g := policy.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r1.ID})
+		gs := policy.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r2.ID, Scope: "team:1"})
 		steps := []struct {
 			name string
 			fn   func(tx policy.Tx) error
 		}{
 			{"roles and rules", func(tx policy.Tx) error {
-				for _, r := range []*policy.Role{&r1, &r2} {
+				for _, r := range []*rolegate.Role{&r1, &r2} {
 					if err := tx.InsertRole(r); err != nil {
 						return err
 					}
@@ -41,16 +42,16 @@ func TestEntityCounters(t *testing.T) {
 				if err := tx.InsertUser(&u); err != nil {
 					return err
 				}
-				return tx.AddRules([]policy.Rule{g, gs})
+				return tx.AddRules([]rolegate.Rule{g, gs})
 			}},
 			{"replace a subject's rules", func(tx policy.Tx) error {
 				return tx.ReplaceSubjectRules("e", policy.RoleSubject(r1.ID), policy.Compile(r1)[:1])
 			}},
 			{"remove rules, one of them absent", func(tx policy.Tx) error {
-				return tx.RemoveRules([]policy.Rule{gs, gs})
+				return tx.RemoveRules([]rolegate.Rule{gs, gs})
 			}},
 			{"delete a role", func(tx policy.Tx) error {
-				r2.Status = policy.StatusDeleted
+				r2.Status = rolegate.StatusDeleted
 				return tx.UpdateRole(&r2)
 			}},
 			{"update a deleted role", func(tx policy.Tx) error {
@@ -62,7 +63,7 @@ func TestEntityCounters(t *testing.T) {
 				return tx.UpdateRole(&r1)
 			}},
 			{"delete the user", func(tx policy.Tx) error {
-				if err := tx.RemoveRules([]policy.Rule{g}); err != nil {
+				if err := tx.RemoveRules([]rolegate.Rule{g}); err != nil {
 					return err
 				}
 				return tx.DeleteUser("e", "ada")
@@ -147,7 +148,7 @@ func recount(t *testing.T, s *Store, id string) policy.EntityCounts {
 	var c policy.EntityCounts
 	var p, g int64
 	for _, q := range []error{
-		s.r.Model(&roleRow{}).Where("entity_id = ? AND status = ?", id, policy.StatusActive).Count(&c.Roles).Error,
+		s.r.Model(&roleRow{}).Where("entity_id = ? AND status = ?", id, rolegate.StatusActive).Count(&c.Roles).Error,
 		s.r.Model(&userRow{}).Where("entity_id = ?", id).Count(&c.Users).Error,
 		s.r.Model(&gormadapter.CasbinRule{}).Where("ptype = 'p' AND v1 = ?", id).Count(&p).Error,
 		s.r.Model(&gormadapter.CasbinRule{}).Where("ptype = 'g' AND v2 = ?", id).Count(&g).Error,

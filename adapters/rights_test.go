@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -31,17 +32,17 @@ func TestStoredRightsByteForByte(t *testing.T) {
 			}
 			return text
 		}
-		want := policy.Permissions{Objects: []policy.ObjectPermissions{
-			{ObjectType: "payable", Actions: []policy.ActionPermission{ap("read", policy.Allowed), ap("approve", policy.AllowedForOwn),
-				ap("update", policy.NotAllowed), ap("delete", policy.Denied)}},
-			{ObjectType: "accounts:/auth/users", Actions: []policy.ActionPermission{ap("write", policy.Allowed)}},
-			{ObjectType: "*", Actions: []policy.ActionPermission{ap("*", policy.Allowed)}},
+		want := rolegate.Permissions{Objects: []rolegate.ObjectPermissions{
+			{ObjectType: "payable", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed), ap("approve", rolegate.AllowedForOwn),
+				ap("update", rolegate.NotAllowed), ap("delete", rolegate.Denied)}},
+			{ObjectType: "accounts:/auth/users", Actions: []rolegate.ActionPermission{ap("write", rolegate.Allowed)}},
+			{ObjectType: "*", Actions: []rolegate.ActionPermission{ap("*", rolegate.Allowed)}},
 		}}
 		now := ms(time.Now())
 		r := newRole("r", "e", now)
 		r.Permissions = want
-		u := policy.User{ID: "ada", EntityID: "e", CreatedAt: now, UpdatedAt: now, Permissions: want}
-		empty := policy.User{ID: "bob", EntityID: "e", CreatedAt: now, UpdatedAt: now}
+		u := rolegate.User{ID: "ada", EntityID: "e", CreatedAt: now, UpdatedAt: now, Permissions: want}
+		empty := rolegate.User{ID: "bob", EntityID: "e", CreatedAt: now, UpdatedAt: now}
 		mustUpdate(t, s, func(tx policy.Tx) error {
 			if err := tx.InsertRole(&r); err != nil {
 				return err
@@ -65,7 +66,7 @@ func TestStoredRightsByteForByte(t *testing.T) {
 		if err := s.w.Exec("UPDATE roles SET permissions = ? WHERE id = ?", storedRightsText, r.ID).Error; err != nil {
 			t.Fatal(err)
 		}
-		var got policy.Role
+		var got rolegate.Role
 		mustUpdate(t, s, func(tx policy.Tx) error {
 			var err error
 			if got, err = tx.GetRole("e", r.ID); err != nil {

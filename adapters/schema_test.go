@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -215,7 +216,7 @@ func putOldRows(t *testing.T, s *Store, now time.Time) {
 	exec("INSERT INTO entities (id, name, revision, created_at, updated_at) VALUES (?, ?, ?, ?, ?)", "acme", "Acme", 4, now, now)
 	exec("INSERT INTO roles (id, entity_id, name, name_key, description, permissions, is_default, role_type, scope, status, version, "+
 		"created_at, created_by, updated_at, updated_by, deleted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		"r1", "acme", "Reader", "Reader", "reads", perms, false, policy.RoleCustom, policy.ScopeAccount, policy.StatusActive, 1,
+		"r1", "acme", "Reader", "Reader", "reads", perms, false, rolegate.RoleCustom, rolegate.ScopeAccount, rolegate.StatusActive, 1,
 		now, "alice", now, "alice", "")
 	exec("INSERT INTO users (entity_id, id, email, name, permissions, created_at, created_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		"acme", "u1", "u1@example.com", "U One", "", now, "alice", now)
@@ -238,7 +239,7 @@ func checkOldRows(t *testing.T, s *Store, now time.Time, release int) {
 			t.Errorf("entity: %+v %v", e, err)
 		}
 		r, err := tx.GetRole("acme", "r1")
-		if err != nil || r.Name != "Reader" || r.Status != policy.StatusActive || len(r.Permissions.Objects) != 1 || !r.CreatedAt.Equal(now) {
+		if err != nil || r.Name != "Reader" || r.Status != rolegate.StatusActive || len(r.Permissions.Objects) != 1 || !r.CreatedAt.Equal(now) {
 			t.Errorf("role: %+v %v", r, err)
 		}
 		u, err := tx.GetUser("acme", "u1")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -79,8 +80,8 @@ func TestLoadPolicyOneSnapshot(t *testing.T) {
 				if err := tx.InsertRole(&r); err != nil {
 					return err
 				}
-				return tx.AddRules(policy.CompileRights(policy.RoleSubject(r.ID), "e", policy.Permissions{Objects: []policy.ObjectPermissions{
-					{ObjectType: fmt.Sprintf("o%d", rev), Actions: []policy.ActionPermission{ap("read", policy.Allowed)}}}}))
+				return tx.AddRules(policy.CompileRights(policy.RoleSubject(r.ID), "e", rolegate.Permissions{Objects: []rolegate.ObjectPermissions{
+					{ObjectType: fmt.Sprintf("o%d", rev), Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}))
 			})
 		}
 		done.Store(true)

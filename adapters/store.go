@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -54,7 +55,7 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityP
 		out.Revision, out.Created = e.Revision, utc(e.CreatedAt)
 		// The entity's counter says about how many rules come: one
 		// allocation instead of a slice grown again and again.
-		out.Rules = make([]policy.Rule, 0, min(max(e.RuleCount, 0), maxRulePresize))
+		out.Rules = make([]rolegate.Rule, 0, min(max(e.RuleCount, 0), maxRulePresize))
 		r := ruleReader{dialect: s.dialect, entityID: entityID, in: interner{}}
 		ok, err := r.read(t.db, &out.Rules, true)
 		if err != nil {
@@ -67,7 +68,7 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityP
 			}
 		}
 		var roles []roleRow
-		if err := t.db.Select("id", "name").Where("entity_id = ? AND status = ?", entityID, policy.StatusActive).Find(&roles).Error; err != nil {
+		if err := t.db.Select("id", "name").Where("entity_id = ? AND status = ?", entityID, rolegate.StatusActive).Find(&roles).Error; err != nil {
 			return translate(err)
 		}
 		out.RoleNames = make(map[string]string, len(roles))
@@ -129,7 +130,7 @@ func (r *ruleReader) values(n int) []string {
 
 // read appends the entity's rules to out. Joined, each rule comes as one
 // column; ok is false when a row did not split into its values.
-func (r *ruleReader) read(db *gorm.DB, out *[]policy.Rule, joined bool) (ok bool, err error) {
+func (r *ruleReader) read(db *gorm.DB, out *[]rolegate.Rule, joined bool) (ok bool, err error) {
 	// SQLite's planner prefers the adapter's covering unique index, which
 	// scans every rule of the type; name the index that finds one entity's.
 	pTable, gTable := "casbin_rule", "casbin_rule"
@@ -139,18 +140,18 @@ func (r *ruleReader) read(db *gorm.DB, out *[]policy.Rule, joined bool) (ok bool
 	}
 	pCols, gCols := []string{"v0", "v2", "v3", "v4", "v5"}, []string{"v0", "v1", "v3"}
 	// p rules: [v0, entity, v2, v3, v4, v5] without trailing empty values.
-	p := func(v []string) policy.Rule {
+	p := func(v []string) rolegate.Rule {
 		v[1] = r.entityID
-		return policy.Rule{PType: "p", Values: trimEmpty(v)}
+		return rolegate.Rule{PType: "p", Values: trimEmpty(v)}
 	}
 	// g rules: [v0, v1, entity], or [v0, v1, entity, v3] for the malformed
 	// rule the engine refuses.
-	g := func(v []string) policy.Rule {
+	g := func(v []string) rolegate.Rule {
 		v[2] = r.entityID
 		if v[3] == "" {
 			v = v[:3:3]
 		}
-		return policy.Rule{PType: "g", Values: v}
+		return rolegate.Rule{PType: "g", Values: v}
 	}
 	if joined {
 		ok, err := r.eachJoined(db, pTable, "p", "v1", pCols, func(row []byte) bool {
@@ -353,7 +354,7 @@ func utcPtr(t *time.Time) *time.Time {
 
 // InsertEntity stores a new entity; one without an incarnation gets a new
 // one (set on e).
-func (t *tx) InsertEntity(e *policy.Entity) error {
+func (t *tx) InsertEntity(e *rolegate.Entity) error {
 	inc := e.Incarnation
 	if inc == "" {
 		inc = uuid.NewString()
@@ -366,20 +367,20 @@ func (t *tx) InsertEntity(e *policy.Entity) error {
 	return nil
 }
 
-func entityOf(r entityRow) policy.Entity {
-	return policy.Entity{ID: r.ID, Name: r.Name, Revision: r.Revision, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+func entityOf(r entityRow) rolegate.Entity {
+	return rolegate.Entity{ID: r.ID, Name: r.Name, Revision: r.Revision, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 		Incarnation: r.Incarnation}
 }
 
-func (t *tx) GetEntity(id string) (policy.Entity, error) {
+func (t *tx) GetEntity(id string) (rolegate.Entity, error) {
 	var r entityRow
 	if err := t.db.Where("id = ?", id).Take(&r).Error; err != nil {
-		return policy.Entity{}, translate(err)
+		return rolegate.Entity{}, translate(err)
 	}
 	return entityOf(r), nil
 }
 
-func (t *tx) ListEntities(afterID string, limit int) ([]policy.Entity, error) {
+func (t *tx) ListEntities(afterID string, limit int) ([]rolegate.Entity, error) {
 	var rows []entityRow
 	q := t.db.Order("id ASC").Limit(limit)
 	if afterID != "" {
@@ -388,7 +389,7 @@ func (t *tx) ListEntities(afterID string, limit int) ([]policy.Entity, error) {
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
-	out := make([]policy.Entity, 0, len(rows))
+	out := make([]rolegate.Entity, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, entityOf(r))
 	}
@@ -415,7 +416,7 @@ func (t *tx) DeleteEntity(id string) error {
 		return translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("entity %q: %w", id, policy.ErrNotFound)
+		return fmt.Errorf("entity %q: %w", id, rolegate.ErrNotFound)
 	}
 	return nil
 }
@@ -427,7 +428,7 @@ func (t *tx) BumpRevision(entityID string, now time.Time) (int64, error) {
 		return 0, translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return 0, fmt.Errorf("entity %q: %w", entityID, policy.ErrNotFound)
+		return 0, fmt.Errorf("entity %q: %w", entityID, rolegate.ErrNotFound)
 	}
 	var e entityRow
 	if err := t.db.Select("revision").Where("id = ?", entityID).Take(&e).Error; err != nil {
@@ -453,7 +454,7 @@ func (t *tx) EntityRevisions(ids []string) (map[string]int64, error) {
 
 // ---- roles ----
 
-func roleRowOf(r *policy.Role) (roleRow, error) {
+func roleRowOf(r *rolegate.Role) (roleRow, error) {
 	perms, err := policy.EncodeRights(r.Permissions)
 	if err != nil {
 		return roleRow{}, err
@@ -462,25 +463,25 @@ func roleRowOf(r *policy.Role) (roleRow, error) {
 		IsDefault: r.Default, RoleType: r.RoleType, Scope: r.Scope, Status: r.Status, Version: r.Version,
 		CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: utc(r.UpdatedAt), UpdatedBy: r.UpdatedBy,
 		DeletedAt: utcPtr(r.DeletedAt), DeletedBy: r.DeletedBy}
-	if r.Status == policy.StatusActive && r.Name != "" {
+	if r.Status == rolegate.StatusActive && r.Name != "" {
 		name := r.Name
 		row.NameKey = &name
 	}
 	return row, nil
 }
 
-func roleOf(r roleRow) (policy.Role, error) {
+func roleOf(r roleRow) (rolegate.Role, error) {
 	perms, err := policy.DecodeRights(r.Permissions)
 	if err != nil {
-		return policy.Role{}, err
+		return rolegate.Role{}, err
 	}
-	return policy.Role{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description, Permissions: perms,
+	return rolegate.Role{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description, Permissions: perms,
 		Default: r.IsDefault, RoleType: r.RoleType, Scope: r.Scope, Status: r.Status, Version: r.Version,
 		CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: utc(r.UpdatedAt), UpdatedBy: r.UpdatedBy,
 		DeletedAt: utcPtr(r.DeletedAt), DeletedBy: r.DeletedBy}, nil
 }
 
-func (t *tx) InsertRole(r *policy.Role) error {
+func (t *tx) InsertRole(r *rolegate.Role) error {
 	row, err := roleRowOf(r)
 	if err != nil {
 		return err
@@ -493,13 +494,13 @@ func (t *tx) InsertRole(r *policy.Role) error {
 
 // activeRole is 1 for an active role's status, which the role counter counts.
 func activeRole(status string) int64 {
-	if status == policy.StatusActive {
+	if status == rolegate.StatusActive {
 		return 1
 	}
 	return 0
 }
 
-func (t *tx) UpdateRole(r *policy.Role) error {
+func (t *tx) UpdateRole(r *rolegate.Role) error {
 	row, err := roleRowOf(r)
 	if err != nil {
 		return err
@@ -516,15 +517,15 @@ func (t *tx) UpdateRole(r *policy.Role) error {
 		return translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("role %q: %w", r.ID, policy.ErrNotFound)
+		return fmt.Errorf("role %q: %w", r.ID, rolegate.ErrNotFound)
 	}
 	return nil
 }
 
-func (t *tx) GetRole(entityID, roleID string) (policy.Role, error) {
+func (t *tx) GetRole(entityID, roleID string) (rolegate.Role, error) {
 	var r roleRow
 	if err := t.db.Where("entity_id = ? AND id = ?", entityID, roleID).Take(&r).Error; err != nil {
-		return policy.Role{}, translate(err)
+		return rolegate.Role{}, translate(err)
 	}
 	return roleOf(r)
 }
@@ -549,7 +550,7 @@ func keyset(q *gorm.DB, column string, isTime bool, p policy.Page) (*gorm.DB, er
 		if isTime {
 			tm, err := time.Parse(time.RFC3339Nano, p.After.Value)
 			if err != nil {
-				return nil, fmt.Errorf("cursor %q: %w", p.After.Value, policy.ErrNotFound)
+				return nil, fmt.Errorf("cursor %q: %w", p.After.Value, rolegate.ErrNotFound)
 			}
 			v = tm.UTC()
 		}
@@ -570,7 +571,7 @@ func keyset(q *gorm.DB, column string, isTime bool, p policy.Page) (*gorm.DB, er
 	return q, nil
 }
 
-func (t *tx) ListRoles(entityID string, f policy.RoleFilter, p policy.Page) ([]policy.Role, error) {
+func (t *tx) ListRoles(entityID string, f policy.RoleFilter, p policy.Page) ([]rolegate.Role, error) {
 	q := t.db.Where("entity_id = ?", entityID)
 	if f.Status != "" {
 		q = q.Where("status = ?", f.Status)
@@ -611,13 +612,13 @@ func (t *tx) ListRoles(entityID string, f policy.RoleFilter, p policy.Page) ([]p
 	}
 	q, err := keyset(q, column, column != "name", p)
 	if err != nil {
-		return []policy.Role{}, nil // a cursor that cannot be read starts nowhere
+		return []rolegate.Role{}, nil // a cursor that cannot be read starts nowhere
 	}
 	var rows []roleRow
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
-	out := make([]policy.Role, 0, len(rows))
+	out := make([]rolegate.Role, 0, len(rows))
 	for _, r := range rows {
 		role, err := roleOf(r)
 		if err != nil {
@@ -630,7 +631,7 @@ func (t *tx) ListRoles(entityID string, f policy.RoleFilter, p policy.Page) ([]p
 
 // ---- users ----
 
-func userRowOf(u *policy.User) (userRow, error) {
+func userRowOf(u *rolegate.User) (userRow, error) {
 	perms, err := policy.EncodeRights(u.Permissions)
 	if err != nil {
 		return userRow{}, err
@@ -639,16 +640,16 @@ func userRowOf(u *policy.User) (userRow, error) {
 		CreatedAt: utc(u.CreatedAt), CreatedBy: u.CreatedBy, UpdatedAt: utc(u.UpdatedAt), LastSeenAt: utcPtr(u.LastSeenAt)}, nil
 }
 
-func userOf(r userRow) (policy.User, error) {
+func userOf(r userRow) (rolegate.User, error) {
 	perms, err := policy.DecodeRights(r.Permissions)
 	if err != nil {
-		return policy.User{}, err
+		return rolegate.User{}, err
 	}
-	return policy.User{ID: r.ID, EntityID: r.EntityID, Email: r.Email, Name: r.Name, Permissions: perms,
+	return rolegate.User{ID: r.ID, EntityID: r.EntityID, Email: r.Email, Name: r.Name, Permissions: perms,
 		CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: utc(r.UpdatedAt), LastSeenAt: utcPtr(r.LastSeenAt)}, nil
 }
 
-func (t *tx) InsertUser(u *policy.User) error {
+func (t *tx) InsertUser(u *rolegate.User) error {
 	row, err := userRowOf(u)
 	if err != nil {
 		return err
@@ -659,7 +660,7 @@ func (t *tx) InsertUser(u *policy.User) error {
 	return t.count(u.EntityID, userCount, 1)
 }
 
-func (t *tx) UpdateUser(u *policy.User) error {
+func (t *tx) UpdateUser(u *rolegate.User) error {
 	row, err := userRowOf(u)
 	if err != nil {
 		return err
@@ -669,20 +670,20 @@ func (t *tx) UpdateUser(u *policy.User) error {
 		return translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("user %q: %w", u.ID, policy.ErrNotFound)
+		return fmt.Errorf("user %q: %w", u.ID, rolegate.ErrNotFound)
 	}
 	return nil
 }
 
-func (t *tx) GetUser(entityID, userID string) (policy.User, error) {
+func (t *tx) GetUser(entityID, userID string) (rolegate.User, error) {
 	var r userRow
 	if err := t.db.Where("entity_id = ? AND id = ?", entityID, userID).Take(&r).Error; err != nil {
-		return policy.User{}, translate(err)
+		return rolegate.User{}, translate(err)
 	}
 	return userOf(r)
 }
 
-func (t *tx) ListUsers(entityID string, f policy.UserFilter, p policy.Page) ([]policy.User, error) {
+func (t *tx) ListUsers(entityID string, f policy.UserFilter, p policy.Page) ([]rolegate.User, error) {
 	q := t.db.Where("entity_id = ?", entityID)
 	if f.Search != "" {
 		pat := likePattern(f.Search)
@@ -699,7 +700,7 @@ func (t *tx) ListUsers(entityID string, f policy.UserFilter, p policy.Page) ([]p
 	if err := q.Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
-	out := make([]policy.User, 0, len(rows))
+	out := make([]rolegate.User, 0, len(rows))
 	for _, r := range rows {
 		u, err := userOf(r)
 		if err != nil {
@@ -719,14 +720,14 @@ func (t *tx) DeleteUser(entityID, userID string) error {
 		return translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("user %q: %w", userID, policy.ErrNotFound)
+		return fmt.Errorf("user %q: %w", userID, rolegate.ErrNotFound)
 	}
 	return t.count(entityID, userCount, -res.RowsAffected)
 }
 
 // ---- assignments ----
 
-func (t *tx) PutAssignment(a *policy.Assignment) error {
+func (t *tx) PutAssignment(a *rolegate.Assignment) error {
 	var n int64
 	if err := t.db.Model(&assignmentRow{}).Where("entity_id = ? AND user_id = ? AND role_id = ? AND scope = ?",
 		a.EntityID, a.UserID, a.RoleID, a.Scope).Count(&n).Error; err != nil {
@@ -740,18 +741,18 @@ func (t *tx) PutAssignment(a *policy.Assignment) error {
 	return translate(t.db.Create(&row).Error)
 }
 
-func (t *tx) DeleteAssignment(a policy.Assignment) error {
+func (t *tx) DeleteAssignment(a rolegate.Assignment) error {
 	res := t.db.Where("entity_id = ? AND user_id = ? AND role_id = ? AND scope = ?", a.EntityID, a.UserID, a.RoleID, a.Scope).Delete(&assignmentRow{})
 	if res.Error != nil {
 		return translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("assignment: %w", policy.ErrNotFound)
+		return fmt.Errorf("assignment: %w", rolegate.ErrNotFound)
 	}
 	return nil
 }
 
-func (t *tx) ListAssignments(entityID string, f policy.AssignmentFilter) ([]policy.Assignment, error) {
+func (t *tx) ListAssignments(entityID string, f policy.AssignmentFilter) ([]rolegate.Assignment, error) {
 	q := t.db.Where("entity_id = ?", entityID)
 	if f.UserID != "" {
 		q = q.Where("user_id = ?", f.UserID)
@@ -769,24 +770,24 @@ func (t *tx) ListAssignments(entityID string, f policy.AssignmentFilter) ([]poli
 	if err := q.Order("user_id, scope, role_id").Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
-	out := make([]policy.Assignment, 0, len(rows))
+	out := make([]rolegate.Assignment, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, assignmentOf(r))
 	}
 	return out, nil
 }
 
-func assignmentOf(r assignmentRow) policy.Assignment {
-	return policy.Assignment{EntityID: r.EntityID, UserID: r.UserID, RoleID: r.RoleID, Scope: r.Scope, CreatedAt: utc(r.CreatedAt),
+func assignmentOf(r assignmentRow) rolegate.Assignment {
+	return rolegate.Assignment{EntityID: r.EntityID, UserID: r.UserID, RoleID: r.RoleID, Scope: r.Scope, CreatedAt: utc(r.CreatedAt),
 		ExpiresAt: utcPtr(r.ExpiresAt)}
 }
 
-func (t *tx) ExpiredAssignments(before time.Time, limit int) ([]policy.Assignment, error) {
+func (t *tx) ExpiredAssignments(before time.Time, limit int) ([]rolegate.Assignment, error) {
 	var rows []assignmentRow
 	if err := t.db.Where("expires_at IS NOT NULL AND expires_at <= ?", utc(before)).Order("expires_at").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
-	out := make([]policy.Assignment, 0, len(rows))
+	out := make([]rolegate.Assignment, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, assignmentOf(r))
 	}
@@ -796,7 +797,7 @@ func (t *tx) ExpiredAssignments(before time.Time, limit int) ([]policy.Assignmen
 // ---- rules ----
 
 // casbinRow lays a rule out in casbin_rule's columns.
-func casbinRow(r policy.Rule) (gormadapter.CasbinRule, error) {
+func casbinRow(r rolegate.Rule) (gormadapter.CasbinRule, error) {
 	if len(r.Values) == 0 || len(r.Values) > 6 {
 		return gormadapter.CasbinRule{}, fmt.Errorf("rule %q has %d values", r.String(), len(r.Values))
 	}
@@ -810,18 +811,18 @@ func casbinRow(r policy.Rule) (gormadapter.CasbinRule, error) {
 	return gormadapter.CasbinRule{Ptype: r.PType, V0: v[0], V1: v[1], V2: v[2], V3: v[3], V4: v[4], V5: v[5]}, nil
 }
 
-func ruleOf(c gormadapter.CasbinRule) policy.Rule {
+func ruleOf(c gormadapter.CasbinRule) rolegate.Rule {
 	vals := []string{c.V0, c.V1, c.V2, c.V3, c.V4, c.V5}
 	n := len(vals)
 	for n > 0 && vals[n-1] == "" {
 		n--
 	}
-	return policy.Rule{PType: c.Ptype, Values: vals[:n]}
+	return rolegate.Rule{PType: c.Ptype, Values: vals[:n]}
 }
 
 // AddRules inserts in chunks (chunkRows): SQLite refuses statements with too
 // many variables.
-func (t *tx) AddRules(rules []policy.Rule) error {
+func (t *tx) AddRules(rules []rolegate.Rule) error {
 	if len(rules) == 0 {
 		return nil
 	}
@@ -839,7 +840,7 @@ func (t *tx) AddRules(rules []policy.Rule) error {
 	return t.countRules(rules, 1)
 }
 
-func (t *tx) RemoveRules(rules []policy.Rule) error {
+func (t *tx) RemoveRules(rules []rolegate.Rule) error {
 	removed := map[string]int64{}
 	for _, r := range rules {
 		row, err := casbinRow(r)
@@ -861,7 +862,7 @@ func (t *tx) RemoveRules(rules []policy.Rule) error {
 	return nil
 }
 
-func (t *tx) ReplaceSubjectRules(entityID, subject string, rules []policy.Rule) error {
+func (t *tx) ReplaceSubjectRules(entityID, subject string, rules []rolegate.Rule) error {
 	res := t.db.Where("ptype = ? AND v0 = ? AND v1 = ?", "p", subject, entityID).Delete(&gormadapter.CasbinRule{})
 	if res.Error != nil {
 		return translate(res.Error)
@@ -888,14 +889,14 @@ func (t *tx) ReplaceSetting(key, old, value string) error {
 		return translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("setting %q with the value read: %w", key, policy.ErrNotFound)
+		return fmt.Errorf("setting %q with the value read: %w", key, rolegate.ErrNotFound)
 	}
 	return nil
 }
 
 func (t *tx) PutSetting(key, value string) error {
 	err := t.db.Create(&settingRow{Name: key, Value: value}).Error
-	if err != nil && !errors.Is(translate(err), policy.ErrDuplicate) {
+	if err != nil && !errors.Is(translate(err), rolegate.ErrDuplicate) {
 		return translate(err)
 	}
 	return translate(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -145,8 +146,8 @@ func runSuite(t *testing.T, open func(t *testing.T) *Store) {
 
 var ctx = context.Background()
 
-func ap(action string, p policy.Permission) policy.ActionPermission {
-	return policy.ActionPermission{ActionName: action, Permission: p}
+func ap(action string, p rolegate.Permission) rolegate.ActionPermission {
+	return rolegate.ActionPermission{ActionName: action, Permission: p}
 }
 
 func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
@@ -162,21 +163,21 @@ func newEntity(t *testing.T, s *Store, id string) {
 	t.Helper()
 	now := ms(time.Now())
 	mustUpdate(t, s, func(tx policy.Tx) error {
-		return tx.InsertEntity(&policy.Entity{ID: id, Name: "E " + id, Revision: 1, CreatedAt: now, UpdatedAt: now})
+		return tx.InsertEntity(&rolegate.Entity{ID: id, Name: "E " + id, Revision: 1, CreatedAt: now, UpdatedAt: now})
 	})
 }
 
-func newRole(name string, entity string, at time.Time) policy.Role {
-	return policy.Role{ID: uuid.NewString(), EntityID: entity, Name: name, RoleType: policy.RoleCustom, Scope: policy.ScopeAccount,
-		Status: policy.StatusActive, Version: 1, CreatedAt: at, UpdatedAt: at}
+func newRole(name string, entity string, at time.Time) rolegate.Role {
+	return rolegate.Role{ID: uuid.NewString(), EntityID: entity, Name: name, RoleType: rolegate.RoleCustom, Scope: rolegate.ScopeAccount,
+		Status: rolegate.StatusActive, Version: 1, CreatedAt: at, UpdatedAt: at}
 }
 
 func testEntities(t *testing.T, s *Store) {
 	newEntity(t, s, "acme")
 	err := s.Update(ctx, func(tx policy.Tx) error {
-		return tx.InsertEntity(&policy.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()})
+		return tx.InsertEntity(&rolegate.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()})
 	})
-	if !errors.Is(err, policy.ErrDuplicate) {
+	if !errors.Is(err, rolegate.ErrDuplicate) {
 		t.Fatalf("duplicate entity: %v", err)
 	}
 	var rev int64
@@ -185,7 +186,7 @@ func testEntities(t *testing.T, s *Store) {
 		t.Fatalf("revision %d, want 2", rev)
 	}
 	err = s.Update(ctx, func(tx policy.Tx) error { _, err := tx.BumpRevision("nope", time.Now()); return err })
-	if !errors.Is(err, policy.ErrNotFound) {
+	if !errors.Is(err, rolegate.ErrNotFound) {
 		t.Fatalf("bump unknown: %v", err)
 	}
 	for _, id := range []string{"b", "c", "d"} {
@@ -196,7 +197,7 @@ func testEntities(t *testing.T, s *Store) {
 		if err != nil || e.Revision != 2 || e.Name != "E acme" {
 			t.Fatalf("get: %+v %v", e, err)
 		}
-		if _, err := tx.GetEntity("zzz"); !errors.Is(err, policy.ErrNotFound) {
+		if _, err := tx.GetEntity("zzz"); !errors.Is(err, rolegate.ErrNotFound) {
 			t.Fatalf("get unknown: %v", err)
 		}
 		list, err := tx.ListEntities("acme", 2)
@@ -242,7 +243,7 @@ func testRoleNames(t *testing.T, s *Store) {
 	a := newRole("Admin", "e1", now)
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&a) })
 	dup := newRole("Admin", "e1", now)
-	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.InsertRole(&dup) }); !errors.Is(err, policy.ErrDuplicate) {
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.InsertRole(&dup) }); !errors.Is(err, rolegate.ErrDuplicate) {
 		t.Fatalf("duplicate active name: %v", err)
 	}
 	// Case-sensitive, and per entity.
@@ -255,17 +256,17 @@ func testRoleNames(t *testing.T, s *Store) {
 		return tx.InsertRole(&other)
 	})
 	// A deleted role frees its name.
-	a.Status, a.DeletedAt = policy.StatusDeleted, &now
+	a.Status, a.DeletedAt = rolegate.StatusDeleted, &now
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.UpdateRole(&a) })
 	again := newRole("Admin", "e1", now)
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&again) })
 	// Renaming onto an active name is a duplicate.
 	lower.Name = "Admin"
-	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.UpdateRole(&lower) }); !errors.Is(err, policy.ErrDuplicate) {
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.UpdateRole(&lower) }); !errors.Is(err, rolegate.ErrDuplicate) {
 		t.Fatalf("rename onto a taken name: %v", err)
 	}
 	s.View(ctx, func(tx policy.Tx) error {
-		if _, err := tx.GetRole("e2", a.ID); !errors.Is(err, policy.ErrNotFound) {
+		if _, err := tx.GetRole("e2", a.ID); !errors.Is(err, rolegate.ErrNotFound) {
 			t.Fatalf("another entity's role: %v", err)
 		}
 		return nil
@@ -279,9 +280,9 @@ func testRoleRoundTrip(t *testing.T, s *Store) {
 	r.Description = "Administrate orders — ünïcode"
 	r.Default = true
 	r.CreatedBy, r.UpdatedBy = "admin", "admin"
-	r.Permissions = policy.Permissions{Objects: []policy.ObjectPermissions{
-		{ObjectType: "payable", Actions: []policy.ActionPermission{ap("read", policy.Allowed), ap("approve", policy.AllowedForOwn), ap("update", policy.NotAllowed), ap("delete", policy.Denied)}},
-		{ObjectType: "*", Actions: []policy.ActionPermission{ap("read", policy.Allowed)}},
+	r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{
+		{ObjectType: "payable", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed), ap("approve", rolegate.AllowedForOwn), ap("update", rolegate.NotAllowed), ap("delete", rolegate.Denied)}},
+		{ObjectType: "*", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}},
 	}}
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&r) })
 	s.View(ctx, func(tx policy.Tx) error {
@@ -299,7 +300,7 @@ func testRoleRoundTrip(t *testing.T, s *Store) {
 func testListRoles(t *testing.T, s *Store) {
 	newEntity(t, s, "e")
 	base := ms(time.Now())
-	var roles []policy.Role
+	var roles []rolegate.Role
 	mustUpdate(t, s, func(tx policy.Tx) error {
 		for i := 0; i < 7; i++ {
 			// Pairs share created_at, so ties are broken by id.
@@ -307,7 +308,7 @@ func testListRoles(t *testing.T, s *Store) {
 			if i == 3 {
 				r.Description = "has 100%_off"
 				r.Default = true
-				r.RoleType = policy.RoleSystem
+				r.RoleType = rolegate.RoleSystem
 			}
 			if err := tx.InsertRole(&r); err != nil {
 				return err
@@ -339,7 +340,7 @@ func testListRoles(t *testing.T, s *Store) {
 			if len(page) < p.Limit {
 				return all
 			}
-			var last policy.Role
+			var last rolegate.Role
 			for _, r := range roles {
 				if r.Name == page[len(page)-1] {
 					last = r
@@ -374,10 +375,10 @@ func testListRoles(t *testing.T, s *Store) {
 		{policy.RoleFilter{Search: "%"}, "role 3"},
 		{policy.RoleFilter{Name: "role 5"}, "role 5"},
 		{policy.RoleFilter{Default: &yes}, "role 3"},
-		{policy.RoleFilter{RoleType: policy.RoleSystem}, "role 3"},
+		{policy.RoleFilter{RoleType: rolegate.RoleSystem}, "role 3"},
 		{policy.RoleFilter{IDs: []string{roles[1].ID, roles[4].ID}}, "role 1,role 4"},
 		{policy.RoleFilter{CreatedAt: []policy.TimeBound{{Op: "gte", Time: base.Add(time.Second)}, {Op: "lt", Time: base.Add(2 * time.Second)}}}, "role 2,role 3"},
-		{policy.RoleFilter{Status: policy.StatusDeleted}, ""},
+		{policy.RoleFilter{Status: rolegate.StatusDeleted}, ""},
 	} {
 		if got := strings.Join(list(c.f, policy.Page{Limit: 100, Sort: "name"}), ","); got != c.want {
 			t.Errorf("filter %+v: %q, want %q", c.f, got, c.want)
@@ -389,27 +390,27 @@ func testUsers(t *testing.T, s *Store) {
 	newEntity(t, s, "e")
 	now := ms(time.Now())
 	r := newRole("r", "e", now)
-	u := policy.User{ID: "Ada@Example.com", EntityID: "e", Email: "ada@example.com", Name: "Ada Lovelace", CreatedAt: now, UpdatedAt: now,
-		Permissions: policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc", Actions: []policy.ActionPermission{ap("read", policy.Allowed)}}}}}
+	u := rolegate.User{ID: "Ada@Example.com", EntityID: "e", Email: "ada@example.com", Name: "Ada Lovelace", CreatedAt: now, UpdatedAt: now,
+		Permissions: rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}}
 	mustUpdate(t, s, func(tx policy.Tx) error {
 		if err := tx.InsertRole(&r); err != nil {
 			return err
 		}
 		for _, id := range []string{"bob", "BOB", "carl"} {
-			if err := tx.InsertUser(&policy.User{ID: id, EntityID: "e", Name: strings.ToUpper(id) + " x", CreatedAt: now, UpdatedAt: now}); err != nil {
+			if err := tx.InsertUser(&rolegate.User{ID: id, EntityID: "e", Name: strings.ToUpper(id) + " x", CreatedAt: now, UpdatedAt: now}); err != nil {
 				return err
 			}
 		}
 		return tx.InsertUser(&u)
 	})
-	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.InsertUser(&u) }); !errors.Is(err, policy.ErrDuplicate) {
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.InsertUser(&u) }); !errors.Is(err, rolegate.ErrDuplicate) {
 		t.Fatalf("duplicate user: %v", err)
 	}
-	a := policy.Assignment{EntityID: "e", UserID: u.ID, RoleID: r.ID, CreatedAt: now}
+	a := rolegate.Assignment{EntityID: "e", UserID: u.ID, RoleID: r.ID, CreatedAt: now}
 	scoped := a
 	scoped.Scope = "team:42"
 	mustUpdate(t, s, func(tx policy.Tx) error {
-		for _, x := range []*policy.Assignment{&a, &a, &scoped} { // storing one twice is no error
+		for _, x := range []*rolegate.Assignment{&a, &a, &scoped} { // storing one twice is no error
 			if err := tx.PutAssignment(x); err != nil {
 				return err
 			}
@@ -446,7 +447,7 @@ func testUsers(t *testing.T, s *Store) {
 		return nil
 	})
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteAssignment(scoped) })
-	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.DeleteAssignment(scoped) }); !errors.Is(err, policy.ErrNotFound) {
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.DeleteAssignment(scoped) }); !errors.Is(err, rolegate.ErrNotFound) {
 		t.Fatalf("delete missing assignment: %v", err)
 	}
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteUser("e", u.ID) })
@@ -463,8 +464,8 @@ func testRules(t *testing.T, s *Store) {
 	newEntity(t, s, "other")
 	now := ms(time.Now())
 	r := newRole("reader", "e", now)
-	r.Permissions = policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc", Actions: []policy.ActionPermission{ap("read", policy.Allowed), ap("delete", policy.Denied)}}}}
-	g := policy.CompileAssignment(policy.Assignment{EntityID: "e", UserID: "ada", RoleID: r.ID})
+	r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed), ap("delete", rolegate.Denied)}}}}
+	g := policy.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r.ID})
 	otherRule := policy.CompileRights("r:x", "other", r.Permissions)
 	mustUpdate(t, s, func(tx policy.Tx) error {
 		if err := tx.InsertRole(&r); err != nil {
@@ -484,7 +485,7 @@ func testRules(t *testing.T, s *Store) {
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") || pol.Revision != 1 || pol.RoleNames[r.ID] != "reader" {
 		t.Fatalf("LoadPolicy: %+v\nwant %v", pol, want)
 	}
-	if _, err := s.LoadPolicy(ctx, "nope"); !errors.Is(err, policy.ErrNotFound) {
+	if _, err := s.LoadPolicy(ctx, "nope"); !errors.Is(err, rolegate.ErrNotFound) {
 		t.Fatalf("LoadPolicy of unknown entity: %v", err)
 	}
 	// Replace one subject's rules, remove exactly one rule.
@@ -492,28 +493,28 @@ func testRules(t *testing.T, s *Store) {
 		if err := tx.ReplaceSubjectRules("e", policy.RoleSubject(r.ID), policy.Compile(r)[:1]); err != nil {
 			return err
 		}
-		return tx.RemoveRules([]policy.Rule{g})
+		return tx.RemoveRules([]rolegate.Rule{g})
 	})
 	pol, _ = s.LoadPolicy(ctx, "e")
 	if len(pol.Rules) != 1 || pol.Rules[0].String() != policy.Compile(r)[0].String() {
 		t.Fatalf("after replace and remove: %+v", pol.Rules)
 	}
 	// Many rules at once: chunked inserts.
-	var many []policy.Rule
+	var many []rolegate.Rule
 	for i := 0; i < 6000; i++ {
-		many = append(many, policy.Rule{PType: "p", Values: []string{"r:bulk", "e", fmt.Sprintf("o%d", i), "read", "any", "allow"}})
+		many = append(many, rolegate.Rule{PType: "p", Values: []string{"r:bulk", "e", fmt.Sprintf("o%d", i), "read", "any", "allow"}})
 	}
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules(many) })
 	if pol, _ = s.LoadPolicy(ctx, "e"); len(pol.Rules) != 6001 {
 		t.Fatalf("after bulk insert: %d rules", len(pol.Rules))
 	}
 	// A duplicate rule is refused by casbin_rule's unique index.
-	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.AddRules(many[:1]) }); !errors.Is(err, policy.ErrDuplicate) {
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.AddRules(many[:1]) }); !errors.Is(err, rolegate.ErrDuplicate) {
 		t.Fatalf("duplicate rule: %v", err)
 	}
 	// Empty fields are refused before they reach the table.
 	if err := s.Update(ctx, func(tx policy.Tx) error {
-		return tx.AddRules([]policy.Rule{{PType: "p", Values: []string{"r:a", "e", "", "read", "any", "allow"}}})
+		return tx.AddRules([]rolegate.Rule{{PType: "p", Values: []string{"r:a", "e", "", "read", "any", "allow"}}})
 	}); err == nil {
 		t.Fatal("a rule with an empty field was stored")
 	}
@@ -528,7 +529,7 @@ func testLoadPolicyAsStored(t *testing.T, s *Store) {
 	newEntity(t, s, "e")
 	newEntity(t, s, "other")
 	long := strings.Repeat("x", 100)
-	rules := []policy.Rule{
+	rules := []rolegate.Rule{
 		{PType: "p", Values: []string{"r:a", "e", "doc", "read", "any", "allow"}},
 		{PType: "p", Values: []string{"u:" + long[2:], "e", long, "read", "own", "deny"}},
 		{PType: "p", Values: []string{"r:short", "e", "doc"}}, // malformed, read as stored
@@ -541,7 +542,7 @@ func testLoadPolicyAsStored(t *testing.T, s *Store) {
 		{PType: "g", Values: []string{"u:ada", "r:a", "other"}},
 	}
 	for i := range 5000 { // more than one chunk of SQLite's read
-		rules = append(rules, policy.Rule{PType: "g", Values: []string{fmt.Sprintf("u:%d", i/2), fmt.Sprintf("r:%d", i%7), "e"}})
+		rules = append(rules, rolegate.Rule{PType: "g", Values: []string{fmt.Sprintf("u:%d", i/2), fmt.Sprintf("r:%d", i%7), "e"}})
 	}
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules(rules) })
 	same := func(when string) {
@@ -550,25 +551,25 @@ func testLoadPolicyAsStored(t *testing.T, s *Store) {
 		if err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}
-		var want []policy.Rule
+		var want []rolegate.Rule
 		s.View(ctx, func(ptx policy.Tx) error {
 			want, err = ptx.(*tx).EntityRules("e")
 			return err
 		})
-		got := append([]policy.Rule(nil), pol.Rules...)
+		got := append([]rolegate.Rule(nil), pol.Rules...)
 		policy.SortRules(got)
 		if fmt.Sprint(got) != fmt.Sprint(want) || len(want) < 5007 {
 			t.Fatalf("%s: LoadPolicy read\n%v\nstored\n%v", when, got, want)
 		}
 	}
 	same("joined")
-	for _, sep := range []policy.Rule{
+	for _, sep := range []rolegate.Rule{
 		{PType: "g", Values: []string{"u:x\x1fr:a", "r:b", "e"}},
 		{PType: "p", Values: []string{"r:a", "e", "doc", "read\x1eany", "any", "allow"}},
 	} {
-		mustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules([]policy.Rule{sep}) })
+		mustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules([]rolegate.Rule{sep}) })
 		same("a value holds a separator: " + sep.String())
-		mustUpdate(t, s, func(tx policy.Tx) error { return tx.RemoveRules([]policy.Rule{sep}) })
+		mustUpdate(t, s, func(tx policy.Tx) error { return tx.RemoveRules([]rolegate.Rule{sep}) })
 		same("the separator gone")
 	}
 	if err := s.w.Exec("UPDATE casbin_rule SET v5 = NULL WHERE ptype = 'p' AND v0 = 'r:short'").Error; err != nil {
@@ -609,13 +610,13 @@ func testDeleteEntity(t *testing.T, s *Store) {
 	now := ms(time.Now())
 	for _, ent := range []string{"e", "keep"} {
 		r := newRole("r", ent, now)
-		r.Permissions = policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc", Actions: []policy.ActionPermission{ap("read", policy.Allowed)}}}}
-		a := policy.Assignment{EntityID: ent, UserID: "u", RoleID: r.ID, CreatedAt: now}
+		r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
+		a := rolegate.Assignment{EntityID: ent, UserID: "u", RoleID: r.ID, CreatedAt: now}
 		mustUpdate(t, s, func(tx policy.Tx) error {
 			if err := tx.InsertRole(&r); err != nil {
 				return err
 			}
-			if err := tx.InsertUser(&policy.User{ID: "u", EntityID: ent, CreatedAt: now, UpdatedAt: now}); err != nil {
+			if err := tx.InsertUser(&rolegate.User{ID: "u", EntityID: ent, CreatedAt: now, UpdatedAt: now}); err != nil {
 				return err
 			}
 			if err := tx.PutAssignment(&a); err != nil {
@@ -625,7 +626,7 @@ func testDeleteEntity(t *testing.T, s *Store) {
 		})
 	}
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteEntity("e") })
-	if _, err := s.LoadPolicy(ctx, "e"); !errors.Is(err, policy.ErrNotFound) {
+	if _, err := s.LoadPolicy(ctx, "e"); !errors.Is(err, rolegate.ErrNotFound) {
 		t.Fatalf("deleted entity: %v", err)
 	}
 	for _, table := range []string{"roles", "users", "assignments"} {
@@ -658,7 +659,7 @@ func testConcurrentWrites(t *testing.T, s *Store) {
 				if err := tx.InsertRole(&r); err != nil {
 					return err
 				}
-				return tx.AddRules(policy.CompileRights(policy.RoleSubject(r.ID), "e", policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc", Actions: []policy.ActionPermission{ap("read", policy.Allowed)}}}}))
+				return tx.AddRules(policy.CompileRights(policy.RoleSubject(r.ID), "e", rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}))
 			})
 		}(i)
 	}
@@ -677,14 +678,14 @@ func testConcurrentWrites(t *testing.T, s *Store) {
 
 func testSettings(t *testing.T, s *Store) {
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.PutSetting("k", "v") })
-	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.PutSetting("k", "w") }); !errors.Is(err, policy.ErrDuplicate) {
+	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.PutSetting("k", "w") }); !errors.Is(err, rolegate.ErrDuplicate) {
 		t.Fatalf("second put: %v", err)
 	}
 	s.View(ctx, func(tx policy.Tx) error {
 		if v, err := tx.GetSetting("k"); v != "v" || err != nil {
 			t.Fatalf("get: %q %v", v, err)
 		}
-		if _, err := tx.GetSetting("nope"); !errors.Is(err, policy.ErrNotFound) {
+		if _, err := tx.GetSetting("nope"); !errors.Is(err, rolegate.ErrNotFound) {
 			t.Fatalf("get unset: %v", err)
 		}
 		return nil
@@ -716,7 +717,7 @@ func TestOpenURLs(t *testing.T) {
 
 func TestUnreachableIsUnavailable(t *testing.T) {
 	_, err := Open(ctx, "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
-	if !errors.Is(err, policy.ErrUnavailable) {
+	if !errors.Is(err, rolegate.ErrUnavailable) {
 		t.Fatalf("unreachable database: %v", err)
 	}
 }
@@ -734,7 +735,7 @@ func TestConnErrorsAreUnavailable(t *testing.T) {
 		mysql.ErrInvalidConn,
 		driver.ErrBadConn,
 	} {
-		if got := translate(err); !errors.Is(got, policy.ErrUnavailable) {
+		if got := translate(err); !errors.Is(got, rolegate.ErrUnavailable) {
 			t.Errorf("%v: not unavailable: %v", err, got)
 		}
 	}
@@ -744,7 +745,7 @@ func TestConnErrorsAreUnavailable(t *testing.T) {
 		&mysql.MySQLError{Number: 1146, Message: "Table doesn't exist"},
 		errors.New("something else"),
 	} {
-		if got := translate(err); errors.Is(got, policy.ErrUnavailable) {
+		if got := translate(err); errors.Is(got, rolegate.ErrUnavailable) {
 			t.Errorf("%v: unavailable", err)
 		}
 	}

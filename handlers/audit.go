@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -57,7 +58,7 @@ func (a *api) listAuditEvents(c *gin.Context) {
 	}
 	f.Actor = q.Get("actor")
 	if len(f.Actor) > 255 {
-		writeError(c, policy.Invalid("invalid_actor", "actor", "actor must be at most 255 characters"))
+		writeError(c, rolegate.Invalid("invalid_actor", "actor", "actor must be at most 255 characters"))
 		return
 	}
 	p := policy.Page{Limit: limit, Sort: "time", Desc: true}

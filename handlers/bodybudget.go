@@ -10,7 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/sync/semaphore"
 
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate"
 )
 
 // A handler reads its request's whole body into memory (at most MaxBodyBytes)
@@ -33,7 +33,7 @@ var errBodyBudget = errors.New("the server is reading too many request bodies")
 
 // serverBusy is the 503 of a body refused by the budget.
 func serverBusy() error {
-	return &policy.Error{Kind: policy.KindUnavailable, Code: "server_busy",
+	return &rolegate.Error{Kind: rolegate.KindUnavailable, Code: "server_busy",
 		Message: "the server is busy reading other requests; try again", Err: errBodyBudget}
 }
 
@@ -76,7 +76,7 @@ func (b *budgetedBody) charge(n int64) error {
 		return nil
 	}
 	if n > b.total {
-		return policy.Errorf(kindTooLarge, "payload_too_large", "the request body decodes to more memory than the server gives all requests at once")
+		return rolegate.Errorf(kindTooLarge, "payload_too_large", "the request body decodes to more memory than the server gives all requests at once")
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

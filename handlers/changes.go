@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -49,7 +50,7 @@ func (a *api) listChanges(c *gin.Context) {
 		return
 	}
 	if limit < 1 {
-		writeError(c, policy.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to %d", policy.MaxChangesLimit))
+		writeError(c, rolegate.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to %d", policy.MaxChangesLimit))
 		return
 	}
 	ctx := c.Request.Context()
@@ -81,12 +82,12 @@ func (a *api) listChanges(c *gin.Context) {
 // it required.
 func uintParam(q url.Values, name string, def, max int64) (int64, error) {
 	bad := func() error {
-		return policy.Invalid("invalid_"+name, name, "%s must be an integer from 0 to %d, given once", name, max)
+		return rolegate.Invalid("invalid_"+name, name, "%s must be an integer from 0 to %d, given once", name, max)
 	}
 	vs, ok := q[name]
 	switch {
 	case !ok && def < 0:
-		return 0, policy.Invalid("invalid_"+name, name, "%s is required: the revision to list the changes after (0 for all)", name)
+		return 0, rolegate.Invalid("invalid_"+name, name, "%s is required: the revision to list the changes after (0 for all)", name)
 	case !ok:
 		return def, nil
 	case len(vs) != 1 || vs[0] == "" || len(vs[0]) > 19:

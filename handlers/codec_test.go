@@ -5,17 +5,18 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
-func perms(objs ...policy.ObjectPermissions) policy.Permissions {
-	return policy.Permissions{Objects: objs}
+func perms(objs ...rolegate.ObjectPermissions) rolegate.Permissions {
+	return rolegate.Permissions{Objects: objs}
 }
 
-func obj(t string, acts ...string) policy.ObjectPermissions {
-	o := policy.ObjectPermissions{ObjectType: t}
+func obj(t string, acts ...string) rolegate.ObjectPermissions {
+	o := rolegate.ObjectPermissions{ObjectType: t}
 	for i := 0; i+1 < len(acts); i += 2 {
-		o.Actions = append(o.Actions, policy.ActionPermission{ActionName: acts[i], Permission: policy.Permission(acts[i+1])})
+		o.Actions = append(o.Actions, rolegate.ActionPermission{ActionName: acts[i], Permission: rolegate.Permission(acts[i+1])})
 	}
 	return o
 }
@@ -29,18 +30,18 @@ func obj(t string, acts ...string) policy.ObjectPermissions {
 // Dintero's published scopes put the action first; its user example's
 // receipts:write is the same right as write:receipts (issue 13).
 func TestScopesResourceFirst(t *testing.T) {
-	for in, want := range map[string]policy.ObjectPermissions{
-		"receipts:write":  {ObjectType: "receipts", Actions: []policy.ActionPermission{{ActionName: "write", Permission: policy.Allowed}}},
-		"write:receipts":  {ObjectType: "receipts", Actions: []policy.ActionPermission{{ActionName: "write", Permission: policy.Allowed}}},
-		"read:write":      {ObjectType: "write", Actions: []policy.ActionPermission{{ActionName: "read", Permission: policy.Allowed}}},
-		"shift:update":    {ObjectType: "update", Actions: []policy.ActionPermission{{ActionName: "shift", Permission: policy.Allowed}}},
-		"accounts:read:x": {ObjectType: "read:x", Actions: []policy.ActionPermission{{ActionName: "accounts", Permission: policy.Allowed}}},
+	for in, want := range map[string]rolegate.ObjectPermissions{
+		"receipts:write":  {ObjectType: "receipts", Actions: []rolegate.ActionPermission{{ActionName: "write", Permission: rolegate.Allowed}}},
+		"write:receipts":  {ObjectType: "receipts", Actions: []rolegate.ActionPermission{{ActionName: "write", Permission: rolegate.Allowed}}},
+		"read:write":      {ObjectType: "write", Actions: []rolegate.ActionPermission{{ActionName: "read", Permission: rolegate.Allowed}}},
+		"shift:update":    {ObjectType: "update", Actions: []rolegate.ActionPermission{{ActionName: "shift", Permission: rolegate.Allowed}}},
+		"accounts:read:x": {ObjectType: "read:x", Actions: []rolegate.ActionPermission{{ActionName: "accounts", Permission: rolegate.Allowed}}},
 	} {
 		p, err := parseDinteroScopes("scope", []string{in})
 		if err != nil {
 			t.Fatalf("%s: %v", in, err)
 		}
-		if !reflect.DeepEqual(p.Objects, []policy.ObjectPermissions{want}) {
+		if !reflect.DeepEqual(p.Objects, []rolegate.ObjectPermissions{want}) {
 			t.Errorf("%s: got %+v, want %+v", in, p.Objects, want)
 		}
 	}
@@ -81,13 +82,13 @@ func TestScopesRoundTrip(t *testing.T) {
 	for _, bad := range []string{"", "read", ":accounts", "read:", "Read:accounts", "read:Accounts", "read:accounts:with space", "read:a:" + string(make([]byte, 100))} {
 		if _, err := parseDinteroScopes("scope", []string{"read:ok", bad}); err == nil {
 			t.Errorf("%q: accepted", bad)
-		} else if e := policy.AsError(err); e.Code != "invalid_scope" || e.Details[0].Field != "scope[1]" {
+		} else if e := rolegate.AsError(err); e.Code != "invalid_scope" || e.Details[0].Field != "scope[1]" {
 			t.Errorf("%q: %v %+v", bad, e.Code, e.Details)
 		}
 	}
 	// A repeated string is a repeated right.
 	p, _ = parseDinteroScopes("scope", []string{"read:a", "read:a"})
-	if err := policy.ValidatePermissions("scope", p, nil); policy.AsError(err).Code != "duplicate_permission" {
+	if err := policy.ValidatePermissions("scope", p, nil); rolegate.AsError(err).Code != "duplicate_permission" {
 		t.Fatalf("repeated scope: %v", err)
 	}
 }
@@ -119,7 +120,7 @@ func TestRightsRoundTrip(t *testing.T) {
 		t.Fatalf("second round trip changed the rights: %+v", again)
 	}
 	for _, bad := range []papershiftRights{{"user": {"manage": true}}, {"user": {"approve": true}}, {"User": {"read": true}}} {
-		if _, err := parsePapershiftRights("rights", bad); policy.AsError(err).Code != "invalid_rights" {
+		if _, err := parsePapershiftRights("rights", bad); rolegate.AsError(err).Code != "invalid_rights" {
 			t.Errorf("%v: %v", bad, err)
 		}
 	}
@@ -143,16 +144,16 @@ func TestCodecsAcrossEncodings(t *testing.T) {
 	if err := policy.ValidatePermissions("permissions", p, cat); err != nil {
 		t.Fatalf("monite catalog: %v", err)
 	}
-	if err := policy.ValidatePermissions("permissions", perms(obj("payable", "fly", "allowed")), cat); policy.AsError(err).Code != "unknown_object_type" {
+	if err := policy.ValidatePermissions("permissions", perms(obj("payable", "fly", "allowed")), cat); rolegate.AsError(err).Code != "unknown_object_type" {
 		t.Fatalf("unknown action: %v", err)
 	}
 }
 
-func monite3(triples ...string) policy.Permissions {
-	var p policy.Permissions
+func monite3(triples ...string) rolegate.Permissions {
+	var p rolegate.Permissions
 	for i := 0; i+2 < len(triples); i += 3 {
-		p.Objects = append(p.Objects, policy.ObjectPermissions{ObjectType: triples[i],
-			Actions: []policy.ActionPermission{{ActionName: triples[i+1], Permission: policy.Permission(triples[i+2])}}})
+		p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: triples[i],
+			Actions: []rolegate.ActionPermission{{ActionName: triples[i+1], Permission: rolegate.Permission(triples[i+2])}}})
 	}
 	return p
 }

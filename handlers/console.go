@@ -12,7 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate"
 )
 
 // The admin console: a page of plain HTML, CSS and JavaScript modules
@@ -91,7 +91,7 @@ func serveConsole(c *gin.Context) {
 	h.Set("X-Frame-Options", "DENY")
 	a, ok := consoleAssets[name]
 	if !ok {
-		writeError(c, policy.Errorf(policy.KindNotFound, "route_not_found", "no such console file"))
+		writeError(c, rolegate.Errorf(rolegate.KindNotFound, "route_not_found", "no such console file"))
 		return
 	}
 	// Revalidated on every load (the binary may change under the same

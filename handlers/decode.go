@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate"
 )
 
 // decodeJSON reads the request body into dst strictly: one JSON value, no
@@ -60,16 +60,16 @@ func decodeBytes(body []byte, dst any) error {
 	if errors.As(err, &typeErr) {
 		field := typeErr.Field
 		if field == "" {
-			return policy.Invalid("invalid_type", "", "the request body must be a JSON %s", jsonKind(typeErr.Type.Kind().String()))
+			return rolegate.Invalid("invalid_type", "", "the request body must be a JSON %s", jsonKind(typeErr.Type.Kind().String()))
 		}
-		return policy.Invalid("invalid_type", field, "%s must be %s, not %s", field, jsonKind(typeErr.Type.String()), typeErr.Value)
+		return rolegate.Invalid("invalid_type", field, "%s must be %s, not %s", field, jsonKind(typeErr.Type.String()), typeErr.Value)
 	}
 	if refusedUnknown(body, dst) {
 		if name, ok := unknownField(body, reflect.TypeOf(dst)); ok {
-			return policy.Invalid("unknown_field", name, "unknown field %q", name)
+			return rolegate.Invalid("unknown_field", name, "unknown field %q", name)
 		}
 	}
-	return policy.Invalid("invalid_body", "", "the request body does not fit: %s", strings.TrimPrefix(err.Error(), "json: "))
+	return rolegate.Invalid("invalid_body", "", "the request body does not fit: %s", strings.TrimPrefix(err.Error(), "json: "))
 }
 
 // refusedUnknown reports whether a strict decoding of body into dst's type

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate"
 )
 
 // Types exercising encoding/json's field rules: tags, "-", unexported
@@ -138,7 +138,7 @@ func compareWithEncodingJSON(t *testing.T, b []byte) bool {
 			want = strings.Trim(name, `"`)
 		}
 	}
-	e := policy.AsError(decodeBytes(b, new(body)))
+	e := rolegate.AsError(decodeBytes(b, new(body)))
 	switch {
 	case want == "" && e != nil && e.Code == "unknown_field":
 		t.Errorf("%s: unknown_field %q; encoding/json: no unknown field", b, e.Details[0].Field)

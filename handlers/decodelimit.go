@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate"
 )
 
 // A body is walked token by token as it is read, along the type it decodes
@@ -41,7 +41,7 @@ type tooMany struct {
 func (e *tooMany) Error() string { return e.field + " holds too many elements" }
 
 func (e *tooMany) invalid() error {
-	return policy.Invalid(e.code, e.field, "%s may hold at most %d elements", e.field, e.max)
+	return rolegate.Invalid(e.code, e.field, "%s may hold at most %d elements", e.field, e.max)
 }
 
 // parseLimit reads a limit tag: "1000,invalid_batch".

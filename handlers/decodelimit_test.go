@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -70,7 +71,7 @@ func TestReadWalkedStopsAtTheLimit(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := &countingReader{r: strings.NewReader(c.body)}
 			_, _, err := readWalked(r, int64(len(c.body)), reflect.PointerTo(c.typ))
-			e := policy.AsError(err)
+			e := rolegate.AsError(err)
 			if e == nil || e.Code != c.code || len(e.Details) == 0 || e.Details[0].Field != c.field {
 				t.Fatalf("got %v, want %s naming %s", err, c.code, c.field)
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -105,7 +106,7 @@ type dinteroRoleRequest struct {
 // role: absent name and description become empty.
 func (r dinteroRoleRequest) input() (policy.RoleInput, error) {
 	if r.Scope == nil {
-		return policy.RoleInput{}, policy.Invalid("missing_field", "scope", "scope is required: a list of scope strings such as read:accounts")
+		return policy.RoleInput{}, rolegate.Invalid("missing_field", "scope", "scope is required: a list of scope strings such as read:accounts")
 	}
 	perms, err := parseDinteroScopes("scope", *r.Scope)
 	if err != nil {
@@ -134,7 +135,7 @@ type dinteroRole struct {
 	DeletedBy   string   `json:"deleted_by,omitempty"`
 }
 
-func (d *dinteroAPI) roleOf(r policy.Role) dinteroRole {
+func (d *dinteroAPI) roleOf(r rolegate.Role) dinteroRole {
 	out := dinteroRole{ID: r.ID, Name: r.Name, Description: r.Description, Scope: dinteroScopesOf(d.view.Visible(r.Permissions)),
 		CreatedAt: dinteroTime(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: dinteroTime(r.UpdatedAt), DeletedBy: r.DeletedBy}
 	if r.DeletedAt != nil {
@@ -227,13 +228,13 @@ func dinteroPage(q map[string][]string) (limit int, after string, err error) {
 	if v := first(q["limit"]); v != "" {
 		n, convErr := strconv.Atoi(v)
 		if convErr != nil || n < 1 || n > dinteroMaxLimit {
-			return 0, "", policy.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to %d", dinteroMaxLimit)
+			return 0, "", rolegate.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to %d", dinteroMaxLimit)
 		}
 		limit = n
 	}
 	after = first(q["starting_after"])
 	if len(after) > 255 {
-		return 0, "", policy.Invalid("invalid_starting_after", "starting_after", "starting_after must be the id of an item of this account")
+		return 0, "", rolegate.Invalid("invalid_starting_after", "starting_after", "starting_after must be the id of an item of this account")
 	}
 	return limit, after, nil
 }
@@ -263,9 +264,9 @@ func (d *dinteroAPI) listRoles(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	f := policy.RoleFilter{Status: policy.StatusActive, Name: q.Get("name"), Search: q.Get("search")}
+	f := policy.RoleFilter{Status: rolegate.StatusActive, Name: q.Get("name"), Search: q.Get("search")}
 	if len(f.Search) > 255 || len(f.Name) > 255 {
-		dinteroError(c, policy.Invalid("invalid_search", "search", "name and search must be at most 255 characters"))
+		dinteroError(c, rolegate.Invalid("invalid_search", "search", "name and search must be at most 255 characters"))
 		return
 	}
 	if inc, err := boolParam(q, "include_deleted"); err != nil {
@@ -280,7 +281,7 @@ func (d *dinteroAPI) listRoles(c *gin.Context) {
 	if after != "" {
 		r, err := d.svc.GetRole(ctx, entity, after)
 		if err != nil {
-			dinteroError(c, policy.Invalid("invalid_starting_after", "starting_after", "starting_after must be the id of a role of this account"))
+			dinteroError(c, rolegate.Invalid("invalid_starting_after", "starting_after", "starting_after must be the id of a role of this account"))
 			return
 		}
 		cur := roleCursor("created_at")(r)
@@ -329,7 +330,7 @@ func (r dinteroUserRequest) input() (policy.UserInput, error) {
 		ids := make([]string, 0, len(*r.Roles))
 		for i, ref := range *r.Roles {
 			if ref.ID == "" {
-				return in, policy.Invalid("missing_field", "roles["+strconv.Itoa(i)+"].id", "roles[%d].id is required", i)
+				return in, rolegate.Invalid("missing_field", "roles["+strconv.Itoa(i)+"].id", "roles[%d].id is required", i)
 			}
 			ids = append(ids, ref.ID)
 		}
@@ -355,7 +356,7 @@ type dinteroUser struct {
 
 // dinteroUserOf encodes a user; with expand, its account-wide roles (Dintero
 // has no scoped roles, so roles held only inside a team are not shown).
-func (d *dinteroAPI) userOf(u policy.User, expand bool) dinteroUser {
+func (d *dinteroAPI) userOf(u rolegate.User, expand bool) dinteroUser {
 	out := dinteroUser{ID: u.ID, Email: u.Email, Name: u.Name, Scope: dinteroScopesOf(d.view.Visible(u.Permissions)),
 		AuthenticationType: "rolegate", CreatedAt: dinteroTime(u.CreatedAt), CreatedBy: u.CreatedBy,
 		UpdatedAt: dinteroTime(u.UpdatedAt)}
@@ -386,7 +387,7 @@ func dinteroExpand(q map[string][]string) (bool, error) {
 				expand = true
 			case "":
 			default:
-				return false, policy.Invalid("invalid_expand", "expand", "expand must be roles")
+				return false, rolegate.Invalid("invalid_expand", "expand", "expand must be roles")
 			}
 		}
 	}
@@ -400,7 +401,7 @@ func (d *dinteroAPI) createUser(c *gin.Context) {
 		return
 	}
 	if req.Email == nil || *req.Email == "" {
-		dinteroError(c, policy.Invalid("missing_field", "email", "email is required"))
+		dinteroError(c, rolegate.Invalid("missing_field", "email", "email is required"))
 		return
 	}
 	in, err := req.input()
@@ -438,7 +439,7 @@ func (d *dinteroAPI) putUser(c *gin.Context) {
 		return
 	}
 	if req.Email != nil {
-		dinteroError(c, policy.Invalid("immutable_field", "email", "email cannot be changed"))
+		dinteroError(c, rolegate.Invalid("immutable_field", "email", "email cannot be changed"))
 		return
 	}
 	in, err := req.input()
@@ -483,7 +484,7 @@ func (d *dinteroAPI) listUsers(c *gin.Context) {
 	}
 	f := policy.UserFilter{Search: q.Get("search")}
 	if len(f.Search) > 255 {
-		dinteroError(c, policy.Invalid("invalid_search", "search", "search must be at most 255 characters"))
+		dinteroError(c, rolegate.Invalid("invalid_search", "search", "search must be at most 255 characters"))
 		return
 	}
 	// Users are ordered by id, so starting_after is a position: an id of no

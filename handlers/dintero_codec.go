@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -37,17 +38,19 @@ func dinteroCatalog() *policy.Catalog {
 var dinteroActions = []string{"admin", "write", "read", "create", "public", "user"}
 
 // dinteroShows: Dintero's scope strings are allowed rights.
-func dinteroShows(_ string, a policy.ActionPermission) bool { return a.Permission == policy.Allowed }
+func dinteroShows(_ string, a rolegate.ActionPermission) bool {
+	return a.Permission == rolegate.Allowed
+}
 
 // dinteroScopesOf encodes rights as Dintero scope strings,
 // "<action>:<object type>", one per allowed right, in the order the rights
 // were authored. Rights of other values have no scope string and are left
 // out.
-func dinteroScopesOf(p policy.Permissions) []string {
+func dinteroScopesOf(p rolegate.Permissions) []string {
 	out := []string{}
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
-			if a.Permission == policy.Allowed {
+			if a.Permission == rolegate.Allowed {
 				out = append(out, a.ActionName+":"+o.ObjectType)
 			}
 		}
@@ -64,8 +67,8 @@ func dinteroScopesOf(p policy.Permissions) []string {
 // gives the same strings back in the same order (receipts:write as
 // write:receipts). A malformed string is 422 invalid_scope naming it;
 // repeated strings are caught by policy.ValidatePermissions.
-func parseDinteroScopes(field string, scopes []string) (policy.Permissions, error) {
-	out := policy.Permissions{Objects: make([]policy.ObjectPermissions, 0, len(scopes))}
+func parseDinteroScopes(field string, scopes []string) (rolegate.Permissions, error) {
+	out := rolegate.Permissions{Objects: make([]rolegate.ObjectPermissions, 0, len(scopes))}
 	for i, s := range scopes {
 		action, object, ok := strings.Cut(s, ":")
 		if ok && !strings.Contains(object, ":") && !isDinteroAction(action) && isDinteroAction(object) {
@@ -74,13 +77,13 @@ func parseDinteroScopes(field string, scopes []string) (policy.Permissions, erro
 			action, object = object, action
 		}
 		if !ok || !policy.ValidIdent(action) || !policy.ValidObjectType(object) {
-			e := policy.Invalid("invalid_scope", fmt.Sprintf("%s[%d]", field, i),
+			e := rolegate.Invalid("invalid_scope", fmt.Sprintf("%s[%d]", field, i),
 				"%s[%d] must be <action>:<object>[:<sub-resource>], such as read:accounts", field, i)
 			e.Details[0].Value = clipEcho(s)
-			return policy.Permissions{}, e
+			return rolegate.Permissions{}, e
 		}
-		out.Objects = append(out.Objects, policy.ObjectPermissions{ObjectType: object,
-			Actions: []policy.ActionPermission{{ActionName: action, Permission: policy.Allowed}}})
+		out.Objects = append(out.Objects, rolegate.ObjectPermissions{ObjectType: object,
+			Actions: []rolegate.ActionPermission{{ActionName: action, Permission: rolegate.Allowed}}})
 	}
 	return out, nil
 }

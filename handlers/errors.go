@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate"
 )
 
 // errorBody is the one error body of the native API.
@@ -27,7 +27,7 @@ type detailJSON struct {
 	Value   string `json:"value,omitempty"`
 }
 
-func detailsOf(ds []policy.Detail) []detailJSON {
+func detailsOf(ds []rolegate.Detail) []detailJSON {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -39,27 +39,27 @@ func detailsOf(ds []policy.Detail) []detailJSON {
 }
 
 // statusOf maps an error kind to its HTTP status.
-func statusOf(k policy.Kind) int {
+func statusOf(k rolegate.Kind) int {
 	switch k {
-	case policy.KindInvalid:
+	case rolegate.KindInvalid:
 		return http.StatusUnprocessableEntity
-	case policy.KindBadRequest:
+	case rolegate.KindBadRequest:
 		return http.StatusBadRequest
-	case policy.KindUnauthenticated:
+	case rolegate.KindUnauthenticated:
 		return http.StatusUnauthorized
-	case policy.KindForbidden:
+	case rolegate.KindForbidden:
 		return http.StatusForbidden
-	case policy.KindNotFound:
+	case rolegate.KindNotFound:
 		return http.StatusNotFound
-	case policy.KindConflict:
+	case rolegate.KindConflict:
 		return http.StatusConflict
-	case policy.KindPrecondition:
+	case rolegate.KindPrecondition:
 		return http.StatusPreconditionFailed
-	case policy.KindUnavailable:
+	case rolegate.KindUnavailable:
 		return http.StatusServiceUnavailable
-	case policy.KindGone:
+	case rolegate.KindGone:
 		return http.StatusGone
-	case policy.KindTooMany:
+	case rolegate.KindTooMany:
 		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
@@ -69,12 +69,12 @@ func statusOf(k policy.Kind) int {
 // the native API and every facade; each API only formats the body its own
 // way. Internal errors are logged with their cause (never shown), and the
 // headers every API sends with 401 and 503 are set here.
-func classify(c *gin.Context, err error) (int, *policy.Error) {
+func classify(c *gin.Context, err error) (int, *rolegate.Error) {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		err = policy.Errorf(kindTooLarge, "payload_too_large", "the request body is larger than %d bytes", tooBig.Limit)
+		err = rolegate.Errorf(kindTooLarge, "payload_too_large", "the request body is larger than %d bytes", tooBig.Limit)
 	}
-	e := policy.AsError(err)
+	e := rolegate.AsError(err)
 	status := statusOf(e.Kind)
 	c.Set(errorCodeKey, e.Code) // the metrics label 503s by it
 	switch e.Kind {
@@ -107,8 +107,8 @@ func writeError(c *gin.Context, err error) {
 }
 
 // kindTooLarge is a transport-only kind for 413.
-const kindTooLarge policy.Kind = 100
+const kindTooLarge rolegate.Kind = 100
 
 func badRequest(code, format string, args ...any) error {
-	return policy.Errorf(policy.KindBadRequest, code, format, args...)
+	return rolegate.Errorf(rolegate.KindBadRequest, code, format, args...)
 }

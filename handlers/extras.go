@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -127,14 +128,14 @@ func dryRunParam(c *gin.Context) {
 	var err error
 	switch {
 	case !ok: // in a part of the query that does not parse (a ";" in it)
-		err = policy.Invalid("invalid_dry_run", "dry_run", "the query names dry_run but does not parse; nothing was done")
+		err = rolegate.Invalid("invalid_dry_run", "dry_run", "the query names dry_run but does not parse; nothing was done")
 	case !dryRunRoutes[c.Request.Method+" "+c.FullPath()]:
-		err = policy.Invalid("dry_run_unsupported", "dry_run", "%s %s has no dry run; nothing was done", c.Request.Method, c.FullPath())
+		err = rolegate.Invalid("dry_run_unsupported", "dry_run", "%s %s has no dry run; nothing was done", c.Request.Method, c.FullPath())
 	case len(vals) > 1:
-		err = policy.Invalid("invalid_dry_run", "dry_run", "dry_run must be given once; nothing was done")
+		err = rolegate.Invalid("invalid_dry_run", "dry_run", "dry_run must be given once; nothing was done")
 	default:
 		if _, perr := strconv.ParseBool(vals[0]); perr != nil {
-			err = policy.Invalid("invalid_dry_run", "dry_run", "dry_run must be true or false; nothing was done")
+			err = rolegate.Invalid("invalid_dry_run", "dry_run", "dry_run must be true or false; nothing was done")
 		}
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -33,8 +34,8 @@ func FuzzRoleBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req roleRequest
 		if err := decodeBytes(body, &req); err != nil {
-			e := policy.AsError(err)
-			if e.Kind != policy.KindBadRequest && e.Kind != policy.KindInvalid {
+			e := rolegate.AsError(err)
+			if e.Kind != rolegate.KindBadRequest && e.Kind != rolegate.KindInvalid {
 				t.Fatalf("decode error of kind %v: %v", e.Kind, err)
 			}
 			return
@@ -44,12 +45,12 @@ func FuzzRoleBody(f *testing.F) {
 			if in.Name == nil || policy.ValidateName("name", *in.Name) != nil {
 				return
 			}
-			p := policy.Permissions{}
+			p := rolegate.Permissions{}
 			if in.Permissions != nil {
 				p = *in.Permissions
 			}
 			if err := policy.ValidatePermissions("permissions", p, cat); err != nil {
-				if e := policy.AsError(err); e.Kind != policy.KindInvalid || e.Code == "" {
+				if e := rolegate.AsError(err); e.Kind != rolegate.KindInvalid || e.Code == "" {
 					t.Fatalf("validation error without a 422 code: %v", err)
 				}
 				continue
@@ -57,12 +58,12 @@ func FuzzRoleBody(f *testing.F) {
 			want := 0
 			for _, o := range p.Objects {
 				for _, a := range o.Actions {
-					if a.Permission != policy.NotAllowed {
+					if a.Permission != rolegate.NotAllowed {
 						want++
 					}
 				}
 			}
-			rules := policy.Compile(policy.Role{ID: "r", EntityID: "e", Status: policy.StatusActive, Permissions: p})
+			rules := policy.Compile(rolegate.Role{ID: "r", EntityID: "e", Status: rolegate.StatusActive, Permissions: p})
 			if len(rules) != want {
 				t.Fatalf("%d rules for %d rights", len(rules), want)
 			}

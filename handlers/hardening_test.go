@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -227,7 +228,7 @@ func FuzzRequestDecoders(f *testing.F) {
 				if err := decodeDocument(c, "role", "r1", &pRoleUpdate); err != nil {
 					return err
 				}
-				_, err := pRoleUpdate.input("acme", &policy.Role{ID: "r1", EntityID: "acme", RoleType: policy.RoleCustom, Scope: policy.ScopeAccount})
+				_, err := pRoleUpdate.input("acme", &rolegate.Role{ID: "r1", EntityID: "acme", RoleType: rolegate.RoleCustom, Scope: rolegate.ScopeAccount})
 				return err
 			}},
 			{"team_membership", papershiftError, func(c *gin.Context) error {
@@ -258,7 +259,7 @@ func FuzzRequestDecoders(f *testing.F) {
 			if errors.As(err, &tooBig) != (len(body) > limit) {
 				t.Fatalf("%s: %d bytes, error %v", d.name, len(body), err)
 			}
-			if e := policy.AsError(err); e.Kind == policy.KindInternal && tooBig == nil {
+			if e := rolegate.AsError(err); e.Kind == rolegate.KindInternal && tooBig == nil {
 				t.Fatalf("%s: uncoded error %v", d.name, err)
 			}
 			d.write(c, err)

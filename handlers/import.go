@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -58,7 +59,7 @@ func (a *api) importUsers(c *gin.Context) {
 		return
 	}
 	if req.Users == nil {
-		writeError(c, policy.Invalid("missing_field", "users", "users is required"))
+		writeError(c, rolegate.Invalid("missing_field", "users", "users is required"))
 		return
 	}
 	users := make([]policy.ImportUser, len(*req.Users))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -24,7 +25,7 @@ func (f fixedAuth) Authenticate(token string) (policy.Actor, error) {
 	if a, ok := f[token]; ok {
 		return a, nil
 	}
-	return policy.Actor{}, policy.Errorf(policy.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
+	return policy.Actor{}, rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
 }
 
 // publicRoutes answer without a token; platformRoutes are for platform

@@ -3,6 +3,7 @@ package handlers
 import (
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -12,7 +13,7 @@ import (
 // their stored format.
 
 // domainPermissions decodes optional rights: nil stays nil.
-func domainPermissions(p *policy.PermissionsDoc) *policy.Permissions {
+func domainPermissions(p *policy.PermissionsDoc) *rolegate.Permissions {
 	if p == nil {
 		return nil
 	}
@@ -20,7 +21,7 @@ func domainPermissions(p *policy.PermissionsDoc) *policy.Permissions {
 	return &out
 }
 
-func permissionsOf(p policy.Permissions) policy.PermissionsDoc { return policy.DocOf(p) }
+func permissionsOf(p rolegate.Permissions) policy.PermissionsDoc { return policy.DocOf(p) }
 
 // roleRequest is the body of POST, PUT and PATCH on a role.
 type roleRequest struct {
@@ -55,7 +56,7 @@ type roleJSON struct {
 	DeletedBy   *string               `json:"deleted_by"`
 }
 
-func roleOf(r policy.Role) roleJSON {
+func roleOf(r rolegate.Role) roleJSON {
 	return roleJSON{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description,
 		Permissions: policy.DocOf(r.Permissions), Default: r.Default, RoleType: r.RoleType, Status: r.Status,
 		Version: r.Version, CreatedAt: timeString(r.CreatedAt), CreatedBy: nullable(r.CreatedBy),
@@ -78,7 +79,7 @@ type entityJSON struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
-func entityOf(e policy.Entity) entityJSON {
+func entityOf(e rolegate.Entity) entityJSON {
 	return entityJSON{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: timeString(e.CreatedAt), UpdatedAt: timeString(e.UpdatedAt)}
 }
 
@@ -122,7 +123,7 @@ type expandedRoleJSON struct {
 	ExpiresAt *string `json:"expires_at,omitempty"`
 }
 
-func userOf(u policy.User, expand bool) userJSON {
+func userOf(u rolegate.User, expand bool) userJSON {
 	out := userJSON{ID: u.ID, EntityID: u.EntityID, Email: u.Email, Name: u.Name, Roles: []any{},
 		CreatedAt: timeString(u.CreatedAt), UpdatedAt: timeString(u.UpdatedAt)}
 	for _, ur := range u.Roles {
@@ -176,7 +177,7 @@ func expiresAt(s *string) (*time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, *s)
 	if err != nil || len(*s) > 40 {
-		return nil, policy.Invalid("invalid_expires_at", "expires_at", "expires_at must be an RFC 3339 time such as 2026-12-31T23:59:59Z")
+		return nil, rolegate.Invalid("invalid_expires_at", "expires_at", "expires_at must be an RFC 3339 time such as 2026-12-31T23:59:59Z")
 	}
 	return &t, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -194,7 +195,7 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.engine.Stats()
-	for _, p := range []policy.Permission{policy.Allowed, policy.AllowedForOwn, policy.Denied, policy.NotAllowed} {
+	for _, p := range []rolegate.Permission{rolegate.Allowed, rolegate.AllowedForOwn, rolegate.Denied, rolegate.NotAllowed} {
 		ch <- prometheus.MustNewConstMetric(c.checks, prometheus.CounterValue, float64(st.Checks[p]), string(p))
 	}
 	ch <- prometheus.MustNewConstMetric(c.checkErrs, prometheus.CounterValue, float64(st.CheckErrors))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -60,7 +61,7 @@ type moniteDetail struct {
 
 // moniteDetails turns a 422 into pydantic-style details: loc is the path of
 // the field ("body", "permissions", "objects", 0, ...).
-func moniteDetails(e *policy.Error) []moniteDetail {
+func moniteDetails(e *rolegate.Error) []moniteDetail {
 	typ := "value_error." + e.Code
 	switch e.Code {
 	case "missing_field", "missing_header":
@@ -74,7 +75,7 @@ func moniteDetails(e *policy.Error) []moniteDetail {
 	}
 	details := e.Details
 	if len(details) == 0 {
-		details = []policy.Detail{{Message: e.Message}}
+		details = []rolegate.Detail{{Message: e.Message}}
 	}
 	out := make([]moniteDetail, 0, len(details))
 	for _, d := range details {
@@ -141,11 +142,11 @@ const moniteEntityKey = "monite_entity"
 func moniteEntity(c *gin.Context) {
 	id := c.GetHeader("x-monite-entity-id")
 	if id == "" {
-		moniteError(c, policy.Invalid("missing_header", "header.x-monite-entity-id", "field required"))
+		moniteError(c, rolegate.Invalid("missing_header", "header.x-monite-entity-id", "field required"))
 		return
 	}
 	if !policy.ValidEntityID(id) {
-		moniteError(c, policy.Invalid("invalid_entity_id", "header.x-monite-entity-id", "x-monite-entity-id is not an entity id"))
+		moniteError(c, rolegate.Invalid("invalid_entity_id", "header.x-monite-entity-id", "x-monite-entity-id is not an entity id"))
 		return
 	}
 	if !boundTo(policy.ActorFrom(c.Request.Context()), id) {
@@ -165,10 +166,10 @@ type moniteRoleRequest struct {
 // Monite's three and object types and actions come from its catalog.
 func (m *moniteAPI) input(req moniteRoleRequest, create bool) (policy.RoleInput, error) {
 	if create && req.Name == nil {
-		return policy.RoleInput{}, policy.Invalid("missing_field", "name", "field required")
+		return policy.RoleInput{}, rolegate.Invalid("missing_field", "name", "field required")
 	}
 	if create && req.Permissions == nil {
-		return policy.RoleInput{}, policy.Invalid("missing_field", "permissions", "field required")
+		return policy.RoleInput{}, rolegate.Invalid("missing_field", "permissions", "field required")
 	}
 	in := policy.RoleInput{Name: req.Name}
 	if req.Name != nil {
@@ -188,7 +189,7 @@ func (m *moniteAPI) input(req moniteRoleRequest, create bool) (policy.RoleInput,
 			}
 			if !ok {
 				field := fmt.Sprintf("permissions.objects[%d].actions[%d].permission", i, j)
-				return in, policy.Invalid("invalid_permission", field, "value is not a valid enumeration member; permitted: 'allowed', 'allowed_for_own', 'not_allowed'")
+				return in, rolegate.Invalid("invalid_permission", field, "value is not a valid enumeration member; permitted: 'allowed', 'allowed_for_own', 'not_allowed'")
 			}
 		}
 	}
@@ -209,7 +210,7 @@ type moniteRole struct {
 	Status      string                `json:"status"`
 }
 
-func (m *moniteAPI) roleOf(r policy.Role) moniteRole {
+func (m *moniteAPI) roleOf(r rolegate.Role) moniteRole {
 	return moniteRole{ID: r.ID, CreatedAt: timeString(r.CreatedAt), UpdatedAt: timeString(r.UpdatedAt),
 		Name: r.Name, Permissions: policy.DocOf(m.view.Visible(r.Permissions)), Status: r.Status}
 }
@@ -236,8 +237,8 @@ func (m *moniteAPI) createRole(c *gin.Context) {
 
 // moniteDecodeError makes a malformed body a 422, as Monite (FastAPI) does.
 func moniteDecodeError(err error) error {
-	if e := policy.AsError(err); e.Code == "malformed_json" {
-		return policy.Invalid("malformed_json", "", "%s", e.Message)
+	if e := rolegate.AsError(err); e.Code == "malformed_json" {
+		return rolegate.Invalid("malformed_json", "", "%s", e.Message)
 	}
 	return err
 }
@@ -300,7 +301,7 @@ func (m *moniteAPI) listRoles(c *gin.Context) {
 		moniteError(c, err)
 		return
 	}
-	rows, next, prev, err := keyset("monite_roles", entity, q, tok, p, func(p policy.Page) ([]policy.Role, error) {
+	rows, next, prev, err := keyset("monite_roles", entity, q, tok, p, func(p policy.Page) ([]rolegate.Role, error) {
 		return m.svc.ListRoles(c.Request.Context(), entity, f, p)
 	}, roleCursor(p.Sort))
 	if err != nil {
@@ -316,8 +317,8 @@ func (m *moniteAPI) listRoles(c *gin.Context) {
 
 // moniteQueryError places a query error under "query" for the detail's loc.
 func moniteQueryError(err error) error {
-	e := policy.AsError(err)
-	if e.Kind != policy.KindInvalid {
+	e := rolegate.AsError(err)
+	if e.Kind != rolegate.KindInvalid {
 		return err
 	}
 	c := *e
@@ -330,7 +331,7 @@ func moniteQueryError(err error) error {
 }
 
 func moniteQuery(q map[string][]string, limit int) (policy.RoleFilter, policy.Page, error) {
-	f := policy.RoleFilter{Status: policy.StatusActive}
+	f := policy.RoleFilter{Status: rolegate.StatusActive}
 	p := policy.Page{Limit: limit}
 	var err error
 	if p.Sort, err = oneOf(q, "sort", "created_at", "created_at", "updated_at"); err != nil {
@@ -343,11 +344,11 @@ func moniteQuery(q map[string][]string, limit int) (policy.RoleFilter, policy.Pa
 	p.Desc = order == "desc"
 	f.Name = first(q["name"])
 	if len(f.Name) > 255 {
-		return f, p, policy.Invalid("invalid_name", "query.name", "name must be at most 255 characters")
+		return f, p, rolegate.Invalid("invalid_name", "query.name", "name must be at most 255 characters")
 	}
 	f.IDs = idList(q["id__in"], 100)
 	if len(f.IDs) > 100 {
-		return f, p, policy.Invalid("invalid_id__in", "query.id__in", "id__in may name at most 100 roles")
+		return f, p, rolegate.Invalid("invalid_id__in", "query.id__in", "id__in may name at most 100 roles")
 	}
 	for _, op := range []struct{ param, op string }{
 		{"created_at", "eq"}, {"created_at__gt", "gt"}, {"created_at__lt", "lt"},
@@ -359,7 +360,7 @@ func moniteQuery(q map[string][]string, limit int) (policy.RoleFilter, policy.Pa
 		}
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			return f, p, policy.Invalid("invalid_datetime", "query."+op.param, "invalid datetime format; use RFC 3339 such as 2024-01-15T09:30:00Z")
+			return f, p, rolegate.Invalid("invalid_datetime", "query."+op.param, "invalid datetime format; use RFC 3339 such as 2024-01-15T09:30:00Z")
 		}
 		f.CreatedAt = append(f.CreatedAt, policy.TimeBound{Op: op.op, Time: t})
 	}

@@ -1,6 +1,9 @@
 package handlers
 
-import "github.com/rolegate/rolegate/policy"
+import (
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/policy"
+)
 
 // Monite's rights travel in the canonical encoding of rights,
 // policy.PermissionsDoc ({"objects": [{"object_type", "actions":
@@ -28,12 +31,12 @@ func moniteCatalog() *policy.Catalog {
 
 // monitePermissionValues are the permission values Monite knows; Rolegate's
 // "denied" is not one of them.
-var monitePermissionValues = []policy.Permission{policy.Allowed, policy.AllowedForOwn, policy.NotAllowed}
+var monitePermissionValues = []rolegate.Permission{rolegate.Allowed, rolegate.AllowedForOwn, rolegate.NotAllowed}
 
 // moniteShows: Monite's three permission values on Monite's object types.
 func moniteShows(catalog *policy.Catalog) policy.Shown {
-	return func(objectType string, a policy.ActionPermission) bool {
-		if a.Permission == policy.Denied {
+	return func(objectType string, a rolegate.ActionPermission) bool {
+		if a.Permission == rolegate.Denied {
 			return false
 		}
 		obj, act := catalog.Has(objectType, a.ActionName)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -46,7 +47,7 @@ func (a *api) listEntities(c *gin.Context) {
 		return
 	}
 	p := policy.Page{Limit: limit, Sort: "id"}
-	rows, next, _, err := keyset("entities", "", query, tok, p, func(p policy.Page) ([]policy.Entity, error) {
+	rows, next, _, err := keyset("entities", "", query, tok, p, func(p policy.Page) ([]rolegate.Entity, error) {
 		if p.Desc {
 			return nil, invalidToken() // entities page forward only
 		}
@@ -55,7 +56,7 @@ func (a *api) listEntities(c *gin.Context) {
 			after = p.After.ID
 		}
 		return a.svc.ListEntities(c.Request.Context(), after, p.Limit)
-	}, func(e policy.Entity) policy.Cursor { return policy.Cursor{Value: e.ID, ID: e.ID} })
+	}, func(e rolegate.Entity) policy.Cursor { return policy.Cursor{Value: e.ID, ID: e.ID} })
 	if err != nil {
 		writeError(c, err)
 		return
@@ -79,7 +80,7 @@ func (a *api) deleteEntity(c *gin.Context) {
 
 // ---- roles ----
 
-func writeRole(c *gin.Context, status int, r policy.Role) {
+func writeRole(c *gin.Context, status int, r rolegate.Role) {
 	c.Header("ETag", `"`+strconv.FormatInt(r.Version, 10)+`"`)
 	c.JSON(status, roleOf(r))
 }
@@ -93,7 +94,7 @@ func ifMatch(c *gin.Context) (int64, error) {
 	h = strings.Trim(strings.TrimPrefix(h, "W/"), `"`)
 	v, err := strconv.ParseInt(h, 10, 64)
 	if err != nil || v < 1 {
-		return 0, policy.Errorf(policy.KindPrecondition, "version_mismatch", "If-Match must be an ETag this service gave, such as \"3\"")
+		return 0, rolegate.Errorf(rolegate.KindPrecondition, "version_mismatch", "If-Match must be an ETag this service gave, such as \"3\"")
 	}
 	return v, nil
 }
@@ -200,7 +201,7 @@ func boolParam(q url.Values, name string) (*bool, error) {
 	}
 	b, err := strconv.ParseBool(s)
 	if err != nil {
-		return nil, policy.Invalid("invalid_"+name, name, "%s must be true or false", name)
+		return nil, rolegate.Invalid("invalid_"+name, name, "%s must be true or false", name)
 	}
 	return &b, nil
 }
@@ -215,12 +216,12 @@ func oneOf(q url.Values, name, def string, allowed ...string) (string, error) {
 			return s, nil
 		}
 	}
-	return "", policy.Invalid("invalid_"+name, name, "%s must be one of %s", name, strings.Join(allowed, ", "))
+	return "", rolegate.Invalid("invalid_"+name, name, "%s must be one of %s", name, strings.Join(allowed, ", "))
 }
 
 // roleCursor is the position of a role in a list sorted by field.
-func roleCursor(field string) func(policy.Role) policy.Cursor {
-	return func(r policy.Role) policy.Cursor {
+func roleCursor(field string) func(rolegate.Role) policy.Cursor {
+	return func(r rolegate.Role) policy.Cursor {
 		switch field {
 		case "name":
 			return policy.Cursor{Value: r.Name, ID: r.ID}
@@ -243,7 +244,7 @@ func (a *api) listRoles(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	rows, next, prev, err := keyset("roles", entity, q, tok, p, func(p policy.Page) ([]policy.Role, error) {
+	rows, next, prev, err := keyset("roles", entity, q, tok, p, func(p policy.Page) ([]rolegate.Role, error) {
 		return a.svc.ListRoles(c.Request.Context(), entity, f, p)
 	}, roleCursor(p.Sort))
 	if err != nil {
@@ -286,14 +287,14 @@ func roleQuery(q url.Values, limit int) (policy.RoleFilter, policy.Page, error) 
 		return f, p, err
 	}
 	p.Desc = order == "desc"
-	status, err := oneOf(q, "status", policy.StatusActive, policy.StatusActive, policy.StatusDeleted, "all")
+	status, err := oneOf(q, "status", rolegate.StatusActive, rolegate.StatusActive, rolegate.StatusDeleted, "all")
 	if err != nil {
 		return f, p, err
 	}
 	if status != "all" {
 		f.Status = status
 	}
-	if f.RoleType, err = oneOf(q, "role_type", "", policy.RoleCustom, policy.RoleSystem); err != nil {
+	if f.RoleType, err = oneOf(q, "role_type", "", rolegate.RoleCustom, rolegate.RoleSystem); err != nil {
 		return f, p, err
 	}
 	if f.Default, err = boolParam(q, "default"); err != nil {
@@ -302,11 +303,11 @@ func roleQuery(q url.Values, limit int) (policy.RoleFilter, policy.Page, error) 
 	f.Name = q.Get("name")
 	f.Search = q.Get("search")
 	if len(f.Search) > 255 || len(f.Name) > 255 {
-		return f, p, policy.Invalid("invalid_search", "search", "name and search must be at most 255 characters")
+		return f, p, rolegate.Invalid("invalid_search", "search", "name and search must be at most 255 characters")
 	}
 	f.IDs = idList(q["id__in"], 100)
 	if len(f.IDs) > 100 {
-		return f, p, policy.Invalid("invalid_id__in", "id__in", "id__in may name at most 100 roles")
+		return f, p, rolegate.Invalid("invalid_id__in", "id__in", "id__in may name at most 100 roles")
 	}
 	return f, p, nil
 }
@@ -319,7 +320,7 @@ func (a *api) listRoleUsers(c *gin.Context) {
 		return
 	}
 	rows, next, prev, err := keyset("role_users:"+role, entity, q, tok, policy.Page{Limit: limit, Sort: "id"},
-		func(p policy.Page) ([]policy.User, error) {
+		func(p policy.Page) ([]rolegate.User, error) {
 			return a.svc.ListRoleUsers(c.Request.Context(), entity, role, p)
 		}, userCursor)
 	if err != nil {
@@ -335,7 +336,7 @@ func (a *api) listRoleUsers(c *gin.Context) {
 
 // ---- users ----
 
-func userCursor(u policy.User) policy.Cursor { return policy.Cursor{Value: u.ID, ID: u.ID} }
+func userCursor(u rolegate.User) policy.Cursor { return policy.Cursor{Value: u.ID, ID: u.ID} }
 
 func (a *api) createUser(c *gin.Context) {
 	dry, err := dryRun(c)
@@ -370,7 +371,7 @@ func expandRoles(c *gin.Context) (bool, error) {
 	case "roles":
 		return true, nil
 	default:
-		return false, policy.Invalid("invalid_expand", "expand", "expand must be roles")
+		return false, rolegate.Invalid("invalid_expand", "expand", "expand must be roles")
 	}
 }
 
@@ -397,16 +398,16 @@ func (a *api) listUsers(c *gin.Context) {
 	}
 	expand := q.Get("expand") == "roles"
 	if e := q.Get("expand"); e != "" && !expand {
-		writeError(c, policy.Invalid("invalid_expand", "expand", "expand must be roles"))
+		writeError(c, rolegate.Invalid("invalid_expand", "expand", "expand must be roles"))
 		return
 	}
 	f := policy.UserFilter{Search: q.Get("search")}
 	if len(f.Search) > 255 {
-		writeError(c, policy.Invalid("invalid_search", "search", "search must be at most 255 characters"))
+		writeError(c, rolegate.Invalid("invalid_search", "search", "search must be at most 255 characters"))
 		return
 	}
 	rows, next, prev, err := keyset("users", entity, q, tok, policy.Page{Limit: limit, Sort: "id"},
-		func(p policy.Page) ([]policy.User, error) {
+		func(p policy.Page) ([]rolegate.User, error) {
 			return a.svc.ListUsers(c.Request.Context(), entity, f, p)
 		}, userCursor)
 	if err != nil {
@@ -579,7 +580,7 @@ func batchEntities(checks []checkRequest) error {
 			continue
 		}
 		if len(seen) == MaxBatchEntities {
-			return policy.Invalid("too_many_entities", fmt.Sprintf("checks[%d].entity_id", i),
+			return rolegate.Invalid("too_many_entities", fmt.Sprintf("checks[%d].entity_id", i),
 				"a batch may name at most %d distinct entities; checks[%d] names one more", MaxBatchEntities, i)
 		}
 		seen[ch.EntityID] = true
@@ -598,7 +599,7 @@ func (a *api) checkBatch(c *gin.Context) {
 		return
 	}
 	if len(req.Checks) < 1 || len(req.Checks) > MaxBatch {
-		writeError(c, policy.Invalid("invalid_batch", "checks", "checks must hold 1 to %d checks", MaxBatch))
+		writeError(c, rolegate.Invalid("invalid_batch", "checks", "checks must hold 1 to %d checks", MaxBatch))
 		return
 	}
 	if err := batchEntities(req.Checks); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -36,7 +37,7 @@ func (t pageToken) encode() *string {
 }
 
 func invalidToken() error {
-	return policy.Invalid("invalid_pagination_token", "pagination_token", "pagination_token is not a token this list gave")
+	return rolegate.Invalid("invalid_pagination_token", "pagination_token", "pagination_token is not a token this list gave")
 }
 
 // pageRequest reads limit and pagination_token: with a token, the query of the
@@ -67,7 +68,7 @@ func pageRequest(c *gin.Context, list, entity string) (url.Values, *pageToken, i
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100 {
-			return nil, nil, 0, policy.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to 100")
+			return nil, nil, 0, rolegate.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to 100")
 		}
 		limit = n
 	}

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -126,7 +127,7 @@ func decodeDocument(c *gin.Context, want string, id string, attrs any) error {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != jsonAPIType && mt != "application/json") || (mt == jsonAPIType && len(params) > 0) {
-			return policy.Errorf(kindUnsupportedMedia, "unsupported_media_type", "Content-Type must be %s", jsonAPIType)
+			return rolegate.Errorf(kindUnsupportedMedia, "unsupported_media_type", "Content-Type must be %s", jsonAPIType)
 		}
 	}
 	var doc struct {
@@ -146,25 +147,25 @@ func decodeDocument(c *gin.Context, want string, id string, attrs any) error {
 		return err
 	}
 	if doc.Data == nil {
-		return policy.Invalid("missing_field", "/data", "data is required: {\"data\": {\"type\": %q, \"attributes\": {...}}}", want)
+		return rolegate.Invalid("missing_field", "/data", "data is required: {\"data\": {\"type\": %q, \"attributes\": {...}}}", want)
 	}
 	if doc.Data.Type != want {
-		return policy.Errorf(policy.KindConflict, "type_mismatch", "data.type must be %q", want)
+		return rolegate.Errorf(rolegate.KindConflict, "type_mismatch", "data.type must be %q", want)
 	}
 	if doc.Data.ID != nil && *doc.Data.ID != id {
 		if id == "" {
-			return policy.Errorf(policy.KindForbidden, "client_generated_id", "ids are made by the server; leave data.id out")
+			return rolegate.Errorf(rolegate.KindForbidden, "client_generated_id", "ids are made by the server; leave data.id out")
 		}
-		return policy.Errorf(policy.KindConflict, "id_mismatch", "data.id must be the id of the URL, %q", id)
+		return rolegate.Errorf(rolegate.KindConflict, "id_mismatch", "data.id must be the id of the URL, %q", id)
 	}
 	if len(bytes.TrimSpace(doc.Data.Attributes)) == 0 {
-		return policy.Invalid("missing_field", "/data/attributes", "data.attributes is required")
+		return rolegate.Invalid("missing_field", "/data/attributes", "data.attributes is required")
 	}
 	return decodeBytes(doc.Data.Attributes, attrs)
 }
 
 // kindUnsupportedMedia is a transport-only kind for 415.
-const kindUnsupportedMedia policy.Kind = 101
+const kindUnsupportedMedia rolegate.Kind = 101
 
 type papershiftRoleAttributes struct {
 	Name        *string           `json:"name"`
@@ -181,10 +182,10 @@ var papershiftScopes = []string{"account", "team", "chat"}
 // input reads the attributes of a create (cur nil) or of an update of cur.
 // Read-only attributes may be sent back with the value they have (a client
 // writing back what it read); only a change is refused, pointing at it.
-func (a papershiftRoleAttributes) input(entity string, cur *policy.Role) (policy.RoleInput, error) {
+func (a papershiftRoleAttributes) input(entity string, cur *rolegate.Role) (policy.RoleInput, error) {
 	create := cur == nil
 	if create {
-		cur = &policy.Role{EntityID: entity, RoleType: policy.RoleCustom}
+		cur = &rolegate.Role{EntityID: entity, RoleType: rolegate.RoleCustom}
 	}
 	discarded := ""
 	if cur.DeletedAt != nil {
@@ -198,19 +199,19 @@ func (a papershiftRoleAttributes) input(entity string, cur *policy.Role) (policy
 			continue
 		}
 		if s, ok := ro.v.(string); !ok || s != ro.has {
-			return policy.RoleInput{}, policy.Invalid("read_only_attribute", ro.name, "%s cannot be set; send it back unchanged or leave it out", ro.name)
+			return policy.RoleInput{}, rolegate.Invalid("read_only_attribute", ro.name, "%s cannot be set; send it back unchanged or leave it out", ro.name)
 		}
 	}
 	if create && a.Name == nil {
-		return policy.RoleInput{}, policy.Invalid("missing_field", "name", "name is required")
+		return policy.RoleInput{}, rolegate.Invalid("missing_field", "name", "name is required")
 	}
 	if a.Name != nil && (strings.TrimSpace(*a.Name) == "" || utf8.RuneCountInString(policy.NormalizeName(*a.Name)) > 50) {
-		return policy.RoleInput{}, policy.Invalid("invalid_name", "name", "name must be 1-50 characters")
+		return policy.RoleInput{}, rolegate.Invalid("invalid_name", "name", "name must be 1-50 characters")
 	}
 	in := policy.RoleInput{Name: a.Name, Default: a.Default}
 	if a.Scope != nil && !create {
 		if *a.Scope != cur.Scope {
-			return in, policy.Invalid("immutable_field", "scope", "scope can only be set when the role is created")
+			return in, rolegate.Invalid("immutable_field", "scope", "scope can only be set when the role is created")
 		}
 	} else if a.Scope != nil {
 		ok := false
@@ -218,7 +219,7 @@ func (a papershiftRoleAttributes) input(entity string, cur *policy.Role) (policy
 			ok = ok || *a.Scope == s
 		}
 		if !ok {
-			return in, policy.Invalid("invalid_scope", "scope", "scope must be account, team or chat")
+			return in, rolegate.Invalid("invalid_scope", "scope", "scope must be account, team or chat")
 		}
 		in.Scope = a.Scope
 	}
@@ -271,7 +272,7 @@ func (p *papershiftAPI) caller(c *gin.Context) papershiftCaller {
 		delete: p.svc.May(ctx, entity, policy.ObjectRole, policy.ActionDelete)}
 }
 
-func (p *papershiftAPI) roleOf(r policy.Role, who papershiftCaller) papershiftResource {
+func (p *papershiftAPI) roleOf(r rolegate.Role, who papershiftCaller) papershiftResource {
 	attrs := papershiftRole{AccountID: r.EntityID, Default: r.Default, Name: r.Name,
 		Rights: papershiftRightsOf(p.view.Visible(r.Permissions)), RoleType: r.RoleType, Scope: r.Scope}
 	if r.DeletedAt != nil {
@@ -281,8 +282,8 @@ func (p *papershiftAPI) roleOf(r policy.Role, who papershiftCaller) papershiftRe
 	var meta papershiftRoleMeta
 	// A system role may be edited (its default flag moves) but neither
 	// deleted nor given other rights: actions.edit and rights.edit differ.
-	active := r.Status == policy.StatusActive
-	custom := r.RoleType == policy.RoleCustom
+	active := r.Status == rolegate.StatusActive
+	custom := r.RoleType == rolegate.RoleCustom
 	meta.Permissions.Actions.Edit = active && who.update
 	meta.Permissions.Actions.Delete = active && custom && who.delete
 	meta.Permissions.Rights.Edit = active && custom && who.update
@@ -514,12 +515,12 @@ func parsePapershiftFilters(q map[string][]string) (papershiftFilters, error) {
 }
 
 func badFilter(param, msg string) error {
-	e := policy.Errorf(policy.KindBadRequest, "invalid_filter", "%s: %s", param, msg)
-	e.Details = []policy.Detail{{Field: param, Message: msg}}
+	e := rolegate.Errorf(rolegate.KindBadRequest, "invalid_filter", "%s: %s", param, msg)
+	e.Details = []rolegate.Detail{{Field: param, Message: msg}}
 	return e
 }
 
-func (fs papershiftFilters) match(r policy.Role) bool {
+func (fs papershiftFilters) match(r rolegate.Role) bool {
 	for _, f := range fs {
 		if !f.match(r) {
 			return false
@@ -528,7 +529,7 @@ func (fs papershiftFilters) match(r policy.Role) bool {
 	return true
 }
 
-func (f papershiftFilter) match(r policy.Role) bool {
+func (f papershiftFilter) match(r rolegate.Role) bool {
 	var v string
 	blank := false
 	switch f.attr {
@@ -619,7 +620,7 @@ func (p *papershiftAPI) createTeamMembership(c *gin.Context) {
 		return
 	}
 	if attrs.UserID == nil || *attrs.UserID == "" {
-		papershiftError(c, policy.Invalid("missing_field", "user_id", "user_id is required"))
+		papershiftError(c, rolegate.Invalid("missing_field", "user_id", "user_id is required"))
 		return
 	}
 	var ids []string
@@ -629,8 +630,8 @@ func (p *papershiftAPI) createTeamMembership(c *gin.Context) {
 	entity := c.GetString(papershiftEntityKey)
 	roles, rev, err := p.svc.SetScopedRoles(c.Request.Context(), entity, *attrs.UserID, "team:"+team, ids)
 	if err != nil {
-		if e := policy.AsError(err); e.Code == "user_not_found" {
-			err = policy.Invalid("unknown_user", "user_id", "user %q does not exist in this account", clipValue(*attrs.UserID))
+		if e := rolegate.AsError(err); e.Code == "user_not_found" {
+			err = rolegate.Invalid("unknown_user", "user_id", "user %q does not exist in this account", clipValue(*attrs.UserID))
 		}
 		papershiftError(c, err)
 		return
@@ -649,18 +650,18 @@ func (p *papershiftAPI) createTeamMembership(c *gin.Context) {
 // teamID reads team_id, a number or a string.
 func teamID(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return "", policy.Invalid("missing_field", "team_id", "team_id is required")
+		return "", rolegate.Invalid("missing_field", "team_id", "team_id is required")
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		var n json.Number
 		if err := json.Unmarshal(raw, &n); err != nil {
-			return "", policy.Invalid("invalid_type", "team_id", "team_id must be a number or a string")
+			return "", rolegate.Invalid("invalid_type", "team_id", "team_id must be a number or a string")
 		}
 		s = n.String()
 	}
 	if !policy.ValidScope("team:" + s) {
-		return "", policy.Invalid("invalid_team_id", "team_id", "team_id must be 1-120 characters of A-Za-z0-9._-")
+		return "", rolegate.Invalid("invalid_team_id", "team_id", "team_id must be 1-120 characters of A-Za-z0-9._-")
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"sort"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -34,17 +35,17 @@ func papershiftCatalog() *policy.Catalog {
 }
 
 // papershiftShows: Papershift's rights are true keys of its own actions.
-func papershiftShows(objectType string, a policy.ActionPermission) bool {
-	return a.Permission == policy.Allowed && papershiftAction(objectType, a.ActionName)
+func papershiftShows(objectType string, a rolegate.ActionPermission) bool {
+	return a.Permission == rolegate.Allowed && papershiftAction(objectType, a.ActionName)
 }
 
 // papershiftRightsOf encodes rights as Papershift groups: every allowed right
 // is a true key. Rights of other values are left out.
-func papershiftRightsOf(p policy.Permissions) papershiftRights {
+func papershiftRightsOf(p rolegate.Permissions) papershiftRights {
 	out := papershiftRights{}
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
-			if a.Permission != policy.Allowed {
+			if a.Permission != rolegate.Allowed {
 				continue
 			}
 			if out[o.ObjectType] == nil {
@@ -60,27 +61,27 @@ func papershiftRightsOf(p policy.Permissions) papershiftRights {
 // allowed action on its group; false keys are dropped, as Papershift stores
 // only true values. Groups come out sorted and actions in Papershift's order,
 // so that equal rights always compile the same way.
-func parsePapershiftRights(field string, r papershiftRights) (policy.Permissions, error) {
+func parsePapershiftRights(field string, r papershiftRights) (rolegate.Permissions, error) {
 	groups := make([]string, 0, len(r))
 	for g := range r {
 		groups = append(groups, g)
 	}
 	sort.Strings(groups)
-	out := policy.Permissions{}
+	out := rolegate.Permissions{}
 	for _, g := range groups {
-		if g == policy.Wildcard || !policy.ValidIdent(g) {
-			return policy.Permissions{}, policy.Invalid("invalid_rights", field+"."+g, "%s: group %q must be an identifier such as user or shift", field, clipEcho(g))
+		if g == rolegate.Wildcard || !policy.ValidIdent(g) {
+			return rolegate.Permissions{}, rolegate.Invalid("invalid_rights", field+"."+g, "%s: group %q must be an identifier such as user or shift", field, clipEcho(g))
 		}
 		for k := range r[g] {
 			if !papershiftAction(g, k) {
-				return policy.Permissions{}, policy.Invalid("invalid_rights", field+"."+g+"."+k,
+				return rolegate.Permissions{}, rolegate.Invalid("invalid_rights", field+"."+g+"."+k,
 					"%s.%s: %q is not a right; use create, read, update or delete (and manage in team_membership)", field, g, clipEcho(k))
 			}
 		}
-		op := policy.ObjectPermissions{ObjectType: g}
+		op := rolegate.ObjectPermissions{ObjectType: g}
 		for _, k := range papershiftActions {
 			if r[g][k] {
-				op.Actions = append(op.Actions, policy.ActionPermission{ActionName: k, Permission: policy.Allowed})
+				op.Actions = append(op.Actions, rolegate.ActionPermission{ActionName: k, Permission: rolegate.Allowed})
 			}
 		}
 		if len(op.Actions) > 0 {

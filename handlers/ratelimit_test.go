@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -28,7 +29,7 @@ func (t tokenActors) Authenticate(token string) (policy.Actor, error) {
 	if a, ok := t[token]; ok && token != "" {
 		return a, nil
 	}
-	return policy.Actor{}, policy.Errorf(policy.KindUnauthenticated, "invalid_token", "the bearer token is missing or not valid")
+	return policy.Actor{}, rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_token", "the bearer token is missing or not valid")
 }
 
 var testActors = tokenActors{
@@ -268,7 +269,7 @@ func TestRateLimitBodyShapes(t *testing.T) {
 	for _, rt := range h.(*gin.Engine).Routes() {
 		path := samplePath(rt.Path)
 		want := recordError(path, func(c *gin.Context) {
-			errorWriterFor(path)(c, policy.Errorf(policy.KindForbidden, "rate_limited", "x"))
+			errorWriterFor(path)(c, rolegate.Errorf(rolegate.KindForbidden, "rate_limited", "x"))
 		})
 		got := recordError(path, func(c *gin.Context) { writeRateLimited(c, "x") })
 		if got.Code != 429 {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"sync"
 
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate"
 )
 
 // An access report streams for as long as its reader takes, and holds a
@@ -45,7 +45,7 @@ func (s *reportSlots) take(entity string) (release func(), err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.total >= s.max || s.perEntity[entity] >= s.per {
-		return nil, &policy.Error{Kind: policy.KindUnavailable, Code: "server_busy",
+		return nil, &rolegate.Error{Kind: rolegate.KindUnavailable, Code: "server_busy",
 			Message: "too many access reports are being downloaded; try again", Err: errReportsBusy}
 	}
 	s.total++

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rolegate/rolegate"
 	openapi "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -117,7 +118,7 @@ func NewRouter(d Deps) http.Handler {
 		r.Use(lim.rl.attach)
 	}
 	r.NoRoute(func(c *gin.Context) {
-		errorWriterFor(c.Request.URL.Path)(c, policy.Errorf(policy.KindNotFound, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))
+		errorWriterFor(c.Request.URL.Path)(c, rolegate.Errorf(rolegate.KindNotFound, "route_not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	r.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Error: errorInfo{Code: "method_not_allowed",
@@ -179,7 +180,7 @@ func (a *api) ready(c *gin.Context) {
 	}
 	if err := a.svc.Ready(c.Request.Context()); err != nil {
 		a.log.Warn("not ready: storage does not answer", "error", err)
-		writeError(c, policy.Errorf(policy.KindUnavailable, "storage_unavailable", "storage does not answer"))
+		writeError(c, rolegate.Errorf(rolegate.KindUnavailable, "storage_unavailable", "storage does not answer"))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
@@ -193,7 +194,7 @@ func serveOpenAPI(log *slog.Logger) gin.HandlerFunc {
 		doc, err := openapi.JSON()
 		if err != nil {
 			log.Error("openapi document does not convert", "error", err)
-			writeError(c, policy.Errorf(policy.KindInternal, "internal", "internal error"))
+			writeError(c, rolegate.Errorf(rolegate.KindInternal, "internal", "internal error"))
 			return
 		}
 		c.Header("Cache-Control", "public, max-age=300")
@@ -234,14 +235,14 @@ func authenticate(auth Authenticator, fail func(*gin.Context, error)) gin.Handle
 			token = h[7:]
 		}
 		if !ok {
-			fail(c, policy.Errorf(policy.KindUnauthenticated, "unauthenticated", "an Authorization: Bearer <token> header is required"))
+			fail(c, rolegate.Errorf(rolegate.KindUnauthenticated, "unauthenticated", "an Authorization: Bearer <token> header is required"))
 			return
 		}
 		actor, err := auth.Authenticate(strings.TrimSpace(token))
 		if err == nil && actor.ID == "" {
 			// A caller without a name is nobody: the service refuses it
 			// too, and internal calls are an explicit policy.InternalActor.
-			err = policy.Errorf(policy.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
+			err = rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
 		}
 		if err != nil {
 			fail(c, err)
@@ -278,7 +279,7 @@ func unescapePathValues(c *gin.Context) {
 // platformOnly lets only platform administrators through (metrics, pprof).
 func platformOnly(c *gin.Context) {
 	if a := policy.ActorFrom(c.Request.Context()); a.EntityID != "" || !a.Has(policy.ScopeAdmin) {
-		writeError(c, policy.Errorf(policy.KindForbidden, "forbidden", "this call is for platform administrators"))
+		writeError(c, rolegate.Errorf(rolegate.KindForbidden, "forbidden", "this call is for platform administrators"))
 		return
 	}
 	c.Next()

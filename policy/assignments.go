@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"github.com/rolegate/rolegate"
 	"time"
 )
 
@@ -34,10 +35,10 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 		held[a.RoleID] = true
 		if !keep[a.RoleID] {
 			r, err := tx.GetRole(entityID, a.RoleID)
-			if err != nil && !isNotFound(err) {
+			if err != nil && !rolegate.IsNotFound(err) {
 				return err
 			}
-			if err == nil && r.Status == StatusActive {
+			if err == nil && r.Status == rolegate.StatusActive {
 				gs = append(gs, deniesOf(r.Permissions)...)
 			}
 		}
@@ -50,7 +51,7 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 	if err := s.mayGive(ctx, entityID, gs); err != nil {
 		return err
 	}
-	var add, remove []Rule
+	var add, remove []rolegate.Rule
 	for _, a := range have {
 		if !keep[a.RoleID] || expired[a.RoleID] {
 			if err := tx.DeleteAssignment(a); err != nil {
@@ -63,7 +64,7 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 		if held[r.ID] {
 			continue
 		}
-		a := Assignment{EntityID: entityID, UserID: userID, RoleID: r.ID, Scope: scope, CreatedAt: now}
+		a := rolegate.Assignment{EntityID: entityID, UserID: userID, RoleID: r.ID, Scope: scope, CreatedAt: now}
 		if err := tx.PutAssignment(&a); err != nil {
 			return err
 		}
@@ -78,7 +79,7 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 // SetScopedRoles makes the roles a user holds inside scope (such as
 // "team:42") exactly roleIDs, replacing what it held there; nil means the
 // entity's default roles. It returns the roles now held there.
-func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope string, roleIDs []string) ([]Role, int64, error) {
+func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope string, roleIDs []string) ([]rolegate.Role, int64, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return nil, 0, err
 	}
@@ -87,15 +88,15 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 	}
 	for i, id := range roleIDs {
 		if id == "" || len(id) > 64 {
-			return nil, 0, Invalid("invalid_role_id", fmt.Sprintf("role_ids[%d]", i), "role_ids[%d] is not a role id", i)
+			return nil, 0, rolegate.Invalid("invalid_role_id", fmt.Sprintf("role_ids[%d]", i), "role_ids[%d] is not a role id", i)
 		}
 	}
-	var out []Role
+	var out []rolegate.Role
 	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
 		}
-		held, err := s.userRoles(tx, entityID, userID, map[string]Role{})
+		held, err := s.userRoles(tx, entityID, userID, map[string]rolegate.Role{})
 		if err != nil {
 			return err
 		}
@@ -103,7 +104,7 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 		ids := roleIDs
 		if ids == nil {
 			yes := true
-			defaults, err := tx.ListRoles(entityID, RoleFilter{Status: StatusActive, Default: &yes}, Page{Limit: 100, Sort: "created_at"})
+			defaults, err := tx.ListRoles(entityID, RoleFilter{Status: rolegate.StatusActive, Default: &yes}, Page{Limit: 100, Sort: "created_at"})
 			if err != nil {
 				return err
 			}
@@ -117,7 +118,7 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 		if out, err = activeRoles(tx, entityID, ids); err != nil {
 			return err
 		}
-		if held, err = s.userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+		if held, err = s.userRoles(tx, entityID, userID, map[string]rolegate.Role{}); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, now, entityID, AuditTeamRolesSet, AuditObjectAssignment, userID, before, scopedRolesDocOf(userID, scope, held))
@@ -130,24 +131,24 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 
 // AssignRole gives a user a role, entity-wide or inside scope. Assigning a
 // role the user holds returns the existing assignment.
-func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scope string) (Assignment, int64, error) {
+func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scope string) (rolegate.Assignment, int64, error) {
 	return s.AssignRoleUntil(ctx, entityID, userID, roleID, scope, nil)
 }
 
 // AssignRoleUntil gives a user a role, entity-wide or inside scope, until
 // expiresAt (nil: for good). Assigning a role the user holds in that scope
 // sets the existing assignment's expiry to expiresAt.
-func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID, scope string, expiresAt *time.Time) (Assignment, int64, error) {
+func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID, scope string, expiresAt *time.Time) (rolegate.Assignment, int64, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
-		return Assignment{}, 0, err
+		return rolegate.Assignment{}, 0, err
 	}
 	if scope != "" && !ValidScope(scope) {
-		return Assignment{}, 0, invalidScope("scope")
+		return rolegate.Assignment{}, 0, invalidScope("scope")
 	}
 	if err := s.validExpiry(expiresAt); err != nil {
-		return Assignment{}, 0, err
+		return rolegate.Assignment{}, 0, err
 	}
-	var a Assignment
+	var a rolegate.Assignment
 	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
@@ -156,7 +157,7 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 		if err != nil {
 			return err
 		}
-		if r.Status != StatusActive {
+		if r.Status != rolegate.StatusActive {
 			return roleNotFound(roleID)
 		}
 		if err := s.mayGiveUntil(ctx, entityID, allowsOf(r.Permissions), expiresAt); err != nil {
@@ -173,7 +174,7 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 			if err := tx.DeleteAssignment(have[0]); err != nil {
 				return err
 			}
-			if err := tx.RemoveRules([]Rule{CompileAssignment(have[0])}); err != nil {
+			if err := tx.RemoveRules([]rolegate.Rule{CompileAssignment(have[0])}); err != nil {
 				return err
 			}
 			have = nil
@@ -196,19 +197,19 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 			if err := tx.PutAssignment(&a); err != nil {
 				return err
 			}
-			if err := tx.RemoveRules([]Rule{CompileAssignment(old)}); err != nil {
+			if err := tx.RemoveRules([]rolegate.Rule{CompileAssignment(old)}); err != nil {
 				return err
 			}
-			if err := tx.AddRules([]Rule{CompileAssignment(a)}); err != nil {
+			if err := tx.AddRules([]rolegate.Rule{CompileAssignment(a)}); err != nil {
 				return err
 			}
 			return s.audit(ctx, tx, now, entityID, AuditAssignmentUpdate, AuditObjectAssignment, userID, assignmentDocOf(old), assignmentDocOf(a))
 		}
-		a = Assignment{EntityID: entityID, UserID: userID, RoleID: roleID, Scope: scope, CreatedAt: now, ExpiresAt: expiresAt}
+		a = rolegate.Assignment{EntityID: entityID, UserID: userID, RoleID: roleID, Scope: scope, CreatedAt: now, ExpiresAt: expiresAt}
 		if err := tx.PutAssignment(&a); err != nil {
 			return err
 		}
-		if err := tx.AddRules([]Rule{CompileAssignment(a)}); err != nil {
+		if err := tx.AddRules([]rolegate.Rule{CompileAssignment(a)}); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, now, entityID, AuditAssignmentCreate, AuditObjectAssignment, userID, nil, assignmentDocOf(a))
@@ -228,13 +229,13 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
 		}
-		a := Assignment{EntityID: entityID, UserID: userID, RoleID: roleID, Scope: scope}
+		a := rolegate.Assignment{EntityID: entityID, UserID: userID, RoleID: roleID, Scope: scope}
 		sc := scope
 		have, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID, RoleID: roleID, Scope: &sc})
 		if err != nil {
 			return err
 		}
-		notHeld := Errorf(KindNotFound, "assignment_not_found", "user %q does not hold role %q in that scope", userID, roleID)
+		notHeld := rolegate.Errorf(rolegate.KindNotFound, "assignment_not_found", "user %q does not hold role %q in that scope", userID, roleID)
 		if len(have) > 0 && lapsed(have[0], now) {
 			// Expired: gone from every answer already, this one too (the
 			// sweep removes it).
@@ -244,22 +245,22 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 			a = have[0]
 			// Its denies stop masking rights of the user.
 			r, err := tx.GetRole(entityID, roleID)
-			if err != nil && !isNotFound(err) {
+			if err != nil && !rolegate.IsNotFound(err) {
 				return err
 			}
-			if err == nil && r.Status == StatusActive {
+			if err == nil && r.Status == rolegate.StatusActive {
 				if err := s.mayGive(ctx, entityID, deniesOf(r.Permissions)); err != nil {
 					return err
 				}
 			}
 		}
 		if err := tx.DeleteAssignment(a); err != nil {
-			if isNotFound(err) {
+			if rolegate.IsNotFound(err) {
 				return notHeld
 			}
 			return err
 		}
-		if err := tx.RemoveRules([]Rule{CompileAssignment(a)}); err != nil {
+		if err := tx.RemoveRules([]rolegate.Rule{CompileAssignment(a)}); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, now, entityID, AuditAssignmentDelete, AuditObjectAssignment, userID, assignmentDocOf(a), nil)
@@ -268,17 +269,17 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 }
 
 // UserRoles lists the roles a user holds.
-func (s *Service) UserRoles(ctx context.Context, entityID, userID string) ([]UserRole, error) {
+func (s *Service) UserRoles(ctx context.Context, entityID, userID string) ([]rolegate.UserRole, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
 		return nil, err
 	}
-	var out []UserRole
+	var out []rolegate.UserRole
 	err := s.store.View(ctx, func(tx Tx) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
 		}
 		var err error
-		out, err = s.userRoles(tx, entityID, userID, map[string]Role{})
+		out, err = s.userRoles(tx, entityID, userID, map[string]rolegate.Role{})
 		return err
 	})
 	return out, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/rolegate/rolegate"
 )
 
 // The audit log: every committed change of an entity's roles, users and
@@ -184,7 +185,7 @@ type entityDoc struct {
 	UpdatedAt string `json:"updated_at"`
 }
 
-func entityDocOf(e Entity) entityDoc {
+func entityDocOf(e rolegate.Entity) entityDoc {
 	return entityDoc{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: auditTime(e.CreatedAt), UpdatedAt: auditTime(e.UpdatedAt)}
 }
 
@@ -206,7 +207,7 @@ type roleDoc struct {
 	DeletedBy   *string        `json:"deleted_by"`
 }
 
-func roleDocOf(r Role) roleDoc {
+func roleDocOf(r rolegate.Role) roleDoc {
 	out := roleDoc{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description,
 		Permissions: DocOf(r.Permissions), Default: r.Default, RoleType: r.RoleType, Status: r.Status,
 		Version: r.Version, CreatedAt: auditTime(r.CreatedAt), CreatedBy: auditNullable(r.CreatedBy),
@@ -239,7 +240,7 @@ type userDoc struct {
 	LastSeenAt  *string         `json:"last_seen_at"`
 }
 
-func userDocOf(u User) userDoc {
+func userDocOf(u rolegate.User) userDoc {
 	out := userDoc{ID: u.ID, EntityID: u.EntityID, Email: u.Email, Name: u.Name, Roles: []roleRefDoc{},
 		CreatedAt: auditTime(u.CreatedAt), UpdatedAt: auditTime(u.UpdatedAt)}
 	for _, ur := range u.Roles {
@@ -265,7 +266,7 @@ type assignmentDoc struct {
 	ExpiresAt *string `json:"expires_at"`
 }
 
-func assignmentDocOf(a Assignment) assignmentDoc {
+func assignmentDocOf(a rolegate.Assignment) assignmentDoc {
 	d := assignmentDoc{EntityID: a.EntityID, UserID: a.UserID, RoleID: a.RoleID, Scope: auditNullable(a.Scope), CreatedAt: auditTime(a.CreatedAt)}
 	if a.ExpiresAt != nil {
 		t := auditTime(*a.ExpiresAt)
@@ -286,7 +287,7 @@ type scopedRoleRef struct {
 	Name string `json:"name"`
 }
 
-func scopedRolesDocOf(userID, scope string, held []UserRole) scopedRolesDoc {
+func scopedRolesDocOf(userID, scope string, held []rolegate.UserRole) scopedRolesDoc {
 	out := scopedRolesDoc{UserID: userID, Scope: scope, Roles: []scopedRoleRef{}}
 	for _, ur := range held {
 		if ur.Scope == scope {

@@ -50,12 +50,12 @@ func auditActions(evs []policy.AuditEvent) []string {
 	return out
 }
 
-func auditRights(obj string, acts ...string) *policy.Permissions {
-	op := policy.ObjectPermissions{ObjectType: obj}
+func auditRights(obj string, acts ...string) *rolegate.Permissions {
+	op := rolegate.ObjectPermissions{ObjectType: obj}
 	for _, a := range acts {
-		op.Actions = append(op.Actions, policy.ActionPermission{ActionName: a, Permission: policy.Allowed})
+		op.Actions = append(op.Actions, rolegate.ActionPermission{ActionName: a, Permission: rolegate.Allowed})
 	}
-	return &policy.Permissions{Objects: []policy.ObjectPermissions{op}}
+	return &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{op}}
 }
 
 func TestAuditEventsOfWrites(t *testing.T) {
@@ -88,20 +88,20 @@ func TestAuditEventsOfWrites(t *testing.T) {
 	// Failed writes leave no event: a taken name, invalid input, a stale
 	// If-Match, an unknown role.
 	taken := "admin"
-	if _, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &taken}); !policy.IsKind(err, policy.KindConflict) {
+	if _, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &taken}); !rolegate.IsKind(err, rolegate.KindConflict) {
 		t.Fatalf("duplicate name: %v", err)
 	}
-	if _, _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &taken}, false, 0); !policy.IsKind(err, policy.KindConflict) {
+	if _, _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &taken}, false, 0); !rolegate.IsKind(err, rolegate.KindConflict) {
 		t.Fatalf("rename to a taken name: %v", err)
 	}
 	bad := "bad\x01name"
-	if _, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &bad}); !policy.IsKind(err, policy.KindInvalid) {
+	if _, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &bad}); !rolegate.IsKind(err, rolegate.KindInvalid) {
 		t.Fatalf("invalid name: %v", err)
 	}
-	if _, _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &name}, false, 1); !policy.IsKind(err, policy.KindPrecondition) {
+	if _, _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &name}, false, 1); !rolegate.IsKind(err, rolegate.KindPrecondition) {
 		t.Fatalf("stale If-Match: %v", err)
 	}
-	if _, err := svc.UnassignRole(ctx, ent.ID, "nobody", role.ID, ""); !policy.IsKind(err, policy.KindNotFound) {
+	if _, err := svc.UnassignRole(ctx, ent.ID, "nobody", role.ID, ""); !rolegate.IsKind(err, rolegate.KindNotFound) {
 		t.Fatalf("unassign from an unknown user: %v", err)
 	}
 	evs = auditEvents(t, svc, ent.ID, policy.AuditFilter{})
@@ -232,7 +232,7 @@ func TestAuditEventsOfWrites(t *testing.T) {
 	if _, err := svc.DeleteEntity(ctx, ent.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.ListAuditEvents(ctx, ent.ID, policy.AuditFilter{}, policy.Page{Limit: 10}); !policy.IsKind(err, policy.KindNotFound) {
+	if _, err := svc.ListAuditEvents(ctx, ent.ID, policy.AuditFilter{}, policy.Page{Limit: 10}); !rolegate.IsKind(err, rolegate.KindNotFound) {
 		t.Fatalf("events of a deleted entity: %v", err)
 	}
 	if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
@@ -288,7 +288,7 @@ func TestAuditSameTransaction(t *testing.T) {
 	if err != nil || len(roles) != 0 {
 		t.Fatalf("roles after the failed write: %v %v", roles, err)
 	}
-	if _, err := svc.GetEntity(ctx, "f"); !policy.IsKind(err, policy.KindNotFound) {
+	if _, err := svc.GetEntity(ctx, "f"); !rolegate.IsKind(err, rolegate.KindNotFound) {
 		t.Fatalf("entity after the failed write: %v", err)
 	}
 	held, err := svc.UserRoles(ctx, "e", "u")

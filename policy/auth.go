@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"github.com/rolegate/rolegate"
 )
 
 // adminTokenSetting holds the SHA-256 of the generated bootstrap token.
@@ -35,7 +36,7 @@ func BootstrapAdmin(ctx context.Context, store Store, configured string) (*Authe
 	if err == nil {
 		return authFromHex(stored)
 	}
-	if !isNotFound(err) {
+	if !rolegate.IsNotFound(err) {
 		return nil, "", err
 	}
 	buf := make([]byte, 32)
@@ -45,7 +46,7 @@ func BootstrapAdmin(ctx context.Context, store Store, configured string) (*Authe
 	token := "rg_" + base64.RawURLEncoding.EncodeToString(buf)
 	sum := sha256.Sum256([]byte(token))
 	err = store.Update(ctx, func(tx Tx) error { return tx.PutSetting(adminTokenSetting, hex.EncodeToString(sum[:])) })
-	if errors.Is(err, ErrDuplicate) {
+	if errors.Is(err, rolegate.ErrDuplicate) {
 		// Another instance generated one first: use theirs.
 		return BootstrapAdmin(ctx, store, "")
 	}
@@ -70,7 +71,7 @@ func authFromHex(s string) (*Authenticator, string, error) {
 func (a *Authenticator) Authenticate(token string) (Actor, error) {
 	sum := sha256.Sum256([]byte(token))
 	if token == "" || subtle.ConstantTimeCompare(sum[:], a.hash[:]) != 1 {
-		return Actor{}, Errorf(KindUnauthenticated, "invalid_token", "the bearer token is missing or not valid")
+		return Actor{}, rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_token", "the bearer token is missing or not valid")
 	}
 	return Actor{ID: "admin", Scopes: []string{ScopeAdmin}}, nil
 }

@@ -1,6 +1,9 @@
 package policy
 
-import "context"
+import (
+	"context"
+	"github.com/rolegate/rolegate"
+)
 
 // Rolegate guards its own API with its own engine. Every Service method
 // starts with authorize: a caller bound to another entity gets 404 (nothing
@@ -39,7 +42,7 @@ func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, ac
 	}
 	if entityID == "" {
 		if a.EntityID != "" || !a.Has(ScopeAdmin) {
-			return Errorf(KindForbidden, "forbidden", "this call is for platform administrators")
+			return rolegate.Errorf(rolegate.KindForbidden, "forbidden", "this call is for platform administrators")
 		}
 		return nil
 	}
@@ -47,7 +50,7 @@ func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, ac
 		return EntityNotFound(entityID) // the same 404 as an unknown entity
 	}
 	if !a.Has(scope) {
-		return Errorf(KindForbidden, "insufficient_scope", "the token's scopes do not include %q", scope)
+		return rolegate.Errorf(rolegate.KindForbidden, "insufficient_scope", "the token's scopes do not include %q", scope)
 	}
 	if a.UserID == "" {
 		return nil
@@ -57,7 +60,7 @@ func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, ac
 		return unavailable(err)
 	}
 	if !d.Allowed {
-		return Errorf(KindForbidden, "forbidden", "you may not %s %s objects in this entity", action, objectType)
+		return rolegate.Errorf(rolegate.KindForbidden, "forbidden", "you may not %s %s objects in this entity", action, objectType)
 	}
 	return nil
 }
@@ -74,7 +77,7 @@ func (s *Service) May(ctx context.Context, entityID, objectType, action string) 
 func caller(ctx context.Context) (Actor, error) {
 	a, ok := actorOf(ctx)
 	if !ok {
-		return Actor{}, Errorf(KindUnauthenticated, "unauthenticated", "the call names no caller")
+		return Actor{}, rolegate.Errorf(rolegate.KindUnauthenticated, "unauthenticated", "the call names no caller")
 	}
 	return a, nil
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"github.com/rolegate/rolegate"
 	"slices"
 	"strings"
 )
@@ -33,7 +34,7 @@ type CheckRequest struct {
 // not_allowed when nothing matched. Matched is set when explained.
 type Decision struct {
 	Allowed    bool
-	Permission Permission
+	Permission rolegate.Permission
 	Revision   int64
 	Matched    []Match
 	// On an explained refusal (whocan.go): DeniedBy are the denying rights
@@ -52,20 +53,20 @@ type Decision struct {
 type Match struct {
 	RoleID     string
 	RoleName   string
-	Permission Permission
+	Permission rolegate.Permission
 }
 
 // UserPermissions returns a user's effective rights (deny applied), entity-wide
 // plus inside scope when one is given.
-func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope string) (Permissions, error) {
+func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope string) (rolegate.Permissions, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
-		return Permissions{}, err
+		return rolegate.Permissions{}, err
 	}
 	if scope != "" && !ValidScope(scope) {
-		return Permissions{}, invalidScope("scope")
+		return rolegate.Permissions{}, invalidScope("scope")
 	}
 	if _, err := s.GetUser(ctx, entityID, userID); err != nil {
-		return Permissions{}, err
+		return rolegate.Permissions{}, err
 	}
 	p, _, err := s.engine.Effective(ctx, entityID, userID, scope)
 	return p, err
@@ -91,7 +92,7 @@ func (s *Service) AuthorizeChecks(ctx context.Context) error {
 		return err
 	}
 	if !a.Has(ScopeCheck) {
-		return Errorf(KindForbidden, "insufficient_scope", "the token's scopes do not include %q", ScopeCheck)
+		return rolegate.Errorf(rolegate.KindForbidden, "insufficient_scope", "the token's scopes do not include %q", ScopeCheck)
 	}
 	return nil
 }
@@ -103,14 +104,14 @@ func ValidateCheck(prefix string, req CheckRequest) error {
 		{"object_type", req.ObjectType}, {"action", req.Action},
 	} {
 		if f.value == "" {
-			return Invalid("missing_field", prefix+f.name, "%s%s is required", prefix, f.name)
+			return rolegate.Invalid("missing_field", prefix+f.name, "%s%s is required", prefix, f.name)
 		}
 		if len(f.value) > MaxUserIDLen {
-			return Invalid("invalid_field", prefix+f.name, "%s%s is too long", prefix, f.name)
+			return rolegate.Invalid("invalid_field", prefix+f.name, "%s%s is too long", prefix, f.name)
 		}
 	}
 	if len(req.OwnerID) > MaxUserIDLen {
-		return Invalid("invalid_field", prefix+"owner_id", "%sowner_id must be at most %d characters", prefix, MaxUserIDLen)
+		return rolegate.Invalid("invalid_field", prefix+"owner_id", "%sowner_id must be at most %d characters", prefix, MaxUserIDLen)
 	}
 	if req.Scope != "" && !ValidScope(req.Scope) {
 		// The rules of an assignment's scope: a scope holding "|" would
@@ -118,7 +119,7 @@ func ValidateCheck(prefix string, req CheckRequest) error {
 		return invalidScope(prefix + "scope")
 	}
 	if req.MinRevision < 0 {
-		return Invalid("invalid_field", prefix+"min_revision", "%smin_revision must be a revision a write returned (a positive number)", prefix)
+		return rolegate.Invalid("invalid_field", prefix+"min_revision", "%smin_revision must be a revision a write returned (a positive number)", prefix)
 	}
 	return nil
 }
@@ -126,18 +127,18 @@ func ValidateCheck(prefix string, req CheckRequest) error {
 // Check answers one question. It never allows on error.
 func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error) {
 	if err := ValidateCheck("", req); err != nil {
-		return Decision{Permission: NotAllowed}, err
+		return Decision{Permission: rolegate.NotAllowed}, err
 	}
 	if err := s.authorizeCheck(ctx, req); err != nil {
-		return Decision{Permission: NotAllowed}, err
+		return Decision{Permission: rolegate.NotAllowed}, err
 	}
 	if err := s.reachable(ctx, "min_revision", req.EntityID, req.MinRevision); err != nil {
-		return Decision{Permission: NotAllowed}, err
+		return Decision{Permission: rolegate.NotAllowed}, err
 	}
 	names := s.explainable(ctx, &req)
 	d, err := s.engine.Check(ctx, req)
 	if err != nil {
-		return Decision{Permission: NotAllowed}, unavailable(err)
+		return Decision{Permission: rolegate.NotAllowed}, unavailable(err)
 	}
 	if !names {
 		hideRoleNames(&d)

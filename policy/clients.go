@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/rolegate/rolegate"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -55,23 +56,23 @@ func (s *Service) CreateClient(ctx context.Context, in ClientInput) (Client, str
 		return Client{}, "", err
 	}
 	if strings.TrimSpace(in.Name) == "" {
-		return Client{}, "", Invalid("missing_field", "name", "name is required")
+		return Client{}, "", rolegate.Invalid("missing_field", "name", "name is required")
 	}
 	if len(in.Scopes) == 0 {
-		return Client{}, "", Invalid("missing_field", "scopes", "scopes is required: one or more of check, manage, admin")
+		return Client{}, "", rolegate.Invalid("missing_field", "scopes", "scopes is required: one or more of check, manage, admin")
 	}
 	seen := map[string]bool{}
 	for i, sc := range in.Scopes {
 		if !validScopes[sc] {
-			return Client{}, "", Invalid("invalid_scope", fmt.Sprintf("scopes[%d]", i), "scopes[%d] must be check, manage or admin", i)
+			return Client{}, "", rolegate.Invalid("invalid_scope", fmt.Sprintf("scopes[%d]", i), "scopes[%d] must be check, manage or admin", i)
 		}
 		if seen[sc] {
-			return Client{}, "", Invalid("invalid_scope", fmt.Sprintf("scopes[%d]", i), "scopes[%d] repeats %q", i, sc)
+			return Client{}, "", rolegate.Invalid("invalid_scope", fmt.Sprintf("scopes[%d]", i), "scopes[%d] repeats %q", i, sc)
 		}
 		seen[sc] = true
 	}
 	if in.EntityID != "" && seen[ScopeAdmin] {
-		return Client{}, "", Invalid("invalid_scope", "scopes", "a client bound to an entity cannot hold the admin scope")
+		return Client{}, "", rolegate.Invalid("invalid_scope", "scopes", "a client bound to an entity cannot hold the admin scope")
 	}
 	buf := make([]byte, 32)
 	if _, err := rand.Read(buf); err != nil {
@@ -88,8 +89,8 @@ func (s *Service) CreateClient(ctx context.Context, in ClientInput) (Client, str
 		if c.EntityID != "" {
 			ent, err := tx.GetEntity(c.EntityID)
 			if err != nil {
-				if isNotFound(err) {
-					return Invalid("unknown_entity", "entity_id", "entity %q does not exist", c.EntityID)
+				if rolegate.IsNotFound(err) {
+					return rolegate.Invalid("unknown_entity", "entity_id", "entity %q does not exist", c.EntityID)
 				}
 				return err
 			}
@@ -131,7 +132,7 @@ func (s *Service) auditClient(ctx context.Context, tx Tx, action string, before,
 			CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339Nano), CreatedBy: c.CreatedBy}
 	}
 	if c.EntityID != "" {
-		if _, err := tx.GetEntity(c.EntityID); err != nil && !isNotFound(err) {
+		if _, err := tx.GetEntity(c.EntityID); err != nil && !rolegate.IsNotFound(err) {
 			return err
 		} else if err == nil {
 			return s.audit(ctx, tx, s.clock(), c.EntityID, action, AuditObjectClient, c.ID, doc(before), doc(after))
@@ -153,8 +154,8 @@ func (s *Service) GetClient(ctx context.Context, id string) (Client, error) {
 		c, err = tx.GetClient(id)
 		return err
 	})
-	if isNotFound(err) {
-		return Client{}, Errorf(KindNotFound, "client_not_found", "client %q not found", id)
+	if rolegate.IsNotFound(err) {
+		return Client{}, rolegate.Errorf(rolegate.KindNotFound, "client_not_found", "client %q not found", id)
 	}
 	return c, err
 }
@@ -195,8 +196,8 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 		}
 		return s.auditClient(ctx, tx, AuditClientDelete, &c, nil)
 	})
-	if isNotFound(err) {
-		return Errorf(KindNotFound, "client_not_found", "client %q not found", id)
+	if rolegate.IsNotFound(err) {
+		return rolegate.Errorf(rolegate.KindNotFound, "client_not_found", "client %q not found", id)
 	}
 	if err == nil {
 		if s.onClientDeleted != nil {
@@ -263,7 +264,7 @@ func (s *Service) VerifyClient(ctx context.Context, id, secret string) (Client, 
 // verifyClient is VerifyClient; a secret that vs remembers as verified for
 // the client's current hash passes without bcrypt (and without the gate).
 func (s *Service) verifyClient(ctx context.Context, id, secret string, vs *verifiedSecrets) (Client, error) {
-	invalid := Errorf(KindUnauthenticated, "invalid_client", "the client id or secret is not valid")
+	invalid := rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_client", "the client id or secret is not valid")
 	if !WellFormedClientID(id) || secret == "" || len(secret) > MaxClientSecretLen {
 		return Client{}, invalid
 	}
@@ -277,7 +278,7 @@ func (s *Service) verifyClient(ctx context.Context, id, secret string, vs *verif
 			return err
 		})
 		known = err == nil
-		if err != nil && !isNotFound(err) {
+		if err != nil && !rolegate.IsNotFound(err) {
 			return err
 		}
 		return nil

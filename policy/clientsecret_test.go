@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -51,7 +52,7 @@ func TestSecretGateAndVerifiedSecrets(t *testing.T) {
 	step := func(name, id, secret string, wantOK bool, wantOutcomes []bool, wantChecks uint64) {
 		t.Helper()
 		_, _, err := tokens.Issue(gated, id, secret, "")
-		if (err == nil) != wantOK || (err != nil && !policy.IsKind(err, policy.KindUnauthenticated)) {
+		if (err == nil) != wantOK || (err != nil && !rolegate.IsKind(err, rolegate.KindUnauthenticated)) {
 			t.Fatalf("%s: %v, want ok=%v", name, err, wantOK)
 		}
 		if len(outcomes) != len(wantOutcomes) || tokens.SecretChecks() != wantChecks {

@@ -3,6 +3,7 @@ package policy
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/rolegate/rolegate"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,22 +62,22 @@ func roleIDOf(subject string) string {
 
 // CompileRights turns rights held by one subject in an entity into p rules,
 // sorted. not_allowed compiles to nothing.
-func CompileRights(subject, entityID string, p Permissions) []Rule {
-	var rules []Rule
+func CompileRights(subject, entityID string, p rolegate.Permissions) []rolegate.Rule {
+	var rules []rolegate.Rule
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
 			var cond, eft string
 			switch a.Permission {
-			case Allowed:
+			case rolegate.Allowed:
 				cond, eft = CondAny, EftAllow
-			case AllowedForOwn:
+			case rolegate.AllowedForOwn:
 				cond, eft = CondOwn, EftAllow
-			case Denied:
+			case rolegate.Denied:
 				cond, eft = CondAny, EftDeny
 			default:
 				continue
 			}
-			rules = append(rules, Rule{PType: "p", Values: []string{subject, entityID, o.ObjectType, a.ActionName, cond, eft}})
+			rules = append(rules, rolegate.Rule{PType: "p", Values: []string{subject, entityID, o.ObjectType, a.ActionName, cond, eft}})
 		}
 	}
 	SortRules(rules)
@@ -84,36 +85,36 @@ func CompileRights(subject, entityID string, p Permissions) []Rule {
 }
 
 // Compile returns the p rules of a role: none for a deleted role.
-func Compile(r Role) []Rule {
-	if r.Status == StatusDeleted {
+func Compile(r rolegate.Role) []rolegate.Rule {
+	if r.Status == rolegate.StatusDeleted {
 		return nil
 	}
 	return CompileRights(RoleSubject(r.ID), r.EntityID, r.Permissions)
 }
 
 // CompileUser returns the p rules of the rights a user holds directly.
-func CompileUser(u User) []Rule {
+func CompileUser(u rolegate.User) []rolegate.Rule {
 	return CompileRights(UserSubject(u.ID), u.EntityID, u.Permissions)
 }
 
 // CompileAssignment returns the g rule of an assignment.
-func CompileAssignment(a Assignment) Rule {
+func CompileAssignment(a rolegate.Assignment) rolegate.Rule {
 	sub := UserSubject(a.UserID)
 	if a.Scope != "" {
 		sub = ScopedSubject(a.Scope, a.UserID)
 	}
 	if a.ExpiresAt != nil {
-		return Rule{PType: "g", Values: []string{sub, RoleSubject(a.RoleID), a.EntityID, strconv.FormatInt(a.ExpiresAt.UnixMilli(), 10)}}
+		return rolegate.Rule{PType: "g", Values: []string{sub, RoleSubject(a.RoleID), a.EntityID, strconv.FormatInt(a.ExpiresAt.UnixMilli(), 10)}}
 	}
-	return Rule{PType: "g", Values: []string{sub, RoleSubject(a.RoleID), a.EntityID}}
+	return rolegate.Rule{PType: "g", Values: []string{sub, RoleSubject(a.RoleID), a.EntityID}}
 }
 
 // SortRules orders rules by type, then values.
-func SortRules(rules []Rule) {
+func SortRules(rules []rolegate.Rule) {
 	sort.Slice(rules, func(i, j int) bool { return ruleLess(rules[i], rules[j]) })
 }
 
-func ruleLess(a, b Rule) bool {
+func ruleLess(a, b rolegate.Rule) bool {
 	if a.PType != b.PType {
 		return a.PType < b.PType
 	}
@@ -125,15 +126,12 @@ func ruleLess(a, b Rule) bool {
 	return len(a.Values) < len(b.Values)
 }
 
-// String renders a rule as a line of a Casbin policy file.
-func (r Rule) String() string { return r.PType + ", " + strings.Join(r.Values, ", ") }
-
 // ruleKey identifies a rule in a set: its type and values.
-func ruleKey(r Rule) string { return r.PType + "\x00" + strings.Join(r.Values, "\x00") }
+func ruleKey(r rolegate.Rule) string { return r.PType + "\x00" + strings.Join(r.Values, "\x00") }
 
 // diffRules returns the rules in want but not in have, and those in have but
 // not in want.
-func diffRules(have, want []Rule) (add, remove []Rule) {
+func diffRules(have, want []rolegate.Rule) (add, remove []rolegate.Rule) {
 	h := make(map[string]bool, len(have))
 	for _, r := range have {
 		h[ruleKey(r)] = true

@@ -7,6 +7,7 @@ import (
 
 	"github.com/casbin/casbin/v2"
 	"github.com/casbin/casbin/v2/model"
+	"github.com/rolegate/rolegate"
 )
 
 // decider is one Casbin enforcer of model.conf whose p rules are set, for one
@@ -71,7 +72,7 @@ func (e *Engine) newDecider() (*decider, error) {
 // per snapshot; the deciding value and the explanation come from the rules
 // that matched.
 func (s *snapshot) check(req CheckRequest) (Decision, error) {
-	d := Decision{Revision: s.revision, Permission: NotAllowed}
+	d := Decision{Revision: s.revision, Permission: rolegate.NotAllowed}
 	if !s.exists {
 		return d, nil
 	}
@@ -160,8 +161,8 @@ func (s *snapshot) gather(out [][]string, obj, sub string, roleLists ...[]string
 			return
 		}
 		out = append(out, u.byObj[obj]...)
-		if obj != Wildcard {
-			out = append(out, u.byObj[Wildcard]...)
+		if obj != rolegate.Wildcard {
+			out = append(out, u.byObj[rolegate.Wildcard]...)
 		}
 	}
 	add(sub)
@@ -175,29 +176,29 @@ func (s *snapshot) gather(out [][]string, obj, sub string, roleLists ...[]string
 
 // deciding names the value that decided: denied beats allowed beats
 // allowed_for_own; the Casbin decision has the last word.
-func deciding(allowed bool, matched []Match) Permission {
+func deciding(allowed bool, matched []Match) rolegate.Permission {
 	var any, own, deny bool
 	for _, m := range matched {
 		switch m.Permission {
-		case Allowed:
+		case rolegate.Allowed:
 			any = true
-		case AllowedForOwn:
+		case rolegate.AllowedForOwn:
 			own = true
-		case Denied:
+		case rolegate.Denied:
 			deny = true
 		}
 	}
 	switch {
 	case allowed && any:
-		return Allowed
+		return rolegate.Allowed
 	case allowed && own:
-		return AllowedForOwn
+		return rolegate.AllowedForOwn
 	case allowed:
-		return Allowed
+		return rolegate.Allowed
 	case deny:
-		return Denied
+		return rolegate.Denied
 	}
-	return NotAllowed
+	return rolegate.NotAllowed
 }
 
 // subjects returns the subjects whose rights a user holds in a check: the
@@ -227,13 +228,13 @@ func (s *snapshot) subjectsAt(sub, ssub string, now int64) []string {
 func (s *snapshot) matches(rules [][]string, sub, obj, act, owner string) []Match {
 	var out []Match
 	for _, v := range rules {
-		if (v[2] != Wildcard && v[2] != obj) || (v[3] != Wildcard && v[3] != act) {
+		if (v[2] != rolegate.Wildcard && v[2] != obj) || (v[3] != rolegate.Wildcard && v[3] != act) {
 			continue
 		}
 		if v[4] == CondOwn && owner != sub {
 			continue
 		}
-		m := Match{RoleID: roleIDOf(v[0]), Permission: rulePermission(Rule{Values: v})}
+		m := Match{RoleID: roleIDOf(v[0]), Permission: rulePermission(rolegate.Rule{Values: v})}
 		m.RoleName, _ = s.roleNames.get(m.RoleID)
 		if !slices.Contains(out, m) {
 			out = append(out, m)
@@ -251,12 +252,12 @@ func (s *snapshot) matches(rules [][]string, sub, obj, act, owner string) []Matc
 	return out
 }
 
-func rulePermission(r Rule) Permission {
+func rulePermission(r rolegate.Rule) rolegate.Permission {
 	switch {
 	case r.Values[5] == EftDeny:
-		return Denied
+		return rolegate.Denied
 	case r.Values[4] == CondOwn:
-		return AllowedForOwn
+		return rolegate.AllowedForOwn
 	}
-	return Allowed
+	return rolegate.Allowed
 }

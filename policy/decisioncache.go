@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/rolegate/rolegate"
 	"hash/maphash"
 	"sync/atomic"
 )
@@ -34,7 +35,7 @@ type decisionKey struct {
 var decisionSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
 // The decisions as stored in an entry's low byte; 0 is an empty entry.
-var decisionCodes = [...]Permission{1: Allowed, 2: AllowedForOwn, 3: Denied, 4: NotAllowed}
+var decisionCodes = [...]rolegate.Permission{1: rolegate.Allowed, 2: rolegate.AllowedForOwn, 3: rolegate.Denied, 4: rolegate.NotAllowed}
 
 // newDecisionTable holds about capacity decisions (rounded up to a power of
 // two of buckets).
@@ -114,7 +115,7 @@ func hashes(k decisionKey) (uint64, uint64) {
 }
 
 // get returns the cached decision of a question, if any.
-func (t *decisionTable) get(h1, h2 uint64) (allowed bool, p Permission, ok bool) {
+func (t *decisionTable) get(h1, h2 uint64) (allowed bool, p rolegate.Permission, ok bool) {
 	if t == nil {
 		return false, "", false
 	}
@@ -129,13 +130,13 @@ func (t *decisionTable) get(h1, h2 uint64) (allowed bool, p Permission, ok bool)
 			continue
 		}
 		p = decisionCodes[code]
-		return p == Allowed || p == AllowedForOwn, p, true
+		return p == rolegate.Allowed || p == rolegate.AllowedForOwn, p, true
 	}
 	return false, "", false
 }
 
 // put caches a decision and reports whether it pushed another one out.
-func (t *decisionTable) put(h1, h2 uint64, p Permission) (overwrote bool) {
+func (t *decisionTable) put(h1, h2 uint64, p rolegate.Permission) (overwrote bool) {
 	if t == nil {
 		return false
 	}

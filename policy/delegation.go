@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"github.com/rolegate/rolegate"
 	"math"
 	"time"
 )
@@ -28,15 +29,15 @@ import (
 // grant is one right a write gives.
 type grant struct {
 	obj, act string
-	perm     Permission // Allowed or AllowedForOwn
+	perm     rolegate.Permission // Allowed or AllowedForOwn
 }
 
 // allowsOf are the rights a set of permissions gives to whoever holds it.
-func allowsOf(p Permissions) []grant {
+func allowsOf(p rolegate.Permissions) []grant {
 	var out []grant
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
-			if a.Permission == Allowed || a.Permission == AllowedForOwn {
+			if a.Permission == rolegate.Allowed || a.Permission == rolegate.AllowedForOwn {
 				out = append(out, grant{o.ObjectType, a.ActionName, a.Permission})
 			}
 		}
@@ -46,12 +47,12 @@ func allowsOf(p Permissions) []grant {
 
 // deniesOf are the rights a set of permissions stops masking when it goes
 // away: each deny, counted as the allow it may unmask.
-func deniesOf(p Permissions) []grant {
+func deniesOf(p rolegate.Permissions) []grant {
 	var out []grant
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
-			if a.Permission == Denied {
-				out = append(out, grant{o.ObjectType, a.ActionName, Allowed})
+			if a.Permission == rolegate.Denied {
+				out = append(out, grant{o.ObjectType, a.ActionName, rolegate.Allowed})
 			}
 		}
 	}
@@ -60,15 +61,15 @@ func deniesOf(p Permissions) []grant {
 
 // gained are the rights that replacing old by new gives: allows that are new
 // or wider (allowed_for_own to allowed), and denies lifted.
-func gained(old, new Permissions) []grant {
+func gained(old, new rolegate.Permissions) []grant {
 	type pair struct{ obj, act string }
-	before := map[pair]Permission{}
+	before := map[pair]rolegate.Permission{}
 	for _, o := range old.Objects {
 		for _, a := range o.Actions {
 			before[pair{o.ObjectType, a.ActionName}] = a.Permission
 		}
 	}
-	after := map[pair]Permission{}
+	after := map[pair]rolegate.Permission{}
 	var out []grant
 	for _, o := range new.Objects {
 		for _, a := range o.Actions {
@@ -76,13 +77,13 @@ func gained(old, new Permissions) []grant {
 			after[p] = a.Permission
 			was := before[p]
 			switch a.Permission {
-			case Allowed:
-				if was != Allowed {
-					out = append(out, grant{p.obj, p.act, Allowed})
+			case rolegate.Allowed:
+				if was != rolegate.Allowed {
+					out = append(out, grant{p.obj, p.act, rolegate.Allowed})
 				}
-			case AllowedForOwn:
-				if was != Allowed && was != AllowedForOwn {
-					out = append(out, grant{p.obj, p.act, AllowedForOwn})
+			case rolegate.AllowedForOwn:
+				if was != rolegate.Allowed && was != rolegate.AllowedForOwn {
+					out = append(out, grant{p.obj, p.act, rolegate.AllowedForOwn})
 				}
 			}
 		}
@@ -90,9 +91,9 @@ func gained(old, new Permissions) []grant {
 	for _, o := range old.Objects {
 		for _, a := range o.Actions {
 			p := pair{o.ObjectType, a.ActionName}
-			if a.Permission == Denied && after[p] != Denied && after[p] != Allowed {
+			if a.Permission == rolegate.Denied && after[p] != rolegate.Denied && after[p] != rolegate.Allowed {
 				// Lifted (an allow in its place was counted above).
-				out = append(out, grant{p.obj, p.act, Allowed})
+				out = append(out, grant{p.obj, p.act, rolegate.Allowed})
 			}
 		}
 	}
@@ -100,7 +101,7 @@ func gained(old, new Permissions) []grant {
 }
 
 // rolesGrants are the allows of roles being given.
-func rolesGrants(roles ...Role) []grant {
+func rolesGrants(roles ...rolegate.Role) []grant {
 	var out []grant
 	for _, r := range roles {
 		out = append(out, allowsOf(r.Permissions)...)
@@ -126,7 +127,7 @@ func (s *Service) mayGiveUntil(ctx context.Context, entityID string, gs []grant,
 		return nil
 	}
 	if actor.EntityID != entityID {
-		return Errorf(KindForbidden, "forbidden", "the caller is not a user of this entity")
+		return rolegate.Errorf(rolegate.KindForbidden, "forbidden", "the caller is not a user of this entity")
 	}
 	if len(gs) == 0 {
 		return nil
@@ -145,11 +146,11 @@ func (s *Service) mayGiveUntil(ctx context.Context, entityID string, gs []grant,
 	}
 	for _, g := range gs {
 		if holds(held, g) && !holds(later, g) {
-			return Errorf(KindForbidden, "privilege_escalation",
+			return rolegate.Errorf(rolegate.KindForbidden, "privilege_escalation",
 				"you cannot give %s on %s for longer than you hold it: your own assignment giving it expires sooner", g.act, g.obj)
 		}
 		if !holds(held, g) {
-			return Errorf(KindForbidden, "privilege_escalation",
+			return rolegate.Errorf(rolegate.KindForbidden, "privilege_escalation",
 				"you cannot give %s on %s: you do not hold that right yourself (lifting a deny or giving a wildcard counts as giving what it unmasks)", g.act, g.obj)
 		}
 	}
@@ -159,18 +160,18 @@ func (s *Service) mayGiveUntil(ctx context.Context, entityID string, gs []grant,
 // holds reports whether effective rights (as Engine.Effective reads them,
 // deny applied) hold g whole: one right covers it with enough permission, and
 // no deny overlaps any part of it.
-func holds(held Permissions, g grant) bool {
+func holds(held rolegate.Permissions, g grant) bool {
 	covered := false
 	for _, o := range held.Objects {
 		for _, a := range o.Actions {
-			if a.Permission == Denied {
+			if a.Permission == rolegate.Denied {
 				if overlaps(o.ObjectType, g.obj) && overlaps(a.ActionName, g.act) {
 					return false
 				}
 				continue
 			}
 			if covers(o.ObjectType, g.obj) && covers(a.ActionName, g.act) &&
-				(a.Permission == Allowed || (a.Permission == AllowedForOwn && g.perm == AllowedForOwn)) {
+				(a.Permission == rolegate.Allowed || (a.Permission == rolegate.AllowedForOwn && g.perm == rolegate.AllowedForOwn)) {
 				covered = true
 			}
 		}
@@ -180,7 +181,7 @@ func holds(held Permissions, g grant) bool {
 
 // covers reports whether a pattern (a name or *) matches every name that the
 // pattern want matches.
-func covers(have, want string) bool { return have == Wildcard || have == want }
+func covers(have, want string) bool { return have == rolegate.Wildcard || have == want }
 
 // overlaps reports whether two patterns match some name in common.
-func overlaps(a, b string) bool { return a == Wildcard || b == Wildcard || a == b }
+func overlaps(a, b string) bool { return a == rolegate.Wildcard || b == rolegate.Wildcard || a == b }

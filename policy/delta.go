@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/rolegate/rolegate"
 )
 
 // Delta is what one committed write changed in an entity's policy, in the
@@ -41,7 +42,7 @@ type DeltaOp struct {
 // Empty reports whether the delta changes nothing.
 func (d *Delta) Empty() bool { return !d.Full && len(d.Ops) == 0 }
 
-func (d *Delta) rules(op, subject string, rules []Rule) {
+func (d *Delta) rules(op, subject string, rules []rolegate.Rule) {
 	o := DeltaOp{Op: op, Subject: subject, Rules: make([][]string, 0, len(rules))}
 	for _, r := range rules {
 		o.Rules = append(o.Rules, append([]string{r.PType}, r.Values...))
@@ -52,8 +53,8 @@ func (d *Delta) rules(op, subject string, rules []Rule) {
 	d.Ops = append(d.Ops, o)
 }
 
-func (d *Delta) role(r *Role) {
-	d.Ops = append(d.Ops, DeltaOp{Op: OpRole, RoleID: r.ID, Name: r.Name, Active: r.Status == StatusActive})
+func (d *Delta) role(r *rolegate.Role) {
+	d.Ops = append(d.Ops, DeltaOp{Op: OpRole, RoleID: r.ID, Name: r.Name, Active: r.Status == rolegate.StatusActive})
 }
 
 // Encode returns the delta as JSON (the change log's payload).
@@ -69,11 +70,11 @@ func DecodeDelta(b []byte) (Delta, error) {
 }
 
 // ruleOfLine turns a delta's rule line back into a Rule.
-func ruleOfLine(line []string) (Rule, bool) {
+func ruleOfLine(line []string) (rolegate.Rule, bool) {
 	if len(line) < 2 {
-		return Rule{}, false
+		return rolegate.Rule{}, false
 	}
-	return Rule{PType: line[0], Values: line[1:]}, true
+	return rolegate.Rule{PType: line[0], Values: line[1:]}, true
 }
 
 // apply returns the snapshot that applying d to s gives, at revision rev. It
@@ -87,10 +88,10 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 	var names *pmapEditor[string]
 	// changed collects, per subject, its p rules after the delta; units are
 	// rebuilt once each at the end.
-	changed := map[string][]Rule{}
+	changed := map[string][]rolegate.Rule{}
 	idx := s.grantIdx.Load()
 	var linked []linkChange
-	subjectRules := func(sub string) []Rule {
+	subjectRules := func(sub string) []rolegate.Rule {
 		if rs, ok := changed[sub]; ok {
 			return rs
 		}
@@ -112,7 +113,7 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 			}
 			continue
 		case OpReplace:
-			var rs []Rule
+			var rs []rolegate.Rule
 			for _, line := range op.Rules {
 				r, ok := ruleOfLine(line)
 				if !ok || r.PType != "p" || len(r.Values) != 6 || r.Values[0] != op.Subject || r.Values[1] != s.entityID {
@@ -213,7 +214,7 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 	return n, nil
 }
 
-func sameRule(a, b Rule) bool {
+func sameRule(a, b rolegate.Rule) bool {
 	if a.PType != b.PType || len(a.Values) != len(b.Values) {
 		return false
 	}
@@ -225,7 +226,7 @@ func sameRule(a, b Rule) bool {
 	return true
 }
 
-func containsRule(rs []Rule, r Rule) bool {
+func containsRule(rs []rolegate.Rule, r rolegate.Rule) bool {
 	for _, x := range rs {
 		if sameRule(x, r) {
 			return true
@@ -235,8 +236,8 @@ func containsRule(rs []Rule, r Rule) bool {
 }
 
 // withoutRule returns rs without r, sharing nothing with rs.
-func withoutRule(rs []Rule, r Rule) []Rule {
-	out := make([]Rule, 0, len(rs))
+func withoutRule(rs []rolegate.Rule, r rolegate.Rule) []rolegate.Rule {
+	out := make([]rolegate.Rule, 0, len(rs))
 	for _, x := range rs {
 		if !sameRule(x, r) {
 			out = append(out, x)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rolegate/rolegate"
 	"sort"
 	"strings"
 	"time"
@@ -155,7 +156,7 @@ func Doctor(ctx context.Context, store Store, fix bool) (Report, error) {
 	var rep Report
 	after := ""
 	for {
-		var page []Entity
+		var page []rolegate.Entity
 		err := store.View(ctx, func(tx Tx) error {
 			var err error
 			page, err = tx.ListEntities(after, doctorPage)
@@ -182,7 +183,7 @@ func Doctor(ctx context.Context, store Store, fix bool) (Report, error) {
 
 // fatal reports whether an error must stop the whole check.
 func fatal(ctx context.Context, err error) bool {
-	return ctx.Err() != nil || errors.Is(err, ErrUnavailable)
+	return ctx.Err() != nil || errors.Is(err, rolegate.ErrUnavailable)
 }
 
 // doctorEntity checks one entity and, with fix, repairs it.
@@ -192,7 +193,7 @@ func doctorEntity(ctx context.Context, store Store, entityID string, fix bool, r
 		if fatal(ctx, err) {
 			return fmt.Errorf("entity %q: %w", entityID, err)
 		}
-		if isNotFound(err) {
+		if rolegate.IsNotFound(err) {
 			return nil // deleted since it was listed
 		}
 		if errors.Is(err, errKeptChanging) {
@@ -300,16 +301,16 @@ type diagnosis struct {
 
 	// subjects maps each p subject whose rules are wrong to the rules it must
 	// have (none for an orphan subject).
-	subjects map[string][]Rule
-	addG     []Rule
-	removeG  []Rule
-	dangling []Assignment
+	subjects map[string][]rolegate.Rule
+	addG     []rolegate.Rule
+	removeG  []rolegate.Rule
+	dangling []rolegate.Assignment
 	recount  bool
 }
 
 // diagnose compares the entity's rows with its stored rules.
 func diagnose(tx Tx, entityID string) (diagnosis, error) {
-	d := diagnosis{subjects: map[string][]Rule{}}
+	d := diagnosis{subjects: map[string][]rolegate.Rule{}}
 	roles, err := tx.ListRoles(entityID, RoleFilter{}, Page{Sort: "created_at"})
 	if err != nil {
 		return d, fmt.Errorf("roles: %w", err)
@@ -329,9 +330,9 @@ func diagnose(tx Tx, entityID string) (diagnosis, error) {
 	d.roles, d.users, d.assignments, d.rules = len(roles), len(users), len(assignments), len(stored)
 
 	// What the rows call for: p rules by subject, and g rules.
-	want := map[string][]Rule{}
+	want := map[string][]rolegate.Rule{}
 	source := map[string]string{}
-	roleByID := map[string]Role{}
+	roleByID := map[string]rolegate.Role{}
 	for _, r := range roles {
 		sub := RoleSubject(r.ID)
 		want[sub] = Compile(r)
@@ -345,7 +346,7 @@ func diagnose(tx Tx, entityID string) (diagnosis, error) {
 		source[sub] = fmt.Sprintf("user %q", u.ID)
 		userExists[u.ID] = true
 	}
-	var wantG []Rule
+	var wantG []rolegate.Rule
 	gSource := map[string]string{}
 	for _, a := range assignments {
 		r, ok := roleByID[a.RoleID]
@@ -355,7 +356,7 @@ func diagnose(tx Tx, entityID string) (diagnosis, error) {
 			why = "the user does not exist"
 		case !ok:
 			why = "the role does not exist"
-		case r.Status != StatusActive:
+		case r.Status != rolegate.StatusActive:
 			why = "the role is deleted"
 		}
 		if why != "" {
@@ -370,8 +371,8 @@ func diagnose(tx Tx, entityID string) (diagnosis, error) {
 	}
 
 	// What is stored.
-	haveP := map[string][]Rule{}
-	var haveG []Rule
+	haveP := map[string][]rolegate.Rule{}
+	var haveG []rolegate.Rule
 	for _, r := range stored {
 		switch {
 		case r.PType == "p" && len(r.Values) > 0:
@@ -423,10 +424,10 @@ func diagnose(tx Tx, entityID string) (diagnosis, error) {
 }
 
 // diagnoseCounts compares the counters the quotas read with the rows.
-func diagnoseCounts(tx Tx, entityID string, roles []Role, users, rules int, d *diagnosis) error {
+func diagnoseCounts(tx Tx, entityID string, roles []rolegate.Role, users, rules int, d *diagnosis) error {
 	held := EntityCounts{Users: int64(users), Rules: int64(rules)}
 	for _, r := range roles {
-		if r.Status == StatusActive {
+		if r.Status == rolegate.StatusActive {
 			held.Roles++
 		}
 	}
@@ -446,7 +447,7 @@ func diagnoseCounts(tx Tx, entityID string, roles []Role, users, rules int, d *d
 // repair makes the stored rules what the rows call for.
 func (d diagnosis) repair(tx Tx, entityID string) error {
 	for _, a := range d.dangling {
-		if err := tx.DeleteAssignment(a); err != nil && !isNotFound(err) {
+		if err := tx.DeleteAssignment(a); err != nil && !rolegate.IsNotFound(err) {
 			return err
 		}
 	}
@@ -510,7 +511,7 @@ func doctorStrayEntity(ctx context.Context, store Store, entityID string, fix bo
 		err = store.Update(ctx, func(tx Tx) error {
 			if _, err := tx.GetEntity(entityID); err == nil {
 				return errNothingToFix // created meanwhile: its rules are its own now
-			} else if !isNotFound(err) {
+			} else if !rolegate.IsNotFound(err) {
 				return err
 			}
 			rules, err := tx.EntityRules(entityID)
@@ -519,7 +520,7 @@ func doctorStrayEntity(ctx context.Context, store Store, entityID string, fix bo
 			}
 			n = len(rules)
 			subjects := map[string]bool{}
-			var gs []Rule
+			var gs []rolegate.Rule
 			for _, r := range rules {
 				if r.PType == "p" {
 					sub := ""
@@ -561,15 +562,15 @@ func doctorStrayEntity(ctx context.Context, store Store, entityID string, fix bo
 	return nil
 }
 
-func describeRole(r Role) string {
+func describeRole(r rolegate.Role) string {
 	s := fmt.Sprintf("role %q (%s)", r.Name, r.ID)
-	if r.Status != StatusActive {
+	if r.Status != rolegate.StatusActive {
 		s += " " + r.Status
 	}
 	return s
 }
 
-func describeAssignment(a Assignment) string {
+func describeAssignment(a rolegate.Assignment) string {
 	s := fmt.Sprintf("assignment of role %s to user %q", a.RoleID, a.UserID)
 	if a.Scope != "" {
 		s += fmt.Sprintf(" in scope %q", a.Scope)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
@@ -59,16 +60,16 @@ func (f *doctorFixture) allowed(entityID, userID, obj, act string) bool {
 	return d.Allowed
 }
 
-func docP(sub, ent, obj, act, cond, eft string) policy.Rule {
-	return policy.Rule{PType: "p", Values: []string{sub, ent, obj, act, cond, eft}}
+func docP(sub, ent, obj, act, cond, eft string) rolegate.Rule {
+	return rolegate.Rule{PType: "p", Values: []string{sub, ent, obj, act, cond, eft}}
 }
 
-func docG(user, role, ent string) policy.Rule {
-	return policy.Rule{PType: "g", Values: []string{user, role, ent}}
+func docG(user, role, ent string) rolegate.Rule {
+	return rolegate.Rule{PType: "g", Values: []string{user, role, ent}}
 }
 
-func docPerms(obj string, aps ...policy.ActionPermission) *policy.Permissions {
-	return &policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: obj, Actions: aps}}}
+func docPerms(obj string, aps ...rolegate.ActionPermission) *rolegate.Permissions {
+	return &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: obj, Actions: aps}}}
 }
 
 func docStr(s string) *string { return &s }
@@ -100,14 +101,14 @@ func TestDoctor(t *testing.T) {
 		}
 	}
 	approver, _, err := f.svc.CreateRole(ctx, "acme", policy.RoleInput{Name: docStr("approver"), Permissions: docPerms("payable",
-		policy.ActionPermission{ActionName: "read", Permission: policy.Allowed},
-		policy.ActionPermission{ActionName: "approve", Permission: policy.AllowedForOwn},
-		policy.ActionPermission{ActionName: "delete", Permission: policy.Denied})})
+		rolegate.ActionPermission{ActionName: "read", Permission: rolegate.Allowed},
+		rolegate.ActionPermission{ActionName: "approve", Permission: rolegate.AllowedForOwn},
+		rolegate.ActionPermission{ActionName: "delete", Permission: rolegate.Denied})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	old, _, err := f.svc.CreateRole(ctx, "acme", policy.RoleInput{Name: docStr("old"), Permissions: docPerms("receipt",
-		policy.ActionPermission{ActionName: "read", Permission: policy.Allowed})})
+		rolegate.ActionPermission{ActionName: "read", Permission: rolegate.Allowed})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestDoctor(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, _, err := f.svc.CreateUser(ctx, "acme", policy.UserInput{ID: "u-1", RoleIDs: &[]string{approver.ID},
-		Permissions: docPerms("receipt", policy.ActionPermission{ActionName: "read", Permission: policy.Allowed})}); err != nil {
+		Permissions: docPerms("receipt", rolegate.ActionPermission{ActionName: "read", Permission: rolegate.Allowed})}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := f.svc.AssignRole(ctx, "acme", "u-1", approver.ID, "team:42"); err != nil {
@@ -159,14 +160,14 @@ func TestDoctor(t *testing.T) {
 	orphanG := docG("u:u-9", ar, "acme")
 	danglingG := docG("u:u-2", "r:no-such-role", "acme")
 	f.update(func(tx policy.Tx) error {
-		if err := tx.RemoveRules([]policy.Rule{missingP, userP, scopedG}); err != nil {
+		if err := tx.RemoveRules([]rolegate.Rule{missingP, userP, scopedG}); err != nil {
 			return err
 		}
-		if err := tx.AddRules([]policy.Rule{extraP, deletedP, orphanP, orphanG, danglingG,
+		if err := tx.AddRules([]rolegate.Rule{extraP, deletedP, orphanP, orphanG, danglingG,
 			docP("r:x", "gone", "payable", "read", "any", "allow"), docG("u:a", "r:x", "gone")}); err != nil {
 			return err
 		}
-		return tx.PutAssignment(&policy.Assignment{EntityID: "acme", UserID: "u-2", RoleID: "no-such-role"})
+		return tx.PutAssignment(&rolegate.Assignment{EntityID: "acme", UserID: "u-2", RoleID: "no-such-role"})
 	})
 	if !f.allowed("acme", "u-9", "payable", "update") {
 		t.Fatal("the orphan g rule should grant u-9 the approver's extra right before the fix")
@@ -252,7 +253,7 @@ func TestDoctor(t *testing.T) {
 			t.Fatal("the dangling assignment is still stored")
 		}
 	}
-	var stray []policy.Rule
+	var stray []rolegate.Rule
 	f.update(func(tx policy.Tx) (err error) { stray, err = tx.EntityRules("gone"); return })
 	if len(stray) != 0 {
 		t.Fatalf("rules of the unknown entity: %v", stray)
@@ -273,7 +274,7 @@ func TestDoctorUnreadableRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.update(func(tx policy.Tx) error {
-		return tx.AddRules([]policy.Rule{docP("r:ghost", "b", "x", "y", "any", "allow")})
+		return tx.AddRules([]rolegate.Rule{docP("r:ghost", "b", "x", "y", "any", "allow")})
 	})
 	for _, fix := range []bool{false, true} {
 		rep := f.doctor(fix)

@@ -3,12 +3,13 @@ package policy
 import (
 	"context"
 	"errors"
+	"github.com/rolegate/rolegate"
 	"slices"
 )
 
 // diffRights appends to gained the rights of after that before lacks (same
 // value) and to lost those of before that after lacks.
-func diffRights(user, scope string, before, after map[rightKey]Permission, gained, lost []Right) ([]Right, []Right) {
+func diffRights(user, scope string, before, after map[rightKey]rolegate.Permission, gained, lost []Right) ([]Right, []Right) {
 	for k, v := range after {
 		if before[k] != v {
 			gained = append(gained, Right{UserID: user, Scope: scope, ObjectType: k.obj, Action: k.act, Permission: v})
@@ -66,7 +67,7 @@ func (e *Engine) DryRun(ctx context.Context, entityID string, rev int64, d Delta
 		return nil, nil, err
 	}
 	if d.Full || !s.exists || s.revision != rev-1 {
-		return nil, nil, Errorf(KindUnavailable, "dry_run_conflict", "the entity changed during the dry run; try again")
+		return nil, nil, rolegate.Errorf(rolegate.KindUnavailable, "dry_run_conflict", "the entity changed during the dry run; try again")
 	}
 	s.grants() // so that next carries the index
 	next, err := s.apply(rev, d)
@@ -108,7 +109,7 @@ func (e *Engine) DryRun(ctx context.Context, entityID string, rev int64, d Delta
 		}
 	}
 	// Each user's entity-wide change, then each scope's beyond it.
-	wide := func(u string) (before, after map[rightKey]Permission) {
+	wide := func(u string) (before, after map[rightKey]rolegate.Permission) {
 		sub := UserSubject(u)
 		return allowedRights(s.effective(s.subjects(sub, ""))), allowedRights(next.effective(next.subjects(sub, "")))
 	}

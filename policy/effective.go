@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"github.com/rolegate/rolegate"
 	"slices"
 	"sort"
 	"strings"
@@ -15,7 +16,7 @@ type Right struct {
 	Scope      string
 	ObjectType string
 	Action     string
-	Permission Permission
+	Permission rolegate.Permission
 }
 
 type rightKey struct{ obj, act string }
@@ -23,8 +24,8 @@ type rightKey struct{ obj, act string }
 // effective returns the values the subjects' rules give each (object type,
 // action) they name, after deny-override: Engine.Effective, who-can, dry
 // runs and the access report all read rights through it.
-func (s *snapshot) effective(subjects []string) map[rightKey]Permission {
-	values := map[rightKey]Permission{}
+func (s *snapshot) effective(subjects []string) map[rightKey]rolegate.Permission {
+	values := map[rightKey]rolegate.Permission{}
 	var denies []rightKey
 	for _, subject := range subjects {
 		u, ok := s.units.get(subject)
@@ -34,7 +35,7 @@ func (s *snapshot) effective(subjects []string) map[rightKey]Permission {
 		for _, r := range u.rules {
 			p := rightKey{r.Values[2], r.Values[3]}
 			v := rulePermission(r)
-			if v == Denied {
+			if v == rolegate.Denied {
 				denies = append(denies, p)
 			}
 			if rank(v) > rank(values[p]) {
@@ -44,8 +45,8 @@ func (s *snapshot) effective(subjects []string) map[rightKey]Permission {
 	}
 	for p, v := range values {
 		for _, d := range denies {
-			if v != Denied && (d.obj == Wildcard || d.obj == p.obj) && (d.act == Wildcard || d.act == p.act) {
-				values[p] = Denied
+			if v != rolegate.Denied && (d.obj == rolegate.Wildcard || d.obj == p.obj) && (d.act == rolegate.Wildcard || d.act == p.act) {
+				values[p] = rolegate.Denied
 			}
 		}
 	}
@@ -53,9 +54,9 @@ func (s *snapshot) effective(subjects []string) map[rightKey]Permission {
 }
 
 // allowedRights are the allowed and allowed_for_own entries of effective.
-func allowedRights(values map[rightKey]Permission) map[rightKey]Permission {
+func allowedRights(values map[rightKey]rolegate.Permission) map[rightKey]rolegate.Permission {
 	for k, v := range values {
-		if v != Allowed && v != AllowedForOwn {
+		if v != rolegate.Allowed && v != rolegate.AllowedForOwn {
 			delete(values, k)
 		}
 	}
@@ -80,7 +81,7 @@ func SortRights(rs []Right) {
 // permissions shape: every (object type, action) any of the user's roles or own
 // rights names, with its value after deny-override. Scope adds the user's
 // assignments inside it.
-func (e *Engine) Effective(ctx context.Context, entityID, userID, scope string) (Permissions, int64, error) {
+func (e *Engine) Effective(ctx context.Context, entityID, userID, scope string) (rolegate.Permissions, int64, error) {
 	return e.EffectiveAt(ctx, entityID, userID, scope, 0)
 }
 
@@ -88,10 +89,10 @@ func (e *Engine) Effective(ctx context.Context, entityID, userID, scope string) 
 // (Unix ms; 0: now), when the assignments expiring before it no longer count:
 // what the escalation guard reads to know whether a right given until then
 // (math.MaxInt64: for good) is held that long.
-func (e *Engine) EffectiveAt(ctx context.Context, entityID, userID, scope string, at int64) (Permissions, int64, error) {
+func (e *Engine) EffectiveAt(ctx context.Context, entityID, userID, scope string, at int64) (rolegate.Permissions, int64, error) {
 	s, err := e.snapshot(ctx, entityID)
 	if err != nil {
-		return Permissions{}, 0, err
+		return rolegate.Permissions{}, 0, err
 	}
 	sub := UserSubject(userID)
 	ssub := ""
@@ -103,26 +104,26 @@ func (e *Engine) EffectiveAt(ctx context.Context, entityID, userID, scope string
 		subjects = s.subjectsAt(sub, ssub, at)
 	}
 	values := s.effective(subjects)
-	byObj := map[string][]ActionPermission{}
+	byObj := map[string][]rolegate.ActionPermission{}
 	for p, v := range values {
-		byObj[p.obj] = append(byObj[p.obj], ActionPermission{ActionName: p.act, Permission: v})
+		byObj[p.obj] = append(byObj[p.obj], rolegate.ActionPermission{ActionName: p.act, Permission: v})
 	}
-	var out Permissions
+	var out rolegate.Permissions
 	for obj, acts := range byObj {
 		sort.Slice(acts, func(i, j int) bool { return acts[i].ActionName < acts[j].ActionName })
-		out.Objects = append(out.Objects, ObjectPermissions{ObjectType: obj, Actions: acts})
+		out.Objects = append(out.Objects, rolegate.ObjectPermissions{ObjectType: obj, Actions: acts})
 	}
 	sort.Slice(out.Objects, func(i, j int) bool { return out.Objects[i].ObjectType < out.Objects[j].ObjectType })
 	return out, s.revision, nil
 }
 
-func rank(p Permission) int {
+func rank(p rolegate.Permission) int {
 	switch p {
-	case Denied:
+	case rolegate.Denied:
 		return 3
-	case Allowed:
+	case rolegate.Allowed:
 		return 2
-	case AllowedForOwn:
+	case rolegate.AllowedForOwn:
 		return 1
 	}
 	return 0

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/casbin/casbin/v2/model"
+	"github.com/rolegate/rolegate"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -55,7 +56,7 @@ type EngineStats struct {
 	Evictions  int64
 	// Checks counts the checks answered since start by deciding value
 	// (allowed, allowed_for_own, denied, not_allowed).
-	Checks map[Permission]int64
+	Checks map[rolegate.Permission]int64
 	// CheckErrors counts the checks that failed (answered as a deny with an
 	// error, such as a policy that cannot be loaded).
 	CheckErrors int64
@@ -68,7 +69,7 @@ type EngineStats struct {
 }
 
 // decisionValues are the deciding values, in the order of Engine.checks.
-var decisionValues = [...]Permission{Allowed, AllowedForOwn, Denied, NotAllowed}
+var decisionValues = [...]rolegate.Permission{rolegate.Allowed, rolegate.AllowedForOwn, rolegate.Denied, rolegate.NotAllowed}
 
 // counter is an atomic counter alone on its cache line, so that cores
 // counting different things do not contend.
@@ -157,7 +158,7 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (Decision, error) 
 	}
 	if err != nil {
 		e.checkErrors.Add(1)
-		return Decision{Permission: NotAllowed}, err
+		return Decision{Permission: rolegate.NotAllowed}, err
 	}
 	d, err := s.check(req)
 	if err != nil {
@@ -172,7 +173,7 @@ func (e *Engine) Check(ctx context.Context, req CheckRequest) (Decision, error) 
 }
 
 // countDecision counts one answer by its deciding value.
-func (e *Engine) countDecision(p Permission) {
+func (e *Engine) countDecision(p rolegate.Permission) {
 	for i, v := range decisionValues {
 		if v == p {
 			e.checks[i].Add(1)
@@ -212,7 +213,7 @@ func (e *Engine) Forget(entityID string) {
 func (e *Engine) Stats() EngineStats {
 	st := EngineStats{Loaded: e.count.Load(), Loads: e.loads.Load(), Reloads: e.reloads.Load(), Deltas: e.deltas.Load(),
 		LoadErrors: e.loadErrors.Load(), Evictions: e.evictions.Load(),
-		Checks: make(map[Permission]int64, len(decisionValues)), CheckErrors: e.checkErrors.Load(),
+		Checks: make(map[rolegate.Permission]int64, len(decisionValues)), CheckErrors: e.checkErrors.Load(),
 		DecisionCapacity: e.tableUsed.Load(), Unknown: int64(e.unknown.len())}
 	for i, v := range decisionValues {
 		st.Checks[v] = e.checks[i].Load()
@@ -351,7 +352,7 @@ func (e *Engine) load(ctx context.Context, entityID string) (*snapshot, error) {
 	pol, err := e.loader.LoadPolicy(ctx, entityID)
 	exists := true
 	if err != nil {
-		if !isNotFound(err) {
+		if !rolegate.IsNotFound(err) {
 			e.loadErrors.Add(1)
 			return nil, fmt.Errorf("load policy of entity %q: %w", entityID, err)
 		}

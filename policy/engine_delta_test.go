@@ -18,20 +18,20 @@ import (
 var (
 	deltaObjects = []string{"doc", "payable", "receipt", "user", "team", "tag", "*"}
 	deltaActions = []string{"read", "update", "delete", "approve", "*"}
-	deltaPerms   = []policy.Permission{policy.Allowed, policy.Allowed, policy.AllowedForOwn, policy.Denied, policy.NotAllowed}
+	deltaPerms   = []rolegate.Permission{rolegate.Allowed, rolegate.Allowed, rolegate.AllowedForOwn, rolegate.Denied, rolegate.NotAllowed}
 )
 
-func randomRights(rng *rand.Rand, n int) *policy.Permissions {
+func randomRights(rng *rand.Rand, n int) *rolegate.Permissions {
 	seen := map[string]bool{}
-	var p policy.Permissions
+	var p rolegate.Permissions
 	for k := 0; k < n; k++ {
 		o, a := deltaObjects[rng.IntN(len(deltaObjects))], deltaActions[rng.IntN(len(deltaActions))]
 		if seen[o+"/"+a] {
 			continue
 		}
 		seen[o+"/"+a] = true
-		p.Objects = append(p.Objects, policy.ObjectPermissions{ObjectType: o,
-			Actions: []policy.ActionPermission{{ActionName: a, Permission: deltaPerms[rng.IntN(len(deltaPerms))]}}})
+		p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: o,
+			Actions: []rolegate.ActionPermission{{ActionName: a, Permission: deltaPerms[rng.IntN(len(deltaPerms))]}}})
 	}
 	return &p
 }
@@ -39,7 +39,7 @@ func randomRights(rng *rand.Rand, n int) *policy.Permissions {
 // readRules answers a question by a direct reading of the entity's stored
 // rules: the rights of the user, its entity-wide roles and its roles inside
 // the scope that match; any deny wins, else any allow.
-func readRules(rules []policy.Rule, names map[string]string, req policy.CheckRequest) policy.Decision {
+func readRules(rules []rolegate.Rule, names map[string]string, req policy.CheckRequest) policy.Decision {
 	sub := policy.UserSubject(req.UserID)
 	subjects := map[string]bool{sub: true}
 	for _, r := range rules {
@@ -64,11 +64,11 @@ func readRules(rules []policy.Rule, names map[string]string, req policy.CheckReq
 		m.RoleName = names[m.RoleID]
 		switch {
 		case v[5] == policy.EftDeny:
-			m.Permission, deny = policy.Denied, true
+			m.Permission, deny = rolegate.Denied, true
 		case v[4] == policy.CondOwn:
-			m.Permission, own = policy.AllowedForOwn, true
+			m.Permission, own = rolegate.AllowedForOwn, true
 		default:
-			m.Permission, allow = policy.Allowed, true
+			m.Permission, allow = rolegate.Allowed, true
 		}
 		dup := false
 		for _, x := range matched {
@@ -88,14 +88,14 @@ func readRules(rules []policy.Rule, names map[string]string, req policy.CheckReq
 		}
 		return a.Permission < b.Permission
 	})
-	d := policy.Decision{Permission: policy.NotAllowed, Matched: matched}
+	d := policy.Decision{Permission: rolegate.NotAllowed, Matched: matched}
 	switch {
 	case deny:
-		d.Permission = policy.Denied
+		d.Permission = rolegate.Denied
 	case allow:
-		d.Allowed, d.Permission = true, policy.Allowed
+		d.Allowed, d.Permission = true, rolegate.Allowed
 	case own:
-		d.Allowed, d.Permission = true, policy.AllowedForOwn
+		d.Allowed, d.Permission = true, rolegate.AllowedForOwn
 	}
 	if d.Matched == nil {
 		d.Matched = []policy.Match{}
@@ -138,7 +138,7 @@ func TestDeltasAgreeWithAFreshLoad(t *testing.T) {
 			in.Permissions = randomRights(rng, 3)
 		}
 		_, _, err := svc.CreateUser(ctx, "acme", in)
-		if e := policy.AsError(err); err != nil && e.Code == "unknown_role" { // a deleted role
+		if e := rolegate.AsError(err); err != nil && e.Code == "unknown_role" { // a deleted role
 			in.RoleIDs = &[]string{}
 			_, _, err = svc.CreateUser(ctx, "acme", in)
 		}
@@ -171,7 +171,7 @@ func TestDeltasAgreeWithAFreshLoad(t *testing.T) {
 		case 1:
 			_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Name: name(fmt.Sprintf("renamed %d", i))}, false, 0)
 		case 2:
-			var r policy.Role
+			var r rolegate.Role
 			if r, _, err = svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name(fmt.Sprintf("new %d", i)), Permissions: randomRights(rng, 6)}); err == nil {
 				roles = append(roles, r.ID)
 			}

@@ -24,7 +24,7 @@ func (m memLoader) LoadPolicy(_ context.Context, entityID string) (policy.Entity
 		id := fmt.Sprintf("role-%d", r)
 		pol.RoleNames[id] = id
 		seen := map[string]bool{}
-		var p policy.Permissions
+		var p rolegate.Permissions
 		for k := 0; k < m.rights; k++ {
 			obj := benchObjects[(r*7+k)%len(benchObjects)]
 			act := benchActions[(k+r)%len(benchActions)]
@@ -32,19 +32,19 @@ func (m memLoader) LoadPolicy(_ context.Context, entityID string) (policy.Entity
 				continue
 			}
 			seen[obj+act] = true
-			perm := policy.Allowed
+			perm := rolegate.Allowed
 			if k%7 == 3 {
-				perm = policy.AllowedForOwn
+				perm = rolegate.AllowedForOwn
 			} else if k%7 == 6 {
-				perm = policy.Denied
+				perm = rolegate.Denied
 			}
-			p.Objects = append(p.Objects, policy.ObjectPermissions{ObjectType: obj, Actions: []policy.ActionPermission{{ActionName: act, Permission: perm}}})
+			p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: obj, Actions: []rolegate.ActionPermission{{ActionName: act, Permission: perm}}})
 		}
 		pol.Rules = append(pol.Rules, policy.CompileRights(policy.RoleSubject(id), entityID, p)...)
 	}
 	for u := 0; u < m.users; u++ {
 		for _, r := range []int{u % m.roles, (u + 1) % m.roles} {
-			pol.Rules = append(pol.Rules, policy.CompileAssignment(policy.Assignment{EntityID: entityID, UserID: fmt.Sprintf("user-%d", u), RoleID: fmt.Sprintf("role-%d", r)}))
+			pol.Rules = append(pol.Rules, policy.CompileAssignment(rolegate.Assignment{EntityID: entityID, UserID: fmt.Sprintf("user-%d", u), RoleID: fmt.Sprintf("role-%d", r)}))
 		}
 	}
 	return pol, nil

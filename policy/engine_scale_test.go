@@ -51,9 +51,9 @@ func scalePolicy(b *testing.B, name string, m memLoader) policy.EntityPolicy {
 
 // copyPolicy returns a policy whose rules the engine may take over.
 func copyPolicy(p policy.EntityPolicy) policy.EntityPolicy {
-	out := policy.EntityPolicy{Revision: p.Revision, RoleNames: p.RoleNames, Rules: make([]policy.Rule, len(p.Rules))}
+	out := policy.EntityPolicy{Revision: p.Revision, RoleNames: p.RoleNames, Rules: make([]rolegate.Rule, len(p.Rules))}
 	for i, r := range p.Rules {
-		out.Rules[i] = policy.Rule{PType: r.PType, Values: append([]string(nil), r.Values...)}
+		out.Rules[i] = rolegate.Rule{PType: r.PType, Values: append([]string(nil), r.Values...)}
 	}
 	return out
 }
@@ -183,7 +183,7 @@ func BenchmarkEngineScaleApply(b *testing.B) {
 				}
 				reqs := scaleReqs(size.m)
 				role := policy.RoleSubject("role-3")
-				edits := [2][]policy.Rule{}
+				edits := [2][]rolegate.Rule{}
 				for k := range edits {
 					edits[k] = policy.CompileRights(role, "big", *randomRights(rand.New(rand.NewPCG(uint64(k), 1)), 30))
 				}
@@ -200,13 +200,13 @@ func BenchmarkEngineScaleApply(b *testing.B) {
 						if i%2 == 1 {
 							op = policy.OpRemove
 						}
-						g := policy.CompileAssignment(policy.Assignment{EntityID: "big", UserID: "user-7", RoleID: "role-9", Scope: "team:1"})
-						d.Ops = []policy.DeltaOp{{Op: op, Rules: lines([]policy.Rule{g})}}
+						g := policy.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: "user-7", RoleID: "role-9", Scope: "team:1"})
+						d.Ops = []policy.DeltaOp{{Op: op, Rules: lines([]rolegate.Rule{g})}}
 					case "user-create":
 						u := fmt.Sprintf("new-%d", i)
-						d.Ops = []policy.DeltaOp{{Op: policy.OpAdd, Rules: lines([]policy.Rule{
-							policy.CompileAssignment(policy.Assignment{EntityID: "big", UserID: u, RoleID: "role-1"}),
-							policy.CompileAssignment(policy.Assignment{EntityID: "big", UserID: u, RoleID: "role-2"})})}}
+						d.Ops = []policy.DeltaOp{{Op: policy.OpAdd, Rules: lines([]rolegate.Rule{
+							policy.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: u, RoleID: "role-1"}),
+							policy.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: u, RoleID: "role-2"})})}}
 					}
 					rev++
 					t0 := time.Now()
@@ -231,7 +231,7 @@ func BenchmarkEngineScaleApply(b *testing.B) {
 	}
 }
 
-func lines(rules []policy.Rule) [][]string {
+func lines(rules []rolegate.Rule) [][]string {
 	out := make([][]string, len(rules))
 	for i, r := range rules {
 		out[i] = append([]string{r.PType}, r.Values...)

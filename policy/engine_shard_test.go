@@ -32,21 +32,21 @@ func TestEngineAgreesWithTheRules(t *testing.T) {
 	}
 	objects = append(objects, "*")
 	actions := []string{"read", "update", "delete", "approve", "*"}
-	perms := []policy.Permission{policy.Allowed, policy.Allowed, policy.AllowedForOwn, policy.Denied}
+	perms := []rolegate.Permission{rolegate.Allowed, rolegate.Allowed, rolegate.AllowedForOwn, rolegate.Denied}
 	const ent = "acme"
-	var rules []policy.Rule
-	subjectRules := map[string][]policy.Rule{}
+	var rules []rolegate.Rule
+	subjectRules := map[string][]rolegate.Rule{}
 	rights := func(subject string, n int) {
 		seen := map[string]bool{}
-		var p policy.Permissions
+		var p rolegate.Permissions
 		for k := 0; k < n; k++ {
 			o, a := objects[rng.IntN(len(objects))], actions[rng.IntN(len(actions))]
 			if seen[o+"/"+a] || (o == "*" && a == "*") {
 				continue
 			}
 			seen[o+"/"+a] = true
-			p.Objects = append(p.Objects, policy.ObjectPermissions{ObjectType: o,
-				Actions: []policy.ActionPermission{{ActionName: a, Permission: perms[rng.IntN(len(perms))]}}})
+			p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: o,
+				Actions: []rolegate.ActionPermission{{ActionName: a, Permission: perms[rng.IntN(len(perms))]}}})
 		}
 		rs := policy.CompileRights(subject, ent, p)
 		subjectRules[subject] = rs
@@ -68,7 +68,7 @@ func TestEngineAgreesWithTheRules(t *testing.T) {
 				h.scope = fmt.Sprintf("team:%d", rng.IntN(3))
 			}
 			holds[user] = append(holds[user], h)
-			rules = append(rules, policy.CompileAssignment(policy.Assignment{EntityID: ent, UserID: user, RoleID: h.role, Scope: h.scope}))
+			rules = append(rules, policy.CompileAssignment(rolegate.Assignment{EntityID: ent, UserID: user, RoleID: h.role, Scope: h.scope}))
 		}
 	}
 

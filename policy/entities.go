@@ -6,14 +6,15 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/rolegate/rolegate"
 )
 
 // RoleTemplate is a system role every new entity gets.
 type RoleTemplate struct {
-	Name        string      `json:"name"`
-	Description string      `json:"description"`
-	Permissions Permissions `json:"-"`
-	Default     bool        `json:"default"`
+	Name        string               `json:"name"`
+	Description string               `json:"description"`
+	Permissions rolegate.Permissions `json:"-"`
+	Default     bool                 `json:"default"`
 }
 
 // DefaultTemplates are the system roles used when no templates are configured:
@@ -21,8 +22,8 @@ type RoleTemplate struct {
 func DefaultTemplates() []RoleTemplate {
 	return []RoleTemplate{
 		{Name: "admin", Description: "May do everything in the entity",
-			Permissions: Permissions{Objects: []ObjectPermissions{{ObjectType: Wildcard,
-				Actions: []ActionPermission{{ActionName: Wildcard, Permission: Allowed}}}}}},
+			Permissions: rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: rolegate.Wildcard,
+				Actions: []rolegate.ActionPermission{{ActionName: rolegate.Wildcard, Permission: rolegate.Allowed}}}}}},
 		{Name: "member", Description: "Default role of new users; holds no rights", Default: true},
 	}
 }
@@ -57,7 +58,7 @@ func ValidateTemplates(ts []RoleTemplate, catalog *Catalog) error {
 // entityExists answers 404 for an unknown entity.
 func entityExists(tx Tx, entityID string) error {
 	if _, err := tx.GetEntity(entityID); err != nil {
-		if isNotFound(err) {
+		if rolegate.IsNotFound(err) {
 			return EntityNotFound(entityID)
 		}
 		return err
@@ -71,7 +72,7 @@ func EntityNotFound(id string) error {
 	if len(id) > 80 {
 		id = id[:80] + "..."
 	}
-	return Errorf(KindNotFound, "entity_not_found", "entity %q not found", id)
+	return rolegate.Errorf(rolegate.KindNotFound, "entity_not_found", "entity %q not found", id)
 }
 
 // EntityInput creates an entity; an empty ID gets a new UUID.
@@ -81,33 +82,33 @@ type EntityInput struct {
 }
 
 // CreateEntity stores a new entity with its system roles.
-func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, error) {
+func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (rolegate.Entity, error) {
 	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
-		return Entity{}, err
+		return rolegate.Entity{}, err
 	}
 	if in.ID == "" {
 		in.ID = uuid.NewString()
 	}
 	if !ValidEntityID(in.ID) {
-		return Entity{}, Invalid("invalid_entity_id", "id", "id must be 1-64 characters of A-Za-z0-9._:-, not . or ..")
+		return rolegate.Entity{}, rolegate.Invalid("invalid_entity_id", "id", "id must be 1-64 characters of A-Za-z0-9._:-, not . or ..")
 	}
 	if err := validateText("name", in.Name, MaxNameLen); err != nil {
-		return Entity{}, err
+		return rolegate.Entity{}, err
 	}
 	now := s.clock()
-	ent := Entity{ID: in.ID, Name: in.Name, Revision: 1, CreatedAt: now, UpdatedAt: now}
+	ent := rolegate.Entity{ID: in.ID, Name: in.Name, Revision: 1, CreatedAt: now, UpdatedAt: now}
 	actor := ActorFrom(ctx).ID
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.InsertEntity(&ent); err != nil {
-			if errors.Is(err, ErrDuplicate) {
-				return Errorf(KindConflict, "entity_exists", "entity %q already exists", in.ID)
+			if errors.Is(err, rolegate.ErrDuplicate) {
+				return rolegate.Errorf(rolegate.KindConflict, "entity_exists", "entity %q already exists", in.ID)
 			}
 			return err
 		}
 		for _, t := range s.templates {
-			r := Role{ID: uuid.NewString(), EntityID: ent.ID, Name: t.Name, Description: t.Description,
-				Permissions: t.Permissions, Default: t.Default, RoleType: RoleSystem, Scope: ScopeAccount,
-				Status: StatusActive, Version: 1, CreatedAt: now, CreatedBy: actor, UpdatedAt: now, UpdatedBy: actor}
+			r := rolegate.Role{ID: uuid.NewString(), EntityID: ent.ID, Name: t.Name, Description: t.Description,
+				Permissions: t.Permissions, Default: t.Default, RoleType: rolegate.RoleSystem, Scope: rolegate.ScopeAccount,
+				Status: rolegate.StatusActive, Version: 1, CreatedAt: now, CreatedBy: actor, UpdatedAt: now, UpdatedBy: actor}
 			if err := tx.InsertRole(&r); err != nil {
 				return err
 			}
@@ -123,7 +124,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, err
 		return s.audit(ctx, tx, now, ent.ID, AuditEntityCreate, AuditObjectEntity, ent.ID, nil, entityDocOf(ent))
 	})
 	if err != nil {
-		return Entity{}, err
+		return rolegate.Entity{}, err
 	}
 	s.engine.Forget(ent.ID) // an earlier check may have cached "unknown entity"
 	s.committed(ent.ID, ent.Revision)
@@ -131,15 +132,15 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (Entity, err
 }
 
 // GetEntity returns one entity.
-func (s *Service) GetEntity(ctx context.Context, id string) (Entity, error) {
+func (s *Service) GetEntity(ctx context.Context, id string) (rolegate.Entity, error) {
 	if err := s.authorize(ctx, id, ScopeManage, ObjectRole, ActionRead); err != nil {
-		return Entity{}, err
+		return rolegate.Entity{}, err
 	}
-	var ent Entity
+	var ent rolegate.Entity
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		ent, err = tx.GetEntity(id)
-		if isNotFound(err) {
+		if rolegate.IsNotFound(err) {
 			return EntityNotFound(id)
 		}
 		return err
@@ -148,11 +149,11 @@ func (s *Service) GetEntity(ctx context.Context, id string) (Entity, error) {
 }
 
 // ListEntities returns up to limit entities ordered by id, after the given id.
-func (s *Service) ListEntities(ctx context.Context, afterID string, limit int) ([]Entity, error) {
+func (s *Service) ListEntities(ctx context.Context, afterID string, limit int) ([]rolegate.Entity, error) {
 	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
 		return nil, err
 	}
-	var out []Entity
+	var out []rolegate.Entity
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		out, err = tx.ListEntities(afterID, limit)
@@ -171,7 +172,7 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) (int64, error) {
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if rev, err = tx.BumpRevision(id, s.clock()); err != nil {
-			if isNotFound(err) {
+			if rolegate.IsNotFound(err) {
 				return EntityNotFound(id)
 			}
 			return err

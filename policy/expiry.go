@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"github.com/rolegate/rolegate"
 	"strconv"
 	"time"
 )
@@ -20,7 +21,7 @@ import (
 
 // validLink reports whether a g rule is well formed: three values, or four
 // with an expiry.
-func validLink(r Rule) bool {
+func validLink(r rolegate.Rule) bool {
 	if len(r.Values) == 3 {
 		return true
 	}
@@ -29,7 +30,7 @@ func validLink(r Rule) bool {
 }
 
 // linkExpiry returns the expiry of a g rule that has one.
-func linkExpiry(r Rule) (int64, bool) {
+func linkExpiry(r rolegate.Rule) (int64, bool) {
 	if len(r.Values) != 4 {
 		return 0, false
 	}
@@ -98,17 +99,17 @@ func (s *Service) validExpiry(at *time.Time) error {
 	}
 	now := s.now()
 	if !at.After(now) {
-		return Invalid("invalid_expires_at", "expires_at", "expires_at must be in the future")
+		return rolegate.Invalid("invalid_expires_at", "expires_at", "expires_at must be in the future")
 	}
 	if at.Sub(now) > MaxExpiry {
-		return Invalid("invalid_expires_at", "expires_at", "expires_at must be at most 10 years ahead")
+		return rolegate.Invalid("invalid_expires_at", "expires_at", "expires_at must be at most 10 years ahead")
 	}
 	return nil
 }
 
 // lapsed reports whether an assignment has expired by now (it no longer
 // counts, though the sweep may not have removed it yet).
-func lapsed(a Assignment, now time.Time) bool {
+func lapsed(a rolegate.Assignment, now time.Time) bool {
 	return a.ExpiresAt != nil && !now.Before(*a.ExpiresAt)
 }
 
@@ -138,7 +139,7 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 	removed := 0
 	for pass := 0; ; pass++ {
 		now := s.clock()
-		var due []Assignment
+		var due []rolegate.Assignment
 		if err := s.store.View(ctx, func(tx Tx) error {
 			var err error
 			due, err = tx.ExpiredAssignments(now, expiredBatch)
@@ -146,7 +147,7 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 		}); err != nil {
 			return removed, err
 		}
-		byEntity := map[string][]Assignment{}
+		byEntity := map[string][]rolegate.Assignment{}
 		var order []string
 		for _, a := range due {
 			if byEntity[a.EntityID] == nil {
@@ -172,7 +173,7 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 					if err := tx.DeleteAssignment(a); err != nil {
 						return err
 					}
-					if err := tx.RemoveRules([]Rule{CompileAssignment(a)}); err != nil {
+					if err := tx.RemoveRules([]rolegate.Rule{CompileAssignment(a)}); err != nil {
 						return err
 					}
 					if err := s.audit(ctx, tx, now, id, AuditAssignmentExpire, AuditObjectAssignment, a.UserID, assignmentDocOf(a), nil); err != nil {
@@ -182,7 +183,7 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 				}
 				return nil
 			})
-			if err != nil && !IsKind(err, KindNotFound) { // an entity deleted meanwhile
+			if err != nil && !rolegate.IsKind(err, rolegate.KindNotFound) { // an entity deleted meanwhile
 				return removed, err
 			}
 			if err == nil {

@@ -55,7 +55,7 @@ func TestExpiringAssignment(t *testing.T) {
 	ctx := policy.Internal(context.Background())
 	eng := svc.Engine()
 	name := func(s string) *string { return &s }
-	approve := &policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "payable", Actions: []policy.ActionPermission{{ActionName: "approve", Permission: policy.Allowed}}}}}
+	approve := &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "approve", Permission: rolegate.Allowed}}}}}
 	role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("approver"), Permissions: approve})
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestExpiringAssignment(t *testing.T) {
 	// Refused expiries.
 	past, far := c.now(), c.now().Add(11*366*24*time.Hour)
 	for _, at := range []*time.Time{&past, &far} {
-		if _, _, err := svc.AssignRoleUntil(ctx, "acme", "ann", role.ID, "", at); policy.AsError(err).Code != "invalid_expires_at" {
+		if _, _, err := svc.AssignRoleUntil(ctx, "acme", "ann", role.ID, "", at); rolegate.AsError(err).Code != "invalid_expires_at" {
 			t.Fatalf("expires_at %v: %v", at, err)
 		}
 	}
@@ -161,7 +161,7 @@ func TestExpiringAssignment(t *testing.T) {
 	if n, err := svc.SweepExpired(ctx); err != nil || n != 0 {
 		t.Fatalf("second sweep: %d, %v", n, err)
 	}
-	var held []policy.Assignment
+	var held []rolegate.Assignment
 	if err := store.View(ctx, func(tx policy.Tx) error {
 		held, err = tx.ListAssignments("acme", policy.AssignmentFilter{})
 		return err

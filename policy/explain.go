@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/rolegate/rolegate"
 	"slices"
 )
 
@@ -16,10 +17,10 @@ func (s *snapshot) explainRefusal(req CheckRequest, d *Decision) {
 	if !s.exists || d.Allowed {
 		return
 	}
-	if d.Permission == Denied {
+	if d.Permission == rolegate.Denied {
 		d.DeniedBy = []Match{}
 		for _, m := range d.Matched {
-			if m.Permission == Denied {
+			if m.Permission == rolegate.Denied {
 				d.DeniedBy = append(d.DeniedBy, m)
 			}
 		}
@@ -41,9 +42,9 @@ func (s *snapshot) explainRefusal(req CheckRequest, d *Decision) {
 		if len(v.deny) > 0 || (len(v.allow) == 0 && !(own && len(v.own) > 0)) {
 			continue
 		}
-		m := Match{RoleID: id, RoleName: name, Permission: Allowed}
+		m := Match{RoleID: id, RoleName: name, Permission: rolegate.Allowed}
 		if len(v.allow) == 0 {
-			m.Permission = AllowedForOwn
+			m.Permission = rolegate.AllowedForOwn
 		}
 		if !slices.Contains(d.GrantableBy, m) {
 			d.GrantableBy = append(d.GrantableBy, m)

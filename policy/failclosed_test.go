@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -56,7 +57,7 @@ func TestServiceRefusesCallsWithoutCaller(t *testing.T) {
 			switch {
 			case last.Type().Implements(errType):
 				err, _ := last.Interface().(error)
-				if !policy.IsKind(err, policy.KindUnauthenticated) {
+				if !rolegate.IsKind(err, rolegate.KindUnauthenticated) {
 					t.Errorf("%s without a caller: want 401, got %v", mt.Name, err)
 				}
 			case last.Kind() == reflect.Bool:

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"github.com/rolegate/rolegate"
 	"sync"
 	"time"
 )
@@ -68,7 +69,7 @@ func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) 
 		return ChangesPage{}, err
 	}
 	if q.Since < 0 {
-		return ChangesPage{}, Invalid("invalid_since", "since", "since must be an integer >= 0")
+		return ChangesPage{}, rolegate.Invalid("invalid_since", "since", "since must be an integer >= 0")
 	}
 	if q.Limit <= 0 {
 		q.Limit = 100
@@ -77,7 +78,7 @@ func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) 
 	q.Wait = min(q.Wait, MaxChangesWait)
 	reader, ok := s.store.(ChangeReader)
 	if !ok {
-		return ChangesPage{}, Errorf(KindNotFound, "changes_unavailable", "this store keeps no change log")
+		return ChangesPage{}, rolegate.Errorf(rolegate.KindNotFound, "changes_unavailable", "this store keeps no change log")
 	}
 	var deadline time.Time
 	if q.Wait > 0 {
@@ -96,14 +97,14 @@ func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) 
 			switch {
 			case got == joinOverShare && first:
 				// One caller may not take every slot of an entity.
-				return ChangesPage{}, Errorf(KindTooMany, "rate_limited",
+				return ChangesPage{}, rolegate.Errorf(rolegate.KindTooMany, "rate_limited",
 					"this caller already holds %d waiting calls of the changes feed of entity %q: wait for one to end, or poll without wait", s.waits.maxPerCaller, entityID)
 			case got != joinOK:
 				busy = true
 			}
 		}
 		page, inc, err := s.readChanges(ctx, reader, entityID, q)
-		if !first && (isNotFound(err) || (inc != "" && inc != incarnation)) {
+		if !first && (rolegate.IsNotFound(err) || (inc != "" && inc != incarnation)) {
 			// Deleted (and maybe made again) while waiting: the caller's
 			// revisions are of the entity that went.
 			s.waits.leave(entityID, who, w)
@@ -111,7 +112,7 @@ func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) 
 		}
 		if err != nil {
 			s.waits.leave(entityID, who, w)
-			if isNotFound(err) {
+			if rolegate.IsNotFound(err) {
 				return ChangesPage{}, EntityNotFound(entityID)
 			}
 			return ChangesPage{}, err
@@ -204,10 +205,10 @@ func (s *Service) readChanges(ctx context.Context, reader ChangeReader, entityID
 	case decodeErr != nil:
 		return ChangesPage{}, inc, decodeErr
 	case q.Since > rev:
-		return ChangesPage{}, inc, Invalid("unknown_revision", "since",
+		return ChangesPage{}, inc, rolegate.Invalid("unknown_revision", "since",
 			"since %d is newer than any revision of entity %q (%d): pass back a revision the feed or a write returned", q.Since, entityID, rev)
 	case rev-q.Since > ChangeLogKeep:
-		return ChangesPage{}, inc, Errorf(KindGone, "changes_expired",
+		return ChangesPage{}, inc, rolegate.Errorf(rolegate.KindGone, "changes_expired",
 			"the change log of entity %q no longer reaches back to revision %d: fetch everything again, then follow the feed from revision %d", entityID, q.Since+1, rev)
 	case full, rows == q.Limit+1 && next <= rev:
 		return page.cut(), inc, nil

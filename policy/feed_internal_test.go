@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"github.com/rolegate/rolegate"
 	"reflect"
 	"strings"
 	"sync"
@@ -160,7 +161,7 @@ func TestFeedPages(t *testing.T) {
 	}
 
 	// Past the entity's revision: 422; past the log's reach: 410.
-	if _, err := svc.Changes(ctx, "e", ChangesQuery{Since: 10}); !IsKind(err, KindInvalid) || AsError(err).Code != "unknown_revision" {
+	if _, err := svc.Changes(ctx, "e", ChangesQuery{Since: 10}); !rolegate.IsKind(err, rolegate.KindInvalid) || rolegate.AsError(err).Code != "unknown_revision" {
 		t.Fatalf("since past the revision: %v", err)
 	}
 	long := &fakeLog{rev: ChangeLogKeep + 5, inc: "i1", items: map[int64][]byte{}}
@@ -169,14 +170,14 @@ func TestFeedPages(t *testing.T) {
 	}
 	svc3 := NewService(Config{Store: long})
 	for _, since := range []int64{0, 4} {
-		if _, err := svc3.Changes(ctx, "e", ChangesQuery{Since: since}); !IsKind(err, KindGone) || AsError(err).Code != "changes_expired" {
+		if _, err := svc3.Changes(ctx, "e", ChangesQuery{Since: since}); !rolegate.IsKind(err, rolegate.KindGone) || rolegate.AsError(err).Code != "changes_expired" {
 			t.Fatalf("since %d, log trimmed: %v", since, err)
 		}
 	}
 	if p, err := svc3.Changes(ctx, "e", ChangesQuery{Since: 5, Limit: 3}); err != nil || len(p.Items) != 3 || p.Revision != 8 {
 		t.Fatalf("since the oldest revision kept: %+v %v", p, err)
 	}
-	if _, err := svc3.Changes(ctx, "e", ChangesQuery{Since: -1}); !IsKind(err, KindInvalid) {
+	if _, err := svc3.Changes(ctx, "e", ChangesQuery{Since: -1}); !rolegate.IsKind(err, rolegate.KindInvalid) {
 		t.Fatalf("negative since: %v", err)
 	}
 }
@@ -185,12 +186,12 @@ func TestFeedPages(t *testing.T) {
 // touched; past maxChangeItems the write is one "refetch everything".
 func TestTouchedItems(t *testing.T) {
 	var tc touched
-	tc.role(&Role{ID: "r1", Status: StatusActive})
+	tc.role(&rolegate.Role{ID: "r1", Status: rolegate.StatusActive})
 	tc.add(ItemUser, ItemPut, "u1", "", "")
-	tc.assignment(&Assignment{UserID: "u1", RoleID: "r1", Scope: "team:1"}, ItemPut)
-	tc.assignment(&Assignment{UserID: "u1", RoleID: "r1"}, ItemPut)
-	tc.assignment(&Assignment{UserID: "u1", RoleID: "r1", Scope: "team:1"}, ItemDelete)
-	tc.role(&Role{ID: "r1", Status: StatusDeleted})
+	tc.assignment(&rolegate.Assignment{UserID: "u1", RoleID: "r1", Scope: "team:1"}, ItemPut)
+	tc.assignment(&rolegate.Assignment{UserID: "u1", RoleID: "r1"}, ItemPut)
+	tc.assignment(&rolegate.Assignment{UserID: "u1", RoleID: "r1", Scope: "team:1"}, ItemDelete)
+	tc.role(&rolegate.Role{ID: "r1", Status: rolegate.StatusDeleted})
 	b, err := encodeItems(tc.items, tc.all)
 	if err != nil {
 		t.Fatal(err)

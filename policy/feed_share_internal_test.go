@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"github.com/rolegate/rolegate"
 	"testing"
 	"time"
 )
@@ -38,7 +39,7 @@ func TestFeedWaitersPerCaller(t *testing.T) {
 	m1, m2 := poll("client:mallory", "e"), poll("client:mallory", "e")
 	waitFor(2)
 	got := <-poll("client:mallory", "e")
-	if e := AsError(got.err); got.err == nil || e.Kind != KindTooMany || e.Code != "rate_limited" {
+	if e := rolegate.AsError(got.err); got.err == nil || e.Kind != rolegate.KindTooMany || e.Code != "rate_limited" {
 		t.Fatalf("past the caller's share: %+v", got)
 	}
 	// Without wait it still reads the feed.

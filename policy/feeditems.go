@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/rolegate/rolegate"
 )
 
 // What a write touched, for the changes feed. The Service's recorder notes,
@@ -85,15 +86,15 @@ func (t *touched) add(typ, op, user, role, scope string) {
 // everything marks the write as one that changed the whole entity.
 func (t *touched) everything() { t.all, t.items, t.index = true, nil, nil }
 
-func (t *touched) role(r *Role) {
+func (t *touched) role(r *rolegate.Role) {
 	op := ItemPut
-	if r.Status != StatusActive {
+	if r.Status != rolegate.StatusActive {
 		op = ItemDelete
 	}
 	t.add(ItemRole, op, "", r.ID, "")
 }
 
-func (t *touched) assignment(a *Assignment, op string) {
+func (t *touched) assignment(a *rolegate.Assignment, op string) {
 	t.add(ItemAssignment, op, a.UserID, a.RoleID, a.Scope)
 }
 

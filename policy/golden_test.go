@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"flag"
+	"github.com/rolegate/rolegate"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +15,9 @@ var update = flag.Bool("update", false, "rewrite the golden files of the compile
 // goldenInput is one sample of testdata/golden/*.json: roles, users' own
 // rights and assignments of one entity.
 type goldenInput struct {
-	Roles       []Role       `json:"roles"`
-	Users       []User       `json:"users"`
-	Assignments []Assignment `json:"assignments"`
+	Roles       []rolegate.Role       `json:"roles"`
+	Users       []rolegate.User       `json:"users"`
+	Assignments []rolegate.Assignment `json:"assignments"`
 }
 
 // TestCompileGolden compiles each sample and compares the rules, one per
@@ -39,7 +40,7 @@ func TestCompileGolden(t *testing.T) {
 			if err := dec.Decode(&in); err != nil {
 				t.Fatal(err)
 			}
-			var rules []Rule
+			var rules []rolegate.Rule
 			for _, r := range in.Roles {
 				rules = append(rules, Compile(r)...)
 			}
@@ -78,14 +79,14 @@ func TestCompileGolden(t *testing.T) {
 // TestCompileDeterministic: the same role in any order of its rights compiles
 // to the same sorted rules.
 func TestCompileDeterministic(t *testing.T) {
-	a := Role{ID: "r1", EntityID: "e", Permissions: Permissions{Objects: []ObjectPermissions{
-		{ObjectType: "payable", Actions: []ActionPermission{{ActionName: "read", Permission: Allowed}, {ActionName: "approve", Permission: AllowedForOwn}}},
-		{ObjectType: "receipt", Actions: []ActionPermission{{ActionName: "delete", Permission: Denied}}},
+	a := rolegate.Role{ID: "r1", EntityID: "e", Permissions: rolegate.Permissions{Objects: []rolegate.ObjectPermissions{
+		{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "read", Permission: rolegate.Allowed}, {ActionName: "approve", Permission: rolegate.AllowedForOwn}}},
+		{ObjectType: "receipt", Actions: []rolegate.ActionPermission{{ActionName: "delete", Permission: rolegate.Denied}}},
 	}}}
 	b := a
-	b.Permissions = Permissions{Objects: []ObjectPermissions{
-		{ObjectType: "receipt", Actions: []ActionPermission{{ActionName: "delete", Permission: Denied}}},
-		{ObjectType: "payable", Actions: []ActionPermission{{ActionName: "approve", Permission: AllowedForOwn}, {ActionName: "read", Permission: Allowed}}},
+	b.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{
+		{ObjectType: "receipt", Actions: []rolegate.ActionPermission{{ActionName: "delete", Permission: rolegate.Denied}}},
+		{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "approve", Permission: rolegate.AllowedForOwn}, {ActionName: "read", Permission: rolegate.Allowed}}},
 	}}
 	ra, rb := Compile(a), Compile(b)
 	if len(ra) != 3 || len(ra) != len(rb) {
@@ -96,7 +97,7 @@ func TestCompileDeterministic(t *testing.T) {
 			t.Fatalf("order matters: %v vs %v", ra, rb)
 		}
 	}
-	a.Status = StatusDeleted
+	a.Status = rolegate.StatusDeleted
 	if got := Compile(a); len(got) != 0 {
 		t.Fatalf("a deleted role compiles to %v", got)
 	}

@@ -1,16 +1,17 @@
 package policy
 
 import (
+	"github.com/rolegate/rolegate"
 	"reflect"
 	"sort"
 	"testing"
 )
 
-func perms(triples ...string) Permissions {
-	var p Permissions
+func perms(triples ...string) rolegate.Permissions {
+	var p rolegate.Permissions
 	for i := 0; i+2 < len(triples); i += 3 {
-		p.Objects = append(p.Objects, ObjectPermissions{ObjectType: triples[i],
-			Actions: []ActionPermission{{ActionName: triples[i+1], Permission: Permission(triples[i+2])}}})
+		p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: triples[i],
+			Actions: []rolegate.ActionPermission{{ActionName: triples[i+1], Permission: rolegate.Permission(triples[i+2])}}})
 	}
 	return p
 }
@@ -23,35 +24,35 @@ func TestHolds(t *testing.T) {
 		g    grant
 		want bool
 	}{
-		{grant{"payable", "read", Allowed}, true},
-		{grant{"payable", "read", AllowedForOwn}, true},
-		{grant{"payable", "approve", Allowed}, false},
-		{grant{"payable", "approve", AllowedForOwn}, false},
-		{grant{"payable", "*", Allowed}, false}, // the deny masks part of it
-		{grant{"*", "read", Allowed}, false},    // no *:read right
-		{grant{"*", "approve", Allowed}, false}, // and the deny touches it
-		{grant{"*", "*", Allowed}, false},
-		{grant{"doc", "read", AllowedForOwn}, true},
-		{grant{"doc", "read", Allowed}, false}, // only for own
-		{grant{"invoice", "read", Allowed}, true},
-		{grant{"invoice", "*", Allowed}, false},
-		{grant{"receipt", "read", Allowed}, false},
+		{grant{"payable", "read", rolegate.Allowed}, true},
+		{grant{"payable", "read", rolegate.AllowedForOwn}, true},
+		{grant{"payable", "approve", rolegate.Allowed}, false},
+		{grant{"payable", "approve", rolegate.AllowedForOwn}, false},
+		{grant{"payable", "*", rolegate.Allowed}, false}, // the deny masks part of it
+		{grant{"*", "read", rolegate.Allowed}, false},    // no *:read right
+		{grant{"*", "approve", rolegate.Allowed}, false}, // and the deny touches it
+		{grant{"*", "*", rolegate.Allowed}, false},
+		{grant{"doc", "read", rolegate.AllowedForOwn}, true},
+		{grant{"doc", "read", rolegate.Allowed}, false}, // only for own
+		{grant{"invoice", "read", rolegate.Allowed}, true},
+		{grant{"invoice", "*", rolegate.Allowed}, false},
+		{grant{"receipt", "read", rolegate.Allowed}, false},
 	} {
 		if got := holds(held, c.g); got != c.want {
 			t.Errorf("holds(%v) = %v, want %v", c.g, got, c.want)
 		}
 	}
 	all := perms("*", "*", "allowed")
-	for _, g := range []grant{{"*", "*", Allowed}, {"payable", "*", Allowed}, {"x", "y", AllowedForOwn}} {
+	for _, g := range []grant{{"*", "*", rolegate.Allowed}, {"payable", "*", rolegate.Allowed}, {"x", "y", rolegate.AllowedForOwn}} {
 		if !holds(all, g) {
 			t.Errorf("*:* does not hold %v", g)
 		}
 	}
 	withDeny := perms("*", "*", "allowed", "*", "delete", "denied")
-	if holds(withDeny, grant{"payable", "*", Allowed}) || !holds(withDeny, grant{"payable", "read", Allowed}) {
+	if holds(withDeny, grant{"payable", "*", rolegate.Allowed}) || !holds(withDeny, grant{"payable", "read", rolegate.Allowed}) {
 		t.Error("a *:delete deny: payable:* is not held whole, payable:read is")
 	}
-	if holds(Permissions{}, grant{"a", "b", AllowedForOwn}) {
+	if holds(rolegate.Permissions{}, grant{"a", "b", rolegate.AllowedForOwn}) {
 		t.Error("nothing holds nothing")
 	}
 }
@@ -69,19 +70,19 @@ func TestGained(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name     string
-		old, new Permissions
+		old, new rolegate.Permissions
 		want     []grant
 	}{
 		{"nothing changes", perms("a", "r", "allowed", "a", "d", "denied"), perms("a", "r", "allowed", "a", "d", "denied"), nil},
-		{"allow added", perms(), perms("a", "r", "allowed"), []grant{{"a", "r", Allowed}}},
-		{"own widened", perms("a", "r", "allowed_for_own"), perms("a", "r", "allowed"), []grant{{"a", "r", Allowed}}},
+		{"allow added", perms(), perms("a", "r", "allowed"), []grant{{"a", "r", rolegate.Allowed}}},
+		{"own widened", perms("a", "r", "allowed_for_own"), perms("a", "r", "allowed"), []grant{{"a", "r", rolegate.Allowed}}},
 		{"allow narrowed", perms("a", "r", "allowed"), perms("a", "r", "allowed_for_own"), nil},
 		{"allow dropped", perms("a", "r", "allowed"), perms(), nil},
-		{"deny dropped", perms("a", "d", "denied"), perms(), []grant{{"a", "d", Allowed}}},
-		{"deny to not_allowed", perms("a", "d", "denied"), perms("a", "d", "not_allowed"), []grant{{"a", "d", Allowed}}},
-		{"deny to own", perms("a", "d", "denied"), perms("a", "d", "allowed_for_own"), []grant{{"a", "d", Allowed}, {"a", "d", AllowedForOwn}}},
-		{"deny to allowed", perms("a", "d", "denied"), perms("a", "d", "allowed"), []grant{{"a", "d", Allowed}}},
-		{"wildcard deny narrowed", perms("a", "*", "denied"), perms("a", "d", "denied"), []grant{{"a", "*", Allowed}}},
+		{"deny dropped", perms("a", "d", "denied"), perms(), []grant{{"a", "d", rolegate.Allowed}}},
+		{"deny to not_allowed", perms("a", "d", "denied"), perms("a", "d", "not_allowed"), []grant{{"a", "d", rolegate.Allowed}}},
+		{"deny to own", perms("a", "d", "denied"), perms("a", "d", "allowed_for_own"), []grant{{"a", "d", rolegate.Allowed}, {"a", "d", rolegate.AllowedForOwn}}},
+		{"deny to allowed", perms("a", "d", "denied"), perms("a", "d", "allowed"), []grant{{"a", "d", rolegate.Allowed}}},
+		{"wildcard deny narrowed", perms("a", "*", "denied"), perms("a", "d", "denied"), []grant{{"a", "*", rolegate.Allowed}}},
 		{"deny added", perms(), perms("a", "d", "denied"), nil},
 	} {
 		if got := sorted(gained(c.old, c.new)); !reflect.DeepEqual(got, sorted(c.want)) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -17,17 +18,17 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 	}
 	name := func(s string) *string { return &s }
 	reader, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("reader"),
-		Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{obj("doc", "read", "allowed", "update", "allowed_for_own")}}})
+		Permissions: &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{obj("doc", "read", "allowed", "update", "allowed_for_own")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	approver, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("approver"),
-		Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{obj("payable", "approve", "allowed")}}})
+		Permissions: &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{obj("payable", "approve", "allowed")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	users, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("user admin"),
-		Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{obj("user", "*", "allowed")}}})
+		Permissions: &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{obj("user", "*", "allowed")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 
 	escalation := func(what string, err error) {
 		t.Helper()
-		if e := policy.AsError(err); err == nil || e.Code != "privilege_escalation" || e.Kind != policy.KindForbidden {
+		if e := rolegate.AsError(err); err == nil || e.Code != "privilege_escalation" || e.Kind != rolegate.KindForbidden {
 			t.Errorf("%s: want 403 privilege_escalation, got %v", what, err)
 		}
 	}
@@ -55,11 +56,11 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 	escalation("replace roles", err)
 	_, _, err = svc.SetScopedRoles(alice, "acme", "bob", "team:1", []string{approver.ID})
 	escalation("team roles", err)
-	_, _, err = svc.UpdateUser(alice, "acme", "bob", policy.UserInput{Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{obj("doc", "update", "allowed")}}})
+	_, _, err = svc.UpdateUser(alice, "acme", "bob", policy.UserInput{Permissions: &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{obj("doc", "update", "allowed")}}})
 	escalation("own rights beyond allowed_for_own", err)
 
 	// Nothing of that was written.
-	if _, err := svc.GetUser(ctx, "acme", "carol"); !policy.IsKind(err, policy.KindNotFound) {
+	if _, err := svc.GetUser(ctx, "acme", "carol"); !rolegate.IsKind(err, rolegate.KindNotFound) {
 		t.Fatalf("carol was created: %v", err)
 	}
 	if roles, _ := svc.UserRoles(ctx, "acme", "bob"); len(roles) != 0 {
@@ -73,7 +74,7 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 	if _, _, err := svc.AssignRole(alice, "acme", "bob", reader.ID, ""); err != nil {
 		t.Fatalf("assign a held role: %v", err)
 	}
-	if _, _, err := svc.UpdateUser(alice, "acme", "bob", policy.UserInput{Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{
+	if _, _, err := svc.UpdateUser(alice, "acme", "bob", policy.UserInput{Permissions: &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{
 		obj("doc", "update", "allowed_for_own", "delete", "denied")}}}); err != nil {
 		t.Fatalf("give held rights: %v", err)
 	}
@@ -83,7 +84,7 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 	}
 	// A user of another entity finds nothing here.
 	other := policy.WithActor(ctx, policy.Actor{ID: "user:mallory", EntityID: "evil", UserID: "mallory", Scopes: []string{policy.ScopeManage}})
-	if _, _, err := svc.AssignRole(other, "acme", "alice", reader.ID, "team:2"); !policy.IsKind(err, policy.KindNotFound) {
+	if _, _, err := svc.AssignRole(other, "acme", "alice", reader.ID, "team:2"); !rolegate.IsKind(err, rolegate.KindNotFound) {
 		t.Fatalf("other entity's user: %v", err)
 	}
 }

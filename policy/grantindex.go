@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/rolegate/rolegate"
 	"slices"
 	"strings"
 )
@@ -77,7 +78,7 @@ type linkChange struct {
 // subjects whose p rules changed (now rules), the g rules added or removed,
 // and the links after the delta. It copies only the index entries those
 // touch.
-func (g *grantIndex) carry(old *snapshot, changed map[string][]Rule, links []linkChange, now *pmap[[]string]) *grantIndex {
+func (g *grantIndex) carry(old *snapshot, changed map[string][]rolegate.Rule, links []linkChange, now *pmap[[]string]) *grantIndex {
 	n := &grantIndex{byObj: g.byObj, holders: g.holders, scopes: g.scopes}
 	if len(changed) > 0 {
 		ed := g.byObj.edit()
@@ -192,7 +193,7 @@ func userOfSubject(sub string) string {
 // ruleMatches reports whether a p rule's object type and action cover a
 // question's.
 func ruleMatches(v []string, obj, act string) bool {
-	return (v[2] == Wildcard || v[2] == obj) && (v[3] == Wildcard || v[3] == act)
+	return (v[2] == rolegate.Wildcard || v[2] == obj) && (v[3] == rolegate.Wildcard || v[3] == act)
 }
 
 // verdict is what one user's subjects say about one (object type, action):
@@ -202,16 +203,16 @@ type verdict struct {
 	allow, own, deny []Match
 }
 
-func (v verdict) permission() Permission {
+func (v verdict) permission() rolegate.Permission {
 	switch {
 	case len(v.deny) > 0:
-		return Denied
+		return rolegate.Denied
 	case len(v.allow) > 0:
-		return Allowed
+		return rolegate.Allowed
 	case len(v.own) > 0:
-		return AllowedForOwn
+		return rolegate.AllowedForOwn
 	}
-	return NotAllowed
+	return rolegate.NotAllowed
 }
 
 // judge reads what the given subjects' units say about (obj, act), as the
@@ -231,22 +232,22 @@ func (s *snapshot) judge(subjects []string, obj, act string) verdict {
 		}
 		m := Match{RoleID: roleIDOf(sub)}
 		m.RoleName, _ = s.roleNames.get(m.RoleID)
-		for _, rules := range [][][]string{u.byObj[obj], u.byObj[Wildcard]} {
+		for _, rules := range [][][]string{u.byObj[obj], u.byObj[rolegate.Wildcard]} {
 			for _, r := range rules {
 				if !ruleMatches(r, obj, act) {
 					continue
 				}
-				m.Permission = rulePermission(Rule{Values: r})
+				m.Permission = rulePermission(rolegate.Rule{Values: r})
 				switch m.Permission {
-				case Denied:
+				case rolegate.Denied:
 					add(&v.deny, m)
-				case AllowedForOwn:
+				case rolegate.AllowedForOwn:
 					add(&v.own, m)
 				default:
 					add(&v.allow, m)
 				}
 			}
-			if obj == Wildcard {
+			if obj == rolegate.Wildcard {
 				break
 			}
 		}

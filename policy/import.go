@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"github.com/rolegate/rolegate"
 	"time"
 )
 
@@ -54,7 +55,7 @@ type importErrors struct {
 	n       int
 	code    string
 	message string
-	details []Detail
+	details []rolegate.Detail
 }
 
 func (e *importErrors) add(field, code, format string, args ...any) {
@@ -64,7 +65,7 @@ func (e *importErrors) add(field, code, format string, args ...any) {
 	}
 	e.n++
 	if len(e.details) < maxImportErrors {
-		e.details = append(e.details, Detail{Field: field, Message: msg})
+		e.details = append(e.details, rolegate.Detail{Field: field, Message: msg})
 	}
 }
 
@@ -73,7 +74,7 @@ func (e *importErrors) wrap(prefix string, err error) {
 	if err == nil {
 		return
 	}
-	ae := AsError(err)
+	ae := rolegate.AsError(err)
 	field := ""
 	if len(ae.Details) > 0 {
 		field = ae.Details[0].Field
@@ -89,17 +90,17 @@ func (e *importErrors) err() error {
 	if e.n > 1 {
 		msg = fmt.Sprintf("%s (and %d more problems; details name the first %d)", msg, e.n-1, len(e.details))
 	}
-	return &Error{Kind: KindInvalid, Code: e.code, Message: "nothing was imported: " + msg, Details: e.details}
+	return &rolegate.Error{Kind: rolegate.KindInvalid, Code: e.code, Message: "nothing was imported: " + msg, Details: e.details}
 }
 
 // validateImport checks everything that needs no database: the number of
 // users, each user's fields, and ids used twice.
 func (s *Service) validateImport(users []ImportUser) error {
 	if len(users) == 0 {
-		return Invalid("invalid_users", "users", "users must hold 1 to %d users", MaxImportUsers)
+		return rolegate.Invalid("invalid_users", "users", "users must hold 1 to %d users", MaxImportUsers)
 	}
 	if len(users) > MaxImportUsers {
-		return Invalid("too_many_users", "users", "an import holds at most %d users, not %d; split it", MaxImportUsers, len(users))
+		return rolegate.Invalid("too_many_users", "users", "an import holds at most %d users, not %d; split it", MaxImportUsers, len(users))
 	}
 	var errs importErrors
 	seen := make(map[string]int, len(users))
@@ -203,7 +204,7 @@ func inChunks(ids []string, n int, fn func([]string) error) error {
 
 func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users []ImportUser, now time.Time, res *ImportResult) error {
 	// Every role the import names, in one read per chunk of ids.
-	roles := map[string]Role{}
+	roles := map[string]rolegate.Role{}
 	var named []string
 	for _, u := range users {
 		if u.RoleIDs != nil {
@@ -218,7 +219,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 	}
 	var errs importErrors
 	unknown := func(field, id string) {
-		if r, ok := roles[id]; !ok || r.Status != StatusActive {
+		if r, ok := roles[id]; !ok || r.Status != rolegate.StatusActive {
 			errs.add(field, "unknown_role", "role %q does not exist in this entity", id)
 		}
 	}
@@ -240,11 +241,11 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 	if err := errs.err(); err != nil {
 		return err
 	}
-	var defaults []Role
+	var defaults []rolegate.Role
 	if needDefaults {
 		yes := true
 		var err error
-		if defaults, err = tx.ListRoles(entityID, RoleFilter{Status: StatusActive, Default: &yes}, Page{Limit: 100, Sort: "created_at"}); err != nil {
+		if defaults, err = tx.ListRoles(entityID, RoleFilter{Status: rolegate.StatusActive, Default: &yes}, Page{Limit: 100, Sort: "created_at"}); err != nil {
 			return err
 		}
 		for _, r := range defaults {
@@ -257,8 +258,8 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 	for i, u := range users {
 		ids[i] = u.ID
 	}
-	existing := map[string]User{}
-	holds := map[string][]Assignment{}
+	existing := map[string]rolegate.User{}
+	holds := map[string][]rolegate.Assignment{}
 	err := inChunks(ids, importChunk, func(part []string) error {
 		us, err := tx.ListUsers(entityID, UserFilter{IDs: part}, Page{Sort: "id"})
 		if err != nil {
@@ -293,9 +294,9 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 
 	actor := ActorFrom(ctx).ID
 	var (
-		created, updated []User
-		added, removed   []Assignment
-		give             []Role
+		created, updated []rolegate.User
+		added, removed   []rolegate.Assignment
+		give             []rolegate.Role
 		given            = map[string]bool{}
 		events           []AuditEvent
 	)
@@ -330,10 +331,10 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 				had[holding{a.RoleID, a.Scope}] = true
 			}
 		}
-		var add, remove []Assignment
+		var add, remove []rolegate.Assignment
 		for _, h := range want {
 			if !had[h] {
-				add = append(add, Assignment{EntityID: entityID, UserID: in.ID, RoleID: h.roleID, Scope: h.scope, CreatedAt: now})
+				add = append(add, rolegate.Assignment{EntityID: entityID, UserID: in.ID, RoleID: h.roleID, Scope: h.scope, CreatedAt: now})
 			}
 		}
 		for _, a := range holds[in.ID] {
@@ -351,7 +352,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 				give = append(give, roles[a.RoleID])
 			}
 		}
-		u := User{ID: in.ID, EntityID: entityID, CreatedAt: now, CreatedBy: actor}
+		u := rolegate.User{ID: in.ID, EntityID: entityID, CreatedAt: now, CreatedBy: actor}
 		var before any
 		if exists {
 			u = old
@@ -361,7 +362,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 		u.Email, u.Name, u.UpdatedAt = in.Email, in.Name, now
 		u.Roles = nil
 		for _, h := range want {
-			u.Roles = append(u.Roles, UserRole{Role: roles[h.roleID], Scope: h.scope})
+			u.Roles = append(u.Roles, rolegate.UserRole{Role: roles[h.roleID], Scope: h.scope})
 		}
 		sortUserRoles(u.Roles)
 		action := AuditUserCreate
@@ -384,7 +385,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 	gs := rolesGrants(give...)
 	taken := map[string]bool{}
 	for _, a := range removed {
-		if r, ok := roles[a.RoleID]; ok && !taken[a.RoleID] && r.Status == StatusActive && !lapsed(a, now) {
+		if r, ok := roles[a.RoleID]; ok && !taken[a.RoleID] && r.Status == rolegate.StatusActive && !lapsed(a, now) {
 			taken[a.RoleID] = true
 			gs = append(gs, deniesOf(r.Permissions)...)
 		}
@@ -401,7 +402,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 			return err
 		}
 	}
-	rules := make([]Rule, 0, len(removed))
+	rules := make([]rolegate.Rule, 0, len(removed))
 	for _, a := range removed {
 		if err := tx.DeleteAssignment(a); err != nil {
 			return err
@@ -414,7 +415,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 	if err := tx.InsertAssignments(added); err != nil {
 		return err
 	}
-	rules = make([]Rule, 0, len(added))
+	rules = make([]rolegate.Rule, 0, len(added))
 	for _, a := range added {
 		rules = append(rules, CompileAssignment(a))
 	}
@@ -431,7 +432,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 // loadRoles reads the roles of the entity with the given ids (any status)
 // into roles, skipping those already there; ids that name no role of the
 // entity are left out.
-func loadRoles(tx Tx, entityID string, ids []string, roles map[string]Role) error {
+func loadRoles(tx Tx, entityID string, ids []string, roles map[string]rolegate.Role) error {
 	var want []string
 	seen := map[string]bool{}
 	for _, id := range ids {
@@ -455,11 +456,11 @@ func loadRoles(tx Tx, entityID string, ids []string, roles map[string]Role) erro
 // userRolesOf lists held assignments as the roles a user holds, sorted as
 // userRoles sorts them; assignments of roles that no longer exist are left
 // out, as userRoles leaves them.
-func userRolesOf(as []Assignment, roles map[string]Role) []UserRole {
-	out := []UserRole{}
+func userRolesOf(as []rolegate.Assignment, roles map[string]rolegate.Role) []rolegate.UserRole {
+	out := []rolegate.UserRole{}
 	for _, a := range as {
 		if r, ok := roles[a.RoleID]; ok {
-			out = append(out, UserRole{Role: r, Scope: a.Scope})
+			out = append(out, rolegate.UserRole{Role: r, Scope: a.Scope})
 		}
 	}
 	sortUserRoles(out)

@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/rolegate/rolegate"
 	"sort"
 	"strings"
 	"time"
@@ -338,7 +339,7 @@ func storeKeySet(ctx context.Context, store Store, old string, set storedKeySet)
 		}
 		return tx.ReplaceSetting(signingKeySetting, old, val)
 	})
-	if errors.Is(err, ErrDuplicate) || isNotFound(err) {
+	if errors.Is(err, rolegate.ErrDuplicate) || rolegate.IsNotFound(err) {
 		return false, nil
 	}
 	return err == nil, err
@@ -358,7 +359,7 @@ type KeyLoad struct {
 func LoadSigningKeys(ctx context.Context, store Store, kek *KeyEncryptionKey, now time.Time) (KeyLoad, error) {
 	for attempt := 0; attempt < 5; attempt++ {
 		raw, err := readKeySetting(ctx, store)
-		if isNotFound(err) {
+		if rolegate.IsNotFound(err) {
 			sk, err := newStoredKey(now, kek)
 			if err != nil {
 				return KeyLoad{}, err
@@ -414,7 +415,7 @@ func RotateSigningKeys(ctx context.Context, store Store, kek *KeyEncryptionKey, 
 		var set storedKeySet
 		var keys []signingKey
 		switch {
-		case isNotFound(err):
+		case rolegate.IsNotFound(err):
 			raw = ""
 		case err != nil:
 			return KeyInfo{}, nil, err
@@ -466,7 +467,7 @@ func RotateSigningKeys(ctx context.Context, store Store, kek *KeyEncryptionKey, 
 // it needs no KEK (nothing is decrypted).
 func ListSigningKeys(ctx context.Context, store Store) ([]KeyInfo, error) {
 	raw, err := readKeySetting(ctx, store)
-	if isNotFound(err) {
+	if rolegate.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {

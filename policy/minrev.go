@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"github.com/rolegate/rolegate"
 )
 
 // A check's min_revision makes an instance that holds an older policy reload
@@ -26,12 +27,12 @@ func (s *Service) reachable(ctx context.Context, field string, entityID string, 
 		return err
 	})
 	switch {
-	case isNotFound(err):
+	case rolegate.IsNotFound(err):
 		return nil // the engine answers an unknown entity: not allowed
 	case err != nil:
 		return nil // the engine decides; it never allows on error
 	case latest < minRevision:
-		return Invalid("unknown_revision", field,
+		return rolegate.Invalid("unknown_revision", field,
 			"%s %d is newer than any revision of entity %q (%d): pass back a revision a write returned", field, minRevision, entityID, latest)
 	}
 	return nil

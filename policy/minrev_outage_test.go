@@ -21,10 +21,10 @@ type outageLoader struct {
 
 func (l *outageLoader) LoadPolicy(ctx context.Context, id string) (policy.EntityPolicy, error) {
 	if l.down.Load() {
-		return policy.EntityPolicy{}, fmt.Errorf("%w: connection refused", policy.ErrUnavailable)
+		return policy.EntityPolicy{}, fmt.Errorf("%w: connection refused", rolegate.ErrUnavailable)
 	}
 	if !l.known[id] {
-		return policy.EntityPolicy{}, fmt.Errorf("entity %q: %w", id, policy.ErrNotFound)
+		return policy.EntityPolicy{}, fmt.Errorf("entity %q: %w", id, rolegate.ErrNotFound)
 	}
 	return memLoader{3, 10, 10}.LoadPolicy(ctx, id)
 }
@@ -54,7 +54,7 @@ func TestMinRevisionDuringOutageKeepsPolicy(t *testing.T) {
 	for _, id := range []string{"acme", "nope"} {
 		for i := 0; i < 3; i++ {
 			_, err := ask(id, 999999)
-			var pe *policy.Error
+			var pe *rolegate.Error
 			if !errors.As(err, &pe) || pe.Code != "stale_policy" {
 				t.Fatalf("%s: min_revision check during the outage: %v", id, err)
 			}

@@ -1,6 +1,9 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"github.com/rolegate/rolegate"
+)
 
 // Quotas bound what one entity may hold, so that one tenant (or a stolen
 // token of one) cannot fill the database or grow a policy too large to load:
@@ -96,6 +99,6 @@ func quotaExceeded(entityID, what string, max int64) error {
 	if what == "rules" {
 		msg = fmt.Sprintf("entity %q may hold at most %d rules (rights of roles and users, and assignments); this change would exceed it", entityID, max)
 	}
-	return &Error{Kind: KindInvalid, Code: "quota_exceeded", Message: msg,
-		Details: []Detail{{Message: msg, Value: fmt.Sprint(max)}}}
+	return &rolegate.Error{Kind: rolegate.KindInvalid, Code: "quota_exceeded", Message: msg,
+		Details: []rolegate.Detail{{Message: msg, Value: fmt.Sprint(max)}}}
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/rolegate/rolegate"
 	"time"
 )
 
@@ -20,7 +21,7 @@ type recorder struct {
 	touched touched
 }
 
-func (r *recorder) InsertRole(role *Role) error {
+func (r *recorder) InsertRole(role *rolegate.Role) error {
 	if err := r.tx.InsertRole(role); err != nil {
 		return err
 	}
@@ -29,7 +30,7 @@ func (r *recorder) InsertRole(role *Role) error {
 	return nil
 }
 
-func (r *recorder) UpdateRole(role *Role) error {
+func (r *recorder) UpdateRole(role *rolegate.Role) error {
 	if err := r.tx.UpdateRole(role); err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func (r *recorder) UpdateRole(role *Role) error {
 	return nil
 }
 
-func (r *recorder) AddRules(rules []Rule) error {
+func (r *recorder) AddRules(rules []rolegate.Rule) error {
 	if err := r.tx.AddRules(rules); err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func (r *recorder) AddRules(rules []Rule) error {
 	return nil
 }
 
-func (r *recorder) RemoveRules(rules []Rule) error {
+func (r *recorder) RemoveRules(rules []rolegate.Rule) error {
 	if err := r.tx.RemoveRules(rules); err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func (r *recorder) RemoveRules(rules []Rule) error {
 	return nil
 }
 
-func (r *recorder) ReplaceSubjectRules(entityID, subject string, rules []Rule) error {
+func (r *recorder) ReplaceSubjectRules(entityID, subject string, rules []rolegate.Rule) error {
 	if err := r.tx.ReplaceSubjectRules(entityID, subject, rules); err != nil {
 		return err
 	}
@@ -77,11 +78,11 @@ func (r *recorder) AppendPolicyChange(c PolicyChange, keep int) error {
 	return r.tx.AppendPolicyChange(c, keep)
 }
 
-func (r *recorder) InsertEntity(e *Entity) error { return r.tx.InsertEntity(e) }
+func (r *recorder) InsertEntity(e *rolegate.Entity) error { return r.tx.InsertEntity(e) }
 
-func (r *recorder) GetEntity(id string) (Entity, error) { return r.tx.GetEntity(id) }
+func (r *recorder) GetEntity(id string) (rolegate.Entity, error) { return r.tx.GetEntity(id) }
 
-func (r *recorder) ListEntities(afterID string, limit int) ([]Entity, error) {
+func (r *recorder) ListEntities(afterID string, limit int) ([]rolegate.Entity, error) {
 	return r.tx.ListEntities(afterID, limit)
 }
 
@@ -93,27 +94,29 @@ func (r *recorder) EntityRevisions(ids []string) (map[string]int64, error) {
 	return r.tx.EntityRevisions(ids)
 }
 
-func (r *recorder) GetRole(entityID, roleID string) (Role, error) {
+func (r *recorder) GetRole(entityID, roleID string) (rolegate.Role, error) {
 	return r.tx.GetRole(entityID, roleID)
 }
 
-func (r *recorder) ListRoles(entityID string, f RoleFilter, p Page) ([]Role, error) {
+func (r *recorder) ListRoles(entityID string, f RoleFilter, p Page) ([]rolegate.Role, error) {
 	return r.tx.ListRoles(entityID, f, p)
 }
 
-func (r *recorder) GetUser(entityID, userID string) (User, error) {
+func (r *recorder) GetUser(entityID, userID string) (rolegate.User, error) {
 	return r.tx.GetUser(entityID, userID)
 }
 
-func (r *recorder) ListUsers(entityID string, f UserFilter, p Page) ([]User, error) {
+func (r *recorder) ListUsers(entityID string, f UserFilter, p Page) ([]rolegate.User, error) {
 	return r.tx.ListUsers(entityID, f, p)
 }
 
-func (r *recorder) ListAssignments(entityID string, f AssignmentFilter) ([]Assignment, error) {
+func (r *recorder) ListAssignments(entityID string, f AssignmentFilter) ([]rolegate.Assignment, error) {
 	return r.tx.ListAssignments(entityID, f)
 }
 
-func (r *recorder) EntityRules(entityID string) ([]Rule, error) { return r.tx.EntityRules(entityID) }
+func (r *recorder) EntityRules(entityID string) ([]rolegate.Rule, error) {
+	return r.tx.EntityRules(entityID)
+}
 
 func (r *recorder) StrayRuleEntities(afterID string, limit int) ([]string, error) {
 	return r.tx.StrayRuleEntities(afterID, limit)
@@ -148,7 +151,7 @@ func (r *recorder) EntityCounts(entityID string) (EntityCounts, error) {
 
 func (r *recorder) RecountEntity(entityID string) error { return r.tx.RecountEntity(entityID) }
 
-func (r *recorder) ExpiredAssignments(before time.Time, limit int) ([]Assignment, error) {
+func (r *recorder) ExpiredAssignments(before time.Time, limit int) ([]rolegate.Assignment, error) {
 	return r.tx.ExpiredAssignments(before, limit)
 }
 
@@ -166,7 +169,7 @@ func (r *recorder) DeleteEntityClients(entityID string) ([]Client, error) {
 // and assignments they store or remove are noted (their rules are recorded
 // by the rule calls that go with them).
 
-func (r *recorder) InsertUser(u *User) error {
+func (r *recorder) InsertUser(u *rolegate.User) error {
 	if err := r.tx.InsertUser(u); err != nil {
 		return err
 	}
@@ -174,7 +177,7 @@ func (r *recorder) InsertUser(u *User) error {
 	return nil
 }
 
-func (r *recorder) InsertUsers(us []User) error {
+func (r *recorder) InsertUsers(us []rolegate.User) error {
 	if err := r.tx.InsertUsers(us); err != nil {
 		return err
 	}
@@ -184,7 +187,7 @@ func (r *recorder) InsertUsers(us []User) error {
 	return nil
 }
 
-func (r *recorder) UpdateUser(u *User) error {
+func (r *recorder) UpdateUser(u *rolegate.User) error {
 	if err := r.tx.UpdateUser(u); err != nil {
 		return err
 	}
@@ -200,7 +203,7 @@ func (r *recorder) DeleteUser(entityID, userID string) error {
 	return nil
 }
 
-func (r *recorder) PutAssignment(a *Assignment) error {
+func (r *recorder) PutAssignment(a *rolegate.Assignment) error {
 	if err := r.tx.PutAssignment(a); err != nil {
 		return err
 	}
@@ -208,7 +211,7 @@ func (r *recorder) PutAssignment(a *Assignment) error {
 	return nil
 }
 
-func (r *recorder) InsertAssignments(as []Assignment) error {
+func (r *recorder) InsertAssignments(as []rolegate.Assignment) error {
 	if err := r.tx.InsertAssignments(as); err != nil {
 		return err
 	}
@@ -218,7 +221,7 @@ func (r *recorder) InsertAssignments(as []Assignment) error {
 	return nil
 }
 
-func (r *recorder) DeleteAssignment(a Assignment) error {
+func (r *recorder) DeleteAssignment(a rolegate.Assignment) error {
 	if err := r.tx.DeleteAssignment(a); err != nil {
 		return err
 	}

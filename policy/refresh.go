@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"github.com/rolegate/rolegate"
 	"time"
 )
 
@@ -162,6 +163,6 @@ func (e *Engine) catchUp(ctx context.Context, entityID string, want int64) (*sna
 // stalePolicy is the 503 of a check that asked for a newer policy than this
 // instance could reach in time.
 func stalePolicy(entityID string, held, want int64) error {
-	return Errorf(KindUnavailable, "stale_policy",
+	return rolegate.Errorf(rolegate.KindUnavailable, "stale_policy",
 		"this instance holds revision %d of entity %q, not yet %d; try again", held, entityID, want)
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"github.com/rolegate/rolegate"
 	"slices"
 	"sort"
 )
@@ -38,7 +39,7 @@ func (s *Service) AccessReport(ctx context.Context, entityID string, header func
 	idx := snap.grants()
 	p := Page{Limit: 500, Sort: "id"}
 	for {
-		var users []User
+		var users []rolegate.User
 		err := s.store.View(ctx, func(tx Tx) error {
 			var err error
 			users, err = tx.ListUsers(entityID, UserFilter{}, p)
@@ -80,7 +81,7 @@ func (s *snapshot) rightsOf(user, scope string, subjects []string, skip []Report
 	if len(values) == 0 {
 		return nil
 	}
-	held := make(map[rightKey]Permission, len(skip))
+	held := make(map[rightKey]rolegate.Permission, len(skip))
 	for _, r := range skip {
 		held[rightKey{r.ObjectType, r.Action}] = r.Permission
 	}
@@ -96,7 +97,7 @@ func (s *snapshot) rightsOf(user, scope string, subjects []string, skip []Report
 				continue
 			}
 			for _, rule := range u.byObj[k.obj] {
-				if rule[3] == k.act && rulePermission(Rule{Values: rule}) == v {
+				if rule[3] == k.act && rulePermission(rolegate.Rule{Values: rule}) == v {
 					m := Match{RoleID: roleIDOf(sub)}
 					m.RoleName, _ = s.roleNames.get(m.RoleID)
 					if !slices.Contains(r.Via, m) {

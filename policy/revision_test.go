@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -30,8 +31,8 @@ func TestWritesReturnRevision(t *testing.T) {
 		}
 	}
 	name, other := "reader", "writer"
-	read := &policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "doc",
-		Actions: []policy.ActionPermission{{ActionName: "read", Permission: policy.Allowed}}}}}
+	read := &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc",
+		Actions: []rolegate.ActionPermission{{ActionName: "read", Permission: rolegate.Allowed}}}}}
 	role, rev, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: read})
 	step("create role", rev, err)
 	second, rev, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &other})

@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/rolegate/rolegate"
 )
 
 // The canonical JSON encoding of rights, written here once:
@@ -36,12 +37,12 @@ type ActionDoc struct {
 }
 
 // Permissions decodes the document. Values are checked by ValidatePermissions.
-func (d PermissionsDoc) Permissions() Permissions {
-	out := Permissions{}
+func (d PermissionsDoc) Permissions() rolegate.Permissions {
+	out := rolegate.Permissions{}
 	for _, o := range d.Objects {
-		op := ObjectPermissions{ObjectType: o.ObjectType}
+		op := rolegate.ObjectPermissions{ObjectType: o.ObjectType}
 		for _, a := range o.Actions {
-			op.Actions = append(op.Actions, ActionPermission{ActionName: a.ActionName, Permission: Permission(a.Permission)})
+			op.Actions = append(op.Actions, rolegate.ActionPermission{ActionName: a.ActionName, Permission: rolegate.Permission(a.Permission)})
 		}
 		out.Objects = append(out.Objects, op)
 	}
@@ -50,7 +51,7 @@ func (d PermissionsDoc) Permissions() Permissions {
 
 // DocOf encodes rights, as authored: no rights are {"objects": []} and an
 // object type without actions has "actions": [].
-func DocOf(p Permissions) PermissionsDoc {
+func DocOf(p rolegate.Permissions) PermissionsDoc {
 	out := PermissionsDoc{Objects: make([]ObjectDoc, 0, len(p.Objects))}
 	for _, o := range p.Objects {
 		od := ObjectDoc{ObjectType: o.ObjectType, Actions: make([]ActionDoc, 0, len(o.Actions))}
@@ -63,7 +64,7 @@ func DocOf(p Permissions) PermissionsDoc {
 }
 
 // EncodeRights returns rights as stored text.
-func EncodeRights(p Permissions) (string, error) {
+func EncodeRights(p rolegate.Permissions) (string, error) {
 	b, err := json.Marshal(DocOf(p))
 	return string(b), err
 }
@@ -71,13 +72,13 @@ func EncodeRights(p Permissions) (string, error) {
 // DecodeRights reads stored text EncodeRights wrote; "" is no rights. Fields
 // it does not know are ignored, so that text a later version wrote still
 // reads.
-func DecodeRights(s string) (Permissions, error) {
+func DecodeRights(s string) (rolegate.Permissions, error) {
 	if s == "" {
-		return Permissions{}, nil
+		return rolegate.Permissions{}, nil
 	}
 	var d PermissionsDoc
 	if err := json.Unmarshal([]byte(s), &d); err != nil {
-		return Permissions{}, fmt.Errorf("stored permissions: %w", err)
+		return rolegate.Permissions{}, fmt.Errorf("stored permissions: %w", err)
 	}
 	return d.Permissions(), nil
 }

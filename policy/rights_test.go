@@ -7,17 +7,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
-func perms(objs ...policy.ObjectPermissions) policy.Permissions {
-	return policy.Permissions{Objects: objs}
+func perms(objs ...rolegate.ObjectPermissions) rolegate.Permissions {
+	return rolegate.Permissions{Objects: objs}
 }
 
-func obj(t string, acts ...string) policy.ObjectPermissions {
-	o := policy.ObjectPermissions{ObjectType: t}
+func obj(t string, acts ...string) rolegate.ObjectPermissions {
+	o := rolegate.ObjectPermissions{ObjectType: t}
 	for i := 0; i+1 < len(acts); i += 2 {
-		o.Actions = append(o.Actions, policy.ActionPermission{ActionName: acts[i], Permission: policy.Permission(acts[i+1])})
+		o.Actions = append(o.Actions, rolegate.ActionPermission{ActionName: acts[i], Permission: rolegate.Permission(acts[i+1])})
 	}
 	return o
 }
@@ -26,7 +27,7 @@ func obj(t string, acts ...string) policy.ObjectPermissions {
 // the encoding moved into policy (written by adapters' own encoder, kept
 // here as data): existing databases hold exactly these bytes.
 var storedRights = []struct {
-	p    policy.Permissions
+	p    rolegate.Permissions
 	text string
 }{
 	{perms(), `{"objects":[]}`},
@@ -58,7 +59,7 @@ func TestStoredRightsRoundTripByteForByte(t *testing.T) {
 		}
 	}
 	// A row stored without rights (the column's empty text) holds none.
-	if p, err := policy.DecodeRights(""); err != nil || !reflect.DeepEqual(p, policy.Permissions{}) {
+	if p, err := policy.DecodeRights(""); err != nil || !reflect.DeepEqual(p, rolegate.Permissions{}) {
 		t.Fatalf(`"": %+v, %v`, p, err)
 	}
 	// Text a later version wrote with more fields still reads.

@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/rolegate/rolegate"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
 
 func roleNotFound(id string) error {
-	return Errorf(KindNotFound, "role_not_found", "role %q not found", id)
+	return rolegate.Errorf(rolegate.KindNotFound, "role_not_found", "role %q not found", id)
 }
 
 // RoleInput is a role as a caller writes it. For a PATCH, nil fields stay as
@@ -25,7 +26,7 @@ type RoleInput struct {
 	NameOptional bool
 	Name         *string
 	Description  *string
-	Permissions  *Permissions
+	Permissions  *rolegate.Permissions
 	Default      *bool
 	Scope        *string // only on create
 	// View, when set, is what the caller's API shows of rights: an update of
@@ -53,31 +54,31 @@ func (s *Service) validateRoleInput(in RoleInput) error {
 		}
 	}
 	if in.Scope != nil && *in.Scope != "" && !identRe.MatchString(*in.Scope) {
-		return Invalid("invalid_scope", "scope", "scope must be an identifier such as account or team")
+		return rolegate.Invalid("invalid_scope", "scope", "scope must be an identifier such as account or team")
 	}
 	return nil
 }
 
 // CreateRole stores a new custom role and its rules.
-func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (Role, int64, error) {
+func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (rolegate.Role, int64, error) {
 	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionCreate); err != nil {
-		return Role{}, 0, err
+		return rolegate.Role{}, 0, err
 	}
 	if in.Name == nil && !in.NameOptional {
-		return Role{}, 0, Invalid("missing_field", "name", "name is required")
+		return rolegate.Role{}, 0, rolegate.Invalid("missing_field", "name", "name is required")
 	}
 	if err := s.validateRoleInput(in); err != nil {
-		return Role{}, 0, err
+		return rolegate.Role{}, 0, err
 	}
 	if in.Permissions != nil {
 		if err := s.mayGive(ctx, entityID, allowsOf(*in.Permissions)); err != nil {
-			return Role{}, 0, err
+			return rolegate.Role{}, 0, err
 		}
 	}
 	actor := ActorFrom(ctx).ID
-	r := Role{ID: uuid.NewString(), EntityID: entityID, RoleType: RoleCustom,
-		Scope: ScopeAccount, Status: StatusActive, Version: 1, CreatedBy: actor, UpdatedBy: actor}
+	r := rolegate.Role{ID: uuid.NewString(), EntityID: entityID, RoleType: rolegate.RoleCustom,
+		Scope: rolegate.ScopeAccount, Status: rolegate.StatusActive, Version: 1, CreatedBy: actor, UpdatedBy: actor}
 	if in.Name != nil {
 		r.Name = *in.Name
 	}
@@ -96,7 +97,7 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		r.CreatedAt, r.UpdatedAt = now, now
 		if err := tx.InsertRole(&r); err != nil {
-			if errors.Is(err, ErrDuplicate) {
+			if errors.Is(err, rolegate.ErrDuplicate) {
 				return nameTaken(r.Name)
 			}
 			return err
@@ -107,7 +108,7 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 		return s.audit(ctx, tx, now, entityID, AuditRoleCreate, AuditObjectRole, r.ID, nil, roleDocOf(r))
 	})
 	if err != nil {
-		return Role{}, 0, err
+		return rolegate.Role{}, 0, err
 	}
 	return r, rev, nil
 }
@@ -133,22 +134,22 @@ func nameLikeness(name string) string {
 }
 
 func nameTaken(name string, why ...string) error {
-	e := Errorf(KindConflict, "role_name_taken", "a role named %q already exists", name)
+	e := rolegate.Errorf(rolegate.KindConflict, "role_name_taken", "a role named %q already exists", name)
 	msg := "taken by another active role"
 	if len(why) > 0 {
 		e.Message = fmt.Sprintf("the name %q is %s", name, why[0])
 		msg = why[0]
 	}
-	e.Details = []Detail{{Field: "name", Message: msg, Value: name}}
+	e.Details = []rolegate.Detail{{Field: "name", Message: msg, Value: name}}
 	return e
 }
 
 // GetRole returns a role of the entity, also a deleted one.
-func (s *Service) GetRole(ctx context.Context, entityID, roleID string) (Role, error) {
+func (s *Service) GetRole(ctx context.Context, entityID, roleID string) (rolegate.Role, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead); err != nil {
-		return Role{}, err
+		return rolegate.Role{}, err
 	}
-	var r Role
+	var r rolegate.Role
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		r, err = getRole(tx, entityID, roleID)
@@ -157,23 +158,23 @@ func (s *Service) GetRole(ctx context.Context, entityID, roleID string) (Role, e
 	return r, err
 }
 
-func getRole(tx Tx, entityID, roleID string) (Role, error) {
+func getRole(tx Tx, entityID, roleID string) (rolegate.Role, error) {
 	r, err := tx.GetRole(entityID, roleID)
-	if isNotFound(err) {
+	if rolegate.IsNotFound(err) {
 		return r, roleNotFound(roleID)
 	}
 	return r, err
 }
 
 // ListRoles returns one page of the entity's roles. An unknown entity is 404.
-func (s *Service) ListRoles(ctx context.Context, entityID string, f RoleFilter, p Page) ([]Role, error) {
+func (s *Service) ListRoles(ctx context.Context, entityID string, f RoleFilter, p Page) ([]rolegate.Role, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead); err != nil {
 		return nil, err
 	}
 	// Names are stored in NFC: a name asked for in another spelling of the
 	// same characters finds its role.
 	f.Name = NormalizeName(f.Name)
-	var out []Role
+	var out []rolegate.Role
 	err := s.store.View(ctx, func(tx Tx) error {
 		if err := entityExists(tx, entityID); err != nil {
 			return err
@@ -187,21 +188,21 @@ func (s *Service) ListRoles(ctx context.Context, entityID string, f RoleFilter, 
 
 // checkVersion answers 412 when the caller's If-Match is stale. 0 means no
 // If-Match.
-func checkVersion(r Role, ifMatch int64) error {
+func checkVersion(r rolegate.Role, ifMatch int64) error {
 	if ifMatch != 0 && ifMatch != r.Version {
-		return Errorf(KindPrecondition, "version_mismatch", "role is at version %d, not %d", r.Version, ifMatch)
+		return rolegate.Errorf(rolegate.KindPrecondition, "version_mismatch", "role is at version %d, not %d", r.Version, ifMatch)
 	}
 	return nil
 }
 
 // lastDefault reports whether r is the entity's only active, entity-wide
 // default role.
-func lastDefault(tx Tx, r Role) (bool, error) {
-	if !r.Default || r.Status != StatusActive || r.Scope != ScopeAccount {
+func lastDefault(tx Tx, r rolegate.Role) (bool, error) {
+	if !r.Default || r.Status != rolegate.StatusActive || r.Scope != rolegate.ScopeAccount {
 		return false, nil
 	}
 	yes := true
-	defaults, err := tx.ListRoles(r.EntityID, RoleFilter{Status: StatusActive, Default: &yes, Scope: ScopeAccount}, Page{Limit: 2, Sort: "created_at"})
+	defaults, err := tx.ListRoles(r.EntityID, RoleFilter{Status: rolegate.StatusActive, Default: &yes, Scope: rolegate.ScopeAccount}, Page{Limit: 2, Sort: "created_at"})
 	if err != nil {
 		return false, err
 	}
@@ -211,35 +212,35 @@ func lastDefault(tx Tx, r Role) (bool, error) {
 // UpdateRole changes a custom role: fields set in the input replace the
 // role's (permissions as a whole). With replace, absent fields are reset to
 // their zero values (PUT). ifMatch is the If-Match version, 0 for none.
-func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (Role, int64, error) {
+func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (rolegate.Role, int64, error) {
 	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionUpdate); err != nil {
-		return Role{}, 0, err
+		return rolegate.Role{}, 0, err
 	}
 	if replace && in.Name == nil && !in.NameOptional {
-		return Role{}, 0, Invalid("missing_field", "name", "name is required")
+		return rolegate.Role{}, 0, rolegate.Invalid("missing_field", "name", "name is required")
 	}
 	if in.Scope != nil {
-		return Role{}, 0, Invalid("immutable_field", "scope", "scope can only be set when the role is created")
+		return rolegate.Role{}, 0, rolegate.Invalid("immutable_field", "scope", "scope can only be set when the role is created")
 	}
 	if err := s.validateRoleInput(in); err != nil {
-		return Role{}, 0, err
+		return rolegate.Role{}, 0, err
 	}
-	var r Role
+	var r rolegate.Role
 	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		var err error
 		if r, err = getRole(tx, entityID, roleID); err != nil {
 			return err
 		}
-		if r.Status == StatusDeleted {
-			return Errorf(KindConflict, "role_deleted", "role %q is deleted", roleID)
+		if r.Status == rolegate.StatusDeleted {
+			return rolegate.Errorf(rolegate.KindConflict, "role_deleted", "role %q is deleted", roleID)
 		}
 		if err := checkVersion(r, ifMatch); err != nil {
 			return err
 		}
 		old := r
 		if replace {
-			r.Name, r.Description, r.Permissions, r.Default = "", "", Permissions{}, false
+			r.Name, r.Description, r.Permissions, r.Default = "", "", rolegate.Permissions{}, false
 		}
 		if in.Name != nil {
 			r.Name = *in.Name
@@ -262,11 +263,11 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		// A system role comes from a template: its name, description and
 		// rights stay as they are; only whether it is a default role moves.
 		// Writing back the values it has is no change.
-		if old.RoleType == RoleSystem && (r.Name != old.Name || r.Description != old.Description ||
+		if old.RoleType == rolegate.RoleSystem && (r.Name != old.Name || r.Description != old.Description ||
 			!SamePermissions(r.Permissions, old.Permissions)) {
-			return Errorf(KindForbidden, "system_role", "role %q is a system role: its name, description and rights cannot be changed", old.Name)
+			return rolegate.Errorf(rolegate.KindForbidden, "system_role", "role %q is a system role: its name, description and rights cannot be changed", old.Name)
 		}
-		if old.RoleType == RoleSystem {
+		if old.RoleType == rolegate.RoleSystem {
 			r.Permissions = old.Permissions // the same rights, in the template's order
 		}
 		// What the edit gives the role's holders, and new users when the
@@ -287,13 +288,13 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 				return err
 			}
 			if last {
-				return Errorf(KindConflict, "last_default_role", "role %q is the entity's last default role", old.Name)
+				return rolegate.Errorf(rolegate.KindConflict, "last_default_role", "role %q is the entity's last default role", old.Name)
 			}
 		}
 		r.Version++
 		r.UpdatedAt, r.UpdatedBy = now, ActorFrom(ctx).ID
 		if err := tx.UpdateRole(&r); err != nil {
-			if errors.Is(err, ErrDuplicate) {
+			if errors.Is(err, rolegate.ErrDuplicate) {
 				return nameTaken(r.Name)
 			}
 			return err
@@ -304,28 +305,28 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		return s.audit(ctx, tx, now, entityID, AuditRoleUpdate, AuditObjectRole, r.ID, roleDocOf(old), roleDocOf(r))
 	})
 	if err != nil {
-		return Role{}, 0, err
+		return rolegate.Role{}, 0, err
 	}
 	return r, rev, nil
 }
 
 // DeleteRole soft-deletes a custom role and removes its rules. While users
 // hold it, it is 409 role_in_use unless force, which removes the assignments.
-func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force bool, ifMatch int64) (Role, int64, error) {
+func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force bool, ifMatch int64) (rolegate.Role, int64, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionDelete); err != nil {
-		return Role{}, 0, err
+		return rolegate.Role{}, 0, err
 	}
-	var r Role
+	var r rolegate.Role
 	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		var err error
 		if r, err = getRole(tx, entityID, roleID); err != nil {
 			return err
 		}
-		if r.Status == StatusDeleted {
+		if r.Status == rolegate.StatusDeleted {
 			return roleNotFound(roleID)
 		}
-		if r.RoleType == RoleSystem {
-			return Errorf(KindForbidden, "system_role", "role %q is a system role and cannot be deleted", r.Name)
+		if r.RoleType == rolegate.RoleSystem {
+			return rolegate.Errorf(rolegate.KindForbidden, "system_role", "role %q is a system role and cannot be deleted", r.Name)
 		}
 		if err := checkVersion(r, ifMatch); err != nil {
 			return err
@@ -335,7 +336,7 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 			return err
 		}
 		if last {
-			return Errorf(KindConflict, "last_default_role", "role %q is the entity's last default role", r.Name)
+			return rolegate.Errorf(rolegate.KindConflict, "last_default_role", "role %q is the entity's last default role", r.Name)
 		}
 		held, err := tx.ListAssignments(entityID, AssignmentFilter{RoleID: roleID})
 		if err != nil {
@@ -350,7 +351,7 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 			}
 		}
 		if live > 0 && !force {
-			e := Errorf(KindConflict, "role_in_use", "role %q is held by %d assignment(s); remove them or delete with force=true", r.Name, live)
+			e := rolegate.Errorf(rolegate.KindConflict, "role_in_use", "role %q is held by %d assignment(s); remove them or delete with force=true", r.Name, live)
 			return e
 		}
 		if live > 0 || r.Default {
@@ -359,7 +360,7 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 				return err
 			}
 		}
-		var grules []Rule
+		var grules []rolegate.Rule
 		for _, a := range held {
 			if err := tx.DeleteAssignment(a); err != nil {
 				return err
@@ -370,7 +371,7 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 			return err
 		}
 		oldRules, before := Compile(r), roleDocOf(r)
-		r.Status, r.Version = StatusDeleted, r.Version+1
+		r.Status, r.Version = rolegate.StatusDeleted, r.Version+1
 		actor := ActorFrom(ctx).ID
 		r.DeletedAt, r.DeletedBy, r.UpdatedAt, r.UpdatedBy = &now, actor, now, actor
 		if err := tx.UpdateRole(&r); err != nil {
@@ -382,18 +383,18 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 		return s.audit(ctx, tx, now, entityID, AuditRoleDelete, AuditObjectRole, r.ID, before, roleDocOf(r))
 	})
 	if err != nil {
-		return Role{}, 0, err
+		return rolegate.Role{}, 0, err
 	}
 	return r, rev, nil
 }
 
 // ListRoleUsers returns one page of the users holding a role (in any scope);
 // an expired assignment no longer counts, even before the sweep removes it.
-func (s *Service) ListRoleUsers(ctx context.Context, entityID, roleID string, p Page) ([]User, error) {
+func (s *Service) ListRoleUsers(ctx context.Context, entityID, roleID string, p Page) ([]rolegate.User, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
 		return nil, err
 	}
-	var out []User
+	var out []rolegate.User
 	err := s.store.View(ctx, func(tx Tx) error {
 		if _, err := getRole(tx, entityID, roleID); err != nil {
 			return err

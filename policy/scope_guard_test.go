@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // invalidScope reports whether err is the 422 an assignment's bad scope gets.
 func invalidScope(err error) bool {
-	var e *policy.Error
-	return errors.As(err, &e) && e.Kind == policy.KindInvalid && e.Code == "invalid_scope"
+	var e *rolegate.Error
+	return errors.As(err, &e) && e.Kind == rolegate.KindInvalid && e.Code == "invalid_scope"
 }
 
 // TestScopeSplice: user "auth0|123" holds a role in team:42. A question
@@ -27,7 +28,7 @@ func TestScopeSplice(t *testing.T) {
 	svc, _ := clockedService(t, c)
 	ctx := policy.Internal(context.Background())
 	name := "approver"
-	approve := &policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "payable", Actions: []policy.ActionPermission{{ActionName: "approve", Permission: policy.Allowed}}}}}
+	approve := &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "approve", Permission: rolegate.Allowed}}}}}
 	role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: approve})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func TestScopeSplice(t *testing.T) {
 	}
 	if ds, err := svc.CheckBatch(ctx, []policy.CheckRequest{q, spliced}); !invalidScope(err) || ds != nil {
 		t.Fatalf("batch: %+v %v", ds, err)
-	} else if e := policy.AsError(err); e.Details[0].Field != "checks[1].scope" {
+	} else if e := rolegate.AsError(err); e.Details[0].Field != "checks[1].scope" {
 		t.Fatalf("batch names %q", e.Details[0].Field)
 	}
 	if p, err := svc.UserPermissions(ctx, "acme", "123", "team:42|auth0"); !invalidScope(err) || len(p.Objects) != 0 {
@@ -112,11 +113,11 @@ func TestExplainedCheckRoleNames(t *testing.T) {
 	c.set(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	svc, _ := clockedService(t, c)
 	ctx := policy.Internal(context.Background())
-	perms := func(p policy.Permission) *policy.Permissions {
-		return &policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "payable", Actions: []policy.ActionPermission{{ActionName: "approve", Permission: p}}}}}
+	perms := func(p rolegate.Permission) *rolegate.Permissions {
+		return &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "approve", Permission: p}}}}}
 	}
 	names := map[string]string{}
-	for n, p := range map[string]policy.Permission{"secret approvers": policy.Allowed, "secret blockers": policy.Denied} {
+	for n, p := range map[string]rolegate.Permission{"secret approvers": rolegate.Allowed, "secret blockers": rolegate.Denied} {
 		r, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &n, Permissions: perms(p)})
 		if err != nil {
 			t.Fatal(err)
@@ -164,11 +165,11 @@ func TestExplainedCheckRoleNames(t *testing.T) {
 		t.Fatalf("check-only, not allowed: %+v", d)
 	}
 	// cat is denied: denied_by and matched by id only.
-	if d := ask(checker, "cat"); d.Permission != policy.Denied || len(d.DeniedBy) != 1 || len(d.Matched) != 2 || named(d.Matched, d.DeniedBy) {
+	if d := ask(checker, "cat"); d.Permission != rolegate.Denied || len(d.DeniedBy) != 1 || len(d.Matched) != 2 || named(d.Matched, d.DeniedBy) {
 		t.Fatalf("check-only, denied: %+v", d)
 	}
 	// A client that may manage sees the names and grantable_by.
-	if d := ask(manager, "bob"); !slices.Contains(d.GrantableBy, policy.Match{RoleID: names["secret approvers"], RoleName: "secret approvers", Permission: policy.Allowed}) {
+	if d := ask(manager, "bob"); !slices.Contains(d.GrantableBy, policy.Match{RoleID: names["secret approvers"], RoleName: "secret approvers", Permission: rolegate.Allowed}) {
 		t.Fatalf("manager, not allowed: %+v", d)
 	}
 	if d := ask(manager, "cat"); !named(d.Matched) || !named(d.DeniedBy) {
@@ -195,7 +196,7 @@ func TestExpiredAssignmentGoneAtOnce(t *testing.T) {
 	svc, _ := clockedService(t, c)
 	ctx := policy.Internal(context.Background())
 	name, other := "temp", "other"
-	perms := &policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: "payable", Actions: []policy.ActionPermission{{ActionName: "approve", Permission: policy.Allowed}}}}}
+	perms := &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "approve", Permission: rolegate.Allowed}}}}}
 	role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: perms})
 	if err != nil {
 		t.Fatal(err)
@@ -230,14 +231,14 @@ func TestExpiredAssignmentGoneAtOnce(t *testing.T) {
 	if got := users(role.ID); len(got) != 2 {
 		t.Fatalf("before the expiry: %v", got)
 	}
-	if _, _, err := svc.DeleteRole(ctx, "acme", role.ID, false, 0); !policy.IsKind(err, policy.KindConflict) {
+	if _, _, err := svc.DeleteRole(ctx, "acme", role.ID, false, 0); !rolegate.IsKind(err, rolegate.KindConflict) {
 		t.Fatalf("delete before the expiry: %v", err)
 	}
 	c.set(exp)
 	if got := users(role.ID); len(got) != 0 {
 		t.Fatalf("at the expiry, the role's users: %v", got)
 	}
-	if _, err := svc.UnassignRole(ctx, "acme", "ann", role2.ID, ""); !policy.IsKind(err, policy.KindNotFound) {
+	if _, err := svc.UnassignRole(ctx, "acme", "ann", role2.ID, ""); !rolegate.IsKind(err, rolegate.KindNotFound) {
 		t.Fatalf("unassign an expired assignment: %v", err)
 	}
 	if _, _, err := svc.DeleteRole(ctx, "acme", role.ID, false, 0); err != nil {

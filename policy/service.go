@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"github.com/rolegate/rolegate"
 	"log/slog"
 	"time"
 )
@@ -106,7 +107,7 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 		var err error
 		rev, err = tx.BumpRevision(entityID, now)
 		if err != nil {
-			if isNotFound(err) {
+			if rolegate.IsNotFound(err) {
 				return EntityNotFound(entityID)
 			}
 			return err
@@ -155,10 +156,10 @@ func (s *Service) apply(ctx context.Context, entityID string, rev int64, d Delta
 // unavailable turns a failure to load a policy into 503: the answer is
 // unknown, which is never an allow.
 func unavailable(err error) error {
-	if IsKind(err, KindUnavailable) {
+	if rolegate.IsKind(err, rolegate.KindUnavailable) {
 		return err
 	}
-	return &Error{Kind: KindUnavailable, Code: "policy_unavailable", Message: "the entity's policy cannot be loaded now, try again", Err: err}
+	return &rolegate.Error{Kind: rolegate.KindUnavailable, Code: "policy_unavailable", Message: "the entity's policy cannot be loaded now, try again", Err: err}
 }
 
 // nfc is a name normalized as stored (NormalizeName); nil stays nil.

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"github.com/rolegate/rolegate"
 	"sync/atomic"
 	"time"
 )
@@ -40,11 +41,11 @@ type snapshot struct {
 // unit is one subject's p rules, grouped by object type (Wildcard: the rules
 // for every object type).
 type unit struct {
-	rules []Rule
+	rules []rolegate.Rule
 	byObj map[string][][]string
 }
 
-func newUnit(rules []Rule) *unit {
+func newUnit(rules []rolegate.Rule) *unit {
 	u := &unit{rules: rules, byObj: make(map[string][][]string, 4)}
 	for _, r := range rules {
 		u.byObj[r.Values[2]] = append(u.byObj[r.Values[2]], r.Values)
@@ -56,7 +57,7 @@ func newUnit(rules []Rule) *unit {
 // p rules grouped into one unit per subject, the g rules into the user index.
 func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
 	s := &snapshot{entityID: entityID, revision: pol.Revision, created: pol.Created}
-	rights := map[string][]Rule{}
+	rights := map[string][]rolegate.Rule{}
 	ng := 0
 	for _, r := range pol.Rules {
 		if r.PType == "g" {
@@ -135,7 +136,7 @@ func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
 // interner keeps one copy of each string rules repeat.
 type interner map[string]string
 
-func (in interner) rule(r Rule) {
+func (in interner) rule(r rolegate.Rule) {
 	for i, v := range r.Values {
 		r.Values[i] = in.of(v)
 	}

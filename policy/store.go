@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"github.com/rolegate/rolegate"
 	"time"
 )
 
@@ -32,7 +33,7 @@ type EntityPolicy struct {
 	// Created is when the entity was created: an entity deleted and created
 	// again under the same id is another one.
 	Created   time.Time
-	Rules     []Rule
+	Rules     []rolegate.Rule
 	RoleNames map[string]string // role id -> name, active roles only
 }
 
@@ -42,10 +43,10 @@ type EntityPolicy struct {
 type Tx interface {
 	// InsertEntity stores a new entity; ErrDuplicate: the id is taken. An
 	// empty Incarnation gets a new random one, set on e.
-	InsertEntity(e *Entity) error
-	GetEntity(id string) (Entity, error)
+	InsertEntity(e *rolegate.Entity) error
+	GetEntity(id string) (rolegate.Entity, error)
 	// ListEntities returns entities ordered by id, those after the given id.
-	ListEntities(afterID string, limit int) ([]Entity, error)
+	ListEntities(afterID string, limit int) ([]rolegate.Entity, error)
 	// DeleteEntity removes the entity and everything of it: roles, users,
 	// assignments and rules.
 	DeleteEntity(id string) error
@@ -67,46 +68,46 @@ type Tx interface {
 
 	// InsertRole stores a new role. ErrDuplicate: an active role of the entity
 	// has the name.
-	InsertRole(r *Role) error
+	InsertRole(r *rolegate.Role) error
 	// UpdateRole overwrites the stored role with the same entity and id.
-	UpdateRole(r *Role) error
-	GetRole(entityID, roleID string) (Role, error)
-	ListRoles(entityID string, f RoleFilter, p Page) ([]Role, error)
+	UpdateRole(r *rolegate.Role) error
+	GetRole(entityID, roleID string) (rolegate.Role, error)
+	ListRoles(entityID string, f RoleFilter, p Page) ([]rolegate.Role, error)
 
-	InsertUser(u *User) error // ErrDuplicate: the id is taken in the entity
+	InsertUser(u *rolegate.User) error // ErrDuplicate: the id is taken in the entity
 	// InsertUsers stores new users in multi-row inserts (chunked);
 	// ErrDuplicate when an id is taken.
-	InsertUsers(us []User) error
-	UpdateUser(u *User) error
-	GetUser(entityID, userID string) (User, error)
-	ListUsers(entityID string, f UserFilter, p Page) ([]User, error)
+	InsertUsers(us []rolegate.User) error
+	UpdateUser(u *rolegate.User) error
+	GetUser(entityID, userID string) (rolegate.User, error)
+	ListUsers(entityID string, f UserFilter, p Page) ([]rolegate.User, error)
 	DeleteUser(entityID, userID string) error
 
 	// PutAssignment stores the assignment; storing one that exists is no
 	// error, and sets its expiry to a's.
-	PutAssignment(a *Assignment) error
+	PutAssignment(a *rolegate.Assignment) error
 	// DeleteAssignment removes one; ErrNotFound when there was none.
-	DeleteAssignment(a Assignment) error
-	ListAssignments(entityID string, f AssignmentFilter) ([]Assignment, error)
+	DeleteAssignment(a rolegate.Assignment) error
+	ListAssignments(entityID string, f AssignmentFilter) ([]rolegate.Assignment, error)
 	// InsertAssignments stores assignments that do not exist yet, in
 	// multi-row inserts (chunked).
-	InsertAssignments(as []Assignment) error
+	InsertAssignments(as []rolegate.Assignment) error
 	// ExpiredAssignments returns up to limit assignments, of any entity,
 	// whose expiry is at or before the given time, earliest first.
-	ExpiredAssignments(before time.Time, limit int) ([]Assignment, error)
+	ExpiredAssignments(before time.Time, limit int) ([]rolegate.Assignment, error)
 
 	// AddRules inserts rules (in chunks the database accepts).
-	AddRules(rules []Rule) error
+	AddRules(rules []rolegate.Rule) error
 	// RemoveRules removes exactly the given rules.
-	RemoveRules(rules []Rule) error
+	RemoveRules(rules []rolegate.Rule) error
 	// ReplaceSubjectRules replaces the p rules of one subject in an entity.
-	ReplaceSubjectRules(entityID, subject string, rules []Rule) error
+	ReplaceSubjectRules(entityID, subject string, rules []rolegate.Rule) error
 	// AppendPolicyChange appends an entry to the change log and removes the
 	// entity's entries keep or more revisions older.
 	AppendPolicyChange(c PolicyChange, keep int) error
 	// EntityRules returns every rule of an entity, p and g, sorted (for the
 	// consistency check).
-	EntityRules(entityID string) ([]Rule, error)
+	EntityRules(entityID string) ([]rolegate.Rule, error)
 	// StrayRuleEntities returns, in order, up to limit entity ids after
 	// afterID that rules name but no entity row has.
 	StrayRuleEntities(afterID string, limit int) ([]string, error)

@@ -80,14 +80,14 @@ func newInstance(t *testing.T, path string, b *bus, sweep time.Duration) *instan
 	return &instance{svc: policy.NewService(policy.Config{Store: store, Engine: eng, Syncer: sy}), eng: eng, sync: sy}
 }
 
-func readRight(obj string) *policy.Permissions {
-	return &policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: obj,
-		Actions: []policy.ActionPermission{{ActionName: "read", Permission: policy.Allowed}}}}}
+func readRight(obj string) *rolegate.Permissions {
+	return &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: obj,
+		Actions: []rolegate.ActionPermission{{ActionName: "read", Permission: rolegate.Allowed}}}}}
 }
 
 // seedEntity makes entity e with user u holding a role that may read doc,
 // and returns the role.
-func seedEntity(t *testing.T, in *instance, e string) policy.Role {
+func seedEntity(t *testing.T, in *instance, e string) rolegate.Role {
 	t.Helper()
 	ctx := policy.Internal(context.Background())
 	if _, err := in.svc.CreateEntity(ctx, policy.EntityInput{ID: e}); err != nil {
@@ -298,13 +298,13 @@ func TestMinRevision(t *testing.T) {
 		t.Fatalf("with min_revision %d: allowed %v at %d, %v", rev, ok, at, err)
 	}
 	_, _, err = mayRead(t, o, "acme", "doc", rev+5)
-	if e := policy.AsError(err); e.Kind != policy.KindInvalid || e.Code != "unknown_revision" {
+	if e := rolegate.AsError(err); e.Kind != rolegate.KindInvalid || e.Code != "unknown_revision" {
 		t.Fatalf("a revision never written: %v", err)
 	}
 	if _, err := o.svc.CheckBatch(policy.Internal(context.Background()), []policy.CheckRequest{
 		{EntityID: "acme", UserID: "u", ObjectType: "memo", Action: "read", MinRevision: rev},
 		{EntityID: "acme", UserID: "u", ObjectType: "memo", Action: "read", MinRevision: -1},
-	}); !policy.IsKind(err, policy.KindInvalid) {
+	}); !rolegate.IsKind(err, rolegate.KindInvalid) {
 		t.Fatalf("negative min_revision in a batch: %v", err)
 	}
 	// Entity writes return their revisions too: creating is 1, deleting
@@ -338,7 +338,7 @@ type unavailableStore struct {
 
 func (s unavailableStore) View(ctx context.Context, fn func(policy.Tx) error) error {
 	if *s.down {
-		return fmt.Errorf("%w: connection refused", policy.ErrUnavailable)
+		return fmt.Errorf("%w: connection refused", rolegate.ErrUnavailable)
 	}
 	return s.Store.View(ctx, fn)
 }

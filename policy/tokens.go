@@ -16,6 +16,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+	"github.com/rolegate/rolegate"
 )
 
 // TokenConfig configures the tokens Rolegate issues and accepts.
@@ -310,7 +311,7 @@ func (t *Tokens) Issue(ctx context.Context, clientID, secret, bindTo string) (st
 	if err != nil {
 		return "", 0, err
 	}
-	badClient := Errorf(KindUnauthenticated, "invalid_client", "the client id or secret is not valid")
+	badClient := rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_client", "the client id or secret is not valid")
 	entity := c.EntityID
 	if bindTo != "" {
 		if entity != "" && entity != bindTo {
@@ -320,13 +321,13 @@ func (t *Tokens) Issue(ctx context.Context, clientID, secret, bindTo string) (st
 	}
 	var inc string
 	if entity != "" {
-		var ent Entity
+		var ent rolegate.Entity
 		err := t.store.View(ctx, func(tx Tx) error {
 			var err error
 			ent, err = tx.GetEntity(entity)
 			return err
 		})
-		if isNotFound(err) {
+		if rolegate.IsNotFound(err) {
 			return "", 0, badClient
 		}
 		if err != nil {
@@ -385,7 +386,7 @@ func (t *Tokens) JWKS() []byte {
 }
 
 func invalidToken(reason string) error {
-	e := Errorf(KindUnauthenticated, "invalid_token", "the bearer token is not valid")
+	e := rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
 	e.Err = errors.New(reason)
 	return e
 }
@@ -517,7 +518,7 @@ func (t *Tokens) rememberClient(c Client) {
 	t.mu.Unlock()
 }
 
-func (t *Tokens) rememberEntity(id string, e Entity) {
+func (t *Tokens) rememberEntity(id string, e rolegate.Entity) {
 	t.mu.Lock()
 	t.storeEntityLocked(id, entityState{incarnation: e.Incarnation, revision: e.Revision})
 	t.mu.Unlock()
@@ -634,7 +635,7 @@ func lookUp[V any](t *Tokens, m *memo[V], key string, read func(Tx) (V, error), 
 			m.drop(key)
 		}
 		return v, true
-	case isNotFound(err):
+	case rolegate.IsNotFound(err):
 		gone()
 		var zero V
 		return zero, false

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
@@ -85,12 +86,12 @@ func TestTokenDiesWithEntityOnEveryInstance(t *testing.T) {
 				time.Sleep(2 * time.Millisecond)
 				_, err = tk.Authenticate(tok)
 			}
-			if !policy.IsKind(err, policy.KindUnauthenticated) {
+			if !rolegate.IsKind(err, rolegate.KindUnauthenticated) {
 				t.Fatalf("a token of the deleted entity: %v", err)
 			}
 		}
 	}
-	if _, _, err := ta.Issue(ctx, c.ID, secret, ""); !policy.IsKind(err, policy.KindUnauthenticated) {
+	if _, _, err := ta.Issue(ctx, c.ID, secret, ""); !rolegate.IsKind(err, rolegate.KindUnauthenticated) {
 		t.Fatalf("the deleted entity's client gets a token: %v", err)
 	}
 	fresh, _, err := ta.Issue(ctx, platform.ID, psecret, "acme")

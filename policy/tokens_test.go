@@ -59,10 +59,10 @@ func TestTokenLifetime(t *testing.T) {
 			t.Errorf("clock %+v: err %v, want ok=%v", c.shift, err, c.ok)
 		}
 	}
-	if _, _, err := tokens.Issue(context.Background(), id, "wrong", ""); !policy.IsKind(err, policy.KindUnauthenticated) {
+	if _, _, err := tokens.Issue(context.Background(), id, "wrong", ""); !rolegate.IsKind(err, rolegate.KindUnauthenticated) {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	if _, _, err := tokens.Issue(context.Background(), id, secret, "other"); !policy.IsKind(err, policy.KindUnauthenticated) {
+	if _, _, err := tokens.Issue(context.Background(), id, secret, "other"); !rolegate.IsKind(err, rolegate.KindUnauthenticated) {
 		t.Fatalf("token for another entity: %v", err)
 	}
 }
@@ -85,7 +85,7 @@ func FuzzAuthenticate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, token string) {
 		a, err := tokens.Authenticate(token)
 		if err != nil {
-			if !policy.IsKind(err, policy.KindUnauthenticated) {
+			if !rolegate.IsKind(err, rolegate.KindUnauthenticated) {
 				t.Fatalf("error of another kind: %v", err)
 			}
 			return

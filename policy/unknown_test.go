@@ -25,7 +25,7 @@ func (l *someLoader) LoadPolicy(ctx context.Context, id string) (policy.EntityPo
 	ok := l.known[id]
 	l.mu.Unlock()
 	if !ok {
-		return policy.EntityPolicy{}, fmt.Errorf("entity %q: %w", id, policy.ErrNotFound)
+		return policy.EntityPolicy{}, fmt.Errorf("entity %q: %w", id, rolegate.ErrNotFound)
 	}
 	return memLoader{3, 10, 10}.LoadPolicy(ctx, id)
 }

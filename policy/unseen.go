@@ -1,5 +1,7 @@
 package policy
 
+import "github.com/rolegate/rolegate"
+
 // A facade shows only part of a role's rights: Dintero's scope strings and
 // Papershift's rights hold allowed rights only, Monite's document has no
 // "denied" and only Monite's object types. A write through a facade must
@@ -10,21 +12,21 @@ package policy
 
 // Shown reports whether an API shows (and can write) a right; each API's is
 // its handler's (handlers/*_codec.go).
-type Shown func(objectType string, a ActionPermission) bool
+type Shown func(objectType string, a rolegate.ActionPermission) bool
 
 // keepUnseen returns next with the rights of prev that shown does not show
 // and next does not name added, in prev's order after next's. A nil shown
 // keeps nothing: the caller sees everything.
-func keepUnseen(prev, next Permissions, shown Shown) Permissions {
+func keepUnseen(prev, next rolegate.Permissions, shown Shown) rolegate.Permissions {
 	if shown == nil {
 		return next
 	}
 	named := map[[2]string]bool{}
 	at := map[string]int{} // object type -> index in out
-	out := Permissions{Objects: make([]ObjectPermissions, 0, len(next.Objects))}
+	out := rolegate.Permissions{Objects: make([]rolegate.ObjectPermissions, 0, len(next.Objects))}
 	for _, o := range next.Objects {
 		at[o.ObjectType] = len(out.Objects)
-		out.Objects = append(out.Objects, ObjectPermissions{ObjectType: o.ObjectType, Actions: append([]ActionPermission(nil), o.Actions...)})
+		out.Objects = append(out.Objects, rolegate.ObjectPermissions{ObjectType: o.ObjectType, Actions: append([]rolegate.ActionPermission(nil), o.Actions...)})
 		for _, a := range o.Actions {
 			named[[2]string{o.ObjectType, a.ActionName}] = true
 		}
@@ -38,7 +40,7 @@ func keepUnseen(prev, next Permissions, shown Shown) Permissions {
 			if !ok {
 				i = len(out.Objects)
 				at[o.ObjectType] = i
-				out.Objects = append(out.Objects, ObjectPermissions{ObjectType: o.ObjectType})
+				out.Objects = append(out.Objects, rolegate.ObjectPermissions{ObjectType: o.ObjectType})
 			}
 			out.Objects[i].Actions = append(out.Objects[i].Actions, a)
 		}

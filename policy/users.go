@@ -4,14 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/rolegate/rolegate"
 )
 
 func userNotFound(id string) error {
-	return Errorf(KindNotFound, "user_not_found", "user %q not found", id)
+	return rolegate.Errorf(rolegate.KindNotFound, "user_not_found", "user %q not found", id)
 }
 
 // UserInput creates or changes a user. For a change, nil fields stay.
@@ -22,7 +24,7 @@ type UserInput struct {
 	Email       *string
 	Name        *string
 	RoleIDs     *[]string
-	Permissions *Permissions
+	Permissions *rolegate.Permissions
 	// View, when set, is what the caller's API shows of rights: an update of
 	// Permissions keeps the user's rights it does not show (view.go).
 	View *View
@@ -34,7 +36,7 @@ func (s *Service) validateUserInput(in UserInput) error {
 			return err
 		}
 		if *in.Email != "" && (!strings.Contains(*in.Email, "@") || strings.ContainsAny(*in.Email, " \t\n")) {
-			return Invalid("invalid_email", "email", "email must be an address such as ada@example.com")
+			return rolegate.Invalid("invalid_email", "email", "email must be an address such as ada@example.com")
 		}
 	}
 	if in.Name != nil {
@@ -45,7 +47,7 @@ func (s *Service) validateUserInput(in UserInput) error {
 	if in.RoleIDs != nil {
 		for i, id := range *in.RoleIDs {
 			if id == "" || len(id) > 64 {
-				return Invalid("invalid_role_id", fmt.Sprintf("role_ids[%d]", i), "role_ids[%d] is not a role id", i)
+				return rolegate.Invalid("invalid_role_id", fmt.Sprintf("role_ids[%d]", i), "role_ids[%d] is not a role id", i)
 			}
 		}
 	}
@@ -59,8 +61,8 @@ func (s *Service) validateUserInput(in UserInput) error {
 
 // activeRoles resolves role ids to the entity's active roles; unknown or
 // deleted ones are 422 naming them.
-func activeRoles(tx Tx, entityID string, ids []string) ([]Role, error) {
-	var out []Role
+func activeRoles(tx Tx, entityID string, ids []string) ([]rolegate.Role, error) {
+	var out []rolegate.Role
 	seen := map[string]bool{}
 	for i, id := range ids {
 		if seen[id] {
@@ -68,11 +70,11 @@ func activeRoles(tx Tx, entityID string, ids []string) ([]Role, error) {
 		}
 		seen[id] = true
 		r, err := tx.GetRole(entityID, id)
-		if err != nil && !isNotFound(err) {
+		if err != nil && !rolegate.IsNotFound(err) {
 			return nil, err
 		}
-		if err != nil || r.Status != StatusActive {
-			return nil, Invalid("unknown_role", fmt.Sprintf("role_ids[%d]", i), "role %q does not exist in this entity", id)
+		if err != nil || r.Status != rolegate.StatusActive {
+			return nil, rolegate.Invalid("unknown_role", fmt.Sprintf("role_ids[%d]", i), "role %q does not exist in this entity", id)
 		}
 		out = append(out, r)
 	}
@@ -81,21 +83,21 @@ func activeRoles(tx Tx, entityID string, ids []string) ([]Role, error) {
 
 // CreateUser stores a user with its roles (the default roles when none are
 // named) and its own rights.
-func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput) (User, int64, error) {
+func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput) (rolegate.User, int64, error) {
 	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionCreate); err != nil {
-		return User{}, 0, err
+		return rolegate.User{}, 0, err
 	}
 	if in.ID == "" {
 		in.ID = uuid.NewString()
 	}
 	if !ValidUserID(in.ID) {
-		return User{}, 0, Invalid("invalid_user_id", "id", "id must be 1-%d printable ASCII characters without spaces, not . or ..", MaxUserIDLen)
+		return rolegate.User{}, 0, rolegate.Invalid("invalid_user_id", "id", "id must be 1-%d printable ASCII characters without spaces, not . or ..", MaxUserIDLen)
 	}
 	if err := s.validateUserInput(in); err != nil {
-		return User{}, 0, err
+		return rolegate.User{}, 0, err
 	}
-	u := User{ID: in.ID, EntityID: entityID, CreatedBy: ActorFrom(ctx).ID}
+	u := rolegate.User{ID: in.ID, EntityID: entityID, CreatedBy: ActorFrom(ctx).ID}
 	if in.Email != nil {
 		u.Email = *in.Email
 	}
@@ -107,13 +109,13 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 	}
 	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		u.CreatedAt, u.UpdatedAt = now, now
-		var roles []Role
+		var roles []rolegate.Role
 		var err error
 		if in.RoleIDs != nil {
 			roles, err = activeRoles(tx, entityID, *in.RoleIDs)
 		} else {
 			yes := true
-			roles, err = tx.ListRoles(entityID, RoleFilter{Status: StatusActive, Default: &yes}, Page{Limit: 100, Sort: "created_at"})
+			roles, err = tx.ListRoles(entityID, RoleFilter{Status: rolegate.StatusActive, Default: &yes}, Page{Limit: 100, Sort: "created_at"})
 		}
 		if err != nil {
 			return err
@@ -122,19 +124,19 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 			return err
 		}
 		if err := tx.InsertUser(&u); err != nil {
-			if errors.Is(err, ErrDuplicate) {
-				return Errorf(KindConflict, "user_exists", "user %q already exists", u.ID)
+			if errors.Is(err, rolegate.ErrDuplicate) {
+				return rolegate.Errorf(rolegate.KindConflict, "user_exists", "user %q already exists", u.ID)
 			}
 			return err
 		}
 		rules := CompileUser(u)
 		for _, r := range roles {
-			a := Assignment{EntityID: entityID, UserID: u.ID, RoleID: r.ID, CreatedAt: now}
+			a := rolegate.Assignment{EntityID: entityID, UserID: u.ID, RoleID: r.ID, CreatedAt: now}
 			if err := tx.PutAssignment(&a); err != nil {
 				return err
 			}
 			rules = append(rules, CompileAssignment(a))
-			u.Roles = append(u.Roles, UserRole{Role: r})
+			u.Roles = append(u.Roles, rolegate.UserRole{Role: r})
 		}
 		if err := tx.AddRules(rules); err != nil {
 			return err
@@ -142,31 +144,31 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 		return s.audit(ctx, tx, now, entityID, AuditUserCreate, AuditObjectUser, u.ID, nil, userDocOf(u))
 	})
 	if err != nil {
-		return User{}, 0, err
+		return rolegate.User{}, 0, err
 	}
 	return u, rev, nil
 }
 
 // GetUser returns a user with its roles.
-func (s *Service) GetUser(ctx context.Context, entityID, userID string) (User, error) {
+func (s *Service) GetUser(ctx context.Context, entityID, userID string) (rolegate.User, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
-		return User{}, err
+		return rolegate.User{}, err
 	}
-	var u User
+	var u rolegate.User
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		if u, err = getUser(tx, entityID, userID); err != nil {
 			return err
 		}
-		u.Roles, err = s.userRoles(tx, entityID, userID, map[string]Role{})
+		u.Roles, err = s.userRoles(tx, entityID, userID, map[string]rolegate.Role{})
 		return err
 	})
 	return u, err
 }
 
-func getUser(tx Tx, entityID, userID string) (User, error) {
+func getUser(tx Tx, entityID, userID string) (rolegate.User, error) {
 	u, err := tx.GetUser(entityID, userID)
-	if isNotFound(err) {
+	if rolegate.IsNotFound(err) {
 		return u, userNotFound(userID)
 	}
 	return u, err
@@ -174,13 +176,13 @@ func getUser(tx Tx, entityID, userID string) (User, error) {
 
 // userRoles lists the roles a user holds, entity-wide first, then by scope;
 // an expired assignment no longer shows, even before the sweep removes it.
-func (s *Service) userRoles(tx Tx, entityID, userID string, cache map[string]Role) ([]UserRole, error) {
+func (s *Service) userRoles(tx Tx, entityID, userID string, cache map[string]rolegate.Role) ([]rolegate.UserRole, error) {
 	held, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID})
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	out := []UserRole{}
+	out := []rolegate.UserRole{}
 	for _, a := range held {
 		if a.ExpiresAt != nil && !now.Before(*a.ExpiresAt) {
 			continue
@@ -188,25 +190,25 @@ func (s *Service) userRoles(tx Tx, entityID, userID string, cache map[string]Rol
 		r, ok := cache[a.RoleID]
 		if !ok {
 			if r, err = tx.GetRole(entityID, a.RoleID); err != nil {
-				if isNotFound(err) {
+				if rolegate.IsNotFound(err) {
 					continue
 				}
 				return nil, err
 			}
 			cache[a.RoleID] = r
 		}
-		out = append(out, UserRole{Role: r, Scope: a.Scope, ExpiresAt: a.ExpiresAt})
+		out = append(out, rolegate.UserRole{Role: r, Scope: a.Scope, ExpiresAt: a.ExpiresAt})
 	}
 	sortUserRoles(out)
 	return out, nil
 }
 
 // ListUsers returns one page of the entity's users with their roles.
-func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, p Page) ([]User, error) {
+func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, p Page) ([]rolegate.User, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
 		return nil, err
 	}
-	var out []User
+	var out []rolegate.User
 	err := s.store.View(ctx, func(tx Tx) error {
 		if err := entityExists(tx, entityID); err != nil {
 			return err
@@ -215,7 +217,7 @@ func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, 
 		if out, err = tx.ListUsers(entityID, f, p); err != nil {
 			return err
 		}
-		cache := map[string]Role{}
+		cache := map[string]rolegate.Role{}
 		for i := range out {
 			if out[i].Roles, err = s.userRoles(tx, entityID, out[i].ID, cache); err != nil {
 				return err
@@ -228,21 +230,21 @@ func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, 
 
 // UpdateUser changes a user's fields; RoleIDs replaces its entity-wide roles
 // (scoped assignments stay).
-func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in UserInput) (User, int64, error) {
+func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in UserInput) (rolegate.User, int64, error) {
 	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
-		return User{}, 0, err
+		return rolegate.User{}, 0, err
 	}
 	if err := s.validateUserInput(in); err != nil {
-		return User{}, 0, err
+		return rolegate.User{}, 0, err
 	}
-	var u User
+	var u rolegate.User
 	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		var err error
 		if u, err = getUser(tx, entityID, userID); err != nil {
 			return err
 		}
-		if u.Roles, err = s.userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+		if u.Roles, err = s.userRoles(tx, entityID, userID, map[string]rolegate.Role{}); err != nil {
 			return err
 		}
 		before := userDocOf(u)
@@ -277,30 +279,30 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 				return err
 			}
 		}
-		if u.Roles, err = s.userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+		if u.Roles, err = s.userRoles(tx, entityID, userID, map[string]rolegate.Role{}); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, now, entityID, AuditUserUpdate, AuditObjectUser, u.ID, before, userDocOf(u))
 	})
 	if err != nil {
-		return User{}, 0, err
+		return rolegate.User{}, 0, err
 	}
 	return u, rev, nil
 }
 
 // DeleteUser removes a user, its assignments and its rules, and returns the
 // user as it was, with the roles it held.
-func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (User, int64, error) {
+func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (rolegate.User, int64, error) {
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionDelete); err != nil {
-		return User{}, 0, err
+		return rolegate.User{}, 0, err
 	}
-	var u User
+	var u rolegate.User
 	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
 		var err error
 		if u, err = getUser(tx, entityID, userID); err != nil {
 			return err
 		}
-		if u.Roles, err = s.userRoles(tx, entityID, userID, map[string]Role{}); err != nil {
+		if u.Roles, err = s.userRoles(tx, entityID, userID, map[string]rolegate.Role{}); err != nil {
 			return err
 		}
 		held, err := tx.ListAssignments(entityID, AssignmentFilter{UserID: userID})
@@ -323,7 +325,19 @@ func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (User
 		return s.audit(ctx, tx, now, entityID, AuditUserDelete, AuditObjectUser, u.ID, userDocOf(u), nil)
 	})
 	if err != nil {
-		return User{}, 0, err
+		return rolegate.User{}, 0, err
 	}
 	return u, rev, nil
+}
+
+func sortUserRoles(rs []rolegate.UserRole) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rs[i].Scope != rs[j].Scope {
+			return rs[i].Scope < rs[j].Scope
+		}
+		if rs[i].Role.Name != rs[j].Role.Name {
+			return rs[i].Role.Name < rs[j].Role.Name
+		}
+		return rs[i].Role.ID < rs[j].Role.ID
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rolegate/rolegate"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -31,7 +32,7 @@ const (
 
 // ValidIdent reports whether s may be an object type or an action: an
 // identifier or the wildcard.
-func ValidIdent(s string) bool { return s == Wildcard || identRe.MatchString(s) }
+func ValidIdent(s string) bool { return s == rolegate.Wildcard || identRe.MatchString(s) }
 
 // MaxObjectTypeLen is the longest object type, tail included: the width of a
 // casbin_rule column.
@@ -41,7 +42,7 @@ const MaxObjectTypeLen = 100
 // identifier optionally followed by ":" and a sub-resource tail of
 // A-Za-z0-9._:/- (such as "accounts:/auth/users"), at most 100 characters.
 func ValidObjectType(s string) bool {
-	if s == Wildcard {
+	if s == rolegate.Wildcard {
 		return true
 	}
 	if len(s) > MaxObjectTypeLen {
@@ -70,7 +71,7 @@ func ValidScope(s string) bool { return scopeRe.MatchString(s) && !DotSegment(s)
 // invalidScope is the error for a scope that breaks ValidScope's rules, the
 // same wherever a scope is given (assignments, checks, rights, who-can).
 func invalidScope(field string) error {
-	return Invalid("invalid_scope", field, "%s must be 1-128 characters of A-Za-z0-9._:- such as team:42, not . or ..", field)
+	return rolegate.Invalid("invalid_scope", field, "%s must be 1-128 characters of A-Za-z0-9._:- such as team:42, not . or ..", field)
 }
 
 // ValidUserID reports whether s may be a user id: 1-255 printable ASCII
@@ -110,7 +111,7 @@ func NormalizeName(s string) string { return norm.NFC.String(s) }
 // refused.
 func ValidateName(field, name string) error {
 	if strings.TrimSpace(name) == "" {
-		return Invalid("invalid_name", field, "%s must not be empty", field)
+		return rolegate.Invalid("invalid_name", field, "%s must not be empty", field)
 	}
 	return validateLabel(field, name, "invalid_name")
 }
@@ -120,13 +121,13 @@ func ValidateName(field, name string) error {
 func validateLabel(field, name, code string) error {
 	switch {
 	case !utf8.ValidString(name):
-		return Invalid(code, field, "%s must be valid UTF-8", field)
+		return rolegate.Invalid(code, field, "%s must be valid UTF-8", field)
 	case utf8.RuneCountInString(name) > MaxNameLen:
-		return Invalid(code, field, "%s must be at most %d characters", field, MaxNameLen)
+		return rolegate.Invalid(code, field, "%s must be at most %d characters", field, MaxNameLen)
 	}
 	for _, r := range name {
 		if !unicode.IsPrint(r) {
-			return Invalid(code, field, "%s must be printable characters; U+%04X is not", field, r)
+			return rolegate.Invalid(code, field, "%s must be printable characters; U+%04X is not", field, r)
 		}
 	}
 	return nil
@@ -139,7 +140,7 @@ func ValidateASCIIName(field, name string) error {
 		return err
 	}
 	if !printableASCII(name) {
-		return Invalid("invalid_name", field, "%s can contain only ASCII characters", field)
+		return rolegate.Invalid("invalid_name", field, "%s can contain only ASCII characters", field)
 	}
 	return nil
 }
@@ -148,14 +149,14 @@ func ValidateASCIIName(field, name string) error {
 // characters, at most max bytes.
 func validateText(field, s string, max int) error {
 	if len(s) > max {
-		return Invalid("invalid_"+lastPart(field), field, "%s must be at most %d characters", field, max)
+		return rolegate.Invalid("invalid_"+lastPart(field), field, "%s must be at most %d characters", field, max)
 	}
 	if !utf8.ValidString(s) {
-		return Invalid("invalid_"+lastPart(field), field, "%s must be valid UTF-8", field)
+		return rolegate.Invalid("invalid_"+lastPart(field), field, "%s must be valid UTF-8", field)
 	}
 	for _, r := range s {
 		if r < ' ' && r != '\n' && r != '\t' || r == 0x7f {
-			return Invalid("invalid_"+lastPart(field), field, "%s must not hold control characters", field)
+			return rolegate.Invalid("invalid_"+lastPart(field), field, "%s must not hold control characters", field)
 		}
 	}
 	return nil
@@ -207,8 +208,8 @@ func NewCatalog(objects []CatalogObject) (*Catalog, error) {
 // Has reports whether the catalog allows (objectType, action); "*" stands for
 // any listed one.
 func (c *Catalog) Has(objectType, action string) (objOK, actOK bool) {
-	if objectType == Wildcard {
-		if action == Wildcard {
+	if objectType == rolegate.Wildcard {
+		if action == rolegate.Wildcard {
 			return true, true
 		}
 		for _, acts := range c.index {
@@ -222,14 +223,14 @@ func (c *Catalog) Has(objectType, action string) (objOK, actOK bool) {
 	if !ok {
 		return false, false
 	}
-	return true, action == Wildcard || acts[action]
+	return true, action == rolegate.Wildcard || acts[action]
 }
 
 // ValidatePermissions checks rights as a role or a user holds them: valid
 // identifiers, known values, no repeated (object type, action) pair, and, when a
 // catalog is given, only what it lists. All offenders are reported at once.
-func ValidatePermissions(field string, p Permissions, catalog *Catalog) error {
-	var details []Detail
+func ValidatePermissions(field string, p rolegate.Permissions, catalog *Catalog) error {
+	var details []rolegate.Detail
 	seen := map[[2]string]bool{}
 	var unknown []string
 	repeated := false // a pair appears more than once: the code is duplicate_permission
@@ -237,25 +238,25 @@ func ValidatePermissions(field string, p Permissions, catalog *Catalog) error {
 	for i, o := range p.Objects {
 		of := fmt.Sprintf("%s.objects[%d].object_type", field, i)
 		if !ValidObjectType(o.ObjectType) {
-			details = append(details, Detail{Field: of, Message: "must be \"*\" or an identifier (^[a-z][a-z0-9_]{0,63}$) with an optional \":<sub-resource>\" tail", Value: clip(o.ObjectType)})
+			details = append(details, rolegate.Detail{Field: of, Message: "must be \"*\" or an identifier (^[a-z][a-z0-9_]{0,63}$) with an optional \":<sub-resource>\" tail", Value: clip(o.ObjectType)})
 			continue
 		}
 		if len(o.Actions) == 0 {
-			details = append(details, Detail{Field: fmt.Sprintf("%s.objects[%d].actions", field, i), Message: "must not be empty"})
+			details = append(details, rolegate.Detail{Field: fmt.Sprintf("%s.objects[%d].actions", field, i), Message: "must not be empty"})
 		}
 		for j, a := range o.Actions {
 			n++
 			af := fmt.Sprintf("%s.objects[%d].actions[%d]", field, i, j)
 			if !ValidIdent(a.ActionName) {
-				details = append(details, Detail{Field: af + ".action_name", Message: "must match ^[a-z][a-z0-9_]{0,63}$ or be \"*\"", Value: clip(a.ActionName)})
+				details = append(details, rolegate.Detail{Field: af + ".action_name", Message: "must match ^[a-z][a-z0-9_]{0,63}$ or be \"*\"", Value: clip(a.ActionName)})
 				continue
 			}
 			if !a.Permission.Valid() {
-				details = append(details, Detail{Field: af + ".permission", Message: "must be one of allowed, allowed_for_own, not_allowed, denied", Value: clip(string(a.Permission))})
+				details = append(details, rolegate.Detail{Field: af + ".permission", Message: "must be one of allowed, allowed_for_own, not_allowed, denied", Value: clip(string(a.Permission))})
 			}
 			key := [2]string{o.ObjectType, a.ActionName}
 			if seen[key] {
-				details = append(details, Detail{Field: af + ".action_name", Message: fmt.Sprintf("(%s, %s) appears more than once", o.ObjectType, a.ActionName), Value: a.ActionName})
+				details = append(details, rolegate.Detail{Field: af + ".action_name", Message: fmt.Sprintf("(%s, %s) appears more than once", o.ObjectType, a.ActionName), Value: a.ActionName})
 				repeated = true
 			}
 			seen[key] = true
@@ -271,20 +272,20 @@ func ValidatePermissions(field string, p Permissions, catalog *Catalog) error {
 		}
 	}
 	if n > MaxRights {
-		return Invalid("too_many_rights", field, "%s holds %d rights; at most %d are allowed", field, n, MaxRights)
+		return rolegate.Invalid("too_many_rights", field, "%s holds %d rights; at most %d are allowed", field, n, MaxRights)
 	}
 	if len(details) > 0 {
 		code := "invalid_permissions"
 		if repeated {
 			code = "duplicate_permission"
 		}
-		return &Error{Kind: KindInvalid, Code: code, Message: details[0].Field + ": " + details[0].Message, Details: details}
+		return &rolegate.Error{Kind: rolegate.KindInvalid, Code: code, Message: details[0].Field + ": " + details[0].Message, Details: details}
 	}
 	if len(unknown) > 0 {
 		unknown = dedupe(unknown)
-		e := &Error{Kind: KindInvalid, Code: "unknown_object_type", Message: "not in the object-type catalog: " + strings.Join(unknown, ", ")}
+		e := &rolegate.Error{Kind: rolegate.KindInvalid, Code: "unknown_object_type", Message: "not in the object-type catalog: " + strings.Join(unknown, ", ")}
 		for _, u := range unknown {
-			e.Details = append(e.Details, Detail{Field: field, Message: "not in the object-type catalog", Value: u})
+			e.Details = append(e.Details, rolegate.Detail{Field: field, Message: "not in the object-type catalog", Value: u})
 		}
 		return e
 	}

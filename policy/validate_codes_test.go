@@ -3,6 +3,7 @@ package policy_test
 import (
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -11,23 +12,23 @@ import (
 // pair is duplicate_permission even when it is not the first offender, and
 // other offenders alone are invalid_permissions. Every offender is listed.
 func TestValidatePermissionsCodes(t *testing.T) {
-	act := func(name string, p policy.Permission) policy.ActionPermission {
-		return policy.ActionPermission{ActionName: name, Permission: p}
+	act := func(name string, p rolegate.Permission) rolegate.ActionPermission {
+		return rolegate.ActionPermission{ActionName: name, Permission: p}
 	}
 	for _, c := range []struct {
 		name    string
-		objects []policy.ObjectPermissions
+		objects []rolegate.ObjectPermissions
 		code    string
 		details int
 	}{
-		{"repeated pair", []policy.ObjectPermissions{{ObjectType: "payable", Actions: []policy.ActionPermission{act("read", "allowed"), act("read", "denied")}}},
+		{"repeated pair", []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{act("read", "allowed"), act("read", "denied")}}},
 			"duplicate_permission", 1},
-		{"repeated after a bad permission", []policy.ObjectPermissions{{ObjectType: "payable", Actions: []policy.ActionPermission{act("read", "maybe"), act("read", "allowed")}}},
+		{"repeated after a bad permission", []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{act("read", "maybe"), act("read", "allowed")}}},
 			"duplicate_permission", 2},
-		{"bad permission and action", []policy.ObjectPermissions{{ObjectType: "payable", Actions: []policy.ActionPermission{act("read", "maybe"), act("Pay", "allowed")}}},
+		{"bad permission and action", []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{act("read", "maybe"), act("Pay", "allowed")}}},
 			"invalid_permissions", 2},
 	} {
-		e := policy.AsError(policy.ValidatePermissions("permissions", policy.Permissions{Objects: c.objects}, nil))
+		e := rolegate.AsError(policy.ValidatePermissions("permissions", rolegate.Permissions{Objects: c.objects}, nil))
 		if e == nil || e.Code != c.code || len(e.Details) != c.details {
 			t.Errorf("%s: %+v, want %s with %d details", c.name, e, c.code, c.details)
 		}

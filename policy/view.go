@@ -1,5 +1,7 @@
 package policy
 
+import "github.com/rolegate/rolegate"
+
 // A compatible API names concrete object types and actions only: Monite's
 // document enumerates them, Dintero's scope strings are <action>:<resource>,
 // Papershift's groups are what the account's system roles hold. Rolegate's
@@ -22,7 +24,9 @@ type View struct {
 
 type pair = [2]string
 
-func isWildcard(objectType, action string) bool { return objectType == Wildcard || action == Wildcard }
+func isWildcard(objectType, action string) bool {
+	return objectType == rolegate.Wildcard || action == rolegate.Wildcard
+}
 
 // expand lists the catalog's concrete pairs that (objectType, action) covers,
 // in catalog order.
@@ -32,11 +36,11 @@ func (c *Catalog) expand(objectType, action string) []pair {
 	}
 	var out []pair
 	for _, o := range c.ObjectTypes {
-		if objectType != Wildcard && objectType != o.ObjectType {
+		if objectType != rolegate.Wildcard && objectType != o.ObjectType {
 			continue
 		}
 		for _, a := range o.Actions {
-			if action == Wildcard || action == a {
+			if action == rolegate.Wildcard || action == a {
 				out = append(out, pair{o.ObjectType, a})
 			}
 		}
@@ -47,10 +51,10 @@ func (c *Catalog) expand(objectType, action string) []pair {
 // Visible returns the rights as the API shows them: concrete rights only,
 // the role's authored ones first in their order, then those its wildcards
 // add, in catalog order.
-func (v *View) Visible(p Permissions) Permissions {
-	val := map[pair]Permission{}
+func (v *View) Visible(p rolegate.Permissions) rolegate.Permissions {
+	val := map[pair]rolegate.Permission{}
 	var order []pair
-	add := func(k pair, perm Permission) {
+	add := func(k pair, perm rolegate.Permission) {
 		cur, ok := val[k]
 		if !ok {
 			order = append(order, k)
@@ -62,7 +66,7 @@ func (v *View) Visible(p Permissions) Permissions {
 		}
 	}
 	var wild []pair
-	var wildPerm []Permission
+	var wildPerm []rolegate.Permission
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
 			if isWildcard(o.ObjectType, a.ActionName) {
@@ -75,7 +79,7 @@ func (v *View) Visible(p Permissions) Permissions {
 	}
 	for i, w := range wild {
 		for _, k := range order { // authored rights the wildcard also covers
-			if (w[0] == Wildcard || w[0] == k[0]) && (w[1] == Wildcard || w[1] == k[1]) {
+			if (w[0] == rolegate.Wildcard || w[0] == k[0]) && (w[1] == rolegate.Wildcard || w[1] == k[1]) {
 				add(k, wildPerm[i])
 			}
 		}
@@ -83,9 +87,9 @@ func (v *View) Visible(p Permissions) Permissions {
 			add(k, wildPerm[i])
 		}
 	}
-	out := Permissions{}
+	out := rolegate.Permissions{}
 	for _, k := range order {
-		a := ActionPermission{ActionName: k[1], Permission: val[k]}
+		a := rolegate.ActionPermission{ActionName: k[1], Permission: val[k]}
 		if !v.Shows(k[0], a) {
 			continue
 		}
@@ -93,27 +97,27 @@ func (v *View) Visible(p Permissions) Permissions {
 			out.Objects[n-1].Actions = append(out.Objects[n-1].Actions, a)
 			continue
 		}
-		out.Objects = append(out.Objects, ObjectPermissions{ObjectType: k[0], Actions: []ActionPermission{a}})
+		out.Objects = append(out.Objects, rolegate.ObjectPermissions{ObjectType: k[0], Actions: []rolegate.ActionPermission{a}})
 	}
 	return out
 }
 
 // shown reports whether the API shows a right: a concrete one when Shows
 // says so, a wildcard one when it shows any concrete right it covers.
-func (v *View) shown(objectType string, a ActionPermission) bool {
+func (v *View) shown(objectType string, a rolegate.ActionPermission) bool {
 	if !isWildcard(objectType, a.ActionName) {
 		return v.Shows(objectType, a)
 	}
 	for _, k := range v.Catalog.expand(objectType, a.ActionName) {
-		if v.Shows(k[0], ActionPermission{ActionName: k[1], Permission: a.Permission}) {
+		if v.Shows(k[0], rolegate.ActionPermission{ActionName: k[1], Permission: a.Permission}) {
 			return true
 		}
 	}
 	return false
 }
 
-func visibleMap(p Permissions) map[pair]Permission {
-	out := map[pair]Permission{}
+func visibleMap(p rolegate.Permissions) map[pair]rolegate.Permission {
+	out := map[pair]rolegate.Permission{}
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
 			out[pair{o.ObjectType, a.ActionName}] = a.Permission
@@ -131,13 +135,13 @@ func visibleMap(p Permissions) map[pair]Permission {
 //     one whose shown rights next changes is replaced by what next says;
 //   - the rights of prev the API does not show, and next does not name, are
 //     kept (keepUnseen).
-func (v *View) Merge(prev, next Permissions) Permissions {
+func (v *View) Merge(prev, next rolegate.Permissions) rolegate.Permissions {
 	before, after := visibleMap(v.Visible(prev)), visibleMap(v.Visible(next))
 	if equalMaps(before, after) {
 		return prev
 	}
 	named := visibleMap(next)
-	var kept []ObjectPermissions
+	var kept []rolegate.ObjectPermissions
 	fold := map[pair]bool{}
 	for _, o := range prev.Objects {
 		for _, a := range o.Actions {
@@ -164,12 +168,12 @@ func (v *View) Merge(prev, next Permissions) Permissions {
 					fold[k] = true
 				}
 			}
-			kept = append(kept, ObjectPermissions{ObjectType: w[0], Actions: []ActionPermission{a}})
+			kept = append(kept, rolegate.ObjectPermissions{ObjectType: w[0], Actions: []rolegate.ActionPermission{a}})
 		}
 	}
-	merged := Permissions{}
+	merged := rolegate.Permissions{}
 	for _, o := range next.Objects {
-		op := ObjectPermissions{ObjectType: o.ObjectType}
+		op := rolegate.ObjectPermissions{ObjectType: o.ObjectType}
 		for _, a := range o.Actions {
 			if !fold[pair{o.ObjectType, a.ActionName}] {
 				op.Actions = append(op.Actions, a)
@@ -183,7 +187,7 @@ func (v *View) Merge(prev, next Permissions) Permissions {
 	return keepUnseen(prev, merged, v.shown)
 }
 
-func equalMaps(a, b map[pair]Permission) bool {
+func equalMaps(a, b map[pair]rolegate.Permission) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -196,4 +200,4 @@ func equalMaps(a, b map[pair]Permission) bool {
 }
 
 // SamePermissions reports whether two sets hold the same rights, in any order.
-func SamePermissions(a, b Permissions) bool { return equalMaps(visibleMap(a), visibleMap(b)) }
+func SamePermissions(a, b rolegate.Permissions) bool { return equalMaps(visibleMap(a), visibleMap(b)) }

@@ -4,19 +4,20 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
-func rights3(triples ...string) policy.Permissions {
-	var p policy.Permissions
+func rights3(triples ...string) rolegate.Permissions {
+	var p rolegate.Permissions
 	for i := 0; i+2 < len(triples); i += 3 {
-		p.Objects = append(p.Objects, policy.ObjectPermissions{ObjectType: triples[i],
-			Actions: []policy.ActionPermission{{ActionName: triples[i+1], Permission: policy.Permission(triples[i+2])}}})
+		p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: triples[i],
+			Actions: []rolegate.ActionPermission{{ActionName: triples[i+1], Permission: rolegate.Permission(triples[i+2])}}})
 	}
 	return p
 }
 
-func flat(p policy.Permissions) []string {
+func flat(p rolegate.Permissions) []string {
 	var out []string
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
@@ -40,8 +41,8 @@ func testView() *policy.View {
 // catalogShows shows what a Monite-like API shows: the catalog's rights, of
 // any value but denied.
 func catalogShows(c *policy.Catalog) policy.Shown {
-	return func(objectType string, a policy.ActionPermission) bool {
-		if a.Permission == policy.Denied {
+	return func(objectType string, a rolegate.ActionPermission) bool {
+		if a.Permission == rolegate.Denied {
 			return false
 		}
 		obj, act := c.Has(objectType, a.ActionName)
@@ -52,7 +53,7 @@ func catalogShows(c *policy.Catalog) policy.Shown {
 func TestViewVisible(t *testing.T) {
 	v := testView()
 	for _, c := range []struct {
-		in   policy.Permissions
+		in   rolegate.Permissions
 		want []string
 	}{
 		{rights3("*", "*", "allowed"), []string{"payable.read=allowed", "payable.approve=allowed", "receipt.read=allowed"}},

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"github.com/rolegate/rolegate"
 	"slices"
 	"sort"
 )
@@ -11,7 +12,7 @@ import (
 // it, a Match with an empty RoleID standing for the user's own rights.
 type Holder struct {
 	UserID     string
-	Permission Permission
+	Permission rolegate.Permission
 	Via        []Match
 }
 
@@ -68,10 +69,10 @@ func (e *Engine) WhoCan(ctx context.Context, entityID, obj, act, scope, after st
 		}
 		v := s.judge(s.subjects(UserSubject(u), ssub), obj, act)
 		switch v.permission() {
-		case Allowed:
-			out = append(out, Holder{UserID: u, Permission: Allowed, Via: v.allow})
-		case AllowedForOwn:
-			out = append(out, Holder{UserID: u, Permission: AllowedForOwn, Via: v.own})
+		case rolegate.Allowed:
+			out = append(out, Holder{UserID: u, Permission: rolegate.Allowed, Via: v.allow})
+		case rolegate.AllowedForOwn:
+			out = append(out, Holder{UserID: u, Permission: rolegate.AllowedForOwn, Via: v.own})
 		}
 	}
 	return out, s.revision, nil
@@ -81,10 +82,10 @@ func (e *Engine) WhoCan(ctx context.Context, entityID, obj, act, scope, after st
 // type.
 func (s *snapshot) subjectsNaming(idx *grantIndex, obj string) []string {
 	named, _ := idx.byObj.get(obj)
-	if obj == Wildcard {
+	if obj == rolegate.Wildcard {
 		return named
 	}
-	all, _ := idx.byObj.get(Wildcard)
+	all, _ := idx.byObj.get(rolegate.Wildcard)
 	return append(slices.Clip(named), all...)
 }
 
@@ -95,7 +96,7 @@ func (s *snapshot) allows(sub, obj, act string) bool {
 	if !ok {
 		return false
 	}
-	for _, rules := range [][][]string{u.byObj[obj], u.byObj[Wildcard]} {
+	for _, rules := range [][][]string{u.byObj[obj], u.byObj[rolegate.Wildcard]} {
 		for _, r := range rules {
 			if r[5] == EftAllow && ruleMatches(r, obj, act) {
 				return true
@@ -113,11 +114,11 @@ func (s *Service) WhoCan(ctx context.Context, entityID, obj, act, scope, after s
 	if err := s.authorizeReview(ctx, entityID); err != nil {
 		return nil, err
 	}
-	if obj == "" || obj == Wildcard || !ValidObjectType(obj) {
-		return nil, Invalid("invalid_object_type", "object_type", "object_type must be an object type such as payable (not *)")
+	if obj == "" || obj == rolegate.Wildcard || !ValidObjectType(obj) {
+		return nil, rolegate.Invalid("invalid_object_type", "object_type", "object_type must be an object type such as payable (not *)")
 	}
-	if act == "" || act == Wildcard || !ValidIdent(act) {
-		return nil, Invalid("invalid_action", "action", "action must be an action such as approve (not *)")
+	if act == "" || act == rolegate.Wildcard || !ValidIdent(act) {
+		return nil, rolegate.Invalid("invalid_action", "action", "action must be an action such as approve (not *)")
 	}
 	if scope != "" && !ValidScope(scope) {
 		return nil, invalidScope("scope")

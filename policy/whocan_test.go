@@ -8,6 +8,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -15,16 +16,16 @@ import (
 // oracleRights is a user's effective rights as Engine.Effective gives them
 // (entity-wide, or inside scope too), as the set of allowed and
 // allowed_for_own entries.
-func oracleRights(t *testing.T, eng *policy.Engine, user, scope string) map[[2]string]policy.Permission {
+func oracleRights(t *testing.T, eng *policy.Engine, user, scope string) map[[2]string]rolegate.Permission {
 	t.Helper()
 	p, _, err := eng.Effective(policy.Internal(context.Background()), "acme", user, scope)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[[2]string]policy.Permission{}
+	out := map[[2]string]rolegate.Permission{}
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
-			if a.Permission == policy.Allowed || a.Permission == policy.AllowedForOwn {
+			if a.Permission == rolegate.Allowed || a.Permission == rolegate.AllowedForOwn {
 				out[[2]string{o.ObjectType, a.ActionName}] = a.Permission
 			}
 		}
@@ -34,8 +35,8 @@ func oracleRights(t *testing.T, eng *policy.Engine, user, scope string) map[[2]s
 
 // oracleDiff is what a dry run must say: each user's entity-wide change,
 // then each scope's change beyond the entity-wide one.
-func oracleDiff(users, scopes []string, before, after map[string]map[[2]string]policy.Permission) (gained, lost []policy.Right) {
-	diff := func(user, scope string, b, a map[[2]string]policy.Permission) (g, l []policy.Right) {
+func oracleDiff(users, scopes []string, before, after map[string]map[[2]string]rolegate.Permission) (gained, lost []policy.Right) {
+	diff := func(user, scope string, b, a map[[2]string]rolegate.Permission) (g, l []policy.Right) {
 		for k, v := range a {
 			if b[k] != v {
 				g = append(g, policy.Right{UserID: user, Scope: scope, ObjectType: k[0], Action: k[1], Permission: v})
@@ -148,8 +149,8 @@ func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 		}
 		users = append(users, in.ID)
 	}
-	all := func() map[string]map[[2]string]policy.Permission {
-		out := map[string]map[[2]string]policy.Permission{}
+	all := func() map[string]map[[2]string]rolegate.Permission {
+		out := map[string]map[[2]string]rolegate.Permission{}
 		for _, u := range users {
 			out[u+"|"] = oracleRights(t, eng, u, "")
 			for _, sc := range scopes {
@@ -198,7 +199,7 @@ func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 			t.Fatalf("step %d: the dry run moved the stored revision from %d to %d (%v)", i, rev, e.Revision, err)
 		}
 		realErr := write(ctx)
-		if (dryErr == nil) != (realErr == nil) || (realErr != nil && policy.AsError(dryErr).Code != policy.AsError(realErr).Code) {
+		if (dryErr == nil) != (realErr == nil) || (realErr != nil && rolegate.AsError(dryErr).Code != rolegate.AsError(realErr).Code) {
 			t.Fatalf("step %d: dry run said %v, the write %v", i, dryErr, realErr)
 		}
 		if realErr != nil {

@@ -518,8 +518,8 @@ func entityID(i int) string { return "bench-" + strconv.Itoa(i) }
 func userID(u int) string   { return "user-" + strconv.Itoa(u) }
 
 // rights gives role r its rights: mostly allowed, some for own, some denied.
-func rights(r, n int) policy.Permissions {
-	byObj := map[string][]policy.ActionPermission{}
+func rights(r, n int) rolegate.Permissions {
+	byObj := map[string][]rolegate.ActionPermission{}
 	var order []string
 	for k := 0; k < n; k++ {
 		idx := r*7 + k
@@ -534,21 +534,21 @@ func rights(r, n int) policy.Permissions {
 		if dup {
 			act = fmt.Sprintf("custom_%d", k)
 		}
-		perm := policy.Allowed
+		perm := rolegate.Allowed
 		switch k % 7 {
 		case 3:
-			perm = policy.AllowedForOwn
+			perm = rolegate.AllowedForOwn
 		case 6:
-			perm = policy.Denied
+			perm = rolegate.Denied
 		}
 		if _, ok := byObj[obj]; !ok {
 			order = append(order, obj)
 		}
-		byObj[obj] = append(byObj[obj], policy.ActionPermission{ActionName: act, Permission: perm})
+		byObj[obj] = append(byObj[obj], rolegate.ActionPermission{ActionName: act, Permission: perm})
 	}
-	var p policy.Permissions
+	var p rolegate.Permissions
 	for _, o := range order {
-		p.Objects = append(p.Objects, policy.ObjectPermissions{ObjectType: o, Actions: byObj[o]})
+		p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: o, Actions: byObj[o]})
 	}
 	return p
 }
@@ -561,14 +561,14 @@ func seed(ctx context.Context, store *adapters.Store, from int, c config) error 
 		err := store.Update(ctx, func(tx policy.Tx) error {
 			for e := i; e < min(i+perTx, c.entities); e++ {
 				ent := entityID(e)
-				if err := tx.InsertEntity(&policy.Entity{ID: ent, Revision: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+				if err := tx.InsertEntity(&rolegate.Entity{ID: ent, Revision: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
 					return err
 				}
-				var rules []policy.Rule
+				var rules []rolegate.Rule
 				roleIDs := make([]string, c.roles)
 				for r := 0; r < c.roles; r++ {
-					role := policy.Role{ID: uuid.NewString(), EntityID: ent, Name: "role " + strconv.Itoa(r), Permissions: rights(r, c.rights),
-						RoleType: policy.RoleCustom, Scope: policy.ScopeAccount, Status: policy.StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now, Default: r == 0}
+					role := rolegate.Role{ID: uuid.NewString(), EntityID: ent, Name: "role " + strconv.Itoa(r), Permissions: rights(r, c.rights),
+						RoleType: rolegate.RoleCustom, Scope: rolegate.ScopeAccount, Status: rolegate.StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now, Default: r == 0}
 					if err := tx.InsertRole(&role); err != nil {
 						return err
 					}
@@ -576,7 +576,7 @@ func seed(ctx context.Context, store *adapters.Store, from int, c config) error 
 					rules = append(rules, policy.Compile(role)...)
 				}
 				for u := 0; u < c.users; u++ {
-					if err := tx.InsertUser(&policy.User{ID: userID(u), EntityID: ent, CreatedAt: now, UpdatedAt: now}); err != nil {
+					if err := tx.InsertUser(&rolegate.User{ID: userID(u), EntityID: ent, CreatedAt: now, UpdatedAt: now}); err != nil {
 						return err
 					}
 					held := []string{roleIDs[u%c.roles]}
@@ -584,7 +584,7 @@ func seed(ctx context.Context, store *adapters.Store, from int, c config) error 
 						held = append(held, roleIDs[(u+1)%c.roles])
 					}
 					for _, rid := range held {
-						a := policy.Assignment{EntityID: ent, UserID: userID(u), RoleID: rid, CreatedAt: now}
+						a := rolegate.Assignment{EntityID: ent, UserID: userID(u), RoleID: rid, CreatedAt: now}
 						if err := tx.PutAssignment(&a); err != nil {
 							return err
 						}
@@ -844,9 +844,9 @@ func writeBench(ctx context.Context, client *http.Client, base string, svc *poli
 	for i := 0; i < 100; i++ {
 		perms := rights(1, c.rights)
 		// Flip the first right between allowed and denied.
-		want := policy.Allowed
+		want := rolegate.Allowed
 		if i%2 == 0 {
-			want = policy.Denied
+			want = rolegate.Denied
 		}
 		perms.Objects[0].Actions[0].Permission = want
 		body, _ := json.Marshal(map[string]any{"name": role.Name, "permissions": policy.DocOf(perms)})
@@ -863,7 +863,7 @@ func writeBench(ctx context.Context, client *http.Client, base string, svc *poli
 		}
 		var d struct{ Allowed bool }
 		_ = json.Unmarshal(out, &d)
-		if d.Allowed != (want == policy.Allowed) {
+		if d.Allowed != (want == rolegate.Allowed) {
 			stale++
 		}
 	}

@@ -246,11 +246,11 @@ func runTenant(c config) error {
 	}
 	targets := []struct {
 		name, entity string
-		role         policy.Role
+		role         rolegate.Role
 		give         []string
 		flow         func(*rand.Rand) []byte
 	}{
-		{"tenant", tenantID, policy.Role{ID: roleIDs[1], Name: "role 1"}, roleIDs[:tc.rolesPerUser], largeBody},
+		{"tenant", tenantID, rolegate.Role{ID: roleIDs[1], Name: "role 1"}, roleIDs[:tc.rolesPerUser], largeBody},
 		{"130-rule entity", entityID(0), refRoles[1], []string{refRoles[0].ID, refRoles[2].ID}, func(rng *rand.Rand) []byte { return randBody(rng, config{entities: 1, users: ref.users}) }},
 	}
 	var putP50, createP50 [2]time.Duration
@@ -260,7 +260,7 @@ func runTenant(c config) error {
 		for i := 0; i < tc.writes; i++ {
 			perms := rights(1, tc.rights)
 			if i%2 == 0 {
-				perms.Objects[0].Actions[0].Permission = policy.Denied
+				perms.Objects[0].Actions[0].Permission = rolegate.Denied
 			}
 			b, _ := json.Marshal(map[string]any{"name": tg.role.Name, "permissions": policy.DocOf(perms)})
 			t0 := time.Now()

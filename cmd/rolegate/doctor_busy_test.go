@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -37,8 +38,8 @@ func doctorUnderWrites(t *testing.T, url string) {
 	// its reads: most of the writers change it.
 	for i := 0; i < 50; i++ {
 		name, ids := fmt.Sprintf("seed-%d", i), []string{}
-		r, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{
-			{ObjectType: "doc", Actions: []policy.ActionPermission{{ActionName: "read", Permission: policy.Allowed}}}}}})
+		r, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{
+			{ObjectType: "doc", Actions: []rolegate.ActionPermission{{ActionName: "read", Permission: rolegate.Allowed}}}}}})
 		if err == nil {
 			ids = append(ids, r.ID)
 			_, _, err = svc.CreateUser(ctx, "acme", policy.UserInput{ID: name, RoleIDs: &ids})
@@ -94,9 +95,9 @@ func doctorUnderWrites(t *testing.T, url string) {
 // it, the role's rights changed, a second role assigned and unassigned, then
 // the user and the roles deleted.
 func churn(ctx context.Context, svc *policy.Service, entity string, w int, done *atomic.Bool, writes *atomic.Int64) error {
-	right := func(obj string) *policy.Permissions {
-		return &policy.Permissions{Objects: []policy.ObjectPermissions{{ObjectType: obj,
-			Actions: []policy.ActionPermission{{ActionName: "read", Permission: policy.Allowed}}}}}
+	right := func(obj string) *rolegate.Permissions {
+		return &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: obj,
+			Actions: []rolegate.ActionPermission{{ActionName: "read", Permission: rolegate.Allowed}}}}}
 	}
 	for i := 0; !done.Load(); i++ {
 		n1, n2, user := fmt.Sprintf("a-%d-%d", w, i), fmt.Sprintf("b-%d-%d", w, i), fmt.Sprintf("u-%d-%d", w, i)

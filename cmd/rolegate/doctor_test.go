@@ -41,18 +41,18 @@ func TestDoctorCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := "approver"
-	role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: &policy.Permissions{Objects: []policy.ObjectPermissions{
-		{ObjectType: "payable", Actions: []policy.ActionPermission{{ActionName: "read", Permission: policy.Allowed}}}}}})
+	role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{
+		{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "read", Permission: rolegate.Allowed}}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	missing := policy.Compile(role)[0]
-	orphan := policy.Rule{PType: "g", Values: []string{"u:mallory", policy.RoleSubject(role.ID), "acme"}}
+	orphan := rolegate.Rule{PType: "g", Values: []string{"u:mallory", policy.RoleSubject(role.ID), "acme"}}
 	err = store.Update(ctx, func(tx policy.Tx) error {
-		if err := tx.RemoveRules([]policy.Rule{missing}); err != nil {
+		if err := tx.RemoveRules([]rolegate.Rule{missing}); err != nil {
 			return err
 		}
-		return tx.AddRules([]policy.Rule{orphan})
+		return tx.AddRules([]rolegate.Rule{orphan})
 	})
 	if err != nil {
 		t.Fatal(err)

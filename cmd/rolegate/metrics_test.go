@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -112,7 +113,7 @@ func TestMetrics(t *testing.T) {
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "broken"})
 	store, _ := openService(t, db)
 	err := store.Update(context.Background(), func(tx policy.Tx) error {
-		return tx.AddRules([]policy.Rule{{PType: "p", Values: []string{"r:x", "broken", "payable"}}})
+		return tx.AddRules([]rolegate.Rule{{PType: "p", Values: []string{"r:x", "broken", "payable"}}})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/rolegate/rolegate"
 	rolegatev1 "github.com/rolegate/rolegate/api/proto/rolegate/v1"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/policy"
@@ -95,7 +96,7 @@ func (s *checkServer) limit(ctx context.Context, entities []string) error {
 	if ok {
 		return nil
 	}
-	return policy.Errorf(policy.KindTooMany, "rate_limited", "too many requests; retry in %d s", int(wait/time.Second))
+	return rolegate.Errorf(rolegate.KindTooMany, "rate_limited", "too many requests; retry in %d s", int(wait/time.Second))
 }
 
 // validEntities returns the distinct valid entity ids of a call, as the HTTP
@@ -120,11 +121,11 @@ func (s *checkServer) authenticate(ctx context.Context) (context.Context, error)
 	}
 	// The scheme is case-insensitive (RFC 9110 11.1).
 	if len(h) <= 7 || !strings.EqualFold(h[:7], "Bearer ") {
-		return ctx, policy.Errorf(policy.KindUnauthenticated, "unauthenticated", "an authorization: Bearer <token> metadata entry is required")
+		return ctx, rolegate.Errorf(rolegate.KindUnauthenticated, "unauthenticated", "an authorization: Bearer <token> metadata entry is required")
 	}
 	actor, err := s.auth.Authenticate(strings.TrimSpace(h[7:]))
 	if err == nil && actor.ID == "" {
-		err = policy.Errorf(policy.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
+		err = rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
 	}
 	if err != nil {
 		return ctx, err
@@ -192,7 +193,7 @@ func (s *checkServer) batch(ctx context.Context, req *rolegatev1.BatchCheckReque
 		return nil, err
 	}
 	if len(checks) < 1 || len(checks) > handlers.MaxBatch {
-		return nil, policy.Invalid("invalid_batch", "checks", "checks must hold 1 to %d checks", handlers.MaxBatch)
+		return nil, rolegate.Invalid("invalid_batch", "checks", "checks must hold 1 to %d checks", handlers.MaxBatch)
 	}
 	// The HTTP API's bound on the entities one batch names.
 	seen := make(map[string]bool, handlers.MaxBatchEntities)
@@ -200,7 +201,7 @@ func (s *checkServer) batch(ctx context.Context, req *rolegatev1.BatchCheckReque
 	for i, ch := range checks {
 		if id := ch.GetEntityId(); !seen[id] {
 			if len(seen) == handlers.MaxBatchEntities {
-				return nil, policy.Invalid("too_many_entities", fmt.Sprintf("checks[%d].entity_id", i),
+				return nil, rolegate.Invalid("too_many_entities", fmt.Sprintf("checks[%d].entity_id", i),
 					"a batch may name at most %d distinct entities; checks[%d] names one more", handlers.MaxBatchEntities, i)
 			}
 			seen[id] = true
@@ -269,23 +270,23 @@ func matches(ms []policy.Match) []*rolegatev1.Match {
 }
 
 // codeOf maps an error kind to its gRPC code, as statusOf does to HTTP.
-func codeOf(k policy.Kind) codes.Code {
+func codeOf(k rolegate.Kind) codes.Code {
 	switch k {
-	case policy.KindInvalid, policy.KindBadRequest:
+	case rolegate.KindInvalid, rolegate.KindBadRequest:
 		return codes.InvalidArgument
-	case policy.KindUnauthenticated:
+	case rolegate.KindUnauthenticated:
 		return codes.Unauthenticated
-	case policy.KindForbidden:
+	case rolegate.KindForbidden:
 		return codes.PermissionDenied
-	case policy.KindNotFound, policy.KindGone:
+	case rolegate.KindNotFound, rolegate.KindGone:
 		return codes.NotFound
-	case policy.KindConflict:
+	case rolegate.KindConflict:
 		return codes.AlreadyExists
-	case policy.KindPrecondition:
+	case rolegate.KindPrecondition:
 		return codes.FailedPrecondition
-	case policy.KindUnavailable:
+	case rolegate.KindUnavailable:
 		return codes.Unavailable
-	case policy.KindTooMany:
+	case rolegate.KindTooMany:
 		return codes.ResourceExhausted
 	}
 	return codes.Internal
@@ -296,7 +297,7 @@ func codeOf(k policy.Kind) codes.Code {
 // details hold an ErrorInfo whose reason is the code, and a BadRequest of the
 // fields named. Internal errors are logged with their cause, never shown.
 func (s *checkServer) status(ctx context.Context, err error) error {
-	e := policy.AsError(err)
+	e := rolegate.AsError(err)
 	c := codeOf(e.Kind)
 	if c == codes.Internal || c == codes.Unavailable {
 		s.log.ErrorContext(ctx, "grpc call failed", "code", e.Code, "error", err)

@@ -1,4 +1,4 @@
-package policy
+package rolegate
 
 import (
 	"errors"
@@ -92,4 +92,4 @@ func IsKind(err error, kind Kind) bool {
 	return errors.As(err, &e) && e.Kind == kind
 }
 
-func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -1,7 +1,7 @@
-package policy
+package rolegate
 
 import (
-	"sort"
+	"strings"
 	"time"
 )
 
@@ -136,14 +136,5 @@ type Rule struct {
 	Values []string
 }
 
-func sortUserRoles(rs []UserRole) {
-	sort.SliceStable(rs, func(i, j int) bool {
-		if rs[i].Scope != rs[j].Scope {
-			return rs[i].Scope < rs[j].Scope
-		}
-		if rs[i].Role.Name != rs[j].Role.Name {
-			return rs[i].Role.Name < rs[j].Role.Name
-		}
-		return rs[i].Role.ID < rs[j].Role.ID
-	})
-}
+// String renders a rule as a line of a Casbin policy file.
+func (r Rule) String() string { return r.PType + ", " + strings.Join(r.Values, ", ") }
