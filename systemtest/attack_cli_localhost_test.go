@@ -1,10 +1,12 @@
-package main
+package systemtest
 
 import (
 	"bytes"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate/internal/app"
 )
 
 // TestAttackCLIPlainHTTPOnlyToLoopback: the CLI sends its token over plain
@@ -28,8 +30,8 @@ func TestAttackCLIPlainHTTPOnlyToLoopback(t *testing.T) {
 	} {
 		env := map[string]string{"ROLEGATE_TOKEN": testToken, "ROLEGATE_SERVER": c.server}
 		var stderr bytes.Buffer
-		err := runCLI(t.Context(), []string{"entities", "list", "--timeout", "2s"}, func(k string) string { return env[k] }, &bytes.Buffer{}, &stderr)
-		refused := errors.Is(err, errUsage) && strings.Contains(stderr.String(), "refusing to send the token over plain http")
+		err := app.Run(t.Context(), []string{"entities", "list", "--timeout", "2s"}, func(k string) string { return env[k] }, &bytes.Buffer{}, &stderr)
+		refused := errors.Is(err, app.ErrUsage) && strings.Contains(stderr.String(), "refusing to send the token over plain http")
 		if refused != c.refused {
 			t.Errorf("%s: refused %v, want %v (%v, %q)", c.server, refused, c.refused, err, stderr.String())
 		}

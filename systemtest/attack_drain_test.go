@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -150,33 +149,5 @@ func TestSIGTERMDrainsKeptAliveConnections(t *testing.T) {
 	}
 	if afterSignal.Load() == 0 {
 		t.Error("no request was served during the drain")
-	}
-}
-
-// TestDrainAndStoreTimeoutSettings: the two settings, their defaults, and
-// the values refused (a store timeout must stay below the 30 s after which
-// an answer can no longer be sent).
-func TestDrainAndStoreTimeoutSettings(t *testing.T) {
-	none := func(string) string { return "" }
-	c, err := loadConfig("serve", nil, none, io.Discard)
-	if err != nil || c.StoreTimeout != 10*time.Second || c.DrainPeriod != 5*time.Second {
-		t.Fatalf("defaults: %v %v %v", c.StoreTimeout, c.DrainPeriod, err)
-	}
-	env := map[string]string{"ROLEGATE_STORE_TIMEOUT": "2s", "ROLEGATE_DRAIN_PERIOD": "0s"}
-	c, err = loadConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil || c.StoreTimeout != 2*time.Second || c.DrainPeriod != 0 {
-		t.Fatalf("from variables: %v %v %v", c.StoreTimeout, c.DrainPeriod, err)
-	}
-	c, err = loadConfig("serve", []string{"-store-timeout", "500ms", "-drain-period", "20s"}, func(k string) string { return env[k] }, io.Discard)
-	if err != nil || c.StoreTimeout != 500*time.Millisecond || c.DrainPeriod != 20*time.Second {
-		t.Fatalf("flags win: %v %v %v", c.StoreTimeout, c.DrainPeriod, err)
-	}
-	for _, bad := range [][]string{
-		{"-store-timeout", "30s"}, {"-store-timeout", "0s"}, {"-store-timeout", "50ms"}, {"-store-timeout", "soon"},
-		{"-drain-period", "-1s"}, {"-drain-period", "1h"},
-	} {
-		if _, err := loadConfig("serve", bad, none, io.Discard); err == nil || !strings.Contains(err.Error(), bad[0][1:]) {
-			t.Errorf("%v: %v, want refused", bad, err)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/rolegate/rolegate/internal/app"
 )
 
 // Attacks on paths (issue 21): a dot segment or a trailing slash turned into
@@ -224,7 +225,7 @@ func TestAttackSlashIDsManageable(t *testing.T) {
 	cli := func(args ...string) string {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
-		if err := runCLI(t.Context(), append(args, "-o", "json"), func(k string) string { return env[k] }, &stdout, &stderr); err != nil {
+		if err := app.Run(t.Context(), append(args, "-o", "json"), func(k string) string { return env[k] }, &stdout, &stderr); err != nil {
 			t.Fatalf("rolegate %v: %v %s", args, err, stderr.String())
 		}
 		return stdout.String()

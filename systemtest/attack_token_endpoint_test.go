@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 // Attacks on the token endpoints (POST /v1/auth/token, Dintero's
 // POST /v1/accounts/{oid}/auth/token), which anyone may call:

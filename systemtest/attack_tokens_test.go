@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"context"
@@ -20,6 +20,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate/adapters"
+
+	"github.com/rolegate/rolegate/internal/app"
 )
 
 // Attacks on the tokens Rolegate issues to API clients: a client that
@@ -324,7 +326,7 @@ func kidOfToken(t *testing.T, tok string) string {
 func runKeys(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut strings.Builder
-	err := run(context.Background(), append([]string{"keys"}, args...), func(k string) string { return env[k] }, &out, &errOut)
+	err := app.Run(context.Background(), append([]string{"keys"}, args...), func(k string) string { return env[k] }, &out, &errOut)
 	return out.String() + errOut.String(), err
 }
 

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -11,13 +11,15 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate/client"
+
+	"github.com/rolegate/rolegate/internal/app"
 )
 
 // buildCLI builds this program into dir.
 func buildCLI(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "rolegate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/rolegate").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
@@ -295,13 +297,13 @@ func TestCLIUsageErrors(t *testing.T) {
 		{map[string]string{"ROLEGATE_TOKEN": testToken, "ROLEGATE_SERVER": "http://localhost:1"}, []string{"entities", "list"}, ""},
 	} {
 		var stderr bytes.Buffer
-		err := runCLI(t.Context(), c.args, func(k string) string { return c.env[k] }, &bytes.Buffer{}, &stderr)
+		err := app.Run(t.Context(), c.args, func(k string) string { return c.env[k] }, &bytes.Buffer{}, &stderr)
 		switch {
 		case err == nil:
 			t.Errorf("%v: no error", c.args)
-		case c.want == "" && errors.Is(err, errUsage):
+		case c.want == "" && errors.Is(err, app.ErrUsage):
 			t.Errorf("%v: a usage error: %v %s", c.args, err, stderr.String())
-		case c.want != "" && (!errors.Is(err, errUsage) || !strings.Contains(stderr.String(), "rolegate: "+c.want)):
+		case c.want != "" && (!errors.Is(err, app.ErrUsage) || !strings.Contains(stderr.String(), "rolegate: "+c.want)):
 			t.Errorf("%v: %v, stderr %q; want a usage error saying %q", c.args, err, stderr.String(), c.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"context"
@@ -20,6 +20,8 @@ import (
 
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/internal/testkit"
+
+	"github.com/rolegate/rolegate/internal/app"
 )
 
 // Helpers of the tests with several instances, Redis and outages: real
@@ -34,7 +36,7 @@ const childEnv = "ROLEGATE_TEST_CHILD"
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "serve" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := run(ctx, []string{"serve"}, os.Getenv, os.Stdout, os.Stderr)
+		err := app.Run(ctx, []string{"serve"}, os.Getenv, os.Stdout, os.Stderr)
 		stop()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "rolegate:", err)

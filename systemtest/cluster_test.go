@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/rolegate/rolegate/internal/app"
 )
 
 func rights(obj string) map[string]any {
@@ -393,7 +395,7 @@ func TestKillDuringWrites(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"doctor"}, func(k string) string {
+	err := app.Run(context.Background(), []string{"doctor"}, func(k string) string {
 		return map[string]string{"ROLEGATE_DATABASE_URL": db}[k]
 	}, &out, io.Discard)
 	t.Logf("rolegate doctor:\n%s", out.String())
@@ -415,25 +417,6 @@ func TestKillDuringWrites(t *testing.T) {
 					t.Fatalf("%s %s %s: survivor answers %v, a fresh instance %v", e, obj, scope, got, want)
 				}
 			}
-		}
-	}
-}
-
-// TestSyncConfig: the Redis and sweep settings, their defaults and checks.
-func TestSyncConfig(t *testing.T) {
-	none := func(string) string { return "" }
-	c, err := loadConfig("serve", nil, none, io.Discard)
-	if err != nil || c.RedisURL != "" || c.RedisChannel != "rolegate:changes" || c.SweepInterval != 10*time.Second {
-		t.Fatalf("defaults: %+v %v", c, err)
-	}
-	env := map[string]string{"ROLEGATE_REDIS_URL": "redis://r:6379/1", "ROLEGATE_SWEEP_INTERVAL": "30s", "ROLEGATE_REDIS_CHANNEL": "x"}
-	c, err = loadConfig("serve", []string{"-sweep-interval", "2s"}, func(k string) string { return env[k] }, io.Discard)
-	if err != nil || c.RedisURL != "redis://r:6379/1" || c.RedisChannel != "x" || c.SweepInterval != 2*time.Second {
-		t.Fatalf("from variables and flags: %+v %v", c, err)
-	}
-	for _, bad := range [][]string{{"-sweep-interval", "0"}, {"-sweep-interval", "soon"}, {"-redis-url", "127.0.0.1:6379"}, {"-redis-channel", ""}} {
-		if _, err := loadConfig("serve", bad, none, io.Discard); err == nil {
-			t.Errorf("%v accepted", bad)
 		}
 	}
 }

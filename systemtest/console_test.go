@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -264,7 +264,7 @@ func (u ui) shot(name string) {
 		return
 	}
 	if !filepath.IsAbs(dir) {
-		dir = filepath.Join("..", "..", dir) // relative to the repository root
+		dir = filepath.Join("..", dir) // relative to the repository root
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		u.t.Fatal(err)

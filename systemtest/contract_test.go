@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 // The OpenAPI document (api/openapi.yaml, served at /openapi.json) is a
 // contract: every request these tests send to a Rolegate server through

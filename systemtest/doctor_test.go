@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -61,14 +62,14 @@ func TestDoctorCommand(t *testing.T) {
 	doctor := func(env map[string]string, args ...string) (string, error) {
 		t.Helper()
 		var out bytes.Buffer
-		err := run(ctx, append([]string{"doctor"}, args...), func(k string) string { return env[k] }, &out, io.Discard)
+		err := app.Run(ctx, append([]string{"doctor"}, args...), func(k string) string { return env[k] }, &out, io.Discard)
 		return out.String(), err
 	}
 
 	// Found, not fixed: exit 1 (an error that is not a usage error).
 	out, err := doctor(map[string]string{"ROLEGATE_DATABASE_URL": url})
 	t.Logf("rolegate doctor:\n%s", out)
-	if err == nil || errors.Is(err, errUsage) || !strings.Contains(err.Error(), "2 problem(s) found") {
+	if err == nil || errors.Is(err, app.ErrUsage) || !strings.Contains(err.Error(), "2 problem(s) found") {
 		t.Fatalf("doctor on a broken store: %v\n%s", err, out)
 	}
 	for _, want := range []string{
@@ -106,7 +107,7 @@ func TestDoctorCommand(t *testing.T) {
 	if err != nil || !strings.HasSuffix(out, "consistent\n") {
 		t.Fatalf("doctor after --fix: %v\n%s", err, out)
 	}
-	if _, err := doctor(nil, "-database-url", url, "extra"); !errors.Is(err, errUsage) {
+	if _, err := doctor(nil, "-database-url", url, "extra"); !errors.Is(err, app.ErrUsage) {
 		t.Fatalf("doctor with an argument: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"os"
@@ -55,7 +55,7 @@ func TestReadmeWalkthroughTwice(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed")
 	}
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"context"
@@ -342,24 +342,9 @@ func TestGRPCGoClient(t *testing.T) {
 	}
 }
 
-// The gRPC API is off unless asked for; the flag wins over the variable; an
-// address that cannot be listened on stops the start.
+// The gRPC API is off unless asked for; an address that cannot be listened
+// on stops the start (the setting itself: internal/app's TestGRPCSetting).
 func TestGRPCSetting(t *testing.T) {
-	env := func(k string) string { return map[string]string{"ROLEGATE_GRPC_ADDR": "127.0.0.1:9"}[k] }
-	for _, c := range []struct {
-		args   []string
-		getenv func(string) string
-		want   string
-	}{
-		{nil, func(string) string { return "" }, ""},
-		{nil, env, "127.0.0.1:9"},
-		{[]string{"-grpc-addr", "127.0.0.1:10"}, env, "127.0.0.1:10"},
-	} {
-		cfg, err := loadConfig("serve", c.args, c.getenv, io.Discard)
-		if err != nil || cfg.GRPCAddr != c.want {
-			t.Fatalf("%v: %q %v, want %q", c.args, cfg.GRPCAddr, err, c.want)
-		}
-	}
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	if strings.Contains(s.output(), "grpc listening") {
 		t.Fatalf("gRPC served without the setting:\n%s", s.output())

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/internal/app"
 )
 
 // syncBuffer is a writer read while the program writes to it.
@@ -50,7 +52,7 @@ func serveOnce(t *testing.T, env map[string]string) (string, string, error) {
 		}
 	}}
 	stderr := &syncBuffer{}
-	err := run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, stdout, stderr)
+	err := app.Run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, stdout, stderr)
 	if err == nil && !strings.Contains(stdout.String(), `"msg":"listening"`) {
 		t.Fatalf("serve ended without listening or an error:\n%s", stdout.String())
 	}

@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/internal/testkit"
+
+	"github.com/rolegate/rolegate/internal/app"
 )
 
 // testToken is the admin token of the test servers: at least 32 characters,
@@ -82,7 +84,7 @@ func launch(t *testing.T, vars map[string]string, args ...string) (*server, erro
 	done := make(chan error, 1)
 	s := &server{t: t}
 	go func() {
-		err := run(ctx, append([]string{"serve"}, args...), func(k string) string { return vars[k] }, pw, lockedWriter{&s.mu, &s.term})
+		err := app.Run(ctx, append([]string{"serve"}, args...), func(k string) string { return vars[k] }, pw, lockedWriter{&s.mu, &s.term})
 		pw.CloseWithError(fmt.Errorf("program ended: %v", err))
 		done <- err
 	}()
@@ -235,7 +237,7 @@ type authzFile struct {
 }
 
 func loadAuthz(t *testing.T) authzFile {
-	data, err := os.ReadFile("../../testdata/authz.json")
+	data, err := os.ReadFile("../testdata/authz.json")
 	if err != nil {
 		t.Fatal(err)
 	}

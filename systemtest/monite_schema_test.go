@@ -1,4 +1,4 @@
-package main
+package systemtest
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ type moniteSchema struct {
 func loadMoniteSchema(t *testing.T, s *server) *moniteSchema {
 	t.Helper()
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile("../../testdata/monite-roles.openapi.json")
+	doc, err := loader.LoadFromFile("../testdata/monite-roles.openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}

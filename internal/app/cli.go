@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -23,9 +23,6 @@ import (
 // to a running server through the Go client (package client). Its token comes
 // from --token, ROLEGATE_TOKEN or --token-file and is never printed.
 
-// cliCommands are the commands run by the CLI rather than the server.
-var cliCommands = map[string]bool{"entities": true, "roles": true, "users": true, "clients": true, "check": true, "audit": true}
-
 // cli is what every command shares.
 type cli struct {
 	ctx    context.Context
@@ -44,24 +41,35 @@ type cli struct {
 	c *client.Client
 }
 
-// runCLI runs one CLI command; args start with the command's name.
-func runCLI(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	x := &cli{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
+// newRoot is the command tree: the server's commands (serve.go's wiring,
+// configured by serverFlags), the admin CLI's, help and version.
+func (x *cli) newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "rolegate",
-		Short:         "Manage a Rolegate server",
+		Short:         "A permission service, and the CLI that manages it",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return x.connect()
-		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetArgs(args)
-	root.SetContext(ctx)
-	pf := root.PersistentFlags()
+	root.SetOut(x.stdout)
+	root.SetErr(x.stderr)
+	root.SetContext(x.ctx)
+	root.AddCommand(x.serverCmds()...)
+	for _, c := range []*cobra.Command{x.entitiesCmd(), x.rolesCmd(), x.usersCmd(), x.clientsCmd(), x.checkCmd(), x.auditCmd()} {
+		x.clientFlags(c)
+		root.AddCommand(c)
+	}
+	root.AddCommand(x.versionCmd())
+	root.SetHelpCommand(x.helpCmd())
+	root.InitDefaultHelpCmd() // now, for Find to know it
+	markUsageErrors(root)
+	return root
+}
+
+// clientFlags are the flags of a CLI command that calls the server; it
+// connects before the command runs.
+func (x *cli) clientFlags(cmd *cobra.Command) {
+	pf := cmd.PersistentFlags()
 	// Defaults are resolved after parsing, from the environment: a flag's
 	// default is shown by --help, and the token must never be.
 	pf.StringVar(&x.server, "server", "", "server URL (default $ROLEGATE_SERVER, else http://localhost:8080)")
@@ -70,8 +78,16 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	pf.StringVarP(&x.output, "output", "o", "table", "output: table or json")
 	pf.DurationVar(&x.timeout, "timeout", 30*time.Second, "how long one command may take")
 	pf.BoolVar(&x.insecureHTTP, "insecure-http", false, "send the token over plain http to a server that is not on this machine")
-	root.AddCommand(x.entitiesCmd(), x.rolesCmd(), x.usersCmd(), x.clientsCmd(), x.checkCmd(), x.auditCmd())
-	markUsageErrors(root)
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error { return x.connect() }
+}
+
+// execute runs the command line args (starting with a command's name) on a
+// new tree.
+func execute(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	x := &cli{ctx: ctx, getenv: getenv, stdout: stdout, stderr: stderr}
+	root := x.newRoot()
+	args = longSingleDash(func(name string) bool { return flagNamed(root, name) }, args)
+	root.SetArgs(args)
 	// An unknown command is found before anything runs, by Find, whose only
 	// error that is (Execute would return the same).
 	_, _, err := root.Find(args)
@@ -86,9 +102,25 @@ func runCLI(ctx context.Context, args []string, getenv func(string) string, stdo
 	var u usageError
 	if errors.As(err, &u) {
 		fmt.Fprintln(stderr, "rolegate:", err)
-		return errUsage
+		return ErrUsage
+	}
+	if x.c == nil {
+		return err // a server command's, or one that never reached the server
 	}
 	return describe(err)
+}
+
+// flagNamed tells whether a command of the tree has a long flag name.
+func flagNamed(root *cobra.Command, name string) bool {
+	if root.Flags().Lookup(name) != nil || root.PersistentFlags().Lookup(name) != nil {
+		return true
+	}
+	for _, c := range root.Commands() {
+		if flagNamed(c, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // usageError marks an error of the command line (exit 2) rather than of the

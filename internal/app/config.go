@@ -1,8 +1,7 @@
-package main
+package app
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/handlers"
@@ -95,20 +96,15 @@ type Config struct {
 	stderr    io.Writer
 }
 
-// loadConfig reads the variables, then the flags (which win), into typed
-// values, and checks the result. Every setting has a flag and a variable
-// named after it (-max-entities, ROLEGATE_MAX_ENTITIES; settings.go).
-func loadConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	fs := flag.NewFlagSet("rolegate "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// serverFlags registers the settings of a server command (serve, migrate,
+// doctor, keys) on fs, each with its default taken from its ROLEGATE_*
+// variable (settings.go); the flags parsed, finish checks the result.
+func serverFlags(fs *pflag.FlagSet, cmd string, getenv func(string) string, stderr io.Writer) (*Config, *settings) {
 	f := &settings{fs: fs, getenv: getenv}
-	c := Config{stderr: stderr}
+	c := &Config{stderr: stderr}
 	f.boolean(&c.Metrics, "metrics", true, "serve Prometheus metrics on GET /metrics, to platform administrators' tokens")
 	f.boolean(&c.MetricsPublic, "metrics-public", false, "serve /metrics without a token: only where the port is private")
 	f.boolean(&c.Pprof, "pprof", false, "serve net/http/pprof under /debug/pprof, behind the admin token")
-	if f.envErr != nil {
-		return c, f.envErr
-	}
 	f.str(&c.Addr, "addr", ":8080", "listen address")
 	f.str(&c.GRPCAddr, "grpc-addr", "", "listen address of the gRPC API of checks (such as :9090); empty: not served")
 	f.address(&c.DatabaseURL, "database-url", "sqlite://rolegate.db", "sqlite://<path>, postgres://... or mysql://...")
@@ -151,17 +147,40 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if cmd == "doctor" {
 		fs.BoolVar(&c.Fix, "fix", false, "repair the rules of inconsistent entities from their role, user and assignment rows")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return c, errUsage
+	return c, f
+}
+
+// loadConfig reads the variables, then the flags (which win), into typed
+// values, and checks the result: the settings of command cmd as its cobra
+// command reads them, without the command.
+func loadConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	fs := pflag.NewFlagSet("rolegate "+cmd, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c, f := serverFlags(fs, cmd, getenv, stderr)
+	if f.envErr != nil {
+		return *c, f.envErr
+	}
+	if err := fs.Parse(singleDash(fs, args)); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return *c, ErrUsage
 		}
-		return c, fmt.Errorf("%w: %v", errUsage, err)
+		return *c, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		return *c, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
+	}
+	return *c, c.finish(f, getenv, stderr)
+}
+
+// finish checks the settings once the flags are parsed, and reads the files
+// they name.
+func (c *Config) finish(f *settings, getenv func(string) string, stderr io.Writer) error {
+	fs := f.fs
+	if f.envErr != nil {
+		return f.envErr
 	}
 	if err := c.readAdminToken(); err != nil {
-		return c, err
+		return err
 	}
 	switch {
 	case c.AdminTokenFile != "":
@@ -169,7 +188,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	case c.AdminToken != "" && getenv("ROLEGATE_ADMIN_TOKEN") != "":
 		c.adminTokenSource = "ROLEGATE_ADMIN_TOKEN"
 	}
-	fs.Visit(func(given *flag.Flag) {
+	fs.Visit(func(given *pflag.Flag) {
 		if given.Name == "admin-token" {
 			c.adminTokenSource = "-admin-token"
 			fmt.Fprintln(stderr, "rolegate: warning: -admin-token shows the token to every local user (/proc/*/cmdline) and in /debug/pprof/cmdline; prefer -admin-token-file or ROLEGATE_ADMIN_TOKEN_FILE")
@@ -179,43 +198,43 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		}
 	})
 	if err := f.refused(); err != nil {
-		return c, err
+		return err
 	}
 	if err := c.Tokens.check(); err != nil {
-		return c, err
+		return err
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		return c, fmt.Errorf("redis-url: %q is not a URL such as redis://127.0.0.1:6379/0", adapters.RedactURL(c.RedisURL))
+		return fmt.Errorf("redis-url: %q is not a URL such as redis://127.0.0.1:6379/0", adapters.RedactURL(c.RedisURL))
 	}
 	if c.RedisChannel == "" {
-		return c, errors.New("redis-channel: must not be empty")
+		return errors.New("redis-channel: must not be empty")
 	}
 	if c.DatabaseURL == "" || !strings.Contains(c.DatabaseURL, "://") {
-		return c, fmt.Errorf("database-url: %q is not a URL such as sqlite://rolegate.db", c.DatabaseURL)
+		return fmt.Errorf("database-url: %q is not a URL such as sqlite://rolegate.db", c.DatabaseURL)
 	}
 	if c.CatalogFile != "" {
 		data, err := os.ReadFile(c.CatalogFile)
 		if err != nil {
-			return c, fmt.Errorf("catalog: %w", err)
+			return fmt.Errorf("catalog: %w", err)
 		}
 		if c.catalog, err = policy.ParseCatalog(data); err != nil {
-			return c, err
+			return err
 		}
 	}
 	if c.RoleTemplates != "" {
 		data, err := os.ReadFile(c.RoleTemplates)
 		if err != nil {
-			return c, fmt.Errorf("role templates: %w", err)
+			return fmt.Errorf("role templates: %w", err)
 		}
 		if c.templates, err = policy.ParseTemplates(data, c.catalog); err != nil {
-			return c, err
+			return err
 		}
 	} else if c.catalog != nil {
 		if err := policy.ValidateTemplates(policy.DefaultTemplates(), c.catalog); err != nil {
-			return c, fmt.Errorf("default role templates do not fit the catalog: %w", err)
+			return fmt.Errorf("default role templates do not fit the catalog: %w", err)
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // MinAdminTokenLen is the shortest admin token accepted: 32 characters, such

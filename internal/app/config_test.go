@@ -1,13 +1,10 @@
-package main
+package app
 
 import (
 	"context"
 	"errors"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,70 +28,8 @@ func TestConfigFlagsWinOverVariables(t *testing.T) {
 			t.Errorf("%v accepted", bad)
 		}
 	}
-	if err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
+	if err := Run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
 		t.Error("unknown command accepted")
-	}
-}
-
-// TestGeneratedAdminToken: without ROLEGATE_ADMIN_TOKEN a token is generated,
-// printed once, kept hashed, and still valid after a restart.
-func TestGeneratedAdminToken(t *testing.T) {
-	db := sqliteURL(t)
-	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_ADMIN_TOKEN": ""})
-	m := regexp.MustCompile(`\n    (rg_[A-Za-z0-9_-]{43})\n`).FindStringSubmatch(s.terminal())
-	if m == nil {
-		t.Fatalf("no generated token printed to stderr:\n%s", s.terminal())
-	}
-	token := m[1]
-	if st, _, _ := s.callToken(token, "GET", "/v1/entities", nil); st != 200 {
-		t.Fatalf("generated token refused: %d", st)
-	}
-	if err := s.stop(); err != nil {
-		t.Fatal(err)
-	}
-	s = startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_ADMIN_TOKEN": ""})
-	if strings.Contains(s.output()+s.terminal(), token) {
-		t.Fatal("the token was printed again")
-	}
-	if st, _, _ := s.callToken(token, "GET", "/v1/entities", nil); st != 200 {
-		t.Fatalf("generated token refused after restart: %d", st)
-	}
-	if st, _, _ := s.callToken(testToken, "GET", "/v1/entities", nil); st != 401 {
-		t.Fatalf("another token accepted: %d", st)
-	}
-}
-
-// TestCatalogAndTemplates: with a catalog, roles naming anything else get 422
-// listing the offenders; templates give every new entity their system roles.
-func TestCatalogAndTemplates(t *testing.T) {
-	dir := t.TempDir()
-	catalog := filepath.Join(dir, "catalog.json")
-	templates := filepath.Join(dir, "templates.json")
-	os.WriteFile(catalog, []byte(`{"object_types":[{"object_type":"payable","actions":["read","approve"]},{"object_type":"receipt","actions":["read"]}]}`), 0o644)
-	os.WriteFile(templates, []byte(`{"roles":[{"name":"owner","permissions":{"objects":[{"object_type":"*","actions":[{"action_name":"*","permission":"allowed"}]}]}},
-		{"name":"viewer","default":true,"permissions":{"objects":[{"object_type":"payable","actions":[{"action_name":"read","permission":"allowed"}]}]}}]}`), 0o644)
-	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_CATALOG": catalog, "ROLEGATE_ROLE_TEMPLATES": templates})
-	s.must(201, "POST", "/v1/entities", map[string]any{"id": "e"})
-	roles := s.must(200, "GET", "/v1/entities/e/roles?sort=name", nil)["data"].([]any)
-	if len(roles) != 2 || roles[0].(map[string]any)["name"] != "owner" || roles[1].(map[string]any)["default"] != true {
-		t.Fatalf("system roles from templates: %v", roles)
-	}
-	out := s.must(422, "POST", "/v1/entities/e/roles", map[string]any{"name": "bad", "permissions": map[string]any{"objects": []any{
-		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "pay", "permission": "allowed"}}},
-		map[string]any{"object_type": "invoice", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}})
-	if errCode(out) != "unknown_object_type" || !strings.Contains(out["error"].(map[string]any)["message"].(string), "invoice, payable.pay") {
-		t.Fatalf("catalog offenders: %v", out)
-	}
-	s.must(201, "POST", "/v1/entities/e/roles", map[string]any{"name": "ok", "permissions": map[string]any{"objects": []any{
-		map[string]any{"object_type": "*", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}})
-	cat := s.must(200, "GET", "/v1/object-types", nil)
-	if cat["enforced"] != true || len(cat["data"].([]any)) != 2 {
-		t.Fatalf("object types: %v", cat)
-	}
-	// New users get the template's default role.
-	u := s.must(201, "POST", "/v1/entities/e/users", map[string]any{"id": "v"})
-	if c := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "e", "user_id": "v", "object_type": "payable", "action": "read"}); c["allowed"] != true {
-		t.Fatalf("default role from template: %v %v", u, c)
 	}
 }
 
@@ -189,33 +124,33 @@ func TestConfigTypedSettings(t *testing.T) {
 		switch {
 		case err == nil:
 			t.Errorf("%v %v accepted", bad.env, bad.args)
-		case bad.want == "" && !errors.Is(err, errUsage):
+		case bad.want == "" && !errors.Is(err, ErrUsage):
 			t.Errorf("%v %v: %q is not a usage error", bad.env, bad.args, err)
-		case bad.want != "" && (err.Error() != bad.want || errors.Is(err, errUsage)):
-			t.Errorf("%v %v: %q (usage error: %v), want %q", bad.env, bad.args, err, errors.Is(err, errUsage), bad.want)
+		case bad.want != "" && (err.Error() != bad.want || errors.Is(err, ErrUsage)):
+			t.Errorf("%v %v: %q (usage error: %v), want %q", bad.env, bad.args, err, errors.Is(err, ErrUsage), bad.want)
 		}
 	}
 }
 
-// TestSettingVariables: every flag but doctor's -fix names, in its help, its
+// TestSettingVariables: every flag but doctor's --fix names, in its help, its
 // variable: ROLEGATE_ and the flag's name in capitals, "-" as "_".
 func TestSettingVariables(t *testing.T) {
 	var help strings.Builder
-	if _, err := loadConfig("doctor", []string{"-h"}, func(string) string { return "" }, &help); !errors.Is(err, errUsage) {
+	if _, err := loadConfig("doctor", []string{"-h"}, func(string) string { return "" }, &help); !errors.Is(err, ErrUsage) {
 		t.Fatalf("-h: %v", err)
 	}
-	lines := strings.Split(help.String(), "\n")
+	// One line a flag: "      --name type   help (ROLEGATE_NAME) (default ...)".
 	n := 0
-	for i, line := range lines {
-		name, ok := strings.CutPrefix(line, "  -")
-		if !ok || i+1 == len(lines) {
+	for _, line := range strings.Split(help.String(), "\n") {
+		name, ok := strings.CutPrefix(strings.TrimSpace(line), "--")
+		if !ok {
 			continue
 		}
 		name, _, _ = strings.Cut(name, " ")
 		n++
 		want := "(ROLEGATE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + ")"
-		if name != "fix" && !strings.Contains(lines[i+1], want) {
-			t.Errorf("-%s: %q does not name %s", name, lines[i+1], want)
+		if name != "fix" && !strings.Contains(line, want) {
+			t.Errorf("--%s: %q does not name %s", name, line, want)
 		}
 	}
 	if n < 40 {
@@ -234,7 +169,7 @@ func TestHelpShowsNoSecret(t *testing.T) {
 		"ROLEGATE_REDIS_URL":                   "redis://:redis-secret-4711@cache.internal:6379/0",
 	}
 	var help strings.Builder
-	if _, err := loadConfig("serve", []string{"-h"}, func(k string) string { return env[k] }, &help); !errors.Is(err, errUsage) {
+	if _, err := loadConfig("serve", []string{"-h"}, func(k string) string { return env[k] }, &help); !errors.Is(err, ErrUsage) {
 		t.Fatalf("-h: %v", err)
 	}
 	out := help.String()
@@ -258,5 +193,72 @@ func TestHelpShowsNoSecret(t *testing.T) {
 	}
 	if c.AdminToken != env["ROLEGATE_ADMIN_TOKEN"] || c.DatabaseURL != env["ROLEGATE_DATABASE_URL"] || c.RedisURL != env["ROLEGATE_REDIS_URL"] {
 		t.Fatalf("settings: %+v", c)
+	}
+}
+
+// TestDrainAndStoreTimeoutSettings: the two settings, their defaults, and
+// the values refused (a store timeout must stay below the 30 s after which
+// an answer can no longer be sent).
+func TestDrainAndStoreTimeoutSettings(t *testing.T) {
+	none := func(string) string { return "" }
+	c, err := loadConfig("serve", nil, none, io.Discard)
+	if err != nil || c.StoreTimeout != 10*time.Second || c.DrainPeriod != 5*time.Second {
+		t.Fatalf("defaults: %v %v %v", c.StoreTimeout, c.DrainPeriod, err)
+	}
+	env := map[string]string{"ROLEGATE_STORE_TIMEOUT": "2s", "ROLEGATE_DRAIN_PERIOD": "0s"}
+	c, err = loadConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || c.StoreTimeout != 2*time.Second || c.DrainPeriod != 0 {
+		t.Fatalf("from variables: %v %v %v", c.StoreTimeout, c.DrainPeriod, err)
+	}
+	c, err = loadConfig("serve", []string{"-store-timeout", "500ms", "-drain-period", "20s"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || c.StoreTimeout != 500*time.Millisecond || c.DrainPeriod != 20*time.Second {
+		t.Fatalf("flags win: %v %v %v", c.StoreTimeout, c.DrainPeriod, err)
+	}
+	for _, bad := range [][]string{
+		{"-store-timeout", "30s"}, {"-store-timeout", "0s"}, {"-store-timeout", "50ms"}, {"-store-timeout", "soon"},
+		{"-drain-period", "-1s"}, {"-drain-period", "1h"},
+	} {
+		if _, err := loadConfig("serve", bad, none, io.Discard); err == nil || !strings.Contains(err.Error(), bad[0][1:]) {
+			t.Errorf("%v: %v, want refused", bad, err)
+		}
+	}
+}
+
+// TestSyncConfig: the Redis and sweep settings, their defaults and checks.
+func TestSyncConfig(t *testing.T) {
+	none := func(string) string { return "" }
+	c, err := loadConfig("serve", nil, none, io.Discard)
+	if err != nil || c.RedisURL != "" || c.RedisChannel != "rolegate:changes" || c.SweepInterval != 10*time.Second {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	env := map[string]string{"ROLEGATE_REDIS_URL": "redis://r:6379/1", "ROLEGATE_SWEEP_INTERVAL": "30s", "ROLEGATE_REDIS_CHANNEL": "x"}
+	c, err = loadConfig("serve", []string{"-sweep-interval", "2s"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || c.RedisURL != "redis://r:6379/1" || c.RedisChannel != "x" || c.SweepInterval != 2*time.Second {
+		t.Fatalf("from variables and flags: %+v %v", c, err)
+	}
+	for _, bad := range [][]string{{"-sweep-interval", "0"}, {"-sweep-interval", "soon"}, {"-redis-url", "127.0.0.1:6379"}, {"-redis-channel", ""}} {
+		if _, err := loadConfig("serve", bad, none, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+// The gRPC API is off unless asked for; the flag wins over the variable
+// (the start with each: systemtest's TestGRPCSetting).
+func TestGRPCSetting(t *testing.T) {
+	env := func(k string) string { return map[string]string{"ROLEGATE_GRPC_ADDR": "127.0.0.1:9"}[k] }
+	for _, c := range []struct {
+		args   []string
+		getenv func(string) string
+		want   string
+	}{
+		{nil, func(string) string { return "" }, ""},
+		{nil, env, "127.0.0.1:9"},
+		{[]string{"-grpc-addr", "127.0.0.1:10"}, env, "127.0.0.1:10"},
+	} {
+		cfg, err := loadConfig("serve", c.args, c.getenv, io.Discard)
+		if err != nil || cfg.GRPCAddr != c.want {
+			t.Fatalf("%v: %q %v, want %q", c.args, cfg.GRPCAddr, err, c.want)
+		}
 	}
 }

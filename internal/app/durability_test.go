@@ -1,8 +1,9 @@
-package main
+package app
 
 import (
 	"context"
 	"io"
+	"path/filepath"
 	"testing"
 )
 
@@ -36,4 +37,8 @@ func TestSQLiteSynchronousSetting(t *testing.T) {
 			t.Errorf("ROLEGATE_SQLITE_SYNCHRONOUS=%s was taken", bad)
 		}
 	}
+}
+
+func sqliteURL(t *testing.T) string {
+	return "sqlite://" + filepath.Join(t.TempDir(), "rolegate.db")
 }

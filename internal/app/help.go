@@ -1,11 +1,12 @@
-package main
+package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // overview is what `rolegate help` and `rolegate --help` print: the
@@ -15,7 +16,7 @@ const overview = `rolegate: a permission service, and the CLI that manages it.
 Usage:
   rolegate [command] [flags]
 
-Run the server (flags in single-dash style, each also a ROLEGATE_* variable):
+Run the server (each flag also a ROLEGATE_* variable):
   serve         serve the API and the console (the default command)
   migrate       apply the schema migrations and exit
   doctor        check that the stored rules match the roles (--fix repairs them)
@@ -33,45 +34,43 @@ Other:
   version       print the version, commit, build date and Go version (also --version)
   help          this text; "rolegate help COMMAND" for a command's flags
 
+Flags are --flag (a long flag written -flag is read the same).
+
 Docs: README.md, docs/cli.md, docs/configuration.md, docs/errors.md.
 `
 
-// serverCommands are the commands configured by loadConfig's flags.
-var serverCommands = map[string]string{
-	"serve":   "rolegate serve [flags]: serve the API and the console.",
-	"migrate": "rolegate migrate [flags]: apply the schema migrations and exit.",
-	"doctor":  "rolegate doctor [-fix] [flags]: check that the stored rules match the roles, users and assignments (exit 1 when not).",
-	"keys":    "rolegate keys rotate|list [flags]: make a new token signing key, or list them.",
+// helpCmd is `rolegate help [command]`: the overview, or a command's help
+// (its --help).
+func (x *cli) helpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:                "help [command]",
+		Short:              "The commands, or one command's flags",
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			return help(x.ctx, args, x.getenv, x.stdout, x.stderr)
+		},
+	}
 }
 
 // help prints the overview, or one command's help; an unknown command is a
 // usage error.
 func help(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || args[0] == "help" {
 		_, err := io.WriteString(stdout, overview)
 		return err
 	}
-	cmd := args[0]
-	switch {
-	case cmd == "version":
+	if args[0] == "version" {
 		_, err := fmt.Fprintln(stdout, "rolegate version [-o json]: print the version, commit, build date and Go version.")
 		return err
-	case cmd == "help":
-		_, err := io.WriteString(stdout, overview)
-		return err
-	case cliCommands[cmd]:
-		// Cobra's help of the command (and of a subcommand: help roles apply).
-		return runCLI(ctx, append(append([]string{}, args...), "--help"), getenv, stdout, stderr)
-	case serverCommands[cmd] != "":
-		fmt.Fprintf(stdout, "%s\n\nEvery flag is also a ROLEGATE_* variable (docs/configuration.md); a flag given wins.\n\nFlags:\n", serverCommands[cmd])
-		// loadConfig prints its flags and answers -help with errUsage.
-		if _, err := loadConfig(cmd, []string{"-help"}, getenv, stdout); err != nil && !errors.Is(err, errUsage) {
-			return err
-		}
-		return nil
 	}
-	fmt.Fprintf(stderr, "rolegate: no command %q; commands: %s\n", cmd, strings.Join(commandNames(), ", "))
-	return errUsage
+	for _, name := range commandNames() {
+		if args[0] == name {
+			// The command's help (and a subcommand's: help roles apply).
+			return execute(ctx, append(append([]string{}, args...), "--help"), getenv, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "rolegate: no command %q; commands: %s\n", args[0], strings.Join(commandNames(), ", "))
+	return ErrUsage
 }
 
 func commandNames() []string {

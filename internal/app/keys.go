@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -66,7 +66,7 @@ func keys(ctx context.Context, cfg Config, sub string, out io.Writer) error {
 		}
 		return nil
 	}
-	return errUsage
+	return ErrUsage
 }
 
 func storage(k policy.KeyInfo) string {

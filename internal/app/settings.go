@@ -1,13 +1,14 @@
-package main
+package app
 
 import (
-	"flag"
 	"fmt"
 	"log/slog"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/rolegate/rolegate/adapters"
 )
@@ -17,7 +18,7 @@ import (
 // line wins over the variable, the variable over the built-in default. An
 // empty variable is unset.
 type settings struct {
-	fs     *flag.FlagSet
+	fs     *pflag.FlagSet
 	getenv func(string) string
 	// envErr is the first boolean variable that is not true or false.
 	envErr error
@@ -25,7 +26,7 @@ type settings struct {
 	checked []interface{ failure() error }
 }
 
-// variable names the variable of a flag: -max-entities is
+// variable names the variable of a flag: --max-entities is
 // ROLEGATE_MAX_ENTITIES.
 func variable(flagName string) string {
 	return "ROLEGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
@@ -48,7 +49,7 @@ func (s *settings) str(p *string, name, def, help string) {
 }
 
 // secret is a setting taken as it is given, like str, whose value is never
-// shown: -help prints no default for it, so a token or key given by its
+// shown: --help prints no default for it, so a token or key given by its
 // variable does not reach a terminal, a log of the help or a screenshot.
 func (s *settings) secret(p *string, name, help string) {
 	if v, ok := s.env(name); ok {
@@ -57,10 +58,11 @@ func (s *settings) secret(p *string, name, help string) {
 	s.fs.Var(secretValue{p}, name, usage(name, help))
 }
 
-// secretValue is a flag.Value that shows nothing of what it holds.
+// secretValue is a pflag.Value that shows nothing of what it holds.
 type secretValue struct{ p *string }
 
 func (secretValue) String() string { return "" }
+func (secretValue) Type() string   { return "string" }
 
 func (v secretValue) Set(text string) error {
 	*v.p = text
@@ -68,7 +70,7 @@ func (v secretValue) Set(text string) error {
 }
 
 // address is a setting taken as it is given, like str, holding a URL that
-// may carry a password: -help shows its default with the password hidden.
+// may carry a password: --help shows its default with the password hidden.
 func (s *settings) address(p *string, name, def, help string) {
 	*p = def
 	if v, ok := s.env(name); ok {
@@ -77,8 +79,10 @@ func (s *settings) address(p *string, name, def, help string) {
 	s.fs.Var(addressValue{p}, name, usage(name, help))
 }
 
-// addressValue is a flag.Value that shows its URL without a password.
+// addressValue is a pflag.Value that shows its URL without a password.
 type addressValue struct{ p *string }
+
+func (addressValue) Type() string { return "url" }
 
 func (v addressValue) String() string {
 	if v.p == nil || *v.p == "" {
@@ -121,7 +125,7 @@ func typed[T any](s *settings, p *T, name string, def T, parse func(string) (T, 
 	s.fs.Var(v, name, usage(name, help))
 }
 
-// show writes a default as it would be given, for -help.
+// show writes a default as it would be given, for --help.
 func show(v any) string {
 	switch v := v.(type) {
 	case []string:
@@ -142,7 +146,7 @@ func (s *settings) refused() error {
 	return nil
 }
 
-// setting is a flag.Value of type T. A text it refuses is kept as its error
+// setting is a pflag.Value of type T. A text it refuses is kept as its error
 // rather than returned to the flag package: the message stays the program's
 // (naming the setting; exit 1, as any refused value, not 2 with the usage),
 // and a value given on the command line replaces a refused one from the
@@ -174,6 +178,20 @@ func (v *setting[T]) Set(text string) error {
 }
 
 func (v *setting[T]) failure() error { return v.err }
+
+// Type names the value in --help: the type of T (int, duration, ...).
+func (v *setting[T]) Type() string {
+	var zero T
+	switch any(zero).(type) {
+	case time.Duration:
+		return "duration"
+	case slog.Level:
+		return "level"
+	case []string:
+		return "strings"
+	}
+	return fmt.Sprintf("%T", zero)
+}
 
 // integer parses a decimal integer from min to max.
 func integer[T int | int64](min, max T, why string) func(string) (T, error) {
@@ -234,4 +252,31 @@ func oneOf(why string, words ...string) func(string) (string, error) {
 		}
 		return "", fmt.Errorf("%q %s", s, why)
 	}
+}
+
+// singleDash reads a long flag written with one dash (-max-entities, the
+// style of the server's flags before they joined the command tree, still in
+// scripts and docs) as written with two; shorthands (-e, -o) stay as they are.
+// Arguments after "--" are left alone.
+func singleDash(fs *pflag.FlagSet, args []string) []string {
+	return longSingleDash(func(name string) bool { return fs.Lookup(name) != nil }, args)
+}
+
+// longSingleDash is singleDash for the flags known says exist.
+func longSingleDash(known func(name string) bool, args []string) []string {
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		name, _, _ := strings.Cut(a[1:], "=")
+		if len(name) > 1 && known(name) {
+			out[i] = "-" + a
+		}
+	}
+	return out
 }

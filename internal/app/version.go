@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/json"
@@ -6,18 +6,21 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/spf13/cobra"
 )
 
-// Set at build time by the release recipe (scripts/release.sh):
+// Version, Commit and Date are the build's stamp, set by cmd/rolegate from
+// its -ldflags (scripts/release.sh, Dockerfile):
 //
 //	go build -ldflags "-X main.version=v1.2.0 -X main.commit=abc123 -X main.date=2026-12-05T16:00:00Z"
 //
 // Left empty, they are taken from the build info: the module's version
 // under `go install module@version`, the VCS stamp of a build in a checkout.
 var (
-	version string
-	commit  string
-	date    string
+	Version string
+	Commit  string
+	Date    string
 )
 
 // buildVersion is what `rolegate version` prints.
@@ -32,7 +35,7 @@ type buildVersion struct {
 // currentVersion merges the -ldflags values with the build info; what
 // neither knows is "unknown" (version: "devel"), never empty.
 func currentVersion() buildVersion {
-	v := buildVersion{Version: version, Commit: commit, Date: date, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	v := buildVersion{Version: Version, Commit: Commit, Date: Date, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if v.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			v.Version = bi.Main.Version
@@ -46,7 +49,7 @@ func currentVersion() buildVersion {
 				v.Commit = s.Value
 			case s.Key == "vcs.time" && v.Date == "":
 				v.Date = s.Value
-			case s.Key == "vcs.modified" && s.Value == "true" && commit == "" && v.Commit != "":
+			case s.Key == "vcs.modified" && s.Value == "true" && Commit == "" && v.Commit != "":
 				v.Commit += "-dirty"
 			}
 		}
@@ -63,17 +66,31 @@ func currentVersion() buildVersion {
 	return v
 }
 
-// printVersion writes the version for people, or as JSON with -o json.
-func printVersion(w io.Writer, args []string) error {
-	switch {
-	case len(args) == 0:
-	case len(args) == 2 && (args[0] == "-o" || args[0] == "--output" || args[0] == "-output") && args[1] == "json":
+// versionCmd is `rolegate version [-o json]` (also rolegate --version).
+func (x *cli) versionCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "version [-o json]",
+		Short: "Print the version, commit, build date and Go version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return printVersion(x.stdout, output)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output: text or json")
+	return cmd
+}
+
+// printVersion writes the version for people (output "text"), or as JSON.
+func printVersion(w io.Writer, output string) error {
+	switch output {
+	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(currentVersion())
-	case len(args) == 2 && (args[0] == "-o" || args[0] == "--output" || args[0] == "-output") && args[1] == "text":
+	case "text":
 	default:
-		return fmt.Errorf("%w: rolegate version [-o json]", errUsage)
+		return fmt.Errorf("%w: rolegate version [-o json]", ErrUsage)
 	}
 	v := currentVersion()
 	_, err := fmt.Fprintf(w, "rolegate %s\ncommit:     %s\nbuilt:      %s\ngo version: %s\nplatform:   %s\n", v.Version, v.Commit, v.Date, v.GoVersion, v.Platform)
