@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // Faults of a database that hangs: a TCP proxy that stops forwarding (the
@@ -25,149 +25,10 @@ import (
 // storage_unavailable with Retry-After within the store timeout, and none of
 // them may commit afterwards.
 
-// gateProxy forwards a local port to a TCP address; paused, it holds every
-// byte (both ways) until resumed; armed, it holds the next COMMIT a client
-// sends for a while, then forwards it.
-type gateProxy struct {
-	t      *testing.T
-	target string
-	ln     net.Listener
-
-	mu      sync.Mutex
-	open    chan struct{} // closed while forwarding; a new one while paused
-	hold    time.Duration // > 0: hold the next COMMIT this long
-	held    chan struct{} // closed when a COMMIT was held back
-	stopped bool
-	conns   []net.Conn
-}
-
-func startGateProxy(t *testing.T, target string) *gateProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &gateProxy{t: t, target: target, ln: ln, open: make(chan struct{})}
-	close(p.open)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *gateProxy) addr() string { return p.ln.Addr().String() }
-
-// pause stops forwarding: what is sent waits in the proxy.
-func (p *gateProxy) pause() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.open = make(chan struct{})
-}
-
-// resume forwards again, what waited first.
-func (p *gateProxy) resume() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	select {
-	case <-p.open:
-	default:
-		close(p.open)
-	}
-}
-
-// holdNextCommit holds the next COMMIT sent to the database for d; the
-// channel is closed when it is caught.
-func (p *gateProxy) holdNextCommit(d time.Duration) <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.hold, p.held = d, make(chan struct{})
-	return p.held
-}
-
-func (p *gateProxy) gate() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.open
-}
-
-func (p *gateProxy) pipe(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.stopped {
-		p.mu.Unlock()
-		c.Close()
-		up.Close()
-		return
-	}
-	p.conns = append(p.conns, c, up)
-	p.mu.Unlock()
-	// Each way ends by closing where it writes to, after forwarding what it
-	// holds: a COMMIT held back still arrives after its client went away.
-	go p.copy(up, c, true)
-	go p.copy(c, up, false)
-}
-
-func (p *gateProxy) copy(dst, src net.Conn, toDatabase bool) {
-	defer dst.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			<-p.gate()
-			if toDatabase {
-				p.maybeHold(buf[:n])
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// maybeHold sleeps when armed and b holds a COMMIT (PostgreSQL's simple
-// query protocol: pgx commits with the query "commit").
-func (p *gateProxy) maybeHold(b []byte) {
-	if !bytes.Contains(bytes.ToLower(b), []byte("commit\x00")) {
-		return
-	}
-	p.mu.Lock()
-	d, held := p.hold, p.held
-	p.hold = 0
-	p.mu.Unlock()
-	if d > 0 {
-		close(held)
-		time.Sleep(d)
-	}
-}
-
-func (p *gateProxy) stop() {
-	p.resume()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stopped = true
-	p.ln.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-}
-
 // throughGate returns a new PostgreSQL schema's or MySQL database's URL, and
-// the same through a new gateProxy.
-func throughGate(t *testing.T, dialect string) (string, string, *gateProxy) {
+// the same through a new proxy (testkit.Proxy: paused, it holds every byte
+// until resumed; armed, it holds the next COMMIT back for a while).
+func throughGate(t *testing.T, dialect string) (string, string, *testkit.Proxy) {
 	t.Helper()
 	var db string
 	if dialect == "postgres" {
@@ -179,8 +40,8 @@ func throughGate(t *testing.T, dialect string) (string, string, *gateProxy) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := startGateProxy(t, u.Host)
-	through := strings.Replace(db, "@"+u.Host, "@"+px.addr(), 1)
+	px := testkit.StartProxy(t, u.Host)
+	through := strings.Replace(db, "@"+u.Host, "@"+px.Addr(), 1)
 	if through == db {
 		t.Fatalf("the test database URL %s names no user@host", adapters.RedactURL(db))
 	}
@@ -268,7 +129,7 @@ func testWritesAnswer503WhenDatabaseHangs(t *testing.T, dialect string) {
 		t.Fatal("before the hang")
 	}
 
-	px.pause()
+	px.Pause()
 	writes := []struct {
 		method, path string
 		body         any
@@ -303,7 +164,7 @@ func testWritesAnswer503WhenDatabaseHangs(t *testing.T, dialect string) {
 		t.Errorf("/readyz while the database hangs: %d", st)
 	}
 
-	px.resume()
+	px.Resume()
 	took := within(t, 20*time.Second, "writes succeed again", func() bool {
 		return sendOnce(s.base, "POST", "/v1/entities/acme/users", map[string]any{"id": "after"}).status == 201
 	})
@@ -360,7 +221,7 @@ func TestWriteCannotCommitAfterItsDeadline(t *testing.T) {
 	done := make(chan answer, 1)
 	go func() { done <- sendOnce(s.base, "POST", "/v1/entities/acme/users", map[string]any{"id": "late"}) }()
 	time.Sleep(300 * time.Millisecond) // the write waits on the lock
-	held := px.holdNextCommit(1500 * time.Millisecond)
+	held := px.HoldNextCommit(1500 * time.Millisecond)
 	time.Sleep(900 * time.Millisecond)
 	if err := lock.Rollback(); err != nil { // 1.2 s of the 2 s gone
 		t.Fatal(err)

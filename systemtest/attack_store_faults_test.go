@@ -4,15 +4,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // Faults of the store (issue 22). The database is reached through a TCP
-// proxy in the test (startProxy) that is stopped to cut it off: new
+// proxy in the test (testkit.StartProxy) that is cut (Cut) to cut it off: new
 // connections are refused and open ones cut.
 
 // throughProxy returns a PostgreSQL URL of a new schema reached through a
 // proxy of its own, and the proxy.
-func throughProxy(t *testing.T) (string, *proxy) {
+func throughProxy(t *testing.T) (string, *testkit.Proxy) {
 	t.Helper()
 	db := postgresURL(t)
 	target := "127.0.0.1:5432"
@@ -20,8 +22,8 @@ func throughProxy(t *testing.T) (string, *proxy) {
 		rest := db[i+1:]
 		target = rest[:strings.IndexAny(rest, "/?")]
 	}
-	px := startProxy(t, target)
-	return strings.Replace(db, target, px.addr(), 1), px
+	px := testkit.StartProxy(t, target)
+	return strings.Replace(db, target, px.Addr(), 1), px
 }
 
 // One check with a min_revision this instance cannot reach, while the
@@ -39,7 +41,7 @@ func TestAttackMinRevisionDuringOutage(t *testing.T) {
 	}
 	ask := map[string]any{"entity_id": "acme", "user_id": "u", "object_type": "doc", "action": "read", "min_revision": 999999}
 
-	px.stop()
+	px.Cut()
 	plain := 0
 	for i := 0; i < 3; i++ {
 		start := time.Now()
@@ -63,7 +65,7 @@ func TestAttackMinRevisionDuringOutage(t *testing.T) {
 		t.Fatalf("/readyz during the outage: %d", st)
 	}
 
-	px.start()
+	px.Restore()
 	var rev int64
 	within(t, 15*time.Second, "writes succeed again", func() bool {
 		st, h, _ := s.call("PATCH", "/v1/entities/acme/roles/"+role, map[string]any{"permissions": rights("memo")})

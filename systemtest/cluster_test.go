@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate/internal/app"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 func rights(obj string) map[string]any {
@@ -234,8 +235,8 @@ func TestDatabaseOutage(t *testing.T) {
 		rest := db[i+1:]
 		target = rest[:strings.IndexAny(rest, "/?")]
 	}
-	px := startProxy(t, target)
-	through := strings.Replace(db, target, px.addr(), 1)
+	px := testkit.StartProxy(t, target)
+	through := strings.Replace(db, target, px.Addr(), 1)
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": through, "ROLEGATE_SWEEP_INTERVAL": "200ms"})
 	role := seedReader(s, "acme")
 	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "billing", "entity_id": "acme", "scopes": []string{"check"}})
@@ -256,7 +257,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatalf("client's check before the outage: %d %v", st, out)
 	}
 
-	px.stop()
+	px.Cut()
 	// Checks keep answering, longer than the 5 s after which a client's
 	// existence is asked of the store again.
 	end := time.Now().Add(7 * time.Second)
@@ -292,7 +293,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatalf("read during the outage: %d %v", st, out)
 	}
 
-	px.start()
+	px.Restore()
 	took := within(t, 15*time.Second, "writes succeed again", func() bool {
 		st, _, _ := s.call("PATCH", "/v1/entities/acme/roles/"+role, map[string]any{"permissions": rights("memo")})
 		return st == 200
