@@ -2,151 +2,24 @@ package systemtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate/adapters"
-	"github.com/rolegate/rolegate/internal/testkit"
-
-	"github.com/rolegate/rolegate/internal/app"
 )
 
-// Helpers of the tests with several instances, Redis and outages: real
-// rolegate processes (this test binary run again as the server), a private
-// PostgreSQL schema per test, a private redis-server, and a TCP proxy to cut
-// the database off.
-
-// childEnv, when set in a process's environment, makes this test binary the
-// rolegate server instead of running the tests (see TestMain).
-const childEnv = "ROLEGATE_TEST_CHILD"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "serve" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err := app.Run(ctx, []string{"serve"}, os.Getenv, os.Stdout, os.Stderr)
-		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "rolegate:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	if err := installContract(); err != nil {
-		fmt.Fprintln(os.Stderr, "api/openapi.yaml:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	summary, violations := contractReport()
-	fmt.Fprintln(os.Stderr, summary)
-	if len(violations) > 0 {
-		for _, v := range violations {
-			fmt.Fprintln(os.Stderr, "  "+v)
-		}
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// process is a rolegate server in a process of its own.
-type process struct {
-	*server
-	cmd  *exec.Cmd
-	kill func() // SIGKILL: no draining, no goodbye
-}
-
-// startProcess runs rolegate serve in a new process with the given variables
-// (and none of this process's other ROLEGATE_ ones) and waits until it
-// listens.
-func startProcess(t *testing.T, env map[string]string) *process {
-	t.Helper()
-	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_ADMIN_TOKEN": testToken, "ROLEGATE_DRAIN_PERIOD": "0s"}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ROLEGATE_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, childEnv+"=serve")
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{server: &server{t: t}, cmd: cmd}
-	exited := make(chan error, 1)
-	addr := testkit.WatchLog(stdout, func(line []byte) {
-		p.mu.Lock()
-		p.out.Write(line)
-		p.out.WriteByte('\n')
-		p.mu.Unlock()
-	}, func() { exited <- cmd.Wait() })
-	unwatch := func() {}
-	select {
-	case a, ok := <-addr:
-		if !ok {
-			t.Fatalf("rolegate process did not start: %v\n%s", <-exited, p.output())
-		}
-		p.base = "http://" + a
-		unwatch = watchServer(p.base)
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("rolegate process did not start within 60 s\n%s", p.output())
-	}
-	var once sync.Once
-	var stopErr error
-	p.stop = func() error {
-		once.Do(func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case stopErr = <-exited:
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				stopErr = errors.Join(errors.New("did not stop within 30 s of SIGTERM"), <-exited)
-			}
-			unwatch()
-		})
-		return stopErr
-	}
-	p.kill = func() {
-		once.Do(func() {
-			cmd.Process.Kill()
-			stopErr = <-exited
-			unwatch()
-		})
-	}
-	t.Cleanup(func() {
-		if err := p.stop(); err != nil && !t.Failed() && !strings.Contains(err.Error(), "killed") {
-			t.Errorf("rolegate process: %v\n%s", err, p.output())
-		}
-		if t.Failed() {
-			t.Logf("output of the rolegate process at %s:\n%s", p.base, p.output())
-		}
-	})
-	return p
-}
+// Helpers of the tests with several instances, Redis and outages: a private
+// PostgreSQL schema per test and a private redis-server (the rolegate
+// processes: harness_test.go; the proxy that cuts the database off:
+// testkit.Proxy).
 
 // postgresURL returns the URL of a new schema of the test PostgreSQL server,
 // dropped when the test ends; the test is skipped without a server.

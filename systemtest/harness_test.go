@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,11 +23,19 @@ import (
 	"github.com/rolegate/rolegate/internal/app"
 )
 
+// The harness of the system tests: the real program (internal/app) on
+// 127.0.0.1:0, configured by ROLEGATE_* variables, started in this process
+// (startServer, launch) or in a process of its own (startProcess: this test
+// binary run again as the server, for SIGKILL and clusters); every exchange
+// with it checked against the OpenAPI document (contract_test.go, from
+// TestMain). The network's faults between: testkit.Proxy. Tests outside this
+// module's main suite start the built binary (testkit.Start).
+
 // testToken is the admin token of the test servers: at least 32 characters,
 // as the program requires.
 const testToken = "test-admin-token-0123456789abcdef"
 
-// server is the real program running in this process on 127.0.0.1:0.
+// server is the real program on 127.0.0.1:0, in this process or another.
 type server struct {
 	t    *testing.T
 	base string
@@ -63,11 +75,7 @@ func (s *server) output() string {
 // listens.
 func startServer(t *testing.T, env map[string]string, args ...string) *server {
 	t.Helper()
-	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_ADMIN_TOKEN": testToken, "ROLEGATE_DRAIN_PERIOD": "0s"}
-	for k, v := range env {
-		vars[k] = v
-	}
-	s, err := launch(t, vars, args...)
+	s, err := launch(t, serverVars(env), args...)
 	if err != nil {
 		t.Fatalf("server did not start: %v", err)
 	}
@@ -88,12 +96,7 @@ func launch(t *testing.T, vars map[string]string, args ...string) (*server, erro
 		pw.CloseWithError(fmt.Errorf("program ended: %v", err))
 		done <- err
 	}()
-	addr := testkit.WatchLog(pr, func(line []byte) {
-		s.mu.Lock()
-		s.out.Write(line)
-		s.out.WriteByte('\n')
-		s.mu.Unlock()
-	}, nil)
+	addr := s.watchLog(pr, nil)
 	unwatch := func() {}
 	select {
 	case a, ok := <-addr:
@@ -120,6 +123,140 @@ func launch(t *testing.T, vars map[string]string, args ...string) (*server, erro
 	}
 	t.Cleanup(func() { _ = s.stop() })
 	return s, nil
+}
+
+// serverVars are the variables of a test server: on 127.0.0.1:0, a JSON
+// log (read for the address), the admin token testToken, no drain; env's
+// win.
+func serverVars(env map[string]string) map[string]string {
+	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_ADMIN_TOKEN": testToken, "ROLEGATE_DRAIN_PERIOD": "0s"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	return vars
+}
+
+// watchLog keeps the program's log read from r, and sends the address it
+// listens on (testkit.WatchLog).
+func (s *server) watchLog(r io.Reader, after func()) <-chan string {
+	return testkit.WatchLog(r, func(line []byte) {
+		s.mu.Lock()
+		s.out.Write(line)
+		s.out.WriteByte('\n')
+		s.mu.Unlock()
+	}, after)
+}
+
+// childEnv, when set in a process's environment, makes this test binary the
+// rolegate server instead of running the tests (see TestMain).
+const childEnv = "ROLEGATE_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "serve" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := app.Run(ctx, []string{"serve"}, os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rolegate:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if err := installContract(); err != nil {
+		fmt.Fprintln(os.Stderr, "api/openapi.yaml:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	summary, violations := contractReport()
+	fmt.Fprintln(os.Stderr, summary)
+	if len(violations) > 0 {
+		for _, v := range violations {
+			fmt.Fprintln(os.Stderr, "  "+v)
+		}
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// process is a rolegate server in a process of its own.
+type process struct {
+	*server
+	cmd  *exec.Cmd
+	kill func() // SIGKILL: no draining, no goodbye
+}
+
+// startProcess runs rolegate serve in a new process with the given variables
+// (and none of this process's other ROLEGATE_ ones) and waits until it
+// listens.
+func startProcess(t *testing.T, env map[string]string) *process {
+	t.Helper()
+	vars := serverVars(env)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ROLEGATE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, childEnv+"=serve")
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{server: &server{t: t}, cmd: cmd}
+	exited := make(chan error, 1)
+	addr := p.watchLog(stdout, func() { exited <- cmd.Wait() })
+	unwatch := func() {}
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatalf("rolegate process did not start: %v\n%s", <-exited, p.output())
+		}
+		p.base = "http://" + a
+		unwatch = watchServer(p.base)
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("rolegate process did not start within 60 s\n%s", p.output())
+	}
+	var once sync.Once
+	var stopErr error
+	p.stop = func() error {
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case stopErr = <-exited:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				stopErr = errors.Join(errors.New("did not stop within 30 s of SIGTERM"), <-exited)
+			}
+			unwatch()
+		})
+		return stopErr
+	}
+	p.kill = func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			stopErr = <-exited
+			unwatch()
+		})
+	}
+	t.Cleanup(func() {
+		if err := p.stop(); err != nil && !t.Failed() && !strings.Contains(err.Error(), "killed") {
+			t.Errorf("rolegate process: %v\n%s", err, p.output())
+		}
+		if t.Failed() {
+			t.Logf("output of the rolegate process at %s:\n%s", p.base, p.output())
+		}
+	})
+	return p
 }
 
 // call sends a request with the admin token and decodes the JSON answer.
@@ -210,86 +347,3 @@ func errCode(out map[string]any) string {
 func sqliteURL(t *testing.T) string {
 	return "sqlite://" + filepath.Join(t.TempDir(), "rolegate.db")
 }
-
-// authzFile is testdata/authz.json: authorization behaviour as data.
-type authzFile struct {
-	Cases []struct {
-		Name  string            `json:"name"`
-		Roles []json.RawMessage `json:"roles"`
-		Users []struct {
-			ID     string    `json:"id"`
-			Roles  *[]string `json:"roles"`
-			Scoped []struct {
-				Role  string `json:"role"`
-				Scope string `json:"scope"`
-			} `json:"scoped"`
-		} `json:"users"`
-		Checks []struct {
-			User       string `json:"user"`
-			ObjectType string `json:"object_type"`
-			Action     string `json:"action"`
-			OwnerID    string `json:"owner_id"`
-			Scope      string `json:"scope"`
-			Allowed    bool   `json:"allowed"`
-			Permission string `json:"permission"`
-		} `json:"checks"`
-	} `json:"cases"`
-}
-
-func loadAuthz(t *testing.T) authzFile {
-	data, err := os.ReadFile("../testdata/authz.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f authzFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-// TestAuthorizationTableHTTP runs the authorization table through the HTTP
-// API of the real server.
-func TestAuthorizationTableHTTP(t *testing.T) {
-	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
-	for i, c := range loadAuthz(t).Cases {
-		t.Run(c.Name, func(t *testing.T) {
-			s.t = t
-			ent := fmt.Sprintf("authz-%d", i)
-			s.must(201, "POST", "/v1/entities", map[string]any{"id": ent})
-			roleIDs := map[string]string{}
-			list := s.must(200, "GET", "/v1/entities/"+ent+"/roles?role_type=system", nil)
-			for _, r := range list["data"].([]any) {
-				r := r.(map[string]any)
-				roleIDs[r["name"].(string)] = r["id"].(string)
-			}
-			for _, raw := range c.Roles {
-				r := s.must(201, "POST", "/v1/entities/"+ent+"/roles", raw)
-				roleIDs[r["name"].(string)] = r["id"].(string)
-			}
-			for _, u := range c.Users {
-				body := map[string]any{"id": u.ID}
-				if u.Roles != nil {
-					ids := []string{}
-					for _, name := range *u.Roles {
-						ids = append(ids, roleIDs[name])
-					}
-					body["role_ids"] = ids
-				}
-				s.must(201, "POST", "/v1/entities/"+ent+"/users", body)
-				for _, sc := range u.Scoped {
-					s.must(200, "PUT", "/v1/entities/"+ent+"/users/"+urlPath(u.ID)+"/roles/"+roleIDs[sc.Role], map[string]any{"scope": sc.Scope})
-				}
-			}
-			for _, ch := range c.Checks {
-				out := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": ent, "user_id": ch.User,
-					"object_type": ch.ObjectType, "action": ch.Action, "owner_id": ch.OwnerID, "scope": ch.Scope})
-				if out["allowed"] != ch.Allowed || out["permission"] != ch.Permission {
-					t.Errorf("check %+v: got allowed=%v permission=%v, want %v %v", ch, out["allowed"], out["permission"], ch.Allowed, ch.Permission)
-				}
-			}
-		})
-	}
-}
-
-func urlPath(s string) string { return strings.ReplaceAll(s, "|", "%7C") }
