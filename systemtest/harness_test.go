@@ -84,7 +84,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *server {
 
 // launch runs the program in this process with exactly vars and waits until
 // it listens (the server, stopped when the test ends), or until it ends
-// without listening (what run returned).
+// without listening (what Run returned, and the server for what it printed).
 func launch(t *testing.T, vars map[string]string, args ...string) (*server, error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -102,7 +102,7 @@ func launch(t *testing.T, vars map[string]string, args ...string) (*server, erro
 	case a, ok := <-addr:
 		if !ok {
 			cancel()
-			return nil, <-done
+			return s, <-done
 		}
 		s.base = "http://" + a
 		unwatch = watchServer(s.base)

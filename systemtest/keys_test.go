@@ -1,62 +1,22 @@
 package systemtest
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/rolegate/rolegate/internal/app"
 )
 
-// syncBuffer is a writer read while the program writes to it.
-type syncBuffer struct {
-	mu   sync.Mutex
-	b    strings.Builder
-	seen func(string) // called with everything written so far
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.b.Write(p)
-	if w.seen != nil {
-		w.seen(w.b.String())
-	}
-	return len(p), nil
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-// serveOnce runs rolegate serve until it listens, then stops it; it returns
-// what it printed to stdout and stderr, and its error (one that refused to
-// start returns it without listening).
+// serveOnce runs rolegate serve (launch) until it listens, then stops it; it
+// returns what it printed to stdout and stderr, and its error (one that
+// refused to start returns it without listening).
 func serveOnce(t *testing.T, env map[string]string) (string, string, error) {
 	t.Helper()
-	vars := map[string]string{"ROLEGATE_ADDR": "127.0.0.1:0", "ROLEGATE_LOG_FORMAT": "json", "ROLEGATE_ADMIN_TOKEN": testToken, "ROLEGATE_DRAIN_PERIOD": "0s"}
-	for k, v := range env {
-		vars[k] = v
+	s, err := launch(t, serverVars(env))
+	if err == nil {
+		err = s.stop()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	stdout := &syncBuffer{seen: func(s string) {
-		if strings.Contains(s, `"msg":"listening"`) {
-			cancel()
-		}
-	}}
-	stderr := &syncBuffer{}
-	err := app.Run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, stdout, stderr)
-	if err == nil && !strings.Contains(stdout.String(), `"msg":"listening"`) {
-		t.Fatalf("serve ended without listening or an error:\n%s", stdout.String())
-	}
-	return stdout.String(), stderr.String(), err
+	return s.output(), s.terminal(), err
 }
 
 // The key encryption key through a database's life: none (a loud warning,
