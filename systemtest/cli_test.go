@@ -13,17 +13,8 @@ import (
 	"github.com/rolegate/rolegate/client"
 
 	"github.com/rolegate/rolegate/internal/app"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
-
-// buildCLI builds this program into dir.
-func buildCLI(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "rolegate")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/rolegate").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 type cliResult struct {
 	code           int
@@ -78,7 +69,7 @@ roles:
 `
 
 func TestCLI(t *testing.T) {
-	bin := buildCLI(t, t.TempDir())
+	bin := testkit.Binary(t)
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	env := map[string]string{"ROLEGATE_SERVER": s.base, "ROLEGATE_TOKEN": testToken}
 	ok := func(args ...string) string {

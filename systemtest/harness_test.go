@@ -167,6 +167,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	testkit.RemoveBinary()
 	summary, violations := contractReport()
 	fmt.Fprintln(os.Stderr, summary)
 	if len(violations) > 0 {

@@ -58,10 +58,16 @@ func Binary(t testing.TB) string {
 // Main runs the tests and removes the built binary; call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	RemoveBinary()
+	os.Exit(code)
+}
+
+// RemoveBinary removes the binary Binary built, for a TestMain of its own
+// (after m.Run).
+func RemoveBinary() {
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
-	os.Exit(code)
 }
 
 // Server is a rolegate process.
