@@ -1,107 +1,96 @@
-package policy
+package changes
 
 import (
 	"context"
 	"time"
 )
 
-// The change log: every write through the Service appends, in its own
-// transaction, what it changed in the entity's policy (its Delta) under the
-// revision it took the entity to. An instance holding an older revision reads
-// the entries after it and applies them in order instead of reloading the
-// entity; it reloads in full only when the log does not reach back (entries
-// trimmed, a revision written without one, or one marked ChangeReload: an
-// entity made or repaired by the doctor, a change too large to carry). Each
-// entry also carries what the write touched (feeditems.go): the changes feed
-// for clients (feed.go) reads those.
+// The change log: every write appends, in its own transaction, what it
+// changed in the entity's policy (the engine's delta, encoded) under the
+// revision it took the entity to, and the items it touched (feeditems.go).
+// An instance holding an older revision applies the entries after it instead
+// of reloading; it reloads in full when the log does not reach back (entries
+// trimmed, a revision written without one, or an EntryReload: an entity made
+// or repaired by the doctor, a change too large to carry).
 
-// PolicyChange is one entry of the change log.
-type PolicyChange struct {
+// Entry is one entry of the change log.
+type Entry struct {
 	EntityID string
 	Revision int64
-	Kind     string // ChangeDelta or ChangeReload
-	Payload  []byte // the Delta, encoded (ChangeDelta)
+	Kind     string // EntryDelta or EntryReload
+	Payload  []byte // the encoded delta (EntryDelta)
 	At       time.Time
-	// Items are what the write touched (roles, users, assignments: see
-	// feeditems.go), encoded; nil in entries logged before they were kept.
-	// The changes feed reads them; catching up does not.
+	// Items are what the write touched, encoded; nil in entries logged
+	// before they were kept. The feed reads them; catching up does not.
 	Items []byte
 }
 
-// The kinds of change log entries.
+// The kinds of entries.
 const (
-	// ChangeDelta carries the write's Delta.
-	ChangeDelta = "delta"
-	// ChangeReload marks a change too large to carry (or not expressible as a
-	// delta): readers reload the entity in full.
-	ChangeReload = "reload"
+	// EntryDelta carries the write's delta.
+	EntryDelta = "delta"
+	// EntryReload marks a change too large to carry (or not a delta):
+	// readers reload the entity in full.
+	EntryReload = "reload"
 )
 
-// ChangeLogKeep is how many revisions of an entity the log keeps; a write
-// trims what is older.
-const ChangeLogKeep = 1000
+// Keep is how many revisions of an entity the log keeps; a write trims what
+// is older.
+const Keep = 1000
 
-// maxChangePayload bounds a logged delta; a larger change is logged as
-// ChangeReload.
-const maxChangePayload = 256 << 10
+// maxPayload bounds a logged delta; a larger change is logged as EntryReload.
+const maxPayload = 256 << 10
 
-// ChangeLog reads the change log. Stores that keep one implement it; the
-// engine uses it when its loader does.
-type ChangeLog interface {
+// LogStore appends to the change log, inside a write's transaction.
+type LogStore interface {
+	// AppendPolicyChange appends an entry and removes the entity's entries
+	// older than its last keep revisions.
+	AppendPolicyChange(c Entry, keep int) error
+}
+
+// LogReader reads the change log. Stores that keep one implement it; the
+// engine catches up from it when its loader does.
+type LogReader interface {
 	// PolicyChanges returns the entity's current revision and creation time,
 	// and the logged changes of the revisions after `after` up to the
 	// current one, in order (at most max of them; none when more than max
 	// revisions separate them). ErrNotFound for an unknown entity.
-	PolicyChanges(ctx context.Context, entityID string, after int64, max int) (revision int64, created time.Time, changes []PolicyChange, err error)
+	PolicyChanges(ctx context.Context, entityID string, after int64, max int) (revision int64, created time.Time, changes []Entry, err error)
 }
 
-// logChange appends a write's delta and the items it touched to the change
-// log, inside its transaction.
-func logChange(tx Tx, entityID string, rev int64, now time.Time, d Delta, t *touched) error {
+// Append logs a write: payload is its encoded delta, nil when it cannot be
+// carried as one (readers reload); t is what it touched.
+func Append(tx LogStore, entityID string, rev int64, now time.Time, payload []byte, t *Touched) error {
 	items, err := encodeItems(t.items, t.all)
 	if err != nil {
 		return err
 	}
-	c := PolicyChange{EntityID: entityID, Revision: rev, Kind: ChangeReload, At: now, Items: items}
-	if !d.Full {
-		b, err := d.Encode()
-		if err != nil {
-			return err
-		}
-		if len(b) <= maxChangePayload {
-			c.Kind, c.Payload = ChangeDelta, b
-		}
+	c := Entry{EntityID: entityID, Revision: rev, Kind: EntryReload, At: now, Items: items}
+	if payload != nil && len(payload) <= maxPayload {
+		c.Kind, c.Payload = EntryDelta, payload
 	}
-	return tx.AppendPolicyChange(c, ChangeLogKeep)
+	return tx.AppendPolicyChange(c, Keep)
 }
 
-// catchUpFromLog brings a held snapshot s to the store's current revision by
-// applying the logged deltas after it. It returns nil (and no error) when the
-// log cannot do it: the caller reloads in full.
-func (e *Engine) catchUpFromLog(ctx context.Context, s *snapshot) (*snapshot, error) {
-	log, ok := e.loader.(ChangeLog)
-	if !ok || s == nil || !s.exists {
-		return nil, nil
+// Deltas returns the logged deltas that take an entity held at revision
+// held (made at created) to the store's current revision, in order. ok is
+// false when the log cannot: unknown now, made anew under the same id, or an
+// entry missing or not a delta. The caller then reloads in full.
+func Deltas(ctx context.Context, log LogReader, entityID string, held int64, created time.Time) (deltas [][]byte, ok bool) {
+	rev, made, entries, err := log.PolicyChanges(ctx, entityID, held, Keep)
+	if err != nil || !made.Equal(created) || rev < held {
+		return nil, false
 	}
-	rev, created, changes, err := log.PolicyChanges(ctx, s.entityID, s.revision, ChangeLogKeep)
-	if err != nil || !created.Equal(s.created) || rev < s.revision {
-		return nil, nil // unknown now, or another entity of the same id: reload
-	}
-	next := s
-	for _, c := range changes {
-		if c.Revision != next.revision+1 || c.Kind != ChangeDelta {
-			return nil, nil
+	next := held
+	for _, c := range entries {
+		if c.Revision != next+1 || c.Kind != EntryDelta {
+			return nil, false
 		}
-		d, err := DecodeDelta(c.Payload)
-		if err != nil || d.Full {
-			return nil, nil
-		}
-		if next, err = next.apply(c.Revision, d); err != nil {
-			return nil, nil
-		}
+		deltas = append(deltas, c.Payload)
+		next = c.Revision
 	}
-	if next.revision != rev {
-		return nil, nil
+	if next != rev {
+		return nil, false
 	}
-	return next, nil
+	return deltas, true
 }

@@ -1,39 +1,37 @@
-package policy
+package changes
 
 import (
 	"encoding/json"
 	"fmt"
+
 	"github.com/rolegate/rolegate"
 )
 
-// What a write touched, for the changes feed. The Service's recorder notes,
-// from the very Tx calls a write makes, each role, user and assignment it
-// stored or removed; the list goes into the change log entry of the write's
-// revision, in the same transaction, so that a client following the feed
-// learns which objects to fetch again. A role with no rules or a user's new
-// email show there although no rule changed.
+// What a write touched, for the changes feed. The service's recorder notes,
+// from the very store calls a write makes, each role, user and assignment it
+// stored or removed; Append logs the list with the write's revision, so that
+// a client following the feed learns what to fetch again. A role with no
+// rules or a user's new email show there although no rule changed.
 
 // The types and ops of feed items.
 const (
 	ItemRole       = "role"
 	ItemUser       = "user"
 	ItemAssignment = "assignment"
-	// ItemEntity with ItemPut: refetch everything of the entity (a change the
-	// log does not detail: too large, a repair, the entity made); with
-	// ItemDelete: the entity is gone.
+	// ItemEntity with ItemPut: refetch everything of the entity (a change
+	// the log does not detail); with ItemDelete: the entity is gone.
 	ItemEntity = "entity"
 
 	ItemPut    = "put"
 	ItemDelete = "delete"
 )
 
-// maxChangeItems bounds the items of one revision: a write touching more is
-// logged as one entity put (refetch everything), so that one revision always
-// fits in the largest page of the feed.
-const maxChangeItems = 1000
+// maxItems bounds the items of one revision: a write touching more is logged
+// as one entity put, so that a revision always fits the largest page.
+const maxItems = 1000
 
-// ChangeItem is one object a write touched.
-type ChangeItem struct {
+// Item is one object a write touched.
+type Item struct {
 	Revision int64
 	Type     string // ItemRole, ItemUser, ItemAssignment, ItemEntity
 	Op       string // ItemPut, ItemDelete
@@ -42,8 +40,7 @@ type ChangeItem struct {
 	Scope    string // scoped assignments
 }
 
-// storedItem is a ChangeItem as the change log keeps it (its revision is the
-// entry's).
+// storedItem is an Item as the log keeps it (its revision is the entry's).
 type storedItem struct {
 	T string `json:"t"`
 	O string `json:"o"`
@@ -54,16 +51,17 @@ type storedItem struct {
 
 type itemKey struct{ typ, user, role, scope string }
 
-// touched collects the items of one write: one per object, its last op, in
+// Touched collects the items of one write: one per object, its last op, in
 // the order the objects were first touched.
-type touched struct {
-	items []ChangeItem
+type Touched struct {
+	items []Item
 	index map[itemKey]int
 	// all: too many to list, or the whole entity changed.
 	all bool
 }
 
-func (t *touched) add(typ, op, user, role, scope string) {
+// Add notes an object the write stored (ItemPut) or removed (ItemDelete).
+func (t *Touched) Add(typ, op, user, role, scope string) {
 	if t.all {
 		return
 	}
@@ -72,34 +70,36 @@ func (t *touched) add(typ, op, user, role, scope string) {
 		t.items[i].Op = op
 		return
 	}
-	if len(t.items) >= maxChangeItems {
-		t.everything()
+	if len(t.items) >= maxItems {
+		t.Everything()
 		return
 	}
 	if t.index == nil {
 		t.index = map[itemKey]int{}
 	}
 	t.index[k] = len(t.items)
-	t.items = append(t.items, ChangeItem{Type: typ, Op: op, UserID: user, RoleID: role, Scope: scope})
+	t.items = append(t.items, Item{Type: typ, Op: op, UserID: user, RoleID: role, Scope: scope})
 }
 
-// everything marks the write as one that changed the whole entity.
-func (t *touched) everything() { t.all, t.items, t.index = true, nil, nil }
+// Everything marks the write as one that changed the whole entity.
+func (t *Touched) Everything() { t.all, t.items, t.index = true, nil, nil }
 
-func (t *touched) role(r *rolegate.Role) {
+// Role notes a role stored; one no longer active is a delete.
+func (t *Touched) Role(r *rolegate.Role) {
 	op := ItemPut
 	if r.Status != rolegate.StatusActive {
 		op = ItemDelete
 	}
-	t.add(ItemRole, op, "", r.ID, "")
+	t.Add(ItemRole, op, "", r.ID, "")
 }
 
-func (t *touched) assignment(a *rolegate.Assignment, op string) {
-	t.add(ItemAssignment, op, a.UserID, a.RoleID, a.Scope)
+// Assignment notes an assignment stored or removed.
+func (t *Touched) Assignment(a *rolegate.Assignment, op string) {
+	t.Add(ItemAssignment, op, a.UserID, a.RoleID, a.Scope)
 }
 
-// encodeItems returns what the change log keeps of a write's items.
-func encodeItems(items []ChangeItem, all bool) ([]byte, error) {
+// encodeItems returns what the log keeps of a write's items.
+func encodeItems(items []Item, all bool) ([]byte, error) {
 	out := make([]storedItem, 0, len(items))
 	if all {
 		out = append(out, storedItem{T: ItemEntity, O: ItemPut})
@@ -110,25 +110,25 @@ func encodeItems(items []ChangeItem, all bool) ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// entityItems is the log's items of a revision that changed (or made) the
+// EntityItems is the logged items of a revision that changed (or made) the
 // whole entity.
-func entityItems() []byte {
+func EntityItems() []byte {
 	b, _ := encodeItems(nil, true)
 	return b
 }
 
-// DecodeItems reads the items of one change log entry at revision rev.
-func DecodeItems(rev int64, b []byte) ([]ChangeItem, error) {
+// DecodeItems reads the items of one log entry at revision rev.
+func DecodeItems(rev int64, b []byte) ([]Item, error) {
 	var in []storedItem
 	if err := json.Unmarshal(b, &in); err != nil {
 		return nil, fmt.Errorf("decode change items: %w", err)
 	}
-	out := make([]ChangeItem, 0, len(in))
+	out := make([]Item, 0, len(in))
 	for _, s := range in {
 		if s.T == ItemEntity {
-			return []ChangeItem{{Revision: rev, Type: ItemEntity, Op: s.O}}, nil
+			return []Item{{Revision: rev, Type: ItemEntity, Op: s.O}}, nil
 		}
-		out = append(out, ChangeItem{Revision: rev, Type: s.T, Op: s.O, UserID: s.U, RoleID: s.R, Scope: s.S})
+		out = append(out, Item{Revision: rev, Type: s.T, Op: s.O, UserID: s.U, RoleID: s.R, Scope: s.S})
 	}
 	return out, nil
 }
