@@ -31,7 +31,7 @@ type changesJSON struct {
 }
 
 // listChanges serves GET /v1/entities/{e}/changes?since&wait&limit: the
-// changes feed (policy/feed.go), long-polling up to wait seconds.
+// changes feed (changes/feed.go), long-polling up to wait seconds.
 func (a *api) listChanges(c *gin.Context) {
 	q := c.Request.URL.Query()
 	since, err := uintParam(q, "since", -1, math.MaxInt64)

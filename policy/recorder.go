@@ -18,7 +18,7 @@ type recorder struct {
 	entityID string // the entity the write is to
 	delta    Delta
 	// touched lists the roles, users and assignments the write stored or
-	// removed: the items of its revision in the changes feed (feeditems.go).
+	// removed: the items of its revision in the changes feed (changes/feeditems.go).
 	touched changes.Touched
 }
 
