@@ -27,11 +27,11 @@ const jsonAPIType = "application/vnd.api+json"
 
 type papershiftAPI struct {
 	svc  *policy.Service
-	view *policy.View // what rights groups show: allowed rights, wildcards as the catalog's groups
+	view *facadeView // what rights groups show: allowed rights, wildcards as the catalog's groups
 }
 
 func registerPapershift(r *gin.Engine, svc *policy.Service, auth Authenticator) {
-	p := &papershiftAPI{svc: svc, view: &policy.View{Catalog: facadeCatalog(svc, papershiftCatalog), Shows: papershiftShows}}
+	p := &papershiftAPI{svc: svc, view: &facadeView{catalog: facadeCatalog(svc, papershiftCatalog), shows: papershiftShows}}
 	g := r.Group("/api/v1", authenticate(auth, papershiftError), papershiftEntity)
 	g.GET("/roles", p.listRoles)
 	g.POST("/roles", p.createRole)
@@ -338,7 +338,7 @@ func (p *papershiftAPI) putRole(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
-	in.View = p.view // keep the rights Papershift cannot show
+	in.MergeRights = p.view.Merge // keep the rights Papershift cannot show
 	r, rev, err := p.svc.UpdateRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), in, false, 0)
 	if err != nil {
 		papershiftError(c, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -29,9 +30,10 @@ type RoleInput struct {
 	Permissions  *rolegate.Permissions
 	Default      *bool
 	Scope        *string // only on create
-	// View, when set, is what the caller's API shows of rights: an update of
-	// Permissions keeps the role's rights it does not show (view.go).
-	View *View
+	// MergeRights, when set, makes an update of Permissions write
+	// MergeRights(the stored rights, Permissions): a caller that shows only
+	// part of the rights (a facade) keeps the rest.
+	MergeRights func(stored, written rolegate.Permissions) rolegate.Permissions
 }
 
 func (s *Service) validateRoleInput(in RoleInput) error {
@@ -250,8 +252,8 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		}
 		if in.Permissions != nil {
 			r.Permissions = *in.Permissions
-			if in.View != nil {
-				r.Permissions = in.View.Merge(old.Permissions, *in.Permissions)
+			if in.MergeRights != nil {
+				r.Permissions = in.MergeRights(old.Permissions, *in.Permissions)
 				if err := ValidatePermissions("permissions", r.Permissions, s.catalog); err != nil {
 					return err
 				}
@@ -264,7 +266,7 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		// rights stay as they are; only whether it is a default role moves.
 		// Writing back the values it has is no change.
 		if old.RoleType == rolegate.RoleSystem && (r.Name != old.Name || r.Description != old.Description ||
-			!SamePermissions(r.Permissions, old.Permissions)) {
+			!samePermissions(r.Permissions, old.Permissions)) {
 			return rolegate.Errorf(rolegate.KindForbidden, "system_role", "role %q is a system role: its name, description and rights cannot be changed", old.Name)
 		}
 		if old.RoleType == rolegate.RoleSystem {
@@ -422,4 +424,18 @@ func (s *Service) ListRoleUsers(ctx context.Context, entityID, roleID string, p 
 		return err
 	})
 	return out, err
+}
+
+// samePermissions reports whether two sets hold the same rights, in any order.
+func samePermissions(a, b rolegate.Permissions) bool {
+	set := func(p rolegate.Permissions) map[[2]string]rolegate.Permission {
+		out := map[[2]string]rolegate.Permission{}
+		for _, o := range p.Objects {
+			for _, act := range o.Actions {
+				out[[2]string{o.ObjectType, act.ActionName}] = act.Permission
+			}
+		}
+		return out
+	}
+	return maps.Equal(set(a), set(b))
 }
