@@ -127,7 +127,7 @@ func decodeDocument(c *gin.Context, want string, id string, attrs any) error {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != jsonAPIType && mt != "application/json") || (mt == jsonAPIType && len(params) > 0) {
-			return rolegate.Errorf(kindUnsupportedMedia, "unsupported_media_type", "Content-Type must be %s", jsonAPIType)
+			return unsupportedMedia("Content-Type must be %s", jsonAPIType)
 		}
 	}
 	var doc struct {
@@ -163,9 +163,6 @@ func decodeDocument(c *gin.Context, want string, id string, attrs any) error {
 	}
 	return decodeBytes(doc.Data.Attributes, attrs)
 }
-
-// kindUnsupportedMedia is a transport-only kind for 415.
-const kindUnsupportedMedia rolegate.Kind = 101
 
 type papershiftRoleAttributes struct {
 	Name        *string           `json:"name"`
