@@ -191,7 +191,7 @@ func (d *dinteroAPI) putRole(c *gin.Context) {
 	// Not a native replace: the role's default flag is not Dintero's to
 	// reset, and the rights scope strings cannot show are kept.
 	in.MergeRights = d.view.Merge
-	r, rev, err := d.svc.UpdateRole(c.Request.Context(), c.Param("oid"), c.Param("role"), in, false, 0)
+	r, rev, err := d.svc.UpdateRole(c.Request.Context(), c.Param("oid"), c.Param("role"), in, policy.Patch, 0)
 	if err != nil {
 		dinteroError(c, err)
 		return

@@ -266,7 +266,7 @@ func (m *moniteAPI) patchRole(c *gin.Context) {
 		return
 	}
 	in.MergeRights = m.view.Merge // keep denies and non-Monite rights
-	r, rev, err := m.svc.UpdateRole(c.Request.Context(), c.GetString(moniteEntityKey), c.Param("role"), in, false, 0)
+	r, rev, err := m.svc.UpdateRole(c.Request.Context(), c.GetString(moniteEntityKey), c.Param("role"), in, policy.Patch, 0)
 	if err != nil {
 		moniteError(c, err)
 		return

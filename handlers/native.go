@@ -133,10 +133,10 @@ func (a *api) getRole(c *gin.Context) {
 	writeRole(c, http.StatusOK, r)
 }
 
-func (a *api) patchRole(c *gin.Context) { a.updateRole(c, false) }
-func (a *api) putRole(c *gin.Context)   { a.updateRole(c, true) }
+func (a *api) patchRole(c *gin.Context) { a.updateRole(c, policy.Patch) }
+func (a *api) putRole(c *gin.Context)   { a.updateRole(c, policy.Replace) }
 
-func (a *api) updateRole(c *gin.Context, replace bool) {
+func (a *api) updateRole(c *gin.Context, mode policy.UpdateMode) {
 	version, err := ifMatch(c)
 	if err != nil {
 		writeError(c, err)
@@ -152,7 +152,7 @@ func (a *api) updateRole(c *gin.Context, replace bool) {
 		writeError(c, err)
 		return
 	}
-	r, rev, err := a.svc.UpdateRole(c.Request.Context(), c.Param("entity"), c.Param("role"), req.input(), replace, version)
+	r, rev, err := a.svc.UpdateRole(c.Request.Context(), c.Param("entity"), c.Param("role"), req.input(), mode, version)
 	if err != nil {
 		writeError(c, err)
 		return

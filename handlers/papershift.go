@@ -336,7 +336,7 @@ func (p *papershiftAPI) putRole(c *gin.Context) {
 		return
 	}
 	in.MergeRights = p.view.Merge // keep the rights Papershift cannot show
-	r, rev, err := p.svc.UpdateRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), in, false, 0)
+	r, rev, err := p.svc.UpdateRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), in, policy.Patch, 0)
 	if err != nil {
 		papershiftError(c, err)
 		return

@@ -37,7 +37,7 @@ func TestWritesReturnRevision(t *testing.T) {
 	step("create role", rev, err)
 	second, rev, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &other})
 	step("create second role", rev, err)
-	_, rev, err = svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Name: &name, Permissions: read}, true, 0)
+	_, rev, err = svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Name: &name, Permissions: read}, policy.Replace, 0)
 	step("update role", rev, err)
 	_, rev, err = svc.CreateUser(ctx, "acme", policy.UserInput{ID: "ada"})
 	step("create user", rev, err)

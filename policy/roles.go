@@ -211,15 +211,23 @@ func lastDefault(tx Tx, r rolegate.Role) (bool, error) {
 	return len(defaults) <= 1, nil
 }
 
+// UpdateMode is what UpdateRole does with the fields an input leaves out.
+type UpdateMode int
+
+const (
+	Patch   UpdateMode = iota // they stay as they are (PATCH)
+	Replace                   // they are reset to their zero values (PUT)
+)
+
 // UpdateRole changes a custom role: fields set in the input replace the
-// role's (permissions as a whole). With replace, absent fields are reset to
-// their zero values (PUT). ifMatch is the If-Match version, 0 for none.
-func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (rolegate.Role, int64, error) {
+// role's (permissions as a whole); mode says what happens to the others.
+// ifMatch is the If-Match version, 0 for none.
+func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, mode UpdateMode, ifMatch int64) (rolegate.Role, int64, error) {
 	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionUpdate); err != nil {
 		return rolegate.Role{}, 0, err
 	}
-	if replace && in.Name == nil && !in.NameOptional {
+	if mode == Replace && in.Name == nil && !in.NameOptional {
 		return rolegate.Role{}, 0, rolegate.Invalid("missing_field", "name", "name is required")
 	}
 	if in.Scope != nil {
@@ -241,7 +249,7 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 			return err
 		}
 		old := r
-		if replace {
+		if mode == Replace {
 			r.Name, r.Description, r.Permissions, r.Default = "", "", rolegate.Permissions{}, false
 		}
 		if in.Name != nil {

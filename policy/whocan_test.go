@@ -171,7 +171,7 @@ func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 			var err error
 			switch k {
 			case 0, 1:
-				_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Permissions: perms}, false, 0)
+				_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Permissions: perms}, policy.Patch, 0)
 			case 2:
 				_, _, err = svc.AssignRole(ctx, "acme", user, role, scope)
 			case 3:
