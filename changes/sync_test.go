@@ -150,7 +150,7 @@ func TestNotifiedReload(t *testing.T) {
 	loadsBefore, deltasBefore := o.eng.Stats().Loads, o.eng.Stats().Deltas
 	notifiedBefore := o.sync.Stats().Reloads["notification"]
 	lagBefore := o.sync.Lag()
-	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0); err != nil {
 		t.Fatal(err)
 	}
 	took := eventually(t, time.Second, "the other instance reloads", func() bool {
@@ -202,7 +202,7 @@ func TestSweepRepairsLostNotifications(t *testing.T) {
 	if !allowed("acme") || !allowed("gone") || allowed("later") {
 		t.Fatal("before the changes")
 	}
-	if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.svc.DeleteEntity(ctx, "gone"); err != nil {
@@ -221,7 +221,7 @@ func TestSweepRepairsLostNotifications(t *testing.T) {
 	// "gone"; the new one is at revision 1 and must not be shadowed by it.
 	r := seedEntity(t, a, "gone") // revisions 1-3
 	for _, d := range []string{"x", "y"} {
-		if _, _, err := a.svc.UpdateRole(ctx, "gone", r.ID, policy.RoleInput{Description: &d}, false, 0); err != nil {
+		if _, _, err := a.svc.UpdateRole(ctx, "gone", r.ID, policy.RoleInput{Description: &d}, policy.Patch, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -260,7 +260,7 @@ func TestSweepLoop(t *testing.T) {
 	if ok, _, _ := mayRead(t, o, "acme", "doc", 0); !ok {
 		t.Fatal("before the change")
 	}
-	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0); err != nil {
 		t.Fatal(err)
 	}
 	took := eventually(t, 2*time.Second, "the sweep repairs", func() bool {
@@ -282,7 +282,7 @@ func TestMinRevision(t *testing.T) {
 		t.Fatal("before the change")
 	}
 	ctx := policy.Internal(context.Background())
-	_, rev, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0)
+	_, rev, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,8 @@ type Service struct {
 	quotas    Quotas
 	feed      *changes.Feed // the changes feed and its waiting calls
 
+	dry *DryRunResult // set on a DryRun copy: its writes roll back and land here
+
 	onClientDeleted func(id string)
 	onEntityDeleted func(id string)
 }
@@ -94,7 +96,7 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millise
 // already (Entity.Revision, ImportResult.Revision).
 func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now time.Time) error) (int64, error) {
 	now := s.clock()
-	dry := dryRunOf(ctx)
+	dry := s.dry
 	if dry != nil {
 		// A dry run tells what users would gain and lose: it reveals users'
 		// rights, which the caller must be allowed to read.
@@ -121,12 +123,12 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 			return err
 		}
 		if dry != nil {
-			return errDryRun
+			return rolledBack{rev: rev, delta: rec.delta}
 		}
 		return nil
 	})
-	if dry != nil && errors.Is(err, errDryRun) {
-		dry.Gained, dry.Lost, err = s.engine.DryRun(context.WithoutCancel(ctx), entityID, rev, rec.delta)
+	if rb := (rolledBack{}); dry != nil && errors.As(err, &rb) {
+		dry.Gained, dry.Lost, err = s.engine.DryRun(context.WithoutCancel(ctx), entityID, rb.rev, rb.delta)
 		if err != nil {
 			return 0, unavailable(err)
 		}
