@@ -5,11 +5,12 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // policyChangeRow is one entry of the policy change log: what the write that
-// took the entity to the revision changed (policy.PolicyChange). The primary
+// took the entity to the revision changed (changes.Entry). The primary
 // key serves the reads (one entity, revisions after one) and the trims.
 type policyChangeRow struct {
 	EntityID  string    `gorm:"primaryKey;size:64"`
@@ -24,7 +25,7 @@ type policyChangeRow struct {
 
 func (policyChangeRow) TableName() string { return "policy_changes" }
 
-func (t *tx) AppendPolicyChange(c policy.PolicyChange, keep int) error {
+func (t *tx) AppendPolicyChange(c changes.Entry, keep int) error {
 	row := policyChangeRow{EntityID: c.EntityID, Revision: c.Revision, Kind: c.Kind, Payload: string(c.Payload), CreatedAt: utc(c.At)}
 	if c.Items != nil {
 		items := string(c.Items)
@@ -39,10 +40,10 @@ func (t *tx) AppendPolicyChange(c policy.PolicyChange, keep int) error {
 
 // PolicyChanges reads the change log of one entity after a revision, with the
 // entity's current revision read first in the same transaction.
-func (s *Store) PolicyChanges(ctx context.Context, entityID string, after int64, max int) (int64, time.Time, []policy.PolicyChange, error) {
+func (s *Store) PolicyChanges(ctx context.Context, entityID string, after int64, max int) (int64, time.Time, []changes.Entry, error) {
 	var rev int64
 	var created time.Time
-	var out []policy.PolicyChange
+	var out []changes.Entry
 	err := s.View(ctx, func(ptx policy.Tx) error {
 		t := ptx.(*tx)
 		var e entityRow
@@ -58,9 +59,9 @@ func (s *Store) PolicyChanges(ctx context.Context, entityID string, after int64,
 			Order("revision").Find(&rows).Error; err != nil {
 			return translate(err)
 		}
-		out = make([]policy.PolicyChange, 0, len(rows))
+		out = make([]changes.Entry, 0, len(rows))
 		for _, r := range rows {
-			out = append(out, policy.PolicyChange{EntityID: r.EntityID, Revision: r.Revision, Kind: r.Kind,
+			out = append(out, changes.Entry{EntityID: r.EntityID, Revision: r.Revision, Kind: r.Kind,
 				Payload: []byte(r.Payload), At: utc(r.CreatedAt)})
 		}
 		return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -28,7 +29,7 @@ func TestChangeItems(t *testing.T) {
 		// An entry as migration 5 wrote them: no items column yet.
 		now := ms(time.Now())
 		if err := s.w.Exec("INSERT INTO policy_changes (entity_id, revision, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-			"acme", 2, policy.ChangeDelta, `{"ops":[]}`, now).Error; err != nil {
+			"acme", 2, changes.EntryDelta, `{"ops":[]}`, now).Error; err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Update(ctx, func(tx policy.Tx) error { _, err := tx.BumpRevision("acme", now); return err }); err != nil {
@@ -44,8 +45,8 @@ func TestChangeItems(t *testing.T) {
 				if _, err := tx.BumpRevision("acme", now); err != nil {
 					return err
 				}
-				return tx.AppendPolicyChange(policy.PolicyChange{EntityID: "acme", Revision: rev, Kind: policy.ChangeDelta,
-					Payload: []byte(`{"ops":[]}`), At: now, Items: []byte(items)}, policy.ChangeLogKeep)
+				return tx.AppendPolicyChange(changes.Entry{EntityID: "acme", Revision: rev, Kind: changes.EntryDelta,
+					Payload: []byte(`{"ops":[]}`), At: now, Items: []byte(items)}, changes.Keep)
 			})
 		}
 		if err := s.Update(ctx, func(tx policy.Tx) error { _, err := tx.BumpRevision("acme", now); return err }); err != nil {
@@ -91,7 +92,7 @@ func TestChangeItems(t *testing.T) {
 			t.Fatalf("unknown entity: %v", err)
 		}
 		// The catch-up reads the same entries, deltas only.
-		rev, _, changes, err := s.PolicyChanges(ctx, "acme", 1, policy.ChangeLogKeep)
+		rev, _, changes, err := s.PolicyChanges(ctx, "acme", 1, changes.Keep)
 		if err != nil || rev != 6 || len(changes) != 4 || changes[0].Revision != 2 || string(changes[0].Payload) != `{"ops":[]}` {
 			t.Fatalf("catch-up read: %d, %d changes, %v", rev, len(changes), err)
 		}

@@ -12,14 +12,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/changes"
 )
 
 // Redis carries changes between instances over Redis pub/sub: every committed
 // write is published on one channel as {entity_id, revision, at, origin}, and
 // every instance subscribes. Pub/sub keeps nothing: a message published while
 // an instance is disconnected is lost to it, which the revision sweep repairs.
-// It implements policy.Notifier.
+// It implements changes.Notifier.
 type Redis struct {
 	client  *redis.Client
 	channel string
@@ -78,7 +78,7 @@ func (r *Redis) Close() error { return r.client.Close() }
 func (r *Redis) Ping(ctx context.Context) error { return r.client.Ping(ctx).Err() }
 
 // Publish sends one change to every subscribed instance.
-func (r *Redis) Publish(ctx context.Context, c policy.Change) error {
+func (r *Redis) Publish(ctx context.Context, c changes.Change) error {
 	b, err := json.Marshal(changeMessage{EntityID: c.EntityID, Revision: c.Revision, At: c.At.UnixNano(), Origin: c.Origin})
 	if err != nil {
 		return err
@@ -94,7 +94,7 @@ const receiveWait = 5 * time.Second
 // ends, up(true) each time the subscription is (re)established and up(false)
 // when it is lost. When Redis goes away it keeps trying to reconnect, backing
 // off up to 2 s.
-func (r *Redis) Subscribe(ctx context.Context, fn func(policy.Change), up func(bool)) error {
+func (r *Redis) Subscribe(ctx context.Context, fn func(changes.Change), up func(bool)) error {
 	var mu sync.Mutex
 	ps := r.client.Subscribe(ctx, r.channel)
 	stop := context.AfterFunc(ctx, func() {
@@ -162,7 +162,7 @@ func (r *Redis) Subscribe(ctx context.Context, fn func(policy.Change), up func(b
 				r.log.Warn("change notifications: ignored a malformed message", "channel", m.Channel)
 				continue
 			}
-			fn(policy.Change{EntityID: cm.EntityID, Revision: cm.Revision, At: time.Unix(0, cm.At), Origin: cm.Origin})
+			fn(changes.Change{EntityID: cm.EntityID, Revision: cm.Revision, At: time.Unix(0, cm.At), Origin: cm.Origin})
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/changes"
 )
 
 // TestRedisNotifier publishes changes through the Redis of
@@ -31,7 +31,7 @@ func TestRedisNotifier(t *testing.T) {
 	l := listen(t, r)
 	l.waitReady(t, 1)
 	at := time.Now().Add(-time.Second).Round(0)
-	want := policy.Change{EntityID: "acme", Revision: 7, At: at, Origin: "a"}
+	want := changes.Change{EntityID: "acme", Revision: 7, At: at, Origin: "a"}
 	if err := r.Publish(ctx, want); err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestRedisNotifier(t *testing.T) {
 	if err := r.client.Publish(ctx, r.channel, "{not json").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Publish(ctx, policy.Change{EntityID: "b", Revision: 1, At: time.Now()}); err != nil {
+	if err := r.Publish(ctx, changes.Change{EntityID: "b", Revision: 1, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if got := l.next(t); got.EntityID != "b" {
@@ -64,7 +64,7 @@ func TestRedisReconnects(t *testing.T) {
 	l := listen(t, r)
 	l.waitReady(t, 1)
 	rs.stop(t)
-	if err := r.Publish(ctx, policy.Change{EntityID: "lost", Revision: 1, At: time.Now()}); err == nil {
+	if err := r.Publish(ctx, changes.Change{EntityID: "lost", Revision: 1, At: time.Now()}); err == nil {
 		t.Fatal("publishing with Redis down succeeded")
 	}
 	time.Sleep(300 * time.Millisecond) // the subscription notices and retries
@@ -76,7 +76,7 @@ func TestRedisReconnects(t *testing.T) {
 	if losses != 1 {
 		t.Fatalf("lost the subscription %d times, want 1", losses)
 	}
-	if err := r.Publish(ctx, policy.Change{EntityID: "after", Revision: 2, At: time.Now()}); err != nil {
+	if err := r.Publish(ctx, changes.Change{EntityID: "after", Revision: 2, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if got := l.next(t); got.EntityID != "after" {
@@ -86,18 +86,18 @@ func TestRedisReconnects(t *testing.T) {
 
 // listener collects what a subscription hears.
 type listener struct {
-	changes chan policy.Change
+	changes chan changes.Change
 	mu      sync.Mutex
 	readies int
 	losses  int
 }
 
 func listen(t *testing.T, r *Redis) *listener {
-	l := &listener{changes: make(chan policy.Change, 16)}
+	l := &listener{changes: make(chan changes.Change, 16)}
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- r.Subscribe(sctx, func(c policy.Change) { l.changes <- c }, func(up bool) {
+		done <- r.Subscribe(sctx, func(c changes.Change) { l.changes <- c }, func(up bool) {
 			l.mu.Lock()
 			if up {
 				l.readies++
@@ -133,7 +133,7 @@ func (l *listener) waitReady(t *testing.T, n int) {
 	}
 }
 
-func (l *listener) next(t *testing.T) policy.Change {
+func (l *listener) next(t *testing.T) changes.Change {
 	t.Helper()
 	select {
 	case c := <-l.changes:
@@ -141,7 +141,7 @@ func (l *listener) next(t *testing.T) policy.Change {
 	case <-time.After(5 * time.Second):
 		t.Fatal("nothing heard within 5 s")
 	}
-	return policy.Change{}
+	return changes.Change{}
 }
 
 // redisServer is a private redis-server on a free port, so that stopping it

@@ -22,7 +22,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/gin-gonic/gin"
-	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -420,7 +419,7 @@ func credentials(c *gin.Context) (tokenRequest, error) {
 			}
 		}
 	default:
-		return req, rolegate.Errorf(kindUnsupportedMedia, "unsupported_media_type", "send a form or JSON")
+		return req, unsupportedMedia("send a form or JSON")
 	}
 	if id, secret, ok := c.Request.BasicAuth(); ok {
 		uid, err1 := url.QueryUnescape(id)

@@ -76,7 +76,7 @@ func (b *budgetedBody) charge(n int64) error {
 		return nil
 	}
 	if n > b.total {
-		return rolegate.Errorf(kindTooLarge, "payload_too_large", "the request body decodes to more memory than the server gives all requests at once")
+		return payloadTooLarge("the request body decodes to more memory than the server gives all requests at once")
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -11,7 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/changes"
 )
 
 // changeItemJSON is one item of the changes feed.
@@ -31,7 +31,7 @@ type changesJSON struct {
 }
 
 // listChanges serves GET /v1/entities/{e}/changes?since&wait&limit: the
-// changes feed (policy/feed.go), long-polling up to wait seconds.
+// changes feed (changes/feed.go), long-polling up to wait seconds.
 func (a *api) listChanges(c *gin.Context) {
 	q := c.Request.URL.Query()
 	since, err := uintParam(q, "since", -1, math.MaxInt64)
@@ -39,22 +39,22 @@ func (a *api) listChanges(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	wait, err := uintParam(q, "wait", 0, int64(policy.MaxChangesWait/time.Second))
+	wait, err := uintParam(q, "wait", 0, int64(changes.MaxWait/time.Second))
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	limit, err := uintParam(q, "limit", 100, policy.MaxChangesLimit)
+	limit, err := uintParam(q, "limit", 100, changes.MaxLimit)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	if limit < 1 {
-		writeError(c, rolegate.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to %d", policy.MaxChangesLimit))
+		writeError(c, rolegate.Invalid("invalid_limit", "limit", "limit must be an integer from 1 to %d", changes.MaxLimit))
 		return
 	}
 	ctx := c.Request.Context()
-	page, err := a.svc.Changes(ctx, c.Param("entity"), policy.ChangesQuery{Since: since, Limit: int(limit), Wait: time.Duration(wait) * time.Second})
+	page, err := a.svc.Changes(ctx, c.Param("entity"), changes.Query{Since: since, Limit: int(limit), Wait: time.Duration(wait) * time.Second})
 	if err != nil {
 		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 			c.Abort() // the caller went away while waiting: nobody to answer

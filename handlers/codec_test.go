@@ -162,7 +162,7 @@ func monite3(triples ...string) rolegate.Permissions {
 // (*:*) through Monite, once per role in every Monite answer.
 func BenchmarkViewVisibleAdmin(b *testing.B) {
 	c := moniteCatalog()
-	v := &policy.View{Catalog: c, Shows: moniteShows(c)}
+	v := &facadeView{catalog: c, shows: moniteShows(c)}
 	admin := monite3("*", "*", "allowed")
 	b.ReportAllocs()
 	for b.Loop() {
@@ -176,7 +176,7 @@ func BenchmarkViewVisibleAdmin(b *testing.B) {
 // rights back onto a custom *:* role.
 func BenchmarkViewMergeWriteBack(b *testing.B) {
 	c := moniteCatalog()
-	v := &policy.View{Catalog: c, Shows: moniteShows(c)}
+	v := &facadeView{catalog: c, shows: moniteShows(c)}
 	prev := monite3("*", "*", "allowed", "payable", "approve", "denied")
 	next := v.Visible(prev)
 	b.ReportAllocs()

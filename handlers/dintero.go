@@ -20,7 +20,7 @@ var dinteroOIDRe = regexp.MustCompile(`^[PT](?:[0-9]{3}|[0-9]{8})$`)
 
 type dinteroAPI struct {
 	svc  *policy.Service
-	view *policy.View // what scope strings show: allowed rights, wildcards as the catalog's scopes
+	view *facadeView // what scope strings show: allowed rights, wildcards as the catalog's scopes
 }
 
 // facadeCatalog is the catalog a facade's wildcards expand into: the
@@ -33,7 +33,7 @@ func facadeCatalog(svc *policy.Service, own func() *policy.Catalog) *policy.Cata
 }
 
 func registerDintero(r *gin.Engine, svc *policy.Service, auth Authenticator) {
-	d := &dinteroAPI{svc: svc, view: &policy.View{Catalog: facadeCatalog(svc, dinteroCatalog), Shows: dinteroShows}}
+	d := &dinteroAPI{svc: svc, view: &facadeView{catalog: facadeCatalog(svc, dinteroCatalog), shows: dinteroShows}}
 	g := r.Group("/v1/accounts/:oid", authenticate(auth, dinteroError), d.account)
 	g.GET("/auth/roles", d.listRoles)
 	g.POST("/auth/roles", d.createRole)
@@ -190,8 +190,8 @@ func (d *dinteroAPI) putRole(c *gin.Context) {
 	}
 	// Not a native replace: the role's default flag is not Dintero's to
 	// reset, and the rights scope strings cannot show are kept.
-	in.View = d.view
-	r, rev, err := d.svc.UpdateRole(c.Request.Context(), c.Param("oid"), c.Param("role"), in, false, 0)
+	in.MergeRights = d.view.Merge
+	r, rev, err := d.svc.UpdateRole(c.Request.Context(), c.Param("oid"), c.Param("role"), in, policy.Patch, 0)
 	if err != nil {
 		dinteroError(c, err)
 		return
@@ -447,7 +447,7 @@ func (d *dinteroAPI) putUser(c *gin.Context) {
 		dinteroError(c, err)
 		return
 	}
-	in.View = d.view // keep the user's rights scope strings cannot show
+	in.MergeRights = d.view.Merge // keep the user's rights scope strings cannot show
 	u, rev, err := d.svc.UpdateUser(c.Request.Context(), c.Param("oid"), c.Param("user"), in)
 	if err != nil {
 		dinteroError(c, err)

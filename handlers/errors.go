@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -72,17 +73,17 @@ func statusOf(k rolegate.Kind) int {
 func classify(c *gin.Context, err error) (int, *rolegate.Error) {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		err = rolegate.Errorf(kindTooLarge, "payload_too_large", "the request body is larger than %d bytes", tooBig.Limit)
+		err = payloadTooLarge("the request body is larger than %d bytes", tooBig.Limit)
 	}
-	e := rolegate.AsError(err)
-	status := statusOf(e.Kind)
+	var e *rolegate.Error
+	var status int
+	if re := (*requestError)(nil); errors.As(err, &re) {
+		e, status = &rolegate.Error{Kind: rolegate.KindBadRequest, Code: re.code, Message: re.message}, re.status
+	} else {
+		e = rolegate.AsError(err)
+		status = statusOf(e.Kind)
+	}
 	c.Set(errorCodeKey, e.Code) // the metrics label 503s by it
-	switch e.Kind {
-	case kindTooLarge:
-		status = http.StatusRequestEntityTooLarge
-	case kindUnsupportedMedia:
-		status = http.StatusUnsupportedMediaType
-	}
 	if status >= 500 {
 		slog.ErrorContext(c.Request.Context(), "request failed", "method", c.Request.Method,
 			"path", c.FullPath(), "code", e.Code, "error", err, "request_id", c.GetString(requestIDKey))
@@ -106,8 +107,23 @@ func writeError(c *gin.Context, err error) {
 	c.AbortWithStatusJSON(status, errorBody{Error: errorInfo{Code: e.Code, Message: e.Message, Details: detailsOf(e.Details)}})
 }
 
-// kindTooLarge is a transport-only kind for 413.
-const kindTooLarge rolegate.Kind = 100
+// requestError is a fault of the request as HTTP carries it, which the
+// domain has no kind for: it carries its own status (413, 415), and classify
+// answers it as the request's fault (KindBadRequest) with that status.
+type requestError struct {
+	status        int
+	code, message string
+}
+
+func (e *requestError) Error() string { return e.message }
+
+func payloadTooLarge(format string, args ...any) error {
+	return &requestError{status: http.StatusRequestEntityTooLarge, code: "payload_too_large", message: fmt.Sprintf(format, args...)}
+}
+
+func unsupportedMedia(format string, args ...any) error {
+	return &requestError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", message: fmt.Sprintf(format, args...)}
+}
 
 func badRequest(code, format string, args ...any) error {
 	return rolegate.Errorf(rolegate.KindBadRequest, code, format, args...)

@@ -146,17 +146,16 @@ func dryRunParam(c *gin.Context) {
 	c.Next()
 }
 
-// dryRun reads ?dry_run (checked by dryRunParam): when true, the request's
-// context makes the write a dry run, and the result is where the write
-// leaves what it would change.
-func dryRun(c *gin.Context) (*policy.DryRunResult, error) {
+// writer is the Service a write goes to, by ?dry_run (checked by
+// dryRunParam): when true, a dry-run one (Service.DryRun) and the result its
+// write leaves what it would change in; otherwise a.svc and nil.
+func (a *api) writer(c *gin.Context) (*policy.Service, *policy.DryRunResult, error) {
 	b, err := boolParam(c.Request.URL.Query(), "dry_run")
 	if err != nil || b == nil || !*b {
-		return nil, err
+		return a.svc, nil, err
 	}
-	ctx, res := policy.WithDryRun(c.Request.Context())
-	c.Request = c.Request.WithContext(ctx)
-	return res, nil
+	svc, res := a.svc.DryRun()
+	return svc, res, nil
 }
 
 func writeDryRun(c *gin.Context, r *policy.DryRunResult) {

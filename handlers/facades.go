@@ -10,7 +10,8 @@ import (
 // Dintero-style (dintero.go), Monite-style (monite.go) and Papershift-style
 // JSON:API (papershift.go). Each is a thin encoding over the same Service; the
 // codecs of rights are in dintero_codec.go, monite_codec.go and
-// papershift_codec.go.
+// papershift_codec.go, what each shows of rights and how its writes keep the
+// rest in facadeview.go and unseen.go.
 func registerFacades(r *gin.Engine, a *api, d Deps) {
 	registerDintero(r, a.svc, d.Auth)
 	registerMonite(r, a.svc, d.Auth)

@@ -48,7 +48,7 @@ func (a *api) importUsers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	dry, err := dryRun(c)
+	svc, dry, err := a.writer(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -69,7 +69,7 @@ func (a *api) importUsers(c *gin.Context) {
 			users[i].ScopedRoles = append(users[i].ScopedRoles, policy.ScopedRoles{Scope: sr.Scope, RoleIDs: sr.RoleIDs})
 		}
 	}
-	res, err := a.svc.ImportUsers(c.Request.Context(), c.Param("entity"), users)
+	res, err := svc.ImportUsers(c.Request.Context(), c.Param("entity"), users)
 	if err != nil {
 		writeError(c, err)
 		return

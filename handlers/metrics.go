@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -209,12 +210,12 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 
 // syncCollector reads the Syncer's counters and lag histogram at each scrape.
 type syncCollector struct {
-	sync                                                    *policy.Syncer
+	sync                                                    *changes.Syncer
 	published, publishErrs, dropped, received, reloads, lag *prometheus.Desc
 	reloadErrs, sweeps, sweepErrs, subscribed               *prometheus.Desc
 }
 
-func newSyncCollector(s *policy.Syncer) *syncCollector {
+func newSyncCollector(s *changes.Syncer) *syncCollector {
 	return &syncCollector{sync: s,
 		published: prometheus.NewDesc("rolegate_notifications_published_total",
 			"Changes (entity, revision) this instance published to the other instances.", nil, nil),

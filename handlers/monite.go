@@ -23,12 +23,12 @@ var moniteVersionRe = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 type moniteAPI struct {
 	svc     *policy.Service
 	catalog *policy.Catalog
-	view    *policy.View // Monite's object types and values; wildcards as the catalog's pairs
+	view    *facadeView // Monite's object types and values; wildcards as the catalog's pairs
 }
 
 func registerMonite(r *gin.Engine, svc *policy.Service, auth Authenticator) {
 	catalog := moniteCatalog()
-	m := &moniteAPI{svc: svc, catalog: catalog, view: &policy.View{Catalog: catalog, Shows: moniteShows(catalog)}}
+	m := &moniteAPI{svc: svc, catalog: catalog, view: &facadeView{catalog: catalog, shows: moniteShows(catalog)}}
 	g := r.Group("/v1/roles", moniteVersion, authenticate(auth, moniteError), moniteEntity)
 	g.GET("", m.listRoles)
 	g.POST("", m.createRole)
@@ -265,8 +265,8 @@ func (m *moniteAPI) patchRole(c *gin.Context) {
 		moniteError(c, err)
 		return
 	}
-	in.View = m.view // keep denies and non-Monite rights
-	r, rev, err := m.svc.UpdateRole(c.Request.Context(), c.GetString(moniteEntityKey), c.Param("role"), in, false, 0)
+	in.MergeRights = m.view.Merge // keep denies and non-Monite rights
+	r, rev, err := m.svc.UpdateRole(c.Request.Context(), c.GetString(moniteEntityKey), c.Param("role"), in, policy.Patch, 0)
 	if err != nil {
 		moniteError(c, err)
 		return

@@ -34,7 +34,7 @@ func moniteCatalog() *policy.Catalog {
 var monitePermissionValues = []rolegate.Permission{rolegate.Allowed, rolegate.AllowedForOwn, rolegate.NotAllowed}
 
 // moniteShows: Monite's three permission values on Monite's object types.
-func moniteShows(catalog *policy.Catalog) policy.Shown {
+func moniteShows(catalog *policy.Catalog) shownFunc {
 	return func(objectType string, a rolegate.ActionPermission) bool {
 		if a.Permission == rolegate.Denied {
 			return false

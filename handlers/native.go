@@ -100,7 +100,7 @@ func ifMatch(c *gin.Context) (int64, error) {
 }
 
 func (a *api) createRole(c *gin.Context) {
-	dry, err := dryRun(c)
+	svc, dry, err := a.writer(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -110,7 +110,7 @@ func (a *api) createRole(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	r, rev, err := a.svc.CreateRole(c.Request.Context(), c.Param("entity"), req.input())
+	r, rev, err := svc.CreateRole(c.Request.Context(), c.Param("entity"), req.input())
 	if err != nil {
 		writeError(c, err)
 		return
@@ -133,16 +133,16 @@ func (a *api) getRole(c *gin.Context) {
 	writeRole(c, http.StatusOK, r)
 }
 
-func (a *api) patchRole(c *gin.Context) { a.updateRole(c, false) }
-func (a *api) putRole(c *gin.Context)   { a.updateRole(c, true) }
+func (a *api) patchRole(c *gin.Context) { a.updateRole(c, policy.Patch) }
+func (a *api) putRole(c *gin.Context)   { a.updateRole(c, policy.Replace) }
 
-func (a *api) updateRole(c *gin.Context, replace bool) {
+func (a *api) updateRole(c *gin.Context, mode policy.UpdateMode) {
 	version, err := ifMatch(c)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	dry, err := dryRun(c)
+	svc, dry, err := a.writer(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -152,7 +152,7 @@ func (a *api) updateRole(c *gin.Context, replace bool) {
 		writeError(c, err)
 		return
 	}
-	r, rev, err := a.svc.UpdateRole(c.Request.Context(), c.Param("entity"), c.Param("role"), req.input(), replace, version)
+	r, rev, err := svc.UpdateRole(c.Request.Context(), c.Param("entity"), c.Param("role"), req.input(), mode, version)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -176,12 +176,12 @@ func (a *api) deleteRole(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	dry, err := dryRun(c)
+	svc, dry, err := a.writer(c)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	_, rev, err := a.svc.DeleteRole(c.Request.Context(), c.Param("entity"), c.Param("role"), force != nil && *force, version)
+	_, rev, err := svc.DeleteRole(c.Request.Context(), c.Param("entity"), c.Param("role"), force != nil && *force, version)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -339,7 +339,7 @@ func (a *api) listRoleUsers(c *gin.Context) {
 func userCursor(u rolegate.User) policy.Cursor { return policy.Cursor{Value: u.ID, ID: u.ID} }
 
 func (a *api) createUser(c *gin.Context) {
-	dry, err := dryRun(c)
+	svc, dry, err := a.writer(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -349,7 +349,7 @@ func (a *api) createUser(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	u, rev, err := a.svc.CreateUser(c.Request.Context(), c.Param("entity"),
+	u, rev, err := svc.CreateUser(c.Request.Context(), c.Param("entity"),
 		policy.UserInput{ID: req.ID, Email: req.Email, Name: req.Name, RoleIDs: req.RoleIDs})
 	if err != nil {
 		writeError(c, err)
@@ -422,7 +422,7 @@ func (a *api) listUsers(c *gin.Context) {
 }
 
 func (a *api) patchUser(c *gin.Context) {
-	dry, err := dryRun(c)
+	svc, dry, err := a.writer(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -432,7 +432,7 @@ func (a *api) patchUser(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	u, rev, err := a.svc.UpdateUser(c.Request.Context(), c.Param("entity"), c.Param("user"),
+	u, rev, err := svc.UpdateUser(c.Request.Context(), c.Param("entity"), c.Param("user"),
 		policy.UserInput{Email: req.Email, Name: req.Name, RoleIDs: req.RoleIDs})
 	if err != nil {
 		writeError(c, err)
@@ -447,12 +447,12 @@ func (a *api) patchUser(c *gin.Context) {
 }
 
 func (a *api) deleteUser(c *gin.Context) {
-	dry, err := dryRun(c)
+	svc, dry, err := a.writer(c)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	_, rev, err := a.svc.DeleteUser(c.Request.Context(), c.Param("entity"), c.Param("user"))
+	_, rev, err := svc.DeleteUser(c.Request.Context(), c.Param("entity"), c.Param("user"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -479,7 +479,7 @@ func (a *api) listUserRoles(c *gin.Context) {
 }
 
 func (a *api) assignRole(c *gin.Context) {
-	dry, err := dryRun(c)
+	svc, dry, err := a.writer(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -500,7 +500,7 @@ func (a *api) assignRole(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	as, rev, err := a.svc.AssignRoleUntil(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), scope, until)
+	as, rev, err := svc.AssignRoleUntil(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), scope, until)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -515,12 +515,12 @@ func (a *api) assignRole(c *gin.Context) {
 }
 
 func (a *api) unassignRole(c *gin.Context) {
-	dry, err := dryRun(c)
+	svc, dry, err := a.writer(c)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	rev, err := a.svc.UnassignRole(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), c.Query("scope"))
+	rev, err := svc.UnassignRole(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Param("role"), c.Query("scope"))
 	if err != nil {
 		writeError(c, err)
 		return

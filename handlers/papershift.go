@@ -27,11 +27,11 @@ const jsonAPIType = "application/vnd.api+json"
 
 type papershiftAPI struct {
 	svc  *policy.Service
-	view *policy.View // what rights groups show: allowed rights, wildcards as the catalog's groups
+	view *facadeView // what rights groups show: allowed rights, wildcards as the catalog's groups
 }
 
 func registerPapershift(r *gin.Engine, svc *policy.Service, auth Authenticator) {
-	p := &papershiftAPI{svc: svc, view: &policy.View{Catalog: facadeCatalog(svc, papershiftCatalog), Shows: papershiftShows}}
+	p := &papershiftAPI{svc: svc, view: &facadeView{catalog: facadeCatalog(svc, papershiftCatalog), shows: papershiftShows}}
 	g := r.Group("/api/v1", authenticate(auth, papershiftError), papershiftEntity)
 	g.GET("/roles", p.listRoles)
 	g.POST("/roles", p.createRole)
@@ -127,7 +127,7 @@ func decodeDocument(c *gin.Context, want string, id string, attrs any) error {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != jsonAPIType && mt != "application/json") || (mt == jsonAPIType && len(params) > 0) {
-			return rolegate.Errorf(kindUnsupportedMedia, "unsupported_media_type", "Content-Type must be %s", jsonAPIType)
+			return unsupportedMedia("Content-Type must be %s", jsonAPIType)
 		}
 	}
 	var doc struct {
@@ -163,9 +163,6 @@ func decodeDocument(c *gin.Context, want string, id string, attrs any) error {
 	}
 	return decodeBytes(doc.Data.Attributes, attrs)
 }
-
-// kindUnsupportedMedia is a transport-only kind for 415.
-const kindUnsupportedMedia rolegate.Kind = 101
 
 type papershiftRoleAttributes struct {
 	Name        *string           `json:"name"`
@@ -338,8 +335,8 @@ func (p *papershiftAPI) putRole(c *gin.Context) {
 		papershiftError(c, err)
 		return
 	}
-	in.View = p.view // keep the rights Papershift cannot show
-	r, rev, err := p.svc.UpdateRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), in, false, 0)
+	in.MergeRights = p.view.Merge // keep the rights Papershift cannot show
+	r, rev, err := p.svc.UpdateRole(c.Request.Context(), c.GetString(papershiftEntityKey), c.Param("role"), in, policy.Patch, 0)
 	if err != nil {
 		papershiftError(c, err)
 		return

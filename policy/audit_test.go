@@ -81,7 +81,7 @@ func TestAuditEventsOfWrites(t *testing.T) {
 	newName, desc := "approver 2", "approves"
 	ctx2 := policy.WithRequestID(ctx, "req-2")
 	if _, _, err := svc.UpdateRole(ctx2, ent.ID, role.ID, policy.RoleInput{Name: &newName, Description: &desc,
-		Permissions: auditRights("payable", "read", "approve")}, false, 0); err != nil {
+		Permissions: auditRights("payable", "read", "approve")}, policy.Patch, 0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -91,14 +91,14 @@ func TestAuditEventsOfWrites(t *testing.T) {
 	if _, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &taken}); !rolegate.IsKind(err, rolegate.KindConflict) {
 		t.Fatalf("duplicate name: %v", err)
 	}
-	if _, _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &taken}, false, 0); !rolegate.IsKind(err, rolegate.KindConflict) {
+	if _, _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &taken}, policy.Patch, 0); !rolegate.IsKind(err, rolegate.KindConflict) {
 		t.Fatalf("rename to a taken name: %v", err)
 	}
 	bad := "bad\x01name"
 	if _, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &bad}); !rolegate.IsKind(err, rolegate.KindInvalid) {
 		t.Fatalf("invalid name: %v", err)
 	}
-	if _, _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &name}, false, 1); !rolegate.IsKind(err, rolegate.KindPrecondition) {
+	if _, _, err := svc.UpdateRole(ctx, ent.ID, role.ID, policy.RoleInput{Name: &name}, policy.Patch, 1); !rolegate.IsKind(err, rolegate.KindPrecondition) {
 		t.Fatalf("stale If-Match: %v", err)
 	}
 	if _, err := svc.UnassignRole(ctx, ent.ID, "nobody", role.ID, ""); !rolegate.IsKind(err, rolegate.KindNotFound) {

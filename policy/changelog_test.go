@@ -26,7 +26,7 @@ func TestChangeLogCatchUpAndGap(t *testing.T) {
 	}
 	st := o.eng.Stats()
 	for _, obj := range []string{"memo", "note", "file"} {
-		if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight(obj)}, false, 0); err != nil {
+		if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight(obj)}, policy.Patch, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -40,10 +40,10 @@ func TestChangeLogCatchUpAndGap(t *testing.T) {
 	}
 
 	// A gap: the entry of the first of two more writes is gone.
-	if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("doc")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("doc")}, policy.Patch, 0); err != nil {
 		t.Fatal(err)
 	}
 	db, err := adapters.Open(ctx, "sqlite://"+path)

@@ -79,8 +79,6 @@
 //	compile.go        roles and assignments to Casbin rules; ruleKey, diffRules
 //	config.go         file formats of role templates and the object-type catalog
 //	rights.go         the canonical JSON encoding of rights (stored and native)
-//	view.go           what one compatible API shows of rights (codecs: handlers)
-//	unseen.go         keeping the rights a facade cannot show
 //	store.go          Store and Tx: the persistence adapters implement
 //	recorder.go       the Tx a write gets: records its Delta and what it touched
 //	delta.go          Delta, and applying one to a snapshot

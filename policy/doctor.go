@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/changes"
 	"sort"
 	"strings"
 	"time"
@@ -236,8 +237,8 @@ func doctorEntity(ctx context.Context, store Store, entityID string, fix bool, r
 		}
 		// Readers reload the repaired entity in full; the changes feed tells
 		// its clients to fetch everything again.
-		return tx.AppendPolicyChange(PolicyChange{EntityID: entityID, Revision: rev, Kind: ChangeReload, At: now,
-			Items: entityItems()}, ChangeLogKeep)
+		return tx.AppendPolicyChange(changes.Entry{EntityID: entityID, Revision: rev, Kind: changes.EntryReload, At: now,
+			Items: changes.EntityItems()}, changes.Keep)
 	})
 	switch {
 	case errors.Is(err, errNothingToFix):

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"context"
-	"errors"
 	"github.com/rolegate/rolegate"
 	"slices"
 )
@@ -29,25 +28,26 @@ type DryRunResult struct {
 	Gained, Lost []Right
 }
 
-type dryRunKey struct{}
-
-// WithDryRun returns a context in which the Service's role and assignment
-// writes run their whole path (validation, guards, the transaction) and then
-// roll it back: nothing reaches the store, the engine, the audit log, the
-// change log or the revision. The effect they would have had is left in the
-// returned result once the write returns without error.
-func WithDryRun(ctx context.Context) (context.Context, *DryRunResult) {
-	r := &DryRunResult{}
-	return context.WithValue(ctx, dryRunKey{}, r), r
+// DryRun returns a Service whose role, user and assignment writes run their
+// whole path (validation, guards, the transaction) and then roll it back:
+// nothing reaches the store, the engine, the audit log, the change log or
+// the revision. Each returns revision 0 and leaves in the result what it
+// would have changed. Only writes that go through Service.write are dry: an
+// entity's or a client's is not.
+func (s *Service) DryRun() (*Service, *DryRunResult) {
+	dry := *s
+	dry.dry = &DryRunResult{}
+	return &dry, dry.dry
 }
 
-func dryRunOf(ctx context.Context) *DryRunResult {
-	r, _ := ctx.Value(dryRunKey{}).(*DryRunResult)
-	return r
+// rolledBack ends a dry run's transaction (Store.Update commits only when fn
+// returns nil) and carries what the write recorded out of it.
+type rolledBack struct {
+	rev   int64
+	delta Delta
 }
 
-// errDryRun rolls a dry run's transaction back.
-var errDryRun = errors.New("dry run: roll back")
+func (rolledBack) Error() string { return "dry run: rolled back" }
 
 // DryRun returns what applying a write's delta (recorded at revision rev, then
 // rolled back) would change in the effective rights of every user it touches:

@@ -167,9 +167,9 @@ func TestDeltasAgreeWithAFreshLoad(t *testing.T) {
 		var err error
 		switch k := rng.IntN(10); k {
 		case 0:
-			_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Permissions: randomRights(rng, 8)}, false, 0)
+			_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Permissions: randomRights(rng, 8)}, policy.Patch, 0)
 		case 1:
-			_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Name: name(fmt.Sprintf("renamed %d", i))}, false, 0)
+			_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Name: name(fmt.Sprintf("renamed %d", i))}, policy.Patch, 0)
 		case 2:
 			var r rolegate.Role
 			if r, _, err = svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name(fmt.Sprintf("new %d", i)), Permissions: randomRights(rng, 6)}); err == nil {

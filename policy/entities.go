@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/changes"
 )
 
 // RoleTemplate is a system role every new entity gets.
@@ -117,8 +118,8 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (rolegate.En
 			}
 		}
 		// The feed's first item: everything of the entity is new.
-		if err := tx.AppendPolicyChange(PolicyChange{EntityID: ent.ID, Revision: ent.Revision, Kind: ChangeReload,
-			At: now, Items: entityItems()}, ChangeLogKeep); err != nil {
+		if err := tx.AppendPolicyChange(changes.Entry{EntityID: ent.ID, Revision: ent.Revision, Kind: changes.EntryReload,
+			At: now, Items: changes.EntityItems()}, changes.Keep); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, now, ent.ID, AuditEntityCreate, AuditObjectEntity, ent.ID, nil, entityDocOf(ent))

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/changes"
 	"time"
 )
 
@@ -17,8 +18,8 @@ type recorder struct {
 	entityID string // the entity the write is to
 	delta    Delta
 	// touched lists the roles, users and assignments the write stored or
-	// removed: the items of its revision in the changes feed (feeditems.go).
-	touched touched
+	// removed: the items of its revision in the changes feed (changes/feeditems.go).
+	touched changes.Touched
 }
 
 func (r *recorder) InsertRole(role *rolegate.Role) error {
@@ -26,7 +27,7 @@ func (r *recorder) InsertRole(role *rolegate.Role) error {
 		return err
 	}
 	r.delta.role(role)
-	r.touched.role(role)
+	r.touched.Role(role)
 	return nil
 }
 
@@ -35,7 +36,7 @@ func (r *recorder) UpdateRole(role *rolegate.Role) error {
 		return err
 	}
 	r.delta.role(role)
-	r.touched.role(role)
+	r.touched.Role(role)
 	return nil
 }
 
@@ -68,13 +69,13 @@ func (r *recorder) ReplaceSubjectRules(entityID, subject string, rules []rolegat
 
 func (r *recorder) DeleteEntity(id string) error {
 	r.delta.Full = true
-	r.touched.everything()
+	r.touched.Everything()
 	return r.tx.DeleteEntity(id)
 }
 
 // The calls that change no rule and no role name.
 
-func (r *recorder) AppendPolicyChange(c PolicyChange, keep int) error {
+func (r *recorder) AppendPolicyChange(c changes.Entry, keep int) error {
 	return r.tx.AppendPolicyChange(c, keep)
 }
 
@@ -173,7 +174,7 @@ func (r *recorder) InsertUser(u *rolegate.User) error {
 	if err := r.tx.InsertUser(u); err != nil {
 		return err
 	}
-	r.touched.add(ItemUser, ItemPut, u.ID, "", "")
+	r.touched.Add(changes.ItemUser, changes.ItemPut, u.ID, "", "")
 	return nil
 }
 
@@ -182,7 +183,7 @@ func (r *recorder) InsertUsers(us []rolegate.User) error {
 		return err
 	}
 	for i := range us {
-		r.touched.add(ItemUser, ItemPut, us[i].ID, "", "")
+		r.touched.Add(changes.ItemUser, changes.ItemPut, us[i].ID, "", "")
 	}
 	return nil
 }
@@ -191,7 +192,7 @@ func (r *recorder) UpdateUser(u *rolegate.User) error {
 	if err := r.tx.UpdateUser(u); err != nil {
 		return err
 	}
-	r.touched.add(ItemUser, ItemPut, u.ID, "", "")
+	r.touched.Add(changes.ItemUser, changes.ItemPut, u.ID, "", "")
 	return nil
 }
 
@@ -199,7 +200,7 @@ func (r *recorder) DeleteUser(entityID, userID string) error {
 	if err := r.tx.DeleteUser(entityID, userID); err != nil {
 		return err
 	}
-	r.touched.add(ItemUser, ItemDelete, userID, "", "")
+	r.touched.Add(changes.ItemUser, changes.ItemDelete, userID, "", "")
 	return nil
 }
 
@@ -207,7 +208,7 @@ func (r *recorder) PutAssignment(a *rolegate.Assignment) error {
 	if err := r.tx.PutAssignment(a); err != nil {
 		return err
 	}
-	r.touched.assignment(a, ItemPut)
+	r.touched.Assignment(a, changes.ItemPut)
 	return nil
 }
 
@@ -216,7 +217,7 @@ func (r *recorder) InsertAssignments(as []rolegate.Assignment) error {
 		return err
 	}
 	for i := range as {
-		r.touched.assignment(&as[i], ItemPut)
+		r.touched.Assignment(&as[i], changes.ItemPut)
 	}
 	return nil
 }
@@ -225,6 +226,6 @@ func (r *recorder) DeleteAssignment(a rolegate.Assignment) error {
 	if err := r.tx.DeleteAssignment(a); err != nil {
 		return err
 	}
-	r.touched.assignment(&a, ItemDelete)
+	r.touched.Assignment(&a, changes.ItemDelete)
 	return nil
 }

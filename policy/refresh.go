@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/changes"
 	"time"
 )
 
@@ -165,4 +166,29 @@ func (e *Engine) catchUp(ctx context.Context, entityID string, want int64) (*sna
 func stalePolicy(entityID string, held, want int64) error {
 	return rolegate.Errorf(rolegate.KindUnavailable, "stale_policy",
 		"this instance holds revision %d of entity %q, not yet %d; try again", held, entityID, want)
+}
+
+// catchUpFromLog brings a held snapshot s to the store's current revision by
+// applying the logged deltas after it (changes.Deltas). It returns nil (and
+// no error) when the log cannot do it: the caller reloads in full.
+func (e *Engine) catchUpFromLog(ctx context.Context, s *snapshot) (*snapshot, error) {
+	log, ok := e.loader.(changes.LogReader)
+	if !ok || s == nil || !s.exists {
+		return nil, nil
+	}
+	deltas, ok := changes.Deltas(ctx, log, s.entityID, s.revision, s.created)
+	if !ok {
+		return nil, nil
+	}
+	next := s
+	for _, b := range deltas {
+		d, err := DecodeDelta(b)
+		if err != nil || d.Full {
+			return nil, nil
+		}
+		if next, err = next.apply(next.revision+1, d); err != nil {
+			return nil, nil
+		}
+	}
+	return next, nil
 }

@@ -37,7 +37,7 @@ func TestWritesReturnRevision(t *testing.T) {
 	step("create role", rev, err)
 	second, rev, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &other})
 	step("create second role", rev, err)
-	_, rev, err = svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Name: &name, Permissions: read}, true, 0)
+	_, rev, err = svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Name: &name, Permissions: read}, policy.Replace, 0)
 	step("update role", rev, err)
 	_, rev, err = svc.CreateUser(ctx, "acme", policy.UserInput{ID: "ada"})
 	step("create user", rev, err)
@@ -54,8 +54,8 @@ func TestWritesReturnRevision(t *testing.T) {
 	step("import users", res.Revision, err)
 
 	// A dry run commits nothing: 0, the revision unchanged.
-	dctx, _ := policy.WithDryRun(ctx)
-	if _, rev, err := svc.DeleteRole(dctx, "acme", second.ID, true, 0); err != nil || rev != 0 {
+	dsvc, _ := svc.DryRun()
+	if _, rev, err := dsvc.DeleteRole(ctx, "acme", second.ID, true, 0); err != nil || rev != 0 {
 		t.Fatalf("dry-run delete role returned %d (%v)", rev, err)
 	}
 	// A refused write neither.

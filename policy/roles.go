@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -29,9 +30,10 @@ type RoleInput struct {
 	Permissions  *rolegate.Permissions
 	Default      *bool
 	Scope        *string // only on create
-	// View, when set, is what the caller's API shows of rights: an update of
-	// Permissions keeps the role's rights it does not show (view.go).
-	View *View
+	// MergeRights, when set, makes an update of Permissions write
+	// MergeRights(the stored rights, Permissions): a caller that shows only
+	// part of the rights (a facade) keeps the rest.
+	MergeRights func(stored, written rolegate.Permissions) rolegate.Permissions
 }
 
 func (s *Service) validateRoleInput(in RoleInput) error {
@@ -209,15 +211,23 @@ func lastDefault(tx Tx, r rolegate.Role) (bool, error) {
 	return len(defaults) <= 1, nil
 }
 
+// UpdateMode is what UpdateRole does with the fields an input leaves out.
+type UpdateMode int
+
+const (
+	Patch   UpdateMode = iota // they stay as they are (PATCH)
+	Replace                   // they are reset to their zero values (PUT)
+)
+
 // UpdateRole changes a custom role: fields set in the input replace the
-// role's (permissions as a whole). With replace, absent fields are reset to
-// their zero values (PUT). ifMatch is the If-Match version, 0 for none.
-func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, replace bool, ifMatch int64) (rolegate.Role, int64, error) {
+// role's (permissions as a whole); mode says what happens to the others.
+// ifMatch is the If-Match version, 0 for none.
+func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, mode UpdateMode, ifMatch int64) (rolegate.Role, int64, error) {
 	in.Name = nfc(in.Name)
 	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionUpdate); err != nil {
 		return rolegate.Role{}, 0, err
 	}
-	if replace && in.Name == nil && !in.NameOptional {
+	if mode == Replace && in.Name == nil && !in.NameOptional {
 		return rolegate.Role{}, 0, rolegate.Invalid("missing_field", "name", "name is required")
 	}
 	if in.Scope != nil {
@@ -239,7 +249,7 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 			return err
 		}
 		old := r
-		if replace {
+		if mode == Replace {
 			r.Name, r.Description, r.Permissions, r.Default = "", "", rolegate.Permissions{}, false
 		}
 		if in.Name != nil {
@@ -250,8 +260,8 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		}
 		if in.Permissions != nil {
 			r.Permissions = *in.Permissions
-			if in.View != nil {
-				r.Permissions = in.View.Merge(old.Permissions, *in.Permissions)
+			if in.MergeRights != nil {
+				r.Permissions = in.MergeRights(old.Permissions, *in.Permissions)
 				if err := ValidatePermissions("permissions", r.Permissions, s.catalog); err != nil {
 					return err
 				}
@@ -264,7 +274,7 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		// rights stay as they are; only whether it is a default role moves.
 		// Writing back the values it has is no change.
 		if old.RoleType == rolegate.RoleSystem && (r.Name != old.Name || r.Description != old.Description ||
-			!SamePermissions(r.Permissions, old.Permissions)) {
+			!samePermissions(r.Permissions, old.Permissions)) {
 			return rolegate.Errorf(rolegate.KindForbidden, "system_role", "role %q is a system role: its name, description and rights cannot be changed", old.Name)
 		}
 		if old.RoleType == rolegate.RoleSystem {
@@ -422,4 +432,18 @@ func (s *Service) ListRoleUsers(ctx context.Context, entityID, roleID string, p 
 		return err
 	})
 	return out, err
+}
+
+// samePermissions reports whether two sets hold the same rights, in any order.
+func samePermissions(a, b rolegate.Permissions) bool {
+	set := func(p rolegate.Permissions) map[[2]string]rolegate.Permission {
+		out := map[[2]string]rolegate.Permission{}
+		for _, o := range p.Objects {
+			for _, act := range o.Actions {
+				out[[2]string{o.ObjectType, act.ActionName}] = act.Permission
+			}
+		}
+		return out
+	}
+	return maps.Equal(set(a), set(b))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/changes"
 	"log/slog"
 	"time"
 )
@@ -16,16 +17,16 @@ type Config struct {
 	Catalog   *Catalog       // nil: any object type and action
 	// Syncer, when set, is told of every committed write so that other
 	// instances hear of it.
-	Syncer *Syncer
+	Syncer *changes.Syncer
 	Logger *slog.Logger
 	Now    func() time.Time
 	Quotas Quotas // what one entity may hold; zero fields take the defaults
 	// MaxChangeWaiters and MaxChangeWaitersPerEntity bound the Changes calls
-	// waiting for a write (0: DefaultMaxChangeWaiters, ...PerEntity).
+	// waiting for a write (0: changes.DefaultMaxWaiters, ...PerEntity).
 	MaxChangeWaiters          int
 	MaxChangeWaitersPerEntity int
 	// MaxChangeWaitersPerCaller is each caller's share of an entity's
-	// waiting calls (0: DefaultMaxChangeWaitersPerCaller); past it 429.
+	// waiting calls (0: changes.DefaultMaxWaitersPerCaller); past it 429.
 	MaxChangeWaitersPerCaller int
 }
 
@@ -36,11 +37,13 @@ type Service struct {
 	engine    *Engine
 	templates []RoleTemplate
 	catalog   *Catalog
-	sync      *Syncer
+	sync      *changes.Syncer
 	log       *slog.Logger
 	now       func() time.Time
 	quotas    Quotas
-	waits     *waiters // Changes calls waiting for a write
+	feed      *changes.Feed // the changes feed and its waiting calls
+
+	dry *DryRunResult // set on a DryRun copy: its writes roll back and land here
 
 	onClientDeleted func(id string)
 	onEntityDeleted func(id string)
@@ -50,9 +53,9 @@ type Service struct {
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, engine: cfg.Engine, templates: cfg.Templates,
 		catalog: cfg.Catalog, sync: cfg.Syncer, log: cfg.Logger, now: cfg.Now, quotas: cfg.Quotas.withDefaults(),
-		waits: newWaiters(cfg.MaxChangeWaiters, cfg.MaxChangeWaitersPerEntity, cfg.MaxChangeWaitersPerCaller)}
+		feed: changes.NewFeed(cfg.MaxChangeWaiters, cfg.MaxChangeWaitersPerEntity, cfg.MaxChangeWaitersPerCaller)}
 	// Other instances' changes, heard or swept, wake the feed's waiters too.
-	s.sync.watch(s.waits)
+	s.sync.Watch(s.feed)
 	if s.templates == nil {
 		s.templates = DefaultTemplates()
 	}
@@ -72,7 +75,7 @@ func (s *Service) Catalog() *Catalog { return s.catalog }
 func (s *Service) Engine() *Engine { return s.engine }
 
 // Syncer returns what keeps this instance in step with others; nil when none.
-func (s *Service) Syncer() *Syncer { return s.sync }
+func (s *Service) Syncer() *changes.Syncer { return s.sync }
 
 // Ready reports whether storage answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
@@ -93,7 +96,7 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millise
 // already (Entity.Revision, ImportResult.Revision).
 func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now time.Time) error) (int64, error) {
 	now := s.clock()
-	dry := dryRunOf(ctx)
+	dry := s.dry
 	if dry != nil {
 		// A dry run tells what users would gain and lose: it reveals users'
 		// rights, which the caller must be allowed to read.
@@ -120,12 +123,12 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 			return err
 		}
 		if dry != nil {
-			return errDryRun
+			return rolledBack{rev: rev, delta: rec.delta}
 		}
 		return nil
 	})
-	if dry != nil && errors.Is(err, errDryRun) {
-		dry.Gained, dry.Lost, err = s.engine.DryRun(context.WithoutCancel(ctx), entityID, rev, rec.delta)
+	if rb := (rolledBack{}); dry != nil && errors.As(err, &rb) {
+		dry.Gained, dry.Lost, err = s.engine.DryRun(context.WithoutCancel(ctx), entityID, rb.rev, rb.delta)
 		if err != nil {
 			return 0, unavailable(err)
 		}
@@ -142,7 +145,7 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now
 // committed tells the changes feed's waiters and the other instances of the
 // revision a committed write took its entity to.
 func (s *Service) committed(entityID string, rev int64) {
-	s.waits.signal(entityID, rev)
+	s.feed.Signal(entityID, rev)
 	s.sync.Committed(entityID, rev)
 }
 

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/changes"
 	"time"
 )
 
@@ -104,7 +105,7 @@ type Tx interface {
 	ReplaceSubjectRules(entityID, subject string, rules []rolegate.Rule) error
 	// AppendPolicyChange appends an entry to the change log and removes the
 	// entity's entries keep or more revisions older.
-	AppendPolicyChange(c PolicyChange, keep int) error
+	AppendPolicyChange(c changes.Entry, keep int) error
 	// EntityRules returns every rule of an entity, p and g, sorted (for the
 	// consistency check).
 	EntityRules(entityID string) ([]rolegate.Rule, error)

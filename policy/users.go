@@ -25,9 +25,10 @@ type UserInput struct {
 	Name        *string
 	RoleIDs     *[]string
 	Permissions *rolegate.Permissions
-	// View, when set, is what the caller's API shows of rights: an update of
-	// Permissions keeps the user's rights it does not show (view.go).
-	View *View
+	// MergeRights, when set, makes an update of Permissions write
+	// MergeRights(the stored rights, Permissions): a caller that shows only
+	// part of the rights (a facade) keeps the rest.
+	MergeRights func(stored, written rolegate.Permissions) rolegate.Permissions
 }
 
 func (s *Service) validateUserInput(in UserInput) error {
@@ -256,8 +257,8 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 		}
 		if in.Permissions != nil {
 			next := *in.Permissions
-			if in.View != nil {
-				next = in.View.Merge(u.Permissions, *in.Permissions)
+			if in.MergeRights != nil {
+				next = in.MergeRights(u.Permissions, *in.Permissions)
 				if err := ValidatePermissions("permissions", next, s.catalog); err != nil {
 					return err
 				}

@@ -167,11 +167,11 @@ func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 			scope = scopes[rng.IntN(len(scopes))]
 		}
 		k, perms := rng.IntN(5), randomRights(rng, 8)
-		write := func(ctx context.Context) error {
+		write := func(svc *policy.Service) error {
 			var err error
 			switch k {
 			case 0, 1:
-				_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Permissions: perms}, false, 0)
+				_, _, err = svc.UpdateRole(ctx, "acme", role, policy.RoleInput{Permissions: perms}, policy.Patch, 0)
 			case 2:
 				_, _, err = svc.AssignRole(ctx, "acme", user, role, scope)
 			case 3:
@@ -187,10 +187,10 @@ func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 		}
 		before := all()
 		rev, _ := eng.Revision(ctx, "acme")
-		dctx, res := policy.WithDryRun(ctx)
+		dsvc, res := svc.DryRun()
 		seed := rng.Uint64()
 		rng = rand.New(rand.NewPCG(seed, 1))
-		dryErr := write(dctx)
+		dryErr := write(dsvc)
 		rng = rand.New(rand.NewPCG(seed, 1))
 		if got, _ := eng.Revision(ctx, "acme"); got != rev {
 			t.Fatalf("step %d: the dry run moved the engine from revision %d to %d", i, rev, got)
@@ -198,7 +198,7 @@ func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 		if e, err := svc.GetEntity(ctx, "acme"); err != nil || e.Revision != rev {
 			t.Fatalf("step %d: the dry run moved the stored revision from %d to %d (%v)", i, rev, e.Revision, err)
 		}
-		realErr := write(ctx)
+		realErr := write(svc)
 		if (dryErr == nil) != (realErr == nil) || (realErr != nil && rolegate.AsError(dryErr).Code != rolegate.AsError(realErr).Code) {
 			t.Fatalf("step %d: dry run said %v, the write %v", i, dryErr, realErr)
 		}

@@ -113,7 +113,7 @@ func churn(ctx context.Context, svc *policy.Service, entity string, w int, done 
 		if _, _, err := svc.CreateUser(ctx, entity, policy.UserInput{ID: user, RoleIDs: &ids, Permissions: right("note")}); err != nil {
 			return err
 		}
-		if _, _, err := svc.UpdateRole(ctx, entity, r1.ID, policy.RoleInput{Permissions: right("sheet")}, false, 0); err != nil {
+		if _, _, err := svc.UpdateRole(ctx, entity, r1.ID, policy.RoleInput{Permissions: right("sheet")}, policy.Patch, 0); err != nil {
 			return err
 		}
 		if _, _, err := svc.AssignRole(ctx, entity, user, r2.ID, "team:1"); err != nil {

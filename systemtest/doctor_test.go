@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -98,8 +99,8 @@ func TestDoctorCommand(t *testing.T) {
 		t.Fatalf("revision after --fix: %d, want %d", got, rev+1)
 	}
 	// The changes feed tells its clients to fetch the repaired entity again.
-	page, err := svc.Changes(ctx, "acme", policy.ChangesQuery{Since: rev})
-	if err != nil || len(page.Items) != 1 || page.Items[0] != (policy.ChangeItem{Revision: rev + 1, Type: policy.ItemEntity, Op: policy.ItemPut}) {
+	page, err := svc.Changes(ctx, "acme", changes.Query{Since: rev})
+	if err != nil || len(page.Items) != 1 || page.Items[0] != (changes.Item{Revision: rev + 1, Type: changes.ItemEntity, Op: changes.ItemPut}) {
 		t.Fatalf("changes feed after --fix: %+v %v", page, err)
 	}
 

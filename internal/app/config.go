@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -119,9 +120,9 @@ func serverFlags(fs *pflag.FlagSet, cmd string, getenv func(string) string, stde
 	typed(f, &c.Quotas.MaxRoles, "max-roles-per-entity", 0, integer[int64](0, math.MaxInt64, "is not a number >= 0 (0 is the default)"), "most active roles one entity may hold; 0 is the default, 10000")
 	typed(f, &c.Quotas.MaxUsers, "max-users-per-entity", 0, integer[int64](0, math.MaxInt64, "is not a number >= 0 (0 is the default)"), "most users one entity may hold; 0 is the default, 1000000")
 	typed(f, &c.Quotas.MaxRules, "max-rules-per-entity", 0, integer[int64](0, math.MaxInt64, "is not a number >= 0 (0 is the default)"), "most compiled rules (rights and assignments) one entity may hold; 0 is the default, 2000000")
-	typed(f, &c.MaxChangeWaiters, "max-change-waiters", policy.DefaultMaxChangeWaiters, integer[int](1, math.MaxInt, "is not a positive integer"), "most calls of the changes feed waiting for a write at once; more answer at once")
-	typed(f, &c.MaxChangeWaitersPerEntity, "max-change-waiters-per-entity", policy.DefaultMaxChangeWaitersPerEntity, integer[int](1, math.MaxInt, "is not a positive integer"), "most calls of the changes feed waiting on one entity at once")
-	typed(f, &c.MaxChangeWaitersPerCaller, "max-change-waiters-per-caller", policy.DefaultMaxChangeWaitersPerCaller, integer[int](1, math.MaxInt, "is not a positive integer"), "most calls of the changes feed one caller (client, user, admin token) may have waiting on one entity at once; more are 429")
+	typed(f, &c.MaxChangeWaiters, "max-change-waiters", changes.DefaultMaxWaiters, integer[int](1, math.MaxInt, "is not a positive integer"), "most calls of the changes feed waiting for a write at once; more answer at once")
+	typed(f, &c.MaxChangeWaitersPerEntity, "max-change-waiters-per-entity", changes.DefaultMaxWaitersPerEntity, integer[int](1, math.MaxInt, "is not a positive integer"), "most calls of the changes feed waiting on one entity at once")
+	typed(f, &c.MaxChangeWaitersPerCaller, "max-change-waiters-per-caller", changes.DefaultMaxWaitersPerCaller, integer[int](1, math.MaxInt, "is not a positive integer"), "most calls of the changes feed one caller (client, user, admin token) may have waiting on one entity at once; more are 429")
 	typed(f, &c.MaxReports, "max-reports", handlers.DefaultMaxReports, integer[int](1, math.MaxInt, "is not a positive integer"), "most access reports streamed at once; more are 503 server_busy")
 	typed(f, &c.MaxReportsPerEntity, "max-reports-per-entity", handlers.DefaultMaxReportsPerEntity, integer[int](1, math.MaxInt, "is not a positive integer"), "most access reports of one entity streamed at once")
 	typed(f, &c.MaxConnections, "max-connections", 10000, integer[int](1, math.MaxInt, "is not a positive integer"), "most connections served at once; more wait to be accepted")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/handlers/grpcapi"
 	"github.com/rolegate/rolegate/policy"
@@ -40,7 +41,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var notifier policy.Notifier
+	var notifier changes.Notifier
 	if cfg.RedisURL != "" {
 		rd, err := adapters.OpenRedis(cfg.RedisURL, cfg.RedisChannel, log)
 		if err != nil {
@@ -49,7 +50,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 		defer rd.Close()
 		notifier = rd
 	}
-	syncer := policy.NewSyncer(policy.SyncConfig{Engine: engine, Store: store, Notifier: notifier,
+	syncer := changes.NewSyncer(changes.SyncConfig{Engine: engine, Store: policy.Revisions(store), Notifier: notifier,
 		SweepInterval: cfg.SweepInterval, Logger: log})
 	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Templates: cfg.templates, Catalog: cfg.catalog,
 		Syncer: syncer, Logger: log, Quotas: cfg.Quotas,

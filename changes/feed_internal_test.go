@@ -1,4 +1,4 @@
-package policy
+package changes
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 // the items logged per revision (nil: an entry without items; absent: no
 // entry).
 type fakeLog struct {
-	Store // nil: only ReadChangeItems is called
 	rev   int64
 	inc   string
 	items map[int64][]byte
@@ -57,7 +56,25 @@ func (f *fakeLog) ReadChangeItems(_ context.Context, _ string, after int64, wind
 	return f.rev, f.inc, nil
 }
 
-func itemsJSON(t *testing.T, items ...ChangeItem) []byte {
+// service calls the feed as the Service does: over one log, for one caller
+// (the internal actor's unless as says).
+type service struct {
+	*Feed
+	log    ItemReader
+	caller string
+}
+
+func newService(log ItemReader, maxWaiters, maxPerEntity, maxPerCaller int) service {
+	return service{Feed: NewFeed(maxWaiters, maxPerEntity, maxPerCaller), log: log, caller: "internal"}
+}
+
+func (s service) as(caller string) service { s.caller = caller; return s }
+
+func (s service) Changes(ctx context.Context, entityID string, q Query) (Page, error) {
+	return s.Feed.Changes(ctx, s.log, entityID, s.caller, q)
+}
+
+func itemsJSON(t *testing.T, items ...Item) []byte {
 	t.Helper()
 	b, err := encodeItems(items, false)
 	if err != nil {
@@ -67,7 +84,7 @@ func itemsJSON(t *testing.T, items ...ChangeItem) []byte {
 }
 
 // short writes items as "rev:type:op:user:role:scope" for comparing.
-func short(items []ChangeItem) []string {
+func short(items []Item) []string {
 	out := []string{}
 	for _, it := range items {
 		out = append(out, strings.TrimRight(fmt.Sprintf("%d:%s:%s:%s:%s:%s", it.Revision, it.Type, it.Op, it.UserID, it.RoleID, it.Scope), ":"))
@@ -81,13 +98,13 @@ func short(items []ChangeItem) []string {
 // without items are "refetch everything"; empty revisions take no room;
 // 410 past the log's reach, 422 past the entity's revision.
 func TestFeedPages(t *testing.T) {
-	role := func(id, op string) ChangeItem { return ChangeItem{Type: ItemRole, Op: op, RoleID: id} }
-	user := func(id, op string) ChangeItem { return ChangeItem{Type: ItemUser, Op: op, UserID: id} }
-	asg := func(u, r, scope, op string) ChangeItem {
-		return ChangeItem{Type: ItemAssignment, Op: op, UserID: u, RoleID: r, Scope: scope}
+	role := func(id, op string) Item { return Item{Type: ItemRole, Op: op, RoleID: id} }
+	user := func(id, op string) Item { return Item{Type: ItemUser, Op: op, UserID: id} }
+	asg := func(u, r, scope, op string) Item {
+		return Item{Type: ItemAssignment, Op: op, UserID: u, RoleID: r, Scope: scope}
 	}
 	log := &fakeLog{rev: 9, inc: "i1", items: map[int64][]byte{
-		1: entityItems(),
+		1: EntityItems(),
 		2: itemsJSON(t, role("r1", ItemPut)),
 		3: itemsJSON(t, user("u1", ItemPut), asg("u1", "r1", "", ItemPut), asg("u1", "r1", "team:1", ItemPut)),
 		4: itemsJSON(t), // a write that changed nothing
@@ -96,8 +113,8 @@ func TestFeedPages(t *testing.T) {
 		7: itemsJSON(t, asg("u1", "r1", "team:1", ItemDelete), role("r1", ItemDelete)),
 		// 8, 9: no entries
 	}}
-	svc := NewService(Config{Store: log})
-	ctx := Internal(context.Background())
+	svc := newService(log, 0, 0, 0)
+	ctx := context.Background()
 	cases := []struct {
 		since   int64
 		limit   int
@@ -117,7 +134,7 @@ func TestFeedPages(t *testing.T) {
 		{9, 100, []string{}, 9, false},
 	}
 	for _, c := range cases {
-		p, err := svc.Changes(ctx, "e", ChangesQuery{Since: c.since, Limit: c.limit})
+		p, err := svc.Changes(ctx, "e", Query{Since: c.since, Limit: c.limit})
 		if err != nil {
 			t.Fatalf("since %d limit %d: %v", c.since, c.limit, err)
 		}
@@ -126,12 +143,12 @@ func TestFeedPages(t *testing.T) {
 		}
 	}
 	// Following the feed page by page gives every item once, whatever the limit.
-	all, _ := svc.Changes(ctx, "e", ChangesQuery{Since: 0, Limit: 100})
+	all, _ := svc.Changes(ctx, "e", Query{Since: 0, Limit: 100})
 	for limit := 1; limit <= 4; limit++ {
-		var got []ChangeItem
+		var got []Item
 		since := int64(0)
 		for pages := 0; ; pages++ {
-			p, err := svc.Changes(ctx, "e", ChangesQuery{Since: since, Limit: limit})
+			p, err := svc.Changes(ctx, "e", Query{Since: since, Limit: limit})
 			if err != nil || pages > 20 || p.Revision < since {
 				t.Fatalf("limit %d: page after %d: %+v %v", limit, since, p, err)
 			}
@@ -150,48 +167,48 @@ func TestFeedPages(t *testing.T) {
 	// says whether more follow.
 	empty := &fakeLog{rev: 5, inc: "i1", items: map[int64][]byte{1: itemsJSON(t), 2: itemsJSON(t), 3: itemsJSON(t), 4: itemsJSON(t),
 		5: itemsJSON(t, role("r2", ItemPut))}}
-	svc2 := NewService(Config{Store: empty})
-	p, err := svc2.Changes(ctx, "e", ChangesQuery{Since: 0, Limit: 2})
+	svc2 := newService(empty, 0, 0, 0)
+	p, err := svc2.Changes(ctx, "e", Query{Since: 0, Limit: 2})
 	if err != nil || len(p.Items) != 0 || p.Revision != 3 || !p.HasMore {
 		t.Fatalf("empty revisions: %+v %v; want none up to 3, more", p, err)
 	}
-	p, err = svc2.Changes(ctx, "e", ChangesQuery{Since: 3, Limit: 2})
+	p, err = svc2.Changes(ctx, "e", Query{Since: 3, Limit: 2})
 	if err != nil || !reflect.DeepEqual(short(p.Items), []string{"5:role:put::r2"}) || p.Revision != 5 || p.HasMore {
 		t.Fatalf("after empty revisions: %+v %v", p, err)
 	}
 
 	// Past the entity's revision: 422; past the log's reach: 410.
-	if _, err := svc.Changes(ctx, "e", ChangesQuery{Since: 10}); !rolegate.IsKind(err, rolegate.KindInvalid) || rolegate.AsError(err).Code != "unknown_revision" {
+	if _, err := svc.Changes(ctx, "e", Query{Since: 10}); !rolegate.IsKind(err, rolegate.KindInvalid) || rolegate.AsError(err).Code != "unknown_revision" {
 		t.Fatalf("since past the revision: %v", err)
 	}
-	long := &fakeLog{rev: ChangeLogKeep + 5, inc: "i1", items: map[int64][]byte{}}
+	long := &fakeLog{rev: Keep + 5, inc: "i1", items: map[int64][]byte{}}
 	for r := int64(6); r <= long.rev; r++ {
 		long.items[r] = itemsJSON(t, user("u", ItemPut))
 	}
-	svc3 := NewService(Config{Store: long})
+	svc3 := newService(long, 0, 0, 0)
 	for _, since := range []int64{0, 4} {
-		if _, err := svc3.Changes(ctx, "e", ChangesQuery{Since: since}); !rolegate.IsKind(err, rolegate.KindGone) || rolegate.AsError(err).Code != "changes_expired" {
+		if _, err := svc3.Changes(ctx, "e", Query{Since: since}); !rolegate.IsKind(err, rolegate.KindGone) || rolegate.AsError(err).Code != "changes_expired" {
 			t.Fatalf("since %d, log trimmed: %v", since, err)
 		}
 	}
-	if p, err := svc3.Changes(ctx, "e", ChangesQuery{Since: 5, Limit: 3}); err != nil || len(p.Items) != 3 || p.Revision != 8 {
+	if p, err := svc3.Changes(ctx, "e", Query{Since: 5, Limit: 3}); err != nil || len(p.Items) != 3 || p.Revision != 8 {
 		t.Fatalf("since the oldest revision kept: %+v %v", p, err)
 	}
-	if _, err := svc3.Changes(ctx, "e", ChangesQuery{Since: -1}); !rolegate.IsKind(err, rolegate.KindInvalid) {
+	if _, err := svc3.Changes(ctx, "e", Query{Since: -1}); !rolegate.IsKind(err, rolegate.KindInvalid) {
 		t.Fatalf("negative since: %v", err)
 	}
 }
 
 // TestTouchedItems: one item per object, its last op, in the order first
-// touched; past maxChangeItems the write is one "refetch everything".
+// touched; past maxItems the write is one "refetch everything".
 func TestTouchedItems(t *testing.T) {
-	var tc touched
-	tc.role(&rolegate.Role{ID: "r1", Status: rolegate.StatusActive})
-	tc.add(ItemUser, ItemPut, "u1", "", "")
-	tc.assignment(&rolegate.Assignment{UserID: "u1", RoleID: "r1", Scope: "team:1"}, ItemPut)
-	tc.assignment(&rolegate.Assignment{UserID: "u1", RoleID: "r1"}, ItemPut)
-	tc.assignment(&rolegate.Assignment{UserID: "u1", RoleID: "r1", Scope: "team:1"}, ItemDelete)
-	tc.role(&rolegate.Role{ID: "r1", Status: rolegate.StatusDeleted})
+	var tc Touched
+	tc.Role(&rolegate.Role{ID: "r1", Status: rolegate.StatusActive})
+	tc.Add(ItemUser, ItemPut, "u1", "", "")
+	tc.Assignment(&rolegate.Assignment{UserID: "u1", RoleID: "r1", Scope: "team:1"}, ItemPut)
+	tc.Assignment(&rolegate.Assignment{UserID: "u1", RoleID: "r1"}, ItemPut)
+	tc.Assignment(&rolegate.Assignment{UserID: "u1", RoleID: "r1", Scope: "team:1"}, ItemDelete)
+	tc.Role(&rolegate.Role{ID: "r1", Status: rolegate.StatusDeleted})
 	b, err := encodeItems(tc.items, tc.all)
 	if err != nil {
 		t.Fatal(err)
@@ -204,13 +221,13 @@ func TestTouchedItems(t *testing.T) {
 	if got := short(items); !reflect.DeepEqual(got, want) {
 		t.Fatalf("items %v, want %v", got, want)
 	}
-	var big touched
-	for i := 0; i <= maxChangeItems; i++ {
-		big.add(ItemUser, ItemPut, fmt.Sprint(i), "", "")
+	var big Touched
+	for i := 0; i <= maxItems; i++ {
+		big.Add(ItemUser, ItemPut, fmt.Sprint(i), "", "")
 	}
 	b, _ = encodeItems(big.items, big.all)
 	if items, _ := DecodeItems(9, b); !reflect.DeepEqual(short(items), []string{"9:entity:put"}) {
-		t.Fatalf("a write past %d items: %v", maxChangeItems, short(items))
+		t.Fatalf("a write past %d items: %v", maxItems, short(items))
 	}
 }
 
@@ -218,11 +235,11 @@ func TestTouchedItems(t *testing.T) {
 // another), answers empty after its wait, and at once when the bounds are
 // full (Busy) or when the service stops waiting; every waiter leaves.
 func TestFeedWaiters(t *testing.T) {
-	log := &fakeLog{rev: 3, inc: "i1", items: map[int64][]byte{3: entityItems()}}
-	svc := NewService(Config{Store: log, MaxChangeWaiters: 3, MaxChangeWaitersPerEntity: 2})
-	ctx := Internal(context.Background())
+	log := &fakeLog{rev: 3, inc: "i1", items: map[int64][]byte{3: EntityItems()}}
+	svc := newService(log, 3, 2, 0)
+	ctx := context.Background()
 	type answer struct {
-		p   ChangesPage
+		p   Page
 		err error
 		in  time.Duration
 	}
@@ -230,16 +247,16 @@ func TestFeedWaiters(t *testing.T) {
 		ch := make(chan answer, 1)
 		go func() {
 			start := time.Now()
-			p, err := svc.Changes(ctx, entity, ChangesQuery{Since: since, Wait: wait})
+			p, err := svc.Changes(ctx, entity, Query{Since: since, Wait: wait})
 			ch <- answer{p, err, time.Since(start)}
 		}()
 		return ch
 	}
 	waitFor := func(n int) {
 		t.Helper()
-		for start := time.Now(); svc.ChangeWaiters() != n; time.Sleep(time.Millisecond) {
+		for start := time.Now(); svc.Waiters() != n; time.Sleep(time.Millisecond) {
 			if time.Since(start) > 5*time.Second {
-				t.Fatalf("%d waiters, want %d", svc.ChangeWaiters(), n)
+				t.Fatalf("%d waiters, want %d", svc.Waiters(), n)
 			}
 		}
 	}
@@ -271,7 +288,7 @@ func TestFeedWaiters(t *testing.T) {
 	}
 	// Another entity's write wakes nobody here; this entity's wakes both.
 	svc.waits.signal("x", 9)
-	item := itemsJSON(t, ChangeItem{Type: ItemUser, Op: ItemPut, UserID: "u"})
+	item := itemsJSON(t, Item{Type: ItemUser, Op: ItemPut, UserID: "u"})
 	log.set(func() { log.rev, log.items[4] = 4, item })
 	svc.waits.signal("e", 4)
 	for _, a := range []chan answer{a1, a2} {
@@ -281,7 +298,7 @@ func TestFeedWaiters(t *testing.T) {
 	}
 	waitFor(1)
 	// Shutting down: waiters answer at once, new calls do not wait.
-	svc.StopWaiting()
+	svc.Stop()
 	if got := <-b1; got.err != nil || got.p.Revision != 3 || len(got.p.Items) != 0 || got.in > 15*time.Second {
 		t.Fatalf("on shutdown: %+v", got)
 	}
@@ -292,14 +309,14 @@ func TestFeedWaiters(t *testing.T) {
 
 	// A short wait ends empty at the current revision; a cancelled one
 	// ends with the context's error.
-	svc = NewService(Config{Store: log})
+	svc = newService(log, 0, 0, 0)
 	if got := <-poll("e", 4, time.Second); got.err != nil || len(got.p.Items) != 0 || got.p.Revision != 4 || got.in < time.Second {
 		t.Fatalf("after the wait: %+v", got)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := svc.Changes(cctx, "e", ChangesQuery{Since: 4, Wait: 20 * time.Second})
+		_, err := svc.Changes(cctx, "e", Query{Since: 4, Wait: 20 * time.Second})
 		done <- err
 	}()
 	waitFor(1)
@@ -311,7 +328,7 @@ func TestFeedWaiters(t *testing.T) {
 
 	// Deleted while waiting: one "entity delete" item at the deletion's revision.
 	go func() {
-		p, err := svc.Changes(ctx, "e", ChangesQuery{Since: 4, Wait: 20 * time.Second})
+		p, err := svc.Changes(ctx, "e", Query{Since: 4, Wait: 20 * time.Second})
 		done <- err
 		if err == nil && !reflect.DeepEqual(short(p.Items), []string{"5:entity:delete"}) {
 			t.Errorf("deleted while waiting: %v", short(p.Items))

@@ -1,4 +1,4 @@
-package policy
+package changes
 
 import (
 	"context"
@@ -42,10 +42,35 @@ type Notifier interface {
 	Subscribe(ctx context.Context, fn func(Change), up func(bool)) error
 }
 
+// Engine is what the Syncer does to the policy engine of this instance: the
+// engine satisfies it.
+type Engine interface {
+	// Held returns the revision of the entity's policy held in memory,
+	// without loading it; held is false when it is not in memory.
+	Held(entityID string) (revision int64, held bool)
+	// Loaded returns the ids and revisions of the entities held.
+	Loaded() map[string]int64
+	// Refresh brings a held entity's policy up to date after evidence that
+	// the store is newer (dropping it when that fails).
+	Refresh(ctx context.Context, entityID string) error
+	// Forget drops an entity's policy from memory.
+	Forget(entityID string)
+}
+
+// Revisions reads the store's current revisions of entities.
+type Revisions interface {
+	// EntityRevision returns the entity's revision; ErrNotFound for an
+	// unknown entity.
+	EntityRevision(ctx context.Context, entityID string) (int64, error)
+	// EntityRevisions returns the revision of each of the entities that
+	// exists (one query); the others are absent from the map.
+	EntityRevisions(ctx context.Context, ids []string) (map[string]int64, error)
+}
+
 // SyncConfig configures a Syncer.
 type SyncConfig struct {
-	Engine *Engine
-	Store  Store
+	Engine Engine
+	Store  Revisions
 	// Notifier, when set, carries changes between instances; without one
 	// only the sweep keeps instances in step.
 	Notifier Notifier
@@ -91,8 +116,8 @@ type LagHistogram struct {
 // instances: it publishes this instance's changes, reloads on changes heard,
 // and sweeps. Run runs it.
 type Syncer struct {
-	engine   *Engine
-	store    Store
+	engine   Engine
+	store    Revisions
 	notifier Notifier
 	interval time.Duration
 	instance string
@@ -113,7 +138,7 @@ type Syncer struct {
 	subscribed                                  atomic.Bool
 	lastPublishLog                              atomic.Int64
 	onChange                                    atomic.Pointer[func(entityID string, revision int64, exists bool)]
-	waits                                       atomic.Pointer[waiters] // the changes feed's, woken by what is heard or swept
+	feed                                        atomic.Pointer[Feed] // woken by what is heard or swept
 
 	lagMu     sync.Mutex
 	lagCounts []uint64
@@ -247,8 +272,8 @@ func (s *Syncer) heard(c Change) {
 	}
 	s.received.Add(1)
 	s.tell(c.EntityID, c.Revision, true)
-	if w := s.waits.Load(); w != nil {
-		w.signal(c.EntityID, c.Revision)
+	if f := s.feed.Load(); f != nil {
+		f.Signal(c.EntityID, c.Revision)
 	}
 	if held, ok := s.engine.Held(c.EntityID); !ok || held >= c.Revision {
 		return // not held (it loads fresh on first use), or already there
@@ -382,8 +407,8 @@ func (s *Syncer) Sweep(ctx context.Context) error {
 		ids = append(ids, id)
 	}
 	var watched map[string]int64
-	if w := s.waits.Load(); w != nil {
-		watched = w.watched()
+	if f := s.feed.Load(); f != nil {
+		watched = f.waits.watched()
 		for id := range watched {
 			if _, ok := held[id]; !ok {
 				ids = append(ids, id)
@@ -395,11 +420,7 @@ func (s *Syncer) Sweep(ctx context.Context) error {
 		n := min(len(ids), sweepBatch)
 		batch := ids[:n]
 		ids = ids[n:]
-		var revs map[string]int64
-		err := s.store.View(ctx, func(tx Tx) (err error) {
-			revs, err = tx.EntityRevisions(batch)
-			return err
-		})
+		revs, err := s.store.EntityRevisions(ctx, batch)
 		if err != nil {
 			s.sweepErrors.Add(1)
 			return err
@@ -407,7 +428,7 @@ func (s *Syncer) Sweep(ctx context.Context) error {
 		for _, id := range batch {
 			stored, exists := revs[id]
 			if seen, ok := watched[id]; ok && seen > 0 && (!exists || stored != seen) {
-				s.waits.Load().signal(id, 0)
+				s.feed.Load().Signal(id, 0)
 			}
 			h, ok := held[id]
 			if !ok {
@@ -460,10 +481,10 @@ func (s *Syncer) Lag() LagHistogram {
 	return LagHistogram{Count: s.lagCount, Sum: s.lagSum, Buckets: LagBuckets, Counts: append([]uint64(nil), s.lagCounts...)}
 }
 
-// watch makes what is heard and swept wake the changes feed's waiters.
-func (s *Syncer) watch(w *waiters) {
+// Watch makes what is heard and swept wake the feed's waiters.
+func (s *Syncer) Watch(f *Feed) {
 	if s != nil {
-		s.waits.Store(w)
+		s.feed.Store(f)
 	}
 }
 

@@ -1,4 +1,4 @@
-package policy_test
+package handlers
 
 import (
 	"reflect"
@@ -27,7 +27,7 @@ func flat(p rolegate.Permissions) []string {
 	return out
 }
 
-func testView() *policy.View {
+func testView() *facadeView {
 	c, err := policy.NewCatalog([]policy.CatalogObject{
 		{ObjectType: "payable", Actions: []string{"read", "approve"}},
 		{ObjectType: "receipt", Actions: []string{"read"}},
@@ -35,12 +35,12 @@ func testView() *policy.View {
 	if err != nil {
 		panic(err)
 	}
-	return &policy.View{Catalog: c, Shows: catalogShows(c)}
+	return &facadeView{catalog: c, shows: catalogShows(c)}
 }
 
 // catalogShows shows what a Monite-like API shows: the catalog's rights, of
 // any value but denied.
-func catalogShows(c *policy.Catalog) policy.Shown {
+func catalogShows(c *policy.Catalog) shownFunc {
 	return func(objectType string, a rolegate.ActionPermission) bool {
 		if a.Permission == rolegate.Denied {
 			return false

@@ -1,54 +1,54 @@
-package policy
+package changes
 
 import (
 	"context"
-	"github.com/rolegate/rolegate"
 	"sync"
 	"time"
+
+	"github.com/rolegate/rolegate"
 )
 
 // The changes feed: what changed in an entity after a revision, read from the
-// change log (the items each write logged, feeditems.go), one page at a
-// time, waiting up to a bound for a write when nothing is newer (long poll).
-// A waiter holds no database connection: it is woken by the revision signals
-// this instance already has (its own commits, the changes other instances
-// publish, the revision sweep) and then reads the log again.
+// log's items one page at a time, waiting up to a bound for a write when
+// nothing is newer (long poll). A waiter holds no database connection: the
+// revision signals this instance already has wake it (its own commits,
+// other instances' changes, the sweep), and it reads the log again.
 
-// MaxChangesWait is the longest a Changes call waits for a write.
-const MaxChangesWait = 25 * time.Second
+// MaxWait is the longest a feed call waits for a write.
+const MaxWait = 25 * time.Second
 
-// MaxChangesLimit is the largest page of the feed.
-const MaxChangesLimit = 1000
+// MaxLimit is the largest page of the feed.
+const MaxLimit = 1000
 
-// The default bounds on waiting Changes calls.
+// The default bounds on waiting feed calls.
 const (
-	DefaultMaxChangeWaiters          = 1000
-	DefaultMaxChangeWaitersPerEntity = 100
-	DefaultMaxChangeWaitersPerCaller = 25
+	DefaultMaxWaiters          = 1000
+	DefaultMaxWaitersPerEntity = 100
+	DefaultMaxWaitersPerCaller = 25
 )
 
-// ChangesQuery asks for the changes after a revision.
-type ChangesQuery struct {
+// Query asks for the changes after a revision.
+type Query struct {
 	Since int64         // the revision the caller has seen (0: none)
-	Limit int           // most items (1..MaxChangesLimit; 0: 100)
-	Wait  time.Duration // how long to wait for a write when nothing is newer (at most MaxChangesWait)
+	Limit int           // most items (1..MaxLimit; 0: 100)
+	Wait  time.Duration // how long to wait for a write when nothing is newer (at most MaxWait)
 }
 
-// ChangesPage is one page of the feed.
-type ChangesPage struct {
-	Items []ChangeItem
+// Page is one page of the feed.
+type Page struct {
+	Items []Item
 	// Revision is what the caller passes as the next Since: the entity's
 	// revision when HasMore is false, else the last revision in Items.
 	Revision int64
 	HasMore  bool
-	// Busy says the call could not wait, as too many calls were waiting
-	// already: it answered at once.
+	// Busy says the call could not wait, too many calls waiting already: it
+	// answered at once.
 	Busy bool
 }
 
-// ChangeReader reads the change log for the feed. Stores that keep a change
+// ItemReader reads the log's items for the feed. Stores that keep a change
 // log implement it.
-type ChangeReader interface {
+type ItemReader interface {
 	// ReadChangeItems returns the entity's current revision and incarnation;
 	// when the revision is past after by 1 to window, it also calls each
 	// with the log entries of the revisions after `after`, in order (at most
@@ -58,33 +58,42 @@ type ChangeReader interface {
 		each func(rev int64, items []byte) bool) (revision int64, incarnation string, err error)
 }
 
-// Changes returns the changes of the entity after q.Since. Nothing newer and
-// q.Wait > 0: it waits for a write (or the entity's deletion) up to q.Wait,
-// then answers with no items and the current revision. Guarded as the audit
-// log is. Errors: 404 for an unknown entity, 422 unknown_revision for a
-// revision the entity has not reached, 410 changes_expired when the log no
-// longer reaches back to q.Since+1; ctx's error when it ends while waiting.
-func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) (ChangesPage, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectAuditEvent, ActionRead); err != nil {
-		return ChangesPage{}, err
-	}
+// Feed serves the changes feed and holds its waiting calls. Signal wakes
+// them; a Syncer watching it wakes them on other instances' changes too.
+type Feed struct {
+	waits *waiters
+}
+
+// NewFeed returns a feed whose waiting calls are bounded in all, per entity
+// and per caller on one entity (0: the defaults).
+func NewFeed(maxWaiters, maxPerEntity, maxPerCaller int) *Feed {
+	return &Feed{waits: newWaiters(maxWaiters, maxPerEntity, maxPerCaller)}
+}
+
+// Changes returns the changes of the entity after q.Since, read from r (nil:
+// the store keeps no log). Nothing newer and q.Wait > 0: it waits for a
+// write (or the entity's deletion) up to q.Wait, then answers with no items
+// and the current revision. caller names who asks, for its share of the
+// waiters. Errors: the store's not-found for an unknown entity, 422
+// unknown_revision for a revision the entity has not reached, 410
+// changes_expired when the log no longer reaches back to q.Since+1; ctx's
+// error when it ends while waiting.
+func (f *Feed) Changes(ctx context.Context, r ItemReader, entityID, caller string, q Query) (Page, error) {
 	if q.Since < 0 {
-		return ChangesPage{}, rolegate.Invalid("invalid_since", "since", "since must be an integer >= 0")
+		return Page{}, rolegate.Invalid("invalid_since", "since", "since must be an integer >= 0")
 	}
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
-	q.Limit = min(q.Limit, MaxChangesLimit)
-	q.Wait = min(q.Wait, MaxChangesWait)
-	reader, ok := s.store.(ChangeReader)
-	if !ok {
-		return ChangesPage{}, rolegate.Errorf(rolegate.KindNotFound, "changes_unavailable", "this store keeps no change log")
+	q.Limit = min(q.Limit, MaxLimit)
+	q.Wait = min(q.Wait, MaxWait)
+	if r == nil {
+		return Page{}, rolegate.Errorf(rolegate.KindNotFound, "changes_unavailable", "this store keeps no change log")
 	}
 	var deadline time.Time
 	if q.Wait > 0 {
 		deadline = time.Now().Add(q.Wait)
 	}
-	who := ActorFrom(ctx).ID
 	first, incarnation := true, ""
 	busy, told := false, int64(0)
 	for {
@@ -93,53 +102,60 @@ func (s *Service) Changes(ctx context.Context, entityID string, q ChangesQuery) 
 		var w *waitSet
 		if !deadline.IsZero() && !busy {
 			var got joined
-			w, got = s.waits.join(entityID, who)
+			w, got = f.waits.join(entityID, caller)
 			switch {
 			case got == joinOverShare && first:
 				// One caller may not take every slot of an entity.
-				return ChangesPage{}, rolegate.Errorf(rolegate.KindTooMany, "rate_limited",
-					"this caller already holds %d waiting calls of the changes feed of entity %q: wait for one to end, or poll without wait", s.waits.maxPerCaller, entityID)
+				return Page{}, rolegate.Errorf(rolegate.KindTooMany, "rate_limited",
+					"this caller already holds %d waiting calls of the changes feed of entity %q: wait for one to end, or poll without wait", f.waits.maxPerCaller, entityID)
 			case got != joinOK:
 				busy = true
 			}
 		}
-		page, inc, err := s.readChanges(ctx, reader, entityID, q)
+		page, inc, err := readPage(ctx, r, entityID, q)
 		if !first && (rolegate.IsNotFound(err) || (inc != "" && inc != incarnation)) {
 			// Deleted (and maybe made again) while waiting: the caller's
 			// revisions are of the entity that went.
-			s.waits.leave(entityID, who, w)
+			f.waits.leave(entityID, caller, w)
 			return gone(q.Since, told), nil
 		}
 		if err != nil {
-			s.waits.leave(entityID, who, w)
-			if rolegate.IsNotFound(err) {
-				return ChangesPage{}, EntityNotFound(entityID)
-			}
-			return ChangesPage{}, err
+			f.waits.leave(entityID, caller, w)
+			return Page{}, err
 		}
 		first, incarnation = false, inc
 		page.Busy = busy && page.Revision == q.Since // answered empty, without waiting
 		if page.Revision > q.Since || w == nil {
-			s.waits.leave(entityID, who, w)
+			f.waits.leave(entityID, caller, w)
 			return page, nil
 		}
-		s.waits.saw(w, page.Revision)
-		woke, err := s.waits.wait(ctx, w, deadline)
-		s.waits.leave(entityID, who, w)
+		f.waits.saw(w, page.Revision)
+		woke, err := f.waits.wait(ctx, w, deadline)
+		f.waits.leave(entityID, caller, w)
 		if err != nil {
-			return ChangesPage{}, err
+			return Page{}, err
 		}
 		if !woke {
 			return page, nil // waited long enough, or shutting down
 		}
 		told = max(told, w.told) // written before w was signalled
-
 	}
 }
 
+// Signal wakes the waiters of the entity: a write committed (rev, 0 when not
+// known), or the entity is gone.
+func (f *Feed) Signal(entityID string, rev int64) { f.waits.signal(entityID, rev) }
+
+// Stop ends every waiting call (they answer at once) and makes new ones
+// answer without waiting: the first step of a shutdown.
+func (f *Feed) Stop() { f.waits.stop() }
+
+// Waiters returns how many calls wait for a write.
+func (f *Feed) Waiters() int { return f.waits.count() }
+
 // cut marks a page that more follow: the caller goes on from its last
 // item's revision (or, when it holds none, past the empty revisions read).
-func (p ChangesPage) cut() ChangesPage {
+func (p Page) cut() Page {
 	p.HasMore = true
 	if n := len(p.Items); n > 0 {
 		p.Revision = p.Items[n-1].Revision
@@ -149,16 +165,16 @@ func (p ChangesPage) cut() ChangesPage {
 
 // gone is the answer to a caller waiting on an entity that was deleted; told
 // is the revision of the deletion when a signal named it.
-func gone(since, told int64) ChangesPage {
+func gone(since, told int64) Page {
 	rev := max(since+1, told)
-	return ChangesPage{Items: []ChangeItem{{Revision: rev, Type: ItemEntity, Op: ItemDelete}}, Revision: rev}
+	return Page{Items: []Item{{Revision: rev, Type: ItemEntity, Op: ItemDelete}}, Revision: rev}
 }
 
-// readChanges reads one page of the log after q.Since, and the entity's
+// readPage reads one page of the log after q.Since, and the entity's
 // incarnation (also with a 410 or 422, so that a waiter tells a deleted and
 // remade entity from a bad revision).
-func (s *Service) readChanges(ctx context.Context, reader ChangeReader, entityID string, q ChangesQuery) (ChangesPage, string, error) {
-	var page ChangesPage
+func readPage(ctx context.Context, reader ItemReader, entityID string, q Query) (Page, string, error) {
+	var page Page
 	page.Revision = q.Since
 	next := q.Since + 1 // the first revision not yet accounted for
 	rows, full := 0, false
@@ -166,7 +182,7 @@ func (s *Service) readChanges(ctx context.Context, reader ChangeReader, entityID
 	// An entry with no items (a write that changed nothing) takes no room,
 	// so limit+1 entries are read at most: enough to fill a page and know
 	// whether more follow.
-	rev, inc, err := reader.ReadChangeItems(ctx, entityID, q.Since, ChangeLogKeep, q.Limit+1, func(r int64, b []byte) bool {
+	rev, inc, err := reader.ReadChangeItems(ctx, entityID, q.Since, Keep, q.Limit+1, func(r int64, b []byte) bool {
 		// A revision is never cut: it goes whole into this page or the next
 		// (a page holds at least one).
 		fits := func(n int) bool { return len(page.Items) == 0 || len(page.Items)+n <= q.Limit }
@@ -177,12 +193,12 @@ func (s *Service) readChanges(ctx context.Context, reader ChangeReader, entityID
 				full = true
 				return false
 			}
-			page.Items = append(page.Items, ChangeItem{Revision: r - 1, Type: ItemEntity, Op: ItemPut})
+			page.Items = append(page.Items, Item{Revision: r - 1, Type: ItemEntity, Op: ItemPut})
 			page.Revision, next = r-1, r
 		}
-		var items []ChangeItem
+		var items []Item
 		if b == nil {
-			items = []ChangeItem{{Revision: r, Type: ItemEntity, Op: ItemPut}}
+			items = []Item{{Revision: r, Type: ItemEntity, Op: ItemPut}}
 		} else {
 			var err error
 			if items, err = DecodeItems(r, b); err != nil {
@@ -201,14 +217,14 @@ func (s *Service) readChanges(ctx context.Context, reader ChangeReader, entityID
 	})
 	switch {
 	case err != nil:
-		return ChangesPage{}, "", err
+		return Page{}, "", err
 	case decodeErr != nil:
-		return ChangesPage{}, inc, decodeErr
+		return Page{}, inc, decodeErr
 	case q.Since > rev:
-		return ChangesPage{}, inc, rolegate.Invalid("unknown_revision", "since",
+		return Page{}, inc, rolegate.Invalid("unknown_revision", "since",
 			"since %d is newer than any revision of entity %q (%d): pass back a revision the feed or a write returned", q.Since, entityID, rev)
-	case rev-q.Since > ChangeLogKeep:
-		return ChangesPage{}, inc, rolegate.Errorf(rolegate.KindGone, "changes_expired",
+	case rev-q.Since > Keep:
+		return Page{}, inc, rolegate.Errorf(rolegate.KindGone, "changes_expired",
 			"the change log of entity %q no longer reaches back to revision %d: fetch everything again, then follow the feed from revision %d", entityID, q.Since+1, rev)
 	case full, rows == q.Limit+1 && next <= rev:
 		return page.cut(), inc, nil
@@ -218,13 +234,13 @@ func (s *Service) readChanges(ctx context.Context, reader ChangeReader, entityID
 		if len(page.Items) >= q.Limit {
 			return page.cut(), inc, nil
 		}
-		page.Items = append(page.Items, ChangeItem{Revision: rev, Type: ItemEntity, Op: ItemPut})
+		page.Items = append(page.Items, Item{Revision: rev, Type: ItemEntity, Op: ItemPut})
 	}
 	page.Revision = rev
 	return page, inc, nil
 }
 
-// waiters are the Changes calls waiting for a write, per entity, within
+// waiters are the feed calls waiting for a write, per entity, within
 // bounds: a call that finds them full answers at once instead of waiting,
 // one whose caller holds its share of the entity's already is refused.
 // signal wakes every waiter of an entity.
@@ -236,7 +252,7 @@ type waiters struct {
 	byCaller map[callerWait]int // waiting calls per caller and entity
 	total    int
 	closed   bool
-	done     chan struct{} // closed when the service stops waiting (shutdown)
+	done     chan struct{} // closed when the feed stops waiting (shutdown)
 }
 
 // waitSet is the waiters of one entity until the next signal.
@@ -260,26 +276,26 @@ type joined int
 
 const (
 	joinOK        joined = iota
-	joinBusy             // the bounds are reached or the service stops waiting
+	joinBusy             // the bounds are reached or the feed stops waiting
 	joinOverShare        // the caller holds its share of the entity's waiters
 )
 
 func newWaiters(maxTotal, maxPerEntity, maxPerCaller int) *waiters {
 	if maxTotal <= 0 {
-		maxTotal = DefaultMaxChangeWaiters
+		maxTotal = DefaultMaxWaiters
 	}
 	if maxPerEntity <= 0 {
-		maxPerEntity = DefaultMaxChangeWaitersPerEntity
+		maxPerEntity = DefaultMaxWaitersPerEntity
 	}
 	if maxPerCaller <= 0 {
-		maxPerCaller = DefaultMaxChangeWaitersPerCaller
+		maxPerCaller = DefaultMaxWaitersPerCaller
 	}
 	return &waiters{maxTotal: maxTotal, maxPerEntity: maxPerEntity, maxPerCaller: maxPerCaller,
 		byEntity: map[string]*waitSet{}, byCaller: map[callerWait]int{}, done: make(chan struct{})}
 }
 
 // join adds a waiter of the entity for the caller, unless the bounds are
-// reached, the service stops waiting or the caller holds its share.
+// reached, the feed stops waiting or the caller holds its share.
 func (w *waiters) join(entityID, caller string) (*waitSet, joined) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -332,7 +348,7 @@ func (w *waiters) saw(ws *waitSet, rev int64) {
 }
 
 // wait blocks until the entity is signalled (true), the deadline passes or
-// the service stops waiting (false), or ctx ends (its error).
+// the feed stops waiting (false), or ctx ends (its error).
 func (w *waiters) wait(ctx context.Context, ws *waitSet, deadline time.Time) (bool, error) {
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
@@ -390,11 +406,3 @@ func (w *waiters) stop() {
 		close(w.done)
 	}
 }
-
-// StopWaiting ends every Changes call waiting for a write (they answer at
-// once) and makes new ones answer without waiting: the first step of a
-// shutdown, so that long polls do not hold it up.
-func (s *Service) StopWaiting() { s.waits.stop() }
-
-// ChangeWaiters returns how many Changes calls wait for a write.
-func (s *Service) ChangeWaiters() int { return s.waits.count() }

@@ -1,4 +1,4 @@
-package policy
+package changes
 
 import (
 	"context"
@@ -11,28 +11,26 @@ import (
 // entity's waiting calls; one more is 429 rate_limited at once, while other
 // callers still wait, and the caller's share is back once a call ends.
 func TestFeedWaitersPerCaller(t *testing.T) {
-	log := &fakeLog{rev: 3, inc: "i1", items: map[int64][]byte{3: entityItems()}}
-	svc := NewService(Config{Store: log, MaxChangeWaiters: 10, MaxChangeWaitersPerEntity: 5, MaxChangeWaitersPerCaller: 2})
-	as := func(id string) context.Context {
-		return WithActor(context.Background(), Actor{ID: id, Scopes: []string{ScopeAdmin}})
-	}
+	log := &fakeLog{rev: 3, inc: "i1", items: map[int64][]byte{3: EntityItems()}}
+	svc := newService(log, 10, 5, 2)
+	ctx := context.Background()
 	type answer struct {
-		p   ChangesPage
+		p   Page
 		err error
 	}
 	poll := func(who, entity string) chan answer {
 		ch := make(chan answer, 1)
 		go func() {
-			p, err := svc.Changes(as(who), entity, ChangesQuery{Since: 3, Wait: 20 * time.Second})
+			p, err := svc.as(who).Changes(ctx, entity, Query{Since: 3, Wait: 20 * time.Second})
 			ch <- answer{p, err}
 		}()
 		return ch
 	}
 	waitFor := func(n int) {
 		t.Helper()
-		for start := time.Now(); svc.ChangeWaiters() != n; time.Sleep(time.Millisecond) {
+		for start := time.Now(); svc.Waiters() != n; time.Sleep(time.Millisecond) {
 			if time.Since(start) > 5*time.Second {
-				t.Fatalf("%d waiters, want %d", svc.ChangeWaiters(), n)
+				t.Fatalf("%d waiters, want %d", svc.Waiters(), n)
 			}
 		}
 	}
@@ -43,14 +41,14 @@ func TestFeedWaitersPerCaller(t *testing.T) {
 		t.Fatalf("past the caller's share: %+v", got)
 	}
 	// Without wait it still reads the feed.
-	if p, err := svc.Changes(as("client:mallory"), "e", ChangesQuery{Since: 0}); err != nil || p.Revision != 3 {
+	if p, err := svc.as("client:mallory").Changes(ctx, "e", Query{Since: 0}); err != nil || p.Revision != 3 {
 		t.Fatalf("no wait: %+v %v", p, err)
 	}
 	// Another entity, and another caller on this one, still wait.
 	o1, a1 := poll("client:mallory", "f"), poll("client:alice", "e")
 	waitFor(4)
 	// A write on e wakes mallory's two and alice's; then mallory may wait again.
-	log.set(func() { log.rev, log.items[4] = 4, itemsJSON(t, ChangeItem{Type: ItemUser, Op: ItemPut, UserID: "u"}) })
+	log.set(func() { log.rev, log.items[4] = 4, itemsJSON(t, Item{Type: ItemUser, Op: ItemPut, UserID: "u"}) })
 	svc.waits.signal("e", 4)
 	for _, ch := range []chan answer{m1, m2, a1} {
 		if got := <-ch; got.err != nil || got.p.Revision != 4 {
@@ -58,7 +56,7 @@ func TestFeedWaitersPerCaller(t *testing.T) {
 		}
 	}
 	waitFor(1)
-	log.set(func() { log.rev, log.items[5] = 5, itemsJSON(t, ChangeItem{Type: ItemUser, Op: ItemPut, UserID: "v"}) })
+	log.set(func() { log.rev, log.items[5] = 5, itemsJSON(t, Item{Type: ItemUser, Op: ItemPut, UserID: "v"}) })
 	svc.waits.signal("f", 5)
 	if got := <-o1; got.err != nil || got.p.Revision != 5 {
 		t.Fatalf("f woken: %+v", got)

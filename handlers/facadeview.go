@@ -1,25 +1,29 @@
-package policy
+package handlers
 
-import "github.com/rolegate/rolegate"
+import (
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/policy"
+)
 
 // A compatible API names concrete object types and actions only: Monite's
 // document enumerates them, Dintero's scope strings are <action>:<resource>,
 // Papershift's groups are what the account's system roles hold. Rolegate's
-// wildcard "*" is none of these. A View is what one API shows of rights: a
-// wildcard right is shown as the concrete rights it covers in the API's
-// catalog, each concrete right carries the value the role's rights give it
-// (the engine's order: denied > allowed > allowed_for_own > not_allowed), and
-// only the rights the API can express are kept. Writing back what a View
-// showed keeps the rights as they were (Merge).
+// wildcard "*" is none of these. A facadeView is what one API shows of
+// rights: a wildcard right is shown as the concrete rights it covers in the
+// API's catalog, each concrete right carries the value the role's rights
+// give it (the engine's order: denied > allowed > allowed_for_own >
+// not_allowed), and only the rights the API can express are kept. Writing
+// back what a view showed keeps the rights as they were (Merge). The Service
+// applies Merge inside the write's transaction (RoleInput.MergeRights).
 
-// View is what one API shows of rights.
-type View struct {
-	// Catalog holds the concrete object types and actions a wildcard stands
-	// for in this API. Nil: wildcards cover nothing the API can show. Each
-	// API's catalog is its handler's (handlers/*_codec.go), passed in here.
-	Catalog *Catalog
-	// Shows reports whether the API can express a concrete right.
-	Shows Shown
+// facadeView is what one API shows of rights.
+type facadeView struct {
+	// catalog holds the concrete object types and actions a wildcard stands
+	// for in this API (its *_codec.go). Nil: wildcards cover nothing the API
+	// can show.
+	catalog *policy.Catalog
+	// shows reports whether the API can express a concrete right.
+	shows shownFunc
 }
 
 type pair = [2]string
@@ -30,7 +34,7 @@ func isWildcard(objectType, action string) bool {
 
 // expand lists the catalog's concrete pairs that (objectType, action) covers,
 // in catalog order.
-func (c *Catalog) expand(objectType, action string) []pair {
+func expand(c *policy.Catalog, objectType, action string) []pair {
 	if c == nil {
 		return nil
 	}
@@ -51,7 +55,7 @@ func (c *Catalog) expand(objectType, action string) []pair {
 // Visible returns the rights as the API shows them: concrete rights only,
 // the role's authored ones first in their order, then those its wildcards
 // add, in catalog order.
-func (v *View) Visible(p rolegate.Permissions) rolegate.Permissions {
+func (v *facadeView) Visible(p rolegate.Permissions) rolegate.Permissions {
 	val := map[pair]rolegate.Permission{}
 	var order []pair
 	add := func(k pair, perm rolegate.Permission) {
@@ -83,14 +87,14 @@ func (v *View) Visible(p rolegate.Permissions) rolegate.Permissions {
 				add(k, wildPerm[i])
 			}
 		}
-		for _, k := range v.Catalog.expand(w[0], w[1]) {
+		for _, k := range expand(v.catalog, w[0], w[1]) {
 			add(k, wildPerm[i])
 		}
 	}
 	out := rolegate.Permissions{}
 	for _, k := range order {
 		a := rolegate.ActionPermission{ActionName: k[1], Permission: val[k]}
-		if !v.Shows(k[0], a) {
+		if !v.shows(k[0], a) {
 			continue
 		}
 		if n := len(out.Objects); n > 0 && out.Objects[n-1].ObjectType == k[0] {
@@ -104,12 +108,12 @@ func (v *View) Visible(p rolegate.Permissions) rolegate.Permissions {
 
 // shown reports whether the API shows a right: a concrete one when Shows
 // says so, a wildcard one when it shows any concrete right it covers.
-func (v *View) shown(objectType string, a rolegate.ActionPermission) bool {
+func (v *facadeView) shown(objectType string, a rolegate.ActionPermission) bool {
 	if !isWildcard(objectType, a.ActionName) {
-		return v.Shows(objectType, a)
+		return v.shows(objectType, a)
 	}
-	for _, k := range v.Catalog.expand(objectType, a.ActionName) {
-		if v.Shows(k[0], rolegate.ActionPermission{ActionName: k[1], Permission: a.Permission}) {
+	for _, k := range expand(v.catalog, objectType, a.ActionName) {
+		if v.shows(k[0], rolegate.ActionPermission{ActionName: k[1], Permission: a.Permission}) {
 			return true
 		}
 	}
@@ -135,7 +139,7 @@ func visibleMap(p rolegate.Permissions) map[pair]rolegate.Permission {
 //     one whose shown rights next changes is replaced by what next says;
 //   - the rights of prev the API does not show, and next does not name, are
 //     kept (keepUnseen).
-func (v *View) Merge(prev, next rolegate.Permissions) rolegate.Permissions {
+func (v *facadeView) Merge(prev, next rolegate.Permissions) rolegate.Permissions {
 	before, after := visibleMap(v.Visible(prev)), visibleMap(v.Visible(next))
 	if equalMaps(before, after) {
 		return prev
@@ -152,7 +156,7 @@ func (v *View) Merge(prev, next rolegate.Permissions) rolegate.Permissions {
 			if _, ok := named[w]; ok {
 				continue // next writes this wildcard itself
 			}
-			cover := v.Catalog.expand(w[0], w[1])
+			cover := expand(v.catalog, w[0], w[1])
 			same := true
 			for _, k := range cover {
 				if before[k] != after[k] {
@@ -199,5 +203,16 @@ func equalMaps(a, b map[pair]rolegate.Permission) bool {
 	return true
 }
 
-// SamePermissions reports whether two sets hold the same rights, in any order.
-func SamePermissions(a, b rolegate.Permissions) bool { return equalMaps(visibleMap(a), visibleMap(b)) }
+// rank orders the values as the engine does: denied > allowed >
+// allowed_for_own > not_allowed.
+func rank(p rolegate.Permission) int {
+	switch p {
+	case rolegate.Denied:
+		return 3
+	case rolegate.Allowed:
+		return 2
+	case rolegate.AllowedForOwn:
+		return 1
+	}
+	return 0
+}

@@ -1,9 +1,8 @@
-package policy_test
+package changes_test
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -11,20 +10,21 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // bus is an in-memory Notifier shared by the instances of a test.
 type bus struct {
 	mu   sync.Mutex
-	subs []func(policy.Change)
+	subs []func(changes.Change)
 	fail bool // Publish fails
 	mute bool // Publish succeeds but nobody hears (a lost message)
 }
 
 type busNotifier struct{ b *bus }
 
-func (n busNotifier) Publish(_ context.Context, c policy.Change) error {
+func (n busNotifier) Publish(_ context.Context, c changes.Change) error {
 	n.b.mu.Lock()
 	defer n.b.mu.Unlock()
 	if n.b.fail {
@@ -39,7 +39,7 @@ func (n busNotifier) Publish(_ context.Context, c policy.Change) error {
 	return nil
 }
 
-func (n busNotifier) Subscribe(ctx context.Context, fn func(policy.Change), up func(bool)) error {
+func (n busNotifier) Subscribe(ctx context.Context, fn func(changes.Change), up func(bool)) error {
 	n.b.mu.Lock()
 	n.b.subs = append(n.b.subs, fn)
 	n.b.mu.Unlock()
@@ -53,7 +53,7 @@ func (n busNotifier) Subscribe(ctx context.Context, fn func(policy.Change), up f
 type instance struct {
 	svc  *policy.Service
 	eng  *policy.Engine
-	sync *policy.Syncer
+	sync *changes.Syncer
 }
 
 // newInstance opens the SQLite file anew (as another process would) and runs
@@ -68,11 +68,11 @@ func newInstance(t *testing.T, path string, b *bus, sweep time.Duration) *instan
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := policy.SyncConfig{Engine: eng, Store: store, SweepInterval: sweep}
+	cfg := changes.SyncConfig{Engine: eng, Store: policy.Revisions(store), SweepInterval: sweep}
 	if b != nil {
 		cfg.Notifier = busNotifier{b}
 	}
-	sy := policy.NewSyncer(cfg)
+	sy := changes.NewSyncer(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); sy.Run(ctx) }()
@@ -150,7 +150,7 @@ func TestNotifiedReload(t *testing.T) {
 	loadsBefore, deltasBefore := o.eng.Stats().Loads, o.eng.Stats().Deltas
 	notifiedBefore := o.sync.Stats().Reloads["notification"]
 	lagBefore := o.sync.Lag()
-	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0); err != nil {
 		t.Fatal(err)
 	}
 	took := eventually(t, time.Second, "the other instance reloads", func() bool {
@@ -202,7 +202,7 @@ func TestSweepRepairsLostNotifications(t *testing.T) {
 	if !allowed("acme") || !allowed("gone") || allowed("later") {
 		t.Fatal("before the changes")
 	}
-	if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.svc.DeleteEntity(ctx, "gone"); err != nil {
@@ -221,7 +221,7 @@ func TestSweepRepairsLostNotifications(t *testing.T) {
 	// "gone"; the new one is at revision 1 and must not be shadowed by it.
 	r := seedEntity(t, a, "gone") // revisions 1-3
 	for _, d := range []string{"x", "y"} {
-		if _, _, err := a.svc.UpdateRole(ctx, "gone", r.ID, policy.RoleInput{Description: &d}, false, 0); err != nil {
+		if _, _, err := a.svc.UpdateRole(ctx, "gone", r.ID, policy.RoleInput{Description: &d}, policy.Patch, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -260,7 +260,7 @@ func TestSweepLoop(t *testing.T) {
 	if ok, _, _ := mayRead(t, o, "acme", "doc", 0); !ok {
 		t.Fatal("before the change")
 	}
-	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0); err != nil {
 		t.Fatal(err)
 	}
 	took := eventually(t, 2*time.Second, "the sweep repairs", func() bool {
@@ -282,7 +282,7 @@ func TestMinRevision(t *testing.T) {
 		t.Fatal("before the change")
 	}
 	ctx := policy.Internal(context.Background())
-	_, rev, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, false, 0)
+	_, rev, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,17 +328,4 @@ func TestPublishFailureKeepsWrites(t *testing.T) {
 	if st := a.sync.Stats(); st.Published != 0 {
 		t.Fatalf("stats: %+v", st)
 	}
-}
-
-// unavailableStore fails every transaction as a database outage would.
-type unavailableStore struct {
-	policy.Store
-	down *bool
-}
-
-func (s unavailableStore) View(ctx context.Context, fn func(policy.Tx) error) error {
-	if *s.down {
-		return fmt.Errorf("%w: connection refused", rolegate.ErrUnavailable)
-	}
-	return s.Store.View(ctx, fn)
 }

@@ -1,4 +1,4 @@
-package policy
+package handlers
 
 import "github.com/rolegate/rolegate"
 
@@ -10,14 +10,14 @@ import "github.com/rolegate/rolegate"
 // same object type and action. Otherwise a client doing read-modify-write
 // would silently drop denies set natively, and so unmask what they deny.
 
-// Shown reports whether an API shows (and can write) a right; each API's is
-// its handler's (handlers/*_codec.go).
-type Shown func(objectType string, a rolegate.ActionPermission) bool
+// shownFunc reports whether an API shows (and can write) a right; each API's
+// is in its *_codec.go.
+type shownFunc func(objectType string, a rolegate.ActionPermission) bool
 
 // keepUnseen returns next with the rights of prev that shown does not show
 // and next does not name added, in prev's order after next's. A nil shown
 // keeps nothing: the caller sees everything.
-func keepUnseen(prev, next rolegate.Permissions, shown Shown) rolegate.Permissions {
+func keepUnseen(prev, next rolegate.Permissions, shown shownFunc) rolegate.Permissions {
 	if shown == nil {
 		return next
 	}
