@@ -41,6 +41,11 @@ func idleConnFrom(t *testing.T, addr, from string) net.Conn {
 		t.Fatalf("keep-alive connection: %v %v", res, err)
 	}
 	res.Body.Close()
+	// The server marks the connection idle just after the response is
+	// written; wait for that before the next one is opened, so that the
+	// order the tests call "oldest" is the server's order too, also on a
+	// loaded machine.
+	time.Sleep(100 * time.Millisecond)
 	return conn
 }
 
