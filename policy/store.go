@@ -2,13 +2,23 @@ package policy
 
 import (
 	"context"
+	"time"
+
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/changes"
-	"time"
 )
 
-// Store is the persistence the Service needs. Adapters implement it; every
-// method that takes a Tx runs inside one database transaction.
+// The store, by capability. A Tx composes every capability's interface, so
+// a function that needs one (auth: clients and keys; the change log:
+// changes.LogStore) can ask for that one only. Methods return rolegate.ErrNotFound (wrapped) for a
+// missing row and rolegate.ErrDuplicate for a violated uniqueness constraint,
+// where their comments say so; nothing else is expected but a store's own
+// failures (rolegate.ErrUnavailable). The conformance suite every store
+// passes is policy/storetest.
+
+// Store is the persistence the Service needs. Adapters implement it (SQL:
+// adapters; memory: policy/memstore); every method that takes a Tx runs
+// inside one transaction.
 type Store interface {
 	// Update runs fn in one read-write transaction and commits when fn returns
 	// nil; any error rolls everything back. Errors: ErrUnavailable when the
@@ -38,22 +48,35 @@ type EntityPolicy struct {
 	RoleNames map[string]string // role id -> name, active roles only
 }
 
-// Tx is one transaction's view of the store. Methods return ErrNotFound
-// (wrapped) for a missing row and ErrDuplicate for a violated uniqueness
-// constraint; nothing else is expected.
+// Tx is one transaction's view of the store: every capability.
 type Tx interface {
+	EntityStore
+	RoleStore
+	UserStore
+	AssignmentStore
+	RuleStore
+	changes.LogStore // appends to the change log; ErrDuplicate: the revision has an entry
+	ClientStore
+	SettingStore
+	AuditStore
+}
+
+// EntityStore keeps entities, their revisions and the counts the quotas read.
+type EntityStore interface {
 	// InsertEntity stores a new entity; ErrDuplicate: the id is taken. An
 	// empty Incarnation gets a new random one, set on e.
 	InsertEntity(e *rolegate.Entity) error
-	GetEntity(id string) (rolegate.Entity, error)
+	GetEntity(id string) (rolegate.Entity, error) // ErrNotFound
 	// ListEntities returns entities ordered by id, those after the given id.
 	ListEntities(afterID string, limit int) ([]rolegate.Entity, error)
 	// DeleteEntity removes the entity and everything of it: roles, users,
-	// assignments and rules.
+	// assignments, rules and change log (not its audit events, nor its
+	// clients: DeleteEntityClients). ErrNotFound: no such entity.
 	DeleteEntity(id string) error
 	// BumpRevision increments the entity's revision, sets updated_at and returns
 	// the new revision. Call it first in a write: it locks the entity's row
 	// until the transaction ends, serialising writes to one entity.
+	// ErrNotFound: no such entity.
 	BumpRevision(entityID string, now time.Time) (int64, error)
 	// EntityRevisions returns the current revision of each of the given
 	// entities that exists, in one query (an entity missing from the answer
@@ -62,66 +85,94 @@ type Tx interface {
 	// EntityCounts returns what the entity holds (active roles, users,
 	// rules), from counters the store keeps on the entity's row in the same
 	// transaction as the rows they count: one read, whatever the entity's size.
+	// ErrNotFound: no such entity.
 	EntityCounts(entityID string) (EntityCounts, error)
 	// RecountEntity sets the entity's counters to what it holds, counting its
 	// rows (the consistency check's repair).
 	RecountEntity(entityID string) error
+}
 
-	// InsertRole stores a new role. ErrDuplicate: an active role of the entity
-	// has the name.
+// RoleStore keeps roles. A role's id is unique over all entities; its name
+// among the active roles of its entity.
+type RoleStore interface {
+	// InsertRole stores a new role. ErrDuplicate: the id is taken, or an
+	// active role of the entity has the name.
 	InsertRole(r *rolegate.Role) error
 	// UpdateRole overwrites the stored role with the same entity and id.
+	// ErrNotFound: none; ErrDuplicate: another active role has the name.
 	UpdateRole(r *rolegate.Role) error
-	GetRole(entityID, roleID string) (rolegate.Role, error)
+	GetRole(entityID, roleID string) (rolegate.Role, error) // ErrNotFound
 	ListRoles(entityID string, f RoleFilter, p Page) ([]rolegate.Role, error)
+}
 
+// UserStore keeps users, unique by id within an entity.
+type UserStore interface {
 	InsertUser(u *rolegate.User) error // ErrDuplicate: the id is taken in the entity
 	// InsertUsers stores new users in multi-row inserts (chunked);
 	// ErrDuplicate when an id is taken.
 	InsertUsers(us []rolegate.User) error
+	// UpdateUser overwrites the stored user but its creation (CreatedAt,
+	// CreatedBy). ErrNotFound: none.
 	UpdateUser(u *rolegate.User) error
-	GetUser(entityID, userID string) (rolegate.User, error)
+	GetUser(entityID, userID string) (rolegate.User, error) // ErrNotFound
 	ListUsers(entityID string, f UserFilter, p Page) ([]rolegate.User, error)
+	// DeleteUser removes the user and its assignments. ErrNotFound: none.
 	DeleteUser(entityID, userID string) error
+}
 
+// AssignmentStore keeps assignments of roles to users.
+type AssignmentStore interface {
 	// PutAssignment stores the assignment; storing one that exists is no
 	// error, and sets its expiry to a's.
 	PutAssignment(a *rolegate.Assignment) error
 	// DeleteAssignment removes one; ErrNotFound when there was none.
 	DeleteAssignment(a rolegate.Assignment) error
+	// ListAssignments returns the entity's assignments that f selects,
+	// ordered by user, scope and role.
 	ListAssignments(entityID string, f AssignmentFilter) ([]rolegate.Assignment, error)
 	// InsertAssignments stores assignments that do not exist yet, in
-	// multi-row inserts (chunked).
+	// multi-row inserts (chunked), without expiry. ErrDuplicate: one exists.
 	InsertAssignments(as []rolegate.Assignment) error
 	// ExpiredAssignments returns up to limit assignments, of any entity,
 	// whose expiry is at or before the given time, earliest first.
 	ExpiredAssignments(before time.Time, limit int) ([]rolegate.Assignment, error)
+}
 
-	// AddRules inserts rules (in chunks the database accepts).
+// RuleStore keeps the compiled Casbin rules. A rule belongs to the entity it
+// names (p rules second, g rules third). The engine learns of rule writes
+// from the calls themselves (recorder.go), not by reading them back.
+type RuleStore interface {
+	// AddRules inserts rules (in chunks the database accepts). ErrDuplicate:
+	// a rule is stored already; a rule with no value, more than six, or an
+	// empty one or one longer than 100 is refused.
 	AddRules(rules []rolegate.Rule) error
-	// RemoveRules removes exactly the given rules.
+	// RemoveRules removes exactly the given rules; absent ones are no error.
 	RemoveRules(rules []rolegate.Rule) error
 	// ReplaceSubjectRules replaces the p rules of one subject in an entity.
 	ReplaceSubjectRules(entityID, subject string, rules []rolegate.Rule) error
-	// AppendPolicyChange appends an entry to the change log and removes the
-	// entity's entries keep or more revisions older.
-	AppendPolicyChange(c changes.Entry, keep int) error
 	// EntityRules returns every rule of an entity, p and g, sorted (for the
 	// consistency check).
 	EntityRules(entityID string) ([]rolegate.Rule, error)
 	// StrayRuleEntities returns, in order, up to limit entity ids after
 	// afterID that rules name but no entity row has.
 	StrayRuleEntities(afterID string, limit int) ([]string, error)
+}
 
-	InsertClient(c *Client) error
+// ClientStore keeps API clients.
+type ClientStore interface {
+	InsertClient(c *Client) error        // ErrDuplicate: the id is taken
 	GetClient(id string) (Client, error) // ErrNotFound
 	// ListClients returns clients ordered by id, those after the given id.
 	ListClients(afterID string, limit int) ([]Client, error)
 	DeleteClient(id string) error // ErrNotFound
 	// DeleteEntityClients removes every client bound to the entity and
-	// returns them.
+	// returns them, ordered by id.
 	DeleteEntityClients(entityID string) ([]Client, error)
+}
 
+// SettingStore keeps named settings: the signing keys (keys.go) and the
+// bootstrap admin's token hash (auth.go).
+type SettingStore interface {
 	// GetSetting returns a stored setting; ErrNotFound when unset.
 	GetSetting(key string) (string, error)
 	// PutSetting stores a setting; ErrDuplicate when it is already set.
@@ -129,8 +180,11 @@ type Tx interface {
 	// ReplaceSetting stores value in place of old; ErrNotFound when the
 	// setting is unset or no longer old (someone changed it meanwhile).
 	ReplaceSetting(key, old, value string) error
+}
 
-	// InsertAuditEvent stores one audit event.
+// AuditStore keeps the audit log.
+type AuditStore interface {
+	// InsertAuditEvent stores one audit event. ErrDuplicate: the id is taken.
 	InsertAuditEvent(e *AuditEvent) error
 	// InsertAuditEvents stores audit events in multi-row inserts (chunked).
 	InsertAuditEvents(es []AuditEvent) error
