@@ -1,4 +1,4 @@
-package adapters
+package storetest
 
 import (
 	"fmt"
@@ -10,13 +10,9 @@ import (
 	"github.com/rolegate/rolegate/policy"
 )
 
-// The consistency check's queries and the check itself, on every database.
-
-func TestDoctor(t *testing.T) {
-	onEveryDatabase(t, "doctor test", func(t *testing.T, open func(*testing.T) *Store) { testDoctor(t, open(t)) })
-}
-
-func testDoctor(t *testing.T, s *Store) {
+// testDoctor: the consistency check's queries (EntityRules,
+// StrayRuleEntities), and the check itself finding and fixing what they show.
+func testDoctor(t *testing.T, s policy.Store) {
 	newEntity(t, s, "e")
 	newEntity(t, s, "f")
 	r := newRole("reader", "e", ms(time.Now()))
