@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
-// auditFixture is a service over a real SQLite store, and the store.
-func auditFixture(t *testing.T) (*policy.Service, *adapters.Store) {
+// auditFixture is a service over a store, and the store.
+func auditFixture(t *testing.T) (*policy.Service, policy.Store) {
 	t.Helper()
 	return testkit.Service(t)
 }

@@ -37,7 +37,7 @@ type authzCase struct {
 	} `json:"checks"`
 }
 
-// newService is a service over a real SQLite store in a temporary directory.
+// newService is a service over a store in memory.
 func newService(t *testing.T) *policy.Service {
 	t.Helper()
 	svc, _ := testkit.Service(t)
@@ -45,7 +45,7 @@ func newService(t *testing.T) *policy.Service {
 }
 
 // TestAuthorizationTable runs testdata/authz.json against the service and its
-// engine over a real SQLite store.
+// engine over a store in memory.
 func TestAuthorizationTable(t *testing.T) {
 	data, err := os.ReadFile("../testdata/authz.json")
 	if err != nil {

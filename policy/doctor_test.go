@@ -7,15 +7,14 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
-// doctorFixture is a real SQLite store with a service over it.
+// doctorFixture is a store with a service over it.
 type doctorFixture struct {
 	t     *testing.T
-	store *adapters.Store
+	store policy.Store
 	svc   *policy.Service
 }
 
@@ -89,9 +88,8 @@ func problemSet(rep policy.Report) []string {
 	return out
 }
 
-// TestDoctor corrupts the stored rules of a real SQLite store in every way the
-// check knows, checks the report, repairs with fix, and finds the store
-// consistent afterwards.
+// TestDoctor corrupts the stored rules in every way the check knows, checks
+// the report, repairs with fix, and finds the store consistent afterwards.
 func TestDoctor(t *testing.T) {
 	f := newDoctorFixture(t)
 	ctx := policy.Internal(context.Background())
@@ -263,14 +261,15 @@ func TestDoctor(t *testing.T) {
 // TestDoctorUnreadableRow reports an entity whose rows cannot be read and
 // goes on with the others; fix leaves it reported.
 func TestDoctorUnreadableRow(t *testing.T) {
-	f := newDoctorFixture(t)
+	svc, store := testkit.SQLiteService(t)
+	f := &doctorFixture{t: t, store: store, svc: svc}
 	ctx := policy.Internal(context.Background())
 	for _, id := range []string{"a", "b"} {
 		if _, err := f.svc.CreateEntity(ctx, policy.EntityInput{ID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := f.store.DB().Exec("UPDATE roles SET permissions = ? WHERE entity_id = ?", "{not json", "a").Error; err != nil {
+	if err := store.DB().Exec("UPDATE roles SET permissions = ? WHERE entity_id = ?", "{not json", "a").Error; err != nil {
 		t.Fatal(err)
 	}
 	f.update(func(tx policy.Tx) error {

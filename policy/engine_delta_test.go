@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -212,7 +211,7 @@ func TestDeltasAgreeWithAFreshLoad(t *testing.T) {
 	}
 }
 
-func compareWithFreshLoad(t *testing.T, step int, eng *policy.Engine, store *adapters.Store, rng *rand.Rand, users []string) {
+func compareWithFreshLoad(t *testing.T, step int, eng *policy.Engine, store policy.Store, rng *rand.Rand, users []string) {
 	t.Helper()
 	ctx := policy.Internal(context.Background())
 	fresh, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})

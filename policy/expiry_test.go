@@ -2,14 +2,13 @@ package policy_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/policy/memstore"
 )
 
 // clock is a settable clock for the engine and the service.
@@ -19,16 +18,12 @@ func (c *clock) now() time.Time      { return time.UnixMilli(c.ms.Load()).UTC() 
 func (c *clock) set(t time.Time)     { c.ms.Store(t.UnixMilli()) }
 func (c *clock) add(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 
-// clockedService is a service over a fresh SQLite store whose engine and
+// clockedService is a service over a fresh store in memory whose engine and
 // service read the given clock.
-func clockedService(t *testing.T, c *clock) (*policy.Service, *adapters.Store) {
+func clockedService(t *testing.T, c *clock) (*policy.Service, *memstore.Store) {
 	t.Helper()
 	ctx := policy.Internal(context.Background())
-	store, err := adapters.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := memstore.New()
 	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, Now: c.now})
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"github.com/rolegate/rolegate/policy"
 )
 
-// tokenFixture is a service over a real SQLite store with a client of acme.
+// tokenFixture is a service over a store with a client of acme.
 func tokenFixture(t testing.TB, now func() time.Time) (*policy.Tokens, string, string) {
 	ctx := policy.Internal(context.Background())
 	svc, store := testkit.Service(t)

@@ -1,6 +1,6 @@
-// Package testkit gives tests a real Rolegate service: the SQLite store in a
-// temporary directory (closed when the test ends), the engine over it, and
-// the service over both.
+// Package testkit gives tests a real Rolegate service: the engine over a
+// store (in memory, or SQLite in a temporary directory closed when the test
+// ends), and the service over both.
 package testkit
 
 import (
@@ -11,18 +11,34 @@ import (
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/policy/memstore"
 )
 
-// Service returns a service over a fresh SQLite file, and its store, with the
-// given entities created.
-func Service(t testing.TB, entities ...string) (*policy.Service, *adapters.Store) {
+// Service returns a service over a fresh in-memory store, and its store,
+// with the given entities created. For the domain's tests: the store passes
+// the conformance suite the SQL stores pass (policy/storetest).
+func Service(t testing.TB, entities ...string) (*policy.Service, *memstore.Store) {
 	t.Helper()
-	ctx := policy.Internal(context.Background())
-	store, err := adapters.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
+	store := memstore.New()
+	return serve(t, store, entities), store
+}
+
+// SQLiteService is Service over a fresh SQLite file, for tests of what SQL
+// does (rows changed behind the store's back, a database that goes away).
+func SQLiteService(t testing.TB, entities ...string) (*policy.Service, *adapters.Store) {
+	t.Helper()
+	store, err := adapters.Open(policy.Internal(context.Background()), "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return serve(t, store, entities), store
+}
+
+// serve builds the engine and the service over store and creates entities.
+func serve(t testing.TB, store policy.Store, entities []string) *policy.Service {
+	t.Helper()
+	ctx := policy.Internal(context.Background())
 	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
 	if err != nil {
 		t.Fatal(err)
@@ -33,5 +49,5 @@ func Service(t testing.TB, entities ...string) (*policy.Service, *adapters.Store
 			t.Fatal(err)
 		}
 	}
-	return svc, store
+	return svc
 }
