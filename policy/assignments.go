@@ -92,7 +92,7 @@ func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope st
 		}
 	}
 	var out []rolegate.Role
-	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx recordingTx, now time.Time) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
 		}
@@ -149,7 +149,7 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 		return rolegate.Assignment{}, 0, err
 	}
 	var a rolegate.Assignment
-	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx recordingTx, now time.Time) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
 		}
@@ -225,7 +225,7 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 	if scope != "" && !ValidScope(scope) {
 		return 0, invalidScope("scope")
 	}
-	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx recordingTx, now time.Time) error {
 		if _, err := getUser(tx, entityID, userID); err != nil {
 			return err
 		}

@@ -157,7 +157,7 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 		}
 		for _, id := range order {
 			n := 0
-			_, err := s.write(ctx, id, func(tx Tx, now time.Time) error {
+			_, err := s.write(ctx, id, func(tx recordingTx, now time.Time) error {
 				n = 0
 				for _, a := range byEntity[id] {
 					sc := a.Scope

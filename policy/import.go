@@ -167,7 +167,7 @@ func (s *Service) ImportUsers(ctx context.Context, entityID string, users []Impo
 		return ImportResult{}, err
 	}
 	var res ImportResult
-	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx recordingTx, now time.Time) error {
 		res = ImportResult{}
 		return s.importUsers(ctx, tx, entityID, users, now, &res)
 	})

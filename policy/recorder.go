@@ -6,9 +6,16 @@ import (
 	"time"
 )
 
-// recorder is the Tx a write's callback gets: it forwards every call to the
-// transaction and records in delta what the calls change in the policy the
-// engine holds (rules, role names). It lists every Tx method on purpose,
+// recordingTx is the transaction a write's callback gets (Service.write): a
+// recorder inside the quota guard. Its rule and role writes are how the
+// engine learns of the write: recorded as a Delta, applied to the engine
+// once the write commits and logged for the other instances. A write that
+// went around it would change the store and not the engine.
+type recordingTx = Tx
+
+// recorder forwards every call to the transaction and records in delta what
+// the calls change in the policy the engine holds (rules, role names), and in
+// touched what the changes feed shows. It lists every Tx method on purpose,
 // rather than embedding Tx: a method added to Tx must be added here too, and
 // whoever adds it decides whether it changes rules (then it must record them,
 // or set delta.Full). A method forwarded without that thought would let the

@@ -96,7 +96,7 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 	if in.Scope != nil && *in.Scope != "" {
 		r.Scope = *in.Scope
 	}
-	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx recordingTx, now time.Time) error {
 		r.CreatedAt, r.UpdatedAt = now, now
 		if err := tx.InsertRole(&r); err != nil {
 			if errors.Is(err, rolegate.ErrDuplicate) {
@@ -237,7 +237,7 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 		return rolegate.Role{}, 0, err
 	}
 	var r rolegate.Role
-	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx recordingTx, now time.Time) error {
 		var err error
 		if r, err = getRole(tx, entityID, roleID); err != nil {
 			return err
@@ -327,7 +327,7 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 		return rolegate.Role{}, 0, err
 	}
 	var r rolegate.Role
-	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx recordingTx, now time.Time) error {
 		var err error
 		if r, err = getRole(tx, entityID, roleID); err != nil {
 			return err

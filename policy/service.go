@@ -94,7 +94,7 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millise
 // role, user and assignment writes and DeleteEntity as the value before the
 // error; CreateEntity and ImportUsers in their result, which carries it
 // already (Entity.Revision, ImportResult.Revision).
-func (s *Service) write(ctx context.Context, entityID string, fn func(tx Tx, now time.Time) error) (int64, error) {
+func (s *Service) write(ctx context.Context, entityID string, fn func(tx recordingTx, now time.Time) error) (int64, error) {
 	now := s.clock()
 	dry := s.dry
 	if dry != nil {

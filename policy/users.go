@@ -108,7 +108,7 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 	if in.Permissions != nil {
 		u.Permissions = *in.Permissions
 	}
-	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx recordingTx, now time.Time) error {
 		u.CreatedAt, u.UpdatedAt = now, now
 		var roles []rolegate.Role
 		var err error
@@ -240,7 +240,7 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 		return rolegate.User{}, 0, err
 	}
 	var u rolegate.User
-	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx recordingTx, now time.Time) error {
 		var err error
 		if u, err = getUser(tx, entityID, userID); err != nil {
 			return err
@@ -298,7 +298,7 @@ func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (role
 		return rolegate.User{}, 0, err
 	}
 	var u rolegate.User
-	rev, err := s.write(ctx, entityID, func(tx Tx, now time.Time) error {
+	rev, err := s.write(ctx, entityID, func(tx recordingTx, now time.Time) error {
 		var err error
 		if u, err = getUser(tx, entityID, userID); err != nil {
 			return err
