@@ -296,7 +296,7 @@ func (t *tx) ListRoles(entityID string, f policy.RoleFilter, p policy.Page) ([]r
 		}
 		return sortKey{t: r.CreatedAt, isTime: true, id: r.ID}
 	}
-	rows, ok := keyset(rows, key, column != "name", p)
+	rows, ok := keyset(rows, key, column != "name", false, p)
 	if !ok {
 		return []rolegate.Role{}, nil // a cursor that cannot be read starts nowhere
 	}
@@ -331,15 +331,18 @@ func (a sortKey) cmp(b sortKey) int {
 }
 
 // keyset orders rows by key as p says, keeps those strictly after p.After,
-// and cuts the page; ok is false for a time cursor that does not parse.
-func keyset[T any](rows []T, key func(T) sortKey, isTime bool, p policy.Page) (out []T, ok bool) {
+// and cuts the page; ok is false for a time cursor that does not parse. Rows
+// ordered by id alone (byID) read the cursor's id only, as the SQL stores do.
+func keyset[T any](rows []T, key func(T) sortKey, isTime, byID bool, p policy.Page) (out []T, ok bool) {
 	sign := 1
 	if p.Desc {
 		sign = -1
 	}
 	if p.After != nil {
 		after := sortKey{s: p.After.Value, isTime: isTime, id: p.After.ID}
-		if isTime {
+		if byID {
+			after.s = ""
+		} else if isTime {
 			tm, err := time.Parse(time.RFC3339Nano, p.After.Value)
 			if err != nil {
 				return nil, false
@@ -446,7 +449,7 @@ func (t *tx) ListUsers(entityID string, f policy.UserFilter, p policy.Page) ([]r
 		}
 		rows = append(rows, r)
 	}
-	rows, _ = keyset(rows, func(r userRow) sortKey { return sortKey{id: r.ID} }, false, p)
+	rows, _ = keyset(rows, func(r userRow) sortKey { return sortKey{id: r.ID} }, false, true, p)
 	out := make([]rolegate.User, 0, len(rows))
 	for _, r := range rows {
 		u, err := r.user()
@@ -808,7 +811,7 @@ func (t *tx) ListAuditEvents(entityID string, f policy.AuditFilter, p policy.Pag
 			rows = append(rows, e)
 		}
 	}
-	rows, ok := keyset(rows, func(e policy.AuditEvent) sortKey { return sortKey{t: e.Time, isTime: true, id: e.ID} }, true, p)
+	rows, ok := keyset(rows, func(e policy.AuditEvent) sortKey { return sortKey{t: e.Time, isTime: true, id: e.ID} }, true, false, p)
 	if !ok {
 		return []policy.AuditEvent{}, nil // a cursor that cannot be read starts nowhere
 	}

@@ -339,6 +339,11 @@ func testUsers(t *testing.T, s policy.Store) {
 		if len(all) != 2 || all[0].ID != "bob" || all[1].ID != "carl" {
 			t.Fatalf("users after BOB: %+v", all)
 		}
+		// Users are ordered by id alone: a cursor's value does not count.
+		all, _ = tx.ListUsers("e", policy.UserFilter{}, policy.Page{Limit: 2, After: &policy.Cursor{Value: "BOB", ID: "BOB"}})
+		if len(all) != 2 || all[0].ID != "bob" || all[1].ID != "carl" {
+			t.Fatalf("users after BOB, the value set: %+v", all)
+		}
 		wide := ""
 		as, _ := tx.ListAssignments("e", policy.AssignmentFilter{UserID: u.ID, Scope: &wide})
 		if len(as) != 1 || as[0].Scope != "" {
