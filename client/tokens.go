@@ -37,18 +37,15 @@ type credentials struct {
 	expires time.Time
 }
 
-// now is replaced by tests.
-var now = time.Now
-
 func (s *credentials) token(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.current != "" && now().Before(s.renewAt) {
+	if s.current != "" && s.c.now().Before(s.renewAt) {
 		return s.current, nil
 	}
 	tok, ttl, err := s.fetch(ctx)
 	if err != nil {
-		if s.current != "" && now().Before(s.expires) {
+		if s.current != "" && s.c.now().Before(s.expires) {
 			// The old token still holds: use it, try again next call.
 			return s.current, nil
 		}
@@ -58,7 +55,7 @@ func (s *credentials) token(ctx context.Context) (string, error) {
 	if margin > time.Minute {
 		margin = time.Minute
 	}
-	t := now()
+	t := s.c.now()
 	s.current, s.renewAt, s.expires = tok, t.Add(ttl-margin), t.Add(ttl)
 	return tok, nil
 }
