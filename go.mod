@@ -19,6 +19,9 @@ require (
 	github.com/pressly/goose/v3 v3.30.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/rolegate/rolegate/api v0.0.0-00010101000000-000000000000
+	github.com/rolegate/rolegate/client v0.0.0-00010101000000-000000000000
+	github.com/rolegate/rolegate/client/ginguard v0.0.0-00010101000000-000000000000
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/crypto v0.58.0
 	golang.org/x/sync v0.25.0
@@ -84,7 +87,6 @@ require (
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/quic-go/quic-go v0.59.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/rolegate/rolegate/api v0.0.0-00010101000000-000000000000
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/sethvargo/go-retry v0.5.0 // indirect
 	github.com/shopspring/decimal v1.6.0 // indirect
@@ -107,4 +109,10 @@ require (
 	modernc.org/sqlite v1.62.0 // indirect
 )
 
-replace github.com/rolegate/rolegate/api => ./api
+// The API types and the Go client are modules of their own (an adopter of the
+// client gets none of the server's dependencies), developed here together.
+replace (
+	github.com/rolegate/rolegate/api => ./api
+	github.com/rolegate/rolegate/client => ./client
+	github.com/rolegate/rolegate/client/ginguard => ./client/ginguard
+)
