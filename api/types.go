@@ -10,9 +10,9 @@ import (
 // openapi.yaml), owned here: the server writes them, the Go client reads
 // them, and the audit log stores Entity, Role and Assignment as they are.
 // The server's bytes are the contract: field order, null versus omitted and
-// time formats are part of it, and the audit snapshots' bytes are frozen by
-// a golden test in policy. Times are strings, RFC 3339 in UTC as the server
-// wrote them.
+// time formats are part of it; the audit snapshots' bytes are frozen by
+// policy's TestAuditSnapshotsFrozen. Times are strings, RFC 3339 in UTC as
+// the server wrote them.
 
 // Permissions are rights as object types and actions; also their stored
 // format. The limit tags (at most that many elements, else that error code)
@@ -225,7 +225,11 @@ type Decision struct {
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
 }
 
-// MarshalJSON writes ValidUntil with three decimals, as the server always
+// ValidUntilLayout is how a Decision's valid_until is written: UTC, to the
+// millisecond, always three decimals.
+const ValidUntilLayout = "2006-01-02T15:04:05.000Z"
+
+// MarshalJSON writes ValidUntil in ValidUntilLayout, as the server always
 // has (time.Time's own encoding drops trailing zeros).
 func (d Decision) MarshalJSON() ([]byte, error) {
 	type plain Decision
@@ -234,7 +238,7 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 		ValidUntil *string `json:"valid_until,omitempty"`
 	}{plain: plain(d)}
 	if d.ValidUntil != nil {
-		s := d.ValidUntil.UTC().Format("2006-01-02T15:04:05.000Z")
+		s := d.ValidUntil.UTC().Format(ValidUntilLayout)
 		out.ValidUntil = &s
 	}
 	return json.Marshal(out)

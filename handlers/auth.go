@@ -23,6 +23,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -57,33 +58,17 @@ func registerAuth(r *gin.Engine, v1 *gin.RouterGroup, a *api, d Deps) {
 	r.POST("/v1/accounts/:oid/auth/token", dintero.account, t.dinteroToken)
 }
 
-type clientRequest struct {
-	Name     string   `json:"name"`
-	EntityID string   `json:"entity_id"`
-	Scopes   []string `json:"scopes"`
-}
-
-type clientJSON struct {
-	ClientID     string   `json:"client_id"`
-	ClientSecret string   `json:"client_secret,omitempty"`
-	Name         string   `json:"name"`
-	EntityID     *string  `json:"entity_id"`
-	Scopes       []string `json:"scopes"`
-	CreatedAt    string   `json:"created_at"`
-	CreatedBy    string   `json:"created_by"`
-}
-
-func clientOf(c policy.Client) clientJSON {
+func clientOf(c policy.Client) wire.APIClient {
 	scopes := c.Scopes
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return clientJSON{ClientID: c.ID, Name: c.Name, EntityID: nullable(c.EntityID), Scopes: scopes,
+	return wire.APIClient{ClientID: c.ID, Name: c.Name, EntityID: nullable(c.EntityID), Scopes: scopes,
 		CreatedAt: timeString(c.CreatedAt), CreatedBy: c.CreatedBy}
 }
 
 func (a *api) createClient(c *gin.Context) {
-	var req clientRequest
+	var req wire.APIClientInput
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
 		return
@@ -94,7 +79,7 @@ func (a *api) createClient(c *gin.Context) {
 		return
 	}
 	out := clientOf(cl)
-	out.ClientSecret = secret // shown once
+	out.Secret = secret // shown once
 	c.Header("Cache-Control", "no-store")
 	c.Header("Location", "/v1/clients/"+url.PathEscape(cl.ID))
 	c.JSON(http.StatusCreated, out)
@@ -129,7 +114,7 @@ func (a *api) listClients(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out := page[clientJSON]{Data: make([]clientJSON, 0, len(rows)), NextPaginationToken: next}
+	out := wire.Page[wire.APIClient]{Data: make([]wire.APIClient, 0, len(rows)), NextPaginationToken: next}
 	for _, cl := range rows {
 		out.Data = append(out.Data, clientOf(cl))
 	}
