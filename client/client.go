@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Client calls one Rolegate server. It is safe for concurrent use.
@@ -298,17 +300,8 @@ func unwrapURLError(err error) error {
 // token endpoint's RFC 6749 {"error":"...","error_description":"..."}.
 func parseError(res *response) *Error {
 	e := &Error{Status: res.status, RequestID: res.header.Get("X-Request-Id"), RetryAfter: retryAfter(res.header)}
-	var native struct {
-		Error struct {
-			Code    string   `json:"code"`
-			Message string   `json:"message"`
-			Details []Detail `json:"details"`
-		} `json:"error"`
-	}
-	var oauth struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
+	var native api.ErrorBody
+	var oauth api.OAuthError
 	switch {
 	case json.Unmarshal(res.body, &native) == nil && native.Error.Code != "":
 		e.Code, e.Message, e.Details = native.Error.Code, native.Error.Message, native.Error.Details

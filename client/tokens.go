@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // tokenSource gives the bearer token of the next request.
@@ -96,11 +98,7 @@ func (s *credentials) fetch(ctx context.Context) (string, time.Duration, error) 
 	if res.StatusCode != http.StatusOK {
 		return "", 0, parseError(r)
 	}
-	var out struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-		ExpiresIn   int64  `json:"expires_in"`
-	}
+	var out api.Token
 	if err := json.Unmarshal(r.body, &out); err != nil || out.AccessToken == "" || !strings.EqualFold(out.TokenType, "bearer") {
 		return "", 0, fmt.Errorf("%w: the token endpoint gave no bearer token", ErrMalformedAnswer)
 	}

@@ -382,7 +382,7 @@ func oauthError(c *gin.Context, status int, code, description string) {
 		c.Header("WWW-Authenticate", `Basic realm="rolegate"`)
 	}
 	c.Header("Cache-Control", "no-store")
-	c.AbortWithStatusJSON(status, gin.H{"error": code, "error_description": description})
+	c.AbortWithStatusJSON(status, wire.OAuthError{Error: code, Description: description})
 }
 
 // credentials reads the grant and the client's credentials: HTTP Basic
@@ -483,7 +483,7 @@ func (t *tokenAPI) token(c *gin.Context) {
 		c.Header("x-monite-version", v)
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl / time.Second)})
+	c.JSON(http.StatusOK, wire.Token{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second)})
 }
 
 // dinteroToken is Dintero's POST /v1/accounts/{oid}/auth/token: the token is
