@@ -27,8 +27,13 @@ ARG VERSION=devel
 ARG COMMIT=unknown
 WORKDIR /src
 # The module cache is its own layer: it is downloaded again only when go.mod
-# or go.sum change, not on every source edit.
+# or go.sum change, not on every source edit. The server's go.mod replaces
+# the api and client modules with their directories, so their go.mod files
+# come along (go.work, copied with the sources, joins the same four).
 COPY go.mod go.sum ./
+COPY api/go.mod api/go.sum ./api/
+COPY client/go.mod client/go.sum ./client/
+COPY client/ginguard/go.mod client/ginguard/go.sum ./client/ginguard/
 RUN go mod download && go mod verify
 COPY . .
 # /data is made here because the final image has no shell to mkdir with;

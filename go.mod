@@ -19,6 +19,9 @@ require (
 	github.com/pressly/goose/v3 v3.30.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/rolegate/rolegate/api v0.0.0-00010101000000-000000000000
+	github.com/rolegate/rolegate/client v0.0.0-00010101000000-000000000000
+	github.com/rolegate/rolegate/client/ginguard v0.0.0-00010101000000-000000000000
 	github.com/spf13/cobra v1.10.2
 	golang.org/x/crypto v0.58.0
 	golang.org/x/sync v0.25.0
@@ -104,4 +107,12 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 	modernc.org/sqlite v1.62.0 // indirect
+)
+
+// The API types and the Go client are modules of their own (an adopter of the
+// client gets none of the server's dependencies), developed here together.
+replace (
+	github.com/rolegate/rolegate/api => ./api
+	github.com/rolegate/rolegate/client => ./client
+	github.com/rolegate/rolegate/client/ginguard => ./client/ginguard
 )

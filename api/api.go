@@ -1,41 +1,16 @@
-// Package api holds Rolegate's OpenAPI 3.1 document: openapi.yaml is the one
-// source, embedded here and served as JSON at GET /openapi.json. The
-// end-to-end tests of cmd/rolegate hold the server to it.
+// Package api is Rolegate's API as its clients see it, owned in one place:
+// the OpenAPI 3.1 document (openapi.yaml, embedded here; the server serves it
+// as JSON at GET /openapi.json), the native API's request and response
+// bodies (types.go, errors.go), the audit log's stored snapshots (audit.go)
+// and the gRPC API's generated code (proto/, scripts/protoc.sh). It is a
+// module of its own that imports nothing of the server, so the Go client
+// can use it without the server's dependencies.
 package api
 
-import (
-	"bytes"
-	_ "embed"
-	"encoding/json"
-	"sync"
-
-	"github.com/goccy/go-yaml"
-)
+import _ "embed"
 
 //go:embed openapi.yaml
 var source []byte
 
 // YAML is the document as written.
 func YAML() []byte { return source }
-
-var (
-	once   sync.Once
-	asJSON []byte
-	jsErr  error
-)
-
-// JSON is the document converted to JSON (once; the conversion is checked by
-// the tests, so an error here is a broken build).
-func JSON() ([]byte, error) {
-	once.Do(func() {
-		var spaced []byte
-		if spaced, jsErr = yaml.YAMLToJSON(source); jsErr != nil {
-			return
-		}
-		var b bytes.Buffer
-		if jsErr = json.Compact(&b, spaced); jsErr == nil {
-			asJSON = b.Bytes()
-		}
-	})
-	return asJSON, jsErr
-}

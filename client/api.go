@@ -9,209 +9,76 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
-// ---- wire types (docs/api.md, api/openapi.yaml) ----
+// ---- wire types ----
 
-// Entity is a tenant.
-type Entity struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Revision  int64  `json:"revision"`
-	CreatedAt string `json:"created_at"`
-	UpdatedAt string `json:"updated_at"`
-}
-
-// Permissions are rights as object types and actions.
-type Permissions struct {
-	Objects []ObjectPermissions `json:"objects"`
-}
-
-// ObjectPermissions are the rights on one object type.
-type ObjectPermissions struct {
-	ObjectType string             `json:"object_type"`
-	Actions    []ActionPermission `json:"actions"`
-}
-
-// ActionPermission is one right: permission is allowed, allowed_for_own,
-// not_allowed or denied.
-type ActionPermission struct {
-	ActionName string `json:"action_name"`
-	Permission string `json:"permission"`
-}
-
-// Role is a role as the native API shows it.
-type Role struct {
-	ID          string      `json:"id"`
-	EntityID    string      `json:"entity_id"`
-	Name        string      `json:"name"`
-	Description string      `json:"description"`
-	Permissions Permissions `json:"permissions"`
-	Default     bool        `json:"default"`
-	RoleType    string      `json:"role_type"`
-	Status      string      `json:"status"`
-	Version     int64       `json:"version"`
-	CreatedAt   string      `json:"created_at"`
-	CreatedBy   *string     `json:"created_by"`
-	UpdatedAt   string      `json:"updated_at"`
-	UpdatedBy   *string     `json:"updated_by"`
-	DeletedAt   *string     `json:"deleted_at"`
-	DeletedBy   *string     `json:"deleted_by"`
-}
-
-// ETag is the role's version as If-Match takes it.
-func (r Role) ETag() string { return `"` + strconv.FormatInt(r.Version, 10) + `"` }
-
-// RoleInput is the body of a role write; nil fields are left as they are by
-// PatchRole (and reset by ReplaceRole).
-type RoleInput struct {
-	Name        *string      `json:"name,omitempty"`
-	Description *string      `json:"description,omitempty"`
-	Permissions *Permissions `json:"permissions,omitempty"`
-	Default     *bool        `json:"default,omitempty"`
-}
-
-// User is a user of an entity; Roles hold RoleRefs (or whole roles with
-// expand).
-type User struct {
-	ID         string    `json:"id"`
-	EntityID   string    `json:"entity_id"`
-	Email      string    `json:"email"`
-	Name       string    `json:"name"`
-	Roles      []UserRef `json:"roles"`
-	CreatedAt  string    `json:"created_at"`
-	UpdatedAt  string    `json:"updated_at"`
-	DeletedAt  *string   `json:"deleted_at"`
-	LastSeenAt *string   `json:"last_seen_at"`
-}
-
-// UserRef is a role a user holds, in the given scope (nil: everywhere).
-// With expand=roles the whole role is in Role.
-type UserRef struct {
-	ID    string  `json:"id"`
-	Name  string  `json:"name"`
-	Scope *string `json:"scope"`
-	Role  *Role   `json:"-"`
-}
-
-// UnmarshalJSON keeps the whole role when the answer was expanded.
-func (r *UserRef) UnmarshalJSON(b []byte) error {
-	type plain UserRef
-	if err := json.Unmarshal(b, (*plain)(r)); err != nil {
-		return err
-	}
-	var probe map[string]json.RawMessage
-	if json.Unmarshal(b, &probe) == nil && probe["permissions"] != nil {
-		var role Role
-		if err := json.Unmarshal(b, &role); err != nil {
-			return err
-		}
-		r.Role = &role
-	}
-	return nil
-}
-
-// UserInput is the body of a user write; nil fields are left as they are.
-type UserInput struct {
-	ID      string    `json:"id,omitempty"`
-	Email   *string   `json:"email,omitempty"`
-	Name    *string   `json:"name,omitempty"`
-	RoleIDs *[]string `json:"role_ids,omitempty"`
-}
-
-// Assignment is a role given to a user in a scope.
-type Assignment struct {
-	EntityID  string  `json:"entity_id"`
-	UserID    string  `json:"user_id"`
-	RoleID    string  `json:"role_id"`
-	Scope     *string `json:"scope"`
-	CreatedAt string  `json:"created_at"`
-	// Revision is the entity's revision after the write.
-	Revision int64 `json:"-"`
-}
-
-// UserRole is one role of a user's list.
-type UserRole struct {
-	Role  Role    `json:"role"`
-	Scope *string `json:"scope"`
-}
-
-// CheckRequest asks whether UserID may do Action on ObjectType in EntityID.
-type CheckRequest struct {
-	EntityID   string `json:"entity_id"`
-	UserID     string `json:"user_id"`
-	ObjectType string `json:"object_type"`
-	Action     string `json:"action"`
-	OwnerID    string `json:"owner_id,omitempty"`
-	Scope      string `json:"scope,omitempty"`
-	Explain    bool   `json:"explain,omitempty"`
-	// MinRevision: never answer from a policy older than this revision.
-	MinRevision int64 `json:"min_revision,omitempty"`
-}
-
-// Decision is a check's answer.
-type Decision struct {
-	Allowed    bool    `json:"allowed"`
-	Permission string  `json:"permission"`
-	Revision   int64   `json:"revision"`
-	Matched    []Match `json:"matched,omitempty"`
-	// ValidUntil, when set, is when an assignment the answer depends on
-	// expires: the answer may change then without any write (Cache drops it).
-	ValidUntil *time.Time `json:"valid_until,omitempty"`
-	// With Explain, on a refusal: DeniedBy are the denying rights (and their
-	// roles) when denied; GrantableBy the entity's roles (at most 20) whose
-	// assignment would allow it when not_allowed.
-	DeniedBy    []Match `json:"denied_by,omitempty"`
-	GrantableBy []Match `json:"grantable_by,omitempty"`
-}
-
-// Match is a rule that decided, with explain. RoleID is nil for the user's
-// own right; RoleName is nil too when the caller may not read roles (a
-// client with only the check scope).
-type Match struct {
-	RoleID     *string `json:"role_id"`
-	RoleName   *string `json:"role_name"`
-	Permission string  `json:"permission"`
-}
-
-// APIClient is an API client of Rolegate; Secret is set only by CreateClient.
-type APIClient struct {
-	ClientID  string   `json:"client_id"`
-	Secret    string   `json:"client_secret,omitempty"`
-	Name      string   `json:"name"`
-	EntityID  *string  `json:"entity_id"`
-	Scopes    []string `json:"scopes"`
-	CreatedAt string   `json:"created_at"`
-	CreatedBy string   `json:"created_by"`
-}
-
-// APIClientInput makes an API client; EntityID "" is a platform client.
-type APIClientInput struct {
-	Name     string   `json:"name"`
-	EntityID string   `json:"entity_id,omitempty"`
-	Scopes   []string `json:"scopes"`
-}
-
-// AuditEvent is one committed change.
-type AuditEvent struct {
-	ID         string          `json:"id"`
-	EntityID   string          `json:"entity_id"`
-	Time       string          `json:"time"`
-	Actor      *string         `json:"actor"`
-	Action     string          `json:"action"`
-	ObjectType string          `json:"object_type"`
-	ObjectID   string          `json:"object_id"`
-	Before     json.RawMessage `json:"before"`
-	After      json.RawMessage `json:"after"`
-	RequestID  *string         `json:"request_id"`
-}
+// The native API's bodies are the api module's (github.com/rolegate/rolegate/api,
+// documented in docs/api.md and api/openapi.yaml); these names are the
+// client's for them.
+type (
+	// Entity is a tenant.
+	Entity = api.Entity
+	// Permissions are rights as object types and actions.
+	Permissions = api.Permissions
+	// ObjectPermissions are the rights on one object type.
+	ObjectPermissions = api.ObjectPermissions
+	// ActionPermission is one right: permission is allowed, allowed_for_own,
+	// not_allowed or denied.
+	ActionPermission = api.ActionPermission
+	// Role is a role as the native API shows it; ETag is its version as
+	// If-Match takes it.
+	Role = api.Role
+	// RoleInput is the body of a role write; nil fields are left as they
+	// are by PatchRole (and reset by ReplaceRole).
+	RoleInput = api.RoleInput
+	// User is a user of an entity; Roles hold UserRefs (or whole roles with
+	// expand).
+	User = api.User
+	// UserRef is a role a user holds, in the given scope (nil: everywhere).
+	// With expand=roles the whole role is in Role.
+	UserRef = api.UserRef
+	// UserInput is the body of a user write; nil fields are left as they
+	// are.
+	UserInput = api.UserInput
+	// Assignment is a role given to a user in a scope; Revision is the
+	// entity's revision after the write.
+	Assignment = api.Assignment
+	// UserRole is one role of a user's list.
+	UserRole = api.UserRole
+	// CheckRequest asks whether UserID may do Action on ObjectType in
+	// EntityID; MinRevision: never answer from a policy older than this
+	// revision.
+	CheckRequest = api.CheckRequest
+	// Decision is a check's answer. ValidUntil, when set, is when an
+	// assignment the answer depends on expires: the answer may change then
+	// without any write (Cache drops it).
+	Decision = api.Decision
+	// Match is a rule that decided, with explain. RoleID is nil for the
+	// user's own right; RoleName is nil too when the caller may not read
+	// roles (a client with only the check scope).
+	Match = api.Match
+	// APIClient is an API client of Rolegate; Secret is set only by
+	// CreateClient.
+	APIClient = api.APIClient
+	// APIClientInput makes an API client; EntityID "" is a platform client.
+	APIClientInput = api.APIClientInput
+	// AuditEvent is one committed change.
+	AuditEvent = api.AuditEvent
+	// Change is one entry of the changes feed. Type is role, user,
+	// assignment or entity (refetch everything of that entity); Op is put
+	// or delete.
+	Change = api.Change
+	// Changes is a page of the feed; Revision is the next since; RetryAfter
+	// is set when the server answered at once because it holds too many
+	// waiting calls: wait that long before the next call.
+	Changes = api.Changes
+)
 
 // Page is one page of a list; pass NextPaginationToken to get the next.
-type Page[T any] struct {
-	Data                []T     `json:"data"`
-	NextPaginationToken *string `json:"next_pagination_token"`
-	PrevPaginationToken *string `json:"prev_pagination_token"`
-}
+type Page[T any] = api.Page[T]
 
 // ListOptions page through a list: Limit 1-100 (0: the server's 100).
 type ListOptions struct {
@@ -235,7 +102,7 @@ func (o ListOptions) query() url.Values {
 // CreateEntity makes an entity (tenant); it gets the system roles.
 func (c *Client) CreateEntity(ctx context.Context, id, name string) (Entity, error) {
 	var e Entity
-	_, err := c.call(ctx, request{method: "POST", path: "/v1/entities", body: map[string]string{"id": id, "name": name}}, &e)
+	_, err := c.call(ctx, request{method: "POST", path: "/v1/entities", body: api.EntityInput{ID: id, Name: name}}, &e)
 	return e, err
 }
 
@@ -393,9 +260,9 @@ func (c *Client) ListUsers(ctx context.Context, entity string, o UserListOptions
 // UpdateUser changes the fields given (PATCH); RoleIDs replaces the user's
 // unscoped roles.
 func (c *Client) UpdateUser(ctx context.Context, entity, id string, in UserInput) (User, error) {
-	in.ID = ""
 	var u User
-	_, err := c.call(ctx, request{method: "PATCH", path: userPath(entity, id), body: in}, &u)
+	patch := api.UserPatch{Email: in.Email, Name: in.Name, RoleIDs: in.RoleIDs}
+	_, err := c.call(ctx, request{method: "PATCH", path: userPath(entity, id), body: patch}, &u)
 	return u, err
 }
 
@@ -411,7 +278,7 @@ func (c *Client) DeleteUser(ctx context.Context, entity, id string) error {
 func (c *Client) AssignRole(ctx context.Context, entity, user, role, scope string) (Assignment, error) {
 	var body any
 	if scope != "" {
-		body = map[string]string{"scope": scope}
+		body = api.AssignmentInput{Scope: &scope}
 	}
 	var a Assignment
 	res, err := c.call(ctx, request{method: "PUT", path: userPath(entity, user) + "/roles/" + seg(role), body: body, idempotent: true}, &a)
@@ -496,7 +363,7 @@ func (c *Client) CheckBatch(ctx context.Context, rs []CheckRequest) ([]Decision,
 	var out struct {
 		Results []checkAnswer `json:"results"`
 	}
-	if _, err := c.call(ctx, request{method: "POST", path: "/v1/check/batch", body: map[string]any{"checks": rs}, idempotent: true}, &out); err != nil {
+	if _, err := c.call(ctx, request{method: "POST", path: "/v1/check/batch", body: api.CheckBatch{Checks: rs}, idempotent: true}, &out); err != nil {
 		return nil, err
 	}
 	if len(out.Results) != len(rs) {
@@ -566,27 +433,6 @@ func (c *Client) ListAuditEvents(ctx context.Context, entity string, o AuditList
 }
 
 // ---- changes feed ----
-
-// Change is one entry of the changes feed. Type is role, user, assignment or
-// entity (refetch everything of that entity); Op is put or delete.
-type Change struct {
-	Revision int64  `json:"revision"`
-	Type     string `json:"type"`
-	Op       string `json:"op"`
-	RoleID   string `json:"role_id,omitempty"`
-	UserID   string `json:"user_id,omitempty"`
-	Scope    string `json:"scope,omitempty"`
-}
-
-// Changes is a page of the feed; Revision is the next since.
-type Changes struct {
-	Data     []Change `json:"data"`
-	Revision int64    `json:"revision"`
-	HasMore  bool     `json:"has_more"`
-	// RetryAfter is set when the server answered at once because it holds
-	// too many waiting calls: wait that long before the next call.
-	RetryAfter time.Duration `json:"-"`
-}
 
 // ChangesOptions: Wait (0-25 s) long-polls when nothing is newer; Limit
 // 1-1000 (0: 100).

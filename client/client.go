@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Client calls one Rolegate server. It is safe for concurrent use.
@@ -34,6 +36,7 @@ type Client struct {
 	backoff    time.Duration
 	maxBackoff time.Duration
 	userAgent  string
+	now        func() time.Time
 }
 
 // Option configures a Client.
@@ -97,6 +100,18 @@ func WithUserAgent(ua string) Option {
 	return func(c *Client) error { c.userAgent = ua; return nil }
 }
 
+// WithClock sets the clock token renewal reads (default time.Now), so that a
+// test can move past a token's lifetime without waiting it out.
+func WithClock(now func() time.Time) Option {
+	return func(c *Client) error {
+		if now == nil {
+			return errors.New("rolegate: the clock must not be nil")
+		}
+		c.now = now
+		return nil
+	}
+}
+
 // New makes a client of the server at baseURL (e.g. "http://localhost:8080").
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
@@ -107,7 +122,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		return nil, errors.New("rolegate: the server URL must not carry credentials")
 	}
 	c := &Client{base: u, hc: &http.Client{Timeout: 60 * time.Second}, maxRetries: 3,
-		backoff: 200 * time.Millisecond, maxBackoff: 5 * time.Second, userAgent: "rolegate-go-client"}
+		backoff: 200 * time.Millisecond, maxBackoff: 5 * time.Second, userAgent: "rolegate-go-client", now: time.Now}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -285,17 +300,8 @@ func unwrapURLError(err error) error {
 // token endpoint's RFC 6749 {"error":"...","error_description":"..."}.
 func parseError(res *response) *Error {
 	e := &Error{Status: res.status, RequestID: res.header.Get("X-Request-Id"), RetryAfter: retryAfter(res.header)}
-	var native struct {
-		Error struct {
-			Code    string   `json:"code"`
-			Message string   `json:"message"`
-			Details []Detail `json:"details"`
-		} `json:"error"`
-	}
-	var oauth struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
+	var native api.ErrorBody
+	var oauth api.OAuthError
 	switch {
 	case json.Unmarshal(res.body, &native) == nil && native.Error.Code != "":
 		e.Code, e.Message, e.Details = native.Error.Code, native.Error.Message, native.Error.Details

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Error is an answer of the server that is not a success: its HTTP status and
@@ -25,11 +27,8 @@ type Error struct {
 	RetryAfter time.Duration
 }
 
-// Detail names one field a 422 refused.
-type Detail struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+// Detail names one field a 422 refused (and the value, when it helps).
+type Detail = api.ErrorDetail
 
 func (e *Error) Error() string {
 	msg := e.Message

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // tokenSource gives the bearer token of the next request.
@@ -37,18 +39,15 @@ type credentials struct {
 	expires time.Time
 }
 
-// now is replaced by tests.
-var now = time.Now
-
 func (s *credentials) token(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.current != "" && now().Before(s.renewAt) {
+	if s.current != "" && s.c.now().Before(s.renewAt) {
 		return s.current, nil
 	}
 	tok, ttl, err := s.fetch(ctx)
 	if err != nil {
-		if s.current != "" && now().Before(s.expires) {
+		if s.current != "" && s.c.now().Before(s.expires) {
 			// The old token still holds: use it, try again next call.
 			return s.current, nil
 		}
@@ -58,7 +57,7 @@ func (s *credentials) token(ctx context.Context) (string, error) {
 	if margin > time.Minute {
 		margin = time.Minute
 	}
-	t := now()
+	t := s.c.now()
 	s.current, s.renewAt, s.expires = tok, t.Add(ttl-margin), t.Add(ttl)
 	return tok, nil
 }
@@ -99,11 +98,7 @@ func (s *credentials) fetch(ctx context.Context) (string, time.Duration, error) 
 	if res.StatusCode != http.StatusOK {
 		return "", 0, parseError(r)
 	}
-	var out struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-		ExpiresIn   int64  `json:"expires_in"`
-	}
+	var out api.Token
 	if err := json.Unmarshal(r.body, &out); err != nil || out.AccessToken == "" || !strings.EqualFold(out.TokenType, "bearer") {
 		return "", 0, fmt.Errorf("%w: the token endpoint gave no bearer token", ErrMalformedAnswer)
 	}

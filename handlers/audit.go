@@ -7,23 +7,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/policy"
 )
-
-// auditEventJSON is one audit event: before and after are the object as the
-// native API showed it, or null.
-type auditEventJSON struct {
-	ID         string          `json:"id"`
-	EntityID   string          `json:"entity_id"`
-	Time       string          `json:"time"`
-	Actor      *string         `json:"actor"`
-	Action     string          `json:"action"`
-	ObjectType string          `json:"object_type"`
-	ObjectID   string          `json:"object_id"`
-	Before     json.RawMessage `json:"before"`
-	After      json.RawMessage `json:"after"`
-	RequestID  *string         `json:"request_id"`
-}
 
 func rawOrNull(b json.RawMessage) json.RawMessage {
 	if len(b) == 0 {
@@ -32,8 +18,8 @@ func rawOrNull(b json.RawMessage) json.RawMessage {
 	return b
 }
 
-func auditEventOf(e policy.AuditEvent) auditEventJSON {
-	return auditEventJSON{ID: e.ID, EntityID: e.EntityID, Time: timeString(e.Time), Actor: nullable(e.Actor),
+func auditEventOf(e policy.AuditEvent) wire.AuditEvent {
+	return wire.AuditEvent{ID: e.ID, EntityID: e.EntityID, Time: timeString(e.Time), Actor: nullable(e.Actor),
 		Action: e.Action, ObjectType: e.ObjectType, ObjectID: e.ObjectID, Before: rawOrNull(e.Before),
 		After: rawOrNull(e.After), RequestID: nullable(e.RequestID)}
 }
@@ -69,7 +55,7 @@ func (a *api) listAuditEvents(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out := page[auditEventJSON]{Data: make([]auditEventJSON, 0, len(rows)), NextPaginationToken: next, PrevPaginationToken: prev}
+	out := wire.Page[wire.AuditEvent]{Data: make([]wire.AuditEvent, 0, len(rows)), NextPaginationToken: next, PrevPaginationToken: prev}
 	for _, e := range rows {
 		out.Data = append(out.Data, auditEventOf(e))
 	}

@@ -16,10 +16,11 @@ import (
 
 // TestAuditSnapshotsAreTheWire: the audit log stores an entity and a role as
 // policy's snapshots and shows them as stored, documented as the object as
-// the native API showed it; the native API writes its own wire types
-// (entityJSON, roleJSON). The two are held to the same bytes here: each
-// event's after is the body the write answered with, and its before the body
-// a read answered with just before the write.
+// the native API showed it; both are the api module's types (wire.Entity,
+// wire.Role), each converted from the domain on its own side. The two are
+// held to the same bytes here: each event's after is the body the write
+// answered with, and its before the body a read answered with just before
+// the write.
 func TestAuditSnapshotsAreTheWire(t *testing.T) {
 	svc, _ := testkit.Service(t)
 	h := NewRouter(Deps{Service: svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: fixedAuth{

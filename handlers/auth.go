@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/gin-gonic/gin"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -56,33 +57,17 @@ func registerAuth(r *gin.Engine, v1 *gin.RouterGroup, a *api, d Deps) {
 	r.POST("/v1/accounts/:oid/auth/token", dintero.account, t.dinteroToken)
 }
 
-type clientRequest struct {
-	Name     string   `json:"name"`
-	EntityID string   `json:"entity_id"`
-	Scopes   []string `json:"scopes"`
-}
-
-type clientJSON struct {
-	ClientID     string   `json:"client_id"`
-	ClientSecret string   `json:"client_secret,omitempty"`
-	Name         string   `json:"name"`
-	EntityID     *string  `json:"entity_id"`
-	Scopes       []string `json:"scopes"`
-	CreatedAt    string   `json:"created_at"`
-	CreatedBy    string   `json:"created_by"`
-}
-
-func clientOf(c policy.Client) clientJSON {
+func clientOf(c policy.Client) wire.APIClient {
 	scopes := c.Scopes
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return clientJSON{ClientID: c.ID, Name: c.Name, EntityID: nullable(c.EntityID), Scopes: scopes,
+	return wire.APIClient{ClientID: c.ID, Name: c.Name, EntityID: nullable(c.EntityID), Scopes: scopes,
 		CreatedAt: timeString(c.CreatedAt), CreatedBy: c.CreatedBy}
 }
 
 func (a *api) createClient(c *gin.Context) {
-	var req clientRequest
+	var req wire.APIClientInput
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
 		return
@@ -93,7 +78,7 @@ func (a *api) createClient(c *gin.Context) {
 		return
 	}
 	out := clientOf(cl)
-	out.ClientSecret = secret // shown once
+	out.Secret = secret // shown once
 	c.Header("Cache-Control", "no-store")
 	c.Header("Location", "/v1/clients/"+url.PathEscape(cl.ID))
 	c.JSON(http.StatusCreated, out)
@@ -128,7 +113,7 @@ func (a *api) listClients(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out := page[clientJSON]{Data: make([]clientJSON, 0, len(rows)), NextPaginationToken: next}
+	out := wire.Page[wire.APIClient]{Data: make([]wire.APIClient, 0, len(rows)), NextPaginationToken: next}
 	for _, cl := range rows {
 		out.Data = append(out.Data, clientOf(cl))
 	}
@@ -396,7 +381,7 @@ func oauthError(c *gin.Context, status int, code, description string) {
 		c.Header("WWW-Authenticate", `Basic realm="rolegate"`)
 	}
 	c.Header("Cache-Control", "no-store")
-	c.AbortWithStatusJSON(status, gin.H{"error": code, "error_description": description})
+	c.AbortWithStatusJSON(status, wire.OAuthError{Error: code, Description: description})
 }
 
 // credentials reads the grant and the client's credentials: HTTP Basic
@@ -497,7 +482,7 @@ func (t *tokenAPI) token(c *gin.Context) {
 		c.Header("x-monite-version", v)
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl / time.Second)})
+	c.JSON(http.StatusOK, wire.Token{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second)})
 }
 
 // dinteroToken is Dintero's POST /v1/accounts/{oid}/auth/token: the token is

@@ -11,24 +11,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/changes"
 )
-
-// changeItemJSON is one item of the changes feed.
-type changeItemJSON struct {
-	Revision int64  `json:"revision"`
-	Type     string `json:"type"`
-	Op       string `json:"op"`
-	UserID   string `json:"user_id,omitempty"`
-	RoleID   string `json:"role_id,omitempty"`
-	Scope    string `json:"scope,omitempty"`
-}
-
-type changesJSON struct {
-	Data     []changeItemJSON `json:"data"`
-	Revision int64            `json:"revision"`
-	HasMore  bool             `json:"has_more"`
-}
 
 // listChanges serves GET /v1/entities/{e}/changes?since&wait&limit: the
 // changes feed (changes/feed.go), long-polling up to wait seconds.
@@ -63,9 +48,9 @@ func (a *api) listChanges(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out := changesJSON{Data: make([]changeItemJSON, 0, len(page.Items)), Revision: page.Revision, HasMore: page.HasMore}
+	out := wire.Changes{Data: make([]wire.Change, 0, len(page.Items)), Revision: page.Revision, HasMore: page.HasMore}
 	for _, it := range page.Items {
-		out.Data = append(out.Data, changeItemJSON{Revision: it.Revision, Type: it.Type, Op: it.Op,
+		out.Data = append(out.Data, wire.Change{Revision: it.Revision, Type: it.Type, Op: it.Op,
 			UserID: it.UserID, RoleID: it.RoleID, Scope: it.Scope})
 	}
 	c.Header("Cache-Control", "no-store")

@@ -71,7 +71,7 @@ func TestScopesRoundTrip(t *testing.T) {
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
-		if got := dinteroScopesOf(back.Permissions()); !reflect.DeepEqual(got, scopes) {
+		if got := dinteroScopesOf(policy.RightsOf(back)); !reflect.DeepEqual(got, scopes) {
 			t.Fatalf("via objects: got %v, want %v", got, scopes)
 		}
 	}
@@ -136,7 +136,7 @@ func TestCodecsAcrossEncodings(t *testing.T) {
 	if got := papershiftRightsOf(p); !reflect.DeepEqual(got, papershiftRights{"payable": {"approve": true}}) {
 		t.Fatalf("rights: %v", got)
 	}
-	if got := policy.DocOf(p).Permissions(); !reflect.DeepEqual(got, p) {
+	if got := policy.RightsOf(policy.DocOf(p)); !reflect.DeepEqual(got, p) {
 		t.Fatalf("objects: %+v", got)
 	}
 	// Monite's catalog knows payable actions and nothing made up.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -18,7 +19,7 @@ func TestLimitTagsMatchLimits(t *testing.T) {
 		field string
 		max   int
 	}{
-		{reflect.TypeFor[checkBatchRequest](), "checks", MaxBatch},
+		{reflect.TypeFor[wire.CheckBatch](), "checks", MaxBatch},
 		{reflect.TypeFor[importRequest](), "users", policy.MaxImportUsers},
 		{reflect.TypeFor[importUserJSON](), "role_ids", policy.MaxImportRoleIDs},
 		{reflect.TypeFor[importUserJSON](), "scoped_roles", policy.MaxImportScopes},
@@ -60,13 +61,13 @@ func TestReadWalkedStopsAtTheLimit(t *testing.T) {
 		code       string
 		field      string
 	}{
-		{"checks", junk(`{"checks":[`, `{}`, `]}`, 300000), reflect.TypeFor[checkBatchRequest](), "invalid_batch", "checks"},
+		{"checks", junk(`{"checks":[`, `{}`, `]}`, 300000), reflect.TypeFor[wire.CheckBatch](), "invalid_batch", "checks"},
 		{"users", junk(`{"users":[`, `{}`, `]}`, 300000), reflect.TypeFor[importRequest](), "too_many_users", "users"},
 		{"role_ids", junk(`{"users":[{"id":"a"},{"id":"b","role_ids":[`, `""`, `]}]}`, 300000), reflect.TypeFor[importRequest](), "too_many_roles", "users[1].role_ids"},
 		{"scoped_roles", junk(`{"users":[{"id":"a","scoped_roles":[`, `{}`, `]}]}`, 300000), reflect.TypeFor[importRequest](), "too_many_scopes", "users[0].scoped_roles"},
 		{"scoped role_ids", junk(`{"users":[{"id":"a","scoped_roles":[{},{"scope":"t","role_ids":[`, `""`, `]}]}]}`, 300000), reflect.TypeFor[importRequest](), "too_many_roles", "users[0].scoped_roles[1].role_ids"},
-		{"folded key", junk(`{"CHECKS":[`, `{}`, `]}`, 300000), reflect.TypeFor[checkBatchRequest](), "invalid_batch", "CHECKS"},
-		{"rights", junk(`{"name":"r","permissions":{"objects":[`, `{}`, `]}}`, 300000), reflect.TypeFor[roleRequest](), "too_many_rights", "permissions.objects"},
+		{"folded key", junk(`{"CHECKS":[`, `{}`, `]}`, 300000), reflect.TypeFor[wire.CheckBatch](), "invalid_batch", "CHECKS"},
+		{"rights", junk(`{"name":"r","permissions":{"objects":[`, `{}`, `]}}`, 300000), reflect.TypeFor[wire.RoleInput](), "too_many_rights", "permissions.objects"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := &countingReader{r: strings.NewReader(c.body)}
@@ -86,16 +87,16 @@ func TestReadWalkedStopsAtTheLimit(t *testing.T) {
 // counts the Go values, not the JSON bytes.
 func TestReadWalkedCostsDecodedMemory(t *testing.T) {
 	body := `{"checks":[` + strings.TrimSuffix(strings.Repeat(`{},`, MaxBatch), ",") + `]} `
-	got, cost, err := readWalked(strings.NewReader(body), -1, reflect.TypeFor[*checkBatchRequest]())
+	got, cost, err := readWalked(strings.NewReader(body), -1, reflect.TypeFor[*wire.CheckBatch]())
 	if err != nil || !bytes.Equal(got, []byte(body)) {
 		t.Fatalf("%v, %d of %d bytes", err, len(got), len(body))
 	}
-	if per := int64(reflect.TypeFor[checkRequest]().Size()); cost < MaxBatch*per || cost < int64(len(body)) {
+	if per := int64(reflect.TypeFor[wire.CheckRequest]().Size()); cost < MaxBatch*per || cost < int64(len(body)) {
 		t.Fatalf("cost %d for %d checks of %d bytes each", cost, MaxBatch, per)
 	}
 	// Malformed or trailing data is read whole and left to decodeBytes.
 	for _, bad := range []string{`{"checks":[{},`, `{"checks":[]} x`, ``, `[1,2]`} {
-		got, _, err := readWalked(strings.NewReader(bad), -1, reflect.TypeFor[*checkBatchRequest]())
+		got, _, err := readWalked(strings.NewReader(bad), -1, reflect.TypeFor[*wire.CheckBatch]())
 		if err != nil || string(got) != bad {
 			t.Fatalf("%q: %v, %q", bad, err, got)
 		}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	openapi "github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/internal/openapi"
 )
 
 var updateErrorsDoc = flag.Bool("update", false, "rewrite docs/errors.md from ErrorCodes")

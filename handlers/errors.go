@@ -8,25 +8,16 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 )
 
-// errorBody is the one error body of the native API.
-type errorBody struct {
-	Error errorInfo `json:"error"`
-}
-
-type errorInfo struct {
-	Code    string       `json:"code"`
-	Message string       `json:"message"`
-	Details []detailJSON `json:"details,omitempty"`
-}
-
-// detailJSON is one policy.Detail: the offending field.
-type detailJSON struct {
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-	Value   string `json:"value,omitempty"`
-}
+// The error body is the api module's; these are the names the router's
+// error writers use.
+type (
+	errorBody  = wire.ErrorBody
+	errorInfo  = wire.ErrorInfo
+	detailJSON = wire.ErrorDetail
+)
 
 func detailsOf(ds []rolegate.Detail) []detailJSON {
 	if len(ds) == 0 {

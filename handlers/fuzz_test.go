@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -32,7 +33,7 @@ func FuzzRoleBody(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var req roleRequest
+		var req wire.RoleInput
 		if err := decodeBytes(body, &req); err != nil {
 			e := rolegate.AsError(err)
 			if e.Kind != rolegate.KindBadRequest && e.Kind != rolegate.KindInvalid {
@@ -40,7 +41,7 @@ func FuzzRoleBody(f *testing.F) {
 			}
 			return
 		}
-		in := req.input()
+		in := roleInput(req)
 		for _, cat := range []*policy.Catalog{nil, catalog} {
 			if in.Name == nil || policy.ValidateName("name", *in.Name) != nil {
 				return

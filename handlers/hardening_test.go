@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -193,25 +194,25 @@ func FuzzRequestDecoders(f *testing.F) {
 		run   func(*gin.Context) error
 	}
 	decoders := func() []decoder {
-		var role roleRequest
-		var entity entityRequest
-		var user userRequest
-		var userPatch userPatchRequest
-		var assign assignmentRequest
-		var check checkRequest
-		var batch checkBatchRequest
+		var role wire.RoleInput
+		var entity wire.EntityInput
+		var user wire.UserInput
+		var userPatch wire.UserPatch
+		var assign wire.AssignmentInput
+		var check wire.CheckRequest
+		var batch wire.CheckBatch
 		var dRole dinteroRoleRequest
 		var dUser dinteroUserRequest
 		var mRole moniteRoleRequest
 		var pRole, pRoleUpdate papershiftRoleAttributes
 		var team teamMembershipAttributes
 		return []decoder{
-			{"role", writeError, plain(&role, func() error { _ = role.input(); return nil })},
+			{"role", writeError, plain(&role, func() error { _ = roleInput(role); return nil })},
 			{"entity", writeError, plain(&entity, none)},
 			{"user", writeError, plain(&user, none)},
 			{"user_patch", writeError, plain(&userPatch, none)},
 			{"assignment", writeError, plain(&assign, none)},
-			{"check", writeError, plain(&check, func() error { _ = check.domain(); return nil })},
+			{"check", writeError, plain(&check, func() error { _ = checkInput(check); return nil })},
 			{"check_batch", writeError, plain(&batch, none)},
 			{"dintero_role", dinteroError, plain(&dRole, func() error { _, err := dRole.input(); return err })},
 			{"dintero_user", dinteroError, plain(&dUser, func() error { _, err := dUser.input(); return err })},

@@ -193,7 +193,7 @@ func (m *moniteAPI) input(req moniteRoleRequest, create bool) (policy.RoleInput,
 			}
 		}
 	}
-	perms := req.Permissions.Permissions()
+	perms := policy.RightsOf(*req.Permissions)
 	if err := policy.ValidatePermissions("permissions", perms, m.catalog); err != nil {
 		return in, err
 	}

@@ -10,13 +10,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // ---- entities ----
 
 func (a *api) createEntity(c *gin.Context) {
-	var req entityRequest
+	var req wire.EntityInput
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
 		return
@@ -61,7 +62,7 @@ func (a *api) listEntities(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out := page[entityJSON]{Data: make([]entityJSON, 0, len(rows)), NextPaginationToken: next}
+	out := wire.Page[wire.Entity]{Data: make([]wire.Entity, 0, len(rows)), NextPaginationToken: next}
 	for _, e := range rows {
 		out.Data = append(out.Data, entityOf(e))
 	}
@@ -105,12 +106,12 @@ func (a *api) createRole(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	var req roleRequest
+	var req wire.RoleInput
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
 		return
 	}
-	r, rev, err := svc.CreateRole(c.Request.Context(), c.Param("entity"), req.input())
+	r, rev, err := svc.CreateRole(c.Request.Context(), c.Param("entity"), roleInput(req))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -147,12 +148,12 @@ func (a *api) updateRole(c *gin.Context, mode policy.UpdateMode) {
 		writeError(c, err)
 		return
 	}
-	var req roleRequest
+	var req wire.RoleInput
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
 		return
 	}
-	r, rev, err := svc.UpdateRole(c.Request.Context(), c.Param("entity"), c.Param("role"), req.input(), mode, version)
+	r, rev, err := svc.UpdateRole(c.Request.Context(), c.Param("entity"), c.Param("role"), roleInput(req), mode, version)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -251,7 +252,7 @@ func (a *api) listRoles(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out := page[roleJSON]{Data: make([]roleJSON, 0, len(rows)), NextPaginationToken: next, PrevPaginationToken: prev}
+	out := wire.Page[wire.Role]{Data: make([]wire.Role, 0, len(rows)), NextPaginationToken: next, PrevPaginationToken: prev}
 	for _, r := range rows {
 		out.Data = append(out.Data, roleOf(r))
 	}
@@ -327,7 +328,7 @@ func (a *api) listRoleUsers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out := page[userJSON]{Data: make([]userJSON, 0, len(rows)), NextPaginationToken: next, PrevPaginationToken: prev}
+	out := wire.Page[wire.User]{Data: make([]wire.User, 0, len(rows)), NextPaginationToken: next, PrevPaginationToken: prev}
 	for _, u := range rows {
 		out.Data = append(out.Data, userOf(u, false))
 	}
@@ -344,7 +345,7 @@ func (a *api) createUser(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	var req userRequest
+	var req wire.UserInput
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
 		return
@@ -414,7 +415,7 @@ func (a *api) listUsers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out := page[userJSON]{Data: make([]userJSON, 0, len(rows)), NextPaginationToken: next, PrevPaginationToken: prev}
+	out := wire.Page[wire.User]{Data: make([]wire.User, 0, len(rows)), NextPaginationToken: next, PrevPaginationToken: prev}
 	for _, u := range rows {
 		out.Data = append(out.Data, userOf(u, expand))
 	}
@@ -427,7 +428,7 @@ func (a *api) patchUser(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	var req userPatchRequest
+	var req wire.UserPatch
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
 		return
@@ -471,9 +472,9 @@ func (a *api) listUserRoles(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out := make([]userRoleJSON, 0, len(rs))
+	out := make([]wire.UserRole, 0, len(rs))
 	for _, ur := range rs {
-		out = append(out, userRoleJSON{Role: roleOf(ur.Role), Scope: nullable(ur.Scope), ExpiresAt: timePtr(ur.ExpiresAt)})
+		out = append(out, wire.UserRole{Role: roleOf(ur.Role), Scope: nullable(ur.Scope), ExpiresAt: timePtr(ur.ExpiresAt)})
 	}
 	c.JSON(http.StatusOK, gin.H{"data": out})
 }
@@ -484,7 +485,7 @@ func (a *api) assignRole(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	var req assignmentRequest
+	var req wire.AssignmentInput
 	if c.Request.ContentLength != 0 {
 		if err := decodeJSON(c, &req); err != nil {
 			writeError(c, err)
@@ -510,7 +511,7 @@ func (a *api) assignRole(c *gin.Context) {
 		writeDryRun(c, dry)
 		return
 	}
-	c.JSON(http.StatusOK, assignmentJSON{EntityID: as.EntityID, UserID: as.UserID, RoleID: as.RoleID,
+	c.JSON(http.StatusOK, wire.Assignment{EntityID: as.EntityID, UserID: as.UserID, RoleID: as.RoleID,
 		Scope: nullable(as.Scope), CreatedAt: timeString(as.CreatedAt), ExpiresAt: timePtr(as.ExpiresAt)})
 }
 
@@ -549,12 +550,12 @@ func (a *api) check(c *gin.Context) {
 		writeError(c, err) // before the body is read
 		return
 	}
-	var req checkRequest
+	var req wire.CheckRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
 		return
 	}
-	d, err := a.svc.Check(c.Request.Context(), req.domain())
+	d, err := a.svc.Check(c.Request.Context(), checkInput(req))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -573,7 +574,7 @@ const MaxBatchEntities = 10
 
 // batchEntities refuses a batch naming more than MaxBatchEntities distinct
 // entities, pointing at the first check past the limit.
-func batchEntities(checks []checkRequest) error {
+func batchEntities(checks []wire.CheckRequest) error {
 	seen := make(map[string]bool, MaxBatchEntities)
 	for i, ch := range checks {
 		if seen[ch.EntityID] {
@@ -593,7 +594,7 @@ func (a *api) checkBatch(c *gin.Context) {
 		writeError(c, err) // before the body is read
 		return
 	}
-	var req checkBatchRequest
+	var req wire.CheckBatch
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
 		return
@@ -608,14 +609,14 @@ func (a *api) checkBatch(c *gin.Context) {
 	}
 	reqs := make([]policy.CheckRequest, len(req.Checks))
 	for i, r := range req.Checks {
-		reqs[i] = r.domain()
+		reqs[i] = checkInput(r)
 	}
 	ds, err := a.svc.CheckBatch(c.Request.Context(), reqs)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	out := make([]checkResponse, len(ds))
+	out := make([]wire.Decision, len(ds))
 	for i, d := range ds {
 		out[i] = checkOf(d, req.Checks[i].Explain)
 	}

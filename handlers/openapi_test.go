@@ -13,7 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
-	openapi "github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/internal/openapi"
 )
 
 // routeIssuer lets NewRouter register the token endpoints; it issues nothing.

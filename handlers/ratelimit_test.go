@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -176,7 +177,7 @@ func TestRateLimitChecks(t *testing.T) {
 
 	for i := 2; i >= 0; i-- {
 		w := r.expect(200, i, "a", "POST", "/v1/check", checkBody("T001"))
-		var res checkResponse
+		var res wire.Decision
 		if err := json.Unmarshal(w.Body.Bytes(), &res); err != nil || res.Permission != "not_allowed" {
 			t.Fatalf("check answer after the body was read for the limit: %s", w.Body)
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rolegate/rolegate"
-	openapi "github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/internal/openapi"
 	"github.com/rolegate/rolegate/policy"
 )
 

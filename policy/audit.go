@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/api"
 )
 
 // The audit log: every committed change of an entity's roles, users and
@@ -160,11 +161,12 @@ func (s *Service) ListAuditEvents(ctx context.Context, entityID string, f AuditF
 
 // ---- the snapshots: the audit log's stored format ----
 //
-// Before and After are stored as these documents, JSON, and the audit API
-// shows them as stored: the shape is the one the native API showed when the
-// event was written (handlers keep their own wire types; a test there holds
-// the two to the same bytes). Rights inside are the canonical encoding,
-// PermissionsDoc.
+// Before and After are stored as the api module's documents, JSON, and the
+// audit API shows them as stored: the shape is the one the native API showed
+// when the event was written (an entity, a role and an assignment are the
+// very types the API writes; a test in handlers holds the bytes equal, and
+// TestAuditSnapshotsFrozen holds them to a golden file). Rights inside are
+// the canonical encoding, api.Permissions.
 
 func auditTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
@@ -175,40 +177,12 @@ func auditNullable(s string) *string {
 	return &s
 }
 
-// entityDoc and roleDoc are an entity and a role as the audit log stores
-// them.
-type entityDoc struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Revision  int64  `json:"revision"`
-	CreatedAt string `json:"created_at"`
-	UpdatedAt string `json:"updated_at"`
+func entityDocOf(e rolegate.Entity) api.Entity {
+	return api.Entity{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: auditTime(e.CreatedAt), UpdatedAt: auditTime(e.UpdatedAt)}
 }
 
-func entityDocOf(e rolegate.Entity) entityDoc {
-	return entityDoc{ID: e.ID, Name: e.Name, Revision: e.Revision, CreatedAt: auditTime(e.CreatedAt), UpdatedAt: auditTime(e.UpdatedAt)}
-}
-
-type roleDoc struct {
-	ID          string         `json:"id"`
-	EntityID    string         `json:"entity_id"`
-	Name        string         `json:"name"`
-	Description string         `json:"description"`
-	Permissions PermissionsDoc `json:"permissions"`
-	Default     bool           `json:"default"`
-	RoleType    string         `json:"role_type"`
-	Status      string         `json:"status"`
-	Version     int64          `json:"version"`
-	CreatedAt   string         `json:"created_at"`
-	CreatedBy   *string        `json:"created_by"`
-	UpdatedAt   string         `json:"updated_at"`
-	UpdatedBy   *string        `json:"updated_by"`
-	DeletedAt   *string        `json:"deleted_at"`
-	DeletedBy   *string        `json:"deleted_by"`
-}
-
-func roleDocOf(r rolegate.Role) roleDoc {
-	out := roleDoc{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description,
+func roleDocOf(r rolegate.Role) api.Role {
+	out := api.Role{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Description: r.Description,
 		Permissions: DocOf(r.Permissions), Default: r.Default, RoleType: r.RoleType, Status: r.Status,
 		Version: r.Version, CreatedAt: auditTime(r.CreatedAt), CreatedBy: auditNullable(r.CreatedBy),
 		UpdatedAt: auditTime(r.UpdatedAt), UpdatedBy: auditNullable(r.UpdatedBy), DeletedBy: auditNullable(r.DeletedBy)}
@@ -219,32 +193,11 @@ func roleDocOf(r rolegate.Role) roleDoc {
 	return out
 }
 
-type roleRefDoc struct {
-	ID    string  `json:"id"`
-	Name  string  `json:"name"`
-	Scope *string `json:"scope"`
-}
-
-// userDoc is a user as the native API showed it, plus the rights it holds
-// directly (facades can give those) when it holds any.
-type userDoc struct {
-	ID          string          `json:"id"`
-	EntityID    string          `json:"entity_id"`
-	Email       string          `json:"email"`
-	Name        string          `json:"name"`
-	Roles       []roleRefDoc    `json:"roles"`
-	Permissions *PermissionsDoc `json:"permissions,omitempty"`
-	CreatedAt   string          `json:"created_at"`
-	UpdatedAt   string          `json:"updated_at"`
-	DeletedAt   *string         `json:"deleted_at"`
-	LastSeenAt  *string         `json:"last_seen_at"`
-}
-
-func userDocOf(u rolegate.User) userDoc {
-	out := userDoc{ID: u.ID, EntityID: u.EntityID, Email: u.Email, Name: u.Name, Roles: []roleRefDoc{},
+func userDocOf(u rolegate.User) api.AuditUser {
+	out := api.AuditUser{ID: u.ID, EntityID: u.EntityID, Email: u.Email, Name: u.Name, Roles: []api.AuditRoleRef{},
 		CreatedAt: auditTime(u.CreatedAt), UpdatedAt: auditTime(u.UpdatedAt)}
 	for _, ur := range u.Roles {
-		out.Roles = append(out.Roles, roleRefDoc{ID: ur.Role.ID, Name: ur.Role.Name, Scope: auditNullable(ur.Scope)})
+		out.Roles = append(out.Roles, api.AuditRoleRef{ID: ur.Role.ID, Name: ur.Role.Name, Scope: auditNullable(ur.Scope)})
 	}
 	if len(u.Permissions.Objects) > 0 {
 		d := DocOf(u.Permissions)
@@ -257,17 +210,8 @@ func userDocOf(u rolegate.User) userDoc {
 	return out
 }
 
-type assignmentDoc struct {
-	EntityID  string  `json:"entity_id"`
-	UserID    string  `json:"user_id"`
-	RoleID    string  `json:"role_id"`
-	Scope     *string `json:"scope"`
-	CreatedAt string  `json:"created_at"`
-	ExpiresAt *string `json:"expires_at"`
-}
-
-func assignmentDocOf(a rolegate.Assignment) assignmentDoc {
-	d := assignmentDoc{EntityID: a.EntityID, UserID: a.UserID, RoleID: a.RoleID, Scope: auditNullable(a.Scope), CreatedAt: auditTime(a.CreatedAt)}
+func assignmentDocOf(a rolegate.Assignment) api.Assignment {
+	d := api.Assignment{EntityID: a.EntityID, UserID: a.UserID, RoleID: a.RoleID, Scope: auditNullable(a.Scope), CreatedAt: auditTime(a.CreatedAt)}
 	if a.ExpiresAt != nil {
 		t := auditTime(*a.ExpiresAt)
 		d.ExpiresAt = &t
@@ -275,23 +219,12 @@ func assignmentDocOf(a rolegate.Assignment) assignmentDoc {
 	return d
 }
 
-// scopedRolesDoc is the roles a user holds inside one scope.
-type scopedRolesDoc struct {
-	UserID string          `json:"user_id"`
-	Scope  string          `json:"scope"`
-	Roles  []scopedRoleRef `json:"roles"`
-}
-
-type scopedRoleRef struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
-func scopedRolesDocOf(userID, scope string, held []rolegate.UserRole) scopedRolesDoc {
-	out := scopedRolesDoc{UserID: userID, Scope: scope, Roles: []scopedRoleRef{}}
+// scopedRolesDocOf is the roles a user holds inside one scope.
+func scopedRolesDocOf(userID, scope string, held []rolegate.UserRole) api.AuditScopedRoles {
+	out := api.AuditScopedRoles{UserID: userID, Scope: scope, Roles: []api.AuditRoleName{}}
 	for _, ur := range held {
 		if ur.Scope == scope {
-			out.Roles = append(out.Roles, scopedRoleRef{ID: ur.Role.ID, Name: ur.Role.Name})
+			out.Roles = append(out.Roles, api.AuditRoleName{ID: ur.Role.ID, Name: ur.Role.Name})
 		}
 	}
 	sort.Slice(out.Roles, func(i, j int) bool { return out.Roles[i].ID < out.Roles[j].ID })

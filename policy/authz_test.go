@@ -74,7 +74,7 @@ func TestAuthorizationTable(t *testing.T) {
 				ids[r.Name] = r.ID
 			}
 			for _, rc := range c.Roles {
-				p := rc.Permissions.Permissions()
+				p := policy.RightsOf(rc.Permissions)
 				name := rc.Name
 				r, _, err := svc.CreateRole(ctx, ent.ID, policy.RoleInput{Name: &name, Permissions: &p})
 				if err != nil {

@@ -31,7 +31,7 @@ func ParseTemplates(data []byte, catalog *Catalog) ([]RoleTemplate, error) {
 	var out []RoleTemplate
 	for _, r := range f.Roles {
 		out = append(out, RoleTemplate{Name: r.Name, Description: r.Description, Default: r.Default,
-			Permissions: r.Permissions.Permissions()})
+			Permissions: RightsOf(r.Permissions)})
 	}
 	if err := ValidateTemplates(out, catalog); err != nil {
 		return nil, fmt.Errorf("role templates: %w", err)

@@ -3,7 +3,9 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/api"
 )
 
 // The canonical JSON encoding of rights, written here once:
@@ -16,28 +18,19 @@ import (
 // Monite's speak it). Stored text must read back as it was written, byte for
 // byte, so the field names and their order are fixed.
 
-// PermissionsDoc is rights in the canonical encoding. Decode it with strict
-// decoders (unknown fields refused, type errors naming the field) as any
-// other struct; Permissions turns it into the domain's rights.
-type PermissionsDoc struct {
-	// limit: MaxRights, read by the transport's decoder as it reads a body
-	Objects []ObjectDoc `json:"objects" limit:"1000,too_many_rights"`
-}
+// The encoding's owner is the api module (api.Permissions, whose limit tags,
+// MaxRights, the transport's decoder reads as it reads a body); these names
+// are policy's for it. Decode it with strict decoders (unknown fields
+// refused, type errors naming the field) as any other struct; RightsOf turns
+// it into the domain's rights.
+type (
+	PermissionsDoc = api.Permissions
+	ObjectDoc      = api.ObjectPermissions
+	ActionDoc      = api.ActionPermission
+)
 
-// ObjectDoc is the rights on one object type.
-type ObjectDoc struct {
-	ObjectType string      `json:"object_type"`
-	Actions    []ActionDoc `json:"actions" limit:"1000,too_many_rights"` // MaxRights
-}
-
-// ActionDoc is one right.
-type ActionDoc struct {
-	ActionName string `json:"action_name"`
-	Permission string `json:"permission"`
-}
-
-// Permissions decodes the document. Values are checked by ValidatePermissions.
-func (d PermissionsDoc) Permissions() rolegate.Permissions {
+// RightsOf decodes the document. Values are checked by ValidatePermissions.
+func RightsOf(d PermissionsDoc) rolegate.Permissions {
 	out := rolegate.Permissions{}
 	for _, o := range d.Objects {
 		op := rolegate.ObjectPermissions{ObjectType: o.ObjectType}
@@ -80,5 +73,5 @@ func DecodeRights(s string) (rolegate.Permissions, error) {
 	if err := json.Unmarshal([]byte(s), &d); err != nil {
 		return rolegate.Permissions{}, fmt.Errorf("stored permissions: %w", err)
 	}
-	return d.Permissions(), nil
+	return RightsOf(d), nil
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/internal/openapi"
 )
 
 // TestAttackOpenAPI: /openapi.json is public, so it must be the same static
@@ -15,7 +15,7 @@ import (
 // the deployment leaks into it), must not take writes, and must ignore what
 // a caller adds to the request.
 func TestAttackOpenAPI(t *testing.T) {
-	want, err := api.JSON()
+	want, err := openapi.JSON()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
-	"github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/internal/openapi"
 )
 
 // contractChecker validates the traffic to the servers it watches.
@@ -57,7 +57,7 @@ type contractChecker struct {
 
 // loadContract parses the served document as the server converts it.
 func loadContract() (*openapi3.T, error) {
-	data, err := api.JSON()
+	data, err := openapi.JSON()
 	if err != nil {
 		return nil, err
 	}

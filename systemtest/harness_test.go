@@ -1,3 +1,5 @@
+// Package systemtest runs the real rolegate program and talks to it as its
+// users do: the Go client, HTTP, gRPC, the CLI and a browser.
 package systemtest
 
 import (

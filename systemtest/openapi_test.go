@@ -9,7 +9,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/internal/openapi"
 )
 
 // TestOpenAPIServed: GET /openapi.json answers without a token with the
@@ -36,7 +36,7 @@ func TestOpenAPIServed(t *testing.T) {
 	if err := doc.Validate(loader.Context); err != nil {
 		t.Fatalf("the served document is not valid: %v", err)
 	}
-	want, _ := api.JSON()
+	want, _ := openapi.JSON()
 	if !bytes.Equal(data, want) {
 		t.Fatal("the served document is not api/openapi.yaml")
 	}

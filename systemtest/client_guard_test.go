@@ -1,4 +1,4 @@
-package client_test
+package systemtest
 
 import (
 	"bytes"
@@ -15,19 +15,19 @@ import (
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
-// lockedLog is a log destination the guards of two servers write to at once.
-type lockedLog struct {
+// clientLockedLog is a log destination the guards of two servers write to at once.
+type clientLockedLog struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedLog) Write(p []byte) (int, error) {
+func (l *clientLockedLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedLog) take() string {
+func (l *clientLockedLog) take() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.b.String()
@@ -40,18 +40,18 @@ func (l *lockedLog) take() string {
 // Rolegate's code, the error hook) from "Rolegate is down" (503 with
 // Retry-After, a warning, the hook): the first is fixed by configuration,
 // the second by waiting. Neither ever runs the handler.
-func TestGuardTellsRefusalFromOutage(t *testing.T) {
+func TestClientGuardTellsRefusalFromOutage(t *testing.T) {
 	// Every wrong secret answered 401 (not rationed into 429s, which are an
 	// outage's to retry).
 	s := testkit.Start(t, map[string]string{"ROLEGATE_TOKEN_FAILURES_PER_ADDRESS": "1000", "ROLEGATE_TOKEN_FAILURE_CPU": "4"})
 	ctx := context.Background()
-	adm := admin(t, s)
+	adm := clientAdmin(t, s)
 	for _, e := range []string{"acme", "globex"} {
 		if _, err := adm.CreateEntity(ctx, e, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r, err := adm.CreateRole(ctx, "acme", approver())
+	r, err := adm.CreateRole(ctx, "acme", clientApprover())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestGuardTellsRefusalFromOutage(t *testing.T) {
 		{"rolegate down", down, 503, "authorization_unavailable", client.Failed, "level=WARN", "connection refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var log lockedLog
+			var log clientLockedLog
 			var mu sync.Mutex
 			var hooked []client.Outcome
 			hook := client.WithErrorHook(func(r *http.Request, o client.Outcome, err error) {
@@ -98,8 +98,8 @@ func TestGuardTellsRefusalFromOutage(t *testing.T) {
 				hooked = append(hooked, o)
 			})
 			lg := client.WithLogger(slog.New(slog.NewTextHandler(&log, nil)))
-			for name, base := range appsWith(t, tc.ch, hook, lg) {
-				st, hdr, body := hitFull(t, "GET", base+"/payables", "u-17")
+			for name, base := range clientAppsWith(t, tc.ch, hook, lg) {
+				st, hdr, body := clientHitFull(t, "GET", base+"/payables", "u-17")
 				if st != tc.status || !strings.Contains(body, `"code":"`+tc.code+`"`) {
 					t.Errorf("%s: %d %s, want %d %s", name, st, body, tc.status, tc.code)
 				}
@@ -123,13 +123,13 @@ func TestGuardTellsRefusalFromOutage(t *testing.T) {
 	}
 }
 
-// appsWith is apps (middleware_test.go) with guard options: one route each.
-func appsWith(t *testing.T, ch client.Checker, opts ...client.GuardOption) map[string]string {
+// clientAppsWith is clientApps (client_middleware_test.go) with guard options: one route each.
+func clientAppsWith(t *testing.T, ch client.Checker, opts ...client.GuardOption) map[string]string {
 	t.Helper()
-	return guardedApps(t, ch, opts...)
+	return clientGuardedApps(t, ch, opts...)
 }
 
-func hitFull(t *testing.T, method, url, user string) (int, http.Header, string) {
+func clientHitFull(t *testing.T, method, url, user string) (int, http.Header, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, nil)
 	req.Header.Set("X-Tenant", "acme")
@@ -146,14 +146,14 @@ func hitFull(t *testing.T, method, url, user string) (int, http.Header, string) 
 
 // An explained refusal carries why: denied_by on a deny, grantable_by (the
 // roles that would allow it) on not_allowed, as the API answers them.
-func TestDecisionExplainsRefusal(t *testing.T) {
+func TestClientDecisionExplainsRefusal(t *testing.T) {
 	s := testkit.Start(t, nil)
 	ctx := context.Background()
-	c := admin(t, s)
+	c := clientAdmin(t, s)
 	if _, err := c.CreateEntity(ctx, "acme", ""); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.CreateRole(ctx, "acme", approver())
+	r, err := c.CreateRole(ctx, "acme", clientApprover())
 	if err != nil {
 		t.Fatal(err)
 	}

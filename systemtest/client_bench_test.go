@@ -1,4 +1,4 @@
-package client_test
+package systemtest
 
 import (
 	"context"
@@ -9,18 +9,18 @@ import (
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
-// BenchmarkCheck compares a check asked of the real server (loopback) with
+// BenchmarkClientCheck compares a check asked of the real server (loopback) with
 // one answered by the decision cache:
 //
-//	go test -run '^$' -bench . -benchtime 2000x ./client/
-func BenchmarkCheck(b *testing.B) {
+//	go test -run '^$' -bench 'ClientCheck$' -benchtime 2000x ./systemtest/
+func BenchmarkClientCheck(b *testing.B) {
 	s := testkit.Start(b, nil)
 	c, _ := client.New(s.URL, client.WithToken(testkit.AdminToken))
 	ctx := context.Background()
 	if _, err := c.CreateEntity(ctx, "acme", ""); err != nil {
 		b.Fatal(err)
 	}
-	r, err := c.CreateRole(ctx, "acme", approver())
+	r, err := c.CreateRole(ctx, "acme", clientApprover())
 	if err != nil {
 		b.Fatal(err)
 	}

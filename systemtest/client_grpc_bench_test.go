@@ -1,4 +1,4 @@
-package client_test
+package systemtest
 
 import (
 	"context"
@@ -15,12 +15,12 @@ import (
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
-// BenchmarkCheckGRPC compares checks asked of the real server (a process on
+// BenchmarkClientCheckGRPC compares checks asked of the real server (a process on
 // loopback) over HTTP and over gRPC, from 16 goroutines per processor, with
 // the admin token and with an API client's token; checks/s is the rate:
 //
-//	go test -run '^$' -bench CheckGRPC -benchtime 20000x ./client/
-func BenchmarkCheckGRPC(b *testing.B) {
+//	go test -run '^$' -bench ClientCheckGRPC -benchtime 20000x ./systemtest/
+func BenchmarkClientCheckGRPC(b *testing.B) {
 	s := testkit.Start(b, map[string]string{"ROLEGATE_GRPC_ADDR": "127.0.0.1:0"})
 	grpcAddr := ""
 	for _, line := range strings.Split(s.Output(), "\n") {
@@ -36,19 +36,19 @@ func BenchmarkCheckGRPC(b *testing.B) {
 		b.Fatalf("no gRPC address in the log: %v", err)
 	}
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
-	admin, _ := client.New(s.URL, client.WithToken(testkit.AdminToken), client.WithHTTPClient(hc))
+	clientAdmin, _ := client.New(s.URL, client.WithToken(testkit.AdminToken), client.WithHTTPClient(hc))
 	ctx := context.Background()
-	if _, err := admin.CreateEntity(ctx, "acme", ""); err != nil {
+	if _, err := clientAdmin.CreateEntity(ctx, "acme", ""); err != nil {
 		b.Fatal(err)
 	}
-	r, err := admin.CreateRole(ctx, "acme", approver())
+	r, err := clientAdmin.CreateRole(ctx, "acme", clientApprover())
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := admin.CreateUser(ctx, "acme", client.UserInput{ID: "u1", RoleIDs: &[]string{r.ID}}); err != nil {
+	if _, err := clientAdmin.CreateUser(ctx, "acme", client.UserInput{ID: "u1", RoleIDs: &[]string{r.ID}}); err != nil {
 		b.Fatal(err)
 	}
-	cl, err := admin.CreateClient(ctx, client.APIClientInput{Name: "bench", EntityID: "acme", Scopes: []string{"check"}})
+	cl, err := clientAdmin.CreateClient(ctx, client.APIClientInput{Name: "bench", EntityID: "acme", Scopes: []string{"check"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func BenchmarkCheckGRPC(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		c    checker
-	}{{"http/admin", admin}, {"grpc/admin", admin.GRPCChecker(conn)}, {"http/client", svc}, {"grpc/client", svc.GRPCChecker(conn)}} {
+	}{{"http/admin", clientAdmin}, {"grpc/admin", clientAdmin.GRPCChecker(conn)}, {"http/client", svc}, {"grpc/client", svc.GRPCChecker(conn)}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetParallelism(16)
 			b.RunParallel(func(pb *testing.PB) {

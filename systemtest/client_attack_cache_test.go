@@ -1,4 +1,4 @@
-package client_test
+package systemtest
 
 import (
 	"context"
@@ -11,22 +11,22 @@ import (
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
-// TestCacheHungFeed: the cache reads the feed through a proxy that stops
+// TestClientCacheHungFeed: the cache reads the feed through a proxy that stops
 // forwarding (the poll hangs, no error, no close) with an http.Client that
 // has no timeout. A role taken meanwhile is denied once MaxStaleness has
 // passed (the cache asks the server), the hung poll is abandoned at its
 // deadline and the feed followed again; when the server cannot be reached
 // at all, checks fail rather than answer from memory.
 //
-// The bound seen: go test -count=1 -v -run TestCacheHungFeed ./client
-func TestCacheHungFeed(t *testing.T) {
+// The bound seen: go test -count=1 -v -run TestClientCacheHungFeed ./systemtest
+func TestClientCacheHungFeed(t *testing.T) {
 	s := testkit.Start(t, nil)
-	c := admin(t, s)
+	c := clientAdmin(t, s)
 	ctx := context.Background()
 	if _, err := c.CreateEntity(ctx, "acme", ""); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.CreateRole(ctx, "acme", approver())
+	r, err := c.CreateRole(ctx, "acme", clientApprover())
 	if err != nil {
 		t.Fatal(err)
 	}

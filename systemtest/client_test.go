@@ -1,4 +1,4 @@
-package client_test
+package systemtest
 
 import (
 	"context"
@@ -12,11 +12,9 @@ import (
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
-func TestMain(m *testing.M) { testkit.Main(m) }
+func clientPtr[T any](v T) *T { return &v }
 
-func ptr[T any](v T) *T { return &v }
-
-func admin(t *testing.T, s *testkit.Server) *client.Client {
+func clientAdmin(t *testing.T, s *testkit.Server) *client.Client {
 	t.Helper()
 	c, err := client.New(s.URL, client.WithToken(testkit.AdminToken))
 	if err != nil {
@@ -25,15 +23,15 @@ func admin(t *testing.T, s *testkit.Server) *client.Client {
 	return c
 }
 
-func approver() client.RoleInput {
-	return client.RoleInput{Name: ptr("approver"), Permissions: &client.Permissions{Objects: []client.ObjectPermissions{
+func clientApprover() client.RoleInput {
+	return client.RoleInput{Name: clientPtr("approver"), Permissions: &client.Permissions{Objects: []client.ObjectPermissions{
 		{ObjectType: "payable", Actions: []client.ActionPermission{
 			{ActionName: "read", Permission: "allowed"},
 			{ActionName: "approve", Permission: "allowed_for_own"},
 			{ActionName: "delete", Permission: "denied"}}}}}}
 }
 
-func errCode(t *testing.T, err error) (int, string) {
+func clientErrCode(t *testing.T, err error) (int, string) {
 	t.Helper()
 	var e *client.Error
 	if !errors.As(err, &e) {
@@ -42,10 +40,10 @@ func errCode(t *testing.T, err error) (int, string) {
 	return e.Status, e.Code
 }
 
-// TestEveryCall drives every typed call against the real server.
-func TestEveryCall(t *testing.T) {
+// TestClientEveryCall drives every typed call against the real server.
+func TestClientEveryCall(t *testing.T) {
 	s := testkit.Start(t, nil)
-	c := admin(t, s)
+	c := clientAdmin(t, s)
 	ctx := context.Background()
 
 	// entities
@@ -76,28 +74,28 @@ func TestEveryCall(t *testing.T) {
 	}
 
 	// roles, with ETag / If-Match
-	r, err := c.CreateRole(ctx, "acme", approver())
+	r, err := c.CreateRole(ctx, "acme", clientApprover())
 	if err != nil || r.ID == "" || r.Name != "approver" || r.Version != 1 || len(r.Permissions.Objects) != 1 {
 		t.Fatalf("CreateRole: %+v %v", r, err)
 	}
-	if _, err := c.CreateRole(ctx, "acme", client.RoleInput{Name: ptr("")}); err == nil {
+	if _, err := c.CreateRole(ctx, "acme", client.RoleInput{Name: clientPtr("")}); err == nil {
 		t.Fatal("a role without a name was made")
-	} else if st, code := errCode(t, err); st != 422 || code == "" {
+	} else if st, code := clientErrCode(t, err); st != 422 || code == "" {
 		t.Fatalf("bad role: %d %s", st, code)
 	}
 	r2, err := c.GetRole(ctx, "acme", r.ID)
 	if err != nil || r2.Version != r.Version || r2.ETag() != `"1"` {
 		t.Fatalf("GetRole: %+v %v", r2, err)
 	}
-	r3, err := c.PatchRole(ctx, "acme", r.ID, client.RoleInput{Description: ptr("approves payables")}, r2.Version)
+	r3, err := c.PatchRole(ctx, "acme", r.ID, client.RoleInput{Description: clientPtr("approves payables")}, r2.Version)
 	if err != nil || r3.Description != "approves payables" || r3.Version != 2 || len(r3.Permissions.Objects) != 1 {
 		t.Fatalf("PatchRole: %+v %v", r3, err)
 	}
-	if _, err := c.PatchRole(ctx, "acme", r.ID, client.RoleInput{Description: ptr("lost update")}, r2.Version); !client.IsStatus(err, http.StatusPreconditionFailed) || !client.IsCode(err, "version_mismatch") {
+	if _, err := c.PatchRole(ctx, "acme", r.ID, client.RoleInput{Description: clientPtr("lost update")}, r2.Version); !client.IsStatus(err, http.StatusPreconditionFailed) || !client.IsCode(err, "version_mismatch") {
 		t.Fatalf("PatchRole with a stale ETag: %v, want 412", err)
 	}
-	in := approver()
-	in.Description = ptr("replaced")
+	in := clientApprover()
+	in.Description = clientPtr("replaced")
 	r4, err := c.ReplaceRole(ctx, "acme", r.ID, in, r3.Version)
 	if err != nil || r4.Description != "replaced" || r4.Version != 3 {
 		t.Fatalf("ReplaceRole: %+v %v", r4, err)
@@ -110,13 +108,13 @@ func TestEveryCall(t *testing.T) {
 	if err != nil || len(roles.Data) != 2 || roles.Data[0].Name != "admin" || roles.Data[1].Name != "member" {
 		t.Fatalf("ListRoles system: %+v %v", roles, err)
 	}
-	temp, err := c.CreateRole(ctx, "acme", client.RoleInput{Name: ptr("temp"), Permissions: &client.Permissions{Objects: []client.ObjectPermissions{}}})
+	temp, err := c.CreateRole(ctx, "acme", client.RoleInput{Name: clientPtr("temp"), Permissions: &client.Permissions{Objects: []client.ObjectPermissions{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// users and assignments
-	u, err := c.CreateUser(ctx, "acme", client.UserInput{ID: "u-17", Email: ptr("ada@acme.test"), RoleIDs: &[]string{r.ID}})
+	u, err := c.CreateUser(ctx, "acme", client.UserInput{ID: "u-17", Email: clientPtr("ada@acme.test"), RoleIDs: &[]string{r.ID}})
 	if err != nil || u.ID != "u-17" || len(u.Roles) != 1 || u.Roles[0].ID != r.ID {
 		t.Fatalf("CreateUser: %+v %v", u, err)
 	}
@@ -124,7 +122,7 @@ func TestEveryCall(t *testing.T) {
 	if err != nil || len(gu.Roles) != 1 || gu.Roles[0].Role == nil || gu.Roles[0].Role.Version != 3 {
 		t.Fatalf("GetUser expanded: %+v %v", gu, err)
 	}
-	uu, err := c.UpdateUser(ctx, "acme", "u-17", client.UserInput{Name: ptr("Ada")})
+	uu, err := c.UpdateUser(ctx, "acme", "u-17", client.UserInput{Name: clientPtr("Ada")})
 	if err != nil || uu.Name != "Ada" || len(uu.Roles) != 1 {
 		t.Fatalf("UpdateUser: %+v %v", uu, err)
 	}
@@ -253,7 +251,7 @@ func TestClientCredentials(t *testing.T) {
 	// stays at its default.
 	s := testkit.Start(t, map[string]string{"ROLEGATE_TOKEN_TTL": "1m", "ROLEGATE_TOKEN_FAILURE_CPU": "1000"})
 	ctx := context.Background()
-	adm := admin(t, s)
+	adm := clientAdmin(t, s)
 	if _, err := adm.CreateEntity(ctx, "acme", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +273,7 @@ func TestClientCredentials(t *testing.T) {
 		}
 	}
 	// scope check only: managing roles is 403, another entity is 404
-	if _, err := c.CreateRole(ctx, "acme", approver()); !client.IsStatus(err, http.StatusForbidden) {
+	if _, err := c.CreateRole(ctx, "acme", clientApprover()); !client.IsStatus(err, http.StatusForbidden) {
 		t.Fatalf("CreateRole with a check-only client: %v", err)
 	}
 	if _, err := c.Check(ctx, client.CheckRequest{EntityID: "globex", UserID: "x", ObjectType: "payable", Action: "read"}); !client.IsNotFound(err) {
@@ -283,7 +281,7 @@ func TestClientCredentials(t *testing.T) {
 	}
 	bad, _ := client.New(s.URL, client.WithClientCredentials(cl.ClientID, "wrong-secret"), client.WithRetries(0, 0))
 	_, err = bad.Check(ctx, client.CheckRequest{EntityID: "acme", UserID: "x", ObjectType: "payable", Action: "read"})
-	if st, code := errCode(t, err); st != 401 || code != "invalid_client" {
+	if st, code := clientErrCode(t, err); st != 401 || code != "invalid_client" {
 		t.Fatalf("wrong secret: %d %s", st, code)
 	}
 	// a deleted client's token stops; the client fetches a new one, which is refused
@@ -291,20 +289,20 @@ func TestClientCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Check(ctx, client.CheckRequest{EntityID: "acme", UserID: "x", ObjectType: "payable", Action: "read"})
-	if st, _ := errCode(t, err); st != 401 {
+	if st, _ := clientErrCode(t, err); st != 401 {
 		t.Fatalf("deleted client: %v", err)
 	}
 }
 
-// TestBadToken: a wrong static token is a typed 401, never retried.
-func TestBadToken(t *testing.T) {
+// TestClientBadToken: a wrong static token is a typed 401, never retried.
+func TestClientBadToken(t *testing.T) {
 	s := testkit.Start(t, nil)
 	c, err := client.New(s.URL, client.WithToken("not-the-token-not-the-token-xxxxx"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.ListEntities(context.Background(), client.ListOptions{})
-	if st, code := errCode(t, err); st != 401 || code != "invalid_token" {
+	if st, code := clientErrCode(t, err); st != 401 || code != "invalid_token" {
 		t.Fatalf("bad token: %d %s", st, code)
 	}
 	if _, err := client.New(s.URL, client.WithToken("two words")); err == nil {
@@ -318,11 +316,11 @@ func TestBadToken(t *testing.T) {
 	}
 }
 
-// TestRateLimitRetried: a rate-limited write is retried (the server said it
+// TestClientRateLimitRetried: a rate-limited write is retried (the server said it
 // was not applied) after Retry-After, and succeeds.
-func TestRateLimitRetried(t *testing.T) {
+func TestClientRateLimitRetried(t *testing.T) {
 	s := testkit.Start(t, map[string]string{"ROLEGATE_RATE_LIMIT_MANAGE": "1"})
-	c := admin(t, s)
+	c := clientAdmin(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := c.CreateEntity(ctx, "acme", ""); err != nil {
@@ -330,7 +328,7 @@ func TestRateLimitRetried(t *testing.T) {
 	}
 	// one token a second for acme: three creates in a row need retries
 	for i, name := range []string{"a", "b", "c"} {
-		if _, err := c.CreateRole(ctx, "acme", client.RoleInput{Name: ptr(name), Permissions: &client.Permissions{Objects: []client.ObjectPermissions{}}}); err != nil {
+		if _, err := c.CreateRole(ctx, "acme", client.RoleInput{Name: clientPtr(name), Permissions: &client.Permissions{Objects: []client.ObjectPermissions{}}}); err != nil {
 			t.Fatalf("create %d: %v", i, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package client_test
+package systemtest
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
-// subject reads the entity and user from headers a gateway would set.
-func subject(r *http.Request) (string, string, error) {
+// clientSubject reads the entity and user from headers a gateway would set.
+func clientSubject(r *http.Request) (string, string, error) {
 	e, u := r.Header.Get("X-Tenant"), r.Header.Get("X-User")
 	if u == "" {
 		return "", "", errors.New("no user")
@@ -27,19 +27,19 @@ func subject(r *http.Request) (string, string, error) {
 	return e, u, nil
 }
 
-var readRule = client.Rule{ObjectType: "payable", Action: "read", Subject: subject}
-var deleteRule = client.Rule{ObjectType: "payable", Action: "delete", Subject: subject}
-var approveOwn = client.Rule{ObjectType: "payable", Action: "approve", Subject: subject,
+var clientReadRule = client.Rule{ObjectType: "payable", Action: "read", Subject: clientSubject}
+var clientDeleteRule = client.Rule{ObjectType: "payable", Action: "delete", Subject: clientSubject}
+var clientApproveOwn = client.Rule{ObjectType: "payable", Action: "approve", Subject: clientSubject,
 	Owner: func(r *http.Request) string { return r.URL.Query().Get("owner") }}
 
-// apps are the same three routes in a net/http mux and a Gin app, each on a
+// clientApps are the same three routes in a net/http mux and a Gin app, each on a
 // real port, guarded through ch.
-func apps(t *testing.T, ch client.Checker) map[string]string {
+func clientApps(t *testing.T, ch client.Checker) map[string]string {
 	t.Helper()
-	return guardedApps(t, ch)
+	return clientGuardedApps(t, ch)
 }
 
-func guardedApps(t *testing.T, ch client.Checker, opts ...client.GuardOption) map[string]string {
+func clientGuardedApps(t *testing.T, ch client.Checker, opts ...client.GuardOption) map[string]string {
 	t.Helper()
 	ok := func(w http.ResponseWriter, r *http.Request) {
 		d, found := client.DecisionFrom(r.Context())
@@ -50,23 +50,23 @@ func guardedApps(t *testing.T, ch client.Checker, opts ...client.GuardOption) ma
 		io.WriteString(w, "ran:"+d.Permission)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /payables", client.Middleware(ch, readRule, opts...)(http.HandlerFunc(ok)))
-	mux.Handle("DELETE /payables", client.Middleware(ch, deleteRule, opts...)(http.HandlerFunc(ok)))
-	mux.Handle("POST /approve", client.Middleware(ch, approveOwn, opts...)(http.HandlerFunc(ok)))
+	mux.Handle("GET /payables", client.Middleware(ch, clientReadRule, opts...)(http.HandlerFunc(ok)))
+	mux.Handle("DELETE /payables", client.Middleware(ch, clientDeleteRule, opts...)(http.HandlerFunc(ok)))
+	mux.Handle("POST /approve", client.Middleware(ch, clientApproveOwn, opts...)(http.HandlerFunc(ok)))
 	std := httptest.NewServer(mux)
 	t.Cleanup(std.Close)
 
 	g := gin.New()
 	gh := func(c *gin.Context) { ok(c.Writer, c.Request) }
-	g.GET("/payables", ginguard.Require(ch, readRule, opts...), gh)
-	g.DELETE("/payables", ginguard.Require(ch, deleteRule, opts...), gh)
-	g.POST("/approve", ginguard.Require(ch, approveOwn, opts...), gh)
+	g.GET("/payables", ginguard.Require(ch, clientReadRule, opts...), gh)
+	g.DELETE("/payables", ginguard.Require(ch, clientDeleteRule, opts...), gh)
+	g.POST("/approve", ginguard.Require(ch, clientApproveOwn, opts...), gh)
 	gs := httptest.NewServer(g)
 	t.Cleanup(gs.Close)
 	return map[string]string{"net/http": std.URL, "gin": gs.URL}
 }
 
-func hit(t *testing.T, method, url, user string) (int, string) {
+func clientHit(t *testing.T, method, url, user string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, nil)
 	req.Header.Set("X-Tenant", "acme")
@@ -82,14 +82,14 @@ func hit(t *testing.T, method, url, user string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
-func TestMiddleware(t *testing.T) {
+func TestClientMiddleware(t *testing.T) {
 	s := testkit.Start(t, nil)
-	c := admin(t, s)
+	c := clientAdmin(t, s)
 	ctx := context.Background()
 	if _, err := c.CreateEntity(ctx, "acme", ""); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.CreateRole(ctx, "acme", approver())
+	r, err := c.CreateRole(ctx, "acme", clientApprover())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,39 +124,39 @@ func TestMiddleware(t *testing.T) {
 		defer garbage.Close()
 		checkers[fmt.Sprintf("malformed%d", i)], _ = client.New(garbage.URL, client.WithToken("t"))
 	}
-	// (a token Rolegate refuses is a 500, not an outage: TestGuardTellsRefusalFromOutage)
+	// (a token Rolegate refuses is a 500, not an outage: TestClientGuardTellsRefusalFromOutage)
 
-	for name, base := range apps(t, c) {
+	for name, base := range clientApps(t, c) {
 		t.Run(name, func(t *testing.T) {
-			if st, body := hit(t, "GET", base+"/payables", "u-17"); st != 200 || body != "ran:allowed" {
+			if st, body := clientHit(t, "GET", base+"/payables", "u-17"); st != 200 || body != "ran:allowed" {
 				t.Errorf("allow: %d %q", st, body)
 			}
-			if st, _ := hit(t, "DELETE", base+"/payables", "u-17"); st != 403 {
+			if st, _ := clientHit(t, "DELETE", base+"/payables", "u-17"); st != 403 {
 				t.Errorf("deny (denied): %d", st)
 			}
-			if st, _ := hit(t, "GET", base+"/payables", "stranger"); st != 403 {
+			if st, _ := clientHit(t, "GET", base+"/payables", "stranger"); st != 403 {
 				t.Errorf("deny (unknown user): %d", st)
 			}
-			if st, body := hit(t, "POST", base+"/approve?owner=u-17", "u-17"); st != 200 || body != "ran:allowed_for_own" {
+			if st, body := clientHit(t, "POST", base+"/approve?owner=u-17", "u-17"); st != 200 || body != "ran:allowed_for_own" {
 				t.Errorf("own: %d %q", st, body)
 			}
-			if st, _ := hit(t, "POST", base+"/approve?owner=someone-else", "u-17"); st != 403 {
+			if st, _ := clientHit(t, "POST", base+"/approve?owner=someone-else", "u-17"); st != 403 {
 				t.Errorf("not own: %d", st)
 			}
-			if st, _ := hit(t, "GET", base+"/payables", ""); st != 401 {
+			if st, _ := clientHit(t, "GET", base+"/payables", ""); st != 401 {
 				t.Errorf("no user: %d", st)
 			}
 		})
 	}
 	for cname, ch := range checkers {
-		for name, base := range apps(t, ch) {
+		for name, base := range clientApps(t, ch) {
 			t.Run(cname+"/"+name, func(t *testing.T) {
 				for _, path := range []string{"/payables", "/approve?owner=u-17"} {
 					method := "GET"
 					if path != "/payables" {
 						method = "POST"
 					}
-					if st, body := hit(t, method, base+path, "u-17"); st != 503 {
+					if st, body := clientHit(t, method, base+path, "u-17"); st != 503 {
 						t.Errorf("%s %s: %d %q, want 503", method, path, st, body)
 					}
 				}
