@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -27,7 +28,7 @@ func TestIncarnationMigration(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, c := range []policy.Client{{ID: "c-acme", EntityID: "acme"}, {ID: "c-orphan", EntityID: "gone"}, {ID: "c-platform"}} {
+		for _, c := range []auth.Client{{ID: "c-acme", EntityID: "acme"}, {ID: "c-orphan", EntityID: "gone"}, {ID: "c-platform"}} {
 			if err := s.w.Exec("INSERT INTO clients (id, name, entity_id, scopes, secret_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
 				c.ID, c.ID, c.EntityID, "check", "x", now, "").Error; err != nil {
 				t.Fatal(err)
@@ -71,7 +72,7 @@ func TestIncarnationsAndSettings(t *testing.T) {
 		e := rolegate.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
 		mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertEntity(&e) })
 		first := e.Incarnation
-		c := policy.Client{ID: "c1", Name: "c", EntityID: "acme", EntityIncarnation: first, Scopes: []string{"check"}, SecretHash: "x", CreatedAt: time.Now()}
+		c := auth.Client{ID: "c1", Name: "c", EntityID: "acme", EntityIncarnation: first, Scopes: []string{"check"}, SecretHash: "x", CreatedAt: time.Now()}
 		mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertClient(&c) })
 		mustUpdate(t, s, func(tx policy.Tx) error {
 			gone, err := tx.DeleteEntityClients("acme")

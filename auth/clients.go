@@ -1,4 +1,4 @@
-package policy
+package auth
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -46,18 +45,11 @@ const bcryptCost = 11
 // validScopes are the scopes a client may hold.
 var validScopes = map[string]bool{ScopeCheck: true, ScopeManage: true, ScopeAdmin: true}
 
-// CreateClient stores a new client and returns it with its secret, which is
-// kept only as a bcrypt hash: this is the one time it is shown.
-func (s *Service) CreateClient(ctx context.Context, in ClientInput) (Client, string, error) {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
-		return Client{}, "", err
-	}
-	if err := validateText("name", in.Name, MaxNameLen); err != nil {
-		return Client{}, "", err
-	}
-	if strings.TrimSpace(in.Name) == "" {
-		return Client{}, "", rolegate.Invalid("missing_field", "name", "name is required")
-	}
+// NewClient makes the client in asks for, created by createdBy at
+// createdAt, and its secret: the client keeps only the secret's bcrypt hash,
+// so this is the one time it is shown. It checks the scopes; the caller
+// checks the name and stores the client.
+func NewClient(in ClientInput, createdAt time.Time, createdBy string) (Client, string, error) {
 	if len(in.Scopes) == 0 {
 		return Client{}, "", rolegate.Invalid("missing_field", "scopes", "scopes is required: one or more of check, manage, admin")
 	}
@@ -83,140 +75,15 @@ func (s *Service) CreateClient(ctx context.Context, in ClientInput) (Client, str
 	if err != nil {
 		return Client{}, "", err
 	}
-	c := Client{ID: uuid.NewString(), Name: in.Name, EntityID: in.EntityID, Scopes: in.Scopes,
-		SecretHash: string(hash), CreatedAt: s.clock(), CreatedBy: ActorFrom(ctx).ID}
-	err = s.store.Update(ctx, func(tx Tx) error {
-		if c.EntityID != "" {
-			ent, err := tx.GetEntity(c.EntityID)
-			if err != nil {
-				if rolegate.IsNotFound(err) {
-					return rolegate.Invalid("unknown_entity", "entity_id", "entity %q does not exist", c.EntityID)
-				}
-				return err
-			}
-			c.EntityIncarnation = ent.Incarnation
-		}
-		if err := tx.InsertClient(&c); err != nil {
-			return err
-		}
-		return s.auditClient(ctx, tx, AuditClientCreate, nil, &c)
-	})
-	if err != nil {
-		return Client{}, "", err
-	}
-	return c, secret, nil
-}
-
-// clientDoc is a client as the audit log keeps it: never its secret.
-type clientDoc struct {
-	ClientID  string   `json:"client_id"`
-	Name      string   `json:"name"`
-	EntityID  string   `json:"entity_id"`
-	Scopes    []string `json:"scopes"`
-	CreatedAt string   `json:"created_at"`
-	CreatedBy string   `json:"created_by"`
-}
-
-// auditClient records a change of a client in its entity's audit log, in the
-// same transaction; a platform-wide client (no entity) is logged instead.
-func (s *Service) auditClient(ctx context.Context, tx Tx, action string, before, after *Client) error {
-	c := before
-	if c == nil {
-		c = after
-	}
-	doc := func(c *Client) any {
-		if c == nil {
-			return nil
-		}
-		return clientDoc{ClientID: c.ID, Name: c.Name, EntityID: c.EntityID, Scopes: c.Scopes,
-			CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339Nano), CreatedBy: c.CreatedBy}
-	}
-	if c.EntityID != "" {
-		if _, err := tx.GetEntity(c.EntityID); err != nil && !rolegate.IsNotFound(err) {
-			return err
-		} else if err == nil {
-			return s.audit(ctx, tx, s.clock(), c.EntityID, action, AuditObjectClient, c.ID, doc(before), doc(after))
-		}
-	}
-	s.log.InfoContext(ctx, "audit", "action", action, "client_id", c.ID, "name", c.Name,
-		"actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
-	return nil
-}
-
-// GetClient returns a client.
-func (s *Service) GetClient(ctx context.Context, id string) (Client, error) {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
-		return Client{}, err
-	}
-	var c Client
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		c, err = tx.GetClient(id)
-		return err
-	})
-	if rolegate.IsNotFound(err) {
-		return Client{}, rolegate.Errorf(rolegate.KindNotFound, "client_not_found", "client %q not found", id)
-	}
-	return c, err
-}
-
-// ListClients returns clients ordered by id, those after afterID.
-func (s *Service) ListClients(ctx context.Context, afterID string, limit int) ([]Client, error) {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
-		return nil, err
-	}
-	var out []Client
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		out, err = tx.ListClients(afterID, limit)
-		return err
-	})
-	return out, err
-}
-
-// DeleteClient removes a client; its tokens stop working.
-func (s *Service) DeleteClient(ctx context.Context, id string) error {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
-		return err
-	}
-	var entityID string
-	var rev int64
-	err := s.store.Update(ctx, func(tx Tx) error {
-		c, err := tx.GetClient(id)
-		if err != nil {
-			return err
-		}
-		if err := tx.DeleteClient(id); err != nil {
-			return err
-		}
-		if c.EntityID != "" {
-			if e, err := tx.GetEntity(c.EntityID); err == nil {
-				entityID, rev = e.ID, e.Revision
-			}
-		}
-		return s.auditClient(ctx, tx, AuditClientDelete, &c, nil)
-	})
-	if rolegate.IsNotFound(err) {
-		return rolegate.Errorf(rolegate.KindNotFound, "client_not_found", "client %q not found", id)
-	}
-	if err == nil {
-		if s.onClientDeleted != nil {
-			s.onClientDeleted(id)
-		}
-		if entityID != "" {
-			// Other instances hear of it as of a change of the entity (at its
-			// revision: nothing to reload) and look its clients up again.
-			s.sync.Committed(entityID, rev)
-		}
-	}
-	return err
+	return Client{ID: uuid.NewString(), Name: in.Name, EntityID: in.EntityID, Scopes: in.Scopes,
+		SecretHash: string(hash), CreatedAt: createdAt, CreatedBy: createdBy}, secret, nil
 }
 
 // MaxClientSecretLen bounds the client secrets worth checking: bcrypt reads
-// only the first 72 bytes, and the secrets CreateClient makes are 47 long.
+// only the first 72 bytes, and the secrets NewClient makes are 47 long.
 const MaxClientSecretLen = 72
 
-// WellFormedClientID reports whether id has the form of the ids CreateClient
+// WellFormedClientID reports whether id has the form of the ids NewClient
 // makes, a UUID in canonical lower-case form: no other id can exist, so
 // others are refused without a lookup or a bcrypt comparison.
 func WellFormedClientID(id string) bool {
@@ -257,13 +124,13 @@ func WithSecretGate(ctx context.Context, g SecretGate) context.Context {
 // comparison) whether or not a well-formed client id exists; an id or a
 // secret that cannot be valid (see WellFormedClientID, MaxClientSecretLen) is
 // refused at once. A SecretGate in ctx is asked before the comparison.
-func (s *Service) VerifyClient(ctx context.Context, id, secret string) (Client, error) {
-	return s.verifyClient(ctx, id, secret, nil)
+func VerifyClient[T Tx](ctx context.Context, store Store[T], id, secret string) (Client, error) {
+	return verifyClient(ctx, narrow(store), id, secret, nil)
 }
 
 // verifyClient is VerifyClient; a secret that vs remembers as verified for
 // the client's current hash passes without bcrypt (and without the gate).
-func (s *Service) verifyClient(ctx context.Context, id, secret string, vs *verifiedSecrets) (Client, error) {
+func verifyClient(ctx context.Context, store Store[Tx], id, secret string, vs *verifiedSecrets) (Client, error) {
 	invalid := rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_client", "the client id or secret is not valid")
 	if !WellFormedClientID(id) || secret == "" || len(secret) > MaxClientSecretLen {
 		return Client{}, invalid
@@ -272,7 +139,7 @@ func (s *Service) verifyClient(ctx context.Context, id, secret string, vs *verif
 	known, looked := false, false
 	lookup := func() error {
 		looked = true
-		err := s.store.View(ctx, func(tx Tx) error {
+		err := store.View(ctx, func(tx Tx) error {
 			var err error
 			c, err = tx.GetClient(id)
 			return err
@@ -388,30 +255,6 @@ func (v *verifiedSecrets) forget(id string) {
 func (v *verifiedSecrets) counted() {
 	if v != nil {
 		v.checks.Add(1)
-	}
-}
-
-// OnClientDeleted registers fn to hear of deleted clients (the token
-// verifier drops them from its cache at once).
-func (s *Service) OnClientDeleted(fn func(id string)) { s.onClientDeleted = fn }
-
-// OnEntityDeleted registers fn to hear of entities deleted on this instance
-// (the token verifier forgets their incarnation at once).
-func (s *Service) OnEntityDeleted(fn func(id string)) { s.onEntityDeleted = fn }
-
-// entityClientsDeleted records the clients deleted with their entity, in
-// the log as the entity's own deletion is (its audit log went with it), and
-// tells the token verifier.
-func (s *Service) entityClientsDeleted(ctx context.Context, entityID string, clients []Client) {
-	for _, c := range clients {
-		s.log.InfoContext(ctx, "audit", "action", AuditClientDelete, "client_id", c.ID, "name", c.Name, "entity_id", entityID,
-			"reason", "entity deleted", "actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
-		if s.onClientDeleted != nil {
-			s.onClientDeleted(c.ID)
-		}
-	}
-	if s.onEntityDeleted != nil {
-		s.onEntityDeleted(entityID)
 	}
 }
 

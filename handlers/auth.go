@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/gin-gonic/gin"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -72,7 +73,7 @@ type clientJSON struct {
 	CreatedBy    string   `json:"created_by"`
 }
 
-func clientOf(c policy.Client) clientJSON {
+func clientOf(c auth.Client) clientJSON {
 	scopes := c.Scopes
 	if scopes == nil {
 		scopes = []string{}
@@ -87,7 +88,7 @@ func (a *api) createClient(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	cl, secret, err := a.svc.CreateClient(c.Request.Context(), policy.ClientInput{Name: req.Name, EntityID: req.EntityID, Scopes: req.Scopes})
+	cl, secret, err := a.svc.CreateClient(c.Request.Context(), auth.ClientInput{Name: req.Name, EntityID: req.EntityID, Scopes: req.Scopes})
 	if err != nil {
 		writeError(c, err)
 		return
@@ -114,7 +115,7 @@ func (a *api) listClients(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	rows, next, _, err := keyset("clients", "", q, tok, policy.Page{Limit: limit, Sort: "id"}, func(p policy.Page) ([]policy.Client, error) {
+	rows, next, _, err := keyset("clients", "", q, tok, policy.Page{Limit: limit, Sort: "id"}, func(p policy.Page) ([]auth.Client, error) {
 		if p.Desc {
 			return nil, invalidToken() // clients page forward only
 		}
@@ -123,7 +124,7 @@ func (a *api) listClients(c *gin.Context) {
 			after = p.After.ID
 		}
 		return a.svc.ListClients(c.Request.Context(), after, p.Limit)
-	}, func(cl policy.Client) policy.Cursor { return policy.Cursor{Value: cl.ID, ID: cl.ID} })
+	}, func(cl auth.Client) policy.Cursor { return policy.Cursor{Value: cl.ID, ID: cl.ID} })
 	if err != nil {
 		writeError(c, err)
 		return
@@ -174,7 +175,7 @@ const (
 
 // tokenGuard keeps secret checking from being used to burn the CPU or to
 // guess secrets. An id or a secret that cannot be valid is refused before
-// anything is kept or checked (policy.WellFormedClientID,
+// anything is kept or checked (auth.WellFormedClientID,
 // MaxClientSecretLen). Every other attempt that needs a bcrypt comparison
 // (an unknown client's dummy one, or a known client's) must find budget
 // left in a global bucket of comparison time and in its remote address's
@@ -316,8 +317,8 @@ type throttled struct {
 
 func (e *throttled) Error() string { return "token attempts throttled: " + e.reason }
 
-// gate is the policy.SecretGate of one request from addr.
-func (g *tokenGuard) gate(addr string) policy.SecretGate {
+// gate is the auth.SecretGate of one request from addr.
+func (g *tokenGuard) gate(addr string) auth.SecretGate {
 	return func() (func(bool), error) {
 		select {
 		case g.slots <- struct{}{}:
@@ -454,14 +455,14 @@ func (t *tokenAPI) issue(c *gin.Context, bindTo string) (string, time.Duration, 
 		oauthError(c, http.StatusUnauthorized, "invalid_client", "client_id and client_secret are required (HTTP Basic or the body)")
 		return "", 0, false
 	}
-	if !policy.WellFormedClientID(req.ClientID) || len(req.ClientSecret) > policy.MaxClientSecretLen {
+	if !auth.WellFormedClientID(req.ClientID) || len(req.ClientSecret) > auth.MaxClientSecretLen {
 		// No client has such an id or secret: refused before anything is
 		// kept or checked.
 		t.guard.refusals.WithLabelValues(refusedMalformed).Inc()
 		oauthError(c, http.StatusUnauthorized, "invalid_client", "the client id or secret is not valid")
 		return "", 0, false
 	}
-	ctx := policy.WithSecretGate(c.Request.Context(), t.guard.gate(addressKey(c)))
+	ctx := auth.WithSecretGate(c.Request.Context(), t.guard.gate(addressKey(c)))
 	tok, ttl, err := t.issuer.Issue(ctx, req.ClientID, req.ClientSecret, bindTo)
 	if err != nil {
 		var th *throttled

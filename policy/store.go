@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 	"time"
 )
@@ -113,22 +114,10 @@ type Tx interface {
 	// afterID that rules name but no entity row has.
 	StrayRuleEntities(afterID string, limit int) ([]string, error)
 
-	InsertClient(c *Client) error
-	GetClient(id string) (Client, error) // ErrNotFound
-	// ListClients returns clients ordered by id, those after the given id.
-	ListClients(afterID string, limit int) ([]Client, error)
-	DeleteClient(id string) error // ErrNotFound
-	// DeleteEntityClients removes every client bound to the entity and
-	// returns them.
-	DeleteEntityClients(entityID string) ([]Client, error)
-
-	// GetSetting returns a stored setting; ErrNotFound when unset.
-	GetSetting(key string) (string, error)
-	// PutSetting stores a setting; ErrDuplicate when it is already set.
-	PutSetting(key, value string) error
-	// ReplaceSetting stores value in place of old; ErrNotFound when the
-	// setting is unset or no longer old (someone changed it meanwhile).
-	ReplaceSetting(key, old, value string) error
+	// Clients, and settings (the signing keys, the bootstrap admin token's
+	// hash): auth's.
+	auth.ClientStore
+	auth.SettingStore
 
 	// InsertAuditEvent stores one audit event.
 	InsertAuditEvent(e *AuditEvent) error
