@@ -9,22 +9,23 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // Instances of Rolegate over one store, for the tests of tokens across
-// instances; the same as policy's sync tests use (test helpers cannot be
+// instances; the same as changes' sync tests use (test helpers cannot be
 // shared across packages).
 
 // bus is an in-memory Notifier shared by the instances of a test.
 type bus struct {
 	mu   sync.Mutex
-	subs []func(policy.Change)
+	subs []func(changes.Change)
 }
 
 type busNotifier struct{ b *bus }
 
-func (n busNotifier) Publish(_ context.Context, c policy.Change) error {
+func (n busNotifier) Publish(_ context.Context, c changes.Change) error {
 	n.b.mu.Lock()
 	defer n.b.mu.Unlock()
 	for _, fn := range n.b.subs {
@@ -33,7 +34,7 @@ func (n busNotifier) Publish(_ context.Context, c policy.Change) error {
 	return nil
 }
 
-func (n busNotifier) Subscribe(ctx context.Context, fn func(policy.Change), up func(bool)) error {
+func (n busNotifier) Subscribe(ctx context.Context, fn func(changes.Change), up func(bool)) error {
 	n.b.mu.Lock()
 	n.b.subs = append(n.b.subs, fn)
 	n.b.mu.Unlock()
@@ -60,7 +61,7 @@ func newInstance(t *testing.T, path string, b *bus, sweep time.Duration) *instan
 	if err != nil {
 		t.Fatal(err)
 	}
-	sy := policy.NewSyncer(policy.SyncConfig{Engine: eng, Store: store, SweepInterval: sweep, Notifier: busNotifier{b}})
+	sy := changes.NewSyncer(changes.SyncConfig{Engine: eng, Store: policy.Revisions(store), SweepInterval: sweep, Notifier: busNotifier{b}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); sy.Run(ctx) }()

@@ -160,7 +160,7 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 func (s *Service) OnClientDeleted(fn func(id string)) { s.onClientDeleted = fn }
 
 // OnEntityChange registers fn to hear of the entities another instance
-// changed (see Syncer.OnEntityChange); with no Syncer there are none.
+// changed (see changes.Syncer.OnEntityChange); with no Syncer there are none.
 func (s *Service) OnEntityChange(fn func(entityID string, revision int64, exists bool)) {
 	s.sync.OnEntityChange(fn)
 }
