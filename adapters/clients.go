@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/auth"
 )
 
 // clientRow is an API client; the secret is kept as a bcrypt hash only.
@@ -25,31 +25,31 @@ type clientRow struct {
 
 func (clientRow) TableName() string { return "clients" }
 
-func clientOf(r clientRow) policy.Client {
-	return policy.Client{ID: r.ID, Name: r.Name, EntityID: r.EntityID, Scopes: strings.Fields(r.Scopes),
+func clientOf(r clientRow) auth.Client {
+	return auth.Client{ID: r.ID, Name: r.Name, EntityID: r.EntityID, Scopes: strings.Fields(r.Scopes),
 		SecretHash: r.SecretHash, CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy, EntityIncarnation: r.EntityIncarnation}
 }
 
-func (t *tx) InsertClient(c *policy.Client) error {
+func (t *tx) InsertClient(c *auth.Client) error {
 	row := clientRow{ID: c.ID, Name: c.Name, EntityID: c.EntityID, Scopes: strings.Join(c.Scopes, " "),
 		SecretHash: c.SecretHash, CreatedAt: utc(c.CreatedAt), CreatedBy: c.CreatedBy, EntityIncarnation: c.EntityIncarnation}
 	return translate(t.db.Create(&row).Error)
 }
 
-func (t *tx) GetClient(id string) (policy.Client, error) {
+func (t *tx) GetClient(id string) (auth.Client, error) {
 	var r clientRow
 	if err := t.db.Where("id = ?", id).Take(&r).Error; err != nil {
-		return policy.Client{}, translate(err)
+		return auth.Client{}, translate(err)
 	}
 	return clientOf(r), nil
 }
 
-func (t *tx) ListClients(afterID string, limit int) ([]policy.Client, error) {
+func (t *tx) ListClients(afterID string, limit int) ([]auth.Client, error) {
 	var rows []clientRow
 	if err := t.db.Where("id > ?", afterID).Order("id").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
-	out := make([]policy.Client, 0, len(rows))
+	out := make([]auth.Client, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, clientOf(r))
 	}
@@ -67,7 +67,7 @@ func (t *tx) DeleteClient(id string) error {
 	return nil
 }
 
-func (t *tx) DeleteEntityClients(entityID string) ([]policy.Client, error) {
+func (t *tx) DeleteEntityClients(entityID string) ([]auth.Client, error) {
 	var rows []clientRow
 	if err := t.db.Where("entity_id = ?", entityID).Order("id").Find(&rows).Error; err != nil {
 		return nil, translate(err)
@@ -78,7 +78,7 @@ func (t *tx) DeleteEntityClients(entityID string) ([]policy.Client, error) {
 	if err := t.db.Where("entity_id = ?", entityID).Delete(&clientRow{}).Error; err != nil {
 		return nil, translate(err)
 	}
-	out := make([]policy.Client, 0, len(rows))
+	out := make([]auth.Client, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, clientOf(r))
 	}

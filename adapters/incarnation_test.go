@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -27,7 +28,7 @@ func TestIncarnationMigration(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, c := range []policy.Client{{ID: "c-acme", EntityID: "acme"}, {ID: "c-orphan", EntityID: "gone"}, {ID: "c-platform"}} {
+		for _, c := range []auth.Client{{ID: "c-acme", EntityID: "acme"}, {ID: "c-orphan", EntityID: "gone"}, {ID: "c-platform"}} {
 			if err := s.w.Exec("INSERT INTO clients (id, name, entity_id, scopes, secret_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
 				c.ID, c.ID, c.EntityID, "check", "x", now, "").Error; err != nil {
 				t.Fatal(err)

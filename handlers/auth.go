@@ -23,6 +23,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	wire "github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -57,7 +58,7 @@ func registerAuth(r *gin.Engine, v1 *gin.RouterGroup, a *api, d Deps) {
 	r.POST("/v1/accounts/:oid/auth/token", dintero.account, t.dinteroToken)
 }
 
-func clientOf(c policy.Client) wire.APIClient {
+func clientOf(c auth.Client) wire.APIClient {
 	scopes := c.Scopes
 	if scopes == nil {
 		scopes = []string{}
@@ -72,7 +73,7 @@ func (a *api) createClient(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	cl, secret, err := a.svc.CreateClient(c.Request.Context(), policy.ClientInput{Name: req.Name, EntityID: req.EntityID, Scopes: req.Scopes})
+	cl, secret, err := a.svc.CreateClient(c.Request.Context(), auth.ClientInput{Name: req.Name, EntityID: req.EntityID, Scopes: req.Scopes})
 	if err != nil {
 		writeError(c, err)
 		return
@@ -99,7 +100,7 @@ func (a *api) listClients(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	rows, next, _, err := keyset("clients", "", q, tok, policy.Page{Limit: limit, Sort: "id"}, func(p policy.Page) ([]policy.Client, error) {
+	rows, next, _, err := keyset("clients", "", q, tok, policy.Page{Limit: limit, Sort: "id"}, func(p policy.Page) ([]auth.Client, error) {
 		if p.Desc {
 			return nil, invalidToken() // clients page forward only
 		}
@@ -108,7 +109,7 @@ func (a *api) listClients(c *gin.Context) {
 			after = p.After.ID
 		}
 		return a.svc.ListClients(c.Request.Context(), after, p.Limit)
-	}, func(cl policy.Client) policy.Cursor { return policy.Cursor{Value: cl.ID, ID: cl.ID} })
+	}, func(cl auth.Client) policy.Cursor { return policy.Cursor{Value: cl.ID, ID: cl.ID} })
 	if err != nil {
 		writeError(c, err)
 		return
@@ -159,7 +160,7 @@ const (
 
 // tokenGuard keeps secret checking from being used to burn the CPU or to
 // guess secrets. An id or a secret that cannot be valid is refused before
-// anything is kept or checked (policy.WellFormedClientID,
+// anything is kept or checked (auth.WellFormedClientID,
 // MaxClientSecretLen). Every other attempt that needs a bcrypt comparison
 // (an unknown client's dummy one, or a known client's) must find budget
 // left in a global bucket of comparison time and in its remote address's
@@ -301,8 +302,8 @@ type throttled struct {
 
 func (e *throttled) Error() string { return "token attempts throttled: " + e.reason }
 
-// gate is the policy.SecretGate of one request from addr.
-func (g *tokenGuard) gate(addr string) policy.SecretGate {
+// gate is the auth.SecretGate of one request from addr.
+func (g *tokenGuard) gate(addr string) auth.SecretGate {
 	return func() (func(bool), error) {
 		select {
 		case g.slots <- struct{}{}:
@@ -439,14 +440,14 @@ func (t *tokenAPI) issue(c *gin.Context, bindTo string) (string, time.Duration, 
 		oauthError(c, http.StatusUnauthorized, "invalid_client", "client_id and client_secret are required (HTTP Basic or the body)")
 		return "", 0, false
 	}
-	if !policy.WellFormedClientID(req.ClientID) || len(req.ClientSecret) > policy.MaxClientSecretLen {
+	if !auth.WellFormedClientID(req.ClientID) || len(req.ClientSecret) > auth.MaxClientSecretLen {
 		// No client has such an id or secret: refused before anything is
 		// kept or checked.
 		t.guard.refusals.WithLabelValues(refusedMalformed).Inc()
 		oauthError(c, http.StatusUnauthorized, "invalid_client", "the client id or secret is not valid")
 		return "", 0, false
 	}
-	ctx := policy.WithSecretGate(c.Request.Context(), t.guard.gate(addressKey(c)))
+	ctx := auth.WithSecretGate(c.Request.Context(), t.guard.gate(addressKey(c)))
 	tok, ttl, err := t.issuer.Issue(ctx, req.ClientID, req.ClientSecret, bindTo)
 	if err != nil {
 		var th *throttled

@@ -37,7 +37,7 @@ const (
 // bound to no entity.
 func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, action string) error {
 	a, err := caller(ctx)
-	if err != nil || a.internal {
+	if err != nil || a.IsInternal() {
 		return err
 	}
 	if entityID == "" {

@@ -88,7 +88,7 @@ func (s *Service) authorizeCheck(ctx context.Context, req CheckRequest) error {
 // before it reads a check's body. Each check is authorized again.
 func (s *Service) AuthorizeChecks(ctx context.Context) error {
 	a, err := caller(ctx)
-	if err != nil || a.internal {
+	if err != nil || a.IsInternal() {
 		return err
 	}
 	if !a.Has(ScopeCheck) {

@@ -46,9 +46,8 @@
 // The Service (what callers use) by capability:
 //
 //	service.go        Service, Config, NewService; write: the one transaction every write runs in
-//	actor.go          Actor (the caller), token scopes, WithActor, Internal
+//	caller.go         auth's Actor and scopes under their old names; actorOf
 //	authorize.go      reserved object types; authorize: what a caller may do
-//	auth.go           the bootstrap admin token (Authenticator)
 //	entities.go       entities; role templates (the system roles a new entity gets)
 //	roles.go          roles: create, read, list, update, delete, their users
 //	users.go          users: create, read, list, update, delete
@@ -65,9 +64,7 @@
 //	audit.go          the audit log
 //	changelog.go      the change log (a write's Delta under its revision)
 //	feed.go           the changes feed; feeditems.go: what a write touched
-//	clients.go        API clients and their secrets
-//	tokens.go         access tokens; keys.go: their signing keys
-//	memo.go           what the store last said of clients and entities (token checks)
+//	clients.go        API clients: create, read, list, delete (package auth has the rest)
 //	sync.go           keeping instances in step (Syncer)
 //	doctor.go         finding and repairing rules that drifted from their rows
 //

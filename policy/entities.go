@@ -6,7 +6,9 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 )
 
@@ -169,7 +171,7 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) (int64, error) {
 		return 0, err
 	}
 	var rev int64
-	var clients []Client
+	var clients []auth.Client
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if rev, err = tx.BumpRevision(id, s.clock()); err != nil {

@@ -1,9 +1,11 @@
 package policy
 
 import (
-	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/changes"
 	"time"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
+	"github.com/rolegate/rolegate/changes"
 )
 
 // recordingTx is the transaction a write's callback gets (Service.write): a
@@ -130,11 +132,11 @@ func (r *recorder) StrayRuleEntities(afterID string, limit int) ([]string, error
 	return r.tx.StrayRuleEntities(afterID, limit)
 }
 
-func (r *recorder) InsertClient(c *Client) error { return r.tx.InsertClient(c) }
+func (r *recorder) InsertClient(c *auth.Client) error { return r.tx.InsertClient(c) }
 
-func (r *recorder) GetClient(id string) (Client, error) { return r.tx.GetClient(id) }
+func (r *recorder) GetClient(id string) (auth.Client, error) { return r.tx.GetClient(id) }
 
-func (r *recorder) ListClients(afterID string, limit int) ([]Client, error) {
+func (r *recorder) ListClients(afterID string, limit int) ([]auth.Client, error) {
 	return r.tx.ListClients(afterID, limit)
 }
 
@@ -169,7 +171,7 @@ func (r *recorder) ReplaceSetting(key, old, value string) error {
 	return r.tx.ReplaceSetting(key, old, value)
 }
 
-func (r *recorder) DeleteEntityClients(entityID string) ([]Client, error) {
+func (r *recorder) DeleteEntityClients(entityID string) ([]auth.Client, error) {
 	return r.tx.DeleteEntityClients(entityID)
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 )
 
@@ -56,8 +57,10 @@ type Tx interface {
 	AssignmentStore
 	RuleStore
 	changes.LogStore // appends to the change log; ErrDuplicate: the revision has an entry
-	ClientStore
-	SettingStore
+	// Clients, and settings (the signing keys, the bootstrap admin token's
+	// hash): auth's.
+	auth.ClientStore
+	auth.SettingStore
 	AuditStore
 }
 
@@ -158,29 +161,6 @@ type RuleStore interface {
 	StrayRuleEntities(afterID string, limit int) ([]string, error)
 }
 
-// ClientStore keeps API clients.
-type ClientStore interface {
-	InsertClient(c *Client) error        // ErrDuplicate: the id is taken
-	GetClient(id string) (Client, error) // ErrNotFound
-	// ListClients returns clients ordered by id, those after the given id.
-	ListClients(afterID string, limit int) ([]Client, error)
-	DeleteClient(id string) error // ErrNotFound
-	// DeleteEntityClients removes every client bound to the entity and
-	// returns them, ordered by id.
-	DeleteEntityClients(entityID string) ([]Client, error)
-}
-
-// SettingStore keeps named settings: the signing keys (keys.go) and the
-// bootstrap admin's token hash (auth.go).
-type SettingStore interface {
-	// GetSetting returns a stored setting; ErrNotFound when unset.
-	GetSetting(key string) (string, error)
-	// PutSetting stores a setting; ErrDuplicate when it is already set.
-	PutSetting(key, value string) error
-	// ReplaceSetting stores value in place of old; ErrNotFound when the
-	// setting is unset or no longer old (someone changed it meanwhile).
-	ReplaceSetting(key, old, value string) error
-}
 
 // AuditStore keeps the audit log.
 type AuditStore interface {

@@ -13,9 +13,8 @@ import (
 )
 
 var (
-	identRe    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
-	entityIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
-	scopeRe    = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+	identRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+	scopeRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 	// An object type may carry a sub-resource tail after a colon, as in
 	// Dintero's "accounts:/auth/users"; it must fit a casbin_rule column.
 	tailRe = regexp.MustCompile(`^[A-Za-z0-9._:/-]+$`)
@@ -25,7 +24,7 @@ var (
 const (
 	MaxNameLen        = 255
 	MaxDescriptionLen = 4096
-	MaxUserIDLen      = 255
+	MaxUserIDLen      = rolegate.MaxUserIDLen
 	MaxEmailLen       = 320
 	MaxRights         = 1000 // (object type, action) pairs in one role
 )
@@ -55,14 +54,12 @@ func ValidObjectType(s string) bool {
 	return !hasTail || tailRe.MatchString(tail)
 }
 
-// DotSegment reports whether s is "." or "..": as a path segment a URL
-// parser resolves it away (/v1/entities/e/users/.. is /v1/entities/e/), so no
-// id may be one.
-func DotSegment(s string) bool { return s == "." || s == ".." }
+// DotSegment, ValidEntityID and ValidUserID are the root package's (auth
+// needs them too); these names stay until their callers say rolegate.X.
+func DotSegment(s string) bool { return rolegate.DotSegment(s) }
 
-// ValidEntityID reports whether s may be an entity id: 1-64 of A-Za-z0-9._:-,
-// not "." or "..".
-func ValidEntityID(s string) bool { return entityIDRe.MatchString(s) && !DotSegment(s) }
+// ValidEntityID is rolegate.ValidEntityID.
+func ValidEntityID(s string) bool { return rolegate.ValidEntityID(s) }
 
 // ValidScope reports whether s may be an assignment scope such as "team:42":
 // 1-128 of A-Za-z0-9._:-, not "." or "..".
@@ -74,21 +71,8 @@ func invalidScope(field string) error {
 	return rolegate.Invalid("invalid_scope", field, "%s must be 1-128 characters of A-Za-z0-9._:- such as team:42, not . or ..", field)
 }
 
-// ValidUserID reports whether s may be a user id: 1-255 printable ASCII
-// characters without spaces (an OpenID Connect subject fits), not "." or
-// "..". Any other character, "/" included, is allowed: paths carry it
-// escaped (%2F).
-func ValidUserID(s string) bool {
-	if len(s) == 0 || len(s) > MaxUserIDLen || DotSegment(s) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
-}
+// ValidUserID is rolegate.ValidUserID.
+func ValidUserID(s string) bool { return rolegate.ValidUserID(s) }
 
 // printableASCII reports whether s holds only printable ASCII characters.
 func printableASCII(s string) bool {

@@ -6,14 +6,15 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // clientTokenBench measures hot checks sent with an API client's token (what
 // a real service sends) against the same checks with the admin token, in
 // alternating rounds through the same load generator (-client-token).
-func clientTokenBench(ctx context.Context, base string, svc *policy.Service, tokens *policy.Tokens, c config, hotBody func(*rand.Rand) []byte) ([]row, error) {
-	cl, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "bench-checker", Scopes: []string{policy.ScopeCheck}})
+func clientTokenBench(ctx context.Context, base string, svc *policy.Service, tokens *auth.Tokens, c config, hotBody func(*rand.Rand) []byte) ([]row, error) {
+	cl, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "bench-checker", Scopes: []string{policy.ScopeCheck}})
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -148,14 +149,14 @@ func run(c config) error {
 		return err
 	}
 	defer store.Close()
-	engine, svc, auth, err := benchService(ctx, store, policy.EngineConfig{MaxEntities: c.entities + 10})
+	engine, svc, admin, err := benchService(ctx, store, policy.EngineConfig{MaxEntities: c.entities + 10})
 	if err != nil {
 		return err
 	}
-	deps := handlers.Deps{Service: svc, Auth: auth, Logger: quiet}
-	var tokens *policy.Tokens
+	deps := handlers.Deps{Service: svc, Auth: admin, Logger: quiet}
+	var tokens *auth.Tokens
 	if c.tokenJunk > 0 || c.clientToken {
-		if tokens, err = policy.NewTokens(ctx, store, svc, auth, policy.TokenConfig{}); err != nil {
+		if tokens, err = auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{}); err != nil {
 			return err
 		}
 		deps.Auth, deps.Tokens, deps.TokenLimits = tokens, tokens, c.tokenLimits
@@ -364,8 +365,8 @@ func run(c config) error {
 // many loops post the same forms to a path with no route (as much HTTP load
 // on the same two cores, no token endpoint). Meanwhile the real client asks
 // for a token every 100 ms.
-func tokenJunkBench(ctx context.Context, base string, svc *policy.Service, tokens *policy.Tokens, c config, hotBody func(*rand.Rand) []byte) ([]row, error) {
-	cl, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "bench", Scopes: []string{policy.ScopeCheck}})
+func tokenJunkBench(ctx context.Context, base string, svc *policy.Service, tokens *auth.Tokens, c config, hotBody func(*rand.Rand) []byte) ([]row, error) {
+	cl, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "bench", Scopes: []string{policy.ScopeCheck}})
 	if err != nil {
 		return nil, err
 	}
@@ -983,16 +984,16 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // benchService wires a store into the engine (cfg with the model and loader
 // set), the service and the bootstrap admin token "bench-token", as
 // cmd/rolegate does, for both scenarios.
-func benchService(ctx context.Context, store *adapters.Store, cfg policy.EngineConfig) (*policy.Engine, *policy.Service, *policy.Authenticator, error) {
+func benchService(ctx context.Context, store *adapters.Store, cfg policy.EngineConfig) (*policy.Engine, *policy.Service, *auth.Authenticator, error) {
 	cfg.Model, cfg.Loader = rolegate.CasbinModel, store
 	engine, err := policy.NewEngine(cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Logger: quiet})
-	auth, _, err := policy.BootstrapAdmin(ctx, store, "bench-token")
+	admin, _, err := auth.BootstrapAdmin(ctx, store, "bench-token")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return engine, svc, auth, nil
+	return engine, svc, admin, nil
 }

@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/auth"
 )
 
 // keys manages the token signing keys kept in the database:
@@ -22,13 +22,13 @@ func keys(ctx context.Context, cfg Config, sub string, out io.Writer) error {
 	}
 	defer store.Close()
 	kek := cfg.Tokens.KeyEncryptionKey
-	keep := policy.RetiredKeyLifetime(cfg.Tokens.TTL, 0)
+	keep := auth.RetiredKeyLifetime(cfg.Tokens.TTL, 0)
 	switch sub {
 	case "rotate":
 		if kek == nil {
 			fmt.Fprintln(cfg.stderr, "rolegate: WARNING: no key encryption key: the new signing key is stored in plain in the database")
 		}
-		info, dropped, err := policy.RotateSigningKeys(ctx, store, kek, time.Now(), keep)
+		info, dropped, err := auth.RotateSigningKeys(ctx, store, kek, time.Now(), keep)
 		if err != nil {
 			return fmt.Errorf("rotate: %w", keyError(err))
 		}
@@ -37,10 +37,10 @@ func keys(ctx context.Context, cfg Config, sub string, out io.Writer) error {
 			fmt.Fprintf(out, "dropped signing key %s (retired more than %v ago)\n", kid, keep)
 		}
 		fmt.Fprintf(out, "running instances sign with it within %v; the previous key verifies its tokens for %v more\n",
-			policy.KeyReloadInterval, keep)
+			auth.KeyReloadInterval, keep)
 		return nil
 	case "list":
-		list, err := policy.ListSigningKeys(ctx, store)
+		list, err := auth.ListSigningKeys(ctx, store)
 		if err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func keys(ctx context.Context, cfg Config, sub string, out io.Writer) error {
 	return ErrUsage
 }
 
-func storage(k policy.KeyInfo) string {
+func storage(k auth.KeyInfo) string {
 	if k.SealedBy == "" {
 		return "stored in plain"
 	}
@@ -79,9 +79,9 @@ func storage(k policy.KeyInfo) string {
 // keyError says which setting a key error is about.
 func keyError(err error) error {
 	switch {
-	case errors.Is(err, policy.ErrKeysSealed):
+	case errors.Is(err, auth.ErrKeysSealed):
 		return fmt.Errorf("%w: set ROLEGATE_KEY_ENCRYPTION_KEY (or ROLEGATE_KEY_ENCRYPTION_KEY_FILE, -key-encryption-key) to the key they were encrypted with", err)
-	case errors.Is(err, policy.ErrWrongSealingKey), errors.Is(err, policy.ErrSealedKeyCorrupt):
+	case errors.Is(err, auth.ErrWrongSealingKey), errors.Is(err, auth.ErrSealedKeyCorrupt):
 		return fmt.Errorf("%w: ROLEGATE_KEY_ENCRYPTION_KEY is not the key they were encrypted with "+
 			"(to change it, give the one they were encrypted with as ROLEGATE_KEY_ENCRYPTION_KEY_PREVIOUS)", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/handlers/grpcapi"
@@ -64,7 +65,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	go func() { defer close(sweepDone); sweepExpired(syncCtx, svc, cfg.ExpirySweep, log) }()
 	defer func() { stopSync(); <-sweepDone }()
 
-	auth, generated, err := policy.BootstrapAdmin(ctx, store, cfg.AdminToken)
+	admin, generated, err := auth.BootstrapAdmin(ctx, store, cfg.AdminToken)
 	if err != nil {
 		return fmt.Errorf("admin token: %w", err)
 	}
@@ -85,7 +86,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 			"note", "only its hash is in the database; set ROLEGATE_ADMIN_TOKEN_FILE to choose one")
 	}
 
-	tcfg := policy.TokenConfig{TTL: cfg.Tokens.TTL, KeyEncryptionKey: cfg.Tokens.KeyEncryptionKey, Logger: log}
+	tcfg := auth.TokenConfig{TTL: cfg.Tokens.TTL, KeyEncryptionKey: cfg.Tokens.KeyEncryptionKey, Logger: log}
 	if tcfg.KeyEncryptionKey == nil {
 		const warning = "no key encryption key: the token signing keys are stored in plain in the database, " +
 			"and anyone who reads it (a backup, a replica) can sign tokens; set ROLEGATE_KEY_ENCRYPTION_KEY or ROLEGATE_KEY_ENCRYPTION_KEY_FILE " +
@@ -99,10 +100,10 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 		if err != nil {
 			return err
 		}
-		tcfg.External = &policy.ExternalIdP{Issuer: cfg.Tokens.Issuer, Audience: cfg.Tokens.Audience,
+		tcfg.External = &auth.ExternalIdP{Issuer: cfg.Tokens.Issuer, Audience: cfg.Tokens.Audience,
 			Algorithms: cfg.Tokens.Algorithms, UserClaim: cfg.Tokens.UserClaim, EntityClaim: cfg.Tokens.EntityClaim, Keys: keys}
 	}
-	tokens, err := policy.NewTokens(ctx, store, svc, auth, tcfg)
+	tokens, err := auth.NewTokens(ctx, store, svc, admin, tcfg)
 	if err != nil {
 		return fmt.Errorf("tokens: %w", keyError(err))
 	}

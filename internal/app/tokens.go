@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/handlers"
-	"github.com/rolegate/rolegate/policy"
 )
 
 // TokenSettings configure the tokens Rolegate issues to API clients and the
@@ -27,7 +27,7 @@ type TokenSettings struct {
 	FailureCPU, FailuresPerAddress float64
 	// KeyEncryptionKey encrypts the signing keys kept in the database; nil:
 	// they are kept in plain (a warning at start).
-	KeyEncryptionKey *policy.KeyEncryptionKey
+	KeyEncryptionKey *auth.KeyEncryptionKey
 
 	// The key encryption keys as given (value or file): read by check.
 	kek, kekFile         string
@@ -113,7 +113,7 @@ func (t *TokenSettings) readKEK() error {
 	return nil
 }
 
-func readKey(name, value, file string) (*policy.KeyEncryptionKey, error) {
+func readKey(name, value, file string) (*auth.KeyEncryptionKey, error) {
 	raw := value
 	switch {
 	case value != "" && file != "":
@@ -129,7 +129,7 @@ func readKey(name, value, file string) (*policy.KeyEncryptionKey, error) {
 	case raw == "":
 		return nil, nil
 	}
-	k, err := policy.ParseKeyEncryptionKey(raw)
+	k, err := auth.ParseKeyEncryptionKey(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

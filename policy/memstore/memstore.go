@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -38,7 +39,7 @@ func New() *Store {
 		assignments: map[assignmentKey]rolegate.Assignment{},
 		rules:       map[string]map[ruleKey]int64{},
 		settings:    map[string]string{},
-		clients:     map[string]policy.Client{},
+		clients:     map[string]auth.Client{},
 		audit:       map[string]policy.AuditEvent{},
 		changes:     map[string]map[int64]changes.Entry{},
 	})

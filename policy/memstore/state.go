@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -25,7 +26,7 @@ type state struct {
 	rules    map[string]map[ruleKey]int64
 	ruleSeq  int64
 	settings map[string]string
-	clients  map[string]policy.Client
+	clients  map[string]auth.Client
 	audit    map[string]policy.AuditEvent
 	changes  map[string]map[int64]changes.Entry // entity -> revision -> entry
 }
@@ -119,7 +120,7 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-func copyClient(c policy.Client) policy.Client {
+func copyClient(c auth.Client) auth.Client {
 	c.Scopes = strings.Fields(strings.Join(c.Scopes, " "))
 	c.CreatedAt = utc(c.CreatedAt)
 	return c

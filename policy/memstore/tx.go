@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -694,7 +695,7 @@ func (t *tx) AppendPolicyChange(c changes.Entry, keep int) error {
 
 // ---- clients ----
 
-func (t *tx) InsertClient(c *policy.Client) error {
+func (t *tx) InsertClient(c *auth.Client) error {
 	if err := t.writing(tClients); err != nil {
 		return err
 	}
@@ -705,16 +706,16 @@ func (t *tx) InsertClient(c *policy.Client) error {
 	return nil
 }
 
-func (t *tx) GetClient(id string) (policy.Client, error) {
+func (t *tx) GetClient(id string) (auth.Client, error) {
 	c, ok := t.st.clients[id]
 	if !ok {
-		return policy.Client{}, notFound("client %q", id)
+		return auth.Client{}, notFound("client %q", id)
 	}
 	return copyClient(c), nil
 }
 
-func (t *tx) ListClients(afterID string, n int) ([]policy.Client, error) {
-	out := []policy.Client{}
+func (t *tx) ListClients(afterID string, n int) ([]auth.Client, error) {
+	out := []auth.Client{}
 	for id, c := range t.st.clients {
 		if id > afterID {
 			out = append(out, copyClient(c))
@@ -735,11 +736,11 @@ func (t *tx) DeleteClient(id string) error {
 	return nil
 }
 
-func (t *tx) DeleteEntityClients(entityID string) ([]policy.Client, error) {
+func (t *tx) DeleteEntityClients(entityID string) ([]auth.Client, error) {
 	if err := t.writing(tClients); err != nil {
 		return nil, err
 	}
-	var out []policy.Client
+	var out []auth.Client
 	for id, c := range t.st.clients {
 		if c.EntityID == entityID {
 			out = append(out, copyClient(c))

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -616,7 +617,7 @@ func testIncarnationsAndSettings(t *testing.T, s policy.Store) {
 	e := rolegate.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertEntity(&e) })
 	first := e.Incarnation
-	c := policy.Client{ID: "c1", Name: "c", EntityID: "acme", EntityIncarnation: first, Scopes: []string{"check"}, SecretHash: "x", CreatedAt: time.Now()}
+	c := auth.Client{ID: "c1", Name: "c", EntityID: "acme", EntityIncarnation: first, Scopes: []string{"check"}, SecretHash: "x", CreatedAt: time.Now()}
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertClient(&c) })
 	mustUpdate(t, s, func(tx policy.Tx) error {
 		gone, err := tx.DeleteEntityClients("acme")

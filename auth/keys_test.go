@@ -1,4 +1,4 @@
-package policy_test
+package auth_test
 
 import (
 	"context"
@@ -16,18 +16,19 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // asAdmin is the context of a platform administrator's call.
 func asAdmin() context.Context {
-	return policy.WithActor(context.Background(), policy.Actor{ID: "admin", Scopes: []string{policy.ScopeAdmin}})
+	return auth.WithActor(context.Background(), auth.Actor{ID: "admin", Scopes: []string{auth.ScopeAdmin}})
 }
 
-func kek(t *testing.T, s string) *policy.KeyEncryptionKey {
+func kek(t *testing.T, s string) *auth.KeyEncryptionKey {
 	t.Helper()
-	k, err := policy.ParseKeyEncryptionKey(s)
+	k, err := auth.ParseKeyEncryptionKey(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func setting(t *testing.T, store policy.Store) string {
 
 func TestParseKeyEncryptionKey(t *testing.T) {
 	for _, bad := range []string{"", "short", "c2VjcmV0", strings.Repeat("A", 64), "not base64 at all!"} {
-		if _, err := policy.ParseKeyEncryptionKey(bad); err == nil {
+		if _, err := auth.ParseKeyEncryptionKey(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
@@ -77,12 +78,12 @@ func TestSigningKeysAtRest(t *testing.T) {
 	if err := store.Update(ctx, func(tx policy.Tx) error { return tx.PutSetting("jwt_signing_key", pemKey) }); err != nil {
 		t.Fatal(err)
 	}
-	admin, _, _ := policy.BootstrapAdmin(ctx, store, "admin-token")
-	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	admin, _, _ := auth.BootstrapAdmin(ctx, store, "admin-token")
+	c, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{auth.ScopeCheck}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{})
+	plain, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestSigningKeysAtRest(t *testing.T) {
 		t.Fatal("without a KEK the stored key was rewritten")
 	}
 
-	sealed, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{KeyEncryptionKey: kek(t, kekA)})
+	sealed, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{KeyEncryptionKey: kek(t, kekA)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,10 +114,10 @@ func TestSigningKeysAtRest(t *testing.T) {
 	}
 
 	for name, c := range map[string]struct {
-		k    *policy.KeyEncryptionKey
+		k    *auth.KeyEncryptionKey
 		want error
-	}{"no KEK": {nil, policy.ErrKeysSealed}, "another KEK": {kek(t, kekB), policy.ErrWrongSealingKey}} {
-		if _, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{KeyEncryptionKey: c.k}); !errors.Is(err, c.want) {
+	}{"no KEK": {nil, auth.ErrKeysSealed}, "another KEK": {kek(t, kekB), auth.ErrWrongSealingKey}} {
+		if _, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{KeyEncryptionKey: c.k}); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -150,7 +151,7 @@ func TestSigningKeysAtRest(t *testing.T) {
 		if err := store.Update(ctx, func(tx policy.Tx) error { return tx.ReplaceSetting("jwt_signing_key", cur, string(b)) }); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{KeyEncryptionKey: kek(t, kekA)}); err == nil {
+		if _, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{KeyEncryptionKey: kek(t, kekA)}); err == nil {
 			t.Errorf("%s sealed key accepted", name)
 		}
 	}
@@ -163,8 +164,8 @@ func TestSigningKeysAtRest(t *testing.T) {
 func TestSigningKeyRotation(t *testing.T) {
 	ctx := asAdmin()
 	svc, store := testkit.Service(t, "acme")
-	admin, _, _ := policy.BootstrapAdmin(ctx, store, "admin-token")
-	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	admin, _, _ := auth.BootstrapAdmin(ctx, store, "admin-token")
+	c, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{auth.ScopeCheck}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestSigningKeyRotation(t *testing.T) {
 	clock.Store(time.Now().UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
 	k := kek(t, kekA)
-	tokens, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{KeyEncryptionKey: k, Now: now, TTL: time.Hour})
+	tokens, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{KeyEncryptionKey: k, Now: now, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,12 +197,12 @@ func TestSigningKeyRotation(t *testing.T) {
 	}
 	oldKid := kidOf(old)
 
-	info, dropped, err := policy.RotateSigningKeys(ctx, store, k, now(), policy.RetiredKeyLifetime(time.Hour, 0))
+	info, dropped, err := auth.RotateSigningKeys(ctx, store, k, now(), auth.RetiredKeyLifetime(time.Hour, 0))
 	if err != nil || len(dropped) != 0 || info.Kid == oldKid || info.SealedBy != k.ID() {
 		t.Fatalf("rotate: %+v %v %v", info, dropped, err)
 	}
 	// Picked up once the reload interval has passed (in the background).
-	clock.Add(int64(policy.KeyReloadInterval))
+	clock.Add(int64(auth.KeyReloadInterval))
 	deadline := time.Now().Add(10 * time.Second)
 	for got := kids(); len(got) != 2 && time.Now().Before(deadline); got = kids() {
 		time.Sleep(5 * time.Millisecond)
@@ -218,25 +219,25 @@ func TestSigningKeyRotation(t *testing.T) {
 			t.Fatalf("after rotation: %v", err)
 		}
 	}
-	list, err := policy.ListSigningKeys(ctx, store)
+	list, err := auth.ListSigningKeys(ctx, store)
 	if err != nil || len(list) != 2 || !list[1].Current || list[0].RetiredAt.IsZero() || list[0].Kid != oldKid {
 		t.Fatalf("list: %+v %v", list, err)
 	}
 
 	// Past the old key's lifetime: it verifies nothing and is not published;
 	// the next rotation drops it from the store.
-	clock.Add(int64(policy.RetiredKeyLifetime(time.Hour, 0)))
+	clock.Add(int64(auth.RetiredKeyLifetime(time.Hour, 0)))
 	if got := kids(); len(got) != 1 || got[0] != info.Kid {
 		t.Fatalf("JWKS once the old key expired: %v", got)
 	}
 	if _, err := tokens.Authenticate(old); err == nil {
 		t.Fatal("a token of an expired key verifies")
 	}
-	_, dropped, err = policy.RotateSigningKeys(ctx, store, k, now(), policy.RetiredKeyLifetime(time.Hour, 0))
+	_, dropped, err = auth.RotateSigningKeys(ctx, store, k, now(), auth.RetiredKeyLifetime(time.Hour, 0))
 	if err != nil || len(dropped) != 1 || dropped[0] != oldKid {
 		t.Fatalf("second rotation: dropped %v, %v", dropped, err)
 	}
-	if list, _ := policy.ListSigningKeys(ctx, store); len(list) != 2 {
+	if list, _ := auth.ListSigningKeys(ctx, store); len(list) != 2 {
 		t.Fatalf("keys after the second rotation: %+v", list)
 	}
 }
@@ -247,23 +248,23 @@ func TestKeyEncryptionKeyChange(t *testing.T) {
 	ctx := asAdmin()
 	_, store := testkit.Service(t)
 	a, b := kek(t, kekA), kek(t, kekB)
-	first, err := policy.LoadSigningKeys(ctx, store, a, time.Now())
+	first, err := auth.LoadSigningKeys(ctx, store, a, time.Now())
 	if err != nil || !first.Generated {
 		t.Fatalf("%+v %v", first, err)
 	}
-	before, _ := policy.ListSigningKeys(ctx, store)
-	changed, err := policy.LoadSigningKeys(ctx, store, b.WithPrevious(a), time.Now())
+	before, _ := auth.ListSigningKeys(ctx, store)
+	changed, err := auth.LoadSigningKeys(ctx, store, b.WithPrevious(a), time.Now())
 	if err != nil || !changed.Sealed {
 		t.Fatalf("with the previous KEK: %+v %v", changed, err)
 	}
-	after, _ := policy.ListSigningKeys(ctx, store)
+	after, _ := auth.ListSigningKeys(ctx, store)
 	if len(after) != 1 || after[0].Kid != before[0].Kid || after[0].SealedBy != b.ID() || before[0].SealedBy != a.ID() {
 		t.Fatalf("keys before %+v, after %+v", before, after)
 	}
-	if _, err := policy.LoadSigningKeys(ctx, store, a, time.Now()); !errors.Is(err, policy.ErrWrongSealingKey) {
+	if _, err := auth.LoadSigningKeys(ctx, store, a, time.Now()); !errors.Is(err, auth.ErrWrongSealingKey) {
 		t.Fatalf("the replaced KEK: %v", err)
 	}
-	if again, err := policy.LoadSigningKeys(ctx, store, b, time.Now()); err != nil || again.Sealed || again.Generated {
+	if again, err := auth.LoadSigningKeys(ctx, store, b, time.Now()); err != nil || again.Sealed || again.Generated {
 		t.Fatalf("the new KEK alone: %+v %v", again, err)
 	}
 }

@@ -1,4 +1,4 @@
-package policy_test
+package auth_test
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/testkit"
-	"github.com/rolegate/rolegate/policy"
 )
 
 // A token is verified once: sent again, it is believed without a signature
@@ -28,7 +28,7 @@ func TestTokenVerifiedOnce(t *testing.T) {
 	before := tokens.SignatureChecks()
 	for i := 0; i < 5; i++ {
 		a, err := tokens.Authenticate(tok)
-		if err != nil || a.ClientID != id || a.EntityID != "acme" || !a.Has(policy.ScopeCheck) || a.Has(policy.ScopeManage) {
+		if err != nil || a.ClientID != id || a.EntityID != "acme" || !a.Has(auth.ScopeCheck) || a.Has(auth.ScopeManage) {
 			t.Fatalf("authenticate %d: %+v %v", i, a, err)
 		}
 	}
@@ -49,17 +49,17 @@ func TestTokenVerifiedOnce(t *testing.T) {
 
 // A deleted client's token, verified and remembered, is refused at once.
 func TestVerifiedTokenOfDeletedClient(t *testing.T) {
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	svc, store := testkit.Service(t)
-	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
+	admin, _, err := auth.BootstrapAdmin(ctx, store, "admin-token")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{})
+	tokens, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", Scopes: []string{policy.ScopeCheck}})
+	c, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "c", Scopes: []string{auth.ScopeCheck}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,15 +113,15 @@ func TestVerifiedTokenExpires(t *testing.T) {
 func TestVerifiedTokenOfRemovedKey(t *testing.T) {
 	ctx := asAdmin()
 	svc, store := testkit.Service(t, "acme")
-	admin, _, _ := policy.BootstrapAdmin(ctx, store, "admin-token")
-	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	admin, _, _ := auth.BootstrapAdmin(ctx, store, "admin-token")
+	c, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{auth.ScopeCheck}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
-	tokens, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{Now: now, TTL: time.Hour})
+	tokens, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{Now: now, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,14 +135,14 @@ func TestVerifiedTokenOfRemovedKey(t *testing.T) {
 		}
 	}
 	// Rotated twice, keeping no retired key: the old key leaves the store.
-	if _, _, err := policy.RotateSigningKeys(ctx, store, nil, now(), 0); err != nil {
+	if _, _, err := auth.RotateSigningKeys(ctx, store, nil, now(), 0); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(int64(time.Second))
-	if _, dropped, err := policy.RotateSigningKeys(ctx, store, nil, now(), 0); err != nil || len(dropped) == 0 {
+	if _, dropped, err := auth.RotateSigningKeys(ctx, store, nil, now(), 0); err != nil || len(dropped) == 0 {
 		t.Fatalf("second rotation: dropped %v, %v", dropped, err)
 	}
-	clock.Add(int64(policy.KeyReloadInterval)) // read again in the background
+	clock.Add(int64(auth.KeyReloadInterval)) // read again in the background
 	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if _, err := tokens.Authenticate(old); err != nil {
 			break
@@ -163,9 +163,9 @@ func TestVerifiedTokenOfRemovedKey(t *testing.T) {
 // An identity provider's token is verified once too, and refused once the
 // provider no longer publishes its key (or publishes another under its kid).
 func TestVerifiedExternalToken(t *testing.T) {
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	svc, store := testkit.Service(t)
-	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
+	admin, _, err := auth.BootstrapAdmin(ctx, store, "admin-token")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestVerifiedExternalToken(t *testing.T) {
 		}
 		return nil, errors.New("unknown key")
 	}
-	tokens, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{External: &policy.ExternalIdP{
+	tokens, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{External: &auth.ExternalIdP{
 		Issuer: "https://idp.example", Audience: "rolegate", Algorithms: []string{"ES256"}, Keys: keys}})
 	if err != nil {
 		t.Fatal(err)

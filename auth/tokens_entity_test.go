@@ -1,4 +1,4 @@
-package policy_test
+package auth_test
 
 import (
 	"path/filepath"
@@ -8,13 +8,14 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // instanceTokens runs the token verifier of an instance over its own
 // connection to the store, with a clock that moves only when told.
-func instanceTokens(t *testing.T, path string, in *instance, clock *atomic.Int64) (*policy.Tokens, policy.Store) {
+func instanceTokens(t *testing.T, path string, in *instance, clock *atomic.Int64) (*auth.Tokens, policy.Store) {
 	t.Helper()
 	ctx := asAdmin()
 	store, err := adapters.Open(ctx, "sqlite://"+path)
@@ -22,11 +23,11 @@ func instanceTokens(t *testing.T, path string, in *instance, clock *atomic.Int64
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
+	admin, _, err := auth.BootstrapAdmin(ctx, store, "admin-token")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := policy.NewTokens(ctx, store, in.svc, admin, policy.TokenConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	tokens, err := auth.NewTokens(ctx, store, in.svc, admin, auth.TokenConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,11 +51,11 @@ func TestTokenDiesWithEntityOnEveryInstance(t *testing.T) {
 	if _, err := a.svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
-	c, secret, err := a.svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeManage}})
+	c, secret, err := a.svc.CreateClient(ctx, auth.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{auth.ScopeManage}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	platform, psecret, err := a.svc.CreateClient(ctx, policy.ClientInput{Name: "p", Scopes: []string{policy.ScopeManage}})
+	platform, psecret, err := a.svc.CreateClient(ctx, auth.ClientInput{Name: "p", Scopes: []string{auth.ScopeManage}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestTokenDiesWithEntityOnEveryInstance(t *testing.T) {
 	if _, err := a.svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, tk := range []*policy.Tokens{ta, to} {
+	for _, tk := range []*auth.Tokens{ta, to} {
 		for _, tok := range []string{bound, account} {
 			deadline := time.Now().Add(5 * time.Second)
 			_, err := tk.Authenticate(tok)
@@ -111,24 +112,24 @@ func TestKnownClientTokenThroughOutage(t *testing.T) {
 	svc, store := testkit.Service(t, "acme")
 	down := false
 	us := unavailableStore{store, &down}
-	admin, _, _ := policy.BootstrapAdmin(ctx, store, "admin-token")
+	admin, _, _ := auth.BootstrapAdmin(ctx, store, "admin-token")
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
-	tokens, err := policy.NewTokens(ctx, us, svc, admin, policy.TokenConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	tokens, err := auth.NewTokens(ctx, us, svc, admin, auth.TokenConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	c, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{auth.ScopeCheck}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, osecret, _ := svc.CreateClient(ctx, policy.ClientInput{Name: "o", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	other, osecret, _ := svc.CreateClient(ctx, auth.ClientInput{Name: "o", EntityID: "acme", Scopes: []string{auth.ScopeCheck}})
 	tok, _, err := tokens.Issue(ctx, c.ID, secret, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A second verifier that has never seen the other client.
-	fresh, err := policy.NewTokens(ctx, us, svc, admin, policy.TokenConfig{})
+	fresh, err := auth.NewTokens(ctx, us, svc, admin, auth.TokenConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

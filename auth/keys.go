@@ -1,4 +1,4 @@
-package policy
+package auth
 
 import (
 	"context"
@@ -14,10 +14,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/rolegate/rolegate"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rolegate/rolegate"
 )
 
 // The keys Rolegate signs its tokens with are kept in the store, in one
@@ -316,7 +317,7 @@ func (set storedKeySet) encode() (string, error) {
 	return string(b), err
 }
 
-func readKeySetting(ctx context.Context, store Store) (string, error) {
+func readKeySetting(ctx context.Context, store Store[Tx]) (string, error) {
 	var raw string
 	err := store.View(ctx, func(tx Tx) error {
 		var err error
@@ -328,7 +329,7 @@ func readKeySetting(ctx context.Context, store Store) (string, error) {
 
 // storeKeySet writes the set in place of old ("" when there was none):
 // false when another process changed the setting first (read it again).
-func storeKeySet(ctx context.Context, store Store, old string, set storedKeySet) (bool, error) {
+func storeKeySet(ctx context.Context, store Store[Tx], old string, set storedKeySet) (bool, error) {
 	val, err := set.encode()
 	if err != nil {
 		return false, err
@@ -356,7 +357,8 @@ type KeyLoad struct {
 // the first start. With kek, keys stored in plain (or under the kek's
 // previous one) are encrypted in place; keys stored encrypted need the kek
 // they were encrypted with (ErrKeysSealed, ErrWrongSealingKey).
-func LoadSigningKeys(ctx context.Context, store Store, kek *KeyEncryptionKey, now time.Time) (KeyLoad, error) {
+func LoadSigningKeys[T Tx](ctx context.Context, st Store[T], kek *KeyEncryptionKey, now time.Time) (KeyLoad, error) {
+	store := narrow(st)
 	for attempt := 0; attempt < 5; attempt++ {
 		raw, err := readKeySetting(ctx, store)
 		if rolegate.IsNotFound(err) {
@@ -408,7 +410,8 @@ func LoadSigningKeys(ctx context.Context, store Store, kek *KeyEncryptionKey, no
 // kept, retired now, for tokens it signed, and keys retired more than
 // keepFor ago are dropped. With kek the new key (and any key stored in
 // plain) is stored encrypted.
-func RotateSigningKeys(ctx context.Context, store Store, kek *KeyEncryptionKey, now time.Time, keepFor time.Duration) (KeyInfo, []string, error) {
+func RotateSigningKeys[T Tx](ctx context.Context, st Store[T], kek *KeyEncryptionKey, now time.Time, keepFor time.Duration) (KeyInfo, []string, error) {
+	store := narrow(st)
 	now = now.UTC()
 	for attempt := 0; attempt < 5; attempt++ {
 		raw, err := readKeySetting(ctx, store)
@@ -465,7 +468,8 @@ func RotateSigningKeys(ctx context.Context, store Store, kek *KeyEncryptionKey, 
 
 // ListSigningKeys describes the stored signing keys, the current one last;
 // it needs no KEK (nothing is decrypted).
-func ListSigningKeys(ctx context.Context, store Store) ([]KeyInfo, error) {
+func ListSigningKeys[T Tx](ctx context.Context, st Store[T]) ([]KeyInfo, error) {
+	store := narrow(st)
 	raw, err := readKeySetting(ctx, store)
 	if rolegate.IsNotFound(err) {
 		return nil, nil

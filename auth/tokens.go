@@ -1,4 +1,4 @@
-package policy
+package auth
 
 import (
 	"context"
@@ -60,8 +60,7 @@ type ExternalIdP struct {
 // clientRecheck, at once when another instance tells of a change of the
 // entity, and dropped when this instance deletes them.
 type Tokens struct {
-	svc   *Service
-	store Store
+	store Store[Tx]
 	admin *Authenticator
 	cfg   TokenConfig
 	log   *slog.Logger
@@ -132,9 +131,18 @@ type Claims struct {
 	Incarnation string `json:"entity_incarnation,omitempty"`
 }
 
+// Events tells Tokens what to forget: clients and entities deleted on this
+// instance, entities another instance changed. *policy.Service is one.
+type Events interface {
+	OnClientDeleted(fn func(id string))
+	OnEntityDeleted(fn func(id string))
+	OnEntityChange(fn func(entityID string, revision int64, exists bool))
+}
+
 // NewTokens loads the signing keys from the store, or generates and stores
 // the first on the first start (see LoadSigningKeys).
-func NewTokens(ctx context.Context, store Store, svc *Service, admin *Authenticator, cfg TokenConfig) (*Tokens, error) {
+func NewTokens[T Tx](ctx context.Context, st Store[T], svc Events, admin *Authenticator, cfg TokenConfig) (*Tokens, error) {
+	store := narrow(st)
 	if cfg.Issuer == "" {
 		cfg.Issuer = "rolegate"
 	}
@@ -183,7 +191,7 @@ func NewTokens(ctx context.Context, store Store, svc *Service, admin *Authentica
 		cfg.Logger.Info("signing keys stored in plain or under the previous key encryption key are now stored encrypted with the key encryption key",
 			"key_encryption_key_id", cfg.KeyEncryptionKey.ID())
 	}
-	t := &Tokens{svc: svc, store: store, admin: admin, cfg: cfg, log: cfg.Logger, secrets: newVerifiedSecrets(), verified: newVerifiedTokens()}
+	t := &Tokens{store: store, admin: admin, cfg: cfg, log: cfg.Logger, secrets: newVerifiedSecrets(), verified: newVerifiedTokens()}
 	t.clients = newMemo(&t.mu, cfg.Now, t.lookUpClient)
 	t.entities = newMemo(&t.mu, cfg.Now, t.lookUpEntity)
 	t.setKeys(load.keys)
@@ -199,7 +207,7 @@ func NewTokens(ctx context.Context, store Store, svc *Service, admin *Authentica
 		t.forgetEntityLocked(id)
 		t.mu.Unlock()
 	})
-	svc.Syncer().OnEntityChange(t.entityChanged)
+	svc.OnEntityChange(t.entityChanged)
 	return t, nil
 }
 
@@ -307,7 +315,7 @@ func (t *Tokens) verifyingKey(tok *jwt.Token) (any, error) {
 // verifiedSecrets); other attempts ask ctx's SecretGate before bcrypt (see
 // VerifyClient).
 func (t *Tokens) Issue(ctx context.Context, clientID, secret, bindTo string) (string, time.Duration, error) {
-	c, err := t.svc.verifyClient(ctx, clientID, secret, t.secrets)
+	c, err := verifyClient(ctx, t.store, clientID, secret, t.secrets)
 	if err != nil {
 		return "", 0, err
 	}
@@ -459,7 +467,7 @@ func (t *Tokens) clientActor(c *Claims) (Actor, error) {
 		entity = c.EntityID // a platform client's token bound to an account
 	}
 	if entity != "" {
-		if !ValidEntityID(entity) || c.Incarnation == "" {
+		if !rolegate.ValidEntityID(entity) || c.Incarnation == "" {
 			return Actor{}, invalidToken("entity without incarnation")
 		}
 		if inc, ok := t.incarnation(entity); !ok || inc != c.Incarnation {
@@ -495,7 +503,7 @@ func (t *Tokens) external(k [32]byte, token string) (Actor, error) {
 	}
 	user, _ := claims[x.UserClaim].(string)
 	entity, _ := claims[x.EntityClaim].(string)
-	if !ValidUserID(user) || !ValidEntityID(entity) {
+	if !rolegate.ValidUserID(user) || !rolegate.ValidEntityID(entity) {
 		return Actor{}, invalidToken("no user or entity claim")
 	}
 	a := externalActor(user, entity)

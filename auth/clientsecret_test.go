@@ -1,4 +1,4 @@
-package policy_test
+package auth_test
 
 import (
 	"context"
@@ -9,18 +9,18 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/testkit"
-	"github.com/rolegate/rolegate/policy"
 )
 
 func TestWellFormedClientID(t *testing.T) {
 	id := uuid.NewString()
-	if !policy.WellFormedClientID(id) {
+	if !auth.WellFormedClientID(id) {
 		t.Fatalf("%q refused", id)
 	}
 	for _, bad := range []string{"", "nope", strings.ToUpper(id), id + " ", " " + id[1:], id[:35] + "g",
 		strings.ReplaceAll(id, "-", "x"), id + id, strings.Repeat("a", 36), "{" + id[1:35] + "}"} {
-		if policy.WellFormedClientID(bad) {
+		if auth.WellFormedClientID(bad) {
 			t.Errorf("%q taken for a client id", bad)
 		}
 	}
@@ -31,22 +31,22 @@ func TestWellFormedClientID(t *testing.T) {
 // secrets that cannot be valid cost neither; a secret verified before costs
 // no bcrypt and does not ask the gate, until the client is deleted.
 func TestSecretGateAndVerifiedSecrets(t *testing.T) {
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	svc, store := testkit.Service(t)
-	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
+	admin, _, err := auth.BootstrapAdmin(ctx, store, "admin-token")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{})
+	tokens, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", Scopes: []string{policy.ScopeCheck}})
+	c, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "c", Scopes: []string{auth.ScopeCheck}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var outcomes []bool // true: the attempt succeeded
-	gated := policy.WithSecretGate(ctx, func() (func(bool), error) {
+	gated := auth.WithSecretGate(ctx, func() (func(bool), error) {
 		return func(failed bool) { outcomes = append(outcomes, !failed) }, nil
 	})
 	step := func(name, id, secret string, wantOK bool, wantOutcomes []bool, wantChecks uint64) {
@@ -75,7 +75,7 @@ func TestSecretGateAndVerifiedSecrets(t *testing.T) {
 
 	// A refusal of the gate is returned as it is, and nothing is compared.
 	refused := errors.New("throttled")
-	_, _, err = tokens.Issue(policy.WithSecretGate(ctx, func() (func(bool), error) { return nil, refused }), c.ID, "rgs_wrong", "")
+	_, _, err = tokens.Issue(auth.WithSecretGate(ctx, func() (func(bool), error) { return nil, refused }), c.ID, "rgs_wrong", "")
 	if !errors.Is(err, refused) || tokens.SecretChecks() != 4 {
 		t.Fatalf("gate refusal: %v, %d comparisons", err, tokens.SecretChecks())
 	}

@@ -1,4 +1,4 @@
-package policy
+package auth
 
 import "context"
 
@@ -60,8 +60,6 @@ func ActorFrom(ctx context.Context) Actor {
 	return a
 }
 
-// actorOf returns the caller carried by ctx and whether there is one.
-func actorOf(ctx context.Context) (Actor, bool) {
-	a, ok := ctx.Value(actorKey{}).(Actor)
-	return a, ok && a.ID != ""
-}
+// IsInternal reports whether a is InternalActor: a Rolegate call no request
+// made, which authorization lets through.
+func (a Actor) IsInternal() bool { return a.internal }

@@ -1,4 +1,4 @@
-package policy
+package auth
 
 import (
 	"context"
@@ -23,7 +23,8 @@ type Authenticator struct {
 // BootstrapAdmin prepares the bootstrap admin token. With a configured token
 // it uses that one. Without, it uses the token generated on an earlier start,
 // or generates one, stores its hash, and returns it (to be shown once).
-func BootstrapAdmin(ctx context.Context, store Store, configured string) (*Authenticator, string, error) {
+func BootstrapAdmin[T Tx](ctx context.Context, st Store[T], configured string) (*Authenticator, string, error) {
+	store := narrow(st)
 	if configured != "" {
 		return &Authenticator{hash: sha256.Sum256([]byte(configured))}, "", nil
 	}

@@ -1,4 +1,4 @@
-package policy_test
+package auth_test
 
 import (
 	"context"
@@ -8,26 +8,27 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // tokenFixture is a service over a store with a client of acme.
-func tokenFixture(t testing.TB, now func() time.Time) (*policy.Tokens, string, string) {
-	ctx := policy.Internal(context.Background())
+func tokenFixture(t testing.TB, now func() time.Time) (*auth.Tokens, string, string) {
+	ctx := auth.Internal(context.Background())
 	svc, store := testkit.Service(t)
-	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
+	admin, _, err := auth.BootstrapAdmin(ctx, store, "admin-token")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{Now: now})
+	tokens, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
-	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	c, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{auth.ScopeCheck}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestTokenLifetime(t *testing.T) {
 		t.Fatalf("issue: %v %v", ttl, err)
 	}
 	a, err := tokens.Authenticate(tok)
-	if err != nil || a.ClientID != id || a.EntityID != "acme" || !a.Has(policy.ScopeCheck) || a.Has(policy.ScopeManage) {
+	if err != nil || a.ClientID != id || a.EntityID != "acme" || !a.Has(auth.ScopeCheck) || a.Has(auth.ScopeManage) {
 		t.Fatalf("fresh token: %+v %v", a, err)
 	}
 	issued := now() // the clock stood still since the token was issued
@@ -117,17 +118,17 @@ func TestTokenStrictEncoding(t *testing.T) {
 // The signing key is kept in the store: a token issued before a restart (a
 // new Tokens over the same store) is still valid after it.
 func TestTokenKeySurvivesRestart(t *testing.T) {
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	svc, store := testkit.Service(t, "acme")
-	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
+	admin, _, err := auth.BootstrapAdmin(ctx, store, "admin-token")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	c, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{auth.ScopeCheck}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{})
+	first, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestTokenKeySurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := policy.NewTokens(ctx, store, svc, admin, policy.TokenConfig{})
+	second, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func (s countingStore) View(ctx context.Context, fn func(policy.Tx) error) error
 // from the store, even once its memory of the client is old: the client is
 // asked about again in the background, and a deleted one is then refused.
 func TestKnownClientTokenReadsNoStore(t *testing.T) {
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	_, store := testkit.Service(t, "acme")
 	views := &atomic.Int64{}
 	cs := countingStore{store, views, &atomic.Bool{}}
@@ -176,17 +177,17 @@ func TestKnownClientTokenReadsNoStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := policy.NewService(policy.Config{Store: cs, Engine: eng})
-	admin, _, err := policy.BootstrapAdmin(ctx, store, "admin-token")
+	admin, _, err := auth.BootstrapAdmin(ctx, store, "admin-token")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
-	tokens, err := policy.NewTokens(ctx, cs, svc, admin, policy.TokenConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	tokens, err := auth.NewTokens(ctx, cs, svc, admin, auth.TokenConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, secret, err := svc.CreateClient(ctx, policy.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{policy.ScopeCheck}})
+	c, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{auth.ScopeCheck}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package policy_test
+package auth_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // entity's incarnation and the key from memory): no database access, no
 // signature check.
 //
-//	go test ./policy -run x -bench AuthenticateKnownClient -benchtime 20000x
+//	go test ./auth -run x -bench AuthenticateKnownClient -benchtime 20000x
 func BenchmarkAuthenticateKnownClient(b *testing.B) {
 	tokens, id, secret := tokenFixture(b, time.Now)
 	tok, _, err := tokens.Issue(context.Background(), id, secret, "")
