@@ -161,7 +161,6 @@ type RuleStore interface {
 	StrayRuleEntities(afterID string, limit int) ([]string, error)
 }
 
-
 // AuditStore keeps the audit log.
 type AuditStore interface {
 	// InsertAuditEvent stores one audit event. ErrDuplicate: the id is taken.
