@@ -405,8 +405,12 @@ func batchBench(client *http.Client, base string, rng *rand.Rand, c config) ([]r
 
 // printRows prints the result table.
 func printRows(c config, nRules int, rows []row) error {
-	fmt.Printf("\nRolegate bench: %d entities x (%d roles x %d rights, %d users) = %d rules; SQLite; %d conns x %v; %s, %d CPUs; load average %s at the end\n\n",
-		c.entities, c.roles, c.rights, c.users, nRules, c.conns, c.duration, runtime.Version(), runtime.NumCPU(), loadAverage())
+	load := fmt.Sprintf("%d conns x %v", c.conns, c.duration)
+	if c.wire {
+		load = fmt.Sprintf("%d callers, %d rounds of %v a target", c.conns, c.wireRounds, c.wireRound)
+	}
+	fmt.Printf("\nRolegate bench: %d entities x (%d roles x %d rights, %d users) = %d rules; SQLite; %s; %s, %d CPUs; load average %s at the end\n\n",
+		c.entities, c.roles, c.rights, c.users, nRules, load, runtime.Version(), runtime.NumCPU(), loadAverage())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tthroughput\tp50\tp99\tnote")
 	for _, r := range rows {
