@@ -41,6 +41,9 @@ func decodeJSON(c *gin.Context, dst any) error {
 
 // decodeBytes decodes one strict JSON value.
 func decodeBytes(body []byte, dst any) error {
+	if decodePlain(body, dst) {
+		return nil // a plain check or batch (checkdecode.go)
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("malformed_json", "the request body is empty; a JSON object is expected")
 	}

@@ -69,6 +69,7 @@ type bodyWalk struct {
 	dec  *json.Decoder
 	path []pathPart
 	cost int64
+	raw  json.RawMessage // a flat value's text (walk)
 }
 
 // field names the value being walked as errors do: users[3].role_ids.
@@ -98,9 +99,44 @@ func cachedFields(t reflect.Type) structFields {
 	return f
 }
 
+// flatTypes caches flat (reflect.Type -> bool).
+var flatTypes sync.Map
+
+// flat reports whether t is a struct of strings, booleans and numbers only,
+// none decoding itself (a check): it holds no limit, and decoding one
+// allocates at most its strings, which take fewer bytes than their JSON
+// text. Such a value is read whole (Decoder.Token's allocations per token
+// cost more than the rest of a check) and costs its JSON text's length.
+func flat(t reflect.Type) bool {
+	if f, ok := flatTypes.Load(t); ok {
+		return f.(bool)
+	}
+	f := t.Kind() == reflect.Struct && !reflect.PointerTo(t).Implements(jsonUnmarshaler) && !reflect.PointerTo(t).Implements(textUnmarshaler)
+	for i := 0; f && i < t.NumField(); i++ {
+		ft := t.Field(i).Type
+		switch ft.Kind() {
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+			f = !reflect.PointerTo(ft).Implements(jsonUnmarshaler) && !reflect.PointerTo(ft).Implements(textUnmarshaler)
+		default:
+			f = false
+		}
+	}
+	flatTypes.Store(t, f)
+	return f
+}
+
 // walk reads one value of type t (nil: not walked) whose field carries the
 // limit tag lim, adding what decoding it costs.
 func (w *bodyWalk) walk(t reflect.Type, lim string) error {
+	if t != nil && flat(t) {
+		// One value read whole into a buffer reused for every element.
+		if err := w.dec.Decode(&w.raw); err != nil {
+			return err
+		}
+		w.cost += int64(len(w.raw))
+		return nil
+	}
 	tok, err := w.dec.Token()
 	if err != nil {
 		return err
@@ -242,15 +278,25 @@ func readWalked(body io.Reader, size int64, t reflect.Type) ([]byte, int64, erro
 		buf.Grow(int(min(size, 64<<10)))
 	}
 	src := &firstErr{r: body}
-	w := &bodyWalk{dec: json.NewDecoder(io.TeeReader(src, &buf))}
-	w.dec.UseNumber()
-	err := w.walk(t, "")
-	var tm *tooMany
-	if errors.As(err, &tm) {
-		return nil, 0, tm.invalid()
-	}
-	if src.err == nil {
-		_, _ = io.Copy(&buf, src) // the rest: trailing data makes the body malformed
+	var cost int64
+	if et := t; et != nil && et.Kind() == reflect.Pointer && flat(et.Elem()) {
+		// Nothing to stop early for: read whole, no walk (see flat); room
+		// for ReadFrom's last read, so that it does not grow the buffer.
+		buf.Grow(bytes.MinRead)
+		_, _ = buf.ReadFrom(src)
+		cost = int64(et.Elem().Size()) + int64(buf.Len())
+	} else {
+		w := &bodyWalk{dec: json.NewDecoder(io.TeeReader(src, &buf))}
+		w.dec.UseNumber()
+		err := w.walk(t, "")
+		var tm *tooMany
+		if errors.As(err, &tm) {
+			return nil, 0, tm.invalid()
+		}
+		if src.err == nil {
+			_, _ = io.Copy(&buf, src) // the rest: trailing data makes the body malformed
+		}
+		cost = w.cost
 	}
 	if src.err != nil {
 		var tooBig *http.MaxBytesError
@@ -262,5 +308,5 @@ func readWalked(body io.Reader, size int64, t reflect.Type) ([]byte, int64, erro
 		}
 		return nil, 0, badRequest("malformed_json", "the request body could not be read")
 	}
-	return buf.Bytes(), w.cost, nil
+	return buf.Bytes(), cost, nil
 }

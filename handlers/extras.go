@@ -120,6 +120,10 @@ var dryRunRoutes = map[string]bool{
 // read), given more than once, or not true or false. Answered 422, so that a
 // caller asking for a dry run never gets a real write instead.
 func dryRunParam(c *gin.Context) {
+	if c.Request.URL.RawQuery == "" {
+		c.Next() // no query to parse (a check): URL.Query allocates a map
+		return
+	}
 	vals, ok := c.Request.URL.Query()["dry_run"]
 	if !ok && !strings.Contains(c.Request.URL.RawQuery, "dry_run") {
 		c.Next()

@@ -17,7 +17,7 @@ func rights3(triples ...string) rolegate.Permissions {
 	return p
 }
 
-func flat(p rolegate.Permissions) []string {
+func flatRights(p rolegate.Permissions) []string {
 	var out []string
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
@@ -63,8 +63,8 @@ func TestViewVisible(t *testing.T) {
 		{rights3("*", "read", "allowed_for_own", "shift", "read", "allowed"), []string{"payable.read=allowed_for_own", "receipt.read=allowed_for_own"}},
 		{rights3("*", "pay", "allowed"), nil},
 	} {
-		if got := flat(v.Visible(c.in)); !reflect.DeepEqual(got, c.want) {
-			t.Errorf("%v: got %v, want %v", flat(c.in), got, c.want)
+		if got := flatRights(v.Visible(c.in)); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%v: got %v, want %v", flatRights(c.in), got, c.want)
 		}
 	}
 }
@@ -74,18 +74,18 @@ func TestViewMerge(t *testing.T) {
 	prev := rights3("*", "*", "allowed", "shift", "read", "allowed", "payable", "approve", "denied")
 	// Written back as shown: prev unchanged.
 	if got := v.Merge(prev, v.Visible(prev)); !reflect.DeepEqual(got, prev) {
-		t.Fatalf("write-back: %v", flat(got))
+		t.Fatalf("write-back: %v", flatRights(got))
 	}
 	// The wildcard's footprint changed: it is replaced by what was written;
 	// the deny and shift.read, unseen, stay.
-	got := flat(v.Merge(prev, rights3("payable", "read", "allowed")))
+	got := flatRights(v.Merge(prev, rights3("payable", "read", "allowed")))
 	want := []string{"payable.read=allowed", "payable.approve=denied", "shift.read=allowed"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("change: %v, want %v", got, want)
 	}
 	// Two wildcards: the one whose footprint is unchanged stays a wildcard.
 	prev = rights3("payable", "*", "allowed", "receipt", "*", "allowed_for_own")
-	got = flat(v.Merge(prev, rights3("payable", "read", "allowed", "payable", "approve", "allowed")))
+	got = flatRights(v.Merge(prev, rights3("payable", "read", "allowed", "payable", "approve", "allowed")))
 	want = []string{"payable.*=allowed"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("partial: %v, want %v", got, want)

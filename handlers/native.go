@@ -560,7 +560,7 @@ func (a *api) check(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, checkOf(d, req.Explain))
+	writeCheck(c, checkOf(d, req.Explain))
 }
 
 // MaxBatch is the most checks one batch may hold.
@@ -620,5 +620,5 @@ func (a *api) checkBatch(c *gin.Context) {
 	for i, d := range ds {
 		out[i] = checkOf(d, req.Checks[i].Explain)
 	}
-	c.JSON(http.StatusOK, gin.H{"results": out})
+	writeCheckBatch(c, out)
 }

@@ -40,10 +40,12 @@ import (
 	"github.com/casbin/casbin/v2/model"
 	"github.com/google/uuid"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/handlers"
+	"github.com/rolegate/rolegate/handlers/grpcapi"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -59,6 +61,10 @@ type config struct {
 	tenant                                tenantConfig
 	tenantOnly                            bool
 	clientToken                           bool
+	wire                                  bool
+	wireRounds, grpcConns                 int
+	wireRound                             time.Duration
+	rateLimitCheck                        float64
 }
 
 func main() {
@@ -87,6 +93,11 @@ func main() {
 	flag.StringVar(&c.tenant.db, "tenant-db", "", "large-tenant scenario: a postgres:// URL to run it on, in a new schema dropped afterwards (default: a new SQLite file)")
 	flag.BoolVar(&c.tenantOnly, "tenant-only", false, "run only the large-tenant scenario")
 	flag.BoolVar(&c.clientToken, "client-token", false, "also measure hot checks with an API client's token against the admin token, in alternating rounds")
+	flag.BoolVar(&c.wire, "wire", false, "run only the wire table (issue 28's first rows: trivial ceilings, Rolegate over HTTP and gRPC with the admin and an API client's token, in alternating rounds) and the batch rows")
+	flag.IntVar(&c.wireRounds, "wire-rounds", 3, "-wire: rounds; each target's throughput is the median of its rounds")
+	flag.DurationVar(&c.wireRound, "wire-round", 15*time.Second, "-wire: how long each target is loaded in each round")
+	flag.IntVar(&c.grpcConns, "grpc-conns", 1, "-wire: gRPC connections the callers share (a gRPC client multiplexes its calls over one)")
+	flag.Float64Var(&c.rateLimitCheck, "rate-limit-check", 0, "the server's ROLEGATE_RATE_LIMIT_CHECK (0: unlimited, the default); set it high to measure the limiter's cost")
 	flag.Parse()
 	if c.tenantOnly && c.tenant.roles == 0 {
 		c.tenant.roles = 1000
@@ -153,19 +164,27 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	deps := handlers.Deps{Service: svc, Auth: admin, Logger: quiet}
-	var tokens *auth.Tokens
-	if c.tokenJunk > 0 || c.clientToken {
-		if tokens, err = auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{}); err != nil {
-			return err
-		}
-		deps.Auth, deps.Tokens, deps.TokenLimits = tokens, tokens, c.tokenLimits
+	// As cmd/rolegate serves: metrics on, API clients' tokens, one rate
+	// limiter for HTTP and gRPC.
+	rates := handlers.NewRateLimiter(handlers.RateLimits{Check: c.rateLimitCheck})
+	deps := handlers.Deps{Service: svc, Auth: admin, Logger: quiet, Metrics: prometheus.NewRegistry(), Limiter: rates}
+	tokens, err := auth.NewTokens(ctx, store, svc, admin, auth.TokenConfig{})
+	if err != nil {
+		return err
 	}
+	deps.Auth, deps.Tokens, deps.TokenLimits = tokens, tokens, c.tokenLimits
 	base, stop, err := serve(handlers.NewRouter(deps))
 	if err != nil {
 		return err
 	}
 	defer stop()
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	gsrv := grpcapi.NewServer(grpcapi.Deps{Service: svc, Auth: tokens, Logger: quiet, Limiter: rates})
+	go gsrv.Serve(gln)
+	defer gsrv.Stop()
 	if _, err := call(http.DefaultClient, "GET", base+"/readyz", nil); err != nil {
 		return err
 	}
@@ -214,6 +233,29 @@ func run(c config) error {
 			return err
 		}
 		defer stopCPU()
+	}
+
+	if c.wire {
+		cl, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "bench-wire", Scopes: []string{policy.ScopeCheck}})
+		if err != nil {
+			return err
+		}
+		tok, _, err := tokens.Issue(ctx, cl.ID, secret, "")
+		if err != nil {
+			return err
+		}
+		wireRows, err := wireBench(ctx, base, gln.Addr().String(), tok, engine, c)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, wireRows...)
+		rng := rand.New(rand.NewPCG(1, 2))
+		batchRows, err := batchBench(client, base, rng, c)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, batchRows...)
+		return printRows(c, nRules, rows)
 	}
 
 	// Engine in process: one goroutine, then all cores. "Hot" questions are
@@ -302,9 +344,28 @@ func run(c config) error {
 		rows = append(rows, tokenRows...)
 	}
 
-	// Batch of 100 against one check, one connection, for both question mixes.
-	// A batch names at most handlers.MaxBatchEntities entities: its checks
-	// are drawn from that many of them.
+	batchRows, err := batchBench(client, base, rng, c)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, batchRows...)
+
+	// Writes: replace a role of 20 rights, then check that the next check sees it.
+	writes, stale, err := writeBench(ctx, client, base, svc, c)
+	if err != nil {
+		return err
+	}
+	rows = append(rows, row{name: "HTTP PUT role of 20 rights", p50: dur(pct(writes, 50)), p99: dur(pct(writes, 99)),
+		note: fmt.Sprintf("%d writes; %d checks saw an older policy", len(writes), stale)})
+	return printRows(c, nRules, rows)
+}
+
+// batchBench times batches of 100 checks against one check, on one
+// connection, for both question mixes. A batch names at most
+// handlers.MaxBatchEntities entities: its checks are drawn from that many
+// of them.
+func batchBench(client *http.Client, base string, rng *rand.Rand, c config) ([]row, error) {
+	var rows []row
 	for _, mix := range []struct {
 		name string
 		next func() policy.CheckRequest
@@ -316,7 +377,7 @@ func run(c config) error {
 		for i := 0; i < 500; i++ {
 			t0 := time.Now()
 			if _, err := call(client, "POST", base+"/v1/check", body(mix.next())); err != nil {
-				return err
+				return nil, err
 			}
 			single = append(single, time.Since(t0))
 			var items []json.RawMessage
@@ -332,24 +393,24 @@ func run(c config) error {
 			body, _ := json.Marshal(map[string]any{"checks": items})
 			t0 = time.Now()
 			if _, err := call(client, "POST", base+"/v1/check/batch", body); err != nil {
-				return err
+				return nil, err
 			}
 			batch = append(batch, time.Since(t0))
 		}
 		rows = append(rows, row{name: "HTTP batch of 100 checks, " + mix.name, p50: dur(pct(batch, 50)), p99: dur(pct(batch, 99)),
 			note: fmt.Sprintf("%.1fx one check (%v)", float64(pct(batch, 50))/float64(pct(single, 50)), dur(pct(single, 50)))})
 	}
+	return rows, nil
+}
 
-	// Writes: replace a role of 20 rights, then check that the next check sees it.
-	writes, stale, err := writeBench(ctx, client, base, svc, c)
-	if err != nil {
-		return err
+// printRows prints the result table.
+func printRows(c config, nRules int, rows []row) error {
+	load := fmt.Sprintf("%d conns x %v", c.conns, c.duration)
+	if c.wire {
+		load = fmt.Sprintf("%d callers, %d rounds of %v a target", c.conns, c.wireRounds, c.wireRound)
 	}
-	rows = append(rows, row{name: "HTTP PUT role of 20 rights", p50: dur(pct(writes, 50)), p99: dur(pct(writes, 99)),
-		note: fmt.Sprintf("%d writes; %d checks saw an older policy", len(writes), stale)})
-
-	fmt.Printf("\nRolegate bench: %d entities x (%d roles x %d rights, %d users) = %d rules; SQLite; %d conns x %v; %s, %d CPUs\n\n",
-		c.entities, c.roles, c.rights, c.users, nRules, c.conns, c.duration, runtime.Version(), runtime.NumCPU())
+	fmt.Printf("\nRolegate bench: %d entities x (%d roles x %d rights, %d users) = %d rules; SQLite; %s; %s, %d CPUs; load average %s at the end\n\n",
+		c.entities, c.roles, c.rights, c.users, nRules, load, runtime.Version(), runtime.NumCPU(), loadAverage())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tthroughput\tp50\tp99\tnote")
 	for _, r := range rows {

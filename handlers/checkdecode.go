@@ -1,0 +1,233 @@
+package handlers
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	wire "github.com/rolegate/rolegate/api"
+)
+
+// Checks are decoded without reflection when their body is plain: objects of
+// the check's own keys spelled exactly, strings without escapes, true or
+// false, integers, each key's value of its field's type. That is what
+// clients send, and what encoding/json decodes to the same values; any other
+// body (an escape, an unknown or differently cased key, null, a number
+// that is not a plain integer, a value of the wrong type, malformed JSON)
+// goes the strict way (decodeBytes), which says what is wrong with it.
+
+// decodePlain decodes body into dst when dst is a check or a batch of
+// checks and body is plain, and reports whether it did; dst is untouched
+// otherwise.
+func decodePlain(body []byte, dst any) bool {
+	if !utf8.Valid(body) {
+		return false
+	}
+	p := plainParser{b: body}
+	switch d := dst.(type) {
+	case *wire.CheckRequest:
+		var r wire.CheckRequest
+		if !p.check(&r) || !p.end() {
+			return false
+		}
+		*d = r
+		return true
+	case *wire.CheckBatch:
+		var r wire.CheckBatch
+		if !p.batch(&r) || !p.end() {
+			return false
+		}
+		*d = r
+		return true
+	}
+	return false
+}
+
+type plainParser struct {
+	b []byte
+	i int
+}
+
+func (p *plainParser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// end reports whether nothing but white space is left.
+func (p *plainParser) end() bool {
+	p.space()
+	return p.i == len(p.b)
+}
+
+// byte reports whether the next byte past white space is c, and takes it.
+func (p *plainParser) byte(c byte) bool {
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string without escapes or control characters.
+func (p *plainParser) str() (string, bool) {
+	b, ok := p.raw()
+	return string(b), ok
+}
+
+// raw reads a string as str does, without copying it (a key).
+func (p *plainParser) raw() ([]byte, bool) {
+	if !p.byte('"') {
+		return nil, false
+	}
+	start := p.i
+	for ; p.i < len(p.b); p.i++ {
+		switch c := p.b[p.i]; {
+		case c == '"':
+			p.i++
+			return p.b[start : p.i-1], true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// boolean reads true or false.
+func (p *plainParser) boolean() (bool, bool) {
+	p.space()
+	switch {
+	case len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "true":
+		p.i += 4
+		return true, p.delimited()
+	case len(p.b)-p.i >= 5 && string(p.b[p.i:p.i+5]) == "false":
+		p.i += 5
+		return false, p.delimited()
+	}
+	return false, false
+}
+
+// integer reads an integer as JSON writes one (no leading zero, no
+// fraction or exponent) that fits an int64.
+func (p *plainParser) integer() (int64, bool) {
+	p.space()
+	start := p.i
+	if p.i < len(p.b) && p.b[p.i] == '-' {
+		p.i++
+	}
+	digits := p.i
+	for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
+		p.i++
+	}
+	if p.i == digits || (p.b[digits] == '0' && p.i > digits+1) || !p.delimited() {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(p.b[start:p.i]), 10, 64)
+	return n, err == nil
+}
+
+// delimited reports whether a literal or number ends here (not "truex",
+// "12.5").
+func (p *plainParser) delimited() bool {
+	if p.i == len(p.b) {
+		return true
+	}
+	switch p.b[p.i] {
+	case ',', '}', ']', ' ', '\t', '\n', '\r':
+		return true
+	}
+	return false
+}
+
+// check reads one check object.
+func (p *plainParser) check(r *wire.CheckRequest) bool {
+	if !p.byte('{') {
+		return false
+	}
+	if p.byte('}') {
+		return true
+	}
+	for {
+		key, ok := p.raw()
+		if !ok || !p.byte(':') {
+			return false
+		}
+		var s *string
+		switch string(key) { // no copy: compared only
+		case "entity_id":
+			s = &r.EntityID
+		case "user_id":
+			s = &r.UserID
+		case "object_type":
+			s = &r.ObjectType
+		case "action":
+			s = &r.Action
+		case "owner_id":
+			s = &r.OwnerID
+		case "scope":
+			s = &r.Scope
+		case "explain":
+			if r.Explain, ok = p.boolean(); !ok {
+				return false
+			}
+		case "min_revision":
+			if r.MinRevision, ok = p.integer(); !ok {
+				return false
+			}
+		default:
+			return false
+		}
+		if s != nil {
+			if *s, ok = p.str(); !ok {
+				return false
+			}
+		}
+		if p.byte('}') {
+			return true
+		}
+		if !p.byte(',') {
+			return false
+		}
+	}
+}
+
+// batch reads {"checks":[...]} of at most MaxBatch checks. A second
+// "checks" key is left to encoding/json (which decodes it into the first
+// one's elements).
+func (p *plainParser) batch(r *wire.CheckBatch) bool {
+	if !p.byte('{') {
+		return false
+	}
+	if p.byte('}') {
+		return true
+	}
+	key, ok := p.raw()
+	if !ok || string(key) != "checks" || !p.byte(':') || !p.byte('[') {
+		return false
+	}
+	r.Checks = make([]wire.CheckRequest, 0, 16)
+	if !p.byte(']') {
+		for {
+			if len(r.Checks) == MaxBatch {
+				return false
+			}
+			var ch wire.CheckRequest
+			if !p.check(&ch) {
+				return false
+			}
+			r.Checks = append(r.Checks, ch)
+			if p.byte(']') {
+				break
+			}
+			if !p.byte(',') {
+				return false
+			}
+		}
+	}
+	return p.byte('}')
+}

@@ -1,0 +1,85 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	wire "github.com/rolegate/rolegate/api"
+)
+
+// strictDecode is decodeBytes without the plain path.
+func strictDecode(body []byte, dst any) bool {
+	if !json.Valid(body) || textProblem(body) != "" {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	return dec.Decode(dst) == nil && !dec.More()
+}
+
+// samePlain checks that a body the plain path decodes, encoding/json
+// decodes to the same value (and the plain path declines what it refuses).
+func samePlain(t *testing.T, body []byte) (plain bool) {
+	t.Helper()
+	for _, mk := range []func() any{func() any { return new(wire.CheckRequest) }, func() any { return new(wire.CheckBatch) }} {
+		got, want := mk(), mk()
+		ok := decodePlain(body, got)
+		strict := strictDecode(body, want)
+		if ok && !strict {
+			t.Fatalf("%q: the plain path decodes what encoding/json refuses", body)
+		}
+		if ok && !reflect.DeepEqual(got, want) {
+			if b, isBatch := want.(*wire.CheckBatch); !(isBatch && len(b.Checks) == 0 && len(got.(*wire.CheckBatch).Checks) == 0) {
+				t.Fatalf("%q: plain %+v, encoding/json %+v", body, got, want)
+			}
+		}
+		if !ok && !reflect.DeepEqual(got, mk()) {
+			t.Fatalf("%q: declined but changed the value", body)
+		}
+		plain = plain || ok
+	}
+	return plain
+}
+
+var plainSeeds = []string{
+	`{"entity_id":"e1","user_id":"u1","object_type":"payable","action":"read","owner_id":""}`,
+	` { "entity_id" : "e1" , "user_id":"u1","explain":true,"min_revision":12, "scope":"s" } `,
+	`{"entity_id":"e1","entity_id":"e2"}`,
+	`{"min_revision":-0}`, `{"min_revision":01}`, `{"min_revision":1.5}`, `{"min_revision":1e3}`, `{"min_revision":9223372036854775808}`,
+	`{"min_revision":-9223372036854775808}`, `{"min_revision":-}`, `{"explain":truex}`, `{"explain":false}`, `{"explain":"true"}`,
+	`{"ENTITY_ID":"e1"}`, `{"entity_id":"e\u0031"}`, `{"entity_id":"é☃"}`, "{\"entity_id\":\"\xff\"}", "{\"entity_id\":\"a\tb\"}",
+	`{"entity_id":null}`, `{"entity_id":1}`, `{"colour":"red"}`, `{}`, `[]`, `null`, ``, `   `, `{"entity_id":"e1",}`, `{,}`,
+	`{"entity_id":"e1"} {}`, `{"entity_id":"e1"}x`, `{"entity_id":"e1"`, `{"entity_id":"e1" "user_id":"u"}`,
+	`{"checks":[]}`, `{"checks":[{}]}`, `{"checks":[{"entity_id":"e1","user_id":"u1"},{"entity_id":"e2","action":"a"}]}`,
+	`{"checks":[{"entity_id":"a","user_id":"u"}],"checks":[{"entity_id":"b"}]}`, `{"checks":null}`, `{"checks":[1]}`,
+	`{"checks":[{"entity_id":"e1"},]}`, `{"CHECKS":[{}]}`, `{"checks":[{"entity_id":"e1"}] , "x":1}`, `{"checks":[[]]}`,
+	`{"checks":[` + strings.Repeat(`{"entity_id":"e"},`, MaxBatch) + `{}]}`,
+}
+
+// The plain path decodes what encoding/json decodes, to the same values,
+// and nothing it refuses.
+func TestDecodePlainIsEncodingJSON(t *testing.T) {
+	plain := 0
+	for _, s := range plainSeeds {
+		if samePlain(t, []byte(s)) {
+			plain++
+		}
+	}
+	if plain < 8 {
+		t.Fatalf("only %d bodies took the plain path", plain)
+	}
+	if !decodePlain([]byte(plainSeeds[0]), new(wire.CheckRequest)) {
+		t.Fatal("a usual check does not take the plain path")
+	}
+}
+
+// go test ./handlers -run x -fuzz FuzzDecodePlain -fuzztime 60s
+func FuzzDecodePlain(f *testing.F) {
+	for _, s := range plainSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { samePlain(t, body) })
+}
