@@ -1,9 +1,10 @@
-package policy
+package engine
 
 import (
-	"github.com/rolegate/rolegate"
 	"hash/maphash"
 	"sync/atomic"
+
+	"github.com/rolegate/rolegate"
 )
 
 // decisionTable is a fixed-size cache of decisions, safe for concurrent use

@@ -1,8 +1,9 @@
-package policy
+package engine
 
 import (
 	"encoding/json"
 	"fmt"
+
 	"github.com/rolegate/rolegate"
 )
 
@@ -42,7 +43,9 @@ type DeltaOp struct {
 // Empty reports whether the delta changes nothing.
 func (d *Delta) Empty() bool { return !d.Full && len(d.Ops) == 0 }
 
-func (d *Delta) rules(op, subject string, rules []rolegate.Rule) {
+// Record adds a change of rules: op is OpAdd, OpRemove or OpReplace (the
+// subject's p rules are now exactly rules).
+func (d *Delta) Record(op, subject string, rules []rolegate.Rule) {
 	o := DeltaOp{Op: op, Subject: subject, Rules: make([][]string, 0, len(rules))}
 	for _, r := range rules {
 		o.Rules = append(o.Rules, append([]string{r.PType}, r.Values...))
@@ -53,7 +56,8 @@ func (d *Delta) rules(op, subject string, rules []rolegate.Rule) {
 	d.Ops = append(d.Ops, o)
 }
 
-func (d *Delta) role(r *rolegate.Role) {
+// RecordRole adds a change of a role's name or status.
+func (d *Delta) RecordRole(r *rolegate.Role) {
 	d.Ops = append(d.Ops, DeltaOp{Op: OpRole, RoleID: r.ID, Name: r.Name, Active: r.Status == rolegate.StatusActive})
 }
 

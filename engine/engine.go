@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"context"
@@ -10,20 +10,30 @@ import (
 	"time"
 
 	"github.com/casbin/casbin/v2/model"
-	"github.com/rolegate/rolegate"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/rolegate/rolegate"
 )
 
-// PolicyLoader reads one entity's stored policy. Store implements it.
-type PolicyLoader interface {
-	// LoadPolicy returns ErrNotFound for an unknown entity.
-	LoadPolicy(ctx context.Context, entityID string) (EntityPolicy, error)
+// Loader reads one entity's stored policy; the store implements it.
+type Loader interface {
+	// LoadPolicy returns rolegate.ErrNotFound for an unknown entity.
+	LoadPolicy(ctx context.Context, entityID string) (Policy, error)
 }
 
-// EngineConfig configures an Engine.
-type EngineConfig struct {
-	Model  string       // the text of model.conf
-	Loader PolicyLoader // where entities' policies come from
+// Policy is one entity's compiled policy as stored.
+type Policy struct {
+	Revision int64
+	// Created tells apart an entity deleted and created again under one id.
+	Created   time.Time
+	Rules     []rolegate.Rule
+	RoleNames map[string]string // role id -> name, active roles only
+}
+
+// Config configures an Engine.
+type Config struct {
+	Model  string // the text of model.conf
+	Loader Loader // where entities' policies come from
 	// MaxEntities bounds how many entities are held in memory; the least
 	// recently used go first and reload on demand. 0 means 100,000.
 	MaxEntities int
@@ -44,8 +54,8 @@ type EngineConfig struct {
 	Now func() time.Time
 }
 
-// EngineStats are counters for operators.
-type EngineStats struct {
+// Stats are counters for operators.
+type Stats struct {
 	Loaded  int64 // entities held now
 	Loads   int64 // policy loads since start (first uses and reloads)
 	Reloads int64 // full reloads of a held entity after a change (Refresh)
@@ -86,7 +96,7 @@ type counter struct {
 // did not touch, so checks run without locks against an immutable snapshot.
 type Engine struct {
 	modelText    string
-	loader       PolicyLoader
+	loader       Loader
 	maxEntities  int
 	maxDecisions int
 	loadTimeout  time.Duration
@@ -124,8 +134,8 @@ type slot struct {
 	counted  atomic.Bool // counted among the entities held (unknown.go)
 }
 
-// NewEngine checks the model and returns an engine.
-func NewEngine(cfg EngineConfig) (*Engine, error) {
+// New checks the model and returns an engine.
+func New(cfg Config) (*Engine, error) {
 	if _, err := model.NewModelFromString(cfg.Model); err != nil {
 		return nil, fmt.Errorf("casbin model: %w", err)
 	}
@@ -151,7 +161,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 }
 
 // Check answers one question. On any error the decision is a deny.
-func (e *Engine) Check(ctx context.Context, req CheckRequest) (Decision, error) {
+func (e *Engine) Check(ctx context.Context, req Request) (Decision, error) {
 	s, err := e.snapshot(ctx, req.EntityID)
 	if err == nil && s.revision < req.MinRevision {
 		s, err = e.catchUp(ctx, req.EntityID, req.MinRevision)
@@ -197,6 +207,16 @@ func (e *Engine) Held(entityID string) (revision int64, held bool) {
 	return 0, true
 }
 
+// Revision returns the revision of the entity's policy held in memory,
+// loading it if needed.
+func (e *Engine) Revision(ctx context.Context, entityID string) (int64, error) {
+	s, err := e.snapshot(ctx, entityID)
+	if err != nil {
+		return 0, err
+	}
+	return s.revision, nil
+}
+
 // Forget drops an entity's policy from memory (it reloads on demand).
 func (e *Engine) Forget(entityID string) {
 	e.unknown.mu.Lock()
@@ -210,8 +230,8 @@ func (e *Engine) Forget(entityID string) {
 }
 
 // Stats returns the engine's counters.
-func (e *Engine) Stats() EngineStats {
-	st := EngineStats{Loaded: e.count.Load(), Loads: e.loads.Load(), Reloads: e.reloads.Load(), Deltas: e.deltas.Load(),
+func (e *Engine) Stats() Stats {
+	st := Stats{Loaded: e.count.Load(), Loads: e.loads.Load(), Reloads: e.reloads.Load(), Deltas: e.deltas.Load(),
 		LoadErrors: e.loadErrors.Load(), Evictions: e.evictions.Load(),
 		Checks: make(map[rolegate.Permission]int64, len(decisionValues)), CheckErrors: e.checkErrors.Load(),
 		DecisionCapacity: e.tableUsed.Load(), Unknown: int64(e.unknown.len())}

@@ -1,9 +1,10 @@
-package policy
+package engine
 
 import (
-	"github.com/rolegate/rolegate"
 	"slices"
 	"strings"
+
+	"github.com/rolegate/rolegate"
 )
 
 // grantIndex answers "which subjects name this object type" and "who holds

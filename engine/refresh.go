@@ -1,9 +1,10 @@
-package policy
+package engine
 
 import (
 	"context"
-	"github.com/rolegate/rolegate"
 	"time"
+
+	"github.com/rolegate/rolegate"
 )
 
 // Apply brings the entity's policy held in memory from revision rev-1 to rev by

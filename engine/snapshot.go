@@ -1,10 +1,11 @@
-package policy
+package engine
 
 import (
 	"fmt"
-	"github.com/rolegate/rolegate"
 	"sync/atomic"
 	"time"
+
+	"github.com/rolegate/rolegate"
 )
 
 // snapshot is one entity's policy at one revision: immutable once built. A
@@ -13,7 +14,7 @@ import (
 type snapshot struct {
 	entityID string
 	revision int64
-	created  time.Time // when the entity was created (EntityPolicy.Created)
+	created  time.Time // when the entity was created (Policy.Created)
 	exists   bool
 	// units holds each subject's p rules (r:<role>, u:<user>) in its own
 	// small unit, indexed by object type. A check gathers only the units of
@@ -55,7 +56,7 @@ func newUnit(rules []rolegate.Rule) *unit {
 
 // build makes a snapshot from an entity's rules, in one pass over them: the
 // p rules grouped into one unit per subject, the g rules into the user index.
-func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
+func (e *Engine) build(entityID string, pol Policy) (*snapshot, error) {
 	s := &snapshot{entityID: entityID, revision: pol.Revision, created: pol.Created}
 	rights := map[string][]rolegate.Rule{}
 	ng := 0

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -63,7 +64,7 @@ func FuzzRoleBody(f *testing.F) {
 					}
 				}
 			}
-			rules := policy.Compile(rolegate.Role{ID: "r", EntityID: "e", Status: rolegate.StatusActive, Permissions: p})
+			rules := engine.Compile(rolegate.Role{ID: "r", EntityID: "e", Status: rolegate.StatusActive, Permissions: p})
 			if len(rules) != want {
 				t.Fatalf("%d rules for %d rights", len(rules), want)
 			}

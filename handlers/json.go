@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -224,7 +225,7 @@ type matchJSON struct {
 	Permission string  `json:"permission"`
 }
 
-func checkOf(d policy.Decision, explain bool) checkResponse {
+func checkOf(d engine.Decision, explain bool) checkResponse {
 	out := checkResponse{Allowed: d.Allowed, Permission: string(d.Permission), Revision: d.Revision}
 	if d.ValidUntil > 0 {
 		v := time.UnixMilli(d.ValidUntil).UTC().Format("2006-01-02T15:04:05.000Z")
@@ -236,7 +237,7 @@ func checkOf(d policy.Decision, explain bool) checkResponse {
 			out.Matched = append(out.Matched, matchJSON{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Permission: string(m.Permission)})
 		}
 		for _, l := range []struct {
-			from []policy.Match
+			from []engine.Match
 			to   *[]matchJSON
 		}{{d.DeniedBy, &out.DeniedBy}, {d.GrantableBy, &out.GrantableBy}} {
 			if l.from == nil {

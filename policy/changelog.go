@@ -3,6 +3,8 @@ package policy
 import (
 	"context"
 	"time"
+
+	"github.com/rolegate/rolegate/engine"
 )
 
 // The change log: every write through the Service appends, in its own
@@ -57,7 +59,7 @@ type ChangeLog interface {
 
 // logChange appends a write's delta and the items it touched to the change
 // log, inside its transaction.
-func logChange(tx Tx, entityID string, rev int64, now time.Time, d Delta, t *touched) error {
+func logChange(tx Tx, entityID string, rev int64, now time.Time, d engine.Delta, t *touched) error {
 	items, err := encodeItems(t.items, t.all)
 	if err != nil {
 		return err
@@ -73,35 +75,4 @@ func logChange(tx Tx, entityID string, rev int64, now time.Time, d Delta, t *tou
 		}
 	}
 	return tx.AppendPolicyChange(c, ChangeLogKeep)
-}
-
-// catchUpFromLog brings a held snapshot s to the store's current revision by
-// applying the logged deltas after it. It returns nil (and no error) when the
-// log cannot do it: the caller reloads in full.
-func (e *Engine) catchUpFromLog(ctx context.Context, s *snapshot) (*snapshot, error) {
-	log, ok := e.loader.(ChangeLog)
-	if !ok || s == nil || !s.exists {
-		return nil, nil
-	}
-	rev, created, changes, err := log.PolicyChanges(ctx, s.entityID, s.revision, ChangeLogKeep)
-	if err != nil || !created.Equal(s.created) || rev < s.revision {
-		return nil, nil // unknown now, or another entity of the same id: reload
-	}
-	next := s
-	for _, c := range changes {
-		if c.Revision != next.revision+1 || c.Kind != ChangeDelta {
-			return nil, nil
-		}
-		d, err := DecodeDelta(c.Payload)
-		if err != nil || d.Full {
-			return nil, nil
-		}
-		if next, err = next.apply(c.Revision, d); err != nil {
-			return nil, nil
-		}
-	}
-	if next.revision != rev {
-		return nil, nil
-	}
-	return next, nil
 }

@@ -13,8 +13,9 @@ import (
 
 	"github.com/google/uuid"
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/rolegate/rolegate"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/rolegate/rolegate"
 )
 
 // Client is an API client: a service that gets tokens with its id and

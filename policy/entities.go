@@ -6,7 +6,9 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // RoleTemplate is a system role every new entity gets.
@@ -112,7 +114,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (rolegate.En
 			if err := tx.InsertRole(&r); err != nil {
 				return err
 			}
-			if err := tx.AddRules(Compile(r)); err != nil {
+			if err := tx.AddRules(engine.Compile(r)); err != nil {
 				return err
 			}
 		}

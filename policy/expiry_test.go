@@ -9,6 +9,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -29,7 +30,7 @@ func clockedService(t *testing.T, c *clock) (*policy.Service, *adapters.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, Now: c.now})
+	engine, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,16 +74,16 @@ func TestExpiringAssignment(t *testing.T) {
 	if _, _, err := svc.AssignRoleUntil(ctx, "acme", "bob", role.ID, "team:1", &scopedExp); err != nil {
 		t.Fatal(err)
 	}
-	allowed := func(e *policy.Engine, user, scope string) bool {
+	allowed := func(e *engine.Engine, user, scope string) bool {
 		t.Helper()
-		d, err := e.Check(ctx, policy.CheckRequest{EntityID: "acme", UserID: user, ObjectType: "payable", Action: "approve", Scope: scope})
+		d, err := e.Check(ctx, engine.Request{EntityID: "acme", UserID: user, ObjectType: "payable", Action: "approve", Scope: scope})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return d.Allowed
 	}
-	fresh := func() *policy.Engine {
-		e, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, Now: c.now})
+	fresh := func() *engine.Engine {
+		e, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store, Now: c.now})
 		if err != nil {
 			t.Fatal(err)
 		}

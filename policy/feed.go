@@ -2,9 +2,10 @@ package policy
 
 import (
 	"context"
-	"github.com/rolegate/rolegate"
 	"sync"
 	"time"
+
+	"github.com/rolegate/rolegate"
 )
 
 // The changes feed: what changed in an entity after a revision, read from the

@@ -14,10 +14,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/rolegate/rolegate"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rolegate/rolegate"
 )
 
 // The keys Rolegate signs its tokens with are kept in the store, in one

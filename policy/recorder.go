@@ -1,8 +1,10 @@
 package policy
 
 import (
-	"github.com/rolegate/rolegate"
 	"time"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // recorder is the Tx a write's callback gets: it forwards every call to the
@@ -15,7 +17,7 @@ import (
 type recorder struct {
 	tx       Tx
 	entityID string // the entity the write is to
-	delta    Delta
+	delta    engine.Delta
 	// touched lists the roles, users and assignments the write stored or
 	// removed: the items of its revision in the changes feed (feeditems.go).
 	touched touched
@@ -25,7 +27,7 @@ func (r *recorder) InsertRole(role *rolegate.Role) error {
 	if err := r.tx.InsertRole(role); err != nil {
 		return err
 	}
-	r.delta.role(role)
+	r.delta.RecordRole(role)
 	r.touched.role(role)
 	return nil
 }
@@ -34,7 +36,7 @@ func (r *recorder) UpdateRole(role *rolegate.Role) error {
 	if err := r.tx.UpdateRole(role); err != nil {
 		return err
 	}
-	r.delta.role(role)
+	r.delta.RecordRole(role)
 	r.touched.role(role)
 	return nil
 }
@@ -43,7 +45,7 @@ func (r *recorder) AddRules(rules []rolegate.Rule) error {
 	if err := r.tx.AddRules(rules); err != nil {
 		return err
 	}
-	r.delta.rules(OpAdd, "", rules)
+	r.delta.Record(engine.OpAdd, "", rules)
 	return nil
 }
 
@@ -51,7 +53,7 @@ func (r *recorder) RemoveRules(rules []rolegate.Rule) error {
 	if err := r.tx.RemoveRules(rules); err != nil {
 		return err
 	}
-	r.delta.rules(OpRemove, "", rules)
+	r.delta.Record(engine.OpRemove, "", rules)
 	return nil
 }
 
@@ -62,7 +64,7 @@ func (r *recorder) ReplaceSubjectRules(entityID, subject string, rules []rolegat
 	if entityID != r.entityID {
 		r.delta.Full = true
 	}
-	r.delta.rules(OpReplace, subject, rules)
+	r.delta.Record(engine.OpReplace, subject, rules)
 	return nil
 }
 

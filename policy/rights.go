@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+
 	"github.com/rolegate/rolegate"
 )
 

@@ -2,8 +2,10 @@ package policy
 
 import (
 	"context"
-	"github.com/rolegate/rolegate"
 	"time"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // Store is the persistence the Service needs. Adapters implement it; every
@@ -22,19 +24,9 @@ type Store interface {
 	// LoadPolicy reads what one entity's enforcer is built from: the entity's
 	// revision, its rules and role names, in one snapshot (the rules are
 	// exactly those of the revision). ErrNotFound for an unknown entity.
-	LoadPolicy(ctx context.Context, entityID string) (EntityPolicy, error)
+	LoadPolicy(ctx context.Context, entityID string) (engine.Policy, error)
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
-}
-
-// EntityPolicy is one entity's compiled policy as stored.
-type EntityPolicy struct {
-	Revision int64
-	// Created is when the entity was created: an entity deleted and created
-	// again under the same id is another one.
-	Created   time.Time
-	Rules     []rolegate.Rule
-	RoleNames map[string]string // role id -> name, active roles only
 }
 
 // Tx is one transaction's view of the store. Methods return ErrNotFound

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/rolegate/rolegate/engine"
 )
 
 // Keeping instances in step. Every committed write takes its entity to a new
@@ -44,7 +46,7 @@ type Notifier interface {
 
 // SyncConfig configures a Syncer.
 type SyncConfig struct {
-	Engine *Engine
+	Engine *engine.Engine
 	Store  Store
 	// Notifier, when set, carries changes between instances; without one
 	// only the sweep keeps instances in step.
@@ -91,7 +93,7 @@ type LagHistogram struct {
 // instances: it publishes this instance's changes, reloads on changes heard,
 // and sweeps. Run runs it.
 type Syncer struct {
-	engine   *Engine
+	engine   *engine.Engine
 	store    Store
 	notifier Notifier
 	interval time.Duration

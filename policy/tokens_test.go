@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -171,7 +172,7 @@ func TestKnownClientTokenReadsNoStore(t *testing.T) {
 	_, store := testkit.Service(t, "acme")
 	views := &atomic.Int64{}
 	cs := countingStore{store, views, &atomic.Bool{}}
-	eng, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
+	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 package policy
 
-import "github.com/rolegate/rolegate"
+import (
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
+)
 
 // A compatible API names concrete object types and actions only: Monite's
 // document enumerates them, Dintero's scope strings are <action>:<resource>,
@@ -61,7 +64,7 @@ func (v *View) Visible(p rolegate.Permissions) rolegate.Permissions {
 			val[k] = perm
 			return
 		}
-		if rank(perm) > rank(cur) {
+		if engine.Rank(perm) > engine.Rank(cur) {
 			val[k] = perm
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -23,7 +24,7 @@ func openService(t *testing.T, url string) (*adapters.Store, *policy.Service) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
+	engine, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +47,8 @@ func TestDoctorCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	missing := policy.Compile(role)[0]
-	orphan := rolegate.Rule{PType: "g", Values: []string{"u:mallory", policy.RoleSubject(role.ID), "acme"}}
+	missing := engine.Compile(role)[0]
+	orphan := rolegate.Rule{PType: "g", Values: []string{"u:mallory", engine.RoleSubject(role.ID), "acme"}}
 	err = store.Update(ctx, func(tx policy.Tx) error {
 		if err := tx.RemoveRules([]rolegate.Rule{missing}); err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/handlers/grpcapi"
 	"github.com/rolegate/rolegate/policy"
@@ -36,7 +37,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	}
 	defer store.Close()
 
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, MaxEntities: cfg.MaxEntities})
+	engine, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store, MaxEntities: cfg.MaxEntities})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -23,7 +24,7 @@ func Service(t testing.TB, entities ...string) (*policy.Service, *adapters.Store
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
+	engine, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
 	if err != nil {
 		t.Fatal(err)
 	}
