@@ -7,13 +7,11 @@ import (
 	"github.com/rolegate/rolegate"
 )
 
-// Delta is what one committed write changed in an entity's policy, in the
-// order the write made the changes: rules added and removed, subjects whose p
-// rules were replaced, roles whose name or status changed. The Service
-// records it from the very calls that write the rules (see recorder), so it
-// cannot drift from what the store holds; the engine applies it to the
-// snapshot it holds (Engine.Apply), and the change log carries it to the other
-// instances.
+// Delta is what one committed write changed in an entity's policy, in order:
+// rules added or removed, subjects whose p rules were replaced, roles renamed
+// or (de)activated. The service records it from the calls that write the
+// rules, so it cannot drift from the store; Engine.Apply applies it, and the
+// change log carries it to other instances.
 type Delta struct {
 	// Full says the change cannot be applied as a delta (the entity was
 	// deleted, or a rule of another entity was written): reload in full.

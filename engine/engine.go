@@ -37,11 +37,10 @@ type Config struct {
 	// MaxEntities bounds how many entities are held in memory; the least
 	// recently used go first and reload on demand. 0 means 100,000.
 	MaxEntities int
-	// MaxDecisions bounds the decisions cached over all entities. Each
-	// entity's cache starts at 256 decisions and doubles (up to 65,536) when
-	// its questions keep overwriting each other, while the budget allows;
-	// every entity keeps at least its first 256. One decision takes 16 bytes.
-	// 0 means 4,000,000 (about 64 MiB); negative disables the cache.
+	// MaxDecisions bounds the decisions cached over all entities (16 bytes
+	// each). An entity's cache holds 256, doubling up to 65,536 while its
+	// answers overwrite each other and the budget allows. 0 means 4,000,000
+	// (about 64 MiB); negative disables the cache.
 	MaxDecisions int
 	// LoadTimeout bounds loading one entity. 0 means 10 s.
 	LoadTimeout time.Duration
@@ -88,12 +87,8 @@ type counter struct {
 	_ [56]byte
 }
 
-// Engine answers checks with Casbin over an entity's rules, loaded on first
-// use and held per entity as a snapshot of units (one per role and per user
-// with own rights) and a user -> roles index. A check asks Casbin over the
-// units of the subjects the user holds only. A snapshot is never mutated: a
-// change (a reload, or a delta applied) installs a new one sharing what it
-// did not touch, so checks run without locks against an immutable snapshot.
+// Engine holds each entity's policy as an immutable snapshot (see the package
+// comment): a change installs a new one, so checks take no locks.
 type Engine struct {
 	modelText    string
 	loader       Loader

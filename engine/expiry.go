@@ -12,12 +12,9 @@ import (
 //
 //	g, u:<user_id>, r:<role_id>, <entity>, <expires_at_ms>
 //
-// The engine keeps the expiries of a snapshot's links (snapshot.expiry) and
-// compares them with its clock on every check: from that instant on, on every
-// instance, the assignment no longer counts, without waiting for the sweep
-// that later removes it from the store (Service.SweepExpired). A decision
-// cached for a user with expiring assignments is keyed by the earliest of
-// them still running, so no cached answer outlives it.
+// Every check compares them with the engine's clock: from that instant on, on
+// every instance, the assignment no longer counts, before the sweep removes
+// it. A cached decision is keyed by the earliest expiry it depends on.
 
 // validLink reports whether a g rule is well formed: three values, or four
 // with an expiry.

@@ -16,11 +16,8 @@ type snapshot struct {
 	revision int64
 	created  time.Time // when the entity was created (Policy.Created)
 	exists   bool
-	// units holds each subject's p rules (r:<role>, u:<user>) in its own
-	// small unit, indexed by object type. A check gathers only the units of
-	// the subjects the user holds, for the object type asked and wildcards,
-	// and lets Casbin decide over those rules: it costs what the user holds,
-	// not what the entity holds.
+	// units holds each subject's p rules (r:<role>, u:<user>) by object
+	// type: a check costs what the user holds, not what the entity holds.
 	units *pmap[*unit]
 	// links are the entity's g rules: u:<user> or s:<scope>|<user> -> the
 	// role subjects it holds.
@@ -35,7 +32,7 @@ type snapshot struct {
 	released  atomic.Bool // its table was given back to the budget
 	engine    *Engine
 	// grantIdx indexes who names an object type and who holds a role
-	// (grants.go): built on first use, carried over by deltas.
+	// (grantindex.go): built on first use, carried over by deltas.
 	grantIdx atomic.Pointer[grantIndex]
 }
 
