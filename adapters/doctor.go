@@ -4,7 +4,7 @@ import (
 	gormadapter "github.com/casbin/gorm-adapter/v3"
 
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // The queries of the consistency check (policy.Doctor): one entity's rules
@@ -31,7 +31,7 @@ func (t *tx) EntityRules(entityID string) ([]rolegate.Rule, error) {
 	for _, r := range append(ps, gs...) {
 		out = append(out, ruleOf(r))
 	}
-	policy.SortRules(out)
+	engine.SortRules(out)
 	return out, nil
 }
 

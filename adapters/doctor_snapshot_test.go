@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -44,7 +45,7 @@ func (tx interleavedTx) ListUsers(entityID string, f policy.UserFilter, p policy
 		if err := w.InsertRole(&r); err != nil {
 			return err
 		}
-		if err := w.AddRules(policy.Compile(r)); err != nil {
+		if err := w.AddRules(engine.Compile(r)); err != nil {
 			return err
 		}
 		return w.RecountEntity(entityID)

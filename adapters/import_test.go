@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -18,7 +19,7 @@ func TestImportUsers(t *testing.T) {
 	onEveryDatabase(t, "import test", func(t *testing.T, open func(t *testing.T) *Store) {
 		ctx := policy.Internal(context.Background())
 		s := open(t)
-		engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: s})
+		engine, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: s})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -102,11 +103,11 @@ func coldLoadLarge(b *testing.B, store *Store, users int) {
 			if err := tx.InsertRole(&role); err != nil {
 				return err
 			}
-			rules = append(rules, policy.Compile(role)...)
+			rules = append(rules, engine.Compile(role)...)
 		}
 		for u := 0; u < users; u++ {
 			for _, r := range []int{u % roles, (u*7 + 1) % roles} {
-				rules = append(rules, policy.CompileAssignment(rolegate.Assignment{EntityID: ent, UserID: fmt.Sprintf("user-%d", u), RoleID: fmt.Sprintf("role-%d", r)}))
+				rules = append(rules, engine.CompileAssignment(rolegate.Assignment{EntityID: ent, UserID: fmt.Sprintf("user-%d", u), RoleID: fmt.Sprintf("role-%d", r)}))
 			}
 		}
 		return tx.AddRules(rules)
@@ -116,12 +117,12 @@ func coldLoadLarge(b *testing.B, store *Store, users int) {
 	}
 	var heap uint64
 	var rules int
-	var e *policy.Engine
+	var e *engine.Engine
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		e = nil
-		e, err = policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
+		e, err = engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -129,14 +130,14 @@ func coldLoadLarge(b *testing.B, store *Store, users int) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		b.StartTimer()
-		if _, err := e.Check(ctx, policy.CheckRequest{EntityID: ent, UserID: "user-3", ObjectType: objects[3], Action: "read"}); err != nil { // loads the entity
+		if _, err := e.Check(ctx, engine.Request{EntityID: ent, UserID: "user-3", ObjectType: objects[3], Action: "read"}); err != nil { // loads the entity
 			b.Fatal(err)
 		}
 		b.StopTimer()
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		heap = max(heap, after.HeapAlloc-min(after.HeapAlloc, before.HeapAlloc))
-		d, err := e.Check(ctx, policy.CheckRequest{EntityID: ent, UserID: "user-3", ObjectType: objects[3], Action: "read", Explain: true})
+		d, err := e.Check(ctx, engine.Request{EntityID: ent, UserID: "user-3", ObjectType: objects[3], Action: "read", Explain: true})
 		if err != nil || !d.Allowed {
 			b.Fatalf("check after the load: %+v %v", d, err)
 		}

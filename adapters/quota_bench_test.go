@@ -9,6 +9,7 @@ import (
 	gormadapter "github.com/casbin/gorm-adapter/v3"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -31,7 +32,7 @@ func BenchmarkQuotaCounts(b *testing.B) {
 		}
 		rules := make([]rolegate.Rule, 0, users)
 		for i := 0; i < users; i++ {
-			rules = append(rules, policy.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: fmt.Sprintf("u%d", i), RoleID: "member"}))
+			rules = append(rules, engine.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: fmt.Sprintf("u%d", i), RoleID: "member"}))
 		}
 		return tx.AddRules(rules)
 	})

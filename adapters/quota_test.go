@@ -8,6 +8,7 @@ import (
 	gormadapter "github.com/casbin/gorm-adapter/v3"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -24,8 +25,8 @@ func TestEntityCounters(t *testing.T) {
 		r1.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc",
 			Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed), ap("delete", rolegate.Denied)}}}}
 		u := rolegate.User{ID: "ada", EntityID: "e", CreatedAt: now, UpdatedAt: now}
-		g := policy.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r1.ID})
-		gs := policy.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r2.ID, Scope: "team:1"})
+		g := engine.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r1.ID})
+		gs := engine.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r2.ID, Scope: "team:1"})
 		steps := []struct {
 			name string
 			fn   func(tx policy.Tx) error
@@ -36,7 +37,7 @@ func TestEntityCounters(t *testing.T) {
 						return err
 					}
 				}
-				return tx.AddRules(append(policy.Compile(r1), policy.CompileRights("r:x", "other", r1.Permissions)...))
+				return tx.AddRules(append(engine.Compile(r1), engine.CompileRights("r:x", "other", r1.Permissions)...))
 			}},
 			{"user and assignments", func(tx policy.Tx) error {
 				if err := tx.InsertUser(&u); err != nil {
@@ -45,7 +46,7 @@ func TestEntityCounters(t *testing.T) {
 				return tx.AddRules([]rolegate.Rule{g, gs})
 			}},
 			{"replace a subject's rules", func(tx policy.Tx) error {
-				return tx.ReplaceSubjectRules("e", policy.RoleSubject(r1.ID), policy.Compile(r1)[:1])
+				return tx.ReplaceSubjectRules("e", engine.RoleSubject(r1.ID), engine.Compile(r1)[:1])
 			}},
 			{"remove rules, one of them absent", func(tx policy.Tx) error {
 				return tx.RemoveRules([]rolegate.Rule{gs, gs})

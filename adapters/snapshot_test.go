@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -80,7 +81,7 @@ func TestLoadPolicyOneSnapshot(t *testing.T) {
 				if err := tx.InsertRole(&r); err != nil {
 					return err
 				}
-				return tx.AddRules(policy.CompileRights(policy.RoleSubject(r.ID), "e", rolegate.Permissions{Objects: []rolegate.ObjectPermissions{
+				return tx.AddRules(engine.CompileRights(engine.RoleSubject(r.ID), "e", rolegate.Permissions{Objects: []rolegate.ObjectPermissions{
 					{ObjectType: fmt.Sprintf("o%d", rev), Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}))
 			})
 		}
@@ -100,7 +101,7 @@ func TestLoadPolicyOneSnapshot(t *testing.T) {
 
 // atRevision says how a loaded policy differs from the entity at its
 // revision n: roles r2..rn, each with its rule "read o<k>".
-func atRevision(pol policy.EntityPolicy) error {
+func atRevision(pol engine.Policy) error {
 	n := pol.Revision
 	if int64(len(pol.Rules)) != n-1 || int64(len(pol.RoleNames)) != n-1 {
 		return fmt.Errorf("revision %d loaded with %d rules and %d roles, want %d of each", n, len(pol.Rules), len(pol.RoleNames), n-1)

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -44,8 +45,8 @@ func (s *Store) Snapshot(ctx context.Context, fn func(tx policy.Tx) error) error
 
 // LoadPolicy reads one entity's revision, rules and active role names, in one
 // snapshot: the rules are exactly those of the revision.
-func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityPolicy, error) {
-	var out policy.EntityPolicy
+func (s *Store) LoadPolicy(ctx context.Context, entityID string) (engine.Policy, error) {
+	var out engine.Policy
 	err := s.Snapshot(ctx, func(ptx policy.Tx) error {
 		t := ptx.(*tx)
 		var e entityRow

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 	"github.com/rolegate/rolegate/policy/storetest"
 )
@@ -191,7 +192,7 @@ func testLoadPolicyNULLColumn(t *testing.T, s *Store) {
 		return err
 	})
 	got := append([]rolegate.Rule(nil), pol.Rules...)
-	policy.SortRules(got)
+	engine.SortRules(got)
 	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) != 3 {
 		t.Fatalf("a NULL column: LoadPolicy read\n%v\nstored\n%v", got, want)
 	}
@@ -217,7 +218,7 @@ func testDeleteEntityRows(t *testing.T, s *Store) {
 			if err := tx.PutAssignment(&a); err != nil {
 				return err
 			}
-			return tx.AddRules(append(policy.Compile(r), policy.CompileAssignment(a)))
+			return tx.AddRules(append(engine.Compile(r), engine.CompileAssignment(a)))
 		})
 	}
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteEntity("e") })

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+
 	"github.com/rolegate/rolegate"
 )
 

@@ -10,6 +10,7 @@ import (
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/changes"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -57,7 +58,7 @@ func newInstance(t *testing.T, path string, b *bus, sweep time.Duration) *instan
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, StaleWait: 300 * time.Millisecond})
+	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store, StaleWait: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/auth"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -172,7 +173,7 @@ func TestKnownClientTokenReadsNoStore(t *testing.T) {
 	_, store := testkit.Service(t, "acme")
 	views := &atomic.Int64{}
 	cs := countingStore{store, views, &atomic.Bool{}}
-	eng, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
+	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
 	if err != nil {
 		t.Fatal(err)
 	}

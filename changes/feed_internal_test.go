@@ -3,12 +3,13 @@ package changes
 import (
 	"context"
 	"fmt"
-	"github.com/rolegate/rolegate"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate"
 )
 
 // fakeLog is a change log in memory: the entity's revision, incarnation and

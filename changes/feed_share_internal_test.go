@@ -2,9 +2,10 @@ package changes
 
 import (
 	"context"
-	"github.com/rolegate/rolegate"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate"
 )
 
 // TestFeedWaitersPerCaller: one caller may hold at most its share of an

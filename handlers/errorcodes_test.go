@@ -124,7 +124,7 @@ func usedErrorCodes(t *testing.T, dirs ...string) map[string][]string {
 // ErrorCodes (or, for the token endpoints, OAuthErrorCodes), once, and every
 // listed code is still used.
 func TestErrorCodesAreListed(t *testing.T) {
-	used := usedErrorCodes(t, ".", "..", "../policy", "../auth", "../changes", "../adapters", "../cmd/rolegate")
+	used := usedErrorCodes(t, ".", "..", "../policy", "../engine", "../auth", "../changes", "../adapters", "../internal/app", "../cmd/rolegate")
 	listed := map[string]bool{}
 	for _, list := range [][]ErrorCode{ErrorCodes, OAuthErrorCodes} {
 		seen := map[string]bool{}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -33,7 +34,7 @@ type holderJSON struct {
 	Via        []viaJSON `json:"via"`
 }
 
-func viaOf(ms []policy.Match) []viaJSON {
+func viaOf(ms []engine.Match) []viaJSON {
 	out := make([]viaJSON, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, viaJSON{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Direct: m.RoleID == ""})
@@ -51,7 +52,7 @@ func (a *api) whoCan(c *gin.Context) {
 		return
 	}
 	rows, next, _, err := keyset("who_can", entity, q, tok, policy.Page{Limit: limit, Sort: "id"},
-		func(p policy.Page) ([]policy.Holder, error) {
+		func(p policy.Page) ([]engine.Holder, error) {
 			if p.Desc {
 				return nil, invalidToken() // forward only
 			}
@@ -60,7 +61,7 @@ func (a *api) whoCan(c *gin.Context) {
 				after = p.After.ID
 			}
 			return a.svc.WhoCan(c.Request.Context(), entity, q.Get("object_type"), q.Get("action"), q.Get("scope"), after, p.Limit)
-		}, func(h policy.Holder) policy.Cursor { return policy.Cursor{Value: h.UserID, ID: h.UserID} })
+		}, func(h engine.Holder) policy.Cursor { return policy.Cursor{Value: h.UserID, ID: h.UserID} })
 	if err != nil {
 		writeError(c, err)
 		return
@@ -91,7 +92,7 @@ type dryRunJSON struct {
 	Lost   []rightJSON `json:"lost"`
 }
 
-func rightsOf(rs []policy.Right) []rightJSON {
+func rightsOf(rs []engine.Right) []rightJSON {
 	out := make([]rightJSON, 0, len(rs))
 	for _, r := range rs {
 		out = append(out, rightJSON{UserID: r.UserID, Scope: nullable(r.Scope), ObjectType: r.ObjectType, Action: r.Action, Permission: string(r.Permission)})
@@ -209,7 +210,7 @@ func (a *api) accessReport(c *gin.Context) {
 		_, err = fmt.Fprintf(w, `{"entity_id":%s,"revision":%d,"data":[`, ent, rev)
 		return err
 	}
-	emit := func(r policy.ReportRight) error {
+	emit := func(r engine.ReportRight) error {
 		rows++
 		if csvOut {
 			ids, names := make([]string, 0, len(r.Via)), make([]string, 0, len(r.Via))

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -65,7 +66,7 @@ func (v *facadeView) Visible(p rolegate.Permissions) rolegate.Permissions {
 			val[k] = perm
 			return
 		}
-		if rank(perm) > rank(cur) {
+		if engine.Rank(perm) > engine.Rank(cur) {
 			val[k] = perm
 		}
 	}

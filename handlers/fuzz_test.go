@@ -5,6 +5,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	wire "github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -64,7 +65,7 @@ func FuzzRoleBody(f *testing.F) {
 					}
 				}
 			}
-			rules := policy.Compile(rolegate.Role{ID: "r", EntityID: "e", Status: rolegate.StatusActive, Permissions: p})
+			rules := engine.Compile(rolegate.Role{ID: "r", EntityID: "e", Status: rolegate.StatusActive, Permissions: p})
 			if len(rules) != want {
 				t.Fatalf("%d rules for %d rights", len(rules), want)
 			}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	wire "github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -92,7 +93,7 @@ func checkInput(r wire.CheckRequest) policy.CheckRequest {
 		Action: r.Action, OwnerID: r.OwnerID, Scope: r.Scope, Explain: r.Explain, MinRevision: r.MinRevision}
 }
 
-func checkOf(d policy.Decision, explain bool) wire.Decision {
+func checkOf(d engine.Decision, explain bool) wire.Decision {
 	out := wire.Decision{Allowed: d.Allowed, Permission: string(d.Permission), Revision: d.Revision}
 	if d.ValidUntil > 0 {
 		v := time.UnixMilli(d.ValidUntil).UTC()
@@ -104,7 +105,7 @@ func checkOf(d policy.Decision, explain bool) wire.Decision {
 			out.Matched = append(out.Matched, wire.Match{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Permission: string(m.Permission)})
 		}
 		for _, l := range []struct {
-			from []policy.Match
+			from []engine.Match
 			to   *[]wire.Match
 		}{{d.DeniedBy, &out.DeniedBy}, {d.GrantableBy, &out.GrantableBy}} {
 			if l.from == nil {

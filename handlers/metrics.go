@@ -15,7 +15,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/changes"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // Operations: Prometheus metrics on /metrics (when Deps.Metrics is set) and
@@ -161,12 +161,12 @@ func errorCodeOf(c *gin.Context) string {
 // engineCollector reads the engine's counters at each scrape, so that checks
 // pay only the engine's own atomic counts.
 type engineCollector struct {
-	engine                                                    *policy.Engine
+	engine                                                    *engine.Engine
 	checks, checkErrs, loaded, loads, reloads, loadErrs, evic *prometheus.Desc
 	deltas                                                    *prometheus.Desc
 }
 
-func newEngineCollector(e *policy.Engine) *engineCollector {
+func newEngineCollector(e *engine.Engine) *engineCollector {
 	return &engineCollector{engine: e,
 		checks: prometheus.NewDesc("rolegate_checks_total",
 			"Checks answered, by deciding value (allowed, allowed_for_own, denied, not_allowed); a batch counts each of its checks.",

@@ -3,8 +3,10 @@ package policy
 import (
 	"context"
 	"fmt"
-	"github.com/rolegate/rolegate"
 	"time"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // replaceRoles makes the user's roles inside scope ("" entity-wide) exactly
@@ -57,7 +59,7 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 			if err := tx.DeleteAssignment(a); err != nil {
 				return err
 			}
-			remove = append(remove, CompileAssignment(a))
+			remove = append(remove, engine.CompileAssignment(a))
 		}
 	}
 	for _, r := range want {
@@ -68,7 +70,7 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 		if err := tx.PutAssignment(&a); err != nil {
 			return err
 		}
-		add = append(add, CompileAssignment(a))
+		add = append(add, engine.CompileAssignment(a))
 	}
 	if err := tx.RemoveRules(remove); err != nil {
 		return err
@@ -174,7 +176,7 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 			if err := tx.DeleteAssignment(have[0]); err != nil {
 				return err
 			}
-			if err := tx.RemoveRules([]rolegate.Rule{CompileAssignment(have[0])}); err != nil {
+			if err := tx.RemoveRules([]rolegate.Rule{engine.CompileAssignment(have[0])}); err != nil {
 				return err
 			}
 			have = nil
@@ -197,10 +199,10 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 			if err := tx.PutAssignment(&a); err != nil {
 				return err
 			}
-			if err := tx.RemoveRules([]rolegate.Rule{CompileAssignment(old)}); err != nil {
+			if err := tx.RemoveRules([]rolegate.Rule{engine.CompileAssignment(old)}); err != nil {
 				return err
 			}
-			if err := tx.AddRules([]rolegate.Rule{CompileAssignment(a)}); err != nil {
+			if err := tx.AddRules([]rolegate.Rule{engine.CompileAssignment(a)}); err != nil {
 				return err
 			}
 			return s.audit(ctx, tx, now, entityID, AuditAssignmentUpdate, AuditObjectAssignment, userID, assignmentDocOf(old), assignmentDocOf(a))
@@ -209,7 +211,7 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 		if err := tx.PutAssignment(&a); err != nil {
 			return err
 		}
-		if err := tx.AddRules([]rolegate.Rule{CompileAssignment(a)}); err != nil {
+		if err := tx.AddRules([]rolegate.Rule{engine.CompileAssignment(a)}); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, now, entityID, AuditAssignmentCreate, AuditObjectAssignment, userID, nil, assignmentDocOf(a))
@@ -260,7 +262,7 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 			}
 			return err
 		}
-		if err := tx.RemoveRules([]rolegate.Rule{CompileAssignment(a)}); err != nil {
+		if err := tx.RemoveRules([]rolegate.Rule{engine.CompileAssignment(a)}); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, now, entityID, AuditAssignmentDelete, AuditObjectAssignment, userID, assignmentDocOf(a), nil)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/api"
 )

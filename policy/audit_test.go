@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -268,7 +269,7 @@ func TestAuditSameTransaction(t *testing.T) {
 	if _, _, err := svc.CreateUser(ctx, "e", policy.UserInput{ID: "u"}); err != nil {
 		t.Fatal(err)
 	}
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
+	engine, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,9 @@ package policy
 
 import (
 	"context"
+
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // Rolegate guards its own API with its own engine. Every Service method
@@ -55,7 +57,7 @@ func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, ac
 	if a.UserID == "" {
 		return nil
 	}
-	d, err := s.engine.Check(ctx, CheckRequest{EntityID: entityID, UserID: a.UserID, ObjectType: objectType, Action: action})
+	d, err := s.engine.Check(ctx, engine.Request{EntityID: entityID, UserID: a.UserID, ObjectType: objectType, Action: action})
 	if err != nil {
 		return unavailable(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/changes"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // The service's side of package changes: the feed behind the service's
@@ -37,7 +38,7 @@ func (s *Service) ChangeWaiters() int { return s.feed.Waiters() }
 
 // logChange appends a write's delta and the items it touched to the change
 // log, inside its transaction.
-func logChange(tx Tx, entityID string, rev int64, now time.Time, d Delta, t *changes.Touched) error {
+func logChange(tx Tx, entityID string, rev int64, now time.Time, d engine.Delta, t *changes.Touched) error {
 	var payload []byte // nil: readers reload
 	if !d.Full {
 		b, err := d.Encode()

@@ -3,9 +3,11 @@ package policy
 import (
 	"context"
 	"fmt"
-	"github.com/rolegate/rolegate"
 	"slices"
 	"strings"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // CheckRequest is one question: may UserID do Action on ObjectType in
@@ -29,31 +31,10 @@ type CheckRequest struct {
 	noGrantable bool
 }
 
-// Decision is the answer to a check. Permission is the deciding value:
-// denied when a deny matched, allowed or allowed_for_own when allowed,
-// not_allowed when nothing matched. Matched is set when explained.
-type Decision struct {
-	Allowed    bool
-	Permission rolegate.Permission
-	Revision   int64
-	Matched    []Match
-	// On an explained refusal (whocan.go): DeniedBy are the denying rights
-	// when denied; GrantableBy the roles whose assignment would allow it when
-	// not_allowed.
-	DeniedBy    []Match
-	GrantableBy []Match
-	// ValidUntil is the earliest expiry (Unix ms) of the user's assignments
-	// still ahead that the answer may depend on, 0 when none: a copy of the
-	// answer kept elsewhere (a client's cache) must not be used from then on.
-	ValidUntil int64
-}
-
-// Match is one right that matched a check: from a role, or held by the user
-// directly (RoleID empty).
-type Match struct {
-	RoleID     string
-	RoleName   string
-	Permission rolegate.Permission
+// question is the engine's form of a check.
+func (r CheckRequest) question() engine.Request {
+	return engine.Request{EntityID: r.EntityID, UserID: r.UserID, ObjectType: r.ObjectType, Action: r.Action, OwnerID: r.OwnerID,
+		Scope: r.Scope, Explain: r.Explain, MinRevision: r.MinRevision, NoGrantable: r.noGrantable}
 }
 
 // UserPermissions returns a user's effective rights (deny applied), entity-wide
@@ -125,20 +106,20 @@ func ValidateCheck(prefix string, req CheckRequest) error {
 }
 
 // Check answers one question. It never allows on error.
-func (s *Service) Check(ctx context.Context, req CheckRequest) (Decision, error) {
+func (s *Service) Check(ctx context.Context, req CheckRequest) (engine.Decision, error) {
 	if err := ValidateCheck("", req); err != nil {
-		return Decision{Permission: rolegate.NotAllowed}, err
+		return engine.Decision{Permission: rolegate.NotAllowed}, err
 	}
 	if err := s.authorizeCheck(ctx, req); err != nil {
-		return Decision{Permission: rolegate.NotAllowed}, err
+		return engine.Decision{Permission: rolegate.NotAllowed}, err
 	}
 	if err := s.reachable(ctx, "min_revision", req.EntityID, req.MinRevision); err != nil {
-		return Decision{Permission: rolegate.NotAllowed}, err
+		return engine.Decision{Permission: rolegate.NotAllowed}, err
 	}
 	names := s.explainable(ctx, &req)
-	d, err := s.engine.Check(ctx, req)
+	d, err := s.engine.Check(ctx, req.question())
 	if err != nil {
-		return Decision{Permission: rolegate.NotAllowed}, unavailable(err)
+		return engine.Decision{Permission: rolegate.NotAllowed}, unavailable(err)
 	}
 	if !names {
 		hideRoleNames(&d)
@@ -164,18 +145,18 @@ func (s *Service) explainable(ctx context.Context, req *CheckRequest) (names boo
 }
 
 // hideRoleNames leaves the roles of an explained answer as ids only.
-func hideRoleNames(d *Decision) {
-	for _, ms := range [][]Match{d.Matched, d.DeniedBy} {
+func hideRoleNames(d *engine.Decision) {
+	for _, ms := range [][]engine.Match{d.Matched, d.DeniedBy} {
 		for i := range ms {
 			ms[i].RoleName = ""
 		}
 		// Ordered by id, not by the names left out.
-		slices.SortStableFunc(ms, func(a, b Match) int { return strings.Compare(a.RoleID, b.RoleID) })
+		slices.SortStableFunc(ms, func(a, b engine.Match) int { return strings.Compare(a.RoleID, b.RoleID) })
 	}
 }
 
 // CheckBatch answers several questions, in order.
-func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]Decision, error) {
+func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]engine.Decision, error) {
 	if _, err := caller(ctx); err != nil {
 		return nil, err
 	}
@@ -193,10 +174,10 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]Decisi
 	if err := s.reachableAll(ctx, reqs); err != nil {
 		return nil, err
 	}
-	out := make([]Decision, len(reqs))
+	out := make([]engine.Decision, len(reqs))
 	for i, r := range reqs {
 		names := s.explainable(ctx, &r)
-		d, err := s.engine.Check(ctx, r)
+		d, err := s.engine.Check(ctx, r.question())
 		if err != nil {
 			return nil, unavailable(err)
 		}

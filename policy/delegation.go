@@ -2,9 +2,10 @@ package policy
 
 import (
 	"context"
-	"github.com/rolegate/rolegate"
 	"math"
 	"time"
+
+	"github.com/rolegate/rolegate"
 )
 
 // Nobody gives a right they do not hold. A write by a user of the entity is

@@ -1,6 +1,6 @@
-// Package policy is Rolegate's domain: entities, roles, users, assignments and
-// checks, the compiler that turns roles into Casbin rules, the engine that answers
-// checks, and the Service every caller goes through.
+// Package policy is Rolegate's service: entities, roles, users, assignments
+// and checks, the Service every caller goes through. Checks are answered by
+// package engine, which the Service tells of each committed write (a Delta).
 //
 // # The model
 //
@@ -17,29 +17,12 @@
 // A user holds roles through assignments, entity-wide or inside a sub-scope such
 // as "team:42"; a scoped assignment counts only in checks that carry that scope.
 //
-// # Compilation
+// # Writes and checks
 //
-// Compile turns a role into Casbin policy rules (see model.conf at the root):
-//
-//	p, r:<role_id>, <entity>, <object_type>, <action>, any|own, allow|deny
-//
-// and an assignment into a grouping rule:
-//
-//	g, u:<user_id>, r:<role_id>, <entity>                 entity-wide
-//	g, s:<scope>|<user_id>, r:<role_id>, <entity>         inside scope
-//
-// A user's own rights (granted without a role) compile like a role's, with the
-// subject u:<user_id>. The output is sorted, so equal roles give equal rules.
-// Rules are written in the same database transaction as the rows they come from;
-// the in-memory enforcers change only after that transaction commits.
-//
-// # Checks
-//
-// The Engine keeps each entity's Casbin enforcers (one per shard of about 64
-// rules, grouped by object type) and a bounded cache of their decisions,
-// loaded on first use from that entity's rules only and evicted when cold,
-// so a check costs what one entity's policy costs. A check never allows on
-// error.
+// Roles, users' own rights and assignments compile to Casbin rules
+// (engine.Compile), written in the same transaction as the rows they come
+// from; the engine's policy changes only after that transaction commits,
+// by the write's Delta. A check never allows on error.
 //
 // # Where each thing lives
 //
@@ -52,13 +35,13 @@
 //	roles.go          roles: create, read, list, update, delete, their users
 //	users.go          users: create, read, list, update, delete
 //	assignments.go    assigning roles to users (entity-wide, scoped, expiring)
-//	checks.go         CheckRequest, Decision; Service.Check, CheckBatch, UserPermissions
+//	checks.go         CheckRequest; Service.Check, CheckBatch, UserPermissions
 //	minrev.go         a check's min_revision
-//	whocan.go         who may do an action (Service and Engine)
+//	whocan.go         who may do an action
 //	report.go         the access report
 //	dryrun.go         dry runs: a write rolled back, the rights it would change
 //	delegation.go     nobody gives a right they do not hold (users as callers)
-//	expiry.go         expiring assignments and their sweep
+//	expiry.go         expiring assignments: their bounds and their sweep
 //	import.go         the bulk import of users
 //	quota.go          what one entity may hold
 //	audit.go          the audit log
@@ -70,27 +53,10 @@
 //
 // The model and its encodings:
 //
-//	types.go          Permission, Permissions, Role, Entity, User, Assignment, Rule
-//	errors.go         error kinds (each one HTTP status) and codes
 //	validate.go       names, identifiers, rights
-//	compile.go        roles and assignments to Casbin rules; ruleKey, diffRules
 //	config.go         file formats of role templates and the object-type catalog
 //	rights.go         the canonical JSON encoding of rights (stored and native)
 //	store.go          Store and Tx: the persistence adapters implement
-//	recorder.go       the Tx a write gets: records its Delta and what it touched
-//	delta.go          Delta, and applying one to a snapshot
-//
-// The Engine (checks in memory):
-//
-//	engine.go         Engine, EngineConfig, NewEngine; entity slots: load, hold, evict
-//	entitymap.go      the sharded map of held entities
-//	unknown.go        entities known not to exist
-//	snapshot.go       an entity's immutable snapshot: units, links, build
-//	decide.go         answering a check over a snapshot (Casbin deciders)
-//	decisioncache.go  the bounded cache of decisions
-//	refresh.go        following writes: Apply a Delta, Refresh, catch up
-//	grantindex.go     which subjects name an object type, who holds a role
-//	explain.go        explaining a refusal (denied by, grantable by)
-//	effective.go      a user's effective rights (Right, Effective)
-//	pmap.go           the copy-on-write map snapshots are built of
+//	recorder.go       the Tx a write gets: records its engine.Delta and what it touched
+//	rules.go          ruleKey, diffRules: comparing rule sets (the doctor)
 package policy

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/changes"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/changes"
+
+	"github.com/rolegate/rolegate/engine"
 )
 
 // The kinds of problem the consistency check finds.
@@ -335,15 +338,15 @@ func diagnose(tx Tx, entityID string) (diagnosis, error) {
 	source := map[string]string{}
 	roleByID := map[string]rolegate.Role{}
 	for _, r := range roles {
-		sub := RoleSubject(r.ID)
-		want[sub] = Compile(r)
+		sub := engine.RoleSubject(r.ID)
+		want[sub] = engine.Compile(r)
 		source[sub] = describeRole(r)
 		roleByID[r.ID] = r
 	}
 	userExists := map[string]bool{}
 	for _, u := range users {
-		sub := UserSubject(u.ID)
-		want[sub] = CompileUser(u)
+		sub := engine.UserSubject(u.ID)
+		want[sub] = engine.CompileUser(u)
 		source[sub] = fmt.Sprintf("user %q", u.ID)
 		userExists[u.ID] = true
 	}
@@ -366,7 +369,7 @@ func diagnose(tx Tx, entityID string) (diagnosis, error) {
 				Source: describeAssignment(a) + ": " + why})
 			continue
 		}
-		g := CompileAssignment(a)
+		g := engine.CompileAssignment(a)
 		wantG = append(wantG, g)
 		gSource[ruleKey(g)] = describeAssignment(a)
 	}

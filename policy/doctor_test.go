@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -148,13 +149,13 @@ func TestDoctor(t *testing.T) {
 		t.Fatal("fix on a consistent store bumped a revision")
 	}
 
-	ar := policy.RoleSubject(approver.ID)
+	ar := engine.RoleSubject(approver.ID)
 	missingP := docP(ar, "acme", "payable", "read", "any", "allow")
 	extraP := docP(ar, "acme", "payable", "update", "any", "allow")
-	deletedP := docP(policy.RoleSubject(old.ID), "acme", "receipt", "read", "any", "allow")
+	deletedP := docP(engine.RoleSubject(old.ID), "acme", "receipt", "read", "any", "allow")
 	orphanP := docP("r:ghost", "acme", "*", "*", "any", "allow")
 	userP := docP("u:u-1", "acme", "receipt", "read", "any", "allow")
-	scopedG := docG(policy.ScopedSubject("team:42", "u-1"), ar, "acme")
+	scopedG := docG(engine.ScopedSubject("team:42", "u-1"), ar, "acme")
 	orphanG := docG("u:u-9", ar, "acme")
 	danglingG := docG("u:u-2", "r:no-such-role", "acme")
 	f.update(func(tx policy.Tx) error {

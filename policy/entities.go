@@ -10,6 +10,7 @@ import (
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // RoleTemplate is a system role every new entity gets.
@@ -115,7 +116,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (rolegate.En
 			if err := tx.InsertRole(&r); err != nil {
 				return err
 			}
-			if err := tx.AddRules(Compile(r)); err != nil {
+			if err := tx.AddRules(engine.Compile(r)); err != nil {
 				return err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 	"github.com/rolegate/rolegate/policy/memstore"
 )
@@ -24,11 +25,11 @@ func clockedService(t *testing.T, c *clock) (*policy.Service, *memstore.Store) {
 	t.Helper()
 	ctx := policy.Internal(context.Background())
 	store := memstore.New()
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, Now: c.now})
+	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Now: c.now})
+	svc := policy.NewService(policy.Config{Store: store, Engine: eng, Now: c.now})
 	if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,16 +69,16 @@ func TestExpiringAssignment(t *testing.T) {
 	if _, _, err := svc.AssignRoleUntil(ctx, "acme", "bob", role.ID, "team:1", &scopedExp); err != nil {
 		t.Fatal(err)
 	}
-	allowed := func(e *policy.Engine, user, scope string) bool {
+	allowed := func(e *engine.Engine, user, scope string) bool {
 		t.Helper()
-		d, err := e.Check(ctx, policy.CheckRequest{EntityID: "acme", UserID: user, ObjectType: "payable", Action: "approve", Scope: scope})
+		d, err := e.Check(ctx, engine.Request{EntityID: "acme", UserID: user, ObjectType: "payable", Action: "approve", Scope: scope})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return d.Allowed
 	}
-	fresh := func() *policy.Engine {
-		e, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, Now: c.now})
+	fresh := func() *engine.Engine {
+		e, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store, Now: c.now})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,10 +1,11 @@
 package policy
 
 import (
-	"github.com/rolegate/rolegate"
 	"reflect"
 	"sort"
 	"testing"
+
+	"github.com/rolegate/rolegate"
 )
 
 func perms(triples ...string) rolegate.Permissions {

@@ -3,8 +3,10 @@ package policy
 import (
 	"context"
 	"fmt"
-	"github.com/rolegate/rolegate"
 	"time"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // The bulk import of users: up to MaxImportUsers users in one transaction
@@ -407,7 +409,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 		if err := tx.DeleteAssignment(a); err != nil {
 			return err
 		}
-		rules = append(rules, CompileAssignment(a))
+		rules = append(rules, engine.CompileAssignment(a))
 	}
 	if err := tx.RemoveRules(rules); err != nil {
 		return err
@@ -417,7 +419,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 	}
 	rules = make([]rolegate.Rule, 0, len(added))
 	for _, a := range added {
-		rules = append(rules, CompileAssignment(a))
+		rules = append(rules, engine.CompileAssignment(a))
 	}
 	if err := tx.AddRules(rules); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // recordingTx is the transaction a write's callback gets (Service.write): a
@@ -25,7 +26,7 @@ type recordingTx = Tx
 type recorder struct {
 	tx       Tx
 	entityID string // the entity the write is to
-	delta    Delta
+	delta    engine.Delta
 	// touched lists the roles, users and assignments the write stored or
 	// removed: the items of its revision in the changes feed (changes/feeditems.go).
 	touched changes.Touched
@@ -35,7 +36,7 @@ func (r *recorder) InsertRole(role *rolegate.Role) error {
 	if err := r.tx.InsertRole(role); err != nil {
 		return err
 	}
-	r.delta.role(role)
+	r.delta.RecordRole(role)
 	r.touched.Role(role)
 	return nil
 }
@@ -44,7 +45,7 @@ func (r *recorder) UpdateRole(role *rolegate.Role) error {
 	if err := r.tx.UpdateRole(role); err != nil {
 		return err
 	}
-	r.delta.role(role)
+	r.delta.RecordRole(role)
 	r.touched.Role(role)
 	return nil
 }
@@ -53,7 +54,7 @@ func (r *recorder) AddRules(rules []rolegate.Rule) error {
 	if err := r.tx.AddRules(rules); err != nil {
 		return err
 	}
-	r.delta.rules(OpAdd, "", rules)
+	r.delta.Record(engine.OpAdd, "", rules)
 	return nil
 }
 
@@ -61,7 +62,7 @@ func (r *recorder) RemoveRules(rules []rolegate.Rule) error {
 	if err := r.tx.RemoveRules(rules); err != nil {
 		return err
 	}
-	r.delta.rules(OpRemove, "", rules)
+	r.delta.Record(engine.OpRemove, "", rules)
 	return nil
 }
 
@@ -72,7 +73,7 @@ func (r *recorder) ReplaceSubjectRules(entityID, subject string, rules []rolegat
 	if entityID != r.entityID {
 		r.delta.Full = true
 	}
-	r.delta.rules(OpReplace, subject, rules)
+	r.delta.Record(engine.OpReplace, subject, rules)
 	return nil
 }
 

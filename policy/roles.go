@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/rolegate/rolegate"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 )
 
 func roleNotFound(id string) error {
@@ -104,7 +106,7 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 			}
 			return err
 		}
-		if err := tx.AddRules(Compile(r)); err != nil {
+		if err := tx.AddRules(engine.Compile(r)); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, now, entityID, AuditRoleCreate, AuditObjectRole, r.ID, nil, roleDocOf(r))
@@ -309,7 +311,7 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 			}
 			return err
 		}
-		if err := tx.ReplaceSubjectRules(entityID, RoleSubject(r.ID), Compile(r)); err != nil {
+		if err := tx.ReplaceSubjectRules(entityID, engine.RoleSubject(r.ID), engine.Compile(r)); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, now, entityID, AuditRoleUpdate, AuditObjectRole, r.ID, roleDocOf(old), roleDocOf(r))
@@ -375,12 +377,12 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 			if err := tx.DeleteAssignment(a); err != nil {
 				return err
 			}
-			grules = append(grules, CompileAssignment(a))
+			grules = append(grules, engine.CompileAssignment(a))
 		}
 		if err := tx.RemoveRules(grules); err != nil {
 			return err
 		}
-		oldRules, before := Compile(r), roleDocOf(r)
+		oldRules, before := engine.Compile(r), roleDocOf(r)
 		r.Status, r.Version = rolegate.StatusDeleted, r.Version+1
 		actor := ActorFrom(ctx).ID
 		r.DeletedAt, r.DeletedBy, r.UpdatedAt, r.UpdatedBy = &now, actor, now, actor

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -64,7 +65,7 @@ func TestScopeSplice(t *testing.T) {
 		t.Fatalf("unassign: %v", err)
 	}
 	// Past the entry points: the engine finds nothing in such a scope.
-	if d, err := svc.Engine().Check(ctx, spliced); err != nil || d.Allowed || len(d.Matched) != 0 {
+	if d, err := svc.Engine().Check(ctx, engine.Request{EntityID: spliced.EntityID, UserID: spliced.UserID, ObjectType: spliced.ObjectType, Action: spliced.Action, Scope: spliced.Scope, Explain: spliced.Explain}); err != nil || d.Allowed || len(d.Matched) != 0 {
 		t.Fatalf("engine check: %+v %v", d, err)
 	}
 	if p, _, err := svc.Engine().Effective(ctx, "acme", "123", "team:42|auth0"); err != nil || len(p.Objects) != 0 {
@@ -82,14 +83,14 @@ func TestScopedSubjectsDistinct(t *testing.T) {
 	users := []string{"123", "auth0|123", "|123", "42|auth0|123", "2|auth0|123", long, long + "|1", "1|" + long}
 	seen := map[string][2]string{}
 	for _, u := range users {
-		seen[policy.UserSubject(u)] = [2]string{"", u}
+		seen[engine.UserSubject(u)] = [2]string{"", u}
 	}
 	for _, sc := range scopes {
 		if !policy.ValidScope(sc) {
 			t.Fatalf("%q is not a valid scope", sc)
 		}
 		for _, u := range users {
-			sub := policy.ScopedSubject(sc, u)
+			sub := engine.ScopedSubject(sc, u)
 			if len(sub) > 100 || sub == "" {
 				t.Fatalf("%q in %q: subject %q", u, sc, sub)
 			}
@@ -99,7 +100,7 @@ func TestScopedSubjectsDistinct(t *testing.T) {
 			seen[sub] = [2]string{sc, u}
 		}
 	}
-	if sub := policy.ScopedSubject("team:42|auth0", "123"); sub != "" {
+	if sub := engine.ScopedSubject("team:42|auth0", "123"); sub != "" {
 		t.Fatalf("a scope holding |: %q", sub)
 	}
 }
@@ -129,7 +130,7 @@ func TestExplainedCheckRoleNames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ask := func(ctx context.Context, user string) policy.Decision {
+	ask := func(ctx context.Context, user string) engine.Decision {
 		t.Helper()
 		d, err := svc.Check(ctx, policy.CheckRequest{EntityID: "acme", UserID: user, ObjectType: "payable", Action: "approve", Explain: true})
 		if err != nil {
@@ -144,7 +145,7 @@ func TestExplainedCheckRoleNames(t *testing.T) {
 		}
 		return d
 	}
-	named := func(ms ...[]policy.Match) bool {
+	named := func(ms ...[]engine.Match) bool {
 		for _, l := range ms {
 			for _, m := range l {
 				if m.RoleName != "" {
@@ -169,7 +170,7 @@ func TestExplainedCheckRoleNames(t *testing.T) {
 		t.Fatalf("check-only, denied: %+v", d)
 	}
 	// A client that may manage sees the names and grantable_by.
-	if d := ask(manager, "bob"); !slices.Contains(d.GrantableBy, policy.Match{RoleID: names["secret approvers"], RoleName: "secret approvers", Permission: rolegate.Allowed}) {
+	if d := ask(manager, "bob"); !slices.Contains(d.GrantableBy, engine.Match{RoleID: names["secret approvers"], RoleName: "secret approvers", Permission: rolegate.Allowed}) {
 		t.Fatalf("manager, not allowed: %+v", d)
 	}
 	if d := ask(manager, "cat"); !named(d.Matched) || !named(d.DeniedBy) {
@@ -183,7 +184,7 @@ func TestExplainedCheckRoleNames(t *testing.T) {
 	}
 }
 
-func sameMatches(a, b []policy.Match) bool { return slices.Equal(a, b) }
+func sameMatches(a, b []engine.Match) bool { return slices.Equal(a, b) }
 
 // TestExpiredAssignmentGoneAtOnce: from its expiry on, before any sweep, an
 // assignment no longer lists among the role's users, no longer blocks a

@@ -3,16 +3,19 @@ package policy
 import (
 	"context"
 	"errors"
-	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/changes"
 	"log/slog"
 	"time"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/changes"
+
+	"github.com/rolegate/rolegate/engine"
 )
 
 // Config configures a Service.
 type Config struct {
 	Store     Store
-	Engine    *Engine
+	Engine    *engine.Engine
 	Templates []RoleTemplate // nil: DefaultTemplates
 	Catalog   *Catalog       // nil: any object type and action
 	// Syncer, when set, is told of every committed write so that other
@@ -34,7 +37,7 @@ type Config struct {
 // checkers' questions.
 type Service struct {
 	store     Store
-	engine    *Engine
+	engine    *engine.Engine
 	templates []RoleTemplate
 	catalog   *Catalog
 	sync      *changes.Syncer
@@ -72,7 +75,7 @@ func NewService(cfg Config) *Service {
 func (s *Service) Catalog() *Catalog { return s.catalog }
 
 // Engine returns the check engine.
-func (s *Service) Engine() *Engine { return s.engine }
+func (s *Service) Engine() *engine.Engine { return s.engine }
 
 // Syncer returns what keeps this instance in step with others; nil when none.
 func (s *Service) Syncer() *changes.Syncer { return s.sync }
@@ -150,7 +153,7 @@ func (s *Service) committed(entityID string, rev int64) {
 }
 
 // apply brings the engine to the write's revision with the delta it recorded.
-func (s *Service) apply(ctx context.Context, entityID string, rev int64, d Delta) {
+func (s *Service) apply(ctx context.Context, entityID string, rev int64, d engine.Delta) {
 	if err := s.engine.Apply(context.WithoutCancel(ctx), entityID, rev, d); err != nil {
 		s.log.Warn("refresh entity policy after write", "entity_id", entityID, "error", err)
 	}

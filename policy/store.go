@@ -7,6 +7,7 @@ import (
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // The store, by capability. A Tx composes every capability's interface, so
@@ -34,19 +35,9 @@ type Store interface {
 	// LoadPolicy reads what one entity's enforcer is built from: the entity's
 	// revision, its rules and role names, in one snapshot (the rules are
 	// exactly those of the revision). ErrNotFound for an unknown entity.
-	LoadPolicy(ctx context.Context, entityID string) (EntityPolicy, error)
+	LoadPolicy(ctx context.Context, entityID string) (engine.Policy, error)
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
-}
-
-// EntityPolicy is one entity's compiled policy as stored.
-type EntityPolicy struct {
-	Revision int64
-	// Created is when the entity was created: an entity deleted and created
-	// again under the same id is another one.
-	Created   time.Time
-	Rules     []rolegate.Rule
-	RoleNames map[string]string // role id -> name, active roles only
 }
 
 // Tx is one transaction's view of the store: every capability.

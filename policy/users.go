@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 )
 
 func userNotFound(id string) error {
@@ -130,13 +132,13 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 			}
 			return err
 		}
-		rules := CompileUser(u)
+		rules := engine.CompileUser(u)
 		for _, r := range roles {
 			a := rolegate.Assignment{EntityID: entityID, UserID: u.ID, RoleID: r.ID, CreatedAt: now}
 			if err := tx.PutAssignment(&a); err != nil {
 				return err
 			}
-			rules = append(rules, CompileAssignment(a))
+			rules = append(rules, engine.CompileAssignment(a))
 			u.Roles = append(u.Roles, rolegate.UserRole{Role: r})
 		}
 		if err := tx.AddRules(rules); err != nil {
@@ -267,7 +269,7 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 				return err
 			}
 			u.Permissions = next
-			if err := tx.ReplaceSubjectRules(entityID, UserSubject(u.ID), CompileUser(u)); err != nil {
+			if err := tx.ReplaceSubjectRules(entityID, engine.UserSubject(u.ID), engine.CompileUser(u)); err != nil {
 				return err
 			}
 		}
@@ -310,12 +312,12 @@ func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (role
 		if err != nil {
 			return err
 		}
-		rules := CompileUser(u)
+		rules := engine.CompileUser(u)
 		for _, a := range held {
 			if err := tx.DeleteAssignment(a); err != nil {
 				return err
 			}
-			rules = append(rules, CompileAssignment(a))
+			rules = append(rules, engine.CompileAssignment(a))
 		}
 		if err := tx.RemoveRules(rules); err != nil {
 			return err

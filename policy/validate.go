@@ -8,8 +8,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/rolegate/rolegate"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/rolegate/rolegate"
 )
 
 var (

@@ -2,115 +2,16 @@ package policy
 
 import (
 	"context"
+
 	"github.com/rolegate/rolegate"
-	"slices"
-	"sort"
+	"github.com/rolegate/rolegate/engine"
 )
-
-// Holder is one user allowed an (object type, action): Permission is
-// allowed or allowed_for_own (after deny), Via the roles whose rights give
-// it, a Match with an empty RoleID standing for the user's own rights.
-type Holder struct {
-	UserID     string
-	Permission rolegate.Permission
-	Via        []Match
-}
-
-// WhoCan returns, ordered by user id, up to limit users after the user id
-// after who may do act on obj in the entity (inside scope too when one is
-// given). It reads only the subjects whose rules name obj (or every object
-// type) and allow act, and their holders: it costs the roles that grant the
-// right and the users who hold them, not the entity. A user id too long for a
-// rule's subject is known only by its hash and comes back as "#<sha256 hex>".
-func (e *Engine) WhoCan(ctx context.Context, entityID, obj, act, scope, after string, limit int) ([]Holder, int64, error) {
-	s, err := e.snapshot(ctx, entityID)
-	if err != nil {
-		return nil, 0, err
-	}
-	if !s.exists {
-		return nil, s.revision, nil
-	}
-	idx := s.grants()
-	seen := map[string]struct{}{}
-	for _, sub := range s.subjectsNaming(idx, obj) {
-		if !s.allows(sub, obj, act) {
-			continue
-		}
-		if u := userOfSubject(sub); u != "" {
-			if u > after {
-				seen[u] = struct{}{}
-			}
-			continue
-		}
-		set, _ := idx.holders.get(sub)
-		set.each(func(link string, _ struct{}) {
-			u, sc := linkUser(link)
-			if u > after && (sc == "" || (scope != "" && sc == scope)) {
-				seen[u] = struct{}{}
-			}
-		})
-	}
-	users := make([]string, 0, len(seen))
-	for u := range seen {
-		users = append(users, u)
-	}
-	sort.Strings(users)
-	var out []Holder
-	for _, u := range users {
-		if len(out) == limit {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, 0, err
-		}
-		ssub := ""
-		if scope != "" {
-			ssub = ScopedSubject(scope, u)
-		}
-		v := s.judge(s.subjects(UserSubject(u), ssub), obj, act)
-		switch v.permission() {
-		case rolegate.Allowed:
-			out = append(out, Holder{UserID: u, Permission: rolegate.Allowed, Via: v.allow})
-		case rolegate.AllowedForOwn:
-			out = append(out, Holder{UserID: u, Permission: rolegate.AllowedForOwn, Via: v.own})
-		}
-	}
-	return out, s.revision, nil
-}
-
-// subjectsNaming returns the subjects with a rule on obj or on every object
-// type.
-func (s *snapshot) subjectsNaming(idx *grantIndex, obj string) []string {
-	named, _ := idx.byObj.get(obj)
-	if obj == rolegate.Wildcard {
-		return named
-	}
-	all, _ := idx.byObj.get(rolegate.Wildcard)
-	return append(slices.Clip(named), all...)
-}
-
-// allows reports whether a subject's own rules allow (on any or own
-// objects) act on obj.
-func (s *snapshot) allows(sub, obj, act string) bool {
-	u, ok := s.units.get(sub)
-	if !ok {
-		return false
-	}
-	for _, rules := range [][][]string{u.byObj[obj], u.byObj[rolegate.Wildcard]} {
-		for _, r := range rules {
-			if r[5] == EftAllow && ruleMatches(r, obj, act) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // WhoCan lists, ordered by user id, one page of the users who may do act on
 // obj in the entity (scope: counting their assignments inside it too), with
 // the roles that give it. It reveals users and their roles: the caller needs
 // the rights to read both.
-func (s *Service) WhoCan(ctx context.Context, entityID, obj, act, scope, after string, limit int) ([]Holder, error) {
+func (s *Service) WhoCan(ctx context.Context, entityID, obj, act, scope, after string, limit int) ([]engine.Holder, error) {
 	if err := s.authorizeReview(ctx, entityID); err != nil {
 		return nil, err
 	}

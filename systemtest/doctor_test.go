@@ -11,6 +11,7 @@ import (
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/changes"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -25,11 +26,11 @@ func openService(t *testing.T, url string) (*adapters.Store, *policy.Service) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
+	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store, policy.NewService(policy.Config{Store: store, Engine: engine})
+	return store, policy.NewService(policy.Config{Store: store, Engine: eng})
 }
 
 // TestDoctorCommand runs `rolegate doctor` on a store with a missing and an
@@ -48,8 +49,8 @@ func TestDoctorCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	missing := policy.Compile(role)[0]
-	orphan := rolegate.Rule{PType: "g", Values: []string{"u:mallory", policy.RoleSubject(role.ID), "acme"}}
+	missing := engine.Compile(role)[0]
+	orphan := rolegate.Rule{PType: "g", Values: []string{"u:mallory", engine.RoleSubject(role.ID), "acme"}}
 	err = store.Update(ctx, func(tx policy.Tx) error {
 		if err := tx.RemoveRules([]rolegate.Rule{missing}); err != nil {
 			return err

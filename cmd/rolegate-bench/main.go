@@ -44,6 +44,7 @@ import (
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/auth"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/handlers/grpcapi"
 	"github.com/rolegate/rolegate/policy"
@@ -160,7 +161,7 @@ func run(c config) error {
 		return err
 	}
 	defer store.Close()
-	engine, svc, admin, err := benchService(ctx, store, policy.EngineConfig{MaxEntities: c.entities + 10})
+	eng, svc, admin, err := benchService(ctx, store, engine.Config{MaxEntities: c.entities + 10})
 	if err != nil {
 		return err
 	}
@@ -210,18 +211,18 @@ func run(c config) error {
 		go func(w int) {
 			defer wg.Done()
 			for i := coldN + w; i < c.entities; i += 4 {
-				_, _ = engine.Check(ctx, req(i, 0, 0, 0))
+				_, _ = eng.Check(ctx, req(i, 0, 0, 0))
 			}
 		}(w)
 	}
 	wg.Wait()
 	// Every entity warm: each object type's enforcer built, and the hot
 	// questions asked once.
-	warmAll(ctx, engine, c)
+	warmAll(ctx, eng, c)
 	rss := rssMiB()
 	debug.FreeOSMemory() // collect, and return what is free to the OS
 	rows = append(rows, row{name: "memory with every entity warm", p50: fmt.Sprintf("%d MiB RSS", rssMiB()),
-		note: fmt.Sprintf("%d entities loaded; live heap %d MiB; %d MiB RSS before returning free memory", engine.Stats().Loaded, heapMiB(), rss)})
+		note: fmt.Sprintf("%d entities loaded; live heap %d MiB; %d MiB RSS before returning free memory", eng.Stats().Loaded, heapMiB(), rss)})
 	if c.memProfile != "" {
 		if err := writeHeapProfile(c.memProfile); err != nil {
 			return err
@@ -244,7 +245,7 @@ func run(c config) error {
 		if err != nil {
 			return err
 		}
-		wireRows, err := wireBench(ctx, base, gln.Addr().String(), tok, engine, c)
+		wireRows, err := wireBench(ctx, base, gln.Addr().String(), tok, eng, c)
 		if err != nil {
 			return err
 		}
@@ -264,18 +265,18 @@ func run(c config) error {
 	// "uniform" questions are drawn from all 3,200 per entity, which no
 	// bounded cache holds at 10,000 entities.
 	rng := rand.New(rand.NewPCG(1, 2))
-	engineP50, p99 := engineLatency(ctx, engine, 200000, func() policy.CheckRequest { return hotReq(rng, c) })
+	engineP50, p99 := engineLatency(ctx, eng, 200000, func() engine.Request { return hotReq(rng, c) })
 	rows = append(rows, row{name: "engine check, hot questions", p50: dur(engineP50), p99: dur(p99), note: "1 goroutine; answers from the decision cache"})
-	rate := parallelRate(ctx, engine, c, 2*time.Second, hotReq)
+	rate := parallelRate(ctx, eng, c, 2*time.Second, hotReq)
 	rows = append(rows, row{name: "engine checks/s, hot questions", throughput: fmt.Sprintf("%.0f/s", rate), note: fmt.Sprintf("GOMAXPROCS=%d", runtime.GOMAXPROCS(0))})
-	p50, p99 := engineLatency(ctx, engine, 100000, func() policy.CheckRequest { return randReq(rng, c) })
+	p50, p99 := engineLatency(ctx, eng, 100000, func() engine.Request { return randReq(rng, c) })
 	rows = append(rows, row{name: "engine check, uniform questions", p50: dur(p50), p99: dur(p99), note: "1 goroutine; cache hits and misses"})
-	uncached, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, MaxEntities: c.entities + 10, MaxDecisions: -1})
+	uncached, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store, MaxEntities: c.entities + 10, MaxDecisions: -1})
 	if err != nil {
 		return err
 	}
 	warmAll(ctx, uncached, c)
-	uncachedP50, p99 := engineLatency(ctx, uncached, 20000, func() policy.CheckRequest { return randReq(rng, c) })
+	uncachedP50, p99 := engineLatency(ctx, uncached, 20000, func() engine.Request { return randReq(rng, c) })
 	rows = append(rows, row{name: "engine check, no decision cache", p50: dur(uncachedP50), p99: dur(p99), note: "every check runs Casbin on one entity's rules"})
 
 	// Baseline: one SyncedEnforcer holding every entity's rules.
@@ -368,10 +369,10 @@ func batchBench(client *http.Client, base string, rng *rand.Rand, c config) ([]r
 	var rows []row
 	for _, mix := range []struct {
 		name string
-		next func() policy.CheckRequest
+		next func() engine.Request
 	}{
-		{"hot", func() policy.CheckRequest { return hotReq(rng, c) }},
-		{"uniform", func() policy.CheckRequest { return randReq(rng, c) }},
+		{"hot", func() engine.Request { return hotReq(rng, c) }},
+		{"uniform", func() engine.Request { return randReq(rng, c) }},
 	} {
 		single, batch := make([]time.Duration, 0, 500), make([]time.Duration, 0, 500)
 		for i := 0; i < 500; i++ {
@@ -635,7 +636,7 @@ func seed(ctx context.Context, store *adapters.Store, from int, c config) error 
 						return err
 					}
 					roleIDs[r] = role.ID
-					rules = append(rules, policy.Compile(role)...)
+					rules = append(rules, engine.Compile(role)...)
 				}
 				for u := 0; u < c.users; u++ {
 					if err := tx.InsertUser(&rolegate.User{ID: userID(u), EntityID: ent, CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -650,7 +651,7 @@ func seed(ctx context.Context, store *adapters.Store, from int, c config) error 
 						if err := tx.PutAssignment(&a); err != nil {
 							return err
 						}
-						rules = append(rules, policy.CompileAssignment(a))
+						rules = append(rules, engine.CompileAssignment(a))
 					}
 				}
 				if err := tx.AddRules(rules); err != nil {
@@ -689,11 +690,11 @@ func countEntities(ctx context.Context, store *adapters.Store) (int, error) {
 	return n, err
 }
 
-func req(e, u, o, a int) policy.CheckRequest {
-	return policy.CheckRequest{EntityID: entityID(e), UserID: userID(u), ObjectType: objects[o%len(objects)], Action: actions[a%len(actions)]}
+func req(e, u, o, a int) engine.Request {
+	return engine.Request{EntityID: entityID(e), UserID: userID(u), ObjectType: objects[o%len(objects)], Action: actions[a%len(actions)]}
 }
 
-func randReq(rng *rand.Rand, c config) policy.CheckRequest {
+func randReq(rng *rand.Rand, c config) engine.Request {
 	r := req(rng.IntN(c.entities), rng.IntN(c.users), rng.IntN(len(objects)), rng.IntN(len(actions)))
 	if rng.IntN(2) == 0 {
 		r.OwnerID = r.UserID
@@ -709,20 +710,20 @@ func checkBody(e, u, o, a int) []byte {
 
 func randBody(rng *rand.Rand, c config) []byte { return body(randReq(rng, c)) }
 
-func body(r policy.CheckRequest) []byte {
+func body(r engine.Request) []byte {
 	b, _ := json.Marshal(map[string]any{"entity_id": r.EntityID, "user_id": r.UserID, "object_type": r.ObjectType, "action": r.Action, "owner_id": r.OwnerID})
 	return b
 }
 
 // hotReq draws one of the 64 hot questions of a random entity.
-func hotReq(rng *rand.Rand, c config) policy.CheckRequest {
+func hotReq(rng *rand.Rand, c config) engine.Request {
 	k := rng.IntN(64)
 	return req(rng.IntN(c.entities), k%4, (k/4)%4, k/16)
 }
 
 // warmAll builds every entity's enforcers (one per object type) and asks
 // each hot question once.
-func warmAll(ctx context.Context, e *policy.Engine, c config) {
+func warmAll(ctx context.Context, e *engine.Engine, c config) {
 	var wg sync.WaitGroup
 	for w := 0; w < 2; w++ {
 		wg.Add(1)
@@ -742,7 +743,7 @@ func warmAll(ctx context.Context, e *policy.Engine, c config) {
 }
 
 // engineLatency times n checks from one goroutine.
-func engineLatency(ctx context.Context, e *policy.Engine, n int, next func() policy.CheckRequest) (p50, p99 time.Duration) {
+func engineLatency(ctx context.Context, e *engine.Engine, n int, next func() engine.Request) (p50, p99 time.Duration) {
 	lat := make([]time.Duration, 0, n)
 	for i := 0; i < n; i++ {
 		r := next()
@@ -753,7 +754,7 @@ func engineLatency(ctx context.Context, e *policy.Engine, n int, next func() pol
 	return pct(lat, 50), pct(lat, 99)
 }
 
-func parallelRate(ctx context.Context, e *policy.Engine, c config, d time.Duration, next func(*rand.Rand, config) policy.CheckRequest) float64 {
+func parallelRate(ctx context.Context, e *engine.Engine, c config, d time.Duration, next func(*rand.Rand, config) engine.Request) float64 {
 	var wg sync.WaitGroup
 	counts := make([]int, runtime.GOMAXPROCS(0))
 	deadline := time.Now().Add(d)
@@ -827,10 +828,10 @@ func syncedBaseline(ctx context.Context, store *adapters.Store, c config) (time.
 		r := randReq(rng, c)
 		owner := ""
 		if r.OwnerID != "" {
-			owner = policy.UserSubject(r.OwnerID)
+			owner = engine.UserSubject(r.OwnerID)
 		}
 		t := time.Now()
-		if _, err := se.Enforce(policy.UserSubject(r.UserID), "", r.EntityID, r.ObjectType, r.Action, owner); err != nil {
+		if _, err := se.Enforce(engine.UserSubject(r.UserID), "", r.EntityID, r.ObjectType, r.Action, owner); err != nil {
 			return 0, 0, 0, err
 		}
 		lat = append(lat, time.Since(t))
@@ -1045,16 +1046,16 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // benchService wires a store into the engine (cfg with the model and loader
 // set), the service and the bootstrap admin token "bench-token", as
 // cmd/rolegate does, for both scenarios.
-func benchService(ctx context.Context, store *adapters.Store, cfg policy.EngineConfig) (*policy.Engine, *policy.Service, *auth.Authenticator, error) {
+func benchService(ctx context.Context, store *adapters.Store, cfg engine.Config) (*engine.Engine, *policy.Service, *auth.Authenticator, error) {
 	cfg.Model, cfg.Loader = rolegate.CasbinModel, store
-	engine, err := policy.NewEngine(cfg)
+	eng, err := engine.New(cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Logger: quiet})
+	svc := policy.NewService(policy.Config{Store: store, Engine: eng, Logger: quiet})
 	admin, _, err := auth.BootstrapAdmin(ctx, store, "bench-token")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return engine, svc, admin, nil
+	return eng, svc, admin, nil
 }

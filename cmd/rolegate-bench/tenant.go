@@ -29,6 +29,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -65,7 +66,7 @@ func runTenant(c config) error {
 	}
 	fmt.Fprintf(os.Stderr, "tenant scenario: seeded %d reference entities in %v\n", tc.references, time.Since(start).Round(time.Millisecond))
 
-	engine, svc, auth, err := benchService(ctx, store, policy.EngineConfig{MaxEntities: tc.references + 10, LoadTimeout: time.Minute})
+	eng, svc, auth, err := benchService(ctx, store, engine.Config{MaxEntities: tc.references + 10, LoadTimeout: time.Minute})
 	if err != nil {
 		return err
 	}
@@ -156,9 +157,9 @@ func runTenant(c config) error {
 	cpu0 = cpuTime()
 	const coldLoads = 5
 	for i := 0; i < coldLoads; i++ {
-		engine.Forget(tenantID)
+		eng.Forget(tenantID)
 		t0 := time.Now()
-		if _, err := engine.Check(ctx, policy.CheckRequest{EntityID: tenantID, UserID: userID(0), ObjectType: objects[0], Action: actions[0]}); err != nil {
+		if _, err := eng.Check(ctx, engine.Request{EntityID: tenantID, UserID: userID(0), ObjectType: objects[0], Action: actions[0]}); err != nil {
 			return err
 		}
 		coldLat = append(coldLat, time.Since(t0))
@@ -168,18 +169,18 @@ func runTenant(c config) error {
 			dur(pct(coldLat, 0)), dur(pct(coldLat, 100)), (cpuTime()-cpu0).Seconds()/coldLoads)})
 	// Warm: every object type asked, then a spread of questions.
 	rng := rand.New(rand.NewPCG(5, 6))
-	large := func(rng *rand.Rand) policy.CheckRequest {
-		r := policy.CheckRequest{EntityID: tenantID, UserID: userID(rng.IntN(tc.users)), ObjectType: objects[rng.IntN(len(objects))], Action: actions[rng.IntN(len(actions))]}
+	large := func(rng *rand.Rand) engine.Request {
+		r := engine.Request{EntityID: tenantID, UserID: userID(rng.IntN(tc.users)), ObjectType: objects[rng.IntN(len(objects))], Action: actions[rng.IntN(len(actions))]}
 		if rng.IntN(2) == 0 {
 			r.OwnerID = r.UserID
 		}
 		return r
 	}
 	for o := range objects {
-		_, _ = engine.Check(ctx, policy.CheckRequest{EntityID: tenantID, UserID: userID(0), ObjectType: objects[o], Action: actions[0]})
+		_, _ = eng.Check(ctx, engine.Request{EntityID: tenantID, UserID: userID(0), ObjectType: objects[o], Action: actions[0]})
 	}
 	for deadline, i := time.Now().Add(5*time.Second), 0; i < 20000 && time.Now().Before(deadline); i++ {
-		_, _ = engine.Check(ctx, large(rng))
+		_, _ = eng.Check(ctx, large(rng))
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -193,16 +194,16 @@ func runTenant(c config) error {
 	}
 
 	// Uncached checks in process, on the tenant and on a reference entity.
-	uncached, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, MaxEntities: tc.references + 10, MaxDecisions: -1, LoadTimeout: time.Minute})
+	uncached, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store, MaxEntities: tc.references + 10, MaxDecisions: -1, LoadTimeout: time.Minute})
 	if err != nil {
 		return err
 	}
 	for o := range objects {
-		_, _ = uncached.Check(ctx, policy.CheckRequest{EntityID: tenantID, UserID: userID(0), ObjectType: objects[o], Action: actions[0]})
+		_, _ = uncached.Check(ctx, engine.Request{EntityID: tenantID, UserID: userID(0), ObjectType: objects[o], Action: actions[0]})
 	}
 	warmAll(ctx, uncached, ref)
-	lp50, lp99, ln := latencyWithin(ctx, uncached, 20000, 10*time.Second, func() policy.CheckRequest { return large(rng) })
-	sp50, sp99, sn := latencyWithin(ctx, uncached, 20000, 10*time.Second, func() policy.CheckRequest { return randReq(rng, ref) })
+	lp50, lp99, ln := latencyWithin(ctx, uncached, 20000, 10*time.Second, func() engine.Request { return large(rng) })
+	sp50, sp99, sn := latencyWithin(ctx, uncached, 20000, 10*time.Second, func() engine.Request { return randReq(rng, ref) })
 	uncached = nil
 	add(
 		row{name: "engine check, no decision cache, tenant", p50: dur(lp50), p99: dur(lp99),
@@ -374,7 +375,7 @@ func cpuTime() time.Duration {
 }
 
 // latencyWithin times up to n checks from one goroutine, for at most budget.
-func latencyWithin(ctx context.Context, e *policy.Engine, n int, budget time.Duration, next func() policy.CheckRequest) (p50, p99 time.Duration, done int) {
+func latencyWithin(ctx context.Context, e *engine.Engine, n int, budget time.Duration, next func() engine.Request) (p50, p99 time.Duration, done int) {
 	lat := make([]time.Duration, 0, n)
 	deadline := time.Now().Add(budget)
 	for len(lat) < n && (len(lat) < 100 || time.Now().Before(deadline)) {

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	rolegatev1 "github.com/rolegate/rolegate/api/proto/rolegate/v1"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // The wire table (-wire): the first rows of issue 28's table in one run.
@@ -33,7 +33,7 @@ type wireTarget struct {
 	rolegate bool // answers are Rolegate's (verified), not a fixed answer
 	// newCaller returns one caller's function sending one check, and
 	// what to close after.
-	newCaller func() (send func(policy.CheckRequest) (wireAnswer, error), done func(), err error)
+	newCaller func() (send func(engine.Request) (wireAnswer, error), done func(), err error)
 
 	rates []float64
 	lat   []time.Duration
@@ -48,7 +48,7 @@ type wireAnswer struct {
 
 // wireBench runs the wire table's rounds against base (Rolegate over HTTP),
 // grpcAddr (Rolegate over gRPC) and the two trivial servers it starts.
-func wireBench(ctx context.Context, base, grpcAddr, clientTok string, engine *policy.Engine, c config) ([]row, error) {
+func wireBench(ctx context.Context, base, grpcAddr, clientTok string, eng *engine.Engine, c config) ([]row, error) {
 	trivial, stopTrivial, err := serve(http.HandlerFunc(trivialHandler))
 	if err != nil {
 		return nil, err
@@ -86,9 +86,9 @@ func wireBench(ctx context.Context, base, grpcAddr, clientTok string, engine *po
 		}, nil
 	}
 	httpTarget := func(name, url, token string, rg bool) *wireTarget {
-		return &wireTarget{name: name, rolegate: rg, newCaller: func() (func(policy.CheckRequest) (wireAnswer, error), func(), error) {
+		return &wireTarget{name: name, rolegate: rg, newCaller: func() (func(engine.Request) (wireAnswer, error), func(), error) {
 			client := newClient()
-			return func(r policy.CheckRequest) (wireAnswer, error) {
+			return func(r engine.Request) (wireAnswer, error) {
 				out, err := callAs(client, token, "POST", url, body(r))
 				if err != nil {
 					return wireAnswer{}, err
@@ -116,13 +116,13 @@ func wireBench(ctx context.Context, base, grpcAddr, clientTok string, engine *po
 			return nil, err
 		}
 		closers = append(closers, closeAll)
-		return &wireTarget{name: name, rolegate: rg, newCaller: func() (func(policy.CheckRequest) (wireAnswer, error), func(), error) {
+		return &wireTarget{name: name, rolegate: rg, newCaller: func() (func(engine.Request) (wireAnswer, error), func(), error) {
 			cl, done, err := get()
 			if err != nil {
 				return nil, nil, err
 			}
 			octx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
-			return func(r policy.CheckRequest) (wireAnswer, error) {
+			return func(r engine.Request) (wireAnswer, error) {
 				out, err := cl.Check(octx, &rolegatev1.CheckRequest{EntityId: r.EntityID, UserId: r.UserID, ObjectType: r.ObjectType, Action: r.Action, OwnerId: r.OwnerID})
 				if err != nil {
 					return wireAnswer{}, err
@@ -154,7 +154,7 @@ func wireBench(ctx context.Context, base, grpcAddr, clientTok string, engine *po
 	for r := 0; r < c.wireRounds; r++ {
 		for _, t := range targets {
 			cpu0 := cpuTime()
-			lat, err := loadWith(t, c.conns, c.wireRound, func(rng *rand.Rand) policy.CheckRequest { return hotReq(rng, c) })
+			lat, err := loadWith(t, c.conns, c.wireRound, func(rng *rand.Rand) engine.Request { return hotReq(rng, c) })
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", t.name, err)
 			}
@@ -167,7 +167,7 @@ func wireBench(ctx context.Context, base, grpcAddr, clientTok string, engine *po
 
 	// 2,000 answers of each Rolegate target against the engine's.
 	rng := rand.New(rand.NewPCG(5, 6))
-	questions := make([]policy.CheckRequest, 2000)
+	questions := make([]engine.Request, 2000)
 	for i := range questions {
 		questions[i] = randReq(rng, c)
 	}
@@ -186,7 +186,7 @@ func wireBench(ctx context.Context, base, grpcAddr, clientTok string, engine *po
 				done()
 				return nil, fmt.Errorf("%s: verify: %w", t.name, err)
 			}
-			want, err := engine.Check(ctx, q)
+			want, err := eng.Check(ctx, q)
 			if err != nil {
 				done()
 				return nil, err
@@ -219,7 +219,7 @@ func wireBench(ctx context.Context, base, grpcAddr, clientTok string, engine *po
 
 // loadWith drives t from conns callers for d, each sending the next
 // question as soon as the last is answered.
-func loadWith(t *wireTarget, conns int, d time.Duration, next func(*rand.Rand) policy.CheckRequest) ([]time.Duration, error) {
+func loadWith(t *wireTarget, conns int, d time.Duration, next func(*rand.Rand) engine.Request) ([]time.Duration, error) {
 	var wg sync.WaitGroup
 	lats := make([][]time.Duration, conns)
 	errs := make([]error, conns)

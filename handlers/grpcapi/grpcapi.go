@@ -24,6 +24,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	rolegatev1 "github.com/rolegate/rolegate/api/proto/rolegate/v1"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -248,7 +249,7 @@ func domain(r *rolegatev1.CheckRequest) policy.CheckRequest {
 		Action: r.GetAction(), OwnerID: r.GetOwnerId(), Scope: r.GetScope(), Explain: r.GetExplain(), MinRevision: r.GetMinRevision()}
 }
 
-func responseOf(d policy.Decision, explain bool) *rolegatev1.CheckResponse {
+func responseOf(d engine.Decision, explain bool) *rolegatev1.CheckResponse {
 	out := &rolegatev1.CheckResponse{Allowed: d.Allowed, Permission: string(d.Permission), Revision: d.Revision, ValidUntilUnixMs: d.ValidUntil}
 	if explain {
 		out.Matched = matches(d.Matched)
@@ -258,7 +259,7 @@ func responseOf(d policy.Decision, explain bool) *rolegatev1.CheckResponse {
 	return out
 }
 
-func matches(ms []policy.Match) []*rolegatev1.Match {
+func matches(ms []engine.Match) []*rolegatev1.Match {
 	if len(ms) == 0 {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/handlers/grpcapi"
 	"github.com/rolegate/rolegate/policy"
@@ -38,7 +39,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	}
 	defer store.Close()
 
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store, MaxEntities: cfg.MaxEntities})
+	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store, MaxEntities: cfg.MaxEntities})
 	if err != nil {
 		return err
 	}
@@ -51,9 +52,9 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 		defer rd.Close()
 		notifier = rd
 	}
-	syncer := changes.NewSyncer(changes.SyncConfig{Engine: engine, Store: policy.Revisions(store), Notifier: notifier,
+	syncer := changes.NewSyncer(changes.SyncConfig{Engine: eng, Store: policy.Revisions(store), Notifier: notifier,
 		SweepInterval: cfg.SweepInterval, Logger: log})
-	svc := policy.NewService(policy.Config{Store: store, Engine: engine, Templates: cfg.templates, Catalog: cfg.catalog,
+	svc := policy.NewService(policy.Config{Store: store, Engine: eng, Templates: cfg.templates, Catalog: cfg.catalog,
 		Syncer: syncer, Logger: log, Quotas: cfg.Quotas,
 		MaxChangeWaiters: cfg.MaxChangeWaiters, MaxChangeWaitersPerEntity: cfg.MaxChangeWaitersPerEntity,
 		MaxChangeWaitersPerCaller: cfg.MaxChangeWaitersPerCaller})

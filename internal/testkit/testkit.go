@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 	"github.com/rolegate/rolegate/policy/memstore"
 )
@@ -39,11 +40,11 @@ func SQLiteService(t testing.TB, entities ...string) (*policy.Service, *adapters
 func serve(t testing.TB, store policy.Store, entities []string) *policy.Service {
 	t.Helper()
 	ctx := policy.Internal(context.Background())
-	engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
+	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := policy.NewService(policy.Config{Store: store, Engine: engine})
+	svc := policy.NewService(policy.Config{Store: store, Engine: eng})
 	for _, e := range entities {
 		if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: e}); err != nil {
 			t.Fatal(err)

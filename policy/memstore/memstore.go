@@ -20,6 +20,7 @@ import (
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -107,8 +108,8 @@ func ctxErr(ctx context.Context) error {
 
 // LoadPolicy reads the entity's revision, rules and active role names, as
 // the SQL stores read them: p rules then g rules, each in the order stored.
-func (s *Store) LoadPolicy(ctx context.Context, entityID string) (policy.EntityPolicy, error) {
-	var out policy.EntityPolicy
+func (s *Store) LoadPolicy(ctx context.Context, entityID string) (engine.Policy, error) {
+	var out engine.Policy
 	err := s.View(ctx, func(ptx policy.Tx) error {
 		st := &ptx.(*tx).st
 		e, ok := st.entities[entityID]

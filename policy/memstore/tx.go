@@ -12,6 +12,7 @@ import (
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -650,7 +651,7 @@ func (t *tx) EntityRules(entityID string) ([]rolegate.Rule, error) {
 	for _, k := range t.st.entityRules(entityID) {
 		out = append(out, k.rule())
 	}
-	policy.SortRules(out)
+	engine.SortRules(out)
 	return out, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -22,8 +23,8 @@ func testEntityCounts(t *testing.T, s policy.Store) {
 	r1.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc",
 		Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed), ap("delete", rolegate.Denied)}}}}
 	u := rolegate.User{ID: "ada", EntityID: "e", CreatedAt: now, UpdatedAt: now}
-	g := policy.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r1.ID})
-	gs := policy.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r2.ID, Scope: "team:1"})
+	g := engine.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r1.ID})
+	gs := engine.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r2.ID, Scope: "team:1"})
 	steps := []struct {
 		name string
 		fn   func(tx policy.Tx) error
@@ -35,7 +36,7 @@ func testEntityCounts(t *testing.T, s policy.Store) {
 					return err
 				}
 			}
-			return tx.AddRules(append(policy.Compile(r1), policy.CompileRights("r:x", "other", r1.Permissions)...))
+			return tx.AddRules(append(engine.Compile(r1), engine.CompileRights("r:x", "other", r1.Permissions)...))
 		}, map[string]policy.EntityCounts{"e": {Roles: 2, Rules: 2}, "other": {Rules: 2}}},
 		{"user and assignments", func(tx policy.Tx) error {
 			if err := tx.InsertUser(&u); err != nil {
@@ -48,7 +49,7 @@ func testEntityCounts(t *testing.T, s policy.Store) {
 				{ID: "eve", EntityID: "other", CreatedAt: now, UpdatedAt: now}})
 		}, map[string]policy.EntityCounts{"e": {Roles: 2, Users: 2, Rules: 4}, "other": {Users: 1, Rules: 2}}},
 		{"replace a subject's rules", func(tx policy.Tx) error {
-			return tx.ReplaceSubjectRules("e", policy.RoleSubject(r1.ID), policy.Compile(r1)[:1])
+			return tx.ReplaceSubjectRules("e", engine.RoleSubject(r1.ID), engine.Compile(r1)[:1])
 		}, map[string]policy.EntityCounts{"e": {Roles: 2, Users: 2, Rules: 3}}},
 		{"remove rules, one of them absent", func(tx policy.Tx) error {
 			return tx.RemoveRules([]rolegate.Rule{gs, gs})

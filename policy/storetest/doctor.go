@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -19,7 +20,7 @@ func testDoctor(t *testing.T, s policy.Store) {
 	r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
 	a := rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r.ID, CreatedAt: ms(time.Now())}
 	u := rolegate.User{ID: "ada", EntityID: "e", CreatedAt: a.CreatedAt, UpdatedAt: a.CreatedAt}
-	orphan := rolegate.Rule{PType: "g", Values: []string{"u:eve", policy.RoleSubject(r.ID), "e"}}
+	orphan := rolegate.Rule{PType: "g", Values: []string{"u:eve", engine.RoleSubject(r.ID), "e"}}
 	mustUpdate(t, s, func(tx policy.Tx) error {
 		if err := tx.InsertRole(&r); err != nil {
 			return err
@@ -32,7 +33,7 @@ func testDoctor(t *testing.T, s policy.Store) {
 		}
 		// The role's rule is missing; an orphan g rule and rules of entities
 		// that do not exist ("gone-1".."gone-3"; "f" exists) are there.
-		rules := []rolegate.Rule{policy.CompileAssignment(a), orphan, {PType: "p", Values: []string{"r:x", "f", "doc", "read", "any", "allow"}}}
+		rules := []rolegate.Rule{engine.CompileAssignment(a), orphan, {PType: "p", Values: []string{"r:x", "f", "doc", "read", "any", "allow"}}}
 		for i := 1; i <= 3; i++ {
 			gone := fmt.Sprintf("gone-%d", i)
 			rules = append(rules, rolegate.Rule{PType: "p", Values: []string{"r:x", gone, "doc", "read", "any", "allow"}},
@@ -47,7 +48,7 @@ func testDoctor(t *testing.T, s policy.Store) {
 		for _, r := range rules {
 			lines = append(lines, r.String())
 		}
-		want := []string{policy.CompileAssignment(a).String(), orphan.String()}
+		want := []string{engine.CompileAssignment(a).String(), orphan.String()}
 		if err != nil || strings.Join(lines, "|") != strings.Join(want, "|") {
 			t.Fatalf("EntityRules: %v %v, want %v", lines, err, want)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/auth"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -375,13 +376,13 @@ func testRules(t *testing.T, s policy.Store) {
 	now := ms(time.Now())
 	r := newRole("reader", "e", now)
 	r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed), ap("delete", rolegate.Denied)}}}}
-	g := policy.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r.ID})
-	otherRule := policy.CompileRights("r:x", "other", r.Permissions)
+	g := engine.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r.ID})
+	otherRule := engine.CompileRights("r:x", "other", r.Permissions)
 	mustUpdate(t, s, func(tx policy.Tx) error {
 		if err := tx.InsertRole(&r); err != nil {
 			return err
 		}
-		return tx.AddRules(append(append(policy.Compile(r), g), otherRule...))
+		return tx.AddRules(append(append(engine.Compile(r), g), otherRule...))
 	})
 	pol, err := s.LoadPolicy(ctx, "e")
 	if err != nil {
@@ -400,13 +401,13 @@ func testRules(t *testing.T, s policy.Store) {
 	}
 	// Replace one subject's rules, remove exactly one rule.
 	mustUpdate(t, s, func(tx policy.Tx) error {
-		if err := tx.ReplaceSubjectRules("e", policy.RoleSubject(r.ID), policy.Compile(r)[:1]); err != nil {
+		if err := tx.ReplaceSubjectRules("e", engine.RoleSubject(r.ID), engine.Compile(r)[:1]); err != nil {
 			return err
 		}
 		return tx.RemoveRules([]rolegate.Rule{g})
 	})
 	pol, _ = s.LoadPolicy(ctx, "e")
-	if len(pol.Rules) != 1 || pol.Rules[0].String() != policy.Compile(r)[0].String() {
+	if len(pol.Rules) != 1 || pol.Rules[0].String() != engine.Compile(r)[0].String() {
 		t.Fatalf("after replace and remove: %+v", pol.Rules)
 	}
 	// Many rules at once: chunked inserts.
@@ -467,7 +468,7 @@ func testLoadPolicyAsStored(t *testing.T, s policy.Store) {
 			return err
 		})
 		got := append([]rolegate.Rule(nil), pol.Rules...)
-		policy.SortRules(got)
+		engine.SortRules(got)
 		if fmt.Sprint(got) != fmt.Sprint(want) || len(want) < 5007 {
 			t.Fatalf("%s: LoadPolicy read\n%v\nstored\n%v", when, got, want)
 		}
@@ -496,7 +497,7 @@ func testRollback(t *testing.T, s policy.Store) {
 		if err := tx.InsertRole(&r); err != nil {
 			return err
 		}
-		if err := tx.AddRules(policy.Compile(r)); err != nil {
+		if err := tx.AddRules(engine.Compile(r)); err != nil {
 			return err
 		}
 		return boom
@@ -528,7 +529,7 @@ func testDeleteEntity(t *testing.T, s policy.Store) {
 			if err := tx.PutAssignment(&a); err != nil {
 				return err
 			}
-			return tx.AddRules(append(policy.Compile(r), policy.CompileAssignment(a)))
+			return tx.AddRules(append(engine.Compile(r), engine.CompileAssignment(a)))
 		})
 	}
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteEntity("e") })
@@ -577,7 +578,7 @@ func testConcurrentWrites(t *testing.T, s policy.Store) {
 				if err := tx.InsertRole(&r); err != nil {
 					return err
 				}
-				return tx.AddRules(policy.CompileRights(policy.RoleSubject(r.ID), "e", rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}))
+				return tx.AddRules(engine.CompileRights(engine.RoleSubject(r.ID), "e", rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}))
 			})
 		}(i)
 	}

@@ -1,11 +1,12 @@
-package policy
+package engine
 
 import (
 	"context"
-	"github.com/rolegate/rolegate"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/rolegate/rolegate"
 )
 
 // Right is one effective right of a user: what it may do on an object type
@@ -38,7 +39,7 @@ func (s *snapshot) effective(subjects []string) map[rightKey]rolegate.Permission
 			if v == rolegate.Denied {
 				denies = append(denies, p)
 			}
-			if rank(v) > rank(values[p]) {
+			if Rank(v) > Rank(values[p]) {
 				values[p] = v
 			}
 		}
@@ -117,7 +118,9 @@ func (e *Engine) EffectiveAt(ctx context.Context, entityID, userID, scope string
 	return out, s.revision, nil
 }
 
-func rank(p rolegate.Permission) int {
+// Rank orders values by which wins where two rights name one (object type,
+// action): denied, allowed, allowed_for_own, not_allowed.
+func Rank(p rolegate.Permission) int {
 	switch p {
 	case rolegate.Denied:
 		return 3

@@ -1,4 +1,4 @@
-package policy_test
+package engine_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // someLoader knows the entities in its set (with memLoader's policy) and
@@ -19,13 +19,13 @@ type someLoader struct {
 	loads atomic.Int64
 }
 
-func (l *someLoader) LoadPolicy(ctx context.Context, id string) (policy.EntityPolicy, error) {
+func (l *someLoader) LoadPolicy(ctx context.Context, id string) (engine.Policy, error) {
 	l.loads.Add(1)
 	l.mu.Lock()
 	ok := l.known[id]
 	l.mu.Unlock()
 	if !ok {
-		return policy.EntityPolicy{}, fmt.Errorf("entity %q: %w", id, rolegate.ErrNotFound)
+		return engine.Policy{}, fmt.Errorf("entity %q: %w", id, rolegate.ErrNotFound)
 	}
 	return memLoader{3, 10, 10}.LoadPolicy(ctx, id)
 }
@@ -46,12 +46,12 @@ func TestUnknownEntitiesHoldNothing(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		l.add(fmt.Sprintf("real-%d", i))
 	}
-	e, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: l, MaxEntities: 50})
+	e, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: l, MaxEntities: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ask := func(id string) policy.Decision {
-		d, err := e.Check(ctx, policy.CheckRequest{EntityID: id, UserID: "user-1", ObjectType: "payable", Action: "read"})
+	ask := func(id string) engine.Decision {
+		d, err := e.Check(ctx, engine.Request{EntityID: id, UserID: "user-1", ObjectType: "payable", Action: "read"})
 		if err != nil {
 			t.Error(err)
 		}

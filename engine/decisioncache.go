@@ -1,19 +1,18 @@
-package policy
+package engine
 
 import (
-	"github.com/rolegate/rolegate"
 	"hash/maphash"
 	"sync/atomic"
+
+	"github.com/rolegate/rolegate"
 )
 
-// decisionTable is a fixed-size cache of decisions, safe for concurrent use
-// without locks: buckets of four entries (one cache line), a question being
-// known by two independent 64-bit hashes of its fields, seeded per process so
-// that nobody can aim at a collision. The first hash picks the bucket and must
-// equal an entry's first word; the second (its low byte replaced by the
-// decision) must equal that entry's second word. A new answer takes a free
-// entry of its bucket or overwrites one. A torn pair of words from concurrent
-// writers matches no question, so the worst a race costs is a miss.
+// decisionTable is a fixed-size, lock-free cache of decisions in buckets of
+// four entries (one cache line). A question is known by two 64-bit hashes,
+// seeded per process so nobody can aim at a collision: the first picks the
+// bucket and is an entry's first word; the second, its low byte holding the
+// decision, the entry's second word. A torn pair matches no question: a race
+// costs at most a miss.
 type decisionTable struct {
 	buckets []decisionBucket
 	mask    uint64

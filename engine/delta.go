@@ -1,18 +1,17 @@
-package policy
+package engine
 
 import (
 	"encoding/json"
 	"fmt"
+
 	"github.com/rolegate/rolegate"
 )
 
-// Delta is what one committed write changed in an entity's policy, in the
-// order the write made the changes: rules added and removed, subjects whose p
-// rules were replaced, roles whose name or status changed. The Service
-// records it from the very calls that write the rules (see recorder), so it
-// cannot drift from what the store holds; the engine applies it to the
-// snapshot it holds (Engine.Apply), and the change log carries it to the other
-// instances.
+// Delta is what one committed write changed in an entity's policy, in order:
+// rules added or removed, subjects whose p rules were replaced, roles renamed
+// or (de)activated. The service records it from the calls that write the
+// rules, so it cannot drift from the store; Engine.Apply applies it, and the
+// change log carries it to other instances.
 type Delta struct {
 	// Full says the change cannot be applied as a delta (the entity was
 	// deleted, or a rule of another entity was written): reload in full.
@@ -42,7 +41,9 @@ type DeltaOp struct {
 // Empty reports whether the delta changes nothing.
 func (d *Delta) Empty() bool { return !d.Full && len(d.Ops) == 0 }
 
-func (d *Delta) rules(op, subject string, rules []rolegate.Rule) {
+// Record adds a change of rules: op is OpAdd, OpRemove or OpReplace (the
+// subject's p rules are now exactly rules).
+func (d *Delta) Record(op, subject string, rules []rolegate.Rule) {
 	o := DeltaOp{Op: op, Subject: subject, Rules: make([][]string, 0, len(rules))}
 	for _, r := range rules {
 		o.Rules = append(o.Rules, append([]string{r.PType}, r.Values...))
@@ -53,7 +54,8 @@ func (d *Delta) rules(op, subject string, rules []rolegate.Rule) {
 	d.Ops = append(d.Ops, o)
 }
 
-func (d *Delta) role(r *rolegate.Role) {
+// RecordRole adds a change of a role's name or status.
+func (d *Delta) RecordRole(r *rolegate.Role) {
 	d.Ops = append(d.Ops, DeltaOp{Op: OpRole, RoleID: r.ID, Name: r.Name, Active: r.Status == rolegate.StatusActive})
 }
 

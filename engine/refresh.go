@@ -1,19 +1,17 @@
-package policy
+package engine
 
 import (
 	"context"
+	"time"
+
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/changes"
-	"time"
 )
 
-// Apply brings the entity's policy held in memory from revision rev-1 to rev by
-// applying the delta a committed write recorded: a new snapshot shares every
-// unit and index bucket the delta does not touch, so it costs what the write
-// changed. An entity not held is left to load on its next check. When the
-// held policy is not at rev-1 (a write in between not yet applied), or the
-// delta cannot be applied, it reloads the entity in full (Refresh), which also
-// catches up from the change log when the store keeps one.
+// Apply brings the entity's policy held from revision rev-1 to rev with a
+// committed write's delta, at the cost of what the write changed. An entity
+// not held loads on its next check; one not at rev-1, or a delta that does
+// not apply, is refreshed (Refresh) instead.
 func (e *Engine) Apply(ctx context.Context, entityID string, rev int64, d Delta) error {
 	sl, ok := e.entities.load(entityID)
 	if !ok {
@@ -52,16 +50,11 @@ func (e *Engine) swap(sl *slot, cur, next *snapshot) bool {
 	return true
 }
 
-// Refresh brings an entity's policy up to date if it is held, after a
-// committed write: by applying the change log's entries after the revision
-// held when the store keeps a log that reaches back, else by reloading it in
-// full. A policy older than the one held is never installed. An entity not held is
-// left to load on its next check; one that no longer exists is dropped.
-//
-// Refresh is called on evidence that the store is newer than what is held (a
-// committed write, a notification, a revision read by the sweep): when the
-// reload fails, the held policy is dropped so that checks do not answer from
-// it.
+// Refresh brings a held entity's policy up to date, from the change log
+// (Log) when it reaches back, else by a full reload; never to an older
+// policy. An entity deleted is dropped. It is called when the store is known
+// to be newer (a write, a notification, the sweep), so a failed reload drops
+// the held policy rather than answer from it.
 func (e *Engine) Refresh(ctx context.Context, entityID string) error {
 	return e.refresh(ctx, entityID, true)
 }

@@ -1,13 +1,14 @@
-package policy
+package engine
 
 import (
 	"encoding/json"
 	"flag"
-	"github.com/rolegate/rolegate"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the compiler tests")

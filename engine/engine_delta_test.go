@@ -1,4 +1,4 @@
-package policy_test
+package engine_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -38,33 +39,33 @@ func randomRights(rng *rand.Rand, n int) *rolegate.Permissions {
 // readRules answers a question by a direct reading of the entity's stored
 // rules: the rights of the user, its entity-wide roles and its roles inside
 // the scope that match; any deny wins, else any allow.
-func readRules(rules []rolegate.Rule, names map[string]string, req policy.CheckRequest) policy.Decision {
-	sub := policy.UserSubject(req.UserID)
+func readRules(rules []rolegate.Rule, names map[string]string, req engine.Request) engine.Decision {
+	sub := engine.UserSubject(req.UserID)
 	subjects := map[string]bool{sub: true}
 	for _, r := range rules {
-		if r.PType == "g" && (r.Values[0] == sub || (req.Scope != "" && r.Values[0] == policy.ScopedSubject(req.Scope, req.UserID))) {
+		if r.PType == "g" && (r.Values[0] == sub || (req.Scope != "" && r.Values[0] == engine.ScopedSubject(req.Scope, req.UserID))) {
 			subjects[r.Values[1]] = true
 		}
 	}
-	var matched []policy.Match
+	var matched []engine.Match
 	allow, own, deny := false, false, false
 	for _, r := range rules {
 		v := r.Values
 		if r.PType != "p" || !subjects[v[0]] || (v[2] != "*" && v[2] != req.ObjectType) || (v[3] != "*" && v[3] != req.Action) {
 			continue
 		}
-		if v[4] == policy.CondOwn && req.OwnerID != req.UserID {
+		if v[4] == engine.CondOwn && req.OwnerID != req.UserID {
 			continue
 		}
-		m := policy.Match{RoleID: strings.TrimPrefix(v[0], "r:")}
+		m := engine.Match{RoleID: strings.TrimPrefix(v[0], "r:")}
 		if !strings.HasPrefix(v[0], "r:") {
 			m.RoleID = ""
 		}
 		m.RoleName = names[m.RoleID]
 		switch {
-		case v[5] == policy.EftDeny:
+		case v[5] == engine.EftDeny:
 			m.Permission, deny = rolegate.Denied, true
-		case v[4] == policy.CondOwn:
+		case v[4] == engine.CondOwn:
 			m.Permission, own = rolegate.AllowedForOwn, true
 		default:
 			m.Permission, allow = rolegate.Allowed, true
@@ -87,7 +88,7 @@ func readRules(rules []rolegate.Rule, names map[string]string, req policy.CheckR
 		}
 		return a.Permission < b.Permission
 	})
-	d := policy.Decision{Permission: rolegate.NotAllowed, Matched: matched}
+	d := engine.Decision{Permission: rolegate.NotAllowed, Matched: matched}
 	switch {
 	case deny:
 		d.Permission = rolegate.Denied
@@ -97,7 +98,7 @@ func readRules(rules []rolegate.Rule, names map[string]string, req policy.CheckR
 		d.Allowed, d.Permission = true, rolegate.AllowedForOwn
 	}
 	if d.Matched == nil {
-		d.Matched = []policy.Match{}
+		d.Matched = []engine.Match{}
 	}
 	return d
 }
@@ -211,10 +212,10 @@ func TestDeltasAgreeWithAFreshLoad(t *testing.T) {
 	}
 }
 
-func compareWithFreshLoad(t *testing.T, step int, eng *policy.Engine, store policy.Store, rng *rand.Rand, users []string) {
+func compareWithFreshLoad(t *testing.T, step int, eng *engine.Engine, store policy.Store, rng *rand.Rand, users []string) {
 	t.Helper()
 	ctx := policy.Internal(context.Background())
-	fresh, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: store})
+	fresh, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ func compareWithFreshLoad(t *testing.T, step int, eng *policy.Engine, store poli
 	}
 	for q := 0; q < 40; q++ {
 		user := users[rng.IntN(len(users))]
-		req := policy.CheckRequest{EntityID: "acme", UserID: user, ObjectType: deltaObjects[rng.IntN(len(deltaObjects)-1)],
+		req := engine.Request{EntityID: "acme", UserID: user, ObjectType: deltaObjects[rng.IntN(len(deltaObjects)-1)],
 			Action: deltaActions[rng.IntN(len(deltaActions)-1)], Explain: q%2 == 0}
 		if rng.IntN(2) == 0 {
 			req.OwnerID = user

@@ -1,17 +1,15 @@
-package policy
+package engine
 
 import (
-	"github.com/rolegate/rolegate"
 	"slices"
 	"strings"
+
+	"github.com/rolegate/rolegate"
 )
 
 // grantIndex answers "which subjects name this object type" and "who holds
-// this role" without walking the entity: who-can, dry runs and the
-// explanation of a refusal cost the roles that grant a right and their
-// holders. A snapshot builds it on first use (snapshot.grants) and a delta
-// carries it over to the next snapshot, touching only what the delta names
-// (copy-on-write, as the units and links are).
+// this role" without walking the entity, for who-can, dry runs and explained
+// refusals. Built on first use; a delta carries it over copy-on-write.
 type grantIndex struct {
 	// byObj maps an object type (or Wildcard) to the subjects (r:<role>,
 	// u:<user>) with a p rule on it, sorted.

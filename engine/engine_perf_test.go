@@ -1,4 +1,4 @@
-package policy_test
+package engine_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -18,8 +19,8 @@ type memLoader struct{ roles, rights, users int }
 var benchObjects = []string{"payable", "receivable", "receipt", "counterpart", "product", "project", "tag", "todo_task", "workflow", "comment"}
 var benchActions = []string{"create", "read", "update", "delete", "approve", "pay", "cancel", "submit"}
 
-func (m memLoader) LoadPolicy(_ context.Context, entityID string) (policy.EntityPolicy, error) {
-	pol := policy.EntityPolicy{Revision: 1, RoleNames: map[string]string{}}
+func (m memLoader) LoadPolicy(_ context.Context, entityID string) (engine.Policy, error) {
+	pol := engine.Policy{Revision: 1, RoleNames: map[string]string{}}
 	for r := 0; r < m.roles; r++ {
 		id := fmt.Sprintf("role-%d", r)
 		pol.RoleNames[id] = id
@@ -40,30 +41,30 @@ func (m memLoader) LoadPolicy(_ context.Context, entityID string) (policy.Entity
 			}
 			p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: obj, Actions: []rolegate.ActionPermission{{ActionName: act, Permission: perm}}})
 		}
-		pol.Rules = append(pol.Rules, policy.CompileRights(policy.RoleSubject(id), entityID, p)...)
+		pol.Rules = append(pol.Rules, engine.CompileRights(engine.RoleSubject(id), entityID, p)...)
 	}
 	for u := 0; u < m.users; u++ {
 		for _, r := range []int{u % m.roles, (u + 1) % m.roles} {
-			pol.Rules = append(pol.Rules, policy.CompileAssignment(rolegate.Assignment{EntityID: entityID, UserID: fmt.Sprintf("user-%d", u), RoleID: fmt.Sprintf("role-%d", r)}))
+			pol.Rules = append(pol.Rules, engine.CompileAssignment(rolegate.Assignment{EntityID: entityID, UserID: fmt.Sprintf("user-%d", u), RoleID: fmt.Sprintf("role-%d", r)}))
 		}
 	}
 	return pol, nil
 }
 
-func benchEngine(b *testing.B, maxDecisions int) *policy.Engine {
-	e, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: memLoader{5, 20, 20}, MaxDecisions: maxDecisions})
+func benchEngine(b *testing.B, maxDecisions int) *engine.Engine {
+	e, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: memLoader{5, 20, 20}, MaxDecisions: maxDecisions})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return e
 }
 
-func benchReqs(entities int) []policy.CheckRequest {
+func benchReqs(entities int) []engine.Request {
 	rng := rand.New(rand.NewPCG(1, 2))
-	reqs := make([]policy.CheckRequest, 4096)
+	reqs := make([]engine.Request, 4096)
 	for i := range reqs {
 		u := fmt.Sprintf("user-%d", rng.IntN(20))
-		reqs[i] = policy.CheckRequest{EntityID: fmt.Sprintf("e%d", rng.IntN(entities)), UserID: u,
+		reqs[i] = engine.Request{EntityID: fmt.Sprintf("e%d", rng.IntN(entities)), UserID: u,
 			ObjectType: benchObjects[rng.IntN(len(benchObjects))], Action: benchActions[rng.IntN(len(benchActions))]}
 		if rng.IntN(2) == 0 {
 			reqs[i].OwnerID = u
@@ -129,8 +130,8 @@ func BenchmarkEngineCheckParallel(b *testing.B) {
 func BenchmarkEngineEntities(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		for _, mode := range []string{"hot", "uncached"} {
-			var e *policy.Engine
-			var reqs []policy.CheckRequest
+			var e *engine.Engine
+			var reqs []engine.Request
 			b.Run(fmt.Sprintf("entities=%d/%s", n, mode), func(b *testing.B) {
 				if e == nil { // built once, not once per b.N
 					e, reqs = warmEngine(b, n, mode)
@@ -150,37 +151,37 @@ func BenchmarkEngineEntities(b *testing.B) {
 
 // warmEngine loads n entities, builds every enforcer, asks every hot question
 // once, and draws the questions to time.
-func warmEngine(b *testing.B, n int, mode string) (*policy.Engine, []policy.CheckRequest) {
+func warmEngine(b *testing.B, n int, mode string) (*engine.Engine, []engine.Request) {
 	maxDecisions := 0
 	if mode == "uncached" {
 		maxDecisions = -1
 	}
-	e, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: memLoader{5, 20, 20}, MaxDecisions: maxDecisions})
+	e, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: memLoader{5, 20, 20}, MaxDecisions: maxDecisions})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := policy.Internal(context.Background())
-	hot := func(ent, k int) policy.CheckRequest {
-		return policy.CheckRequest{EntityID: fmt.Sprintf("e%d", ent), UserID: fmt.Sprintf("user-%d", k%4),
+	hot := func(ent, k int) engine.Request {
+		return engine.Request{EntityID: fmt.Sprintf("e%d", ent), UserID: fmt.Sprintf("user-%d", k%4),
 			ObjectType: benchObjects[(k/4)%4], Action: benchActions[k/16]}
 	}
 	for ent := 0; ent < n; ent++ {
 		for o := range benchObjects {
-			e.Check(ctx, policy.CheckRequest{EntityID: fmt.Sprintf("e%d", ent), UserID: "user-0", ObjectType: benchObjects[o], Action: "read"})
+			e.Check(ctx, engine.Request{EntityID: fmt.Sprintf("e%d", ent), UserID: "user-0", ObjectType: benchObjects[o], Action: "read"})
 		}
 		for k := 0; k < 64; k++ {
 			e.Check(ctx, hot(ent, k))
 		}
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	reqs := make([]policy.CheckRequest, 1<<16)
+	reqs := make([]engine.Request, 1<<16)
 	for i := range reqs {
 		if mode == "hot" {
 			reqs[i] = hot(rng.IntN(n), rng.IntN(64))
 			continue
 		}
 		u := fmt.Sprintf("user-%d", rng.IntN(20))
-		reqs[i] = policy.CheckRequest{EntityID: fmt.Sprintf("e%d", rng.IntN(n)), UserID: u,
+		reqs[i] = engine.Request{EntityID: fmt.Sprintf("e%d", rng.IntN(n)), UserID: u,
 			ObjectType: benchObjects[rng.IntN(len(benchObjects))], Action: benchActions[rng.IntN(len(benchActions))]}
 	}
 	return e, reqs

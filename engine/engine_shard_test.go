@@ -1,4 +1,4 @@
-package policy_test
+package engine_test
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // fixedLoader serves one stored policy for every entity id.
-type fixedLoader struct{ pol policy.EntityPolicy }
+type fixedLoader struct{ pol engine.Policy }
 
-func (f fixedLoader) LoadPolicy(context.Context, string) (policy.EntityPolicy, error) {
+func (f fixedLoader) LoadPolicy(context.Context, string) (engine.Policy, error) {
 	return f.pol, nil
 }
 
@@ -48,19 +49,19 @@ func TestEngineAgreesWithTheRules(t *testing.T) {
 			p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: o,
 				Actions: []rolegate.ActionPermission{{ActionName: a, Permission: perms[rng.IntN(len(perms))]}}})
 		}
-		rs := policy.CompileRights(subject, ent, p)
+		rs := engine.CompileRights(subject, ent, p)
 		subjectRules[subject] = rs
 		rules = append(rules, rs...)
 	}
 	for r := 0; r < 12; r++ {
-		rights(policy.RoleSubject(fmt.Sprintf("role-%d", r)), 40)
+		rights(engine.RoleSubject(fmt.Sprintf("role-%d", r)), 40)
 	}
 	type held struct{ role, scope string }
 	holds := map[string][]held{}
 	for u := 0; u < 15; u++ {
 		user := fmt.Sprintf("user-%d", u)
 		if u%3 == 0 {
-			rights(policy.UserSubject(user), 5)
+			rights(engine.UserSubject(user), 5)
 		}
 		for k := 0; k < 1+rng.IntN(3); k++ {
 			h := held{role: fmt.Sprintf("role-%d", rng.IntN(12))}
@@ -68,15 +69,15 @@ func TestEngineAgreesWithTheRules(t *testing.T) {
 				h.scope = fmt.Sprintf("team:%d", rng.IntN(3))
 			}
 			holds[user] = append(holds[user], h)
-			rules = append(rules, policy.CompileAssignment(rolegate.Assignment{EntityID: ent, UserID: user, RoleID: h.role, Scope: h.scope}))
+			rules = append(rules, engine.CompileAssignment(rolegate.Assignment{EntityID: ent, UserID: user, RoleID: h.role, Scope: h.scope}))
 		}
 	}
 
 	want := func(user, obj, act, owner, scope string) bool {
-		subjects := []string{policy.UserSubject(user)}
+		subjects := []string{engine.UserSubject(user)}
 		for _, h := range holds[user] {
 			if h.scope == "" || h.scope == scope {
-				subjects = append(subjects, policy.RoleSubject(h.role))
+				subjects = append(subjects, engine.RoleSubject(h.role))
 			}
 		}
 		allow, deny := false, false
@@ -86,9 +87,9 @@ func TestEngineAgreesWithTheRules(t *testing.T) {
 				if (v[2] != "*" && v[2] != obj) || (v[3] != "*" && v[3] != act) {
 					continue
 				}
-				if v[5] == policy.EftDeny {
+				if v[5] == engine.EftDeny {
 					deny = true
-				} else if v[4] == policy.CondAny || owner == user {
+				} else if v[4] == engine.CondAny || owner == user {
 					allow = true
 				}
 			}
@@ -98,19 +99,19 @@ func TestEngineAgreesWithTheRules(t *testing.T) {
 	// Without a decision cache, with one too small for the questions (entries
 	// overwritten all the time), and with the default one; questions repeat.
 	for _, maxDecisions := range []int{-1, 64, 0} {
-		engine, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel,
-			Loader: fixedLoader{policy.EntityPolicy{Revision: 1, Rules: rules}}, MaxDecisions: maxDecisions})
+		eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel,
+			Loader: fixedLoader{engine.Policy{Revision: 1, Rules: rules}}, MaxDecisions: maxDecisions})
 		if err != nil {
 			t.Fatal(err)
 		}
 		qrng := rand.New(rand.NewPCG(7, 8))
 		t.Run(fmt.Sprintf("decisions=%d", maxDecisions), func(t *testing.T) {
-			agree(t, engine, qrng, want, objects, actions)
+			agree(t, eng, qrng, want, objects, actions)
 		})
 	}
 }
 
-func agree(t *testing.T, engine *policy.Engine, rng *rand.Rand, want func(user, obj, act, owner, scope string) bool, objects, actions []string) {
+func agree(t *testing.T, eng *engine.Engine, rng *rand.Rand, want func(user, obj, act, owner, scope string) bool, objects, actions []string) {
 	const ent = "acme"
 	allowed := 0
 	for i := 0; i < 20000; i++ {
@@ -124,7 +125,7 @@ func agree(t *testing.T, engine *policy.Engine, rng *rand.Rand, want func(user, 
 		if rng.IntN(2) == 0 {
 			scope = fmt.Sprintf("team:%d", rng.IntN(4))
 		}
-		d, err := engine.Check(context.Background(), policy.CheckRequest{EntityID: ent, UserID: user, ObjectType: obj, Action: act, OwnerID: owner, Scope: scope})
+		d, err := eng.Check(context.Background(), engine.Request{EntityID: ent, UserID: user, ObjectType: obj, Action: act, OwnerID: owner, Scope: scope})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,14 +146,14 @@ func agree(t *testing.T, engine *policy.Engine, rng *rand.Rand, want func(user, 
 // dropped entities give theirs back.
 func TestDecisionBudget(t *testing.T) {
 	const budget = 4096
-	e, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: memLoader{5, 20, 20}, MaxDecisions: budget})
+	e, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: memLoader{5, 20, 20}, MaxDecisions: budget})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := policy.Internal(context.Background())
 	const n = 200
 	for i := 0; i < n; i++ {
-		if _, err := e.Check(ctx, policy.CheckRequest{EntityID: fmt.Sprintf("e%d", i), UserID: "user-1", ObjectType: "payable", Action: "read"}); err != nil {
+		if _, err := e.Check(ctx, engine.Request{EntityID: fmt.Sprintf("e%d", i), UserID: "user-1", ObjectType: "payable", Action: "read"}); err != nil {
 			t.Fatal(err)
 		}
 		if got := e.Stats().DecisionCapacity; got > budget+256*int64(i+1) {
@@ -165,7 +166,7 @@ func TestDecisionBudget(t *testing.T) {
 	// One entity asked thousands of different questions gets a larger table
 	// while the budget allows: its repeated questions are then answered from
 	// the cache.
-	big, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: memLoader{5, 20, 20}, MaxDecisions: 1 << 14})
+	big, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: memLoader{5, 20, 20}, MaxDecisions: 1 << 14})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func TestDecisionBudget(t *testing.T) {
 			for o := 0; o < 10; o++ {
 				for a := 0; a < 8; a++ {
 					for _, owner := range []string{"", fmt.Sprintf("user-%d", u), "someone"} {
-						big.Check(ctx, policy.CheckRequest{EntityID: "e0", UserID: fmt.Sprintf("user-%d", u),
+						big.Check(ctx, engine.Request{EntityID: "e0", UserID: fmt.Sprintf("user-%d", u),
 							ObjectType: benchObjects[o], Action: benchActions[a], OwnerID: owner})
 					}
 				}

@@ -1,16 +1,13 @@
-package policy
+package engine
 
 import "sync"
 
-// Checks may name any entity id, and a caller with the check scope on every
-// entity (the admin token, a platform client) may name millions that do not
-// exist. Such an entity must cost nothing lasting: it holds no slot among the
-// entities held (where it would count against MaxEntities and push real
-// entities out), no decision table (against the decision budget), and only a
-// small entry here, so that asking again does not reach the store. The set is
-// bounded (the oldest entry goes first) and, like an entity held at revision
-// 0, is seen by the revision sweep and by change notifications, so an entity
-// created meanwhile, here or on another instance, is loaded on its next check.
+// A caller may name millions of entity ids that do not exist. Such an entity
+// costs nothing lasting: no slot (which would push real entities out), no
+// decision table, only a small entry here so that asking again does not reach
+// the store. The set is bounded, oldest out first, and is seen by the revision
+// sweep and change notifications like an entity held at revision 0, so one
+// created meanwhile loads on its next check.
 
 // maxUnknownEntities bounds the ids remembered as unknown: at most
 // MaxEntities of them, and never more than this (about 1 MiB).

@@ -1,10 +1,11 @@
-package policy
+package engine
 
 import (
 	"fmt"
-	"github.com/rolegate/rolegate"
 	"sync/atomic"
 	"time"
+
+	"github.com/rolegate/rolegate"
 )
 
 // snapshot is one entity's policy at one revision: immutable once built. A
@@ -13,13 +14,10 @@ import (
 type snapshot struct {
 	entityID string
 	revision int64
-	created  time.Time // when the entity was created (EntityPolicy.Created)
+	created  time.Time // when the entity was created (Policy.Created)
 	exists   bool
-	// units holds each subject's p rules (r:<role>, u:<user>) in its own
-	// small unit, indexed by object type. A check gathers only the units of
-	// the subjects the user holds, for the object type asked and wildcards,
-	// and lets Casbin decide over those rules: it costs what the user holds,
-	// not what the entity holds.
+	// units holds each subject's p rules (r:<role>, u:<user>) by object
+	// type: a check costs what the user holds, not what the entity holds.
 	units *pmap[*unit]
 	// links are the entity's g rules: u:<user> or s:<scope>|<user> -> the
 	// role subjects it holds.
@@ -34,7 +32,7 @@ type snapshot struct {
 	released  atomic.Bool // its table was given back to the budget
 	engine    *Engine
 	// grantIdx indexes who names an object type and who holds a role
-	// (grants.go): built on first use, carried over by deltas.
+	// (grantindex.go): built on first use, carried over by deltas.
 	grantIdx atomic.Pointer[grantIndex]
 }
 
@@ -55,7 +53,7 @@ func newUnit(rules []rolegate.Rule) *unit {
 
 // build makes a snapshot from an entity's rules, in one pass over them: the
 // p rules grouped into one unit per subject, the g rules into the user index.
-func (e *Engine) build(entityID string, pol EntityPolicy) (*snapshot, error) {
+func (e *Engine) build(entityID string, pol Policy) (*snapshot, error) {
 	s := &snapshot{entityID: entityID, revision: pol.Revision, created: pol.Created}
 	rights := map[string][]rolegate.Rule{}
 	ng := 0

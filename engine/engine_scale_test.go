@@ -1,4 +1,4 @@
-package policy_test
+package engine_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // The sizes of one entity the scale benchmarks measure: the small entity of
@@ -26,18 +26,18 @@ var scaleSizes = []struct {
 }
 
 // onceLoader hands its policy over once (the store's rows are not kept either).
-type onceLoader struct{ pol policy.EntityPolicy }
+type onceLoader struct{ pol engine.Policy }
 
-func (l *onceLoader) LoadPolicy(context.Context, string) (policy.EntityPolicy, error) {
+func (l *onceLoader) LoadPolicy(context.Context, string) (engine.Policy, error) {
 	p := l.pol
-	l.pol = policy.EntityPolicy{}
+	l.pol = engine.Policy{}
 	return p, nil
 }
 
 // scalePolicy generates one entity's policy once per size.
-var scalePolicies = map[string]policy.EntityPolicy{}
+var scalePolicies = map[string]engine.Policy{}
 
-func scalePolicy(b *testing.B, name string, m memLoader) policy.EntityPolicy {
+func scalePolicy(b *testing.B, name string, m memLoader) engine.Policy {
 	if p, ok := scalePolicies[name]; ok {
 		return p
 	}
@@ -50,20 +50,20 @@ func scalePolicy(b *testing.B, name string, m memLoader) policy.EntityPolicy {
 }
 
 // copyPolicy returns a policy whose rules the engine may take over.
-func copyPolicy(p policy.EntityPolicy) policy.EntityPolicy {
-	out := policy.EntityPolicy{Revision: p.Revision, RoleNames: p.RoleNames, Rules: make([]rolegate.Rule, len(p.Rules))}
+func copyPolicy(p engine.Policy) engine.Policy {
+	out := engine.Policy{Revision: p.Revision, RoleNames: p.RoleNames, Rules: make([]rolegate.Rule, len(p.Rules))}
 	for i, r := range p.Rules {
 		out.Rules[i] = rolegate.Rule{PType: r.PType, Values: append([]string(nil), r.Values...)}
 	}
 	return out
 }
 
-func scaleReqs(m memLoader) []policy.CheckRequest {
+func scaleReqs(m memLoader) []engine.Request {
 	rng := rand.New(rand.NewPCG(9, 10))
-	reqs := make([]policy.CheckRequest, 1<<14)
+	reqs := make([]engine.Request, 1<<14)
 	for i := range reqs {
 		u := fmt.Sprintf("user-%d", rng.IntN(m.users))
-		reqs[i] = policy.CheckRequest{EntityID: "big", UserID: u,
+		reqs[i] = engine.Request{EntityID: "big", UserID: u,
 			ObjectType: benchObjects[rng.IntN(len(benchObjects))], Action: benchActions[rng.IntN(len(benchActions))]}
 		if rng.IntN(2) == 0 {
 			reqs[i].OwnerID = u
@@ -97,7 +97,7 @@ func BenchmarkEngineScale(b *testing.B) {
 				if mode == "uncached" {
 					maxDecisions = -1
 				}
-				e, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel,
+				e, err := engine.New(engine.Config{Model: rolegate.CasbinModel,
 					Loader: fixedLoader{copyPolicy(pol)}, MaxDecisions: maxDecisions})
 				if err != nil {
 					b.Fatal(err)
@@ -139,7 +139,7 @@ func BenchmarkEngineScale(b *testing.B) {
 					runtime.ReadMemStats(&before)
 				}
 				l := &onceLoader{copyPolicy(pol)}
-				e, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: l})
+				e, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: l})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -173,7 +173,7 @@ func BenchmarkEngineScaleApply(b *testing.B) {
 		for _, write := range []string{"role-edit", "assignment", "user-create"} {
 			b.Run(size.name+"/"+write, func(b *testing.B) {
 				pol := scalePolicy(b, size.name, size.m)
-				e, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: fixedLoader{copyPolicy(pol)}})
+				e, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: fixedLoader{copyPolicy(pol)}})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -182,31 +182,31 @@ func BenchmarkEngineScaleApply(b *testing.B) {
 					b.Fatal(err)
 				}
 				reqs := scaleReqs(size.m)
-				role := policy.RoleSubject("role-3")
+				role := engine.RoleSubject("role-3")
 				edits := [2][]rolegate.Rule{}
 				for k := range edits {
-					edits[k] = policy.CompileRights(role, "big", *randomRights(rand.New(rand.NewPCG(uint64(k), 1)), 30))
+					edits[k] = engine.CompileRights(role, "big", *randomRights(rand.New(rand.NewPCG(uint64(k), 1)), 30))
 				}
 				took := make([]time.Duration, 0, b.N)
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					var d policy.Delta
+					var d engine.Delta
 					switch write {
 					case "role-edit":
-						d.Ops = []policy.DeltaOp{{Op: policy.OpReplace, Subject: role, Rules: lines(edits[i%2])}}
+						d.Ops = []engine.DeltaOp{{Op: engine.OpReplace, Subject: role, Rules: lines(edits[i%2])}}
 					case "assignment":
-						op := policy.OpAdd
+						op := engine.OpAdd
 						if i%2 == 1 {
-							op = policy.OpRemove
+							op = engine.OpRemove
 						}
-						g := policy.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: "user-7", RoleID: "role-9", Scope: "team:1"})
-						d.Ops = []policy.DeltaOp{{Op: op, Rules: lines([]rolegate.Rule{g})}}
+						g := engine.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: "user-7", RoleID: "role-9", Scope: "team:1"})
+						d.Ops = []engine.DeltaOp{{Op: op, Rules: lines([]rolegate.Rule{g})}}
 					case "user-create":
 						u := fmt.Sprintf("new-%d", i)
-						d.Ops = []policy.DeltaOp{{Op: policy.OpAdd, Rules: lines([]rolegate.Rule{
-							policy.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: u, RoleID: "role-1"}),
-							policy.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: u, RoleID: "role-2"})})}}
+						d.Ops = []engine.DeltaOp{{Op: engine.OpAdd, Rules: lines([]rolegate.Rule{
+							engine.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: u, RoleID: "role-1"}),
+							engine.CompileAssignment(rolegate.Assignment{EntityID: "big", UserID: u, RoleID: "role-2"})})}}
 					}
 					rev++
 					t0 := time.Now()

@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"context"
@@ -10,28 +10,37 @@ import (
 	"time"
 
 	"github.com/casbin/casbin/v2/model"
-	"github.com/rolegate/rolegate"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/rolegate/rolegate"
 )
 
-// PolicyLoader reads one entity's stored policy. Store implements it.
-type PolicyLoader interface {
-	// LoadPolicy returns ErrNotFound for an unknown entity.
-	LoadPolicy(ctx context.Context, entityID string) (EntityPolicy, error)
+// Loader reads one entity's stored policy; the store implements it.
+type Loader interface {
+	// LoadPolicy returns rolegate.ErrNotFound for an unknown entity.
+	LoadPolicy(ctx context.Context, entityID string) (Policy, error)
 }
 
-// EngineConfig configures an Engine.
-type EngineConfig struct {
-	Model  string       // the text of model.conf
-	Loader PolicyLoader // where entities' policies come from
+// Policy is one entity's compiled policy as stored.
+type Policy struct {
+	Revision int64
+	// Created tells apart an entity deleted and created again under one id.
+	Created   time.Time
+	Rules     []rolegate.Rule
+	RoleNames map[string]string // role id -> name, active roles only
+}
+
+// Config configures an Engine.
+type Config struct {
+	Model  string // the text of model.conf
+	Loader Loader // where entities' policies come from
 	// MaxEntities bounds how many entities are held in memory; the least
 	// recently used go first and reload on demand. 0 means 100,000.
 	MaxEntities int
-	// MaxDecisions bounds the decisions cached over all entities. Each
-	// entity's cache starts at 256 decisions and doubles (up to 65,536) when
-	// its questions keep overwriting each other, while the budget allows;
-	// every entity keeps at least its first 256. One decision takes 16 bytes.
-	// 0 means 4,000,000 (about 64 MiB); negative disables the cache.
+	// MaxDecisions bounds the decisions cached over all entities (16 bytes
+	// each). An entity's cache holds 256, doubling up to 65,536 while its
+	// answers overwrite each other and the budget allows. 0 means 4,000,000
+	// (about 64 MiB); negative disables the cache.
 	MaxDecisions int
 	// LoadTimeout bounds loading one entity. 0 means 10 s.
 	LoadTimeout time.Duration
@@ -44,8 +53,8 @@ type EngineConfig struct {
 	Now func() time.Time
 }
 
-// EngineStats are counters for operators.
-type EngineStats struct {
+// Stats are counters for operators.
+type Stats struct {
 	Loaded  int64 // entities held now
 	Loads   int64 // policy loads since start (first uses and reloads)
 	Reloads int64 // full reloads of a held entity after a change (Refresh)
@@ -78,15 +87,11 @@ type counter struct {
 	_ [56]byte
 }
 
-// Engine answers checks with Casbin over an entity's rules, loaded on first
-// use and held per entity as a snapshot of units (one per role and per user
-// with own rights) and a user -> roles index. A check asks Casbin over the
-// units of the subjects the user holds only. A snapshot is never mutated: a
-// change (a reload, or a delta applied) installs a new one sharing what it
-// did not touch, so checks run without locks against an immutable snapshot.
+// Engine holds each entity's policy as an immutable snapshot (see the package
+// comment): a change installs a new one, so checks take no locks.
 type Engine struct {
 	modelText    string
-	loader       PolicyLoader
+	loader       Loader
 	maxEntities  int
 	maxDecisions int
 	loadTimeout  time.Duration
@@ -124,8 +129,8 @@ type slot struct {
 	counted  atomic.Bool // counted among the entities held (unknown.go)
 }
 
-// NewEngine checks the model and returns an engine.
-func NewEngine(cfg EngineConfig) (*Engine, error) {
+// New checks the model and returns an engine.
+func New(cfg Config) (*Engine, error) {
 	if _, err := model.NewModelFromString(cfg.Model); err != nil {
 		return nil, fmt.Errorf("casbin model: %w", err)
 	}
@@ -151,7 +156,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 }
 
 // Check answers one question. On any error the decision is a deny.
-func (e *Engine) Check(ctx context.Context, req CheckRequest) (Decision, error) {
+func (e *Engine) Check(ctx context.Context, req Request) (Decision, error) {
 	s, err := e.snapshot(ctx, req.EntityID)
 	if err == nil && s.revision < req.MinRevision {
 		s, err = e.catchUp(ctx, req.EntityID, req.MinRevision)
@@ -197,6 +202,16 @@ func (e *Engine) Held(entityID string) (revision int64, held bool) {
 	return 0, true
 }
 
+// Revision returns the revision of the entity's policy held in memory,
+// loading it if needed.
+func (e *Engine) Revision(ctx context.Context, entityID string) (int64, error) {
+	s, err := e.snapshot(ctx, entityID)
+	if err != nil {
+		return 0, err
+	}
+	return s.revision, nil
+}
+
 // Forget drops an entity's policy from memory (it reloads on demand).
 func (e *Engine) Forget(entityID string) {
 	e.unknown.mu.Lock()
@@ -210,8 +225,8 @@ func (e *Engine) Forget(entityID string) {
 }
 
 // Stats returns the engine's counters.
-func (e *Engine) Stats() EngineStats {
-	st := EngineStats{Loaded: e.count.Load(), Loads: e.loads.Load(), Reloads: e.reloads.Load(), Deltas: e.deltas.Load(),
+func (e *Engine) Stats() Stats {
+	st := Stats{Loaded: e.count.Load(), Loads: e.loads.Load(), Reloads: e.reloads.Load(), Deltas: e.deltas.Load(),
 		LoadErrors: e.loadErrors.Load(), Evictions: e.evictions.Load(),
 		Checks: make(map[rolegate.Permission]int64, len(decisionValues)), CheckErrors: e.checkErrors.Load(),
 		DecisionCapacity: e.tableUsed.Load(), Unknown: int64(e.unknown.len())}

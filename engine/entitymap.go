@@ -1,15 +1,13 @@
-package policy
+package engine
 
 import (
 	"hash/maphash"
 	"sync"
 )
 
-// entityMap holds the engine's slots by entity id: a map split into shards,
-// each behind its own read-write lock. A check's lookup is one hash, one read
-// lock on a lock few other checks share, and one map probe; sync.Map's trie
-// took several dependent memory reads per lookup, which cost microseconds once
-// thousands of entities no longer fit in the CPU's caches.
+// entityMap holds the engine's slots by entity id in shards, each behind its
+// own read-write lock: one hash, one read lock and one probe per lookup,
+// where sync.Map's trie cost microseconds once entities outgrew the caches.
 type entityMap struct {
 	seed   maphash.Seed
 	shards [64]entityShard

@@ -1,8 +1,9 @@
-package policy
+package engine
 
 import (
-	"github.com/rolegate/rolegate"
 	"slices"
+
+	"github.com/rolegate/rolegate"
 )
 
 // MaxGrantableBy bounds the roles an explained refusal names.
@@ -12,8 +13,8 @@ const MaxGrantableBy = 20
 // deny and their roles; on not_allowed, the entity's active roles whose
 // assignment (entity-wide) would allow the question, none of which carries a
 // deny of it (a deny of the user's own would have made it denied), unless
-// the caller may not see them (req.noGrantable).
-func (s *snapshot) explainRefusal(req CheckRequest, d *Decision) {
+// the caller may not see them (req.NoGrantable).
+func (s *snapshot) explainRefusal(req Request, d *Decision) {
 	if !s.exists || d.Allowed {
 		return
 	}
@@ -26,7 +27,7 @@ func (s *snapshot) explainRefusal(req CheckRequest, d *Decision) {
 		}
 		return
 	}
-	if req.noGrantable {
+	if req.NoGrantable {
 		return
 	}
 	d.GrantableBy = []Match{}

@@ -1,4 +1,4 @@
-package policy_test
+package engine_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -16,7 +17,7 @@ import (
 // oracleRights is a user's effective rights as Engine.Effective gives them
 // (entity-wide, or inside scope too), as the set of allowed and
 // allowed_for_own entries.
-func oracleRights(t *testing.T, eng *policy.Engine, user, scope string) map[[2]string]rolegate.Permission {
+func oracleRights(t *testing.T, eng *engine.Engine, user, scope string) map[[2]string]rolegate.Permission {
 	t.Helper()
 	p, _, err := eng.Effective(policy.Internal(context.Background()), "acme", user, scope)
 	if err != nil {
@@ -35,16 +36,16 @@ func oracleRights(t *testing.T, eng *policy.Engine, user, scope string) map[[2]s
 
 // oracleDiff is what a dry run must say: each user's entity-wide change,
 // then each scope's change beyond the entity-wide one.
-func oracleDiff(users, scopes []string, before, after map[string]map[[2]string]rolegate.Permission) (gained, lost []policy.Right) {
-	diff := func(user, scope string, b, a map[[2]string]rolegate.Permission) (g, l []policy.Right) {
+func oracleDiff(users, scopes []string, before, after map[string]map[[2]string]rolegate.Permission) (gained, lost []engine.Right) {
+	diff := func(user, scope string, b, a map[[2]string]rolegate.Permission) (g, l []engine.Right) {
 		for k, v := range a {
 			if b[k] != v {
-				g = append(g, policy.Right{UserID: user, Scope: scope, ObjectType: k[0], Action: k[1], Permission: v})
+				g = append(g, engine.Right{UserID: user, Scope: scope, ObjectType: k[0], Action: k[1], Permission: v})
 			}
 		}
 		for k, v := range b {
 			if a[k] != v {
-				l = append(l, policy.Right{UserID: user, Scope: scope, ObjectType: k[0], Action: k[1], Permission: v})
+				l = append(l, engine.Right{UserID: user, Scope: scope, ObjectType: k[0], Action: k[1], Permission: v})
 			}
 		}
 		return g, l
@@ -70,12 +71,12 @@ func oracleDiff(users, scopes []string, before, after map[string]map[[2]string]r
 			}
 		}
 	}
-	policy.SortRights(gained)
-	policy.SortRights(lost)
+	engine.SortRights(gained)
+	engine.SortRights(lost)
 	return gained, lost
 }
 
-func containsRight(rs []policy.Right, r policy.Right) bool {
+func containsRight(rs []engine.Right, r engine.Right) bool {
 	for _, x := range rs {
 		if x == r {
 			return true
@@ -86,12 +87,12 @@ func containsRight(rs []policy.Right, r policy.Right) bool {
 
 // whoCanOracle asks every user, one check each (and one more on its own
 // object), who may do act on obj.
-func whoCanOracle(t *testing.T, eng *policy.Engine, users []string, obj, act, scope string) []policy.Holder {
+func whoCanOracle(t *testing.T, eng *engine.Engine, users []string, obj, act, scope string) []engine.Holder {
 	t.Helper()
 	ctx := policy.Internal(context.Background())
-	var out []policy.Holder
+	var out []engine.Holder
 	for _, u := range users {
-		req := policy.CheckRequest{EntityID: "acme", UserID: u, ObjectType: obj, Action: act, Scope: scope, Explain: true}
+		req := engine.Request{EntityID: "acme", UserID: u, ObjectType: obj, Action: act, Scope: scope, Explain: true}
 		d, err := eng.Check(ctx, req)
 		if err != nil {
 			t.Fatal(err)
@@ -105,7 +106,7 @@ func whoCanOracle(t *testing.T, eng *policy.Engine, users []string, obj, act, sc
 				continue
 			}
 		}
-		h := policy.Holder{UserID: u, Permission: d.Permission}
+		h := engine.Holder{UserID: u, Permission: d.Permission}
 		for _, m := range d.Matched {
 			if m.Permission == d.Permission {
 				m.Permission = ""
@@ -220,7 +221,7 @@ func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 			if q == 2 {
 				sc = scopes[rng.IntN(len(scopes))]
 			}
-			var got []policy.Holder
+			var got []engine.Holder
 			after := ""
 			for {
 				page, err := svc.WhoCan(ctx, "acme", obj, act, sc, after, 3)

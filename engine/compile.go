@@ -1,12 +1,13 @@
-package policy
+package engine
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/rolegate/rolegate"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rolegate/rolegate"
 )
 
 // Rule field values.
@@ -124,29 +125,4 @@ func ruleLess(a, b rolegate.Rule) bool {
 		}
 	}
 	return len(a.Values) < len(b.Values)
-}
-
-// ruleKey identifies a rule in a set: its type and values.
-func ruleKey(r rolegate.Rule) string { return r.PType + "\x00" + strings.Join(r.Values, "\x00") }
-
-// diffRules returns the rules in want but not in have, and those in have but
-// not in want.
-func diffRules(have, want []rolegate.Rule) (add, remove []rolegate.Rule) {
-	h := make(map[string]bool, len(have))
-	for _, r := range have {
-		h[ruleKey(r)] = true
-	}
-	w := make(map[string]bool, len(want))
-	for _, r := range want {
-		w[ruleKey(r)] = true
-		if !h[ruleKey(r)] {
-			add = append(add, r)
-		}
-	}
-	for _, r := range have {
-		if !w[ruleKey(r)] {
-			remove = append(remove, r)
-		}
-	}
-	return add, remove
 }

@@ -1,4 +1,4 @@
-package policy_test
+package engine_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // outageLoader is a store that can be cut: while down, every load fails as an
@@ -19,12 +19,12 @@ type outageLoader struct {
 	known map[string]bool
 }
 
-func (l *outageLoader) LoadPolicy(ctx context.Context, id string) (policy.EntityPolicy, error) {
+func (l *outageLoader) LoadPolicy(ctx context.Context, id string) (engine.Policy, error) {
 	if l.down.Load() {
-		return policy.EntityPolicy{}, fmt.Errorf("%w: connection refused", rolegate.ErrUnavailable)
+		return engine.Policy{}, fmt.Errorf("%w: connection refused", rolegate.ErrUnavailable)
 	}
 	if !l.known[id] {
-		return policy.EntityPolicy{}, fmt.Errorf("entity %q: %w", id, rolegate.ErrNotFound)
+		return engine.Policy{}, fmt.Errorf("entity %q: %w", id, rolegate.ErrNotFound)
 	}
 	return memLoader{3, 10, 10}.LoadPolicy(ctx, id)
 }
@@ -36,12 +36,12 @@ func (l *outageLoader) LoadPolicy(ctx context.Context, id string) (policy.Entity
 func TestMinRevisionDuringOutageKeepsPolicy(t *testing.T) {
 	ctx := context.Background()
 	l := &outageLoader{known: map[string]bool{"acme": true}}
-	e, err := policy.NewEngine(policy.EngineConfig{Model: rolegate.CasbinModel, Loader: l, StaleWait: 100 * time.Millisecond})
+	e, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: l, StaleWait: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ask := func(id string, minRev int64) (policy.Decision, error) {
-		return e.Check(ctx, policy.CheckRequest{EntityID: id, UserID: "user-1", ObjectType: "payable", Action: "read", MinRevision: minRev})
+	ask := func(id string, minRev int64) (engine.Decision, error) {
+		return e.Check(ctx, engine.Request{EntityID: id, UserID: "user-1", ObjectType: "payable", Action: "read", MinRevision: minRev})
 	}
 	want, err := ask("acme", 0)
 	if err != nil {

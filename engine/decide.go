@@ -1,4 +1,4 @@
-package policy
+package engine
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/casbin/casbin/v2"
 	"github.com/casbin/casbin/v2/model"
+
 	"github.com/rolegate/rolegate"
 )
 
@@ -71,7 +72,7 @@ func (e *Engine) newDecider() (*decider, error) {
 // entity-wide and inside the scope) for the object type and wildcards, cached
 // per snapshot; the deciding value and the explanation come from the rules
 // that matched.
-func (s *snapshot) check(req CheckRequest) (Decision, error) {
+func (s *snapshot) check(req Request) (Decision, error) {
 	d := Decision{Revision: s.revision, Permission: rolegate.NotAllowed}
 	if !s.exists {
 		return d, nil
