@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -17,7 +18,7 @@ import (
 // nothing).
 func TestImportUsers(t *testing.T) {
 	onEveryDatabase(t, "import test", func(t *testing.T, open func(t *testing.T) *Store) {
-		ctx := policy.Internal(context.Background())
+		ctx := auth.Internal(context.Background())
 		s := open(t)
 		engine, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: s})
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
@@ -90,7 +91,7 @@ func readRight(obj string) *rolegate.Permissions {
 // and returns the role.
 func seedEntity(t *testing.T, in *instance, e string) rolegate.Role {
 	t.Helper()
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	if _, err := in.svc.CreateEntity(ctx, policy.EntityInput{ID: e}); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func seedEntity(t *testing.T, in *instance, e string) rolegate.Role {
 
 func mayRead(t *testing.T, in *instance, e, obj string, minRev int64) (bool, int64, error) {
 	t.Helper()
-	d, err := in.svc.Check(policy.Internal(context.Background()), policy.CheckRequest{EntityID: e, UserID: "u", ObjectType: obj, Action: "read", MinRevision: minRev})
+	d, err := in.svc.Check(auth.Internal(context.Background()), policy.CheckRequest{EntityID: e, UserID: "u", ObjectType: obj, Action: "read", MinRevision: minRev})
 	return d.Allowed, d.Revision, err
 }
 
@@ -151,7 +152,7 @@ func TestNotifiedReload(t *testing.T) {
 	loadsBefore, deltasBefore := o.eng.Stats().Loads, o.eng.Stats().Deltas
 	notifiedBefore := o.sync.Stats().Reloads["notification"]
 	lagBefore := o.sync.Lag()
-	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(auth.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0); err != nil {
 		t.Fatal(err)
 	}
 	took := eventually(t, time.Second, "the other instance reloads", func() bool {
@@ -189,7 +190,7 @@ func TestSweepRepairsLostNotifications(t *testing.T) {
 	b := &bus{mute: true}
 	a := newInstance(t, path, b, time.Hour)
 	o := newInstance(t, path, nil, -1) // swept by hand below
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	allowed := func(e string) bool {
 		t.Helper()
 		ok, _, err := mayRead(t, o, e, "doc", 0)
@@ -261,7 +262,7 @@ func TestSweepLoop(t *testing.T) {
 	if ok, _, _ := mayRead(t, o, "acme", "doc", 0); !ok {
 		t.Fatal("before the change")
 	}
-	if _, _, err := a.svc.UpdateRole(policy.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0); err != nil {
+	if _, _, err := a.svc.UpdateRole(auth.Internal(context.Background()), "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0); err != nil {
 		t.Fatal(err)
 	}
 	took := eventually(t, 2*time.Second, "the sweep repairs", func() bool {
@@ -282,12 +283,12 @@ func TestMinRevision(t *testing.T) {
 	if ok, _, _ := mayRead(t, o, "acme", "doc", 0); !ok {
 		t.Fatal("before the change")
 	}
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	_, rev, err := a.svc.UpdateRole(ctx, "acme", role.ID, policy.RoleInput{Permissions: readRight("memo")}, policy.Patch, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ent, err := a.svc.GetEntity(policy.Internal(context.Background()), "acme")
+	ent, err := a.svc.GetEntity(auth.Internal(context.Background()), "acme")
 	if err != nil || rev != ent.Revision || rev < 2 {
 		t.Fatalf("revision returned %d, entity at %d (%v)", rev, ent.Revision, err)
 	}
@@ -302,7 +303,7 @@ func TestMinRevision(t *testing.T) {
 	if e := rolegate.AsError(err); e.Kind != rolegate.KindInvalid || e.Code != "unknown_revision" {
 		t.Fatalf("a revision never written: %v", err)
 	}
-	if _, err := o.svc.CheckBatch(policy.Internal(context.Background()), []policy.CheckRequest{
+	if _, err := o.svc.CheckBatch(auth.Internal(context.Background()), []policy.CheckRequest{
 		{EntityID: "acme", UserID: "u", ObjectType: "memo", Action: "read", MinRevision: rev},
 		{EntityID: "acme", UserID: "u", ObjectType: "memo", Action: "read", MinRevision: -1},
 	}); !rolegate.IsKind(err, rolegate.KindInvalid) {

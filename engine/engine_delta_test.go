@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
@@ -113,7 +114,7 @@ func readRules(rules []rolegate.Rule, names map[string]string, req engine.Reques
 // effective permissions.
 func TestDeltasAgreeWithAFreshLoad(t *testing.T) {
 	svc, store := testkit.Service(t, "acme")
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	eng := svc.Engine()
 	rng := rand.New(rand.NewPCG(11, 12))
 	name := func(s string) *string { return &s }
@@ -214,7 +215,7 @@ func TestDeltasAgreeWithAFreshLoad(t *testing.T) {
 
 func compareWithFreshLoad(t *testing.T, step int, eng *engine.Engine, store policy.Store, rng *rand.Rand, users []string) {
 	t.Helper()
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	fresh, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
 	if err != nil {
 		t.Fatal(err)

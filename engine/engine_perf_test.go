@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
-	"github.com/rolegate/rolegate/policy"
 )
 
 // memLoader serves generated entities: 5 roles x 20 rights, 20 users. It is
@@ -77,7 +77,7 @@ func benchReqs(entities int) []engine.Request {
 func BenchmarkEngineCheck(b *testing.B) {
 	e := benchEngine(b, 0)
 	reqs := benchReqs(1)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	for _, r := range reqs {
 		e.Check(ctx, r)
 	}
@@ -93,7 +93,7 @@ func BenchmarkEngineCheck(b *testing.B) {
 func BenchmarkEngineCheckUncached(b *testing.B) {
 	e := benchEngine(b, -1)
 	reqs := benchReqs(1)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	e.Check(ctx, reqs[0])
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -107,7 +107,7 @@ func BenchmarkEngineCheckUncached(b *testing.B) {
 func BenchmarkEngineCheckParallel(b *testing.B) {
 	e := benchEngine(b, 0)
 	reqs := benchReqs(1)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	for _, r := range reqs {
 		e.Check(ctx, r)
 	}
@@ -136,7 +136,7 @@ func BenchmarkEngineEntities(b *testing.B) {
 				if e == nil { // built once, not once per b.N
 					e, reqs = warmEngine(b, n, mode)
 				}
-				ctx := policy.Internal(context.Background())
+				ctx := auth.Internal(context.Background())
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
@@ -160,7 +160,7 @@ func warmEngine(b *testing.B, n int, mode string) (*engine.Engine, []engine.Requ
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	hot := func(ent, k int) engine.Request {
 		return engine.Request{EntityID: fmt.Sprintf("e%d", ent), UserID: fmt.Sprintf("user-%d", k%4),
 			ObjectType: benchObjects[(k/4)%4], Action: benchActions[k/16]}

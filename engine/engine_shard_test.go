@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
-	"github.com/rolegate/rolegate/policy"
 )
 
 // fixedLoader serves one stored policy for every entity id.
@@ -150,7 +150,7 @@ func TestDecisionBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	const n = 200
 	for i := 0; i < n; i++ {
 		if _, err := e.Check(ctx, engine.Request{EntityID: fmt.Sprintf("e%d", i), UserID: "user-1", ObjectType: "payable", Action: "read"}); err != nil {

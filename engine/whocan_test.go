@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
@@ -19,7 +20,7 @@ import (
 // allowed_for_own entries.
 func oracleRights(t *testing.T, eng *engine.Engine, user, scope string) map[[2]string]rolegate.Permission {
 	t.Helper()
-	p, _, err := eng.Effective(policy.Internal(context.Background()), "acme", user, scope)
+	p, _, err := eng.Effective(auth.Internal(context.Background()), "acme", user, scope)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func containsRight(rs []engine.Right, r engine.Right) bool {
 // object), who may do act on obj.
 func whoCanOracle(t *testing.T, eng *engine.Engine, users []string, obj, act, scope string) []engine.Holder {
 	t.Helper()
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	var out []engine.Holder
 	for _, u := range users {
 		req := engine.Request{EntityID: "acme", UserID: u, ObjectType: obj, Action: act, Scope: scope, Explain: true}
@@ -127,7 +128,7 @@ func whoCanOracle(t *testing.T, eng *engine.Engine, users []string, obj, act, sc
 // write; a dry run the real write refuses is refused with the same code.
 func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 	svc, _ := testkit.Service(t, "acme")
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	eng := svc.Engine()
 	rng := rand.New(rand.NewPCG(16, 17))
 	name := func(s string) *string { return &s }

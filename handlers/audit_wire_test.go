@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -24,7 +25,7 @@ import (
 func TestAuditSnapshotsAreTheWire(t *testing.T) {
 	svc, _ := testkit.Service(t)
 	h := NewRouter(Deps{Service: svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: fixedAuth{
-		"admin": {ID: "client:ops", Scopes: []string{policy.ScopeAdmin}},
+		"admin": {ID: "client:ops", Scopes: []string{auth.ScopeAdmin}},
 	}})
 	srv := httptest.NewServer(h)
 	defer srv.Close()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -32,9 +33,9 @@ func facadeCatalog(svc *policy.Service, own func() *policy.Catalog) *policy.Cata
 	return own()
 }
 
-func registerDintero(r *gin.Engine, svc *policy.Service, auth Authenticator) {
+func registerDintero(r *gin.Engine, svc *policy.Service, authn Authenticator) {
 	d := &dinteroAPI{svc: svc, view: &facadeView{catalog: facadeCatalog(svc, dinteroCatalog), shows: dinteroShows}}
-	g := r.Group("/v1/accounts/:oid", authenticate(auth, dinteroError), d.account)
+	g := r.Group("/v1/accounts/:oid", authenticate(authn, dinteroError), d.account)
 	g.GET("/auth/roles", d.listRoles)
 	g.POST("/auth/roles", d.createRole)
 	g.GET("/auth/roles/:role", d.getRole)
@@ -466,7 +467,7 @@ func (d *dinteroAPI) deleteUser(c *gin.Context) {
 	setRevision(c, rev)
 	out := d.userOf(u, false)
 	now := dinteroTime(time.Now())
-	out.DeletedAt, out.DeletedBy = &now, policy.ActorFrom(c.Request.Context()).ID
+	out.DeletedAt, out.DeletedBy = &now, auth.ActorFrom(c.Request.Context()).ID
 	c.JSON(http.StatusOK, out)
 }
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	wire "github.com/rolegate/rolegate/api"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/auth"
 )
 
 // syncBuffer is a log sink safe for concurrent writers.
@@ -57,7 +57,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	slog.SetDefault(log)
 	defer slog.SetDefault(prev)
 
-	h := NewRouter(Deps{Service: testService(t, "T12345678"), Auth: tokenActors{secret: {ID: "admin", Scopes: []string{policy.ScopeAdmin}}},
+	h := NewRouter(Deps{Service: testService(t, "T12345678"), Auth: tokenActors{secret: {ID: "admin", Scopes: []string{auth.ScopeAdmin}}},
 		Logger: log, Pprof: true, Metrics: prometheus.NewRegistry(), RateLimits: RateLimits{Check: 1, Manage: 1000}})
 	basic := base64.StdEncoding.EncodeToString([]byte("client:" + secret))
 	routes := h.(*gin.Engine).Routes()

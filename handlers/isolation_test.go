@@ -14,18 +14,18 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/testkit"
-	"github.com/rolegate/rolegate/policy"
 )
 
 // fixedAuth maps tokens to callers.
-type fixedAuth map[string]policy.Actor
+type fixedAuth map[string]auth.Actor
 
-func (f fixedAuth) Authenticate(token string) (policy.Actor, error) {
+func (f fixedAuth) Authenticate(token string) (auth.Actor, error) {
 	if a, ok := f[token]; ok {
 		return a, nil
 	}
-	return policy.Actor{}, rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
+	return auth.Actor{}, rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
 }
 
 // publicRoutes answer without a token; platformRoutes are for platform
@@ -48,8 +48,8 @@ var (
 func TestEveryRouteIsolatesEntities(t *testing.T) {
 	svc, _ := testkit.Service(t)
 	h := NewRouter(Deps{Service: svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: fixedAuth{
-		"admin": {ID: "admin", Scopes: []string{policy.ScopeAdmin}},
-		"other": {ID: "client:other", EntityID: "T999", ClientID: "other", Scopes: []string{policy.ScopeCheck, policy.ScopeManage}},
+		"admin": {ID: "admin", Scopes: []string{auth.ScopeAdmin}},
+		"other": {ID: "client:other", EntityID: "T999", ClientID: "other", Scopes: []string{auth.ScopeCheck, auth.ScopeManage}},
 	}})
 	srv := httptest.NewServer(h)
 	defer srv.Close()

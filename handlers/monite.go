@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -26,10 +27,10 @@ type moniteAPI struct {
 	view    *facadeView // Monite's object types and values; wildcards as the catalog's pairs
 }
 
-func registerMonite(r *gin.Engine, svc *policy.Service, auth Authenticator) {
+func registerMonite(r *gin.Engine, svc *policy.Service, authn Authenticator) {
 	catalog := moniteCatalog()
 	m := &moniteAPI{svc: svc, catalog: catalog, view: &facadeView{catalog: catalog, shows: moniteShows(catalog)}}
-	g := r.Group("/v1/roles", moniteVersion, authenticate(auth, moniteError), moniteEntity)
+	g := r.Group("/v1/roles", moniteVersion, authenticate(authn, moniteError), moniteEntity)
 	g.GET("", m.listRoles)
 	g.POST("", m.createRole)
 	g.GET("/:role", m.getRole)
@@ -145,11 +146,11 @@ func moniteEntity(c *gin.Context) {
 		moniteError(c, rolegate.Invalid("missing_header", "header.x-monite-entity-id", "field required"))
 		return
 	}
-	if !policy.ValidEntityID(id) {
+	if !rolegate.ValidEntityID(id) {
 		moniteError(c, rolegate.Invalid("invalid_entity_id", "header.x-monite-entity-id", "x-monite-entity-id is not an entity id"))
 		return
 	}
-	if !boundTo(policy.ActorFrom(c.Request.Context()), id) {
+	if !boundTo(auth.ActorFrom(c.Request.Context()), id) {
 		moniteError(c, policy.EntityNotFound(id))
 		return
 	}

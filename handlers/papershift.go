@@ -20,6 +20,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -30,9 +31,9 @@ type papershiftAPI struct {
 	view *facadeView // what rights groups show: allowed rights, wildcards as the catalog's groups
 }
 
-func registerPapershift(r *gin.Engine, svc *policy.Service, auth Authenticator) {
+func registerPapershift(r *gin.Engine, svc *policy.Service, authn Authenticator) {
 	p := &papershiftAPI{svc: svc, view: &facadeView{catalog: facadeCatalog(svc, papershiftCatalog), shows: papershiftShows}}
-	g := r.Group("/api/v1", authenticate(auth, papershiftError), papershiftEntity)
+	g := r.Group("/api/v1", authenticate(authn, papershiftError), papershiftEntity)
 	g.GET("/roles", p.listRoles)
 	g.POST("/roles", p.createRole)
 	g.GET("/roles/:role", p.getRole)
@@ -98,7 +99,7 @@ const papershiftEntityKey = "papershift_entity"
 
 // papershiftEntity picks the entity: the caller's own, else X-Entity-Id.
 func papershiftEntity(c *gin.Context) {
-	actor := policy.ActorFrom(c.Request.Context())
+	actor := auth.ActorFrom(c.Request.Context())
 	id := actor.EntityID
 	if h := c.GetHeader("X-Entity-Id"); h != "" {
 		if id != "" && h != id {
@@ -111,7 +112,7 @@ func papershiftEntity(c *gin.Context) {
 		papershiftError(c, badRequest("missing_entity", "a platform-wide token must name the entity with the X-Entity-Id header"))
 		return
 	}
-	if !policy.ValidEntityID(id) {
+	if !rolegate.ValidEntityID(id) {
 		papershiftError(c, badRequest("invalid_entity_id", "X-Entity-Id is not an entity id"))
 		return
 	}

@@ -43,7 +43,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/time/rate"
 
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 )
 
 // RateLimits bounds the calls of each client and of each entity, in requests
@@ -119,7 +120,7 @@ func NewRateLimiter(l RateLimits) *RateLimiter {
 // entities, to the check limits: the caller's bucket and each entity's (the
 // actor's own entity instead when it is bound to one). Over a limit it takes
 // nothing and returns false with the wait. A nil limiter allows all.
-func (r *RateLimiter) Check(actor policy.Actor, entities []string) (retryAfter time.Duration, ok bool) {
+func (r *RateLimiter) Check(actor auth.Actor, entities []string) (retryAfter time.Duration, ok bool) {
 	if r == nil || r.rl.check == nil {
 		return 0, true
 	}
@@ -134,7 +135,7 @@ func (r *RateLimiter) Check(actor policy.Actor, entities []string) (retryAfter t
 }
 
 // keysOf names the buckets a call of actor naming entities is charged to.
-func keysOf(actor policy.Actor, entities []string) []string {
+func keysOf(actor auth.Actor, entities []string) []string {
 	client := actor.ClientID
 	if client == "" {
 		client = actor.ID
@@ -155,7 +156,7 @@ func (rl *rateLimiter) limit(c *gin.Context) bool {
 	if set == nil {
 		return true
 	}
-	actor := policy.ActorFrom(c.Request.Context())
+	actor := auth.ActorFrom(c.Request.Context())
 	t := rl.take(set, keysOf(actor, entitiesOf(c, actor, check)))
 	h := c.Writer.Header()
 	h.Set("RateLimit-Limit", strconv.Itoa(set.burst))
@@ -225,13 +226,13 @@ func ceilSeconds(d time.Duration) int {
 
 // entitiesOf names the entities a call is charged to (see the top of the
 // file); ids that are not entity ids are skipped (the call fails anyway).
-func entitiesOf(c *gin.Context, actor policy.Actor, check bool) []string {
+func entitiesOf(c *gin.Context, actor auth.Actor, check bool) []string {
 	if actor.EntityID != "" {
 		return []string{actor.EntityID}
 	}
 	var out []string
 	add := func(id string) {
-		if policy.ValidEntityID(id) {
+		if rolegate.ValidEntityID(id) {
 			for _, o := range out {
 				if o == id {
 					return
@@ -282,7 +283,7 @@ func checkEntities(c *gin.Context) []string {
 		return nil
 	}
 	if !strings.HasSuffix(c.FullPath(), "/batch") {
-		if !policy.ValidEntityID(doc.EntityID) {
+		if !rolegate.ValidEntityID(doc.EntityID) {
 			return nil
 		}
 		return []string{doc.EntityID}
@@ -293,7 +294,7 @@ func checkEntities(c *gin.Context) []string {
 	seen := make(map[string]bool, len(doc.Checks))
 	var out []string
 	for _, ch := range doc.Checks {
-		if !seen[ch.EntityID] && policy.ValidEntityID(ch.EntityID) {
+		if !seen[ch.EntityID] && rolegate.ValidEntityID(ch.EntityID) {
 			if len(out) == MaxBatchEntities {
 				return nil // refused by the handler
 			}

@@ -19,27 +19,28 @@ import (
 
 	"github.com/rolegate/rolegate"
 	wire "github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // tokenActors authenticates the tokens it knows as the actors it maps them to.
-type tokenActors map[string]policy.Actor
+type tokenActors map[string]auth.Actor
 
-func (t tokenActors) Authenticate(token string) (policy.Actor, error) {
+func (t tokenActors) Authenticate(token string) (auth.Actor, error) {
 	if a, ok := t[token]; ok && token != "" {
 		return a, nil
 	}
-	return policy.Actor{}, rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_token", "the bearer token is missing or not valid")
+	return auth.Actor{}, rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_token", "the bearer token is missing or not valid")
 }
 
 var testActors = tokenActors{
-	"admin":   {ID: "admin", Scopes: []string{policy.ScopeAdmin}},
-	"a":       {ID: "client:a", ClientID: "a", Scopes: []string{policy.ScopeAdmin}},
-	"b":       {ID: "client:b", ClientID: "b", Scopes: []string{policy.ScopeAdmin}},
-	"c":       {ID: "client:c", ClientID: "c", Scopes: []string{policy.ScopeAdmin}},
-	"d":       {ID: "client:d", ClientID: "d", Scopes: []string{policy.ScopeAdmin}},
-	"bound-2": {ID: "client:bound", ClientID: "bound", EntityID: "T002", Scopes: []string{policy.ScopeCheck, policy.ScopeManage}},
+	"admin":   {ID: "admin", Scopes: []string{auth.ScopeAdmin}},
+	"a":       {ID: "client:a", ClientID: "a", Scopes: []string{auth.ScopeAdmin}},
+	"b":       {ID: "client:b", ClientID: "b", Scopes: []string{auth.ScopeAdmin}},
+	"c":       {ID: "client:c", ClientID: "c", Scopes: []string{auth.ScopeAdmin}},
+	"d":       {ID: "client:d", ClientID: "d", Scopes: []string{auth.ScopeAdmin}},
+	"bound-2": {ID: "client:bound", ClientID: "bound", EntityID: "T002", Scopes: []string{auth.ScopeCheck, auth.ScopeManage}},
 }
 
 // testService is a service over a fresh SQLite file holding the entities.
@@ -464,7 +465,7 @@ func FuzzCheckEntities(f *testing.F) {
 		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", path, bytes.NewReader(body)))
 		seen := map[string]bool{}
 		for _, id := range got {
-			if !policy.ValidEntityID(id) || seen[id] {
+			if !rolegate.ValidEntityID(id) || seen[id] {
 				t.Fatalf("entities %q from %q", got, body)
 			}
 			seen[id] = true

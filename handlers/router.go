@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/openapi"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -24,7 +25,7 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 
 // Authenticator turns a bearer token into the caller.
 type Authenticator interface {
-	Authenticate(token string) (policy.Actor, error)
+	Authenticate(token string) (auth.Actor, error)
 }
 
 // Deps is what the router needs.
@@ -225,7 +226,7 @@ func (a *api) objectTypes(c *gin.Context) {
 
 // authenticate requires a valid bearer token and puts the caller into the
 // request's context; failures are answered by fail in the API's own body.
-func authenticate(auth Authenticator, fail func(*gin.Context, error)) gin.HandlerFunc {
+func authenticate(authn Authenticator, fail func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.GetHeader("Authorization")
 		// The scheme is case-insensitive (RFC 9110 11.1).
@@ -237,17 +238,17 @@ func authenticate(auth Authenticator, fail func(*gin.Context, error)) gin.Handle
 			fail(c, rolegate.Errorf(rolegate.KindUnauthenticated, "unauthenticated", "an Authorization: Bearer <token> header is required"))
 			return
 		}
-		actor, err := auth.Authenticate(strings.TrimSpace(token))
+		actor, err := authn.Authenticate(strings.TrimSpace(token))
 		if err == nil && actor.ID == "" {
 			// A caller without a name is nobody: the service refuses it
-			// too, and internal calls are an explicit policy.InternalActor.
+			// too, and internal calls are an explicit auth.InternalActor.
 			err = rolegate.Errorf(rolegate.KindUnauthenticated, "invalid_token", "the bearer token is not valid")
 		}
 		if err != nil {
 			fail(c, err)
 			return
 		}
-		c.Request = c.Request.WithContext(policy.WithActor(c.Request.Context(), actor))
+		c.Request = c.Request.WithContext(auth.WithActor(c.Request.Context(), actor))
 		if !limitRate(c) {
 			return
 		}
@@ -277,7 +278,7 @@ func unescapePathValues(c *gin.Context) {
 
 // platformOnly lets only platform administrators through (metrics, pprof).
 func platformOnly(c *gin.Context) {
-	if a := policy.ActorFrom(c.Request.Context()); a.EntityID != "" || !a.Has(policy.ScopeAdmin) {
+	if a := auth.ActorFrom(c.Request.Context()); a.EntityID != "" || !a.Has(auth.ScopeAdmin) {
 		writeError(c, rolegate.Errorf(rolegate.KindForbidden, "forbidden", "this call is for platform administrators"))
 		return
 	}
@@ -285,7 +286,7 @@ func platformOnly(c *gin.Context) {
 }
 
 // boundTo reports whether the caller may see entity id at all.
-func boundTo(a policy.Actor, id string) bool { return a.EntityID == "" || a.EntityID == id }
+func boundTo(a auth.Actor, id string) bool { return a.EntityID == "" || a.EntityID == id }
 
 const requestIDKey = "request_id"
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 )
 
@@ -82,7 +83,7 @@ func (s *Service) replaceRoles(ctx context.Context, tx Tx, entityID, userID, sco
 // "team:42") exactly roleIDs, replacing what it held there; nil means the
 // entity's default roles. It returns the roles now held there.
 func (s *Service) SetScopedRoles(ctx context.Context, entityID, userID, scope string, roleIDs []string) ([]rolegate.Role, int64, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return nil, 0, err
 	}
 	if !ValidScope(scope) {
@@ -141,7 +142,7 @@ func (s *Service) AssignRole(ctx context.Context, entityID, userID, roleID, scop
 // expiresAt (nil: for good). Assigning a role the user holds in that scope
 // sets the existing assignment's expiry to expiresAt.
 func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID, scope string, expiresAt *time.Time) (rolegate.Assignment, int64, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return rolegate.Assignment{}, 0, err
 	}
 	if scope != "" && !ValidScope(scope) {
@@ -221,7 +222,7 @@ func (s *Service) AssignRoleUntil(ctx context.Context, entityID, userID, roleID,
 
 // UnassignRole takes a role from a user, in one scope ("" entity-wide).
 func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, scope string) (int64, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return 0, err
 	}
 	if scope != "" && !ValidScope(scope) {
@@ -272,7 +273,7 @@ func (s *Service) UnassignRole(ctx context.Context, entityID, userID, roleID, sc
 
 // UserRoles lists the roles a user holds.
 func (s *Service) UserRoles(ctx context.Context, entityID, userID string) ([]rolegate.UserRole, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionRead); err != nil {
 		return nil, err
 	}
 	var out []rolegate.UserRole

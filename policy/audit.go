@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/auth"
 )
 
 // The audit log: every committed change of an entity's roles, users and
@@ -120,7 +121,7 @@ func newAuditEvent(ctx context.Context, now time.Time, entityID, action, objectT
 	if err != nil {
 		return AuditEvent{}, err
 	}
-	e := AuditEvent{ID: id.String(), EntityID: entityID, Time: now, Actor: ActorFrom(ctx).ID,
+	e := AuditEvent{ID: id.String(), EntityID: entityID, Time: now, Actor: auth.ActorFrom(ctx).ID,
 		Action: action, ObjectType: objectType, ObjectID: objectID, RequestID: RequestIDFrom(ctx)}
 	if len(e.RequestID) > MaxRequestIDLen {
 		e.RequestID = e.RequestID[:MaxRequestIDLen]
@@ -145,7 +146,7 @@ func auditJSON(doc any) (json.RawMessage, error) {
 // (Page.Desc false) or oldest first; Page.Sort is "time". An unknown entity
 // is 404.
 func (s *Service) ListAuditEvents(ctx context.Context, entityID string, f AuditFilter, p Page) ([]AuditEvent, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectAuditEvent, ActionRead); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectAuditEvent, ActionRead); err != nil {
 		return nil, err
 	}
 	var out []AuditEvent

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
@@ -22,7 +23,7 @@ func auditFixture(t *testing.T) (*policy.Service, policy.Store) {
 // auditEvents returns every event of the entity, oldest first.
 func auditEvents(t *testing.T, svc *policy.Service, entityID string, f policy.AuditFilter) []policy.AuditEvent {
 	t.Helper()
-	evs, err := svc.ListAuditEvents(policy.Internal(context.Background()), entityID, f, policy.Page{Limit: 1000, Sort: "time"})
+	evs, err := svc.ListAuditEvents(auth.Internal(context.Background()), entityID, f, policy.Page{Limit: 1000, Sort: "time"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +61,8 @@ func auditRights(obj string, acts ...string) *rolegate.Permissions {
 
 func TestAuditEventsOfWrites(t *testing.T) {
 	svc, _ := auditFixture(t)
-	admin := policy.Actor{ID: "client:ops", Scopes: []string{policy.ScopeAdmin}}
-	ctx := policy.WithRequestID(policy.WithActor(context.Background(), admin), "req-1")
+	admin := auth.Actor{ID: "client:ops", Scopes: []string{auth.ScopeAdmin}}
+	ctx := policy.WithRequestID(auth.WithActor(context.Background(), admin), "req-1")
 
 	ent, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "acme", Name: "Acme"})
 	if err != nil {
@@ -262,7 +263,7 @@ func (s failingAudit) Update(ctx context.Context, fn func(tx policy.Tx) error) e
 // committed, nor seen by checks.
 func TestAuditSameTransaction(t *testing.T) {
 	svc, store := auditFixture(t)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "e"}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 )
 
@@ -43,7 +44,7 @@ func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, ac
 		return err
 	}
 	if entityID == "" {
-		if a.EntityID != "" || !a.Has(ScopeAdmin) {
+		if a.EntityID != "" || !a.Has(auth.ScopeAdmin) {
 			return rolegate.Errorf(rolegate.KindForbidden, "forbidden", "this call is for platform administrators")
 		}
 		return nil
@@ -71,15 +72,21 @@ func (s *Service) authorize(ctx context.Context, entityID, scope, objectType, ac
 // the entity, as authorize would decide, without failing: for answers such as
 // Papershift's meta.permissions.
 func (s *Service) May(ctx context.Context, entityID, objectType, action string) bool {
-	return s.authorize(ctx, entityID, ScopeManage, objectType, action) == nil
+	return s.authorize(ctx, entityID, auth.ScopeManage, objectType, action) == nil
 }
 
 // caller returns the caller ctx names. Fail closed: a call that names none
 // is nobody's, and is refused.
-func caller(ctx context.Context) (Actor, error) {
+func caller(ctx context.Context) (auth.Actor, error) {
 	a, ok := actorOf(ctx)
 	if !ok {
-		return Actor{}, rolegate.Errorf(rolegate.KindUnauthenticated, "unauthenticated", "the call names no caller")
+		return auth.Actor{}, rolegate.Errorf(rolegate.KindUnauthenticated, "unauthenticated", "the call names no caller")
 	}
 	return a, nil
+}
+
+// actorOf returns the caller carried by ctx and whether there is one.
+func actorOf(ctx context.Context) (auth.Actor, bool) {
+	a := auth.ActorFrom(ctx)
+	return a, a.ID != ""
 }

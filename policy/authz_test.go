@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -58,7 +59,7 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := newService(t)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	for _, c := range file.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			ent, err := svc.CreateEntity(ctx, policy.EntityInput{})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -19,7 +20,7 @@ func TestChangeLogCatchUpAndGap(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rolegate.db")
 	a := newInstance(t, path, nil, -1) // no notifier, no sweep: only MinRevision moves o
 	o := newInstance(t, path, nil, -1)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	role := seedEntity(t, a, "acme")
 	if ok, _, err := mayRead(t, o, "acme", "doc", 0); !ok || err != nil {
 		t.Fatalf("before: %v %v", ok, err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/engine"
 )
@@ -17,11 +18,11 @@ import (
 // Changes returns the changes of the entity after q.Since (changes.Feed),
 // guarded as the audit log is; 404 for an unknown entity.
 func (s *Service) Changes(ctx context.Context, entityID string, q changes.Query) (changes.Page, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectAuditEvent, ActionRead); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectAuditEvent, ActionRead); err != nil {
 		return changes.Page{}, err
 	}
 	reader, _ := s.store.(changes.ItemReader) // nil: the store keeps no log
-	page, err := s.feed.Changes(ctx, reader, entityID, ActorFrom(ctx).ID, q)
+	page, err := s.feed.Changes(ctx, reader, entityID, auth.ActorFrom(ctx).ID, q)
 	if rolegate.IsNotFound(err) {
 		return changes.Page{}, EntityNotFound(entityID)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 )
 
@@ -40,7 +41,7 @@ func (r CheckRequest) question() engine.Request {
 // UserPermissions returns a user's effective rights (deny applied), entity-wide
 // plus inside scope when one is given.
 func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope string) (rolegate.Permissions, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionRead); err != nil {
 		return rolegate.Permissions{}, err
 	}
 	if scope != "" && !ValidScope(scope) {
@@ -57,11 +58,11 @@ func (s *Service) UserPermissions(ctx context.Context, entityID, userID, scope s
 // bound to the check's entity or to none; a user of the entity may ask about
 // itself, and about others with the right to read checks.
 func (s *Service) authorizeCheck(ctx context.Context, req CheckRequest) error {
-	a := ActorFrom(ctx)
-	if a.UserID != "" && a.EntityID == req.EntityID && req.UserID == a.UserID && a.Has(ScopeCheck) {
+	a := auth.ActorFrom(ctx)
+	if a.UserID != "" && a.EntityID == req.EntityID && req.UserID == a.UserID && a.Has(auth.ScopeCheck) {
 		return nil
 	}
-	return s.authorize(ctx, req.EntityID, ScopeCheck, ObjectCheck, ActionRead)
+	return s.authorize(ctx, req.EntityID, auth.ScopeCheck, ObjectCheck, ActionRead)
 }
 
 // AuthorizeChecks refuses a caller that may ask no check at all (its token
@@ -72,8 +73,8 @@ func (s *Service) AuthorizeChecks(ctx context.Context) error {
 	if err != nil || a.IsInternal() {
 		return err
 	}
-	if !a.Has(ScopeCheck) {
-		return rolegate.Errorf(rolegate.KindForbidden, "insufficient_scope", "the token's scopes do not include %q", ScopeCheck)
+	if !a.Has(auth.ScopeCheck) {
+		return rolegate.Errorf(rolegate.KindForbidden, "insufficient_scope", "the token's scopes do not include %q", auth.ScopeCheck)
 	}
 	return nil
 }
@@ -87,12 +88,12 @@ func ValidateCheck(prefix string, req CheckRequest) error {
 		if f.value == "" {
 			return rolegate.Invalid("missing_field", prefix+f.name, "%s%s is required", prefix, f.name)
 		}
-		if len(f.value) > MaxUserIDLen {
+		if len(f.value) > rolegate.MaxUserIDLen {
 			return rolegate.Invalid("invalid_field", prefix+f.name, "%s%s is too long", prefix, f.name)
 		}
 	}
-	if len(req.OwnerID) > MaxUserIDLen {
-		return rolegate.Invalid("invalid_field", prefix+"owner_id", "%sowner_id must be at most %d characters", prefix, MaxUserIDLen)
+	if len(req.OwnerID) > rolegate.MaxUserIDLen {
+		return rolegate.Invalid("invalid_field", prefix+"owner_id", "%sowner_id must be at most %d characters", prefix, rolegate.MaxUserIDLen)
 	}
 	if req.Scope != "" && !ValidScope(req.Scope) {
 		// The rules of an assignment's scope: a scope holding "|" would
@@ -136,11 +137,11 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (engine.Decision,
 // the role's name (see hideRoleNames), unless it is a user asking about
 // itself: those are its own roles.
 func (s *Service) explainable(ctx context.Context, req *CheckRequest) (names bool) {
-	if !req.Explain || s.authorize(ctx, req.EntityID, ScopeManage, ObjectRole, ActionRead) == nil {
+	if !req.Explain || s.authorize(ctx, req.EntityID, auth.ScopeManage, ObjectRole, ActionRead) == nil {
 		return true
 	}
 	req.noGrantable = true
-	a := ActorFrom(ctx)
+	a := auth.ActorFrom(ctx)
 	return a.UserID != "" && a.EntityID == req.EntityID && a.UserID == req.UserID
 }
 

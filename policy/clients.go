@@ -15,7 +15,7 @@ import (
 // CreateClient stores a new client and returns it with its secret, which is
 // kept only as a bcrypt hash: this is the one time it is shown.
 func (s *Service) CreateClient(ctx context.Context, in auth.ClientInput) (auth.Client, string, error) {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+	if err := s.authorize(ctx, "", auth.ScopeAdmin, "", ""); err != nil {
 		return auth.Client{}, "", err
 	}
 	if err := validateText("name", in.Name, MaxNameLen); err != nil {
@@ -24,7 +24,7 @@ func (s *Service) CreateClient(ctx context.Context, in auth.ClientInput) (auth.C
 	if strings.TrimSpace(in.Name) == "" {
 		return auth.Client{}, "", rolegate.Invalid("missing_field", "name", "name is required")
 	}
-	c, secret, err := auth.NewClient(in, s.clock(), ActorFrom(ctx).ID)
+	c, secret, err := auth.NewClient(in, s.clock(), auth.ActorFrom(ctx).ID)
 	if err != nil {
 		return auth.Client{}, "", err
 	}
@@ -82,13 +82,13 @@ func (s *Service) auditClient(ctx context.Context, tx Tx, action string, before,
 		}
 	}
 	s.log.InfoContext(ctx, "audit", "action", action, "client_id", c.ID, "name", c.Name,
-		"actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
+		"actor", auth.ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
 	return nil
 }
 
 // GetClient returns a client.
 func (s *Service) GetClient(ctx context.Context, id string) (auth.Client, error) {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+	if err := s.authorize(ctx, "", auth.ScopeAdmin, "", ""); err != nil {
 		return auth.Client{}, err
 	}
 	var c auth.Client
@@ -105,7 +105,7 @@ func (s *Service) GetClient(ctx context.Context, id string) (auth.Client, error)
 
 // ListClients returns clients ordered by id, those after afterID.
 func (s *Service) ListClients(ctx context.Context, afterID string, limit int) ([]auth.Client, error) {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+	if err := s.authorize(ctx, "", auth.ScopeAdmin, "", ""); err != nil {
 		return nil, err
 	}
 	var out []auth.Client
@@ -119,7 +119,7 @@ func (s *Service) ListClients(ctx context.Context, afterID string, limit int) ([
 
 // DeleteClient removes a client; its tokens stop working.
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+	if err := s.authorize(ctx, "", auth.ScopeAdmin, "", ""); err != nil {
 		return err
 	}
 	var entityID string
@@ -175,7 +175,7 @@ func (s *Service) OnEntityDeleted(fn func(id string)) { s.onEntityDeleted = fn }
 func (s *Service) entityClientsDeleted(ctx context.Context, entityID string, clients []auth.Client) {
 	for _, c := range clients {
 		s.log.InfoContext(ctx, "audit", "action", AuditClientDelete, "client_id", c.ID, "name", c.Name, "entity_id", entityID,
-			"reason", "entity deleted", "actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
+			"reason", "entity deleted", "actor", auth.ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
 		if s.onClientDeleted != nil {
 			s.onClientDeleted(c.ID)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 )
 
 // Nobody gives a right they do not hold. A write by a user of the entity is
@@ -123,7 +124,7 @@ func (s *Service) mayGive(ctx context.Context, entityID string, gs []grant) erro
 // longer (an expiring role cannot be made permanent, or copied into one that
 // is, by its holder).
 func (s *Service) mayGiveUntil(ctx context.Context, entityID string, gs []grant, until *time.Time) error {
-	actor := ActorFrom(ctx)
+	actor := auth.ActorFrom(ctx)
 	if actor.UserID == "" {
 		return nil
 	}

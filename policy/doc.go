@@ -29,7 +29,7 @@
 // The Service (what callers use) by capability:
 //
 //	service.go        Service, Config, NewService; write: the one transaction every write runs in
-//	caller.go         auth's Actor and scopes under their old names; actorOf
+//	caller.go         auth's auth.Actor and scopes under their old names; actorOf
 //	authorize.go      reserved object types; authorize: what a caller may do
 //	entities.go       entities; role templates (the system roles a new entity gets)
 //	roles.go          roles: create, read, list, update, delete, their users

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
@@ -34,7 +35,7 @@ func (f *doctorFixture) update(fn func(tx policy.Tx) error) {
 
 func (f *doctorFixture) revision(entityID string) int64 {
 	f.t.Helper()
-	e, err := f.svc.GetEntity(policy.Internal(context.Background()), entityID)
+	e, err := f.svc.GetEntity(auth.Internal(context.Background()), entityID)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func (f *doctorFixture) doctor(fix bool) policy.Report {
 func (f *doctorFixture) allowed(entityID, userID, obj, act string) bool {
 	f.t.Helper()
 	f.svc.Engine().Forget(entityID) // read what is stored now
-	d, err := f.svc.Check(policy.Internal(context.Background()), policy.CheckRequest{EntityID: entityID, UserID: userID, ObjectType: obj, Action: act})
+	d, err := f.svc.Check(auth.Internal(context.Background()), policy.CheckRequest{EntityID: entityID, UserID: userID, ObjectType: obj, Action: act})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func problemSet(rep policy.Report) []string {
 // the report, repairs with fix, and finds the store consistent afterwards.
 func TestDoctor(t *testing.T) {
 	f := newDoctorFixture(t)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	for _, id := range []string{"acme", "beta"} {
 		if _, err := f.svc.CreateEntity(ctx, policy.EntityInput{ID: id}); err != nil {
 			t.Fatal(err)
@@ -264,7 +265,7 @@ func TestDoctor(t *testing.T) {
 func TestDoctorUnreadableRow(t *testing.T) {
 	svc, store := testkit.SQLiteService(t)
 	f := &doctorFixture{t: t, store: store, svc: svc}
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	for _, id := range []string{"a", "b"} {
 		if _, err := f.svc.CreateEntity(ctx, policy.EntityInput{ID: id}); err != nil {
 			t.Fatal(err)

@@ -87,13 +87,13 @@ type EntityInput struct {
 
 // CreateEntity stores a new entity with its system roles.
 func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (rolegate.Entity, error) {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+	if err := s.authorize(ctx, "", auth.ScopeAdmin, "", ""); err != nil {
 		return rolegate.Entity{}, err
 	}
 	if in.ID == "" {
 		in.ID = uuid.NewString()
 	}
-	if !ValidEntityID(in.ID) {
+	if !rolegate.ValidEntityID(in.ID) {
 		return rolegate.Entity{}, rolegate.Invalid("invalid_entity_id", "id", "id must be 1-64 characters of A-Za-z0-9._:-, not . or ..")
 	}
 	if err := validateText("name", in.Name, MaxNameLen); err != nil {
@@ -101,7 +101,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (rolegate.En
 	}
 	now := s.clock()
 	ent := rolegate.Entity{ID: in.ID, Name: in.Name, Revision: 1, CreatedAt: now, UpdatedAt: now}
-	actor := ActorFrom(ctx).ID
+	actor := auth.ActorFrom(ctx).ID
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if err := tx.InsertEntity(&ent); err != nil {
 			if errors.Is(err, rolegate.ErrDuplicate) {
@@ -137,7 +137,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (rolegate.En
 
 // GetEntity returns one entity.
 func (s *Service) GetEntity(ctx context.Context, id string) (rolegate.Entity, error) {
-	if err := s.authorize(ctx, id, ScopeManage, ObjectRole, ActionRead); err != nil {
+	if err := s.authorize(ctx, id, auth.ScopeManage, ObjectRole, ActionRead); err != nil {
 		return rolegate.Entity{}, err
 	}
 	var ent rolegate.Entity
@@ -154,7 +154,7 @@ func (s *Service) GetEntity(ctx context.Context, id string) (rolegate.Entity, er
 
 // ListEntities returns up to limit entities ordered by id, after the given id.
 func (s *Service) ListEntities(ctx context.Context, afterID string, limit int) ([]rolegate.Entity, error) {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+	if err := s.authorize(ctx, "", auth.ScopeAdmin, "", ""); err != nil {
 		return nil, err
 	}
 	var out []rolegate.Entity
@@ -168,7 +168,7 @@ func (s *Service) ListEntities(ctx context.Context, afterID string, limit int) (
 
 // DeleteEntity removes an entity and everything of it.
 func (s *Service) DeleteEntity(ctx context.Context, id string) (int64, error) {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+	if err := s.authorize(ctx, "", auth.ScopeAdmin, "", ""); err != nil {
 		return 0, err
 	}
 	var rev int64
@@ -197,7 +197,7 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) (int64, error) {
 	s.engine.Forget(id)
 	s.committed(id, rev)
 	// Its audit events went with it: the deletion is recorded here.
-	s.log.InfoContext(ctx, "entity deleted", "entity_id", id, "actor", ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
+	s.log.InfoContext(ctx, "entity deleted", "entity_id", id, "actor", auth.ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))
 	s.entityClientsDeleted(ctx, id, clients)
 	return rev, nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 )
 
@@ -53,7 +54,7 @@ const expiredBatch = 500
 // with an assignment.expire audit event and a change-log entry. It returns
 // how many it removed. Platform callers only.
 func (s *Service) SweepExpired(ctx context.Context) (int, error) {
-	if err := s.authorize(ctx, "", ScopeAdmin, "", ""); err != nil {
+	if err := s.authorize(ctx, "", auth.ScopeAdmin, "", ""); err != nil {
 		return 0, err
 	}
 	removed := 0

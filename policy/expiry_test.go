@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 	"github.com/rolegate/rolegate/policy/memstore"
@@ -23,7 +24,7 @@ func (c *clock) add(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 // service read the given clock.
 func clockedService(t *testing.T, c *clock) (*policy.Service, *memstore.Store) {
 	t.Helper()
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	store := memstore.New()
 	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store, Now: c.now})
 	if err != nil {
@@ -48,7 +49,7 @@ func TestExpiringAssignment(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	c.set(start)
 	svc, store := clockedService(t, c)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	eng := svc.Engine()
 	name := func(s string) *string { return &s }
 	approve := &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "approve", Permission: rolegate.Allowed}}}}}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/testkit"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -17,7 +18,7 @@ import (
 // the readiness probe take no caller.
 func TestServiceRefusesCallsWithoutCaller(t *testing.T) {
 	svc, _ := testkit.Service(t, "acme")
-	internal := policy.Internal(context.Background())
+	internal := auth.Internal(context.Background())
 	if _, _, err := svc.CreateUser(internal, "acme", policy.UserInput{ID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestServiceRefusesCallsWithoutCaller(t *testing.T) {
 		if m.Type().NumIn() == 0 || m.Type().In(0) != ctxType || noCaller[mt.Name] {
 			continue
 		}
-		for _, ctx := range []context.Context{context.Background(), policy.WithActor(context.Background(), policy.Actor{})} {
+		for _, ctx := range []context.Context{context.Background(), auth.WithActor(context.Background(), auth.Actor{})} {
 			args := []reflect.Value{reflect.ValueOf(ctx)}
 			for j := 1; j < m.Type().NumIn(); j++ {
 				in := m.Type().In(j)

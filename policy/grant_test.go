@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -12,7 +13,7 @@ import (
 // another user, and team roles, through every path.
 func TestNoPrivilegeEscalation(t *testing.T) {
 	svc := newService(t)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 	if _, _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: "bob", RoleIDs: &[]string{}}); err != nil {
 		t.Fatal(err)
 	}
-	alice := policy.WithActor(ctx, policy.Actor{ID: "user:alice", EntityID: "acme", UserID: "alice", Scopes: []string{policy.ScopeCheck, policy.ScopeManage}})
+	alice := auth.WithActor(ctx, auth.Actor{ID: "user:alice", EntityID: "acme", UserID: "alice", Scopes: []string{auth.ScopeCheck, auth.ScopeManage}})
 
 	escalation := func(what string, err error) {
 		t.Helper()
@@ -83,7 +84,7 @@ func TestNoPrivilegeEscalation(t *testing.T) {
 		t.Fatalf("platform assign: %v", err)
 	}
 	// A user of another entity finds nothing here.
-	other := policy.WithActor(ctx, policy.Actor{ID: "user:mallory", EntityID: "evil", UserID: "mallory", Scopes: []string{policy.ScopeManage}})
+	other := auth.WithActor(ctx, auth.Actor{ID: "user:mallory", EntityID: "evil", UserID: "mallory", Scopes: []string{auth.ScopeManage}})
 	if _, _, err := svc.AssignRole(other, "acme", "alice", reader.ID, "team:2"); !rolegate.IsKind(err, rolegate.KindNotFound) {
 		t.Fatalf("other entity's user: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 )
 
@@ -111,8 +112,8 @@ func (s *Service) validateImport(users []ImportUser) error {
 		switch {
 		case u.ID == "":
 			errs.add(p+"id", "missing_field", "id is required")
-		case !ValidUserID(u.ID):
-			errs.add(p+"id", "invalid_user_id", "id must be 1-%d printable ASCII characters without spaces, not . or ..", MaxUserIDLen)
+		case !rolegate.ValidUserID(u.ID):
+			errs.add(p+"id", "invalid_user_id", "id must be 1-%d printable ASCII characters without spaces, not . or ..", rolegate.MaxUserIDLen)
 		default:
 			if j, dup := seen[u.ID]; dup {
 				errs.add(p+"id", "duplicate_user", "user %q is also users[%d]", u.ID, j)
@@ -184,10 +185,10 @@ func (s *Service) ImportUsers(ctx context.Context, entityID string, users []Impo
 // entity, as ImportUsers does first: the transport asks it before it reads
 // an import's body (up to 8 MiB), so that a refused caller costs nothing.
 func (s *Service) AuthorizeImport(ctx context.Context, entityID string) error {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionCreate); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionCreate); err != nil {
 		return err
 	}
-	return s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate)
+	return s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionUpdate)
 }
 
 // holding is one assignment as the import compares them.
@@ -294,7 +295,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 		return err
 	}
 
-	actor := ActorFrom(ctx).ID
+	actor := auth.ActorFrom(ctx).ID
 	var (
 		created, updated []rolegate.User
 		added, removed   []rolegate.Assignment

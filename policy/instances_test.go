@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
@@ -95,7 +96,7 @@ func readRight(obj string) *rolegate.Permissions {
 // and returns the role.
 func seedEntity(t *testing.T, in *instance, e string) rolegate.Role {
 	t.Helper()
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	if _, err := in.svc.CreateEntity(ctx, policy.EntityInput{ID: e}); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func seedEntity(t *testing.T, in *instance, e string) rolegate.Role {
 
 func mayRead(t *testing.T, in *instance, e, obj string, minRev int64) (bool, int64, error) {
 	t.Helper()
-	d, err := in.svc.Check(policy.Internal(context.Background()), policy.CheckRequest{EntityID: e, UserID: "u", ObjectType: obj, Action: "read", MinRevision: minRev})
+	d, err := in.svc.Check(auth.Internal(context.Background()), policy.CheckRequest{EntityID: e, UserID: "u", ObjectType: obj, Action: "read", MinRevision: minRev})
 	return d.Allowed, d.Revision, err
 }
 

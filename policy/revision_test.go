@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -13,7 +14,7 @@ import (
 // and a refused write return 0 and leave the revision alone.
 func TestWritesReturnRevision(t *testing.T) {
 	svc := newService(t)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	ent, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"})
 	if err != nil || ent.Revision != 1 {
 		t.Fatalf("create entity: revision %d (%v)", ent.Revision, err)

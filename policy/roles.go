@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 )
 
@@ -66,7 +67,7 @@ func (s *Service) validateRoleInput(in RoleInput) error {
 // CreateRole stores a new custom role and its rules.
 func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput) (rolegate.Role, int64, error) {
 	in.Name = nfc(in.Name)
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionCreate); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectRole, ActionCreate); err != nil {
 		return rolegate.Role{}, 0, err
 	}
 	if in.Name == nil && !in.NameOptional {
@@ -80,7 +81,7 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 			return rolegate.Role{}, 0, err
 		}
 	}
-	actor := ActorFrom(ctx).ID
+	actor := auth.ActorFrom(ctx).ID
 	r := rolegate.Role{ID: uuid.NewString(), EntityID: entityID, RoleType: rolegate.RoleCustom,
 		Scope: rolegate.ScopeAccount, Status: rolegate.StatusActive, Version: 1, CreatedBy: actor, UpdatedBy: actor}
 	if in.Name != nil {
@@ -150,7 +151,7 @@ func nameTaken(name string, why ...string) error {
 
 // GetRole returns a role of the entity, also a deleted one.
 func (s *Service) GetRole(ctx context.Context, entityID, roleID string) (rolegate.Role, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectRole, ActionRead); err != nil {
 		return rolegate.Role{}, err
 	}
 	var r rolegate.Role
@@ -172,7 +173,7 @@ func getRole(tx Tx, entityID, roleID string) (rolegate.Role, error) {
 
 // ListRoles returns one page of the entity's roles. An unknown entity is 404.
 func (s *Service) ListRoles(ctx context.Context, entityID string, f RoleFilter, p Page) ([]rolegate.Role, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectRole, ActionRead); err != nil {
 		return nil, err
 	}
 	// Names are stored in NFC: a name asked for in another spelling of the
@@ -226,7 +227,7 @@ const (
 // ifMatch is the If-Match version, 0 for none.
 func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in RoleInput, mode UpdateMode, ifMatch int64) (rolegate.Role, int64, error) {
 	in.Name = nfc(in.Name)
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionUpdate); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectRole, ActionUpdate); err != nil {
 		return rolegate.Role{}, 0, err
 	}
 	if mode == Replace && in.Name == nil && !in.NameOptional {
@@ -304,7 +305,7 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 			}
 		}
 		r.Version++
-		r.UpdatedAt, r.UpdatedBy = now, ActorFrom(ctx).ID
+		r.UpdatedAt, r.UpdatedBy = now, auth.ActorFrom(ctx).ID
 		if err := tx.UpdateRole(&r); err != nil {
 			if errors.Is(err, rolegate.ErrDuplicate) {
 				return nameTaken(r.Name)
@@ -325,7 +326,7 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 // DeleteRole soft-deletes a custom role and removes its rules. While users
 // hold it, it is 409 role_in_use unless force, which removes the assignments.
 func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force bool, ifMatch int64) (rolegate.Role, int64, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionDelete); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectRole, ActionDelete); err != nil {
 		return rolegate.Role{}, 0, err
 	}
 	var r rolegate.Role
@@ -384,7 +385,7 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 		}
 		oldRules, before := engine.Compile(r), roleDocOf(r)
 		r.Status, r.Version = rolegate.StatusDeleted, r.Version+1
-		actor := ActorFrom(ctx).ID
+		actor := auth.ActorFrom(ctx).ID
 		r.DeletedAt, r.DeletedBy, r.UpdatedAt, r.UpdatedBy = &now, actor, now, actor
 		if err := tx.UpdateRole(&r); err != nil {
 			return err
@@ -403,7 +404,7 @@ func (s *Service) DeleteRole(ctx context.Context, entityID, roleID string, force
 // ListRoleUsers returns one page of the users holding a role (in any scope);
 // an expired assignment no longer counts, even before the sweep removes it.
 func (s *Service) ListRoleUsers(ctx context.Context, entityID, roleID string, p Page) ([]rolegate.User, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionRead); err != nil {
 		return nil, err
 	}
 	var out []rolegate.User

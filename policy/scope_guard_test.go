@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
@@ -27,7 +28,7 @@ func TestScopeSplice(t *testing.T) {
 	c := &clock{}
 	c.set(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	svc, _ := clockedService(t, c)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	name := "approver"
 	approve := &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "approve", Permission: rolegate.Allowed}}}}}
 	role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: approve})
@@ -113,7 +114,7 @@ func TestExplainedCheckRoleNames(t *testing.T) {
 	c := &clock{}
 	c.set(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	svc, _ := clockedService(t, c)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	perms := func(p rolegate.Permission) *rolegate.Permissions {
 		return &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "approve", Permission: p}}}}}
 	}
@@ -155,8 +156,8 @@ func TestExplainedCheckRoleNames(t *testing.T) {
 		}
 		return false
 	}
-	checker := policy.WithActor(context.Background(), policy.Actor{ID: "client:chk", ClientID: "chk", Scopes: []string{policy.ScopeCheck}})
-	manager := policy.WithActor(context.Background(), policy.Actor{ID: "client:mgr", ClientID: "mgr", Scopes: []string{policy.ScopeCheck, policy.ScopeManage}})
+	checker := auth.WithActor(context.Background(), auth.Actor{ID: "client:chk", ClientID: "chk", Scopes: []string{auth.ScopeCheck}})
+	manager := auth.WithActor(context.Background(), auth.Actor{ID: "client:mgr", ClientID: "mgr", Scopes: []string{auth.ScopeCheck, auth.ScopeManage}})
 	// ann is allowed: matched by id only.
 	if d := ask(checker, "ann"); !d.Allowed || len(d.Matched) != 1 || d.Matched[0].RoleID != names["secret approvers"] || named(d.Matched) {
 		t.Fatalf("check-only, allowed: %+v", d)
@@ -178,7 +179,7 @@ func TestExplainedCheckRoleNames(t *testing.T) {
 	}
 	// cat, a user without role:read asking about itself: its own roles by
 	// name, no grantable_by; about ann: ids only.
-	cat := policy.WithActor(context.Background(), policy.Actor{ID: "user:cat", EntityID: "acme", UserID: "cat", Scopes: []string{policy.ScopeCheck}})
+	cat := auth.WithActor(context.Background(), auth.Actor{ID: "user:cat", EntityID: "acme", UserID: "cat", Scopes: []string{auth.ScopeCheck}})
 	if d := ask(cat, "cat"); !named(d.Matched) || !named(d.DeniedBy) {
 		t.Fatalf("cat about itself: %+v", d)
 	}
@@ -195,7 +196,7 @@ func TestExpiredAssignmentGoneAtOnce(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	c.set(start)
 	svc, _ := clockedService(t, c)
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	name, other := "temp", "other"
 	perms := &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "approve", Permission: rolegate.Allowed}}}}}
 	role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: perms})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 
 	"github.com/rolegate/rolegate/engine"
@@ -103,7 +104,7 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx recordi
 	if dry != nil {
 		// A dry run tells what users would gain and lose: it reveals users'
 		// rights, which the caller must be allowed to read.
-		if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+		if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionRead); err != nil {
 			return 0, err
 		}
 	}

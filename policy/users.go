@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 )
 
@@ -88,19 +89,19 @@ func activeRoles(tx Tx, entityID string, ids []string) ([]rolegate.Role, error) 
 // named) and its own rights.
 func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput) (rolegate.User, int64, error) {
 	in.Name = nfc(in.Name)
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionCreate); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionCreate); err != nil {
 		return rolegate.User{}, 0, err
 	}
 	if in.ID == "" {
 		in.ID = uuid.NewString()
 	}
-	if !ValidUserID(in.ID) {
-		return rolegate.User{}, 0, rolegate.Invalid("invalid_user_id", "id", "id must be 1-%d printable ASCII characters without spaces, not . or ..", MaxUserIDLen)
+	if !rolegate.ValidUserID(in.ID) {
+		return rolegate.User{}, 0, rolegate.Invalid("invalid_user_id", "id", "id must be 1-%d printable ASCII characters without spaces, not . or ..", rolegate.MaxUserIDLen)
 	}
 	if err := s.validateUserInput(in); err != nil {
 		return rolegate.User{}, 0, err
 	}
-	u := rolegate.User{ID: in.ID, EntityID: entityID, CreatedBy: ActorFrom(ctx).ID}
+	u := rolegate.User{ID: in.ID, EntityID: entityID, CreatedBy: auth.ActorFrom(ctx).ID}
 	if in.Email != nil {
 		u.Email = *in.Email
 	}
@@ -154,7 +155,7 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 
 // GetUser returns a user with its roles.
 func (s *Service) GetUser(ctx context.Context, entityID, userID string) (rolegate.User, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionRead); err != nil {
 		return rolegate.User{}, err
 	}
 	var u rolegate.User
@@ -208,7 +209,7 @@ func (s *Service) userRoles(tx Tx, entityID, userID string, cache map[string]rol
 
 // ListUsers returns one page of the entity's users with their roles.
 func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, p Page) ([]rolegate.User, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionRead); err != nil {
 		return nil, err
 	}
 	var out []rolegate.User
@@ -235,7 +236,7 @@ func (s *Service) ListUsers(ctx context.Context, entityID string, f UserFilter, 
 // (scoped assignments stay).
 func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in UserInput) (rolegate.User, int64, error) {
 	in.Name = nfc(in.Name)
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionUpdate); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return rolegate.User{}, 0, err
 	}
 	if err := s.validateUserInput(in); err != nil {
@@ -296,7 +297,7 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 // DeleteUser removes a user, its assignments and its rules, and returns the
 // user as it was, with the roles it held.
 func (s *Service) DeleteUser(ctx context.Context, entityID, userID string) (rolegate.User, int64, error) {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionDelete); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionDelete); err != nil {
 		return rolegate.User{}, 0, err
 	}
 	var u rolegate.User

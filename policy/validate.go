@@ -25,7 +25,6 @@ var (
 const (
 	MaxNameLen        = 255
 	MaxDescriptionLen = 4096
-	MaxUserIDLen      = rolegate.MaxUserIDLen
 	MaxEmailLen       = 320
 	MaxRights         = 1000 // (object type, action) pairs in one role
 )
@@ -55,25 +54,15 @@ func ValidObjectType(s string) bool {
 	return !hasTail || tailRe.MatchString(tail)
 }
 
-// DotSegment, ValidEntityID and ValidUserID are the root package's (auth
-// needs them too); these names stay until their callers say rolegate.X.
-func DotSegment(s string) bool { return rolegate.DotSegment(s) }
-
-// ValidEntityID is rolegate.ValidEntityID.
-func ValidEntityID(s string) bool { return rolegate.ValidEntityID(s) }
-
 // ValidScope reports whether s may be an assignment scope such as "team:42":
 // 1-128 of A-Za-z0-9._:-, not "." or "..".
-func ValidScope(s string) bool { return scopeRe.MatchString(s) && !DotSegment(s) }
+func ValidScope(s string) bool { return scopeRe.MatchString(s) && !rolegate.DotSegment(s) }
 
 // invalidScope is the error for a scope that breaks ValidScope's rules, the
 // same wherever a scope is given (assignments, checks, rights, who-can).
 func invalidScope(field string) error {
 	return rolegate.Invalid("invalid_scope", field, "%s must be 1-128 characters of A-Za-z0-9._:- such as team:42, not . or ..", field)
 }
-
-// ValidUserID is rolegate.ValidUserID.
-func ValidUserID(s string) bool { return rolegate.ValidUserID(s) }
 
 // printableASCII reports whether s holds only printable ASCII characters.
 func printableASCII(s string) bool {

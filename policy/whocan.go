@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 )
 
@@ -37,10 +38,10 @@ func (s *Service) WhoCan(ctx context.Context, entityID, obj, act, scope, after s
 // authorizeReview lets a caller see who holds what in an entity: it needs
 // the rights to read users and to read roles.
 func (s *Service) authorizeReview(ctx context.Context, entityID string) error {
-	if err := s.authorize(ctx, entityID, ScopeManage, ObjectUser, ActionRead); err != nil {
+	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionRead); err != nil {
 		return err
 	}
-	return s.authorize(ctx, entityID, ScopeManage, ObjectRole, ActionRead)
+	return s.authorize(ctx, entityID, auth.ScopeManage, ObjectRole, ActionRead)
 }
 
 // known answers 404 for an unknown entity.

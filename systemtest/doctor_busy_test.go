@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -26,7 +27,7 @@ func TestDoctorUnderWrites(t *testing.T) {
 }
 
 func doctorUnderWrites(t *testing.T, url string) {
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	store, svc := openService(t, url)
 	entities := []string{"acme", "globex", "initech"}
 	for _, e := range entities {

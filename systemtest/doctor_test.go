@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/internal/app"
@@ -20,7 +21,7 @@ import (
 // the server would.
 func openService(t *testing.T, url string) (*adapters.Store, *policy.Service) {
 	t.Helper()
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	store, err := adapters.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +38,7 @@ func openService(t *testing.T, url string) (*adapters.Store, *policy.Service) {
 // orphan rule: it reports both and fails, --fix repairs them, and a second
 // run finds the store consistent.
 func TestDoctorCommand(t *testing.T) {
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	url := sqliteURL(t)
 	store, svc := openService(t, url)
 	if _, err := svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
@@ -116,7 +117,7 @@ func TestDoctorCommand(t *testing.T) {
 
 func entityRevision(t *testing.T, svc *policy.Service, id string) int64 {
 	t.Helper()
-	e, err := svc.GetEntity(policy.Internal(context.Background()), id)
+	e, err := svc.GetEntity(auth.Internal(context.Background()), id)
 	if err != nil {
 		t.Fatal(err)
 	}

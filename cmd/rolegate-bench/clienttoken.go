@@ -14,7 +14,7 @@ import (
 // a real service sends) against the same checks with the admin token, in
 // alternating rounds through the same load generator (-client-token).
 func clientTokenBench(ctx context.Context, base string, svc *policy.Service, tokens *auth.Tokens, c config, hotBody func(*rand.Rand) []byte) ([]row, error) {
-	cl, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "bench-checker", Scopes: []string{policy.ScopeCheck}})
+	cl, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "bench-checker", Scopes: []string{auth.ScopeCheck}})
 	if err != nil {
 		return nil, err
 	}

@@ -123,7 +123,7 @@ var objects = []string{"payable", "receivable", "receipt", "counterpart", "produ
 var actions = []string{"create", "read", "update", "delete", "approve", "pay", "cancel", "submit"}
 
 func run(c config) error {
-	ctx := policy.Internal(context.Background()) // the bench is Rolegate's own caller
+	ctx := auth.Internal(context.Background()) // the bench is Rolegate's own caller
 	dir, err := os.MkdirTemp("", "rolegate-bench")
 	if err != nil {
 		return err
@@ -237,7 +237,7 @@ func run(c config) error {
 	}
 
 	if c.wire {
-		cl, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "bench-wire", Scopes: []string{policy.ScopeCheck}})
+		cl, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "bench-wire", Scopes: []string{auth.ScopeCheck}})
 		if err != nil {
 			return err
 		}
@@ -428,7 +428,7 @@ func printRows(c config, nRules int, rows []row) error {
 // on the same two cores, no token endpoint). Meanwhile the real client asks
 // for a token every 100 ms.
 func tokenJunkBench(ctx context.Context, base string, svc *policy.Service, tokens *auth.Tokens, c config, hotBody func(*rand.Rand) []byte) ([]row, error) {
-	cl, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "bench", Scopes: []string{policy.ScopeCheck}})
+	cl, secret, err := svc.CreateClient(ctx, auth.ClientInput{Name: "bench", Scopes: []string{auth.ScopeCheck}})
 	if err != nil {
 		return nil, err
 	}

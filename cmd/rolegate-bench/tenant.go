@@ -29,6 +29,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/policy"
@@ -50,7 +51,7 @@ func runTenant(c config) error {
 	if tc.roles < tc.rolesPerUser || tc.rolesPerUser < 1 || tc.users < 1 || tc.references < 1 {
 		return fmt.Errorf("tenant scenario: need -tenant-roles >= -tenant-roles-per-user >= 1, -tenant-users >= 1, -tenant-references >= 1")
 	}
-	ctx := policy.Internal(context.Background()) // the bench is Rolegate's own caller
+	ctx := auth.Internal(context.Background()) // the bench is Rolegate's own caller
 	loadStart := loadAverage()
 	store, dropStore, err := tenantStore(ctx, tc.db)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	rolegatev1 "github.com/rolegate/rolegate/api/proto/rolegate/v1"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/policy"
@@ -93,7 +94,7 @@ type checkServer struct {
 // HTTP API does once the caller is known: over them, rate_limited
 // (RESOURCE_EXHAUSTED) saying when to retry.
 func (s *checkServer) limit(ctx context.Context, entities []string) error {
-	wait, ok := s.lim.Check(policy.ActorFrom(ctx), entities)
+	wait, ok := s.lim.Check(auth.ActorFrom(ctx), entities)
 	if ok {
 		return nil
 	}
@@ -105,7 +106,7 @@ func (s *checkServer) limit(ctx context.Context, entities []string) error {
 func validEntities(ids ...string) []string {
 	var out []string
 	for _, id := range ids {
-		if policy.ValidEntityID(id) && !slices.Contains(out, id) {
+		if rolegate.ValidEntityID(id) && !slices.Contains(out, id) {
 			out = append(out, id)
 		}
 	}
@@ -131,7 +132,7 @@ func (s *checkServer) authenticate(ctx context.Context) (context.Context, error)
 	if err != nil {
 		return ctx, err
 	}
-	return policy.WithActor(ctx, actor), nil
+	return auth.WithActor(ctx, actor), nil
 }
 
 // Check answers one question.

@@ -14,13 +14,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	rolegatev1 "github.com/rolegate/rolegate/api/proto/rolegate/v1"
-	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/auth"
 )
 
 type anyone struct{}
 
-func (anyone) Authenticate(string) (policy.Actor, error) {
-	return policy.Actor{ID: "a", Scopes: []string{policy.ScopeCheck}}, nil
+func (anyone) Authenticate(string) (auth.Actor, error) {
+	return auth.Actor{ID: "a", Scopes: []string{auth.ScopeCheck}}, nil
 }
 
 // A panic in a call (here: no service) answers INTERNAL and leaves the

@@ -237,7 +237,7 @@ func sweepExpired(ctx context.Context, svc *policy.Service, every time.Duration,
 			return
 		case <-t.C:
 		}
-		n, err := svc.SweepExpired(policy.Internal(ctx))
+		n, err := svc.SweepExpired(auth.Internal(ctx))
 		if err != nil && ctx.Err() == nil {
 			log.Warn("expiry sweep", "error", err, "removed", n)
 		} else if n > 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 	"github.com/rolegate/rolegate/policy/memstore"
@@ -28,7 +29,7 @@ func Service(t testing.TB, entities ...string) (*policy.Service, *memstore.Store
 // does (rows changed behind the store's back, a database that goes away).
 func SQLiteService(t testing.TB, entities ...string) (*policy.Service, *adapters.Store) {
 	t.Helper()
-	store, err := adapters.Open(policy.Internal(context.Background()), "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
+	store, err := adapters.Open(auth.Internal(context.Background()), "sqlite://"+filepath.Join(t.TempDir(), "rolegate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func SQLiteService(t testing.TB, entities ...string) (*policy.Service, *adapters
 // serve builds the engine and the service over store and creates entities.
 func serve(t testing.TB, store policy.Store, entities []string) *policy.Service {
 	t.Helper()
-	ctx := policy.Internal(context.Background())
+	ctx := auth.Internal(context.Background())
 	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
 	if err != nil {
 		t.Fatal(err)
