@@ -86,8 +86,8 @@ func usedErrorCodes(t *testing.T, dirs ...string) map[string][]string {
 						}
 						lit(n.Args[i])
 					}
-					// (package main has a oneOf of its own, for settings)
-					if i, ok := namedCodes[name]; ok && i < len(n.Args) && af.Name.Name != "main" {
+					// (package app has a oneOf of its own, for settings)
+					if i, ok := namedCodes[name]; ok && i < len(n.Args) && af.Name.Name != "app" {
 						if b, ok := n.Args[i].(*ast.BasicLit); ok && b.Kind == token.STRING {
 							field, _ := strconv.Unquote(b.Value)
 							code := "invalid_" + field[strings.LastIndex(field, ".")+1:]
