@@ -201,26 +201,8 @@ func testLoadPolicyNULLColumn(t *testing.T, s *Store) {
 // testDeleteEntityRows: no row of a deleted entity is left in any table
 // (the conformance suite sees what the interface reads).
 func testDeleteEntityRows(t *testing.T, s *Store) {
-	newEntity(t, s, "e")
-	newEntity(t, s, "keep")
-	now := ms(time.Now())
-	for _, ent := range []string{"e", "keep"} {
-		r := newRole("r", ent, now)
-		r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
-		a := rolegate.Assignment{EntityID: ent, UserID: "u", RoleID: r.ID, CreatedAt: now}
-		mustUpdate(t, s, func(tx policy.Tx) error {
-			if err := tx.InsertRole(&r); err != nil {
-				return err
-			}
-			if err := tx.InsertUser(&rolegate.User{ID: "u", EntityID: ent, CreatedAt: now, UpdatedAt: now}); err != nil {
-				return err
-			}
-			if err := tx.PutAssignment(&a); err != nil {
-				return err
-			}
-			return tx.AddRules(append(engine.Compile(r), engine.CompileAssignment(a)))
-		})
-	}
+	storetest.Populate(t, s, "e")
+	storetest.Populate(t, s, "keep")
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteEntity("e") })
 	for _, table := range []string{"roles", "users", "assignments"} {
 		var n int64

@@ -511,27 +511,32 @@ func testRollback(t *testing.T, s policy.Store) {
 	}
 }
 
-func testDeleteEntity(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
-	newEntity(t, s, "keep")
+// Populate makes entity id with a role that may read doc, user u holding
+// it, and their two rules: something in every table an entity owns.
+func Populate(t *testing.T, s policy.Store, id string) {
+	t.Helper()
+	newEntity(t, s, id)
 	now := ms(time.Now())
-	for _, ent := range []string{"e", "keep"} {
-		r := newRole("r", ent, now)
-		r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
-		a := rolegate.Assignment{EntityID: ent, UserID: "u", RoleID: r.ID, CreatedAt: now}
-		mustUpdate(t, s, func(tx policy.Tx) error {
-			if err := tx.InsertRole(&r); err != nil {
-				return err
-			}
-			if err := tx.InsertUser(&rolegate.User{ID: "u", EntityID: ent, CreatedAt: now, UpdatedAt: now}); err != nil {
-				return err
-			}
-			if err := tx.PutAssignment(&a); err != nil {
-				return err
-			}
-			return tx.AddRules(append(engine.Compile(r), engine.CompileAssignment(a)))
-		})
-	}
+	r := newRole("r", id, now)
+	r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
+	a := rolegate.Assignment{EntityID: id, UserID: "u", RoleID: r.ID, CreatedAt: now}
+	mustUpdate(t, s, func(tx policy.Tx) error {
+		if err := tx.InsertRole(&r); err != nil {
+			return err
+		}
+		if err := tx.InsertUser(&rolegate.User{ID: "u", EntityID: id, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.PutAssignment(&a); err != nil {
+			return err
+		}
+		return tx.AddRules(append(engine.Compile(r), engine.CompileAssignment(a)))
+	})
+}
+
+func testDeleteEntity(t *testing.T, s policy.Store) {
+	Populate(t, s, "e")
+	Populate(t, s, "keep")
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteEntity("e") })
 	if _, err := s.LoadPolicy(ctx, "e"); !errors.Is(err, rolegate.ErrNotFound) {
 		t.Fatalf("deleted entity: %v", err)
