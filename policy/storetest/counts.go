@@ -21,7 +21,7 @@ func testEntityCounts(t *testing.T, s policy.Store) {
 	// A rolled-back write moves no count.
 	before := counts(t, s, "e")
 	_ = s.Update(ctx, func(tx policy.Tx) error {
-		r := newRole("three", "e", now)
+		r := NewRole("three", "e", now)
 		if err := tx.InsertRole(&r); err != nil {
 			return err
 		}
@@ -31,7 +31,7 @@ func testEntityCounts(t *testing.T, s policy.Store) {
 		t.Fatalf("rolled back: %+v, was %+v", got, before)
 	}
 	// Counting again changes nothing.
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.RecountEntity("e") })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.RecountEntity("e") })
 	if got := counts(t, s, "e"); got != before {
 		t.Fatalf("recounted: %+v, was %+v", got, before)
 	}
@@ -47,10 +47,10 @@ func testEntityCounts(t *testing.T, s policy.Store) {
 // store's own check of its counters.
 func CountSteps(t *testing.T, s policy.Store, after func(step string)) {
 	t.Helper()
-	newEntity(t, s, "e")
-	newEntity(t, s, "other")
+	NewEntity(t, s, "e")
+	NewEntity(t, s, "other")
 	now := ms(time.Now())
-	r1, r2 := newRole("one", "e", now), newRole("two", "e", now)
+	r1, r2 := NewRole("one", "e", now), NewRole("two", "e", now)
 	r1.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc",
 		Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed), ap("delete", rolegate.Denied)}}}}
 	u := rolegate.User{ID: "ada", EntityID: "e", CreatedAt: now, UpdatedAt: now}
@@ -105,7 +105,7 @@ func CountSteps(t *testing.T, s policy.Store, after func(step string)) {
 		}, map[string]policy.EntityCounts{"e": {Roles: 1, Users: 1, Rules: 1}, "other": {Users: 1, Rules: 2}}},
 	}
 	for _, st := range steps {
-		mustUpdate(t, s, st.fn)
+		MustUpdate(t, s, st.fn)
 		for id, want := range st.want {
 			if got, held := counts(t, s, id), holds(t, s, id); got != want || held != want {
 				t.Fatalf("after %s, entity %s: counts %+v, holds %+v, want %+v", st.name, id, got, held, want)
