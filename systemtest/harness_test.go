@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/internal/testkit"
 
 	"github.com/rolegate/rolegate/internal/app"
@@ -381,6 +382,27 @@ func decodeAs[T any](s *server, method, path string, data []byte) T {
 		s.t.Fatalf("%s %s: not a %T: %v: %s", method, path, out, err, data)
 	}
 	return out
+}
+
+// auditUser reads an audit event's user snapshot (zero when null), refusing
+// fields AuditUser lacks.
+func auditUser(t *testing.T, raw json.RawMessage) api.AuditUser {
+	t.Helper()
+	var u api.AuditUser
+	if isNull(raw) {
+		return u
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&u); err != nil {
+		t.Fatalf("not an audit user: %v: %s", err, raw)
+	}
+	return u
+}
+
+// isNull: an audit snapshot written as null (or not written).
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
 }
 
 func errCode(out map[string]any) string {
