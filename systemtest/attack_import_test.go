@@ -218,7 +218,7 @@ func TestAttackImportPrivilegeEscalation(t *testing.T) {
 		t.Errorf("carol without user:update: %d %v", st, out)
 	}
 	s.sameState("T100", before)
-	if d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "T100", "user_id": "alice", "object_type": "payable", "action": "pay"}); d["allowed"] != false {
+	if d := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "T100", "user_id": "alice", "object_type": "payable", "action": "pay"}); d.Allowed {
 		t.Fatal("alice escalated")
 	}
 	// Roles whose rights she holds, she may give.

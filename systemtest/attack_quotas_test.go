@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Hole 7: denial of service by authenticated callers. A token of one entity
@@ -238,7 +240,7 @@ func TestAttackUnknownEntities(t *testing.T) {
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "nope-0-0"})
 	role := s.must(201, "POST", "/v1/entities/nope-0-0/roles", map[string]any{"name": "r", "permissions": manyRights(1)})
 	s.must(201, "POST", "/v1/entities/nope-0-0/users", map[string]any{"id": "ada", "role_ids": []string{role["id"].(string)}})
-	if out := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "nope-0-0", "user_id": "ada", "object_type": "doc", "action": "a0"}); out["allowed"] != true {
+	if out := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "nope-0-0", "user_id": "ada", "object_type": "doc", "action": "a0"}); !out.Allowed {
 		t.Fatalf("an entity created after checks on it: %v", out)
 	}
 }

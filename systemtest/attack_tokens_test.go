@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/api"
 
 	"github.com/rolegate/rolegate/internal/app"
 )
@@ -207,8 +208,8 @@ func TestAttackForgedTokenFromDatabaseRead(t *testing.T) {
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "victim"})
 	s.must(201, "POST", "/v1/entities/victim/users", map[string]any{"id": "u1"})
-	checker := s.must(201, "POST", "/v1/clients", map[string]any{"name": "checker", "scopes": []string{"check"}})["client_id"].(string)
-	bound := s.must(201, "POST", "/v1/clients", map[string]any{"name": "acme's", "entity_id": "acme", "scopes": []string{"check"}})["client_id"].(string)
+	checker := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "checker", "scopes": []string{"check"}}).ClientID
+	bound := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "acme's", "entity_id": "acme", "scopes": []string{"check"}}).ClientID
 	key, kid := storedSigningKey(t, db)
 
 	asAdmin := forge(t, key, kid, jwt.MapClaims{"sub": "client:" + checker, "client_id": checker, "scope": "admin check manage"})

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // TestGeneratedAdminToken: without ROLEGATE_ADMIN_TOKEN a token is generated,
@@ -65,7 +67,7 @@ func TestCatalogAndTemplates(t *testing.T) {
 	}
 	// New users get the template's default role.
 	u := s.must(201, "POST", "/v1/entities/e/users", map[string]any{"id": "v"})
-	if c := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "e", "user_id": "v", "object_type": "payable", "action": "read"}); c["allowed"] != true {
+	if c := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "e", "user_id": "v", "object_type": "payable", "action": "read"}); !c.Allowed {
 		t.Fatalf("default role from template: %v %v", u, c)
 	}
 }
