@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Attacks on the changes feed (GET /v1/entities/{e}/changes): who may read
@@ -25,8 +27,8 @@ func (s *server) clientOf(entity string, scopes ...string) string {
 	if entity != "" {
 		body["entity_id"] = entity
 	}
-	cl := s.must(201, "POST", "/v1/clients", body)
-	st, tok := s.clientToken("/v1/auth/token", cl["client_id"].(string), cl["client_secret"].(string))
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", body)
+	st, tok := s.clientToken("/v1/auth/token", cl.ClientID, cl.Secret)
 	if st != 200 {
 		s.t.Fatalf("token: %d", st)
 	}

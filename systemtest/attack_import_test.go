@@ -234,8 +234,8 @@ func TestAttackImportOtherTenantsClient(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "other"})
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "other's", "entity_id": "other", "scopes": []string{"check", "manage"}})
-	_, _, tok := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", cl["client_id"].(string), cl["client_secret"].(string))
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "other's", "entity_id": "other", "scopes": []string{"check", "manage"}})
+	_, _, tok := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", cl.ClientID, cl.Secret)
 	token := tok["access_token"].(string)
 	before := s.stateOf("acme")
 	body := map[string]any{"users": importUsers(2)}

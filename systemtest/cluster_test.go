@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/testkit"
 )
@@ -239,9 +240,9 @@ func TestDatabaseOutage(t *testing.T) {
 	through := strings.Replace(db, target, px.Addr(), 1)
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": through, "ROLEGATE_SWEEP_INTERVAL": "200ms"})
 	role := seedReader(s, "acme")
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "billing", "entity_id": "acme", "scopes": []string{"check"}})
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "billing", "entity_id": "acme", "scopes": []string{"check"}})
 	st, _, tok := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
-		cl["client_id"].(string), cl["client_secret"].(string))
+		cl.ClientID, cl.Secret)
 	if st != 200 {
 		t.Fatalf("token: %d %v", st, tok)
 	}
