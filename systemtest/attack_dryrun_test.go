@@ -19,7 +19,7 @@ func TestAttackDryRunNeverWrites(t *testing.T) {
 			"actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}}).ID
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "u1", "name": "Ada", "role_ids": []string{role}})
 	before := s.stateOf("acme")
-	roles := func() int { return len(s.must(200, "GET", "/v1/entities/acme/roles", nil)["data"].([]any)) }
+	roles := func() int { return len(mustAs[api.Page[api.Role]](s, 200, "GET", "/v1/entities/acme/roles", nil).Data) }
 	nRoles := roles()
 
 	// Calls with a dry run answer what would change and write nothing.
@@ -82,7 +82,7 @@ func TestAttackDryRunNeverWrites(t *testing.T) {
 	}
 	s.sameState("acme", before)
 	s.must(404, "GET", "/v1/entities/other", nil)
-	if cl := s.must(200, "GET", "/v1/clients", nil)["data"].([]any); len(cl) != 0 {
+	if cl := mustAs[api.Page[api.APIClient]](s, 200, "GET", "/v1/clients", nil).Data; len(cl) != 0 {
 		t.Fatalf("a dry-run client create made a client: %v", cl)
 	}
 

@@ -308,7 +308,7 @@ func TestAttackExpiresAt(t *testing.T) {
 			t.Errorf("expires_at %v: want 400 or 422, got %d %v", v, st, out)
 		}
 	}
-	if r := s.must(200, "GET", "/v1/entities/acme/users/ann/roles", nil)["data"].([]any); len(r) != 0 {
+	if r := mustAs[api.Page[api.UserRole]](s, 200, "GET", "/v1/entities/acme/users/ann/roles", nil).Data; len(r) != 0 {
 		t.Fatalf("a refused assignment was stored: %v", r)
 	}
 }

@@ -159,9 +159,9 @@ func TestAttackDotIDsRefused(t *testing.T) {
 			t.Errorf("Papershift entity %q: %d", id, st)
 		}
 	}
-	users := s.must(200, "GET", "/v1/entities/T123/users", nil)["data"].([]any)
+	users := mustAs[api.Page[api.User]](s, 200, "GET", "/v1/entities/T123/users", nil).Data
 	for _, u := range users {
-		if id := u.(map[string]any)["id"]; id == "." || id == ".." {
+		if id := u.ID; id == "." || id == ".." {
 			t.Fatalf("user %q was created", id)
 		}
 	}
@@ -199,7 +199,7 @@ func TestAttackSlashIDsManageable(t *testing.T) {
 		if !s.checkAllowed("T123", id, "payable", "read", "") {
 			t.Fatalf("%q: not allowed after the assignment", id)
 		}
-		if n := len(s.must(200, "GET", p+"/roles", nil)["data"].([]any)); n != 1 {
+		if n := len(mustAs[api.Page[api.UserRole]](s, 200, "GET", p+"/roles", nil).Data); n != 1 {
 			t.Fatalf("%q holds %d roles", id, n)
 		}
 		s.must(200, "GET", p+"/permissions", nil)

@@ -85,8 +85,8 @@ func TestAttackTemporaryManagerCannotKeepItsRightsForGood(t *testing.T) {
 	refused("take a permanent copy of the role", "PUT", "/v1/entities/T100/users/carol/roles/"+copyID, map[string]any{})
 	refused("take a copy through her role list", "PATCH", "/v1/entities/T100/users/carol", map[string]any{"role_ids": []string{f.manager, copyID}})
 	// Her expiry is what it was; bob holds nothing.
-	got := s.must(200, "GET", "/v1/entities/T100/users/carol/roles", nil)["data"].([]any)
-	if len(got) != 1 || got[0].(map[string]any)["expires_at"] == nil {
+	got := mustAs[api.Page[api.UserRole]](s, 200, "GET", "/v1/entities/T100/users/carol/roles", nil).Data
+	if len(got) != 1 || got[0].ExpiresAt == nil {
 		t.Fatalf("carol's assignment changed: %v", got)
 	}
 	if f.allowed("bob", "user", "update", "") {
@@ -165,9 +165,9 @@ func TestAttackExpiryLiftsADeny(t *testing.T) {
 	// Made permanent by the admin: alice may not give it an expiry.
 	s.must(200, "PUT", path, map[string]any{})
 	f.refused(t, "give the deny an expiry", "PUT", path, in(time.Hour))
-	got := s.must(200, "GET", "/v1/entities/T100/users/bob/roles", nil)["data"].([]any)
+	got := mustAs[api.Page[api.UserRole]](s, 200, "GET", "/v1/entities/T100/users/bob/roles", nil).Data
 	for _, r := range got {
-		if r.(map[string]any)["role"].(map[string]any)["id"] == f.noApprove && r.(map[string]any)["expires_at"] != nil {
+		if r.Role.ID == f.noApprove && r.ExpiresAt != nil {
 			t.Fatalf("bob's deny was given an expiry: %v", r)
 		}
 	}
@@ -205,9 +205,10 @@ func TestAttackRoleListGivesBackAnExpiredRole(t *testing.T) {
 	if d := mustAs[api.Decision](s, 200, "POST", "/v1/check", check); d.Allowed {
 		t.Fatalf("ann still approves past her expiry: %v", d)
 	}
-	out := s.must(200, "PATCH", "/v1/entities/acme/users/ann", map[string]any{"role_ids": []string{role}})
-	if r, _ := out["roles"].([]any); len(r) != 1 || r[0].(map[string]any)["expires_at"] != nil {
-		t.Errorf("the answer does not show the role given back for good: %v", out["roles"])
+	// A nil ExpiresAt is an absent or null expires_at, as the map's nil was.
+	out := mustAs[api.User](s, 200, "PATCH", "/v1/entities/acme/users/ann", map[string]any{"role_ids": []string{role}})
+	if r := out.Roles; len(r) != 1 || r[0].ExpiresAt != nil {
+		t.Errorf("the answer does not show the role given back for good: %v", out.Roles)
 	}
 	if d := mustAs[api.Decision](s, 200, "POST", "/v1/check", check); !d.Allowed {
 		t.Errorf("ann was given her role back but may not approve: %v", d)

@@ -49,8 +49,8 @@ func TestCatalogAndTemplates(t *testing.T) {
 		{"name":"viewer","default":true,"permissions":{"objects":[{"object_type":"payable","actions":[{"action_name":"read","permission":"allowed"}]}]}}]}`), 0o644)
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_CATALOG": catalog, "ROLEGATE_ROLE_TEMPLATES": templates})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "e"})
-	roles := s.must(200, "GET", "/v1/entities/e/roles?sort=name", nil)["data"].([]any)
-	if len(roles) != 2 || roles[0].(map[string]any)["name"] != "owner" || roles[1].(map[string]any)["default"] != true {
+	roles := mustAs[api.Page[api.Role]](s, 200, "GET", "/v1/entities/e/roles?sort=name", nil).Data
+	if len(roles) != 2 || roles[0].Name != "owner" || !roles[1].Default {
 		t.Fatalf("system roles from templates: %v", roles)
 	}
 	out := s.must(422, "POST", "/v1/entities/e/roles", map[string]any{"name": "bad", "permissions": map[string]any{"objects": []any{
