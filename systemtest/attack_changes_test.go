@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Attacks on the changes feed (GET /v1/entities/{e}/changes): who may read
@@ -25,8 +27,8 @@ func (s *server) clientOf(entity string, scopes ...string) string {
 	if entity != "" {
 		body["entity_id"] = entity
 	}
-	cl := s.must(201, "POST", "/v1/clients", body)
-	st, tok := s.clientToken("/v1/auth/token", cl["client_id"].(string), cl["client_secret"].(string))
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", body)
+	st, tok := s.clientToken("/v1/auth/token", cl.ClientID, cl.Secret)
 	if st != 200 {
 		s.t.Fatalf("token: %d", st)
 	}
@@ -44,13 +46,13 @@ func TestAttackChangesFeedWhoMayRead(t *testing.T) {
 		"ROLEGATE_JWT_ALGORITHMS": "ES256", "ROLEGATE_TOKEN_FAILURE_CPU": "1000"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "T100"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "other"})
-	auditor := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "auditor", "permissions": map[string]any{"objects": []any{
+	auditor := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "auditor", "permissions": map[string]any{"objects": []any{
 		map[string]any{"object_type": "audit_event", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}})
-	manager := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "manager", "permissions": map[string]any{"objects": []any{
+	manager := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "manager", "permissions": map[string]any{"objects": []any{
 		map[string]any{"object_type": "role", "actions": []any{map[string]any{"action_name": "*", "permission": "allowed"}}},
 		map[string]any{"object_type": "user", "actions": []any{map[string]any{"action_name": "*", "permission": "allowed"}}}}}})
-	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "alice", "email": "secret@t100.example", "role_ids": []string{auditor["id"].(string)}})
-	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "bob", "role_ids": []string{manager["id"].(string)}})
+	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "alice", "email": "secret@t100.example", "role_ids": []string{auditor.ID}})
+	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "bob", "role_ids": []string{manager.ID}})
 
 	feed := "/v1/entities/T100/changes?since=0"
 	if st, h, out := s.callToken("", "GET", feed, nil); st != 401 || h.Get("WWW-Authenticate") == "" || errCode(out) != "unauthenticated" {

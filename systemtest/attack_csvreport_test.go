@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // splitCell reads a multi-valued cell of the CSV access report as
@@ -43,9 +45,9 @@ func TestAttackAccessReportCSVCells(t *testing.T) {
 	right := func(obj string) map[string]any {
 		return map[string]any{"objects": []any{map[string]any{"object_type": obj, "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}
 	}
-	semi := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "a;=1+1", "permissions": right("payable")})["id"].(string)
-	slash := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": `b\;c`, "permissions": right("payable")})["id"].(string)
-	spaced := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "   =HYPERLINK(\"http://evil\")", "permissions": right("receipt")})["id"].(string)
+	semi := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "a;=1+1", "permissions": right("payable")}).ID
+	slash := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": `b\;c`, "permissions": right("payable")}).ID
+	spaced := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "   =HYPERLINK(\"http://evil\")", "permissions": right("receipt")}).ID
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ann", "role_ids": []string{semi, slash, spaced}})
 
 	st, _, body := s.report(t, "acme", "text/csv")

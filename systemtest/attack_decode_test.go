@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Attacks on request decoding: memory spent before anything is allowed
@@ -105,8 +107,8 @@ func TestAttackDecodeJunkMemory(t *testing.T) {
 	p := startProcess(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t),
 		"ROLEGATE_READ_TIMEOUT": "2m"}) // a slow shared machine reads 32 bodies at once
 	p.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
-	cl := p.must(201, "POST", "/v1/clients", map[string]any{"name": "checker", "entity_id": "acme", "scopes": []string{"check"}})
-	st, checker := p.clientToken("/v1/auth/token", cl["client_id"].(string), cl["client_secret"].(string))
+	cl := mustAs[api.APIClient](p.server, 201, "POST", "/v1/clients", map[string]any{"name": "checker", "entity_id": "acme", "scopes": []string{"check"}})
+	st, checker := p.clientToken("/v1/auth/token", cl.ClientID, cl.Secret)
 	if st != 200 {
 		t.Fatalf("token: %d", st)
 	}
@@ -172,8 +174,8 @@ func TestAttackDecodeRightsFirstAndLimits(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	token := func(scope string) string {
-		cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": scope, "entity_id": "acme", "scopes": []string{scope}})
-		st, tok := s.clientToken("/v1/auth/token", cl["client_id"].(string), cl["client_secret"].(string))
+		cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": scope, "entity_id": "acme", "scopes": []string{scope}})
+		st, tok := s.clientToken("/v1/auth/token", cl.ClientID, cl.Secret)
 		if st != 200 {
 			t.Fatalf("token: %d", st)
 		}

@@ -3,6 +3,8 @@ package systemtest
 import (
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Attacks on dry runs (issue 21, item 6): a dry_run the call did not honour
@@ -12,12 +14,12 @@ import (
 func TestAttackDryRunNeverWrites(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
-	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "reader",
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "reader",
 		"permissions": map[string]any{"objects": []any{map[string]any{"object_type": "payable",
-			"actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}})["id"].(string)
+			"actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}}).ID
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "u1", "name": "Ada", "role_ids": []string{role}})
 	before := s.stateOf("acme")
-	roles := func() int { return len(s.must(200, "GET", "/v1/entities/acme/roles", nil)["data"].([]any)) }
+	roles := func() int { return len(mustAs[api.Page[api.Role]](s, 200, "GET", "/v1/entities/acme/roles", nil).Data) }
 	nRoles := roles()
 
 	// Calls with a dry run answer what would change and write nothing.
@@ -80,7 +82,7 @@ func TestAttackDryRunNeverWrites(t *testing.T) {
 	}
 	s.sameState("acme", before)
 	s.must(404, "GET", "/v1/entities/other", nil)
-	if cl := s.must(200, "GET", "/v1/clients", nil)["data"].([]any); len(cl) != 0 {
+	if cl := mustAs[api.Page[api.APIClient]](s, 200, "GET", "/v1/clients", nil).Data; len(cl) != 0 {
 		t.Fatalf("a dry-run client create made a client: %v", cl)
 	}
 

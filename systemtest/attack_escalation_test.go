@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Attacks by a user of an entity (an identity provider's ES256 token) who
@@ -37,8 +39,8 @@ func newEscalationFixture(t *testing.T) *escalationFixture {
 			objs = append(objs, map[string]any{"object_type": triples[i], "actions": []any{
 				map[string]any{"action_name": triples[i+1], "permission": triples[i+2]}}})
 		}
-		return s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": name, "default": def,
-			"permissions": map[string]any{"objects": objs}})["id"].(string)
+		return mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": name, "default": def,
+			"permissions": map[string]any{"objects": objs}}).ID
 	}
 	f := &escalationFixture{s: s, idp: p}
 	f.manager = role("manager", false, "payable", "*", "allowed", "role", "*", "allowed", "user", "*", "allowed")
@@ -59,7 +61,7 @@ func (f *escalationFixture) allowed(user, obj, action, scope string) bool {
 	if scope != "" {
 		body["scope"] = scope
 	}
-	return f.s.must(200, "POST", "/v1/check", body)["allowed"] == true
+	return mustAs[api.Decision](f.s, 200, "POST", "/v1/check", body).Allowed
 }
 
 // refused sends the request with alice's token and wants 403

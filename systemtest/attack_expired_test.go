@@ -3,6 +3,8 @@ package systemtest
 import (
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Hole: an expired assignment was still listed among the role's users and
@@ -15,8 +17,8 @@ func TestAttackExpiredAssignmentGoneAtOnce(t *testing.T) {
 	monite := []string{"x-monite-version", "2024-05-25", "x-monite-entity-id", e}
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": e})
 	role := func(name string) string {
-		return s.must(201, "POST", "/v1/entities/"+e+"/roles", map[string]any{"name": name, "permissions": map[string]any{"objects": []any{
-			map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}})["id"].(string)
+		return mustAs[api.Role](s, 201, "POST", "/v1/entities/"+e+"/roles", map[string]any{"name": name, "permissions": map[string]any{"objects": []any{
+			map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}}).ID
 	}
 	temp, native, kept := role("temporary"), role("native"), role("kept")
 	for _, u := range []string{"ann", "bob"} {

@@ -2,6 +2,8 @@ package systemtest
 
 import (
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Hole: a client with only the check scope read the entity's role names
@@ -13,8 +15,8 @@ func TestAttackExplainedCheckRoleNamesForCheckOnlyClients(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	role := func(name, perm string) string {
-		return s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": name, "permissions": map[string]any{"objects": []any{
-			map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": perm}}}}}})["id"].(string)
+		return mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": name, "permissions": map[string]any{"objects": []any{
+			map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": perm}}}}}}).ID
 	}
 	approvers, frozen := role("Project Nightingale approvers", "allowed"), role("Fraud watchlist", "denied")
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ann", "role_ids": []string{approvers}})

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Attacks on who-can, dry runs and explained refusals: each is guarded like
@@ -36,8 +38,8 @@ func TestAttackWhoCanGuards(t *testing.T) {
 		t.Fatalf("bob, who may read nothing: %d %v", st, out)
 	}
 	// carol may read users but not roles: who-can shows roles, so no.
-	reader := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "user reader", "permissions": map[string]any{"objects": []any{
-		map[string]any{"object_type": "user", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}})["id"].(string)
+	reader := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "user reader", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "user", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}}).ID
 	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "carol", "role_ids": []string{reader}})
 	carol := f.idp.token(t, jwt.MapClaims{"sub": "carol"})
 	if st, _, out := s.callToken(carol, "GET", path, nil); st != 403 {
@@ -128,10 +130,10 @@ func TestAttackDryRun(t *testing.T) {
 	}
 	// dave may update roles and assign them, but not read users: a dry run
 	// would show him users' rights.
-	editor := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "editor", "permissions": map[string]any{"objects": []any{
+	editor := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "editor", "permissions": map[string]any{"objects": []any{
 		map[string]any{"object_type": "role", "actions": []any{map[string]any{"action_name": "*", "permission": "allowed"}}},
 		map[string]any{"object_type": "user", "actions": []any{map[string]any{"action_name": "update", "permission": "allowed"}}},
-		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}})["id"].(string)
+		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}}).ID
 	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "dave", "role_ids": []string{editor}})
 	dave := f.idp.token(t, jwt.MapClaims{"sub": "dave"})
 	for _, c := range []struct{ method, path string }{
@@ -190,8 +192,8 @@ func TestAttackAccessReportGuards(t *testing.T) {
 	if st, _, out := s.call("GET", "/v1/entities/nope/access-report", nil); st != 404 {
 		t.Fatalf("unknown entity: %d %v", st, out)
 	}
-	evil := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "@SUM(1+1)", "permissions": map[string]any{"objects": []any{
-		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}})["id"].(string)
+	evil := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "@SUM(1+1)", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}}).ID
 	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "=HYPERLINK(\"http://evil\")", "role_ids": []string{evil}})
 	st, _, body := s.report(t, "T100", "text/csv")
 	if st != 200 {
@@ -228,7 +230,7 @@ func TestAttackAccessReportOfALargeEntityStreams(t *testing.T) {
 		objs = append(objs, map[string]any{"object_type": fmt.Sprintf("object_%02d", i), "actions": []any{
 			map[string]any{"action_name": "read", "permission": "allowed"}}})
 	}
-	role := s.must(201, "POST", "/v1/entities/big/roles", map[string]any{"name": "reader", "permissions": map[string]any{"objects": objs}})["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/big/roles", map[string]any{"name": "reader", "permissions": map[string]any{"objects": objs}}).ID
 	for b := 0; b < 4; b++ {
 		users := importUsers(1000, role)
 		for _, u := range users {
@@ -277,7 +279,7 @@ func TestAttackAccessReportOfALargeEntityStreams(t *testing.T) {
 func TestAttackExpiresAt(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
-	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "r", "permissions": map[string]any{"objects": []any{}}})["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "r", "permissions": map[string]any{"objects": []any{}}}).ID
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ann", "role_ids": []string{}})
 	path := "/v1/entities/acme/users/ann/roles/" + role
 	for _, v := range []any{
@@ -306,7 +308,7 @@ func TestAttackExpiresAt(t *testing.T) {
 			t.Errorf("expires_at %v: want 400 or 422, got %d %v", v, st, out)
 		}
 	}
-	if r := s.must(200, "GET", "/v1/entities/acme/users/ann/roles", nil)["data"].([]any); len(r) != 0 {
+	if r := mustAs[api.Page[api.UserRole]](s, 200, "GET", "/v1/entities/acme/users/ann/roles", nil).Data; len(r) != 0 {
 		t.Fatalf("a refused assignment was stored: %v", r)
 	}
 }

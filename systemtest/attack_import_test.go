@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Attacks on the bulk user import, POST /v1/entities/{e}/users/import: each
@@ -78,9 +80,9 @@ func detailFields(out map[string]any) []string {
 }
 
 func readRole(s *server, ent, name, object string) string {
-	r := s.must(201, "POST", "/v1/entities/"+ent+"/roles", map[string]any{"name": name, "permissions": map[string]any{"objects": []any{
+	r := mustAs[api.Role](s, 201, "POST", "/v1/entities/"+ent+"/roles", map[string]any{"name": name, "permissions": map[string]any{"objects": []any{
 		map[string]any{"object_type": object, "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}})
-	return r["id"].(string)
+	return r.ID
 }
 
 // Hole: an import naming another tenant's role ids would give this tenant's
@@ -106,7 +108,7 @@ func TestAttackImportOtherEntitysRoles(t *testing.T) {
 		t.Fatalf("another entity's role in a scope: %v", out)
 	}
 	s.sameState("acme", before)
-	if d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "u0002", "object_type": "secret", "action": "read", "scope": "team:1"}); d["allowed"] != false {
+	if d := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "u0002", "object_type": "secret", "action": "read", "scope": "team:1"}); d.Allowed {
 		t.Fatalf("check: %v", d)
 	}
 }
@@ -155,7 +157,7 @@ func TestAttackImportBadRowWritesNothing(t *testing.T) {
 		t.Fatalf("unknown role at 500: %v", out)
 	}
 	s.sameState("acme", before)
-	if u := s.must(200, "GET", "/v1/entities/acme/users/u0001", nil); u["email"] != "old@acme.test" || len(u["roles"].([]any)) != 0 {
+	if u := mustAs[api.User](s, 200, "GET", "/v1/entities/acme/users/u0001", nil); u.Email != "old@acme.test" || len(u.Roles) != 0 {
 		t.Fatalf("existing user changed: %v", u)
 	}
 	// Many bad rows: the first 20 are pointed at, the message counts them all.
@@ -184,12 +186,12 @@ func TestAttackImportPrivilegeEscalation(t *testing.T) {
 	right := func(obj, act string) map[string]any {
 		return map[string]any{"object_type": obj, "actions": []any{map[string]any{"action_name": act, "permission": "allowed"}}}
 	}
-	hr := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "hr", "permissions": map[string]any{"objects": []any{
-		right("user", "*"), right("doc", "read")}}})["id"].(string)
-	creator := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "creator", "permissions": map[string]any{"objects": []any{
-		right("user", "create"), right("user", "read")}}})["id"].(string)
-	payer := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "payer", "permissions": map[string]any{"objects": []any{
-		right("payable", "pay")}}})["id"].(string)
+	hr := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "hr", "permissions": map[string]any{"objects": []any{
+		right("user", "*"), right("doc", "read")}}}).ID
+	creator := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "creator", "permissions": map[string]any{"objects": []any{
+		right("user", "create"), right("user", "read")}}}).ID
+	payer := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "payer", "permissions": map[string]any{"objects": []any{
+		right("payable", "pay")}}}).ID
 	reader := readRole(s, "T100", "reader", "doc")
 	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "alice", "role_ids": []string{hr}})
 	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "carol", "role_ids": []string{creator}})
@@ -216,7 +218,7 @@ func TestAttackImportPrivilegeEscalation(t *testing.T) {
 		t.Errorf("carol without user:update: %d %v", st, out)
 	}
 	s.sameState("T100", before)
-	if d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "T100", "user_id": "alice", "object_type": "payable", "action": "pay"}); d["allowed"] != false {
+	if d := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "T100", "user_id": "alice", "object_type": "payable", "action": "pay"}); d.Allowed {
 		t.Fatal("alice escalated")
 	}
 	// Roles whose rights she holds, she may give.
@@ -232,8 +234,8 @@ func TestAttackImportOtherTenantsClient(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "other"})
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "other's", "entity_id": "other", "scopes": []string{"check", "manage"}})
-	_, _, tok := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", cl["client_id"].(string), cl["client_secret"].(string))
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "other's", "entity_id": "other", "scopes": []string{"check", "manage"}})
+	_, _, tok := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", cl.ClientID, cl.Secret)
 	token := tok["access_token"].(string)
 	before := s.stateOf("acme")
 	body := map[string]any{"users": importUsers(2)}

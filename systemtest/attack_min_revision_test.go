@@ -2,6 +2,8 @@ package systemtest
 
 import (
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Found while closing the security issue: a check's min_revision ahead of
@@ -38,7 +40,7 @@ func TestAttackMinRevisionReloadStorm(t *testing.T) {
 	// A revision a write returned still works.
 	_, h, _ := s.call("POST", "/v1/entities/acme/roles", map[string]any{"name": "r"})
 	ask["min_revision"] = revisionOf(t, h)
-	if d := s.must(200, "POST", "/v1/check", ask); d["allowed"] != false {
+	if d := mustAs[api.Decision](s, 200, "POST", "/v1/check", ask); d.Allowed {
 		t.Fatalf("check at a real revision: %v", d)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/internal/app"
 )
 
@@ -60,7 +61,7 @@ func TestAttackTrailingSlashAndDotSegmentDeleteNothing(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ann"})
-	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "viewer"})["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "viewer"}).ID
 
 	hc := followingClient()
 	base, _ := url.Parse(s.base)
@@ -123,7 +124,7 @@ func TestAttackDotIDsRefused(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "T123"})
 	s.must(201, "POST", "/v1/entities/T123/users", map[string]any{"id": "ann"})
-	role := s.must(201, "POST", "/v1/entities/T123/roles", map[string]any{"name": "viewer"})["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/T123/roles", map[string]any{"name": "viewer"}).ID
 	// Dots inside an id stay allowed.
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme.eu"})
 	s.must(201, "POST", "/v1/entities/T123/users", map[string]any{"id": "a.b"})
@@ -158,9 +159,9 @@ func TestAttackDotIDsRefused(t *testing.T) {
 			t.Errorf("Papershift entity %q: %d", id, st)
 		}
 	}
-	users := s.must(200, "GET", "/v1/entities/T123/users", nil)["data"].([]any)
+	users := mustAs[api.Page[api.User]](s, 200, "GET", "/v1/entities/T123/users", nil).Data
 	for _, u := range users {
-		if id := u.(map[string]any)["id"]; id == "." || id == ".." {
+		if id := u.ID; id == "." || id == ".." {
 			t.Fatalf("user %q was created", id)
 		}
 	}
@@ -183,8 +184,8 @@ func mustJSON(v any) string {
 func TestAttackSlashIDsManageable(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "T123"})
-	role := s.must(201, "POST", "/v1/entities/T123/roles", map[string]any{"name": "viewer",
-		"permissions": map[string]any{"objects": []any{map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}})["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/T123/roles", map[string]any{"name": "viewer",
+		"permissions": map[string]any{"objects": []any{map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}}).ID
 	for _, id := range []string{"a/b", "a/../b", "/", "auth0|x+y", "a%2Fb", "a?b#c", "./x", "x/.."} {
 		p := "/v1/entities/T123/users/" + url.PathEscape(id)
 		st, h, out := s.call("POST", "/v1/entities/T123/users", map[string]any{"id": id, "role_ids": []string{}})
@@ -198,7 +199,7 @@ func TestAttackSlashIDsManageable(t *testing.T) {
 		if !s.checkAllowed("T123", id, "payable", "read", "") {
 			t.Fatalf("%q: not allowed after the assignment", id)
 		}
-		if n := len(s.must(200, "GET", p+"/roles", nil)["data"].([]any)); n != 1 {
+		if n := len(mustAs[api.Page[api.UserRole]](s, 200, "GET", p+"/roles", nil).Data); n != 1 {
 			t.Fatalf("%q holds %d roles", id, n)
 		}
 		s.must(200, "GET", p+"/permissions", nil)
@@ -274,7 +275,7 @@ func TestAttackConsoleSendsNoDotSegment(t *testing.T) {
 
 	// A user "a/b" is shown, unassigned and deleted from its page.
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
-	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "viewer"})["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "viewer"}).ID
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "a/b", "role_ids": []string{role}})
 	u.signIn(p.URL, testToken)
 	u.until("signed in", `!document.querySelector('#token')`)

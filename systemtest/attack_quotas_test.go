@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // Hole 7: denial of service by authenticated callers. A token of one entity
@@ -98,8 +100,8 @@ func TestAttackQuotas(t *testing.T) {
 		if errCode(out) != "quota_exceeded" || !strings.Contains(fmt.Sprint(out), "at most 12 rules") {
 			t.Fatalf("role past the rule quota: %v", out)
 		}
-		role := s.must(201, "POST", "/v1/entities/P001/roles", map[string]any{"name": "small", "permissions": manyRights(8)}) // 9 rules
-		id := role["id"].(string)
+		role := mustAs[api.Role](s, 201, "POST", "/v1/entities/P001/roles", map[string]any{"name": "small", "permissions": manyRights(8)}) // 9 rules
+		id := role.ID
 		s.must(201, "POST", "/v1/entities/P001/users", map[string]any{"id": "ada", "role_ids": []string{id}}) // 10 rules
 		before := quotaState(s, "P001")
 		for _, c := range []struct {
@@ -236,9 +238,9 @@ func TestAttackUnknownEntities(t *testing.T) {
 	// An entity created after it was asked about is seen at once.
 	s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "nope-0-0", "user_id": "ada", "object_type": "doc", "action": "read"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "nope-0-0"})
-	role := s.must(201, "POST", "/v1/entities/nope-0-0/roles", map[string]any{"name": "r", "permissions": manyRights(1)})
-	s.must(201, "POST", "/v1/entities/nope-0-0/users", map[string]any{"id": "ada", "role_ids": []string{role["id"].(string)}})
-	if out := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "nope-0-0", "user_id": "ada", "object_type": "doc", "action": "a0"}); out["allowed"] != true {
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/nope-0-0/roles", map[string]any{"name": "r", "permissions": manyRights(1)})
+	s.must(201, "POST", "/v1/entities/nope-0-0/users", map[string]any{"id": "ada", "role_ids": []string{role.ID}})
+	if out := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "nope-0-0", "user_id": "ada", "object_type": "doc", "action": "a0"}); !out.Allowed {
 		t.Fatalf("an entity created after checks on it: %v", out)
 	}
 }

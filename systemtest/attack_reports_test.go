@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // TestAttackStalledReportsAreBounded: access reports whose readers stop
@@ -25,7 +27,7 @@ func TestAttackStalledReportsAreBounded(t *testing.T) {
 		objs = append(objs, map[string]any{"object_type": fmt.Sprintf("object_%02d", i), "actions": []any{
 			map[string]any{"action_name": "read", "permission": "allowed"}}})
 	}
-	role := s.must(201, "POST", "/v1/entities/big/roles", map[string]any{"name": "reader", "permissions": map[string]any{"objects": objs}})["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/big/roles", map[string]any{"name": "reader", "permissions": map[string]any{"objects": objs}}).ID
 	// 8,000 users of 20 rights: some 20 MB of JSON, more than the socket
 	// buffers of a connection hold, so a reader that stops stalls the server.
 	for b := 0; b < 8; b++ {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/client"
 )
 
@@ -80,12 +81,12 @@ func TestAttackTemporaryManagerCannotKeepItsRightsForGood(t *testing.T) {
 		map[string]any{"object_type": "role", "actions": []any{map[string]any{"action_name": "*", "permission": "allowed"}}}}}
 	refused("make a copy of the role", "POST", "/v1/entities/T100/roles", map[string]any{"name": "copy", "permissions": copyPerms})
 	// A copy made by the admin, which carol may not take for good either.
-	copyID := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "copy", "permissions": copyPerms})["id"].(string)
+	copyID := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "copy", "permissions": copyPerms}).ID
 	refused("take a permanent copy of the role", "PUT", "/v1/entities/T100/users/carol/roles/"+copyID, map[string]any{})
 	refused("take a copy through her role list", "PATCH", "/v1/entities/T100/users/carol", map[string]any{"role_ids": []string{f.manager, copyID}})
 	// Her expiry is what it was; bob holds nothing.
-	got := s.must(200, "GET", "/v1/entities/T100/users/carol/roles", nil)["data"].([]any)
-	if len(got) != 1 || got[0].(map[string]any)["expires_at"] == nil {
+	got := mustAs[api.Page[api.UserRole]](s, 200, "GET", "/v1/entities/T100/users/carol/roles", nil).Data
+	if len(got) != 1 || got[0].ExpiresAt == nil {
 		t.Fatalf("carol's assignment changed: %v", got)
 	}
 	if f.allowed("bob", "user", "update", "") {
@@ -107,8 +108,8 @@ func TestAttackTemporaryManagerCannotKeepItsRightsForGood(t *testing.T) {
 func TestAttackClientCacheDoesNotOutliveAnExpiry(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_EXPIRY_SWEEP": "1h"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
-	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "approver", "permissions": map[string]any{"objects": []any{
-		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}})["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "approver", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}}).ID
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ann", "role_ids": []string{}})
 	exp := time.Now().Add(1500 * time.Millisecond).UTC()
 	s.must(200, "PUT", "/v1/entities/acme/users/ann/roles/"+role, map[string]any{"expires_at": exp.Format(time.RFC3339Nano)})
@@ -134,7 +135,7 @@ func TestAttackClientCacheDoesNotOutliveAnExpiry(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(time.Until(exp) + 50*time.Millisecond)
-	if d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve"}); d["allowed"] != false {
+	if d := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve"}); d.Allowed {
 		t.Fatalf("the server still allows after the expiry: %v", d)
 	}
 	d, err := cache.Check(ctx, req)
@@ -164,9 +165,9 @@ func TestAttackExpiryLiftsADeny(t *testing.T) {
 	// Made permanent by the admin: alice may not give it an expiry.
 	s.must(200, "PUT", path, map[string]any{})
 	f.refused(t, "give the deny an expiry", "PUT", path, in(time.Hour))
-	got := s.must(200, "GET", "/v1/entities/T100/users/bob/roles", nil)["data"].([]any)
+	got := mustAs[api.Page[api.UserRole]](s, 200, "GET", "/v1/entities/T100/users/bob/roles", nil).Data
 	for _, r := range got {
-		if r.(map[string]any)["role"].(map[string]any)["id"] == f.noApprove && r.(map[string]any)["expires_at"] != nil {
+		if r.Role.ID == f.noApprove && r.ExpiresAt != nil {
 			t.Fatalf("bob's deny was given an expiry: %v", r)
 		}
 	}
@@ -187,8 +188,8 @@ func TestAttackExpiryLiftsADeny(t *testing.T) {
 func TestAttackRoleListGivesBackAnExpiredRole(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_EXPIRY_SWEEP": "1h"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
-	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "approver", "permissions": map[string]any{"objects": []any{
-		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}})["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "approver", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}}).ID
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ann", "role_ids": []string{}})
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "bea", "role_ids": []string{}})
 	exp := time.Now().Add(500 * time.Millisecond).UTC()
@@ -198,17 +199,18 @@ func TestAttackRoleListGivesBackAnExpiredRole(t *testing.T) {
 	check := map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve"}
 	// bea's is given back by an import.
 	s.must(200, "POST", "/v1/entities/acme/users/import", map[string]any{"users": []any{map[string]any{"id": "bea", "email": "", "name": "", "role_ids": []string{role}}}})
-	if d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "bea", "object_type": "payable", "action": "approve"}); d["allowed"] != true {
+	if d := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "bea", "object_type": "payable", "action": "approve"}); !d.Allowed {
 		t.Errorf("bea was given her role back by an import but may not approve: %v", d)
 	}
-	if d := s.must(200, "POST", "/v1/check", check); d["allowed"] != false {
+	if d := mustAs[api.Decision](s, 200, "POST", "/v1/check", check); d.Allowed {
 		t.Fatalf("ann still approves past her expiry: %v", d)
 	}
-	out := s.must(200, "PATCH", "/v1/entities/acme/users/ann", map[string]any{"role_ids": []string{role}})
-	if r, _ := out["roles"].([]any); len(r) != 1 || r[0].(map[string]any)["expires_at"] != nil {
-		t.Errorf("the answer does not show the role given back for good: %v", out["roles"])
+	// A nil ExpiresAt is an absent or null expires_at, as the map's nil was.
+	out := mustAs[api.User](s, 200, "PATCH", "/v1/entities/acme/users/ann", map[string]any{"role_ids": []string{role}})
+	if r := out.Roles; len(r) != 1 || r[0].ExpiresAt != nil {
+		t.Errorf("the answer does not show the role given back for good: %v", out.Roles)
 	}
-	if d := s.must(200, "POST", "/v1/check", check); d["allowed"] != true {
+	if d := mustAs[api.Decision](s, 200, "POST", "/v1/check", check); !d.Allowed {
 		t.Errorf("ann was given her role back but may not approve: %v", d)
 	}
 }

@@ -3,6 +3,8 @@ package systemtest
 import (
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // TestAttackRoleNamesLikeASystemRole: a custom role may not take a name that
@@ -37,13 +39,13 @@ func TestAttackRoleNamesLikeASystemRole(t *testing.T) {
 		t.Errorf("Monite create Admin: %d", st)
 	}
 	// The system role itself keeps its name when written back.
-	var admin map[string]any
-	for _, r := range s.must(200, "GET", "/v1/entities/acme/roles", nil)["data"].([]any) {
-		if r.(map[string]any)["name"] == "admin" {
-			admin = r.(map[string]any)
+	var admin api.Role
+	for _, r := range mustAs[api.Page[api.Role]](s, 200, "GET", "/v1/entities/acme/roles", nil).Data {
+		if r.Name == "admin" {
+			admin = r
 		}
 	}
-	s.must(200, "PATCH", "/v1/entities/acme/roles/"+admin["id"].(string), map[string]any{"name": "admin"})
+	s.must(200, "PATCH", "/v1/entities/acme/roles/"+admin.ID, map[string]any{"name": "admin"})
 }
 
 func errMessage(out map[string]any) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/client"
 )
 
@@ -19,14 +20,14 @@ import (
 func TestAttackScopeSplicesAnotherUsersSubject(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
-	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "team approver", "permissions": map[string]any{"objects": []any{
-		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}})["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "team approver", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}}).ID
 	for _, u := range []string{"auth0|123", "123"} {
 		s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": u, "role_ids": []string{}})
 	}
 	s.must(200, "PUT", urlPath("/v1/entities/acme/users/auth0|123/roles/")+role, map[string]any{"scope": "team:42"})
 	holder := map[string]any{"entity_id": "acme", "user_id": "auth0|123", "object_type": "payable", "action": "approve", "scope": "team:42"}
-	if out := s.must(200, "POST", "/v1/check", holder); out["allowed"] != true {
+	if out := mustAs[api.Decision](s, 200, "POST", "/v1/check", holder); !out.Allowed {
 		t.Fatalf("the holder in its scope: %v", out)
 	}
 	spliced := map[string]any{"entity_id": "acme", "user_id": "123", "object_type": "payable", "action": "approve", "scope": "team:42|auth0", "explain": true}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
@@ -75,7 +76,7 @@ func TestAttackMinRevisionDuringOutage(t *testing.T) {
 		return st == 200
 	})
 	ask["min_revision"], ask["object_type"] = rev, "memo"
-	if out := s.must(200, "POST", "/v1/check", ask); out["allowed"] != true {
+	if out := mustAs[api.Decision](s, 200, "POST", "/v1/check", ask); !out.Allowed {
 		t.Fatalf("check at the new revision after the outage: %v", out)
 	}
 }

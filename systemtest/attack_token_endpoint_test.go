@@ -28,6 +28,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // fromAddr is an HTTP client whose connections come from ip.
@@ -195,8 +197,8 @@ func TestAttackTokenFloodDoesNotResetLimiters(t *testing.T) {
 	// address's budget.
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t),
 		"ROLEGATE_TOKEN_FAILURES_PER_ADDRESS": "0.001", "ROLEGATE_TOKEN_FAILURE_CPU": "1000"})
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "victim", "scopes": []string{"check"}})
-	id, secret := cl["client_id"].(string), cl["client_secret"].(string)
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "victim", "scopes": []string{"check"}})
+	id, secret := cl.ClientID, cl.Secret
 	guesser, flooder := fromAddr("127.0.0.2"), fromAddr("127.0.0.3")
 
 	drained := false
@@ -250,9 +252,9 @@ func TestAttackTokenGlobalFailureBudget(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t),
 		"ROLEGATE_TOKEN_FAILURE_CPU": "0.0001"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "T12345678"}) // Dintero's account
-	real := s.must(201, "POST", "/v1/clients", map[string]any{"name": "real", "scopes": []string{"check"}})
-	cold := s.must(201, "POST", "/v1/clients", map[string]any{"name": "cold", "scopes": []string{"check"}})
-	id, secret := real["client_id"].(string), real["client_secret"].(string)
+	real := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "real", "scopes": []string{"check"}})
+	cold := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "cold", "scopes": []string{"check"}})
+	id, secret := real.ClientID, real.Secret
 	if st, _, out := s.tokenTry(http.DefaultClient, "/v1/auth/token", id, secret); st != 200 {
 		t.Fatalf("the real client before the attack: %d %v", st, out)
 	}
@@ -297,7 +299,7 @@ func TestAttackTokenGlobalFailureBudget(t *testing.T) {
 	}
 	// A client whose secret this instance has not verified yet needs a bcrypt,
 	// and waits with the junk while the budget is spent.
-	if st, h, out := s.tokenTry(http.DefaultClient, "/v1/auth/token", cold["client_id"].(string), cold["client_secret"].(string)); st != 429 || h.Get("Retry-After") == "" {
+	if st, h, out := s.tokenTry(http.DefaultClient, "/v1/auth/token", cold.ClientID, cold.Secret); st != 429 || h.Get("Retry-After") == "" {
 		t.Fatalf("a client not yet verified during the attack: %d %v", st, out)
 	}
 }
@@ -306,8 +308,8 @@ func TestAttackTokenGlobalFailureBudget(t *testing.T) {
 // cost no bcrypt, no lookup and no state, however many arrive.
 func TestAttackTokenIDsThatCannotExistCostNoBcrypt(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "real", "scopes": []string{"check"}})
-	id := cl["client_id"].(string)
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "real", "scopes": []string{"check"}})
+	id := cl.ClientID
 	const n = 5000
 	got := s.flood(fromAddr("127.0.0.2"), n, func(i int) (string, string) {
 		switch i % 4 {

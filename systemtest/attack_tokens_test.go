@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/api"
 
 	"github.com/rolegate/rolegate/internal/app"
 )
@@ -44,8 +45,8 @@ func TestAttackClientOutlivesEntity(t *testing.T) {
 	// (slow bcrypt under -race); this test is not about that budget.
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_TOKEN_FAILURE_CPU": "1000"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "old tenant", "entity_id": "acme", "scopes": []string{"check", "manage"}})
-	id, secret := cl["client_id"].(string), cl["client_secret"].(string)
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "old tenant", "entity_id": "acme", "scopes": []string{"check", "manage"}})
+	id, secret := cl.ClientID, cl.Secret
 	st, old := s.clientToken("/v1/auth/token", id, secret)
 	if st != 200 {
 		t.Fatalf("token: %d", st)
@@ -79,8 +80,8 @@ func TestAttackClientOutlivesEntity(t *testing.T) {
 		t.Fatalf("the client's deletion is not logged:\n%s", s.output())
 	}
 	// The new tenant's own client works.
-	nc := s.must(201, "POST", "/v1/clients", map[string]any{"name": "new tenant", "entity_id": "acme", "scopes": []string{"manage"}})
-	st, fresh := s.clientToken("/v1/auth/token", nc["client_id"].(string), nc["client_secret"].(string))
+	nc := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "new tenant", "entity_id": "acme", "scopes": []string{"manage"}})
+	st, fresh := s.clientToken("/v1/auth/token", nc.ClientID, nc.Secret)
 	if st != 200 {
 		t.Fatalf("the new tenant's client gets no token: %d", st)
 	}
@@ -95,8 +96,8 @@ func TestAttackClientOutlivesEntity(t *testing.T) {
 func TestAttackDinteroAccountTokenOutlivesAccount(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "T12345678"})
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "platform", "scopes": []string{"check", "manage"}})
-	id, secret := cl["client_id"].(string), cl["client_secret"].(string)
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "platform", "scopes": []string{"check", "manage"}})
+	id, secret := cl.ClientID, cl.Secret
 	st, old := s.clientToken("/v1/accounts/T12345678/auth/token", id, secret)
 	if st != 200 {
 		t.Fatalf("dintero token: %d", st)
@@ -207,8 +208,8 @@ func TestAttackForgedTokenFromDatabaseRead(t *testing.T) {
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "victim"})
 	s.must(201, "POST", "/v1/entities/victim/users", map[string]any{"id": "u1"})
-	checker := s.must(201, "POST", "/v1/clients", map[string]any{"name": "checker", "scopes": []string{"check"}})["client_id"].(string)
-	bound := s.must(201, "POST", "/v1/clients", map[string]any{"name": "acme's", "entity_id": "acme", "scopes": []string{"check"}})["client_id"].(string)
+	checker := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "checker", "scopes": []string{"check"}}).ClientID
+	bound := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "acme's", "entity_id": "acme", "scopes": []string{"check"}}).ClientID
 	key, kid := storedSigningKey(t, db)
 
 	asAdmin := forge(t, key, kid, jwt.MapClaims{"sub": "client:" + checker, "client_id": checker, "scope": "admin check manage"})
@@ -253,8 +254,8 @@ const testKEK = "q3Xh3m8o7i5fQJtqgk0cE6gS9Rb1v5Qm2yq0V5Z7a4Y="
 func TestAttackStoredSigningKeyIsEncrypted(t *testing.T) {
 	db := sqliteURL(t)
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_KEY_ENCRYPTION_KEY": testKEK})
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "c", "scopes": []string{"check"}})
-	if st, _ := s.clientToken("/v1/auth/token", cl["client_id"].(string), cl["client_secret"].(string)); st != 200 {
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "c", "scopes": []string{"check"}})
+	if st, _ := s.clientToken("/v1/auth/token", cl.ClientID, cl.Secret); st != 200 {
 		t.Fatalf("token: %d", st)
 	}
 	store, err := adapters.Open(context.Background(), db)
@@ -339,8 +340,8 @@ func TestKeyRotation(t *testing.T) {
 	env := map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_KEY_ENCRYPTION_KEY": testKEK}
 	a := startServer(t, env)
 	a.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
-	cl := a.must(201, "POST", "/v1/clients", map[string]any{"name": "c", "entity_id": "acme", "scopes": []string{"manage"}})
-	id, secret := cl["client_id"].(string), cl["client_secret"].(string)
+	cl := mustAs[api.APIClient](a, 201, "POST", "/v1/clients", map[string]any{"name": "c", "entity_id": "acme", "scopes": []string{"manage"}})
+	id, secret := cl.ClientID, cl.Secret
 	_, old := a.clientToken("/v1/auth/token", id, secret)
 	oldKid := kidOfToken(t, old)
 
@@ -411,10 +412,10 @@ func TestAttackClientOutlivesEntityOnAnotherInstance(t *testing.T) {
 		within(t, 10*time.Second, "both subscribed", func() bool { return subscribed(a.server) && subscribed(b.server) })
 	}
 	a.must(201, "POST", "/v1/entities", map[string]any{"id": "T12345678"})
-	cl := a.must(201, "POST", "/v1/clients", map[string]any{"name": "old tenant", "entity_id": "T12345678", "scopes": []string{"manage"}})
-	_, old := a.clientToken("/v1/auth/token", cl["client_id"].(string), cl["client_secret"].(string))
-	platform := a.must(201, "POST", "/v1/clients", map[string]any{"name": "platform", "scopes": []string{"manage"}})
-	_, account := a.clientToken("/v1/accounts/T12345678/auth/token", platform["client_id"].(string), platform["client_secret"].(string))
+	cl := mustAs[api.APIClient](a.server, 201, "POST", "/v1/clients", map[string]any{"name": "old tenant", "entity_id": "T12345678", "scopes": []string{"manage"}})
+	_, old := a.clientToken("/v1/auth/token", cl.ClientID, cl.Secret)
+	platform := mustAs[api.APIClient](a.server, 201, "POST", "/v1/clients", map[string]any{"name": "platform", "scopes": []string{"manage"}})
+	_, account := a.clientToken("/v1/accounts/T12345678/auth/token", platform.ClientID, platform.Secret)
 	for _, tok := range []string{old, account} {
 		if st, _, out := b.callToken(tok, "GET", "/v1/entities/T12345678/users", nil); st != 200 {
 			t.Fatalf("the other instance before: %d %v", st, out)
@@ -431,12 +432,12 @@ func TestAttackClientOutlivesEntityOnAnotherInstance(t *testing.T) {
 		t.Logf("%s: refused by the other instance after %v", name, took)
 	}
 	// And a client deleted on one instance is refused by the other.
-	other := a.must(201, "POST", "/v1/clients", map[string]any{"name": "short-lived", "entity_id": "T12345678", "scopes": []string{"manage"}})
-	_, tok := a.clientToken("/v1/auth/token", other["client_id"].(string), other["client_secret"].(string))
+	other := mustAs[api.APIClient](a.server, 201, "POST", "/v1/clients", map[string]any{"name": "short-lived", "entity_id": "T12345678", "scopes": []string{"manage"}})
+	_, tok := a.clientToken("/v1/auth/token", other.ClientID, other.Secret)
 	if st, _, out := b.callToken(tok, "GET", "/v1/entities/T12345678/users", nil); st != 200 {
 		t.Fatalf("%d %v", st, out)
 	}
-	a.must(204, "DELETE", fmt.Sprintf("/v1/clients/%s", other["client_id"]), nil)
+	a.must(204, "DELETE", fmt.Sprintf("/v1/clients/%s", other.ClientID), nil)
 	took := within(t, limit, "a deleted client's token refused by the other instance", func() bool {
 		st, _, _ := b.callToken(tok, "GET", "/v1/entities/T12345678/users", nil)
 		return st == 401

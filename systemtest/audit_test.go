@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // TestAuditLogHTTP makes changes through the native API of the real server
@@ -38,24 +40,36 @@ func TestAuditLogHTTP(t *testing.T) {
 	s.must(204, "DELETE", base+"/users/u-1/roles/"+roleID+"?scope=team:42", nil)
 	s.must(204, "DELETE", base+"/roles/"+roleID+"?force=true", nil)
 
-	list := func(query string) map[string]any {
+	type eventPage = api.Page[api.AuditEvent]
+	list := func(query string) eventPage {
 		t.Helper()
-		return s.must(200, "GET", base+"/audit-events"+query, nil)
+		return mustAs[eventPage](s, 200, "GET", base+"/audit-events"+query, nil)
 	}
-	events := func(page map[string]any) []map[string]any {
-		t.Helper()
-		var out []map[string]any
-		for _, e := range page["data"].([]any) {
-			out = append(out, e.(map[string]any))
-		}
-		return out
-	}
-	actionsOf := func(evs []map[string]any) string {
+	events := func(page eventPage) []api.AuditEvent { return page.Data }
+	actionsOf := func(evs []api.AuditEvent) string {
 		var out []string
 		for _, e := range evs {
-			out = append(out, e["action"].(string))
+			out = append(out, e.Action)
 		}
 		return strings.Join(out, ",")
+	}
+	// jsonValue is a snapshot as a map reads it: compared whole with the
+	// answers, unknown fields included.
+	jsonValue := func(raw json.RawMessage) any {
+		t.Helper()
+		var v any
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &v); err != nil {
+				t.Fatalf("snapshot %s: %v", raw, err)
+			}
+		}
+		return v
+	}
+	token := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
 	}
 
 	page := list("")
@@ -64,20 +78,20 @@ func TestAuditLogHTTP(t *testing.T) {
 	if got := actionsOf(all); got != want {
 		t.Fatalf("events newest first:\n got %s\nwant %s", got, want)
 	}
-	if page["next_pagination_token"] != nil || page["prev_pagination_token"] != nil {
-		t.Errorf("one page has tokens: %v %v", page["next_pagination_token"], page["prev_pagination_token"])
+	if page.NextPaginationToken != nil || page.PrevPaginationToken != nil {
+		t.Errorf("one page has tokens: %v %v", page.NextPaginationToken, page.PrevPaginationToken)
 	}
-	byAction := map[string]map[string]any{}
+	byAction := map[string]api.AuditEvent{}
 	for _, e := range all {
-		byAction[e["action"].(string)] = e
-		if e["actor"] != "admin" || e["entity_id"] != "audit-co" {
+		byAction[e.Action] = e
+		if token(e.Actor) != "admin" || e.EntityID != "audit-co" {
 			t.Errorf("event %v: actor or entity", e)
 		}
-		if _, err := time.Parse(time.RFC3339Nano, e["time"].(string)); err != nil {
-			t.Errorf("event time %v: %v", e["time"], err)
+		if _, err := time.Parse(time.RFC3339Nano, e.Time); err != nil {
+			t.Errorf("event time %v: %v", e.Time, err)
 		}
-		if id, _ := e["id"].(string); len(id) != 36 {
-			t.Errorf("event id %v", e["id"])
+		if len(e.ID) != 36 {
+			t.Errorf("event id %v", e.ID)
 		}
 	}
 
@@ -85,17 +99,17 @@ func TestAuditLogHTTP(t *testing.T) {
 	check := func(action, objectType, objectID, requestID string, before, after any) {
 		t.Helper()
 		e := byAction[action]
-		if e["object_type"] != objectType || e["object_id"] != objectID {
-			t.Errorf("%s: object %v %v, want %s %s", action, e["object_type"], e["object_id"], objectType, objectID)
+		if e.ObjectType != objectType || e.ObjectID != objectID {
+			t.Errorf("%s: object %v %v, want %s %s", action, e.ObjectType, e.ObjectID, objectType, objectID)
 		}
-		if requestID != "" && e["request_id"] != requestID {
-			t.Errorf("%s: request_id %v, want %s", action, e["request_id"], requestID)
+		if requestID != "" && (e.RequestID == nil || *e.RequestID != requestID) {
+			t.Errorf("%s: request_id %v, want %s", action, token(e.RequestID), requestID)
 		}
-		if !reflect.DeepEqual(e["before"], before) {
-			t.Errorf("%s: before\n %v\nwant %v", action, e["before"], before)
+		if got := jsonValue(e.Before); !reflect.DeepEqual(got, before) {
+			t.Errorf("%s: before\n %v\nwant %v", action, got, before)
 		}
-		if after != nil && !reflect.DeepEqual(e["after"], after) {
-			t.Errorf("%s: after\n %v\nwant %v", action, e["after"], after)
+		if got := jsonValue(e.After); after != nil && !reflect.DeepEqual(got, after) {
+			t.Errorf("%s: after\n %v\nwant %v", action, got, after)
 		}
 	}
 	entity := s.must(200, "GET", base, nil)
@@ -108,8 +122,8 @@ func TestAuditLogHTTP(t *testing.T) {
 	check("assignment.delete", "assignment", "u-1", "", assigned, nil)
 	deleted := s.must(200, "GET", base+"/roles/"+roleID, nil)
 	check("role.delete", "role", roleID, "", patched, deleted)
-	if byAction["assignment.delete"]["after"] != nil {
-		t.Errorf("assignment.delete after: %v", byAction["assignment.delete"]["after"])
+	if after := jsonValue(byAction["assignment.delete"].After); after != nil {
+		t.Errorf("assignment.delete after: %v", after)
 	}
 
 	// Filters.
@@ -125,27 +139,27 @@ func TestAuditLogHTTP(t *testing.T) {
 
 	// Pages of 3: forward, then back.
 	p1 := list("?limit=3")
-	next, _ := p1["next_pagination_token"].(string)
-	if got := actionsOf(events(p1)); got != "role.delete,assignment.delete,assignment.create" || next == "" || p1["prev_pagination_token"] != nil {
+	next := token(p1.NextPaginationToken)
+	if got := actionsOf(events(p1)); got != "role.delete,assignment.delete,assignment.create" || next == "" || p1.PrevPaginationToken != nil {
 		t.Fatalf("page 1: %s %v", got, p1)
 	}
 	p2 := list("?limit=3&pagination_token=" + next)
-	next, _ = p2["next_pagination_token"].(string)
-	prev, _ := p2["prev_pagination_token"].(string)
+	next = token(p2.NextPaginationToken)
+	prev := token(p2.PrevPaginationToken)
 	if got := actionsOf(events(p2)); got != "user.create,role.update,role.create" || next == "" || prev == "" {
 		t.Fatalf("page 2: %s %v", got, p2)
 	}
 	p3 := list("?limit=3&pagination_token=" + next)
-	if got := actionsOf(events(p3)); got != "entity.create" || p3["next_pagination_token"] != nil {
+	if got := actionsOf(events(p3)); got != "entity.create" || p3.NextPaginationToken != nil {
 		t.Fatalf("page 3: %s %v", got, p3)
 	}
 	back := list("?limit=3&pagination_token=" + prev)
-	if got := actionsOf(events(back)); got != "role.delete,assignment.delete,assignment.create" || back["prev_pagination_token"] != nil {
+	if got := actionsOf(events(back)); got != "role.delete,assignment.delete,assignment.create" || back.PrevPaginationToken != nil {
 		t.Fatalf("back to page 1: %s %v", got, back)
 	}
 	// A token keeps the first request's filters.
 	f1 := list("?object_type=role&limit=2")
-	f2 := list("?pagination_token=" + f1["next_pagination_token"].(string))
+	f2 := list("?pagination_token=" + *f1.NextPaginationToken)
 	if got := actionsOf(events(f2)); got != "role.create" {
 		t.Errorf("filtered page 2: %s", got)
 	}
@@ -159,7 +173,7 @@ func TestAuditLogHTTP(t *testing.T) {
 		{"?limit=101", "invalid_limit"},
 		{"?limit=x", "invalid_limit"},
 		{"?pagination_token=nonsense", "invalid_pagination_token"},
-		{"?pagination_token=" + s.must(200, "GET", base+"/roles?limit=1", nil)["next_pagination_token"].(string), "invalid_pagination_token"},
+		{"?pagination_token=" + *mustAs[api.Page[api.Role]](s, 200, "GET", base+"/roles?limit=1", nil).NextPaginationToken, "invalid_pagination_token"},
 		{"?object_type=payable", "invalid_object_type"},
 		{"?actor=" + strings.Repeat("a", 256), "invalid_actor"},
 	} {
@@ -175,7 +189,7 @@ func TestAuditLogHTTP(t *testing.T) {
 	}
 
 	// Another entity's log holds only its own.
-	if got := actionsOf(events(s.must(200, "GET", "/v1/entities/elsewhere/audit-events", nil))); got != "role.create,entity.create" {
+	if got := actionsOf(events(mustAs[eventPage](s, 200, "GET", "/v1/entities/elsewhere/audit-events", nil))); got != "role.create,entity.create" {
 		t.Errorf("the other entity's log: %s", got)
 	}
 

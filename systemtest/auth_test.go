@@ -16,6 +16,8 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // tokenCall posts to a token endpoint and decodes the JSON answer.
@@ -50,21 +52,22 @@ func TestClientsAndTokens(t *testing.T) {
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "T12345678"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "other"})
-	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "reader", "permissions": map[string]any{
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "reader", "permissions": map[string]any{
 		"objects": []any{map[string]any{"object_type": "doc", "actions": []any{map[string]any{"action_name": "read", "permission": "allowed"}}}}}})
-	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "u1", "role_ids": []string{role["id"].(string)}})
+	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "u1", "role_ids": []string{role.ID}})
 
 	// A client bound to acme; its secret is shown once.
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "billing", "entity_id": "acme", "scopes": []string{"check", "manage"}})
-	id, secret := cl["client_id"].(string), cl["client_secret"].(string)
-	if id == "" || !strings.HasPrefix(secret, "rgs_") || cl["entity_id"] != "acme" {
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "billing", "entity_id": "acme", "scopes": []string{"check", "manage"}})
+	id, secret := cl.ClientID, cl.Secret
+	if id == "" || !strings.HasPrefix(secret, "rgs_") || cl.EntityID == nil || *cl.EntityID != "acme" {
 		t.Fatalf("client: %v", cl)
 	}
+	// A map: APIClient would not tell an absent secret from an empty one.
 	got := s.must(200, "GET", "/v1/clients/"+id, nil)
 	if _, shown := got["client_secret"]; shown || got["name"] != "billing" {
 		t.Fatalf("get client shows: %v", got)
 	}
-	if list := s.must(200, "GET", "/v1/clients", nil); len(list["data"].([]any)) != 1 {
+	if list := mustAs[api.Page[api.APIClient]](s, 200, "GET", "/v1/clients", nil); len(list.Data) != 1 {
 		t.Fatalf("clients: %v", list)
 	}
 	if out := s.must(422, "POST", "/v1/clients", map[string]any{"name": "x", "entity_id": "acme", "scopes": []string{"admin"}}); errCode(out) != "invalid_scope" {
@@ -164,8 +167,8 @@ func TestClientsAndTokens(t *testing.T) {
 		}
 	}
 	// A check-only client may not manage.
-	chk := s.must(201, "POST", "/v1/clients", map[string]any{"name": "checker", "entity_id": "acme", "scopes": []string{"check"}})
-	_, _, ctok := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", chk["client_id"].(string), chk["client_secret"].(string))
+	chk := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "checker", "entity_id": "acme", "scopes": []string{"check"}})
+	_, _, ctok := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", chk.ClientID, chk.Secret)
 	checkOnly := ctok["access_token"].(string)
 	if st, _ := use(checkOnly, "POST", "/v1/check", check); st != 200 {
 		t.Fatalf("check-only check: %d", st)
@@ -196,12 +199,11 @@ func TestClientsAndTokens(t *testing.T) {
 	// A deleted client's tokens stop working at once.
 	s.must(204, "DELETE", "/v1/clients/"+id, nil)
 	// Both changes are in acme's audit log, without the secret.
-	events := s.must(200, "GET", "/v1/entities/acme/audit-events?object_type=client", nil)["data"].([]any)
+	events := mustAs[api.Page[api.AuditEvent]](s, 200, "GET", "/v1/entities/acme/audit-events?object_type=client", nil).Data
 	var actions []string
-	for _, e := range events {
-		ev := e.(map[string]any)
-		if ev["object_id"] == id {
-			actions = append(actions, ev["action"].(string))
+	for _, ev := range events {
+		if ev.ObjectID == id {
+			actions = append(actions, ev.Action)
 		}
 		if b, _ := json.Marshal(ev); strings.Contains(string(b), secret) || strings.Contains(string(b), "$2a$") {
 			t.Fatalf("audit event holds the secret or its hash: %s", b)
@@ -281,12 +283,12 @@ func TestIdentityProviderUsers(t *testing.T) {
 		}
 		return map[string]any{"objects": objs}
 	}
-	admin := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "role admin", "permissions": perms(
+	admin := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "role admin", "permissions": perms(
 		"role", "*", "allowed", "user", "*", "allowed", "doc", "read", "allowed")})
-	viewer := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "viewer", "permissions": perms("role", "read", "allowed")})
-	payer := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "payer", "permissions": perms("payable", "pay", "allowed")})
-	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "alice", "role_ids": []string{admin["id"].(string)}})
-	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "bob", "role_ids": []string{viewer["id"].(string)}})
+	viewer := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "viewer", "permissions": perms("role", "read", "allowed")})
+	payer := mustAs[api.Role](s, 201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "payer", "permissions": perms("payable", "pay", "allowed")})
+	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "alice", "role_ids": []string{admin.ID}})
+	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "bob", "role_ids": []string{viewer.ID}})
 
 	alice := p.token(t, nil)
 	bob := p.token(t, jwt.MapClaims{"sub": "bob"})
@@ -311,9 +313,9 @@ func TestIdentityProviderUsers(t *testing.T) {
 		body         any
 	}{
 		"role with a right she lacks": {"POST", "/v1/entities/T100/roles", map[string]any{"name": "pay", "permissions": perms("payable", "pay", "allowed")}},
-		"edit her own role into more": {"PATCH", "/v1/entities/T100/roles/" + admin["id"].(string), map[string]any{"permissions": perms("*", "*", "allowed")}},
-		"give herself the payer role": {"PUT", "/v1/entities/T100/users/alice/roles/" + payer["id"].(string), nil},
-		"give bob the payer role":     {"PATCH", "/v1/entities/T100/users/bob", map[string]any{"role_ids": []string{payer["id"].(string)}}},
+		"edit her own role into more": {"PATCH", "/v1/entities/T100/roles/" + admin.ID, map[string]any{"permissions": perms("*", "*", "allowed")}},
+		"give herself the payer role": {"PUT", "/v1/entities/T100/users/alice/roles/" + payer.ID, nil},
+		"give bob the payer role":     {"PATCH", "/v1/entities/T100/users/bob", map[string]any{"role_ids": []string{payer.ID}}},
 	} {
 		if st, out := use(alice, c.method, c.path, c.body); st != 403 || errCode(out) != "privilege_escalation" {
 			t.Errorf("%s: %d %v", name, st, out)
@@ -322,7 +324,7 @@ func TestIdentityProviderUsers(t *testing.T) {
 	// Papershift's meta.permissions say what this caller may do to a role.
 	metaEdit := func(token string) any {
 		t.Helper()
-		st, h, out := s.raw("GET", "/api/v1/roles/"+payer["id"].(string), "", "Authorization", "Bearer "+token)
+		st, h, out := s.raw("GET", "/api/v1/roles/"+payer.ID, "", "Authorization", "Bearer "+token)
 		if st != 200 || h.Get("Content-Type") != "application/vnd.api+json" {
 			t.Fatalf("papershift role with a user token: %d %v", st, out)
 		}
@@ -332,11 +334,11 @@ func TestIdentityProviderUsers(t *testing.T) {
 		t.Fatalf("meta.permissions: alice %v, bob %v", metaEdit(alice), metaEdit(bob))
 	}
 	// The same through the Dintero facade: its 403 body, and bob keeps his roles.
-	st, _, out := s.raw("PUT", "/v1/accounts/T100/management/users/bob", `{"roles":[{"id":"`+payer["id"].(string)+`"}]}`, "Authorization", "Bearer "+alice)
+	st, _, out := s.raw("PUT", "/v1/accounts/T100/management/users/bob", `{"roles":[{"id":"`+payer.ID+`"}]}`, "Authorization", "Bearer "+alice)
 	if st != 403 || get(out, "error", "code") != "privilege_escalation" || get(out, "error", "message") == nil {
 		t.Fatalf("dintero: alice gives bob the payer role: %d %v", st, out)
 	}
-	if roles := s.must(200, "GET", "/v1/entities/T100/users/bob", nil)["roles"].([]any); len(roles) != 1 || roles[0].(map[string]any)["id"] != viewer["id"] {
+	if roles := mustAs[api.User](s, 200, "GET", "/v1/entities/T100/users/bob", nil).Roles; len(roles) != 1 || roles[0].ID != viewer.ID {
 		t.Fatalf("bob's roles changed: %v", roles)
 	}
 	if st, _ := use(alice, "GET", "/v1/entities/other/roles", nil); st != 404 {
@@ -345,7 +347,7 @@ func TestIdentityProviderUsers(t *testing.T) {
 	if st, out := use(alice, "POST", "/v1/check", map[string]any{"entity_id": "T100", "user_id": "alice", "object_type": "payable", "action": "pay"}); st != 200 || out["allowed"] != false {
 		t.Fatalf("alice checks herself: %d %v", st, out)
 	}
-	if d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "T100", "user_id": "alice", "object_type": "payable", "action": "pay"}); d["allowed"] != false {
+	if d := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "T100", "user_id": "alice", "object_type": "payable", "action": "pay"}); d.Allowed {
 		t.Fatal("alice escalated")
 	}
 
@@ -381,9 +383,9 @@ func TestIdentityProviderUsers(t *testing.T) {
 // instance may wait while they are spent, see attack_token_endpoint_test.go).
 func TestTokenGuessingIsLimited(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "victim", "scopes": []string{"check"}})
-	other := s.must(201, "POST", "/v1/clients", map[string]any{"name": "other", "scopes": []string{"check"}})
-	if st, _, out := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", other["client_id"].(string), other["client_secret"].(string)); st != 200 {
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "victim", "scopes": []string{"check"}})
+	other := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "other", "scopes": []string{"check"}})
+	if st, _, out := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", other.ClientID, other.Secret); st != 200 {
 		t.Fatalf("other client: %d %v", st, out)
 	}
 	// 30 guesses at once: the burst and the per-core bound refuse most.
@@ -394,7 +396,7 @@ func TestTokenGuessingIsLimited(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, h, out := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", cl["client_id"].(string), "guess")
+			st, h, out := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", cl.ClientID, "guess")
 			mu.Lock()
 			defer mu.Unlock()
 			switch st {
@@ -413,7 +415,7 @@ func TestTokenGuessingIsLimited(t *testing.T) {
 	if limited == 0 {
 		t.Fatal("30 quick guesses were never limited")
 	}
-	if st, _, out := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", other["client_id"].(string), other["client_secret"].(string)); st != 200 {
+	if st, _, out := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", other.ClientID, other.Secret); st != 200 {
 		t.Fatalf("another client held back: %d %v", st, out)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // authzFile is testdata/authz.json: authorization behaviour as data.
@@ -55,14 +57,13 @@ func TestAuthorizationTableHTTP(t *testing.T) {
 			ent := fmt.Sprintf("authz-%d", i)
 			s.must(201, "POST", "/v1/entities", map[string]any{"id": ent})
 			roleIDs := map[string]string{}
-			list := s.must(200, "GET", "/v1/entities/"+ent+"/roles?role_type=system", nil)
-			for _, r := range list["data"].([]any) {
-				r := r.(map[string]any)
-				roleIDs[r["name"].(string)] = r["id"].(string)
+			list := mustAs[api.Page[api.Role]](s, 200, "GET", "/v1/entities/"+ent+"/roles?role_type=system", nil)
+			for _, r := range list.Data {
+				roleIDs[r.Name] = r.ID
 			}
 			for _, raw := range c.Roles {
-				r := s.must(201, "POST", "/v1/entities/"+ent+"/roles", raw)
-				roleIDs[r["name"].(string)] = r["id"].(string)
+				r := mustAs[api.Role](s, 201, "POST", "/v1/entities/"+ent+"/roles", raw)
+				roleIDs[r.Name] = r.ID
 			}
 			for _, u := range c.Users {
 				body := map[string]any{"id": u.ID}
@@ -79,10 +80,10 @@ func TestAuthorizationTableHTTP(t *testing.T) {
 				}
 			}
 			for _, ch := range c.Checks {
-				out := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": ent, "user_id": ch.User,
+				out := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": ent, "user_id": ch.User,
 					"object_type": ch.ObjectType, "action": ch.Action, "owner_id": ch.OwnerID, "scope": ch.Scope})
-				if out["allowed"] != ch.Allowed || out["permission"] != ch.Permission {
-					t.Errorf("check %+v: got allowed=%v permission=%v, want %v %v", ch, out["allowed"], out["permission"], ch.Allowed, ch.Permission)
+				if out.Allowed != ch.Allowed || out.Permission != ch.Permission {
+					t.Errorf("check %+v: got allowed=%v permission=%v, want %v %v", ch, out.Allowed, out.Permission, ch.Allowed, ch.Permission)
 				}
 			}
 		})

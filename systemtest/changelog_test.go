@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate/adapters"
+	"github.com/rolegate/rolegate/api"
 )
 
 // TestInstancesCatchUpFromTheChangeLog: two rolegate processes over one
@@ -30,17 +31,17 @@ func TestInstancesCatchUpFromTheChangeLog(t *testing.T) {
 	}
 	check := func(user, obj string, rev int64, scope string) bool {
 		t.Helper()
-		out := b.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": user, "object_type": obj,
+		out := mustAs[api.Decision](b.server, 200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": user, "object_type": obj,
 			"action": "read", "scope": scope, "min_revision": rev})
-		if out["revision"] != float64(rev) {
-			t.Fatalf("check at min_revision %d answered from revision %v", rev, out["revision"])
+		if out.Revision != rev {
+			t.Fatalf("check at min_revision %d answered from revision %v", rev, out.Revision)
 		}
-		return out["allowed"] == true
+		return out.Allowed
 	}
 	loads0, reloads0, deltas0 := counts()
 
 	a.must(200, "PATCH", "/v1/entities/acme/roles/"+role, map[string]any{"permissions": rights("memo")})
-	other := a.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "filer", "permissions": rights("file")})["id"].(string)
+	other := mustAs[api.Role](a.server, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "filer", "permissions": rights("file")}).ID
 	a.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "v", "role_ids": []string{role}})
 	a.must(200, "PUT", "/v1/entities/acme/users/u/roles/"+other, map[string]any{"scope": "team:1"})
 	_, h, _ := a.call("PATCH", "/v1/entities/acme/roles/"+role, map[string]any{"permissions": rights("invoice")})

@@ -12,26 +12,25 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/rolegate/rolegate/api"
 )
 
 // feedItem writes one item of the changes feed as "type:op:user:role:scope"
 // (trailing empty parts left out), for comparing.
-func feedItem(v any) string {
-	m := v.(map[string]any)
-	s := func(k string) string { x, _ := m[k].(string); return x }
-	return strings.TrimRight(strings.Join([]string{s("type"), s("op"), s("user_id"), s("role_id"), s("scope")}, ":"), ":")
+func feedItem(c api.Change) string {
+	return strings.TrimRight(strings.Join([]string{c.Type, c.Op, c.UserID, c.RoleID, c.Scope}, ":"), ":")
 }
 
 // changes calls the feed and fails the test unless it answers 200.
 func (s *server) changes(entity string, query string) (items []string, revs []int64, rev int64, more bool) {
 	s.t.Helper()
-	out := s.must(200, "GET", "/v1/entities/"+entity+"/changes?"+query, nil)
+	out := mustAs[api.Changes](s, 200, "GET", "/v1/entities/"+entity+"/changes?"+query, nil)
 	items, revs = []string{}, []int64{}
-	for _, it := range out["data"].([]any) {
+	for _, it := range out.Data {
 		items = append(items, feedItem(it))
-		revs = append(revs, int64(it.(map[string]any)["revision"].(float64)))
+		revs = append(revs, it.Revision)
 	}
-	return items, revs, int64(out["revision"].(float64)), out["has_more"].(bool)
+	return items, revs, out.Revision, out.HasMore
 }
 
 // changeWaiters reads rolegate_change_waiters.
@@ -62,13 +61,12 @@ func (s *server) poll(token, entity string, since int64, wait int) chan polled {
 			return
 		}
 		defer res.Body.Close()
-		var out struct {
-			Data []map[string]any `json:"data"`
-			Rev  int64            `json:"revision"`
-		}
+		var out api.Changes
 		p := polled{status: res.StatusCode, took: time.Since(start)}
-		p.err = json.NewDecoder(res.Body).Decode(&out)
-		p.rev = out.Rev
+		dec := json.NewDecoder(res.Body)
+		dec.DisallowUnknownFields()
+		p.err = dec.Decode(&out)
+		p.rev = out.Revision
 		for _, it := range out.Data {
 			p.items = append(p.items, feedItem(it))
 		}
@@ -245,7 +243,7 @@ func TestChangesFeed(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		s.must(200, "PUT", native+"/users/idle/roles/"+r1, nil)
 	}
-	now := int64(s.must(200, "GET", native, nil)["revision"].(float64))
+	now := mustAs[api.Entity](s, 200, "GET", native, nil).Revision
 	if st, _, out := s.call("GET", native+"/changes?since="+fmt.Sprint(now-1001), nil); st != 410 || errCode(out) != "changes_expired" {
 		t.Fatalf("since past the log: %d %v", st, out)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/internal/app"
 	"github.com/rolegate/rolegate/internal/testkit"
 )
@@ -29,8 +30,8 @@ func rights(obj string) map[string]any {
 func seedReader(s *server, e string) string {
 	s.t.Helper()
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": e})
-	role := s.must(201, "POST", "/v1/entities/"+e+"/roles", map[string]any{"name": "reader", "permissions": rights("doc")})
-	id := role["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/"+e+"/roles", map[string]any{"name": "reader", "permissions": rights("doc")})
+	id := role.ID
 	s.must(201, "POST", "/v1/entities/"+e+"/users", map[string]any{"id": "u", "role_ids": []string{id}})
 	return id
 }
@@ -38,8 +39,8 @@ func seedReader(s *server, e string) string {
 // mayRead asks whether u may read obj in e.
 func (s *server) mayRead(e, obj string) bool {
 	s.t.Helper()
-	out := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": e, "user_id": "u", "object_type": obj, "action": "read"})
-	return out["allowed"] == true
+	out := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": e, "user_id": "u", "object_type": obj, "action": "read"})
+	return out.Allowed
 }
 
 // TestWriteRevisionHeader: every write answer, native or facade, carries the
@@ -85,7 +86,7 @@ func TestWriteRevisionHeader(t *testing.T) {
 	}
 
 	check := map[string]any{"entity_id": e, "user_id": "u", "object_type": "doc", "action": "read", "min_revision": want}
-	if out := s.must(200, "POST", "/v1/check", check); out["allowed"] != true || out["revision"] != float64(want) {
+	if out := mustAs[api.Decision](s, 200, "POST", "/v1/check", check); !out.Allowed || out.Revision != want {
 		t.Fatalf("check at min_revision %d: %v", want, out)
 	}
 	batch := map[string]any{"checks": []any{check, map[string]any{"entity_id": e, "user_id": "u", "object_type": "doc", "action": "read"}}}
@@ -239,9 +240,9 @@ func TestDatabaseOutage(t *testing.T) {
 	through := strings.Replace(db, target, px.Addr(), 1)
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": through, "ROLEGATE_SWEEP_INTERVAL": "200ms"})
 	role := seedReader(s, "acme")
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "billing", "entity_id": "acme", "scopes": []string{"check"}})
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "billing", "entity_id": "acme", "scopes": []string{"check"}})
 	st, _, tok := s.tokenCall("/v1/auth/token", "application/x-www-form-urlencoded", "grant_type=client_credentials",
-		cl["client_id"].(string), cl["client_secret"].(string))
+		cl.ClientID, cl.Secret)
 	if st != 200 {
 		t.Fatalf("token: %d %v", st, tok)
 	}
@@ -413,8 +414,8 @@ func TestKillDuringWrites(t *testing.T) {
 		for _, obj := range []string{"doc", "memo", "invoice"} {
 			for _, scope := range []string{"", "team:1", "team:2", "team:3", "team:5", "team:7"} {
 				q := map[string]any{"entity_id": e, "user_id": "u", "object_type": obj, "action": "read", "scope": scope}
-				want := c.must(200, "POST", "/v1/check", q)["allowed"]
-				if got := b.must(200, "POST", "/v1/check", q)["allowed"]; got != want {
+				want := mustAs[api.Decision](c.server, 200, "POST", "/v1/check", q).Allowed
+				if got := mustAs[api.Decision](b.server, 200, "POST", "/v1/check", q).Allowed; got != want {
 					t.Fatalf("%s %s %s: survivor answers %v, a fresh instance %v", e, obj, scope, got, want)
 				}
 			}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // TestGeneratedAdminToken: without ROLEGATE_ADMIN_TOKEN a token is generated,
@@ -47,8 +49,8 @@ func TestCatalogAndTemplates(t *testing.T) {
 		{"name":"viewer","default":true,"permissions":{"objects":[{"object_type":"payable","actions":[{"action_name":"read","permission":"allowed"}]}]}}]}`), 0o644)
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_CATALOG": catalog, "ROLEGATE_ROLE_TEMPLATES": templates})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "e"})
-	roles := s.must(200, "GET", "/v1/entities/e/roles?sort=name", nil)["data"].([]any)
-	if len(roles) != 2 || roles[0].(map[string]any)["name"] != "owner" || roles[1].(map[string]any)["default"] != true {
+	roles := mustAs[api.Page[api.Role]](s, 200, "GET", "/v1/entities/e/roles?sort=name", nil).Data
+	if len(roles) != 2 || roles[0].Name != "owner" || !roles[1].Default {
 		t.Fatalf("system roles from templates: %v", roles)
 	}
 	out := s.must(422, "POST", "/v1/entities/e/roles", map[string]any{"name": "bad", "permissions": map[string]any{"objects": []any{
@@ -65,7 +67,7 @@ func TestCatalogAndTemplates(t *testing.T) {
 	}
 	// New users get the template's default role.
 	u := s.must(201, "POST", "/v1/entities/e/users", map[string]any{"id": "v"})
-	if c := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "e", "user_id": "v", "object_type": "payable", "action": "read"}); c["allowed"] != true {
+	if c := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "e", "user_id": "v", "object_type": "payable", "action": "read"}); !c.Allowed {
 		t.Fatalf("default role from template: %v %v", u, c)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // effective reads every user's effective rights through the API, as
@@ -16,20 +18,17 @@ func (f *extrasFixture) effective(t *testing.T) map[string]bool {
 	out := map[string]bool{}
 	for _, u := range f.users {
 		for _, scope := range []string{"", "team:1"} {
-			p := f.s.must(200, "GET", "/v1/entities/acme/users/"+u+"/permissions?scope="+scope, nil)
-			objs, _ := p["objects"].([]any)
-			for _, o := range objs {
-				o := o.(map[string]any)
-				for _, a := range o["actions"].([]any) {
-					a := a.(map[string]any)
-					if a["permission"] != "allowed" && a["permission"] != "allowed_for_own" {
+			p := mustAs[api.Permissions](f.s, 200, "GET", "/v1/entities/acme/users/"+u+"/permissions?scope="+scope, nil)
+			for _, o := range p.Objects {
+				for _, a := range o.Actions {
+					if a.Permission != "allowed" && a.Permission != "allowed_for_own" {
 						continue
 					}
 					sc := scope
 					if sc == "" {
 						sc = "-"
 					}
-					out[fmt.Sprintf("%s %s %s/%s=%s", u, sc, o["object_type"], a["action_name"], a["permission"])] = true
+					out[fmt.Sprintf("%s %s %s/%s=%s", u, sc, o.ObjectType, a.ActionName, a.Permission)] = true
 				}
 			}
 		}
@@ -80,9 +79,9 @@ func TestDryRunHTTP(t *testing.T) {
 		method, path string
 		body         any
 	}
-	revision := func() float64 { return s.must(200, "GET", "/v1/entities/acme", nil)["revision"].(float64) }
+	revision := func() int64 { return mustAs[api.Entity](s, 200, "GET", "/v1/entities/acme", nil).Revision }
 	audits := func() int {
-		return len(s.must(200, "GET", "/v1/entities/acme/audit-events?limit=100", nil)["data"].([]any))
+		return len(mustAs[api.Page[api.AuditEvent]](s, 200, "GET", "/v1/entities/acme/audit-events?limit=100", nil).Data)
 	}
 	changed := 0
 	for i := 0; i < 16; i++ {
@@ -152,7 +151,7 @@ func TestExplainRefusalHTTP(t *testing.T) {
 			objs = append(objs, map[string]any{"object_type": triples[i], "actions": []any{
 				map[string]any{"action_name": triples[i+1], "permission": triples[i+2]}}})
 		}
-		return s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": name, "permissions": map[string]any{"objects": objs}})["id"].(string)
+		return mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": name, "permissions": map[string]any{"objects": objs}}).ID
 	}
 	approver := role("approver", "payable", "approve", "allowed")
 	role("all payables", "payable", "*", "allowed")
@@ -163,31 +162,32 @@ func TestExplainRefusalHTTP(t *testing.T) {
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ann", "role_ids": []string{}})
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "dan", "role_ids": []string{frozen, approver}})
 
-	names := func(items any) []string {
+	names := func(items []api.Match) []string {
 		out := []string{}
-		for _, it := range items.([]any) {
-			out = append(out, it.(map[string]any)["role_name"].(string))
+		for _, it := range items {
+			out = append(out, *it.RoleName)
 		}
 		return out
 	}
-	d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve", "explain": true})
-	if d["permission"] != "not_allowed" || !reflect.DeepEqual(names(d["grantable_by"]), []string{"admin", "all payables", "approver"}) {
+	// A nil slice is an absent (or null) list, as the map's nil was; [] is not.
+	d := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve", "explain": true})
+	if d.Permission != "not_allowed" || !reflect.DeepEqual(names(d.GrantableBy), []string{"admin", "all payables", "approver"}) {
 		t.Fatalf("not_allowed: %v", d)
 	}
-	d = s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve", "owner_id": "ann", "explain": true})
-	if !reflect.DeepEqual(names(d["grantable_by"]), []string{"admin", "all payables", "approver", "own approver"}) {
+	d = mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve", "owner_id": "ann", "explain": true})
+	if !reflect.DeepEqual(names(d.GrantableBy), []string{"admin", "all payables", "approver", "own approver"}) {
 		t.Fatalf("not_allowed on own object: %v", d)
 	}
-	d = s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "dan", "object_type": "payable", "action": "approve", "explain": true})
-	if d["permission"] != "denied" || !reflect.DeepEqual(names(d["denied_by"]), []string{"frozen"}) || d["grantable_by"] != nil {
+	d = mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "dan", "object_type": "payable", "action": "approve", "explain": true})
+	if d.Permission != "denied" || !reflect.DeepEqual(names(d.DeniedBy), []string{"frozen"}) || d.GrantableBy != nil {
 		t.Fatalf("denied: %v", d)
 	}
-	d = s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve"})
-	if d["grantable_by"] != nil || d["matched"] != nil {
+	d = mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve"})
+	if d.GrantableBy != nil || d.Matched != nil {
 		t.Fatalf("unexplained: %v", d)
 	}
-	d = s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "dan", "object_type": "payable", "action": "read", "explain": true})
-	if !reflect.DeepEqual(names(d["grantable_by"]), []string{"admin", "all payables", "reader"}) {
+	d = mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "dan", "object_type": "payable", "action": "read", "explain": true})
+	if !reflect.DeepEqual(names(d.GrantableBy), []string{"admin", "all payables", "reader"}) {
 		t.Fatalf("not_allowed read: %v", d)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // TestExpiringAssignmentHTTP: through the real server (two instances over one
@@ -19,21 +21,21 @@ func TestExpiringAssignmentHTTP(t *testing.T) {
 	// the assignment: it stops counting it at the same instant.
 	s2 := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_EXPIRY_SWEEP": "1h", "ROLEGATE_SWEEP_INTERVAL": "1h"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
-	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "approver", "permissions": map[string]any{"objects": []any{
-		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}})["id"].(string)
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "approver", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "payable", "actions": []any{map[string]any{"action_name": "approve", "permission": "allowed"}}}}}}).ID
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ann", "role_ids": []string{}})
 	// The instant is a whole second 2-3 s ahead.
 	exp := time.Now().Add(2 * time.Second).Truncate(time.Second).Add(time.Second).UTC()
-	out := s.must(200, "PUT", "/v1/entities/acme/users/ann/roles/"+role, map[string]any{"expires_at": exp.Format(time.RFC3339)})
-	if out["expires_at"] != exp.Format("2006-01-02T15:04:05Z") {
+	out := mustAs[api.Assignment](s, 200, "PUT", "/v1/entities/acme/users/ann/roles/"+role, map[string]any{"expires_at": exp.Format(time.RFC3339)})
+	if out.ExpiresAt == nil || *out.ExpiresAt != exp.Format("2006-01-02T15:04:05Z") {
 		t.Fatalf("assignment: %v", out)
 	}
-	roles := s.must(200, "GET", "/v1/entities/acme/users/ann/roles", nil)["data"].([]any)
-	if len(roles) != 1 || roles[0].(map[string]any)["expires_at"] != exp.Format("2006-01-02T15:04:05Z") {
+	roles := mustAs[api.Page[api.UserRole]](s, 200, "GET", "/v1/entities/acme/users/ann/roles", nil).Data
+	if len(roles) != 1 || roles[0].ExpiresAt == nil || *roles[0].ExpiresAt != exp.Format("2006-01-02T15:04:05Z") {
 		t.Fatalf("roles list: %v", roles)
 	}
-	user := s.must(200, "GET", "/v1/entities/acme/users/ann", nil)
-	if r := user["roles"].([]any); len(r) != 1 || r[0].(map[string]any)["expires_at"] == nil {
+	user := mustAs[api.User](s, 200, "GET", "/v1/entities/acme/users/ann", nil)
+	if r := user.Roles; len(r) != 1 || r[0].ExpiresAt == nil {
 		t.Fatalf("user: %v", user)
 	}
 	check := map[string]any{"entity_id": "acme", "user_id": "ann", "object_type": "payable", "action": "approve"}
@@ -43,7 +45,7 @@ func TestExpiringAssignmentHTTP(t *testing.T) {
 	for i := 0; time.Now().Before(exp.Add(time.Second)); i++ {
 		srv := []*server{s, s2}[i%2]
 		t0 := time.Now()
-		allowed := srv.must(200, "POST", "/v1/check", check)["allowed"] == true
+		allowed := mustAs[api.Decision](srv, 200, "POST", "/v1/check", check).Allowed
 		t1 := time.Now()
 		if allowed {
 			if !t0.Before(exp) {
@@ -63,16 +65,16 @@ func TestExpiringAssignmentHTTP(t *testing.T) {
 	if lastAllowed.IsZero() || firstRefused.IsZero() || firstRefused.Sub(exp) > 500*time.Millisecond {
 		t.Fatalf("expiry %v: last allowed %v, first refused %v", exp, lastAllowed, firstRefused)
 	}
-	if r := s.must(200, "GET", "/v1/entities/acme/users/ann/roles", nil)["data"].([]any); len(r) != 0 {
+	if r := mustAs[api.Page[api.UserRole]](s, 200, "GET", "/v1/entities/acme/users/ann/roles", nil).Data; len(r) != 0 {
 		t.Fatalf("an expired assignment is still listed: %v", r)
 	}
 	// The sweep removes it from the store and records it.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		events := s.must(200, "GET", "/v1/entities/acme/audit-events?limit=100", nil)["data"].([]any)
+		events := mustAs[api.Page[api.AuditEvent]](s, 200, "GET", "/v1/entities/acme/audit-events?limit=100", nil).Data
 		found := false
 		for _, e := range events {
-			found = found || e.(map[string]any)["action"] == "assignment.expire"
+			found = found || e.Action == "assignment.expire"
 		}
 		if found {
 			break

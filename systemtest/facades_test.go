@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // The seed documents' example requests, verbatim.
@@ -130,9 +132,9 @@ func (s *server) expect(want int, method, path, body string, headers ...string) 
 
 func (s *server) checkAllowed(entity, user, objectType, action, scope string) bool {
 	s.t.Helper()
-	out := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": entity, "user_id": user,
+	out := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": entity, "user_id": user,
 		"object_type": objectType, "action": action, "scope": scope})
-	return out["allowed"] == true
+	return out.Allowed
 }
 
 func newFacadeServer(t *testing.T, entity string) *server {

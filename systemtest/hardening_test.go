@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/handlers"
 )
 
@@ -99,8 +100,8 @@ func TestTransportAttacks(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_PPROF": "true",
 		"ROLEGATE_LOG_LEVEL": "debug", "ROLEGATE_READ_HEADER_TIMEOUT": "500ms", "ROLEGATE_MAX_HEADER_BYTES": "8192"})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "T12345678"})
-	role := s.must(201, "POST", "/v1/entities/T12345678/roles", map[string]any{"name": "reader"})
-	s.must(201, "POST", "/v1/entities/T12345678/users", map[string]any{"id": "u1", "role_ids": []string{role["id"].(string)}})
+	role := mustAs[api.Role](s, 201, "POST", "/v1/entities/T12345678/roles", map[string]any{"name": "reader"})
+	s.must(201, "POST", "/v1/entities/T12345678/users", map[string]any{"id": "u1", "role_ids": []string{role.ID}})
 	before := hardState(s)
 	routes := hardRoutes()
 	if len(routes) < 30 {

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/internal/testkit"
 
 	"github.com/rolegate/rolegate/internal/app"
@@ -288,6 +289,19 @@ func (s *server) callTokenBad(token, method, path string, body any, headers ...s
 
 func (s *server) send(bad bool, token, method, path string, body any, headers ...string) (int, http.Header, map[string]any) {
 	s.t.Helper()
+	status, h, data := s.exchange(bad, token, method, path, body, headers...)
+	var out map[string]any
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &out); err != nil {
+			s.t.Fatalf("%s %s: %d, not a JSON object: %q", method, path, status, data)
+		}
+	}
+	return status, h, out
+}
+
+// exchange sends a request and returns the answer's bytes.
+func (s *server) exchange(bad bool, token, method, path string, body any, headers ...string) (int, http.Header, []byte) {
+	s.t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -322,13 +336,7 @@ func (s *server) send(bad bool, token, method, path string, body any, headers ..
 	}
 	defer res.Body.Close()
 	data, _ := io.ReadAll(res.Body)
-	var out map[string]any
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &out); err != nil {
-			s.t.Fatalf("%s %s: %d, not a JSON object: %q", method, path, res.StatusCode, data)
-		}
-	}
-	return res.StatusCode, res.Header, out
+	return res.StatusCode, res.Header, data
 }
 
 // must calls and fails the test unless the status is want.
@@ -339,6 +347,62 @@ func (s *server) must(want int, method, path string, body any, headers ...string
 		s.t.Fatalf("%s %s: status %d, want %d: %v", method, path, status, want, out)
 	}
 	return out
+}
+
+// callAs is call with the answer decoded into T, an api type (zero when the
+// body is empty).
+func callAs[T any](s *server, method, path string, body any, headers ...string) (int, http.Header, T) {
+	s.t.Helper()
+	status, h, data := s.exchange(false, testToken, method, path, body, headers...)
+	var out T
+	if len(data) > 0 {
+		out = decodeAs[T](s, method, path, data)
+	}
+	return status, h, out
+}
+
+// mustAs is must with the answer decoded into T, an api type.
+func mustAs[T any](s *server, want int, method, path string, body any, headers ...string) T {
+	s.t.Helper()
+	status, _, data := s.exchange(false, testToken, method, path, body, headers...)
+	if status != want {
+		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, data)
+	}
+	return decodeAs[T](s, method, path, data)
+}
+
+// decodeAs refuses fields T lacks, so a typed answer hides nothing the
+// server wrote (what a map would have shown).
+func decodeAs[T any](s *server, method, path string, data []byte) T {
+	s.t.Helper()
+	var out T
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&out); err != nil {
+		s.t.Fatalf("%s %s: not a %T: %v: %s", method, path, out, err, data)
+	}
+	return out
+}
+
+// auditUser reads an audit event's user snapshot (zero when null), refusing
+// fields AuditUser lacks.
+func auditUser(t *testing.T, raw json.RawMessage) api.AuditUser {
+	t.Helper()
+	var u api.AuditUser
+	if isNull(raw) {
+		return u
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&u); err != nil {
+		t.Fatalf("not an audit user: %v: %s", err, raw)
+	}
+	return u
+}
+
+// isNull: an audit snapshot written as null (or not written).
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
 }
 
 func errCode(out map[string]any) string {

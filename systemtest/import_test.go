@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // The bulk import upserts: new users are created (with the default roles
@@ -20,8 +22,8 @@ func TestImportUpsert(t *testing.T) {
 	docs := readRole(s, "acme", "doc reader", "doc")
 	memos := readRole(s, "acme", "memo reader", "memo")
 	var member string
-	for _, r := range s.must(200, "GET", "/v1/entities/acme/roles?name=member", nil)["data"].([]any) {
-		member = r.(map[string]any)["id"].(string)
+	for _, r := range mustAs[api.Page[api.Role]](s, 200, "GET", "/v1/entities/acme/roles?name=member", nil).Data {
+		member = r.ID
 	}
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "ada", "email": "ada@old.test", "name": "Ada", "role_ids": []string{docs}})
 	s.must(200, "PUT", "/v1/entities/acme/users/ada/roles/"+memos, map[string]any{"scope": "team:1"})
@@ -41,20 +43,23 @@ func TestImportUpsert(t *testing.T) {
 	if rev != before.revision+1 || h.Get("X-Rolegate-Revision") != strconv.Itoa(int(rev)) {
 		t.Fatalf("revision %v (was %v), header %q", rev, before.revision, h.Get("X-Rolegate-Revision"))
 	}
-	roles := func(u map[string]any) string {
+	roles := func(u api.User) string {
 		var out []string
-		for _, r := range u["roles"].([]any) {
-			r := r.(map[string]any)
-			sc, _ := r["scope"].(string)
-			out = append(out, r["id"].(string)+"@"+sc)
+		for _, r := range u.Roles {
+			sc := ""
+			if r.Scope != nil {
+				sc = *r.Scope
+			}
+			out = append(out, r.ID+"@"+sc)
 		}
 		return strings.Join(out, ",")
 	}
-	ada := s.must(200, "GET", "/v1/entities/acme/users/ada", nil)
-	if ada["email"] != "ada@new.test" || ada["name"] != "" || roles(ada) != memos+"@,"+docs+"@team:2" {
+	// name is required and a string (the contract): "" is not an absent one.
+	ada := mustAs[api.User](s, 200, "GET", "/v1/entities/acme/users/ada", nil)
+	if ada.Email != "ada@new.test" || ada.Name != "" || roles(ada) != memos+"@,"+docs+"@team:2" {
 		t.Fatalf("ada replaced: %v", ada)
 	}
-	if bob := s.must(200, "GET", "/v1/entities/acme/users/bob", nil); bob["name"] != "Bob" || roles(bob) != member+"@" {
+	if bob := mustAs[api.User](s, 200, "GET", "/v1/entities/acme/users/bob", nil); bob.Name != "Bob" || roles(bob) != member+"@" {
 		t.Fatalf("bob with the default role: %v", bob)
 	}
 	for _, c := range []struct {
@@ -64,22 +69,21 @@ func TestImportUpsert(t *testing.T) {
 		{"ada", "memo", "", true}, {"ada", "doc", "", false}, {"ada", "doc", "team:2", true}, {"ada", "memo", "team:1", true},
 		{"ada", "doc", "team:1", false}, {"bob", "doc", "", false}, {"same", "memo", "", true},
 	} {
-		d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": c.user, "object_type": c.object,
+		d := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": c.user, "object_type": c.object,
 			"action": "read", "scope": c.scope, "min_revision": rev})
-		if d["allowed"] != c.allowed {
+		if d.Allowed != c.allowed {
 			t.Errorf("check %+v: %v", c, d)
 		}
 	}
 	// Audit: ada updated (before and after), bob created, nothing for "same".
-	events := s.must(200, "GET", "/v1/entities/acme/audit-events?object_type=user&limit=2", nil)["data"].([]any)
-	got := map[string]map[string]any{}
+	events := mustAs[api.Page[api.AuditEvent]](s, 200, "GET", "/v1/entities/acme/audit-events?object_type=user&limit=2", nil).Data
+	got := map[string]api.AuditEvent{}
 	for _, e := range events {
-		e := e.(map[string]any)
-		got[e["object_id"].(string)] = e
+		got[e.ObjectID] = e
 	}
-	if got["ada"]["action"] != "user.update" || got["bob"]["action"] != "user.create" ||
-		get(got["ada"], "before", "email") != "ada@old.test" || get(got["ada"], "after", "email") != "ada@new.test" ||
-		len(get(got["ada"], "before", "roles").([]any)) != 2 || get(got["bob"], "before") != nil {
+	if got["ada"].Action != "user.update" || got["bob"].Action != "user.create" ||
+		auditUser(t, got["ada"].Before).Email != "ada@old.test" || auditUser(t, got["ada"].After).Email != "ada@new.test" ||
+		len(auditUser(t, got["ada"].Before).Roles) != 2 || !isNull(got["bob"].Before) {
 		t.Fatalf("audit events: %v", events)
 	}
 	if after := s.stateOf("acme"); after.events != before.events+2 || len(after.users) != 3 {
@@ -87,7 +91,7 @@ func TestImportUpsert(t *testing.T) {
 	}
 	// role_ids [] takes every entity-wide role.
 	s.must(200, "POST", "/v1/entities/acme/users/import", map[string]any{"users": []any{map[string]any{"id": "bob", "name": "Bob", "role_ids": []string{}}}})
-	if bob := s.must(200, "GET", "/v1/entities/acme/users/bob", nil); roles(bob) != "" {
+	if bob := mustAs[api.User](s, 200, "GET", "/v1/entities/acme/users/bob", nil); roles(bob) != "" {
 		t.Fatalf("bob without roles: %v", bob)
 	}
 }
@@ -121,8 +125,8 @@ func TestImportLimits(t *testing.T) {
 	if n := len(s.stateOf("acme").users); n != 1000 {
 		t.Fatalf("%d users", n)
 	}
-	d := s.must(200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "u0999", "object_type": "doc", "action": "read", "scope": "team:9"})
-	if d["allowed"] != true {
+	d := mustAs[api.Decision](s, 200, "POST", "/v1/check", map[string]any{"entity_id": "acme", "user_id": "u0999", "object_type": "doc", "action": "read", "scope": "team:9"})
+	if !d.Allowed {
 		t.Fatalf("check: %v", d)
 	}
 	// The larger limit is the import's only.

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // serveOnce runs rolegate serve (launch) until it listens, then stops it; it
@@ -39,8 +41,8 @@ func TestKeyEncryptionKeyLifecycle(t *testing.T) {
 	}
 
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": db})
-	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "c", "scopes": []string{"check"}})
-	_, before := s.clientToken("/v1/auth/token", cl["client_id"].(string), cl["client_secret"].(string))
+	cl := mustAs[api.APIClient](s, 201, "POST", "/v1/clients", map[string]any{"name": "c", "scopes": []string{"check"}})
+	_, before := s.clientToken("/v1/auth/token", cl.ClientID, cl.Secret)
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}

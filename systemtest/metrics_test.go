@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -64,7 +65,7 @@ func TestMetrics(t *testing.T) {
 	check := func(action string) map[string]any {
 		return map[string]any{"entity_id": "acme", "user_id": "u-1", "object_type": "payable", "action": action}
 	}
-	if out := s.must(200, "POST", "/v1/check", check("read")); out["allowed"] != true {
+	if out := mustAs[api.Decision](s, 200, "POST", "/v1/check", check("read")); !out.Allowed {
 		t.Fatalf("check read: %v", out)
 	}
 	if out := s.must(200, "POST", "/v1/check", check("delete")); out["permission"] != "denied" {

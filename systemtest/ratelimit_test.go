@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // rlCheck is a check on an entity.
@@ -47,11 +49,11 @@ func TestRateLimitsHTTP(t *testing.T) {
 	seed.must(201, "POST", "/v1/entities", map[string]any{"id": "T12345678"})
 	seed.must(201, "POST", "/v1/entities", map[string]any{"id": "T87654321"})
 	// API clients, when this build has them.
-	var clients []map[string]any
+	var clients []api.APIClient
 	if st, _, _ := seed.call("GET", "/v1/clients", nil); st != 404 {
 		clients = append(clients,
-			seed.must(201, "POST", "/v1/clients", map[string]any{"name": "other", "scopes": []string{"admin"}}),
-			seed.must(201, "POST", "/v1/clients", map[string]any{"name": "bound", "entity_id": "T87654321", "scopes": []string{"check", "manage"}}))
+			mustAs[api.APIClient](seed, 201, "POST", "/v1/clients", map[string]any{"name": "other", "scopes": []string{"admin"}}),
+			mustAs[api.APIClient](seed, 201, "POST", "/v1/clients", map[string]any{"name": "bound", "entity_id": "T87654321", "scopes": []string{"check", "manage"}}))
 	}
 	if err := seed.stop(); err != nil {
 		t.Fatal(err)
@@ -122,7 +124,7 @@ func TestRateLimitsHTTP(t *testing.T) {
 	}
 	tokens := make([]string, len(clients))
 	for i, c := range clients {
-		tokens[i] = rlToken(t, s, c["client_id"].(string), c["client_secret"].(string))
+		tokens[i] = rlToken(t, s, c.ClientID, c.Secret)
 	}
 	other, bound := tokens[0], tokens[1]
 	// The admin spends its own and T12345678's budget again.

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // report fetches the access report with the admin token in the given format.
@@ -41,16 +43,14 @@ func TestAccessReportHTTP(t *testing.T) {
 	// What each role gives: name -> "object/action" -> permission.
 	gives := map[string]map[string]string{}
 	for _, id := range f.roles {
-		r := s.must(200, "GET", "/v1/entities/acme/roles/"+id, nil)
+		r := mustAs[api.Role](s, 200, "GET", "/v1/entities/acme/roles/"+id, nil)
 		m := map[string]string{}
-		for _, o := range r["permissions"].(map[string]any)["objects"].([]any) {
-			o := o.(map[string]any)
-			for _, a := range o["actions"].([]any) {
-				a := a.(map[string]any)
-				m[fmt.Sprintf("%s/%s", o["object_type"], a["action_name"])] = a["permission"].(string)
+		for _, o := range r.Permissions.Objects {
+			for _, a := range o.Actions {
+				m[fmt.Sprintf("%s/%s", o.ObjectType, a.ActionName)] = a.Permission
 			}
 		}
-		gives[r["name"].(string)] = m
+		gives[r.Name] = m
 	}
 	// The oracle: effective rights; and the roles each user holds.
 	want := map[string]bool{}
@@ -63,10 +63,12 @@ func TestAccessReportHTTP(t *testing.T) {
 	}
 	held := map[string][]string{} // "user scope" -> role names
 	for _, u := range f.users {
-		for _, r := range s.must(200, "GET", "/v1/entities/acme/users/"+u+"/roles", nil)["data"].([]any) {
-			r := r.(map[string]any)
-			sc, _ := r["scope"].(string)
-			name := r["role"].(map[string]any)["name"].(string)
+		for _, r := range mustAs[api.Page[api.UserRole]](s, 200, "GET", "/v1/entities/acme/users/"+u+"/roles", nil).Data {
+			sc := ""
+			if r.Scope != nil {
+				sc = *r.Scope
+			}
+			name := r.Role.Name
 			held[u+" -"] = append(held[u+" -"], name)
 			if sc != "" {
 				held[u+" "+sc] = append(held[u+" "+sc], name)

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+
+	"github.com/rolegate/rolegate/api"
 )
 
 // extrasFixture is a random policy in entity "acme" made through the API:
@@ -46,8 +48,8 @@ func newExtrasFixture(t *testing.T, seed uint64, nRoles, nUsers int) *extrasFixt
 	f := &extrasFixture{s: s, rng: rand.New(rand.NewPCG(seed, 1))}
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	for r := 0; r < nRoles; r++ {
-		out := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": fmt.Sprintf("role %d", r), "permissions": f.rights(6)})
-		f.roles = append(f.roles, out["id"].(string))
+		out := mustAs[api.Role](s, 201, "POST", "/v1/entities/acme/roles", map[string]any{"name": fmt.Sprintf("role %d", r), "permissions": f.rights(6)})
+		f.roles = append(f.roles, out.ID)
 	}
 	for u := 0; u < nUsers; u++ {
 		id := fmt.Sprintf("u%02d", u)
@@ -108,23 +110,22 @@ func (f *extrasFixture) checkEveryone(t *testing.T, obj, act, scope string) []ho
 	var out []holder
 	for _, u := range f.users {
 		body := map[string]any{"entity_id": "acme", "user_id": u, "object_type": obj, "action": act, "scope": scope, "explain": true}
-		d := f.s.must(200, "POST", "/v1/check", body)
-		if d["allowed"] != true {
+		d := mustAs[api.Decision](f.s, 200, "POST", "/v1/check", body)
+		if !d.Allowed {
 			body["owner_id"] = u
-			if d = f.s.must(200, "POST", "/v1/check", body); d["allowed"] != true {
+			if d = mustAs[api.Decision](f.s, 200, "POST", "/v1/check", body); !d.Allowed {
 				continue
 			}
 		}
-		h := holder{User: u, Permission: d["permission"].(string)}
-		for _, m := range d["matched"].([]any) {
-			m := m.(map[string]any)
-			if m["permission"] != h.Permission {
+		h := holder{User: u, Permission: d.Permission}
+		for _, m := range d.Matched {
+			if m.Permission != h.Permission {
 				continue
 			}
-			if m["role_id"] == nil {
+			if m.RoleID == nil {
 				h.Via = append(h.Via, "(direct)")
 			} else {
-				h.Via = append(h.Via, m["role_name"].(string))
+				h.Via = append(h.Via, *m.RoleName)
 			}
 		}
 		sort.Strings(h.Via)
