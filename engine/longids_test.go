@@ -29,7 +29,7 @@ func TestLongUserIDsAreListed(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	long := "u-" + strings.Repeat("l", 148)          // u#<hash>, and s#<hash> in any scope
+	long := "u-" + strings.Repeat("l", 148)         // u#<hash>, and s#<hash> in any scope
 	longScope := "team:" + strings.Repeat("t", 123) // s#<hash> with a short user id
 	if len(long) != 150 || len(longScope) != 128 {
 		t.Fatal("ids of the wrong length")
