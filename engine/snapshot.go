@@ -20,8 +20,8 @@ type snapshot struct {
 	// units holds each subject's p rules (r:<role>, u:<user>) by object
 	// type: a check costs what the user holds, not what the entity holds.
 	units *pmap[*unit]
-	// links are the entity's g rules: u:<user> or s:<scope>|<user> -> the
-	// role subjects it holds.
+	// links are the entity's g rules: u:<user> or s:<scope>|<user> (or their
+	// hashes) -> the role subjects it holds.
 	links     *pmap[[]string]
 	roleNames *pmap[string] // role id -> name, active roles
 	// hashed names the hashed subjects (Policy.Hashed); nil when none.
