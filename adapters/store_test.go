@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 	"github.com/rolegate/rolegate/policy/storetest"
 )
@@ -148,25 +147,12 @@ func ap(action string, p rolegate.Permission) rolegate.ActionPermission {
 
 func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
-func mustUpdate(t *testing.T, s *Store, fn func(tx policy.Tx) error) {
-	t.Helper()
-	if err := s.Update(ctx, fn); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func newEntity(t *testing.T, s *Store, id string) {
-	t.Helper()
-	now := ms(time.Now())
-	mustUpdate(t, s, func(tx policy.Tx) error {
-		return tx.InsertEntity(&rolegate.Entity{ID: id, Name: "E " + id, Revision: 1, CreatedAt: now, UpdatedAt: now})
-	})
-}
-
-func newRole(name string, entity string, at time.Time) rolegate.Role {
-	return rolegate.Role{ID: uuid.NewString(), EntityID: entity, Name: name, RoleType: rolegate.RoleCustom, Scope: rolegate.ScopeAccount,
-		Status: rolegate.StatusActive, Version: 1, CreatedAt: at, UpdatedAt: at}
-}
+// The fixtures are the conformance suite's.
+var (
+	mustUpdate = storetest.MustUpdate
+	newEntity  = storetest.NewEntity
+	newRole    = storetest.NewRole
+)
 
 // testLoadPolicyNULLColumn: LoadPolicy, which reads each rule's values
 // joined in one column, reads a rule with a NULL column (which its separator
@@ -182,17 +168,10 @@ func testLoadPolicyNULLColumn(t *testing.T, s *Store) {
 	if err := s.w.Exec("UPDATE casbin_rule SET v5 = NULL WHERE ptype = 'p' AND v0 = 'r:short'").Error; err != nil {
 		t.Fatal(err)
 	}
-	pol, err := s.LoadPolicy(ctx, "e")
+	got, want, err := storetest.LoadedAndStored(s, "e")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []rolegate.Rule
-	s.View(ctx, func(ptx policy.Tx) error {
-		want, err = ptx.EntityRules("e")
-		return err
-	})
-	got := append([]rolegate.Rule(nil), pol.Rules...)
-	engine.SortRules(got)
 	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) != 3 {
 		t.Fatalf("a NULL column: LoadPolicy read\n%v\nstored\n%v", got, want)
 	}
@@ -201,26 +180,8 @@ func testLoadPolicyNULLColumn(t *testing.T, s *Store) {
 // testDeleteEntityRows: no row of a deleted entity is left in any table
 // (the conformance suite sees what the interface reads).
 func testDeleteEntityRows(t *testing.T, s *Store) {
-	newEntity(t, s, "e")
-	newEntity(t, s, "keep")
-	now := ms(time.Now())
-	for _, ent := range []string{"e", "keep"} {
-		r := newRole("r", ent, now)
-		r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
-		a := rolegate.Assignment{EntityID: ent, UserID: "u", RoleID: r.ID, CreatedAt: now}
-		mustUpdate(t, s, func(tx policy.Tx) error {
-			if err := tx.InsertRole(&r); err != nil {
-				return err
-			}
-			if err := tx.InsertUser(&rolegate.User{ID: "u", EntityID: ent, CreatedAt: now, UpdatedAt: now}); err != nil {
-				return err
-			}
-			if err := tx.PutAssignment(&a); err != nil {
-				return err
-			}
-			return tx.AddRules(append(engine.Compile(r), engine.CompileAssignment(a)))
-		})
-	}
+	storetest.Populate(t, s, "e")
+	storetest.Populate(t, s, "keep")
 	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteEntity("e") })
 	for _, table := range []string{"roles", "users", "assignments"} {
 		var n int64

@@ -15,7 +15,7 @@ import (
 
 // instanceTokens runs the token verifier of an instance over its own
 // connection to the store, with a clock that moves only when told.
-func instanceTokens(t *testing.T, path string, in *instance, clock *atomic.Int64) (*auth.Tokens, policy.Store) {
+func instanceTokens(t *testing.T, path string, in *testkit.Instance, clock *atomic.Int64) (*auth.Tokens, policy.Store) {
 	t.Helper()
 	ctx := asAdmin()
 	store, err := adapters.Open(ctx, "sqlite://"+path)
@@ -27,7 +27,7 @@ func instanceTokens(t *testing.T, path string, in *instance, clock *atomic.Int64
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := auth.NewTokens(ctx, store, in.svc, admin, auth.TokenConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	tokens, err := auth.NewTokens(ctx, store, in.Svc, admin, auth.TokenConfig{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,20 +42,20 @@ func instanceTokens(t *testing.T, path string, in *instance, clock *atomic.Int64
 func TestTokenDiesWithEntityOnEveryInstance(t *testing.T) {
 	ctx := asAdmin()
 	path := filepath.Join(t.TempDir(), "rolegate.db")
-	b := &bus{}
-	a, o := newInstance(t, path, b, time.Hour), newInstance(t, path, b, time.Hour)
+	b := &testkit.Bus{}
+	a, o := testkit.NewInstance(t, path, b, time.Hour), testkit.NewInstance(t, path, b, time.Hour)
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
 	ta, _ := instanceTokens(t, path, a, &clock)
 	to, _ := instanceTokens(t, path, o, &clock)
-	if _, err := a.svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
+	if _, err := a.Svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
-	c, secret, err := a.svc.CreateClient(ctx, auth.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{auth.ScopeManage}})
+	c, secret, err := a.Svc.CreateClient(ctx, auth.ClientInput{Name: "c", EntityID: "acme", Scopes: []string{auth.ScopeManage}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	platform, psecret, err := a.svc.CreateClient(ctx, auth.ClientInput{Name: "p", Scopes: []string{auth.ScopeManage}})
+	platform, psecret, err := a.Svc.CreateClient(ctx, auth.ClientInput{Name: "p", Scopes: []string{auth.ScopeManage}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,10 +73,10 @@ func TestTokenDiesWithEntityOnEveryInstance(t *testing.T) {
 		}
 	}
 
-	if _, err := a.svc.DeleteEntity(ctx, "acme"); err != nil {
+	if _, err := a.Svc.DeleteEntity(ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
+	if _, err := a.Svc.CreateEntity(ctx, policy.EntityInput{ID: "acme"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tk := range []*auth.Tokens{ta, to} {
@@ -111,7 +111,7 @@ func TestKnownClientTokenThroughOutage(t *testing.T) {
 	ctx := asAdmin()
 	svc, store := testkit.Service(t, "acme")
 	down := false
-	us := unavailableStore{store, &down}
+	us := testkit.UnavailableStore{Store: store, Down: &down}
 	admin, _, _ := auth.BootstrapAdmin(ctx, store, "admin-token")
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())

@@ -75,6 +75,16 @@ func (s service) Changes(ctx context.Context, entityID string, q Query) (Page, e
 	return s.Feed.Changes(ctx, s.log, entityID, s.caller, q)
 }
 
+// waitWaiters waits until the feed holds n waiting calls.
+func waitWaiters(t *testing.T, f *Feed, n int) {
+	t.Helper()
+	for start := time.Now(); f.Waiters() != n; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("%d waiters, want %d", f.Waiters(), n)
+		}
+	}
+}
+
 func itemsJSON(t *testing.T, items ...Item) []byte {
 	t.Helper()
 	b, err := encodeItems(items, false)
@@ -253,14 +263,7 @@ func TestFeedWaiters(t *testing.T) {
 		}()
 		return ch
 	}
-	waitFor := func(n int) {
-		t.Helper()
-		for start := time.Now(); svc.Waiters() != n; time.Sleep(time.Millisecond) {
-			if time.Since(start) > 5*time.Second {
-				t.Fatalf("%d waiters, want %d", svc.Waiters(), n)
-			}
-		}
-	}
+	waitFor := func(n int) { t.Helper(); waitWaiters(t, svc.Feed, n) }
 	a1, a2 := poll("e", 3, 20*time.Second), poll("e", 3, 20*time.Second)
 	waitFor(2)
 	// The entity's bound is full: at once, Busy.

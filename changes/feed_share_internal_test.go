@@ -27,14 +27,7 @@ func TestFeedWaitersPerCaller(t *testing.T) {
 		}()
 		return ch
 	}
-	waitFor := func(n int) {
-		t.Helper()
-		for start := time.Now(); svc.Waiters() != n; time.Sleep(time.Millisecond) {
-			if time.Since(start) > 5*time.Second {
-				t.Fatalf("%d waiters, want %d", svc.Waiters(), n)
-			}
-		}
-	}
+	waitFor := func(n int) { t.Helper(); waitWaiters(t, svc.Feed, n) }
 	m1, m2 := poll("client:mallory", "e"), poll("client:mallory", "e")
 	waitFor(2)
 	got := <-poll("client:mallory", "e")

@@ -284,9 +284,7 @@ func (x *cli) emit(v any, header []string, rows [][]string) error {
 // say prints a line for people (nothing with -o json, which prints v).
 func (x *cli) say(v any, format string, args ...any) error {
 	if x.output == "json" {
-		enc := json.NewEncoder(x.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return x.emit(v, nil, nil)
 	}
 	_, err := fmt.Fprintf(x.stdout, format+"\n", args...)
 	return err
@@ -322,6 +320,31 @@ func orDash(s string) string {
 func pageFlags(cmd *cobra.Command, o *client.ListOptions) {
 	cmd.Flags().IntVar(&o.Limit, "limit", 0, "most rows (1-100; default the server's 100)")
 	cmd.Flags().StringVar(&o.PaginationToken, "page-token", "", "the next_pagination_token of a previous page")
+}
+
+// inEntity runs fn with the entity (-e / ROLEGATE_ENTITY) and the command's
+// context.
+func (x *cli) inEntity(fn func(ctx context.Context, ent string, args []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		ent, err := x.entityOf()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := x.call()
+		defer cancel()
+		return fn(ctx, ent, args)
+	}
+}
+
+// emitPage prints a page of a list, a row per item, and tells people how to
+// get the next page.
+func emitPage[T any](x *cli, p client.Page[T], header []string, row func(T) []string) error {
+	rows := make([][]string, 0, len(p.Data))
+	for _, v := range p.Data {
+		rows = append(rows, row(v))
+	}
+	x.nextPage(p.NextPaginationToken)
+	return x.emit(p, header, rows)
 }
 
 // nextPage tells people how to get the next page.

@@ -21,12 +21,9 @@ func (x *cli) entitiesCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		rows := make([][]string, 0, len(p.Data))
-		for _, e := range p.Data {
-			rows = append(rows, []string{e.ID, orDash(e.Name), strconv.FormatInt(e.Revision, 10)})
-		}
-		x.nextPage(p.NextPaginationToken)
-		return x.emit(p, []string{"ID", "NAME", "REVISION"}, rows)
+		return emitPage(x, p, []string{"ID", "NAME", "REVISION"}, func(e client.Entity) []string {
+			return []string{e.ID, orDash(e.Name), strconv.FormatInt(e.Revision, 10)}
+		})
 	}}
 	pageFlags(list, &lo)
 	get := &cobra.Command{Use: "get ID", Short: "Show an entity", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
@@ -73,52 +70,36 @@ func roleNames(refs []client.UserRef) string {
 	return orDash(strings.Join(out, ","))
 }
 
+var userHeader = []string{"ID", "EMAIL", "NAME", "ROLES"}
+
+func userRow(u client.User) []string {
+	return []string{u.ID, orDash(u.Email), orDash(u.Name), roleNames(u.Roles)}
+}
+
 func (x *cli) usersCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage the users of an entity and their roles"}
 	x.entityFlag(cmd)
 	var lo client.UserListOptions
-	list := &cobra.Command{Use: "list", Short: "List users", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
-		ent, err := x.entityOf()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := x.call()
-		defer cancel()
+	list := &cobra.Command{Use: "list", Short: "List users", Args: cobra.NoArgs, RunE: x.inEntity(func(ctx context.Context, ent string, _ []string) error {
 		p, err := x.c.ListUsers(ctx, ent, lo)
 		if err != nil {
 			return err
 		}
-		rows := make([][]string, 0, len(p.Data))
-		for _, u := range p.Data {
-			rows = append(rows, []string{u.ID, orDash(u.Email), orDash(u.Name), roleNames(u.Roles)})
-		}
-		x.nextPage(p.NextPaginationToken)
-		return x.emit(p, []string{"ID", "EMAIL", "NAME", "ROLES"}, rows)
-	}}
+		return emitPage(x, p, userHeader, userRow)
+	})}
 	pageFlags(list, &lo.ListOptions)
 	list.Flags().StringVar(&lo.Search, "search", "", "id, email or name containing this")
-	get := &cobra.Command{Use: "get USER", Short: "Show a user", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
-		ent, err := x.entityOf()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := x.call()
-		defer cancel()
+	get := &cobra.Command{Use: "get USER", Short: "Show a user", Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
 		u, err := x.c.GetUser(ctx, ent, a[0], false)
 		if err != nil {
 			return err
 		}
-		return x.emit(u, []string{"ID", "EMAIL", "NAME", "ROLES"}, [][]string{{u.ID, orDash(u.Email), orDash(u.Name), roleNames(u.Roles)}})
-	}}
+		return x.emit(u, userHeader, [][]string{userRow(u)})
+	})}
 	var email, name string
 	var roles []string
-	create := &cobra.Command{Use: "create USER", Short: "Create a user (without --role: the default roles)", Args: cobra.ExactArgs(1), RunE: func(c *cobra.Command, a []string) error {
-		ent, err := x.entityOf()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := x.call()
-		defer cancel()
+	var create *cobra.Command
+	create = &cobra.Command{Use: "create USER", Short: "Create a user (without --role: the default roles)", Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
 		in := client.UserInput{ID: a[0]}
 		if email != "" {
 			in.Email = &email
@@ -126,7 +107,7 @@ func (x *cli) usersCmd() *cobra.Command {
 		if name != "" {
 			in.Name = &name
 		}
-		if c.Flags().Changed("role") {
+		if create.Flags().Changed("role") {
 			ids, err := x.roleIDs(ent, roles)
 			if err != nil {
 				return err
@@ -138,74 +119,60 @@ func (x *cli) usersCmd() *cobra.Command {
 			return err
 		}
 		return x.say(u, "created user %s with roles %s", u.ID, roleNames(u.Roles))
-	}}
+	})}
 	create.Flags().StringVar(&email, "email", "", "email")
 	create.Flags().StringVar(&name, "name", "", "name")
 	create.Flags().StringSliceVar(&roles, "role", nil, "role id or name (repeatable)")
-	del := &cobra.Command{Use: "delete USER", Short: "Delete a user", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
-		ent, err := x.entityOf()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := x.call()
-		defer cancel()
+	del := &cobra.Command{Use: "delete USER", Short: "Delete a user", Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
 		if err := x.c.DeleteUser(ctx, ent, a[0]); err != nil {
 			return err
 		}
 		return x.say(map[string]any{"deleted": a[0]}, "deleted user %s", a[0])
-	}}
+	})}
 	var scope string
-	assign := &cobra.Command{Use: "assign USER ROLE", Short: "Give a role (id or name) to a user", Args: cobra.ExactArgs(2), RunE: func(_ *cobra.Command, a []string) error {
-		ent, err := x.entityOf()
-		if err != nil {
-			return err
-		}
-		ids, err := x.roleIDs(ent, a[1:])
-		if err != nil {
-			return err
-		}
-		ctx, cancel := x.call()
-		defer cancel()
-		as, err := x.c.AssignRole(ctx, ent, a[0], ids[0], scope)
+	assign := &cobra.Command{Use: "assign USER ROLE", Short: "Give a role (id or name) to a user", Args: cobra.ExactArgs(2), RunE: x.userRole(func(ctx context.Context, ent, roleID string, a []string) error {
+		as, err := x.c.AssignRole(ctx, ent, a[0], roleID, scope)
 		if err != nil {
 			return err
 		}
 		return x.say(as, "user %s holds role %s%s", a[0], a[1], scopeSuffix(scope))
-	}}
+	})}
 	assign.Flags().StringVar(&scope, "scope", "", "only in this scope (e.g. team:42)")
-	unassign := &cobra.Command{Use: "unassign USER ROLE", Short: "Take a role (id or name) from a user", Args: cobra.ExactArgs(2), RunE: func(_ *cobra.Command, a []string) error {
-		ent, err := x.entityOf()
-		if err != nil {
+	unassign := &cobra.Command{Use: "unassign USER ROLE", Short: "Take a role (id or name) from a user", Args: cobra.ExactArgs(2), RunE: x.userRole(func(ctx context.Context, ent, roleID string, a []string) error {
+		if err := x.c.UnassignRole(ctx, ent, a[0], roleID, scope); err != nil {
 			return err
 		}
-		ids, err := x.roleIDs(ent, a[1:])
-		if err != nil {
-			return err
-		}
-		ctx, cancel := x.call()
-		defer cancel()
-		if err := x.c.UnassignRole(ctx, ent, a[0], ids[0], scope); err != nil {
-			return err
-		}
-		return x.say(map[string]any{"user_id": a[0], "role_id": ids[0], "scope": scope}, "user %s no longer holds role %s%s", a[0], a[1], scopeSuffix(scope))
-	}}
+		return x.say(map[string]any{"user_id": a[0], "role_id": roleID, "scope": scope}, "user %s no longer holds role %s%s", a[0], a[1], scopeSuffix(scope))
+	})}
 	unassign.Flags().StringVar(&scope, "scope", "", "the scope it was given in")
-	perms := &cobra.Command{Use: "permissions USER", Short: "A user's effective rights (deny applied)", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
-		ent, err := x.entityOf()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := x.call()
-		defer cancel()
+	perms := &cobra.Command{Use: "permissions USER", Short: "A user's effective rights (deny applied)", Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
 		p, err := x.c.UserPermissions(ctx, ent, a[0], scope)
 		if err != nil {
 			return err
 		}
 		return x.emit(p, []string{"OBJECT", "ACTION", "PERMISSION"}, permRows(p))
-	}}
+	})}
 	perms.Flags().StringVar(&scope, "scope", "", "rights inside this scope too")
 	cmd.AddCommand(list, get, create, del, assign, unassign, perms)
 	return cmd
+}
+
+// userRole runs fn for the arguments USER ROLE with the role's id (ROLE is
+// an id or a name, looked up before the command's context starts).
+func (x *cli) userRole(fn func(ctx context.Context, ent, roleID string, a []string) error) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, a []string) error {
+		ent, err := x.entityOf()
+		if err != nil {
+			return err
+		}
+		ids, err := x.roleIDs(ent, a[1:])
+		if err != nil {
+			return err
+		}
+		ctx, cancel := x.call()
+		defer cancel()
+		return fn(ctx, ent, ids[0], a)
+	}
 }
 
 func scopeSuffix(scope string) string {
@@ -239,12 +206,7 @@ func (x *cli) clientsCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		rows := make([][]string, 0, len(p.Data))
-		for _, c := range p.Data {
-			rows = append(rows, row(c))
-		}
-		x.nextPage(p.NextPaginationToken)
-		return x.emit(p, header, rows)
+		return emitPage(x, p, header, row)
 	}}
 	pageFlags(list, &lo)
 	get := &cobra.Command{Use: "get CLIENT_ID", Short: "Show an API client", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
@@ -289,14 +251,8 @@ func (x *cli) clientsCmd() *cobra.Command {
 func (x *cli) checkCmd() *cobra.Command {
 	var r client.CheckRequest
 	cmd := &cobra.Command{Use: "check USER OBJECT_TYPE ACTION", Short: "Ask whether a user may do an action (exit 0 either way; see the answer)",
-		Args: cobra.ExactArgs(3), RunE: func(_ *cobra.Command, a []string) error {
-			ent, err := x.entityOf()
-			if err != nil {
-				return err
-			}
+		Args: cobra.ExactArgs(3), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
 			r.EntityID, r.UserID, r.ObjectType, r.Action = ent, a[0], a[1], a[2]
-			ctx, cancel := x.call()
-			defer cancel()
 			d, err := x.c.Check(ctx, r)
 			if err != nil {
 				return err
@@ -322,7 +278,7 @@ func (x *cli) checkCmd() *cobra.Command {
 				return table(x.stdout, []string{"ROLE_ID", "ROLE", "PERMISSION"}, rows)
 			}
 			return nil
-		}}
+		})}
 	x.entityFlag(cmd)
 	cmd.Flags().StringVar(&r.OwnerID, "owner", "", "owner of the object (allowed_for_own)")
 	cmd.Flags().StringVar(&r.Scope, "scope", "", "scope of the check")
@@ -348,24 +304,15 @@ func (x *cli) missing(ctx context.Context, ent, user string) string {
 
 func (x *cli) auditCmd() *cobra.Command {
 	var o client.AuditListOptions
-	cmd := &cobra.Command{Use: "audit", Short: "An entity's audit log, newest first", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
-		ent, err := x.entityOf()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := x.call()
-		defer cancel()
+	cmd := &cobra.Command{Use: "audit", Short: "An entity's audit log, newest first", Args: cobra.NoArgs, RunE: x.inEntity(func(ctx context.Context, ent string, _ []string) error {
 		p, err := x.c.ListAuditEvents(ctx, ent, o)
 		if err != nil {
 			return err
 		}
-		rows := make([][]string, 0, len(p.Data))
-		for _, e := range p.Data {
-			rows = append(rows, []string{e.Time, str(e.Actor), e.Action, e.ObjectID, str(e.RequestID)})
-		}
-		x.nextPage(p.NextPaginationToken)
-		return x.emit(p, []string{"TIME", "ACTOR", "ACTION", "OBJECT", "REQUEST_ID"}, rows)
-	}}
+		return emitPage(x, p, []string{"TIME", "ACTOR", "ACTION", "OBJECT", "REQUEST_ID"}, func(e client.AuditEvent) []string {
+			return []string{e.Time, str(e.Actor), e.Action, e.ObjectID, str(e.RequestID)}
+		})
+	})}
 	x.entityFlag(cmd)
 	pageFlags(cmd, &o.ListOptions)
 	cmd.Flags().StringVar(&o.ObjectType, "object-type", "", "only events about this object type (role, user, ...)")

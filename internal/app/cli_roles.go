@@ -177,37 +177,22 @@ func (x *cli) rolesCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "roles", Short: "Manage the roles of an entity; apply them from a file"}
 	x.entityFlag(cmd)
 	var lo client.RoleListOptions
-	list := &cobra.Command{Use: "list", Short: "List roles", Args: cobra.NoArgs, RunE: func(*cobra.Command, []string) error {
-		ent, err := x.entityOf()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := x.call()
-		defer cancel()
+	list := &cobra.Command{Use: "list", Short: "List roles", Args: cobra.NoArgs, RunE: x.inEntity(func(ctx context.Context, ent string, _ []string) error {
 		p, err := x.c.ListRoles(ctx, ent, lo)
 		if err != nil {
 			return err
 		}
-		rows := make([][]string, 0, len(p.Data))
-		for _, r := range p.Data {
-			rows = append(rows, []string{r.ID, r.Name, r.RoleType, strconv.FormatBool(r.Default), strconv.Itoa(len(normal(r.Permissions))), strconv.FormatInt(r.Version, 10)})
-		}
-		x.nextPage(p.NextPaginationToken)
-		return x.emit(p, []string{"ID", "NAME", "TYPE", "DEFAULT", "RIGHTS", "VERSION"}, rows)
-	}}
+		return emitPage(x, p, []string{"ID", "NAME", "TYPE", "DEFAULT", "RIGHTS", "VERSION"}, func(r client.Role) []string {
+			return []string{r.ID, r.Name, r.RoleType, strconv.FormatBool(r.Default), strconv.Itoa(len(normal(r.Permissions))), strconv.FormatInt(r.Version, 10)}
+		})
+	})}
 	pageFlags(list, &lo.ListOptions)
 	list.Flags().StringVar(&lo.Sort, "sort", "", "created_at, updated_at or name")
 	list.Flags().StringVar(&lo.Status, "status", "", "active (default), deleted or all")
 	list.Flags().StringVar(&lo.RoleType, "type", "", "custom or system")
 	list.Flags().StringVar(&lo.Search, "search", "", "name or description containing this")
 
-	get := &cobra.Command{Use: "get ROLE", Short: "Show a role (id or name) and its rights", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
-		ent, err := x.entityOf()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := x.call()
-		defer cancel()
+	get := &cobra.Command{Use: "get ROLE", Short: "Show a role (id or name) and its rights", Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
 		r, err := x.roleRef(ctx, ent, a[0])
 		if err != nil {
 			return err
@@ -220,16 +205,10 @@ func (x *cli) rolesCmd() *cobra.Command {
 			fmt.Fprintf(x.stdout, "%s\n", r.Description)
 		}
 		return table(x.stdout, []string{"OBJECT", "ACTION", "PERMISSION"}, permRows(r.Permissions))
-	}}
+	})}
 
 	var force bool
-	del := &cobra.Command{Use: "delete ROLE", Short: "Delete a role (id or name)", Args: cobra.ExactArgs(1), RunE: func(_ *cobra.Command, a []string) error {
-		ent, err := x.entityOf()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := x.call()
-		defer cancel()
+	del := &cobra.Command{Use: "delete ROLE", Short: "Delete a role (id or name)", Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
 		r, err := x.roleRef(ctx, ent, a[0])
 		if err != nil {
 			return err
@@ -238,7 +217,7 @@ func (x *cli) rolesCmd() *cobra.Command {
 			return err
 		}
 		return x.say(map[string]any{"deleted": r.ID, "name": r.Name}, "deleted role %s (%s)", r.Name, r.ID)
-	}}
+	})}
 	del.Flags().BoolVar(&force, "force", false, "take it from the users holding it")
 
 	var file string
@@ -295,13 +274,7 @@ func (x *cli) rolesCmd() *cobra.Command {
 	_ = apply.MarkFlagRequired("file")
 
 	export := &cobra.Command{Use: "export", Short: "Print the entity's custom roles as a file apply takes (YAML; -o json for JSON)", Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			ent, err := x.entityOf()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := x.call()
-			defer cancel()
+		RunE: x.inEntity(func(ctx context.Context, ent string, _ []string) error {
 			roles, err := x.activeRoles(ctx, ent)
 			if err != nil {
 				return err
@@ -326,7 +299,7 @@ func (x *cli) rolesCmd() *cobra.Command {
 			}
 			_, err = x.stdout.Write(y)
 			return err
-		}}
+		})}
 	cmd.AddCommand(list, get, del, apply, export)
 	return cmd
 }

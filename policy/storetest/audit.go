@@ -22,8 +22,8 @@ func auditIDs(evs []policy.AuditEvent) string {
 // testAuditEvents: the audit log's storage reads back events as written, in
 // time order either way, in pages, filtered; a rollback leaves none.
 func testAuditEvents(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
-	newEntity(t, s, "other")
+	NewEntity(t, s, "e")
+	NewEntity(t, s, "other")
 	t0 := ms(time.Now())
 	// Events 0-2 share a time, so their ids order them; 3-5 follow, one a
 	// millisecond apart. ObjectID names each event's place in time order.
@@ -48,7 +48,7 @@ func testAuditEvents(t *testing.T, s policy.Store) {
 		evs = append(evs, e)
 	}
 	// Stored out of order, and one event of another entity.
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		for _, i := range []int{3, 0, 5, 1, 4, 2} {
 			if err := tx.InsertAuditEvent(&evs[i]); err != nil {
 				return err
@@ -134,7 +134,7 @@ func testAuditEvents(t *testing.T, s policy.Store) {
 	}
 
 	// Deleting one entity's events keeps the others'.
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteAuditEvents("e") })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteAuditEvents("e") })
 	if n := len(list(policy.AuditFilter{}, policy.Page{Limit: 100})); n != 0 {
 		t.Fatalf("%d events left", n)
 	}

@@ -28,7 +28,7 @@ func testChangeLog(t *testing.T, s policy.Store) {
 	if !ok {
 		t.Skip("the store keeps no change log")
 	}
-	newEntity(t, s, "acme")
+	NewEntity(t, s, "acme")
 	now := ms(time.Now())
 	big := `[{"t":"user","o":"put","u":"` + strings.Repeat("x", 100<<10) + `"}]`
 	for i, items := range []string{"", `[{"t":"role","o":"put","r":"r1"}]`, `[]`, big} {
@@ -37,14 +37,14 @@ func testChangeLog(t *testing.T, s policy.Store) {
 		if i > 0 {
 			c.Items = []byte(items)
 		}
-		mustUpdate(t, s, func(tx policy.Tx) error {
+		MustUpdate(t, s, func(tx policy.Tx) error {
 			if _, err := tx.BumpRevision("acme", now); err != nil {
 				return err
 			}
 			return tx.AppendPolicyChange(c, changes.Keep)
 		})
 	}
-	mustUpdate(t, s, func(tx policy.Tx) error { _, err := tx.BumpRevision("acme", now); return err })
+	MustUpdate(t, s, func(tx policy.Tx) error { _, err := tx.BumpRevision("acme", now); return err })
 	err := s.Update(ctx, func(tx policy.Tx) error {
 		return tx.AppendPolicyChange(changes.Entry{EntityID: "acme", Revision: 3, Kind: changes.EntryReload, Payload: []byte{}, At: now}, changes.Keep)
 	})
@@ -102,7 +102,7 @@ func testChangeLog(t *testing.T, s policy.Store) {
 		t.Fatalf("catch-up of an unknown entity: %v", err)
 	}
 	// Keeping 2 revisions: the entry of revision 7 trims those of 5 and older.
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		if _, err := tx.BumpRevision("acme", now); err != nil {
 			return err
 		}
@@ -112,9 +112,9 @@ func testChangeLog(t *testing.T, s policy.Store) {
 		t.Fatalf("after a trim: %+v %v", entries, err)
 	}
 	// The entity made again starts a log of its own.
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteEntity("acme") })
-	newEntity(t, s, "acme")
-	mustUpdate(t, s, func(tx policy.Tx) error { _, err := tx.BumpRevision("acme", now); return err })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteEntity("acme") })
+	NewEntity(t, s, "acme")
+	MustUpdate(t, s, func(tx policy.Tx) error { _, err := tx.BumpRevision("acme", now); return err })
 	if rev, _, entries, err := log.PolicyChanges(ctx, "acme", 0, 100); err != nil || rev != 2 || len(entries) != 0 {
 		t.Fatalf("the log of an entity made again: %d, %+v %v", rev, entries, err)
 	}

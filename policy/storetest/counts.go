@@ -16,10 +16,41 @@ import (
 // moves none. (That a store's counters equal its rows counted in SQL, and
 // the migration that adds them, are adapters' own test.)
 func testEntityCounts(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
-	newEntity(t, s, "other")
+	CountSteps(t, s, nil)
 	now := ms(time.Now())
-	r1, r2 := newRole("one", "e", now), newRole("two", "e", now)
+	// A rolled-back write moves no count.
+	before := counts(t, s, "e")
+	_ = s.Update(ctx, func(tx policy.Tx) error {
+		r := NewRole("three", "e", now)
+		if err := tx.InsertRole(&r); err != nil {
+			return err
+		}
+		return fmt.Errorf("roll back")
+	})
+	if got := counts(t, s, "e"); got != before {
+		t.Fatalf("rolled back: %+v, was %+v", got, before)
+	}
+	// Counting again changes nothing.
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.RecountEntity("e") })
+	if got := counts(t, s, "e"); got != before {
+		t.Fatalf("recounted: %+v, was %+v", got, before)
+	}
+	err := s.View(ctx, func(tx policy.Tx) error { _, err := tx.EntityCounts("nope"); return err })
+	if !errors.Is(err, rolegate.ErrNotFound) {
+		t.Fatalf("counts of an unknown entity: %v", err)
+	}
+}
+
+// CountSteps makes entities e and other and writes to them every kind of
+// write that moves a count, asserting after each that the counts equal what
+// the entity holds; after, when not nil, is called after each step, for a
+// store's own check of its counters.
+func CountSteps(t *testing.T, s policy.Store, after func(step string)) {
+	t.Helper()
+	NewEntity(t, s, "e")
+	NewEntity(t, s, "other")
+	now := ms(time.Now())
+	r1, r2 := NewRole("one", "e", now), NewRole("two", "e", now)
 	r1.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc",
 		Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed), ap("delete", rolegate.Denied)}}}}
 	u := rolegate.User{ID: "ada", EntityID: "e", CreatedAt: now, UpdatedAt: now}
@@ -74,33 +105,15 @@ func testEntityCounts(t *testing.T, s policy.Store) {
 		}, map[string]policy.EntityCounts{"e": {Roles: 1, Users: 1, Rules: 1}, "other": {Users: 1, Rules: 2}}},
 	}
 	for _, st := range steps {
-		mustUpdate(t, s, st.fn)
+		MustUpdate(t, s, st.fn)
 		for id, want := range st.want {
 			if got, held := counts(t, s, id), holds(t, s, id); got != want || held != want {
 				t.Fatalf("after %s, entity %s: counts %+v, holds %+v, want %+v", st.name, id, got, held, want)
 			}
 		}
-	}
-	// A rolled-back write moves no count.
-	before := counts(t, s, "e")
-	_ = s.Update(ctx, func(tx policy.Tx) error {
-		r := newRole("three", "e", now)
-		if err := tx.InsertRole(&r); err != nil {
-			return err
+		if after != nil {
+			after(st.name)
 		}
-		return fmt.Errorf("roll back")
-	})
-	if got := counts(t, s, "e"); got != before {
-		t.Fatalf("rolled back: %+v, was %+v", got, before)
-	}
-	// Counting again changes nothing.
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.RecountEntity("e") })
-	if got := counts(t, s, "e"); got != before {
-		t.Fatalf("recounted: %+v, was %+v", got, before)
-	}
-	err := s.View(ctx, func(tx policy.Tx) error { _, err := tx.EntityCounts("nope"); return err })
-	if !errors.Is(err, rolegate.ErrNotFound) {
-		t.Fatalf("counts of an unknown entity: %v", err)
 	}
 }
 

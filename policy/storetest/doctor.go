@@ -14,14 +14,14 @@ import (
 // testDoctor: the consistency check's queries (EntityRules,
 // StrayRuleEntities), and the check itself finding and fixing what they show.
 func testDoctor(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
-	newEntity(t, s, "f")
-	r := newRole("reader", "e", ms(time.Now()))
+	NewEntity(t, s, "e")
+	NewEntity(t, s, "f")
+	r := NewRole("reader", "e", ms(time.Now()))
 	r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
 	a := rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r.ID, CreatedAt: ms(time.Now())}
 	u := rolegate.User{ID: "ada", EntityID: "e", CreatedAt: a.CreatedAt, UpdatedAt: a.CreatedAt}
 	orphan := rolegate.Rule{PType: "g", Values: []string{"u:eve", engine.RoleSubject(r.ID), "e"}}
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		if err := tx.InsertRole(&r); err != nil {
 			return err
 		}

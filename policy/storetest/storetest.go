@@ -60,27 +60,30 @@ func ap(action string, p rolegate.Permission) rolegate.ActionPermission {
 // ms is a time as every store keeps it (PostgreSQL and MySQL: milliseconds).
 func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
-func mustUpdate(t *testing.T, s policy.Store, fn func(tx policy.Tx) error) {
+// MustUpdate runs fn in a write transaction, failing the test on an error.
+func MustUpdate(t *testing.T, s policy.Store, fn func(tx policy.Tx) error) {
 	t.Helper()
 	if err := s.Update(ctx, fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func newEntity(t *testing.T, s policy.Store, id string) {
+// NewEntity makes entity id at revision 1.
+func NewEntity(t *testing.T, s policy.Store, id string) {
 	t.Helper()
 	now := ms(time.Now())
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		return tx.InsertEntity(&rolegate.Entity{ID: id, Name: "E " + id, Revision: 1, CreatedAt: now, UpdatedAt: now})
 	})
 }
 
-func newRole(name string, entity string, at time.Time) rolegate.Role {
+// NewRole is an active custom role of entity, not yet stored.
+func NewRole(name string, entity string, at time.Time) rolegate.Role {
 	return rolegate.Role{ID: uuid.NewString(), EntityID: entity, Name: name, RoleType: rolegate.RoleCustom, Scope: rolegate.ScopeAccount,
 		Status: rolegate.StatusActive, Version: 1, CreatedAt: at, UpdatedAt: at}
 }
 func testEntities(t *testing.T, s policy.Store) {
-	newEntity(t, s, "acme")
+	NewEntity(t, s, "acme")
 	err := s.Update(ctx, func(tx policy.Tx) error {
 		return tx.InsertEntity(&rolegate.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()})
 	})
@@ -88,7 +91,7 @@ func testEntities(t *testing.T, s policy.Store) {
 		t.Fatalf("duplicate entity: %v", err)
 	}
 	var rev int64
-	mustUpdate(t, s, func(tx policy.Tx) (err error) { rev, err = tx.BumpRevision("acme", time.Now()); return })
+	MustUpdate(t, s, func(tx policy.Tx) (err error) { rev, err = tx.BumpRevision("acme", time.Now()); return })
 	if rev != 2 {
 		t.Fatalf("revision %d, want 2", rev)
 	}
@@ -97,7 +100,7 @@ func testEntities(t *testing.T, s policy.Store) {
 		t.Fatalf("bump unknown: %v", err)
 	}
 	for _, id := range []string{"b", "c", "d"} {
-		newEntity(t, s, id)
+		NewEntity(t, s, id)
 	}
 	s.View(ctx, func(tx policy.Tx) error {
 		e, err := tx.GetEntity("acme")
@@ -118,9 +121,9 @@ func testEntities(t *testing.T, s policy.Store) {
 // testEntityRevisions: the sweep's one query answers the revisions of the
 // entities that exist among those asked, however many are asked.
 func testEntityRevisions(t *testing.T, s policy.Store) {
-	newEntity(t, s, "a")
-	newEntity(t, s, "b")
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	NewEntity(t, s, "a")
+	NewEntity(t, s, "b")
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		for range 3 {
 			if _, err := tx.BumpRevision("b", time.Now()); err != nil {
 				return err
@@ -144,19 +147,19 @@ func testEntityRevisions(t *testing.T, s policy.Store) {
 }
 
 func testRoleNames(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e1")
-	newEntity(t, s, "e2")
+	NewEntity(t, s, "e1")
+	NewEntity(t, s, "e2")
 	now := ms(time.Now())
-	a := newRole("Admin", "e1", now)
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&a) })
-	dup := newRole("Admin", "e1", now)
+	a := NewRole("Admin", "e1", now)
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&a) })
+	dup := NewRole("Admin", "e1", now)
 	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.InsertRole(&dup) }); !errors.Is(err, rolegate.ErrDuplicate) {
 		t.Fatalf("duplicate active name: %v", err)
 	}
 	// Case-sensitive, and per entity.
-	lower := newRole("admin", "e1", now)
-	other := newRole("Admin", "e2", now)
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	lower := NewRole("admin", "e1", now)
+	other := NewRole("Admin", "e2", now)
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		if err := tx.InsertRole(&lower); err != nil {
 			return err
 		}
@@ -164,9 +167,9 @@ func testRoleNames(t *testing.T, s policy.Store) {
 	})
 	// A deleted role frees its name.
 	a.Status, a.DeletedAt = rolegate.StatusDeleted, &now
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.UpdateRole(&a) })
-	again := newRole("Admin", "e1", now)
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&again) })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.UpdateRole(&a) })
+	again := NewRole("Admin", "e1", now)
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&again) })
 	// Renaming onto an active name is a duplicate.
 	lower.Name = "Admin"
 	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.UpdateRole(&lower) }); !errors.Is(err, rolegate.ErrDuplicate) {
@@ -181,9 +184,9 @@ func testRoleNames(t *testing.T, s policy.Store) {
 }
 
 func testRoleRoundTrip(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
+	NewEntity(t, s, "e")
 	now := ms(time.Now())
-	r := newRole("order support", "e", now)
+	r := NewRole("order support", "e", now)
 	r.Description = "Administrate orders — ünïcode"
 	r.Default = true
 	r.CreatedBy, r.UpdatedBy = "admin", "admin"
@@ -191,7 +194,7 @@ func testRoleRoundTrip(t *testing.T, s policy.Store) {
 		{ObjectType: "payable", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed), ap("approve", rolegate.AllowedForOwn), ap("update", rolegate.NotAllowed), ap("delete", rolegate.Denied)}},
 		{ObjectType: "*", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}},
 	}}
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&r) })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertRole(&r) })
 	s.View(ctx, func(tx policy.Tx) error {
 		got, err := tx.GetRole("e", r.ID)
 		if err != nil {
@@ -205,13 +208,13 @@ func testRoleRoundTrip(t *testing.T, s policy.Store) {
 }
 
 func testListRoles(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
+	NewEntity(t, s, "e")
 	base := ms(time.Now())
 	var roles []rolegate.Role
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		for i := 0; i < 7; i++ {
 			// Pairs share created_at, so ties are broken by id.
-			r := newRole(fmt.Sprintf("role %d", i), "e", base.Add(time.Duration(i/2)*time.Second))
+			r := NewRole(fmt.Sprintf("role %d", i), "e", base.Add(time.Duration(i/2)*time.Second))
 			if i == 3 {
 				r.Description = "has 100%_off"
 				r.Default = true
@@ -294,12 +297,12 @@ func testListRoles(t *testing.T, s policy.Store) {
 }
 
 func testUsers(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
+	NewEntity(t, s, "e")
 	now := ms(time.Now())
-	r := newRole("r", "e", now)
+	r := NewRole("r", "e", now)
 	u := rolegate.User{ID: "Ada@Example.com", EntityID: "e", Email: "ada@example.com", Name: "Ada Lovelace", CreatedAt: now, UpdatedAt: now,
 		Permissions: rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}}
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		if err := tx.InsertRole(&r); err != nil {
 			return err
 		}
@@ -316,7 +319,7 @@ func testUsers(t *testing.T, s policy.Store) {
 	a := rolegate.Assignment{EntityID: "e", UserID: u.ID, RoleID: r.ID, CreatedAt: now}
 	scoped := a
 	scoped.Scope = "team:42"
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		for _, x := range []*rolegate.Assignment{&a, &a, &scoped} { // storing one twice is no error
 			if err := tx.PutAssignment(x); err != nil {
 				return err
@@ -358,11 +361,11 @@ func testUsers(t *testing.T, s policy.Store) {
 		}
 		return nil
 	})
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteAssignment(scoped) })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteAssignment(scoped) })
 	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.DeleteAssignment(scoped) }); !errors.Is(err, rolegate.ErrNotFound) {
 		t.Fatalf("delete missing assignment: %v", err)
 	}
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteUser("e", u.ID) })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteUser("e", u.ID) })
 	s.View(ctx, func(tx policy.Tx) error {
 		if as, _ := tx.ListAssignments("e", policy.AssignmentFilter{UserID: u.ID}); len(as) != 0 {
 			t.Fatalf("assignments survive their user: %+v", as)
@@ -372,14 +375,14 @@ func testUsers(t *testing.T, s policy.Store) {
 }
 
 func testRules(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
-	newEntity(t, s, "other")
+	NewEntity(t, s, "e")
+	NewEntity(t, s, "other")
 	now := ms(time.Now())
-	r := newRole("reader", "e", now)
+	r := NewRole("reader", "e", now)
 	r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed), ap("delete", rolegate.Denied)}}}}
 	g := engine.CompileAssignment(rolegate.Assignment{EntityID: "e", UserID: "ada", RoleID: r.ID})
 	otherRule := engine.CompileRights("r:x", "other", r.Permissions)
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		if err := tx.InsertRole(&r); err != nil {
 			return err
 		}
@@ -401,7 +404,7 @@ func testRules(t *testing.T, s policy.Store) {
 		t.Fatalf("LoadPolicy of unknown entity: %v", err)
 	}
 	// Replace one subject's rules, remove exactly one rule.
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		if err := tx.ReplaceSubjectRules("e", engine.RoleSubject(r.ID), engine.Compile(r)[:1]); err != nil {
 			return err
 		}
@@ -416,7 +419,7 @@ func testRules(t *testing.T, s policy.Store) {
 	for i := 0; i < 6000; i++ {
 		many = append(many, rolegate.Rule{PType: "p", Values: []string{"r:bulk", "e", fmt.Sprintf("o%d", i), "read", "any", "allow"}})
 	}
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules(many) })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules(many) })
 	if pol, _ = s.LoadPolicy(ctx, "e"); len(pol.Rules) != 6001 {
 		t.Fatalf("after bulk insert: %d rules", len(pol.Rules))
 	}
@@ -432,14 +435,30 @@ func testRules(t *testing.T, s policy.Store) {
 	}
 }
 
+// LoadedAndStored reads an entity's rules as LoadPolicy gives them (sorted)
+// and as stored (EntityRules, the consistency check's read), to compare.
+func LoadedAndStored(s policy.Store, entity string) (loaded, stored []rolegate.Rule, err error) {
+	pol, err := s.LoadPolicy(ctx, entity)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = s.View(ctx, func(tx policy.Tx) (err error) {
+		stored, err = tx.EntityRules(entity)
+		return err
+	})
+	loaded = append([]rolegate.Rule(nil), pol.Rules...)
+	engine.SortRules(loaded)
+	return loaded, stored, err
+}
+
 // testLoadPolicyAsStored: LoadPolicy gives back every rule as stored, as the
 // consistency check's read (EntityRules) does: rules of every length, the
 // longest values, and values the SQL stores' joined read cannot join (one
 // holding its separator), after which they read column by column. (A NULL
 // column, which only SQL has, is adapters' own test.)
 func testLoadPolicyAsStored(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
-	newEntity(t, s, "other")
+	NewEntity(t, s, "e")
+	NewEntity(t, s, "other")
 	long := strings.Repeat("x", 100)
 	rules := []rolegate.Rule{
 		{PType: "p", Values: []string{"r:a", "e", "doc", "read", "any", "allow"}},
@@ -456,20 +475,13 @@ func testLoadPolicyAsStored(t *testing.T, s policy.Store) {
 	for i := range 5000 { // more than one chunk of SQLite's read
 		rules = append(rules, rolegate.Rule{PType: "g", Values: []string{fmt.Sprintf("u:%d", i/2), fmt.Sprintf("r:%d", i%7), "e"}})
 	}
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules(rules) })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules(rules) })
 	same := func(when string) {
 		t.Helper()
-		pol, err := s.LoadPolicy(ctx, "e")
+		got, want, err := LoadedAndStored(s, "e")
 		if err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}
-		var want []rolegate.Rule
-		s.View(ctx, func(ptx policy.Tx) error {
-			want, err = ptx.EntityRules("e")
-			return err
-		})
-		got := append([]rolegate.Rule(nil), pol.Rules...)
-		engine.SortRules(got)
 		if fmt.Sprint(got) != fmt.Sprint(want) || len(want) < 5007 {
 			t.Fatalf("%s: LoadPolicy read\n%v\nstored\n%v", when, got, want)
 		}
@@ -479,17 +491,17 @@ func testLoadPolicyAsStored(t *testing.T, s policy.Store) {
 		{PType: "g", Values: []string{"u:x\x1fr:a", "r:b", "e"}},
 		{PType: "p", Values: []string{"r:a", "e", "doc", "read\x1eany", "any", "allow"}},
 	} {
-		mustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules([]rolegate.Rule{sep}) })
+		MustUpdate(t, s, func(tx policy.Tx) error { return tx.AddRules([]rolegate.Rule{sep}) })
 		same("a value holds a separator: " + sep.String())
-		mustUpdate(t, s, func(tx policy.Tx) error { return tx.RemoveRules([]rolegate.Rule{sep}) })
+		MustUpdate(t, s, func(tx policy.Tx) error { return tx.RemoveRules([]rolegate.Rule{sep}) })
 		same("the separator gone")
 	}
 }
 
 func testRollback(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
+	NewEntity(t, s, "e")
 	now := ms(time.Now())
-	r := newRole("r", "e", now)
+	r := NewRole("r", "e", now)
 	boom := errors.New("boom")
 	err := s.Update(ctx, func(tx policy.Tx) error {
 		if _, err := tx.BumpRevision("e", now); err != nil {
@@ -512,28 +524,33 @@ func testRollback(t *testing.T, s policy.Store) {
 	}
 }
 
-func testDeleteEntity(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
-	newEntity(t, s, "keep")
+// Populate makes entity id with a role that may read doc, user u holding
+// it, and their two rules: something in every table an entity owns.
+func Populate(t *testing.T, s policy.Store, id string) {
+	t.Helper()
+	NewEntity(t, s, id)
 	now := ms(time.Now())
-	for _, ent := range []string{"e", "keep"} {
-		r := newRole("r", ent, now)
-		r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
-		a := rolegate.Assignment{EntityID: ent, UserID: "u", RoleID: r.ID, CreatedAt: now}
-		mustUpdate(t, s, func(tx policy.Tx) error {
-			if err := tx.InsertRole(&r); err != nil {
-				return err
-			}
-			if err := tx.InsertUser(&rolegate.User{ID: "u", EntityID: ent, CreatedAt: now, UpdatedAt: now}); err != nil {
-				return err
-			}
-			if err := tx.PutAssignment(&a); err != nil {
-				return err
-			}
-			return tx.AddRules(append(engine.Compile(r), engine.CompileAssignment(a)))
-		})
-	}
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteEntity("e") })
+	r := NewRole("r", id, now)
+	r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
+	a := rolegate.Assignment{EntityID: id, UserID: "u", RoleID: r.ID, CreatedAt: now}
+	MustUpdate(t, s, func(tx policy.Tx) error {
+		if err := tx.InsertRole(&r); err != nil {
+			return err
+		}
+		if err := tx.InsertUser(&rolegate.User{ID: "u", EntityID: id, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.PutAssignment(&a); err != nil {
+			return err
+		}
+		return tx.AddRules(append(engine.Compile(r), engine.CompileAssignment(a)))
+	})
+}
+
+func testDeleteEntity(t *testing.T, s policy.Store) {
+	Populate(t, s, "e")
+	Populate(t, s, "keep")
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.DeleteEntity("e") })
 	if _, err := s.LoadPolicy(ctx, "e"); !errors.Is(err, rolegate.ErrNotFound) {
 		t.Fatalf("deleted entity: %v", err)
 	}
@@ -564,14 +581,14 @@ func testDeleteEntity(t *testing.T, s policy.Store) {
 }
 
 func testConcurrentWrites(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
+	NewEntity(t, s, "e")
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			r := newRole(fmt.Sprintf("r%d", i), "e", ms(time.Now()))
+			r := NewRole(fmt.Sprintf("r%d", i), "e", ms(time.Now()))
 			errs <- s.Update(ctx, func(tx policy.Tx) error {
 				if _, err := tx.BumpRevision("e", time.Now()); err != nil {
 					return err
@@ -597,7 +614,7 @@ func testConcurrentWrites(t *testing.T, s policy.Store) {
 }
 
 func testSettings(t *testing.T, s policy.Store) {
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.PutSetting("k", "v") })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.PutSetting("k", "v") })
 	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.PutSetting("k", "w") }); !errors.Is(err, rolegate.ErrDuplicate) {
 		t.Fatalf("second put: %v", err)
 	}
@@ -617,11 +634,11 @@ func testSettings(t *testing.T, s policy.Store) {
 // read.
 func testIncarnationsAndSettings(t *testing.T, s policy.Store) {
 	e := rolegate.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertEntity(&e) })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertEntity(&e) })
 	first := e.Incarnation
 	c := auth.Client{ID: "c1", Name: "c", EntityID: "acme", EntityIncarnation: first, Scopes: []string{"check"}, SecretHash: "x", CreatedAt: time.Now()}
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertClient(&c) })
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertClient(&c) })
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		gone, err := tx.DeleteEntityClients("acme")
 		if err != nil || len(gone) != 1 || gone[0].ID != "c1" {
 			t.Errorf("deleted clients: %+v %v", gone, err)
@@ -629,17 +646,17 @@ func testIncarnationsAndSettings(t *testing.T, s policy.Store) {
 		return tx.DeleteEntity("acme")
 	})
 	e = rolegate.Entity{ID: "acme", Revision: 1, CreatedAt: time.Now(), UpdatedAt: time.Now()}
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertEntity(&e) })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.InsertEntity(&e) })
 	if e.Incarnation == "" || e.Incarnation == first {
 		t.Fatalf("made again: incarnation %q, first %q", e.Incarnation, first)
 	}
 
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.PutSetting("k", "v1") })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.PutSetting("k", "v1") })
 	if err := s.Update(ctx, func(tx policy.Tx) error { return tx.ReplaceSetting("k", "stale", "v2") }); !errors.Is(err, rolegate.ErrNotFound) {
 		t.Fatalf("replace from a stale value: %v", err)
 	}
-	mustUpdate(t, s, func(tx policy.Tx) error { return tx.ReplaceSetting("k", "v1", "v2") })
-	mustUpdate(t, s, func(tx policy.Tx) error {
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.ReplaceSetting("k", "v1", "v2") })
+	MustUpdate(t, s, func(tx policy.Tx) error {
 		if v, err := tx.GetSetting("k"); v != "v2" || err != nil {
 			t.Errorf("setting: %q %v", v, err)
 		}
