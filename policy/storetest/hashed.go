@@ -15,8 +15,8 @@ import (
 // subject of the entity's rules (engine.Policy.Hashed), from its users and
 // assignments, and no other; an entity without hashed subjects gets none.
 func testHashedNames(t *testing.T, s policy.Store) {
-	newEntity(t, s, "e")
-	newEntity(t, s, "other")
+	NewEntity(t, s, "e")
+	NewEntity(t, s, "other")
 	now := ms(time.Now())
 	long := strings.Repeat("l", 150)
 	edge := strings.Repeat("x", 98)  // u:<98> is 100 bytes: not hashed
@@ -25,9 +25,9 @@ func testHashedNames(t *testing.T, s policy.Store) {
 	rights := rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{ap("read", rolegate.Allowed)}}}}
 	write := func(entity string, users []rolegate.User, as []rolegate.Assignment) {
 		t.Helper()
-		r := newRole("reader", entity, now)
+		r := NewRole("reader", entity, now)
 		r.Permissions = rights
-		mustUpdate(t, s, func(tx policy.Tx) error {
+		MustUpdate(t, s, func(tx policy.Tx) error {
 			if err := tx.InsertRole(&r); err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ func testHashedNames(t *testing.T, s policy.Store) {
 	}
 
 	// Without hashed subjects, nothing is named (and nothing read for it).
-	newEntity(t, s, "short")
+	NewEntity(t, s, "short")
 	write("short", []rolegate.User{{ID: "ada"}}, []rolegate.Assignment{{UserID: "ada", Scope: "team:1"}})
 	if pol, err = s.LoadPolicy(ctx, "short"); err != nil || len(pol.Hashed) != 0 {
 		t.Fatalf("short ids: named %v (%v)", pol.Hashed, err)
