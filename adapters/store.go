@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,9 +77,48 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (engine.Policy,
 		for _, r := range roles {
 			out.RoleNames[r.ID] = r.Name
 		}
-		return nil
+		return s.nameHashed(t.db, entityID, &out)
 	})
 	return out, err
+}
+
+// nameHashed fills pol.Hashed when its rules hold hashed subjects (ids too
+// long for a column): from the users and assignments whose ids are long
+// enough to hash only, so an entity without any costs one pass over its
+// rules.
+func (s *Store) nameHashed(db *gorm.DB, entityID string, pol *engine.Policy) error {
+	if !slices.ContainsFunc(pol.Rules, func(r rolegate.Rule) bool { return len(r.Values) > 0 && engine.Hashed(r.Values[0]) }) {
+		return nil
+	}
+	// Subjects count bytes; PostgreSQL's LENGTH counts characters.
+	octets := func(col string) string { return "OCTET_LENGTH(" + col + ")" }
+	if s.dialect == "sqlite" {
+		octets = func(col string) string { return "LENGTH(CAST(" + col + " AS BLOB))" }
+	}
+	var users []string
+	if err := db.Model(&userRow{}).Where("entity_id = ? AND "+octets("id")+" >= ?", entityID, engine.HashedMinLen).
+		Pluck("id", &users).Error; err != nil {
+		return translate(err)
+	}
+	var as []assignmentRow
+	if err := db.Model(&assignmentRow{}).Distinct("user_id", "scope").
+		Where("entity_id = ? AND "+octets("user_id")+" + "+octets("scope")+" >= ?", entityID, engine.HashedMinLen).
+		Find(&as).Error; err != nil {
+		return translate(err)
+	}
+	pol.Hashed = map[string]engine.HashedName{}
+	name := func(userID, scope string) {
+		if sub, hashed := engine.HashedSubject(userID, scope); hashed {
+			pol.Hashed[sub] = engine.HashedName{UserID: userID, Scope: scope}
+		}
+	}
+	for _, u := range users {
+		name(u, "")
+	}
+	for _, a := range as {
+		name(a.UserID, a.Scope)
+	}
+	return nil
 }
 
 // maxRulePresize bounds the slice made up front from the entity's rule

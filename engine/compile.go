@@ -52,6 +52,34 @@ func fitSubject(prefix, id string) string {
 	return prefix[:1] + "#" + hex.EncodeToString(sum[:])
 }
 
+// Hashed reports whether a subject is the hash of a user id (u#...), or of a
+// scope and user id (s#...), too long to store as they are.
+func Hashed(subject string) bool {
+	return len(subject) > 2 && subject[1] == '#' && (subject[0] == 'u' || subject[0] == 's')
+}
+
+// HashedMinLen is the fewest bytes a user id, or a scope and user id
+// together, hold when their subject is hashed: loaders need read no shorter
+// ones to name the hashed subjects.
+const HashedMinLen = maxSubjectLen - 2
+
+// HashedName is whom a hashed subject stands for: the hash cannot be read
+// back, so loaders and deltas say it (Policy.Hashed, Delta.Hashed).
+type HashedName struct {
+	UserID string `json:"user_id"`
+	Scope  string `json:"scope,omitempty"` // "" for an entity-wide subject
+}
+
+// HashedSubject returns the subject of a user (inside scope unless "") and
+// whether it is hashed, so needs a HashedName.
+func HashedSubject(userID, scope string) (string, bool) {
+	sub := UserSubject(userID)
+	if scope != "" {
+		sub = ScopedSubject(scope, userID)
+	}
+	return sub, Hashed(sub)
+}
+
 // roleIDOf returns the role id of a role subject, or "" for another subject.
 func roleIDOf(subject string) string {
 	id, ok := strings.CutPrefix(subject, "r:")

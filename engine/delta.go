@@ -17,6 +17,8 @@ type Delta struct {
 	// deleted, or a rule of another entity was written): reload in full.
 	Full bool      `json:"full,omitempty"`
 	Ops  []DeltaOp `json:"ops,omitempty"`
+	// Hashed names the hashed subjects the write stored rules of (Policy.Hashed).
+	Hashed map[string]HashedName `json:"hashed,omitempty"`
 }
 
 // The kinds of DeltaOp.
@@ -54,6 +56,19 @@ func (d *Delta) Record(op, subject string, rules []rolegate.Rule) {
 	d.Ops = append(d.Ops, o)
 }
 
+// RecordUser names the subject of a user (inside scope unless "") whose
+// rules the write stores, if that subject is hashed.
+func (d *Delta) RecordUser(userID, scope string) {
+	sub, hashed := HashedSubject(userID, scope)
+	if !hashed {
+		return
+	}
+	if d.Hashed == nil {
+		d.Hashed = map[string]HashedName{}
+	}
+	d.Hashed[sub] = HashedName{UserID: userID, Scope: scope}
+}
+
 // RecordRole adds a change of a role's name or status.
 func (d *Delta) RecordRole(r *rolegate.Role) {
 	d.Ops = append(d.Ops, DeltaOp{Op: OpRole, RoleID: r.ID, Name: r.Name, Active: r.Status == rolegate.StatusActive})
@@ -83,7 +98,25 @@ func ruleOfLine(line []string) (rolegate.Rule, bool) {
 // touches only the units and index entries the delta names (copy-on-write).
 func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 	n := &snapshot{entityID: s.entityID, revision: rev, created: s.created, exists: true, units: s.units, links: s.links, roleNames: s.roleNames,
-		expiry: s.expiry}
+		expiry: s.expiry, hashed: s.hashed}
+	if len(d.Hashed) > 0 {
+		ed := s.hashed.edit()
+		for sub, name := range d.Hashed {
+			if Hashed(sub) {
+				ed.set(sub, name)
+			}
+		}
+		n.hashed = ed.done()
+	}
+	// A hashed subject given rules must be named, or who-can, dry runs and
+	// reports would lose its user (a delta logged before deltas named them):
+	// the error makes the caller reload in full, which names every one.
+	named := func(sub string) error {
+		if _, ok := n.hashed.get(sub); ok || !Hashed(sub) {
+			return nil
+		}
+		return fmt.Errorf("delta: hashed subject %q is not named", sub)
+	}
 	var expiry *pmapEditor[int64]
 	var units *pmapEditor[*unit]
 	var links *pmapEditor[[]string]
@@ -125,6 +158,11 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 					rs = append(rs, r)
 				}
 			}
+			if len(rs) > 0 {
+				if err := named(op.Subject); err != nil {
+					return nil, err
+				}
+			}
 			changed[op.Subject] = rs
 			continue
 		case OpAdd, OpRemove:
@@ -138,6 +176,9 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 				sub := r.Values[0]
 				rs := subjectRules(sub)
 				if op.Op == OpAdd {
+					if err := named(sub); err != nil {
+						return nil, err
+					}
 					if !containsRule(rs, r) {
 						rs = append(rs[:len(rs):len(rs)], r)
 					}
@@ -165,6 +206,9 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 				}
 				roles, _ := links.get(sub)
 				if op.Op == OpAdd {
+					if err := named(sub); err != nil {
+						return nil, err
+					}
 					if next := appendOnce(roles[:len(roles):len(roles)], role); len(next) != len(roles) {
 						links.set(sub, next)
 					}
@@ -211,7 +255,7 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 		}
 	}
 	if idx != nil {
-		n.grantIdx.Store(idx.carry(s, changed, linked, n.links))
+		n.grantIdx.Store(idx.carry(s, n, changed, linked))
 	}
 	return n, nil
 }

@@ -14,7 +14,11 @@
 //	g, u:<user_id>, r:<role_id>, <entity>[, <expires_at_ms>]      entity-wide
 //	g, s:<scope>|<user_id>, r:<role_id>, <entity>[, <expires_at_ms>] in scope
 //
-// not_allowed compiles to nothing; denied is a deny that beats any allow.
+// not_allowed compiles to nothing; denied is a deny that beats any allow. A
+// user's subject longer than a casbin_rule column (100 bytes) is stored as
+// u#<sha256 of the id> or s#<sha256 of scope|id>: checks hash the same way,
+// and the loader and each delta name the user behind every such subject
+// (Policy.Hashed, Delta.Hashed) for the answers that list users.
 //
 // # Checks
 //

@@ -57,7 +57,7 @@ func (e *Engine) DryRun(ctx context.Context, entityID string, rev int64, d Delta
 	// A user whose entity-wide rights change may see it inside each scope
 	// it holds roles in.
 	for link := range links {
-		if u, scope := linkUser(link); u != "" && scope == "" {
+		if u, scope := next.linkUser(link); u != "" && scope == "" {
 			for _, snap := range []*snapshot{s, next} {
 				list, _ := snap.grants().scopes.get(u)
 				for _, sc := range list {
@@ -72,14 +72,14 @@ func (e *Engine) DryRun(ctx context.Context, entityID string, rev int64, d Delta
 		return allowedRights(s.effective(s.subjects(sub, ""))), allowedRights(next.effective(next.subjects(sub, "")))
 	}
 	for link := range links {
-		if u, scope := linkUser(link); u != "" && scope == "" {
+		if u, scope := next.linkUser(link); u != "" && scope == "" {
 			before, after := wide(u)
 			gained, lost = diffRights(u, "", before, after, gained, lost)
 		}
 	}
 	for link := range links {
-		u, scope := linkUser(link)
-		if u == "" || scope == "" || scope == "#" {
+		u, scope := next.linkUser(link)
+		if u == "" || scope == "" {
 			continue
 		}
 		sub := UserSubject(u)

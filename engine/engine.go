@@ -28,6 +28,10 @@ type Policy struct {
 	Created   time.Time
 	Rules     []rolegate.Rule
 	RoleNames map[string]string // role id -> name, active roles only
+	// Hashed names the user (and scope) behind each hashed subject of the
+	// rules (u#..., s#...), so that who-can, dry runs and reports can list
+	// them; a loader may leave out subjects no rule holds.
+	Hashed map[string]HashedName
 }
 
 // Config configures an Engine.

@@ -12,10 +12,10 @@ import (
 // refusals. Built on first use; a delta carries it over copy-on-write.
 type grantIndex struct {
 	// byObj maps an object type (or Wildcard) to the subjects (r:<role>,
-	// u:<user>) with a p rule on it, sorted.
+	// u:<user>, u#<hash>) with a p rule on it, sorted.
 	byObj *pmap[[]string]
 	// holders maps a role subject to the link subjects (u:<user>,
-	// s:<scope>|<user>) that hold it.
+	// s:<scope>|<user>, or their hashes) that hold it.
 	holders *pmap[*pmap[struct{}]]
 	// scopes maps a user to the scopes it holds roles in, sorted: what a
 	// change of its entity-wide rights may change inside each.
@@ -40,7 +40,7 @@ func (s *snapshot) grants() *grantIndex {
 	sets := map[string]map[string]struct{}{}
 	scopes := map[string][]string{}
 	s.links.each(func(link string, roles []string) {
-		if u, sc := linkUser(link); sc != "" && sc != "#" {
+		if u, sc := s.linkUser(link); sc != "" {
 			scopes[u] = append(scopes[u], sc)
 		}
 		for _, r := range roles {
@@ -72,11 +72,10 @@ type linkChange struct {
 	add        bool
 }
 
-// carry returns the index of the snapshot that a delta makes of old: the
-// subjects whose p rules changed (now rules), the g rules added or removed,
-// and the links after the delta. It copies only the index entries those
-// touch.
-func (g *grantIndex) carry(old *snapshot, changed map[string][]rolegate.Rule, links []linkChange, now *pmap[[]string]) *grantIndex {
+// carry returns the index of next, the snapshot that a delta makes of old,
+// given the subjects whose p rules changed (now rules) and the g rules added
+// or removed. It copies only the index entries those touch.
+func (g *grantIndex) carry(old, next *snapshot, changed map[string][]rolegate.Rule, links []linkChange) *grantIndex {
 	n := &grantIndex{byObj: g.byObj, holders: g.holders, scopes: g.scopes}
 	if len(changed) > 0 {
 		ed := g.byObj.edit()
@@ -143,12 +142,12 @@ func (g *grantIndex) carry(old *snapshot, changed map[string][]rolegate.Rule, li
 		n.holders = ed.done()
 		sc := g.scopes.edit()
 		for _, c := range links {
-			u, scope := linkUser(c.link)
-			if scope == "" || scope == "#" {
+			u, scope := next.linkUser(c.link)
+			if scope == "" {
 				continue
 			}
 			list, _ := sc.get(u)
-			_, held := now.get(c.link)
+			_, held := next.links.get(c.link)
 			i, found := slices.BinarySearch(list, scope)
 			switch {
 			case held && !found:
@@ -164,28 +163,32 @@ func (g *grantIndex) carry(old *snapshot, changed map[string][]rolegate.Rule, li
 	return n
 }
 
-// linkUser returns the user of a link subject (u:<user> or s:<scope>|<user>)
-// and its scope ("" entity-wide). A user id too long for a subject is
-// known only by its hash: it comes back as "#<sha256 hex>".
-func linkUser(link string) (user, scope string) {
+// linkUser returns the user of a link subject (u:<user>, s:<scope>|<user>,
+// or the hash of either) and its scope ("" entity-wide). A hashed subject
+// is read from the snapshot's names; one without a name (a store whose
+// rules lack their rows) gives "", as does any other subject.
+func (s *snapshot) linkUser(link string) (user, scope string) {
 	switch {
 	case strings.HasPrefix(link, "u:"):
 		return link[2:], ""
-	case strings.HasPrefix(link, "s:#"):
-		return link[2:], "#"
 	case strings.HasPrefix(link, "s:"):
 		scope, user, _ = strings.Cut(link[2:], "|")
 		return user, scope
+	case Hashed(link):
+		n, _ := s.hashed.get(link)
+		return n.UserID, n.Scope
 	}
 	return "", ""
 }
 
-// userOfSubject returns the user id of a u: subject, "" for another.
-func userOfSubject(sub string) string {
-	if strings.HasPrefix(sub, "u:") {
-		return sub[2:]
+// userOfSubject returns the user id of a user's subject (u:<user> or its
+// hash), "" for another.
+func (s *snapshot) userOfSubject(sub string) string {
+	if !strings.HasPrefix(sub, "u") {
+		return ""
 	}
-	return ""
+	u, _ := s.linkUser(sub)
+	return u
 }
 
 // ruleMatches reports whether a p rule's object type and action cover a

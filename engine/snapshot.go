@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -19,10 +20,14 @@ type snapshot struct {
 	// units holds each subject's p rules (r:<role>, u:<user>) by object
 	// type: a check costs what the user holds, not what the entity holds.
 	units *pmap[*unit]
-	// links are the entity's g rules: u:<user> or s:<scope>|<user> -> the
-	// role subjects it holds.
+	// links are the entity's g rules: u:<user> or s:<scope>|<user> (or their
+	// hashes) -> the role subjects it holds.
 	links     *pmap[[]string]
 	roleNames *pmap[string] // role id -> name, active roles
+	// hashed names the hashed subjects (Policy.Hashed); nil when none.
+	// Deltas only add to it: a name whose subject lost its rules names
+	// nothing.
+	hashed *pmap[HashedName]
 	// expiry holds the expiring assignments (expiry.go): link and role ->
 	// when it stops counting, in Unix milliseconds.
 	expiry *pmap[int64]
@@ -125,6 +130,9 @@ func (e *Engine) build(entityID string, pol Policy) (*snapshot, error) {
 		names[id] = n
 	}
 	s.units, s.links, s.roleNames = units, links, newPmap(names)
+	if len(pol.Hashed) > 0 {
+		s.hashed = newPmap(maps.Clone(pol.Hashed))
+	}
 	if expiry != nil {
 		s.expiry = newPmap(expiry)
 	}

@@ -22,7 +22,7 @@ type Holder struct {
 // given). It reads only the subjects whose rules name obj (or every object
 // type) and allow act, and their holders: it costs the roles that grant the
 // right and the users who hold them, not the entity. A user id too long for a
-// rule's subject is known only by its hash and comes back as "#<sha256 hex>".
+// rule's subject comes back as itself, read from the snapshot's names.
 func (e *Engine) WhoCan(ctx context.Context, entityID, obj, act, scope, after string, limit int) ([]Holder, int64, error) {
 	s, err := e.snapshot(ctx, entityID)
 	if err != nil {
@@ -37,7 +37,7 @@ func (e *Engine) WhoCan(ctx context.Context, entityID, obj, act, scope, after st
 		if !s.allows(sub, obj, act) {
 			continue
 		}
-		if u := userOfSubject(sub); u != "" {
+		if u := s.userOfSubject(sub); u != "" {
 			if u > after {
 				seen[u] = struct{}{}
 			}
@@ -45,7 +45,7 @@ func (e *Engine) WhoCan(ctx context.Context, entityID, obj, act, scope, after st
 		}
 		set, _ := idx.holders.get(sub)
 		set.each(func(link string, _ struct{}) {
-			u, sc := linkUser(link)
+			u, sc := s.linkUser(link)
 			if u > after && (sc == "" || (scope != "" && sc == scope)) {
 				seen[u] = struct{}{}
 			}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/rolegate/rolegate"
@@ -127,12 +128,28 @@ func whoCanOracle(t *testing.T, eng *engine.Engine, users []string, obj, act, sc
 // difference of every user's effective rights before and after the real
 // write; a dry run the real write refuses is refused with the same code.
 func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
+	whoCanAndDryRunOracle(t, func(u int) string { return fmt.Sprintf("user-%02d", u) }, []string{"team:0", "team:1"})
+}
+
+// TestWhoCanAndDryRunAgreeWithTheOracleOnLongIDs is the same over user ids
+// and scopes too long for a rule's subject (stored hashed), mixed with short
+// ones.
+func TestWhoCanAndDryRunAgreeWithTheOracleOnLongIDs(t *testing.T) {
+	id := func(u int) string {
+		if u%2 == 0 {
+			return fmt.Sprintf("user-%02d-", u) + strings.Repeat("x", 150)
+		}
+		return fmt.Sprintf("user-%02d", u)
+	}
+	whoCanAndDryRunOracle(t, id, []string{"team:0", "team:" + strings.Repeat("1", 123)})
+}
+
+func whoCanAndDryRunOracle(t *testing.T, userID func(int) string, scopes []string) {
 	svc, _ := testkit.Service(t, "acme")
 	ctx := auth.Internal(context.Background())
 	eng := svc.Engine()
 	rng := rand.New(rand.NewPCG(16, 17))
 	name := func(s string) *string { return &s }
-	scopes := []string{"team:0", "team:1"}
 	var roles, users []string
 	for r := 0; r < 8; r++ {
 		role, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name(fmt.Sprintf("role %d", r)), Permissions: randomRights(rng, 8)})
@@ -142,7 +159,7 @@ func TestWhoCanAndDryRunAgreeWithTheOracle(t *testing.T) {
 		roles = append(roles, role.ID)
 	}
 	for u := 0; u < 16; u++ {
-		in := policy.UserInput{ID: fmt.Sprintf("user-%02d", u), RoleIDs: &[]string{roles[rng.IntN(len(roles))]}}
+		in := policy.UserInput{ID: userID(u), RoleIDs: &[]string{roles[rng.IntN(len(roles))]}}
 		if rng.IntN(3) == 0 {
 			in.Permissions = randomRights(rng, 3)
 		}

@@ -178,12 +178,15 @@ func (r *recorder) DeleteEntityClients(entityID string) ([]auth.Client, error) {
 
 // The calls that change no rule but change what the feed shows: the users
 // and assignments they store or remove are noted (their rules are recorded
-// by the rule calls that go with them).
+// by the rule calls that go with them). Those that store one also name its
+// subject in the delta if it is hashed (engine.Delta.Hashed): the rules
+// carry only the hash, and the engine lists users by their ids.
 
 func (r *recorder) InsertUser(u *rolegate.User) error {
 	if err := r.tx.InsertUser(u); err != nil {
 		return err
 	}
+	r.delta.RecordUser(u.ID, "")
 	r.touched.Add(changes.ItemUser, changes.ItemPut, u.ID, "", "")
 	return nil
 }
@@ -193,6 +196,7 @@ func (r *recorder) InsertUsers(us []rolegate.User) error {
 		return err
 	}
 	for i := range us {
+		r.delta.RecordUser(us[i].ID, "")
 		r.touched.Add(changes.ItemUser, changes.ItemPut, us[i].ID, "", "")
 	}
 	return nil
@@ -202,6 +206,7 @@ func (r *recorder) UpdateUser(u *rolegate.User) error {
 	if err := r.tx.UpdateUser(u); err != nil {
 		return err
 	}
+	r.delta.RecordUser(u.ID, "")
 	r.touched.Add(changes.ItemUser, changes.ItemPut, u.ID, "", "")
 	return nil
 }
@@ -218,6 +223,7 @@ func (r *recorder) PutAssignment(a *rolegate.Assignment) error {
 	if err := r.tx.PutAssignment(a); err != nil {
 		return err
 	}
+	r.delta.RecordUser(a.UserID, a.Scope)
 	r.touched.Assignment(a, changes.ItemPut)
 	return nil
 }
@@ -227,6 +233,7 @@ func (r *recorder) InsertAssignments(as []rolegate.Assignment) error {
 		return err
 	}
 	for i := range as {
+		r.delta.RecordUser(as[i].UserID, as[i].Scope)
 		r.touched.Assignment(&as[i], changes.ItemPut)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -137,9 +138,34 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (engine.Policy,
 				out.RoleNames[r.ID] = r.Name
 			}
 		}
+		nameHashed(st, entityID, &out)
 		return nil
 	})
 	return out, err
+}
+
+// nameHashed fills pol.Hashed from the users and assignments whose subjects
+// are hashed, as the SQL stores do: only when the rules hold such subjects.
+func nameHashed(st *state, entityID string, pol *engine.Policy) {
+	if !slices.ContainsFunc(pol.Rules, func(r rolegate.Rule) bool { return len(r.Values) > 0 && engine.Hashed(r.Values[0]) }) {
+		return
+	}
+	pol.Hashed = map[string]engine.HashedName{}
+	name := func(userID, scope string) {
+		if sub, hashed := engine.HashedSubject(userID, scope); hashed {
+			pol.Hashed[sub] = engine.HashedName{UserID: userID, Scope: scope}
+		}
+	}
+	for k := range st.users {
+		if k.entityID == entityID {
+			name(k.id, "")
+		}
+	}
+	for k := range st.assignments {
+		if k.entityID == entityID {
+			name(k.userID, k.scope)
+		}
+	}
 }
 
 // PolicyChanges reads the change log of one entity after a revision, with

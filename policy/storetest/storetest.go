@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) policy.Store) {
 		{"EntityCounts", testEntityCounts},
 		{"Doctor", testDoctor},
 		{"ChangeLog", testChangeLog},
+		{"HashedSubjectsNamed", testHashedNames},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
