@@ -75,6 +75,13 @@ type (
 	// is set when the server answered at once because it holds too many
 	// waiting calls: wait that long before the next call.
 	Changes = api.Changes
+	// DryRun is what a write would change, from the server's dry run
+	// (?dry_run=true): the effective rights users would gain and lose.
+	// Nothing is written.
+	DryRun = api.DryRun
+	// EffectiveRight is one user's right that a write changes: allowed or
+	// allowed_for_own, entity-wide or inside Scope.
+	EffectiveRight = api.EffectiveRight
 )
 
 // Page is one page of a list; pass NextPaginationToken to get the next.
