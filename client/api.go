@@ -307,9 +307,7 @@ func (c *Client) UnassignRole(ctx context.Context, entity, user, role, scope str
 
 // UserRoles lists the roles a user holds, with their scopes.
 func (c *Client) UserRoles(ctx context.Context, entity, user string) ([]UserRole, error) {
-	var out struct {
-		Data []UserRole `json:"data"`
-	}
+	var out api.UserRoles
 	_, err := c.call(ctx, request{method: "GET", path: userPath(entity, user) + "/roles", idempotent: true}, &out)
 	return out.Data, err
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/rolegate/rolegate/policy"
 )
 
-// The bodies of who can, dry runs, the access report, the import and the
-// catalog are the api module's types; these are the bytes the handlers' own
+// The bodies of who can, dry runs, the access report, the import, a user's
+// roles and the catalog are the api module's types; these are the bytes the handlers' own
 // structs wrote before they moved there, and must stay so.
 func TestExtrasWireBytes(t *testing.T) {
 	s := func(x string) *string { return &x }
@@ -32,6 +32,7 @@ func TestExtrasWireBytes(t *testing.T) {
 			`{"user_id":"u1","scope":null,"object_type":"doc","action":"read","permission":"allowed","via":` + viaBytes + `}`},
 		{"report row, scoped", wire.ReportRow{UserID: "u1", Scope: nullable("team:1"), ObjectType: "doc", Action: "read", Permission: "allowed", Via: viaOf(nil)},
 			`{"user_id":"u1","scope":"team:1","object_type":"doc","action":"read","permission":"allowed","via":[]}`},
+		{"user roles, none", wire.UserRoles{Data: []wire.UserRole{}}, `{"data":[]}`},
 		{"import", wire.ImportResult{Created: 1, Updated: 2, Unchanged: 3, Revision: 4}, `{"created":1,"updated":2,"unchanged":3,"revision":4}`},
 		{"catalog, none", wire.ObjectTypes{Data: []wire.CatalogObject{}}, `{"data":[],"enforced":false}`},
 		{"catalog, nil", wire.ObjectTypes{Data: nilCatalog, Enforced: true}, `{"data":null,"enforced":true}`},
