@@ -34,3 +34,14 @@ type Token struct {
 	ExpiresIn   int64  `json:"expires_in"`
 	TokenType   string `json:"token_type"`
 }
+
+// TokenRequest is a client-credentials request to POST /v1/auth/token, as a
+// form or JSON body (the same names either way); the id and secret may come
+// by HTTP Basic instead.
+type TokenRequest struct {
+	GrantType    string `json:"grant_type"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	Audience     string `json:"audience"`
+	Scope        string `json:"scope"`
+}

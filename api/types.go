@@ -182,6 +182,11 @@ type UserRole struct {
 	ExpiresAt *string `json:"expires_at"`
 }
 
+// UserRoles is the answer of GET on a user's roles: all of them, unpaged.
+type UserRoles struct {
+	Data []UserRole `json:"data"`
+}
+
 // CheckRequest asks whether UserID may do Action on ObjectType in EntityID.
 type CheckRequest struct {
 	EntityID   string `json:"entity_id"`

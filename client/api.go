@@ -75,6 +75,13 @@ type (
 	// is set when the server answered at once because it holds too many
 	// waiting calls: wait that long before the next call.
 	Changes = api.Changes
+	// DryRun is what a write would change, from the server's dry run
+	// (?dry_run=true): the effective rights users would gain and lose.
+	// Nothing is written.
+	DryRun = api.DryRun
+	// EffectiveRight is one user's right that a write changes: allowed or
+	// allowed_for_own, entity-wide or inside Scope.
+	EffectiveRight = api.EffectiveRight
 )
 
 // Page is one page of a list; pass NextPaginationToken to get the next.
@@ -300,9 +307,7 @@ func (c *Client) UnassignRole(ctx context.Context, entity, user, role, scope str
 
 // UserRoles lists the roles a user holds, with their scopes.
 func (c *Client) UserRoles(ctx context.Context, entity, user string) ([]UserRole, error) {
-	var out struct {
-		Data []UserRole `json:"data"`
-	}
+	var out api.UserRoles
 	_, err := c.call(ctx, request{method: "GET", path: userPath(entity, user) + "/roles", idempotent: true}, &out)
 	return out.Data, err
 }

@@ -5,25 +5,6 @@ import (
 	"net/url"
 )
 
-// DryRun is what a write would change, from the server's dry run
-// (?dry_run=true): the effective rights users would gain and lose. Nothing
-// is written.
-type DryRun struct {
-	DryRun bool             `json:"dry_run"`
-	Gained []EffectiveRight `json:"gained"`
-	Lost   []EffectiveRight `json:"lost"`
-}
-
-// EffectiveRight is one user's right that a write changes: allowed or
-// allowed_for_own, entity-wide or inside Scope.
-type EffectiveRight struct {
-	UserID     string `json:"user_id"`
-	Scope      string `json:"scope,omitempty"`
-	ObjectType string `json:"object_type"`
-	Action     string `json:"action"`
-	Permission string `json:"permission"`
-}
-
 // DryRunReplaceRole says what ReplaceRole would change, writing nothing.
 func (c *Client) DryRunReplaceRole(ctx context.Context, entity, id string, in RoleInput, version int64) (DryRun, error) {
 	var d DryRun

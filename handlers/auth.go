@@ -367,15 +367,6 @@ func addressKey(c *gin.Context) string {
 	return a.String()
 }
 
-// tokenRequest is a client-credentials request, from a form or JSON body.
-type tokenRequest struct {
-	GrantType    string `json:"grant_type"`
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-	Audience     string `json:"audience"`
-	Scope        string `json:"scope"`
-}
-
 // oauthError answers as RFC 6749 section 5.2 says.
 func oauthError(c *gin.Context, status int, code, description string) {
 	if status == http.StatusUnauthorized {
@@ -387,8 +378,8 @@ func oauthError(c *gin.Context, status int, code, description string) {
 
 // credentials reads the grant and the client's credentials: HTTP Basic
 // (RFC 6749 2.3.1, form-encoded id and secret) or the body, as a form or JSON.
-func credentials(c *gin.Context) (tokenRequest, error) {
-	var req tokenRequest
+func credentials(c *gin.Context) (wire.TokenRequest, error) {
+	var req wire.TokenRequest
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	switch mt {
 	case "application/x-www-form-urlencoded":
@@ -396,7 +387,7 @@ func credentials(c *gin.Context) (tokenRequest, error) {
 			return req, err
 		}
 		f := c.Request.PostForm
-		req = tokenRequest{GrantType: f.Get("grant_type"), ClientID: f.Get("client_id"),
+		req = wire.TokenRequest{GrantType: f.Get("grant_type"), ClientID: f.Get("client_id"),
 			ClientSecret: f.Get("client_secret"), Audience: f.Get("audience"), Scope: f.Get("scope")}
 	case "application/json", "":
 		if c.Request.ContentLength != 0 {

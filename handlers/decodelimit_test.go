@@ -20,10 +20,10 @@ func TestLimitTagsMatchLimits(t *testing.T) {
 		max   int
 	}{
 		{reflect.TypeFor[wire.CheckBatch](), "checks", MaxBatch},
-		{reflect.TypeFor[importRequest](), "users", policy.MaxImportUsers},
-		{reflect.TypeFor[importUserJSON](), "role_ids", policy.MaxImportRoleIDs},
-		{reflect.TypeFor[importUserJSON](), "scoped_roles", policy.MaxImportScopes},
-		{reflect.TypeFor[scopedRolesJSON](), "role_ids", policy.MaxImportRoleIDs},
+		{reflect.TypeFor[wire.ImportRequest](), "users", policy.MaxImportUsers},
+		{reflect.TypeFor[wire.ImportUser](), "role_ids", policy.MaxImportRoleIDs},
+		{reflect.TypeFor[wire.ImportUser](), "scoped_roles", policy.MaxImportScopes},
+		{reflect.TypeFor[wire.ScopedRoles](), "role_ids", policy.MaxImportRoleIDs},
 		{reflect.TypeFor[policy.PermissionsDoc](), "objects", policy.MaxRights},
 		{reflect.TypeFor[policy.ObjectDoc](), "actions", policy.MaxRights},
 	} {
@@ -62,10 +62,10 @@ func TestReadWalkedStopsAtTheLimit(t *testing.T) {
 		field      string
 	}{
 		{"checks", junk(`{"checks":[`, `{}`, `]}`, 300000), reflect.TypeFor[wire.CheckBatch](), "invalid_batch", "checks"},
-		{"users", junk(`{"users":[`, `{}`, `]}`, 300000), reflect.TypeFor[importRequest](), "too_many_users", "users"},
-		{"role_ids", junk(`{"users":[{"id":"a"},{"id":"b","role_ids":[`, `""`, `]}]}`, 300000), reflect.TypeFor[importRequest](), "too_many_roles", "users[1].role_ids"},
-		{"scoped_roles", junk(`{"users":[{"id":"a","scoped_roles":[`, `{}`, `]}]}`, 300000), reflect.TypeFor[importRequest](), "too_many_scopes", "users[0].scoped_roles"},
-		{"scoped role_ids", junk(`{"users":[{"id":"a","scoped_roles":[{},{"scope":"t","role_ids":[`, `""`, `]}]}]}`, 300000), reflect.TypeFor[importRequest](), "too_many_roles", "users[0].scoped_roles[1].role_ids"},
+		{"users", junk(`{"users":[`, `{}`, `]}`, 300000), reflect.TypeFor[wire.ImportRequest](), "too_many_users", "users"},
+		{"role_ids", junk(`{"users":[{"id":"a"},{"id":"b","role_ids":[`, `""`, `]}]}`, 300000), reflect.TypeFor[wire.ImportRequest](), "too_many_roles", "users[1].role_ids"},
+		{"scoped_roles", junk(`{"users":[{"id":"a","scoped_roles":[`, `{}`, `]}]}`, 300000), reflect.TypeFor[wire.ImportRequest](), "too_many_scopes", "users[0].scoped_roles"},
+		{"scoped role_ids", junk(`{"users":[{"id":"a","scoped_roles":[{},{"scope":"t","role_ids":[`, `""`, `]}]}]}`, 300000), reflect.TypeFor[wire.ImportRequest](), "too_many_roles", "users[0].scoped_roles[1].role_ids"},
 		{"folded key", junk(`{"CHECKS":[`, `{}`, `]}`, 300000), reflect.TypeFor[wire.CheckBatch](), "invalid_batch", "CHECKS"},
 		{"rights", junk(`{"name":"r","permissions":{"objects":[`, `{}`, `]}}`, 300000), reflect.TypeFor[wire.RoleInput](), "too_many_rights", "permissions.objects"},
 	} {

@@ -14,30 +14,17 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
 // ---- who can ----
 
-type viaJSON struct {
-	RoleID   *string `json:"role_id"`
-	RoleName *string `json:"role_name"`
-	// Direct marks the user's own rights (granted without a role); role_id
-	// and role_name are null then.
-	Direct bool `json:"direct,omitempty"`
-}
-
-type holderJSON struct {
-	UserID     string    `json:"user_id"`
-	Permission string    `json:"permission"`
-	Via        []viaJSON `json:"via"`
-}
-
-func viaOf(ms []engine.Match) []viaJSON {
-	out := make([]viaJSON, 0, len(ms))
+func viaOf(ms []engine.Match) []wire.Via {
+	out := make([]wire.Via, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, viaJSON{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Direct: m.RoleID == ""})
+		out = append(out, wire.Via{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Direct: m.RoleID == ""})
 	}
 	return out
 }
@@ -66,36 +53,19 @@ func (a *api) whoCan(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	out := struct {
-		Data                []holderJSON `json:"data"`
-		NextPaginationToken *string      `json:"next_pagination_token"`
-	}{Data: make([]holderJSON, 0, len(rows)), NextPaginationToken: next}
+	out := wire.HolderPage{Data: make([]wire.Holder, 0, len(rows)), NextPaginationToken: next}
 	for _, h := range rows {
-		out.Data = append(out.Data, holderJSON{UserID: h.UserID, Permission: string(h.Permission), Via: viaOf(h.Via)})
+		out.Data = append(out.Data, wire.Holder{UserID: h.UserID, Permission: string(h.Permission), Via: viaOf(h.Via)})
 	}
 	c.JSON(http.StatusOK, out)
 }
 
 // ---- dry runs ----
 
-type rightJSON struct {
-	UserID     string  `json:"user_id"`
-	Scope      *string `json:"scope,omitempty"`
-	ObjectType string  `json:"object_type"`
-	Action     string  `json:"action"`
-	Permission string  `json:"permission"`
-}
-
-type dryRunJSON struct {
-	DryRun bool        `json:"dry_run"`
-	Gained []rightJSON `json:"gained"`
-	Lost   []rightJSON `json:"lost"`
-}
-
-func rightsOf(rs []engine.Right) []rightJSON {
-	out := make([]rightJSON, 0, len(rs))
+func rightsOf(rs []engine.Right) []wire.EffectiveRight {
+	out := make([]wire.EffectiveRight, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, rightJSON{UserID: r.UserID, Scope: nullable(r.Scope), ObjectType: r.ObjectType, Action: r.Action, Permission: string(r.Permission)})
+		out = append(out, wire.EffectiveRight{UserID: r.UserID, Scope: r.Scope, ObjectType: r.ObjectType, Action: r.Action, Permission: string(r.Permission)})
 	}
 	return out
 }
@@ -164,7 +134,7 @@ func (a *api) writer(c *gin.Context) (*policy.Service, *policy.DryRunResult, err
 }
 
 func writeDryRun(c *gin.Context, r *policy.DryRunResult) {
-	c.JSON(http.StatusOK, dryRunJSON{DryRun: true, Gained: rightsOf(r.Gained), Lost: rightsOf(r.Lost)})
+	c.JSON(http.StatusOK, wire.DryRun{DryRun: true, Gained: rightsOf(r.Gained), Lost: rightsOf(r.Lost)})
 }
 
 // ---- access report ----
@@ -226,7 +196,7 @@ func (a *api) accessReport(c *gin.Context) {
 				return err
 			}
 		} else {
-			b, err := json.Marshal(reportRowJSON{UserID: r.UserID, Scope: nullable(r.Scope), ObjectType: r.ObjectType,
+			b, err := json.Marshal(wire.ReportRow{UserID: r.UserID, Scope: nullable(r.Scope), ObjectType: r.ObjectType,
 				Action: r.Action, Permission: string(r.Permission), Via: viaOf(r.Via)})
 			if err != nil {
 				return err
@@ -268,15 +238,6 @@ func (a *api) accessReport(c *gin.Context) {
 		a.log.Warn("access report cut short", "entity_id", entity, "rows", rows, "error", err)
 		panic(http.ErrAbortHandler) // the client must not take a cut report for a whole one
 	}
-}
-
-type reportRowJSON struct {
-	UserID     string    `json:"user_id"`
-	Scope      *string   `json:"scope"`
-	ObjectType string    `json:"object_type"`
-	Action     string    `json:"action"`
-	Permission string    `json:"permission"`
-	Via        []viaJSON `json:"via"`
 }
 
 // cell keeps a spreadsheet from reading a CSV cell as a formula (a user id or

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -15,30 +16,6 @@ const ImportBodyFactor = 8
 
 // importRoute is the route of the user import, as Gin names it.
 const importRoute = "/v1/entities/:entity/users/import"
-
-type importRequest struct {
-	Users *[]importUserJSON `json:"users" limit:"1000,too_many_users"` // policy.MaxImportUsers
-}
-
-type importUserJSON struct {
-	ID          string            `json:"id"`
-	Email       string            `json:"email"`
-	Name        string            `json:"name"`
-	RoleIDs     *[]string         `json:"role_ids" limit:"100,too_many_roles"`      // policy.MaxImportRoleIDs
-	ScopedRoles []scopedRolesJSON `json:"scoped_roles" limit:"100,too_many_scopes"` // policy.MaxImportScopes
-}
-
-type scopedRolesJSON struct {
-	Scope   string   `json:"scope"`
-	RoleIDs []string `json:"role_ids" limit:"100,too_many_roles"` // policy.MaxImportRoleIDs
-}
-
-type importResponse struct {
-	Created   int   `json:"created"`
-	Updated   int   `json:"updated"`
-	Unchanged int   `json:"unchanged"`
-	Revision  int64 `json:"revision"`
-}
 
 // importUsers is POST /v1/entities/{e}/users/import: up to 1,000 users
 // created or replaced in one transaction.
@@ -53,7 +30,7 @@ func (a *api) importUsers(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	var req importRequest
+	var req wire.ImportRequest
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
 		return
@@ -79,5 +56,5 @@ func (a *api) importUsers(c *gin.Context) {
 		return
 	}
 	setRevision(c, res.Revision)
-	c.JSON(http.StatusOK, importResponse{Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, Revision: res.Revision})
+	c.JSON(http.StatusOK, wire.ImportResult{Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, Revision: res.Revision})
 }

@@ -476,7 +476,7 @@ func (a *api) listUserRoles(c *gin.Context) {
 	for _, ur := range rs {
 		out = append(out, wire.UserRole{Role: roleOf(ur.Role), Scope: nullable(ur.Scope), ExpiresAt: timePtr(ur.ExpiresAt)})
 	}
-	c.JSON(http.StatusOK, gin.H{"data": out})
+	c.JSON(http.StatusOK, wire.UserRoles{Data: out})
 }
 
 func (a *api) assignRole(c *gin.Context) {

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 	"github.com/rolegate/rolegate/auth"
 	"github.com/rolegate/rolegate/internal/openapi"
 	"github.com/rolegate/rolegate/policy"
@@ -202,26 +203,20 @@ func serveOpenAPI(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// catalogObjectJSON is one object type of the deployment's catalog.
-type catalogObjectJSON struct {
-	ObjectType string   `json:"object_type"`
-	Actions    []string `json:"actions"`
-}
-
 func (a *api) objectTypes(c *gin.Context) {
 	cat := a.svc.Catalog()
 	if cat == nil {
-		c.JSON(http.StatusOK, gin.H{"data": []catalogObjectJSON{}, "enforced": false})
+		c.JSON(http.StatusOK, wire.ObjectTypes{Data: []wire.CatalogObject{}, Enforced: false})
 		return
 	}
-	var data []catalogObjectJSON // as the catalog holds them: nil stays null
+	var data []wire.CatalogObject // as the catalog holds them: nil stays null
 	if cat.ObjectTypes != nil {
-		data = make([]catalogObjectJSON, 0, len(cat.ObjectTypes))
+		data = make([]wire.CatalogObject, 0, len(cat.ObjectTypes))
 	}
 	for _, o := range cat.ObjectTypes {
-		data = append(data, catalogObjectJSON{ObjectType: o.ObjectType, Actions: o.Actions})
+		data = append(data, wire.CatalogObject{ObjectType: o.ObjectType, Actions: o.Actions})
 	}
-	c.JSON(http.StatusOK, gin.H{"data": data, "enforced": true})
+	c.JSON(http.StatusOK, wire.ObjectTypes{Data: data, Enforced: true})
 }
 
 // authenticate requires a valid bearer token and puts the caller into the

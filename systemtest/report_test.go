@@ -80,20 +80,7 @@ func TestAccessReportHTTP(t *testing.T) {
 	if st != 200 || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
 		t.Fatalf("report: %d %s %.200s", st, h.Get("Content-Type"), body)
 	}
-	var rep struct {
-		EntityID string `json:"entity_id"`
-		Revision int64  `json:"revision"`
-		Data     []struct {
-			UserID     string  `json:"user_id"`
-			ObjectType string  `json:"object_type"`
-			Action     string  `json:"action"`
-			Permission string  `json:"permission"`
-			Scope      *string `json:"scope"`
-			Via        []struct {
-				RoleName *string `json:"role_name"`
-			} `json:"via"`
-		} `json:"data"`
-	}
+	var rep api.AccessReport
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&rep); err != nil {
 		t.Fatalf("report is not JSON: %v: %.300s", err, body)
