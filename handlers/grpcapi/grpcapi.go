@@ -280,7 +280,9 @@ func (s *checkServer) CheckStream(stream grpc.BidiStreamingServer[rolegatev1.Che
 	}
 }
 
-// ended is err, unless the watchdog ended the stream: then why.
+// ended is err, unless the watchdog ended the stream: then why, for the log
+// and the metrics (the caller was told DEADLINE_EXCEEDED by grpc-go as its
+// Recv or Send ended).
 func (s *checkServer) ended(ctx context.Context, err error) error {
 	switch context.Cause(ctx) {
 	case errStreamIdle:

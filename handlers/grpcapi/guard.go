@@ -87,7 +87,10 @@ func newGuard(d Deps) *guard {
 	return g
 }
 
-type cancelKey struct{}
+type (
+	cancelKey struct{}
+	watchKey  struct{}
+)
 
 var (
 	errCallTimeout = errors.New("the call took longer than its deadline")
@@ -96,12 +99,12 @@ var (
 )
 
 // tap gives each call, as its headers arrive, the context its handler will
-// see: a deadline for a unary call, a cancel of its own for a stream (the
-// watchdog of CheckStream). Cancelling it unblocks Recv and Send.
+// see: a deadline for a unary call, a watchdog's for a stream (CheckStream).
+// Ending it unblocks Recv and Send.
 func (g *guard) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
 	if info.FullMethodName == rolegatev1.CheckService_CheckStream_FullMethodName {
-		ctx, cancel := context.WithCancelCause(ctx)
-		return context.WithValue(ctx, cancelKey{}, cancel), nil
+		inner, cancel := context.WithCancelCause(ctx)
+		return &watchCtx{Context: ctx, inner: inner, cancel: cancel}, nil
 	}
 	// Never cancelled here: the answer is written with this context after
 	// the handler returns; grpc-go cancels its parent when the call ends.
@@ -109,10 +112,50 @@ func (g *guard) tap(ctx context.Context, info *tap.Info) (context.Context, error
 	return context.WithValue(ctx, cancelKey{}, cancel), nil
 }
 
-// cancelOf is the stream's cancel that tap set (a no-op without one).
-func cancelOf(ctx context.Context) context.CancelCauseFunc {
-	if c, ok := ctx.Value(cancelKey{}).(context.CancelCauseFunc); ok {
+// watchCtx is a stream's context: its parent's, also ended by the stream's
+// watchdog as a deadline is (Err is context.DeadlineExceeded), because
+// grpc-go answers a Recv or Send ended by its context with the context's
+// error: the caller reads DEADLINE_EXCEEDED, not CANCELLED.
+type watchCtx struct {
+	context.Context // the parent: Deadline
+	inner           context.Context
+	cancel          context.CancelCauseFunc
+	fired           atomic.Bool
+}
+
+func (c *watchCtx) Done() <-chan struct{} { return c.inner.Done() }
+
+// Value is inner's (Cause, and children joined to inner), and c for cancelOf.
+func (c *watchCtx) Value(k any) any {
+	if k == (watchKey{}) {
 		return c
+	}
+	return c.inner.Value(k)
+}
+
+func (c *watchCtx) Err() error {
+	err := c.inner.Err()
+	if err != nil && c.fired.Load() {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// AfterFunc lets a context derived from c be cancelled with it without a
+// goroutine of its own (context.propagateCancel).
+func (c *watchCtx) AfterFunc(f func()) func() bool { return context.AfterFunc(c.inner, f) }
+
+// fire ends the stream for why (context.Cause).
+func (c *watchCtx) fire(why error) {
+	c.fired.Store(true)
+	c.cancel(why)
+}
+
+// cancelOf ends the stream of ctx, whose context tap made (a no-op for
+// another: a server without the tap).
+func cancelOf(ctx context.Context) func(error) {
+	if w, ok := ctx.Value(watchKey{}).(*watchCtx); ok {
+		return w.fire
 	}
 	return func(error) {}
 }
