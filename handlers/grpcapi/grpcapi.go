@@ -45,9 +45,10 @@ type Deps struct {
 	Metrics *prometheus.Registry
 	// Limits bound the time and the streams of calls (zero: the defaults).
 	Limits Limits
-	// Options are added to the server's (the program's connection
-	// accounting).
-	Options []grpc.ServerOption
+	// OnCall, when set, is told of each call as its handler starts, and
+	// calls the func it returns as the handler ends (the program's
+	// connection accounting: busy or idle).
+	OnCall func(context.Context) func()
 }
 
 // MaxMessageBytes bounds one received message: a batch of 1,000 checks with
@@ -77,7 +78,7 @@ func NewServer(d Deps) *grpc.Server {
 		grpc.InTapHandle(g.tap),
 		grpc.ChainUnaryInterceptor(g.unary),
 		grpc.ChainStreamInterceptor(g.stream)}
-	s := grpc.NewServer(append(opts, d.Options...)...)
+	s := grpc.NewServer(opts...)
 	rolegatev1.RegisterCheckServiceServer(s, &checkServer{svc: d.Service, auth: d.Auth, log: d.Logger, lim: d.Limiter, limits: g.limits})
 	return s
 }

@@ -2,10 +2,11 @@ package grpcapi
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -61,13 +62,17 @@ type guard struct {
 	limits Limits
 	log    *slog.Logger
 	open   atomic.Int64 // CheckStream calls in their handler
+	onCall func(context.Context) func()
 
 	calls *prometheus.CounterVec   // nil: no metrics
 	dur   *prometheus.HistogramVec // unary calls only
 }
 
 func newGuard(d Deps) *guard {
-	g := &guard{limits: d.Limits.withDefaults(), log: d.Logger}
+	g := &guard{limits: d.Limits.withDefaults(), log: d.Logger, onCall: d.OnCall}
+	if g.onCall == nil {
+		g.onCall = func(context.Context) func() { return func() {} }
+	}
 	if d.Metrics == nil {
 		return g
 	}
@@ -165,6 +170,7 @@ func (g *guard) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	in := ctx
 	ctx = requestID(in, func(md metadata.MD) error { return grpc.SetHeader(in, md) })
 	defer func() { g.done(ctx, info.FullMethod, start, err) }()
+	defer g.onCall(ctx)()
 	defer recovered(ctx, g.log, &err)
 	return h(ctx, req)
 }
@@ -173,6 +179,7 @@ func (g *guard) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 	start := time.Now()
 	ctx := requestID(ss.Context(), ss.SetHeader)
 	defer func() { g.done(ctx, info.FullMethod, start, err) }()
+	defer g.onCall(ctx)()
 	defer recovered(ctx, g.log, &err)
 	defer g.open.Add(-1)
 	if g.open.Add(1) > int64(g.limits.MaxOpenStreams) {
@@ -235,9 +242,10 @@ func requestID(ctx context.Context, setHeader func(metadata.MD) error) context.C
 	if v := md.Get("x-request-id"); len(v) == 1 && saneRequestID(v[0]) {
 		id = v[0]
 	} else {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		id = hex.EncodeToString(b)
+		// Unpredictability is not needed: math/rand, no syscall per call.
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+		id = hex.EncodeToString(b[:])
 	}
 	_ = setHeader(metadata.Pairs("x-request-id", id))
 	return policy.WithRequestID(ctx, id)

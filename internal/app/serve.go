@@ -152,8 +152,8 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 		gconns := newGRPCConns(gln, connLimits{Max: cfg.MaxConnections, PerAddress: cfg.MaxConnectionsPerAddress, BusyIdle: cfg.BusyIdleTimeout})
 		gln = gconns
 		gsrv = grpcapi.NewServer(grpcapi.Deps{Service: svc, Auth: tokens, Logger: log, Limiter: rates, Metrics: deps.Metrics,
-			Limits:  grpcapi.Limits{CallTimeout: cfg.GRPCCallTimeout, StreamIdle: cfg.GRPCStreamIdleTimeout, MaxOpenStreams: cfg.GRPCMaxStreams},
-			Options: []grpc.ServerOption{grpc.StatsHandler(gconns)}})
+			Limits: grpcapi.Limits{CallTimeout: cfg.GRPCCallTimeout, StreamIdle: cfg.GRPCStreamIdleTimeout, MaxOpenStreams: cfg.GRPCMaxStreams},
+			OnCall: gconns.onCall})
 		// Logged before "listening", which tells that the program is up.
 		log.Info("grpc listening", "grpc_addr", gln.Addr().String(), "grpc_call_timeout", cfg.GRPCCallTimeout.String(),
 			"grpc_stream_idle_timeout", cfg.GRPCStreamIdleTimeout.String(), "grpc_max_streams", cfg.GRPCMaxStreams)
