@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -357,17 +356,13 @@ func TestGRPCSetting(t *testing.T) {
 }
 
 // The gRPC port holds at most ROLEGATE_MAX_CONNECTIONS connections: past
-// them a new one waits to be accepted until one is closed.
+// them, when each has a call in flight (idle ones are closed to make room:
+// attack_grpc_test.go), a new one waits to be accepted until one is closed.
 func TestGRPCConnectionBound(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t), "ROLEGATE_GRPC_ADDR": "127.0.0.1:0", "ROLEGATE_MAX_CONNECTIONS": "2"})
-	var held []net.Conn
+	var held []*grpc.ClientConn
 	for range 2 {
-		c, err := net.Dial("tcp", s.grpcAddr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		held = append(held, c)
+		held = append(held, busyGRPCConn(t, s, ""))
 	}
 	gc := grpcClient(t, s)
 	q := &rolegatev1.CheckRequest{EntityId: "acme", UserId: "u", ObjectType: "payable", Action: "read"}

@@ -13,8 +13,10 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -38,6 +40,15 @@ type Deps struct {
 	// Limiter is the HTTP router's rate limiter (nil: unlimited): a check
 	// over gRPC draws on the same budget as one over HTTP.
 	Limiter *handlers.RateLimiter
+	// Metrics is the registry the calls are counted in (nil: none), the
+	// HTTP router's.
+	Metrics *prometheus.Registry
+	// Limits bound the time and the streams of calls (zero: the defaults).
+	Limits Limits
+	// OnCall, when set, is told of each call as its handler starts, and
+	// calls the func it returns as the handler ends (the program's
+	// connection accounting: busy or idle).
+	OnCall func(context.Context) func()
 }
 
 // MaxMessageBytes bounds one received message: a batch of 1,000 checks with
@@ -49,35 +60,42 @@ func NewServer(d Deps) *grpc.Server {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	log := d.Logger
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.ForceServerCodec(codec{}),
+	g := newGuard(d)
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.ForceServerCodec(codec{}),
 		// Bounds what one connection holds at once, as the HTTP server's
 		// connection limits do for HTTP.
 		grpc.MaxConcurrentStreams(MaxStreams),
+		// A fixed window (no BDP growth up to 16 MiB): what a stream holds
+		// unread, when its handler is blocked, stays at 64 KiB. A larger
+		// message still arrives: grpc-go widens the window for it.
+		grpc.InitialWindowSize(windowBytes), grpc.InitialConnWindowSize(connWindowBytes),
 		// An idle connection is closed (clients reconnect when they need
 		// to), as the HTTP server's IdleTimeout does.
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 2 * time.Minute}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (_ any, err error) {
-			defer recovered(ctx, log, &err)
-			return h(ctx, req)
-		}),
-		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
-			defer recovered(ss.Context(), log, &err)
-			return h(srv, ss)
-		}))
-	rolegatev1.RegisterCheckServiceServer(s, &checkServer{svc: d.Service, auth: d.Auth, log: d.Logger, lim: d.Limiter})
+		// A call's headers have arrived: the deadline of a unary call starts
+		// here, its message included, as the HTTP ReadTimeout does.
+		grpc.InTapHandle(g.tap),
+		grpc.ChainUnaryInterceptor(g.unary),
+		grpc.ChainStreamInterceptor(g.stream)}
+	s := grpc.NewServer(opts...)
+	rolegatev1.RegisterCheckServiceServer(s, &checkServer{svc: d.Service, auth: d.Auth, log: d.Logger, lim: d.Limiter, limits: g.limits})
 	return s
 }
 
 // MaxStreams bounds the calls one connection may have in flight.
-const MaxStreams = 1000
+const MaxStreams = 100
+
+const (
+	windowBytes     = 64 << 10
+	connWindowBytes = 1 << 20
+)
 
 // recovered answers a panic of a call with INTERNAL, as the HTTP API answers
 // one with 500 (grpc-go would let it end the process); the panic is logged.
 func recovered(ctx context.Context, log *slog.Logger, err *error) {
 	if r := recover(); r != nil {
-		log.ErrorContext(ctx, "panic in grpc call", "panic", r)
+		log.ErrorContext(ctx, "panic in grpc call", "panic", r, "request_id", policy.RequestIDFrom(ctx))
 		*err = status.Error(codes.Internal, "internal: internal error")
 	}
 }
@@ -88,6 +106,8 @@ type checkServer struct {
 	auth handlers.Authenticator
 	log  *slog.Logger
 	lim  *handlers.RateLimiter
+
+	limits Limits
 }
 
 // limit charges a check call naming entities to the rate limits, as the
@@ -224,25 +244,54 @@ func (s *checkServer) batch(ctx context.Context, req *rolegatev1.BatchCheckReque
 // CheckStream answers each question of the stream, in order. Each question
 // is authenticated again with the stream's token, so that a revoked client
 // or an expired token stops being answered as it does over HTTP. An error
-// ends the stream.
+// ends the stream; so does a caller that asks nothing for StreamIdle, or
+// does not read an answer within CallTimeout (what the server holds for a
+// stream stays bounded: one answer, and grpc-go's 64 KiB of it unsent).
 func (s *checkServer) CheckStream(stream grpc.BidiStreamingServer[rolegatev1.CheckRequest, rolegatev1.CheckResponse]) error {
 	ctx := stream.Context()
+	cancel := cancelOf(ctx)
+	var waiting atomic.Bool // for a question, else on a check or an answer
+	watchdog := time.AfterFunc(s.limits.StreamIdle, func() {
+		if waiting.Load() {
+			cancel(errStreamIdle)
+		} else {
+			cancel(errNotRead)
+		}
+	})
+	defer watchdog.Stop()
 	for {
+		waiting.Store(true)
+		watchdog.Reset(s.limits.StreamIdle)
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			return err // the transport's own status
+			return s.ended(ctx, err) // else the transport's own status
 		}
+		waiting.Store(false)
+		watchdog.Reset(s.limits.CallTimeout)
 		out, err := s.check(ctx, req)
 		if err != nil {
-			return s.status(ctx, err)
+			return s.ended(ctx, s.status(ctx, err))
 		}
 		if err := stream.Send(out); err != nil {
-			return err
+			return s.ended(ctx, err)
 		}
 	}
+}
+
+// ended is err, unless the watchdog ended the stream: then why, for the log
+// and the metrics (the caller was told DEADLINE_EXCEEDED by grpc-go as its
+// Recv or Send ended).
+func (s *checkServer) ended(ctx context.Context, err error) error {
+	switch context.Cause(ctx) {
+	case errStreamIdle:
+		return status.Errorf(codes.DeadlineExceeded, "stream_idle: no question for %s; the stream ends", s.limits.StreamIdle)
+	case errNotRead:
+		return status.Errorf(codes.DeadlineExceeded, "stream_stalled: an answer was not read (or a check not answered) within %s; the stream ends", s.limits.CallTimeout)
+	}
+	return err
 }
 
 func domain(r *rolegatev1.CheckRequest) policy.CheckRequest {
@@ -298,11 +347,13 @@ func codeOf(k rolegate.Kind) codes.Code {
 // "<code>: <message>" (the native error body's code and message), and the
 // details hold an ErrorInfo whose reason is the code, and a BadRequest of the
 // fields named. Internal errors are logged with their cause, never shown.
-func (s *checkServer) status(ctx context.Context, err error) error {
+func (s *checkServer) status(ctx context.Context, err error) error { return toStatus(ctx, s.log, err) }
+
+func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	e := rolegate.AsError(err)
 	c := codeOf(e.Kind)
-	if c == codes.Internal || c == codes.Unavailable {
-		s.log.ErrorContext(ctx, "grpc call failed", "code", e.Code, "error", err)
+	if (c == codes.Internal || c == codes.Unavailable) && e.Code != "server_busy" {
+		log.ErrorContext(ctx, "grpc call failed", "code", e.Code, "error", err, "request_id", policy.RequestIDFrom(ctx))
 	}
 	st := status.New(c, e.Code+": "+e.Message)
 	dets := []*errdetails.BadRequest_FieldViolation{}

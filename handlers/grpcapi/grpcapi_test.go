@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -53,5 +54,34 @@ func TestPanicIsInternal(t *testing.T) {
 		if _, err := st.Recv(); status.Code(err) != codes.Internal {
 			t.Fatalf("stream: %v", err)
 		}
+	}
+}
+
+// A stream that asks nothing is ended after StreamIdle with DEADLINE_EXCEEDED
+// stream_idle (the watchdog cancels the context tap gave it).
+func TestStreamIdle(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(Deps{Auth: anyone{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: Limits{StreamIdle: 200 * time.Millisecond}})
+	go func() { _ = s.Serve(ln) }()
+	defer s.Stop()
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := rolegatev1.NewCheckServiceClient(conn).CheckStream(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = st.Recv()
+	if status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("idle stream: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("ended after %s", d)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rolegate/rolegate/adapters"
 	"github.com/rolegate/rolegate/changes"
 	"github.com/rolegate/rolegate/handlers"
+	"github.com/rolegate/rolegate/handlers/grpcapi"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -58,6 +59,14 @@ type Config struct {
 	ReadTimeout time.Duration
 	// MaxBodyMemory bounds the bytes of the request bodies read at once.
 	MaxBodyMemory int64
+	// GRPCCallTimeout bounds a unary gRPC call, its message included, and
+	// the check and sending of one answer on a stream.
+	GRPCCallTimeout time.Duration
+	// GRPCStreamIdleTimeout is how long a gRPC stream may go without a
+	// question before it is ended.
+	GRPCStreamIdleTimeout time.Duration
+	// GRPCMaxStreams bounds the gRPC streams of checks open at once.
+	GRPCMaxStreams int
 
 	RateLimitCheck    float64       // checks per second per client and per entity; 0: unlimited
 	RateLimitManage   float64       // other calls per second per client and per entity; 0: unlimited
@@ -129,6 +138,9 @@ func serverFlags(fs *pflag.FlagSet, cmd string, getenv func(string) string, stde
 	typed(f, &c.MaxConnectionsPerAddress, "max-connections-per-address", 1000, integer[int](0, math.MaxInt, "is not a number >= 0"), "most connections held from one remote address; 0 is no limit (behind a proxy)")
 	typed(f, &c.BusyIdleTimeout, "busy-idle-timeout", 5*time.Second, duration(100*time.Millisecond, math.MaxInt64, "is not a duration of at least 100ms such as 5s"), "how long a connection may sit idle while three quarters of max-connections are held")
 	typed(f, &c.ReadTimeout, "read-timeout", 10*time.Second, duration(1, math.MaxInt64, "is not a positive duration such as 10s"), "how long a client may take to send a whole request, body included")
+	typed(f, &c.GRPCCallTimeout, "grpc-call-timeout", grpcapi.DefaultCallTimeout, duration(100*time.Millisecond, math.MaxInt64, "is not a duration of at least 100ms such as 30s"), "longest a unary gRPC call may take, its message included, and an answer on a stream may wait to be read")
+	typed(f, &c.GRPCStreamIdleTimeout, "grpc-stream-idle-timeout", grpcapi.DefaultStreamIdle, duration(100*time.Millisecond, math.MaxInt64, "is not a duration of at least 100ms such as 2m"), "how long a gRPC stream of checks may go without a question before it is ended")
+	typed(f, &c.GRPCMaxStreams, "grpc-max-streams", grpcapi.DefaultMaxOpenStreams, integer[int](1, math.MaxInt, "is not a positive integer"), "most gRPC streams of checks open at once; more are UNAVAILABLE server_busy")
 	typed(f, &c.MaxEntities, "max-entities", 100000, integer[int](1, math.MaxInt, "is not a positive integer"), "most entities whose policy is held in memory")
 	typed(f, &c.LogLevel, "log-level", slog.LevelInfo, logLevel, "debug, info, warn or error")
 	typed(f, &c.LogFormat, "log-format", "text", oneOf("is not text or json", "text", "json"), "text or json")

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 
 	"github.com/rolegate/rolegate"
@@ -147,12 +146,17 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 			_ = ln.Close()
 			return fmt.Errorf("grpc: %w", err)
 		}
-		// The HTTP port's bound on connections, counted apart: past it, new
-		// ones wait to be accepted (idle ones are closed after two minutes).
-		gln = netutil.LimitListener(gln, cfg.MaxConnections)
-		gsrv = grpcapi.NewServer(grpcapi.Deps{Service: svc, Auth: tokens, Logger: log, Limiter: rates})
+		// The HTTP port's connection limits, counted apart: at the cap the
+		// connection idle the longest is closed to make room; only when all
+		// have a call in flight do new ones wait to be accepted.
+		gconns := newGRPCConns(gln, connLimits{Max: cfg.MaxConnections, PerAddress: cfg.MaxConnectionsPerAddress, BusyIdle: cfg.BusyIdleTimeout})
+		gln = gconns
+		gsrv = grpcapi.NewServer(grpcapi.Deps{Service: svc, Auth: tokens, Logger: log, Limiter: rates, Metrics: deps.Metrics,
+			Limits: grpcapi.Limits{CallTimeout: cfg.GRPCCallTimeout, StreamIdle: cfg.GRPCStreamIdleTimeout, MaxOpenStreams: cfg.GRPCMaxStreams},
+			OnCall: gconns.onCall})
 		// Logged before "listening", which tells that the program is up.
-		log.Info("grpc listening", "grpc_addr", gln.Addr().String())
+		log.Info("grpc listening", "grpc_addr", gln.Addr().String(), "grpc_call_timeout", cfg.GRPCCallTimeout.String(),
+			"grpc_stream_idle_timeout", cfg.GRPCStreamIdleTimeout.String(), "grpc_max_streams", cfg.GRPCMaxStreams)
 		go func() {
 			if err := gsrv.Serve(gln); err != nil {
 				errc <- fmt.Errorf("grpc: %w", err)
