@@ -285,9 +285,10 @@ func boundTo(a auth.Actor, id string) bool { return a.EntityID == "" || a.Entity
 
 const requestIDKey = "request_id"
 
-// saneRequestID reports whether id matches ^[A-Za-z0-9._:-]{1,128}$ (a
-// loop: the regular expression cost a microsecond a request).
-func saneRequestID(id string) bool {
+// SaneRequestID reports whether id matches ^[A-Za-z0-9._:-]{1,128}$, the
+// rule for a caller's request id on HTTP and gRPC (a loop: the regular
+// expression cost a microsecond a request).
+func SaneRequestID(id string) bool {
 	if len(id) == 0 || len(id) > 128 {
 		return false
 	}
@@ -306,7 +307,7 @@ func saneRequestID(id string) bool {
 func requestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader("X-Request-Id")
-		if !saneRequestID(id) {
+		if !SaneRequestID(id) {
 			b := make([]byte, 8)
 			_, _ = rand.Read(b)
 			id = hex.EncodeToString(b)

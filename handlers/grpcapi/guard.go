@@ -19,6 +19,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	rolegatev1 "github.com/rolegate/rolegate/api/proto/rolegate/v1"
+	"github.com/rolegate/rolegate/handlers"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -239,7 +240,7 @@ func methodLabel(full string) string {
 func requestID(ctx context.Context, setHeader func(metadata.MD) error) context.Context {
 	md, _ := metadata.FromIncomingContext(ctx)
 	var id string
-	if v := md.Get("x-request-id"); len(v) == 1 && saneRequestID(v[0]) {
+	if v := md.Get("x-request-id"); len(v) == 1 && handlers.SaneRequestID(v[0]) {
 		id = v[0]
 	} else {
 		// Unpredictability is not needed: math/rand, no syscall per call.
@@ -249,20 +250,4 @@ func requestID(ctx context.Context, setHeader func(metadata.MD) error) context.C
 	}
 	_ = setHeader(metadata.Pairs("x-request-id", id))
 	return policy.WithRequestID(ctx, id)
-}
-
-// saneRequestID reports whether id matches ^[A-Za-z0-9._:-]{1,128}$, the
-// HTTP API's rule (handlers' saneRequestID): it reaches logs and audit.
-func saneRequestID(id string) bool {
-	if len(id) == 0 || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		switch c := id[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
 }
