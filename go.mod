@@ -35,7 +35,7 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
-require golang.org/x/net v0.62.0
+require golang.org/x/net v0.62.0 // indirect
 
 require (
 	cel.dev/expr v0.25.3 // indirect
