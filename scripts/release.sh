@@ -9,8 +9,10 @@
 #   scripts/release.sh --snapshot --out DIR   # ... into DIR
 #
 # A release needs a vMAJOR.MINOR.PATCH version, a clean work tree, and
-# CHANGELOG.md to have a section for it; tag the commit (git tag -a v0.1.0)
-# and publish the archives and SHA256SUMS. A snapshot is versioned
+# CHANGELOG.md to have a section for it; tag the commit (git tag -a v0.1.0,
+# and the nested modules' tags api/v0.1.0, client/v0.1.0 and
+# client/ginguard/v0.1.0, so that adopters can require them) and publish the
+# archives and SHA256SUMS. A snapshot is versioned
 # v0.0.0-snapshot-<commit>. The version, commit and commit date go into the
 # binary (rolegate version); builds are reproducible (-trimpath, commit date
 # as the archives' times).
