@@ -1032,7 +1032,6 @@ export interface components {
             direct?: boolean;
         };
         Holder: {
-            /** @description The user id; one longer than 98 characters comes back as #<sha256 hex>. */
             user_id: string;
             /** @enum {string} */
             permission: "allowed" | "allowed_for_own";
