@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // Attacks on the changes feed (GET /v1/entities/{e}/changes): who may read
@@ -220,7 +221,7 @@ func TestAttackChangesFeedManyLongPolls(t *testing.T) {
 			t.Fatalf("a poll past the entity's bound: %+v", got)
 		}
 	}
-	within(t, 10*time.Second, "6 polls wait on a", func() bool { return s.changeWaiters() == 6 })
+	testkit.Eventually(t, 10*time.Second, "6 polls wait on a", func() bool { return s.changeWaiters() == 6 })
 	// 10 on b: 4 more fit in the overall bound.
 	for range 10 {
 		poll("b")
@@ -230,7 +231,7 @@ func TestAttackChangesFeedManyLongPolls(t *testing.T) {
 			t.Fatalf("a poll past the overall bound: %+v", got)
 		}
 	}
-	within(t, 10*time.Second, "10 polls wait", func() bool { return s.changeWaiters() == 10 })
+	testkit.Eventually(t, 10*time.Second, "10 polls wait", func() bool { return s.changeWaiters() == 10 })
 	// Full: c answers at once; the server answers everything else.
 	poll("c")
 	if got := <-answers; got.status != 200 || !got.busy || got.entity != "c" {
@@ -253,7 +254,7 @@ func TestAttackChangesFeedManyLongPolls(t *testing.T) {
 	if n := s.changeWaiters(); n != 0 {
 		t.Fatalf("%v polls still waiting", n)
 	}
-	within(t, 10*time.Second, "goroutines back down", func() bool { return goroutines() <= before+5 })
+	testkit.Eventually(t, 10*time.Second, "goroutines back down", func() bool { return goroutines() <= before+5 })
 }
 
 // Hole: callers that go away. A long poll whose client disconnects stops
@@ -273,11 +274,11 @@ func TestAttackChangesFeedClientGoesAway(t *testing.T) {
 			}
 			done <- err
 		}()
-		within(t, 10*time.Second, "the poll waits", func() bool { return s.changeWaiters() == 1 })
+		testkit.Eventually(t, 10*time.Second, "the poll waits", func() bool { return s.changeWaiters() == 1 })
 		cancel()
 		if err := <-done; err == nil {
 			t.Fatal("the cancelled poll was answered")
 		}
-		within(t, 10*time.Second, "the server lets the poll go", func() bool { return s.changeWaiters() == 0 })
+		testkit.Eventually(t, 10*time.Second, "the server lets the poll go", func() bool { return s.changeWaiters() == 0 })
 	}
 }

@@ -165,7 +165,7 @@ func testWritesAnswer503WhenDatabaseHangs(t *testing.T, dialect string) {
 	}
 
 	px.Resume()
-	took := within(t, 20*time.Second, "writes succeed again", func() bool {
+	took := testkit.Eventually(t, 20*time.Second, "writes succeed again", func() bool {
 		return sendOnce(s.base, "POST", "/v1/entities/acme/users", map[string]any{"id": "after"}).status == 201
 	})
 	t.Logf("writes succeeded %v after the database answered again", took)

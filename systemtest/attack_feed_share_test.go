@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // Hole: one caller could take all of an entity's long-poll slots of the
@@ -48,7 +50,7 @@ func TestAttackChangesFeedOneCallerTakesEverySlot(t *testing.T) {
 	for range 3 {
 		held = append(held, poll(mallory, "acme", 25))
 	}
-	within(t, 10*time.Second, "mallory's 3 polls wait", func() bool { return s.changeWaiters() == 3 })
+	testkit.Eventually(t, 10*time.Second, "mallory's 3 polls wait", func() bool { return s.changeWaiters() == 3 })
 	// One more: 429 at once (on main it waited, here up to 3 s, and took a slot).
 	if got := <-poll(mallory, "acme", 3); got.status != 429 || got.retry != "1" || !strings.Contains(got.body, `"code":"rate_limited"`) {
 		t.Fatalf("past mallory's share: %+v", got)
@@ -60,7 +62,7 @@ func TestAttackChangesFeedOneCallerTakesEverySlot(t *testing.T) {
 	held = append(held, poll(mallory, "other", 25))
 	// Alice still waits on acme.
 	held = append(held, poll(alice, "acme", 25))
-	within(t, 10*time.Second, "5 polls wait", func() bool { return s.changeWaiters() == 5 })
+	testkit.Eventually(t, 10*time.Second, "5 polls wait", func() bool { return s.changeWaiters() == 5 })
 	// A write on each entity wakes them all, with the change.
 	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "u"})
 	s.must(201, "POST", "/v1/entities/other/users", map[string]any{"id": "u"})
@@ -69,11 +71,11 @@ func TestAttackChangesFeedOneCallerTakesEverySlot(t *testing.T) {
 			t.Fatalf("a waiting poll after a write: %+v", got)
 		}
 	}
-	within(t, 10*time.Second, "no poll waits", func() bool { return s.changeWaiters() == 0 })
+	testkit.Eventually(t, 10*time.Second, "no poll waits", func() bool { return s.changeWaiters() == 0 })
 	// The share is back.
 	since["acme"] = int64(s.must(200, "GET", "/v1/entities/acme/changes?since=0", nil)["revision"].(float64))
 	back := poll(mallory, "acme", 25)
-	within(t, 10*time.Second, "mallory waits again", func() bool { return s.changeWaiters() == 1 })
+	testkit.Eventually(t, 10*time.Second, "mallory waits again", func() bool { return s.changeWaiters() == 1 })
 	s.must(204, "DELETE", "/v1/entities/acme/users/u", nil)
 	if got := <-back; got.status != 200 {
 		t.Fatalf("mallory again: %+v", got)

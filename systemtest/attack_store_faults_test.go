@@ -68,7 +68,7 @@ func TestAttackMinRevisionDuringOutage(t *testing.T) {
 
 	px.Restore()
 	var rev int64
-	within(t, 15*time.Second, "writes succeed again", func() bool {
+	testkit.Eventually(t, 15*time.Second, "writes succeed again", func() bool {
 		st, h, _ := s.call("PATCH", "/v1/entities/acme/roles/"+role, map[string]any{"permissions": rights("memo")})
 		if st == 200 {
 			rev = revisionOf(t, h)

@@ -23,6 +23,7 @@ import (
 	"github.com/rolegate/rolegate/api"
 
 	"github.com/rolegate/rolegate/internal/app"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // Attacks on the tokens Rolegate issues to API clients: a client that
@@ -409,7 +410,7 @@ func TestAttackClientOutlivesEntityOnAnotherInstance(t *testing.T) {
 	a := startProcess(t, env)
 	b := startProcess(t, env)
 	if env["ROLEGATE_REDIS_URL"] != "" {
-		within(t, 10*time.Second, "both subscribed", func() bool { return subscribed(a.server) && subscribed(b.server) })
+		testkit.Eventually(t, 10*time.Second, "both subscribed", func() bool { return subscribed(a.server) && subscribed(b.server) })
 	}
 	a.must(201, "POST", "/v1/entities", map[string]any{"id": "T12345678"})
 	cl := mustAs[api.APIClient](a.server, 201, "POST", "/v1/clients", map[string]any{"name": "old tenant", "entity_id": "T12345678", "scopes": []string{"manage"}})
@@ -425,7 +426,7 @@ func TestAttackClientOutlivesEntityOnAnotherInstance(t *testing.T) {
 	a.must(204, "DELETE", "/v1/entities/T12345678", nil)
 	a.must(201, "POST", "/v1/entities", map[string]any{"id": "T12345678"})
 	for name, tok := range map[string]string{"bound client": old, "account token": account} {
-		took := within(t, limit, name+"'s old token refused by the other instance", func() bool {
+		took := testkit.Eventually(t, limit, name+"'s old token refused by the other instance", func() bool {
 			st, _, _ := b.callToken(tok, "GET", "/v1/entities/T12345678/users", nil)
 			return st == 401
 		})
@@ -438,7 +439,7 @@ func TestAttackClientOutlivesEntityOnAnotherInstance(t *testing.T) {
 		t.Fatalf("%d %v", st, out)
 	}
 	a.must(204, "DELETE", fmt.Sprintf("/v1/clients/%s", other.ClientID), nil)
-	took := within(t, limit, "a deleted client's token refused by the other instance", func() bool {
+	took := testkit.Eventually(t, limit, "a deleted client's token refused by the other instance", func() bool {
 		st, _, _ := b.callToken(tok, "GET", "/v1/entities/T12345678/users", nil)
 		return st == 401
 	})

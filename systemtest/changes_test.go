@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/rolegate/rolegate/api"
+	"github.com/rolegate/rolegate/internal/testkit"
 )
 
 // feedItem writes one item of the changes feed as "type:op:user:role:scope"
@@ -221,7 +222,7 @@ func TestChangesFeed(t *testing.T) {
 	// Long polls: woken by a write (wait 20 s: an answer with items is a
 	// wake-up); empty at the current revision after a short wait.
 	woken := s.poll(testToken, e, last, 20)
-	within(t, 10*time.Second, "the poll waits", func() bool { return s.changeWaiters() == 1 })
+	testkit.Eventually(t, 10*time.Second, "the poll waits", func() bool { return s.changeWaiters() == 1 })
 	before := last
 	write(201, "POST", native+"/users", `{"id":"late","role_ids":[]}`, []string{"user:put:late"})
 	if got := <-woken; got.err != nil || got.status != 200 || !reflect.DeepEqual(got.items, []string{"user:put:late"}) || got.rev != before+1 {
@@ -255,7 +256,7 @@ func TestChangesFeed(t *testing.T) {
 
 	// Deleted while a poll waits: one "entity delete", then 404.
 	gone := s.poll(testToken, e, now, 20)
-	within(t, 10*time.Second, "the poll waits", func() bool { return s.changeWaiters() == 1 })
+	testkit.Eventually(t, 10*time.Second, "the poll waits", func() bool { return s.changeWaiters() == 1 })
 	s.must(204, "DELETE", native, nil)
 	if got := <-gone; got.err != nil || got.status != 200 || !reflect.DeepEqual(got.items, []string{"entity:delete"}) || got.rev != now+1 {
 		t.Fatalf("poll of a deleted entity: %+v", got)
@@ -272,7 +273,7 @@ func TestChangesFeedShutdown(t *testing.T) {
 	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
 	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	p := s.poll(testToken, "acme", 1, 25)
-	within(t, 10*time.Second, "the poll waits", func() bool { return s.changeWaiters() == 1 })
+	testkit.Eventually(t, 10*time.Second, "the poll waits", func() bool { return s.changeWaiters() == 1 })
 	start := time.Now()
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
@@ -301,13 +302,13 @@ func TestChangesFeedAcrossInstances(t *testing.T) {
 	a := startProcess(t, env)
 	b := startProcess(t, env)
 	c := startProcess(t, map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_SWEEP_INTERVAL": "200ms"})
-	within(t, 10*time.Second, "both subscribed", func() bool { return subscribed(a.server) && subscribed(b.server) })
+	testkit.Eventually(t, 10*time.Second, "both subscribed", func() bool { return subscribed(a.server) && subscribed(b.server) })
 	a.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
 	for i, user := range []string{"u1", "u2"} {
 		_, _, rev, _ := b.changes("acme", "since=0")
 		onB := b.poll(testToken, "acme", rev, 20)
 		onC := c.poll(testToken, "acme", rev, 20)
-		within(t, 10*time.Second, "the polls wait", func() bool { return b.changeWaiters() == 1 && c.changeWaiters() == 1 })
+		testkit.Eventually(t, 10*time.Second, "the polls wait", func() bool { return b.changeWaiters() == 1 && c.changeWaiters() == 1 })
 		_, h, _ := a.call("POST", "/v1/entities/acme/users", map[string]any{"id": user, "role_ids": []string{}})
 		want := revisionOf(t, h)
 		for name, ch := range map[string]chan polled{"b (Redis)": onB, "c (sweep)": onC} {

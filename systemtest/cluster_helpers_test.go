@@ -114,20 +114,6 @@ func waitPort(t *testing.T, port int) {
 	}
 }
 
-// within polls cond until it holds, failing the test after limit; it returns
-// how long it took.
-func within(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > limit {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // revisionOf reads X-Rolegate-Revision of a write's answer.
 func revisionOf(t *testing.T, h map[string][]string) int64 {
 	t.Helper()

@@ -122,7 +122,7 @@ func TestInstancesInStep(t *testing.T) {
 		"ROLEGATE_REDIS_CHANNEL": "rolegate-test:" + uuid.NewString(), "ROLEGATE_SWEEP_INTERVAL": "1h"}
 	a := startProcess(t, env)
 	b := startProcess(t, env)
-	within(t, 10*time.Second, "both subscribed", func() bool {
+	testkit.Eventually(t, 10*time.Second, "both subscribed", func() bool {
 		return subscribed(a.server) && subscribed(b.server)
 	})
 	role := seedReader(a.server, "acme")
@@ -134,7 +134,7 @@ func TestInstancesInStep(t *testing.T) {
 	for i, obj := range []string{"memo", "doc", "memo", "invoice", "doc"} {
 		_, h, out := a.call("PATCH", "/v1/entities/acme/roles/"+role, map[string]any{"permissions": rights(obj)})
 		rev := revisionOf(t, h)
-		took := within(t, time.Second, fmt.Sprintf("change %d answered by the other instance", i), func() bool {
+		took := testkit.Eventually(t, time.Second, fmt.Sprintf("change %d answered by the other instance", i), func() bool {
 			return b.mayRead("acme", obj) && !b.mayRead("acme", prev)
 		})
 		t.Logf("change %d (revision %d, %v) answered by the other instance after %v", i, rev, out["permissions"], took)
@@ -186,17 +186,17 @@ func TestInstancesConvergeWithoutRedis(t *testing.T) {
 	env := map[string]string{"ROLEGATE_DATABASE_URL": db, "ROLEGATE_REDIS_URL": rs.url(), "ROLEGATE_SWEEP_INTERVAL": sweep.String()}
 	a := startProcess(t, env)
 	b := startProcess(t, env)
-	within(t, 10*time.Second, "both subscribed", func() bool { return subscribed(a.server) && subscribed(b.server) })
+	testkit.Eventually(t, 10*time.Second, "both subscribed", func() bool { return subscribed(a.server) && subscribed(b.server) })
 	role := seedReader(a.server, "acme")
 	if !b.mayRead("acme", "doc") {
 		t.Fatal("before the change")
 	}
 
 	rs.stop()
-	within(t, 10*time.Second, "both notice Redis is gone", func() bool { return !subscribed(a.server) && !subscribed(b.server) })
+	testkit.Eventually(t, 10*time.Second, "both notice Redis is gone", func() bool { return !subscribed(a.server) && !subscribed(b.server) })
 	for i, obj := range []string{"memo", "doc", "memo"} {
 		a.must(200, "PATCH", "/v1/entities/acme/roles/"+role, map[string]any{"permissions": rights(obj)})
-		took := within(t, sweep+time.Second, fmt.Sprintf("change %d converges without Redis", i), func() bool {
+		took := testkit.Eventually(t, sweep+time.Second, fmt.Sprintf("change %d converges without Redis", i), func() bool {
 			return b.mayRead("acme", obj)
 		})
 		t.Logf("change %d converged without Redis after %v (sweep interval %v)", i, took, sweep)
@@ -214,11 +214,11 @@ func TestInstancesConvergeWithoutRedis(t *testing.T) {
 	}
 
 	rs.start(t)
-	within(t, 10*time.Second, "both subscribed again", func() bool { return subscribed(a.server) && subscribed(b.server) })
+	testkit.Eventually(t, 10*time.Second, "both subscribed again", func() bool { return subscribed(a.server) && subscribed(b.server) })
 	_, text = b.get(testToken, "/metrics")
 	heard := metric(t, text, "rolegate_notifications_received_total")
 	a.must(200, "PATCH", "/v1/entities/acme/roles/"+role, map[string]any{"permissions": rights("invoice")})
-	within(t, 2*time.Second, "notifications heard again", func() bool {
+	testkit.Eventually(t, 2*time.Second, "notifications heard again", func() bool {
 		_, text := b.get(testToken, "/metrics")
 		return metric(t, text, "rolegate_notifications_received_total") > heard && b.mayRead("acme", "invoice")
 	})
@@ -295,7 +295,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 
 	px.Restore()
-	took := within(t, 15*time.Second, "writes succeed again", func() bool {
+	took := testkit.Eventually(t, 15*time.Second, "writes succeed again", func() bool {
 		st, _, _ := s.call("PATCH", "/v1/entities/acme/roles/"+role, map[string]any{"permissions": rights("memo")})
 		return st == 200
 	})
