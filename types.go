@@ -28,10 +28,14 @@ func (p Permission) Valid() bool {
 // Wildcard matches every object type or every action.
 const Wildcard = "*"
 
-// ActionPermission is one right on an object type.
+// ActionPermission is one right on an object type. Condition, when set, is a
+// CEL expression (package condition) the right holds under only: an allow
+// counts when it is true, a deny applies when it is true or cannot be
+// evaluated. not_allowed takes no condition.
 type ActionPermission struct {
 	ActionName string
 	Permission Permission
+	Condition  string
 }
 
 // ObjectPermissions are the rights on one object type.
@@ -105,6 +109,10 @@ type User struct {
 	CreatedBy   string
 	UpdatedAt   time.Time
 	LastSeenAt  *time.Time
+	// Attributes are what conditions read as user (approval_limit,
+	// department): JSON values, at most condition.MaxAttributes of them;
+	// nil and empty are the same.
+	Attributes map[string]any
 	// Roles are the roles the user holds; filled by the Service, not stored
 	// on the user.
 	Roles []UserRole

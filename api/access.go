@@ -18,6 +18,10 @@ type Holder struct {
 	UserID     string `json:"user_id"`
 	Permission string `json:"permission"`
 	Via        []Via  `json:"via"`
+	// Condition, when the right is conditional and no resource was given,
+	// is the condition under which it is allowed (the conditions of the
+	// rights that allow it, joined with ||).
+	Condition string `json:"condition,omitempty"`
 }
 
 // HolderPage is a page of GET /v1/entities/{e}/who-can: forward only, so
@@ -44,6 +48,8 @@ type EffectiveRight struct {
 	ObjectType string `json:"object_type"`
 	Action     string `json:"action"`
 	Permission string `json:"permission"`
+	// Condition is the condition under which the right holds, if any.
+	Condition string `json:"condition,omitempty"`
 }
 
 // AccessReport is the JSON access review of an entity, one row per user and
@@ -63,6 +69,8 @@ type ReportRow struct {
 	Action     string  `json:"action"`
 	Permission string  `json:"permission"`
 	Via        []Via   `json:"via"`
+	// Condition is the condition under which the right holds, if any.
+	Condition string `json:"condition,omitempty"`
 }
 
 // ImportRequest is the body of POST /v1/entities/{e}/users/import; Users
@@ -74,11 +82,12 @@ type ImportRequest struct {
 // ImportUser is one user of an import, created or replaced whole; RoleIDs
 // nil are the default roles.
 type ImportUser struct {
-	ID          string        `json:"id"`
-	Email       string        `json:"email"`
-	Name        string        `json:"name"`
-	RoleIDs     *[]string     `json:"role_ids" limit:"100,too_many_roles"`      // MaxImportRoleIDs
-	ScopedRoles []ScopedRoles `json:"scoped_roles" limit:"100,too_many_scopes"` // MaxImportScopes
+	ID          string         `json:"id"`
+	Email       string         `json:"email"`
+	Name        string         `json:"name"`
+	Attributes  map[string]any `json:"attributes,omitempty"`
+	RoleIDs     *[]string      `json:"role_ids" limit:"100,too_many_roles"`      // MaxImportRoleIDs
+	ScopedRoles []ScopedRoles  `json:"scoped_roles" limit:"100,too_many_scopes"` // MaxImportScopes
 }
 
 // ScopedRoles are the roles an imported user holds inside one scope.

@@ -28,10 +28,13 @@ type ObjectPermissions struct {
 }
 
 // ActionPermission is one right: permission is allowed, allowed_for_own,
-// not_allowed or denied.
+// not_allowed or denied. Condition, when set, is a CEL expression over
+// resource, user and now under which only the right holds (an allow counts
+// when it is true; a deny applies when it is true or cannot be evaluated).
 type ActionPermission struct {
 	ActionName string `json:"action_name"`
 	Permission string `json:"permission"`
+	Condition  string `json:"condition,omitempty"`
 }
 
 // Entity is a tenant.
@@ -83,15 +86,17 @@ type RoleInput struct {
 // User is a user of an entity; Roles hold UserRefs (whole roles with
 // expand=roles).
 type User struct {
-	ID         string    `json:"id"`
-	EntityID   string    `json:"entity_id"`
-	Email      string    `json:"email"`
-	Name       string    `json:"name"`
-	Roles      []UserRef `json:"roles"`
-	CreatedAt  string    `json:"created_at"`
-	UpdatedAt  string    `json:"updated_at"`
-	DeletedAt  *string   `json:"deleted_at"`
-	LastSeenAt *string   `json:"last_seen_at"`
+	ID       string    `json:"id"`
+	EntityID string    `json:"entity_id"`
+	Email    string    `json:"email"`
+	Name     string    `json:"name"`
+	Roles    []UserRef `json:"roles"`
+	// Attributes are what conditions read as user; {} when none.
+	Attributes map[string]any `json:"attributes"`
+	CreatedAt  string         `json:"created_at"`
+	UpdatedAt  string         `json:"updated_at"`
+	DeletedAt  *string        `json:"deleted_at"`
+	LastSeenAt *string        `json:"last_seen_at"`
 }
 
 // UserRef is a role a user holds, in the given scope (nil: everywhere),
@@ -145,6 +150,8 @@ type UserInput struct {
 	Email   *string   `json:"email,omitempty"`
 	Name    *string   `json:"name,omitempty"`
 	RoleIDs *[]string `json:"role_ids,omitempty"`
+	// Attributes replace the user's attributes whole.
+	Attributes *map[string]any `json:"attributes,omitempty"`
 }
 
 // UserPatch is the body of PATCH on a user: a user's id does not change.
@@ -152,6 +159,8 @@ type UserPatch struct {
 	Email   *string   `json:"email,omitempty"`
 	Name    *string   `json:"name,omitempty"`
 	RoleIDs *[]string `json:"role_ids,omitempty"`
+	// Attributes replace the user's attributes whole ({} clears them).
+	Attributes *map[string]any `json:"attributes,omitempty"`
 }
 
 // Assignment is a role given to a user in a scope, until ExpiresAt.
@@ -195,7 +204,10 @@ type CheckRequest struct {
 	Action     string `json:"action"`
 	OwnerID    string `json:"owner_id,omitempty"`
 	Scope      string `json:"scope,omitempty"`
-	Explain    bool   `json:"explain,omitempty"`
+	// Resource are the attributes of the object asked about, which
+	// conditions read as resource ("amount": 1200).
+	Resource map[string]any `json:"resource,omitempty"`
+	Explain  bool           `json:"explain,omitempty"`
 	// MinRevision: never answer from a policy older than this revision (a
 	// write's X-Rolegate-Revision), else 503 stale_policy.
 	MinRevision int64 `json:"min_revision,omitempty"`
@@ -256,6 +268,13 @@ type Match struct {
 	RoleID     *string `json:"role_id"`
 	RoleName   *string `json:"role_name"`
 	Permission string  `json:"permission"`
+	// Condition is the right's condition, if it has one, with its value
+	// for this check or why it could not be evaluated. A conditional allow
+	// counts only when ConditionValue is true; a conditional deny applies
+	// when it is true or ConditionError is set.
+	Condition      string `json:"condition,omitempty"`
+	ConditionValue *bool  `json:"condition_value,omitempty"`
+	ConditionError string `json:"condition_error,omitempty"`
 }
 
 // APIClient is an API client of Rolegate; Secret is set only in the answer

@@ -1,7 +1,9 @@
 package condition
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +134,44 @@ func BenchmarkEval(b *testing.B) {
 		if ok, err := p.Eval(in); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	got, err := Normalize(map[string]any{"amount": json.Number("1200"), "n": 3, "tags": []any{"a", 1.5, true, nil}, "s": "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["amount"] != 1200.0 || got["n"] != 3.0 || len(got["tags"].([]any)) != 4 || got["s"] != "x" {
+		t.Fatalf("got %#v", got)
+	}
+	if m, err := Normalize(map[string]any{}); m != nil || err != nil {
+		t.Fatalf("empty: %v %v", m, err)
+	}
+	many := map[string]any{}
+	for i := 0; i <= MaxAttributes; i++ {
+		many[strings.Repeat("k", i+1)] = 1.0
+	}
+	bad := []map[string]any{
+		many,
+		{"": 1.0},
+		{strings.Repeat("n", MaxAttributeName+1): 1.0},
+		{"o": map[string]any{"x": 1.0}},
+		{"l": []any{[]any{1.0}}},
+		{"l": make([]any, MaxAttributeString+1)},
+		{"s": strings.Repeat("é", MaxAttributeString+1)},
+		{"f": math.Inf(1)},
+		{"j": json.Number("1e999")},
+		{"c": struct{}{}},
+	}
+	for i, b := range bad {
+		if _, err := Normalize(b); err == nil {
+			t.Errorf("case %d: accepted", i)
+		} else if _, ok := err.(*AttributeError); !ok {
+			t.Errorf("case %d: %T", i, err)
+		}
+	}
+	if Hash("a") == Hash("b") || len(Hash("a")) != 64 {
+		t.Fatal("hash")
 	}
 }

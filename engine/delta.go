@@ -19,6 +19,9 @@ type Delta struct {
 	Ops  []DeltaOp `json:"ops,omitempty"`
 	// Hashed names the hashed subjects the write stored rules of (Policy.Hashed).
 	Hashed map[string]HashedName `json:"hashed,omitempty"`
+	// Conditions are the sources of the conditions the write's rules name,
+	// by hash (Policy.Conditions).
+	Conditions map[string]string `json:"conditions,omitempty"`
 }
 
 // The kinds of DeltaOp.
@@ -27,6 +30,9 @@ const (
 	OpRemove  = "remove"  // Rules were removed
 	OpReplace = "replace" // Subject's p rules are now exactly Rules
 	OpRole    = "role"    // RoleID is named Name and active, or not active
+	// OpAttributes: the user Subject (a user id, not a Casbin subject) has
+	// Attributes now (none: nil).
+	OpAttributes = "attributes"
 )
 
 // DeltaOp is one change. Rules are encoded as Casbin lines: the rule type,
@@ -38,6 +44,8 @@ type DeltaOp struct {
 	RoleID  string     `json:"role_id,omitempty"`
 	Name    string     `json:"name,omitempty"`
 	Active  bool       `json:"active,omitempty"`
+	// Attributes of OpAttributes.
+	Attributes map[string]any `json:"attributes,omitempty"`
 }
 
 // Empty reports whether the delta changes nothing.

@@ -32,6 +32,12 @@ type Policy struct {
 	// rules (u#..., s#...), so that who-can, dry runs and reports can list
 	// them; a loader may leave out subjects no rule holds.
 	Hashed map[string]HashedName
+	// Conditions are the sources of the conditions the rules name, by
+	// their hash (ConditionHash); a loader may hold more than the rules name.
+	Conditions map[string]string
+	// Attributes are the users' attributes (rolegate.User.Attributes) by
+	// user id, for those that have any.
+	Attributes map[string]map[string]any
 }
 
 // Config configures an Engine.

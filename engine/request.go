@@ -12,7 +12,10 @@ type Request struct {
 	Action     string
 	OwnerID    string
 	Scope      string
-	Explain    bool
+	// Resource are the attributes of the object asked about, which
+	// conditions read as resource; nil is none.
+	Resource map[string]any
+	Explain  bool
 	// MinRevision, when positive, is the oldest revision the answer may
 	// come from: an older policy held is reloaded first, and the check fails
 	// with stale_policy rather than answer from it.
@@ -46,4 +49,11 @@ type Match struct {
 	RoleID     string
 	RoleName   string
 	Permission rolegate.Permission
+	// Condition is the right's condition ("" for none). For a conditional
+	// right, ConditionValue is its value in this check and ConditionError why
+	// it could not be evaluated: a conditional allow counts only when true,
+	// a conditional deny applies when true or when it errs.
+	Condition      string
+	ConditionValue *bool
+	ConditionError string
 }
