@@ -18,6 +18,9 @@ type Right struct {
 	ObjectType string
 	Action     string
 	Permission rolegate.Permission
+	// Condition is the condition under which the right holds ("" for
+	// none): the conditions of the rights that allow it, joined with ||.
+	Condition string
 }
 
 type rightKey struct{ obj, act string }

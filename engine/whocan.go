@@ -15,6 +15,10 @@ type Holder struct {
 	UserID     string
 	Permission rolegate.Permission
 	Via        []Match
+	// Condition, when WhoCan is asked without a resource and the user is
+	// allowed only under conditions, is the condition under which it is
+	// allowed ("" when allowed without one).
+	Condition string
 }
 
 // WhoCan returns, ordered by user id, up to limit users after the user id

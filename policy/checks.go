@@ -21,7 +21,10 @@ type CheckRequest struct {
 	Action     string
 	OwnerID    string
 	Scope      string
-	Explain    bool
+	// Resource are the attributes conditions read as resource (normalized
+	// by condition.Normalize before the engine sees them).
+	Resource map[string]any
+	Explain  bool
 	// MinRevision, when positive, is the oldest revision of the entity's
 	// policy the answer may come from (a revision a write returned): an
 	// older policy held is reloaded first, and the check fails with

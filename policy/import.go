@@ -31,6 +31,8 @@ type ImportUser struct {
 	ID    string
 	Email string
 	Name  string
+	// Attributes are the user's attributes (replaced whole).
+	Attributes map[string]any
 	// RoleIDs are the user's entity-wide roles; nil means the entity's
 	// default roles (as for a user created one at a time), empty means none.
 	RoleIDs     *[]string

@@ -28,6 +28,9 @@ type UserInput struct {
 	Name        *string
 	RoleIDs     *[]string
 	Permissions *rolegate.Permissions
+	// Attributes, when set, replace the user's attributes whole (empty:
+	// none); checked by condition.Normalize.
+	Attributes *map[string]any
 	// MergeRights, when set, makes an update of Permissions write
 	// MergeRights(the stored rights, Permissions): a caller that shows only
 	// part of the rights (a facade) keeps the rest.
