@@ -122,7 +122,7 @@ func checkLongIDs(t *testing.T, svc *policy.Service, long, longScope, reader, wr
 		{"report", "view", "", []string{long + " allowed own"}},
 	}
 	for _, q := range whoCan {
-		hs, err := svc.WhoCan(ctx, "acme", q.obj, q.act, q.scope, "", 10)
+		hs, err := svc.WhoCan(ctx, "acme", q.obj, q.act, q.scope, "", 10, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,6 +28,14 @@ type Holder struct {
 // right and the users who hold them, not the entity. A user id too long for a
 // rule's subject comes back as itself, read from the snapshot's names.
 func (e *Engine) WhoCan(ctx context.Context, entityID, obj, act, scope, after string, limit int) ([]Holder, int64, error) {
+	return e.WhoCanResource(ctx, entityID, obj, act, scope, after, limit, nil)
+}
+
+// WhoCanResource is WhoCan for an object with the given attributes: a
+// conditional right counts for the users for whom its condition holds over
+// resource and their attributes. Without a resource (nil), a user allowed
+// only under conditions is listed with Holder.Condition.
+func (e *Engine) WhoCanResource(ctx context.Context, entityID, obj, act, scope, after string, limit int, resource map[string]any) ([]Holder, int64, error) {
 	s, err := e.snapshot(ctx, entityID)
 	if err != nil {
 		return nil, 0, err

@@ -242,7 +242,7 @@ func whoCanAndDryRunOracle(t *testing.T, userID func(int) string, scopes []strin
 			var got []engine.Holder
 			after := ""
 			for {
-				page, err := svc.WhoCan(ctx, "acme", obj, act, sc, after, 3)
+				page, err := svc.WhoCan(ctx, "acme", obj, act, sc, after, 3, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -47,7 +47,7 @@ func (a *api) whoCan(c *gin.Context) {
 			if p.After != nil {
 				after = p.After.ID
 			}
-			return a.svc.WhoCan(c.Request.Context(), entity, q.Get("object_type"), q.Get("action"), q.Get("scope"), after, p.Limit)
+			return a.svc.WhoCan(c.Request.Context(), entity, q.Get("object_type"), q.Get("action"), q.Get("scope"), after, p.Limit, nil)
 		}, func(h engine.Holder) policy.Cursor { return policy.Cursor{Value: h.UserID, ID: h.UserID} })
 	if err != nil {
 		writeError(c, err)

@@ -86,7 +86,7 @@ func TestExpiringAssignment(t *testing.T) {
 		return e
 	}
 	whoCan := func() []string {
-		hs, err := svc.WhoCan(ctx, "acme", "payable", "approve", "team:1", "", 10)
+		hs, err := svc.WhoCan(ctx, "acme", "payable", "approve", "team:1", "", 10, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,7 +59,7 @@ func TestScopeSplice(t *testing.T) {
 	if p, err := svc.UserPermissions(ctx, "acme", "123", "team:42|auth0"); !invalidScope(err) || len(p.Objects) != 0 {
 		t.Fatalf("permissions: %+v %v", p, err)
 	}
-	if hs, err := svc.WhoCan(ctx, "acme", "payable", "approve", "team:42|auth0", "", 100); !invalidScope(err) || hs != nil {
+	if hs, err := svc.WhoCan(ctx, "acme", "payable", "approve", "team:42|auth0", "", 100, nil); !invalidScope(err) || hs != nil {
 		t.Fatalf("who-can: %+v %v", hs, err)
 	}
 	if _, err := svc.UnassignRole(ctx, "acme", "123", role.ID, "team:42|auth0"); !invalidScope(err) {

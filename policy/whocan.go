@@ -12,7 +12,7 @@ import (
 // obj in the entity (scope: counting their assignments inside it too), with
 // the roles that give it. It reveals users and their roles: the caller needs
 // the rights to read both.
-func (s *Service) WhoCan(ctx context.Context, entityID, obj, act, scope, after string, limit int) ([]engine.Holder, error) {
+func (s *Service) WhoCan(ctx context.Context, entityID, obj, act, scope, after string, limit int, resource map[string]any) ([]engine.Holder, error) {
 	if err := s.authorizeReview(ctx, entityID); err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func (s *Service) WhoCan(ctx context.Context, entityID, obj, act, scope, after s
 	if err := s.known(ctx, entityID); err != nil {
 		return nil, err
 	}
-	hs, _, err := s.engine.WhoCan(ctx, entityID, obj, act, scope, after, limit)
+	hs, _, err := s.engine.WhoCanResource(ctx, entityID, obj, act, scope, after, limit, resource)
 	if err != nil {
 		return nil, unavailable(err)
 	}
