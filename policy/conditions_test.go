@@ -507,3 +507,41 @@ func userEvents(t *testing.T, svc *policy.Service, userID string) []policy.Audit
 	}
 	return out
 }
+
+// The largest rights a role may hold, each under its own condition, and a
+// condition of exactly condition.MaxSource bytes, are stored whole.
+func TestConditionLimits(t *testing.T) {
+	condStores(t, func(t *testing.T, svc *policy.Service, store policy.Store) {
+		ctx := auth.Internal(context.Background())
+		var p rolegate.Permissions
+		for i := 0; i < policy.MaxRights; i++ {
+			p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: fmt.Sprintf("o%d", i),
+				Actions: []rolegate.ActionPermission{right("read", rolegate.Allowed, fmt.Sprintf("resource.n == %d.0", i))}})
+		}
+		pad := "resource.s == '"
+		exact := pad + strings.Repeat("ü", (condition.MaxSource-len(pad)-1)/2)
+		exact += strings.Repeat("x", condition.MaxSource-len(exact)-1) + "'"
+		if len(exact) != condition.MaxSource {
+			t.Fatalf("%d bytes", len(exact))
+		}
+		p.Objects[0].Actions[0].Condition = exact
+		name := "many"
+		r, rev, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: &name, Permissions: &p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := storedConditions(t, store, "acme"); len(got) != policy.MaxRights || got[condition.Hash(exact)] != exact {
+			t.Fatalf("%d conditions stored", len(got))
+		}
+		if got := deltaAt(t, store, "acme", rev).Conditions; len(got) != policy.MaxRights {
+			t.Fatalf("%d conditions in the delta", len(got))
+		}
+		if got, _ := svc.GetRole(ctx, "acme", r.ID); got.Permissions.Objects[0].Actions[0].Condition != exact {
+			t.Fatal("the longest condition did not read back whole")
+		}
+		d, err := svc.Check(ctx, policy.CheckRequest{EntityID: "acme", UserID: "nobody", ObjectType: "o7", Action: "read", Resource: map[string]any{"n": 7}})
+		if err != nil || d.Allowed {
+			t.Fatalf("a user without the role: %+v %v", d, err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -84,6 +85,16 @@ func testConditions(t *testing.T, s policy.Store) {
 	}
 	if got := read("e"); len(got) != 3 {
 		t.Fatalf("a rolled-back write stored conditions: %v", got)
+	}
+	// As many as a role may carry (policy.MaxRights), at once: chunked.
+	var srcs []string
+	for i := 0; i < 1000; i++ {
+		srcs = append(srcs, fmt.Sprintf("resource.n == %d.0", i))
+	}
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.PutConditions("e", cond(srcs...)) })
+	MustUpdate(t, s, func(tx policy.Tx) error { return tx.PutConditions("e", cond(srcs...)) })
+	if got := read("e"); len(got) != 1003 || got[condition.Hash(srcs[999])] != srcs[999] {
+		t.Fatalf("after 1000 more: %d", len(got))
 	}
 	// Gone with the entity, and not there when an entity of the same id
 	// is made again.
