@@ -140,3 +140,38 @@ func BenchmarkConditionMemory(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-min(after.HeapAlloc, before.HeapAlloc))/n, "bytes/condition")
 	}
 }
+
+// BenchmarkUnconditionalChecks compares uncached checks of the small tenant
+// (no conditions) under the model's matcher and under the matcher before
+// conditions, in one process: what an unconditional check pays for them.
+//
+//	go test -run '^$' -bench 'BenchmarkUnconditionalChecks' -count 5 ./engine
+func BenchmarkUnconditionalChecks(b *testing.B) {
+	const now = `(p.cond == "any" || r.owner == r.sub && p.cond == "own" || cond(p.cond, p.eft))`
+	before := strings.Replace(rolegate.CasbinModel, now, `(p.cond == "any" || r.owner == r.sub)`, 1)
+	if before == rolegate.CasbinModel {
+		b.Fatal("model.conf's matcher changed; update the benchmark")
+	}
+	ctx := context.Background()
+	size := scaleSizes[0]
+	pol := scalePolicy(b, size.name, size.m)
+	reqs := scaleReqs(size.m)
+	for _, c := range []struct{ name, model string }{{"matcher-before", before}, {"matcher", rolegate.CasbinModel}} {
+		b.Run(c.name, func(b *testing.B) {
+			e, err := engine.New(engine.Config{Model: c.model, Loader: fixedLoader{copyPolicy(pol)}, MaxDecisions: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := e.Check(ctx, reqs[0]); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := e.Check(ctx, reqs[i&(len(reqs)-1)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
