@@ -195,6 +195,13 @@ func (m *moniteAPI) input(req moniteRoleRequest, create bool) (policy.RoleInput,
 		}
 	}
 	perms := policy.RightsOf(*req.Permissions)
+	// Monite's document has no condition: a right written through it is
+	// unconditional, whatever else the body carries.
+	for i := range perms.Objects {
+		for j := range perms.Objects[i].Actions {
+			perms.Objects[i].Actions[j].Condition = ""
+		}
+	}
 	if err := policy.ValidatePermissions("permissions", perms, m.catalog); err != nil {
 		return in, err
 	}
