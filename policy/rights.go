@@ -35,7 +35,7 @@ func RightsOf(d PermissionsDoc) rolegate.Permissions {
 	for _, o := range d.Objects {
 		op := rolegate.ObjectPermissions{ObjectType: o.ObjectType}
 		for _, a := range o.Actions {
-			op.Actions = append(op.Actions, rolegate.ActionPermission{ActionName: a.ActionName, Permission: rolegate.Permission(a.Permission)})
+			op.Actions = append(op.Actions, rolegate.ActionPermission{ActionName: a.ActionName, Permission: rolegate.Permission(a.Permission), Condition: a.Condition})
 		}
 		out.Objects = append(out.Objects, op)
 	}
@@ -49,7 +49,7 @@ func DocOf(p rolegate.Permissions) PermissionsDoc {
 	for _, o := range p.Objects {
 		od := ObjectDoc{ObjectType: o.ObjectType, Actions: make([]ActionDoc, 0, len(o.Actions))}
 		for _, a := range o.Actions {
-			od.Actions = append(od.Actions, ActionDoc{ActionName: a.ActionName, Permission: string(a.Permission)})
+			od.Actions = append(od.Actions, ActionDoc{ActionName: a.ActionName, Permission: string(a.Permission), Condition: a.Condition})
 		}
 		out.Objects = append(out.Objects, od)
 	}
