@@ -38,7 +38,7 @@ type CheckRequest struct {
 // question is the engine's form of a check.
 func (r CheckRequest) question() engine.Request {
 	return engine.Request{EntityID: r.EntityID, UserID: r.UserID, ObjectType: r.ObjectType, Action: r.Action, OwnerID: r.OwnerID,
-		Scope: r.Scope, Explain: r.Explain, MinRevision: r.MinRevision, NoGrantable: r.noGrantable}
+		Scope: r.Scope, Resource: r.Resource, Explain: r.Explain, MinRevision: r.MinRevision, NoGrantable: r.noGrantable}
 }
 
 // UserPermissions returns a user's effective rights (deny applied), entity-wide
@@ -109,9 +109,28 @@ func ValidateCheck(prefix string, req CheckRequest) error {
 	return nil
 }
 
+// normalizeResource checks a check's resource (condition.Normalize; 422
+// invalid_attributes naming prefix+"resource") and leaves it as conditions
+// read it.
+func normalizeResource(prefix string, req *CheckRequest) error {
+	if len(req.Resource) == 0 {
+		req.Resource = nil
+		return nil
+	}
+	attrs, err := normalizeAttributes(prefix+"resource", req.Resource)
+	if err != nil {
+		return err
+	}
+	req.Resource = attrs
+	return nil
+}
+
 // Check answers one question. It never allows on error.
 func (s *Service) Check(ctx context.Context, req CheckRequest) (engine.Decision, error) {
 	if err := ValidateCheck("", req); err != nil {
+		return engine.Decision{Permission: rolegate.NotAllowed}, err
+	}
+	if err := normalizeResource("", &req); err != nil {
 		return engine.Decision{Permission: rolegate.NotAllowed}, err
 	}
 	if err := s.authorizeCheck(ctx, req); err != nil {
@@ -182,6 +201,9 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]engine
 	}
 	for i, r := range reqs {
 		if err := ValidateCheck(fmt.Sprintf("checks[%d].", i), r); err != nil {
+			return nil, err
+		}
+		if err := normalizeResource(fmt.Sprintf("checks[%d].", i), &reqs[i]); err != nil {
 			return nil, err
 		}
 		if i > 0 && r.EntityID == reqs[i-1].EntityID && r.UserID == reqs[i-1].UserID {
