@@ -470,7 +470,9 @@ function pageRole(entity, roleId) {
     for (const d of e.details || []) {
       const m = /^permissions\.(objects\[\d+\]\.actions\[\d+\])(\.[a-z_]+)?$/.exec(d.field || '');
       const cell = m && sent.get(m[1]);
-      if (cell) found.set(key(cell[0], cell[1]), d.message || e.message);
+      // The message, without the field's name it may start with (the
+      // cell says which right it is).
+      if (cell) found.set(key(cell[0], cell[1]), (d.message || e.message).replace(d.field + ': ', ''));
     }
     if (found.size || st.cellErrors.size) {
       st.cellErrors = found;
