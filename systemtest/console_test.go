@@ -858,12 +858,21 @@ func TestConsoleConditions(t *testing.T) {
 	}
 	check(`{"amount": 50}`, true, "true")
 	u.shot("check-condition")
-	check(`{"amount": 5000}`, false, "")
-	check(`{"amount": "many"}`, false, "")
+	check(`{"amount": 5000}`, false, "false")
+	check(`{"amount": "many"}`, false, "error")
 	// A resource the server refuses: at the field.
 	u.fill("#check-resource", `{"a": {"b": 1}}`)
 	u.click(`#check-form button[type="submit"]`)
 	u.until("the refusal at the field", `document.querySelector('#check-resource-error').innerText.includes('invalid_attributes')`)
+
+	// Who can, and the user's effective rights, say under which condition.
+	u.tab("acme", "who-can")
+	u.fill("#who-object-type", "payable")
+	u.fill("#who-action", "approve")
+	u.click(`#who-form button[type="submit"]`)
+	u.until("u-1 if the condition", `(() => { const t = document.querySelector('#who-result tbody').innerText; return t.includes('u-1') && t.includes('if resource.amount < 1000') })()`)
+	u.do(`location.hash = '#/e/acme/users/u-1'`)
+	u.until("the conditional effective right", `document.querySelector('#rights').innerText.includes('approve (allowed if resource.amount < 1000')`)
 
 	if bad := plog.problems(); len(bad) > 0 {
 		t.Fatalf("the page reported exceptions or CSP violations:\n%s", strings.Join(bad, "\n"))

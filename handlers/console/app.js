@@ -903,7 +903,8 @@ function pageWhoCan(entity) {
     const r = await call('GET', path('entities', entity, 'who-can'), { query });
     if (!live()) return;
     for (const x of r.data.data) {
-      rows.append(h('tr', {}, h('th', { scope: 'row' }, x.user_id), h('td', {}, LABELS[x.permission] || x.permission),
+      rows.append(h('tr', {}, h('th', { scope: 'row' }, x.user_id), h('td', {}, LABELS[x.permission] || x.permission,
+        x.condition ? h('span', { class: 'cond-cell' }, ' if ', h('code', {}, x.condition)) : null),
         h('td', {}, x.via.map((v) => (v.direct ? 'own right' : v.role_name || v.role_id)).join(', '))));
     }
     next = r.data.next_pagination_token;
