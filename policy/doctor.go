@@ -453,12 +453,12 @@ func diagnoseConditions(tx Tx, entityID string, roles []rolegate.Role, users []r
 		if r.Status != rolegate.StatusActive {
 			continue
 		}
-		for h, src := range conditionsOf(r.Permissions) {
+		for h, src := range engine.Conditions(r.Permissions) {
 			want[h], wantSource[h] = src, describeRole(r)
 		}
 	}
 	for _, u := range users {
-		for h, src := range conditionsOf(u.Permissions) {
+		for h, src := range engine.Conditions(u.Permissions) {
 			want[h], wantSource[h] = src, fmt.Sprintf("user %q", u.ID)
 		}
 	}
