@@ -75,8 +75,9 @@ const MaxResourceParam = 64 << 10
 
 // resourceParam reads who-can's resource: the attributes of the object asked
 // about, as a JSON object. Absent or empty is none (nil): who-can then lists
-// users allowed only under conditions with the condition. {} is an object
-// without attributes. Numbers stay json.Number, for condition.Normalize.
+// users allowed only under conditions with the condition; so is {} (the
+// service normalizes no attributes to none). Numbers stay json.Number, for
+// condition.Normalize.
 func resourceParam(q url.Values) (map[string]any, error) {
 	vals, ok := q["resource"]
 	if !ok || (len(vals) == 1 && vals[0] == "") {

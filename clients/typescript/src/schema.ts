@@ -2824,7 +2824,7 @@ export interface operations {
                 action?: string;
                 /** @description An assignment scope such as team:42 (1-128 of A-Za-z0-9._:-, else 422 invalid_scope; empty for none). */
                 scope?: components["parameters"]["Scope"];
-                /** @description The attributes of the object asked about, a JSON object (URL-encoded), such as {"amount":1200}: a conditional right then counts for the users for whom its condition holds over it and their attributes. Absent: users allowed only under conditions are listed with the condition. Not a JSON object, or breaking the limits of attributes: 422 invalid_attributes. The pagination token carries it. */
+                /** @description The attributes of the object asked about, a JSON object (URL-encoded), such as {"amount":1200}: a conditional right then counts for the users for whom its condition holds over it and their attributes. Absent (or {}): users allowed only under conditions are listed with the condition. Not a JSON object, or breaking the limits of attributes: 422 invalid_attributes. The pagination token carries it. */
                 resource?: string;
                 /** @description Page size, 1-100 (default 100); may be given with pagination_token. */
                 limit?: components["parameters"]["Limit"];
