@@ -197,3 +197,20 @@ func TestViewMergeKeepsConditions(t *testing.T) {
 		t.Fatalf("conditional wildcard: %v, want %v", got, want)
 	}
 }
+
+// A wildcard replaced by a write over a conditional deny: the deny stays
+// with its condition, and the right it hid is not written back (the write
+// could not see it), so the result is narrower, never wider.
+func TestViewMergeWildcardOverConditionalDeny(t *testing.T) {
+	v := testView()
+	const c = `resource.amount > 1000`
+	prev := joinRights(rights3("*", "*", "allowed"), cond(rights3("payable", "approve", "denied"), c))
+	if got := flatRights(v.Visible(prev)); !reflect.DeepEqual(got, []string{"payable.read=allowed", "receipt.read=allowed"}) {
+		t.Fatalf("visible: %v", got)
+	}
+	got := flatConditional(v.Merge(prev, rights3("payable", "read", "allowed")))
+	want := []string{"payable.read=allowed", "payable.approve=denied if " + c}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("merge: %v, want %v", got, want)
+	}
+}
