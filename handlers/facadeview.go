@@ -16,6 +16,15 @@ import (
 // not_allowed), and only the rights the API can express are kept. Writing
 // back what a view showed keeps the rights as they were (Merge). The Service
 // applies Merge inside the write's transaction (RoleInput.MergeRights).
+//
+// No compatible API can express a condition. A conditional allowed or
+// allowed_for_own right is not shown at all (it grants only when its
+// condition holds, so showing it as allowed would overstate it), and a
+// conditional denied right is counted as a deny (it may apply), so the rights
+// it could deny are never shown as allowed either. A write keeps every
+// conditional right it does not name; one that names the same object type and
+// action replaces the conditional right with what it says, unconditional (the
+// caller asked for exactly that value).
 
 // facadeView is what one API shows of rights.
 type facadeView struct {
@@ -74,6 +83,12 @@ func (v *facadeView) Visible(p rolegate.Permissions) rolegate.Permissions {
 	var wildPerm []rolegate.Permission
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
+			if a.Condition != "" {
+				if a.Permission != rolegate.Denied {
+					continue // granted only when its condition holds: not shown
+				}
+				a = rolegate.ActionPermission{ActionName: a.ActionName, Permission: rolegate.Denied}
+			}
 			if isWildcard(o.ObjectType, a.ActionName) {
 				wild = append(wild, pair{o.ObjectType, a.ActionName})
 				wildPerm = append(wildPerm, a.Permission)
@@ -108,8 +123,14 @@ func (v *facadeView) Visible(p rolegate.Permissions) rolegate.Permissions {
 }
 
 // shown reports whether the API shows a right: a concrete one when Shows
-// says so, a wildcard one when it shows any concrete right it covers.
+// says so, a wildcard one when it shows any concrete right it covers. A
+// conditional right is never shown (no compatible API can say "allowed if"),
+// so a write through the API keeps it unless the write names its object type
+// and action.
 func (v *facadeView) shown(objectType string, a rolegate.ActionPermission) bool {
+	if a.Condition != "" {
+		return false
+	}
 	if !isWildcard(objectType, a.ActionName) {
 		return v.shows(objectType, a)
 	}

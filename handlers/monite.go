@@ -195,6 +195,16 @@ func (m *moniteAPI) input(req moniteRoleRequest, create bool) (policy.RoleInput,
 		}
 	}
 	perms := policy.RightsOf(*req.Permissions)
+	// Monite's document has no condition: one in the body is refused as any
+	// field Monite does not define is (the canonical encoding may carry it).
+	for i, o := range perms.Objects {
+		for j, a := range o.Actions {
+			if a.Condition != "" {
+				field := fmt.Sprintf("permissions.objects[%d].actions[%d].condition", i, j)
+				return in, rolegate.Invalid("unknown_field", field, "unknown field %q", field)
+			}
+		}
+	}
 	if err := policy.ValidatePermissions("permissions", perms, m.catalog); err != nil {
 		return in, err
 	}

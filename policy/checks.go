@@ -167,16 +167,32 @@ func (s *Service) explainable(ctx context.Context, req *CheckRequest) (names boo
 	return a.UserID != "" && a.EntityID == req.EntityID && a.UserID == req.UserID
 }
 
-// hideRoleNames leaves the roles of an explained answer as ids only.
+// hideRoleNames leaves the roles of an explained answer as ids only, and
+// their conditions as their values only: a condition's text (and why it
+// could not be evaluated, which names attributes) is part of the role as
+// much as its name is.
 func hideRoleNames(d *engine.Decision) {
 	for _, ms := range [][]engine.Match{d.Matched, d.DeniedBy} {
 		for i := range ms {
 			ms[i].RoleName = ""
+			if ms[i].Condition != "" {
+				ms[i].Condition = HiddenCondition
+			}
+			if ms[i].ConditionError != "" {
+				ms[i].ConditionError = HiddenConditionError
+			}
 		}
 		// Ordered by id, not by the names left out.
 		slices.SortStableFunc(ms, func(a, b engine.Match) int { return strings.Compare(a.RoleID, b.RoleID) })
 	}
 }
+
+// What an explained check shows, to a caller who may not read roles, of a
+// conditional right's condition and of why it could not be evaluated.
+const (
+	HiddenCondition      = "(hidden)"
+	HiddenConditionError = "the condition could not be evaluated"
+)
 
 // CheckBatch answers several questions, in order.
 func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]engine.Decision, error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Attacks on what issue 13 added to the facades: paging cursors, limits,
@@ -217,5 +219,106 @@ func TestAttackFacadeWildcardEscalation(t *testing.T) {
 	}
 	if s.checkAllowed("T100", "alice", "payable", "approve", "") {
 		t.Fatal("alice got approve")
+	}
+}
+
+// Conditional rights through the facades: a manager who holds update only
+// under a condition cannot make it unconditional through any facade, on a
+// new role or over a conditional one (which keeps its condition); a
+// condition cannot be smuggled in through Monite's body, at any size; and
+// another entity's conditional role is not reached through a facade.
+func TestAttackFacadeConditionalEscalation(t *testing.T) {
+	f := newEscalationFixture(t)
+	s := f.s
+	act := func(name, perm, cond string) map[string]any {
+		a := map[string]any{"action_name": name, "permission": perm}
+		if cond != "" {
+			a["condition"] = cond
+		}
+		return a
+	}
+	const c = `resource.amount < 100`
+	cm := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "conditional manager", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "role", "actions": []any{act("*", "allowed", "")}},
+		map[string]any{"object_type": "payable", "actions": []any{act("read", "allowed", ""), act("update", "allowed", c)}},
+	}}})["id"].(string)
+	target := s.must(201, "POST", "/v1/entities/T100/roles", map[string]any{"name": "clerk", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "payable", "actions": []any{act("read", "allowed", ""), act("update", "allowed", c)}},
+	}}})["id"].(string)
+	s.must(201, "POST", "/v1/entities/T100/users", map[string]any{"id": "carol", "role_ids": []string{cm}})
+	carol := f.idp.token(t, jwt.MapClaims{"sub": "carol"})
+	as := []string{"Authorization", "Bearer " + carol}
+	mon := append([]string{"x-monite-version", "2024-05-25", "x-monite-entity-id", "T100"}, as...)
+	paper := append([]string{"Content-Type", "application/vnd.api+json", "X-Entity-Id", "T100"}, as...)
+	before := nativeRights(s, "T100", target)
+
+	// A new role with payable.update unconditional: refused everywhere.
+	if st, _, out := s.raw("POST", "/v1/accounts/T100/auth/roles", `{"name":"mine dintero","scope":["update:payable"]}`, as...); st != 403 {
+		t.Errorf("dintero: carol gives update unconditionally: %d %v", st, out)
+	}
+	if st, _, out := s.raw("POST", "/api/v1/roles", `{"data":{"type":"role","attributes":{"name":"mine papershift","rights":{"payable":{"update":true}}}}}`, paper...); st != 403 {
+		t.Errorf("papershift: carol gives update unconditionally: %d %v", st, out)
+	}
+	if st, _, out := s.raw("POST", "/v1/roles", `{"name":"mine monite","permissions":{"objects":[{"object_type":"payable","actions":[{"action_name":"update","permission":"allowed"}]}]}}`, mon...); st != 403 {
+		t.Errorf("monite: carol gives update unconditionally: %d %v", st, out)
+	}
+	// Over the conditional role: naming the right lifts its condition,
+	// which is giving more; refused, the condition stays.
+	if st, _, out := s.raw("PUT", "/v1/accounts/T100/auth/roles/"+target, `{"name":"clerk","scope":["read:payable","update:payable"]}`, as...); st != 403 {
+		t.Errorf("dintero: carol lifts the condition: %d %v", st, out)
+	}
+	if st, _, out := s.raw("PUT", "/api/v1/roles/"+target, `{"data":{"type":"role","attributes":{"rights":{"payable":{"read":true,"update":true}}}}}`, paper...); st != 403 {
+		t.Errorf("papershift: carol lifts the condition: %d %v", st, out)
+	}
+	if st, _, out := s.raw("PATCH", "/v1/roles/"+target, `{"permissions":{"objects":[{"object_type":"payable","actions":[{"action_name":"read","permission":"allowed"},{"action_name":"update","permission":"allowed"}]}]}}`, mon...); st != 403 {
+		t.Errorf("monite: carol lifts the condition: %d %v", st, out)
+	}
+	// A write she may make (payable.read only, as shown) keeps the
+	// condition.
+	s.expect(200, "PUT", "/v1/accounts/T100/auth/roles/"+target, `{"name":"clerk","scope":["read:payable"]}`, as...)
+	if got := nativeRights(s, "T100", target); strings.Join(got, "|") != strings.Join(before, "|") {
+		t.Fatalf("the conditional role after carol's writes: %v, want %v", got, before)
+	}
+	// A condition through Monite's body: refused at any size, the role
+	// unchanged.
+	for _, cond := range []string{"true", `resource.amount < 100 || true`, strings.Repeat("x", 5000), "\u0000", `"; drop table roles; --`} {
+		b, _ := json.Marshal(map[string]any{"permissions": map[string]any{"objects": []any{map[string]any{"object_type": "payable", "actions": []any{
+			act("read", "allowed", ""), act("update", "allowed", cond)}}}}})
+		if st, _, out := s.raw("PATCH", "/v1/roles/"+target, string(b), mon...); st != 422 && st != 400 {
+			t.Errorf("monite condition %.40q: %d %v", cond, st, out)
+		}
+	}
+	admin := []string{"x-monite-version", "2024-05-25", "x-monite-entity-id", "T100"}
+	if st, _, out := s.raw("PATCH", "/v1/roles/"+target, `{"permissions":{"objects":[{"object_type":"payable","actions":[{"action_name":"update","permission":"allowed","condition":"true"}]}]}}`, admin...); st != 422 {
+		t.Errorf("monite condition by the admin: %d %v", st, out)
+	}
+	if got := nativeRights(s, "T100", target); strings.Join(got, "|") != strings.Join(before, "|") {
+		t.Fatalf("the conditional role after Monite bodies with conditions: %v, want %v", got, before)
+	}
+	// Another entity's conditional role is not reached.
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "T999"})
+	other := s.must(201, "POST", "/v1/entities/T999/roles", map[string]any{"name": "x", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "payable", "actions": []any{act("update", "allowed", c)}}}}})["id"].(string)
+	for _, r := range []struct {
+		method, path, body string
+		h                  []string
+	}{
+		{"GET", "/v1/accounts/T100/auth/roles/" + other, "", as},
+		{"PUT", "/v1/accounts/T100/auth/roles/" + other, `{"name":"x","scope":[]}`, as},
+		{"PUT", "/api/v1/roles/" + other, `{"data":{"type":"role","attributes":{"rights":{}}}}`, paper},
+		{"PATCH", "/v1/roles/" + other, `{"permissions":{"objects":[]}}`, mon},
+	} {
+		if st, _, out := s.raw(r.method, r.path, r.body, r.h...); st != 404 {
+			t.Errorf("%s %s from T100: %d %v", r.method, r.path, st, out)
+		}
+	}
+	if got := nativeRights(s, "T999", other); len(got) != 1 || got[0] != "payable.update=allowed if "+c {
+		t.Fatalf("T999's role: %v", got)
+	}
+	// Without a token: nothing.
+	for _, p := range []string{"/v1/accounts/T100/auth/roles/" + target, "/api/v1/roles/" + target, "/v1/roles/" + target} {
+		if st, _, _ := s.raw("GET", p, "", "Authorization", "", "X-Entity-Id", "T100", "x-monite-version", "2024-05-25", "x-monite-entity-id", "T100"); st != 401 {
+			t.Errorf("GET %s without a token: %d", p, st)
+		}
 	}
 }

@@ -752,3 +752,129 @@ func TestConsoleCatalog(t *testing.T) {
 		t.Fatalf("the page reported exceptions or CSP violations:\n%s", strings.Join(bad, "\n"))
 	}
 }
+
+// TestConsoleConditions: a condition written in the matrix behind a cell's
+// "if…" button is saved with the role; a bad one is refused and the server's
+// message (with its line:column) is shown at that cell; the user's
+// attributes are edited as JSON (a refused value shown at the field); the
+// check page sends a resource and shows each matched right's condition and
+// its value.
+func TestConsoleConditions(t *testing.T) {
+	ctx, plog := consoleBrowser(t)
+	s := startServer(t, map[string]string{"ROLEGATE_DATABASE_URL": sqliteURL(t)})
+	p := newConsoleProxy(t, s)
+	u := ui{t, ctx}
+	s.must(201, "POST", "/v1/entities", map[string]any{"id": "acme"})
+	role := s.must(201, "POST", "/v1/entities/acme/roles", map[string]any{"name": "approver", "permissions": map[string]any{"objects": []any{
+		map[string]any{"object_type": "payable", "actions": []any{
+			map[string]any{"action_name": "read", "permission": "allowed"},
+			map[string]any{"action_name": "approve", "permission": "allowed"}}}}}})
+	roleID := role["id"].(string)
+	s.must(201, "POST", "/v1/entities/acme/users", map[string]any{"id": "u-1", "role_ids": []string{roleID}})
+
+	u.signIn(p.URL, testToken)
+	u.until("the entity list", `!!document.querySelector('#entity-list a[href="#/e/acme/roles"]')`)
+	u.do(`location.hash = '#/e/acme/roles/` + roleID + `'`)
+	u.until("the matrix", `!!document.querySelector('button[data-cond-toggle="payable/approve"]')`)
+	if u.js(`String(document.querySelector('textarea[data-cond="payable/approve"]').closest('.cond-box').hidden)`) != "true" {
+		t.Fatal("a cell without a condition shows its condition field open")
+	}
+
+	// A bad condition: refused, its message at the cell.
+	u.click(`button[data-cond-toggle="payable/approve"]`)
+	u.fill(`textarea[data-cond="payable/approve"]`, "resource.amount <")
+	u.click("#save-role")
+	u.until("the error at the cell", `!!document.querySelector('textarea[data-cond="payable/approve"]').closest('td').querySelector('.cell-error')`)
+	cellErr := u.js(`document.querySelector('textarea[data-cond="payable/approve"]').closest('td').querySelector('.cell-error').textContent`)
+	if !regexp.MustCompile(`\d+:\d+`).MatchString(cellErr) {
+		t.Fatalf("the cell's error %q has no line:column", cellErr)
+	}
+	if got := u.textOf("#role-editor ~ .messages .error-code"); got != "invalid_condition" {
+		t.Fatalf("the refusal is shown as %q, want invalid_condition", got)
+	}
+	if got := u.js(`document.querySelector('textarea[data-cond="payable/approve"]').getAttribute('aria-invalid') + ' ' + document.querySelectorAll('.cell-error').length`); got != "true 1" {
+		t.Fatalf("the bad cell's field (aria-invalid, errors shown): %s", got)
+	}
+	if n := len(arr(get(s.must(200, "GET", "/v1/entities/acme/roles/"+roleID, nil), "permissions", "objects", 0, "actions"))); n != 2 || s.must(200, "GET", "/v1/entities/acme/roles/"+roleID, nil)["version"] != float64(1) {
+		t.Fatal("a refused condition changed the role")
+	}
+	u.shot("role-condition-error")
+
+	// A good one: saved with the role, and the field stays open showing it.
+	u.fill(`textarea[data-cond="payable/approve"]`, "resource.amount < 1000 && user.level >= 2")
+	u.click("#save-role")
+	u.until("the save", `!!document.querySelector('#saved') && !document.querySelector('.cell-error')`)
+	got := s.must(200, "GET", "/v1/entities/acme/roles/"+roleID, nil)
+	if c := get(got, "permissions", "objects", 0, "actions", 1, "condition"); c != "resource.amount < 1000 && user.level >= 2" || get(got, "permissions", "objects", 0, "actions", 0, "condition") != nil {
+		t.Fatalf("the role as saved: %v", got["permissions"])
+	}
+	if u.js(`document.querySelector('textarea[data-cond="payable/approve"]').value`) != "resource.amount < 1000 && user.level >= 2" ||
+		u.js(`String(document.querySelector('button[data-cond-toggle="payable/approve"]').classList.contains('has-cond'))`) != "true" {
+		t.Fatal("the saved condition is not shown at its cell")
+	}
+	u.shot("role-condition")
+
+	// The user's attributes: a nested object refused at the field, then
+	// saved.
+	u.do(`location.hash = '#/e/acme/users/u-1'`)
+	u.until("the attributes", `document.querySelector('#user-attributes').value.trim() === '{}'`)
+	u.fill("#user-attributes", `{"org": {"level": 3}}`)
+	u.click("#save-attributes")
+	u.until("the refusal at the field", `document.querySelector('#user-attributes-error').innerText.includes('invalid_attributes')`)
+	if u.js(`document.querySelector('#user-attributes').getAttribute('aria-invalid')`) != "true" {
+		t.Fatal("the refused attributes' field is not marked invalid")
+	}
+	u.fill("#user-attributes", `{"level": 3`)
+	u.click("#save-attributes")
+	u.until("the JSON error at the field", `document.querySelector('#user-attributes-error').innerText.includes('Not JSON')`)
+	u.fill("#user-attributes", `{"level": 3, "department": "sales"}`)
+	u.click("#save-attributes")
+	u.until("the saved attributes", `document.querySelector('#user-attributes-error').innerText === '' && document.querySelector('#user-attributes').value.includes('"department": "sales"')`)
+	if a := get(s.must(200, "GET", "/v1/entities/acme/users/u-1", nil), "attributes"); fmt.Sprint(a) != "map[department:sales level:3]" {
+		t.Fatalf("the user's attributes as saved: %v", a)
+	}
+	u.shot("user-attributes")
+
+	// The check page: a resource, and the condition's value in the explain.
+	check := func(resource string, want bool, value string) {
+		t.Helper()
+		u.tab("acme", "check")
+		u.fill("#check-user", "u-1")
+		u.fill("#check-object-type", "payable")
+		u.fill("#check-action", "approve")
+		u.fill("#check-resource", resource)
+		u.click(`#check-form button[type="submit"]`)
+		u.until("the decision", `!!document.querySelector('#check-result [data-allowed]')`)
+		if got := u.js(`document.querySelector('#check-result [data-allowed]').dataset.allowed`); got != fmt.Sprint(want) {
+			t.Fatalf("check with %s: allowed=%s, want %v: %s", resource, got, want, u.textOf("#check-result"))
+		}
+		if value == "" {
+			return
+		}
+		cell := u.js(`(document.querySelector('#check-result .cond-cell') || {innerText: ''}).innerText`)
+		if !strings.Contains(cell, "resource.amount < 1000") || !strings.Contains(cell, value) {
+			t.Fatalf("check with %s: the matched right's condition is shown as %q, want its source and %q", resource, cell, value)
+		}
+	}
+	check(`{"amount": 50}`, true, "true")
+	u.shot("check-condition")
+	check(`{"amount": 5000}`, false, "false")
+	check(`{"amount": "many"}`, false, "error")
+	// A resource the server refuses: at the field.
+	u.fill("#check-resource", `{"a": {"b": 1}}`)
+	u.click(`#check-form button[type="submit"]`)
+	u.until("the refusal at the field", `document.querySelector('#check-resource-error').innerText.includes('invalid_attributes')`)
+
+	// Who can, and the user's effective rights, say under which condition.
+	u.tab("acme", "who-can")
+	u.fill("#who-object-type", "payable")
+	u.fill("#who-action", "approve")
+	u.click(`#who-form button[type="submit"]`)
+	u.until("u-1 if the condition", `(() => { const t = document.querySelector('#who-result tbody').innerText; return t.includes('u-1') && t.includes('if resource.amount < 1000') })()`)
+	u.do(`location.hash = '#/e/acme/users/u-1'`)
+	u.until("the conditional effective right", `document.querySelector('#rights').innerText.includes('approve (allowed if resource.amount < 1000')`)
+
+	if bad := plog.problems(); len(bad) > 0 {
+		t.Fatalf("the page reported exceptions or CSP violations:\n%s", strings.Join(bad, "\n"))
+	}
+}

@@ -12,6 +12,8 @@ const LABELS = { allowed: 'allowed', allowed_for_own: 'allowed for own', not_all
 
 // generation: a page's late answers are dropped once another page is shown.
 let generation = 0;
+// condSeq numbers the matrix's condition fields (their ids).
+let condSeq = 0;
 
 function say(text) {
   status.textContent = text;
@@ -254,32 +256,53 @@ function pageRoles(entity) {
 }
 
 // The role editor: a matrix of object types x actions, each cell one of the
-// four values. Edits are kept apart from the role as loaded, so that after
-// a 412 (someone else saved first) they can be reapplied to the newer role.
+// four values and, behind its "if…" button, the condition (a CEL expression)
+// under which the right holds. Edits are kept apart from the role as loaded,
+// so that after a 412 (someone else saved first) they can be reapplied to the
+// newer role. A save refused for a cell's condition (422 invalid_condition,
+// the field naming the right) shows the server's message at that cell.
 function pageRole(entity, roleId) {
   const st = {
-    base: null, etag: null, edits: new Map(),
+    base: null, etag: null, edits: new Map(), condEdits: new Map(), open: new Set(), cellErrors: new Map(),
     name: null, description: null, dflt: null,
     objectTypes: [], actions: [], cat: null,
   };
   const key = (ot, a) => ot + '\u0000' + a;
-  const baseValue = (ot, a) => {
+  const baseRight = (ot, a) => {
     for (const o of (st.base && st.base.permissions.objects) || []) {
       if (o.object_type !== ot) continue;
-      for (const x of o.actions) if (x.action_name === a) return x.permission;
+      for (const x of o.actions) if (x.action_name === a) return x;
     }
-    return 'not_allowed';
+    return null;
   };
+  const baseValue = (ot, a) => { const x = baseRight(ot, a); return x ? x.permission : 'not_allowed'; };
+  const baseCond = (ot, a) => { const x = baseRight(ot, a); return (x && x.condition) || ''; };
   const value = (ot, a) => (st.edits.has(key(ot, a)) ? st.edits.get(key(ot, a)) : baseValue(ot, a));
+  const condition = (ot, a) => (st.condEdits.has(key(ot, a)) ? st.condEdits.get(key(ot, a)) : baseCond(ot, a));
+  const changed = (ot, a) => st.edits.has(key(ot, a)) || st.condEdits.has(key(ot, a));
   const isSystem = () => st.base && st.base.role_type === 'system';
   const cur = (k, fallback) => (st[k] !== null ? st[k] : fallback);
 
+  // sent maps the index path of each right in the last body sent
+  // ("objects[i].actions[j]") to its cell, so that an error naming the
+  // right's field is shown at the cell.
+  let sent = new Map();
   const body = () => {
     const objects = [];
+    sent = new Map();
     for (const ot of st.objectTypes) {
-      const actions = st.actions.filter((a) => applies(ot, a) && value(ot, a) !== 'not_allowed')
-        .map((a) => ({ action_name: a, permission: value(ot, a) }));
-      if (actions.length) objects.push({ object_type: ot, actions });
+      // A not_allowed cell with a condition is sent: the server says why
+      // that cannot be, at the cell.
+      const actions = st.actions.filter((a) => applies(ot, a) && (value(ot, a) !== 'not_allowed' || condition(ot, a).trim() !== ''))
+        .map((a) => {
+          const x = { action_name: a, permission: value(ot, a) };
+          if (condition(ot, a).trim() !== '') x.condition = condition(ot, a);
+          return x;
+        });
+      if (actions.length) {
+        actions.forEach((x, j) => sent.set('objects[' + objects.length + '].actions[' + j + ']', [ot, x.action_name]));
+        objects.push({ object_type: ot, actions });
+      }
     }
     return {
       name: cur('name', st.base ? st.base.name : ''),
@@ -343,15 +366,50 @@ function pageRole(entity, roleId) {
     const rows = st.objectTypes.map((ot) => h('tr', {}, h('th', { scope: 'row' }, ot), st.actions.map((a) => {
       if (!applies(ot, a)) return h('td', { class: 'na' }, h('span', { 'aria-label': 'not in the catalog' }, '—'));
       const v = value(ot, a);
+      const k = key(ot, a);
       const sel = h('select', { 'aria-label': ot + ': ' + a, 'data-cell': ot + '/' + a, class: 'v-' + v, disabled: sys },
         VALUES.map((x) => h('option', { value: x, selected: x === v }, LABELS[x])));
+      const td = h('td', { class: changed(ot, a) ? 'changed' : null });
       sel.addEventListener('change', () => {
-        if (sel.value === baseValue(ot, a)) st.edits.delete(key(ot, a)); else st.edits.set(key(ot, a), sel.value);
+        if (sel.value === baseValue(ot, a)) st.edits.delete(k); else st.edits.set(k, sel.value);
         sel.className = 'v-' + sel.value;
-        sel.parentElement.classList.toggle('changed', st.edits.has(key(ot, a)));
+        td.classList.toggle('changed', changed(ot, a));
         diffBox.show();
       });
-      return h('td', { class: st.edits.has(key(ot, a)) ? 'changed' : null }, sel);
+      const c = condition(ot, a);
+      const open = st.open.has(k) || c !== '' || st.cellErrors.has(k);
+      const condId = 'cond-' + (++condSeq);
+      const errId = condId + '-error';
+      const toggle = h('button', {
+        type: 'button', class: 'cond-toggle small secondary' + (c ? ' has-cond' : ''), 'data-cond-toggle': ot + '/' + a,
+        'aria-expanded': open ? 'true' : 'false', 'aria-controls': condId + '-box',
+        'aria-label': 'Condition for ' + ot + ': ' + a, title: c ? 'if ' + c : 'Add a condition',
+      }, 'if…');
+      const input = h('textarea', {
+        id: condId, class: 'cond', 'data-cond': ot + '/' + a, rows: '2', spellcheck: 'false', autocomplete: 'off',
+        maxlength: '4096', disabled: sys, placeholder: 'resource.amount < 1000',
+        'aria-invalid': st.cellErrors.has(k) ? 'true' : false, 'aria-describedby': st.cellErrors.has(k) ? errId : false,
+      });
+      input.value = c;
+      input.addEventListener('input', () => {
+        if (input.value === baseCond(ot, a)) st.condEdits.delete(k); else st.condEdits.set(k, input.value);
+        toggle.classList.toggle('has-cond', input.value.trim() !== '');
+        td.classList.toggle('changed', changed(ot, a));
+        diffBox.show();
+      });
+      const err = st.cellErrors.get(k);
+      const box = h('div', { class: 'cond-box', id: condId + '-box', hidden: !open },
+        h('label', { for: condId }, 'If (CEL, over resource, user, now)'), input,
+        err ? h('small', { class: 'cell-error', id: errId, role: 'alert', 'data-cell-error': ot + '/' + a }, err) : null);
+      toggle.addEventListener('click', () => {
+        const show = box.hidden;
+        box.hidden = !show;
+        if (show) st.open.add(k); else st.open.delete(k);
+        toggle.setAttribute('aria-expanded', show ? 'true' : 'false');
+        if (show) input.focus();
+      });
+      td.append(h('div', { class: 'cell' }, sel, toggle), box);
+      return td;
     })));
     const matrix = h('div', { class: 'matrix-wrap', tabindex: '0', role: 'region', 'aria-label': 'Rights matrix (scrolls sideways)' },
       h('table', { class: 'matrix', id: 'matrix' }, h('caption', {}, 'Rights: object types (rows) by actions (columns)'),
@@ -374,7 +432,13 @@ function pageRole(entity, roleId) {
     if (st.base && !sys) {
       const preview = h('button', { type: 'button', class: 'secondary', id: 'preview' }, 'Preview changes (dry run)');
       preview.addEventListener('click', () => attempt(errBox, async () => {
-        const r = await call('PUT', path('entities', entity, 'roles', st.base.id), { query: { dry_run: 'true' }, body: body(), headers: { 'If-Match': st.etag } });
+        let r;
+        try {
+          r = await call('PUT', path('entities', entity, 'roles', st.base.id), { query: { dry_run: 'true' }, body: body(), headers: { 'If-Match': st.etag } });
+        } catch (e) {
+          throw cellError(e);
+        }
+        if (st.cellErrors.size) { st.cellErrors.clear(); draw(); }
         showDiff(r.data);
       }));
       buttons.push(preview);
@@ -395,6 +459,28 @@ function pageRole(entity, roleId) {
       matrix, axisForm, h('div', { class: 'actions' }, buttons));
     form.addEventListener('submit', (ev) => { ev.preventDefault(); saveRole(); });
     editor.append(form);
+  };
+
+  // cellError shows an error that names a right's field
+  // (permissions.objects[i].actions[j].condition, or the right itself) at
+  // that right's cell, and gives the error back for the message box.
+  const cellError = (e) => {
+    if (!(e instanceof ApiError) || e.status !== 422) return e;
+    const found = new Map();
+    for (const d of e.details || []) {
+      const m = /^permissions\.(objects\[\d+\]\.actions\[\d+\])(\.[a-z_]+)?$/.exec(d.field || '');
+      const cell = m && sent.get(m[1]);
+      // The message, without the field's name it may start with (the
+      // cell says which right it is).
+      if (cell) found.set(key(cell[0], cell[1]), (d.message || e.message).replace(d.field + ': ', ''));
+    }
+    if (found.size || st.cellErrors.size) {
+      st.cellErrors = found;
+      draw();
+      const first = editor.querySelector('textarea[aria-invalid="true"]');
+      if (first) first.focus();
+    }
+    return e;
   };
 
   const showDiff = (d) => {
@@ -419,9 +505,14 @@ function pageRole(entity, roleId) {
       const [ot, a] = k.split('\u0000');
       if (baseValue(ot, a) === v) st.edits.delete(k);
     }
+    for (const [k, v] of [...st.condEdits]) {
+      const [ot, a] = k.split('\u0000');
+      if (baseCond(ot, a) === v) st.condEdits.delete(k);
+    }
+    st.cellErrors.clear();
     axesFrom([st.base]);
     draw();
-    errBox.show(h('p', { class: 'note', id: 'reapplied' }, 'Reloaded version ' + st.base.version + ' and reapplied your ' + st.edits.size + ' changed cell(s). Review, then save again.'));
+    errBox.show(h('p', { class: 'note', id: 'reapplied' }, 'Reloaded version ' + st.base.version + ' and reapplied your ' + new Set([...st.edits.keys(), ...st.condEdits.keys()]).size + ' changed cell(s). Review, then save again.'));
     say('Role reloaded; your changes are reapplied.');
   });
 
@@ -437,7 +528,7 @@ function pageRole(entity, roleId) {
         r = await call('PUT', path('entities', entity, 'roles', st.base.id), { body: body(), headers: { 'If-Match': st.etag } });
       }
       const created = !st.base;
-      st.base = r.data; st.etag = r.etag; st.edits.clear(); st.name = st.description = st.dflt = null;
+      st.base = r.data; st.etag = r.etag; st.edits.clear(); st.condEdits.clear(); st.cellErrors.clear(); st.name = st.description = st.dflt = null;
       say('Role ' + r.data.name + ' saved (version ' + r.data.version + ').');
       if (created) { window.location.hash = link('e', entity, 'roles', r.data.id); return; }
       draw();
@@ -450,7 +541,7 @@ function pageRole(entity, roleId) {
         again.focus();
         return;
       }
-      throw e;
+      throw cellError(e);
     }
   });
 
@@ -554,7 +645,58 @@ function pageUser(entity, userId) {
     h('div', { class: 'field' }, h('label', { for: 'assign-expires' }, 'Expires at (optional, RFC 3339)'), expires),
     h('button', { type: 'submit' }, 'Assign role'), formBox);
   const delUser = h('button', { type: 'button', class: 'danger', id: 'delete-user' }, 'Delete user');
-  const h1 = page('User ' + userId, info, h('h2', {}, 'Roles'), assigned, assign, h('h2', {}, 'Effective rights (entity-wide, deny applied)'), rights,
+  // The user's attributes (what conditions read as user): a JSON object,
+  // replaced whole on save.
+  const attrs = h('textarea', { id: 'user-attributes', class: 'json', rows: '6', spellcheck: 'false', autocomplete: 'off', 'aria-describedby': 'user-attributes-hint' });
+  const attrsErr = slot({ class: 'field-error', id: 'user-attributes-error' });
+  let attrsDirty = false;
+  attrs.addEventListener('input', () => { attrsDirty = true; });
+  const attrsForm = h('form', { class: 'card', id: 'attributes-form' },
+    h('div', { class: 'field' }, h('label', { for: 'user-attributes' }, 'Attributes (JSON object)'), attrs,
+      h('small', { id: 'user-attributes-hint' }, 'Flat names; values null, true/false, numbers, strings or lists of these. Conditions read them as user.<name>.'),
+      attrsErr),
+    h('button', { type: 'submit', id: 'save-attributes' }, 'Save attributes'));
+  const attrsInvalid = (msg) => {
+    attrs.setAttribute('aria-invalid', 'true');
+    attrs.setAttribute('aria-describedby', 'user-attributes-hint user-attributes-error');
+    attrsErr.show(h('small', { class: 'cell-error', role: 'alert' }, msg));
+    attrs.focus();
+  };
+  const attrsValid = () => {
+    attrs.removeAttribute('aria-invalid');
+    attrs.setAttribute('aria-describedby', 'user-attributes-hint');
+    attrsErr.show();
+  };
+  attrsForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    let value;
+    try {
+      value = attrs.value.trim() === '' ? {} : JSON.parse(attrs.value);
+    } catch (e) {
+      attrsInvalid('Not JSON: ' + e.message);
+      return;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      attrsInvalid('The attributes must be a JSON object, such as {"department": "sales"}.');
+      return;
+    }
+    attempt(null, async () => {
+      try {
+        const r = await call('PATCH', path('entities', entity, 'users', userId), { body: { attributes: value } });
+        attrsValid();
+        attrsDirty = false;
+        attrs.value = JSON.stringify(r.data.attributes || {}, null, 2);
+        say('Attributes of ' + userId + ' saved.');
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 422) {
+          attrsInvalid(e.code + ': ' + e.message);
+          return;
+        }
+        throw e;
+      }
+    });
+  });
+  const h1 = page('User ' + userId, info, h('h2', {}, 'Attributes'), attrsForm, h('h2', {}, 'Roles'), assigned, assign, h('h2', {}, 'Effective rights (entity-wide, deny applied)'), rights,
     h('p', {}, h('a', { href: link('e', entity, 'users') }, 'All users'), ' ', delUser));
 
   const load = () => attempt(info, async (live) => {
@@ -567,6 +709,7 @@ function pageUser(entity, userId) {
     if (!live()) return;
     const user = u.data;
     info.show(h('p', { class: 'meta' }, 'Email ', user.email || '—', ' · name ', user.name || '—', ' · last seen ', fmtTime(user.last_seen_at) || 'never'));
+    if (!attrsDirty) attrs.value = JSON.stringify(user.attributes || {}, null, 2);
     const keep = roleSel.value;
     clear(roleSel).append(...all.data.data.map((r) => h('option', { value: r.id }, r.name + (r.role_type === 'system' ? ' (system)' : ''))));
     if (keep) roleSel.value = keep;
@@ -585,7 +728,7 @@ function pageUser(entity, userId) {
       })))) : h('p', {}, 'No roles.'));
     const objs = (perms.data.objects || []);
     rights.show(objs.length ? h('ul', { class: 'rights' }, objs.map((o) => h('li', {}, h('strong', {}, o.object_type), ': ',
-      o.actions.map((a) => a.action_name + ' (' + (LABELS[a.permission] || a.permission) + ')').join(', ')))) : h('p', {}, 'None.'));
+      o.actions.map((a) => a.action_name + ' (' + (LABELS[a.permission] || a.permission) + (a.condition ? ' if ' + a.condition : '') + ')').join(', ')))) : h('p', {}, 'None.'));
   });
   assign.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -613,11 +756,24 @@ function pageUser(entity, userId) {
 
 // ---------------------------------------------------------------- check
 
+// conditionCell shows a matched right's condition and what it gave for this
+// check: true, false, or why it could not be evaluated.
+function conditionCell(m) {
+  if (!m.condition) return h('td', { class: 'cond-none' }, '—');
+  let result;
+  if (m.condition_error) result = h('span', { class: 'cond-error' }, 'error: ' + m.condition_error);
+  else if (m.condition_value === true) result = h('span', { class: 'cond-true' }, 'true');
+  else if (m.condition_value === false) result = h('span', { class: 'cond-false' }, 'false');
+  else result = h('span', { class: 'cond-unknown' }, 'not evaluated');
+  return h('td', { class: 'cond-cell' }, h('code', {}, m.condition), ' → ', result);
+}
+
 function matchTable(title, items, id) {
   if (!items || !items.length) return null;
   return h('div', { id }, h('h3', {}, title), h('div', { class: 'table-wrap' }, h('table', {},
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Role'), h('th', { scope: 'col' }, 'Permission'))),
-    h('tbody', {}, items.map((m) => h('tr', {}, h('td', {}, m.role_name || (m.role_id ? m.role_id : 'the user\'s own right')), h('td', {}, LABELS[m.permission] || m.permission)))))));
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Role'), h('th', { scope: 'col' }, 'Permission'), h('th', { scope: 'col' }, 'Condition → value'))),
+    h('tbody', {}, items.map((m) => h('tr', {}, h('td', {}, m.role_name || (m.role_id ? m.role_id : 'the user\'s own right')), h('td', {}, LABELS[m.permission] || m.permission),
+      conditionCell(m)))))));
 }
 
 function pageCheck(entity) {
@@ -630,8 +786,17 @@ function pageCheck(entity) {
     scope: field('Scope (optional)', { id: 'check-scope', autocomplete: 'off' }),
   };
   const explain = h('input', { type: 'checkbox', id: 'check-explain', checked: true });
+  const resource = h('textarea', { id: 'check-resource', class: 'json', rows: '3', spellcheck: 'false', autocomplete: 'off', placeholder: '{"amount": 1200, "department": "sales"}', 'aria-describedby': 'check-resource-hint' });
+  const resourceErr = slot({ class: 'field-error', id: 'check-resource-error' });
+  const resourceInvalid = (msg) => {
+    resource.setAttribute('aria-invalid', 'true');
+    resourceErr.show(h('small', { class: 'cell-error', role: 'alert' }, msg));
+    resource.focus();
+  };
   const form = h('form', { class: 'card', id: 'check-form' },
     h('div', { class: 'row' }, Object.values(f)),
+    h('div', { class: 'field' }, h('label', { for: 'check-resource' }, 'Resource attributes (optional JSON object)'), resource,
+      h('small', { id: 'check-resource-hint' }, 'The object\'s attributes, read by conditions as resource.<name>.'), resourceErr),
     h('div', { class: 'check' }, explain, h('label', { for: 'check-explain' }, 'Explain (the roles that matched, denied, or would grant it)')),
     h('button', { type: 'submit' }, 'Check'));
   form.addEventListener('submit', (ev) => {
@@ -643,7 +808,31 @@ function pageCheck(entity) {
         if (v) body[k] = v;
       }
       if (explain.checked) body.explain = true;
-      const r = (await call('POST', '/v1/check', { body })).data;
+      resource.removeAttribute('aria-invalid');
+      resourceErr.show();
+      if (resource.value.trim() !== '') {
+        let v;
+        try {
+          v = JSON.parse(resource.value);
+        } catch (e) {
+          resourceInvalid('Not JSON: ' + e.message);
+          result.show();
+          return;
+        }
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+          resourceInvalid('The resource must be a JSON object, such as {"amount": 1200}.');
+          result.show();
+          return;
+        }
+        body.resource = v;
+      }
+      let r;
+      try {
+        r = (await call('POST', '/v1/check', { body })).data;
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 'invalid_attributes') resourceInvalid(e.code + ': ' + e.message);
+        throw e;
+      }
       result.show(h('div', { class: 'decision ' + (r.allowed ? 'yes' : 'no'), 'data-allowed': String(r.allowed) },
         h('p', { class: 'verdict' }, r.allowed ? 'Allowed' : 'Not allowed'),
         h('p', {}, 'Permission ', h('code', { id: 'check-permission' }, r.permission), ' · policy revision ', String(r.revision),
@@ -714,7 +903,8 @@ function pageWhoCan(entity) {
     const r = await call('GET', path('entities', entity, 'who-can'), { query });
     if (!live()) return;
     for (const x of r.data.data) {
-      rows.append(h('tr', {}, h('th', { scope: 'row' }, x.user_id), h('td', {}, LABELS[x.permission] || x.permission),
+      rows.append(h('tr', {}, h('th', { scope: 'row' }, x.user_id), h('td', {}, LABELS[x.permission] || x.permission,
+        x.condition ? h('span', { class: 'cond-cell' }, ' if ', h('code', {}, x.condition)) : null),
         h('td', {}, x.via.map((v) => (v.direct ? 'own right' : v.role_name || v.role_id)).join(', '))));
     }
     next = r.data.next_pagination_token;
