@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
@@ -41,6 +42,16 @@ const pollMargin = 5 * time.Second
 // reports changes. It serves a decision only while it follows that entity's
 // feed without error, never one older than a check's MinRevision, and never
 // one past its ValidUntil.
+//
+// Conditional rights: a decision is kept per Resource (its canonical
+// encoding is part of the key, see MaxResourceKey), so an answer about an
+// object with some attributes is never served for one with others; a change
+// of a user's attributes comes through the feed as a change of that user and
+// drops their decisions. A condition reading now, however, changes its value
+// with no change at all: a decision is kept until a change or its ValidUntil,
+// so ask checks of rights whose conditions read now of the Client, not of a
+// Cache.
+//
 // Close stops its feed readers.
 type Cache struct {
 	c    *Client
@@ -71,8 +82,33 @@ func (k *Cache) fresh(f *follow) bool {
 	return f != nil && f.healthy && time.Since(f.heard) <= k.opts.MaxStaleness
 }
 
+// cacheKey is a question as the server reads it. resource is the check's
+// Resource in its canonical encoding (resourceKey): two checks that differ
+// only in the object's attributes are two questions, kept apart.
 type cacheKey struct {
-	entity, user, objectType, action, owner, scope string
+	entity, user, objectType, action, owner, scope, resource string
+}
+
+// MaxResourceKey is the longest canonical encoding of a check's Resource a
+// Cache keeps decisions for (bytes); a check with a larger resource is asked
+// of the server every time.
+const MaxResourceKey = 1024
+
+// resourceKey is the canonical encoding of a resource: its JSON, object keys
+// sorted at every level (encoding/json sorts a map's keys), exactly the bytes
+// Client.Check sends for it, so that two resources with the same key are the
+// same question to the server. "" for none (nil and empty send nothing).
+// ok is false when the resource cannot be keyed (it does not encode, or
+// encodes longer than MaxResourceKey): such a check is not cached.
+func resourceKey(res map[string]any) (key string, ok bool) {
+	if len(res) == 0 {
+		return "", true
+	}
+	b, err := json.Marshal(res)
+	if err != nil || len(b) > MaxResourceKey {
+		return "", false
+	}
+	return string(b), true
 }
 
 // NewCache puts a decision cache in front of c.
@@ -147,17 +183,24 @@ func (k *Cache) Len() int {
 	return k.entries.Len()
 }
 
-func keyOf(r CheckRequest) cacheKey {
-	return cacheKey{r.EntityID, r.UserID, r.ObjectType, r.Action, r.OwnerID, r.Scope}
+func keyOf(r CheckRequest) (cacheKey, bool) {
+	res, ok := resourceKey(r.Resource)
+	return cacheKey{r.EntityID, r.UserID, r.ObjectType, r.Action, r.OwnerID, r.Scope, res}, ok
 }
 
 // Check answers from the cache when it may, else asks the server and keeps
-// the answer. Explained checks always go to the server.
+// the answer. Explained checks always go to the server, and so do checks
+// whose Resource is larger than MaxResourceKey encoded. A decision is kept
+// for its Resource: the same question about an object with other attributes
+// is another question.
 func (k *Cache) Check(ctx context.Context, r CheckRequest) (Decision, error) {
 	if r.Explain {
 		return k.c.Check(ctx, r)
 	}
-	key := keyOf(r)
+	key, keyed := keyOf(r)
+	if !keyed {
+		return k.c.Check(ctx, r)
+	}
 	k.mu.Lock()
 	f := k.entities[r.EntityID]
 	if k.fresh(f) {
