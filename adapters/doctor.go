@@ -1,6 +1,8 @@
 package adapters
 
 import (
+	"sort"
+
 	gormadapter "github.com/casbin/gorm-adapter/v3"
 
 	"github.com/rolegate/rolegate"
@@ -8,7 +10,8 @@ import (
 )
 
 // The queries of the consistency check (policy.Doctor): one entity's rules
-// inside a transaction, and the rules left behind by entities that do not exist.
+// inside a transaction, and the rules left behind by entities that do not
+// exist; and the entity's condition sources the rules name.
 
 // EntityRules returns every rule of an entity, p (v1 = entity) and g
 // (v2 = entity), sorted.
@@ -50,4 +53,52 @@ func (t *tx) StrayRuleEntities(afterID string, limit int) ([]string, error) {
 		return nil, translate(err)
 	}
 	return ids, nil
+}
+
+// PutConditions inserts the sources of the entity's conditions not stored
+// yet: one read of those stored among the given hashes, then one insert.
+func (t *tx) PutConditions(entityID string, conds map[string]string) error {
+	if len(conds) == 0 {
+		return nil
+	}
+	hashes := make([]string, 0, len(conds))
+	for h := range conds {
+		hashes = append(hashes, h)
+	}
+	sort.Strings(hashes)
+	var have []string
+	if err := t.db.Model(&conditionRow{}).Where("entity_id = ? AND hash IN ?", entityID, hashes).Pluck("hash", &have).Error; err != nil {
+		return translate(err)
+	}
+	stored := make(map[string]bool, len(have))
+	for _, h := range have {
+		stored[h] = true
+	}
+	var rows []conditionRow
+	for _, h := range hashes {
+		if !stored[h] {
+			rows = append(rows, conditionRow{EntityID: entityID, Hash: h, Source: conds[h]})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	return translate(t.db.CreateInBatches(rows, chunkRows(t.db, 3)).Error)
+}
+
+// EntityConditions returns the entity's condition sources by hash; nil when
+// none.
+func (t *tx) EntityConditions(entityID string) (map[string]string, error) {
+	var rows []conditionRow
+	if err := t.db.Where("entity_id = ?", entityID).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		out[r.Hash] = r.Source
+	}
+	return out, nil
 }

@@ -34,7 +34,7 @@ func (t *tx) InsertUsers(us []rolegate.User) error {
 		}
 		rows = append(rows, row)
 	}
-	if err := t.db.CreateInBatches(rows, chunkRows(t.db, 9)).Error; err != nil {
+	if err := t.db.CreateInBatches(rows, chunkRows(t.db, 10)).Error; err != nil {
 		return translate(err)
 	}
 	per := map[string]int64{} // the quota counters (quota.go)

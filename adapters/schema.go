@@ -69,9 +69,22 @@ type userRow struct {
 	CreatedBy   string     `gorm:"size:255;not null"`
 	UpdatedAt   time.Time  `gorm:"not null;precision:3;autoUpdateTime:false"`
 	LastSeenAt  *time.Time `gorm:"precision:3"`
+	// Attributes are the user's attributes as a JSON object, '{}' for none
+	// (policy.EncodeAttributes; migration 9).
+	Attributes string `gorm:"type:text;not null"`
 }
 
 func (userRow) TableName() string { return "users" }
+
+// conditionRow is the source of one condition an entity's rules name by its
+// hash (condition.Hash; migration 9).
+type conditionRow struct {
+	EntityID string `gorm:"primaryKey;size:64"`
+	Hash     string `gorm:"primaryKey;size:64"`
+	Source   string `gorm:"type:text;not null"`
+}
+
+func (conditionRow) TableName() string { return "conditions" }
 
 type assignmentRow struct {
 	EntityID  string    `gorm:"primaryKey;size:64;index:idx_assignments_role,priority:1"`

@@ -44,8 +44,9 @@ func (s *Store) Snapshot(ctx context.Context, fn func(tx policy.Tx) error) error
 	return s.run(ctx, s.r, false, fn, opts)
 }
 
-// LoadPolicy reads one entity's revision, rules and active role names, in one
-// snapshot: the rules are exactly those of the revision.
+// LoadPolicy reads one entity's revision, rules and active role names, its
+// condition sources and its users' attributes, in one snapshot: the rules
+// are exactly those of the revision.
 func (s *Store) LoadPolicy(ctx context.Context, entityID string) (engine.Policy, error) {
 	var out engine.Policy
 	err := s.Snapshot(ctx, func(ptx policy.Tx) error {
@@ -77,9 +78,38 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (engine.Policy,
 		for _, r := range roles {
 			out.RoleNames[r.ID] = r.Name
 		}
-		return s.nameHashed(t.db, entityID, &out)
+		if err := s.nameHashed(t.db, entityID, &out); err != nil {
+			return err
+		}
+		if out.Conditions, err = t.EntityConditions(entityID); err != nil {
+			return err
+		}
+		return loadAttributes(t.db, entityID, &out)
 	})
 	return out, err
+}
+
+// loadAttributes fills pol.Attributes with the attributes of the entity's
+// users that have any.
+func loadAttributes(db *gorm.DB, entityID string, pol *engine.Policy) error {
+	var rows []userRow
+	if err := db.Select("id", "attributes").Where("entity_id = ? AND attributes <> ?", entityID, "{}").Find(&rows).Error; err != nil {
+		return translate(err)
+	}
+	for _, r := range rows {
+		attrs, err := policy.DecodeAttributes(r.Attributes)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", r.ID, err)
+		}
+		if attrs == nil {
+			continue
+		}
+		if pol.Attributes == nil {
+			pol.Attributes = make(map[string]map[string]any, len(rows))
+		}
+		pol.Attributes[r.ID] = attrs
+	}
+	return nil
 }
 
 // nameHashed fills pol.Hashed when its rules hold hashed subjects (ids too
@@ -446,6 +476,7 @@ func (t *tx) DeleteEntity(id string) error {
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&userRow{}).Error },
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&roleRow{}).Error },
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&policyChangeRow{}).Error },
+		func() error { return t.db.Where("entity_id = ?", id).Delete(&conditionRow{}).Error },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -677,8 +708,13 @@ func userRowOf(u *rolegate.User) (userRow, error) {
 	if err != nil {
 		return userRow{}, err
 	}
+	attrs, err := policy.EncodeAttributes(u.Attributes)
+	if err != nil {
+		return userRow{}, err
+	}
 	return userRow{EntityID: u.EntityID, ID: u.ID, Email: u.Email, Name: u.Name, Permissions: perms,
-		CreatedAt: utc(u.CreatedAt), CreatedBy: u.CreatedBy, UpdatedAt: utc(u.UpdatedAt), LastSeenAt: utcPtr(u.LastSeenAt)}, nil
+		CreatedAt: utc(u.CreatedAt), CreatedBy: u.CreatedBy, UpdatedAt: utc(u.UpdatedAt), LastSeenAt: utcPtr(u.LastSeenAt),
+		Attributes: attrs}, nil
 }
 
 func userOf(r userRow) (rolegate.User, error) {
@@ -686,8 +722,13 @@ func userOf(r userRow) (rolegate.User, error) {
 	if err != nil {
 		return rolegate.User{}, err
 	}
+	attrs, err := policy.DecodeAttributes(r.Attributes)
+	if err != nil {
+		return rolegate.User{}, err
+	}
 	return rolegate.User{ID: r.ID, EntityID: r.EntityID, Email: r.Email, Name: r.Name, Permissions: perms,
-		CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: utc(r.UpdatedAt), LastSeenAt: utcPtr(r.LastSeenAt)}, nil
+		CreatedAt: utc(r.CreatedAt), CreatedBy: r.CreatedBy, UpdatedAt: utc(r.UpdatedAt), LastSeenAt: utcPtr(r.LastSeenAt),
+		Attributes: attrs}, nil
 }
 
 func (t *tx) InsertUser(u *rolegate.User) error {

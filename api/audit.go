@@ -17,10 +17,13 @@ type AuditUser struct {
 	Name        string         `json:"name"`
 	Roles       []AuditRoleRef `json:"roles"`
 	Permissions *Permissions   `json:"permissions,omitempty"`
-	CreatedAt   string         `json:"created_at"`
-	UpdatedAt   string         `json:"updated_at"`
-	DeletedAt   *string        `json:"deleted_at"`
-	LastSeenAt  *string        `json:"last_seen_at"`
+	// Attributes are the user's attributes; left out when it has none, so
+	// that snapshots of users without any read as before.
+	Attributes map[string]any `json:"attributes,omitempty"`
+	CreatedAt  string         `json:"created_at"`
+	UpdatedAt  string         `json:"updated_at"`
+	DeletedAt  *string        `json:"deleted_at"`
+	LastSeenAt *string        `json:"last_seen_at"`
 }
 
 // AuditRoleRef is a role an AuditUser holds, in a scope (nil: everywhere).

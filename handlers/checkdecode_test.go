@@ -57,6 +57,8 @@ var plainSeeds = []string{
 	`{"checks":[{"entity_id":"a","user_id":"u"}],"checks":[{"entity_id":"b"}]}`, `{"checks":null}`, `{"checks":[1]}`,
 	`{"checks":[{"entity_id":"e1"},]}`, `{"CHECKS":[{}]}`, `{"checks":[{"entity_id":"e1"}] , "x":1}`, `{"checks":[[]]}`,
 	`{"checks":[` + strings.Repeat(`{"entity_id":"e"},`, MaxBatch) + `{}]}`,
+	`{"entity_id":"e1","resource":{"amount":1200,"currency":"EUR"}}`, `{"resource":{}}`, `{"resource":null}`, `{"resource":[1]}`,
+	`{"checks":[{"entity_id":"e1","resource":{"amount":1.5e3,"tags":["a",null]}}]}`, `{"resource":{"a":{"b":1}}}`,
 }
 
 // The plain path decodes what encoding/json decodes, to the same values,

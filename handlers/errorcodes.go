@@ -80,6 +80,8 @@ var ErrorCodes = []ErrorCode{
 	{"invalid_role_id", http.StatusUnprocessableEntity, "A role id is malformed.", "Send the id a role list gives."},
 	{"invalid_scope", http.StatusUnprocessableEntity, "A scope (of an assignment, a check or a client) is malformed or unknown.", "Use a scope such as team:42; client scopes are check, manage and admin."},
 	{"invalid_permissions", http.StatusUnprocessableEntity, "Rights are malformed: a bad object type, action or permission value.", "Use allowed, allowed_for_own, not_allowed or denied; details list every offender."},
+	{"invalid_condition", http.StatusUnprocessableEntity, "A right's condition does not compile, is not a boolean, is longer than 4 KiB or may cost more than allowed, or is set on not_allowed; the message gives CEL's text with line:column, details the right.", "Fix the expression (docs/api.md, Conditions); leave not_allowed without one."},
+	{"invalid_attributes", http.StatusUnprocessableEntity, "A check's resource or a user's attributes break the limits: more than 64 names, a name over 64 bytes, a string over 1,024 characters, a nested object, a list of objects; or who-can's resource is not a JSON object.", "Send a flat JSON object of null, booleans, numbers, strings and lists of those."},
 	{"invalid_permission", http.StatusUnprocessableEntity, "A Monite permission value is not one Monite allows.", "Use allowed, allowed_for_own or not_allowed."},
 	{"duplicate_permission", http.StatusUnprocessableEntity, "The same (object type, action) pair is given twice.", "Give each pair once."},
 	{"too_many_rights", http.StatusUnprocessableEntity, "A role holds more rights than allowed.", "Split it into several roles."},

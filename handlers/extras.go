@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,13 @@ func (a *api) whoCan(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	// The object's attributes: the token carries them with the rest of
+	// the question.
+	resource, err := resourceParam(q)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	rows, next, _, err := keyset("who_can", entity, q, tok, policy.Page{Limit: limit, Sort: "id"},
 		func(p policy.Page) ([]engine.Holder, error) {
 			if p.Desc {
@@ -47,7 +55,7 @@ func (a *api) whoCan(c *gin.Context) {
 			if p.After != nil {
 				after = p.After.ID
 			}
-			return a.svc.WhoCan(c.Request.Context(), entity, q.Get("object_type"), q.Get("action"), q.Get("scope"), after, p.Limit, nil)
+			return a.svc.WhoCan(c.Request.Context(), entity, q.Get("object_type"), q.Get("action"), q.Get("scope"), after, p.Limit, resource)
 		}, func(h engine.Holder) policy.Cursor { return policy.Cursor{Value: h.UserID, ID: h.UserID} })
 	if err != nil {
 		writeError(c, err)
@@ -55,9 +63,43 @@ func (a *api) whoCan(c *gin.Context) {
 	}
 	out := wire.HolderPage{Data: make([]wire.Holder, 0, len(rows)), NextPaginationToken: next}
 	for _, h := range rows {
-		out.Data = append(out.Data, wire.Holder{UserID: h.UserID, Permission: string(h.Permission), Via: viaOf(h.Via)})
+		out.Data = append(out.Data, wire.Holder{UserID: h.UserID, Permission: string(h.Permission), Via: viaOf(h.Via), Condition: h.Condition})
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// MaxResourceParam is the longest who-can resource parameter, in bytes
+// (decoded): 64 attributes of 1,024 characters fit with room to spare, and
+// the headers' limit comes first anyway.
+const MaxResourceParam = 64 << 10
+
+// resourceParam reads who-can's resource: the attributes of the object asked
+// about, as a JSON object. Absent or empty is none (nil): who-can then lists
+// users allowed only under conditions with the condition; so is {} (the
+// service normalizes no attributes to none). Numbers stay json.Number, for
+// condition.Normalize.
+func resourceParam(q url.Values) (map[string]any, error) {
+	vals, ok := q["resource"]
+	if !ok || (len(vals) == 1 && vals[0] == "") {
+		return nil, nil
+	}
+	if len(vals) > 1 {
+		return nil, rolegate.Invalid("invalid_attributes", "resource", "resource must be given once")
+	}
+	raw := vals[0]
+	if len(raw) > MaxResourceParam {
+		return nil, rolegate.Invalid("invalid_attributes", "resource", "resource must be at most %d bytes", MaxResourceParam)
+	}
+	if !utf8.ValidString(raw) || !json.Valid([]byte(raw)) {
+		return nil, rolegate.Invalid("invalid_attributes", "resource", `resource must be a JSON object such as {"amount":1200}`)
+	}
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	var out map[string]any
+	if err := dec.Decode(&out); err != nil || out == nil {
+		return nil, rolegate.Invalid("invalid_attributes", "resource", `resource must be a JSON object such as {"amount":1200}`)
+	}
+	return out, nil
 }
 
 // ---- dry runs ----
@@ -65,7 +107,8 @@ func (a *api) whoCan(c *gin.Context) {
 func rightsOf(rs []engine.Right) []wire.EffectiveRight {
 	out := make([]wire.EffectiveRight, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, wire.EffectiveRight{UserID: r.UserID, Scope: r.Scope, ObjectType: r.ObjectType, Action: r.Action, Permission: string(r.Permission)})
+		out = append(out, wire.EffectiveRight{UserID: r.UserID, Scope: r.Scope, ObjectType: r.ObjectType, Action: r.Action,
+			Permission: string(r.Permission), Condition: r.Condition})
 	}
 	return out
 }
@@ -172,7 +215,7 @@ func (a *api) accessReport(c *gin.Context) {
 			c.Header("Content-Disposition", `attachment; filename="access-report.csv"`)
 			c.Status(http.StatusOK)
 			cw = csv.NewWriter(w)
-			return cw.Write([]string{"user_id", "scope", "object_type", "action", "permission", "role_ids", "role_names"})
+			return cw.Write([]string{"user_id", "scope", "object_type", "action", "permission", "role_ids", "role_names", "condition"})
 		}
 		c.Header("Content-Type", "application/json; charset=utf-8")
 		c.Status(http.StatusOK)
@@ -192,12 +235,12 @@ func (a *api) accessReport(c *gin.Context) {
 				}
 			}
 			if err := cw.Write([]string{cell(r.UserID), cell(r.Scope), cell(r.ObjectType), r.Action, string(r.Permission),
-				cell(joinCell(ids)), cell(joinCell(names))}); err != nil {
+				cell(joinCell(ids)), cell(joinCell(names)), cell(r.Condition)}); err != nil {
 				return err
 			}
 		} else {
 			b, err := json.Marshal(wire.ReportRow{UserID: r.UserID, Scope: nullable(r.Scope), ObjectType: r.ObjectType,
-				Action: r.Action, Permission: string(r.Permission), Via: viaOf(r.Via)})
+				Action: r.Action, Permission: string(r.Permission), Via: viaOf(r.Via), Condition: r.Condition})
 			if err != nil {
 				return err
 			}

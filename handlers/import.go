@@ -41,7 +41,7 @@ func (a *api) importUsers(c *gin.Context) {
 	}
 	users := make([]policy.ImportUser, len(*req.Users))
 	for i, u := range *req.Users {
-		users[i] = policy.ImportUser{ID: u.ID, Email: u.Email, Name: u.Name, RoleIDs: u.RoleIDs}
+		users[i] = policy.ImportUser{ID: u.ID, Email: u.Email, Name: u.Name, Attributes: u.Attributes, RoleIDs: u.RoleIDs}
 		for _, sr := range u.ScopedRoles {
 			users[i].ScopedRoles = append(users[i].ScopedRoles, policy.ScopedRoles{Scope: sr.Scope, RoleIDs: sr.RoleIDs})
 		}

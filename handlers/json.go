@@ -51,7 +51,7 @@ func entityOf(e rolegate.Entity) wire.Entity {
 // userOf is a user with its roles: references, or whole roles with expand.
 func userOf(u rolegate.User, expand bool) wire.User {
 	out := wire.User{ID: u.ID, EntityID: u.EntityID, Email: u.Email, Name: u.Name, Roles: []wire.UserRef{},
-		CreatedAt: timeString(u.CreatedAt), UpdatedAt: timeString(u.UpdatedAt)}
+		Attributes: attributesOf(u.Attributes), CreatedAt: timeString(u.CreatedAt), UpdatedAt: timeString(u.UpdatedAt)}
 	for _, ur := range u.Roles {
 		ref := wire.UserRef{ID: ur.Role.ID, Name: ur.Role.Name, Scope: nullable(ur.Scope), ExpiresAt: timePtr(ur.ExpiresAt)}
 		if expand {
@@ -65,6 +65,15 @@ func userOf(u rolegate.User, expand bool) wire.User {
 		out.LastSeenAt = &s
 	}
 	return out
+}
+
+// attributesOf is a user's attributes as the wire shows them: always an
+// object, {} when there are none.
+func attributesOf(attrs map[string]any) map[string]any {
+	if attrs == nil {
+		return map[string]any{}
+	}
+	return attrs
 }
 
 func timePtr(t *time.Time) *string {
@@ -90,7 +99,14 @@ func expiresAt(s *string) (*time.Time, error) {
 // checkInput is a check for the domain.
 func checkInput(r wire.CheckRequest) policy.CheckRequest {
 	return policy.CheckRequest{EntityID: r.EntityID, UserID: r.UserID, ObjectType: r.ObjectType,
-		Action: r.Action, OwnerID: r.OwnerID, Scope: r.Scope, Explain: r.Explain, MinRevision: r.MinRevision}
+		Action: r.Action, OwnerID: r.OwnerID, Scope: r.Scope, Resource: r.Resource, Explain: r.Explain, MinRevision: r.MinRevision}
+}
+
+// matchOf is a matched right of an explained check: its role, its permission
+// and, for a conditional right, its condition with its value or error.
+func matchOf(m engine.Match) wire.Match {
+	return wire.Match{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Permission: string(m.Permission),
+		Condition: m.Condition, ConditionValue: m.ConditionValue, ConditionError: m.ConditionError}
 }
 
 func checkOf(d engine.Decision, explain bool) wire.Decision {
@@ -102,7 +118,7 @@ func checkOf(d engine.Decision, explain bool) wire.Decision {
 	if explain {
 		out.Matched = make([]wire.Match, 0, len(d.Matched))
 		for _, m := range d.Matched {
-			out.Matched = append(out.Matched, wire.Match{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Permission: string(m.Permission)})
+			out.Matched = append(out.Matched, matchOf(m))
 		}
 		for _, l := range []struct {
 			from []engine.Match
@@ -113,7 +129,7 @@ func checkOf(d engine.Decision, explain bool) wire.Decision {
 			}
 			*l.to = make([]wire.Match, 0, len(l.from))
 			for _, m := range l.from {
-				*l.to = append(*l.to, wire.Match{RoleID: nullable(m.RoleID), RoleName: nullable(m.RoleName), Permission: string(m.Permission)})
+				*l.to = append(*l.to, matchOf(m))
 			}
 		}
 	}

@@ -351,7 +351,7 @@ func (a *api) createUser(c *gin.Context) {
 		return
 	}
 	u, rev, err := svc.CreateUser(c.Request.Context(), c.Param("entity"),
-		policy.UserInput{ID: req.ID, Email: req.Email, Name: req.Name, RoleIDs: req.RoleIDs})
+		policy.UserInput{ID: req.ID, Email: req.Email, Name: req.Name, RoleIDs: req.RoleIDs, Attributes: req.Attributes})
 	if err != nil {
 		writeError(c, err)
 		return
@@ -434,7 +434,7 @@ func (a *api) patchUser(c *gin.Context) {
 		return
 	}
 	u, rev, err := svc.UpdateUser(c.Request.Context(), c.Param("entity"), c.Param("user"),
-		policy.UserInput{Email: req.Email, Name: req.Name, RoleIDs: req.RoleIDs})
+		policy.UserInput{Email: req.Email, Name: req.Name, RoleIDs: req.RoleIDs, Attributes: req.Attributes})
 	if err != nil {
 		writeError(c, err)
 		return

@@ -205,6 +205,9 @@ func userDocOf(u rolegate.User) api.AuditUser {
 		d := DocOf(u.Permissions)
 		out.Permissions = &d
 	}
+	if len(u.Attributes) > 0 {
+		out.Attributes = u.Attributes
+	}
 	if u.LastSeenAt != nil {
 		s := auditTime(*u.LastSeenAt)
 		out.LastSeenAt = &s

@@ -38,7 +38,7 @@ type CheckRequest struct {
 // question is the engine's form of a check.
 func (r CheckRequest) question() engine.Request {
 	return engine.Request{EntityID: r.EntityID, UserID: r.UserID, ObjectType: r.ObjectType, Action: r.Action, OwnerID: r.OwnerID,
-		Scope: r.Scope, Explain: r.Explain, MinRevision: r.MinRevision, NoGrantable: r.noGrantable}
+		Scope: r.Scope, Resource: r.Resource, Explain: r.Explain, MinRevision: r.MinRevision, NoGrantable: r.noGrantable}
 }
 
 // UserPermissions returns a user's effective rights (deny applied), entity-wide
@@ -109,9 +109,28 @@ func ValidateCheck(prefix string, req CheckRequest) error {
 	return nil
 }
 
+// normalizeResource checks a check's resource (condition.Normalize; 422
+// invalid_attributes naming prefix+"resource") and leaves it as conditions
+// read it.
+func normalizeResource(prefix string, req *CheckRequest) error {
+	if len(req.Resource) == 0 {
+		req.Resource = nil
+		return nil
+	}
+	attrs, err := normalizeAttributes(prefix+"resource", req.Resource)
+	if err != nil {
+		return err
+	}
+	req.Resource = attrs
+	return nil
+}
+
 // Check answers one question. It never allows on error.
 func (s *Service) Check(ctx context.Context, req CheckRequest) (engine.Decision, error) {
 	if err := ValidateCheck("", req); err != nil {
+		return engine.Decision{Permission: rolegate.NotAllowed}, err
+	}
+	if err := normalizeResource("", &req); err != nil {
 		return engine.Decision{Permission: rolegate.NotAllowed}, err
 	}
 	if err := s.authorizeCheck(ctx, req); err != nil {
@@ -148,16 +167,32 @@ func (s *Service) explainable(ctx context.Context, req *CheckRequest) (names boo
 	return a.UserID != "" && a.EntityID == req.EntityID && a.UserID == req.UserID
 }
 
-// hideRoleNames leaves the roles of an explained answer as ids only.
+// hideRoleNames leaves the roles of an explained answer as ids only, and
+// their conditions as their values only: a condition's text (and why it
+// could not be evaluated, which names attributes) is part of the role as
+// much as its name is.
 func hideRoleNames(d *engine.Decision) {
 	for _, ms := range [][]engine.Match{d.Matched, d.DeniedBy} {
 		for i := range ms {
 			ms[i].RoleName = ""
+			if ms[i].Condition != "" {
+				ms[i].Condition = HiddenCondition
+			}
+			if ms[i].ConditionError != "" {
+				ms[i].ConditionError = HiddenConditionError
+			}
 		}
 		// Ordered by id, not by the names left out.
 		slices.SortStableFunc(ms, func(a, b engine.Match) int { return strings.Compare(a.RoleID, b.RoleID) })
 	}
 }
+
+// What an explained check shows, to a caller who may not read roles, of a
+// conditional right's condition and of why it could not be evaluated.
+const (
+	HiddenCondition      = "(hidden)"
+	HiddenConditionError = "the condition could not be evaluated"
+)
 
 // CheckBatch answers several questions, in order.
 func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]engine.Decision, error) {
@@ -166,6 +201,9 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]engine
 	}
 	for i, r := range reqs {
 		if err := ValidateCheck(fmt.Sprintf("checks[%d].", i), r); err != nil {
+			return nil, err
+		}
+		if err := normalizeResource(fmt.Sprintf("checks[%d].", i), &reqs[i]); err != nil {
 			return nil, err
 		}
 		if i > 0 && r.EntityID == reqs[i-1].EntityID && r.UserID == reqs[i-1].UserID {

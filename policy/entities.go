@@ -116,6 +116,9 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (rolegate.En
 			if err := tx.InsertRole(&r); err != nil {
 				return err
 			}
+			if err := putConditions(tx, ent.ID, r.Permissions); err != nil {
+				return err
+			}
 			if err := tx.AddRules(engine.Compile(r)); err != nil {
 				return err
 			}

@@ -31,7 +31,8 @@ type ImportUser struct {
 	ID    string
 	Email string
 	Name  string
-	// Attributes are the user's attributes (replaced whole).
+	// Attributes are the user's attributes, replaced whole as the rest of
+	// the user is: nil or empty leaves it none.
 	Attributes map[string]any
 	// RoleIDs are the user's entity-wide roles; nil means the entity's
 	// default roles (as for a user created one at a time), empty means none.
@@ -123,14 +124,22 @@ func (s *Service) validateImport(users []ImportUser) error {
 				seen[u.ID] = i
 			}
 		}
-		errs.wrap(p, s.validateUserInput(UserInput{Email: &u.Email}))
+		errs.wrap(p, s.validateUserInput(&UserInput{Email: &u.Email}))
 		users[i].Name = NormalizeName(u.Name) // stored in NFC, as every name
-		errs.wrap(p, s.validateUserInput(UserInput{Name: &users[i].Name}))
+		errs.wrap(p, s.validateUserInput(&UserInput{Name: &users[i].Name}))
+		if u.Attributes != nil {
+			in := UserInput{Attributes: &u.Attributes}
+			if err := s.validateUserInput(&in); err != nil {
+				errs.wrap(p, err)
+			} else {
+				users[i].Attributes = *in.Attributes
+			}
+		}
 		if u.RoleIDs != nil {
 			if len(*u.RoleIDs) > MaxImportRoleIDs {
 				errs.add(p+"role_ids", "too_many_roles", "role_ids may name at most %d roles", MaxImportRoleIDs)
 			} else {
-				errs.wrap(p, s.validateUserInput(UserInput{RoleIDs: u.RoleIDs}))
+				errs.wrap(p, s.validateUserInput(&UserInput{RoleIDs: u.RoleIDs}))
 			}
 		}
 		if len(u.ScopedRoles) > MaxImportScopes {
@@ -152,7 +161,7 @@ func (s *Service) validateImport(users []ImportUser) error {
 				continue
 			}
 			ids := sr.RoleIDs
-			errs.wrap(q, s.validateUserInput(UserInput{RoleIDs: &ids}))
+			errs.wrap(q, s.validateUserInput(&UserInput{RoleIDs: &ids}))
 		}
 	}
 	return errs.err()
@@ -347,7 +356,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 				remove = append(remove, a)
 			}
 		}
-		if exists && old.Email == in.Email && old.Name == in.Name && len(add) == 0 && len(remove) == 0 {
+		if exists && old.Email == in.Email && old.Name == in.Name && sameAttributes(old.Attributes, in.Attributes) && len(add) == 0 && len(remove) == 0 {
 			res.Unchanged++
 			continue
 		}
@@ -364,7 +373,7 @@ func (s *Service) importUsers(ctx context.Context, tx Tx, entityID string, users
 			u.Roles = userRolesOf(holds[in.ID], roles)
 			before = userDocOf(u)
 		}
-		u.Email, u.Name, u.UpdatedAt = in.Email, in.Name, now
+		u.Email, u.Name, u.Attributes, u.UpdatedAt = in.Email, in.Name, in.Attributes, now
 		u.Roles = nil
 		for _, h := range want {
 			u.Roles = append(u.Roles, rolegate.UserRole{Role: roles[h.roleID], Scope: h.scope})

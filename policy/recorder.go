@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"maps"
 	"time"
 
 	"github.com/rolegate/rolegate"
@@ -77,6 +78,26 @@ func (r *recorder) ReplaceSubjectRules(entityID, subject string, rules []rolegat
 	return nil
 }
 
+// PutConditions records the sources in the delta (Delta.Conditions), so that
+// an engine applying it knows every condition the delta's rules name.
+func (r *recorder) PutConditions(entityID string, conds map[string]string) error {
+	if len(conds) == 0 {
+		return nil
+	}
+	if err := r.tx.PutConditions(entityID, conds); err != nil {
+		return err
+	}
+	if entityID != r.entityID {
+		r.delta.Full = true
+		return nil
+	}
+	if r.delta.Conditions == nil {
+		r.delta.Conditions = make(map[string]string, len(conds))
+	}
+	maps.Copy(r.delta.Conditions, conds)
+	return nil
+}
+
 func (r *recorder) DeleteEntity(id string) error {
 	r.delta.Full = true
 	r.touched.Everything()
@@ -133,6 +154,10 @@ func (r *recorder) StrayRuleEntities(afterID string, limit int) ([]string, error
 	return r.tx.StrayRuleEntities(afterID, limit)
 }
 
+func (r *recorder) EntityConditions(entityID string) (map[string]string, error) {
+	return r.tx.EntityConditions(entityID)
+}
+
 func (r *recorder) InsertClient(c *auth.Client) error { return r.tx.InsertClient(c) }
 
 func (r *recorder) GetClient(id string) (auth.Client, error) { return r.tx.GetClient(id) }
@@ -180,13 +205,32 @@ func (r *recorder) DeleteEntityClients(entityID string) ([]auth.Client, error) {
 // and assignments they store or remove are noted (their rules are recorded
 // by the rule calls that go with them). Those that store one also name its
 // subject in the delta if it is hashed (engine.Delta.Hashed): the rules
-// carry only the hash, and the engine lists users by their ids.
+// carry only the hash, and the engine lists users by their ids. A user's
+// attributes, which conditions read, are recorded when they change
+// (engine.OpAttributes): stored with attributes, attributes changed by an
+// update, or the user removed (none).
+
+// recordAttributes records that the user has attrs now (none: nil).
+func (r *recorder) recordAttributes(entityID, userID string, attrs map[string]any) {
+	if entityID != r.entityID {
+		r.delta.Full = true
+		return
+	}
+	var a map[string]any
+	if len(attrs) > 0 {
+		a = maps.Clone(attrs)
+	}
+	r.delta.Ops = append(r.delta.Ops, engine.DeltaOp{Op: engine.OpAttributes, Subject: userID, Attributes: a})
+}
 
 func (r *recorder) InsertUser(u *rolegate.User) error {
 	if err := r.tx.InsertUser(u); err != nil {
 		return err
 	}
 	r.delta.RecordUser(u.ID, "")
+	if len(u.Attributes) > 0 {
+		r.recordAttributes(u.EntityID, u.ID, u.Attributes)
+	}
 	r.touched.Add(changes.ItemUser, changes.ItemPut, u.ID, "", "")
 	return nil
 }
@@ -197,16 +241,28 @@ func (r *recorder) InsertUsers(us []rolegate.User) error {
 	}
 	for i := range us {
 		r.delta.RecordUser(us[i].ID, "")
+		if len(us[i].Attributes) > 0 {
+			r.recordAttributes(us[i].EntityID, us[i].ID, us[i].Attributes)
+		}
 		r.touched.Add(changes.ItemUser, changes.ItemPut, us[i].ID, "", "")
 	}
 	return nil
 }
 
 func (r *recorder) UpdateUser(u *rolegate.User) error {
+	// The attributes stored before, to record a change only: an update of a
+	// name or an email changes nothing the engine holds.
+	old, err := r.tx.GetUser(u.EntityID, u.ID)
+	if err != nil && !rolegate.IsNotFound(err) {
+		return err
+	}
 	if err := r.tx.UpdateUser(u); err != nil {
 		return err
 	}
 	r.delta.RecordUser(u.ID, "")
+	if !sameAttributes(old.Attributes, u.Attributes) {
+		r.recordAttributes(u.EntityID, u.ID, u.Attributes)
+	}
 	r.touched.Add(changes.ItemUser, changes.ItemPut, u.ID, "", "")
 	return nil
 }
@@ -215,6 +271,7 @@ func (r *recorder) DeleteUser(entityID, userID string) error {
 	if err := r.tx.DeleteUser(entityID, userID); err != nil {
 		return err
 	}
+	r.recordAttributes(entityID, userID, nil)
 	r.touched.Add(changes.ItemUser, changes.ItemDelete, userID, "", "")
 	return nil
 }

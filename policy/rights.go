@@ -35,7 +35,8 @@ func RightsOf(d PermissionsDoc) rolegate.Permissions {
 	for _, o := range d.Objects {
 		op := rolegate.ObjectPermissions{ObjectType: o.ObjectType}
 		for _, a := range o.Actions {
-			op.Actions = append(op.Actions, rolegate.ActionPermission{ActionName: a.ActionName, Permission: rolegate.Permission(a.Permission)})
+			op.Actions = append(op.Actions, rolegate.ActionPermission{ActionName: a.ActionName, Permission: rolegate.Permission(a.Permission),
+				Condition: a.Condition})
 		}
 		out.Objects = append(out.Objects, op)
 	}
@@ -43,13 +44,15 @@ func RightsOf(d PermissionsDoc) rolegate.Permissions {
 }
 
 // DocOf encodes rights, as authored: no rights are {"objects": []} and an
-// object type without actions has "actions": [].
+// object type without actions has "actions": []. A right's condition is
+// written only when it has one, so rights without conditions encode as they
+// always did.
 func DocOf(p rolegate.Permissions) PermissionsDoc {
 	out := PermissionsDoc{Objects: make([]ObjectDoc, 0, len(p.Objects))}
 	for _, o := range p.Objects {
 		od := ObjectDoc{ObjectType: o.ObjectType, Actions: make([]ActionDoc, 0, len(o.Actions))}
 		for _, a := range o.Actions {
-			od.Actions = append(od.Actions, ActionDoc{ActionName: a.ActionName, Permission: string(a.Permission)})
+			od.Actions = append(od.Actions, ActionDoc{ActionName: a.ActionName, Permission: string(a.Permission), Condition: a.Condition})
 		}
 		out.Objects = append(out.Objects, od)
 	}
@@ -74,4 +77,34 @@ func DecodeRights(s string) (rolegate.Permissions, error) {
 		return rolegate.Permissions{}, fmt.Errorf("stored permissions: %w", err)
 	}
 	return RightsOf(d), nil
+}
+
+// EncodeAttributes returns a user's attributes as stored text: a JSON object,
+// "{}" for none. Keys come sorted (encoding/json), so equal attributes are
+// equal text.
+func EncodeAttributes(attrs map[string]any) (string, error) {
+	if len(attrs) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(attrs)
+	if err != nil {
+		return "", fmt.Errorf("user attributes: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodeAttributes reads text EncodeAttributes wrote; "" and "{}" are none
+// (nil). Numbers read back as float64, as condition.Normalize leaves them.
+func DecodeAttributes(s string) (map[string]any, error) {
+	if s == "" || s == "{}" {
+		return nil, nil
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("stored user attributes: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }

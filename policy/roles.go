@@ -107,6 +107,9 @@ func (s *Service) CreateRole(ctx context.Context, entityID string, in RoleInput)
 			}
 			return err
 		}
+		if err := putConditions(tx, entityID, r.Permissions); err != nil {
+			return err
+		}
 		if err := tx.AddRules(engine.Compile(r)); err != nil {
 			return err
 		}
@@ -310,6 +313,9 @@ func (s *Service) UpdateRole(ctx context.Context, entityID, roleID string, in Ro
 			if errors.Is(err, rolegate.ErrDuplicate) {
 				return nameTaken(r.Name)
 			}
+			return err
+		}
+		if err := putConditions(tx, entityID, r.Permissions); err != nil {
 			return err
 		}
 		if err := tx.ReplaceSubjectRules(entityID, engine.RoleSubject(r.ID), engine.Compile(r)); err != nil {

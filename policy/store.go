@@ -33,8 +33,10 @@ type Store interface {
 	// reads that compare rows with each other.
 	Snapshot(ctx context.Context, fn func(tx Tx) error) error
 	// LoadPolicy reads what one entity's enforcer is built from: the entity's
-	// revision, its rules and role names, in one snapshot (the rules are
-	// exactly those of the revision). ErrNotFound for an unknown entity.
+	// revision, its rules and role names, the condition sources stored for it
+	// (Policy.Conditions) and the attributes of its users that have any
+	// (Policy.Attributes), in one snapshot (the rules are exactly those of
+	// the revision). ErrNotFound for an unknown entity.
 	LoadPolicy(ctx context.Context, entityID string) (engine.Policy, error)
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -111,6 +113,8 @@ type UserStore interface {
 	GetUser(entityID, userID string) (rolegate.User, error) // ErrNotFound
 	ListUsers(entityID string, f UserFilter, p Page) ([]rolegate.User, error)
 	// DeleteUser removes the user and its assignments. ErrNotFound: none.
+	// A user's Attributes are stored with it (EncodeAttributes): nil and
+	// empty read back as nil.
 	DeleteUser(entityID, userID string) error
 }
 
@@ -150,6 +154,14 @@ type RuleStore interface {
 	// StrayRuleEntities returns, in order, up to limit entity ids after
 	// afterID that rules name but no entity row has.
 	StrayRuleEntities(afterID string, limit int) ([]string, error)
+	// PutConditions stores the sources of conditions the entity's rules name,
+	// by their hash (condition.Hash): those not stored yet are inserted, those
+	// stored already left as they are (storing one twice is no error). They
+	// go with the entity (DeleteEntity); LoadPolicy reads them all.
+	PutConditions(entityID string, conds map[string]string) error
+	// EntityConditions returns every condition source stored for the
+	// entity, by hash (for the consistency check); nil when none.
+	EntityConditions(entityID string) (map[string]string, error)
 }
 
 // AuditStore keeps the audit log.

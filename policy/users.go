@@ -37,7 +37,9 @@ type UserInput struct {
 	MergeRights func(stored, written rolegate.Permissions) rolegate.Permissions
 }
 
-func (s *Service) validateUserInput(in UserInput) error {
+// validateUserInput checks a user's fields, and normalizes its attributes
+// (condition.Normalize; 422 invalid_attributes) in place.
+func (s *Service) validateUserInput(in *UserInput) error {
 	if in.Email != nil {
 		if err := validateText("email", *in.Email, MaxEmailLen); err != nil {
 			return err
@@ -62,6 +64,13 @@ func (s *Service) validateUserInput(in UserInput) error {
 		if err := ValidatePermissions("permissions", *in.Permissions, s.catalog); err != nil {
 			return err
 		}
+	}
+	if in.Attributes != nil {
+		attrs, err := normalizeAttributes("attributes", *in.Attributes)
+		if err != nil {
+			return err
+		}
+		in.Attributes = &attrs
 	}
 	return nil
 }
@@ -101,10 +110,13 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 	if !rolegate.ValidUserID(in.ID) {
 		return rolegate.User{}, 0, rolegate.Invalid("invalid_user_id", "id", "id must be 1-%d printable ASCII characters without spaces, not . or ..", rolegate.MaxUserIDLen)
 	}
-	if err := s.validateUserInput(in); err != nil {
+	if err := s.validateUserInput(&in); err != nil {
 		return rolegate.User{}, 0, err
 	}
 	u := rolegate.User{ID: in.ID, EntityID: entityID, CreatedBy: auth.ActorFrom(ctx).ID}
+	if in.Attributes != nil {
+		u.Attributes = *in.Attributes
+	}
 	if in.Email != nil {
 		u.Email = *in.Email
 	}
@@ -144,6 +156,9 @@ func (s *Service) CreateUser(ctx context.Context, entityID string, in UserInput)
 			}
 			rules = append(rules, engine.CompileAssignment(a))
 			u.Roles = append(u.Roles, rolegate.UserRole{Role: r})
+		}
+		if err := putConditions(tx, entityID, u.Permissions); err != nil {
+			return err
 		}
 		if err := tx.AddRules(rules); err != nil {
 			return err
@@ -242,7 +257,7 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 	if err := s.authorize(ctx, entityID, auth.ScopeManage, ObjectUser, ActionUpdate); err != nil {
 		return rolegate.User{}, 0, err
 	}
-	if err := s.validateUserInput(in); err != nil {
+	if err := s.validateUserInput(&in); err != nil {
 		return rolegate.User{}, 0, err
 	}
 	var u rolegate.User
@@ -261,6 +276,9 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 		if in.Name != nil {
 			u.Name = *in.Name
 		}
+		if in.Attributes != nil {
+			u.Attributes = *in.Attributes
+		}
 		if in.Permissions != nil {
 			next := *in.Permissions
 			if in.MergeRights != nil {
@@ -273,6 +291,9 @@ func (s *Service) UpdateUser(ctx context.Context, entityID, userID string, in Us
 				return err
 			}
 			u.Permissions = next
+			if err := putConditions(tx, entityID, u.Permissions); err != nil {
+				return err
+			}
 			if err := tx.ReplaceSubjectRules(entityID, engine.UserSubject(u.ID), engine.CompileUser(u)); err != nil {
 				return err
 			}

@@ -201,8 +201,10 @@ func (c *Catalog) Has(objectType, action string) (objOK, actOK bool) {
 }
 
 // ValidatePermissions checks rights as a role or a user holds them: valid
-// identifiers, known values, no repeated (object type, action) pair, and, when a
-// catalog is given, only what it lists. All offenders are reported at once.
+// identifiers, known values, no repeated (object type, action) pair, every
+// condition compiling and none on not_allowed (422 invalid_condition), and,
+// when a catalog is given, only what it lists. All offenders are reported at
+// once.
 func ValidatePermissions(field string, p rolegate.Permissions, catalog *Catalog) error {
 	var details []rolegate.Detail
 	seen := map[[2]string]bool{}
@@ -254,6 +256,9 @@ func ValidatePermissions(field string, p rolegate.Permissions, catalog *Catalog)
 			code = "duplicate_permission"
 		}
 		return &rolegate.Error{Kind: rolegate.KindInvalid, Code: code, Message: details[0].Field + ": " + details[0].Message, Details: details}
+	}
+	if err := validateConditions(field, p); err != nil {
+		return err
 	}
 	if len(unknown) > 0 {
 		unknown = dedupe(unknown)

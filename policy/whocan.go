@@ -25,6 +25,10 @@ func (s *Service) WhoCan(ctx context.Context, entityID, obj, act, scope, after s
 	if scope != "" && !ValidScope(scope) {
 		return nil, invalidScope("scope")
 	}
+	resource, err := normalizeAttributes("resource", resource)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.known(ctx, entityID); err != nil {
 		return nil, err
 	}

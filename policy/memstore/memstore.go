@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,7 @@ func New() *Store {
 		clients:     map[string]auth.Client{},
 		audit:       map[string]policy.AuditEvent{},
 		changes:     map[string]map[int64]changes.Entry{},
+		conditions:  map[string]map[string]string{},
 	})
 	return s
 }
@@ -108,7 +110,8 @@ func ctxErr(ctx context.Context) error {
 }
 
 // LoadPolicy reads the entity's revision, rules and active role names, as
-// the SQL stores read them: p rules then g rules, each in the order stored.
+// the SQL stores read them: p rules then g rules, each in the order stored;
+// then its condition sources and the attributes of its users that have any.
 func (s *Store) LoadPolicy(ctx context.Context, entityID string) (engine.Policy, error) {
 	var out engine.Policy
 	err := s.View(ctx, func(ptx policy.Tx) error {
@@ -139,6 +142,22 @@ func (s *Store) LoadPolicy(ctx context.Context, entityID string) (engine.Policy,
 			}
 		}
 		nameHashed(st, entityID, &out)
+		if conds := st.conditions[entityID]; len(conds) > 0 {
+			out.Conditions = maps.Clone(conds)
+		}
+		for k, u := range st.users {
+			if k.entityID != entityID || u.attrs == "{}" {
+				continue
+			}
+			attrs, err := policy.DecodeAttributes(u.attrs)
+			if err != nil {
+				return err
+			}
+			if out.Attributes == nil {
+				out.Attributes = map[string]map[string]any{}
+			}
+			out.Attributes[k.id] = attrs
+		}
 		return nil
 	})
 	return out, err

@@ -29,6 +29,9 @@ type state struct {
 	clients  map[string]auth.Client
 	audit    map[string]policy.AuditEvent
 	changes  map[string]map[int64]changes.Entry // entity -> revision -> entry
+	// conditions are the condition sources of each entity, by hash; an
+	// entity's map is never changed once committed (copied whole to write).
+	conditions map[string]map[string]string
 }
 
 // entityRow is an entity as stored.
@@ -44,6 +47,7 @@ type roleRow struct {
 type userRow struct {
 	rolegate.User
 	rights string
+	attrs  string // EncodeAttributes; User.Attributes is nil
 }
 
 type userKey struct{ entityID, id string }
@@ -155,6 +159,7 @@ const (
 	tClients
 	tAudit
 	tChanges
+	tConditions
 )
 
 // own makes the tables in mask the write's own copies, once per write. The
@@ -192,6 +197,9 @@ func (t *tx) own(mask int) {
 	if todo&tChanges != 0 {
 		st.changes = maps.Clone(st.changes)
 		t.ownedChanges = map[string]bool{}
+	}
+	if todo&tConditions != 0 {
+		st.conditions = maps.Clone(st.conditions)
 	}
 }
 

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -92,10 +93,11 @@ func (t *tx) ListEntities(afterID string, n int) ([]rolegate.Entity, error) {
 // DeleteEntity removes the entity's rules, assignments, users, roles and
 // change log, then the entity; its audit events and clients stay.
 func (t *tx) DeleteEntity(id string) error {
-	if err := t.writing(tEntities | tRoles | tUsers | tAssignments | tRules | tChanges); err != nil {
+	if err := t.writing(tEntities | tRoles | tUsers | tAssignments | tRules | tChanges | tConditions); err != nil {
 		return err
 	}
 	delete(t.st.rules, id)
+	delete(t.st.conditions, id)
 	delete(t.st.changes, id)
 	delete(t.ownedRules, id)
 	delete(t.ownedChanges, id)
@@ -373,8 +375,12 @@ func userRowOf(u *rolegate.User) (userRow, error) {
 	if err != nil {
 		return userRow{}, err
 	}
-	row := userRow{User: *u, rights: rights}
-	row.Permissions, row.Roles = rolegate.Permissions{}, nil
+	attrs, err := policy.EncodeAttributes(u.Attributes)
+	if err != nil {
+		return userRow{}, err
+	}
+	row := userRow{User: *u, rights: rights, attrs: attrs}
+	row.Permissions, row.Roles, row.Attributes = rolegate.Permissions{}, nil, nil
 	row.CreatedAt, row.UpdatedAt, row.LastSeenAt = utc(u.CreatedAt), utc(u.UpdatedAt), utcPtr(u.LastSeenAt)
 	return row, nil
 }
@@ -384,8 +390,12 @@ func (r userRow) user() (rolegate.User, error) {
 	if err != nil {
 		return rolegate.User{}, err
 	}
+	attrs, err := policy.DecodeAttributes(r.attrs)
+	if err != nil {
+		return rolegate.User{}, err
+	}
 	out := r.User
-	out.Permissions, out.LastSeenAt = perms, utcPtr(r.LastSeenAt)
+	out.Permissions, out.LastSeenAt, out.Attributes = perms, utcPtr(r.LastSeenAt), attrs
 	return out, nil
 }
 
@@ -644,6 +654,38 @@ func (t *tx) ReplaceSubjectRules(entityID, subject string, rules []rolegate.Rule
 		}
 	}
 	return t.AddRules(rules)
+}
+
+func (t *tx) PutConditions(entityID string, conds map[string]string) error {
+	if err := t.writing(0); err != nil {
+		return err
+	}
+	have := t.st.conditions[entityID]
+	var next map[string]string
+	for h, src := range conds {
+		if _, ok := have[h]; ok {
+			continue
+		}
+		if next == nil {
+			t.own(tConditions)
+			next = maps.Clone(have)
+			if next == nil {
+				next = map[string]string{}
+			}
+		}
+		next[h] = src
+	}
+	if next != nil {
+		t.st.conditions[entityID] = next
+	}
+	return nil
+}
+
+func (t *tx) EntityConditions(entityID string) (map[string]string, error) {
+	if c := t.st.conditions[entityID]; len(c) > 0 {
+		return maps.Clone(c), nil
+	}
+	return nil, nil
 }
 
 func (t *tx) EntityRules(entityID string) ([]rolegate.Rule, error) {

@@ -521,7 +521,7 @@ export interface paths {
         };
         /**
          * Every user's effective rights and the roles behind them, streamed (JSON, or CSV with Accept text/csv)
-         * @description One row per user, scope and right. Needs the rights to read users and roles. A failure after the first byte cuts the connection, so a truncated report never looks whole. CSV columns: user_id, scope, object_type, action, permission, role_ids, role_names (';'-separated, a ';' or a backslash inside a value preceded by a backslash; cells a spreadsheet would read as a formula, also after leading spaces or control characters, start with ').
+         * @description One row per user, scope and right. Needs the rights to read users and roles. A failure after the first byte cuts the connection, so a truncated report never looks whole. CSV columns: user_id, scope, object_type, action, permission, role_ids, role_names (';'-separated, a ';' or a backslash inside a value preceded by a backslash; cells a spreadsheet would read as a formula, also after leading spaces or control characters, start with '), condition (the condition under which the right holds; empty: unconditionally).
          */
         get: operations["accessReport"];
         put?: never;
@@ -831,7 +831,7 @@ export interface components {
                  * @description A stable machine-readable code; docs/errors.md says what each means and what to do. Treat a code not listed here (a newer server's) by the HTTP status.
                  * @enum {string}
                  */
-                code: "malformed_json" | "invalid_request" | "invalid_filter" | "invalid_api_version" | "missing_api_version" | "missing_entity" | "invalid_oid" | "unauthenticated" | "invalid_token" | "invalid_client" | "forbidden" | "insufficient_scope" | "privilege_escalation" | "system_role" | "client_generated_id" | "not_found" | "route_not_found" | "entity_not_found" | "role_not_found" | "user_not_found" | "assignment_not_found" | "client_not_found" | "changes_unavailable" | "method_not_allowed" | "conflict" | "entity_exists" | "user_exists" | "role_name_taken" | "role_in_use" | "role_deleted" | "last_default_role" | "type_mismatch" | "id_mismatch" | "changes_expired" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "invalid_body" | "unknown_field" | "invalid_type" | "missing_field" | "missing_header" | "invalid_field" | "immutable_field" | "read_only_attribute" | "invalid_name" | "invalid_email" | "invalid_entity_id" | "invalid_user_id" | "invalid_role_id" | "invalid_scope" | "invalid_permissions" | "invalid_permission" | "duplicate_permission" | "too_many_rights" | "unknown_object_type" | "invalid_rights" | "unknown_entity" | "unknown_role" | "unknown_user" | "unknown_revision" | "invalid_expires_at" | "invalid_datetime" | "invalid_limit" | "invalid_pagination_token" | "invalid_starting_after" | "invalid_description" | "invalid_sort" | "invalid_order" | "invalid_status" | "invalid_role_type" | "invalid_default" | "invalid_force" | "invalid_dry_run" | "invalid_include_deleted" | "invalid_wait" | "invalid_search" | "invalid_expand" | "invalid_id__in" | "invalid_since" | "invalid_actor" | "invalid_action" | "invalid_object_type" | "invalid_batch" | "too_many_entities" | "invalid_users" | "too_many_users" | "duplicate_user" | "duplicate_scope" | "too_many_roles" | "too_many_scopes" | "invalid_team_id" | "quota_exceeded" | "rate_limited" | "internal" | "storage_unavailable" | "policy_unavailable" | "stale_policy" | "dry_run_conflict" | "server_busy" | "shutting_down" | "too_many_elements" | "dry_run_unsupported";
+                code: "malformed_json" | "invalid_request" | "invalid_filter" | "invalid_api_version" | "missing_api_version" | "missing_entity" | "invalid_oid" | "unauthenticated" | "invalid_token" | "invalid_client" | "forbidden" | "insufficient_scope" | "privilege_escalation" | "system_role" | "client_generated_id" | "not_found" | "route_not_found" | "entity_not_found" | "role_not_found" | "user_not_found" | "assignment_not_found" | "client_not_found" | "changes_unavailable" | "method_not_allowed" | "conflict" | "entity_exists" | "user_exists" | "role_name_taken" | "role_in_use" | "role_deleted" | "last_default_role" | "type_mismatch" | "id_mismatch" | "changes_expired" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "invalid_body" | "unknown_field" | "invalid_type" | "missing_field" | "missing_header" | "invalid_field" | "immutable_field" | "read_only_attribute" | "invalid_name" | "invalid_email" | "invalid_entity_id" | "invalid_user_id" | "invalid_role_id" | "invalid_scope" | "invalid_permissions" | "invalid_condition" | "invalid_attributes" | "invalid_permission" | "duplicate_permission" | "too_many_rights" | "unknown_object_type" | "invalid_rights" | "unknown_entity" | "unknown_role" | "unknown_user" | "unknown_revision" | "invalid_expires_at" | "invalid_datetime" | "invalid_limit" | "invalid_pagination_token" | "invalid_starting_after" | "invalid_description" | "invalid_sort" | "invalid_order" | "invalid_status" | "invalid_role_type" | "invalid_default" | "invalid_force" | "invalid_dry_run" | "invalid_include_deleted" | "invalid_wait" | "invalid_search" | "invalid_expand" | "invalid_id__in" | "invalid_since" | "invalid_actor" | "invalid_action" | "invalid_object_type" | "invalid_batch" | "too_many_entities" | "invalid_users" | "too_many_users" | "duplicate_user" | "duplicate_scope" | "too_many_roles" | "too_many_scopes" | "invalid_team_id" | "quota_exceeded" | "rate_limited" | "internal" | "storage_unavailable" | "policy_unavailable" | "stale_policy" | "dry_run_conflict" | "server_busy" | "shutting_down" | "too_many_elements" | "dry_run_unsupported";
                 message: string;
                 details?: {
                     field?: string;
@@ -875,9 +875,30 @@ export interface components {
                 actions: {
                     action_name: string;
                     permission: components["schemas"]["PermissionValue"];
+                    condition?: components["schemas"]["Condition"];
                 }[];
             }[];
         };
+        /**
+         * @description A CEL expression under which only the right holds (docs/api.md, Conditions), over resource (the check's attributes), user (the user's attributes) and now (the check's time), such as resource.amount <= 10000.0 && resource.currency == 'EUR'. An allow counts only when it is true; a deny applies when it is true or cannot be evaluated (a missing attribute, a wrong type). At most 4,096 bytes and a bounded cost; it must be a boolean; not on not_allowed. Absent: the right holds unconditionally. A bad one is 422 invalid_condition, its message CEL's with line:column.
+         * @example resource.amount <= 10000.0 && resource.currency == 'EUR'
+         */
+        Condition: string;
+        /**
+         * @description Attributes that conditions read: a flat JSON object of at most 64 names (1-64 bytes each), each value null, a boolean, a finite number, a string of at most 1,024 characters, or a list of at most 1,024 of those. Numbers are compared as doubles (1200 and 1200.0 alike). Nested objects are refused. Breaking a limit is 422 invalid_attributes.
+         * @example {
+         *       "amount": 1200,
+         *       "currency": "EUR",
+         *       "tags": [
+         *         "urgent"
+         *       ]
+         *     }
+         */
+        Attributes: {
+            [key: string]: components["schemas"]["AttributeScalar"] | components["schemas"]["AttributeScalar"][];
+        };
+        /** @description An attribute's value, or an item of a list. */
+        AttributeScalar: (string | null) | number | boolean;
         RoleRequest: {
             name?: string;
             description?: string;
@@ -919,12 +940,16 @@ export interface components {
             name?: string;
             /** @description Replaces the default roles. */
             role_ids?: string[];
+            /** @description The user's attributes, which conditions read as user (such as approval_limit). */
+            attributes?: components["schemas"]["Attributes"];
         };
         UserPatchRequest: {
             email?: string;
             name?: string;
             /** @description Replaces the user's unscoped roles. */
             role_ids?: string[];
+            /** @description Replaces the user's attributes whole; {} clears them. Absent: unchanged. */
+            attributes?: components["schemas"]["Attributes"];
         };
         User: {
             id: string;
@@ -939,6 +964,8 @@ export interface components {
                 /** @description When the assignment ends; absent when it does not. */
                 expires_at?: components["schemas"]["Time"];
             }[];
+            /** @description What conditions read as user; {} when none. */
+            attributes: components["schemas"]["Attributes"];
             created_at: components["schemas"]["Time"];
             updated_at: components["schemas"]["Time"];
             deleted_at: components["schemas"]["NullableTime"];
@@ -963,6 +990,8 @@ export interface components {
                 id: string;
                 email?: string;
                 name?: string;
+                /** @description The user's attributes (replaced whole); absent: none. */
+                attributes?: components["schemas"]["Attributes"];
                 /** @description The unscoped roles; absent or null means the default roles. */
                 role_ids?: string[] | null;
                 scoped_roles?: {
@@ -1000,6 +1029,8 @@ export interface components {
             owner_id?: string;
             /** @description Assignments with this scope count too. The rules of an assignment's scope; another is 422 invalid_scope. */
             scope?: string;
+            /** @description The attributes of the object asked about, which conditions read as resource (such as {"amount": 1200, "currency": "EUR"}). Absent: none (a condition reading one cannot be evaluated: its allow does not count, its deny applies). Breaking a limit is 422 invalid_attributes. A check with a resource is decided anew each time: a decision that depends on a condition is never cached. */
+            resource?: components["schemas"]["Attributes"];
             /** @description Answer the rights that matched. */
             explain?: boolean;
             /** @description Answer from the entity's policy at this revision or newer (a write's X-Rolegate-Revision), else 503 stale_policy; a revision the entity never had is 422 unknown_revision. */
@@ -1024,6 +1055,12 @@ export interface components {
             role_id: string | null;
             role_name: string | null;
             permission: components["schemas"]["PermissionValue"];
+            /** @description The right's condition, when it has one. To a caller who may not read roles (role_name null), the text is not shown: the condition is "(hidden)". */
+            condition?: string;
+            /** @description The condition's value in this check, when it could be evaluated. A conditional allow counts only when true; a conditional deny applies when true or when it could not be evaluated. */
+            condition_value?: boolean;
+            /** @description Why the condition could not be evaluated (a missing attribute, a wrong type): an allow then does not count, a deny applies. To a caller who may not read roles, a fixed text that names no attribute. */
+            condition_error?: string;
         };
         Via: {
             role_id: string | null;
@@ -1036,6 +1073,8 @@ export interface components {
             /** @enum {string} */
             permission: "allowed" | "allowed_for_own";
             via: components["schemas"]["Via"][];
+            /** @description Asked without a resource, for a user allowed only under conditions: the condition under which the user is allowed (the allowing conditions joined with ||, and && !(...) for conditional denies). Absent: allowed unconditionally (or, with a resource, allowed for that object). */
+            condition?: string;
         };
         EffectiveRight: {
             user_id: string;
@@ -1045,6 +1084,8 @@ export interface components {
             action: string;
             /** @enum {string} */
             permission: "allowed" | "allowed_for_own";
+            /** @description The condition under which the right holds; absent: unconditionally. A right whose condition changes is lost with the old one and gained with the new. */
+            condition?: string;
         };
         DryRun: {
             /** @constant */
@@ -1063,6 +1104,8 @@ export interface components {
                 /** @enum {string} */
                 permission: "allowed" | "allowed_for_own";
                 via: components["schemas"]["Via"][];
+                /** @description The condition under which the right holds; absent: unconditionally. */
+                condition?: string;
             }[];
         };
         AuditEvent: {
@@ -1446,7 +1489,7 @@ export interface components {
                 "application/json": components["schemas"]["NativeError"];
             };
         };
-        /** @description A well-formed request that does not fit; details name the fields. */
+        /** @description A well-formed request that does not fit; details name the fields. A right's bad condition is invalid_condition (details: permissions.objects[i].actions[j].condition); a check's resource or a user's attributes past their limits are invalid_attributes (details: resource, attributes). */
         Invalid: {
             headers: {
                 [name: string]: unknown;
@@ -2781,6 +2824,8 @@ export interface operations {
                 action?: string;
                 /** @description An assignment scope such as team:42 (1-128 of A-Za-z0-9._:-, else 422 invalid_scope; empty for none). */
                 scope?: components["parameters"]["Scope"];
+                /** @description The attributes of the object asked about, a JSON object (URL-encoded), such as {"amount":1200}: a conditional right then counts for the users for whom its condition holds over it and their attributes. Absent (or {}): users allowed only under conditions are listed with the condition. Not a JSON object, or breaking the limits of attributes: 422 invalid_attributes. The pagination token carries it. */
+                resource?: string;
                 /** @description Page size, 1-100 (default 100); may be given with pagination_token. */
                 limit?: components["parameters"]["Limit"];
                 /** @description An opaque token of a previous page of this list; it carries that request's query. */
