@@ -61,11 +61,11 @@ func firstChecks(data []byte, n int) []byte {
 	return data[:off]
 }
 
-// resourceOf is a check's resource as conditions read it: a Struct's numbers
-// are float64 already; a nested object is refused here, before it is copied,
-// and everything else (names, counts, lengths) by condition.Normalize, as
-// over HTTP. field names the resource in the error ("resource",
-// "checks[3].resource").
+// resourceOf is a check's resource as the service takes it: a Struct's
+// numbers are float64 already. Too many names, and a nested object, are
+// refused here, before anything is copied; the service checks the rest
+// (names, lengths: condition.Normalize) as it does over HTTP. field names
+// the resource in the error ("resource", "checks[3].resource").
 func resourceOf(s *structpb.Struct, field string) (map[string]any, error) {
 	fields := s.GetFields()
 	if len(fields) == 0 {
@@ -83,11 +83,7 @@ func resourceOf(s *structpb.Struct, field string) (map[string]any, error) {
 		}
 		out[name] = x
 	}
-	norm, err := condition.Normalize(out)
-	if err != nil {
-		return nil, invalidAttributes(field, err.Error())
-	}
-	return norm, nil
+	return out, nil
 }
 
 // valueOf is one Struct value as Go: null, bool, float64, string, or (at the
@@ -125,8 +121,11 @@ func valueOf(v *structpb.Value, top bool) (any, error) {
 	return nil, fmt.Errorf("a value of an unknown kind")
 }
 
+// invalidAttributes is the service's refusal of attributes (422
+// invalid_attributes over HTTP), naming field.
 func invalidAttributes(field, msg string) error {
-	return rolegate.Invalid("invalid_attributes", field, "%s", msg)
+	return &rolegate.Error{Kind: rolegate.KindInvalid, Code: "invalid_attributes", Message: field + ": " + msg,
+		Details: []rolegate.Detail{{Field: field, Message: msg}}}
 }
 
 // matchOf is a rule that decided, with its condition's value or error.
