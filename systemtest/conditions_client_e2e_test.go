@@ -250,7 +250,7 @@ func TestConditionsClientGuard(t *testing.T) {
 			for url, want := range map[string]int{
 				std.URL + "/approve?amount=500": 200, std.URL + "/approve?amount=1200": 403, std.URL + "/approve": 403,
 				std.URL + "/approve?amount=x": 403,
-				gs.URL + "/approve/500": 200, gs.URL + "/approve/999.5": 200, gs.URL + "/approve/1200": 403, gs.URL + "/approve/x": 403,
+				gs.URL + "/approve/500":       200, gs.URL + "/approve/999.5": 200, gs.URL + "/approve/1200": 403, gs.URL + "/approve/x": 403,
 			} {
 				if st, body := clientHit(t, "POST", url, "u-17"); st != want {
 					t.Fatalf("%s %s: %d %s, want %d", name, url, st, body, want)
