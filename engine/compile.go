@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/condition"
 )
 
 // Rule field values.
@@ -90,7 +91,9 @@ func roleIDOf(subject string) string {
 }
 
 // CompileRights turns rights held by one subject in an entity into p rules,
-// sorted. not_allowed compiles to nothing.
+// sorted. not_allowed compiles to nothing. A right with a condition names it
+// in its cond field by hash: any:<hash> or own:<hash> (condition.Hash); the
+// source is stored beside the rules (Conditions).
 func CompileRights(subject, entityID string, p rolegate.Permissions) []rolegate.Rule {
 	var rules []rolegate.Rule
 	for _, o := range p.Objects {
@@ -106,11 +109,53 @@ func CompileRights(subject, entityID string, p rolegate.Permissions) []rolegate.
 			default:
 				continue
 			}
+			if a.Condition != "" {
+				cond += ":" + condition.Hash(a.Condition)
+			}
 			rules = append(rules, rolegate.Rule{PType: "p", Values: []string{subject, entityID, o.ObjectType, a.ActionName, cond, eft}})
 		}
 	}
 	SortRules(rules)
 	return rules
+}
+
+// Conditions returns the conditions the rights name, by hash (the sources
+// CompileRights' rules refer to): what a write stores with the rules and
+// records in its Delta. nil when none.
+func Conditions(p rolegate.Permissions) map[string]string {
+	var out map[string]string
+	for _, o := range p.Objects {
+		for _, a := range o.Actions {
+			if a.Condition == "" || a.Permission == rolegate.NotAllowed {
+				continue
+			}
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[condition.Hash(a.Condition)] = a.Condition
+		}
+	}
+	return out
+}
+
+// splitCond reads a rule's cond field: whether the rule holds on own objects
+// only, and the hash of its condition ("" for none). A value that is none of
+// any, own, any:<hash>, own:<hash> is returned whole as a hash no snapshot
+// knows, so it never allows and always denies.
+func splitCond(v string) (own bool, hash string) {
+	switch v {
+	case CondAny:
+		return false, ""
+	case CondOwn:
+		return true, ""
+	}
+	if h, ok := strings.CutPrefix(v, CondAny+":"); ok && h != "" {
+		return false, h
+	}
+	if h, ok := strings.CutPrefix(v, CondOwn+":"); ok && h != "" {
+		return true, h
+	}
+	return false, v
 }
 
 // Compile returns the p rules of a role: none for a deleted role.

@@ -9,6 +9,7 @@ import (
 	"github.com/casbin/casbin/v2/model"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/condition"
 )
 
 // decider is one Casbin enforcer of model.conf whose p rules are set, for one
@@ -23,6 +24,59 @@ type decider struct {
 	subRoles  []string
 	ssubRoles []string
 	buf       [][]string
+	// The check's conditions (cond): what they are evaluated over, read on
+	// first need, and each condition's value once evaluated, so that
+	// Casbin's matcher and matches evaluate it once.
+	snap     *snapshot
+	userID   string
+	resource map[string]any
+	input    condition.Input
+	inputSet bool
+	evals    []condEval
+}
+
+// condEval is one condition's value (or error) in the check under way.
+type condEval struct {
+	hash  string
+	value bool
+	err   error
+}
+
+// eval returns a condition's value in the check under way, evaluating it on
+// first use.
+func (d *decider) eval(hash string) (bool, error) {
+	for _, e := range d.evals {
+		if e.hash == hash {
+			return e.value, e.err
+		}
+	}
+	if !d.inputSet {
+		d.input = condition.Input{Resource: d.resource, User: d.snap.userAttributes(d.userID), Now: d.snap.now()}
+		d.inputSet = true
+	}
+	v, err := d.snap.evalCondition(hash, d.input)
+	d.evals = append(d.evals, condEval{hash: hash, value: v, err: err})
+	return v, err
+}
+
+// cond(p.cond, p.eft, r.owner, r.sub) decides a rule with a condition
+// (any:<hash>, own:<hash>): an allow matches when the condition is true (and,
+// for own, the user owns the object), a deny when it is true or cannot be
+// evaluated. The matcher reaches it only for such rules.
+func (d *decider) cond(args ...any) (any, error) {
+	if len(args) != 4 {
+		return false, fmt.Errorf("cond takes 4 arguments, not %d", len(args))
+	}
+	c, _ := args[0].(string)
+	eft, _ := args[1].(string)
+	owner, _ := args[2].(string)
+	sub, _ := args[3].(string)
+	own, hash := splitCond(c)
+	if hash == "" || (own && owner != sub) {
+		return false, nil
+	}
+	v, err := d.eval(hash)
+	return condApplies(eft, v, err), nil
 }
 
 func (d *decider) holds(args ...any) (any, error) {
@@ -64,6 +118,7 @@ func (e *Engine) newDecider() (*decider, error) {
 	}
 	d := &decider{enf: enf, policy: m["p"]["p"]}
 	enf.AddFunction("holds", d.holds)
+	enf.AddFunction("cond", d.cond)
 	return d, nil
 }
 
@@ -116,10 +171,15 @@ func (s *snapshot) check(req Request) (Decision, error) {
 		dc.ssubRoles = s.live(dc.ssub, dc.ssubRoles, now)
 	}
 	rules := s.gather(dc.buf[:0], req.ObjectType, dc.sub, dc.subRoles, dc.ssubRoles)
+	dc.snap, dc.userID, dc.resource = s, req.UserID, req.Resource
 	defer func() {
 		clear(rules)
 		dc.buf = rules[:0]
 		dc.subRoles, dc.ssubRoles = nil, nil
+		dc.snap, dc.resource = nil, nil
+		dc.input, dc.inputSet = condition.Input{}, false
+		clear(dc.evals)
+		dc.evals = dc.evals[:0]
 	}()
 	allowed := false
 	if len(rules) > 0 {
@@ -130,14 +190,26 @@ func (s *snapshot) check(req Request) (Decision, error) {
 			return d, fmt.Errorf("enforce: %w", err)
 		}
 	}
-	matched := s.matches(rules, dc.sub, req.ObjectType, req.Action, owner)
+	matched := s.matches(dc, rules, dc.sub, req.ObjectType, req.Action, owner)
 	d.Allowed = allowed
 	d.Permission = deciding(allowed, matched)
+	conditional := false
+	for _, m := range matched {
+		if m.conditional() {
+			conditional = true
+			break
+		}
+	}
 	if req.Explain {
 		d.Matched = matched
 		if d.Matched == nil {
 			d.Matched = []Match{}
 		}
+	}
+	// An answer that read a condition depends on the attributes: it is not
+	// cached, so that every cached answer holds whatever the attributes.
+	if conditional {
+		return d, nil
 	}
 	if t := s.decisions.Load(); t.put(h1, h2, d.Permission) && t.overwrites.Add(1) > int64(t.size()) {
 		s.engine.grow(s, t)
@@ -176,10 +248,15 @@ func (s *snapshot) gather(out [][]string, obj, sub string, roleLists ...[]string
 }
 
 // deciding names the value that decided: denied beats allowed beats
-// allowed_for_own; the Casbin decision has the last word.
+// allowed_for_own, among the matched rights that apply (a conditional allow
+// whose condition is true, a conditional deny whose condition is true or
+// errs); the Casbin decision has the last word.
 func deciding(allowed bool, matched []Match) rolegate.Permission {
 	var any, own, deny bool
 	for _, m := range matched {
+		if !m.applies() {
+			continue
+		}
 		switch m.Permission {
 		case rolegate.Allowed:
 			any = true
@@ -225,39 +302,63 @@ func (s *snapshot) subjectsAt(sub, ssub string, now int64) []string {
 	return out
 }
 
-// matches lists the rights among the gathered rules that match a request.
-func (s *snapshot) matches(rules [][]string, sub, obj, act, owner string) []Match {
+// matches lists the rights among the gathered rules that match a request,
+// each conditional one with its condition's value or error in this check
+// (evaluated through the decider, once per condition).
+func (s *snapshot) matches(dc *decider, rules [][]string, sub, obj, act, owner string) []Match {
 	var out []Match
 	for _, v := range rules {
 		if (v[2] != rolegate.Wildcard && v[2] != obj) || (v[3] != rolegate.Wildcard && v[3] != act) {
 			continue
 		}
-		if v[4] == CondOwn && owner != sub {
+		own, hash := splitCond(v[4])
+		if own && owner != sub {
 			continue
 		}
 		m := Match{RoleID: roleIDOf(v[0]), Permission: rulePermission(rolegate.Rule{Values: v})}
 		m.RoleName, _ = s.roleNames.get(m.RoleID)
-		if !slices.Contains(out, m) {
+		if hash != "" {
+			m.Condition = s.conditionSource(hash)
+			if val, err := dc.eval(hash); err != nil {
+				m.ConditionError = err.Error()
+			} else {
+				m.ConditionValue = &val
+			}
+		}
+		if !slices.ContainsFunc(out, m.same) {
 			out = append(out, m)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].RoleName != out[j].RoleName {
-			return out[i].RoleName < out[j].RoleName
-		}
-		if out[i].RoleID != out[j].RoleID {
-			return out[i].RoleID < out[j].RoleID
-		}
-		return out[i].Permission < out[j].Permission
-	})
+	sort.Slice(out, func(i, j int) bool { return matchLess(out[i], out[j]) })
 	return out
 }
 
+// same reports whether two matches name the same right.
+func (m Match) same(o Match) bool {
+	return m.RoleID == o.RoleID && m.RoleName == o.RoleName && m.Permission == o.Permission &&
+		m.Condition == o.Condition && m.ConditionError == o.ConditionError &&
+		(m.ConditionValue == nil) == (o.ConditionValue == nil) && (m.ConditionValue == nil || *m.ConditionValue == *o.ConditionValue)
+}
+
+// matchLess orders matches by role name, role id, value, then condition.
+func matchLess(a, b Match) bool {
+	if a.RoleName != b.RoleName {
+		return a.RoleName < b.RoleName
+	}
+	if a.RoleID != b.RoleID {
+		return a.RoleID < b.RoleID
+	}
+	if a.Permission != b.Permission {
+		return a.Permission < b.Permission
+	}
+	return a.Condition < b.Condition
+}
+
 func rulePermission(r rolegate.Rule) rolegate.Permission {
-	switch {
-	case r.Values[5] == EftDeny:
+	if r.Values[5] == EftDeny {
 		return rolegate.Denied
-	case r.Values[4] == CondOwn:
+	}
+	if own, _ := splitCond(r.Values[4]); own {
 		return rolegate.AllowedForOwn
 	}
 	return rolegate.Allowed

@@ -77,6 +77,24 @@ func (d *Delta) RecordUser(userID, scope string) {
 	d.Hashed[sub] = HashedName{UserID: userID, Scope: scope}
 }
 
+// RecordAttributes adds a change of a user's attributes (none: nil).
+func (d *Delta) RecordAttributes(userID string, attrs map[string]any) {
+	d.Ops = append(d.Ops, DeltaOp{Op: OpAttributes, Subject: userID, Attributes: attrs})
+}
+
+// RecordConditions adds the sources of conditions the write's rules name.
+func (d *Delta) RecordConditions(conds map[string]string) {
+	if len(conds) == 0 {
+		return
+	}
+	if d.Conditions == nil {
+		d.Conditions = make(map[string]string, len(conds))
+	}
+	for h, src := range conds {
+		d.Conditions[h] = src
+	}
+}
+
 // RecordRole adds a change of a role's name or status.
 func (d *Delta) RecordRole(r *rolegate.Role) {
 	d.Ops = append(d.Ops, DeltaOp{Op: OpRole, RoleID: r.ID, Name: r.Name, Active: r.Status == rolegate.StatusActive})
@@ -106,7 +124,17 @@ func ruleOfLine(line []string) (rolegate.Rule, bool) {
 // touches only the units and index entries the delta names (copy-on-write).
 func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 	n := &snapshot{entityID: s.entityID, revision: rev, created: s.created, exists: true, units: s.units, links: s.links, roleNames: s.roleNames,
-		expiry: s.expiry, hashed: s.hashed}
+		expiry: s.expiry, hashed: s.hashed, conds: s.conds, attrs: s.attrs}
+	if len(d.Conditions) > 0 {
+		ed := s.conds.edit()
+		for h, src := range d.Conditions {
+			if c, ok := ed.get(h); !ok || c.source != src {
+				ed.set(h, newCondEntry(src))
+			}
+		}
+		n.conds = ed.done()
+	}
+	var attrs *pmapEditor[map[string]any]
 	if len(d.Hashed) > 0 {
 		ed := s.hashed.edit()
 		for sub, name := range d.Hashed {
@@ -145,6 +173,16 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 	}
 	for _, op := range d.Ops {
 		switch op.Op {
+		case OpAttributes:
+			if attrs == nil {
+				attrs = s.attrs.edit()
+			}
+			if len(op.Attributes) == 0 {
+				attrs.del(op.Subject)
+			} else {
+				attrs.set(op.Subject, normalAttributes(op.Attributes))
+			}
+			continue
 		case OpRole:
 			if names == nil {
 				names = s.roleNames.edit()
@@ -256,6 +294,9 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 	}
 	if names != nil {
 		n.roleNames = names.done()
+	}
+	if attrs != nil {
+		n.attrs = attrs.done()
 	}
 	if expiry != nil {
 		if n.expiry = expiry.done(); n.expiry.len() == 0 {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/condition"
 )
 
 // Loader reads one entity's stored policy; the store implements it.
@@ -128,6 +129,8 @@ type Engine struct {
 	// tableUsed is the decisions the held snapshots' tables hold, against
 	// maxDecisions.
 	tableUsed atomic.Int64
+	// condCache shares compiled conditions between entities and snapshots.
+	condCache *condition.Cache
 }
 
 // slot holds one entity's current snapshot. A slot removed from the map is
@@ -145,7 +148,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("casbin model: %w", err)
 	}
 	e := &Engine{entities: newEntityMap(), modelText: cfg.Model, loader: cfg.Loader, maxEntities: cfg.MaxEntities,
-		maxDecisions: cfg.MaxDecisions, loadTimeout: cfg.LoadTimeout, staleWait: cfg.StaleWait, now: cfg.Now}
+		maxDecisions: cfg.MaxDecisions, loadTimeout: cfg.LoadTimeout, staleWait: cfg.StaleWait, now: cfg.Now,
+		condCache: condition.NewCache(maxCachedConditions)}
 	if e.now == nil {
 		e.now = time.Now
 	}

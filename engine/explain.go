@@ -21,7 +21,7 @@ func (s *snapshot) explainRefusal(req Request, d *Decision) {
 	if d.Permission == rolegate.Denied {
 		d.DeniedBy = []Match{}
 		for _, m := range d.Matched {
-			if m.Permission == rolegate.Denied {
+			if m.Permission == rolegate.Denied && m.applies() {
 				d.DeniedBy = append(d.DeniedBy, m)
 			}
 		}

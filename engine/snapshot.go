@@ -31,6 +31,11 @@ type snapshot struct {
 	// expiry holds the expiring assignments (expiry.go): link and role ->
 	// when it stops counting, in Unix milliseconds.
 	expiry *pmap[int64]
+	// conds are the conditions the rules name (any:<hash>, own:<hash>) by
+	// hash, each compiled on first use; attrs the users' attributes by
+	// user id, which conditions read as user.
+	conds *pmap[*condEntry]
+	attrs *pmap[map[string]any]
 	// decisions caches answers this snapshot gave; it goes with the
 	// snapshot, so no answer outlives the policy that gave it.
 	decisions atomic.Pointer[decisionTable]
@@ -136,6 +141,18 @@ func (e *Engine) build(entityID string, pol Policy) (*snapshot, error) {
 	if expiry != nil {
 		s.expiry = newPmap(expiry)
 	}
+	conds := make(map[string]*condEntry, len(pol.Conditions))
+	for h, src := range pol.Conditions {
+		conds[h] = newCondEntry(src)
+	}
+	s.conds = newPmap(conds)
+	attrs := make(map[string]map[string]any, len(pol.Attributes))
+	for u, a := range pol.Attributes {
+		if len(a) > 0 {
+			attrs[u] = normalAttributes(a)
+		}
+	}
+	s.attrs = newPmap(attrs)
 	return s, nil
 }
 

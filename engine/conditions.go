@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/condition"
+)
+
+// maxCachedConditions bounds the compiled conditions the engine shares
+// between entities (condition.Cache); past it each snapshot compiles its own.
+const maxCachedConditions = 10_000
+
+// condEntry is one condition of a snapshot: its source, compiled on first
+// use and shared by the snapshots a delta makes of it. A source that does
+// not compile keeps its error, which every evaluation reports.
+type condEntry struct {
+	source string
+	once   sync.Once
+	prg    *condition.Program
+	err    error
+}
+
+func newCondEntry(source string) *condEntry { return &condEntry{source: source} }
+
+// program returns the compiled condition, compiling it once through the
+// engine's cache (nil: compiled alone).
+func (c *condEntry) program(cache *condition.Cache) (*condition.Program, error) {
+	c.once.Do(func() {
+		if cache != nil {
+			c.prg, c.err = cache.Get(c.source)
+		} else {
+			c.prg, c.err = condition.Compile(c.source)
+		}
+		if c.err != nil {
+			c.err = fmt.Errorf("the condition does not compile: %w", c.err)
+		}
+	})
+	return c.prg, c.err
+}
+
+// errUnknownCondition is a rule naming a condition the snapshot lacks.
+type errUnknownCondition string
+
+func (e errUnknownCondition) Error() string { return "unknown condition " + string(e) }
+
+// conditionSource returns the source of a condition by hash ("" when
+// unknown).
+func (s *snapshot) conditionSource(hash string) string {
+	if c, ok := s.conds.get(hash); ok {
+		return c.source
+	}
+	return ""
+}
+
+// evalCondition evaluates a condition (by hash) over in.
+func (s *snapshot) evalCondition(hash string, in condition.Input) (bool, error) {
+	c, ok := s.conds.get(hash)
+	if !ok {
+		return false, errUnknownCondition(hash)
+	}
+	var cache *condition.Cache
+	if s.engine != nil {
+		cache = s.engine.condCache
+	}
+	prg, err := c.program(cache)
+	if err != nil {
+		return false, err
+	}
+	return prg.Eval(in)
+}
+
+// now is the engine's time, which conditions read as now.
+func (s *snapshot) now() time.Time {
+	if s.engine != nil && s.engine.now != nil {
+		return s.engine.now()
+	}
+	return time.Now()
+}
+
+// userAttributes returns a user's stored attributes (nil when none).
+func (s *snapshot) userAttributes(userID string) map[string]any {
+	a, _ := s.attrs.get(userID)
+	return a
+}
+
+// normalAttributes returns stored attributes as conditions read them
+// (condition.Normalize); attributes it refuses are kept as they are (a
+// condition reading them errs).
+func normalAttributes(a map[string]any) map[string]any {
+	if n, err := condition.Normalize(a); err == nil {
+		return n
+	}
+	return a
+}
+
+// condApplies reports whether a rule with a condition counts, given the
+// condition's value or error: an allow only when true, a deny when true or
+// when it cannot be evaluated.
+func condApplies(eft string, value bool, err error) bool {
+	if eft == EftDeny {
+		return value || err != nil
+	}
+	return value && err == nil
+}
+
+// applies reports whether a matched right counts in the decision (see
+// condApplies); a right without a condition always does.
+func (m Match) applies() bool {
+	if m.ConditionValue == nil && m.ConditionError == "" {
+		return true
+	}
+	if m.Permission == rolegate.Denied {
+		return m.ConditionError != "" || *m.ConditionValue
+	}
+	return m.ConditionError == "" && *m.ConditionValue
+}
+
+// conditional reports whether a matched right carries a condition.
+func (m Match) conditional() bool { return m.ConditionValue != nil || m.ConditionError != "" }
