@@ -103,7 +103,7 @@ func TestConditionsCLI(t *testing.T) {
 		t.Fatalf("u-18 pay 5000: %s", out)
 	}
 	ok("users", "update", "u-18", "--attributes", "{}")
-	if out := ok("users", "get", "u-18", "-o", "json"); !strings.Contains(out, `"attributes":{}`) {
+	if out := ok("users", "get", "u-18", "-o", "json"); !strings.Contains(out, `"attributes": {}`) {
 		t.Fatalf("cleared attributes:\n%s", out)
 	}
 	if r := run("users", "update", "u-18"); r.code != 2 {

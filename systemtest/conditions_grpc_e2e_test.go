@@ -182,7 +182,8 @@ func TestConditionsGRPCAttack(t *testing.T) {
 	grpcStatus(t, "no token", err, codes.Unauthenticated, "unauthenticated")
 	cl := s.must(201, "POST", "/v1/clients", map[string]any{"name": "beta checker", "entity_id": "beta", "scopes": []string{"check"}})
 	_, betaTok := s.clientToken("/v1/auth/token", cl["client_id"].(string), cl["client_secret"].(string))
-	if got, err := gc.Check(withToken(betaTok), good); status.Code(err) != codes.PermissionDenied || got.GetAllowed() {
+	// (NOT_FOUND, as over HTTP: another tenant's entity is not shown to exist)
+	if got, err := gc.Check(withToken(betaTok), good); status.Code(err) != codes.NotFound || got.GetAllowed() {
 		t.Fatalf("beta's client on acme: %v %v", got, err)
 	}
 	// A client with only the check scope learns whether a condition held,
