@@ -20,6 +20,7 @@ import (
 // than its check past handlers.MaxBatch (which the call then refuses as
 // invalid_batch): 1 MiB of empty checks would otherwise become half a million
 // structs before the count is seen, as a JSON batch did (decodelimit.go).
+// A check's resource is cut on the wire likewise (resourcecut.go).
 type codec struct{}
 
 func (codec) Name() string { return "proto" }
@@ -37,8 +38,11 @@ func (codec) Unmarshal(data []byte, v any) error {
 	if !ok {
 		return fmt.Errorf("grpcapi: cannot unmarshal %T", v)
 	}
-	if _, batch := v.(*rolegatev1.BatchCheckRequest); batch {
-		data = firstChecks(data, handlers.MaxBatch+1)
+	switch v.(type) {
+	case *rolegatev1.BatchCheckRequest:
+		data = cutBatch(firstChecks(data, handlers.MaxBatch+1))
+	case *rolegatev1.CheckRequest:
+		data, _ = cutCheck(data)
 	}
 	return proto.Unmarshal(data, m)
 }
@@ -66,7 +70,10 @@ func firstChecks(data []byte, n int) []byte {
 // refused here, before anything is copied; the service checks the rest
 // (names, lengths: condition.Normalize) as it does over HTTP. field names
 // the resource in the error ("resource", "checks[3].resource").
-func resourceOf(s *structpb.Struct, field string) (map[string]any, error) {
+func resourceOf(s *structpb.Struct, field string, cut int) (map[string]any, error) {
+	if cut > 0 {
+		return nil, invalidAttributes(field, fmt.Sprintf("%d attributes; at most %d", cut, condition.MaxAttributes))
+	}
 	fields := s.GetFields()
 	if len(fields) == 0 {
 		return nil, nil

@@ -303,7 +303,7 @@ func (s *checkServer) ended(ctx context.Context, err error) error {
 // domain is the service's form of a check; field names its resource in an
 // error.
 func domain(r *rolegatev1.CheckRequest, field string) (policy.CheckRequest, error) {
-	res, err := resourceOf(r.GetResource(), field)
+	res, err := resourceOf(r.GetResource(), field, cutCount(r))
 	if err != nil {
 		return policy.CheckRequest{}, err
 	}

@@ -24,7 +24,7 @@ func TestResourceOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := resourceOf(s, "resource")
+	got, err := resourceOf(s, "resource", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,12 +34,12 @@ func TestResourceOf(t *testing.T) {
 		t.Fatalf("got %#v, want %#v", got, want)
 	}
 	for _, empty := range []*structpb.Struct{nil, {}, {Fields: map[string]*structpb.Value{}}} {
-		if m, err := resourceOf(empty, "resource"); m != nil || err != nil {
+		if m, err := resourceOf(empty, "resource", 0); m != nil || err != nil {
 			t.Fatalf("%v: %v %v", empty, m, err)
 		}
 	}
 	// A value with no kind set (possible on the wire) reads as null.
-	m, err := resourceOf(&structpb.Struct{Fields: map[string]*structpb.Value{"x": {}}}, "resource")
+	m, err := resourceOf(&structpb.Struct{Fields: map[string]*structpb.Value{"x": {}}}, "resource", 0)
 	if err != nil || len(m) != 1 || m["x"] != nil {
 		t.Fatalf("kindless value: %v %v", m, err)
 	}
@@ -76,7 +76,7 @@ func TestResourceOfRefuses(t *testing.T) {
 		"long list":      {"l": structpb.NewListValue(&structpb.ListValue{Values: longList})},
 	}
 	for name, fields := range cases {
-		_, err := resourceOf(&structpb.Struct{Fields: fields}, "checks[2].resource")
+		_, err := resourceOf(&structpb.Struct{Fields: fields}, "checks[2].resource", 0)
 		var e *rolegate.Error
 		if !errors.As(err, &e) || e.Kind != rolegate.KindInvalid || e.Code != "invalid_attributes" ||
 			len(e.Details) != 1 || e.Details[0].Field != "checks[2].resource" {
@@ -84,7 +84,7 @@ func TestResourceOfRefuses(t *testing.T) {
 		}
 	}
 	// The first bad attribute in name order is the one named.
-	_, err := resourceOf(&structpb.Struct{Fields: map[string]*structpb.Value{"b": nested, "a": nested, "c": nested}}, "resource")
+	_, err := resourceOf(&structpb.Struct{Fields: map[string]*structpb.Value{"b": nested, "a": nested, "c": nested}}, "resource", 0)
 	if err == nil || !strings.Contains(err.Error(), `"a"`) {
 		t.Fatalf("named: %v", err)
 	}
