@@ -125,16 +125,17 @@ func cutCheck(data []byte) (out []byte, changed bool) {
 // values; s is the Struct rewritten when changed. It reads the Struct as a
 // stream: past the count nothing more is kept.
 func cutStruct(b []byte) (n int, s []byte, changed, ok bool) {
-	var entries [][]byte
+	whole := b
 	for len(b) > 0 {
 		f, rest, ok := next(b)
 		if !ok {
 			return 0, nil, false, false
 		}
+		at := len(whole) - len(b)
 		b = rest
 		if f.num != structFields || f.typ != protowire.BytesType {
-			if n <= condition.MaxAttributes {
-				entries = append(entries, f.raw)
+			if changed && n <= condition.MaxAttributes {
+				s = append(s, f.raw...)
 			}
 			continue
 		}
@@ -146,18 +147,20 @@ func cutStruct(b []byte) (n int, s []byte, changed, ok bool) {
 		if !ok {
 			return 0, nil, false, false
 		}
-		if ch {
+		if ch && !changed {
+			// The first change: the fields before it as they were.
+			s = append([]byte(nil), whole[:at]...)
 			changed = true
-			entries = append(entries, protowire.AppendBytes(protowire.AppendTag(nil, structFields, protowire.BytesType), e))
-		} else {
-			entries = append(entries, f.raw)
+		}
+		switch {
+		case ch:
+			s = protowire.AppendBytes(protowire.AppendTag(s, structFields, protowire.BytesType), e)
+		case changed:
+			s = append(s, f.raw...)
 		}
 	}
 	if !changed || n > condition.MaxAttributes {
 		return n, nil, false, true
-	}
-	for _, e := range entries {
-		s = append(s, e...)
 	}
 	return n, s, true, true
 }
@@ -231,29 +234,32 @@ func cutList(b []byte) ([]byte, bool, bool) {
 // of the new bytes. changed is false, and the bytes nil, when fn changed
 // none; ok false when b does not parse.
 func rebuild(b []byte, fn func(field) ([]byte, bool, bool)) (out []byte, changed, ok bool) {
+	whole := b
 	for len(b) > 0 {
 		f, rest, ok := next(b)
 		if !ok {
 			return nil, false, false
 		}
-		b = rest
 		v, ch, ok := fn(f)
 		if !ok {
 			return nil, false, false
 		}
+		if ch && !changed {
+			// The first change: what came before it as it was.
+			out = append([]byte(nil), whole[:len(whole)-len(b)]...)
+			changed = true
+		}
+		b = rest
 		switch {
+		case !changed:
 		case !ch:
 			out = append(out, f.raw...)
 		case v != nil:
 			out = protowire.AppendTag(out, f.num, protowire.BytesType)
 			out = protowire.AppendBytes(out, v)
 		}
-		changed = changed || ch
 	}
-	if !changed {
-		return nil, false, true
-	}
-	return out, true, true
+	return out, changed, true
 }
 
 // cutCount is how many fields a resource cut on the wire held (0: none was
