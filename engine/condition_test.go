@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"maps"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -353,3 +355,160 @@ func TestDeltaConditionsAndAttributes(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestWhoCanAndEffectiveRightsWithConditions(t *testing.T) {
+	const (
+		small  = "resource.amount <= 100.0"
+		mine   = "resource.team == user.team"
+		frozen = "resource.frozen"
+		late   = "resource.late"
+	)
+	// u: two conditional allows and a conditional deny; v: an unconditional
+	// allow and the deny; w: an allow under a condition and an
+	// unconditional deny; x: the allow only.
+	pol := Policy{Revision: 1, RoleNames: map[string]string{"a": "A", "b": "B", "c": "C", "d": "D", "f": "F"}, Conditions: map[string]string{},
+		Attributes: map[string]map[string]any{"u": {"team": "red"}, "v": {"team": "blue"}}}
+	for role, p := range map[string]rolegate.Permissions{
+		"a": condRight("invoice", "approve", rolegate.Allowed, small),
+		"b": condRight("invoice", "approve", rolegate.Allowed, mine),
+		"c": condRight("invoice", rolegate.Wildcard, rolegate.Denied, frozen),
+		"d": condRight("invoice", "approve", rolegate.Allowed, ""),
+		"f": condRight(rolegate.Wildcard, "approve", rolegate.Denied, ""),
+	} {
+		pol.Rules = append(pol.Rules, CompileRights(RoleSubject(role), "acme", p)...)
+		maps.Copy(pol.Conditions, Conditions(p))
+	}
+	for user, roles := range map[string][]string{"u": {"a", "b", "c"}, "v": {"d", "c"}, "w": {"a", "f"}, "x": {"a"}} {
+		for _, r := range roles {
+			pol.Rules = append(pol.Rules, CompileAssignment(rolegate.Assignment{EntityID: "acme", UserID: user, RoleID: r}))
+		}
+	}
+	e := condEngine(t, pol, nil)
+	ctx := context.Background()
+	holders, _, err := e.WhoCan(ctx, "acme", "invoice", "approve", "", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"u": "((" + small + ") || (" + mine + ")) && !(" + frozen + ")",
+		"v": "!(" + frozen + ")",
+		"x": small,
+	}
+	if len(holders) != len(want) {
+		t.Fatalf("holders %+v", holders)
+	}
+	for _, h := range holders {
+		if c, ok := want[h.UserID]; !ok || h.Condition != c || h.Permission != rolegate.Allowed {
+			t.Fatalf("holder %+v, want condition %q", h, c)
+		}
+	}
+	for _, c := range []struct {
+		resource map[string]any
+		users    string
+	}{
+		{map[string]any{"amount": 50.0, "frozen": false, "team": "blue"}, "uvx"},
+		{map[string]any{"amount": 500.0, "frozen": false, "team": "red"}, "uv"},
+		{map[string]any{"amount": 500.0, "frozen": false}, "v"},
+		{map[string]any{"amount": 50.0}, "x"}, // frozen missing: the deny applies
+		{map[string]any{}, ""},
+	} {
+		holders, _, err := e.WhoCanResource(ctx, "acme", "invoice", "approve", "", "", 10, c.resource)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, h := range holders {
+			got += h.UserID
+			if h.Condition != "" {
+				t.Fatalf("%v: holder %+v has a condition", c.resource, h)
+			}
+		}
+		if got != c.users {
+			t.Fatalf("%v: holders %q, want %q", c.resource, got, c.users)
+		}
+	}
+	// Effective rights carry the same conditions.
+	for user, wantCond := range want {
+		p, _, err := e.Effective(ctx, "acme", user, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, o := range p.Objects {
+			for _, a := range o.Actions {
+				if o.ObjectType == "invoice" && a.ActionName == "approve" {
+					found = true
+					if a.Permission != rolegate.Allowed || a.Condition != wantCond {
+						t.Fatalf("%s: effective %+v, want condition %q", user, a, wantCond)
+					}
+				}
+				if o.ObjectType == "invoice" && a.ActionName == rolegate.Wildcard && (a.Permission != rolegate.Denied || a.Condition != frozen) {
+					t.Fatalf("%s: effective %+v", user, a)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("%s: effective %+v lacks invoice/approve", user, p)
+		}
+	}
+	// So do the report's rows.
+	rep, err := e.Report(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := rep.UserRights("u")
+	if len(rows) != 1 || rows[0].Condition != want["u"] || len(rows[0].Via) != 2 {
+		t.Fatalf("report rows of u: %+v", rows)
+	}
+	if rows := rep.UserRights("w"); len(rows) != 0 {
+		t.Fatalf("report rows of w: %+v", rows)
+	}
+	// A dry run changing a condition: lost under the old, gained under the new.
+	p := condRight("invoice", "approve", rolegate.Allowed, "resource.amount <= 200.0")
+	var d Delta
+	d.Record(OpReplace, RoleSubject("a"), CompileRights(RoleSubject("a"), "acme", p))
+	d.RecordConditions(Conditions(p))
+	gained, lost, err := e.DryRun(ctx, "acme", 2, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGained := []Right{
+		{UserID: "u", ObjectType: "invoice", Action: "approve", Permission: rolegate.Allowed, Condition: "((resource.amount <= 200.0) || (" + mine + ")) && !(" + frozen + ")"},
+		{UserID: "x", ObjectType: "invoice", Action: "approve", Permission: rolegate.Allowed, Condition: "resource.amount <= 200.0"},
+	}
+	wantLost := []Right{
+		{UserID: "u", ObjectType: "invoice", Action: "approve", Permission: rolegate.Allowed, Condition: want["u"]},
+		{UserID: "x", ObjectType: "invoice", Action: "approve", Permission: rolegate.Allowed, Condition: small},
+	}
+	if !reflect.DeepEqual(gained, wantGained) || !reflect.DeepEqual(lost, wantLost) {
+		t.Fatalf("dry run: gained %+v lost %+v\nwant gained %+v lost %+v", gained, lost, wantGained, wantLost)
+	}
+	// A change of attributes changes no right read without a resource.
+	d = Delta{}
+	d.RecordAttributes("u", map[string]any{"team": "blue"})
+	if gained, lost, err := e.DryRun(ctx, "acme", 2, d); err != nil || len(gained)+len(lost) != 0 {
+		t.Fatalf("dry run of attributes: %v %v %v", gained, lost, err)
+	}
+}
+
+// TestExplainedConditionalRefusal: denied_by names the conditional deny that
+// applied; grantable_by names a role whose conditional allow would hold in
+// this check, not one whose condition is false.
+func TestExplainedConditionalRefusal(t *testing.T) {
+	pol := condPolicy(nil, condRight("invoice", "pay", rolegate.Denied, "resource.frozen"))
+	for role, cond := range map[string]string{"big": "resource.amount > 100.0", "small": "resource.amount <= 100.0"} {
+		p := condRight("invoice", "approve", rolegate.Allowed, cond)
+		pol.RoleNames[role] = role
+		pol.Rules = append(pol.Rules, CompileRights(RoleSubject(role), "acme", p)...)
+		maps.Copy(pol.Conditions, Conditions(p))
+	}
+	e := condEngine(t, pol, nil)
+	d := mustCheck(t, e, Request{ObjectType: "invoice", Action: "approve", Resource: map[string]any{"amount": 50.0}, Explain: true})
+	if d.Permission != rolegate.NotAllowed || len(d.GrantableBy) != 1 || d.GrantableBy[0].RoleID != "small" {
+		t.Fatalf("%s, grantable_by %+v", d.Permission, d.GrantableBy)
+	}
+	d = mustCheck(t, e, Request{ObjectType: "invoice", Action: "pay", Resource: map[string]any{"frozen": true}, Explain: true})
+	if d.Permission != rolegate.Denied || len(d.DeniedBy) != 1 || d.DeniedBy[0].Condition != "resource.frozen" || d.DeniedBy[0].ConditionValue == nil || !*d.DeniedBy[0].ConditionValue {
+		t.Fatalf("%s, denied_by %+v", d.Permission, d.DeniedBy)
+	}
+}

@@ -45,6 +45,9 @@ func (e *Engine) DryRun(ctx context.Context, entityID string, rev int64, d Delta
 		}
 	}
 	for _, op := range d.Ops {
+		if op.Op == OpAttributes {
+			continue // rights read without a resource do not depend on attributes
+		}
 		if op.Subject != "" {
 			touch(op.Subject)
 		}
@@ -67,7 +70,7 @@ func (e *Engine) DryRun(ctx context.Context, entityID string, rev int64, d Delta
 		}
 	}
 	// Each user's entity-wide change, then each scope's beyond it.
-	wide := func(u string) (before, after map[rightKey]rolegate.Permission) {
+	wide := func(u string) (before, after map[rightKey]rightValue) {
 		sub := UserSubject(u)
 		return allowedRights(s.effective(s.subjects(sub, ""))), allowedRights(next.effective(next.subjects(sub, "")))
 	}
@@ -110,16 +113,17 @@ func without(rs, drop []Right) []Right {
 }
 
 // diffRights appends to gained the rights of after that before lacks (same
-// value) and to lost those of before that after lacks.
-func diffRights(user, scope string, before, after map[rightKey]rolegate.Permission, gained, lost []Right) ([]Right, []Right) {
+// value and condition) and to lost those of before that after lacks: a right
+// whose condition changes is lost under the old one and gained under the new.
+func diffRights(user, scope string, before, after map[rightKey]rightValue, gained, lost []Right) ([]Right, []Right) {
 	for k, v := range after {
 		if before[k] != v {
-			gained = append(gained, Right{UserID: user, Scope: scope, ObjectType: k.obj, Action: k.act, Permission: v})
+			gained = append(gained, Right{UserID: user, Scope: scope, ObjectType: k.obj, Action: k.act, Permission: v.p, Condition: v.cond})
 		}
 	}
 	for k, v := range before {
 		if after[k] != v {
-			lost = append(lost, Right{UserID: user, Scope: scope, ObjectType: k.obj, Action: k.act, Permission: v})
+			lost = append(lost, Right{UserID: user, Scope: scope, ObjectType: k.obj, Action: k.act, Permission: v.p, Condition: v.cond})
 		}
 	}
 	return gained, lost

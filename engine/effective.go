@@ -25,42 +25,73 @@ type Right struct {
 
 type rightKey struct{ obj, act string }
 
+// rightValue is the value an (object type, action) gets and the condition
+// under which (verdict.holding; "" for none).
+type rightValue struct {
+	p    rolegate.Permission
+	cond string
+}
+
 // effective returns the values the subjects' rules give each (object type,
-// action) they name, after deny-override: Engine.Effective, who-can, dry
-// runs and the access report all read rights through it.
-func (s *snapshot) effective(subjects []string) map[rightKey]rolegate.Permission {
-	values := map[rightKey]rolegate.Permission{}
-	var denies []rightKey
+// action) they name, after deny-override: Engine.Effective, dry runs and the
+// access report all read rights through it. Conditions are not evaluated: a
+// right allowed under conditions carries them (verdict.holding), and a
+// conditional deny over an allow makes its condition "allow part and not
+// deny part".
+func (s *snapshot) effective(subjects []string) map[rightKey]rightValue {
+	named := map[rightKey]*verdict{}
+	type deny struct {
+		key rightKey
+		m   Match
+	}
+	var denies []deny
 	for _, subject := range subjects {
 		u, ok := s.units.get(subject)
 		if !ok {
 			continue
 		}
+		base := Match{RoleID: roleIDOf(subject)}
 		for _, r := range u.rules {
-			p := rightKey{r.Values[2], r.Values[3]}
-			v := rulePermission(r)
-			if v == rolegate.Denied {
-				denies = append(denies, p)
+			k := rightKey{r.Values[2], r.Values[3]}
+			m := base
+			m.Permission = rulePermission(r)
+			if _, hash := splitCond(r.Values[4]); hash != "" {
+				if m.Condition = s.conditionSource(hash); m.Condition == "" && m.Permission != rolegate.Denied {
+					continue // unknown: never allows
+				}
 			}
-			if Rank(v) > Rank(values[p]) {
-				values[p] = v
+			v := named[k]
+			if v == nil {
+				v = &verdict{}
+				named[k] = v
+			}
+			switch m.Permission {
+			case rolegate.Denied:
+				denies = append(denies, deny{k, m})
+			case rolegate.AllowedForOwn:
+				v.own = append(v.own, m)
+			default:
+				v.allow = append(v.allow, m)
 			}
 		}
 	}
-	for p, v := range values {
+	values := make(map[rightKey]rightValue, len(named))
+	for k, v := range named {
 		for _, d := range denies {
-			if v != rolegate.Denied && (d.obj == rolegate.Wildcard || d.obj == p.obj) && (d.act == rolegate.Wildcard || d.act == p.act) {
-				values[p] = rolegate.Denied
+			if (d.key.obj == rolegate.Wildcard || d.key.obj == k.obj) && (d.key.act == rolegate.Wildcard || d.key.act == k.act) {
+				v.deny = append(v.deny, d.m)
 			}
 		}
+		p, _, cond := v.holding()
+		values[k] = rightValue{p, cond}
 	}
 	return values
 }
 
 // allowedRights are the allowed and allowed_for_own entries of effective.
-func allowedRights(values map[rightKey]rolegate.Permission) map[rightKey]rolegate.Permission {
+func allowedRights(values map[rightKey]rightValue) map[rightKey]rightValue {
 	for k, v := range values {
-		if v != rolegate.Allowed && v != rolegate.AllowedForOwn {
+		if v.p != rolegate.Allowed && v.p != rolegate.AllowedForOwn {
 			delete(values, k)
 		}
 	}
@@ -72,7 +103,7 @@ func SortRights(rs []Right) {
 	slices.SortFunc(rs, func(a, b Right) int {
 		for _, c := range [...]int{strings.Compare(a.UserID, b.UserID), strings.Compare(a.Scope, b.Scope),
 			strings.Compare(a.ObjectType, b.ObjectType), strings.Compare(a.Action, b.Action),
-			strings.Compare(string(a.Permission), string(b.Permission))} {
+			strings.Compare(string(a.Permission), string(b.Permission)), strings.Compare(a.Condition, b.Condition)} {
 			if c != 0 {
 				return c
 			}
@@ -83,7 +114,8 @@ func SortRights(rs []Right) {
 
 // Effective returns a user's effective rights in an entity, in the role
 // permissions shape: every (object type, action) any of the user's roles or own
-// rights names, with its value after deny-override. Scope adds the user's
+// rights names, with its value after deny-override and, when it holds under
+// conditions only, their condition (see effective). Scope adds the user's
 // assignments inside it.
 func (e *Engine) Effective(ctx context.Context, entityID, userID, scope string) (rolegate.Permissions, int64, error) {
 	return e.EffectiveAt(ctx, entityID, userID, scope, 0)
@@ -110,7 +142,7 @@ func (e *Engine) EffectiveAt(ctx context.Context, entityID, userID, scope string
 	values := s.effective(subjects)
 	byObj := map[string][]rolegate.ActionPermission{}
 	for p, v := range values {
-		byObj[p.obj] = append(byObj[p.obj], rolegate.ActionPermission{ActionName: p.act, Permission: v})
+		byObj[p.obj] = append(byObj[p.obj], rolegate.ActionPermission{ActionName: p.act, Permission: v.p, Condition: v.cond})
 	}
 	var out rolegate.Permissions
 	for obj, acts := range byObj {

@@ -32,13 +32,15 @@ func (s *snapshot) explainRefusal(req Request, d *Decision) {
 	}
 	d.GrantableBy = []Match{}
 	idx := s.grants()
+	// A role's conditional rights count as they would in this check.
+	ev := s.evaluator(req.Resource, req.UserID)
 	for _, sub := range s.subjectsNaming(idx, req.ObjectType) {
 		id := roleIDOf(sub)
 		name, active := s.roleNames.get(id)
 		if id == "" || !active {
 			continue
 		}
-		v := s.judge([]string{sub}, req.ObjectType, req.Action)
+		v := s.judge([]string{sub}, req.ObjectType, req.Action, ev).applying()
 		own := req.OwnerID != "" && req.OwnerID == req.UserID
 		if len(v.deny) > 0 || (len(v.allow) == 0 && !(own && len(v.own) > 0)) {
 			continue

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/condition"
 )
 
 // grantIndex answers "which subjects name this object type" and "who holds
@@ -199,30 +200,131 @@ func ruleMatches(v []string, obj, act string) bool {
 
 // verdict is what one user's subjects say about one (object type, action):
 // the roles (or the user's own rights, RoleID "") whose rules allow it, allow
-// it on own objects, or deny it.
+// it on own objects, or deny it, each with its condition.
 type verdict struct {
 	allow, own, deny []Match
 }
 
+// permission is the value the matched rights that apply give (a conditional
+// right applies as in a check: Match.applies).
 func (v verdict) permission() rolegate.Permission {
+	ap := v.applying()
 	switch {
-	case len(v.deny) > 0:
+	case len(ap.deny) > 0:
 		return rolegate.Denied
-	case len(v.allow) > 0:
+	case len(ap.allow) > 0:
 		return rolegate.Allowed
-	case len(v.own) > 0:
+	case len(ap.own) > 0:
 		return rolegate.AllowedForOwn
 	}
 	return rolegate.NotAllowed
 }
 
+// applying keeps the matched rights that apply.
+func (v verdict) applying() verdict {
+	keep := func(ms []Match) []Match {
+		var out []Match
+		for _, m := range ms {
+			if m.applies() {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	return verdict{allow: keep(v.allow), own: keep(v.own), deny: keep(v.deny)}
+}
+
+// holding reads a verdict whose conditions were not evaluated (no resource):
+// the value the user may get, the rights that give it, and the condition
+// under which it holds ("" for none): the allowing conditions joined with
+// ||, and-not the conditional denies that may apply. An unconditional deny
+// wins outright. A verdict with conditional denies only is denied under them.
+func (v verdict) holding() (p rolegate.Permission, via []Match, cond string) {
+	deny, denyAll := conditionPart(v.deny)
+	switch {
+	case denyAll:
+		return rolegate.Denied, v.deny, ""
+	case len(v.allow) > 0:
+		allow, all := conditionPart(v.allow)
+		return rolegate.Allowed, v.allow, andNot(all, allow, deny)
+	case len(v.own) > 0:
+		own, all := conditionPart(v.own)
+		return rolegate.AllowedForOwn, v.own, andNot(all, own, deny)
+	case len(v.deny) > 0:
+		return rolegate.Denied, v.deny, deny
+	}
+	return rolegate.NotAllowed, nil, ""
+}
+
+// conditionPart joins the conditions of matched rights with || (each
+// parenthesised when more than one, sorted); unconditional is true when one
+// of them has none (the part is then always true).
+func conditionPart(ms []Match) (expr string, unconditional bool) {
+	var conds []string
+	for _, m := range ms {
+		if m.Condition == "" {
+			return "", true
+		}
+		if !slices.Contains(conds, m.Condition) {
+			conds = append(conds, m.Condition)
+		}
+	}
+	slices.Sort(conds)
+	switch len(conds) {
+	case 0:
+		return "", false
+	case 1:
+		return conds[0], false
+	}
+	return "(" + strings.Join(conds, ") || (") + ")", false
+}
+
+// andNot is the condition of an allow part (always true when all) unless a
+// deny part ("" for none).
+func andNot(all bool, allow, deny string) string {
+	switch {
+	case deny == "" && all:
+		return ""
+	case deny == "":
+		return allow
+	case all:
+		return "!(" + deny + ")"
+	}
+	return "(" + allow + ") && !(" + deny + ")"
+}
+
+// evalFunc evaluates a condition by hash for one user and resource.
+type evalFunc func(hash string) (bool, error)
+
+// evaluator returns an evalFunc over a resource and a user's attributes at
+// the engine's time, evaluating each condition once.
+func (s *snapshot) evaluator(resource map[string]any, userID string) evalFunc {
+	in := condition.Input{Resource: resource, User: s.userAttributes(userID), Now: s.now()}
+	type result struct {
+		v   bool
+		err error
+	}
+	memo := map[string]result{}
+	return func(hash string) (bool, error) {
+		if r, ok := memo[hash]; ok {
+			return r.v, r.err
+		}
+		v, err := s.evalCondition(hash, in)
+		memo[hash] = result{v, err}
+		return v, err
+	}
+}
+
 // judge reads what the given subjects' units say about (obj, act), as the
 // engine's model decides it: any deny wins, then any allow, then an allow on
-// own objects.
-func (s *snapshot) judge(subjects []string, obj, act string) verdict {
+// own objects. With ev, each conditional right carries its value or error
+// (verdict.permission counts those that apply); without, only its condition
+// (verdict.holding), a right naming an unknown condition then dropped when it
+// allows and unconditional when it denies, as it is in checks.
+func (s *snapshot) judge(subjects []string, obj, act string, ev evalFunc) verdict {
 	var v verdict
 	add := func(list *[]Match, m Match) {
-		if !slices.Contains(*list, m) {
+		if !slices.ContainsFunc(*list, m.same) {
 			*list = append(*list, m)
 		}
 	}
@@ -231,14 +333,28 @@ func (s *snapshot) judge(subjects []string, obj, act string) verdict {
 		if !ok {
 			continue
 		}
-		m := Match{RoleID: roleIDOf(sub)}
-		m.RoleName, _ = s.roleNames.get(m.RoleID)
+		base := Match{RoleID: roleIDOf(sub)}
+		base.RoleName, _ = s.roleNames.get(base.RoleID)
 		for _, rules := range [][][]string{u.byObj[obj], u.byObj[rolegate.Wildcard]} {
 			for _, r := range rules {
 				if !ruleMatches(r, obj, act) {
 					continue
 				}
+				m := base
 				m.Permission = rulePermission(rolegate.Rule{Values: r})
+				if _, hash := splitCond(r[4]); hash != "" {
+					m.Condition = s.conditionSource(hash)
+					switch {
+					case ev != nil:
+						if val, err := ev(hash); err != nil {
+							m.ConditionError = err.Error()
+						} else {
+							m.ConditionValue = &val
+						}
+					case m.Condition == "" && m.Permission != rolegate.Denied:
+						continue // unknown: never allows
+					}
+				}
 				switch m.Permission {
 				case rolegate.Denied:
 					add(&v.deny, m)
@@ -260,10 +376,13 @@ func (s *snapshot) judge(subjects []string, obj, act string) verdict {
 }
 
 func sortMatches(ms []Match) {
-	slices.SortFunc(ms, func(a, b Match) int {
+	slices.SortStableFunc(ms, func(a, b Match) int {
 		if c := strings.Compare(a.RoleName, b.RoleName); c != 0 {
 			return c
 		}
-		return strings.Compare(a.RoleID, b.RoleID)
+		if c := strings.Compare(a.RoleID, b.RoleID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Condition, b.Condition)
 	})
 }

@@ -56,16 +56,17 @@ func (s *snapshot) rightsOf(user, scope string, subjects []string, skip []Report
 	if len(values) == 0 {
 		return nil
 	}
-	held := make(map[rightKey]rolegate.Permission, len(skip))
+	held := make(map[rightKey]rightValue, len(skip))
 	for _, r := range skip {
-		held[rightKey{r.ObjectType, r.Action}] = r.Permission
+		held[rightKey{r.ObjectType, r.Action}] = rightValue{r.Permission, r.Condition}
 	}
 	out := make([]ReportRight, 0, len(values))
-	for k, v := range values {
-		if held[k] == v {
+	for k, val := range values {
+		if held[k] == val {
 			continue
 		}
-		r := ReportRight{Right: Right{UserID: user, Scope: scope, ObjectType: k.obj, Action: k.act, Permission: v}}
+		v := val.p
+		r := ReportRight{Right: Right{UserID: user, Scope: scope, ObjectType: k.obj, Action: k.act, Permission: v, Condition: val.cond}}
 		for _, sub := range subjects {
 			u, ok := s.units.get(sub)
 			if !ok {

@@ -80,7 +80,15 @@ func (e *Engine) WhoCanResource(ctx context.Context, entityID, obj, act, scope, 
 		if scope != "" {
 			ssub = ScopedSubject(scope, u)
 		}
-		v := s.judge(s.subjects(UserSubject(u), ssub), obj, act)
+		subjects := s.subjects(UserSubject(u), ssub)
+		if resource == nil {
+			p, via, cond := s.judge(subjects, obj, act, nil).holding()
+			if p == rolegate.Allowed || p == rolegate.AllowedForOwn {
+				out = append(out, Holder{UserID: u, Permission: p, Via: via, Condition: cond})
+			}
+			continue
+		}
+		v := s.judge(subjects, obj, act, s.evaluator(resource, u)).applying()
 		switch v.permission() {
 		case rolegate.Allowed:
 			out = append(out, Holder{UserID: u, Permission: rolegate.Allowed, Via: v.allow})

@@ -45,6 +45,11 @@ func TestAuditSnapshotsFrozen(t *testing.T) {
 			{ObjectType: "payable", Actions: []rolegate.ActionPermission{{ActionName: "read", Permission: rolegate.Allowed}}}}},
 		Roles: []rolegate.UserRole{{Role: role}, {Role: bare, Scope: "team-7", ExpiresAt: &later}, {Role: deleted, Scope: "team-7"}}}
 	plain := rolegate.User{ID: "u-2", EntityID: "acme", Email: "bo@example.com", CreatedAt: at, UpdatedAt: at}
+	attributed := plain
+	attributed.Attributes = map[string]any{"approval_limit": 5000.0, "department": "finance <&>", "regions": []any{"EU", nil, true}}
+	conditional := role
+	conditional.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{
+		{ActionName: "approve", Permission: rolegate.Allowed, Condition: "resource.amount <= user.approval_limit && resource.currency == 'EUR'"}}}}}
 
 	snapshots := []struct {
 		name string
@@ -61,6 +66,8 @@ func TestAuditSnapshotsFrozen(t *testing.T) {
 			Scope: "team-7", CreatedAt: at, ExpiresAt: &later})},
 		{"team roles", scopedRolesDocOf("u-1", "team-7", user.Roles)},
 		{"team roles, none", scopedRolesDocOf("u-1", "team-9", user.Roles)},
+		{"user with attributes", userDocOf(attributed)},
+		{"role with a condition", roleDocOf(conditional)},
 	}
 	var got bytes.Buffer
 	for _, s := range snapshots {

@@ -6,12 +6,13 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/condition"
+	"github.com/rolegate/rolegate/engine"
 )
 
 // Conditions on rights and the attributes they read (issue 24). A right's
 // condition is compiled when a role or a user's rights are written
 // (ValidatePermissions), stored by its hash with the rules that name it
-// (Tx.PutConditions, conditionsOf) and carried to the engine in the write's
+// (Tx.PutConditions, engine.Conditions) and carried to the engine in the write's
 // delta. Attributes, a user's and a check's, are checked and normalized by
 // condition.Normalize.
 
@@ -50,28 +51,10 @@ func conditionMessage(err error) string {
 	return "the condition cannot be compiled"
 }
 
-// conditionsOf are the sources of the conditions rights carry, by hash (as
-// the compiled rules name them); nil when none.
-func conditionsOf(p rolegate.Permissions) map[string]string {
-	var out map[string]string
-	for _, o := range p.Objects {
-		for _, a := range o.Actions {
-			if a.Condition == "" || a.Permission == rolegate.NotAllowed {
-				continue
-			}
-			if out == nil {
-				out = map[string]string{}
-			}
-			out[condition.Hash(a.Condition)] = a.Condition
-		}
-	}
-	return out
-}
-
 // putConditions stores the conditions rights name, with the rules compiled
 // from them.
 func putConditions(tx Tx, entityID string, p rolegate.Permissions) error {
-	if conds := conditionsOf(p); len(conds) > 0 {
+	if conds := engine.Conditions(p); len(conds) > 0 {
 		return tx.PutConditions(entityID, conds)
 	}
 	return nil

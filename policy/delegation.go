@@ -62,29 +62,35 @@ func deniesOf(p rolegate.Permissions) []grant {
 }
 
 // gained are the rights that replacing old by new gives: allows that are new
-// or wider (allowed_for_own to allowed), and denies lifted.
+// or wider (allowed_for_own to allowed, a condition dropped or changed), and
+// denies lifted (a condition put on a deny, or changed, narrows it: counted
+// as lifted).
 func gained(old, new rolegate.Permissions) []grant {
 	type pair struct{ obj, act string }
-	before := map[pair]rolegate.Permission{}
+	before := map[pair]rolegate.ActionPermission{}
 	for _, o := range old.Objects {
 		for _, a := range o.Actions {
-			before[pair{o.ObjectType, a.ActionName}] = a.Permission
+			before[pair{o.ObjectType, a.ActionName}] = a
 		}
 	}
-	after := map[pair]rolegate.Permission{}
+	after := map[pair]rolegate.ActionPermission{}
 	var out []grant
 	for _, o := range new.Objects {
 		for _, a := range o.Actions {
 			p := pair{o.ObjectType, a.ActionName}
-			after[p] = a.Permission
-			was := before[p]
+			after[p] = a
+			prev := before[p]
+			was := prev.Permission
+			// An allow under a condition gives no more than the same allow
+			// under none; any other change of condition may give more.
+			wider := a.Condition != prev.Condition && a.Condition != "" && prev.Condition != "" || a.Condition == "" && prev.Condition != ""
 			switch a.Permission {
 			case rolegate.Allowed:
-				if was != rolegate.Allowed {
+				if was != rolegate.Allowed || wider {
 					out = append(out, grant{p.obj, p.act, rolegate.Allowed})
 				}
 			case rolegate.AllowedForOwn:
-				if was != rolegate.Allowed && was != rolegate.AllowedForOwn {
+				if was != rolegate.Allowed && was != rolegate.AllowedForOwn || wider {
 					out = append(out, grant{p.obj, p.act, rolegate.AllowedForOwn})
 				}
 			}
@@ -93,7 +99,9 @@ func gained(old, new rolegate.Permissions) []grant {
 	for _, o := range old.Objects {
 		for _, a := range o.Actions {
 			p := pair{o.ObjectType, a.ActionName}
-			if a.Permission == rolegate.Denied && after[p] != rolegate.Denied && after[p] != rolegate.Allowed {
+			next := after[p]
+			narrowed := next.Permission == rolegate.Denied && next.Condition != a.Condition && next.Condition != ""
+			if a.Permission == rolegate.Denied && (next.Permission != rolegate.Denied || narrowed) && next.Permission != rolegate.Allowed {
 				// Lifted (an allow in its place was counted above).
 				out = append(out, grant{p.obj, p.act, rolegate.Allowed})
 			}
@@ -160,8 +168,8 @@ func (s *Service) mayGiveUntil(ctx context.Context, entityID string, gs []grant,
 }
 
 // holds reports whether effective rights (as Engine.Effective reads them,
-// deny applied) hold g whole: one right covers it with enough permission, and
-// no deny overlaps any part of it.
+// deny applied) hold g whole: one right without a condition covers it with
+// enough permission, and no deny (conditional or not) overlaps any part of it.
 func holds(held rolegate.Permissions, g grant) bool {
 	covered := false
 	for _, o := range held.Objects {
@@ -171,6 +179,9 @@ func holds(held rolegate.Permissions, g grant) bool {
 					return false
 				}
 				continue
+			}
+			if a.Condition != "" {
+				continue // holds only when its condition does: not the caller's to give
 			}
 			if covers(o.ObjectType, g.obj) && covers(a.ActionName, g.act) &&
 				(a.Permission == rolegate.Allowed || (a.Permission == rolegate.AllowedForOwn && g.perm == rolegate.AllowedForOwn)) {

@@ -17,12 +17,21 @@
 // A user holds roles through assignments, entity-wide or inside a sub-scope such
 // as "team:42"; a scoped assignment counts only in checks that carry that scope.
 //
+// A right other than not_allowed may carry a condition, a CEL expression over
+// the check's resource attributes, the user's stored attributes and the time
+// (package condition): an allow counts only when it is true, a deny applies
+// when it is true or cannot be evaluated. Conditions are compiled when rights
+// are written (422 invalid_condition); attributes are checked by
+// condition.Normalize (422 invalid_attributes).
+//
 // # Writes and checks
 //
 // Roles, users' own rights and assignments compile to Casbin rules
 // (engine.Compile), written in the same transaction as the rows they come
-// from; the engine's policy changes only after that transaction commits,
-// by the write's Delta. A check never allows on error.
+// from, with the sources of the conditions the rules name by hash
+// (Tx.PutConditions); the engine's policy changes only after that
+// transaction commits, by the write's Delta (which carries those sources,
+// and users' attributes when they change). A check never allows on error.
 //
 // # Where each thing lives
 //
@@ -40,6 +49,7 @@
 //	whocan.go         who may do an action
 //	report.go         the access report
 //	dryrun.go         dry runs: a write rolled back, the rights it would change
+//	conditions.go     rights' conditions checked and stored; attributes normalized
 //	delegation.go     nobody gives a right they do not hold (users as callers)
 //	expiry.go         expiring assignments: their bounds and their sweep
 //	import.go         the bulk import of users

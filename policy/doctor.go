@@ -36,6 +36,12 @@ const (
 	// entity's row for the quotas differ from what it holds (the rows were
 	// changed behind the service's back); --fix counts them again.
 	ProblemCounters = "quota_counters"
+	// ProblemMissingCondition: a rule names a condition (by its hash) whose
+	// source is not stored for the entity, or a role's or user's right
+	// carries a condition whose source is not stored: the engine cannot
+	// evaluate it (an allow under it never counts, a deny under it always
+	// applies). --fix stores the sources the rows hold.
+	ProblemMissingCondition = "missing_condition"
 	// ProblemCheckFailed: the entity could not be checked (for instance a
 	// stored row cannot be read); the error says why.
 	ProblemCheckFailed = "check_failed"
@@ -147,7 +153,8 @@ var errNothingToFix = errors.New("nothing to fix")
 // Doctor checks, entity by entity, that the compiled rules in the store are
 // exactly those the rows call for: every role's p rules equal Compile(role)
 // (none for a deleted role), every user's own rights equal CompileUser(user),
-// every assignment has its g rule, and no rule exists without its source row,
+// every assignment has its g rule, every condition a rule names or a right
+// carries has its source stored, and no rule exists without its source row,
 // nor for an entity that does not exist.
 //
 // With fix, each entity found inconsistent is repaired from its role, user and
@@ -310,6 +317,8 @@ type diagnosis struct {
 	removeG  []rolegate.Rule
 	dangling []rolegate.Assignment
 	recount  bool
+	// conds are the condition sources the rows hold and the store lacks.
+	conds map[string]string
 }
 
 // diagnose compares the entity's rows with its stored rules.
@@ -417,6 +426,10 @@ func diagnose(tx Tx, entityID string) (diagnosis, error) {
 		}
 	}
 
+	if err := diagnoseConditions(tx, entityID, roles, users, stored, &d); err != nil {
+		return d, err
+	}
+
 	d.addG, d.removeG = diffRules(haveG, wantG)
 	for _, r := range d.addG {
 		d.problems = append(d.problems, Problem{EntityID: entityID, Kind: ProblemMissingRule, Source: gSource[ruleKey(r)], Rule: r.String()})
@@ -425,6 +438,80 @@ func diagnose(tx Tx, entityID string) (diagnosis, error) {
 		d.problems = append(d.problems, Problem{EntityID: entityID, Kind: ProblemOrphanRule, Source: "no assignment grants it", Rule: r.String()})
 	}
 	return d, diagnoseCounts(tx, entityID, roles, len(users), len(stored), &d)
+}
+
+// diagnoseConditions finds the conditions whose source is not stored: those
+// the stored rules name by hash, and those the rows' rights carry.
+func diagnoseConditions(tx Tx, entityID string, roles []rolegate.Role, users []rolegate.User, stored []rolegate.Rule, d *diagnosis) error {
+	have, err := tx.EntityConditions(entityID)
+	if err != nil {
+		return fmt.Errorf("conditions: %w", err)
+	}
+	want := map[string]string{}
+	wantSource := map[string]string{}
+	for _, r := range roles {
+		if r.Status != rolegate.StatusActive {
+			continue
+		}
+		for h, src := range engine.Conditions(r.Permissions) {
+			want[h], wantSource[h] = src, describeRole(r)
+		}
+	}
+	for _, u := range users {
+		for h, src := range engine.Conditions(u.Permissions) {
+			want[h], wantSource[h] = src, fmt.Sprintf("user %q", u.ID)
+		}
+	}
+	reported := map[string]bool{}
+	for _, r := range stored {
+		h := ruleConditionHash(r)
+		if h == "" || reported[h] {
+			continue
+		}
+		if _, ok := have[h]; ok {
+			continue
+		}
+		reported[h] = true
+		p := Problem{EntityID: entityID, Kind: ProblemMissingCondition, Source: "the rule names condition " + h + ", whose source is not stored", Rule: r.String()}
+		if src, ok := want[h]; ok {
+			p.Source += "; " + wantSource[h] + " holds it"
+			if d.conds == nil {
+				d.conds = map[string]string{}
+			}
+			d.conds[h] = src
+		}
+		d.problems = append(d.problems, p)
+	}
+	hashes := make([]string, 0, len(want))
+	for h := range want {
+		hashes = append(hashes, h)
+	}
+	sort.Strings(hashes)
+	for _, h := range hashes {
+		if _, ok := have[h]; ok || reported[h] {
+			continue
+		}
+		if d.conds == nil {
+			d.conds = map[string]string{}
+		}
+		d.conds[h] = want[h]
+		d.problems = append(d.problems, Problem{EntityID: entityID, Kind: ProblemMissingCondition,
+			Source: wantSource[h] + ": the source of condition " + h + " is not stored"})
+	}
+	return nil
+}
+
+// ruleConditionHash is the hash of the condition a p rule names in its fifth
+// value (any:<hash>, own:<hash>), or "" for none.
+func ruleConditionHash(r rolegate.Rule) string {
+	if r.PType != "p" || len(r.Values) < 5 {
+		return ""
+	}
+	_, h, ok := strings.Cut(r.Values[4], ":")
+	if !ok {
+		return ""
+	}
+	return h
 }
 
 // diagnoseCounts compares the counters the quotas read with the rows.
@@ -448,8 +535,12 @@ func diagnoseCounts(tx Tx, entityID string, roles []rolegate.Role, users, rules 
 	return nil
 }
 
-// repair makes the stored rules what the rows call for.
+// repair makes the stored rules what the rows call for, with the sources of
+// the conditions they name.
 func (d diagnosis) repair(tx Tx, entityID string) error {
+	if err := tx.PutConditions(entityID, d.conds); err != nil {
+		return err
+	}
 	for _, a := range d.dangling {
 		if err := tx.DeleteAssignment(a); err != nil && !rolegate.IsNotFound(err) {
 			return err

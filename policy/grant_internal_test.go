@@ -91,3 +91,48 @@ func TestGained(t *testing.T) {
 		}
 	}
 }
+
+// withCond puts a condition on the only right of p.
+func withCond(p rolegate.Permissions, cond string) rolegate.Permissions {
+	p.Objects[0].Actions[0].Condition = cond
+	return p
+}
+
+// Conditions: an allow under a condition gives no more than the same allow
+// without; a condition taken off an allow, changed, or put on a deny gives
+// more. A conditional allow held is not the caller's to give; a conditional
+// deny held masks as any deny.
+func TestGainedAndHeldWithConditions(t *testing.T) {
+	c1, c2 := "resource.amount < 10.0", "resource.amount < 99.0"
+	for _, c := range []struct {
+		name     string
+		old, new rolegate.Permissions
+		want     []grant
+	}{
+		{"allow made conditional", perms("a", "r", "allowed"), withCond(perms("a", "r", "allowed"), c1), nil},
+		{"conditional allow added", perms(), withCond(perms("a", "r", "allowed"), c1), []grant{{"a", "r", rolegate.Allowed}}},
+		{"condition taken off an allow", withCond(perms("a", "r", "allowed"), c1), perms("a", "r", "allowed"), []grant{{"a", "r", rolegate.Allowed}}},
+		{"allow's condition changed", withCond(perms("a", "r", "allowed"), c1), withCond(perms("a", "r", "allowed"), c2), []grant{{"a", "r", rolegate.Allowed}}},
+		{"own's condition taken off", withCond(perms("a", "r", "allowed_for_own"), c1), perms("a", "r", "allowed_for_own"), []grant{{"a", "r", rolegate.AllowedForOwn}}},
+		{"conditional allow to own", withCond(perms("a", "r", "allowed"), c1), perms("a", "r", "allowed_for_own"), []grant{{"a", "r", rolegate.AllowedForOwn}}},
+		{"same condition", withCond(perms("a", "r", "allowed"), c1), withCond(perms("a", "r", "allowed"), c1), nil},
+		{"deny made conditional", perms("a", "d", "denied"), withCond(perms("a", "d", "denied"), c1), []grant{{"a", "d", rolegate.Allowed}}},
+		{"deny's condition changed", withCond(perms("a", "d", "denied"), c1), withCond(perms("a", "d", "denied"), c2), []grant{{"a", "d", rolegate.Allowed}}},
+		{"condition taken off a deny", withCond(perms("a", "d", "denied"), c1), perms("a", "d", "denied"), nil},
+	} {
+		if got := gained(c.old, c.new); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: gained = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if holds(withCond(perms("a", "r", "allowed"), c1), grant{"a", "r", rolegate.Allowed}) {
+		t.Error("a conditional allow held counts as the right whole")
+	}
+	if holds(append2(perms("a", "*", "allowed"), withCond(perms("a", "r", "denied"), c1)), grant{"a", "r", rolegate.Allowed}) {
+		t.Error("a conditional deny held does not mask")
+	}
+}
+
+func append2(a, b rolegate.Permissions) rolegate.Permissions {
+	a.Objects = append(a.Objects, b.Objects...)
+	return a
+}

@@ -443,13 +443,14 @@ func (s *Service) ListRoleUsers(ctx context.Context, entityID, roleID string, p 
 	return out, err
 }
 
-// samePermissions reports whether two sets hold the same rights, in any order.
+// samePermissions reports whether two sets hold the same rights, with the
+// same conditions, in any order.
 func samePermissions(a, b rolegate.Permissions) bool {
-	set := func(p rolegate.Permissions) map[[2]string]rolegate.Permission {
-		out := map[[2]string]rolegate.Permission{}
+	set := func(p rolegate.Permissions) map[[2]string]rolegate.ActionPermission {
+		out := map[[2]string]rolegate.ActionPermission{}
 		for _, o := range p.Objects {
 			for _, act := range o.Actions {
-				out[[2]string{o.ObjectType, act.ActionName}] = act.Permission
+				out[[2]string{o.ObjectType, act.ActionName}] = rolegate.ActionPermission{Permission: act.Permission, Condition: act.Condition}
 			}
 		}
 		return out

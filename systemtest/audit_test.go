@@ -117,6 +117,11 @@ func TestAuditLogHTTP(t *testing.T) {
 	check("entity.create", "entity", "audit-co", "req-entity", nil, entity)
 	check("role.create", "role", roleID, "req-create-role", nil, role)
 	check("role.update", "role", roleID, "req-patch", role, patched)
+	// The snapshot leaves out a user's attributes when it has none (the
+	// bytes of snapshots of users without any stay as they were).
+	if a, ok := user["attributes"].(map[string]any); ok && len(a) == 0 {
+		delete(user, "attributes")
+	}
 	check("user.create", "user", "u-1", generatedID, nil, user)
 	check("assignment.create", "assignment", "u-1", "", nil, assigned)
 	check("assignment.delete", "assignment", "u-1", "", assigned, nil)

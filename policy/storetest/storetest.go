@@ -45,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) policy.Store) {
 		{"Doctor", testDoctor},
 		{"ChangeLog", testChangeLog},
 		{"HashedSubjectsNamed", testHashedNames},
+		{"Conditions", testConditions},
+		{"UserAttributes", testUserAttributes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
