@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rolegate/rolegate"
 )
@@ -73,16 +74,29 @@ func (e *Engine) CheckBatch(ctx context.Context, reqs []Request) ([]Decision, []
 		decideAll(0, len(reqs))
 		return out, errs
 	}
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		panicked atomic.Pointer[any]
+	)
 	for p := 1; p < parts; p++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A panic goes on in the caller's goroutine, where the
+			// transport's recovery answers it, as it would a single check's.
+			defer func() {
+				if r := recover(); r != nil {
+					panicked.CompareAndSwap(nil, &r)
+				}
+			}()
 			decideAll(p*len(reqs)/parts, (p+1)*len(reqs)/parts)
 		}()
 	}
 	decideAll(0, len(reqs)/parts)
 	wg.Wait()
+	if r := panicked.Load(); r != nil {
+		panic(*r)
+	}
 	return out, errs
 }
 
