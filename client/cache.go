@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -94,21 +96,104 @@ type cacheKey struct {
 // of the server every time.
 const MaxResourceKey = 1024
 
-// resourceKey is the canonical encoding of a resource: its JSON, object keys
-// sorted at every level (encoding/json sorts a map's keys), exactly the bytes
-// Client.Check sends for it, so that two resources with the same key are the
-// same question to the server. "" for none (nil and empty send nothing).
-// ok is false when the resource cannot be keyed (it does not encode, or
-// encodes longer than MaxResourceKey): such a check is not cached.
+// resourceKey is the canonical encoding of a resource: names sorted, each
+// value written with its kind (a number's kind and digits, a string quoted),
+// so that two resources with the same key are the same JSON to the server
+// (the converse need not hold: a json.Number "1200.0" and the float64 1200
+// are two keys for one question, which costs a second call, never a wrong
+// answer). Values
+// of other Go types are keyed by their JSON. "" for none (nil and empty send
+// nothing). ok is false when the resource cannot be keyed (a value does not
+// encode, or the key is longer than MaxResourceKey): such a check is not
+// cached.
 func resourceKey(res map[string]any) (key string, ok bool) {
 	if len(res) == 0 {
 		return "", true
 	}
-	b, err := json.Marshal(res)
-	if err != nil || len(b) > MaxResourceKey {
+	b, ok := appendObject(make([]byte, 0, 128), res)
+	if !ok || len(b) > MaxResourceKey {
 		return "", false
 	}
 	return string(b), true
+}
+
+func appendObject(b []byte, m map[string]any) ([]byte, bool) {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	b = append(b, '{')
+	for i, k := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, k)
+		b = append(b, ':')
+		var ok bool
+		if b, ok = appendValue(b, m[k]); !ok || len(b) > MaxResourceKey {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// appendInt keys an integer a float64 holds exactly as that float64 (the
+// same JSON number: 1200 and 1200.0 are one question), others by their
+// digits.
+func appendInt(b []byte, x int64) []byte {
+	if x >= -1<<53 && x <= 1<<53 {
+		return strconv.AppendFloat(append(b, 'd'), float64(x), 'g', -1, 64)
+	}
+	return strconv.AppendInt(append(b, 'i'), x, 10)
+}
+
+func appendValue(b []byte, v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, 'n'), true
+	case bool:
+		if x {
+			return append(b, 't'), true
+		}
+		return append(b, 'f'), true
+	case string:
+		return strconv.AppendQuote(b, x), true
+	case float64:
+		return strconv.AppendFloat(append(b, 'd'), x, 'g', -1, 64), true
+	case int:
+		return appendInt(b, int64(x)), true
+	case int64:
+		return appendInt(b, x), true
+	case []any:
+		b = append(b, '[')
+		for i, item := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendValue(b, item); !ok || len(b) > MaxResourceKey {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	case []string:
+		b = append(b, '[')
+		for i, item := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, item)
+		}
+		return append(b, ']'), true
+	case map[string]any:
+		return appendObject(b, x)
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return b, false
+	}
+	return append(append(b, 'j'), j...), true
 }
 
 // NewCache puts a decision cache in front of c.

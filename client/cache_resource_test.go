@@ -94,3 +94,39 @@ func TestCacheKeysByResource(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCacheHit: a check answered from memory, without a resource and
+// with one of three attributes (its canonical encoding is part of the key).
+func BenchmarkCacheHit(b *testing.B) {
+	f := &fakeFeed{rev: 1, allowed: map[string]bool{"u": true}, wake: make(chan struct{})}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c, _ := client.New(srv.URL, client.WithToken("t"))
+	cache := client.NewCache(c, client.CacheOptions{})
+	defer cache.Close()
+	ctx := context.Background()
+	for name, res := range map[string]map[string]any{"none": nil, "resource": {"amount": 1200, "currency": "EUR", "tags": []any{"a", "b"}}} {
+		b.Run(name, func(b *testing.B) {
+			r := client.CheckRequest{EntityID: "e", UserID: "u", ObjectType: "payable", Action: "approve", Resource: res}
+			for end := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				n := f.count()
+				cache.Check(ctx, r)
+				if f.count() == n {
+					break
+				}
+				if time.Now().After(end) {
+					b.Fatal("not served from memory")
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := cache.Check(ctx, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if f.count() > 100 {
+				b.Fatalf("%d checks reached the server", f.count())
+			}
+		})
+	}
+}

@@ -1,9 +1,12 @@
 package client
 
 import (
+	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -71,5 +74,43 @@ func TestRuleResource(t *testing.T) {
 	rule.Resource = nil
 	if cr, err := rule.Request(r); err != nil || cr.Resource != nil {
 		t.Fatalf("%+v %v", cr, err)
+	}
+}
+
+// Two resources with one key are one JSON to the server; nested values,
+// strings that look like numbers, and names that look like separators keep
+// their keys apart.
+func TestResourceKey(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	scalars := []any{nil, true, false, "", "1", "a,b", `"q"`, "d1", 1, 1.0, int64(1), 1.5, -0.0, 0, 1 << 60, float64(1 << 60),
+		json.Number("1"), []any{}, []any{"a"}, []string{"a"}, []any{1, "1"}, map[string]any{"a": 1}, struct{ A int }{1}}
+	names := []string{"a", "b", `a":1,"b`, "", "d"}
+	seen := map[string][]byte{}
+	for range 20000 {
+		m := map[string]any{}
+		for range rng.IntN(4) {
+			m[names[rng.IntN(len(names))]] = scalars[rng.IntN(len(scalars))]
+		}
+		k, ok := resourceKey(m)
+		if !ok {
+			t.Fatalf("%v not keyed", m)
+		}
+		j, _ := json.Marshal(m)
+		if len(m) == 0 {
+			j = nil
+		}
+		if prev, dup := seen[k]; dup && string(prev) != string(j) {
+			t.Fatalf("key %q for %s and %s", k, prev, j)
+		}
+		seen[k] = j
+	}
+	if k1, _ := resourceKey(map[string]any{"amount": 1200}); k1 != func() string { k, _ := resourceKey(map[string]any{"amount": 1200.0}); return k }() {
+		t.Fatal("1200 and 1200.0 are two keys")
+	}
+	if _, ok := resourceKey(map[string]any{"x": make(chan int)}); ok {
+		t.Fatal("a channel was keyed")
+	}
+	if _, ok := resourceKey(map[string]any{"x": strings.Repeat("x", MaxResourceKey)}); ok {
+		t.Fatal("a key past the bound")
 	}
 }
