@@ -14,10 +14,10 @@ import (
 // and cutMarker left with how many it held; a nested object or list is
 // emptied (still an object, or a list where one is not allowed); a list past
 // condition.MaxAttributeString items keeps one item more than that. A
-// resource within the limits is left as it is, byte for byte. Nothing is cut
-// so that it could pass: fields are never dropped while they are counted,
-// so a repeated name cannot be cut away from a map that proto reads last
-// value first.
+// resource within the limits is left as it is, byte for byte. A cut never
+// lets pass what the whole would not: fields are dropped all together (past
+// the count) or not at all, never some of them, so that a name repeated
+// later in the map (proto keeps the last value) cannot be cut away.
 
 // Field numbers of CheckRequest, BatchCheckRequest, Struct, its map entry,
 // Value and ListValue.
