@@ -35,7 +35,7 @@ type (
 	// are by PatchRole (and reset by ReplaceRole).
 	RoleInput = api.RoleInput
 	// User is a user of an entity; Roles hold UserRefs (or whole roles with
-	// expand).
+	// expand); Attributes are what conditions read as user.
 	User = api.User
 	// UserRef is a role a user holds, in the given scope (nil: everywhere).
 	// With expand=roles the whole role is in Role.
@@ -49,8 +49,9 @@ type (
 	// UserRole is one role of a user's list.
 	UserRole = api.UserRole
 	// CheckRequest asks whether UserID may do Action on ObjectType in
-	// EntityID; MinRevision: never answer from a policy older than this
-	// revision.
+	// EntityID; Resource are the object's attributes, which conditions
+	// read as resource; MinRevision: never answer from a policy older
+	// than this revision.
 	CheckRequest = api.CheckRequest
 	// Decision is a check's answer. ValidUntil, when set, is when an
 	// assignment the answer depends on expires: the answer may change then
@@ -58,7 +59,9 @@ type (
 	Decision = api.Decision
 	// Match is a rule that decided, with explain. RoleID is nil for the
 	// user's own right; RoleName is nil too when the caller may not read
-	// roles (a client with only the check scope).
+	// roles (a client with only the check scope). Condition is the right's
+	// condition, with ConditionValue (its value in this check) or
+	// ConditionError (why it could not be evaluated).
 	Match = api.Match
 	// APIClient is an API client of Rolegate; Secret is set only by
 	// CreateClient.
@@ -265,10 +268,11 @@ func (c *Client) ListUsers(ctx context.Context, entity string, o UserListOptions
 }
 
 // UpdateUser changes the fields given (PATCH); RoleIDs replaces the user's
-// unscoped roles.
+// unscoped roles, Attributes the user's attributes whole (an empty map
+// clears them).
 func (c *Client) UpdateUser(ctx context.Context, entity, id string, in UserInput) (User, error) {
 	var u User
-	patch := api.UserPatch{Email: in.Email, Name: in.Name, RoleIDs: in.RoleIDs}
+	patch := api.UserPatch{Email: in.Email, Name: in.Name, RoleIDs: in.RoleIDs, Attributes: in.Attributes}
 	_, err := c.call(ctx, request{method: "PATCH", path: userPath(entity, id), body: patch}, &u)
 	return u, err
 }

@@ -2,8 +2,11 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -41,6 +44,16 @@ const pollMargin = 5 * time.Second
 // reports changes. It serves a decision only while it follows that entity's
 // feed without error, never one older than a check's MinRevision, and never
 // one past its ValidUntil.
+//
+// Conditional rights: a decision is kept per Resource (its canonical
+// encoding is part of the key, see MaxResourceKey), so an answer about an
+// object with some attributes is never served for one with others; a change
+// of a user's attributes comes through the feed as a change of that user and
+// drops their decisions. A condition reading now, however, changes its value
+// with no change at all: a decision is kept until a change or its ValidUntil,
+// so ask checks of rights whose conditions read now of the Client, not of a
+// Cache.
+//
 // Close stops its feed readers.
 type Cache struct {
 	c    *Client
@@ -71,8 +84,116 @@ func (k *Cache) fresh(f *follow) bool {
 	return f != nil && f.healthy && time.Since(f.heard) <= k.opts.MaxStaleness
 }
 
+// cacheKey is a question as the server reads it. resource is the check's
+// Resource in its canonical encoding (resourceKey): two checks that differ
+// only in the object's attributes are two questions, kept apart.
 type cacheKey struct {
-	entity, user, objectType, action, owner, scope string
+	entity, user, objectType, action, owner, scope, resource string
+}
+
+// MaxResourceKey is the longest canonical encoding of a check's Resource a
+// Cache keeps decisions for (bytes); a check with a larger resource is asked
+// of the server every time.
+const MaxResourceKey = 1024
+
+// resourceKey is the canonical encoding of a resource: names sorted, each
+// value written with its kind (a number's kind and digits, a string quoted),
+// so that two resources with the same key are the same JSON to the server
+// (the converse need not hold: a json.Number "1200.0" and the float64 1200
+// are two keys for one question, which costs a second call, never a wrong
+// answer). Values
+// of other Go types are keyed by their JSON. "" for none (nil and empty send
+// nothing). ok is false when the resource cannot be keyed (a value does not
+// encode, or the key is longer than MaxResourceKey): such a check is not
+// cached.
+func resourceKey(res map[string]any) (key string, ok bool) {
+	if len(res) == 0 {
+		return "", true
+	}
+	b, ok := appendObject(make([]byte, 0, 128), res)
+	if !ok || len(b) > MaxResourceKey {
+		return "", false
+	}
+	return string(b), true
+}
+
+func appendObject(b []byte, m map[string]any) ([]byte, bool) {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	b = append(b, '{')
+	for i, k := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, k)
+		b = append(b, ':')
+		var ok bool
+		if b, ok = appendValue(b, m[k]); !ok || len(b) > MaxResourceKey {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// appendInt keys an integer a float64 holds exactly as that float64 (the
+// same JSON number: 1200 and 1200.0 are one question), others by their
+// digits.
+func appendInt(b []byte, x int64) []byte {
+	if x >= -1<<53 && x <= 1<<53 {
+		return strconv.AppendFloat(append(b, 'd'), float64(x), 'g', -1, 64)
+	}
+	return strconv.AppendInt(append(b, 'i'), x, 10)
+}
+
+func appendValue(b []byte, v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, 'n'), true
+	case bool:
+		if x {
+			return append(b, 't'), true
+		}
+		return append(b, 'f'), true
+	case string:
+		return strconv.AppendQuote(b, x), true
+	case float64:
+		return strconv.AppendFloat(append(b, 'd'), x, 'g', -1, 64), true
+	case int:
+		return appendInt(b, int64(x)), true
+	case int64:
+		return appendInt(b, x), true
+	case []any:
+		b = append(b, '[')
+		for i, item := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendValue(b, item); !ok || len(b) > MaxResourceKey {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	case []string:
+		b = append(b, '[')
+		for i, item := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, item)
+		}
+		return append(b, ']'), true
+	case map[string]any:
+		return appendObject(b, x)
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return b, false
+	}
+	return append(append(b, 'j'), j...), true
 }
 
 // NewCache puts a decision cache in front of c.
@@ -147,17 +268,24 @@ func (k *Cache) Len() int {
 	return k.entries.Len()
 }
 
-func keyOf(r CheckRequest) cacheKey {
-	return cacheKey{r.EntityID, r.UserID, r.ObjectType, r.Action, r.OwnerID, r.Scope}
+func keyOf(r CheckRequest) (cacheKey, bool) {
+	res, ok := resourceKey(r.Resource)
+	return cacheKey{r.EntityID, r.UserID, r.ObjectType, r.Action, r.OwnerID, r.Scope, res}, ok
 }
 
 // Check answers from the cache when it may, else asks the server and keeps
-// the answer. Explained checks always go to the server.
+// the answer. Explained checks always go to the server, and so do checks
+// whose Resource is larger than MaxResourceKey encoded. A decision is kept
+// for its Resource: the same question about an object with other attributes
+// is another question.
 func (k *Cache) Check(ctx context.Context, r CheckRequest) (Decision, error) {
 	if r.Explain {
 		return k.c.Check(ctx, r)
 	}
-	key := keyOf(r)
+	key, keyed := keyOf(r)
+	if !keyed {
+		return k.c.Check(ctx, r)
+	}
 	k.mu.Lock()
 	f := k.entities[r.EntityID]
 	if k.fresh(f) {

@@ -23,6 +23,8 @@ type fakeFeed struct {
 	changes []client.Change
 	checks  int
 	wake    chan struct{}
+	// decide, when set, answers the checks instead of allowed.
+	decide func(client.CheckRequest) bool
 }
 
 func (f *fakeFeed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -32,6 +34,9 @@ func (f *fakeFeed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.checks++
 		ok := f.allowed[req.UserID]
+		if f.decide != nil {
+			ok = f.decide(req)
+		}
 		rev := f.rev
 		f.mu.Unlock()
 		perm := "not_allowed"

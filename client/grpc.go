@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	rolegatev1 "github.com/rolegate/rolegate/api/proto/rolegate/v1"
 )
@@ -49,7 +51,11 @@ func (g *GRPCChecker) Check(ctx context.Context, r CheckRequest) (Decision, erro
 	if err != nil {
 		return Decision{}, err
 	}
-	a, err := g.rpc.Check(ctx, protoRequest(r))
+	q, err := protoRequest(r)
+	if err != nil {
+		return Decision{}, err
+	}
+	a, err := g.rpc.Check(ctx, q)
 	if err != nil {
 		return Decision{}, g.grpcError(err)
 	}
@@ -65,7 +71,9 @@ func (g *GRPCChecker) CheckBatch(ctx context.Context, rs []CheckRequest) ([]Deci
 	}
 	req := &rolegatev1.BatchCheckRequest{Checks: make([]*rolegatev1.CheckRequest, len(rs))}
 	for i, r := range rs {
-		req.Checks[i] = protoRequest(r)
+		if req.Checks[i], err = protoRequest(r); err != nil {
+			return nil, fmt.Errorf("checks[%d]: %w", i, err)
+		}
 	}
 	out, err := g.rpc.BatchCheck(ctx, req)
 	if err != nil {
@@ -85,9 +93,38 @@ func (g *GRPCChecker) CheckBatch(ctx context.Context, rs []CheckRequest) ([]Deci
 	return ds, nil
 }
 
-func protoRequest(r CheckRequest) *rolegatev1.CheckRequest {
+func protoRequest(r CheckRequest) (*rolegatev1.CheckRequest, error) {
+	res, err := resourceStruct(r.Resource)
+	if err != nil {
+		return nil, err
+	}
 	return &rolegatev1.CheckRequest{EntityId: r.EntityID, UserId: r.UserID, ObjectType: r.ObjectType, Action: r.Action,
-		OwnerId: r.OwnerID, Scope: r.Scope, Explain: r.Explain, MinRevision: r.MinRevision}
+		OwnerId: r.OwnerID, Scope: r.Scope, Resource: res, Explain: r.Explain, MinRevision: r.MinRevision}, nil
+}
+
+// resourceStruct is a check's resource as a Struct: the same values as the
+// JSON of Client.Check (numbers become float64). Go values structpb does not
+// take ([]string, a named type) go through their JSON encoding.
+func resourceStruct(m map[string]any) (*structpb.Struct, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	s, err := structpb.NewStruct(m)
+	if err == nil {
+		return s, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("rolegate: encoding the resource: %w", err)
+	}
+	var plain map[string]any
+	if err := json.Unmarshal(b, &plain); err != nil {
+		return nil, fmt.Errorf("rolegate: encoding the resource: %w", err)
+	}
+	if s, err = structpb.NewStruct(plain); err != nil {
+		return nil, fmt.Errorf("rolegate: encoding the resource: %w", err)
+	}
+	return s, nil
 }
 
 func answerOf(a *rolegatev1.CheckResponse) checkAnswer {
@@ -107,7 +144,8 @@ func matchesOf(ms []*rolegatev1.Match) []Match {
 	}
 	out := make([]Match, len(ms))
 	for i, m := range ms {
-		out[i] = Match{RoleID: optional(m.GetRoleId()), RoleName: optional(m.GetRoleName()), Permission: m.GetPermission()}
+		out[i] = Match{RoleID: optional(m.GetRoleId()), RoleName: optional(m.GetRoleName()), Permission: m.GetPermission(),
+			Condition: m.GetCondition(), ConditionValue: m.ConditionValue, ConditionError: m.GetConditionError()}
 	}
 	return out
 }

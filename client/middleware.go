@@ -21,6 +21,12 @@ type Rule struct {
 	Owner func(r *http.Request) string
 	// Scope, when set, returns the scope of the check (e.g. "team:42").
 	Scope func(r *http.Request) string
+	// Resource, when set, returns the attributes of the object the request
+	// is about, which conditions read as resource (e.g. {"amount": 1200}).
+	// Without it, or when it returns nothing, a conditional right that
+	// reads resource cannot be evaluated: its allow does not count, its
+	// deny applies.
+	Resource func(r *http.Request) map[string]any
 }
 
 // Request builds the check of r.
@@ -41,6 +47,9 @@ func (rule Rule) Request(r *http.Request) (CheckRequest, error) {
 	}
 	if rule.Scope != nil {
 		cr.Scope = rule.Scope(r)
+	}
+	if rule.Resource != nil {
+		cr.Resource = rule.Resource(r)
 	}
 	return cr, nil
 }

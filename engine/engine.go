@@ -179,6 +179,11 @@ func (e *Engine) Check(ctx context.Context, req Request) (Decision, error) {
 		e.checkErrors.Add(1)
 		return Decision{Permission: rolegate.NotAllowed}, err
 	}
+	return e.decide(s, req)
+}
+
+// decide answers a question from the entity's snapshot s, and counts it.
+func (e *Engine) decide(s *snapshot, req Request) (Decision, error) {
 	d, err := s.check(req)
 	if err != nil {
 		e.checkErrors.Add(1)

@@ -102,11 +102,18 @@ func cachedFields(t reflect.Type) structFields {
 // flatTypes caches flat (reflect.Type -> bool).
 var flatTypes sync.Map
 
-// flat reports whether t is a struct of strings, booleans and numbers only,
-// none decoding itself (a check): it holds no limit, and decoding one
-// allocates at most its strings, which take fewer bytes than their JSON
-// text. Such a value is read whole (Decoder.Token's allocations per token
-// cost more than the rest of a check) and costs its JSON text's length.
+// attributesType is a check's resource: a JSON object of any values, walked
+// for its cost only when a body holds one.
+var attributesType = reflect.TypeFor[map[string]any]()
+
+// flat reports whether t is a struct of strings, booleans and numbers,
+// none decoding itself, and of attributes (map[string]any) (a check): it
+// holds no limit, and without attributes decoding one allocates at most its
+// strings, which take fewer bytes than their JSON text. Such a value is read
+// whole (Decoder.Token's allocations per token cost more than the rest of a
+// check) and costs its JSON text's length; one whose text opens an object or
+// array inside (attributes) is walked again, from the text read, for what
+// those cost (flatCost).
 func flat(t reflect.Type) bool {
 	if f, ok := flatTypes.Load(t); ok {
 		return f.(bool)
@@ -118,6 +125,8 @@ func flat(t reflect.Type) bool {
 		case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
 			f = !reflect.PointerTo(ft).Implements(jsonUnmarshaler) && !reflect.PointerTo(ft).Implements(textUnmarshaler)
+		case reflect.Map:
+			f = ft == attributesType
 		default:
 			f = false
 		}
@@ -134,9 +143,28 @@ func (w *bodyWalk) walk(t reflect.Type, lim string) error {
 		if err := w.dec.Decode(&w.raw); err != nil {
 			return err
 		}
-		w.cost += int64(len(w.raw))
+		w.cost += flatCost(w.raw, t)
 		return nil
 	}
+	return w.walkTokens(t, lim)
+}
+
+// flatCost is what decoding raw, the text of a flat type t, costs: its
+// length, plus, when it opens an object or array inside (attributes, or
+// text that does not fit t and is refused when decoded), what a walk of
+// it along t counts.
+func flatCost(raw []byte, t reflect.Type) int64 {
+	if len(raw) < 2 || !bytes.ContainsAny(raw[1:], "{[") {
+		return int64(len(raw))
+	}
+	sub := &bodyWalk{dec: json.NewDecoder(bytes.NewReader(raw))}
+	sub.dec.UseNumber()
+	_ = sub.walkTokens(t, "") // malformed: decoding says so
+	return int64(len(raw)) + sub.cost
+}
+
+// walkTokens is walk token by token, flat types too.
+func (w *bodyWalk) walkTokens(t reflect.Type, lim string) error {
 	tok, err := w.dec.Token()
 	if err != nil {
 		return err
@@ -284,7 +312,7 @@ func readWalked(body io.Reader, size int64, t reflect.Type) ([]byte, int64, erro
 		// for ReadFrom's last read, so that it does not grow the buffer.
 		buf.Grow(bytes.MinRead)
 		_, _ = buf.ReadFrom(src)
-		cost = int64(et.Elem().Size()) + int64(buf.Len())
+		cost = int64(et.Elem().Size()) + flatCost(buf.Bytes(), et.Elem())
 	} else {
 		w := &bodyWalk{dec: json.NewDecoder(io.TeeReader(src, &buf))}
 		w.dec.UseNumber()

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"reflect"
 	"strings"
@@ -97,6 +98,49 @@ func TestReadWalkedCostsDecodedMemory(t *testing.T) {
 	// Malformed or trailing data is read whole and left to decodeBytes.
 	for _, bad := range []string{`{"checks":[{},`, `{"checks":[]} x`, ``, `[1,2]`} {
 		got, _, err := readWalked(strings.NewReader(bad), -1, reflect.TypeFor[*wire.CheckBatch]())
+		if err != nil || string(got) != bad {
+			t.Fatalf("%q: %v, %q", bad, err, got)
+		}
+	}
+}
+
+// A check is read whole (flat) for what it costs; one with a resource costs
+// what its attributes take decoded, not their JSON bytes, alone and in a
+// batch, as a token-by-token walk counts them.
+func TestReadWalkedCostsResource(t *testing.T) {
+	plain := `{"entity_id":"e1","user_id":"u1","object_type":"payable","action":"read"}`
+	if !flat(reflect.TypeFor[wire.CheckRequest]()) {
+		t.Fatal("a check is not read whole")
+	}
+	_, cost, err := readWalked(strings.NewReader(plain), -1, reflect.TypeFor[*wire.CheckRequest]())
+	if err != nil || cost != int64(reflect.TypeFor[wire.CheckRequest]().Size())+int64(len(plain)) {
+		t.Fatalf("plain check: cost %d, %v", cost, err)
+	}
+	list := `[` + strings.TrimSuffix(strings.Repeat(`1,`, 20000), ",") + `]`
+	withResource := `{"entity_id":"e1","resource":{"l":` + list + `,"s":"x"}}`
+	walked := &bodyWalk{dec: json.NewDecoder(strings.NewReader(withResource))}
+	walked.dec.UseNumber()
+	if err := walked.walkTokens(reflect.TypeFor[wire.CheckRequest](), ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		body string
+		typ  reflect.Type
+	}{
+		{withResource, reflect.TypeFor[*wire.CheckRequest]()},
+		{`{"checks":[` + plain + `,` + withResource + `]}`, reflect.TypeFor[*wire.CheckBatch]()},
+	} {
+		got, cost, err := readWalked(strings.NewReader(c.body), -1, c.typ)
+		if err != nil || string(got) != c.body {
+			t.Fatalf("%v, %d of %d bytes", err, len(got), len(c.body))
+		}
+		if cost < walked.cost || cost < 20000*anyCost {
+			t.Fatalf("%s: cost %d, a walk counts %d", c.typ, cost, walked.cost)
+		}
+	}
+	// Malformed inside is still read whole and left to decodeBytes.
+	for _, bad := range []string{`{"resource":{"a":[1,}}`, `{"resource":[`, `{"entity_id":"e"}]`} {
+		got, _, err := readWalked(strings.NewReader(bad), -1, reflect.TypeFor[*wire.CheckRequest]())
 		if err != nil || string(got) != bad {
 			t.Fatalf("%q: %v, %q", bad, err, got)
 		}

@@ -200,8 +200,8 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]engine
 		return nil, err
 	}
 	for i, r := range reqs {
-		if err := ValidateCheck(fmt.Sprintf("checks[%d].", i), r); err != nil {
-			return nil, err
+		if ValidateCheck("", r) != nil { // the prefix only for the error
+			return nil, ValidateCheck(fmt.Sprintf("checks[%d].", i), r)
 		}
 		if err := normalizeResource(fmt.Sprintf("checks[%d].", i), &reqs[i]); err != nil {
 			return nil, err
@@ -216,17 +216,20 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]engine
 	if err := s.reachableAll(ctx, reqs); err != nil {
 		return nil, err
 	}
-	out := make([]engine.Decision, len(reqs))
+	qs := make([]engine.Request, len(reqs))
+	names := make([]bool, len(reqs))
 	for i, r := range reqs {
-		names := s.explainable(ctx, &r)
-		d, err := s.engine.Check(ctx, r.question())
-		if err != nil {
-			return nil, unavailable(err)
+		names[i] = s.explainable(ctx, &r)
+		qs[i] = r.question()
+	}
+	out, errs := s.engine.CheckBatch(ctx, qs) // the checks of an entity share its snapshot
+	for i := range out {
+		if errs[i] != nil {
+			return nil, unavailable(errs[i])
 		}
-		if !names {
-			hideRoleNames(&d)
+		if !names[i] {
+			hideRoleNames(&out[i])
 		}
-		out[i] = d
 	}
 	return out, nil
 }

@@ -65,6 +65,8 @@ type config struct {
 	wire                                  bool
 	wireRounds, grpcConns                 int
 	wireRound                             time.Duration
+	wireOnly                              string
+	batchOnly                             bool
 	rateLimitCheck                        float64
 }
 
@@ -97,6 +99,8 @@ func main() {
 	flag.BoolVar(&c.wire, "wire", false, "run only the wire table (issue 28's first rows: trivial ceilings, Rolegate over HTTP and gRPC with the admin and an API client's token, in alternating rounds) and the batch rows")
 	flag.IntVar(&c.wireRounds, "wire-rounds", 3, "-wire: rounds; each target's throughput is the median of its rounds")
 	flag.DurationVar(&c.wireRound, "wire-round", 15*time.Second, "-wire: how long each target is loaded in each round")
+	flag.StringVar(&c.wireOnly, "wire-only", "", "-wire: load only the targets whose name holds this text (\"gRPC\": the gRPC rows), to compare two builds quickly")
+	flag.BoolVar(&c.batchOnly, "batch-only", false, "-wire: skip the wire table, run only the batch rows")
 	flag.IntVar(&c.grpcConns, "grpc-conns", 1, "-wire: gRPC connections the callers share (a gRPC client multiplexes its calls over one)")
 	flag.Float64Var(&c.rateLimitCheck, "rate-limit-check", 0, "the server's ROLEGATE_RATE_LIMIT_CHECK (0: unlimited, the default); set it high to measure the limiter's cost")
 	flag.Parse()
@@ -183,7 +187,9 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	gsrv := grpcapi.NewServer(grpcapi.Deps{Service: svc, Auth: tokens, Logger: quiet, Limiter: rates})
+	// As cmd/rolegate serves gRPC: the HTTP router's metrics registry and
+	// rate limiter.
+	gsrv := grpcapi.NewServer(grpcapi.Deps{Service: svc, Auth: tokens, Logger: quiet, Limiter: rates, Metrics: deps.Metrics})
 	go gsrv.Serve(gln)
 	defer gsrv.Stop()
 	if _, err := call(http.DefaultClient, "GET", base+"/readyz", nil); err != nil {
@@ -245,11 +251,13 @@ func run(c config) error {
 		if err != nil {
 			return err
 		}
-		wireRows, err := wireBench(ctx, base, gln.Addr().String(), tok, eng, c)
-		if err != nil {
-			return err
+		if !c.batchOnly {
+			wireRows, err := wireBench(ctx, base, gln.Addr().String(), tok, eng, c)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, wireRows...)
 		}
-		rows = append(rows, wireRows...)
 		rng := rand.New(rand.NewPCG(1, 2))
 		batchRows, err := batchBench(client, base, rng, c)
 		if err != nil {

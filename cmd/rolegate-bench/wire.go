@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -151,6 +152,15 @@ func wireBench(ctx context.Context, base, grpcAddr, clientTok string, eng *engin
 		targets = append(targets, t)
 	}
 
+	if c.wireOnly != "" {
+		var kept []*wireTarget
+		for _, t := range targets {
+			if strings.Contains(t.name, c.wireOnly) {
+				kept = append(kept, t)
+			}
+		}
+		targets = kept
+	}
 	for r := 0; r < c.wireRounds; r++ {
 		for _, t := range targets {
 			cpu0 := cpuTime()
@@ -199,14 +209,14 @@ func wireBench(ctx context.Context, base, grpcAddr, clientTok string, eng *engin
 	}
 
 	var rows []row
-	ceiling := targets[0]
-	for i, t := range targets {
-		if i == 3 {
-			ceiling = t // the gRPC rows compare with the trivial gRPC server
+	var ceiling *wireTarget
+	for _, t := range targets {
+		if !t.rolegate {
+			ceiling = t // the HTTP rows compare with the trivial handler, the gRPC rows with the trivial server
 		}
 		rate := median(t.rates)
 		note := fmt.Sprintf("median of %d rounds of %v; %.0f µs of CPU a check (server and load generator)", len(t.rates), c.wireRound, float64(t.cpu.Microseconds())/float64(max(1, t.n)))
-		if t != ceiling {
+		if ceiling != nil && t != ceiling {
 			note += fmt.Sprintf("; %.2f of the ceiling, p99 %.2fx its p99", rate/median(ceiling.rates), float64(pct(t.lat, 99))/float64(pct(ceiling.lat, 99)))
 		}
 		if t.rolegate {

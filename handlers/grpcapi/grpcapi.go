@@ -175,7 +175,11 @@ func (s *checkServer) check(ctx context.Context, req *rolegatev1.CheckRequest) (
 	if err := s.svc.AuthorizeChecks(ctx); err != nil {
 		return nil, err
 	}
-	d, err := s.svc.Check(ctx, domain(req))
+	q, err := domain(req, "resource")
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.svc.Check(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +232,9 @@ func (s *checkServer) batch(ctx context.Context, req *rolegatev1.BatchCheckReque
 			}
 			seen[id] = true
 		}
-		reqs[i] = domain(ch)
+		if reqs[i], err = domain(ch, fmt.Sprintf("checks[%d].resource", i)); err != nil {
+			return nil, err
+		}
 	}
 	ds, err := s.svc.CheckBatch(ctx, reqs)
 	if err != nil {
@@ -294,9 +300,16 @@ func (s *checkServer) ended(ctx context.Context, err error) error {
 	return err
 }
 
-func domain(r *rolegatev1.CheckRequest) policy.CheckRequest {
+// domain is the service's form of a check; field names its resource in an
+// error.
+func domain(r *rolegatev1.CheckRequest, field string) (policy.CheckRequest, error) {
+	res, err := resourceOf(r.GetResource(), field, cutCount(r))
+	if err != nil {
+		return policy.CheckRequest{}, err
+	}
 	return policy.CheckRequest{EntityID: r.GetEntityId(), UserID: r.GetUserId(), ObjectType: r.GetObjectType(),
-		Action: r.GetAction(), OwnerID: r.GetOwnerId(), Scope: r.GetScope(), Explain: r.GetExplain(), MinRevision: r.GetMinRevision()}
+		Action: r.GetAction(), OwnerID: r.GetOwnerId(), Scope: r.GetScope(), Resource: res, Explain: r.GetExplain(),
+		MinRevision: r.GetMinRevision()}, nil
 }
 
 func responseOf(d engine.Decision, explain bool) *rolegatev1.CheckResponse {
@@ -315,7 +328,7 @@ func matches(ms []engine.Match) []*rolegatev1.Match {
 	}
 	out := make([]*rolegatev1.Match, len(ms))
 	for i, m := range ms {
-		out[i] = &rolegatev1.Match{RoleId: m.RoleID, RoleName: m.RoleName, Permission: string(m.Permission)}
+		out[i] = matchOf(m)
 	}
 	return out
 }

@@ -67,7 +67,22 @@ type guard struct {
 
 	calls *prometheus.CounterVec   // nil: no metrics
 	dur   *prometheus.HistogramVec // unary calls only
+	// children are the metrics' children by method label (methodLabels'
+	// order) and status code, each resolved on its first call: a call costs
+	// no label lookup (WithLabelValues hashes its labels under a lock), and
+	// a series appears once a call has ended with it, as before.
+	children [len(methodLabels)][maxCode + 1]atomic.Pointer[callMetrics]
 }
+
+// callMetrics are the children of one method label and status code.
+type callMetrics struct {
+	calls prometheus.Counter
+	dur   prometheus.Observer // nil for CheckStream
+}
+
+// maxCode is the highest status code grpc-go defines (Unauthenticated); a
+// higher one is counted without the cache.
+const maxCode = codes.Unauthenticated
 
 func newGuard(d Deps) *guard {
 	g := &guard{limits: d.Limits.withDefaults(), log: d.Logger, onCall: d.OnCall}
@@ -93,10 +108,7 @@ func newGuard(d Deps) *guard {
 	return g
 }
 
-type (
-	cancelKey struct{}
-	watchKey  struct{}
-)
+type watchKey struct{}
 
 var (
 	errCallTimeout = errors.New("the call took longer than its deadline")
@@ -113,9 +125,14 @@ func (g *guard) tap(ctx context.Context, info *tap.Info) (context.Context, error
 		return &watchCtx{Context: ctx, inner: inner, cancel: cancel}, nil
 	}
 	// Never cancelled here: the answer is written with this context after
-	// the handler returns; grpc-go cancels its parent when the call ends.
+	// the handler returns; grpc-go cancels its parent when the call ends,
+	// which ends this one and stops its timer.
 	ctx, cancel := context.WithTimeoutCause(ctx, g.limits.CallTimeout, errCallTimeout)
-	return context.WithValue(ctx, cancelKey{}, cancel), nil
+	_ = cancel
+	// The request id is taken here, from the headers as they arrived (no
+	// copy of the call's metadata), into the context the call keeps; unary
+	// echoes it.
+	return policy.WithRequestID(ctx, newRequestID(info.Header)), nil
 }
 
 // watchCtx is a stream's context: its parent's, also ended by the stream's
@@ -168,8 +185,13 @@ func cancelOf(ctx context.Context) func(error) {
 
 func (g *guard) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (_ any, err error) {
 	start := time.Now()
-	in := ctx
-	ctx = requestID(in, func(md metadata.MD) error { return grpc.SetHeader(in, md) })
+	id := policy.RequestIDFrom(ctx) // tap's
+	if id == "" {                   // a server without the tap
+		md, _ := metadata.FromIncomingContext(ctx)
+		id = newRequestID(md)
+		ctx = policy.WithRequestID(ctx, id)
+	}
+	_ = grpc.SetHeader(ctx, metadata.MD{requestIDHeader: {id}})
 	defer func() { g.done(ctx, info.FullMethod, start, err) }()
 	defer g.onCall(ctx)()
 	defer recovered(ctx, g.log, &err)
@@ -178,7 +200,11 @@ func (g *guard) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 
 func (g *guard) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
 	start := time.Now()
-	ctx := requestID(ss.Context(), ss.SetHeader)
+	ctx := ss.Context()
+	md, _ := metadata.FromIncomingContext(ctx)
+	id := newRequestID(md)
+	_ = ss.SetHeader(metadata.MD{requestIDHeader: {id}})
+	ctx = policy.WithRequestID(ctx, id)
 	defer func() { g.done(ctx, info.FullMethod, start, err) }()
 	defer g.onCall(ctx)()
 	defer recovered(ctx, g.log, &err)
@@ -202,12 +228,14 @@ func (s ctxStream) Context() context.Context { return s.ctx }
 // checks; internal errors at error.
 func (g *guard) done(ctx context.Context, full string, start time.Time, err error) {
 	code := status.Code(err)
-	method := methodLabel(full)
+	m := methodOf(full)
+	method := methodLabels[m]
 	elapsed := time.Since(start)
 	if g.calls != nil {
-		g.calls.WithLabelValues(method, code.String()).Inc()
-		if full != rolegatev1.CheckService_CheckStream_FullMethodName {
-			g.dur.WithLabelValues(method, code.String()).Observe(elapsed.Seconds())
+		c := g.metricsOf(m, code)
+		c.calls.Inc()
+		if c.dur != nil {
+			c.dur.Observe(elapsed.Seconds())
 		}
 	}
 	level := slog.LevelDebug
@@ -221,33 +249,57 @@ func (g *guard) done(ctx context.Context, full string, start time.Time, err erro
 		"duration_ms", float64(elapsed.Microseconds())/1000, "request_id", policy.RequestIDFrom(ctx))
 }
 
-// methodLabel bounds the method label to the service's methods.
-func methodLabel(full string) string {
+// methodLabels bound the method label to the service's methods.
+var methodLabels = [...]string{"Check", "BatchCheck", "CheckStream", "other"}
+
+// The index in methodLabels of CheckStream, whose calls are not timed.
+const streamMethod = 2
+
+// methodOf returns the index in methodLabels of a call's full method name.
+func methodOf(full string) int {
 	switch full {
 	case rolegatev1.CheckService_Check_FullMethodName:
-		return "Check"
+		return 0
 	case rolegatev1.CheckService_BatchCheck_FullMethodName:
-		return "BatchCheck"
+		return 1
 	case rolegatev1.CheckService_CheckStream_FullMethodName:
-		return "CheckStream"
+		return streamMethod
 	}
-	return "other"
+	return 3
 }
 
-// requestID takes the call's x-request-id when it is sane (as the HTTP API
-// takes X-Request-Id), else makes one, echoes it in the response headers and
-// returns ctx carrying it (logs, audit).
-func requestID(ctx context.Context, setHeader func(metadata.MD) error) context.Context {
-	md, _ := metadata.FromIncomingContext(ctx)
-	var id string
-	if v := md.Get("x-request-id"); len(v) == 1 && handlers.SaneRequestID(v[0]) {
-		id = v[0]
-	} else {
-		// Unpredictability is not needed: math/rand, no syscall per call.
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], rand.Uint64())
-		id = hex.EncodeToString(b[:])
+// metricsOf returns the metrics' children of a method label (its index)
+// and a status code, resolving them on their first use.
+func (g *guard) metricsOf(m int, code codes.Code) *callMetrics {
+	var slot *atomic.Pointer[callMetrics]
+	if code <= maxCode {
+		slot = &g.children[m][code]
+		if c := slot.Load(); c != nil {
+			return c
+		}
 	}
-	_ = setHeader(metadata.Pairs("x-request-id", id))
-	return policy.WithRequestID(ctx, id)
+	c := &callMetrics{calls: g.calls.WithLabelValues(methodLabels[m], code.String())}
+	if m != streamMethod {
+		c.dur = g.dur.WithLabelValues(methodLabels[m], code.String())
+	}
+	if slot != nil {
+		slot.Store(c) // a race stores the same children twice
+	}
+	return c
+}
+
+// requestIDHeader is the metadata key of the request id, in and out.
+const requestIDHeader = "x-request-id"
+
+// newRequestID returns the call's x-request-id when it is sane (as the HTTP
+// API takes X-Request-Id), else a new one. The caller echoes it in the
+// response headers and carries it in the call's context (logs, audit).
+func newRequestID(md metadata.MD) string {
+	if v := md[requestIDHeader]; len(v) == 1 && handlers.SaneRequestID(v[0]) {
+		return v[0]
+	}
+	// Unpredictability is not needed: math/rand, no syscall per call.
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+	return hex.EncodeToString(b[:])
 }

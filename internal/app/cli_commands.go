@@ -94,25 +94,42 @@ func (x *cli) usersCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return x.emit(u, userHeader, [][]string{userRow(u)})
+		return x.emit(u, append(userHeader, "ATTRIBUTES"), [][]string{append(userRow(u), attrsText(u.Attributes))})
 	})}
 	var email, name string
 	var roles []string
-	var create *cobra.Command
-	create = &cobra.Command{Use: "create USER", Short: "Create a user (without --role: the default roles)", Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
-		in := client.UserInput{ID: a[0]}
-		if email != "" {
+	var attrs attrFlags
+	// input reads the flags of create and update: the fields given (on
+	// create, an empty email or name is none).
+	input := func(cmd *cobra.Command, ent string, in *client.UserInput) error {
+		patch := cmd.Name() == "update"
+		if cmd.Flags().Changed("email") && (patch || email != "") {
 			in.Email = &email
 		}
-		if name != "" {
+		if cmd.Flags().Changed("name") && (patch || name != "") {
 			in.Name = &name
 		}
-		if create.Flags().Changed("role") {
+		if attrs.given() {
+			m, err := attrs.attributes()
+			if err != nil {
+				return err
+			}
+			in.Attributes = &m
+		}
+		if cmd.Flags().Changed("role") {
 			ids, err := x.roleIDs(ent, roles)
 			if err != nil {
 				return err
 			}
 			in.RoleIDs = &ids
+		}
+		return nil
+	}
+	var create *cobra.Command
+	create = &cobra.Command{Use: "create USER", Short: "Create a user (without --role: the default roles)", Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
+		in := client.UserInput{ID: a[0]}
+		if err := input(create, ent, &in); err != nil {
+			return err
 		}
 		u, err := x.c.CreateUser(ctx, ent, in)
 		if err != nil {
@@ -120,9 +137,30 @@ func (x *cli) usersCmd() *cobra.Command {
 		}
 		return x.say(u, "created user %s with roles %s", u.ID, roleNames(u.Roles))
 	})}
-	create.Flags().StringVar(&email, "email", "", "email")
-	create.Flags().StringVar(&name, "name", "", "name")
-	create.Flags().StringSliceVar(&roles, "role", nil, "role id or name (repeatable)")
+	userFlags := func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&email, "email", "", "email")
+		cmd.Flags().StringVar(&name, "name", "", "name")
+		cmd.Flags().StringSliceVar(&roles, "role", nil, "role id or name (repeatable)")
+		attrs.add(cmd, "attributes", "the user's")
+	}
+	userFlags(create)
+	var update *cobra.Command
+	update = &cobra.Command{Use: "update USER", Short: "Change a user's email, name, roles (--role replaces the unscoped ones) or attributes (replaced whole; --attributes '{}' clears them)",
+		Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
+			var in client.UserInput
+			if err := input(update, ent, &in); err != nil {
+				return err
+			}
+			if in.Email == nil && in.Name == nil && in.RoleIDs == nil && in.Attributes == nil {
+				return usageError{errNoChange}
+			}
+			u, err := x.c.UpdateUser(ctx, ent, a[0], in)
+			if err != nil {
+				return err
+			}
+			return x.say(u, "updated user %s: roles %s, attributes %s", u.ID, roleNames(u.Roles), attrsText(u.Attributes))
+		})}
+	userFlags(update)
 	del := &cobra.Command{Use: "delete USER", Short: "Delete a user", Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
 		if err := x.c.DeleteUser(ctx, ent, a[0]); err != nil {
 			return err
@@ -150,10 +188,13 @@ func (x *cli) usersCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return x.emit(p, []string{"OBJECT", "ACTION", "PERMISSION"}, permRows(p))
+		if x.output == "json" {
+			return x.emit(p, nil, nil)
+		}
+		return x.rightsTable(p)
 	})}
 	perms.Flags().StringVar(&scope, "scope", "", "rights inside this scope too")
-	cmd.AddCommand(list, get, create, del, assign, unassign, perms)
+	cmd.AddCommand(list, get, create, update, del, assign, unassign, perms)
 	return cmd
 }
 
@@ -250,41 +291,75 @@ func (x *cli) clientsCmd() *cobra.Command {
 
 func (x *cli) checkCmd() *cobra.Command {
 	var r client.CheckRequest
+	var attrs attrFlags
 	cmd := &cobra.Command{Use: "check USER OBJECT_TYPE ACTION", Short: "Ask whether a user may do an action (exit 0 either way; see the answer)",
-		Args: cobra.ExactArgs(3), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
-			r.EntityID, r.UserID, r.ObjectType, r.Action = ent, a[0], a[1], a[2]
-			d, err := x.c.Check(ctx, r)
+		Args: cobra.ExactArgs(3), RunE: func(c *cobra.Command, a []string) error {
+			res, err := attrs.attributes()
 			if err != nil {
 				return err
 			}
-			if x.output == "json" {
-				return x.emit(d, nil, nil)
-			}
-			verdict := "denied"
-			if d.Allowed {
-				verdict = "allowed"
-			} else if why := x.missing(ctx, ent, r.UserID); why != "" {
-				// The API denies a check on what does not exist (it never
-				// errs on a check); the CLI says which it is.
-				fmt.Fprintf(x.stdout, "denied: %s\n", why)
-				return nil
-			}
-			fmt.Fprintf(x.stdout, "%s (%s) at revision %d\n", verdict, d.Permission, d.Revision)
-			if r.Explain && len(d.Matched) > 0 {
-				rows := make([][]string, 0, len(d.Matched))
-				for _, m := range d.Matched {
-					rows = append(rows, []string{str(m.RoleID), str(m.RoleName), m.Permission})
-				}
-				return table(x.stdout, []string{"ROLE_ID", "ROLE", "PERMISSION"}, rows)
-			}
-			return nil
-		})}
+			r.Resource = res
+			return x.inEntity(func(ctx context.Context, ent string, a []string) error {
+				return x.check(ctx, r, ent, a)
+			})(c, a)
+		}}
 	x.entityFlag(cmd)
 	cmd.Flags().StringVar(&r.OwnerID, "owner", "", "owner of the object (allowed_for_own)")
 	cmd.Flags().StringVar(&r.Scope, "scope", "", "scope of the check")
-	cmd.Flags().BoolVar(&r.Explain, "explain", false, "list the rules that decided")
+	attrs.add(cmd, "resource", "the object's")
+	cmd.Flags().BoolVar(&r.Explain, "explain", false, "list the rules that decided (with their conditions' values)")
 	cmd.Flags().Int64Var(&r.MinRevision, "min-revision", 0, "answer from this revision of the policy or newer")
 	return cmd
+}
+
+// check asks r about user a[0], object type a[1], action a[2] and prints the
+// answer.
+func (x *cli) check(ctx context.Context, r client.CheckRequest, ent string, a []string) error {
+	r.EntityID, r.UserID, r.ObjectType, r.Action = ent, a[0], a[1], a[2]
+	d, err := x.c.Check(ctx, r)
+	if err != nil {
+		return err
+	}
+	if x.output == "json" {
+		return x.emit(d, nil, nil)
+	}
+	verdict := "denied"
+	if d.Allowed {
+		verdict = "allowed"
+	} else if why := x.missing(ctx, ent, r.UserID); why != "" {
+		// The API denies a check on what does not exist (it never
+		// errs on a check); the CLI says which it is.
+		fmt.Fprintf(x.stdout, "denied: %s\n", why)
+		return nil
+	}
+	fmt.Fprintf(x.stdout, "%s (%s) at revision %d\n", verdict, d.Permission, d.Revision)
+	if r.Explain && len(d.Matched) > 0 {
+		return matchTable(x, d.Matched)
+	}
+	return nil
+}
+
+// matchTable prints the rules that decided; with CONDITION and VALUE columns
+// when any of them is conditional.
+func matchTable(x *cli, ms []client.Match) error {
+	conditional := false
+	for _, m := range ms {
+		conditional = conditional || m.Condition != ""
+	}
+	header := []string{"ROLE_ID", "ROLE", "PERMISSION"}
+	if conditional {
+		header = append(header, "CONDITION", "VALUE")
+	}
+	rows := make([][]string, 0, len(ms))
+	for _, m := range ms {
+		row := []string{str(m.RoleID), str(m.RoleName), m.Permission}
+		if conditional {
+			c, v := conditionCells(m)
+			row = append(row, c, v)
+		}
+		rows = append(rows, row)
+	}
+	return table(x.stdout, header, rows)
 }
 
 // missing says whether a denied check named an entity or a user that does

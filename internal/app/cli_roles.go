@@ -31,6 +31,9 @@ import (
 //	        - object_type: payable
 //	          actions:
 //	            - {action_name: read, permission: allowed}
+//	            - action_name: approve
+//	              permission: allowed
+//	              condition: resource.amount < 1000 && resource.currency == "EUR"
 type rolesFile struct {
 	Entity string     `json:"entity"`
 	Roles  []roleSpec `json:"roles"`
@@ -86,13 +89,19 @@ func yamlError(path string, err error) error {
 }
 
 // normal is rights in one order, without not_allowed (the default, which the
-// server need not keep), so that equal rights compare equal.
+// server need not keep), so that equal rights compare equal; a right's
+// condition is part of it (spaces around it aside: a YAML block keeps a
+// final newline), so that a role whose condition changed is updated.
 func normal(p client.Permissions) map[string]string {
 	out := map[string]string{}
 	for _, o := range p.Objects {
 		for _, a := range o.Actions {
 			if a.Permission != "not_allowed" {
-				out[o.ObjectType+"\x00"+a.ActionName] = a.Permission
+				v := a.Permission
+				if c := strings.TrimSpace(a.Condition); c != "" {
+					v += " if " + c
+				}
+				out[o.ObjectType+"\x00"+a.ActionName] = v
 			}
 		}
 	}
@@ -204,7 +213,7 @@ func (x *cli) rolesCmd() *cobra.Command {
 		if r.Description != "" {
 			fmt.Fprintf(x.stdout, "%s\n", r.Description)
 		}
-		return table(x.stdout, []string{"OBJECT", "ACTION", "PERMISSION"}, permRows(r.Permissions))
+		return x.rightsTable(r.Permissions)
 	})}
 
 	var force bool

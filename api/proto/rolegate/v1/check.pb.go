@@ -13,6 +13,7 @@ package rolegatev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -36,7 +37,12 @@ type CheckRequest struct {
 	Explain    bool                   `protobuf:"varint,7,opt,name=explain,proto3" json:"explain,omitempty"`
 	// Answer from the entity's policy at this revision or newer, else
 	// UNAVAILABLE stale_policy; 0: any.
-	MinRevision   int64 `protobuf:"varint,8,opt,name=min_revision,json=minRevision,proto3" json:"min_revision,omitempty"`
+	MinRevision int64 `protobuf:"varint,8,opt,name=min_revision,json=minRevision,proto3" json:"min_revision,omitempty"`
+	// The attributes of the object asked about, which conditions read as
+	// resource ({"amount": 1200}): at most 64 names, each value null, a bool,
+	// a number, a string or a list of those; a nested object is
+	// INVALID_ARGUMENT invalid_attributes.
+	Resource      *structpb.Struct `protobuf:"bytes,9,opt,name=resource,proto3" json:"resource,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -127,14 +133,27 @@ func (x *CheckRequest) GetMinRevision() int64 {
 	return 0
 }
 
+func (x *CheckRequest) GetResource() *structpb.Struct {
+	if x != nil {
+		return x.Resource
+	}
+	return nil
+}
+
 type Match struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty for rights not given by a role.
-	RoleId        string `protobuf:"bytes,1,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
-	RoleName      string `protobuf:"bytes,2,opt,name=role_name,json=roleName,proto3" json:"role_name,omitempty"`
-	Permission    string `protobuf:"bytes,3,opt,name=permission,proto3" json:"permission,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RoleId     string `protobuf:"bytes,1,opt,name=role_id,json=roleId,proto3" json:"role_id,omitempty"`
+	RoleName   string `protobuf:"bytes,2,opt,name=role_name,json=roleName,proto3" json:"role_name,omitempty"`
+	Permission string `protobuf:"bytes,3,opt,name=permission,proto3" json:"permission,omitempty"`
+	// The right's condition, if it has one, with its value in this check or
+	// why it could not be evaluated (a conditional allow counts only when
+	// true; a conditional deny applies when true or when it errs).
+	Condition      string `protobuf:"bytes,4,opt,name=condition,proto3" json:"condition,omitempty"`
+	ConditionValue *bool  `protobuf:"varint,5,opt,name=condition_value,json=conditionValue,proto3,oneof" json:"condition_value,omitempty"`
+	ConditionError string `protobuf:"bytes,6,opt,name=condition_error,json=conditionError,proto3" json:"condition_error,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Match) Reset() {
@@ -184,6 +203,27 @@ func (x *Match) GetRoleName() string {
 func (x *Match) GetPermission() string {
 	if x != nil {
 		return x.Permission
+	}
+	return ""
+}
+
+func (x *Match) GetCondition() string {
+	if x != nil {
+		return x.Condition
+	}
+	return ""
+}
+
+func (x *Match) GetConditionValue() bool {
+	if x != nil && x.ConditionValue != nil {
+		return *x.ConditionValue
+	}
+	return false
+}
+
+func (x *Match) GetConditionError() string {
+	if x != nil {
+		return x.ConditionError
 	}
 	return ""
 }
@@ -376,7 +416,7 @@ var File_rolegate_v1_check_proto protoreflect.FileDescriptor
 
 const file_rolegate_v1_check_proto_rawDesc = "" +
 	"\n" +
-	"\x17rolegate/v1/check.proto\x12\vrolegate.v1\"\xeb\x01\n" +
+	"\x17rolegate/v1/check.proto\x12\vrolegate.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xa0\x02\n" +
 	"\fCheckRequest\x12\x1b\n" +
 	"\tentity_id\x18\x01 \x01(\tR\bentityId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1f\n" +
@@ -386,13 +426,18 @@ const file_rolegate_v1_check_proto_rawDesc = "" +
 	"\bowner_id\x18\x05 \x01(\tR\aownerId\x12\x14\n" +
 	"\x05scope\x18\x06 \x01(\tR\x05scope\x12\x18\n" +
 	"\aexplain\x18\a \x01(\bR\aexplain\x12!\n" +
-	"\fmin_revision\x18\b \x01(\x03R\vminRevision\"]\n" +
+	"\fmin_revision\x18\b \x01(\x03R\vminRevision\x123\n" +
+	"\bresource\x18\t \x01(\v2\x17.google.protobuf.StructR\bresource\"\xe6\x01\n" +
 	"\x05Match\x12\x17\n" +
 	"\arole_id\x18\x01 \x01(\tR\x06roleId\x12\x1b\n" +
 	"\trole_name\x18\x02 \x01(\tR\broleName\x12\x1e\n" +
 	"\n" +
 	"permission\x18\x03 \x01(\tR\n" +
-	"permission\"\xaa\x02\n" +
+	"permission\x12\x1c\n" +
+	"\tcondition\x18\x04 \x01(\tR\tcondition\x12,\n" +
+	"\x0fcondition_value\x18\x05 \x01(\bH\x00R\x0econditionValue\x88\x01\x01\x12'\n" +
+	"\x0fcondition_error\x18\x06 \x01(\tR\x0econditionErrorB\x12\n" +
+	"\x10_condition_value\"\xaa\x02\n" +
 	"\rCheckResponse\x12\x18\n" +
 	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x1e\n" +
 	"\n" +
@@ -432,24 +477,26 @@ var file_rolegate_v1_check_proto_goTypes = []any{
 	(*CheckResponse)(nil),      // 2: rolegate.v1.CheckResponse
 	(*BatchCheckRequest)(nil),  // 3: rolegate.v1.BatchCheckRequest
 	(*BatchCheckResponse)(nil), // 4: rolegate.v1.BatchCheckResponse
+	(*structpb.Struct)(nil),    // 5: google.protobuf.Struct
 }
 var file_rolegate_v1_check_proto_depIdxs = []int32{
-	1, // 0: rolegate.v1.CheckResponse.matched:type_name -> rolegate.v1.Match
-	1, // 1: rolegate.v1.CheckResponse.denied_by:type_name -> rolegate.v1.Match
-	1, // 2: rolegate.v1.CheckResponse.grantable_by:type_name -> rolegate.v1.Match
-	0, // 3: rolegate.v1.BatchCheckRequest.checks:type_name -> rolegate.v1.CheckRequest
-	2, // 4: rolegate.v1.BatchCheckResponse.results:type_name -> rolegate.v1.CheckResponse
-	0, // 5: rolegate.v1.CheckService.Check:input_type -> rolegate.v1.CheckRequest
-	3, // 6: rolegate.v1.CheckService.BatchCheck:input_type -> rolegate.v1.BatchCheckRequest
-	0, // 7: rolegate.v1.CheckService.CheckStream:input_type -> rolegate.v1.CheckRequest
-	2, // 8: rolegate.v1.CheckService.Check:output_type -> rolegate.v1.CheckResponse
-	4, // 9: rolegate.v1.CheckService.BatchCheck:output_type -> rolegate.v1.BatchCheckResponse
-	2, // 10: rolegate.v1.CheckService.CheckStream:output_type -> rolegate.v1.CheckResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	5, // 0: rolegate.v1.CheckRequest.resource:type_name -> google.protobuf.Struct
+	1, // 1: rolegate.v1.CheckResponse.matched:type_name -> rolegate.v1.Match
+	1, // 2: rolegate.v1.CheckResponse.denied_by:type_name -> rolegate.v1.Match
+	1, // 3: rolegate.v1.CheckResponse.grantable_by:type_name -> rolegate.v1.Match
+	0, // 4: rolegate.v1.BatchCheckRequest.checks:type_name -> rolegate.v1.CheckRequest
+	2, // 5: rolegate.v1.BatchCheckResponse.results:type_name -> rolegate.v1.CheckResponse
+	0, // 6: rolegate.v1.CheckService.Check:input_type -> rolegate.v1.CheckRequest
+	3, // 7: rolegate.v1.CheckService.BatchCheck:input_type -> rolegate.v1.BatchCheckRequest
+	0, // 8: rolegate.v1.CheckService.CheckStream:input_type -> rolegate.v1.CheckRequest
+	2, // 9: rolegate.v1.CheckService.Check:output_type -> rolegate.v1.CheckResponse
+	4, // 10: rolegate.v1.CheckService.BatchCheck:output_type -> rolegate.v1.BatchCheckResponse
+	2, // 11: rolegate.v1.CheckService.CheckStream:output_type -> rolegate.v1.CheckResponse
+	9, // [9:12] is the sub-list for method output_type
+	6, // [6:9] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_rolegate_v1_check_proto_init() }
@@ -457,6 +504,7 @@ func file_rolegate_v1_check_proto_init() {
 	if File_rolegate_v1_check_proto != nil {
 		return
 	}
+	file_rolegate_v1_check_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
