@@ -229,3 +229,49 @@ func TestGuardMetrics(t *testing.T) {
 		t.Fatalf("metrics\n got %v\nwant %v", got, want)
 	}
 }
+
+// fakeStream is a server stream whose context and headers the test holds.
+type fakeStream struct {
+	grpc.ServerStream
+	ctx    context.Context
+	header metadata.MD
+}
+
+func (s *fakeStream) Context() context.Context { return s.ctx }
+func (s *fakeStream) SetHeader(md metadata.MD) error {
+	s.header = metadata.Join(s.header, md)
+	return nil
+}
+
+// A stream's request id is taken from its headers when sane, else made,
+// echoed, and carried by the context its handler sees; the call is counted.
+func TestGuardStreamRequestID(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	g := quietGuard(reg)
+	info := &grpc.StreamServerInfo{FullMethod: rolegatev1.CheckService_CheckStream_FullMethodName}
+	for _, c := range []struct {
+		sent string
+		keep bool
+	}{{"", false}, {"stream-1", true}, {"no good", false}} {
+		md := metadata.MD{}
+		if c.sent != "" {
+			md["x-request-id"] = []string{c.sent}
+		}
+		ss := &fakeStream{ctx: metadata.NewIncomingContext(context.Background(), md)}
+		var seen string
+		err := g.stream(nil, ss, info, func(_ any, s grpc.ServerStream) error {
+			seen = policy.RequestIDFrom(s.Context())
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ss.header.Get("x-request-id")
+		if len(got) != 1 || got[0] != seen || !handlers.SaneRequestID(seen) || (seen == c.sent) != c.keep {
+			t.Fatalf("sent %q: header %q, context %q", c.sent, got, seen)
+		}
+	}
+	if g.open.Load() != 0 {
+		t.Fatalf("%d streams left open", g.open.Load())
+	}
+}
