@@ -29,6 +29,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/interpreter"
 )
 
 // Limits on an expression and on the attributes it is evaluated over.
@@ -144,15 +145,7 @@ var ErrNotBool = errors.New("the condition's value is not a bool")
 // type, the cost limit) is returned as is; its text is CEL's ("no such key:
 // amount").
 func (p *Program) Eval(in Input) (bool, error) {
-	res := in.Resource
-	if res == nil {
-		res = map[string]any{}
-	}
-	usr := in.User
-	if usr == nil {
-		usr = map[string]any{}
-	}
-	out, _, err := p.prg.Eval(map[string]any{"resource": res, "user": usr, "now": in.Now})
+	out, _, err := p.prg.Eval(&activation{in})
 	if err != nil {
 		return false, err
 	}
@@ -162,6 +155,33 @@ func (p *Program) Eval(in Input) (bool, error) {
 	}
 	return bool(b), nil
 }
+
+// activation resolves the three variables without building a map per
+// evaluation.
+type activation struct{ in Input }
+
+// noAttributes stands for a nil resource or user.
+var noAttributes = types.NewStringInterfaceMap(types.DefaultTypeAdapter, map[string]any{})
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "resource":
+		if a.in.Resource == nil {
+			return noAttributes, true
+		}
+		return a.in.Resource, true
+	case "user":
+		if a.in.User == nil {
+			return noAttributes, true
+		}
+		return a.in.User, true
+	case "now":
+		return types.Timestamp{Time: a.in.Now}, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
 
 // estimator bounds the sizes CEL cannot see: strings and lists of the
 // attributes, and the attribute maps themselves.
