@@ -1,14 +1,14 @@
 package condition
 
 import (
-	"github.com/google/cel-go/common/types"
-
 	"encoding/json"
 	"errors"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/cel-go/common/types"
 )
 
 func TestEval(t *testing.T) {
