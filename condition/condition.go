@@ -29,6 +29,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/interpreter"
 )
 
 // Limits on an expression and on the attributes it is evaluated over.
@@ -61,9 +62,18 @@ func (e *Error) Error() string {
 }
 
 // Program is a compiled expression, safe for concurrent use.
+//
+// Its cost was bounded when compiled, for attributes within the limits
+// (Normalize's): evaluated over such attributes, it runs without tracking
+// its cost. Attributes beyond them are evaluated by a second program,
+// compiled on first need, that stops at MaxCost.
 type Program struct {
 	source string
-	prg    cel.Program
+	prg    cel.Program // no cost tracking: for attributes within the limits
+
+	limitedOnce sync.Once
+	limited     cel.Program // stops at MaxCost: for any attributes
+	limitedErr  error
 }
 
 // Source is the expression as written.
@@ -129,11 +139,30 @@ func Compile(source string) (*Program, error) {
 	if est.Max > MaxCost {
 		return nil, &Error{Message: fmt.Sprintf("the condition may cost %d; at most %d (loops over attributes and string work cost most)", est.Max, MaxCost)}
 	}
-	prg, err := e.Program(ast, cel.CostLimit(MaxCost), cel.EvalOptions(cel.OptOptimize))
+	prg, err := e.Program(ast, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, &Error{Message: err.Error()}
 	}
 	return &Program{source: source, prg: prg}, nil
+}
+
+// limitedProgram returns the program that stops at MaxCost, compiling it on
+// first use.
+func (p *Program) limitedProgram() (cel.Program, error) {
+	p.limitedOnce.Do(func() {
+		e, err := celEnv()
+		if err != nil {
+			p.limitedErr = err
+			return
+		}
+		ast, iss := e.Compile(p.source)
+		if iss.Err() != nil {
+			p.limitedErr = iss.Err()
+			return
+		}
+		p.limited, p.limitedErr = e.Program(ast, cel.CostLimit(MaxCost), cel.EvalOptions(cel.OptOptimize))
+	})
+	return p.limited, p.limitedErr
 }
 
 // ErrNotBool is an evaluation whose value is not a bool (a dyn attribute can
@@ -144,15 +173,14 @@ var ErrNotBool = errors.New("the condition's value is not a bool")
 // type, the cost limit) is returned as is; its text is CEL's ("no such key:
 // amount").
 func (p *Program) Eval(in Input) (bool, error) {
-	res := in.Resource
-	if res == nil {
-		res = map[string]any{}
+	prg := p.prg
+	if !withinLimits(in.Resource) || !withinLimits(in.User) {
+		var err error
+		if prg, err = p.limitedProgram(); err != nil {
+			return false, err
+		}
 	}
-	usr := in.User
-	if usr == nil {
-		usr = map[string]any{}
-	}
-	out, _, err := p.prg.Eval(map[string]any{"resource": res, "user": usr, "now": in.Now})
+	out, _, err := prg.Eval(&activation{in})
 	if err != nil {
 		return false, err
 	}
@@ -162,6 +190,74 @@ func (p *Program) Eval(in Input) (bool, error) {
 	}
 	return bool(b), nil
 }
+
+// withinLimits reports whether attributes are within the limits the cost
+// estimate assumed: at most MaxAttributes names of at most MaxAttributeName
+// bytes, each value null, a bool, a float64, a string of at most
+// MaxAttributeString characters or a list of at most MaxAttributeString such
+// scalars (what Normalize returns).
+func withinLimits(attrs map[string]any) bool {
+	if len(attrs) > MaxAttributes {
+		return false
+	}
+	for k, v := range attrs {
+		if len(k) > MaxAttributeName {
+			return false
+		}
+		if l, ok := v.([]any); ok {
+			if len(l) > MaxAttributeString {
+				return false
+			}
+			for _, item := range l {
+				if !scalarWithinLimits(item) {
+					return false
+				}
+			}
+			continue
+		}
+		if !scalarWithinLimits(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func scalarWithinLimits(v any) bool {
+	switch x := v.(type) {
+	case nil, bool, float64:
+		return true
+	case string:
+		return len(x) <= MaxAttributeString || utf8.RuneCountInString(x) <= MaxAttributeString
+	}
+	return false
+}
+
+// activation resolves the three variables without building a map per
+// evaluation.
+type activation struct{ in Input }
+
+// noAttributes stands for a nil resource or user.
+var noAttributes = types.NewStringInterfaceMap(types.DefaultTypeAdapter, map[string]any{})
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "resource":
+		if a.in.Resource == nil {
+			return noAttributes, true
+		}
+		return a.in.Resource, true
+	case "user":
+		if a.in.User == nil {
+			return noAttributes, true
+		}
+		return a.in.User, true
+	case "now":
+		return types.Timestamp{Time: a.in.Now}, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
 
 // estimator bounds the sizes CEL cannot see: strings and lists of the
 // attributes, and the attribute maps themselves.

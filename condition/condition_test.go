@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/cel-go/common/types"
 )
 
 func TestEval(t *testing.T) {
@@ -102,6 +104,47 @@ func TestRuntimeCostLimit(t *testing.T) {
 	_, err = p.Eval(Input{Resource: map[string]any{"list": big}})
 	if err == nil || !strings.Contains(err.Error(), "cost") {
 		t.Fatalf("evaluation over 5,000 items: %v, want the cost limit", err)
+	}
+}
+
+func TestEvalWithinAndBeyondLimits(t *testing.T) {
+	// Attributes at the limits run without cost tracking and agree with the
+	// limited program; others (not normalized, too long) go through it.
+	p, err := Compile("resource.list.all(x, x >= 0.0) && resource.s.size() > 0 && user.n >= 1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := make([]any, MaxAttributeString)
+	for i := range list {
+		list[i] = float64(i)
+	}
+	at := Input{Resource: map[string]any{"list": list, "s": strings.Repeat("é", MaxAttributeString)}, User: map[string]any{"n": 1.0}}
+	beyond := Input{Resource: map[string]any{"list": list, "s": strings.Repeat("é", MaxAttributeString)}, User: map[string]any{"n": 1}} // an int
+	if !withinLimits(at.Resource) || !withinLimits(at.User) || withinLimits(beyond.User) {
+		t.Fatal("withinLimits")
+	}
+	for _, in := range []Input{at, beyond} {
+		if ok, err := p.Eval(in); !ok || err != nil {
+			t.Fatalf("%v %v", ok, err)
+		}
+	}
+	lim, err := p.limitedProgram()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := lim.Eval(&activation{at}); err != nil || out != types.True {
+		t.Fatalf("limited program: %v %v", out, err)
+	}
+	for _, attrs := range []map[string]any{
+		{"s": strings.Repeat("a", MaxAttributeString+1)},
+		{"l": make([]any, MaxAttributeString+1)},
+		{"l": []any{[]any{}}},
+		{"o": map[string]any{}},
+		{strings.Repeat("k", MaxAttributeName+1): 1.0},
+	} {
+		if withinLimits(attrs) {
+			t.Fatalf("%.40v is within the limits", attrs)
+		}
 	}
 }
 

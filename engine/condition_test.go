@@ -512,3 +512,59 @@ func TestExplainedConditionalRefusal(t *testing.T) {
 		t.Fatalf("%s, denied_by %+v", d.Permission, d.DeniedBy)
 	}
 }
+
+// TestConditionAttacks sends the largest and strangest resources: huge
+// strings and lists (the evaluation's cost limit stops them), values no JSON
+// holds, nested objects. An allow never holds on them, a deny always does;
+// the check answers.
+func TestConditionAttacks(t *testing.T) {
+	conds := []string{
+		`resource.s.contains("needle")`,
+		`resource.l.exists(x, x == "needle")`,
+		`resource.n.x == 1.0`,
+		`resource.amount <= 10.0`,
+	}
+	big := strings.Repeat("a", 1<<20)
+	list := make([]any, 200_000)
+	for i := range list {
+		list[i] = "hay"
+	}
+	resources := []map[string]any{
+		{"s": big + "needle", "l": append(list, "needle"), "n": map[string]any{"x": 1.0}, "amount": 1.0}, // nested object: CEL reads it
+		{"s": make(chan int), "l": func() {}, "n": struct{}{}, "amount": complex(1, 2)},
+		{"s": nil, "l": nil, "n": nil, "amount": nil},
+	}
+	many := map[string]any{}
+	for i := range 100_000 {
+		many["k"+strings.Repeat("x", i%50)+string(rune('a'+i%26))] = i
+	}
+	resources = append(resources, many)
+	for i, src := range conds {
+		pol := condPolicy(nil, condRight("doc", "read", rolegate.Allowed, src), condRight("doc", "write", rolegate.Allowed, ""),
+			condRight("doc", "write", rolegate.Denied, src))
+		e := condEngine(t, pol, nil)
+		for j, res := range resources {
+			read := mustCheck(t, e, Request{ObjectType: "doc", Action: "read", Resource: res, Explain: true})
+			write := mustCheck(t, e, Request{ObjectType: "doc", Action: "write", Resource: res, Explain: true})
+			// True: read allowed, write denied; false: the reverse; an
+			// error: neither allowed.
+			m := read.Matched[0]
+			want := m.ConditionValue != nil && *m.ConditionValue
+			wantWrite := m.ConditionValue != nil && !*m.ConditionValue
+			if read.Allowed != want || write.Allowed != wantWrite || (m.ConditionValue == nil) == (m.ConditionError == "") {
+				t.Fatalf("condition %d, resource %d: read %s (%+v), write %s (%+v)", i, j, read.Permission, read.Matched, write.Permission, write.Matched)
+			}
+			if j == 1 || j == 2 || j == 3 {
+				if read.Allowed || len(read.Matched) != 1 || read.Matched[0].ConditionError == "" {
+					t.Fatalf("condition %d, resource %d: read %s %+v", i, j, read.Permission, read.Matched)
+				}
+			}
+		}
+	}
+	// A huge string or list costs more than an evaluation may spend.
+	e := condEngine(t, condPolicy(nil, condRight("doc", "read", rolegate.Allowed, conds[1])), nil)
+	d := mustCheck(t, e, Request{ObjectType: "doc", Action: "read", Resource: resources[0], Explain: true})
+	if d.Allowed || !strings.Contains(d.Matched[0].ConditionError, "cost") {
+		t.Fatalf("a list of %d items: %s %+v", len(list), d.Permission, d.Matched)
+	}
+}

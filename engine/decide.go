@@ -28,6 +28,7 @@ type decider struct {
 	// first need, and each condition's value once evaluated, so that
 	// Casbin's matcher and matches evaluate it once.
 	snap     *snapshot
+	owner    string // the owner's subject (r.owner), "" for none
 	userID   string
 	resource map[string]any
 	input    condition.Input
@@ -59,20 +60,18 @@ func (d *decider) eval(hash string) (bool, error) {
 	return v, err
 }
 
-// cond(p.cond, p.eft, r.owner, r.sub) decides a rule with a condition
-// (any:<hash>, own:<hash>): an allow matches when the condition is true (and,
-// for own, the user owns the object), a deny when it is true or cannot be
-// evaluated. The matcher reaches it only for such rules.
+// cond(p.cond, p.eft) decides a rule with a condition (any:<hash>,
+// own:<hash>): an allow matches when the condition is true (and, for own,
+// the user owns the object), a deny when it is true or cannot be evaluated.
+// The matcher reaches it only for such rules.
 func (d *decider) cond(args ...any) (any, error) {
-	if len(args) != 4 {
-		return false, fmt.Errorf("cond takes 4 arguments, not %d", len(args))
+	if len(args) != 2 {
+		return false, fmt.Errorf("cond takes 2 arguments, not %d", len(args))
 	}
 	c, _ := args[0].(string)
 	eft, _ := args[1].(string)
-	owner, _ := args[2].(string)
-	sub, _ := args[3].(string)
 	own, hash := splitCond(c)
-	if hash == "" || (own && owner != sub) {
+	if hash == "" || (own && d.owner != d.sub) {
 		return false, nil
 	}
 	v, err := d.eval(hash)
@@ -171,7 +170,7 @@ func (s *snapshot) check(req Request) (Decision, error) {
 		dc.ssubRoles = s.live(dc.ssub, dc.ssubRoles, now)
 	}
 	rules := s.gather(dc.buf[:0], req.ObjectType, dc.sub, dc.subRoles, dc.ssubRoles)
-	dc.snap, dc.userID, dc.resource = s, req.UserID, req.Resource
+	dc.snap, dc.owner, dc.userID, dc.resource = s, owner, req.UserID, req.Resource
 	defer func() {
 		clear(rules)
 		dc.buf = rules[:0]
