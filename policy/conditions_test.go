@@ -545,3 +545,50 @@ func TestConditionLimits(t *testing.T) {
 		}
 	})
 }
+
+// A user who holds a right only under a condition cannot give it (not even
+// under the same condition), nor lift a deny by putting a condition on it.
+func TestConditionalRightsNotGiven(t *testing.T) {
+	svc, _ := testkit.Service(t, "acme")
+	ctx := auth.Internal(context.Background())
+	name := func(s string) *string { return &s }
+	limited := "resource.amount <= 100.0"
+	clerk, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("clerk"), Permissions: &rolegate.Permissions{Objects: []rolegate.ObjectPermissions{
+		{ObjectType: "payable", Actions: []rolegate.ActionPermission{right("approve", rolegate.Allowed, limited), right("read", rolegate.Allowed, "")}},
+		{ObjectType: "role", Actions: []rolegate.ActionPermission{right("*", rolegate.Allowed, "")}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: "alice", RoleIDs: &[]string{clerk.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	alice := auth.WithActor(ctx, auth.Actor{ID: "user:alice", EntityID: "acme", UserID: "alice", Scopes: []string{auth.ScopeCheck, auth.ScopeManage}})
+	for _, c := range []struct {
+		what   string
+		rights *rolegate.Permissions
+		code   string
+	}{
+		{"the right without its condition", condRights(right("approve", rolegate.Allowed, "")), "privilege_escalation"},
+		{"the right under its condition", condRights(right("approve", rolegate.Allowed, limited)), "privilege_escalation"},
+		{"a right held whole, under a condition", condRights(right("read", rolegate.Allowed, "resource.amount > 1.0")), ""},
+	} {
+		_, _, err := svc.CreateRole(alice, "acme", policy.RoleInput{Name: name(c.what), Permissions: c.rights})
+		if got := rolegate.AsError(err); c.code == "" && err != nil || c.code != "" && (err == nil || got.Code != c.code) {
+			t.Errorf("%s: %v; want %q", c.what, err, c.code)
+		}
+	}
+	// A deny of pay on a role alice may edit: a condition put on it lifts
+	// part of it, which is giving pay.
+	deny, _, err := svc.CreateRole(ctx, "acme", policy.RoleInput{Name: name("no pay"), Permissions: condRights(right("pay", rolegate.Denied, ""))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: "bob", RoleIDs: &[]string{deny.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = svc.UpdateRole(alice, "acme", deny.ID, policy.RoleInput{Permissions: condRights(right("pay", rolegate.Denied, "resource.amount > 10.0"))}, policy.Patch, 0)
+	if got := rolegate.AsError(err); err == nil || got.Code != "privilege_escalation" {
+		t.Fatalf("a deny narrowed by a condition: %v", err)
+	}
+}

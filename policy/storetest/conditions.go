@@ -10,6 +10,7 @@ import (
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/condition"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -187,5 +188,72 @@ func testUserAttributes(t *testing.T, s policy.Store) {
 	}
 	if pol, _ = s.LoadPolicy(ctx, "other"); !reflect.DeepEqual(pol.Attributes, map[string]map[string]any{"dee": {"x": 1.0}}) {
 		t.Fatalf("other loaded %#v", pol.Attributes)
+	}
+}
+
+// testConditionsDoctor: a role and a user with conditional rights, stored as
+// the service stores them, are consistent for the doctor; a rule naming a
+// condition whose source is gone is reported, and --fix stores it again.
+func testConditionsDoctor(t *testing.T, s policy.Store) {
+	NewEntity(t, s, "e")
+	now := ms(time.Now())
+	r := NewRole("approver", "e", now)
+	small, own := "resource.amount <= 1000.0", "resource.owner == user.id"
+	r.Permissions = rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "payable", Actions: []rolegate.ActionPermission{
+		{ActionName: "approve", Permission: rolegate.Allowed, Condition: small},
+		{ActionName: "pay", Permission: rolegate.Denied, Condition: small},
+	}}}}
+	u := rolegate.User{ID: "ada", EntityID: "e", CreatedAt: now, UpdatedAt: now, Attributes: map[string]any{"id": "ada"},
+		Permissions: rolegate.Permissions{Objects: []rolegate.ObjectPermissions{{ObjectType: "doc", Actions: []rolegate.ActionPermission{
+			{ActionName: "edit", Permission: rolegate.AllowedForOwn, Condition: own}}}}}}
+	MustUpdate(t, s, func(tx policy.Tx) error {
+		if err := tx.InsertRole(&r); err != nil {
+			return err
+		}
+		if err := tx.InsertUser(&u); err != nil {
+			return err
+		}
+		if err := tx.PutConditions("e", engine.Conditions(r.Permissions)); err != nil {
+			return err
+		}
+		if err := tx.PutConditions("e", engine.Conditions(u.Permissions)); err != nil {
+			return err
+		}
+		return tx.AddRules(append(engine.Compile(r), engine.CompileUser(u)...))
+	})
+	rep, err := policy.Doctor(ctx, s, false)
+	if err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("consistent entity: %v %v", rep.Problems, err)
+	}
+	// The user's condition is lost (a restore of part of a backup, say).
+	MustUpdate(t, s, func(tx policy.Tx) error {
+		if err := tx.DeleteEntity("e"); err != nil {
+			return err
+		}
+		e := rolegate.Entity{ID: "e", Name: "e", Revision: 1, CreatedAt: now, UpdatedAt: now}
+		if err := tx.InsertEntity(&e); err != nil {
+			return err
+		}
+		if err := tx.InsertRole(&r); err != nil {
+			return err
+		}
+		if err := tx.InsertUser(&u); err != nil {
+			return err
+		}
+		if err := tx.PutConditions("e", engine.Conditions(r.Permissions)); err != nil {
+			return err
+		}
+		return tx.AddRules(append(engine.Compile(r), engine.CompileUser(u)...))
+	})
+	rep, err = policy.Doctor(ctx, s, false)
+	if err != nil || len(rep.Problems) != 1 || rep.Problems[0].Kind != policy.ProblemMissingCondition ||
+		!strings.Contains(rep.Problems[0].Source, condition.Hash(own)) || !strings.Contains(rep.Problems[0].Rule, "own:"+condition.Hash(own)) {
+		t.Fatalf("a lost source: %+v %v", rep.Problems, err)
+	}
+	if rep, err = policy.Doctor(ctx, s, true); err != nil || rep.Remaining() != 0 {
+		t.Fatalf("fix: %+v %v", rep.Problems, err)
+	}
+	if rep, err = policy.Doctor(ctx, s, false); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("after the fix: %+v %v", rep.Problems, err)
 	}
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) policy.Store) {
 		{"HashedSubjectsNamed", testHashedNames},
 		{"Conditions", testConditions},
 		{"UserAttributes", testUserAttributes},
+		{"ConditionsDoctor", testConditionsDoctor},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
