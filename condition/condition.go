@@ -191,6 +191,10 @@ func (p *Program) Eval(in Input) (bool, error) {
 	return bool(b), nil
 }
 
+// WithinLimits reports whether attributes are as Normalize returns them (or
+// empty), so that they can be evaluated as they are.
+func WithinLimits(attrs map[string]any) bool { return withinLimits(attrs) }
+
 // withinLimits reports whether attributes are within the limits the cost
 // estimate assumed: at most MaxAttributes names of at most MaxAttributeName
 // bytes, each value null, a bool, a float64, a string of at most

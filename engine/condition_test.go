@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"reflect"
 	"strings"
@@ -205,11 +206,12 @@ func TestConditionalWildcards(t *testing.T) {
 }
 
 func TestConditionReadsUserAttributes(t *testing.T) {
-	attrs := map[string]map[string]any{"u": {"approval_limit": 1000}, "w": {"approval_limit": "lots"}}
+	attrs := map[string]map[string]any{"u": {"approval_limit": 1000}, "w": {"approval_limit": "lots"}, "j": {"approval_limit": json.Number("1000")}}
 	pol := condPolicy(attrs, condRight("invoice", "approve", rolegate.Allowed, "resource.amount <= user.approval_limit"))
 	pol.Rules = append(pol.Rules,
 		CompileAssignment(rolegate.Assignment{EntityID: "acme", UserID: "v", RoleID: "r0"}),
-		CompileAssignment(rolegate.Assignment{EntityID: "acme", UserID: "w", RoleID: "r0"}))
+		CompileAssignment(rolegate.Assignment{EntityID: "acme", UserID: "w", RoleID: "r0"}),
+		CompileAssignment(rolegate.Assignment{EntityID: "acme", UserID: "j", RoleID: "r0"}))
 	e := condEngine(t, pol, nil)
 	for _, c := range []struct {
 		user   string
@@ -220,6 +222,8 @@ func TestConditionReadsUserAttributes(t *testing.T) {
 		{"u", 1000.5, rolegate.NotAllowed},
 		{"v", 1, rolegate.NotAllowed}, // no attributes
 		{"w", 1, rolegate.NotAllowed}, // a string limit
+		{"j", 1000, rolegate.Allowed}, // a json.Number, normalized
+		{"j", 1001, rolegate.NotAllowed},
 	} {
 		d := mustCheck(t, e, Request{UserID: c.user, ObjectType: "invoice", Action: "approve", Resource: map[string]any{"amount": c.amount}})
 		if d.Permission != c.want {

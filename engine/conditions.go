@@ -80,16 +80,23 @@ func (s *snapshot) now() time.Time {
 	return time.Now()
 }
 
-// userAttributes returns a user's stored attributes (nil when none).
+// userAttributes returns a user's stored attributes as conditions read them
+// (nil when none). They are kept as the loader or the delta gave them (the
+// service normalizes them when written), and normalized here only if they
+// are not, so that a load does not walk every user's attributes.
 func (s *snapshot) userAttributes(userID string) map[string]any {
 	a, _ := s.attrs.get(userID)
-	return a
+	return normalAttributes(a)
 }
 
-// normalAttributes returns stored attributes as conditions read them
-// (condition.Normalize); attributes it refuses are kept as they are (a
-// condition reading them errs).
+// normalAttributes returns attributes as conditions read them
+// (condition.Normalize): as they are when they already are; attributes it
+// refuses are kept as they are (a condition reading them errs, or stops at
+// the cost limit).
 func normalAttributes(a map[string]any) map[string]any {
+	if condition.WithinLimits(a) {
+		return a
+	}
 	if n, err := condition.Normalize(a); err == nil {
 		return n
 	}

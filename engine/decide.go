@@ -60,10 +60,10 @@ func (d *decider) eval(hash string) (bool, error) {
 	return v, err
 }
 
-// cond(p.cond, p.eft) decides a rule with a condition (any:<hash>,
-// own:<hash>): an allow matches when the condition is true (and, for own,
-// the user owns the object), a deny when it is true or cannot be evaluated.
-// The matcher reaches it only for such rules.
+// cond(p.cond, p.eft) decides a rule whose cond is not a plain any: own
+// (and own:<hash>) needs the user to own the object; a condition (any:<hash>,
+// own:<hash>) then decides: an allow matches when it is true, a deny when it
+// is true or cannot be evaluated.
 func (d *decider) cond(args ...any) (any, error) {
 	if len(args) != 2 {
 		return false, fmt.Errorf("cond takes 2 arguments, not %d", len(args))
@@ -71,8 +71,11 @@ func (d *decider) cond(args ...any) (any, error) {
 	c, _ := args[0].(string)
 	eft, _ := args[1].(string)
 	own, hash := splitCond(c)
-	if hash == "" || (own && d.owner != d.sub) {
+	if own && d.owner != d.sub {
 		return false, nil
+	}
+	if hash == "" {
+		return true, nil
 	}
 	v, err := d.eval(hash)
 	return condApplies(eft, v, err), nil

@@ -180,7 +180,7 @@ func (s *snapshot) apply(rev int64, d Delta) (*snapshot, error) {
 			if len(op.Attributes) == 0 {
 				attrs.del(op.Subject)
 			} else {
-				attrs.set(op.Subject, normalAttributes(op.Attributes))
+				attrs.set(op.Subject, op.Attributes)
 			}
 			continue
 		case OpRole:

@@ -239,6 +239,8 @@ func (v verdict) applying() verdict {
 // under which it holds ("" for none): the allowing conditions joined with
 // ||, and-not the conditional denies that may apply. An unconditional deny
 // wins outright. A verdict with conditional denies only is denied under them.
+// One value is given: a user allowed under a condition who also holds an
+// unconditional allowed_for_own is listed as allowed under the condition.
 func (v verdict) holding() (p rolegate.Permission, via []Match, cond string) {
 	deny, denyAll := conditionPart(v.deny)
 	switch {

@@ -146,13 +146,12 @@ func (e *Engine) build(entityID string, pol Policy) (*snapshot, error) {
 		conds[h] = newCondEntry(src)
 	}
 	s.conds = newPmap(conds)
-	attrs := make(map[string]map[string]any, len(pol.Attributes))
+	s.attrs = sizedPmap[map[string]any](len(pol.Attributes))
 	for u, a := range pol.Attributes {
 		if len(a) > 0 {
-			attrs[u] = normalAttributes(a)
+			s.attrs.put(u, a)
 		}
 	}
-	s.attrs = newPmap(attrs)
 	return s, nil
 }
 
