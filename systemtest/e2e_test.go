@@ -209,7 +209,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("user roles: %v", ur)
 	}
 	perms := mustAs[api.Permissions](s, 200, "GET", "/v1/entities/acme/users/u-18/permissions?scope=team:42", nil)
-	if fmt.Sprint(perms) != "{[{shift [{update allowed}]}]}" {
+	if len(perms.Objects) != 1 || perms.Objects[0].ObjectType != "shift" || len(perms.Objects[0].Actions) != 1 ||
+		perms.Objects[0].Actions[0] != (api.ActionPermission{ActionName: "update", Permission: "allowed"}) {
 		t.Fatalf("effective permissions: %v", perms)
 	}
 	s.must(204, "DELETE", "/v1/entities/acme/users/u-18/roles/"+leadID+"?scope=team:42", nil)

@@ -1073,7 +1073,7 @@ export interface components {
             /** @enum {string} */
             permission: "allowed" | "allowed_for_own";
             via: components["schemas"]["Via"][];
-            /** @description Asked without a resource, for a user allowed only under conditions: the condition under which the user is allowed (the allowing conditions joined with ||, and && !(...) for conditional denies). Absent: allowed unconditionally (or, with a resource, allowed for that object). */
+            /** @description Asked without a resource, for a user allowed only under conditions: the condition under which the user is allowed: the allowing conditions joined with || (each parenthesised when more than one); with conditional denies that could apply, (allow) && !(deny), or !(deny) for a user allowed unconditionally. Absent: allowed unconditionally (or, with a resource, allowed for that object). */
             condition?: string;
         };
         EffectiveRight: {
