@@ -68,13 +68,18 @@ func (e *Error) Error() string {
 // its cost. Attributes beyond them are evaluated by a second program,
 // compiled on first need, that stops at MaxCost.
 type Program struct {
-	source string
-	prg    cel.Program // no cost tracking: for attributes within the limits
+	source   string
+	prg      cel.Program // no cost tracking: for attributes within the limits
+	readsNow bool
 
 	limitedOnce sync.Once
 	limited     cel.Program // stops at MaxCost: for any attributes
 	limitedErr  error
 }
+
+// ReadsNow reports whether the expression reads now: its value may change
+// with time alone, so no copy of an answer it gave may be kept.
+func (p *Program) ReadsNow() bool { return p.readsNow }
 
 // Source is the expression as written.
 func (p *Program) Source() string { return p.source }
@@ -143,7 +148,14 @@ func Compile(source string) (*Program, error) {
 	if err != nil {
 		return nil, &Error{Message: err.Error()}
 	}
-	return &Program{source: source, prg: prg}, nil
+	p := &Program{source: source, prg: prg}
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		if ref.Name == "now" {
+			p.readsNow = true
+			break
+		}
+	}
+	return p, nil
 }
 
 // limitedProgram returns the program that stops at MaxCost, compiling it on

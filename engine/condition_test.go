@@ -245,6 +245,27 @@ func TestConditionReadsTheClock(t *testing.T) {
 	}
 }
 
+// TestClockAnswersAreNotKept: an answer that read now is valid until the
+// instant it was given (so no client's cache keeps it); one whose conditions
+// read no clock carries no such bound.
+func TestClockAnswersAreNotKept(t *testing.T) {
+	clock := time.Date(2029, 6, 1, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	e := condEngine(t, condPolicy(nil,
+		condRight("report", "read", rolegate.Allowed, `now < timestamp("2030-01-01T00:00:00Z")`),
+		condRight("report", "write", rolegate.Allowed, `resource.amount < 10.0`)), now)
+	for _, explain := range []bool{false, true} {
+		d := mustCheck(t, e, Request{ObjectType: "report", Action: "read", Explain: explain})
+		if d.Permission != rolegate.Allowed || d.ValidUntil != clock.UnixMilli() {
+			t.Fatalf("explain %v: %s valid until %d, want allowed until %d", explain, d.Permission, d.ValidUntil, clock.UnixMilli())
+		}
+		d = mustCheck(t, e, Request{ObjectType: "report", Action: "write", Resource: map[string]any{"amount": 1.0}, Explain: explain})
+		if d.Permission != rolegate.Allowed || d.ValidUntil != 0 {
+			t.Fatalf("explain %v: %s valid until %d, want allowed without a bound", explain, d.Permission, d.ValidUntil)
+		}
+	}
+}
+
 // TestConditionalDecisionsAreNotCached alternates the resource of one
 // question: every answer follows its own resource, and only the answers that
 // read no condition are cached.

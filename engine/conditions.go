@@ -55,6 +55,21 @@ func (s *snapshot) conditionSource(hash string) string {
 	return ""
 }
 
+// conditionReadsNow reports whether a condition (by hash) reads now; one
+// unknown or not compiled reads nothing.
+func (s *snapshot) conditionReadsNow(hash string) bool {
+	c, ok := s.conds.get(hash)
+	if !ok {
+		return false
+	}
+	var cache *condition.Cache
+	if s.engine != nil {
+		cache = s.engine.condCache
+	}
+	prg, err := c.program(cache)
+	return err == nil && prg.ReadsNow()
+}
+
 // evalCondition evaluates a condition (by hash) over in.
 func (s *snapshot) evalCondition(hash string, in condition.Input) (bool, error) {
 	c, ok := s.conds.get(hash)

@@ -34,6 +34,8 @@ type decider struct {
 	input    condition.Input
 	inputSet bool
 	evals    []condEval
+	// readNow: a condition evaluated in the check under way reads now.
+	readNow bool
 }
 
 // condEval is one condition's value (or error) in the check under way.
@@ -57,6 +59,9 @@ func (d *decider) eval(hash string) (bool, error) {
 	}
 	v, err := d.snap.evalCondition(hash, d.input)
 	d.evals = append(d.evals, condEval{hash: hash, value: v, err: err})
+	if !d.readNow && d.snap.conditionReadsNow(hash) {
+		d.readNow = true
+	}
 	return v, err
 }
 
@@ -179,7 +184,7 @@ func (s *snapshot) check(req Request) (Decision, error) {
 		dc.buf = rules[:0]
 		dc.subRoles, dc.ssubRoles = nil, nil
 		dc.snap, dc.resource = nil, nil
-		dc.input, dc.inputSet = condition.Input{}, false
+		dc.input, dc.inputSet, dc.readNow = condition.Input{}, false, false
 		clear(dc.evals)
 		dc.evals = dc.evals[:0]
 	}()
@@ -210,7 +215,13 @@ func (s *snapshot) check(req Request) (Decision, error) {
 	}
 	// An answer that read a condition depends on the attributes: it is not
 	// cached, so that every cached answer holds whatever the attributes.
+	// One that read now may change with time alone: it is valid until the
+	// instant it was given, so that no copy kept elsewhere (a client's
+	// cache) is used again.
 	if conditional {
+		if dc.readNow {
+			d.ValidUntil = dc.input.Now.UnixMilli()
+		}
 		return d, nil
 	}
 	if t := s.decisions.Load(); t.put(h1, h2, d.Permission) && t.overwrites.Add(1) > int64(t.size()) {
