@@ -203,8 +203,12 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]engine
 		if ValidateCheck("", r) != nil { // the prefix only for the error
 			return nil, ValidateCheck(fmt.Sprintf("checks[%d].", i), r)
 		}
-		if err := normalizeResource(fmt.Sprintf("checks[%d].", i), &reqs[i]); err != nil {
-			return nil, err
+		if len(r.Resource) > 0 { // the prefix only when there is a resource
+			if err := normalizeResource(fmt.Sprintf("checks[%d].", i), &reqs[i]); err != nil {
+				return nil, err
+			}
+		} else {
+			reqs[i].Resource = nil
 		}
 		if i > 0 && r.EntityID == reqs[i-1].EntityID && r.UserID == reqs[i-1].UserID {
 			continue // authorized just above
