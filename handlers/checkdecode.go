@@ -9,7 +9,9 @@ import (
 
 // Checks are decoded without reflection when their body is plain: objects of
 // the check's own keys spelled exactly, strings without escapes, true or
-// false, integers, each key's value of its field's type. That is what
+// false, integers, each key's value of its field's type, and a resource of
+// flat values (strings without escapes, numbers, true, false, null) and lists
+// of them. That is what
 // clients send, and what encoding/json decodes to the same values; any other
 // body (an escape, an unknown or differently cased key, null, a number
 // that is not a plain integer, a value of the wrong type, malformed JSON)
@@ -179,6 +181,15 @@ func (p *plainParser) check(r *wire.CheckRequest) bool {
 			if r.MinRevision, ok = p.integer(); !ok {
 				return false
 			}
+		case "resource":
+			// A second resource is left to encoding/json (which decodes
+			// it into the first one's map).
+			if r.Resource != nil {
+				return false
+			}
+			if r.Resource, ok = p.attributes(); !ok {
+				return false
+			}
 		default:
 			return false
 		}
@@ -230,4 +241,119 @@ func (p *plainParser) batch(r *wire.CheckBatch) bool {
 		}
 	}
 	return p.byte('}')
+}
+
+// attributes reads a resource: an object of flat values and lists of them,
+// as encoding/json decodes it into a map (numbers as float64, a repeated key's
+// last value).
+func (p *plainParser) attributes() (map[string]any, bool) {
+	if !p.byte('{') {
+		return nil, false
+	}
+	m := make(map[string]any, 4)
+	if p.byte('}') {
+		return m, true
+	}
+	for {
+		key, ok := p.raw()
+		if !ok || !p.byte(':') {
+			return nil, false
+		}
+		var v any
+		p.space()
+		if p.i < len(p.b) && p.b[p.i] == '[' {
+			p.i++
+			list := []any{}
+			if !p.byte(']') {
+				for {
+					item, ok := p.scalar()
+					if !ok {
+						return nil, false
+					}
+					list = append(list, item)
+					if p.byte(']') {
+						break
+					}
+					if !p.byte(',') {
+						return nil, false
+					}
+				}
+			}
+			v = list
+		} else if v, ok = p.scalar(); !ok {
+			return nil, false
+		}
+		m[string(key)] = v
+		if p.byte('}') {
+			return m, true
+		}
+		if !p.byte(',') {
+			return nil, false
+		}
+	}
+}
+
+// scalar reads a string without escapes, a number, true, false or null.
+func (p *plainParser) scalar() (any, bool) {
+	p.space()
+	if p.i == len(p.b) {
+		return nil, false
+	}
+	switch c := p.b[p.i]; {
+	case c == '"':
+		return p.str()
+	case c == 't' || c == 'f':
+		return p.boolean()
+	case c == 'n':
+		if len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "null" {
+			p.i += 4
+			return nil, p.delimited()
+		}
+		return nil, false
+	}
+	return p.number()
+}
+
+// number reads a JSON number as encoding/json decodes it into an interface:
+// a float64 (one out of its range is left to encoding/json, which refuses it).
+func (p *plainParser) number() (any, bool) {
+	start := p.i
+	if p.i < len(p.b) && p.b[p.i] == '-' {
+		p.i++
+	}
+	digits := p.i
+	for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
+		p.i++
+	}
+	if p.i == digits || (p.b[digits] == '0' && p.i > digits+1) {
+		return nil, false
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		frac := p.i
+		for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
+			p.i++
+		}
+		if p.i == frac {
+			return nil, false
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		exp := p.i
+		for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
+			p.i++
+		}
+		if p.i == exp {
+			return nil, false
+		}
+	}
+	if !p.delimited() {
+		return nil, false
+	}
+	f, err := strconv.ParseFloat(string(p.b[start:p.i]), 64)
+	return f, err == nil
 }

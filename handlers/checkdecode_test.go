@@ -59,6 +59,11 @@ var plainSeeds = []string{
 	`{"checks":[` + strings.Repeat(`{"entity_id":"e"},`, MaxBatch) + `{}]}`,
 	`{"entity_id":"e1","resource":{"amount":1200,"currency":"EUR"}}`, `{"resource":{}}`, `{"resource":null}`, `{"resource":[1]}`,
 	`{"checks":[{"entity_id":"e1","resource":{"amount":1.5e3,"tags":["a",null]}}]}`, `{"resource":{"a":{"b":1}}}`,
+	`{"resource":{"a":1,"a":"x"}}`, `{"resource":{"a":1},"resource":{"b":2}}`, `{"resource":{"n":-0.5E-3,"m":0,"t":true,"f":false,"z":null}}`,
+	`{"resource":{"x":01}}`, `{"resource":{"x":1.}}`, `{"resource":{"x":.5}}`, `{"resource":{"x":1e}}`, `{"resource":{"x":1e999}}`,
+	`{"resource":{"x":-}}`, `{"resource":{"x":nul}}`, `{"resource":{"x":[]}}`, `{"resource":{"x":[1,]}}`, `{"resource":{"x":[[1]]}}`,
+	`{"resource":{"x":"a\"b"}}`, `{"resource":{"x":1,}}`, `{"resource":{,}}`, `{"resource":{"x" 1}}`, `{"resource":"x"}`,
+	`{"resource":{"x":1}x}`, `{"resource":{"x":[1 2]}}`, `{"resource" : { "a" : [ "b" , 2 , null ] , "c" : 3.25 } }`,
 }
 
 // The plain path decodes what encoding/json decodes, to the same values,

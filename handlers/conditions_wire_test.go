@@ -75,12 +75,15 @@ func TestUserAttributesWire(t *testing.T) {
 	}
 }
 
-// A check's resource goes the strict way, its numbers as float64, and
-// reaches the service.
+// A check's resource of flat values takes the plain path, its numbers as
+// float64 as encoding/json decodes them, and reaches the service.
 func TestCheckResourceDecoded(t *testing.T) {
 	body := []byte(`{"entity_id":"e1","user_id":"u1","object_type":"payable","action":"approve","resource":{"amount":1200,"currency":"EUR","tags":["a",1.5,true,null]}}`)
-	if decodePlain(body, new(wire.CheckRequest)) {
-		t.Fatal("the plain path decoded a resource")
+	if !decodePlain(body, new(wire.CheckRequest)) {
+		t.Fatal("the plain path declined a resource of flat values")
+	}
+	if decodePlain([]byte(`{"resource":{"a":{"b":1}}}`), new(wire.CheckRequest)) {
+		t.Fatal("the plain path decoded a nested object (left to the strict decoder, which names it)")
 	}
 	var r wire.CheckRequest
 	if err := decodeBytes(body, &r); err != nil {

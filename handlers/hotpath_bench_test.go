@@ -24,6 +24,9 @@ func BenchmarkCheckRoute(b *testing.B) {
 		body   string
 	}{
 		{"check", RateLimits{}, "/v1/check", `{"entity_id":"T12345678","user_id":"u1","object_type":"payable","action":"read"}`},
+		// The same question with an object's attributes (which the
+		// question's rights do not read): what a resource costs the path.
+		{"check-resource", RateLimits{}, "/v1/check", `{"entity_id":"T12345678","user_id":"u1","object_type":"payable","action":"read","resource":{"amount":1200,"currency":"EUR","cost_center":"4711"}}`},
 		{"check-rate-limited", RateLimits{Check: 1e9}, "/v1/check", `{"entity_id":"T12345678","user_id":"u1","object_type":"payable","action":"read"}`},
 		{"batch-10", RateLimits{}, "/v1/check/batch", `{"checks":[` + strings.Repeat(`{"entity_id":"T12345678","user_id":"u1","object_type":"payable","action":"read"},`, 9) +
 			`{"entity_id":"T12345678","user_id":"u1","object_type":"payable","action":"read"}]}`},

@@ -21,8 +21,8 @@ type attrFlags struct {
 	name   string // the JSON flag's name, for messages
 }
 
-// add declares the flags on cmd: --attr, and --NAME for the JSON object.
-func (f *attrFlags) add(cmd *cobra.Command, name, what string) {
+// register declares the flags on cmd: --attr, and --NAME for the JSON object.
+func (f *attrFlags) register(cmd *cobra.Command, name, what string) {
 	f.name = name
 	cmd.Flags().StringArrayVar(&f.pairs, "attr", nil, what+" attribute as name=value (repeatable); the value is JSON when it reads as a JSON number, true, false, null, \"string\" or list, else the text as it is")
 	cmd.Flags().StringVar(&f.object, name, "", what+" attributes as one JSON object, e.g. '{\"amount\":1200}' (--attr adds to it)")

@@ -141,7 +141,7 @@ func (x *cli) usersCmd() *cobra.Command {
 		cmd.Flags().StringVar(&email, "email", "", "email")
 		cmd.Flags().StringVar(&name, "name", "", "name")
 		cmd.Flags().StringSliceVar(&roles, "role", nil, "role id or name (repeatable)")
-		attrs.add(cmd, "attributes", "the user's")
+		attrs.register(cmd, "attributes", "the user's")
 	}
 	userFlags(create)
 	var update *cobra.Command
@@ -306,7 +306,7 @@ func (x *cli) checkCmd() *cobra.Command {
 	x.entityFlag(cmd)
 	cmd.Flags().StringVar(&r.OwnerID, "owner", "", "owner of the object (allowed_for_own)")
 	cmd.Flags().StringVar(&r.Scope, "scope", "", "scope of the check")
-	attrs.add(cmd, "resource", "the object's")
+	attrs.register(cmd, "resource", "the object's")
 	cmd.Flags().BoolVar(&r.Explain, "explain", false, "list the rules that decided (with their conditions' values)")
 	cmd.Flags().Int64Var(&r.MinRevision, "min-revision", 0, "answer from this revision of the policy or newer")
 	return cmd
