@@ -47,6 +47,9 @@ func decodePlain(body []byte, dst any) bool {
 type plainParser struct {
 	b []byte
 	i int
+	// cost is what the resources read cost to decode, as the body walk
+	// counts it (decodelimit.go): each entry, each value, their strings.
+	cost int64
 }
 
 func (p *plainParser) space() {
@@ -197,6 +200,7 @@ func (p *plainParser) check(r *wire.CheckRequest) bool {
 			if *s, ok = p.str(); !ok {
 				return false
 			}
+			p.cost += int64(len(*s))
 		}
 		if p.byte('}') {
 			return true
@@ -243,6 +247,10 @@ func (p *plainParser) batch(r *wire.CheckBatch) bool {
 	return p.byte('}')
 }
 
+// attributeEntryCost is what one entry of a resource costs, as the body walk
+// counts an entry of a map (decodelimit.go).
+var attributeEntryCost = int64(attributesType.Key().Size()+attributesType.Elem().Size()) + mapEntryCost
+
 // attributes reads a resource: an object of flat values and lists of them,
 // as encoding/json decodes it into a map (numbers as float64, a repeated key's
 // last value).
@@ -280,10 +288,12 @@ func (p *plainParser) attributes() (map[string]any, bool) {
 				}
 			}
 			v = list
+			p.cost += 2 * anyCost // the list, and its end
 		} else if v, ok = p.scalar(); !ok {
 			return nil, false
 		}
 		m[string(key)] = v
+		p.cost += attributeEntryCost + int64(len(key))
 		if p.byte('}') {
 			return m, true
 		}
@@ -299,9 +309,12 @@ func (p *plainParser) scalar() (any, bool) {
 	if p.i == len(p.b) {
 		return nil, false
 	}
+	p.cost += anyCost
 	switch c := p.b[p.i]; {
 	case c == '"':
-		return p.str()
+		s, ok := p.str()
+		p.cost += int64(len(s))
+		return s, ok
 	case c == 't' || c == 'f':
 		return p.boolean()
 	case c == 'n':

@@ -90,3 +90,44 @@ func FuzzDecodePlain(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) { samePlain(t, body) })
 }
+
+// walkCost is flatCost by the token walk alone.
+func walkCost(raw []byte) int64 {
+	sub := &bodyWalk{dec: json.NewDecoder(bytes.NewReader(raw))}
+	sub.dec.UseNumber()
+	_ = sub.walkTokens(checkRequestType, "")
+	return int64(len(raw)) + sub.cost
+}
+
+// samePlainCost checks that a check the plain path reads costs what the
+// token walk counts for it.
+func samePlainCost(t *testing.T, body []byte) {
+	t.Helper()
+	if !decodePlain(body, new(wire.CheckRequest)) || !bytes.ContainsAny(body, "{[") || len(body) < 2 || !bytes.ContainsAny(body[1:], "{[") {
+		return
+	}
+	if got, want := flatCost(body, checkRequestType), walkCost(body); got != want {
+		t.Fatalf("%q: plain cost %d, walk cost %d", body, got, want)
+	}
+}
+
+func TestPlainCostIsWalkCost(t *testing.T) {
+	n := 0
+	for _, s := range plainSeeds {
+		samePlainCost(t, []byte(s))
+		if decodePlain([]byte(s), new(wire.CheckRequest)) && strings.Contains(s, "resource") {
+			n++
+		}
+	}
+	if n < 3 {
+		t.Fatalf("only %d seeds with a resource took the plain path", n)
+	}
+}
+
+// go test ./handlers -run x -fuzz FuzzPlainCost -fuzztime 60s
+func FuzzPlainCost(f *testing.F) {
+	for _, s := range plainSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { samePlainCost(t, body) })
+}

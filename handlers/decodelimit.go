@@ -11,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 )
 
 // A body is walked token by token as it is read, along the type it decodes
@@ -99,6 +101,8 @@ func cachedFields(t reflect.Type) structFields {
 	return f
 }
 
+var checkRequestType = reflect.TypeFor[wire.CheckRequest]()
+
 // flatTypes caches flat (reflect.Type -> bool).
 var flatTypes sync.Map
 
@@ -156,6 +160,15 @@ func (w *bodyWalk) walk(t reflect.Type, lim string) error {
 func flatCost(raw []byte, t reflect.Type) int64 {
 	if len(raw) < 2 || !bytes.ContainsAny(raw[1:], "{[") {
 		return int64(len(raw))
+	}
+	if t == checkRequestType && utf8.Valid(raw) {
+		// A plain check counts its resource as it reads it, as the walk
+		// below would (TestPlainCostIsWalkCost), without a token each.
+		p := plainParser{b: raw}
+		var r wire.CheckRequest
+		if p.check(&r) && p.end() {
+			return int64(len(raw)) + p.cost
+		}
 	}
 	sub := &bodyWalk{dec: json.NewDecoder(bytes.NewReader(raw))}
 	sub.dec.UseNumber()
