@@ -75,6 +75,39 @@ describe("against a real rolegate", () => {
     assert.deepEqual(batch, [true, false, false]);
   });
 
+  test("conditions: a limit on the user and the object, explained", async () => {
+    const payer = await admin.createRole("acme", {
+      name: "payer",
+      permissions: {
+        objects: [
+          {
+            object_type: "payable",
+            actions: [
+              { action_name: "pay", permission: "allowed", condition: "resource.amount <= user.approval_limit && resource.currency == 'EUR'" },
+            ],
+          },
+        ],
+      },
+    });
+    assert.equal(payer.permissions.objects?.[0]?.actions[0]?.condition, "resource.amount <= user.approval_limit && resource.currency == 'EUR'");
+    const user = await admin.createUser("acme", { id: "u-pay", role_ids: [payer.id], attributes: { approval_limit: 10000 } });
+    assert.deepEqual(user.attributes, { approval_limit: 10000 });
+    const q = { entity_id: "acme", user_id: "u-pay", object_type: "payable", action: "pay" };
+    assert.equal(await admin.isAllowed({ ...q, resource: { amount: 1200, currency: "EUR" } }), true);
+    assert.equal(await admin.isAllowed({ ...q, resource: { amount: 12000, currency: "EUR" } }), false);
+    const why = await admin.check({ ...q, explain: true });
+    assert.equal(why.allowed, false);
+    assert.equal(why.matched?.[0]?.condition_error, "no such key: amount");
+    const over = await admin.check({ ...q, resource: { amount: 12000, currency: "EUR" }, explain: true });
+    assert.equal(over.matched?.[0]?.condition_value, false);
+    await assert.rejects(
+      admin.createRole("acme", { name: "broken", permissions: { objects: [{ object_type: "payable", actions: [{ action_name: "pay", permission: "allowed", condition: "resource.amount <=" }] }] } }),
+      (err: unknown) => isCode(err, "invalid_condition") && (err as RolegateError).status === 422,
+    );
+    // (a nested object is no attribute the generated type allows: sent through request())
+    await assert.rejects(admin.request("POST", "/v1/check", { ...q, resource: { nested: { a: 1 } } }), (err: unknown) => isCode(err, "invalid_attributes"));
+  });
+
   test("errors are typed: status, code, message, details", async () => {
     await assert.rejects(admin.getRole("acme", "no-such-role"), (err: unknown) => {
       assert.ok(err instanceof RolegateError);
