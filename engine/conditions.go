@@ -55,26 +55,18 @@ func (s *snapshot) conditionSource(hash string) string {
 	return ""
 }
 
-// conditionReadsNow reports whether a condition (by hash) reads now; one
-// unknown or not compiled reads nothing.
-func (s *snapshot) conditionReadsNow(hash string) bool {
-	c, ok := s.conds.get(hash)
-	if !ok {
-		return false
-	}
-	var cache *condition.Cache
-	if s.engine != nil {
-		cache = s.engine.condCache
-	}
-	prg, err := c.program(cache)
-	return err == nil && prg.ReadsNow()
-}
-
 // evalCondition evaluates a condition (by hash) over in.
 func (s *snapshot) evalCondition(hash string, in condition.Input) (bool, error) {
+	v, _, err := s.evalConditionNow(hash, in)
+	return v, err
+}
+
+// evalConditionNow is evalCondition that also says whether the condition
+// reads now.
+func (s *snapshot) evalConditionNow(hash string, in condition.Input) (value, readsNow bool, err error) {
 	c, ok := s.conds.get(hash)
 	if !ok {
-		return false, errUnknownCondition(hash)
+		return false, false, errUnknownCondition(hash)
 	}
 	var cache *condition.Cache
 	if s.engine != nil {
@@ -82,9 +74,10 @@ func (s *snapshot) evalCondition(hash string, in condition.Input) (bool, error) 
 	}
 	prg, err := c.program(cache)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	return prg.Eval(in)
+	value, err = prg.Eval(in)
+	return value, prg.ReadsNow(), err
 }
 
 // now is the engine's time, which conditions read as now.

@@ -57,11 +57,9 @@ func (d *decider) eval(hash string) (bool, error) {
 		d.input = condition.Input{Resource: d.resource, User: d.snap.userAttributes(d.userID), Now: d.snap.now()}
 		d.inputSet = true
 	}
-	v, err := d.snap.evalCondition(hash, d.input)
+	v, readsNow, err := d.snap.evalConditionNow(hash, d.input)
 	d.evals = append(d.evals, condEval{hash: hash, value: v, err: err})
-	if !d.readNow && d.snap.conditionReadsNow(hash) {
-		d.readNow = true
-	}
+	d.readNow = d.readNow || readsNow
 	return v, err
 }
 
