@@ -86,11 +86,23 @@ func wireBench(ctx context.Context, base, grpcAddr, clientTok string, eng *engin
 			}
 		}, nil
 	}
-	httpTarget := func(name, url, token string, rg bool) *wireTarget {
+	httpTarget := func(name, url, token string, rg bool, resource map[string]any) *wireTarget {
+		// The resource's text is made once and spliced into each body, so
+		// that the load generator (which shares the cores) spends on it no
+		// more than a real caller with its attributes at hand would.
+		var extra []byte
+		if resource != nil {
+			b, _ := json.Marshal(resource)
+			extra = append([]byte(`,"resource":`), b...)
+		}
 		return &wireTarget{name: name, rolegate: rg, newCaller: func() (func(engine.Request) (wireAnswer, error), func(), error) {
 			client := newClient()
 			return func(r engine.Request) (wireAnswer, error) {
-				out, err := callAs(client, token, "POST", url, body(r))
+				b := body(r)
+				if extra != nil {
+					b = append(append(b[:len(b)-1:len(b)-1], extra...), '}')
+				}
+				out, err := callAs(client, token, "POST", url, b)
 				if err != nil {
 					return wireAnswer{}, err
 				}
@@ -133,9 +145,13 @@ func wireBench(ctx context.Context, base, grpcAddr, clientTok string, eng *engin
 		}}, nil
 	}
 	targets := []*wireTarget{
-		httpTarget("HTTP trivial net/http handler (ceiling)", trivial+"/v1/check", "bench-token", false),
-		httpTarget("HTTP Rolegate, admin token", base+"/v1/check", "bench-token", true),
-		httpTarget("HTTP Rolegate, API client's token", base+"/v1/check", clientTok, true),
+		httpTarget("HTTP trivial net/http handler (ceiling)", trivial+"/v1/check", "bench-token", false, nil),
+		httpTarget("HTTP Rolegate, admin token", base+"/v1/check", "bench-token", true, nil),
+		httpTarget("HTTP Rolegate, API client's token", base+"/v1/check", clientTok, true, nil),
+		// The same questions with an object's attributes (which their
+		// rights do not read): what a resource costs a check on the wire.
+		httpTarget("HTTP Rolegate, admin token, with a resource", base+"/v1/check", "bench-token", true,
+			map[string]any{"amount": 1200, "currency": "EUR", "cost_center": "4711"}),
 	}
 	for _, g := range []struct {
 		name, addr, token string
