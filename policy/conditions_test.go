@@ -298,6 +298,11 @@ func TestUserAttributes(t *testing.T) {
 			{"s": "bad\xff"},
 			{"x": struct{}{}},
 			many,
+			// each attribute within its limits, together past what a user may store
+			{"a": strings.Repeat("x", 1000), "b": strings.Repeat("x", 1000), "c": []any{strings.Repeat("y", 1000), strings.Repeat("y", 1000),
+				strings.Repeat("y", 1000), strings.Repeat("y", 1000), strings.Repeat("y", 1000), strings.Repeat("y", 1000), strings.Repeat("y", 1000),
+				strings.Repeat("y", 1000), strings.Repeat("y", 1000), strings.Repeat("y", 1000), strings.Repeat("y", 1000), strings.Repeat("y", 1000),
+				strings.Repeat("y", 1000), strings.Repeat("y", 1000), strings.Repeat("y", 1000)}},
 		} {
 			attrs := bad
 			_, _, err := svc.CreateUser(ctx, "acme", policy.UserInput{ID: "ada", Attributes: &attrs})

@@ -70,10 +70,22 @@ func (s *Service) validateUserInput(in *UserInput) error {
 		if err != nil {
 			return err
 		}
+		// Kept in every instance's memory for every user: bounded whole,
+		// not only by the body that carried them.
+		if enc, err := EncodeAttributes(attrs); err == nil && len(enc) > MaxUserAttributesBytes {
+			msg := fmt.Sprintf("the attributes take %d bytes as JSON; at most %d", len(enc), MaxUserAttributesBytes)
+			return &rolegate.Error{Kind: rolegate.KindInvalid, Code: "invalid_attributes", Message: "attributes: " + msg,
+				Details: []rolegate.Detail{{Field: "attributes", Message: msg}}}
+		}
 		in.Attributes = &attrs
 	}
 	return nil
 }
+
+// MaxUserAttributesBytes bounds a user's attributes as stored (JSON): what a
+// condition needs of a user is a few limits and labels, and every instance
+// keeps them in memory for every user that has some.
+const MaxUserAttributesBytes = 16 << 10
 
 // activeRoles resolves role ids to the entity's active roles; unknown or
 // deleted ones are 422 naming them.

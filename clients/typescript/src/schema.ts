@@ -885,7 +885,7 @@ export interface components {
          */
         Condition: string;
         /**
-         * @description Attributes that conditions read: a flat JSON object of at most 64 names (1-64 bytes each), each value null, a boolean, a finite number, a string of at most 1,024 characters, or a list of at most 1,024 of those. Numbers are compared as doubles (1200 and 1200.0 alike). Nested objects are refused. Breaking a limit is 422 invalid_attributes.
+         * @description Attributes that conditions read: a flat JSON object of at most 64 names (1-64 bytes each), each value null, a boolean, a finite number, a string of at most 1,024 characters, or a list of at most 1,024 of those. Numbers are compared as doubles (1200 and 1200.0 alike). Nested objects are refused. A user's attributes together take at most 16 KiB as JSON. Breaking a limit is 422 invalid_attributes.
          * @example {
          *       "amount": 1200,
          *       "currency": "EUR",
