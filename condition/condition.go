@@ -89,6 +89,10 @@ type Input struct {
 	Resource map[string]any
 	User     map[string]any
 	Now      time.Time
+	// Checked says that the caller found Resource and User within the
+	// limits (WithinLimits of each), so that evaluating several conditions
+	// over one input does not walk the attributes again for each.
+	Checked bool
 }
 
 var (
@@ -186,7 +190,7 @@ var ErrNotBool = errors.New("the condition's value is not a bool")
 // amount").
 func (p *Program) Eval(in Input) (bool, error) {
 	prg := p.prg
-	if !withinLimits(in.Resource) || !withinLimits(in.User) {
+	if !in.Checked && (!withinLimits(in.Resource) || !withinLimits(in.User)) {
 		var err error
 		if prg, err = p.limitedProgram(); err != nil {
 			return false, err

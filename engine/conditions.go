@@ -93,22 +93,37 @@ func (s *snapshot) now() time.Time {
 // service normalizes them when written), and normalized here only if they
 // are not, so that a load does not walk every user's attributes.
 func (s *snapshot) userAttributes(userID string) map[string]any {
+	a, _ := s.userAttributesChecked(userID)
+	return a
+}
+
+// userAttributesChecked is userAttributes, and whether they are within the
+// limits (condition.WithinLimits).
+func (s *snapshot) userAttributesChecked(userID string) (map[string]any, bool) {
 	a, _ := s.attrs.get(userID)
 	return normalAttributes(a)
 }
 
 // normalAttributes returns attributes as conditions read them
-// (condition.Normalize): as they are when they already are; attributes it
-// refuses are kept as they are (a condition reading them errs, or stops at
-// the cost limit).
-func normalAttributes(a map[string]any) map[string]any {
+// (condition.Normalize), and whether they are within the limits: as they
+// are when they already are; attributes it refuses are kept as they are (a
+// condition reading them errs, or stops at the cost limit).
+func normalAttributes(a map[string]any) (map[string]any, bool) {
 	if condition.WithinLimits(a) {
-		return a
+		return a, true
 	}
 	if n, err := condition.Normalize(a); err == nil {
-		return n
+		return n, true
 	}
-	return a
+	return a, false
+}
+
+// conditionInput is what conditions read for one user: the resource (found
+// within the limits or not by the caller, once for all its users) and the
+// user's attributes, each walked once here rather than by every evaluation.
+func (s *snapshot) conditionInput(resource map[string]any, resourceChecked bool, userID string) condition.Input {
+	user, userChecked := s.userAttributesChecked(userID)
+	return condition.Input{Resource: resource, User: user, Now: s.now(), Checked: resourceChecked && userChecked}
 }
 
 // condApplies reports whether a rule with a condition counts, given the

@@ -54,7 +54,7 @@ func (d *decider) eval(hash string) (bool, error) {
 		}
 	}
 	if !d.inputSet {
-		d.input = condition.Input{Resource: d.resource, User: d.snap.userAttributes(d.userID), Now: d.snap.now()}
+		d.input = d.snap.conditionInput(d.resource, condition.WithinLimits(d.resource), d.userID)
 		d.inputSet = true
 	}
 	v, readsNow, err := d.snap.evalConditionNow(hash, d.input)

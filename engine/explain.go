@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/condition"
 )
 
 // MaxGrantableBy bounds the roles an explained refusal names.
@@ -33,7 +34,7 @@ func (s *snapshot) explainRefusal(req Request, d *Decision) {
 	d.GrantableBy = []Match{}
 	idx := s.grants()
 	// A role's conditional rights count as they would in this check.
-	ev := s.evaluator(req.Resource, req.UserID)
+	ev := s.evaluator(req.Resource, condition.WithinLimits(req.Resource), req.UserID)
 	for _, sub := range s.subjectsNaming(idx, req.ObjectType) {
 		id := roleIDOf(sub)
 		name, active := s.roleNames.get(id)

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/rolegate/rolegate"
-	"github.com/rolegate/rolegate/condition"
 )
 
 // grantIndex answers "which subjects name this object type" and "who holds
@@ -299,9 +298,10 @@ func andNot(all bool, allow, deny string) string {
 type evalFunc func(hash string) (bool, error)
 
 // evaluator returns an evalFunc over a resource and a user's attributes at
-// the engine's time, evaluating each condition once.
-func (s *snapshot) evaluator(resource map[string]any, userID string) evalFunc {
-	in := condition.Input{Resource: resource, User: s.userAttributes(userID), Now: s.now()}
+// the engine's time, evaluating each condition once. resourceChecked is
+// condition.WithinLimits(resource), found once by the caller for all users.
+func (s *snapshot) evaluator(resource map[string]any, resourceChecked bool, userID string) evalFunc {
+	in := s.conditionInput(resource, resourceChecked, userID)
 	type result struct {
 		v   bool
 		err error

@@ -143,7 +143,7 @@ func TestOracleCasbinAndGoAgree(t *testing.T) {
 			if req.Scope != "" {
 				ssub = ScopedSubject(req.Scope, req.UserID)
 			}
-			v := s.judge(s.subjects(UserSubject(req.UserID), ssub), req.ObjectType, req.Action, s.evaluator(req.Resource, req.UserID))
+			v := s.judge(s.subjects(UserSubject(req.UserID), ssub), req.ObjectType, req.Action, s.evaluator(req.Resource, condition.WithinLimits(req.Resource), req.UserID))
 			own := req.OwnerID == req.UserID
 			ap := v.applying()
 			want := rolegate.NotAllowed

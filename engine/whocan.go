@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/condition"
 )
 
 // Holder is one user allowed an (object type, action): Permission is
@@ -69,6 +70,7 @@ func (e *Engine) WhoCanResource(ctx context.Context, entityID, obj, act, scope, 
 	}
 	sort.Strings(users)
 	var out []Holder
+	resourceChecked := condition.WithinLimits(resource) // once, not per user
 	for _, u := range users {
 		if len(out) == limit {
 			break
@@ -88,7 +90,7 @@ func (e *Engine) WhoCanResource(ctx context.Context, entityID, obj, act, scope, 
 			}
 			continue
 		}
-		v := s.judge(subjects, obj, act, s.evaluator(resource, u)).applying()
+		v := s.judge(subjects, obj, act, s.evaluator(resource, resourceChecked, u)).applying()
 		switch v.permission() {
 		case rolegate.Allowed:
 			out = append(out, Holder{UserID: u, Permission: rolegate.Allowed, Via: v.allow})
