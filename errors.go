@@ -45,7 +45,11 @@ type Error struct {
 	Code    string
 	Message string
 	Details []Detail
-	Err     error // the cause, never shown to callers
+	// Violations are the separation-of-duties violations a refused write
+	// would have created (code separation_of_duties): at most
+	// MaxViolationsShown.
+	Violations []Violation
+	Err        error // the cause, never shown to callers
 }
 
 func (e *Error) Error() string {

@@ -30,6 +30,10 @@ type CheckRequest struct {
 	// older policy held is reloaded first, and the check fails with
 	// stale_policy rather than answer from it.
 	MinRevision int64
+	// AsOf, when not now, asks the policy of a past instant or revision
+	// (history.go): the decision that policy gave, expiring assignments
+	// judged at that instant. MinRevision does not apply to it.
+	AsOf rolegate.AsOf
 	// noGrantable leaves grantable_by out of an explained refusal, before
 	// it is worked out (Service.explainable).
 	noGrantable bool
