@@ -33,6 +33,13 @@ type (
 	// opened it, To closed it (nil: still open), Via the roles (Own: its
 	// own rights), Opened and Closed the audited changes.
 	AccessInterval = api.AccessInterval
+	// HistoryRevision is one committed write: its revision, its commit
+	// time and its actor.
+	HistoryRevision = api.HistoryRevision
+	// HistoryVia is a role that gave a right during an interval.
+	HistoryVia = api.HistoryVia
+	// HistoryChange is the audit event of the change a revision was.
+	HistoryChange = api.HistoryChange
 )
 
 // AsOf names a past state of an entity's policy: the one at Revision when it
