@@ -25,25 +25,47 @@ import (
 const maxTimeLen = 40
 
 // parseInstant reads an RFC 3339 time (with a time zone) named field, as
-// UTC. The zero instant (0001-01-01T00:00:00Z) means now to the service
-// (rolegate.AsOf), so it is refused as before any entity, which it is.
+// UTC.
 func parseInstant(field, code, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil || len(s) > maxTimeLen {
 		return time.Time{}, rolegate.Invalid(code, field, "%s must be an RFC 3339 time such as 2026-03-31T23:59:59Z", field)
 	}
-	t = t.UTC()
+	return t.UTC(), notZero(field, t)
+}
+
+// notZero refuses the zero instant (0001-01-01T00:00:00Z), which the
+// service reads as now (rolegate.AsOf), as before any entity: it is.
+func notZero(field string, t time.Time) error {
 	if t.IsZero() {
-		return time.Time{}, rolegate.Invalid("before_entity", field, "%s is before the entity existed", field)
+		return rolegate.Invalid("before_entity", field, "%s is before the entity existed", field)
 	}
-	return t, nil
+	return nil
 }
 
 // asOfOf reads a check's as_of and at_revision (prefix names the check in a
-// batch, "checks[3]."). Both given, or either with min_revision, is 422
-// invalid_as_of; a revision below 1 is 422 invalid_revision (0 would read as
-// now).
+// batch, "checks[3]."), as asOfTimeOf does once as_of is read.
 func asOfOf(prefix string, asOf *string, atRevision *int64, minRevision int64) (rolegate.AsOf, error) {
+	var t *time.Time
+	if asOf != nil && atRevision == nil {
+		at, err := parseInstant(prefix+"as_of", "invalid_as_of", *asOf)
+		if err != nil {
+			return rolegate.AsOf{}, err
+		}
+		t = &at
+	} else if asOf != nil {
+		t = &time.Time{} // refused for both
+	}
+	return AsOfOf(prefix, t, atRevision, minRevision)
+}
+
+// AsOfOf reads a check's as_of (nil: absent) and at_revision, over HTTP and
+// gRPC. Both given, or either with min_revision, is 422 invalid_as_of; a
+// revision below 1 is 422 invalid_revision (0 would read as now); the zero
+// instant is 422 before_entity. The service refuses the rest (an instant
+// in the future, before the entity, past the history kept; a revision past
+// the entity's).
+func AsOfOf(prefix string, asOf *time.Time, atRevision *int64, minRevision int64) (rolegate.AsOf, error) {
 	var at rolegate.AsOf
 	if asOf == nil && atRevision == nil {
 		return at, nil
@@ -65,11 +87,10 @@ func asOfOf(prefix string, asOf *string, atRevision *int64, minRevision int64) (
 		at.Revision = *atRevision
 		return at, nil
 	}
-	t, err := parseInstant(field, "invalid_as_of", *asOf)
-	if err != nil {
+	if err := notZero(field, *asOf); err != nil {
 		return at, err
 	}
-	at.Time = t
+	at.Time = asOf.UTC()
 	return at, nil
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/rolegate/rolegate/internal/testkit"
 )
 
-// historyServer is a router over a fresh SQLite service holding entity e1
+// historyServer is a router over a fresh in-memory service holding entity e1
 // (and e2), with an admin, a check-only client, a client bound to e2 and a
 // manage client bound to e1.
 func historyServer(t *testing.T) (*httptest.Server, func(token, method, path, body string) (int, http.Header, []byte)) {
