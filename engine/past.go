@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -270,4 +272,22 @@ func (e *Engine) Judge(entityID string, pol Policy, userID, scope, obj, act stri
 	}
 	p, via, cond = s.judge(s.subjects(UserSubject(userID), ssub), obj, act, nil).holding()
 	return p, via, cond, nil
+}
+
+// Users returns, sorted, the users the past policy names: those holding
+// rights of their own or roles (entity-wide or inside a scope), a hashed
+// subject by the name the policy gives it.
+func (p *Past) Users() []string {
+	seen := map[string]struct{}{}
+	p.s.units.each(func(sub string, _ *unit) {
+		if u := p.s.userOfSubject(sub); u != "" {
+			seen[u] = struct{}{}
+		}
+	})
+	p.s.links.each(func(link string, _ []string) {
+		if u, _ := p.s.linkUser(link); u != "" {
+			seen[u] = struct{}{}
+		}
+	})
+	return slices.Sorted(maps.Keys(seen))
 }
