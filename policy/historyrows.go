@@ -360,13 +360,16 @@ func ResolveRebase(open, want []HistoryRow) (store []HistoryRow, closeIDs []int6
 }
 
 // HistoryPolicy returns the entity's policy at revision rev from its rows in
-// force then (any order; others are skipped) and its condition sources, as
+// force then (ordered by ID unless all IDs are 0; others are skipped) and its condition sources, as
 // LoadPolicy read it: p rules then g rules, each as stored, the active
 // roles' names, the names of the hashed subjects the rules hold, the users'
 // attributes.
 func HistoryPolicy(entityID string, rev int64, created time.Time, rows []HistoryRow, conds map[string]string) (engine.Policy, error) {
-	rows = slices.Clone(rows)
-	slices.SortFunc(rows, func(a, b HistoryRow) int { return cmpInt(a.ID, b.ID) })
+	byID := func(a, b HistoryRow) int { return cmpInt(a.ID, b.ID) }
+	if !slices.IsSortedFunc(rows, byID) {
+		rows = slices.Clone(rows)
+		slices.SortStableFunc(rows, byID)
+	}
 	pol := engine.Policy{Revision: rev, Created: created, Rules: []rolegate.Rule{}, RoleNames: map[string]string{}}
 	var gs []rolegate.Rule
 	hashed := map[string]engine.HashedName{}
