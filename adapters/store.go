@@ -50,43 +50,50 @@ func (s *Store) Snapshot(ctx context.Context, fn func(tx policy.Tx) error) error
 func (s *Store) LoadPolicy(ctx context.Context, entityID string) (engine.Policy, error) {
 	var out engine.Policy
 	err := s.Snapshot(ctx, func(ptx policy.Tx) error {
-		t := ptx.(*tx)
-		var e entityRow
-		if err := t.db.Select("revision", "created_at", "rule_count").Where("id = ?", entityID).Take(&e).Error; err != nil {
-			return translate(err)
-		}
-		out.Revision, out.Created = e.Revision, utc(e.CreatedAt)
-		// The entity's counter says about how many rules come: one
-		// allocation instead of a slice grown again and again.
-		out.Rules = make([]rolegate.Rule, 0, min(max(e.RuleCount, 0), maxRulePresize))
-		r := ruleReader{dialect: s.dialect, entityID: entityID, in: interner{}}
-		ok, err := r.read(t.db, &out.Rules, true)
-		if err != nil {
-			return err
-		}
-		if !ok { // a value holds the separator (or is NULL): read column by column
-			out.Rules = out.Rules[:0]
-			if _, err := r.read(t.db, &out.Rules, false); err != nil {
-				return err
-			}
-		}
-		var roles []roleRow
-		if err := t.db.Select("id", "name").Where("entity_id = ? AND status = ?", entityID, rolegate.StatusActive).Find(&roles).Error; err != nil {
-			return translate(err)
-		}
-		out.RoleNames = make(map[string]string, len(roles))
-		for _, r := range roles {
-			out.RoleNames[r.ID] = r.Name
-		}
-		if err := s.nameHashed(t.db, entityID, &out); err != nil {
-			return err
-		}
-		if out.Conditions, err = t.EntityConditions(entityID); err != nil {
-			return err
-		}
-		return loadAttributes(t.db, entityID, &out)
+		var err error
+		out, err = s.loadPolicy(ptx.(*tx), entityID)
+		return err
 	})
 	return out, err
+}
+
+// loadPolicy is LoadPolicy inside a transaction.
+func (s *Store) loadPolicy(t *tx, entityID string) (engine.Policy, error) {
+	var out engine.Policy
+	var e entityRow
+	if err := t.db.Select("revision", "created_at", "rule_count").Where("id = ?", entityID).Take(&e).Error; err != nil {
+		return out, translate(err)
+	}
+	out.Revision, out.Created = e.Revision, utc(e.CreatedAt)
+	// The entity's counter says about how many rules come: one
+	// allocation instead of a slice grown again and again.
+	out.Rules = make([]rolegate.Rule, 0, min(max(e.RuleCount, 0), maxRulePresize))
+	r := ruleReader{dialect: s.dialect, entityID: entityID, in: interner{}}
+	ok, err := r.read(t.db, &out.Rules, true)
+	if err != nil {
+		return out, err
+	}
+	if !ok { // a value holds the separator (or is NULL): read column by column
+		out.Rules = out.Rules[:0]
+		if _, err := r.read(t.db, &out.Rules, false); err != nil {
+			return out, err
+		}
+	}
+	var roles []roleRow
+	if err := t.db.Select("id", "name").Where("entity_id = ? AND status = ?", entityID, rolegate.StatusActive).Find(&roles).Error; err != nil {
+		return out, translate(err)
+	}
+	out.RoleNames = make(map[string]string, len(roles))
+	for _, r := range roles {
+		out.RoleNames[r.ID] = r.Name
+	}
+	if err := s.nameHashed(t.db, entityID, &out); err != nil {
+		return out, err
+	}
+	if out.Conditions, err = t.EntityConditions(entityID); err != nil {
+		return out, err
+	}
+	return out, loadAttributes(t.db, entityID, &out)
 }
 
 // loadAttributes fills pol.Attributes with the attributes of the entity's
@@ -484,6 +491,7 @@ func (t *tx) DeleteEntity(id string) error {
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&roleRow{}).Error },
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&policyChangeRow{}).Error },
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&conditionRow{}).Error },
+		func() error { return t.deleteHistory(id) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

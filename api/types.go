@@ -211,6 +211,11 @@ type CheckRequest struct {
 	// MinRevision: never answer from a policy older than this revision (a
 	// write's X-Rolegate-Revision), else 503 stale_policy.
 	MinRevision int64 `json:"min_revision,omitempty"`
+	// AsOf (RFC 3339) or AtRevision asks the decision the entity's policy
+	// of a past instant or revision gave (not both; neither with
+	// MinRevision). The answer's revision is the one it came from.
+	AsOf       *string `json:"as_of,omitempty"`
+	AtRevision *int64  `json:"at_revision,omitempty"`
 }
 
 // CheckBatch is the body of POST /v1/check/batch.

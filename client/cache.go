@@ -274,12 +274,15 @@ func keyOf(r CheckRequest) (cacheKey, bool) {
 }
 
 // Check answers from the cache when it may, else asks the server and keeps
-// the answer. Explained checks always go to the server, and so do checks
+// the answer. Explained checks and checks as of the past (AsOf, AtRevision)
+// always go to the server, and so do checks
 // whose Resource is larger than MaxResourceKey encoded. A decision is kept
 // for its Resource: the same question about an object with other attributes
 // is another question.
 func (k *Cache) Check(ctx context.Context, r CheckRequest) (Decision, error) {
-	if r.Explain {
+	if r.Explain || r.AsOf != nil || r.AtRevision != nil {
+		// An answer as of the past is another question than now's:
+		// never served from the cache, never kept in it.
 		return k.c.Check(ctx, r)
 	}
 	key, keyed := keyOf(r)

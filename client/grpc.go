@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	rolegatev1 "github.com/rolegate/rolegate/api/proto/rolegate/v1"
 )
@@ -98,8 +99,17 @@ func protoRequest(r CheckRequest) (*rolegatev1.CheckRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rolegatev1.CheckRequest{EntityId: r.EntityID, UserId: r.UserID, ObjectType: r.ObjectType, Action: r.Action,
-		OwnerId: r.OwnerID, Scope: r.Scope, Resource: res, Explain: r.Explain, MinRevision: r.MinRevision}, nil
+	q := &rolegatev1.CheckRequest{EntityId: r.EntityID, UserId: r.UserID, ObjectType: r.ObjectType, Action: r.Action,
+		OwnerId: r.OwnerID, Scope: r.Scope, Resource: res, Explain: r.Explain, MinRevision: r.MinRevision, AtRevision: r.AtRevision}
+	if r.AsOf != nil {
+		// As the server reads as_of over HTTP: RFC 3339 with a time zone.
+		t, err := time.Parse(time.RFC3339Nano, *r.AsOf)
+		if err != nil {
+			return nil, fmt.Errorf("as_of must be an RFC 3339 time such as 2026-03-31T23:59:59Z: %w", err)
+		}
+		q.AsOf = timestamppb.New(t)
+	}
+	return q, nil
 }
 
 // resourceStruct is a check's resource as a Struct: the same values as the

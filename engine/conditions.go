@@ -80,8 +80,12 @@ func (s *snapshot) evalConditionNow(hash string, in condition.Input) (value, rea
 	return value, prg.ReadsNow(), err
 }
 
-// now is the engine's time, which conditions read as now.
+// now is the engine's time, which conditions read as now (the instant a
+// view of a past policy is read at).
 func (s *snapshot) now() time.Time {
+	if !s.asOf.IsZero() {
+		return s.asOf
+	}
 	if s.engine != nil && s.engine.now != nil {
 		return s.engine.now()
 	}

@@ -130,6 +130,12 @@ func (e *Engine) EffectiveAt(ctx context.Context, entityID, userID, scope string
 	if err != nil {
 		return rolegate.Permissions{}, 0, err
 	}
+	return s.permissions(userID, scope, at), s.revision, nil
+}
+
+// permissions is a user's effective rights in the snapshot (see Effective),
+// at the instant at (Unix ms; 0: the snapshot's clock).
+func (s *snapshot) permissions(userID, scope string, at int64) rolegate.Permissions {
 	sub := UserSubject(userID)
 	ssub := ""
 	if scope != "" {
@@ -150,7 +156,7 @@ func (e *Engine) EffectiveAt(ctx context.Context, entityID, userID, scope string
 		out.Objects = append(out.Objects, rolegate.ObjectPermissions{ObjectType: obj, Actions: acts})
 	}
 	sort.Slice(out.Objects, func(i, j int) bool { return out.Objects[i].ObjectType < out.Objects[j].ObjectType })
-	return out, s.revision, nil
+	return out
 }
 
 // Rank orders values by which wins where two rights name one (object type,

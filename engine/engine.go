@@ -62,6 +62,11 @@ type Config struct {
 	// Now is the clock expiring assignments are judged by; nil is
 	// time.Now (tests set another).
 	Now func() time.Time
+	// MaxPast and MaxPastRules bound the past policies held for answers as
+	// of a past instant (past.go): how many, and the rules they hold
+	// together. 0 means 16 and 4,000,000; a negative MaxPast holds none.
+	MaxPast      int
+	MaxPastRules int
 }
 
 // Stats are counters for operators.
@@ -131,6 +136,8 @@ type Engine struct {
 	tableUsed atomic.Int64
 	// condCache shares compiled conditions between entities and snapshots.
 	condCache *condition.Cache
+	// past holds the past policies built for answers as of an instant.
+	past *pastCache
 }
 
 // slot holds one entity's current snapshot. A slot removed from the map is
@@ -149,7 +156,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{entities: newEntityMap(), modelText: cfg.Model, loader: cfg.Loader, maxEntities: cfg.MaxEntities,
 		maxDecisions: cfg.MaxDecisions, loadTimeout: cfg.LoadTimeout, staleWait: cfg.StaleWait, now: cfg.Now,
-		condCache: condition.NewCache(maxCachedConditions)}
+		condCache: condition.NewCache(maxCachedConditions), past: newPastCache(cfg.MaxPast, cfg.MaxPastRules)}
 	if e.now == nil {
 		e.now = time.Now
 	}

@@ -37,8 +37,12 @@ func linkExpiry(r rolegate.Rule) (int64, bool) {
 
 func expiryKey(link, role string) string { return link + "\x00" + role }
 
-// clock returns the engine's time in Unix milliseconds.
+// clock returns the engine's time in Unix milliseconds (the instant a view
+// of a past policy is read at).
 func (s *snapshot) clock() int64 {
+	if !s.asOf.IsZero() {
+		return s.asOf.UnixMilli()
+	}
 	if s.engine != nil && s.engine.now != nil {
 		return s.engine.now().UnixMilli()
 	}

@@ -29,8 +29,11 @@ func (e *Engine) Report(ctx context.Context, entityID string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Report{s: s, idx: s.grants()}, nil
+	return s.report(), nil
 }
+
+// report reads the snapshot for an access review.
+func (s *snapshot) report() *Report { return &Report{s: s, idx: s.grants()} }
 
 // Revision is the revision of the policy the report reads.
 func (r *Report) Revision() int64 { return r.s.revision }

@@ -44,6 +44,10 @@ type snapshot struct {
 	// grantIdx indexes who names an object type and who holds a role
 	// (grantindex.go): built on first use, carried over by deltas.
 	grantIdx atomic.Pointer[grantIndex]
+	// asOf, when set, is the instant the snapshot is read at (a view of a
+	// past policy, past.go): expiring assignments and conditions reading
+	// now are judged at it rather than by the engine's clock.
+	asOf time.Time
 }
 
 // unit is one subject's p rules, grouped by object type (Wildcard: the rules

@@ -41,8 +41,17 @@ func (e *Engine) WhoCanResource(ctx context.Context, entityID, obj, act, scope, 
 	if err != nil {
 		return nil, 0, err
 	}
+	hs, err := s.whoCan(ctx, obj, act, scope, after, limit, resource)
+	if err != nil {
+		return nil, 0, err
+	}
+	return hs, s.revision, nil
+}
+
+// whoCan is WhoCanResource over the snapshot.
+func (s *snapshot) whoCan(ctx context.Context, obj, act, scope, after string, limit int, resource map[string]any) ([]Holder, error) {
 	if !s.exists {
-		return nil, s.revision, nil
+		return nil, nil
 	}
 	idx := s.grants()
 	seen := map[string]struct{}{}
@@ -76,7 +85,7 @@ func (e *Engine) WhoCanResource(ctx context.Context, entityID, obj, act, scope, 
 			break
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		ssub := ""
 		if scope != "" {
@@ -98,7 +107,7 @@ func (e *Engine) WhoCanResource(ctx context.Context, entityID, obj, act, scope, 
 			out = append(out, Holder{UserID: u, Permission: rolegate.AllowedForOwn, Via: v.own})
 		}
 	}
-	return out, s.revision, nil
+	return out, nil
 }
 
 // subjectsNaming returns the subjects with a rule on obj or on every object

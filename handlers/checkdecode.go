@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"reflect"
 	"strconv"
 	"unicode/utf8"
 
@@ -184,6 +185,28 @@ func (p *plainParser) check(r *wire.CheckRequest) bool {
 			if r.MinRevision, ok = p.integer(); !ok {
 				return false
 			}
+		case "as_of":
+			// A second one is written where encoding/json writes it:
+			// into the first one's string.
+			v, ok := p.str()
+			if !ok {
+				return false
+			}
+			p.cost += pointerCost[string]() + int64(len(v))
+			if r.AsOf == nil {
+				r.AsOf = new(string)
+			}
+			*r.AsOf = v
+		case "at_revision":
+			v, ok := p.integer()
+			if !ok {
+				return false
+			}
+			p.cost += pointerCost[int64]()
+			if r.AtRevision == nil {
+				r.AtRevision = new(int64)
+			}
+			*r.AtRevision = v
 		case "resource":
 			// A second resource is left to encoding/json (which decodes
 			// it into the first one's map).
@@ -210,6 +233,10 @@ func (p *plainParser) check(r *wire.CheckRequest) bool {
 		}
 	}
 }
+
+// pointerCost is what the body walk counts for a pointer to a T that is
+// not null (decodelimit.go): the size of a T.
+func pointerCost[T any]() int64 { return int64(reflect.TypeFor[T]().Size()) }
 
 // batch reads {"checks":[...]} of at most MaxBatch checks. A second
 // "checks" key is left to encoding/json (which decodes it into the first

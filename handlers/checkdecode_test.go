@@ -64,6 +64,10 @@ var plainSeeds = []string{
 	`{"resource":{"x":-}}`, `{"resource":{"x":nul}}`, `{"resource":{"x":[]}}`, `{"resource":{"x":[1,]}}`, `{"resource":{"x":[[1]]}}`,
 	`{"resource":{"x":"a\"b"}}`, `{"resource":{"x":1,}}`, `{"resource":{,}}`, `{"resource":{"x" 1}}`, `{"resource":"x"}`,
 	`{"resource":{"x":1}x}`, `{"resource":{"x":[1 2]}}`, `{"resource" : { "a" : [ "b" , 2 , null ] , "c" : 3.25 } }`,
+	`{"entity_id":"e1","as_of":"2026-03-31T23:59:59Z"}`, `{"at_revision":12}`, `{"as_of":"","at_revision":0}`,
+	`{"as_of":"a","as_of":"b"}`, `{"at_revision":1,"at_revision":2}`, `{"as_of":null}`, `{"at_revision":null}`,
+	`{"as_of":1}`, `{"at_revision":"1"}`, `{"at_revision":1.5}`, `{"at_revision":9223372036854775808}`, `{"as_of":"a\u0031"}`,
+	`{"as_of":"2026-03-31T23:59:59Z","resource":{"a":1},"at_revision":3}`, `{"checks":[{"as_of":"x"},{"at_revision":-1,"resource":{"b":"c"}}]}`,
 }
 
 // The plain path decodes what encoding/json decodes, to the same values,

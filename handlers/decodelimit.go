@@ -131,6 +131,12 @@ func flat(t reflect.Type) bool {
 			f = !reflect.PointerTo(ft).Implements(jsonUnmarshaler) && !reflect.PointerTo(ft).Implements(textUnmarshaler)
 		case reflect.Map:
 			f = ft == attributesType
+		case reflect.Pointer:
+			// A check's as_of or at_revision: one string or integer,
+			// allocated once however often its key is repeated.
+			et := ft.Elem()
+			f = (et.Kind() == reflect.String || et.Kind() == reflect.Int64) &&
+				!reflect.PointerTo(et).Implements(jsonUnmarshaler) && !reflect.PointerTo(et).Implements(textUnmarshaler)
 		default:
 			f = false
 		}

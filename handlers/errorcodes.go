@@ -91,6 +91,11 @@ var ErrorCodes = []ErrorCode{
 	{"unknown_role", http.StatusUnprocessableEntity, "A role named in the body does not exist in this entity.", "Check the role ids."},
 	{"unknown_user", http.StatusUnprocessableEntity, "A user named in the body does not exist in this entity.", "Create the user first."},
 	{"unknown_revision", http.StatusUnprocessableEntity, "min_revision or since names a revision the entity never had.", "Pass a revision a write returned (X-Rolegate-Revision)."},
+	// answers as of a past instant (issue 25)
+	{"invalid_as_of", http.StatusUnprocessableEntity, "as_of is not an RFC 3339 time, is in the future, is given with at_revision, or either is given with min_revision.", "Send one of as_of (a past time such as 2026-03-31T23:59:59Z) or at_revision, without min_revision."},
+	{"invalid_revision", http.StatusUnprocessableEntity, "at_revision is not a revision of the entity: below 1, or past its current revision.", "Pass a revision the entity has had (X-Rolegate-Revision, the changes feed)."},
+	{"before_entity", http.StatusUnprocessableEntity, "as_of is an instant before the entity was created: it had no policy then.", "Ask about an instant after the entity's created_at."},
+	{"beyond_retention", http.StatusUnprocessableEntity, "as_of or at_revision is older than the history kept (ROLEGATE_HISTORY_RETENTION): the sweep removed it.", "Ask about a later instant; keep history longer if such questions matter."},
 	{"invalid_expires_at", http.StatusUnprocessableEntity, "expires_at is not an RFC 3339 time in the future.", "Send a future time such as 2030-01-01T00:00:00Z."},
 	{"invalid_datetime", http.StatusUnprocessableEntity, "A date-time query parameter is not RFC 3339.", "Send a time such as 2024-01-15T09:30:00Z."},
 	{"invalid_limit", http.StatusUnprocessableEntity, "limit is not a number in range.", "Use 1-100."},

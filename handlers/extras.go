@@ -46,6 +46,11 @@ func (a *api) whoCan(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	at, err := asOfQuery(q)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	rows, next, _, err := keyset("who_can", entity, q, tok, policy.Page{Limit: limit, Sort: "id"},
 		func(p policy.Page) ([]engine.Holder, error) {
 			if p.Desc {
@@ -54,6 +59,9 @@ func (a *api) whoCan(c *gin.Context) {
 			after := ""
 			if p.After != nil {
 				after = p.After.ID
+			}
+			if !at.IsNow() {
+				return a.whoCanAsOf(c, at, q, entity, after, p.Limit, resource)
 			}
 			return a.svc.WhoCan(c.Request.Context(), entity, q.Get("object_type"), q.Get("action"), q.Get("scope"), after, p.Limit, resource)
 		}, func(h engine.Holder) policy.Cursor { return policy.Cursor{Value: h.UserID, ID: h.UserID} })
@@ -189,6 +197,11 @@ func writeDryRun(c *gin.Context, r *policy.DryRunResult) {
 func (a *api) accessReport(c *gin.Context) {
 	csvOut := strings.Contains(c.GetHeader("Accept"), "text/csv")
 	entity := c.Param("entity")
+	at, err := asOfQuery(c.Request.URL.Query())
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	// A slot is taken once the caller is known to may read the report
 	// (header comes after the Service's authorization), so that refused
 	// callers cannot crowd out those allowed.
@@ -262,7 +275,7 @@ func (a *api) accessReport(c *gin.Context) {
 		}
 		return nil
 	}
-	err := a.svc.AccessReport(c.Request.Context(), entity, header, emit)
+	err = a.accessReportOf(c, at, entity, header, emit)
 	if err == nil && csvOut {
 		cw.Flush()
 		err = cw.Error()

@@ -535,6 +535,14 @@ func (a *api) unassignRole(c *gin.Context) {
 }
 
 func (a *api) userPermissions(c *gin.Context) {
+	if at, err := asOfQuery(c.Request.URL.Query()); err != nil || !at.IsNow() {
+		if err != nil {
+			writeError(c, err)
+		} else {
+			a.userPermissionsAsOf(c, at)
+		}
+		return
+	}
 	p, err := a.svc.UserPermissions(c.Request.Context(), c.Param("entity"), c.Param("user"), c.Query("scope"))
 	if err != nil {
 		writeError(c, err)
@@ -555,7 +563,12 @@ func (a *api) check(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	d, err := a.svc.Check(c.Request.Context(), checkInput(req))
+	in, err := checkAsOf(-1, req)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	d, err := a.svc.Check(c.Request.Context(), in)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -609,7 +622,11 @@ func (a *api) checkBatch(c *gin.Context) {
 	}
 	reqs := make([]policy.CheckRequest, len(req.Checks))
 	for i, r := range req.Checks {
-		reqs[i] = checkInput(r)
+		var err error
+		if reqs[i], err = checkAsOf(i, r); err != nil {
+			writeError(c, err)
+			return
+		}
 	}
 	ds, err := a.svc.CheckBatch(c.Request.Context(), reqs)
 	if err != nil {

@@ -160,6 +160,7 @@ func NewRouter(d Deps) http.Handler {
 	v1.GET("/entities/:entity/changes", a.listChanges)
 	v1.GET("/entities/:entity/who-can", a.whoCan)
 	v1.GET("/entities/:entity/access-report", a.accessReport)
+	v1.GET("/entities/:entity/users/:user/access-history", a.accessHistory)
 
 	v1.POST("/check", a.check)
 	v1.POST("/check/batch", a.checkBatch)

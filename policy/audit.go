@@ -31,6 +31,7 @@ import (
 //	assignment.create  assignment  the user id       after: the assignment
 //	assignment.delete  assignment  the user id       before: the assignment
 //	team_roles.set     assignment  the user id       before and after: the user's roles in the scope
+//	history.sweep      entity      the entity id     after: the rows removed and the cutoff
 //
 // Assigning a role the user already holds changes nothing and records
 // nothing. Deleting an entity deletes its audit events with everything else
@@ -53,6 +54,9 @@ const (
 	AuditTeamRolesSet     = "team_roles.set"
 	AuditClientCreate     = "client.create" // a client bound to the entity
 	AuditClientDelete     = "client.delete"
+	// AuditHistorySweep: the history sweep removed history older than the
+	// retention (object: the entity; after: what it removed).
+	AuditHistorySweep = "history.sweep"
 )
 
 // Audit object types.

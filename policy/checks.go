@@ -140,6 +140,9 @@ func (s *Service) Check(ctx context.Context, req CheckRequest) (engine.Decision,
 	if err := s.authorizeCheck(ctx, req); err != nil {
 		return engine.Decision{Permission: rolegate.NotAllowed}, err
 	}
+	if !req.AsOf.IsNow() {
+		return s.checkAt(ctx, req, "")
+	}
 	if err := s.reachable(ctx, "min_revision", req.EntityID, req.MinRevision); err != nil {
 		return engine.Decision{Permission: rolegate.NotAllowed}, err
 	}
@@ -221,22 +224,61 @@ func (s *Service) CheckBatch(ctx context.Context, reqs []CheckRequest) ([]engine
 			return nil, err
 		}
 	}
-	if err := s.reachableAll(ctx, reqs); err != nil {
+	// The checks as of a past instant answer from the entity's history;
+	// the others from the live policy.
+	live, past := reqs, []int(nil)
+	for i, r := range reqs {
+		if !r.AsOf.IsNow() {
+			past = append(past, i)
+		}
+	}
+	if past != nil {
+		live = make([]CheckRequest, 0, len(reqs)-len(past))
+		for _, r := range reqs {
+			if r.AsOf.IsNow() {
+				live = append(live, r)
+			}
+		}
+	}
+	reach := live
+	if past != nil { // by index in the batch, MinRevision not applying to the past
+		reach = slices.Clone(reqs)
+		for _, i := range past {
+			reach[i].MinRevision = 0
+		}
+	}
+	if err := s.reachableAll(ctx, reach); err != nil {
 		return nil, err
 	}
-	qs := make([]engine.Request, len(reqs))
-	names := make([]bool, len(reqs))
-	for i, r := range reqs {
+	out := make([]engine.Decision, len(reqs))
+	if past != nil {
+		if err := s.checkBatchAt(ctx, reqs, past, out); err != nil {
+			return nil, err
+		}
+	}
+	qs := make([]engine.Request, len(live))
+	names := make([]bool, len(live))
+	for i, r := range live {
 		names[i] = s.explainable(ctx, &r)
 		qs[i] = r.question()
 	}
-	out, errs := s.engine.CheckBatch(ctx, qs) // the checks of an entity share its snapshot
-	for i := range out {
+	liveOut, errs := s.engine.CheckBatch(ctx, qs) // the checks of an entity share its snapshot
+	for i := range liveOut {
 		if errs[i] != nil {
 			return nil, unavailable(errs[i])
 		}
 		if !names[i] {
-			hideRoleNames(&out[i])
+			hideRoleNames(&liveOut[i])
+		}
+	}
+	if past == nil {
+		return liveOut, nil
+	}
+	j := 0
+	for i, r := range reqs {
+		if r.AsOf.IsNow() {
+			out[i] = liveOut[j]
+			j++
 		}
 	}
 	return out, nil

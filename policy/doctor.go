@@ -245,6 +245,10 @@ func doctorEntity(ctx context.Context, store Store, entityID string, fix bool, r
 		if err := fixed.repair(tx, entityID); err != nil {
 			return err
 		}
+		// The history is rebased on the repaired rows.
+		if err := tx.AppendHistory(rolegate.Revision{EntityID: entityID, Revision: rev, At: now}, nil, engine.Delta{Full: true}); err != nil {
+			return err
+		}
 		// Readers reload the repaired entity in full; the changes feed tells
 		// its clients to fetch everything again.
 		return tx.AppendPolicyChange(changes.Entry{EntityID: entityID, Revision: rev, Kind: changes.EntryReload, At: now,

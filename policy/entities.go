@@ -128,7 +128,12 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (rolegate.En
 			At: now, Items: changes.EntityItems()}, changes.Keep); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, now, ent.ID, AuditEntityCreate, AuditObjectEntity, ent.ID, nil, entityDocOf(ent))
+		// Its history begins with it: rebased on what it holds (Full).
+		rec := &recorder{tx: tx, entityID: ent.ID}
+		if err := s.audit(ctx, rec, now, ent.ID, AuditEntityCreate, AuditObjectEntity, ent.ID, nil, entityDocOf(ent)); err != nil {
+			return err
+		}
+		return tx.AppendHistory(rolegate.Revision{EntityID: ent.ID, Revision: ent.Revision, At: now, Actor: actor}, rec.change, engine.Delta{Full: true})
 	})
 	if err != nil {
 		return rolegate.Entity{}, err

@@ -46,9 +46,9 @@ type HistoryStore interface {
 	// SweepHistory removes, over all entities, up to limit rows of history
 	// no answer at or after before needs (rows closed by a revision
 	// committed before it, and the revisions before the one then in force),
-	// moving each entity's HistoryStart; it returns how many rows it
-	// removed.
-	SweepHistory(before time.Time, limit int) (int, error)
+	// moving each entity's HistoryStart; it returns how many rows (of
+	// history and revisions) it removed, by entity.
+	SweepHistory(before time.Time, limit int) (map[string]int, error)
 }
 
 // HistoryEntry is one kept revision and the change it was.

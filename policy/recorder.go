@@ -31,6 +31,9 @@ type recorder struct {
 	// touched lists the roles, users and assignments the write stored or
 	// removed: the items of its revision in the changes feed (changes/feeditems.go).
 	touched changes.Touched
+	// change is the first audit event of the entity the write inserted:
+	// what its revision was, in the entity's history.
+	change *rolegate.HistoryChange
 }
 
 func (r *recorder) InsertRole(role *rolegate.Role) error {
@@ -172,7 +175,21 @@ func (r *recorder) GetSetting(key string) (string, error) { return r.tx.GetSetti
 
 func (r *recorder) PutSetting(key, value string) error { return r.tx.PutSetting(key, value) }
 
-func (r *recorder) InsertAuditEvent(e *AuditEvent) error { return r.tx.InsertAuditEvent(e) }
+// InsertAuditEvent and InsertAuditEvents note the first event the write
+// inserts: the change its revision was, in the entity's history.
+func (r *recorder) InsertAuditEvent(e *AuditEvent) error {
+	if err := r.tx.InsertAuditEvent(e); err != nil {
+		return err
+	}
+	r.noteChange(e)
+	return nil
+}
+
+func (r *recorder) noteChange(e *AuditEvent) {
+	if r.change == nil && e.EntityID == r.entityID {
+		r.change = &rolegate.HistoryChange{AuditEventID: e.ID, Action: e.Action, ObjectType: e.ObjectType, ObjectID: e.ObjectID}
+	}
+}
 
 func (r *recorder) ListAuditEvents(entityID string, f AuditFilter, p Page) ([]AuditEvent, error) {
 	return r.tx.ListAuditEvents(entityID, f, p)
@@ -191,7 +208,15 @@ func (r *recorder) ExpiredAssignments(before time.Time, limit int) ([]rolegate.A
 	return r.tx.ExpiredAssignments(before, limit)
 }
 
-func (r *recorder) InsertAuditEvents(es []AuditEvent) error { return r.tx.InsertAuditEvents(es) }
+func (r *recorder) InsertAuditEvents(es []AuditEvent) error {
+	if err := r.tx.InsertAuditEvents(es); err != nil {
+		return err
+	}
+	for i := range es {
+		r.noteChange(&es[i])
+	}
+	return nil
+}
 
 func (r *recorder) ReplaceSetting(key, old, value string) error {
 	return r.tx.ReplaceSetting(key, old, value)
@@ -302,4 +327,40 @@ func (r *recorder) DeleteAssignment(a rolegate.Assignment) error {
 	}
 	r.touched.Assignment(&a, changes.ItemDelete)
 	return nil
+}
+
+// The history's calls: the write records its own (Service.write), after its
+// callback; they change no rule.
+
+func (r *recorder) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange, d engine.Delta) error {
+	return r.tx.AppendHistory(rev, change, d)
+}
+
+func (r *recorder) HistoryRevisionAt(entityID string, t time.Time) (rolegate.Revision, error) {
+	return r.tx.HistoryRevisionAt(entityID, t)
+}
+
+func (r *recorder) HistoryRevisions(entityID string, revs []int64) (map[int64]HistoryEntry, error) {
+	return r.tx.HistoryRevisions(entityID, revs)
+}
+
+func (r *recorder) HistoryStart(entityID string) (rolegate.Revision, error) {
+	return r.tx.HistoryStart(entityID)
+}
+
+func (r *recorder) PolicyAt(entityID string, rev int64) (engine.Policy, error) {
+	return r.tx.PolicyAt(entityID, rev)
+}
+
+func (r *recorder) RuleHistory(entityID string, subjects []string, from, to int64) ([]HistoryRule, error) {
+	return r.tx.RuleHistory(entityID, subjects, from, to)
+}
+
+func (r *recorder) RoleHistory(entityID string, roleIDs []string, from, to int64) ([]HistoryRole, error) {
+	return r.tx.RoleHistory(entityID, roleIDs, from, to)
+}
+
+// SweepHistory removes history only: no rule of the policy in force.
+func (r *recorder) SweepHistory(before time.Time, limit int) (map[string]int, error) {
+	return r.tx.SweepHistory(before, limit)
 }

@@ -123,6 +123,14 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx recordi
 		if err := s.quotas.guard(rec, entityID, func() error { return fn(rec, now) }); err != nil {
 			return err
 		}
+		// The entity's history keeps what the write changed (a dry run
+		// rolls back: it keeps nothing).
+		if dry == nil {
+			at := rolegate.Revision{EntityID: entityID, Revision: rev, At: now, Actor: auth.ActorFrom(ctx).ID}
+			if err := tx.AppendHistory(at, rec.change, rec.delta); err != nil {
+				return err
+			}
+		}
 		if err := logChange(tx, entityID, rev, now, rec.delta, &rec.touched); err != nil {
 			return err
 		}

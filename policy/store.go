@@ -55,6 +55,8 @@ type Tx interface {
 	auth.ClientStore
 	auth.SettingStore
 	AuditStore
+	// The history of every entity's policy (issue 25).
+	HistoryStore
 }
 
 // EntityStore keeps entities, their revisions and the counts the quotas read.
@@ -66,8 +68,8 @@ type EntityStore interface {
 	// ListEntities returns entities ordered by id, those after the given id.
 	ListEntities(afterID string, limit int) ([]rolegate.Entity, error)
 	// DeleteEntity removes the entity and everything of it: roles, users,
-	// assignments, rules and change log (not its audit events, nor its
-	// clients: DeleteEntityClients). ErrNotFound: no such entity.
+	// assignments, rules, change log and history (not its audit events,
+	// nor its clients: DeleteEntityClients). ErrNotFound: no such entity.
 	DeleteEntity(id string) error
 	// BumpRevision increments the entity's revision, sets updated_at and returns
 	// the new revision. Call it first in a write: it locks the entity's row

@@ -16,16 +16,7 @@ func (s *Service) WhoCan(ctx context.Context, entityID, obj, act, scope, after s
 	if err := s.authorizeReview(ctx, entityID); err != nil {
 		return nil, err
 	}
-	if obj == "" || obj == rolegate.Wildcard || !ValidObjectType(obj) {
-		return nil, rolegate.Invalid("invalid_object_type", "object_type", "object_type must be an object type such as payable (not *)")
-	}
-	if act == "" || act == rolegate.Wildcard || !ValidIdent(act) {
-		return nil, rolegate.Invalid("invalid_action", "action", "action must be an action such as approve (not *)")
-	}
-	if scope != "" && !ValidScope(scope) {
-		return nil, invalidScope("scope")
-	}
-	resource, err := normalizeAttributes("resource", resource)
+	resource, err := validWhoCan(obj, act, scope, resource)
 	if err != nil {
 		return nil, err
 	}
@@ -37,6 +28,21 @@ func (s *Service) WhoCan(ctx context.Context, entityID, obj, act, scope, after s
 		return nil, unavailable(err)
 	}
 	return hs, nil
+}
+
+// validWhoCan checks a who-can question and returns its resource as
+// conditions read it.
+func validWhoCan(obj, act, scope string, resource map[string]any) (map[string]any, error) {
+	if obj == "" || obj == rolegate.Wildcard || !ValidObjectType(obj) {
+		return nil, rolegate.Invalid("invalid_object_type", "object_type", "object_type must be an object type such as payable (not *)")
+	}
+	if act == "" || act == rolegate.Wildcard || !ValidIdent(act) {
+		return nil, rolegate.Invalid("invalid_action", "action", "action must be an action such as approve (not *)")
+	}
+	if scope != "" && !ValidScope(scope) {
+		return nil, invalidScope("scope")
+	}
+	return normalizeAttributes("resource", resource)
 }
 
 // authorizeReview lets a caller see who holds what in an entity: it needs

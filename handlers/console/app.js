@@ -39,6 +39,7 @@ const routes = [
   [/^#\/e\/([^/]+)\/check$/, pageCheck],
   [/^#\/e\/([^/]+)\/audit$/, pageAudit],
   [/^#\/e\/([^/]+)\/who-can$/, pageWhoCan],
+  [/^#\/e\/([^/]+)\/history$/, pageHistory],
 ];
 
 export function link(...parts) {
@@ -72,7 +73,7 @@ function render() {
 function entityNav(entity, hash) {
   clear(nav);
   if (!entity) return;
-  const tabs = [['roles', 'Roles'], ['users', 'Users'], ['check', 'Check'], ['audit', 'Audit log'], ['who-can', 'Who can']];
+  const tabs = [['roles', 'Roles'], ['users', 'Users'], ['check', 'Check'], ['audit', 'Audit log'], ['who-can', 'Who can'], ['history', 'History']];
   nav.append(h('span', { class: 'entity-name' }, 'Entity ', h('strong', {}, entity)),
     h('ul', {}, tabs.map(([k, label]) => {
       const href = link('e', entity, k);
@@ -784,6 +785,7 @@ function pageCheck(entity) {
     action: field('Action', { id: 'check-action', required: true, autocomplete: 'off' }),
     owner_id: field('Owner id (optional)', { id: 'check-owner', autocomplete: 'off' }, 'allowed_for_own holds when it is the user'),
     scope: field('Scope (optional)', { id: 'check-scope', autocomplete: 'off' }),
+    as_of: asOfField('check-as-of'),
   };
   const explain = h('input', { type: 'checkbox', id: 'check-explain', checked: true });
   const resource = h('textarea', { id: 'check-resource', class: 'json', rows: '3', spellcheck: 'false', autocomplete: 'off', placeholder: '{"amount": 1200, "department": "sales"}', 'aria-describedby': 'check-resource-hint' });
@@ -835,7 +837,8 @@ function pageCheck(entity) {
       }
       result.show(h('div', { class: 'decision ' + (r.allowed ? 'yes' : 'no'), 'data-allowed': String(r.allowed) },
         h('p', { class: 'verdict' }, r.allowed ? 'Allowed' : 'Not allowed'),
-        h('p', {}, 'Permission ', h('code', { id: 'check-permission' }, r.permission), ' · policy revision ', String(r.revision),
+        h('p', {}, 'Permission ', h('code', { id: 'check-permission' }, r.permission), ' · policy revision ', h('span', { id: 'check-revision' }, String(r.revision)),
+          body.as_of ? ' · as of ' + body.as_of : '',
           r.valid_until ? ' · valid until ' + fmtTime(r.valid_until) : '')),
       matchTable('Matched', r.matched, 'check-matched'),
       matchTable('Denied by', r.denied_by, 'check-denied-by'),
@@ -890,14 +893,16 @@ function pageWhoCan(entity) {
   const ot = field('Object type', { id: 'who-object-type', required: true, autocomplete: 'off' });
   const ac = field('Action', { id: 'who-action', required: true, autocomplete: 'off' });
   const sc = field('Scope (optional)', { id: 'who-scope', autocomplete: 'off' });
-  const form = h('form', { class: 'card inline', id: 'who-form' }, ot, ac, sc, h('button', { type: 'submit' }, 'Who can?'));
+  const asOf = asOfField('who-as-of');
+  const form = h('form', { class: 'card inline', id: 'who-form' }, ot, ac, sc, asOf, h('button', { type: 'submit' }, 'Who can?'));
   const result = slot({ id: 'who-result' });
   const rows = h('tbody');
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   let next = null;
   const load = (reset) => attempt(result.errors, async (live) => {
     const query = reset
-      ? { object_type: ot.querySelector('input').value.trim(), action: ac.querySelector('input').value.trim(), scope: sc.querySelector('input').value.trim(), limit: 100 }
+      ? { object_type: ot.querySelector('input').value.trim(), action: ac.querySelector('input').value.trim(), scope: sc.querySelector('input').value.trim(),
+        as_of: asOf.querySelector('input').value.trim(), limit: 100 }
       : { pagination_token: next, limit: 100 };
     if (reset) { next = null; clear(rows); }
     const r = await call('GET', path('entities', entity, 'who-can'), { query });
@@ -916,6 +921,59 @@ function pageWhoCan(entity) {
   form.addEventListener('submit', (ev) => { ev.preventDefault(); load(true); });
   more.addEventListener('click', () => load(false));
   return page('Who can', h('p', {}, 'The users allowed an action (deny applied), and the roles that give it. To see what a role change would do, open the role and use "Preview changes".'), form, result);
+}
+
+// ---------------------------------------------------------------- history
+
+// asOfField is an optional "as of" instant: answers then come from the
+// policy in force at that past instant (RFC 3339, as the API takes it).
+function asOfField(id) {
+  return field('As of (optional)', { id, autocomplete: 'off', placeholder: '2026-03-31T23:59:59Z', spellcheck: 'false' },
+    'A past instant (RFC 3339): answer as the policy of then did.');
+}
+
+// fmtEnd is one end of an interval: its time, revision and actor.
+function fmtEnd(r) {
+  return h('span', {}, fmtTime(r.at), h('small', {}, ' · revision ' + r.revision + (r.actor ? ' · ' + r.actor : '')));
+}
+
+// fmtChange is the audited change that opened or closed an interval.
+function fmtChange(c) {
+  return c ? h('code', {}, c.action + ' ' + c.object_id) : '—';
+}
+
+function pageHistory(entity) {
+  const f = {
+    user: field('User id', { id: 'history-user', required: true, autocomplete: 'off' }),
+    object_type: field('Object type', { id: 'history-object-type', required: true, autocomplete: 'off' }),
+    action: field('Action', { id: 'history-action', required: true, autocomplete: 'off' }),
+    scope: field('Scope (optional)', { id: 'history-scope', autocomplete: 'off' }),
+    from: field('From (optional)', { id: 'history-from', autocomplete: 'off', placeholder: '2026-01-01T00:00:00Z' }),
+    to: field('To (optional)', { id: 'history-to', autocomplete: 'off', placeholder: 'now' }),
+  };
+  const form = h('form', { class: 'card', id: 'history-form' }, h('div', { class: 'row' }, Object.values(f)), h('button', { type: 'submit' }, 'Show history'));
+  const result = slot({ id: 'history-result', 'aria-live': 'polite' });
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    attempt(result, async (live) => {
+      const v = {};
+      for (const [k, el] of Object.entries(f)) v[k] = el.querySelector('input').value.trim();
+      const r = await call('GET', path('entities', entity, 'users', v.user, 'access-history'),
+        { query: { object_type: v.object_type, action: v.action, scope: v.scope, from: v.from, to: v.to } });
+      if (!live()) return;
+      const rows = r.data.data.map((x) => h('tr', {},
+        h('td', {}, fmtEnd(x.from)), h('td', {}, x.to ? fmtEnd(x.to) : 'still'),
+        h('td', {}, LABELS[x.permission] || x.permission, x.condition ? h('span', { class: 'cond-cell' }, ' if ', h('code', {}, x.condition)) : null),
+        h('td', {}, x.via.map((w) => (w.role_name || w.role_id) + (w.scope ? ' in ' + w.scope : '')).concat(x.own ? ['own right'] : []).join(', ')),
+        h('td', {}, fmtChange(x.opened)), h('td', {}, fmtChange(x.closed))));
+      result.show(rows.length
+        ? h('div', { class: 'table-wrap' }, h('table', { id: 'history-table' },
+          h('thead', {}, h('tr', {}, ['From', 'To', 'Permission', 'Via', 'Opened by', 'Closed by'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('tbody', {}, rows)))
+        : h('p', {}, 'The user could not do it in that window (policy revision ' + r.data.revision + ').'));
+    });
+  });
+  return page('History', h('p', {}, 'When could this user do this action, through which roles, and which changes granted and took it?'), form, result);
 }
 
 render();

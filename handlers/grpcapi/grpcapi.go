@@ -307,9 +307,27 @@ func domain(r *rolegatev1.CheckRequest, field string) (policy.CheckRequest, erro
 	if err != nil {
 		return policy.CheckRequest{}, err
 	}
-	return policy.CheckRequest{EntityID: r.GetEntityId(), UserID: r.GetUserId(), ObjectType: r.GetObjectType(),
+	req := policy.CheckRequest{EntityID: r.GetEntityId(), UserID: r.GetUserId(), ObjectType: r.GetObjectType(),
 		Action: r.GetAction(), OwnerID: r.GetOwnerId(), Scope: r.GetScope(), Resource: res, Explain: r.GetExplain(),
-		MinRevision: r.GetMinRevision()}, nil
+		MinRevision: r.GetMinRevision()}
+	if r.AsOf != nil || r.AtRevision != nil {
+		req.AsOf, err = asOfOf(r, strings.TrimSuffix(field, "resource"))
+	}
+	return req, err
+}
+
+// asOfOf is a check's as_of or at_revision, read as over HTTP
+// (handlers.AsOfOf); prefix names the check in a batch.
+func asOfOf(r *rolegatev1.CheckRequest, prefix string) (rolegate.AsOf, error) {
+	var t *time.Time
+	if r.AsOf != nil {
+		if err := r.AsOf.CheckValid(); err != nil {
+			return rolegate.AsOf{}, rolegate.Invalid("invalid_as_of", prefix+"as_of", "%sas_of is not a valid time (0001 to 9999)", prefix)
+		}
+		at := r.AsOf.AsTime()
+		t = &at
+	}
+	return handlers.AsOfOf(prefix, t, r.AtRevision, r.GetMinRevision())
 }
 
 func responseOf(d engine.Decision, explain bool) *rolegatev1.CheckResponse {

@@ -183,8 +183,14 @@ func (x *cli) usersCmd() *cobra.Command {
 		return x.say(map[string]any{"user_id": a[0], "role_id": roleID, "scope": scope}, "user %s no longer holds role %s%s", a[0], a[1], scopeSuffix(scope))
 	})}
 	unassign.Flags().StringVar(&scope, "scope", "", "the scope it was given in")
-	perms := &cobra.Command{Use: "permissions USER", Short: "A user's effective rights (deny applied)", Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
-		p, err := x.c.UserPermissions(ctx, ent, a[0], scope)
+	var past asOfFlags
+	var perms *cobra.Command
+	perms = &cobra.Command{Use: "permissions USER", Short: "A user's effective rights (deny applied)", Args: cobra.ExactArgs(1), RunE: x.inEntity(func(ctx context.Context, ent string, a []string) error {
+		at, err := past.value(perms)
+		if err != nil {
+			return err
+		}
+		p, _, err := x.c.UserPermissionsAt(ctx, ent, a[0], scope, at)
 		if err != nil {
 			return err
 		}
@@ -194,7 +200,8 @@ func (x *cli) usersCmd() *cobra.Command {
 		return x.rightsTable(p)
 	})}
 	perms.Flags().StringVar(&scope, "scope", "", "rights inside this scope too")
-	cmd.AddCommand(list, get, create, update, del, assign, unassign, perms)
+	past.register(perms)
+	cmd.AddCommand(list, get, create, update, del, assign, unassign, perms, x.userHistoryCmd())
 	return cmd
 }
 
@@ -292,6 +299,7 @@ func (x *cli) clientsCmd() *cobra.Command {
 func (x *cli) checkCmd() *cobra.Command {
 	var r client.CheckRequest
 	var attrs attrFlags
+	var past asOfFlags
 	cmd := &cobra.Command{Use: "check USER OBJECT_TYPE ACTION", Short: "Ask whether a user may do an action (exit 0 either way; see the answer)",
 		Args: cobra.ExactArgs(3), RunE: func(c *cobra.Command, a []string) error {
 			res, err := attrs.attributes()
@@ -299,6 +307,9 @@ func (x *cli) checkCmd() *cobra.Command {
 				return err
 			}
 			r.Resource = res
+			if err := past.apply(c, &r); err != nil {
+				return err
+			}
 			return x.inEntity(func(ctx context.Context, ent string, a []string) error {
 				return x.check(ctx, r, ent, a)
 			})(c, a)
@@ -309,6 +320,7 @@ func (x *cli) checkCmd() *cobra.Command {
 	attrs.register(cmd, "resource", "the object's")
 	cmd.Flags().BoolVar(&r.Explain, "explain", false, "list the rules that decided (with their conditions' values)")
 	cmd.Flags().Int64Var(&r.MinRevision, "min-revision", 0, "answer from this revision of the policy or newer")
+	past.register(cmd)
 	return cmd
 }
 
@@ -326,7 +338,7 @@ func (x *cli) check(ctx context.Context, r client.CheckRequest, ent string, a []
 	verdict := "denied"
 	if d.Allowed {
 		verdict = "allowed"
-	} else if why := x.missing(ctx, ent, r.UserID); why != "" {
+	} else if why := x.missing(ctx, ent, r.UserID); why != "" && r.AsOf == nil && r.AtRevision == nil {
 		// The API denies a check on what does not exist (it never
 		// errs on a check); the CLI says which it is.
 		fmt.Fprintf(x.stdout, "denied: %s\n", why)

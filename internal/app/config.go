@@ -79,6 +79,9 @@ type Config struct {
 	// ExpirySweep is how often expired assignments are removed from the
 	// store (checks stop counting them at their expiry already).
 	ExpirySweep time.Duration
+	// HistoryRetention is how long entities' history is kept (0: forever);
+	// the history sweep removes what is older, every ExpirySweep.
+	HistoryRetention time.Duration
 
 	// SQLiteSynchronous is SQLite's synchronous mode (full, normal, extra):
 	// how a commit waits for the disk (adapters.OpenOptions).
@@ -153,6 +156,7 @@ func serverFlags(fs *pflag.FlagSet, cmd string, getenv func(string) string, stde
 	typed(f, &c.MaxBodyMemory, "max-body-memory", 64<<20, integer[int64](1<<20, math.MaxInt64, "is not a number of bytes of at least 1048576"), "bytes of request bodies read at once, by all requests together; past it a body is 503 server_busy")
 	typed(f, &c.MaxHeaderBytes, "max-header-bytes", 64<<10, integer[int](1024, 1<<20, "is not a number of bytes from 1024 to 1048576"), "largest request header block in bytes; larger is 431")
 	typed(f, &c.ExpirySweep, "expiry-sweep", time.Minute, duration(100*time.Millisecond, math.MaxInt64, "is not a duration of at least 100ms such as 1m"), "how often expired assignments are removed from the store, each with an assignment.expire audit event")
+	typed(f, &c.HistoryRetention, "history-retention", 0, duration(0, math.MaxInt64, "is not a duration >= 0 such as 8760h (0 keeps history forever)"), "how long the history of entities' policies is kept for answers as of a past instant (0 is forever); older history is removed by a sweep, each entity swept with a history.sweep audit event")
 	typed(f, &c.SQLiteSynchronous, "sqlite-synchronous", "full", oneOf("is not full, normal or extra", adapters.SQLiteSynchronousModes...), "SQLite only: full (a write acknowledged survives a power loss) or normal (faster commits; survives the process being killed, but the last writes acknowledged may be lost on a power loss), or extra")
 	typed(f, &c.SweepInterval, "sweep-interval", 10*time.Second, duration(10*time.Millisecond, math.MaxInt64, "is not a duration of at least 10ms such as 10s"), "how often the revisions of the entities held are compared with the store's, reloading those that moved")
 	typed(f, &c.StoreTimeout, "store-timeout", 10*time.Second, duration(100*time.Millisecond, 25*time.Second, "is not a duration from 100ms to 25s (below the 30 s HTTP write timeout)"), "longest a store transaction may take; past it it rolls back and the request is 503 storage_unavailable")

@@ -64,6 +64,12 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	sweepDone := make(chan struct{})
 	go func() { defer close(sweepDone); sweepExpired(syncCtx, svc, cfg.ExpirySweep, log) }()
 	defer func() { stopSync(); <-sweepDone }()
+	historyDone := make(chan struct{})
+	go func() {
+		defer close(historyDone)
+		sweepHistory(syncCtx, svc, cfg.ExpirySweep, cfg.HistoryRetention, log)
+	}()
+	defer func() { stopSync(); <-historyDone }()
 
 	admin, generated, err := auth.BootstrapAdmin(ctx, store, cfg.AdminToken)
 	if err != nil {
@@ -246,6 +252,29 @@ func sweepExpired(ctx context.Context, svc *policy.Service, every time.Duration,
 			log.Warn("expiry sweep", "error", err, "removed", n)
 		} else if n > 0 {
 			log.Info("expired assignments removed", "removed", n)
+		}
+	}
+}
+
+// sweepHistory removes the history older than retention every interval until
+// ctx ends; with retention 0 (history kept forever) it does nothing.
+func sweepHistory(ctx context.Context, svc *policy.Service, every, retention time.Duration, log *slog.Logger) {
+	if retention <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := svc.SweepHistory(auth.Internal(ctx), retention)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("history sweep", "error", err, "removed", n)
+		} else if n > 0 {
+			log.Info("history older than the retention removed", "removed", n, "retention", retention.String())
 		}
 	}
 }

@@ -46,6 +46,7 @@ func New() *Store {
 		audit:       map[string]policy.AuditEvent{},
 		changes:     map[string]map[int64]changes.Entry{},
 		conditions:  map[string]map[string]string{},
+		history:     map[string]*entityHistory{},
 	})
 	return s
 }
@@ -115,52 +116,59 @@ func ctxErr(ctx context.Context) error {
 func (s *Store) LoadPolicy(ctx context.Context, entityID string) (engine.Policy, error) {
 	var out engine.Policy
 	err := s.View(ctx, func(ptx policy.Tx) error {
-		st := &ptx.(*tx).st
-		e, ok := st.entities[entityID]
-		if !ok {
-			return notFound("entity %q", entityID)
-		}
-		out.Revision, out.Created = e.Revision, e.CreatedAt
-		out.Rules = []rolegate.Rule{}
-		for _, k := range st.entityRules(entityID) {
-			switch k.ptype {
-			case "p":
-				out.Rules = append(out.Rules, k.rule())
-			case "g":
-				// The SQL stores read a g rule's first four values only.
-				v := []string{k.v[0], k.v[1], entityID}
-				if k.v[3] != "" {
-					v = append(v, k.v[3])
-				}
-				out.Rules = append(out.Rules, rolegate.Rule{PType: "g", Values: v})
-			}
-		}
-		out.RoleNames = map[string]string{}
-		for _, r := range st.roles {
-			if r.EntityID == entityID && r.Status == rolegate.StatusActive {
-				out.RoleNames[r.ID] = r.Name
-			}
-		}
-		nameHashed(st, entityID, &out)
-		if conds := st.conditions[entityID]; len(conds) > 0 {
-			out.Conditions = maps.Clone(conds)
-		}
-		for k, u := range st.users {
-			if k.entityID != entityID || u.attrs == "{}" {
-				continue
-			}
-			attrs, err := policy.DecodeAttributes(u.attrs)
-			if err != nil {
-				return err
-			}
-			if out.Attributes == nil {
-				out.Attributes = map[string]map[string]any{}
-			}
-			out.Attributes[k.id] = attrs
-		}
-		return nil
+		var err error
+		out, err = loadPolicy(&ptx.(*tx).st, entityID)
+		return err
 	})
 	return out, err
+}
+
+// loadPolicy is LoadPolicy inside a transaction.
+func loadPolicy(st *state, entityID string) (engine.Policy, error) {
+	var out engine.Policy
+	e, ok := st.entities[entityID]
+	if !ok {
+		return out, notFound("entity %q", entityID)
+	}
+	out.Revision, out.Created = e.Revision, e.CreatedAt
+	out.Rules = []rolegate.Rule{}
+	for _, k := range st.entityRules(entityID) {
+		switch k.ptype {
+		case "p":
+			out.Rules = append(out.Rules, k.rule())
+		case "g":
+			// The SQL stores read a g rule's first four values only.
+			v := []string{k.v[0], k.v[1], entityID}
+			if k.v[3] != "" {
+				v = append(v, k.v[3])
+			}
+			out.Rules = append(out.Rules, rolegate.Rule{PType: "g", Values: v})
+		}
+	}
+	out.RoleNames = map[string]string{}
+	for _, r := range st.roles {
+		if r.EntityID == entityID && r.Status == rolegate.StatusActive {
+			out.RoleNames[r.ID] = r.Name
+		}
+	}
+	nameHashed(st, entityID, &out)
+	if conds := st.conditions[entityID]; len(conds) > 0 {
+		out.Conditions = maps.Clone(conds)
+	}
+	for k, u := range st.users {
+		if k.entityID != entityID || u.attrs == "{}" {
+			continue
+		}
+		attrs, err := policy.DecodeAttributes(u.attrs)
+		if err != nil {
+			return out, err
+		}
+		if out.Attributes == nil {
+			out.Attributes = map[string]map[string]any{}
+		}
+		out.Attributes[k.id] = attrs
+	}
+	return out, nil
 }
 
 // nameHashed fills pol.Hashed from the users and assignments whose subjects

@@ -32,6 +32,9 @@ type state struct {
 	// conditions are the condition sources of each entity, by hash; an
 	// entity's map is never changed once committed (copied whole to write).
 	conditions map[string]map[string]string
+	// history is each entity's history (history.go); an entity's is
+	// copied whole by the write that changes it (ownHistory).
+	history map[string]*entityHistory
 }
 
 // entityRow is an entity as stored.
@@ -160,6 +163,7 @@ const (
 	tAudit
 	tChanges
 	tConditions
+	tHistory
 )
 
 // own makes the tables in mask the write's own copies, once per write. The
@@ -200,6 +204,10 @@ func (t *tx) own(mask int) {
 	}
 	if todo&tConditions != 0 {
 		st.conditions = maps.Clone(st.conditions)
+	}
+	if todo&tHistory != 0 {
+		st.history = maps.Clone(st.history)
+		t.ownedHistory = map[string]bool{}
 	}
 }
 

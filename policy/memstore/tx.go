@@ -28,6 +28,7 @@ type tx struct {
 	owned        int
 	ownedRules   map[string]bool
 	ownedChanges map[string]bool
+	ownedHistory map[string]bool
 }
 
 var _ policy.Tx = (*tx)(nil)
@@ -93,9 +94,11 @@ func (t *tx) ListEntities(afterID string, n int) ([]rolegate.Entity, error) {
 // DeleteEntity removes the entity's rules, assignments, users, roles and
 // change log, then the entity; its audit events and clients stay.
 func (t *tx) DeleteEntity(id string) error {
-	if err := t.writing(tEntities | tRoles | tUsers | tAssignments | tRules | tChanges | tConditions); err != nil {
+	if err := t.writing(tEntities | tRoles | tUsers | tAssignments | tRules | tChanges | tConditions | tHistory); err != nil {
 		return err
 	}
+	delete(t.st.history, id)
+	delete(t.ownedHistory, id)
 	delete(t.st.rules, id)
 	delete(t.st.conditions, id)
 	delete(t.st.changes, id)

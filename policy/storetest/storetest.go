@@ -48,6 +48,8 @@ func Run(t *testing.T, open func(t *testing.T) policy.Store) {
 		{"Conditions", testConditions},
 		{"UserAttributes", testUserAttributes},
 		{"ConditionsDoctor", testConditionsDoctor},
+		{"History", testHistory},
+		{"HistoryRebase", testHistoryRebase},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

@@ -521,9 +521,34 @@ export interface paths {
         };
         /**
          * Every user's effective rights and the roles behind them, streamed (JSON, or CSV with Accept text/csv)
-         * @description One row per user, scope and right. Needs the rights to read users and roles. A failure after the first byte cuts the connection, so a truncated report never looks whole. CSV columns: user_id, scope, object_type, action, permission, role_ids, role_names (';'-separated, a ';' or a backslash inside a value preceded by a backslash; cells a spreadsheet would read as a formula, also after leading spaces or control characters, start with '), condition (the condition under which the right holds; empty: unconditionally).
+         * @description One row per user, scope and right. Needs the rights to read users and roles (and, with as_of or at_revision, the audit log's). A failure after the first byte cuts the connection, so a truncated report never looks whole. CSV columns: user_id, scope, object_type, action, permission, role_ids, role_names (';'-separated, a ';' or a backslash inside a value preceded by a backslash; cells a spreadsheet would read as a formula, also after leading spaces or control characters, start with '), condition (the condition under which the right holds; empty: unconditionally).
          */
         get: operations["accessReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/entities/{entity}/users/{user}/access-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The entity (tenant) id. */
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * When the user could do an action on an object type, through which roles, opened and closed by which changes
+         * @description The intervals during which the user could do action on object_type (counting assignments in scope too, when given) between from and to, oldest first. Needs the rights to read users and roles and the audit log's: history reveals past roles and users. Costs the user's own history, not the entity's.
+         */
+        get: operations["accessHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -831,7 +856,7 @@ export interface components {
                  * @description A stable machine-readable code; docs/errors.md says what each means and what to do. Treat a code not listed here (a newer server's) by the HTTP status.
                  * @enum {string}
                  */
-                code: "malformed_json" | "invalid_request" | "invalid_filter" | "invalid_api_version" | "missing_api_version" | "missing_entity" | "invalid_oid" | "unauthenticated" | "invalid_token" | "invalid_client" | "forbidden" | "insufficient_scope" | "privilege_escalation" | "system_role" | "client_generated_id" | "not_found" | "route_not_found" | "entity_not_found" | "role_not_found" | "user_not_found" | "assignment_not_found" | "client_not_found" | "changes_unavailable" | "method_not_allowed" | "conflict" | "entity_exists" | "user_exists" | "role_name_taken" | "role_in_use" | "role_deleted" | "last_default_role" | "type_mismatch" | "id_mismatch" | "changes_expired" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "invalid_body" | "unknown_field" | "invalid_type" | "missing_field" | "missing_header" | "invalid_field" | "immutable_field" | "read_only_attribute" | "invalid_name" | "invalid_email" | "invalid_entity_id" | "invalid_user_id" | "invalid_role_id" | "invalid_scope" | "invalid_permissions" | "invalid_condition" | "invalid_attributes" | "invalid_permission" | "duplicate_permission" | "too_many_rights" | "unknown_object_type" | "invalid_rights" | "unknown_entity" | "unknown_role" | "unknown_user" | "unknown_revision" | "invalid_expires_at" | "invalid_datetime" | "invalid_limit" | "invalid_pagination_token" | "invalid_starting_after" | "invalid_description" | "invalid_sort" | "invalid_order" | "invalid_status" | "invalid_role_type" | "invalid_default" | "invalid_force" | "invalid_dry_run" | "invalid_include_deleted" | "invalid_wait" | "invalid_search" | "invalid_expand" | "invalid_id__in" | "invalid_since" | "invalid_actor" | "invalid_action" | "invalid_object_type" | "invalid_batch" | "too_many_entities" | "invalid_users" | "too_many_users" | "duplicate_user" | "duplicate_scope" | "too_many_roles" | "too_many_scopes" | "invalid_team_id" | "quota_exceeded" | "rate_limited" | "internal" | "storage_unavailable" | "policy_unavailable" | "stale_policy" | "dry_run_conflict" | "server_busy" | "shutting_down" | "too_many_elements" | "dry_run_unsupported";
+                code: "malformed_json" | "invalid_request" | "invalid_filter" | "invalid_api_version" | "missing_api_version" | "missing_entity" | "invalid_oid" | "unauthenticated" | "invalid_token" | "invalid_client" | "forbidden" | "insufficient_scope" | "privilege_escalation" | "system_role" | "client_generated_id" | "not_found" | "route_not_found" | "entity_not_found" | "role_not_found" | "user_not_found" | "assignment_not_found" | "client_not_found" | "changes_unavailable" | "method_not_allowed" | "conflict" | "entity_exists" | "user_exists" | "role_name_taken" | "role_in_use" | "role_deleted" | "last_default_role" | "type_mismatch" | "id_mismatch" | "changes_expired" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "invalid_body" | "unknown_field" | "invalid_type" | "missing_field" | "missing_header" | "invalid_field" | "immutable_field" | "read_only_attribute" | "invalid_name" | "invalid_email" | "invalid_entity_id" | "invalid_user_id" | "invalid_role_id" | "invalid_scope" | "invalid_permissions" | "invalid_condition" | "invalid_attributes" | "invalid_permission" | "duplicate_permission" | "too_many_rights" | "unknown_object_type" | "invalid_rights" | "unknown_entity" | "unknown_role" | "unknown_user" | "unknown_revision" | "invalid_as_of" | "invalid_revision" | "before_entity" | "beyond_retention" | "invalid_expires_at" | "invalid_datetime" | "invalid_limit" | "invalid_pagination_token" | "invalid_starting_after" | "invalid_description" | "invalid_sort" | "invalid_order" | "invalid_status" | "invalid_role_type" | "invalid_default" | "invalid_force" | "invalid_dry_run" | "invalid_include_deleted" | "invalid_wait" | "invalid_search" | "invalid_expand" | "invalid_id__in" | "invalid_since" | "invalid_actor" | "invalid_action" | "invalid_object_type" | "invalid_batch" | "too_many_entities" | "invalid_users" | "too_many_users" | "duplicate_user" | "duplicate_scope" | "too_many_roles" | "too_many_scopes" | "invalid_team_id" | "quota_exceeded" | "rate_limited" | "internal" | "storage_unavailable" | "policy_unavailable" | "stale_policy" | "dry_run_conflict" | "server_busy" | "shutting_down" | "too_many_elements" | "dry_run_unsupported";
                 message: string;
                 details?: {
                     field?: string;
@@ -1035,6 +1060,10 @@ export interface components {
             explain?: boolean;
             /** @description Answer from the entity's policy at this revision or newer (a write's X-Rolegate-Revision), else 503 stale_policy; a revision the entity never had is 422 unknown_revision. */
             min_revision?: number;
+            /** @description Answer as the entity's policy in force at this past instant did (RFC 3339), expiring assignments judged at that instant; the answer's revision is the one it came from. Needs the audit log's right too (a check-only token: 403). Not with at_revision or min_revision (422 invalid_as_of); in the future: 422 invalid_as_of; before the entity existed: 422 before_entity; older than the history kept: 422 beyond_retention. An as-of answer is never cached. */
+            as_of?: components["schemas"]["Time"];
+            /** @description Answer as the entity's policy at this revision did (as as_of). Below 1 or past the entity's revision: 422 invalid_revision; older than the history kept: 422 beyond_retention. */
+            at_revision?: number;
         };
         CheckResult: {
             allowed: boolean;
@@ -1092,6 +1121,44 @@ export interface components {
             dry_run: true;
             gained: components["schemas"]["EffectiveRight"][];
             lost: components["schemas"]["EffectiveRight"][];
+        };
+        AccessHistory: {
+            /** @description The entity's current revision. */
+            revision: number;
+            data: components["schemas"]["AccessInterval"][];
+        };
+        AccessInterval: {
+            from: components["schemas"]["HistoryRevision"];
+            /** @description The revision that closed the interval; null while it is open (at to, or now). */
+            to: components["schemas"]["HistoryRevision"] | null;
+            /** @enum {string} */
+            permission: "allowed" | "allowed_for_own";
+            /** @description The condition under which the right held; absent: unconditionally. */
+            condition?: string;
+            /** @description The roles that gave the right (scope absent when the assignment was entity-wide). */
+            via: {
+                role_id: string;
+                role_name: string;
+                scope?: string;
+            }[];
+            /** @description true when the user's own rights gave it (they are not listed in via). */
+            own?: boolean;
+            /** @description The audited change that opened the interval (null when none was recorded). */
+            opened: components["schemas"]["HistoryChange"] | null;
+            /** @description The audited change that closed the interval (null while open, or when none was recorded). */
+            closed: components["schemas"]["HistoryChange"] | null;
+        };
+        HistoryRevision: {
+            revision: number;
+            at: components["schemas"]["Time"];
+            /** @description Who made the write (the audit log's actor); absent when unknown. */
+            actor?: string;
+        };
+        HistoryChange: {
+            audit_event_id: string;
+            action: string;
+            object_type: string;
+            object_id: string;
         };
         AccessReport: {
             entity_id: string;
@@ -1611,6 +1678,10 @@ export interface components {
         Expand: "roles";
         /** @description An assignment scope such as team:42 (1-128 of A-Za-z0-9._:-, else 422 invalid_scope; empty for none). */
         Scope: string;
+        /** @description Answer from the entity's policy in force at this past instant (RFC 3339). Needs the audit log's right too. With at_revision, or in the future: 422 invalid_as_of; before the entity existed: 422 before_entity; older than the history kept: 422 beyond_retention. */
+        AsOf: components["schemas"]["Time"];
+        /** @description Answer from the entity's policy at this revision. Not a number, below 1 or past the entity's revision: 422 invalid_revision; older than the history kept: 422 beyond_retention. */
+        AtRevision: number;
         /** @description true: run the write's whole path (validation, guards), roll it back, and answer 200 with what it would change for every user (see DryRun); false or absent: write. Given twice or not true/false: 422 invalid_dry_run; on a call without a dry run (any call not listing this parameter): 422 dry_run_unsupported. Either way nothing is done. */
         DryRunQuery: boolean;
         /** @description The role's ETag (its version, such as "3"; W/ accepted) or *; a stale one is 412 version_mismatch. */
@@ -1644,6 +1715,8 @@ export interface components {
         Location: string;
         /** @description The revision the write took its entity to (X-Rolegate-Revision). */
         Revision: number;
+        /** @description The revision of the entity's policy the answer came from (the one in force at as_of, or at_revision), when asked as of the past. */
+        AnswerRevision: number;
         /** @description The role's version, quoted. */
         ETag: string;
         /** @description The next page, as <path?query>; rel="next", when there is one. */
@@ -2748,6 +2821,10 @@ export interface operations {
             query?: {
                 /** @description An assignment scope such as team:42 (1-128 of A-Za-z0-9._:-, else 422 invalid_scope; empty for none). */
                 scope?: components["parameters"]["Scope"];
+                /** @description Answer from the entity's policy in force at this past instant (RFC 3339). Needs the audit log's right too. With at_revision, or in the future: 422 invalid_as_of; before the entity existed: 422 before_entity; older than the history kept: 422 beyond_retention. */
+                as_of?: components["parameters"]["AsOf"];
+                /** @description Answer from the entity's policy at this revision. Not a number, below 1 or past the entity's revision: 422 invalid_revision; older than the history kept: 422 beyond_retention. */
+                at_revision?: components["parameters"]["AtRevision"];
             };
             header?: never;
             path: {
@@ -2760,9 +2837,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The effective rights. */
+            /** @description The effective rights (as of as_of or at_revision, when given). */
             200: {
                 headers: {
+                    "X-Rolegate-Revision": components["headers"]["AnswerRevision"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2826,6 +2904,10 @@ export interface operations {
                 scope?: components["parameters"]["Scope"];
                 /** @description The attributes of the object asked about, a JSON object (URL-encoded), such as {"amount":1200}: a conditional right then counts for the users for whom its condition holds over it and their attributes. Absent (or {}): users allowed only under conditions are listed with the condition. Not a JSON object, or breaking the limits of attributes: 422 invalid_attributes. The pagination token carries it. */
                 resource?: string;
+                /** @description Answer from the entity's policy in force at this past instant (RFC 3339). Needs the audit log's right too. With at_revision, or in the future: 422 invalid_as_of; before the entity existed: 422 before_entity; older than the history kept: 422 beyond_retention. */
+                as_of?: components["parameters"]["AsOf"];
+                /** @description Answer from the entity's policy at this revision. Not a number, below 1 or past the entity's revision: 422 invalid_revision; older than the history kept: 422 beyond_retention. */
+                at_revision?: components["parameters"]["AtRevision"];
                 /** @description Page size, 1-100 (default 100); may be given with pagination_token. */
                 limit?: components["parameters"]["Limit"];
                 /** @description An opaque token of a previous page of this list; it carries that request's query. */
@@ -2840,9 +2922,10 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of the users allowed. */
+            /** @description A page of the users allowed. As of a past instant, every page answers from the same revision (the pagination token names it). */
             200: {
                 headers: {
+                    "X-Rolegate-Revision": components["headers"]["AnswerRevision"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2862,7 +2945,12 @@ export interface operations {
     };
     accessReport: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Answer from the entity's policy in force at this past instant (RFC 3339). Needs the audit log's right too. With at_revision, or in the future: 422 invalid_as_of; before the entity existed: 422 before_entity; older than the history kept: 422 beyond_retention. */
+                as_of?: components["parameters"]["AsOf"];
+                /** @description Answer from the entity's policy at this revision. Not a number, below 1 or past the entity's revision: 422 invalid_revision; older than the history kept: 422 beyond_retention. */
+                at_revision?: components["parameters"]["AtRevision"];
+            };
             header?: never;
             path: {
                 /** @description The entity (tenant) id. */
@@ -2884,6 +2972,48 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["AccessReport"];
                     "text/csv": string;
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    accessHistory: {
+        parameters: {
+            query: {
+                object_type: string;
+                action: string;
+                /** @description An assignment scope such as team:42 (1-128 of A-Za-z0-9._:-, else 422 invalid_scope; empty for none). */
+                scope?: components["parameters"]["Scope"];
+                /** @description RFC 3339; absent: since the history begins. Malformed, or after to: 422 invalid_datetime. */
+                from?: components["schemas"]["Time"];
+                /** @description RFC 3339; absent: until now. An interval still open at to has to null. */
+                to?: components["schemas"]["Time"];
+            };
+            header?: never;
+            path: {
+                /** @description The entity (tenant) id. */
+                entity: components["parameters"]["EntityPath"];
+                /** @description The user id, escaped as one path segment ("/" as %2F). */
+                user: components["parameters"]["UserPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The intervals, and the entity's current revision. */
+            200: {
+                headers: {
+                    "X-Rolegate-Revision": components["headers"]["AnswerRevision"];
+                    "Cache-Control"?: "no-store";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessHistory"];
                 };
             };
             401: components["responses"]["Unauthenticated"];

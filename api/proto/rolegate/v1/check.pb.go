@@ -14,6 +14,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -42,7 +43,17 @@ type CheckRequest struct {
 	// resource ({"amount": 1200}): at most 64 names, each value null, a bool,
 	// a number, a string or a list of those; a nested object is
 	// INVALID_ARGUMENT invalid_attributes.
-	Resource      *structpb.Struct `protobuf:"bytes,9,opt,name=resource,proto3" json:"resource,omitempty"`
+	Resource *structpb.Struct `protobuf:"bytes,9,opt,name=resource,proto3" json:"resource,omitempty"`
+	// Answer as the entity's policy in force at this past instant did
+	// (expiring assignments judged then); the answer's revision is the one it
+	// came from. Needs the audit log's right too. Not with at_revision or
+	// min_revision, or in the future: INVALID_ARGUMENT invalid_as_of; before
+	// the entity existed: before_entity; older than the history kept:
+	// beyond_retention.
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// Answer as the entity's policy at this revision did (as as_of). Below 1
+	// or past the entity's revision: INVALID_ARGUMENT invalid_revision.
+	AtRevision    *int64 `protobuf:"varint,11,opt,name=at_revision,json=atRevision,proto3,oneof" json:"at_revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -138,6 +149,20 @@ func (x *CheckRequest) GetResource() *structpb.Struct {
 		return x.Resource
 	}
 	return nil
+}
+
+func (x *CheckRequest) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *CheckRequest) GetAtRevision() int64 {
+	if x != nil && x.AtRevision != nil {
+		return *x.AtRevision
+	}
+	return 0
 }
 
 type Match struct {
@@ -416,7 +441,7 @@ var File_rolegate_v1_check_proto protoreflect.FileDescriptor
 
 const file_rolegate_v1_check_proto_rawDesc = "" +
 	"\n" +
-	"\x17rolegate/v1/check.proto\x12\vrolegate.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xa0\x02\n" +
+	"\x17rolegate/v1/check.proto\x12\vrolegate.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x03\n" +
 	"\fCheckRequest\x12\x1b\n" +
 	"\tentity_id\x18\x01 \x01(\tR\bentityId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1f\n" +
@@ -427,7 +452,12 @@ const file_rolegate_v1_check_proto_rawDesc = "" +
 	"\x05scope\x18\x06 \x01(\tR\x05scope\x12\x18\n" +
 	"\aexplain\x18\a \x01(\bR\aexplain\x12!\n" +
 	"\fmin_revision\x18\b \x01(\x03R\vminRevision\x123\n" +
-	"\bresource\x18\t \x01(\v2\x17.google.protobuf.StructR\bresource\"\xe6\x01\n" +
+	"\bresource\x18\t \x01(\v2\x17.google.protobuf.StructR\bresource\x12/\n" +
+	"\x05as_of\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12$\n" +
+	"\vat_revision\x18\v \x01(\x03H\x00R\n" +
+	"atRevision\x88\x01\x01B\x0e\n" +
+	"\f_at_revision\"\xe6\x01\n" +
 	"\x05Match\x12\x17\n" +
 	"\arole_id\x18\x01 \x01(\tR\x06roleId\x12\x1b\n" +
 	"\trole_name\x18\x02 \x01(\tR\broleName\x12\x1e\n" +
@@ -472,31 +502,33 @@ func file_rolegate_v1_check_proto_rawDescGZIP() []byte {
 
 var file_rolegate_v1_check_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_rolegate_v1_check_proto_goTypes = []any{
-	(*CheckRequest)(nil),       // 0: rolegate.v1.CheckRequest
-	(*Match)(nil),              // 1: rolegate.v1.Match
-	(*CheckResponse)(nil),      // 2: rolegate.v1.CheckResponse
-	(*BatchCheckRequest)(nil),  // 3: rolegate.v1.BatchCheckRequest
-	(*BatchCheckResponse)(nil), // 4: rolegate.v1.BatchCheckResponse
-	(*structpb.Struct)(nil),    // 5: google.protobuf.Struct
+	(*CheckRequest)(nil),          // 0: rolegate.v1.CheckRequest
+	(*Match)(nil),                 // 1: rolegate.v1.Match
+	(*CheckResponse)(nil),         // 2: rolegate.v1.CheckResponse
+	(*BatchCheckRequest)(nil),     // 3: rolegate.v1.BatchCheckRequest
+	(*BatchCheckResponse)(nil),    // 4: rolegate.v1.BatchCheckResponse
+	(*structpb.Struct)(nil),       // 5: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_rolegate_v1_check_proto_depIdxs = []int32{
-	5, // 0: rolegate.v1.CheckRequest.resource:type_name -> google.protobuf.Struct
-	1, // 1: rolegate.v1.CheckResponse.matched:type_name -> rolegate.v1.Match
-	1, // 2: rolegate.v1.CheckResponse.denied_by:type_name -> rolegate.v1.Match
-	1, // 3: rolegate.v1.CheckResponse.grantable_by:type_name -> rolegate.v1.Match
-	0, // 4: rolegate.v1.BatchCheckRequest.checks:type_name -> rolegate.v1.CheckRequest
-	2, // 5: rolegate.v1.BatchCheckResponse.results:type_name -> rolegate.v1.CheckResponse
-	0, // 6: rolegate.v1.CheckService.Check:input_type -> rolegate.v1.CheckRequest
-	3, // 7: rolegate.v1.CheckService.BatchCheck:input_type -> rolegate.v1.BatchCheckRequest
-	0, // 8: rolegate.v1.CheckService.CheckStream:input_type -> rolegate.v1.CheckRequest
-	2, // 9: rolegate.v1.CheckService.Check:output_type -> rolegate.v1.CheckResponse
-	4, // 10: rolegate.v1.CheckService.BatchCheck:output_type -> rolegate.v1.BatchCheckResponse
-	2, // 11: rolegate.v1.CheckService.CheckStream:output_type -> rolegate.v1.CheckResponse
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	5,  // 0: rolegate.v1.CheckRequest.resource:type_name -> google.protobuf.Struct
+	6,  // 1: rolegate.v1.CheckRequest.as_of:type_name -> google.protobuf.Timestamp
+	1,  // 2: rolegate.v1.CheckResponse.matched:type_name -> rolegate.v1.Match
+	1,  // 3: rolegate.v1.CheckResponse.denied_by:type_name -> rolegate.v1.Match
+	1,  // 4: rolegate.v1.CheckResponse.grantable_by:type_name -> rolegate.v1.Match
+	0,  // 5: rolegate.v1.BatchCheckRequest.checks:type_name -> rolegate.v1.CheckRequest
+	2,  // 6: rolegate.v1.BatchCheckResponse.results:type_name -> rolegate.v1.CheckResponse
+	0,  // 7: rolegate.v1.CheckService.Check:input_type -> rolegate.v1.CheckRequest
+	3,  // 8: rolegate.v1.CheckService.BatchCheck:input_type -> rolegate.v1.BatchCheckRequest
+	0,  // 9: rolegate.v1.CheckService.CheckStream:input_type -> rolegate.v1.CheckRequest
+	2,  // 10: rolegate.v1.CheckService.Check:output_type -> rolegate.v1.CheckResponse
+	4,  // 11: rolegate.v1.CheckService.BatchCheck:output_type -> rolegate.v1.BatchCheckResponse
+	2,  // 12: rolegate.v1.CheckService.CheckStream:output_type -> rolegate.v1.CheckResponse
+	10, // [10:13] is the sub-list for method output_type
+	7,  // [7:10] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_rolegate_v1_check_proto_init() }
@@ -504,6 +536,7 @@ func file_rolegate_v1_check_proto_init() {
 	if File_rolegate_v1_check_proto != nil {
 		return
 	}
+	file_rolegate_v1_check_proto_msgTypes[0].OneofWrappers = []any{}
 	file_rolegate_v1_check_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -1,0 +1,397 @@
+package adapters
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
+	"github.com/rolegate/rolegate/policy"
+)
+
+// The history of entities' policies (policy.HistoryStore), in history_rows
+// and history_revisions (migration 00010). A write stores its net change:
+// the rows it adds in multi-row inserts, those it removes closed by id in
+// one UPDATE (per 500), after reading the rows in force of the subjects it
+// touched; its cost follows the write, not the entity.
+
+// historyRevisionRow is a row of history_revisions.
+type historyRevisionRow struct {
+	EntityID        string `gorm:"primaryKey"`
+	Revision        int64  `gorm:"primaryKey"`
+	CommittedAt     time.Time
+	Actor           string
+	AuditEventID    string `gorm:"column:audit_event_id"`
+	AuditAction     string
+	AuditObjectType string
+	AuditObjectID   string `gorm:"column:audit_object_id"`
+}
+
+func (historyRevisionRow) TableName() string { return "history_revisions" }
+
+func (r historyRevisionRow) entry() policy.HistoryEntry {
+	e := policy.HistoryEntry{Revision: rolegate.Revision{EntityID: r.EntityID, Revision: r.Revision, At: utc(r.CommittedAt), Actor: r.Actor}}
+	if r.AuditEventID != "" {
+		e.Change = &rolegate.HistoryChange{AuditEventID: r.AuditEventID, Action: r.AuditAction, ObjectType: r.AuditObjectType, ObjectID: r.AuditObjectID}
+	}
+	return e
+}
+
+// historyInChunk is how many values one IN list holds.
+const historyInChunk = 500
+
+// historyCols are the columns of a row's content, in HistoryRow's order.
+const historyCols = "kind, subject, v1, v2, v3, v4, v5, data"
+
+// placeholders returns n "?" joined by commas.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func chunked[T any](xs []T, n int, fn func([]T) error) error {
+	for len(xs) > 0 {
+		c := xs[:min(n, len(xs))]
+		xs = xs[len(c):]
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func anys[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange, d engine.Delta) error {
+	id := rev.EntityID
+	plan, err := policy.NewHistoryPlan(id, d)
+	if err != nil {
+		return err
+	}
+	var last []int64
+	if err := t.db.Raw("SELECT revision FROM history_revisions WHERE entity_id = ? ORDER BY revision DESC LIMIT 1", id).
+		Scan(&last).Error; err != nil {
+		return translate(err)
+	}
+	var add []policy.HistoryRow
+	var closeIDs []int64
+	switch {
+	case plan.Rebase() || len(last) == 0 || last[0] != rev.Revision-1:
+		// Rebased on the rows the entity holds: a Full delta, an entity
+		// with no history yet (made before it was kept), or one a write
+		// left out.
+		pol, err := (&Store{dialect: t.db.Dialector.Name()}).loadPolicy(t, id)
+		if rolegate.IsNotFound(err) { // deleted: its history goes with it
+			return t.deleteHistory(id)
+		}
+		if err != nil {
+			return err
+		}
+		want, err := policy.HistoryRowsOf(id, pol)
+		if err != nil {
+			return err
+		}
+		open, err := t.openHistory(id, nil)
+		if err != nil {
+			return err
+		}
+		add, closeIDs = policy.ResolveRebase(open, want)
+	case !plan.Empty():
+		open, err := t.openHistory(id, plan.Subjects())
+		if err != nil {
+			return err
+		}
+		add, closeIDs = plan.Resolve(open)
+	}
+	if err := chunked(closeIDs, historyInChunk, func(ids []int64) error {
+		return t.db.Exec("UPDATE history_rows SET valid_to = ? WHERE id IN ("+placeholders(len(ids))+") AND valid_to IS NULL",
+			append([]any{rev.Revision}, anys(ids)...)...).Error
+	}); err != nil {
+		return translate(err)
+	}
+	if err := t.insertHistory(id, rev.Revision, add); err != nil {
+		return err
+	}
+	row := historyRevisionRow{EntityID: id, Revision: rev.Revision, CommittedAt: utc(rev.At), Actor: rev.Actor}
+	if change != nil {
+		row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID = change.AuditEventID, change.Action, change.ObjectType, change.ObjectID
+	}
+	return translate(t.db.Exec("INSERT INTO history_revisions (entity_id, revision, committed_at, actor, audit_event_id, audit_action, audit_object_type, audit_object_id) VALUES (?,?,?,?,?,?,?,?)",
+		row.EntityID, row.Revision, row.CommittedAt, row.Actor, row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID).Error)
+}
+
+// insertHistory stores rows in force from revision rev, in multi-row inserts.
+func (t *tx) insertHistory(entityID string, rev int64, rows []policy.HistoryRow) error {
+	const cols = 10
+	return chunked(rows, chunkRows(t.db, cols), func(rows []policy.HistoryRow) error {
+		var q strings.Builder
+		q.WriteString("INSERT INTO history_rows (entity_id, " + historyCols + ", valid_from) VALUES ")
+		args := make([]any, 0, len(rows)*cols)
+		for i, r := range rows {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,?,?,?,?,?,?,?,?)")
+			args = append(args, entityID, r.Kind, r.Subject, r.Values[0], r.Values[1], r.Values[2], r.Values[3], r.Values[4], r.Data, rev)
+		}
+		return translate(t.db.Exec(q.String(), args...).Error)
+	})
+}
+
+// readHistory reads rows of history_rows: id, the content columns, valid_from
+// and valid_to, from the rest of a query (FROM ... WHERE ...).
+func (t *tx) readHistory(rest string, args ...any) ([]policy.HistoryRow, error) {
+	var out []policy.HistoryRow
+	err := streamRows(t.db, "SELECT id, "+historyCols+", valid_from, valid_to "+rest, func(c []sql.RawBytes) {
+		var r policy.HistoryRow
+		r.ID, _ = strconv.ParseInt(string(c[0]), 10, 64)
+		r.Kind, r.Subject = string(c[1]), string(c[2])
+		for i := range r.Values {
+			r.Values[i] = string(c[3+i])
+		}
+		r.Data = string(c[8])
+		r.From, _ = strconv.ParseInt(string(c[9]), 10, 64)
+		if c[10] != nil {
+			r.To, _ = strconv.ParseInt(string(c[10]), 10, 64)
+		}
+		out = append(out, r)
+	}, args...)
+	return out, err
+}
+
+// openHistory returns the entity's rows in force now: those of the given
+// subjects (nil: all).
+func (t *tx) openHistory(entityID string, subjects []string) ([]policy.HistoryRow, error) {
+	if subjects == nil {
+		return t.readHistory("FROM history_rows WHERE entity_id = ? AND valid_to IS NULL", entityID)
+	}
+	var out []policy.HistoryRow
+	err := chunked(subjects, historyInChunk, func(subs []string) error {
+		rows, err := t.readHistory("FROM history_rows WHERE entity_id = ? AND subject IN ("+placeholders(len(subs))+") AND valid_to IS NULL",
+			append([]any{entityID}, anys(subs)...)...)
+		out = append(out, rows...)
+		return err
+	})
+	return out, err
+}
+
+// deleteHistory removes the entity's history (DeleteEntity).
+func (t *tx) deleteHistory(entityID string) error {
+	if err := t.db.Exec("DELETE FROM history_rows WHERE entity_id = ?", entityID).Error; err != nil {
+		return translate(err)
+	}
+	return translate(t.db.Exec("DELETE FROM history_revisions WHERE entity_id = ?", entityID).Error)
+}
+
+func (t *tx) HistoryRevisionAt(entityID string, at time.Time) (rolegate.Revision, error) {
+	var rows []historyRevisionRow
+	if err := t.db.Where("entity_id = ? AND committed_at <= ?", entityID, utc(at)).
+		Order("committed_at DESC, revision DESC").Limit(1).Find(&rows).Error; err != nil {
+		return rolegate.Revision{}, translate(err)
+	}
+	if len(rows) == 0 {
+		return rolegate.Revision{}, fmt.Errorf("history of entity %q at %s: %w", entityID, at.Format(time.RFC3339Nano), rolegate.ErrNotFound)
+	}
+	return rows[0].entry().Revision, nil
+}
+
+func (t *tx) HistoryRevisions(entityID string, revs []int64) (map[int64]policy.HistoryEntry, error) {
+	out := make(map[int64]policy.HistoryEntry, len(revs))
+	err := chunked(revs, historyInChunk, func(revs []int64) error {
+		var rows []historyRevisionRow
+		if err := t.db.Where("entity_id = ? AND revision IN ?", entityID, revs).Find(&rows).Error; err != nil {
+			return translate(err)
+		}
+		for _, r := range rows {
+			out[r.Revision] = r.entry()
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (t *tx) HistoryStart(entityID string) (rolegate.Revision, error) {
+	var rows []historyRevisionRow
+	if err := t.db.Where("entity_id = ?", entityID).Order("revision").Limit(1).Find(&rows).Error; err != nil {
+		return rolegate.Revision{}, translate(err)
+	}
+	if len(rows) == 0 {
+		return rolegate.Revision{}, fmt.Errorf("history of entity %q: %w", entityID, rolegate.ErrNotFound)
+	}
+	return rows[0].entry().Revision, nil
+}
+
+// historySep joins a row's content columns in one (as ruleSep the rules'):
+// no value holds it (rule values and names are printable, attributes and
+// hashed names JSON, which escapes it); a row that would is read again
+// column by column.
+const historySep = 0x1f
+
+func (t *tx) PolicyAt(entityID string, rev int64) (engine.Policy, error) {
+	var kept []int64
+	if err := t.db.Raw("SELECT revision FROM history_revisions WHERE entity_id = ? AND revision = ?", entityID, rev).Scan(&kept).Error; err != nil {
+		return engine.Policy{}, translate(err)
+	}
+	if len(kept) == 0 {
+		return engine.Policy{}, fmt.Errorf("revision %d of entity %q: %w", rev, entityID, rolegate.ErrNotFound)
+	}
+	var e entityRow
+	if err := t.db.Select("created_at").Where("id = ?", entityID).Take(&e).Error; err != nil {
+		return engine.Policy{}, translate(err)
+	}
+	where := " FROM history_rows WHERE entity_id = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
+	// Each row as one column (drivers cost per column): the content
+	// columns joined, split here.
+	cols := strings.Split(historyCols, ", ")
+	joined := (&ruleReader{dialect: t.db.Dialector.Name()}).join(cols)
+	var rows []policy.HistoryRow
+	ok := true
+	err := streamRows(t.db, "SELECT "+joined+where, func(c []sql.RawBytes) {
+		if !ok {
+			return
+		}
+		b := c[0]
+		var parts [8]string
+		for i := range parts {
+			j := bytes.IndexByte(b, historySep)
+			if (j < 0) != (i == len(parts)-1) {
+				ok = false
+				return
+			}
+			if j < 0 {
+				j = len(b)
+			}
+			parts[i] = string(b[:j])
+			if j < len(b) {
+				b = b[j+1:]
+			}
+		}
+		r := policy.HistoryRow{Kind: parts[0], Subject: parts[1], Data: parts[7], From: rev}
+		copy(r.Values[:], parts[2:7])
+		rows = append(rows, r)
+	}, entityID, rev, rev)
+	if err != nil {
+		return engine.Policy{}, err
+	}
+	if !ok {
+		if rows, err = t.readHistory(where, entityID, rev, rev); err != nil {
+			return engine.Policy{}, err
+		}
+	}
+	conds, err := t.EntityConditions(entityID)
+	if err != nil {
+		return engine.Policy{}, err
+	}
+	return policy.HistoryPolicy(entityID, rev, utc(e.CreatedAt), rows, conds)
+}
+
+// spans returns the entity's rows of the given kinds and subjects whose span
+// meets [from, to] (to 0: up to now), ordered by valid_from then id.
+func (t *tx) spans(entityID string, kinds []string, subjects []string, from, to int64) ([]policy.HistoryRow, error) {
+	var out []policy.HistoryRow
+	err := chunked(subjects, historyInChunk, func(subs []string) error {
+		q := "FROM history_rows WHERE entity_id = ? AND subject IN (" + placeholders(len(subs)) + ") AND kind IN (" +
+			placeholders(len(kinds)) + ") AND (valid_to IS NULL OR valid_to > ?)"
+		args := append(append(append([]any{entityID}, anys(subs)...), anys(kinds)...), from)
+		if to > 0 {
+			q += " AND valid_from <= ?"
+			args = append(args, to)
+		}
+		rows, err := t.readHistory(q, args...)
+		out = append(out, rows...)
+		return err
+	})
+	slices.SortFunc(out, func(a, b policy.HistoryRow) int {
+		if a.From != b.From {
+			return int(a.From - b.From)
+		}
+		return int(a.ID - b.ID)
+	})
+	return out, err
+}
+
+func (t *tx) RuleHistory(entityID string, subjects []string, from, to int64) ([]policy.HistoryRule, error) {
+	rows, err := t.spans(entityID, []string{policy.HistoryP, policy.HistoryG}, subjects, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]policy.HistoryRule, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, policy.HistoryRule{Rule: r.Rule(entityID), From: r.From, To: r.To})
+	}
+	return out, nil
+}
+
+func (t *tx) RoleHistory(entityID string, roleIDs []string, from, to int64) ([]policy.HistoryRole, error) {
+	rows, err := t.spans(entityID, []string{policy.HistoryRoleName}, roleIDs, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]policy.HistoryRole, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, policy.HistoryRole{RoleID: r.Subject, Name: r.Data, Active: r.Values[0] == "1", From: r.From, To: r.To})
+	}
+	return out, nil
+}
+
+func (t *tx) SweepHistory(before time.Time, limit int) (map[string]int, error) {
+	out := map[string]int{}
+	// Per entity, the revision in force at before (cut) and the first
+	// kept: those with one before cut have history to remove.
+	type due struct {
+		EntityID string
+		Cut      int64
+		First    int64
+	}
+	var dues []due
+	if err := t.db.Raw("SELECT entity_id, MAX(revision) AS cut, MIN(revision) AS first FROM history_revisions WHERE committed_at <= ? "+
+		"GROUP BY entity_id HAVING MIN(revision) < MAX(revision) ORDER BY entity_id", utc(before)).Scan(&dues).Error; err != nil {
+		return nil, translate(err)
+	}
+	for _, d := range dues {
+		if limit <= 0 {
+			break
+		}
+		// The rows closed at or before cut are in force at no revision
+		// kept; then the revisions before cut.
+		var ids []int64
+		if err := t.db.Raw("SELECT id FROM history_rows WHERE entity_id = ? AND valid_to <= ? LIMIT ?", d.EntityID, d.Cut, limit).
+			Scan(&ids).Error; err != nil {
+			return nil, translate(err)
+		}
+		if err := chunked(ids, historyInChunk, func(ids []int64) error {
+			return t.db.Exec("DELETE FROM history_rows WHERE id IN ("+placeholders(len(ids))+")", anys(ids)...).Error
+		}); err != nil {
+			return nil, translate(err)
+		}
+		n := len(ids)
+		if n < limit {
+			var revs []int64
+			if err := t.db.Raw("SELECT revision FROM history_revisions WHERE entity_id = ? AND revision < ? ORDER BY revision LIMIT ?",
+				d.EntityID, d.Cut, limit-n).Scan(&revs).Error; err != nil {
+				return nil, translate(err)
+			}
+			if len(revs) > 0 {
+				if err := t.db.Exec("DELETE FROM history_revisions WHERE entity_id = ? AND revision <= ?", d.EntityID, revs[len(revs)-1]).Error; err != nil {
+					return nil, translate(err)
+				}
+			}
+			n += len(revs)
+		}
+		if n > 0 {
+			out[d.EntityID] = n
+		}
+		limit -= n
+	}
+	return out, nil
+}
