@@ -38,6 +38,10 @@ type DryRun struct {
 	DryRun bool             `json:"dry_run"`
 	Gained []EffectiveRight `json:"gained"`
 	Lost   []EffectiveRight `json:"lost"`
+	// Violations are the separation-of-duties violations the write would
+	// create (absent when none); a write that creates some under an
+	// enforcing constraint is refused when not a dry run.
+	Violations []Violation `json:"violations,omitempty"`
 }
 
 // EffectiveRight is one user's right that a write changes: allowed or

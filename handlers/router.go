@@ -160,6 +160,7 @@ func NewRouter(d Deps) http.Handler {
 	v1.GET("/entities/:entity/changes", a.listChanges)
 	v1.GET("/entities/:entity/who-can", a.whoCan)
 	v1.GET("/entities/:entity/access-report", a.accessReport)
+	registerConstraints(v1, a) // separation of duties (constraints.go)
 
 	v1.POST("/check", a.check)
 	v1.POST("/check/batch", a.checkBatch)
