@@ -17,7 +17,7 @@ import (
 // yet stored.
 func NewConstraint(name, entity string, at time.Time) rolegate.Constraint {
 	return rolegate.Constraint{ID: uuid.NewString(), EntityID: entity, Name: name, Mode: rolegate.ConstraintEnforce,
-		Rights: []rolegate.ConstraintRight{{ObjectType: "payable", Action: "create"}, {ObjectType: "payable", Action: "approve"}},
+		Rights:    []rolegate.ConstraintRight{{ObjectType: "payable", Action: "create"}, {ObjectType: "payable", Action: "approve"}},
 		CreatedAt: at, CreatedBy: "client:ops", UpdatedAt: at, UpdatedBy: "client:ops"}
 }
 
