@@ -2,16 +2,23 @@ package engine
 
 import (
 	"context"
-	"errors"
+	"math/bits"
+	"slices"
+	"strings"
 
 	"github.com/rolegate/rolegate"
 )
 
 // Separation of duties (rolegate.Constraint): which users hold two or more
-// of a constraint's rights, read from the same effective rights as dry runs
-// and the access report (effective).
-
-var errSoDNotBuilt = errors.New("separation of duties: not built yet")
+// of a constraint's rights. A constraint's right is held when the value the
+// user's subjects give that very (object type, action) after deny-override
+// is allowed or allowed_for_own, under a condition or not (judge, holding:
+// as who-can and effective rights read it): a wildcard right holds every
+// right it covers, and an unconditional deny that covers a right (itself a
+// wildcard or not) masks it. A user is read entity-wide (its own rights and
+// entity-wide roles) and in each scope it holds roles in (the scoped roles
+// with the entity-wide ones); a scope whose held rights of a constraint are
+// those held entity-wide adds no violation of its own.
 
 // Violations returns the violations of cs that applying d (a write recorded
 // at revision rev, as DryRun takes it) would create: for each user the delta
@@ -21,12 +28,345 @@ var errSoDNotBuilt = errors.New("separation of duties: not built yet")
 // rights and did not hold them all before. Exceptions are not looked at (the
 // caller filters). It costs what the write touches, not the entity.
 func (e *Engine) Violations(ctx context.Context, entityID string, rev int64, d Delta, cs []rolegate.Constraint) ([]rolegate.Violation, error) {
-	return nil, errSoDNotBuilt
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	s, next, err := e.dryRunSnapshots(ctx, entityID, rev, d)
+	if err != nil {
+		return nil, err
+	}
+	rs := newSodRights(cs)
+	before, after := newSodReader(s, rs), newSodReader(next, rs)
+	// Each touched user, entity-wide and in the scopes touched.
+	type pair struct{ user, scope string }
+	seen := map[pair]bool{}
+	var todo []pair
+	for link := range touchedLinks(s, next, d) {
+		u, scope := next.linkUser(link)
+		if u == "" {
+			u, scope = s.linkUser(link)
+		}
+		if u == "" {
+			continue
+		}
+		for _, p := range []pair{{u, scope}, {u, ""}} {
+			if !seen[p] {
+				seen[p] = true
+				todo = append(todo, p)
+			}
+		}
+	}
+	out := make([][]rolegate.Violation, len(cs))
+	for n, p := range todo {
+		if n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		now := after.held(p.user, p.scope)
+		var wide, was *sodHeld
+		if p.scope != "" {
+			wide = after.held(p.user, "")
+		}
+		for ci := range cs {
+			held := now.mask(after, ci)
+			if bits.OnesCount64(held) < 2 {
+				continue
+			}
+			if wide != nil && wide.mask(after, ci) == held {
+				continue // the entity-wide violation, reported once
+			}
+			if was == nil {
+				was = before.held(p.user, p.scope)
+			}
+			if held&^was.mask(before, ci) == 0 {
+				continue // all held before: not created by this write
+			}
+			out[ci] = append(out[ci], after.violation(cs[ci], ci, p.user, p.scope, now))
+		}
+	}
+	return joinViolations(out), nil
 }
 
 // ScanViolations returns every violation of cs in the entity's policy held
-// now (every user, entity-wide and in each scope), ordered by constraint,
-// user and scope, and the revision it read. Exceptions are not looked at.
+// now (every user, entity-wide and in each scope), ordered by constraint (in
+// the order of cs), user and scope, and the revision it read. Exceptions are
+// not looked at. It reads, through the grant index, the subjects that allow
+// a constraint's right and their holders, and only the users reached by two
+// rights of one constraint.
 func (e *Engine) ScanViolations(ctx context.Context, entityID string, cs []rolegate.Constraint) ([]rolegate.Violation, int64, error) {
-	return nil, 0, errSoDNotBuilt
+	s, err := e.snapshot(ctx, entityID)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !s.exists || len(cs) == 0 {
+		return nil, s.revision, nil
+	}
+	rs := newSodRights(cs)
+	r := newSodReader(s, rs)
+	idx := s.grants()
+	// The rights each subject allowing one gives (as a set of indexes into
+	// rs.rights), then those each user is reached by: through its own
+	// rights and the roles any of its links holds.
+	given := map[string][]uint64{}
+	for i, k := range rs.rights {
+		for _, sub := range s.subjectsNaming(idx, k.obj) {
+			if !s.allows(sub, k.obj, k.act) {
+				continue
+			}
+			set := given[sub]
+			if set == nil {
+				set = make([]uint64, rs.words)
+				given[sub] = set
+			}
+			set[i/64] |= 1 << (i % 64)
+		}
+	}
+	reached := map[string][]uint64{}
+	or := func(u string, set []uint64) {
+		to := reached[u]
+		if to == nil {
+			to = make([]uint64, rs.words)
+			reached[u] = to
+		}
+		for w := range set {
+			to[w] |= set[w]
+		}
+	}
+	for sub, set := range given {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		if roleIDOf(sub) == "" {
+			if u := s.userOfSubject(sub); u != "" {
+				or(u, set)
+			}
+			continue
+		}
+		holders, _ := idx.holders.get(sub)
+		holders.each(func(link string, _ struct{}) {
+			if u, _ := s.linkUser(link); u != "" {
+				or(u, set)
+			}
+		})
+	}
+	out := make([][]rolegate.Violation, len(cs))
+	n := 0
+	for u, set := range reached {
+		var cands []int
+		for ci := range cs {
+			if rs.reaches(set, ci) >= 2 {
+				cands = append(cands, ci)
+			}
+		}
+		if len(cands) == 0 {
+			continue
+		}
+		if n++; n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, 0, err
+			}
+		}
+		wide := r.held(u, "")
+		wideMasks := make([]uint64, len(cands))
+		for j, ci := range cands {
+			held := wide.mask(r, ci)
+			wideMasks[j] = held
+			if bits.OnesCount64(held) >= 2 {
+				out[ci] = append(out[ci], r.violation(cs[ci], ci, u, "", wide))
+			}
+		}
+		scopes, _ := idx.scopes.get(u)
+		for _, sc := range scopes {
+			h := r.held(u, sc)
+			for j, ci := range cands {
+				if held := h.mask(r, ci); bits.OnesCount64(held) >= 2 && held != wideMasks[j] {
+					out[ci] = append(out[ci], r.violation(cs[ci], ci, u, sc, h))
+				}
+			}
+		}
+	}
+	return joinViolations(out), s.revision, nil
+}
+
+// joinViolations concatenates the violations found per constraint, each
+// constraint's ordered by user and scope.
+func joinViolations(per [][]rolegate.Violation) []rolegate.Violation {
+	var out []rolegate.Violation
+	for _, vs := range per {
+		slices.SortFunc(vs, func(a, b rolegate.Violation) int {
+			if c := strings.Compare(a.UserID, b.UserID); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Scope, b.Scope)
+		})
+		out = append(out, vs...)
+	}
+	return out
+}
+
+// sodRights are the distinct rights of a list of constraints, and each
+// constraint's as indexes into them.
+type sodRights struct {
+	rights []rightKey
+	of     [][]int // per constraint, in its order
+	words  int     // uint64 words of a set of rights
+}
+
+func newSodRights(cs []rolegate.Constraint) *sodRights {
+	rs := &sodRights{of: make([][]int, len(cs))}
+	at := map[rightKey]int{}
+	for ci, c := range cs {
+		for _, cr := range c.Rights {
+			k := rightKey{cr.ObjectType, cr.Action}
+			i, ok := at[k]
+			if !ok {
+				i = len(rs.rights)
+				at[k] = i
+				rs.rights = append(rs.rights, k)
+			}
+			if !slices.Contains(rs.of[ci], i) {
+				rs.of[ci] = append(rs.of[ci], i)
+			}
+		}
+	}
+	rs.words = (len(rs.rights) + 63) / 64
+	return rs
+}
+
+// reaches counts the rights of constraint ci in set.
+func (rs *sodRights) reaches(set []uint64, ci int) int {
+	n := 0
+	for _, i := range rs.of[ci] {
+		if set[i/64]&(1<<(i%64)) != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// sodReader reads which constraint rights users hold in one snapshot, at
+// one instant of its clock. Users holding the same roles in the same scope
+// without rights of their own hold the same rights: their reading is shared.
+type sodReader struct {
+	s    *snapshot
+	rs   *sodRights
+	now  int64
+	memo map[string]*sodHeld
+}
+
+func newSodReader(s *snapshot, rs *sodRights) *sodReader {
+	r := &sodReader{s: s, rs: rs, memo: map[string]*sodHeld{}}
+	if s.expiry.len() > 0 {
+		r.now = s.clock()
+	}
+	return r
+}
+
+// sodHeld is what one user holds entity-wide or in one scope: the subjects
+// read and, per right of sodRights read so far, whether it is held and how.
+type sodHeld struct {
+	subjects     []string
+	wide, scoped []string // the role subjects held entity-wide and in the scope
+	scope        string
+	read         []bool
+	held         []*rolegate.HeldRight
+}
+
+// held returns the reading of a user entity-wide (scope "") or in a scope.
+func (r *sodReader) held(user, scope string) *sodHeld {
+	s := r.s
+	sub := UserSubject(user)
+	roles, _ := s.links.get(sub)
+	wide := s.live(sub, roles, r.now)
+	var scoped []string
+	if scope != "" {
+		ssub := ScopedSubject(scope, user)
+		roles, _ = s.links.get(ssub)
+		scoped = s.live(ssub, roles, r.now)
+	}
+	_, own := s.units.get(sub)
+	key := ""
+	if !own {
+		var b strings.Builder
+		b.WriteString(scope)
+		for _, l := range [][]string{wide, scoped} {
+			b.WriteByte(0)
+			for _, role := range l {
+				b.WriteString(role)
+				b.WriteByte(1)
+			}
+		}
+		key = b.String()
+		if h, ok := r.memo[key]; ok {
+			return h
+		}
+	}
+	subjects := make([]string, 0, 1+len(wide)+len(scoped))
+	subjects = append(append(append(subjects, sub), wide...), scoped...)
+	h := &sodHeld{subjects: subjects, wide: wide, scoped: scoped, scope: scope,
+		read: make([]bool, len(r.rs.rights)), held: make([]*rolegate.HeldRight, len(r.rs.rights))}
+	if !own {
+		r.memo[key] = h
+	}
+	return h
+}
+
+// right returns how right i is held, nil when it is not.
+func (h *sodHeld) right(r *sodReader, i int) *rolegate.HeldRight {
+	if h.read[i] {
+		return h.held[i]
+	}
+	h.read[i] = true
+	k := r.rs.rights[i]
+	p, via, cond := r.s.judge(h.subjects, k.obj, k.act, nil).holding()
+	if p != rolegate.Allowed && p != rolegate.AllowedForOwn {
+		return nil
+	}
+	hr := &rolegate.HeldRight{ObjectType: k.obj, Action: k.act, Permission: p, Condition: cond}
+	for _, m := range via {
+		if m.RoleID == "" {
+			hr.Own = true
+			continue
+		}
+		// A role may give the right through two rules (under two
+		// conditions, or a wildcard's and its own): listed once per
+		// assignment.
+		role := RoleSubject(m.RoleID)
+		if hv := (rolegate.HeldVia{RoleID: m.RoleID, RoleName: m.RoleName}); slices.Contains(h.wide, role) && !slices.Contains(hr.Roles, hv) {
+			hr.Roles = append(hr.Roles, hv)
+		}
+		if hv := (rolegate.HeldVia{RoleID: m.RoleID, RoleName: m.RoleName, Scope: h.scope}); slices.Contains(h.scoped, role) && !slices.Contains(hr.Roles, hv) {
+			hr.Roles = append(hr.Roles, hv)
+		}
+	}
+	h.held[i] = hr
+	return hr
+}
+
+// mask returns which rights of constraint ci are held, bit j standing for
+// its j-th right (a constraint has at most MaxConstraintRights, well
+// within 64).
+func (h *sodHeld) mask(r *sodReader, ci int) uint64 {
+	var m uint64
+	for j, i := range r.rs.of[ci] {
+		if j < 64 && h.right(r, i) != nil {
+			m |= 1 << j
+		}
+	}
+	return m
+}
+
+// violation is the violation of constraint c (the ci-th) by user in scope,
+// from its reading (two or more rights held), its rights in the
+// constraint's order. Its rights' Roles are shared
+// with other violations read from the same reading: read only.
+func (r *sodReader) violation(c rolegate.Constraint, ci int, user, scope string, h *sodHeld) rolegate.Violation {
+	v := rolegate.Violation{ConstraintID: c.ID, ConstraintName: c.Name, UserID: user, Scope: scope}
+	for _, i := range r.rs.of[ci] {
+		if hr := h.right(r, i); hr != nil {
+			v.Rights = append(v.Rights, *hr)
+		}
+	}
+	return v
 }

@@ -31,6 +31,9 @@ import (
 //	assignment.create  assignment  the user id       after: the assignment
 //	assignment.delete  assignment  the user id       before: the assignment
 //	team_roles.set     assignment  the user id       before and after: the user's roles in the scope
+//	constraint.create  constraint  the constraint id after: the constraint
+//	constraint.update  constraint  the constraint id before and after: the constraint
+//	constraint.delete  constraint  the constraint id before: the constraint
 //
 // Assigning a role the user already holds changes nothing and records
 // nothing. Deleting an entity deletes its audit events with everything else
@@ -53,6 +56,10 @@ const (
 	AuditTeamRolesSet     = "team_roles.set"
 	AuditClientCreate     = "client.create" // a client bound to the entity
 	AuditClientDelete     = "client.delete"
+	// Separation of duties' constraints, their exceptions with them.
+	AuditConstraintCreate = "constraint.create"
+	AuditConstraintUpdate = "constraint.update"
+	AuditConstraintDelete = "constraint.delete"
 )
 
 // Audit object types.
@@ -62,10 +69,11 @@ const (
 	AuditObjectUser       = "user"
 	AuditObjectAssignment = "assignment"
 	AuditObjectClient     = "client"
+	AuditObjectConstraint = "constraint"
 )
 
 // AuditObjectTypes are the object types audit events name.
-var AuditObjectTypes = []string{AuditObjectAssignment, AuditObjectClient, AuditObjectEntity, AuditObjectRole, AuditObjectUser}
+var AuditObjectTypes = []string{AuditObjectAssignment, AuditObjectClient, AuditObjectConstraint, AuditObjectEntity, AuditObjectRole, AuditObjectUser}
 
 // AuditEvent is one committed change.
 type AuditEvent struct {

@@ -55,6 +55,9 @@ type Tx interface {
 	auth.ClientStore
 	auth.SettingStore
 	AuditStore
+
+	// Separation of duties' constraints (issue 26).
+	ConstraintStore
 }
 
 // EntityStore keeps entities, their revisions and the counts the quotas read.
@@ -66,7 +69,7 @@ type EntityStore interface {
 	// ListEntities returns entities ordered by id, those after the given id.
 	ListEntities(afterID string, limit int) ([]rolegate.Entity, error)
 	// DeleteEntity removes the entity and everything of it: roles, users,
-	// assignments, rules and change log (not its audit events, nor its
+	// assignments, rules, constraints and change log (not its audit events, nor its
 	// clients: DeleteEntityClients). ErrNotFound: no such entity.
 	DeleteEntity(id string) error
 	// BumpRevision increments the entity's revision, sets updated_at and returns
@@ -175,6 +178,29 @@ type AuditStore interface {
 	ListAuditEvents(entityID string, f AuditFilter, p Page) ([]AuditEvent, error)
 	// DeleteAuditEvents removes every audit event of the entity.
 	DeleteAuditEvents(entityID string) error
+}
+
+// ConstraintStore keeps separation-of-duties constraints (issue 26). A
+// constraint's id is unique over all entities; its name among its entity's
+// constraints. Rights and exceptions are stored as written
+// (EncodeConstraintRights, EncodeConstraintExceptions): what reads back is
+// equal to what was stored, times in UTC. DeleteEntity removes an entity's
+// constraints.
+type ConstraintStore interface {
+	// InsertConstraint stores a new constraint. ErrDuplicate: the id is
+	// taken, or another constraint of the entity has the name.
+	InsertConstraint(c *rolegate.Constraint) error
+	// UpdateConstraint overwrites the stored constraint with the same entity
+	// and id but its creation (CreatedAt, CreatedBy). ErrNotFound: none;
+	// ErrDuplicate: another constraint of the entity has the name.
+	UpdateConstraint(c *rolegate.Constraint) error
+	// GetConstraint returns one constraint of the entity. ErrNotFound.
+	GetConstraint(entityID, id string) (rolegate.Constraint, error)
+	// ListConstraints returns every constraint of the entity ordered by
+	// name, in one indexed query (every write to the entity reads them).
+	ListConstraints(entityID string) ([]rolegate.Constraint, error)
+	// DeleteConstraint removes one. ErrNotFound: none.
+	DeleteConstraint(entityID, id string) error
 }
 
 // Page selects one page of a keyset-ordered list. Rows come ordered by (Sort,

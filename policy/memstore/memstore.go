@@ -46,6 +46,7 @@ func New() *Store {
 		audit:       map[string]policy.AuditEvent{},
 		changes:     map[string]map[int64]changes.Entry{},
 		conditions:  map[string]map[string]string{},
+		constraints: map[string]constraintRow{},
 	})
 	return s
 }

@@ -32,6 +32,8 @@ type state struct {
 	// conditions are the condition sources of each entity, by hash; an
 	// entity's map is never changed once committed (copied whole to write).
 	conditions map[string]map[string]string
+	// constraints are the separation-of-duties constraints, by id.
+	constraints map[string]constraintRow
 }
 
 // entityRow is an entity as stored.
@@ -160,6 +162,7 @@ const (
 	tAudit
 	tChanges
 	tConditions
+	tConstraints
 )
 
 // own makes the tables in mask the write's own copies, once per write. The
@@ -200,6 +203,9 @@ func (t *tx) own(mask int) {
 	}
 	if todo&tConditions != 0 {
 		st.conditions = maps.Clone(st.conditions)
+	}
+	if todo&tConstraints != 0 {
+		st.constraints = maps.Clone(st.constraints)
 	}
 }
 

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) policy.Store) {
 		{"Conditions", testConditions},
 		{"UserAttributes", testUserAttributes},
 		{"ConditionsDoctor", testConditionsDoctor},
+		{"Constraints", testConstraints},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
