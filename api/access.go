@@ -75,6 +75,10 @@ type ReportRow struct {
 	Via        []Via   `json:"via"`
 	// Condition is the condition under which the right holds, if any.
 	Condition string `json:"condition,omitempty"`
+	// Violates names the separation-of-duties constraints the user is in
+	// violation of (either mode, exceptions in force left out), on every
+	// row of the user; absent when none.
+	Violates []string `json:"violates,omitempty"`
 }
 
 // ImportRequest is the body of POST /v1/entities/{e}/users/import; Users

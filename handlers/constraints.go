@@ -180,30 +180,28 @@ func violationsOf(vs []rolegate.Violation) []wire.Violation {
 }
 
 // sodMessage is a separation_of_duties refusal's message for the facades,
-// whose error bodies carry no violations: the constraints and the users it
-// names (the first few of each), after the Service's message.
+// whose error bodies carry no violations: the Service's message names the
+// constraints and the first user; when more users would be in violation,
+// they are named after it (the first few).
 func sodMessage(e *rolegate.Error) string {
-	if e.Code != "separation_of_duties" || len(e.Violations) == 0 {
+	if e.Code != "separation_of_duties" {
 		return e.Message
 	}
-	var names, users []string
-	seenN, seenU := map[string]bool{}, map[string]bool{}
+	var users []string
+	seen := map[string]bool{}
 	for _, v := range e.Violations {
-		if !seenN[v.ConstraintName] {
-			seenN[v.ConstraintName] = true
-			names = append(names, fmt.Sprintf("%q", v.ConstraintName))
-		}
-		if !seenU[v.UserID] {
-			seenU[v.UserID] = true
+		if !seen[v.UserID] {
+			seen[v.UserID] = true
 			users = append(users, v.UserID)
 		}
 	}
-	const most = 5
-	more := func(s []string) string {
-		if len(s) > most {
-			return strings.Join(s[:most], ", ") + fmt.Sprintf(" and %d more", len(s)-most)
-		}
-		return strings.Join(s, ", ")
+	if len(users) < 2 {
+		return e.Message
 	}
-	return fmt.Sprintf("%s (constraint %s; users %s)", e.Message, more(names), more(users))
+	const most = 5
+	list := strings.Join(users[:min(len(users), most)], ", ")
+	if len(users) > most {
+		list += fmt.Sprintf(" and %d more", len(users)-most)
+	}
+	return e.Message + "; users " + list
 }

@@ -126,7 +126,7 @@ func TestConstraintsWireRefusals(t *testing.T) {
 // A refusal's violations reach the native body whole, and each facade's
 // message names the constraint and the users.
 func TestSeparationOfDutiesErrorBodies(t *testing.T) {
-	e := rolegate.Errorf(rolegate.KindConflict, "separation_of_duties", "the write would break a separation-of-duties constraint")
+	e := rolegate.Errorf(rolegate.KindConflict, "separation_of_duties", `separation of duties: constraint "maker-checker": user "alice" would hold payable.create and payable.approve together`)
 	e.Violations = []rolegate.Violation{{ConstraintID: "k1", ConstraintName: "maker-checker", UserID: "alice",
 		Rights: []rolegate.HeldRight{
 			{ObjectType: "payable", Action: "create", Permission: rolegate.Allowed, Roles: []rolegate.HeldVia{{RoleID: "r1", RoleName: "maker"}}},
@@ -142,7 +142,7 @@ func TestSeparationOfDutiesErrorBodies(t *testing.T) {
 		return rec.Code, rec.Body.String()
 	}
 	st, out := run(writeError)
-	want := `{"error":{"code":"separation_of_duties","message":"the write would break a separation-of-duties constraint","violations":[` +
+	want := `{"error":{"code":"separation_of_duties","message":"separation of duties: constraint \"maker-checker\": user \"alice\" would hold payable.create and payable.approve together","violations":[` +
 		`{"constraint_id":"k1","constraint_name":"maker-checker","user_id":"alice","rights":[` +
 		`{"object_type":"payable","action":"create","permission":"allowed","roles":[{"role_id":"r1","role_name":"maker","scope":""}],"own":false},` +
 		`{"object_type":"payable","action":"approve","permission":"allowed","roles":[],"own":true}]},` +
@@ -156,7 +156,7 @@ func TestSeparationOfDutiesErrorBodies(t *testing.T) {
 		if (name == "dintero" && st != 400) || (name != "dintero" && st != 409) {
 			t.Errorf("%s: status %d", name, st)
 		}
-		if !strings.Contains(out, `\"maker-checker\"`) || !strings.Contains(out, "alice, bob") || strings.Contains(out, "violations") {
+		if !strings.Contains(out, `\"maker-checker\"`) || !strings.Contains(out, "together; users alice, bob") || strings.Contains(out, "violations") {
 			t.Errorf("%s: %s", name, out)
 		}
 	}

@@ -115,7 +115,7 @@ var ErrorCodes = []ErrorCode{
 	{"invalid_since", http.StatusUnprocessableEntity, "since is not an integer >= 0.", "Pass 0 or a revision."},
 	{"invalid_actor", http.StatusUnprocessableEntity, "The audit log's actor filter is too long.", "Use at most 255 characters."},
 	{"invalid_action", http.StatusUnprocessableEntity, "The action of a who-can question is malformed.", "Use an action name such as read."},
-	{"invalid_object_type", http.StatusUnprocessableEntity, "An object type (of a who-can question, or the audit log's filter) is malformed or unknown.", "Use an object type such as payable (the audit log: assignment, client, entity, role, user)."},
+	{"invalid_object_type", http.StatusUnprocessableEntity, "An object type (of a who-can question, or the audit log's filter) is malformed or unknown.", "Use an object type such as payable (the audit log: assignment, client, constraint, entity, role, user)."},
 	{"invalid_batch", http.StatusUnprocessableEntity, "A batch check holds no checks or too many.", "Send 1 to the documented maximum of checks."},
 	{"too_many_entities", http.StatusUnprocessableEntity, "A batch check names more entities than allowed.", "Split the batch by entity."},
 	{"invalid_users", http.StatusUnprocessableEntity, "An import holds no users or too many.", "Send 1 to the documented maximum of users per import."},

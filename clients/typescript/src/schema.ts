@@ -521,7 +521,7 @@ export interface paths {
         };
         /**
          * Every user's effective rights and the roles behind them, streamed (JSON, or CSV with Accept text/csv)
-         * @description One row per user, scope and right. Needs the rights to read users and roles. A failure after the first byte cuts the connection, so a truncated report never looks whole. CSV columns: user_id, scope, object_type, action, permission, role_ids, role_names (';'-separated, a ';' or a backslash inside a value preceded by a backslash; cells a spreadsheet would read as a formula, also after leading spaces or control characters, start with '), condition (the condition under which the right holds; empty: unconditionally).
+         * @description One row per user, scope and right. Needs the rights to read users and roles. A failure after the first byte cuts the connection, so a truncated report never looks whole. CSV columns: user_id, scope, object_type, action, permission, role_ids, role_names (';'-separated, a ';' or a backslash inside a value preceded by a backslash; cells a spreadsheet would read as a formula, also after leading spaces or control characters, start with '), condition (the condition under which the right holds; empty: unconditionally), violates (the separation-of-duties constraints the user is in violation of, by name, ';'-separated as role_names; empty: none).
          */
         get: operations["accessReport"];
         put?: never;
@@ -1253,6 +1253,8 @@ export interface components {
                 via: components["schemas"]["Via"][];
                 /** @description The condition under which the right holds; absent: unconditionally. */
                 condition?: string;
+                /** @description The separation-of-duties constraints (by name) the user is in violation of, on every row of the user; absent when none. */
+                violates?: string[];
             }[];
         };
         AuditEvent: {
@@ -1260,10 +1262,10 @@ export interface components {
             entity_id: string;
             time: components["schemas"]["Time"];
             actor: string | null;
-            /** @description entity.create, role.create/update/delete, user.create/update/delete, assignment.create/delete, team_roles.set, client.create/delete */
+            /** @description entity.create, role.create/update/delete, user.create/update/delete, assignment.create/delete, team_roles.set, client.create/delete, constraint.create/update/delete */
             action: string;
             /** @enum {string} */
-            object_type: "assignment" | "client" | "entity" | "role" | "user";
+            object_type: "assignment" | "client" | "entity" | "role" | "user" | "constraint";
             object_id: string;
             /** @description The object as the API showed it before, or null. */
             before: Record<string, never> | null;
@@ -2933,7 +2935,7 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description An opaque token of a previous page of this list; it carries that request's query. */
                 pagination_token?: components["parameters"]["PaginationToken"];
-                object_type?: "assignment" | "client" | "entity" | "role" | "user";
+                object_type?: "assignment" | "client" | "entity" | "role" | "user" | "constraint";
                 actor?: string;
             };
             header?: never;
