@@ -90,6 +90,11 @@ func TestConstraintsWireRefusals(t *testing.T) {
 	}
 	exc.WriteString(`]}`)
 	huge := `{"name":"x","description":"` + strings.Repeat("a", 2<<20) + `"}`
+	st, out := call("t1", "POST", "/v1/entities/T1/constraints", `{"name":"mine","rights":[{"object_type":"a","action":"b"},{"object_type":"c","action":"d"}]}`)
+	var mine wire.Constraint
+	if err := json.Unmarshal([]byte(out), &mine); st != 201 || err != nil || mine.ID == "" || mine.Mode != "enforce" {
+		t.Fatalf("create: %d %s", st, out)
+	}
 	for _, tc := range []struct {
 		name, token, method, path, body string
 		status                          int
@@ -112,14 +117,22 @@ func TestConstraintsWireRefusals(t *testing.T) {
 		{"bad expiry", "t1", "POST", "/v1/entities/T1/constraints", `{"name":"x","rights":[{"object_type":"a","action":"b"},{"object_type":"c","action":"d"}],"exceptions":[{"user_id":"u","reason":"r","expires_at":"tomorrow"}]}`, 422, "invalid_expires_at"},
 		{"oversized", "t1", "POST", "/v1/entities/T1/constraints", huge, 413, "payload_too_large"},
 		{"dry run", "t1", "POST", "/v1/entities/T1/constraints?dry_run=true", `{}`, 422, "dry_run_unsupported"},
+		{"check-only list", "t1check", "GET", "/v1/entities/T1/constraints", "", 403, "insufficient_scope"},
+		{"check-only create", "t1check", "POST", "/v1/entities/T1/constraints", `{"name":"x","rights":[{"object_type":"a","action":"b"},{"object_type":"c","action":"d"}]}`, 403, "insufficient_scope"},
+		{"check-only violations", "t1check", "GET", "/v1/entities/T1/constraints/abc/violations", "", 403, "insufficient_scope"},
+		{"unknown constraint", "t1", "GET", "/v1/entities/T1/constraints/abc", "", 404, "constraint_not_found"},
+		{"another entity's constraint id", "admin", "GET", "/v1/entities/T2/constraints/{t1}", "", 404, "constraint_not_found"},
 	} {
-		st, out := call(tc.token, tc.method, tc.path, tc.body)
+		st, out := call(tc.token, tc.method, strings.ReplaceAll(tc.path, "{t1}", mine.ID), tc.body)
 		if st != tc.status || codeOf(t, out) != tc.code {
 			t.Errorf("%s: %d %.300s, want %d %s", tc.name, st, out, tc.status, tc.code)
 		}
 	}
-	if st, out := call("admin", "GET", "/v1/entities/T1/audit-events", ""); st != 200 || strings.Contains(out, `"constraint"`) {
+	if st, out := call("admin", "GET", "/v1/entities/T1/audit-events?object_type=constraint", ""); st != 200 || strings.Count(out, `"constraint.create"`) != 1 {
 		t.Errorf("a refused write left a trace: %d %s", st, out)
+	}
+	if st, out := call("admin", "GET", "/v1/entities/T1/constraints", ""); st != 200 || strings.Count(out, `"id"`) != 1 {
+		t.Errorf("constraints after the refusals: %d %s", st, out)
 	}
 }
 
