@@ -18,7 +18,9 @@ import (
 // wildcard or not) masks it. A user is read entity-wide (its own rights and
 // entity-wide roles) and in each scope it holds roles in (the scoped roles
 // with the entity-wide ones); a scope whose held rights of a constraint are
-// those held entity-wide adds no violation of its own.
+// those held entity-wide adds no violation of its own. A violation's Rights
+// are in the constraint's order, and shared by the violations read from
+// the same roles: read only.
 
 // Violations returns the violations of cs that applying d (a write recorded
 // at revision rev, as DryRun takes it) would create: for each user the delta
