@@ -632,6 +632,20 @@ func TestViolationsOfAWrite(t *testing.T) {
 			}
 		})
 	}
+	// A rename changes how a right is held, not whether.
+	if got, err := e.Violations(ctx, "acme", 2, Delta{Ops: []DeltaOp{{Op: OpRole, RoleID: "r2", Name: "auditor", Active: true}}}, three); err != nil || len(got) != 0 {
+		t.Fatalf("a rename: %v, %v", got, err)
+	}
+	// Exceptions are the caller's: the engine reports the user.
+	excepted := slices.Clone(three)
+	excepted[0].Exceptions = []rolegate.ConstraintException{{UserID: "u2", Reason: "holiday", ExpiresAt: clock.Add(time.Hour)}}
+	if got, err := e.Violations(ctx, "acme", 2, role("r2", sodRightsOf("payable/*=allowed")), excepted); err != nil || len(got) != 1 || got[0].UserID != "u2" {
+		t.Fatalf("an excepted user: %v, %v", got, err)
+	}
+	// A delta that cannot be applied as such is never read as one.
+	if _, err := e.Violations(ctx, "acme", 2, Delta{Full: true}, three); rolegate.AsError(err).Code != "dry_run_conflict" {
+		t.Fatalf("a full reload's delta: %v", err)
+	}
 	// Not a dry run's revision: the entity changed meanwhile.
 	if _, err := e.Violations(ctx, "acme", 5, role("r2", sodRightsOf("payable/*=allowed")), three); rolegate.AsError(err).Code != "dry_run_conflict" {
 		t.Fatalf("a delta not following the snapshot: %v", err)
