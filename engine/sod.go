@@ -302,15 +302,16 @@ func (rs *sodRights) reaches(set []uint64, ci int) int {
 // one instant of its clock. Users holding the same roles in the same scope
 // without rights of their own hold the same rights: their reading is shared.
 type sodReader struct {
-	s    *snapshot
-	rs   *sodRights
-	now  int64
-	memo map[string]*sodHeld
-	key  []byte
+	s     *snapshot
+	rs    *sodRights
+	now   int64
+	memo  map[string]*sodHeld
+	key   []byte
+	units map[*unit][]int8 // effects
 }
 
 func newSodReader(s *snapshot, rs *sodRights) *sodReader {
-	r := &sodReader{s: s, rs: rs, memo: map[string]*sodHeld{}}
+	r := &sodReader{s: s, rs: rs, memo: map[string]*sodHeld{}, units: map[*unit][]int8{}}
 	if s.expiry.len() > 0 {
 		r.now = s.clock()
 	}
@@ -324,9 +325,8 @@ type sodHeld struct {
 	wide, scoped []string // the role subjects held entity-wide and in the scope
 	units        []*unit  // the subjects' units
 	scope        string
-	has          []int8 // per right: 0 not read yet, 1 held, 2 not
-	read         []bool
-	held         []*rolegate.HeldRight
+	has          []int8                 // per right: 0 not read yet, 1 held, 2 not
+	held         []*rolegate.HeldRight  // how, once a violation names it
 	rights       [][]rolegate.HeldRight // per constraint, once violating
 }
 
@@ -358,8 +358,7 @@ func (r *sodReader) held(user, scope string) *sodHeld {
 	}
 	subjects := make([]string, 0, 1+len(wide)+len(scoped))
 	subjects = append(append(append(subjects, sub), wide...), scoped...)
-	h := &sodHeld{subjects: subjects, wide: wide, scoped: scoped, scope: scope, has: make([]int8, len(r.rs.rights)),
-		read: make([]bool, len(r.rs.rights)), held: make([]*rolegate.HeldRight, len(r.rs.rights))}
+	h := &sodHeld{subjects: subjects, wide: wide, scoped: scoped, scope: scope, has: make([]int8, len(r.rs.rights))}
 	for _, sub := range subjects {
 		if u, ok := s.units.get(sub); ok {
 			h.units = append(h.units, u)
@@ -373,10 +372,15 @@ func (r *sodReader) held(user, scope string) *sodHeld {
 
 // right returns how right i is held, nil when it is not.
 func (h *sodHeld) right(r *sodReader, i int) *rolegate.HeldRight {
-	if h.read[i] {
+	if !h.holds(r, i) {
+		return nil
+	}
+	if h.held == nil {
+		h.held = make([]*rolegate.HeldRight, len(r.rs.rights))
+	}
+	if h.held[i] != nil {
 		return h.held[i]
 	}
-	h.read[i] = true
 	k := r.rs.rights[i]
 	p, via, cond := r.s.judge(h.subjects, k.obj, k.act, nil).holding()
 	if p != rolegate.Allowed && p != rolegate.AllowedForOwn {
@@ -411,37 +415,70 @@ func (h *sodHeld) right(r *sodReader, i int) *rolegate.HeldRight {
 func (h *sodHeld) holds(r *sodReader, i int) bool {
 	if h.has[i] == 0 {
 		h.has[i] = 2
-		if r.s.holds(h.units, r.rs.rights[i].obj, r.rs.rights[i].act) {
+		allowed := false
+		for _, u := range h.units {
+			switch r.effects(u)[i] {
+			case sodMasks:
+				return false
+			case sodAllows:
+				allowed = true
+			}
+		}
+		if allowed {
 			h.has[i] = 1
 		}
 	}
 	return h.has[i] == 1
 }
 
-func (s *snapshot) holds(units []*unit, obj, act string) bool {
-	allowed := false
-	for _, u := range units {
-		for _, rules := range [2][][]string{u.byObj[obj], u.byObj[rolegate.Wildcard]} {
-			for _, rule := range rules {
-				if !ruleMatches(rule, obj, act) {
-					continue
-				}
-				_, hash := splitCond(rule[4])
-				known := hash == "" || s.conditionSource(hash) != ""
-				if rule[5] == EftDeny {
-					if hash == "" || !known {
-						return false
-					}
-					continue
-				}
-				allowed = allowed || known
+// What one subject's rules do to a right: nothing, give it, or mask it.
+const (
+	sodNone int8 = iota
+	sodAllows
+	sodMasks
+)
+
+// effects returns what a unit's rules do to each right of sodRights, read
+// once per unit: a role's serve all its holders.
+func (r *sodReader) effects(u *unit) []int8 {
+	if e, ok := r.units[u]; ok {
+		return e
+	}
+	e := make([]int8, len(r.rs.rights))
+	for i, k := range r.rs.rights {
+		e[i] = r.s.effect(u, k.obj, k.act)
+	}
+	r.units[u] = e
+	return e
+}
+
+// effect is what a unit's rules do to (obj, act): an unconditional deny (or
+// one naming an unknown condition) masks it, else an allow (on any or own
+// objects, under a known condition or none) gives it.
+func (s *snapshot) effect(u *unit, obj, act string) int8 {
+	out := sodNone
+	for _, rules := range [2][][]string{u.byObj[obj], u.byObj[rolegate.Wildcard]} {
+		for _, rule := range rules {
+			if !ruleMatches(rule, obj, act) {
+				continue
 			}
-			if obj == rolegate.Wildcard {
-				break
+			_, hash := splitCond(rule[4])
+			known := hash == "" || s.conditionSource(hash) != ""
+			if rule[5] == EftDeny {
+				if hash == "" || !known {
+					return sodMasks
+				}
+				continue
+			}
+			if known {
+				out = sodAllows
 			}
 		}
+		if obj == rolegate.Wildcard {
+			break
+		}
 	}
-	return allowed
+	return out
 }
 
 // mask returns which rights of constraint ci are held, bit j standing for
@@ -464,6 +501,7 @@ func (h *sodHeld) violating(r *sodReader, ci int) []rolegate.HeldRight {
 		h.rights = make([][]rolegate.HeldRight, len(r.rs.of))
 	}
 	if h.rights[ci] == nil {
+		h.rights[ci] = make([]rolegate.HeldRight, 0, len(r.rs.of[ci]))
 		for _, i := range r.rs.of[ci] {
 			if hr := h.right(r, i); hr != nil {
 				h.rights[ci] = append(h.rights[ci], *hr)
