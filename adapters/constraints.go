@@ -125,3 +125,22 @@ func (t *tx) DeleteConstraint(entityID, id string) error {
 	}
 	return nil
 }
+
+// ConstraintRules reads the columns a write is checked against only, through
+// the unique index on (entity_id, name).
+func (t *tx) ConstraintRules(entityID string) ([]rolegate.Constraint, error) {
+	var rows []constraintRow
+	if err := t.db.Select("id", "entity_id", "name", "rights", "mode").Where("entity_id = ?", entityID).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	out := make([]rolegate.Constraint, 0, len(rows))
+	for _, r := range rows {
+		rights, err := policy.DecodeConstraintRights(r.Rights)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rolegate.Constraint{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Rights: rights, Mode: r.Mode})
+	}
+	return out, nil
+}

@@ -18,7 +18,9 @@ import (
 // wildcard or not) masks it. A user is read entity-wide (its own rights and
 // entity-wide roles) and in each scope it holds roles in (the scoped roles
 // with the entity-wide ones); a scope whose held rights of a constraint are
-// those held entity-wide adds no violation of its own.
+// those held entity-wide adds no violation of its own. A violation's Rights
+// are in the constraint's order, and shared by the violations read from
+// the same roles: read only.
 
 // Violations returns the violations of cs that applying d (a write recorded
 // at revision rev, as DryRun takes it) would create: for each user the delta
@@ -56,7 +58,7 @@ func (e *Engine) Violations(ctx context.Context, entityID string, rev int64, d D
 			}
 		}
 	}
-	out := make([][]rolegate.Violation, len(cs))
+	var hits []sodHit
 	for n, p := range todo {
 		if n%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -82,10 +84,19 @@ func (e *Engine) Violations(ctx context.Context, entityID string, rev int64, d D
 			if held&^was.mask(before, ci) == 0 {
 				continue // all held before: not created by this write
 			}
-			out[ci] = append(out[ci], after.violation(cs[ci], ci, p.user, p.scope, now))
+			hits = append(hits, sodHit{ci, p.user, p.scope, now.violating(after, ci)})
 		}
 	}
-	return joinViolations(out), nil
+	slices.SortFunc(hits, func(a, b sodHit) int {
+		if a.ci != b.ci {
+			return a.ci - b.ci
+		}
+		if c := strings.Compare(a.user, b.user); c != 0 {
+			return c
+		}
+		return strings.Compare(a.scope, b.scope)
+	})
+	return byConstraint(cs, sodHits{hits}), nil
 }
 
 // ScanViolations returns every violation of cs in the entity's policy held
@@ -150,30 +161,42 @@ func (e *Engine) ScanViolations(ctx context.Context, entityID string, cs []roleg
 			}
 		})
 	}
-	out := make([][]rolegate.Violation, len(cs))
-	n := 0
+	users := make([]string, 0, len(reached))
 	for u, set := range reached {
-		var cands []int
+		for ci := range cs {
+			if rs.reaches(set, ci) >= 2 {
+				users = append(users, u)
+				break
+			}
+		}
+	}
+	slices.Sort(users)
+	// Users in order, each entity-wide then in its scopes (sorted): each
+	// constraint's violations come in order.
+	var (
+		hits      sodHits
+		cands     []int
+		wideMasks []uint64
+	)
+	for n, u := range users {
+		if n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, 0, err
+			}
+		}
+		set := reached[u]
+		cands, wideMasks = cands[:0], wideMasks[:0]
 		for ci := range cs {
 			if rs.reaches(set, ci) >= 2 {
 				cands = append(cands, ci)
 			}
 		}
-		if len(cands) == 0 {
-			continue
-		}
-		if n++; n%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, 0, err
-			}
-		}
 		wide := r.held(u, "")
-		wideMasks := make([]uint64, len(cands))
-		for j, ci := range cands {
+		for _, ci := range cands {
 			held := wide.mask(r, ci)
-			wideMasks[j] = held
+			wideMasks = append(wideMasks, held)
 			if bits.OnesCount64(held) >= 2 {
-				out[ci] = append(out[ci], r.violation(cs[ci], ci, u, "", wide))
+				hits.add(sodHit{ci, u, "", wide.violating(r, ci)})
 			}
 		}
 		scopes, _ := idx.scopes.get(u)
@@ -181,26 +204,56 @@ func (e *Engine) ScanViolations(ctx context.Context, entityID string, cs []roleg
 			h := r.held(u, sc)
 			for j, ci := range cands {
 				if held := h.mask(r, ci); bits.OnesCount64(held) >= 2 && held != wideMasks[j] {
-					out[ci] = append(out[ci], r.violation(cs[ci], ci, u, sc, h))
+					hits.add(sodHit{ci, u, sc, h.violating(r, ci)})
 				}
 			}
 		}
 	}
-	return joinViolations(out), s.revision, nil
+	return byConstraint(cs, hits), s.revision, nil
 }
 
-// joinViolations concatenates the violations found per constraint, each
-// constraint's ordered by user and scope.
-func joinViolations(per [][]rolegate.Violation) []rolegate.Violation {
-	var out []rolegate.Violation
-	for _, vs := range per {
-		slices.SortFunc(vs, func(a, b rolegate.Violation) int {
-			if c := strings.Compare(a.UserID, b.UserID); c != 0 {
-				return c
-			}
-			return strings.Compare(a.Scope, b.Scope)
-		})
-		out = append(out, vs...)
+// sodHit is one violation found: of the ci-th constraint, by a user in a
+// scope ("" entity-wide), holding rights.
+type sodHit struct {
+	ci          int
+	user, scope string
+	rights      []rolegate.HeldRight
+}
+
+// sodHits are violations found, in blocks (a scan finds hundreds of
+// thousands: none is copied as they grow).
+type sodHits [][]sodHit
+
+func (hs *sodHits) add(h sodHit) {
+	if n := len(*hs); n == 0 || len((*hs)[n-1]) == cap((*hs)[n-1]) {
+		*hs = append(*hs, make([]sodHit, 0, 4096))
+	}
+	last := &(*hs)[len(*hs)-1]
+	*last = append(*last, h)
+}
+
+// byConstraint returns the violations hits name, ordered by constraint (in
+// the order of cs) and, within one, as found.
+func byConstraint(cs []rolegate.Constraint, hits sodHits) []rolegate.Violation {
+	at := make([]int, len(cs)+1)
+	for _, block := range hits {
+		for _, h := range block {
+			at[h.ci+1]++
+		}
+	}
+	for ci := range cs {
+		at[ci+1] += at[ci]
+	}
+	if at[len(cs)] == 0 {
+		return nil
+	}
+	out := make([]rolegate.Violation, at[len(cs)])
+	for _, block := range hits {
+		for _, h := range block {
+			c := &cs[h.ci]
+			out[at[h.ci]] = rolegate.Violation{ConstraintID: c.ID, ConstraintName: c.Name, UserID: h.user, Scope: h.scope, Rights: h.rights}
+			at[h.ci]++
+		}
 	}
 	return out
 }
@@ -249,14 +302,16 @@ func (rs *sodRights) reaches(set []uint64, ci int) int {
 // one instant of its clock. Users holding the same roles in the same scope
 // without rights of their own hold the same rights: their reading is shared.
 type sodReader struct {
-	s    *snapshot
-	rs   *sodRights
-	now  int64
-	memo map[string]*sodHeld
+	s     *snapshot
+	rs    *sodRights
+	now   int64
+	memo  map[string]*sodHeld
+	key   []byte
+	units map[*unit][]int8 // effects
 }
 
 func newSodReader(s *snapshot, rs *sodRights) *sodReader {
-	r := &sodReader{s: s, rs: rs, memo: map[string]*sodHeld{}}
+	r := &sodReader{s: s, rs: rs, memo: map[string]*sodHeld{}, units: map[*unit][]int8{}}
 	if s.expiry.len() > 0 {
 		r.now = s.clock()
 	}
@@ -268,9 +323,11 @@ func newSodReader(s *snapshot, rs *sodRights) *sodReader {
 type sodHeld struct {
 	subjects     []string
 	wide, scoped []string // the role subjects held entity-wide and in the scope
+	units        []*unit  // the subjects' units
 	scope        string
-	read         []bool
-	held         []*rolegate.HeldRight
+	has          []int8                 // per right: 0 not read yet, 1 held, 2 not
+	held         []*rolegate.HeldRight  // how, once a violation names it
+	rights       [][]rolegate.HeldRight // per constraint, once violating
 }
 
 // held returns the reading of a user entity-wide (scope "") or in a scope.
@@ -286,38 +343,44 @@ func (r *sodReader) held(user, scope string) *sodHeld {
 		scoped = s.live(ssub, roles, r.now)
 	}
 	_, own := s.units.get(sub)
-	key := ""
 	if !own {
-		var b strings.Builder
-		b.WriteString(scope)
+		b := append(r.key[:0], scope...)
 		for _, l := range [][]string{wide, scoped} {
-			b.WriteByte(0)
+			b = append(b, 0)
 			for _, role := range l {
-				b.WriteString(role)
-				b.WriteByte(1)
+				b = append(append(b, role...), 1)
 			}
 		}
-		key = b.String()
-		if h, ok := r.memo[key]; ok {
+		r.key = b
+		if h, ok := r.memo[string(b)]; ok {
 			return h
 		}
 	}
 	subjects := make([]string, 0, 1+len(wide)+len(scoped))
 	subjects = append(append(append(subjects, sub), wide...), scoped...)
-	h := &sodHeld{subjects: subjects, wide: wide, scoped: scoped, scope: scope,
-		read: make([]bool, len(r.rs.rights)), held: make([]*rolegate.HeldRight, len(r.rs.rights))}
+	h := &sodHeld{subjects: subjects, wide: wide, scoped: scoped, scope: scope, has: make([]int8, len(r.rs.rights))}
+	for _, sub := range subjects {
+		if u, ok := s.units.get(sub); ok {
+			h.units = append(h.units, u)
+		}
+	}
 	if !own {
-		r.memo[key] = h
+		r.memo[string(r.key)] = h
 	}
 	return h
 }
 
 // right returns how right i is held, nil when it is not.
 func (h *sodHeld) right(r *sodReader, i int) *rolegate.HeldRight {
-	if h.read[i] {
+	if !h.holds(r, i) {
+		return nil
+	}
+	if h.held == nil {
+		h.held = make([]*rolegate.HeldRight, len(r.rs.rights))
+	}
+	if h.held[i] != nil {
 		return h.held[i]
 	}
-	h.read[i] = true
 	k := r.rs.rights[i]
 	p, via, cond := r.s.judge(h.subjects, k.obj, k.act, nil).holding()
 	if p != rolegate.Allowed && p != rolegate.AllowedForOwn {
@@ -344,29 +407,106 @@ func (h *sodHeld) right(r *sodReader, i int) *rolegate.HeldRight {
 	return hr
 }
 
+// holds reports whether right i is held: whether right would return one,
+// without saying how (no allocation). As judge and holding read it, an
+// unconditional deny (or one naming an unknown condition) masks the right,
+// an allow naming an unknown condition gives nothing, any other allow (on
+// any or own objects, under a condition or not) gives it.
+func (h *sodHeld) holds(r *sodReader, i int) bool {
+	if h.has[i] == 0 {
+		h.has[i] = 2
+		allowed := false
+		for _, u := range h.units {
+			switch r.effects(u)[i] {
+			case sodMasks:
+				return false
+			case sodAllows:
+				allowed = true
+			}
+		}
+		if allowed {
+			h.has[i] = 1
+		}
+	}
+	return h.has[i] == 1
+}
+
+// What one subject's rules do to a right: nothing, give it, or mask it.
+const (
+	sodNone int8 = iota
+	sodAllows
+	sodMasks
+)
+
+// effects returns what a unit's rules do to each right of sodRights, read
+// once per unit: a role's serve all its holders.
+func (r *sodReader) effects(u *unit) []int8 {
+	if e, ok := r.units[u]; ok {
+		return e
+	}
+	e := make([]int8, len(r.rs.rights))
+	for i, k := range r.rs.rights {
+		e[i] = r.s.effect(u, k.obj, k.act)
+	}
+	r.units[u] = e
+	return e
+}
+
+// effect is what a unit's rules do to (obj, act): an unconditional deny (or
+// one naming an unknown condition) masks it, else an allow (on any or own
+// objects, under a known condition or none) gives it.
+func (s *snapshot) effect(u *unit, obj, act string) int8 {
+	out := sodNone
+	for _, rules := range [2][][]string{u.byObj[obj], u.byObj[rolegate.Wildcard]} {
+		for _, rule := range rules {
+			if !ruleMatches(rule, obj, act) {
+				continue
+			}
+			_, hash := splitCond(rule[4])
+			known := hash == "" || s.conditionSource(hash) != ""
+			if rule[5] == EftDeny {
+				if hash == "" || !known {
+					return sodMasks
+				}
+				continue
+			}
+			if known {
+				out = sodAllows
+			}
+		}
+		if obj == rolegate.Wildcard {
+			break
+		}
+	}
+	return out
+}
+
 // mask returns which rights of constraint ci are held, bit j standing for
 // its j-th right (a constraint has at most MaxConstraintRights, well
 // within 64).
 func (h *sodHeld) mask(r *sodReader, ci int) uint64 {
 	var m uint64
 	for j, i := range r.rs.of[ci] {
-		if j < 64 && h.right(r, i) != nil {
+		if j < 64 && h.holds(r, i) {
 			m |= 1 << j
 		}
 	}
 	return m
 }
 
-// violation is the violation of constraint c (the ci-th) by user in scope,
-// from its reading (two or more rights held), its rights in the
-// constraint's order. Its rights' Roles are shared
-// with other violations read from the same reading: read only.
-func (r *sodReader) violation(c rolegate.Constraint, ci int, user, scope string, h *sodHeld) rolegate.Violation {
-	v := rolegate.Violation{ConstraintID: c.ID, ConstraintName: c.Name, UserID: user, Scope: scope}
-	for _, i := range r.rs.of[ci] {
-		if hr := h.right(r, i); hr != nil {
-			v.Rights = append(v.Rights, *hr)
+// violating returns the rights of constraint ci held, in the constraint's
+// order: shared by every violation read from this reading (read only).
+func (h *sodHeld) violating(r *sodReader, ci int) []rolegate.HeldRight {
+	if h.rights == nil {
+		h.rights = make([][]rolegate.HeldRight, len(r.rs.of))
+	}
+	if h.rights[ci] == nil {
+		h.rights[ci] = make([]rolegate.HeldRight, 0, len(r.rs.of[ci]))
+		for _, i := range r.rs.of[ci] {
+			if hr := h.right(r, i); hr != nil {
+				h.rights[ci] = append(h.rights[ci], *hr)
+			}
 		}
 	}
-	return v
+	return h.rights[ci]
 }

@@ -440,7 +440,8 @@ func (s *Service) refuseViolated(ctx context.Context, tx Tx, c rolegate.Constrai
 // enforceConstraints is Service.write's check of what fn recorded against
 // the entity's enforcing constraints, in the write's transaction: a write
 // that changes no rule (a constraint's own, a name) reads nothing; an entity
-// without an enforcing constraint costs one indexed query. The violations
+// without an enforcing constraint costs one indexed query (of the
+// constraints' rights, not their exceptions). The violations
 // the write would create, those of users with an exception in force left
 // out, refuse it (409 separation_of_duties), or, in a dry run, are reported
 // in DryRunResult.Violations.
@@ -448,7 +449,7 @@ func (s *Service) enforceConstraints(ctx context.Context, tx Tx, entityID string
 	if d.Empty() {
 		return nil
 	}
-	all, err := tx.ListConstraints(entityID)
+	all, err := tx.ConstraintRules(entityID)
 	if err != nil {
 		return err
 	}
@@ -467,10 +468,28 @@ func (s *Service) enforceConstraints(ctx context.Context, tx Tx, entityID string
 	}
 	vs, err := s.engine.Violations(ctx, entityID, rev, d, cs)
 	if err != nil {
-		return unavailable(err)
+		if s.dry != nil {
+			return unavailable(err)
+		}
+		return &rolegate.Error{Kind: rolegate.KindUnavailable, Code: "policy_unavailable",
+			Message: "the entity's policy cannot be read to check the write against its separation-of-duties constraints; try again", Err: err}
 	}
-	vs = withoutExcepted(vs, cs, now)
 	if len(vs) == 0 {
+		return nil
+	}
+	// The exceptions of the constraints violated (ConstraintRules reads
+	// none): what a write reads grows with what it would violate only.
+	var violated []rolegate.Constraint
+	for _, c := range cs {
+		if slices.ContainsFunc(vs, func(v rolegate.Violation) bool { return v.ConstraintID == c.ID }) {
+			full, err := tx.GetConstraint(entityID, c.ID)
+			if err != nil {
+				return err
+			}
+			violated = append(violated, full)
+		}
+	}
+	if vs = withoutExcepted(vs, violated, now); len(vs) == 0 {
 		return nil
 	}
 	if s.dry != nil {

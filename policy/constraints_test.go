@@ -709,3 +709,30 @@ func TestConstraintAccessReport(t *testing.T) {
 		t.Fatalf("marked %v", marked)
 	}
 }
+
+// TestConstraintExpiringDeny: a deny assignment that expires unmasks a
+// right at its expiry, when no write happens: the violation it leaves is
+// listed (and reported), and the sweep that then removes the assignment is
+// not refused (it changes nothing checks count), so it never sticks.
+func TestConstraintExpiringDeny(t *testing.T) {
+	f := newSoD(t)
+	f.user("ana", f.maker, f.checker)
+	until := f.clock().Add(time.Hour)
+	if _, _, err := f.svc.AssignRoleUntil(f.ctx, "acme", "ana", f.denier.ID, "", &until); err != nil {
+		t.Fatal(err)
+	}
+	c := f.constrain(makerChecker(""))
+	f.advance(2 * time.Hour)
+	if vs, _, err := f.svc.ConstraintViolations(f.ctx, "acme", c.ID); err != nil || len(vs) != 1 || vs[0].UserID != "ana" {
+		t.Fatalf("violations once the deny expired: %+v %v", vs, err)
+	}
+	if n, err := f.svc.SweepExpired(f.ctx); err != nil || n != 1 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	// Other writes to the entity go on; one that adds to the violation of
+	// the same user is refused.
+	f.user("bo", f.maker)
+	other := f.role("other approver", obj("payable", "approve", "allowed"))
+	_, _, err := f.svc.AssignRole(f.ctx, "acme", "bo", other.ID, "")
+	refused(t, "a new violation beside an old one", err, "bo", "")
+}

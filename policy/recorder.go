@@ -322,3 +322,7 @@ func (r *recorder) ListConstraints(entityID string) ([]rolegate.Constraint, erro
 func (r *recorder) DeleteConstraint(entityID, id string) error {
 	return r.tx.DeleteConstraint(entityID, id)
 }
+
+func (r *recorder) ConstraintRules(entityID string) ([]rolegate.Constraint, error) {
+	return r.tx.ConstraintRules(entityID)
+}

@@ -201,6 +201,11 @@ type ConstraintStore interface {
 	ListConstraints(entityID string) ([]rolegate.Constraint, error)
 	// DeleteConstraint removes one. ErrNotFound: none.
 	DeleteConstraint(entityID, id string) error
+	// ConstraintRules returns the entity's constraints ordered by name with
+	// what a write is checked against only (ID, EntityID, Name, Rights,
+	// Mode): neither their descriptions nor their exceptions are read, so
+	// that what every write reads does not grow with them.
+	ConstraintRules(entityID string) ([]rolegate.Constraint, error)
 }
 
 // Page selects one page of a keyset-ordered list. Rows come ordered by (Sort,

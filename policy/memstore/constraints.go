@@ -121,3 +121,19 @@ func (t *tx) DeleteConstraint(entityID, id string) error {
 	delete(t.st.constraints, id)
 	return nil
 }
+
+func (t *tx) ConstraintRules(entityID string) ([]rolegate.Constraint, error) {
+	out := []rolegate.Constraint{}
+	for _, r := range t.st.constraints {
+		if r.EntityID != entityID {
+			continue
+		}
+		rights, err := policy.DecodeConstraintRights(r.rights)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rolegate.Constraint{ID: r.ID, EntityID: r.EntityID, Name: r.Name, Rights: rights, Mode: r.Mode})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}

@@ -85,6 +85,22 @@ func testConstraints(t *testing.T, s policy.Store) {
 	if cs := list("other"); len(cs) != 0 {
 		t.Fatalf("list of another entity: %+v", cs)
 	}
+	// What writes are checked against: the same constraints, in the same
+	// order, without descriptions, exceptions or times.
+	var rules []rolegate.Constraint
+	if err := s.View(ctx, func(tx policy.Tx) error {
+		var err error
+		rules, err = tx.ConstraintRules("e")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range []rolegate.Constraint{full, plain} {
+		want := rolegate.Constraint{ID: c.ID, EntityID: c.EntityID, Name: c.Name, Rights: c.Rights, Mode: c.Mode}
+		if len(rules) != 2 || !reflect.DeepEqual(rules[i], want) {
+			t.Fatalf("constraint rules: %d, want %q and %q as written but for their descriptions, exceptions and times", len(rules), full.Name, plain.Name)
+		}
+	}
 
 	// Names: unique within the entity, free in another; ids unique.
 	taken := NewConstraint(plain.Name, "e", at)
