@@ -135,7 +135,7 @@ func TestMigrationsInOrder(t *testing.T) {
 	}
 	onEveryDatabase(t, "row structs", func(t *testing.T, open func(t *testing.T) *Store) {
 		s := open(t)
-		for _, row := range []any{&entityRow{}, &roleRow{}, &userRow{}, &assignmentRow{}, &settingRow{}, &auditRow{}, &clientRow{}, &policyChangeRow{}, &conditionRow{}} {
+		for _, row := range []any{&entityRow{}, &roleRow{}, &userRow{}, &assignmentRow{}, &settingRow{}, &auditRow{}, &clientRow{}, &policyChangeRow{}, &conditionRow{}, &constraintRow{}} {
 			stmt := s.w.Model(row).Statement
 			if err := stmt.Parse(row); err != nil {
 				t.Fatal(err)

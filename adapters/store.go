@@ -492,6 +492,7 @@ func (t *tx) DeleteEntity(id string) error {
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&policyChangeRow{}).Error },
 		func() error { return t.db.Where("entity_id = ?", id).Delete(&conditionRow{}).Error },
 		func() error { return t.deleteHistory(id) },
+		func() error { return t.db.Where("entity_id = ?", id).Delete(&constraintRow{}).Error },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

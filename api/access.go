@@ -38,6 +38,10 @@ type DryRun struct {
 	DryRun bool             `json:"dry_run"`
 	Gained []EffectiveRight `json:"gained"`
 	Lost   []EffectiveRight `json:"lost"`
+	// Violations are the separation-of-duties violations the write would
+	// create (absent when none); a write that creates some under an
+	// enforcing constraint is refused when not a dry run.
+	Violations []Violation `json:"violations,omitempty"`
 }
 
 // EffectiveRight is one user's right that a write changes: allowed or
@@ -71,6 +75,10 @@ type ReportRow struct {
 	Via        []Via   `json:"via"`
 	// Condition is the condition under which the right holds, if any.
 	Condition string `json:"condition,omitempty"`
+	// Violates names the separation-of-duties constraints the user is in
+	// violation of (either mode, exceptions in force left out), on every
+	// row of the user; absent when none.
+	Violates []string `json:"violates,omitempty"`
 }
 
 // ImportRequest is the body of POST /v1/entities/{e}/users/import; Users

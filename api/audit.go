@@ -46,3 +46,34 @@ type AuditRoleName struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 }
+
+// AuditConstraint is a separation-of-duties constraint as the audit log
+// stores it (constraint.create, .update, .delete): its rules and every
+// exception with its reason and expiry, so that an exception is never
+// silent.
+type AuditConstraint struct {
+	ID          string                     `json:"id"`
+	EntityID    string                     `json:"entity_id"`
+	Name        string                     `json:"name"`
+	Description string                     `json:"description"`
+	Rights      []AuditConstraintRight     `json:"rights"`
+	Mode        string                     `json:"mode"`
+	Exceptions  []AuditConstraintException `json:"exceptions"`
+	CreatedAt   string                     `json:"created_at"`
+	CreatedBy   *string                    `json:"created_by"`
+	UpdatedAt   string                     `json:"updated_at"`
+	UpdatedBy   *string                    `json:"updated_by"`
+}
+
+// AuditConstraintRight is one right an AuditConstraint names.
+type AuditConstraintRight struct {
+	ObjectType string `json:"object_type"`
+	Action     string `json:"action"`
+}
+
+// AuditConstraintException is one exception of an AuditConstraint.
+type AuditConstraintException struct {
+	UserID    string `json:"user_id"`
+	Reason    string `json:"reason"`
+	ExpiresAt string `json:"expires_at"`
+}

@@ -12,6 +12,9 @@ type ErrorInfo struct {
 	Code    string        `json:"code"`
 	Message string        `json:"message"`
 	Details []ErrorDetail `json:"details,omitempty"`
+	// Violations, on a 409 separation_of_duties, are the violations the
+	// refused write would have created (the first 20).
+	Violations []Violation `json:"violations,omitempty"`
 }
 
 // ErrorDetail names one field a 422 refused, and the value when it helps.

@@ -305,6 +305,7 @@ func parseError(res *response) *Error {
 	switch {
 	case json.Unmarshal(res.body, &native) == nil && native.Error.Code != "":
 		e.Code, e.Message, e.Details = native.Error.Code, native.Error.Message, native.Error.Details
+		e.Violations = native.Error.Violations
 	case json.Unmarshal(res.body, &oauth) == nil && oauth.Error != "":
 		e.Code, e.Message = oauth.Error, oauth.Description
 	default:

@@ -21,6 +21,9 @@ type Error struct {
 	Message string
 	// Details point at the fields of a 422.
 	Details []Detail
+	// Violations, on a 409 separation_of_duties, are the violations the
+	// refused write would have created (the first 20; ViolationsOf).
+	Violations []Violation
 	// RequestID is the X-Request-Id the server answered with.
 	RequestID string
 	// RetryAfter is the server's Retry-After, or 0.

@@ -15,60 +15,11 @@ import (
 // snapshot not at rev-1 is refreshed once; if it still is not, the entity
 // changed meanwhile and the dry run fails (503, try again).
 func (e *Engine) DryRun(ctx context.Context, entityID string, rev int64, d Delta) (gained, lost []Right, err error) {
-	s, err := e.snapshot(ctx, entityID)
-	if err == nil && s.revision != rev-1 {
-		if err = e.Refresh(ctx, entityID); err == nil {
-			s, err = e.snapshot(ctx, entityID)
-		}
-	}
+	s, next, err := e.dryRunSnapshots(ctx, entityID, rev, d)
 	if err != nil {
 		return nil, nil, err
 	}
-	if d.Full || !s.exists || s.revision != rev-1 {
-		return nil, nil, rolegate.Errorf(rolegate.KindUnavailable, "dry_run_conflict", "the entity changed during the dry run; try again")
-	}
-	s.grants() // so that next carries the index
-	next, err := s.apply(rev, d)
-	if err != nil {
-		return nil, nil, err
-	}
-	next.engine = s.engine // its clock, for expiring assignments
-	links := map[string]bool{}
-	touch := func(sub string) {
-		if roleIDOf(sub) == "" {
-			links[sub] = true
-			return
-		}
-		for _, snap := range []*snapshot{s, next} {
-			set, _ := snap.grants().holders.get(sub)
-			set.each(func(link string, _ struct{}) { links[link] = true })
-		}
-	}
-	for _, op := range d.Ops {
-		if op.Op == OpAttributes {
-			continue // rights read without a resource do not depend on attributes
-		}
-		if op.Subject != "" {
-			touch(op.Subject)
-		}
-		for _, line := range op.Rules {
-			if r, ok := ruleOfLine(line); ok && len(r.Values) > 0 {
-				touch(r.Values[0])
-			}
-		}
-	}
-	// A user whose entity-wide rights change may see it inside each scope
-	// it holds roles in.
-	for link := range links {
-		if u, scope := next.linkUser(link); u != "" && scope == "" {
-			for _, snap := range []*snapshot{s, next} {
-				list, _ := snap.grants().scopes.get(u)
-				for _, sc := range list {
-					links[ScopedSubject(sc, u)] = true
-				}
-			}
-		}
-	}
+	links := touchedLinks(s, next, d)
 	// Each user's entity-wide change, then each scope's beyond it.
 	wide := func(u string) (before, after map[rightKey]rightValue) {
 		sub := UserSubject(u)
@@ -127,4 +78,75 @@ func diffRights(user, scope string, before, after map[rightKey]rightValue, gaine
 		}
 	}
 	return gained, lost
+}
+
+// dryRunSnapshots returns the snapshot held (at rev-1) and the one applying d
+// to it gives (copy-on-write, never installed): what dry runs and
+// separation-of-duties checks compare. A snapshot not at rev-1 is refreshed
+// once; if it still is not, the entity changed meanwhile (503, try again).
+func (e *Engine) dryRunSnapshots(ctx context.Context, entityID string, rev int64, d Delta) (s, next *snapshot, err error) {
+	s, err = e.snapshot(ctx, entityID)
+	if err == nil && s.revision != rev-1 {
+		if err = e.Refresh(ctx, entityID); err == nil {
+			s, err = e.snapshot(ctx, entityID)
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.Full || !s.exists || s.revision != rev-1 {
+		return nil, nil, rolegate.Errorf(rolegate.KindUnavailable, "dry_run_conflict", "the entity changed during the dry run; try again")
+	}
+	s.grants() // so that next carries the index
+	next, err = s.apply(rev, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	next.engine = s.engine // its clock, for expiring assignments
+	return s, next, nil
+}
+
+// touchedLinks returns the link subjects (u:<user>, s:<scope>|<user>, or
+// their hashes) whose rights applying d to s (giving next) may change: the
+// holders of a role whose rules or assignments change, in either snapshot,
+// the users whose own rights or assignments change, and, for a user whose
+// entity-wide rights may change, each scope it holds roles in.
+func touchedLinks(s, next *snapshot, d Delta) map[string]bool {
+	links := map[string]bool{}
+	touch := func(sub string) {
+		if roleIDOf(sub) == "" {
+			links[sub] = true
+			return
+		}
+		for _, snap := range []*snapshot{s, next} {
+			set, _ := snap.grants().holders.get(sub)
+			set.each(func(link string, _ struct{}) { links[link] = true })
+		}
+	}
+	for _, op := range d.Ops {
+		if op.Op == OpAttributes {
+			continue // rights read without a resource do not depend on attributes
+		}
+		if op.Subject != "" {
+			touch(op.Subject)
+		}
+		for _, line := range op.Rules {
+			if r, ok := ruleOfLine(line); ok && len(r.Values) > 0 {
+				touch(r.Values[0])
+			}
+		}
+	}
+	// A user whose entity-wide rights change may see it inside each scope
+	// it holds roles in.
+	for link := range links {
+		if u, scope := next.linkUser(link); u != "" && scope == "" {
+			for _, snap := range []*snapshot{s, next} {
+				list, _ := snap.grants().scopes.get(u)
+				for _, sc := range list {
+					links[ScopedSubject(sc, u)] = true
+				}
+			}
+		}
+	}
+	return links
 }

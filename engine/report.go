@@ -15,6 +15,11 @@ import (
 type ReportRight struct {
 	Right
 	Via []Match
+	// Violates names the separation-of-duties constraints the user is in
+	// violation of (rolegate.Constraint, exceptions in force left out), on
+	// every row of the user; nil when none. The engine leaves it nil: the
+	// service sets it (policy.Service.AccessReport).
+	Violates []string
 }
 
 // Report reads one snapshot of an entity's policy for an access review.

@@ -60,7 +60,7 @@ func dinteroError(c *gin.Context, err error) {
 	case status == http.StatusUnprocessableEntity || status == http.StatusConflict || status == http.StatusPreconditionFailed:
 		status = http.StatusBadRequest
 	}
-	body := dinteroErrorInfo{Code: e.Code, Message: e.Message}
+	body := dinteroErrorInfo{Code: e.Code, Message: sodMessage(e)}
 	for _, d := range e.Details {
 		body.Errors = append(body.Errors, dinteroErrorItem{Field: d.Field, Message: d.Message, Value: d.Value})
 	}

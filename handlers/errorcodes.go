@@ -44,6 +44,7 @@ var ErrorCodes = []ErrorCode{
 	{"assignment_not_found", http.StatusNotFound, "The user does not hold this role (in this scope).", "Nothing to remove; check the role and scope."},
 	{"client_not_found", http.StatusNotFound, "The API client does not exist.", "Check the client id (list the clients)."},
 	{"changes_unavailable", http.StatusNotFound, "This store keeps no change log, so there is no changes feed.", "Poll the objects instead."},
+	{"constraint_not_found", http.StatusNotFound, "The separation-of-duties constraint does not exist in this entity.", "Check the constraint id (list the constraints)."},
 	// 405
 	{"method_not_allowed", http.StatusMethodNotAllowed, "The path exists, but not with this method; the Allow header lists the methods it takes.", "Use a method from Allow."},
 	// 409
@@ -56,6 +57,8 @@ var ErrorCodes = []ErrorCode{
 	{"last_default_role", http.StatusConflict, "The write would leave the entity without a default role.", "Make another role default first."},
 	{"type_mismatch", http.StatusConflict, "A Papershift body's data.type is not the resource's type.", "Send the type the path serves."},
 	{"id_mismatch", http.StatusConflict, "A Papershift body's data.id is not the id in the URL.", "Send the URL's id, or leave data.id out."},
+	{"separation_of_duties", http.StatusConflict, "The write would let users hold two rights a constraint of the entity separates (or a constraint would be enforced over users who already do); nothing was written. The body's violations name the constraint, the users and how they hold the rights (the first 20).", "Take one of the rights from those users, give them an exception with an expiry, or store the constraint with mode report."},
+	{"constraint_name_taken", http.StatusConflict, "Another constraint of the entity has this name.", "Choose another name, or replace that constraint (PUT)."},
 	// 410
 	{"changes_expired", http.StatusGone, "The changes feed no longer reaches back to the revision asked for.", "Read the objects anew, then follow the feed from the revision they carry."},
 	// 412
@@ -84,7 +87,7 @@ var ErrorCodes = []ErrorCode{
 	{"invalid_attributes", http.StatusUnprocessableEntity, "A check's resource or a user's attributes break the limits: more than 64 names, a name over 64 bytes, a string over 1,024 characters, a nested object, a list of objects; or who-can's resource is not a JSON object.", "Send a flat JSON object of null, booleans, numbers, strings and lists of those."},
 	{"invalid_permission", http.StatusUnprocessableEntity, "A Monite permission value is not one Monite allows.", "Use allowed, allowed_for_own or not_allowed."},
 	{"duplicate_permission", http.StatusUnprocessableEntity, "The same (object type, action) pair is given twice.", "Give each pair once."},
-	{"too_many_rights", http.StatusUnprocessableEntity, "A role holds more rights than allowed.", "Split it into several roles."},
+	{"too_many_rights", http.StatusUnprocessableEntity, "A role holds more rights than allowed, or a constraint names more than 20.", "Split it into several roles (or constraints)."},
 	{"unknown_object_type", http.StatusUnprocessableEntity, "An object type or action is not in the server's catalog (ROLEGATE_CATALOG).", "Use one the catalog names, or add it there."},
 	{"invalid_rights", http.StatusUnprocessableEntity, "Papershift rights are malformed.", "Send rights as the facade documents them."},
 	{"unknown_entity", http.StatusUnprocessableEntity, "A client is bound to an entity that does not exist.", "Create the entity first."},
@@ -117,7 +120,7 @@ var ErrorCodes = []ErrorCode{
 	{"invalid_since", http.StatusUnprocessableEntity, "since is not an integer >= 0.", "Pass 0 or a revision."},
 	{"invalid_actor", http.StatusUnprocessableEntity, "The audit log's actor filter is too long.", "Use at most 255 characters."},
 	{"invalid_action", http.StatusUnprocessableEntity, "The action of a who-can question is malformed.", "Use an action name such as read."},
-	{"invalid_object_type", http.StatusUnprocessableEntity, "An object type (of a who-can question, or the audit log's filter) is malformed or unknown.", "Use an object type such as payable (the audit log: assignment, client, entity, role, user)."},
+	{"invalid_object_type", http.StatusUnprocessableEntity, "An object type (of a who-can question, or the audit log's filter) is malformed or unknown.", "Use an object type such as payable (the audit log: assignment, client, constraint, entity, role, user)."},
 	{"invalid_batch", http.StatusUnprocessableEntity, "A batch check holds no checks or too many.", "Send 1 to the documented maximum of checks."},
 	{"too_many_entities", http.StatusUnprocessableEntity, "A batch check names more entities than allowed.", "Split the batch by entity."},
 	{"invalid_users", http.StatusUnprocessableEntity, "An import holds no users or too many.", "Send 1 to the documented maximum of users per import."},
@@ -128,6 +131,7 @@ var ErrorCodes = []ErrorCode{
 	{"duplicate_scope", http.StatusUnprocessableEntity, "An import gives a user the same scope twice.", "Name each scope once."},
 	{"too_many_roles", http.StatusUnprocessableEntity, "An import gives a user more roles than allowed.", "Give fewer roles (see the message's limit)."},
 	{"too_many_scopes", http.StatusUnprocessableEntity, "An import gives a user more scopes than allowed.", "Give fewer scopes."},
+	{"too_many_exceptions", http.StatusUnprocessableEntity, "A constraint lists more exceptions than allowed (100).", "Remove expired or unneeded exceptions."},
 	{"invalid_team_id", http.StatusUnprocessableEntity, "A Papershift team_id is malformed.", "Use 1-120 characters of A-Za-z0-9._- or a number."},
 	{"quota_exceeded", http.StatusUnprocessableEntity, "The write would take the entity past a quota (roles, users or rules per entity); nothing was written.", "Remove what is unused, or raise ROLEGATE_MAX_*_PER_ENTITY."},
 	// 429

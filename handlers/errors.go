@@ -95,7 +95,11 @@ const errorCodeKey = "error_code"
 // writeError answers with the native error body.
 func writeError(c *gin.Context, err error) {
 	status, e := classify(c, err)
-	c.AbortWithStatusJSON(status, errorBody{Error: errorInfo{Code: e.Code, Message: e.Message, Details: detailsOf(e.Details)}})
+	body := errorBody{Error: errorInfo{Code: e.Code, Message: e.Message, Details: detailsOf(e.Details)}}
+	if len(e.Violations) > 0 {
+		body.Error.Violations = violationsOf(e.Violations) // separation_of_duties
+	}
+	c.AbortWithStatusJSON(status, body)
 }
 
 // requestError is a fault of the request as HTTP carries it, which the

@@ -185,7 +185,11 @@ func (a *api) writer(c *gin.Context) (*policy.Service, *policy.DryRunResult, err
 }
 
 func writeDryRun(c *gin.Context, r *policy.DryRunResult) {
-	c.JSON(http.StatusOK, wire.DryRun{DryRun: true, Gained: rightsOf(r.Gained), Lost: rightsOf(r.Lost)})
+	d := wire.DryRun{DryRun: true, Gained: rightsOf(r.Gained), Lost: rightsOf(r.Lost)}
+	if len(r.Violations) > 0 {
+		d.Violations = violationsOf(r.Violations) // separation of duties (constraints.go)
+	}
+	c.JSON(http.StatusOK, d)
 }
 
 // ---- access report ----
@@ -228,7 +232,7 @@ func (a *api) accessReport(c *gin.Context) {
 			c.Header("Content-Disposition", `attachment; filename="access-report.csv"`)
 			c.Status(http.StatusOK)
 			cw = csv.NewWriter(w)
-			return cw.Write([]string{"user_id", "scope", "object_type", "action", "permission", "role_ids", "role_names", "condition"})
+			return cw.Write([]string{"user_id", "scope", "object_type", "action", "permission", "role_ids", "role_names", "condition", "violates"})
 		}
 		c.Header("Content-Type", "application/json; charset=utf-8")
 		c.Status(http.StatusOK)
@@ -248,12 +252,12 @@ func (a *api) accessReport(c *gin.Context) {
 				}
 			}
 			if err := cw.Write([]string{cell(r.UserID), cell(r.Scope), cell(r.ObjectType), r.Action, string(r.Permission),
-				cell(joinCell(ids)), cell(joinCell(names)), cell(r.Condition)}); err != nil {
+				cell(joinCell(ids)), cell(joinCell(names)), cell(r.Condition), cell(joinCell(r.Violates))}); err != nil {
 				return err
 			}
 		} else {
 			b, err := json.Marshal(wire.ReportRow{UserID: r.UserID, Scope: nullable(r.Scope), ObjectType: r.ObjectType,
-				Action: r.Action, Permission: string(r.Permission), Via: viaOf(r.Via), Condition: r.Condition})
+				Action: r.Action, Permission: string(r.Permission), Via: viaOf(r.Via), Condition: r.Condition, Violates: r.Violates})
 			if err != nil {
 				return err
 			}

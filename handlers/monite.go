@@ -47,7 +47,7 @@ func moniteError(c *gin.Context, err error) {
 		c.AbortWithStatusJSON(status, gin.H{"detail": moniteDetails(e)})
 		return
 	}
-	body := gin.H{"message": e.Message}
+	body := gin.H{"message": sodMessage(e)}
 	if status == http.StatusBadRequest && strings.HasSuffix(e.Code, "_api_version") {
 		body["type"] = e.Code
 	}

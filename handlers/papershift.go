@@ -57,7 +57,7 @@ func papershiftError(c *gin.Context, err error) {
 		items = append(items, item)
 	}
 	if len(items) == 0 {
-		items = []jsonAPIError{{Status: strconv.Itoa(status), Code: e.Code, Title: http.StatusText(status), Detail: e.Message}}
+		items = []jsonAPIError{{Status: strconv.Itoa(status), Code: e.Code, Title: http.StatusText(status), Detail: sodMessage(e)}}
 	}
 	writeJSONAPI(c, status, gin.H{"errors": items})
 	c.Abort()

@@ -161,6 +161,7 @@ func NewRouter(d Deps) http.Handler {
 	v1.GET("/entities/:entity/who-can", a.whoCan)
 	v1.GET("/entities/:entity/access-report", a.accessReport)
 	v1.GET("/entities/:entity/users/:user/access-history", a.accessHistory)
+	registerConstraints(v1, a) // separation of duties (constraints.go)
 
 	v1.POST("/check", a.check)
 	v1.POST("/check/batch", a.checkBatch)

@@ -32,6 +32,9 @@ import (
 //	assignment.delete  assignment  the user id       before: the assignment
 //	team_roles.set     assignment  the user id       before and after: the user's roles in the scope
 //	history.sweep      entity      the entity id     after: the rows removed and the cutoff
+//	constraint.create  constraint  the constraint id after: the constraint
+//	constraint.update  constraint  the constraint id before and after: the constraint
+//	constraint.delete  constraint  the constraint id before: the constraint
 //
 // Assigning a role the user already holds changes nothing and records
 // nothing. Deleting an entity deletes its audit events with everything else
@@ -57,6 +60,10 @@ const (
 	// AuditHistorySweep: the history sweep removed history older than the
 	// retention (object: the entity; after: what it removed).
 	AuditHistorySweep = "history.sweep"
+	// Separation of duties' constraints, their exceptions with them.
+	AuditConstraintCreate = "constraint.create"
+	AuditConstraintUpdate = "constraint.update"
+	AuditConstraintDelete = "constraint.delete"
 )
 
 // Audit object types.
@@ -66,10 +73,11 @@ const (
 	AuditObjectUser       = "user"
 	AuditObjectAssignment = "assignment"
 	AuditObjectClient     = "client"
+	AuditObjectConstraint = "constraint"
 )
 
 // AuditObjectTypes are the object types audit events name.
-var AuditObjectTypes = []string{AuditObjectAssignment, AuditObjectClient, AuditObjectEntity, AuditObjectRole, AuditObjectUser}
+var AuditObjectTypes = []string{AuditObjectAssignment, AuditObjectClient, AuditObjectConstraint, AuditObjectEntity, AuditObjectRole, AuditObjectUser}
 
 // AuditEvent is one committed change.
 type AuditEvent struct {

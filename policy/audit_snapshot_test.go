@@ -68,6 +68,13 @@ func TestAuditSnapshotsFrozen(t *testing.T) {
 		{"team roles, none", scopedRolesDocOf("u-1", "team-9", user.Roles)},
 		{"user with attributes", userDocOf(attributed)},
 		{"role with a condition", roleDocOf(conditional)},
+		{"constraint", constraintDocOf(rolegate.Constraint{ID: "c-1", EntityID: "acme", Name: "maker-checker <&>", Description: "no one \"both\" — ü",
+			Rights: []rolegate.ConstraintRight{{ObjectType: "payable", Action: "create"}, {ObjectType: "payable", Action: "approve"}},
+			Mode:   "enforce", Exceptions: []rolegate.ConstraintException{{UserID: "u-1", Reason: "two-person office <in> August", ExpiresAt: later}},
+			CreatedAt: at, CreatedBy: "client:ops", UpdatedAt: later})},
+		{"constraint without exceptions", constraintDocOf(rolegate.Constraint{ID: "c-2", EntityID: "acme", Name: "vendors",
+			Rights: []rolegate.ConstraintRight{{ObjectType: "vendor", Action: "create"}, {ObjectType: "payment", Action: "execute"}},
+			Mode:   "report", CreatedAt: at, UpdatedAt: at, UpdatedBy: "user:u-2"})},
 	}
 	var got bytes.Buffer
 	for _, s := range snapshots {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/engine"
 )
 
@@ -8,6 +9,11 @@ import (
 // effective rights.
 type DryRunResult struct {
 	Gained, Lost []engine.Right
+	// Violations are the separation-of-duties violations the write would
+	// create, which would refuse it (exceptions in force left out; all of
+	// them, not only the first rolegate.MaxViolationsShown); a constraint
+	// created in enforce mode, those that would refuse it.
+	Violations []rolegate.Violation
 }
 
 // DryRun returns a Service whose role, user and assignment writes run their

@@ -364,3 +364,26 @@ func (r *recorder) RoleHistory(entityID string, roleIDs []string, from, to int64
 func (r *recorder) SweepHistory(before time.Time, limit int) (map[string]int, error) {
 	return r.tx.SweepHistory(before, limit)
 }
+
+// Separation of duties' constraints change no rule and no role name: the
+// engine holds none of them (writes read them in their transaction).
+
+func (r *recorder) InsertConstraint(c *rolegate.Constraint) error { return r.tx.InsertConstraint(c) }
+
+func (r *recorder) UpdateConstraint(c *rolegate.Constraint) error { return r.tx.UpdateConstraint(c) }
+
+func (r *recorder) GetConstraint(entityID, id string) (rolegate.Constraint, error) {
+	return r.tx.GetConstraint(entityID, id)
+}
+
+func (r *recorder) ListConstraints(entityID string) ([]rolegate.Constraint, error) {
+	return r.tx.ListConstraints(entityID)
+}
+
+func (r *recorder) DeleteConstraint(entityID, id string) error {
+	return r.tx.DeleteConstraint(entityID, id)
+}
+
+func (r *recorder) ConstraintRules(entityID string) ([]rolegate.Constraint, error) {
+	return r.tx.ConstraintRules(entityID)
+}

@@ -13,6 +13,11 @@ import (
 // given to header before any row), the users from the store, 500 at a time:
 // nothing holds the whole report. An error from emit (the client went away)
 // stops it. The caller needs the rights to read users and roles.
+//
+// A user in violation of one of the entity's separation-of-duties
+// constraints (either mode; exceptions in force left out) has every row
+// marked with the names of those constraints (ReportRight.Violates), from
+// one scan of the entity made with the report.
 func (s *Service) AccessReport(ctx context.Context, entityID string, header func(revision int64) error, emit func(engine.ReportRight) error) error {
 	if err := s.authorizeReview(ctx, entityID); err != nil {
 		return err
@@ -23,6 +28,10 @@ func (s *Service) AccessReport(ctx context.Context, entityID string, header func
 	rep, err := s.engine.Report(ctx, entityID)
 	if err != nil {
 		return unavailable(err)
+	}
+	violates, err := s.violatesByUser(ctx, entityID)
+	if err != nil {
+		return err
 	}
 	if err := header(rep.Revision()); err != nil {
 		return err
@@ -40,6 +49,7 @@ func (s *Service) AccessReport(ctx context.Context, entityID string, header func
 		}
 		for _, u := range users {
 			for _, r := range rep.UserRights(u.ID) {
+				r.Violates = violates[u.ID]
 				if err := emit(r); err != nil {
 					return err
 				}
@@ -51,4 +61,29 @@ func (s *Service) AccessReport(ctx context.Context, entityID string, header func
 		last := users[len(users)-1].ID
 		p.After = &Cursor{Value: last, ID: last}
 	}
+}
+
+// violatesByUser returns, for each user in violation of one of the entity's
+// constraints now (exceptions in force left out), the names of those
+// constraints in order of name; nil when the entity has none.
+func (s *Service) violatesByUser(ctx context.Context, entityID string) (map[string][]string, error) {
+	var cs []rolegate.Constraint
+	if err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		cs, err = tx.ListConstraints(entityID)
+		return err
+	}); err != nil || len(cs) == 0 {
+		return nil, err
+	}
+	vs, _, err := s.engine.ScanViolations(ctx, entityID, cs)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := map[string][]string{}
+	for _, v := range withoutExcepted(vs, cs, s.clock()) {
+		if names := out[v.UserID]; len(names) == 0 || names[len(names)-1] != v.ConstraintName {
+			out[v.UserID] = append(names, v.ConstraintName)
+		}
+	}
+	return out, nil
 }

@@ -123,6 +123,9 @@ func (s *Service) write(ctx context.Context, entityID string, fn func(tx recordi
 		if err := s.quotas.guard(rec, entityID, func() error { return fn(rec, now) }); err != nil {
 			return err
 		}
+		if err := s.enforceConstraints(ctx, tx, entityID, rev, now, rec.delta); err != nil {
+			return err
+		}
 		// The entity's history keeps what the write changed (a dry run
 		// rolls back: it keeps nothing).
 		if dry == nil {

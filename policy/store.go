@@ -57,6 +57,9 @@ type Tx interface {
 	AuditStore
 	// The history of every entity's policy (issue 25).
 	HistoryStore
+
+	// Separation of duties' constraints (issue 26).
+	ConstraintStore
 }
 
 // EntityStore keeps entities, their revisions and the counts the quotas read.
@@ -68,8 +71,8 @@ type EntityStore interface {
 	// ListEntities returns entities ordered by id, those after the given id.
 	ListEntities(afterID string, limit int) ([]rolegate.Entity, error)
 	// DeleteEntity removes the entity and everything of it: roles, users,
-	// assignments, rules, change log and history (not its audit events,
-	// nor its clients: DeleteEntityClients). ErrNotFound: no such entity.
+	// assignments, rules, constraints, change log and history (not its audit
+	// events, nor its clients: DeleteEntityClients). ErrNotFound: no such entity.
 	DeleteEntity(id string) error
 	// BumpRevision increments the entity's revision, sets updated_at and returns
 	// the new revision. Call it first in a write: it locks the entity's row
@@ -177,6 +180,34 @@ type AuditStore interface {
 	ListAuditEvents(entityID string, f AuditFilter, p Page) ([]AuditEvent, error)
 	// DeleteAuditEvents removes every audit event of the entity.
 	DeleteAuditEvents(entityID string) error
+}
+
+// ConstraintStore keeps separation-of-duties constraints (issue 26). A
+// constraint's id is unique over all entities; its name among its entity's
+// constraints. Rights and exceptions are stored as written
+// (EncodeConstraintRights, EncodeConstraintExceptions): what reads back is
+// equal to what was stored, times in UTC. DeleteEntity removes an entity's
+// constraints.
+type ConstraintStore interface {
+	// InsertConstraint stores a new constraint. ErrDuplicate: the id is
+	// taken, or another constraint of the entity has the name.
+	InsertConstraint(c *rolegate.Constraint) error
+	// UpdateConstraint overwrites the stored constraint with the same entity
+	// and id but its creation (CreatedAt, CreatedBy). ErrNotFound: none;
+	// ErrDuplicate: another constraint of the entity has the name.
+	UpdateConstraint(c *rolegate.Constraint) error
+	// GetConstraint returns one constraint of the entity. ErrNotFound.
+	GetConstraint(entityID, id string) (rolegate.Constraint, error)
+	// ListConstraints returns every constraint of the entity ordered by
+	// name, in one indexed query (every write to the entity reads them).
+	ListConstraints(entityID string) ([]rolegate.Constraint, error)
+	// DeleteConstraint removes one. ErrNotFound: none.
+	DeleteConstraint(entityID, id string) error
+	// ConstraintRules returns the entity's constraints ordered by name with
+	// what a write is checked against only (ID, EntityID, Name, Rights,
+	// Mode): neither their descriptions nor their exceptions are read, so
+	// that what every write reads does not grow with them.
+	ConstraintRules(entityID string) ([]rolegate.Constraint, error)
 }
 
 // Page selects one page of a keyset-ordered list. Rows come ordered by (Sort,

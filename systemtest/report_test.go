@@ -126,7 +126,7 @@ func TestAccessReportHTTP(t *testing.T) {
 		t.Fatalf("csv report: %d %s", st, h.Get("Content-Type"))
 	}
 	recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
-	if err != nil || len(recs) != len(rep.Data)+1 || strings.Join(recs[0], ",") != "user_id,scope,object_type,action,permission,role_ids,role_names,condition" {
+	if err != nil || len(recs) != len(rep.Data)+1 || strings.Join(recs[0], ",") != "user_id,scope,object_type,action,permission,role_ids,role_names,condition,violates" {
 		t.Fatalf("csv: %v, %d records for %d rows: %v", err, len(recs), len(rep.Data), recs[:1])
 	}
 	for i, r := range recs[1:] {

@@ -19,11 +19,13 @@ export function signOut() {
 
 // ApiError is an answer other than 2xx: its status and the API's error body.
 export class ApiError extends Error {
-  constructor(status, code, message, details) {
+  constructor(status, code, message, details, violations) {
     super(message);
     this.status = status;
     this.code = code;
     this.details = details || [];
+    // violations: a 409 separation_of_duties names who would hold what.
+    this.violations = violations || [];
   }
 }
 
@@ -70,7 +72,7 @@ export async function call(method, p, { query, body, headers } = {}) {
   }
   if (!res.ok) {
     const e = (data && data.error) || {};
-    throw new ApiError(res.status, e.code || 'http_' + res.status, e.message || res.statusText || 'request failed', e.details);
+    throw new ApiError(res.status, e.code || 'http_' + res.status, e.message || res.statusText || 'request failed', e.details, e.violations);
   }
   return { status: res.status, data, etag: res.headers.get('ETag'), revision: res.headers.get('X-Rolegate-Revision') };
 }

@@ -1,6 +1,7 @@
 // Rolegate's admin console: hash routes, one page each, on the native API.
 import { call, path, signedIn, signIn, signOut, ApiError } from './api.js';
 import { h, clear, field, errorBox, slot, fmtTime, confirmDialog } from './dom.js';
+import { constraintPages } from './constraints.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('entity-nav');
@@ -40,7 +41,17 @@ const routes = [
   [/^#\/e\/([^/]+)\/audit$/, pageAudit],
   [/^#\/e\/([^/]+)\/who-can$/, pageWhoCan],
   [/^#\/e\/([^/]+)\/history$/, pageHistory],
+  [/^#\/e\/([^/]+)\/constraints$/, (...a) => constraints().pageConstraints(...a)],
+  [/^#\/e\/([^/]+)\/constraints\/new$/, (e) => constraints().pageConstraint(e, null)],
+  [/^#\/e\/([^/]+)\/constraints\/([^/]+)$/, (...a) => constraints().pageConstraint(...a)],
 ];
+
+// The constraints pages (constraints.js), given this page's helpers.
+let constraintsPages = null;
+function constraints() {
+  if (!constraintsPages) constraintsPages = constraintPages({ page, attempt, say, link });
+  return constraintsPages;
+}
 
 export function link(...parts) {
   return '#/' + parts.map((p) => encodeURIComponent(p)).join('/');
@@ -73,7 +84,7 @@ function render() {
 function entityNav(entity, hash) {
   clear(nav);
   if (!entity) return;
-  const tabs = [['roles', 'Roles'], ['users', 'Users'], ['check', 'Check'], ['audit', 'Audit log'], ['who-can', 'Who can'], ['history', 'History']];
+  const tabs = [['roles', 'Roles'], ['users', 'Users'], ['check', 'Check'], ['audit', 'Audit log'], ['who-can', 'Who can'], ['history', 'History'], ['constraints', 'Constraints']];
   nav.append(h('span', { class: 'entity-name' }, 'Entity ', h('strong', {}, entity)),
     h('ul', {}, tabs.map(([k, label]) => {
       const href = link('e', entity, k);

@@ -56,7 +56,20 @@ export function errorBox(err, ...extra) {
       h('span', { class: 'error-message' }, err.message),
       err.status ? h('span', { class: 'error-status' }, ' (HTTP ' + err.status + ')') : null),
     details.length ? h('ul', {}, details) : null,
+    (err.violations || []).length ? violationList(err.violations, 'refused-violations', 'would hold') : null,
     ...extra);
+}
+
+// violationList shows separation-of-duties violations: per user (and
+// scope), each right of the constraint held and through what.
+export function violationList(vs, id, verb) {
+  return h('ul', { class: 'violations', id },
+    vs.map((v) => h('li', {},
+      h('strong', {}, v.user_id), v.scope ? ' in ' + v.scope : '', ' ' + (verb || 'holds') + ', against ',
+      h('em', {}, v.constraint_name), ': ',
+      h('ul', {}, (v.rights || []).map((r) => h('li', {},
+        h('code', {}, r.object_type + ':' + r.action), ' (', r.permission, r.condition ? ' if ' + r.condition : '', ') through ',
+        [...(r.roles || []).map((x) => 'role ' + x.role_name + (x.scope ? ' in ' + x.scope : '')), ...(r.own ? ['own rights'] : [])].join(', ')))))));
 }
 
 // slot is a place on a page that shows one thing at a time (a result, an

@@ -55,7 +55,7 @@ func (x *cli) newRoot() *cobra.Command {
 	root.SetErr(x.stderr)
 	root.SetContext(x.ctx)
 	root.AddCommand(x.serverCmds()...)
-	for _, c := range []*cobra.Command{x.entitiesCmd(), x.rolesCmd(), x.usersCmd(), x.clientsCmd(), x.checkCmd(), x.auditCmd()} {
+	for _, c := range []*cobra.Command{x.entitiesCmd(), x.rolesCmd(), x.usersCmd(), x.clientsCmd(), x.checkCmd(), x.auditCmd(), x.constraintsCmd()} {
 		x.clientFlags(c)
 		root.AddCommand(c)
 	}
@@ -175,6 +175,7 @@ func describe(err error) error {
 	var e *client.Error
 	if errors.As(err, &e) {
 		msg := fmt.Sprintf("the server answered %d %s: %s", e.Status, e.Code, e.Message)
+		msg += describeViolations(e.Violations) // separation_of_duties (cli_constraints.go)
 		if e.Status == http.StatusUnauthorized {
 			msg += " (check --token, ROLEGATE_TOKEN or --token-file)"
 		}

@@ -47,6 +47,7 @@ func New() *Store {
 		changes:     map[string]map[int64]changes.Entry{},
 		conditions:  map[string]map[string]string{},
 		history:     map[string]*entityHistory{},
+		constraints: map[string]constraintRow{},
 	})
 	return s
 }

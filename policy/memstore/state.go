@@ -35,6 +35,8 @@ type state struct {
 	// history is each entity's history (history.go); an entity's is
 	// copied whole by the write that changes it (ownHistory).
 	history map[string]*entityHistory
+	// constraints are the separation-of-duties constraints, by id.
+	constraints map[string]constraintRow
 }
 
 // entityRow is an entity as stored.
@@ -164,6 +166,7 @@ const (
 	tChanges
 	tConditions
 	tHistory
+	tConstraints
 )
 
 // own makes the tables in mask the write's own copies, once per write. The
@@ -208,6 +211,9 @@ func (t *tx) own(mask int) {
 	if todo&tHistory != 0 {
 		st.history = maps.Clone(st.history)
 		t.ownedHistory = map[string]bool{}
+	}
+	if todo&tConstraints != 0 {
+		st.constraints = maps.Clone(st.constraints)
 	}
 }
 

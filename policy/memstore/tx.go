@@ -94,11 +94,16 @@ func (t *tx) ListEntities(afterID string, n int) ([]rolegate.Entity, error) {
 // DeleteEntity removes the entity's rules, assignments, users, roles and
 // change log, then the entity; its audit events and clients stay.
 func (t *tx) DeleteEntity(id string) error {
-	if err := t.writing(tEntities | tRoles | tUsers | tAssignments | tRules | tChanges | tConditions | tHistory); err != nil {
+	if err := t.writing(tEntities | tRoles | tUsers | tAssignments | tRules | tChanges | tConditions | tHistory | tConstraints); err != nil {
 		return err
 	}
 	delete(t.st.history, id)
 	delete(t.ownedHistory, id)
+	for k, c := range t.st.constraints {
+		if c.EntityID == id {
+			delete(t.st.constraints, k)
+		}
+	}
 	delete(t.st.rules, id)
 	delete(t.st.conditions, id)
 	delete(t.st.changes, id)

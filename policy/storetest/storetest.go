@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) policy.Store) {
 		{"ConditionsDoctor", testConditionsDoctor},
 		{"History", testHistory},
 		{"HistoryRebase", testHistoryRebase},
+		{"Constraints", testConstraints},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

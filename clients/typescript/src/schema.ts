@@ -521,7 +521,11 @@ export interface paths {
         };
         /**
          * Every user's effective rights and the roles behind them, streamed (JSON, or CSV with Accept text/csv)
+<<<<<<< HEAD
          * @description One row per user, scope and right. Needs the rights to read users and roles (and, with as_of or at_revision, the audit log's). A failure after the first byte cuts the connection, so a truncated report never looks whole. CSV columns: user_id, scope, object_type, action, permission, role_ids, role_names (';'-separated, a ';' or a backslash inside a value preceded by a backslash; cells a spreadsheet would read as a formula, also after leading spaces or control characters, start with '), condition (the condition under which the right holds; empty: unconditionally).
+=======
+         * @description One row per user, scope and right. Needs the rights to read users and roles. A failure after the first byte cuts the connection, so a truncated report never looks whole. CSV columns: user_id, scope, object_type, action, permission, role_ids, role_names (';'-separated, a ';' or a backslash inside a value preceded by a backslash; cells a spreadsheet would read as a formula, also after leading spaces or control characters, start with '), condition (the condition under which the right holds; empty: unconditionally), violates (the separation-of-duties constraints the user is in violation of, by name, ';'-separated as role_names; empty: none).
+>>>>>>> h-sodwire
          */
         get: operations["accessReport"];
         put?: never;
@@ -569,6 +573,79 @@ export interface paths {
         };
         /** What changed after a revision (the changes feed), long-polling up to wait seconds */
         get: operations["listChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/entities/{entity}/constraints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The entity (tenant) id. */
+                entity: components["parameters"]["EntityPath"];
+            };
+            cookie?: never;
+        };
+        /** The entity's constraints, by name */
+        get: operations["listConstraints"];
+        put?: never;
+        /**
+         * Make a separation-of-duties constraint
+         * @description Two or more rights of which no user may hold more than one, counted over everything the user holds: entity-wide roles and own rights, and within each scope the scoped roles with the entity-wide ones. Over an entity that already violates it, mode enforce is refused (409 separation_of_duties with the violations); mode report stores it as reporting only. Needs the right constraint:create.
+         */
+        post: operations["createConstraint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/entities/{entity}/constraints/{constraint}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The entity (tenant) id. */
+                entity: components["parameters"]["EntityPath"];
+                /** @description The constraint id. */
+                constraint: components["parameters"]["ConstraintPath"];
+            };
+            cookie?: never;
+        };
+        /** One constraint */
+        get: operations["getConstraint"];
+        /**
+         * Replace a constraint (fields left out take their defaults)
+         * @description Switching to mode enforce is refused while the constraint has violations (409 separation_of_duties with them).
+         */
+        put: operations["putConstraint"];
+        post?: never;
+        /** Delete a constraint */
+        delete: operations["deleteConstraint"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/entities/{entity}/constraints/{constraint}/violations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The entity (tenant) id. */
+                entity: components["parameters"]["EntityPath"];
+                /** @description The constraint id. */
+                constraint: components["parameters"]["ConstraintPath"];
+            };
+            cookie?: never;
+        };
+        /** Every user in violation of the constraint now, and how (exceptions in force left out) */
+        get: operations["constraintViolations"];
         put?: never;
         post?: never;
         delete?: never;
@@ -856,14 +933,90 @@ export interface components {
                  * @description A stable machine-readable code; docs/errors.md says what each means and what to do. Treat a code not listed here (a newer server's) by the HTTP status.
                  * @enum {string}
                  */
+<<<<<<< HEAD
                 code: "malformed_json" | "invalid_request" | "invalid_filter" | "invalid_api_version" | "missing_api_version" | "missing_entity" | "invalid_oid" | "unauthenticated" | "invalid_token" | "invalid_client" | "forbidden" | "insufficient_scope" | "privilege_escalation" | "system_role" | "client_generated_id" | "not_found" | "route_not_found" | "entity_not_found" | "role_not_found" | "user_not_found" | "assignment_not_found" | "client_not_found" | "changes_unavailable" | "method_not_allowed" | "conflict" | "entity_exists" | "user_exists" | "role_name_taken" | "role_in_use" | "role_deleted" | "last_default_role" | "type_mismatch" | "id_mismatch" | "changes_expired" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "invalid_body" | "unknown_field" | "invalid_type" | "missing_field" | "missing_header" | "invalid_field" | "immutable_field" | "read_only_attribute" | "invalid_name" | "invalid_email" | "invalid_entity_id" | "invalid_user_id" | "invalid_role_id" | "invalid_scope" | "invalid_permissions" | "invalid_condition" | "invalid_attributes" | "invalid_permission" | "duplicate_permission" | "too_many_rights" | "unknown_object_type" | "invalid_rights" | "unknown_entity" | "unknown_role" | "unknown_user" | "unknown_revision" | "invalid_as_of" | "invalid_revision" | "before_entity" | "beyond_retention" | "invalid_expires_at" | "invalid_datetime" | "invalid_limit" | "invalid_pagination_token" | "invalid_starting_after" | "invalid_description" | "invalid_sort" | "invalid_order" | "invalid_status" | "invalid_role_type" | "invalid_default" | "invalid_force" | "invalid_dry_run" | "invalid_include_deleted" | "invalid_wait" | "invalid_search" | "invalid_expand" | "invalid_id__in" | "invalid_since" | "invalid_actor" | "invalid_action" | "invalid_object_type" | "invalid_batch" | "too_many_entities" | "invalid_users" | "too_many_users" | "duplicate_user" | "duplicate_scope" | "too_many_roles" | "too_many_scopes" | "invalid_team_id" | "quota_exceeded" | "rate_limited" | "internal" | "storage_unavailable" | "policy_unavailable" | "stale_policy" | "dry_run_conflict" | "server_busy" | "shutting_down" | "too_many_elements" | "dry_run_unsupported";
+=======
+                code: "malformed_json" | "invalid_request" | "invalid_filter" | "invalid_api_version" | "missing_api_version" | "missing_entity" | "invalid_oid" | "unauthenticated" | "invalid_token" | "invalid_client" | "forbidden" | "insufficient_scope" | "privilege_escalation" | "system_role" | "client_generated_id" | "not_found" | "route_not_found" | "entity_not_found" | "role_not_found" | "user_not_found" | "assignment_not_found" | "client_not_found" | "changes_unavailable" | "method_not_allowed" | "conflict" | "entity_exists" | "user_exists" | "role_name_taken" | "role_in_use" | "role_deleted" | "last_default_role" | "type_mismatch" | "id_mismatch" | "changes_expired" | "version_mismatch" | "payload_too_large" | "unsupported_media_type" | "invalid_body" | "unknown_field" | "invalid_type" | "missing_field" | "missing_header" | "invalid_field" | "immutable_field" | "read_only_attribute" | "invalid_name" | "invalid_email" | "invalid_entity_id" | "invalid_user_id" | "invalid_role_id" | "invalid_scope" | "invalid_permissions" | "invalid_condition" | "invalid_attributes" | "invalid_permission" | "duplicate_permission" | "too_many_rights" | "unknown_object_type" | "invalid_rights" | "unknown_entity" | "unknown_role" | "unknown_user" | "unknown_revision" | "invalid_expires_at" | "invalid_datetime" | "invalid_limit" | "invalid_pagination_token" | "invalid_starting_after" | "invalid_description" | "invalid_sort" | "invalid_order" | "invalid_status" | "invalid_role_type" | "invalid_default" | "invalid_force" | "invalid_dry_run" | "invalid_include_deleted" | "invalid_wait" | "invalid_search" | "invalid_expand" | "invalid_id__in" | "invalid_since" | "invalid_actor" | "invalid_action" | "invalid_object_type" | "invalid_batch" | "too_many_entities" | "invalid_users" | "too_many_users" | "duplicate_user" | "duplicate_scope" | "too_many_roles" | "too_many_scopes" | "invalid_team_id" | "quota_exceeded" | "rate_limited" | "internal" | "storage_unavailable" | "policy_unavailable" | "stale_policy" | "dry_run_conflict" | "server_busy" | "shutting_down" | "too_many_elements" | "dry_run_unsupported" | "separation_of_duties" | "constraint_not_found" | "constraint_name_taken" | "too_many_exceptions";
+>>>>>>> h-sodwire
                 message: string;
                 details?: {
                     field?: string;
                     message: string;
                     value?: string;
                 }[];
+                /** @description On separation_of_duties, the violations the refused write would have created (the first 20). */
+                violations?: components["schemas"]["Violation"][];
             };
+        };
+        ConstraintRight: {
+            /** @description Not a wildcard. */
+            object_type: string;
+            /** @description Not a wildcard. */
+            action: string;
+        };
+        ConstraintException: {
+            user_id: string;
+            /** @description Why the user may hold the rights together (audited). */
+            reason: string;
+            /**
+             * Format: date-time
+             * @description Past it the exception no longer counts.
+             */
+            expires_at: string;
+        };
+        /** @description A constraint to create, or the whole of one that replaces it. */
+        ConstraintRequest: {
+            name: string;
+            description?: string;
+            rights: components["schemas"]["ConstraintRight"][];
+            /**
+             * @default enforce
+             * @enum {string}
+             */
+            mode: "enforce" | "report";
+            exceptions?: components["schemas"]["ConstraintException"][];
+        };
+        Constraint: {
+            id: string;
+            entity_id: string;
+            name: string;
+            description: string;
+            rights: components["schemas"]["ConstraintRight"][];
+            /** @enum {string} */
+            mode: "enforce" | "report";
+            exceptions: components["schemas"]["ConstraintException"][];
+            created_at: components["schemas"]["Time"];
+            created_by: string;
+            updated_at: components["schemas"]["Time"];
+            updated_by: string;
+        };
+        /** @description One user holding two or more rights of a constraint, entity-wide or inside scope. */
+        Violation: {
+            constraint_id: string;
+            constraint_name: string;
+            user_id: string;
+            /** @description Absent when entity-wide. */
+            scope?: string;
+            rights: {
+                object_type: string;
+                action: string;
+                /** @enum {string} */
+                permission: "allowed" | "allowed_for_own";
+                /** @description The condition the right is held under; absent: unconditionally. */
+                condition?: string;
+                roles: {
+                    role_id: string;
+                    role_name: string;
+                    /** @description The assignment's scope; empty: entity-wide. */
+                    scope: string;
+                }[];
+                /** @description The user's own rights give it. */
+                own: boolean;
+            }[];
+        };
+        Violations: {
+            data: components["schemas"]["Violation"][];
+            revision: number;
         };
         /** @description The envelope of every native list. Lists paging forward only (entities, clients) have no prev token. */
         Page: {
@@ -1121,6 +1274,8 @@ export interface components {
             dry_run: true;
             gained: components["schemas"]["EffectiveRight"][];
             lost: components["schemas"]["EffectiveRight"][];
+            /** @description The separation-of-duties violations the write would create; absent when none. */
+            violations?: components["schemas"]["Violation"][];
         };
         AccessHistory: {
             /** @description The entity's current revision. */
@@ -1173,6 +1328,8 @@ export interface components {
                 via: components["schemas"]["Via"][];
                 /** @description The condition under which the right holds; absent: unconditionally. */
                 condition?: string;
+                /** @description The separation-of-duties constraints (by name) the user is in violation of, on every row of the user; absent when none. */
+                violates?: string[];
             }[];
         };
         AuditEvent: {
@@ -1180,10 +1337,10 @@ export interface components {
             entity_id: string;
             time: components["schemas"]["Time"];
             actor: string | null;
-            /** @description entity.create, role.create/update/delete, user.create/update/delete, assignment.create/delete, team_roles.set, client.create/delete */
+            /** @description entity.create, role.create/update/delete, user.create/update/delete, assignment.create/delete, team_roles.set, client.create/delete, constraint.create/update/delete */
             action: string;
             /** @enum {string} */
-            object_type: "assignment" | "client" | "entity" | "role" | "user";
+            object_type: "assignment" | "client" | "entity" | "role" | "user" | "constraint";
             object_id: string;
             /** @description The object as the API showed it before, or null. */
             before: Record<string, never> | null;
@@ -1667,6 +1824,8 @@ export interface components {
         EntityPath: string;
         /** @description The role id. */
         RolePath: string;
+        /** @description The constraint id. */
+        ConstraintPath: string;
         /** @description The user id, escaped as one path segment ("/" as %2F). */
         UserPath: string;
         /** @description Page size, 1-100 (default 100); may be given with pagination_token. */
@@ -2862,7 +3021,7 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /** @description An opaque token of a previous page of this list; it carries that request's query. */
                 pagination_token?: components["parameters"]["PaginationToken"];
-                object_type?: "assignment" | "client" | "entity" | "role" | "user";
+                object_type?: "assignment" | "client" | "entity" | "role" | "user" | "constraint";
                 actor?: string;
             };
             header?: never;
@@ -3066,6 +3225,196 @@ export interface operations {
                 };
             };
             422: components["responses"]["Invalid"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listConstraints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The entity (tenant) id. */
+                entity: components["parameters"]["EntityPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every constraint of the entity (not paged). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Constraint"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createConstraint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The entity (tenant) id. */
+                entity: components["parameters"]["EntityPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConstraintRequest"];
+            };
+        };
+        responses: {
+            /** @description The constraint. */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "X-Rolegate-Revision": components["headers"]["Revision"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Constraint"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getConstraint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The entity (tenant) id. */
+                entity: components["parameters"]["EntityPath"];
+                /** @description The constraint id. */
+                constraint: components["parameters"]["ConstraintPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The constraint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Constraint"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putConstraint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The entity (tenant) id. */
+                entity: components["parameters"]["EntityPath"];
+                /** @description The constraint id. */
+                constraint: components["parameters"]["ConstraintPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConstraintRequest"];
+            };
+        };
+        responses: {
+            /** @description The constraint as stored. */
+            200: {
+                headers: {
+                    "X-Rolegate-Revision": components["headers"]["Revision"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Constraint"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Invalid"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteConstraint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The entity (tenant) id. */
+                entity: components["parameters"]["EntityPath"];
+                /** @description The constraint id. */
+                constraint: components["parameters"]["ConstraintPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["Written"];
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    constraintViolations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The entity (tenant) id. */
+                entity: components["parameters"]["EntityPath"];
+                /** @description The constraint id. */
+                constraint: components["parameters"]["ConstraintPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The violations, ordered by user and scope, read at revision. */
+            200: {
+                headers: {
+                    "Cache-Control"?: "no-store";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Violations"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };

@@ -1,0 +1,9 @@
+-- Separation of duties (issue 26): an entity's constraints, each naming
+-- rights (a JSON array of {object_type, action}) of which no user may hold
+-- more than one, its mode (enforce or report) and its exceptions (a JSON
+-- array of {user_id, reason, expires_at}). A name is unique within its
+-- entity; the unique index also finds an entity's constraints, in order of
+-- name, which every write to an entity reads. They go with the entity.
+-- +goose Up
+CREATE TABLE `constraints` (`id` text,`entity_id` text NOT NULL,`name` text NOT NULL,`description` text NOT NULL,`rights` text NOT NULL,`mode` text NOT NULL,`exceptions` text NOT NULL,`created_at` datetime NOT NULL,`created_by` text NOT NULL,`updated_at` datetime NOT NULL,`updated_by` text NOT NULL,PRIMARY KEY (`id`));
+CREATE UNIQUE INDEX `idx_constraints_entity_name` ON `constraints`(`entity_id`,`name`);
