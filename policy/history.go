@@ -30,9 +30,6 @@ import (
 // An as-of answer is never the live one: a check's ValidUntil is the
 // instant it was given, so that no client's cache keeps it.
 
-// errNotBuilt marks what is still to be built.
-var errNotBuilt = rolegate.Errorf(rolegate.KindUnavailable, "not_built", "not built yet")
-
 // asOfFields names an AsOf's fields in errors: the instant's and the
 // revision's.
 type asOfFields struct{ time, revision string }
