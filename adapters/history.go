@@ -292,7 +292,45 @@ func (t *tx) PolicyAt(entityID string, rev int64) (engine.Policy, error) {
 	if err != nil {
 		return engine.Policy{}, err
 	}
-	return policy.HistoryPolicy(entityID, rev, utc(e.CreatedAt), rows, conds)
+	pol, err := policy.HistoryPolicy(entityID, rev, utc(e.CreatedAt), rows, conds)
+	if err != nil {
+		return pol, err
+	}
+	return pol, t.nameUnnamed(entityID, &pol)
+}
+
+// nameUnnamed names the hashed subjects of pol's rules that the history
+// does not (those of rows migration 00010 copied, which SQL could not
+// hash) from the entity's users and assignments, as LoadPolicy does: a
+// hashed subject always names the same user and scope.
+func (t *tx) nameUnnamed(entityID string, pol *engine.Policy) error {
+	missing := false
+	for _, r := range pol.Rules {
+		if len(r.Values) > 0 && engine.Hashed(r.Values[0]) {
+			if _, ok := pol.Hashed[r.Values[0]]; !ok {
+				missing = true
+				break
+			}
+		}
+	}
+	if !missing {
+		return nil
+	}
+	named := engine.Policy{Rules: pol.Rules}
+	if err := (&Store{dialect: t.db.Dialector.Name()}).nameHashed(t.db, entityID, &named); err != nil {
+		return err
+	}
+	for _, r := range pol.Rules {
+		if n, ok := named.Hashed[r.Values[0]]; ok {
+			if pol.Hashed == nil {
+				pol.Hashed = map[string]engine.HashedName{}
+			}
+			if _, had := pol.Hashed[r.Values[0]]; !had {
+				pol.Hashed[r.Values[0]] = n
+			}
+		}
+	}
+	return nil
 }
 
 // spans returns the entity's rows of the given kinds and subjects whose span
