@@ -127,6 +127,8 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 			return err
 		}
 		add, closeIDs = policy.ResolveRebase(open, want)
+	case plan.AddsOnly():
+		add, _ = plan.Resolve(nil)
 	case !plan.Empty():
 		open, err := t.openHistory(id, plan.Subjects())
 		if err != nil {
