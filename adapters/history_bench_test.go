@@ -36,7 +36,8 @@ func (noHistoryTx) AppendHistory(rolegate.Revision, *rolegate.HistoryChange, eng
 // in turn, so that the machine's load weighs on both alike; it reports the
 // median write of each (ms-without, ms-with), their ratio, and the bytes
 // the history takes per write (dbstat: the pages of history_rows,
-// history_revisions and their indexes).
+// history_revisions and their indexes). policy-at reads the tenant's policy
+// from its history (PolicyAt) and reports LoadPolicy's time beside it.
 //
 //	go test -run '^$' -bench BenchmarkHistoryWrite -benchtime 300x ./adapters
 func BenchmarkHistoryWrite(b *testing.B) {
@@ -59,8 +60,13 @@ func BenchmarkHistoryWrite(b *testing.B) {
 	without := tenant{"large-without", policy.NewService(policy.Config{Store: noHistoryStore{store}, Engine: eng})}
 	for _, t := range []tenant{without, with} {
 		seedLargeTenant(b, store, t.id, roles, users)
+		// The first write with the history rebases it on the tenant.
+		start := time.Now()
 		if _, _, err := t.svc.CreateUser(ctx, t.id, policy.UserInput{ID: "bench-user"}); err != nil {
 			b.Fatal(err)
+		}
+		if t.id == with.id {
+			b.Logf("first write with the history (its rebase on %d rules): %s", 20*roles+2*users, time.Since(start))
 		}
 	}
 	rights := func(i int) *rolegate.Permissions {
@@ -98,11 +104,38 @@ func BenchmarkHistoryWrite(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	// The first write with the history rebases it on the tenant.
-	start := time.Now()
 	role(with, 0)
-	b.Logf("first write with the history (its rebase on %d rules): %s", 20*roles+2*users, time.Since(start))
 	role(without, 0)
+	// PolicyAt of the tenant's first revision with the history, and
+	// LoadPolicy, each in full (the rows of 220,000 rules).
+	b.Run("policy-at", func(b *testing.B) {
+		var rev int64
+		store.View(ctx, func(tx policy.Tx) error {
+			start, err := tx.HistoryStart(with.id)
+			rev = start.Revision
+			return err
+		})
+		var load time.Duration
+		for i := 0; i < b.N; i++ {
+			if err := store.View(ctx, func(tx policy.Tx) error {
+				pol, err := tx.PolicyAt(with.id, rev)
+				if err == nil && len(pol.Rules) != 20*roles+2*users {
+					err = fmt.Errorf("PolicyAt gave %d rules", len(pol.Rules))
+				}
+				return err
+			}); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			t0 := time.Now()
+			if _, err := store.LoadPolicy(ctx, with.id); err != nil {
+				b.Fatal(err)
+			}
+			load += time.Since(t0)
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(load.Milliseconds())/float64(b.N), "ms-loadpolicy")
+	})
 	for _, w := range []struct {
 		name string
 		fn   func(tenant, int)
