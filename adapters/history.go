@@ -78,15 +78,36 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 	if err != nil {
 		return err
 	}
-	var last []int64
-	if err := t.db.Raw("SELECT revision FROM history_revisions WHERE entity_id = ? ORDER BY revision DESC LIMIT 1", id).
-		Scan(&last).Error; err != nil {
-		return translate(err)
+	row := historyRevisionRow{EntityID: id, Revision: rev.Revision, CommittedAt: utc(rev.At), Actor: rev.Actor}
+	if change != nil {
+		row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID = change.AuditEventID, change.Action, change.ObjectType, change.ObjectID
+	}
+	vals := []any{row.EntityID, row.Revision, row.CommittedAt, row.Actor, row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID}
+	const insertRev = "INSERT INTO history_revisions (entity_id, revision, committed_at, actor, audit_event_id, audit_action, audit_object_type, audit_object_id) "
+	// The revision is stored first, in the statement that tells whether
+	// the one before it is kept: if not, the history is rebased.
+	chained := false
+	if !plan.Rebase() {
+		from := ""
+		if t.db.Dialector.Name() == "mysql" {
+			from = " FROM DUAL"
+		}
+		res := t.db.Exec(insertRev+"SELECT ?, ?, ?, ?, ?, ?, ?, ?"+from+" WHERE EXISTS (SELECT 1 FROM history_revisions WHERE entity_id = ? AND revision = ?)",
+			append(vals, id, rev.Revision-1)...)
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		chained = res.RowsAffected == 1
+	}
+	if !chained {
+		if err := t.db.Exec(insertRev+"VALUES (?,?,?,?,?,?,?,?)", vals...).Error; err != nil {
+			return translate(err)
+		}
 	}
 	var add []policy.HistoryRow
 	var closeIDs []int64
 	switch {
-	case plan.Rebase() || len(last) == 0 || last[0] != rev.Revision-1:
+	case !chained:
 		// Rebased on the rows the entity holds: a Full delta, an entity
 		// with no history yet (made before it was kept), or one a write
 		// left out.
@@ -106,6 +127,8 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 			return err
 		}
 		add, closeIDs = policy.ResolveRebase(open, want)
+	case plan.AddsOnly():
+		add, _ = plan.Resolve(nil)
 	case !plan.Empty():
 		open, err := t.openHistory(id, plan.Subjects())
 		if err != nil {
@@ -119,15 +142,7 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 	}); err != nil {
 		return translate(err)
 	}
-	if err := t.insertHistory(id, rev.Revision, add); err != nil {
-		return err
-	}
-	row := historyRevisionRow{EntityID: id, Revision: rev.Revision, CommittedAt: utc(rev.At), Actor: rev.Actor}
-	if change != nil {
-		row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID = change.AuditEventID, change.Action, change.ObjectType, change.ObjectID
-	}
-	return translate(t.db.Exec("INSERT INTO history_revisions (entity_id, revision, committed_at, actor, audit_event_id, audit_action, audit_object_type, audit_object_id) VALUES (?,?,?,?,?,?,?,?)",
-		row.EntityID, row.Revision, row.CommittedAt, row.Actor, row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID).Error)
+	return t.insertHistory(id, rev.Revision, add)
 }
 
 // insertHistory stores rows in force from revision rev, in multi-row inserts.
@@ -169,15 +184,125 @@ func (t *tx) readHistory(rest string, args ...any) ([]policy.HistoryRow, error) 
 	return out, err
 }
 
+// readHistoryJoined reads rows of history_rows as readHistory does, each as
+// one column (drivers cost per column): the content columns (and the id when
+// withID) joined by historySep, split here. Rows come without From and To
+// (and without ID unless withID). A row that does not split is read again
+// column by column.
+func (t *tx) readHistoryJoined(withID bool, rest string, args ...any) ([]policy.HistoryRow, error) {
+	cols := strings.Split(historyCols, ", ")
+	if withID {
+		cols = append([]string{"id"}, cols...)
+	}
+	joined := (&ruleReader{dialect: t.db.Dialector.Name()}).join(cols)
+	var rows []policy.HistoryRow
+	ok := true
+	parts := make([]string, len(cols))
+	err := streamRows(t.db, "SELECT "+joined+" "+rest, func(c []sql.RawBytes) {
+		if !ok {
+			return
+		}
+		b := c[0]
+		for i := range parts {
+			j := bytes.IndexByte(b, historySep)
+			if (j < 0) != (i == len(parts)-1) {
+				ok = false
+				return
+			}
+			if j < 0 {
+				j = len(b)
+			}
+			parts[i] = string(b[:j])
+			if j < len(b) {
+				b = b[j+1:]
+			}
+		}
+		p := parts
+		var r policy.HistoryRow
+		if withID {
+			r.ID, _ = strconv.ParseInt(p[0], 10, 64)
+			p = p[1:]
+		}
+		r.Kind, r.Subject, r.Data = p[0], p[1], p[7]
+		copy(r.Values[:], p[2:7])
+		rows = append(rows, r)
+	}, args...)
+	if err != nil || ok {
+		return rows, err
+	}
+	return t.readHistory(rest, args...)
+}
+
+// readHistoryConcat is readHistoryJoined without ids on SQLite, whose
+// driver costs per row what its engine costs for a hundred: every row comes
+// in one value, the rows joined by chunkSep (as the rules' chunks,
+// ruleReader.eachJoined). A row that does not split is read again column by
+// column.
+func (t *tx) readHistoryConcat(rest string, args ...any) ([]policy.HistoryRow, error) {
+	joined := (&ruleReader{dialect: "sqlite"}).join(strings.Split(historyCols, ", "))
+	var rows []policy.HistoryRow
+	ok := true
+	err := streamRows(t.db, "SELECT count(*), group_concat(j, char(30)) FROM (SELECT "+joined+" AS j "+rest+")", func(c []sql.RawBytes) {
+		n, err := strconv.Atoi(string(c[0]))
+		if err != nil {
+			ok = false
+			return
+		}
+		if n == 0 {
+			return
+		}
+		rows = make([]policy.HistoryRow, 0, n)
+		b := c[1]
+		var parts [8][]byte
+		for i := range n {
+			j := bytes.IndexByte(b, chunkSep)
+			if (j < 0) != (i == n-1) {
+				ok = false
+				return
+			}
+			if j < 0 {
+				j = len(b)
+			}
+			row := b[:j]
+			if j < len(b) {
+				b = b[j+1:]
+			}
+			for k := range parts {
+				e := bytes.IndexByte(row, historySep)
+				if (e < 0) != (k == len(parts)-1) {
+					ok = false
+					return
+				}
+				if e < 0 {
+					e = len(row)
+				}
+				parts[k] = row[:e]
+				if e < len(row) {
+					row = row[e+1:]
+				}
+			}
+			r := policy.HistoryRow{Kind: string(parts[0]), Subject: string(parts[1]), Data: string(parts[7])}
+			for k := range r.Values {
+				r.Values[k] = string(parts[2+k])
+			}
+			rows = append(rows, r)
+		}
+	}, args...)
+	if err != nil || ok {
+		return rows, err
+	}
+	return t.readHistory(rest, args...)
+}
+
 // openHistory returns the entity's rows in force now: those of the given
 // subjects (nil: all).
 func (t *tx) openHistory(entityID string, subjects []string) ([]policy.HistoryRow, error) {
 	if subjects == nil {
-		return t.readHistory("FROM history_rows WHERE entity_id = ? AND valid_to IS NULL", entityID)
+		return t.readHistoryJoined(true, "FROM history_rows WHERE entity_id = ? AND valid_to IS NULL", entityID)
 	}
 	var out []policy.HistoryRow
 	err := chunked(subjects, historyInChunk, func(subs []string) error {
-		rows, err := t.readHistory("FROM history_rows WHERE entity_id = ? AND subject IN ("+placeholders(len(subs))+") AND valid_to IS NULL",
+		rows, err := t.readHistoryJoined(true, "FROM history_rows WHERE entity_id = ? AND subject IN ("+placeholders(len(subs))+") AND valid_to IS NULL",
 			append([]any{entityID}, anys(subs)...)...)
 		out = append(out, rows...)
 		return err
@@ -249,50 +374,60 @@ func (t *tx) PolicyAt(entityID string, rev int64) (engine.Policy, error) {
 	if err := t.db.Select("created_at").Where("id = ?", entityID).Take(&e).Error; err != nil {
 		return engine.Policy{}, translate(err)
 	}
-	where := " FROM history_rows WHERE entity_id = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
-	// Each row as one column (drivers cost per column): the content
-	// columns joined, split here.
-	cols := strings.Split(historyCols, ", ")
-	joined := (&ruleReader{dialect: t.db.Dialector.Name()}).join(cols)
+	where := "FROM history_rows WHERE entity_id = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
 	var rows []policy.HistoryRow
-	ok := true
-	err := streamRows(t.db, "SELECT "+joined+where, func(c []sql.RawBytes) {
-		if !ok {
-			return
-		}
-		b := c[0]
-		var parts [8]string
-		for i := range parts {
-			j := bytes.IndexByte(b, historySep)
-			if (j < 0) != (i == len(parts)-1) {
-				ok = false
-				return
-			}
-			if j < 0 {
-				j = len(b)
-			}
-			parts[i] = string(b[:j])
-			if j < len(b) {
-				b = b[j+1:]
-			}
-		}
-		r := policy.HistoryRow{Kind: parts[0], Subject: parts[1], Data: parts[7], From: rev}
-		copy(r.Values[:], parts[2:7])
-		rows = append(rows, r)
-	}, entityID, rev, rev)
+	var err error
+	if t.db.Dialector.Name() == "sqlite" {
+		rows, err = t.readHistoryConcat(where, entityID, rev, rev)
+	} else {
+		rows, err = t.readHistoryJoined(false, where, entityID, rev, rev)
+	}
 	if err != nil {
 		return engine.Policy{}, err
-	}
-	if !ok {
-		if rows, err = t.readHistory(where, entityID, rev, rev); err != nil {
-			return engine.Policy{}, err
-		}
 	}
 	conds, err := t.EntityConditions(entityID)
 	if err != nil {
 		return engine.Policy{}, err
 	}
-	return policy.HistoryPolicy(entityID, rev, utc(e.CreatedAt), rows, conds)
+	pol, err := policy.HistoryPolicy(entityID, rev, utc(e.CreatedAt), rows, conds)
+	if err != nil {
+		return pol, err
+	}
+	return pol, t.nameUnnamed(entityID, &pol)
+}
+
+// nameUnnamed names the hashed subjects of pol's rules that the history
+// does not (those of rows migration 00010 copied, which SQL could not
+// hash) from the entity's users and assignments, as LoadPolicy does: a
+// hashed subject always names the same user and scope.
+func (t *tx) nameUnnamed(entityID string, pol *engine.Policy) error {
+	missing := false
+	for _, r := range pol.Rules {
+		if len(r.Values) > 0 && engine.Hashed(r.Values[0]) {
+			if _, ok := pol.Hashed[r.Values[0]]; !ok {
+				missing = true
+				break
+			}
+		}
+	}
+	if !missing {
+		return nil
+	}
+	named := engine.Policy{Rules: pol.Rules}
+	if err := (&Store{dialect: t.db.Dialector.Name()}).nameHashed(t.db, entityID, &named); err != nil {
+		return err
+	}
+	for _, r := range pol.Rules {
+		if n, ok := named.Hashed[r.Values[0]]; ok {
+			if pol.Hashed == nil {
+				pol.Hashed = map[string]engine.HashedName{}
+			}
+			if _, had := pol.Hashed[r.Values[0]]; !had {
+				pol.Hashed[r.Values[0]] = n
+			}
+		}
+	}
+	return nil
 }
 
 // spans returns the entity's rows of the given kinds and subjects whose span

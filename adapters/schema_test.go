@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
 )
 
@@ -273,6 +274,18 @@ func checkOldRows(t *testing.T, s *Store, now time.Time, release int) {
 	if err != nil || len(pol.Rules) != 2 {
 		t.Fatalf("rules: %+v %v", pol, err)
 	}
+	// Migration 10 began the entity's history at its revision then.
+	s.View(ctx, func(tx policy.Tx) error {
+		start, err := tx.HistoryStart("acme")
+		if err != nil || start.Revision != 4 || !start.At.Equal(now) {
+			t.Errorf("history start: %+v %v", start, err)
+		}
+		at, err := tx.PolicyAt("acme", 4)
+		if err != nil || !reflect.DeepEqual(policyLines(at), policyLines(pol)) || !reflect.DeepEqual(at.RoleNames, pol.RoleNames) {
+			t.Errorf("the history at revision 4: %+v %v, LoadPolicy: %+v", at, err, pol)
+		}
+		return nil
+	})
 	if release < 4 {
 		// Migration 4 counted what the entity holds.
 		if got, want := counts(t, s, "acme"), (policy.EntityCounts{Roles: 1, Users: 1, Rules: 2}); got != want {
@@ -459,4 +472,14 @@ func TestMigrateTakesTurns(t *testing.T) {
 			})
 		})
 	}
+}
+
+// policyLines are a policy's rules as sorted lines.
+func policyLines(p engine.Policy) []string {
+	var out []string
+	for _, r := range p.Rules {
+		out = append(out, r.String())
+	}
+	slices.Sort(out)
+	return out
 }

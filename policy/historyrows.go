@@ -273,6 +273,22 @@ func (p *HistoryPlan) Rebase() bool { return p.rebase }
 // Empty reports whether the write changes no row.
 func (p *HistoryPlan) Empty() bool { return !p.rebase && len(p.subjects) == 0 }
 
+// AddsOnly reports whether the write only stored rules (no rule, role name,
+// attributes or hashed name removed or replaced): rules a store refused to
+// store twice (AddRules: ErrDuplicate), so none is in force, and
+// Resolve(nil) is the plan without reading the rows in force.
+func (p *HistoryPlan) AddsOnly() bool {
+	if p.rebase || len(p.replaced) > 0 || len(p.single) > 0 || len(p.hashed) > 0 {
+		return false
+	}
+	for _, stored := range p.rules {
+		if !stored {
+			return false
+		}
+	}
+	return true
+}
+
 // Subjects returns the subjects whose rows in force Resolve needs, sorted.
 func (p *HistoryPlan) Subjects() []string { return sortedKeys(p.subjects) }
 

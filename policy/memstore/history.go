@@ -97,6 +97,8 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 			return err
 		}
 		add, closeIDs = policy.ResolveRebase(h.open(nil), want)
+	} else if plan.AddsOnly() {
+		add, _ = plan.Resolve(nil)
 	} else if !plan.Empty() {
 		add, closeIDs = plan.Resolve(h.open(plan.Subjects()))
 	}

@@ -5,9 +5,11 @@
 -- idx_history_rows_subject finds the rows of given subjects (and those in
 -- force: valid_to NULL), idx_history_rows_to the rows in force at a revision
 -- and those a sweep removes. history_revisions holds each revision's commit
--- time, actor and audited change. Existing entities get no rows here: the
--- first write after the upgrade rebases the history on what the entity
--- holds (policy.HistoryStore.AppendHistory), so it begins there. The
+-- time, actor and audited change. Existing entities' history begins at
+-- their revision at the upgrade: their rules, active roles' names and
+-- users' attributes are copied here, in force from it (committed at their
+-- updated_at). Hashed subjects' names are not (SQL cannot hash them): the
+-- store names them from the users and assignments (PolicyAt). The
 -- subject index is (64 + 255) characters of 4 bytes and a bigint: within
 -- InnoDB's 3072 bytes.
 -- +goose Up
@@ -40,3 +42,16 @@ CREATE TABLE `history_revisions` (
   PRIMARY KEY (`entity_id`,`revision`),
   INDEX `idx_history_revisions_at` (`entity_id`,`committed_at`)
 ) CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+INSERT INTO history_rows (entity_id, kind, subject, v1, v2, v3, v4, v5, data, valid_from)
+  SELECT e.id, 'p', COALESCE(c.v0, ''), '', COALESCE(c.v2, ''), COALESCE(c.v3, ''), COALESCE(c.v4, ''), COALESCE(c.v5, ''), '', e.revision
+  FROM casbin_rule c JOIN entities e ON c.ptype = 'p' AND c.v1 = e.id ORDER BY c.id;
+INSERT INTO history_rows (entity_id, kind, subject, v1, v2, v3, v4, v5, data, valid_from)
+  SELECT e.id, 'g', COALESCE(c.v0, ''), COALESCE(c.v1, ''), '', COALESCE(c.v3, ''), '', '', '', e.revision
+  FROM casbin_rule c JOIN entities e ON c.ptype = 'g' AND c.v2 = e.id ORDER BY c.id;
+INSERT INTO history_rows (entity_id, kind, subject, v1, v2, v3, v4, v5, data, valid_from)
+  SELECT r.entity_id, 'r', r.id, '1', '', '', '', '', r.name, e.revision
+  FROM roles r JOIN entities e ON r.entity_id = e.id WHERE r.status = 'active';
+INSERT INTO history_rows (entity_id, kind, subject, v1, v2, v3, v4, v5, data, valid_from)
+  SELECT u.entity_id, 'a', u.id, '', '', '', '', '', u.attributes, e.revision
+  FROM users u JOIN entities e ON u.entity_id = e.id WHERE u.attributes <> '{}';
+INSERT INTO history_revisions (entity_id, revision, committed_at) SELECT id, revision, updated_at FROM entities;

@@ -1,0 +1,199 @@
+package adapters
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rolegate/rolegate"
+	"github.com/rolegate/rolegate/auth"
+	"github.com/rolegate/rolegate/engine"
+	"github.com/rolegate/rolegate/policy"
+)
+
+// noHistoryStore is a store whose writes record no history: what a write
+// cost before the history was kept, for BenchmarkHistoryWrite only.
+type noHistoryStore struct{ *Store }
+
+func (s noHistoryStore) Update(ctx context.Context, fn func(tx policy.Tx) error) error {
+	return s.Store.Update(ctx, func(tx policy.Tx) error { return fn(noHistoryTx{tx}) })
+}
+
+type noHistoryTx struct{ policy.Tx }
+
+func (noHistoryTx) AppendHistory(rolegate.Revision, *rolegate.HistoryChange, engine.Delta) error {
+	return nil
+}
+
+// BenchmarkHistoryWrite measures what keeping the history adds to a write
+// through the service on SQLite, on the large tenant (1,000 roles x 20
+// rights, 100,000 users with 2 roles each): a role's rights replaced (4 of
+// its 20 rules change) and a role assigned then unassigned. Two copies of
+// the tenant, one written without the history and one with it, are written
+// in turn, so that the machine's load weighs on both alike; it reports the
+// median write of each (ms-without, ms-with), their ratio, and the bytes
+// the history takes per write (dbstat: the pages of history_rows,
+// history_revisions and their indexes). policy-at reads the tenant's policy
+// from its history (PolicyAt) and reports LoadPolicy's time beside it.
+//
+//	go test -run '^$' -bench BenchmarkHistoryWrite -benchtime 300x ./adapters
+func BenchmarkHistoryWrite(b *testing.B) {
+	store, err := Open(context.Background(), "sqlite://"+filepath.Join(b.TempDir(), "large.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	const roles, users = 1000, 100_000
+	ctx := auth.Internal(context.Background())
+	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	type tenant struct {
+		id  string
+		svc *policy.Service
+	}
+	with := tenant{"large-with", policy.NewService(policy.Config{Store: store, Engine: eng})}
+	without := tenant{"large-without", policy.NewService(policy.Config{Store: noHistoryStore{store}, Engine: eng})}
+	for _, t := range []tenant{without, with} {
+		seedLargeTenant(b, store, t.id, roles, users)
+		// The first write with the history rebases it on the tenant.
+		start := time.Now()
+		if _, _, err := t.svc.CreateUser(ctx, t.id, policy.UserInput{ID: "bench-user"}); err != nil {
+			b.Fatal(err)
+		}
+		if t.id == with.id {
+			b.Logf("first write with the history (its rebase on %d rules): %s", 20*roles+2*users, time.Since(start))
+		}
+	}
+	rights := func(i int) *rolegate.Permissions {
+		p := &rolegate.Permissions{}
+		for k := 0; k < 20; k++ {
+			act := []string{"read", "write", "delete", "approve"}[k%4]
+			if k < 4 && i%2 == 1 {
+				act += "_alt"
+			}
+			p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: fmt.Sprintf("obj_%d", k/4),
+				Actions: []rolegate.ActionPermission{{ActionName: act, Permission: rolegate.Allowed}}})
+		}
+		return p
+	}
+	historyBytes := func() int64 {
+		var n int64
+		if err := store.w.Raw("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name LIKE '%history%'").Scan(&n).Error; err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	role := func(t tenant, i int) {
+		if _, _, err := t.svc.UpdateRole(ctx, t.id, t.id+"-role-7", policy.RoleInput{Permissions: rights(i)}, policy.Patch, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	assign := func(t tenant, i int) {
+		var err error
+		if i%2 == 0 {
+			_, _, err = t.svc.AssignRole(ctx, t.id, "bench-user", t.id+"-role-9", "")
+		} else {
+			_, err = t.svc.UnassignRole(ctx, t.id, "bench-user", t.id+"-role-9", "")
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	role(with, 0)
+	role(without, 0)
+	// PolicyAt of the tenant's first revision with the history, and
+	// LoadPolicy, each in full (the rows of 220,000 rules).
+	b.Run("policy-at", func(b *testing.B) {
+		var rev int64
+		store.View(ctx, func(tx policy.Tx) error {
+			start, err := tx.HistoryStart(with.id)
+			rev = start.Revision
+			return err
+		})
+		var load time.Duration
+		for i := 0; i < b.N; i++ {
+			if err := store.View(ctx, func(tx policy.Tx) error {
+				pol, err := tx.PolicyAt(with.id, rev)
+				if err == nil && len(pol.Rules) != 20*roles+2*users {
+					err = fmt.Errorf("PolicyAt gave %d rules", len(pol.Rules))
+				}
+				return err
+			}); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			t0 := time.Now()
+			if _, err := store.LoadPolicy(ctx, with.id); err != nil {
+				b.Fatal(err)
+			}
+			load += time.Since(t0)
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(load.Milliseconds())/float64(b.N), "ms-loadpolicy")
+	})
+	for _, w := range []struct {
+		name string
+		fn   func(tenant, int)
+	}{{"role-update", func(t tenant, i int) { role(t, i+1) }}, {"assignment", assign}} {
+		b.Run(w.name, func(b *testing.B) {
+			var dWith, dWithout []time.Duration
+			before := historyBytes()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				w.fn(without, i)
+				t1 := time.Now()
+				w.fn(with, i)
+				t2 := time.Now()
+				dWithout, dWith = append(dWithout, t1.Sub(t0)), append(dWith, t2.Sub(t1))
+			}
+			median := func(ds []time.Duration) float64 {
+				slices.Sort(ds)
+				return float64(ds[len(ds)/2]) / 1e6
+			}
+			mw, mo := median(dWith), median(dWithout)
+			b.ReportMetric(mo, "ms-without")
+			b.ReportMetric(mw, "ms-with")
+			b.ReportMetric(mw/mo, "ratio")
+			b.ReportMetric(float64(historyBytes()-before)/float64(b.N), "history-bytes/write")
+		})
+	}
+}
+
+// seedLargeTenant stores the large tenant: roles <ent>-role-0... with 20 rights
+// each, and users' assignment rules (two roles each; no user rows).
+func seedLargeTenant(b *testing.B, store *Store, ent string, roles, users int) {
+	b.Helper()
+	now := time.Now().UTC()
+	err := store.Update(context.Background(), func(tx policy.Tx) error {
+		if err := tx.InsertEntity(&rolegate.Entity{ID: ent, Name: ent, Revision: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		var rules []rolegate.Rule
+		for r := 0; r < roles; r++ {
+			role := rolegate.Role{ID: fmt.Sprintf("%s-role-%d", ent, r), EntityID: ent, Name: fmt.Sprintf("role %d", r), RoleType: rolegate.RoleCustom,
+				Scope: rolegate.ScopeAccount, Status: rolegate.StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}
+			for k := 0; k < 20; k++ {
+				role.Permissions.Objects = append(role.Permissions.Objects, rolegate.ObjectPermissions{ObjectType: fmt.Sprintf("obj_%d", k/4),
+					Actions: []rolegate.ActionPermission{{ActionName: []string{"read", "write", "delete", "approve"}[k%4], Permission: rolegate.Allowed}}})
+			}
+			if err := tx.InsertRole(&role); err != nil {
+				return err
+			}
+			rules = append(rules, engine.Compile(role)...)
+		}
+		for u := 0; u < users; u++ {
+			for _, r := range []int{u % roles, (u*7 + 1) % roles} {
+				rules = append(rules, engine.CompileAssignment(rolegate.Assignment{EntityID: ent, UserID: fmt.Sprintf("user-%d", u), RoleID: fmt.Sprintf("%s-role-%d", ent, r)}))
+			}
+		}
+		return tx.AddRules(rules)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
