@@ -119,7 +119,9 @@ func BenchmarkHistoryAsOf(b *testing.B) {
 	clock.add(time.Minute)
 	end := clock.now()
 	start := end.Add(-revisions * time.Minute)
-	instant := func() time.Time { return start.Add(time.Duration(rng.Int64N(int64(end.Sub(start))))).Truncate(time.Millisecond) }
+	instant := func() time.Time {
+		return start.Add(time.Duration(rng.Int64N(int64(end.Sub(start))))).Truncate(time.Millisecond)
+	}
 	req := func(at time.Time) policy.CheckRequest {
 		u := rng.IntN(users)
 		return policy.CheckRequest{EntityID: ent, UserID: fmt.Sprintf("user-%d", u), ObjectType: fmt.Sprintf("obj_%d", rng.IntN(5)),
