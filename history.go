@@ -14,8 +14,10 @@ type AsOf struct {
 	Revision int64
 }
 
-// IsNow reports whether a is the zero AsOf (the live policy).
-func (a AsOf) IsNow() bool { return a.Revision <= 0 && a.Time.IsZero() }
+// IsNow reports whether a is the zero AsOf (the live policy). A negative
+// Revision is not now: it is refused (invalid_revision), never answered
+// from the live policy.
+func (a AsOf) IsNow() bool { return a.Revision == 0 && a.Time.IsZero() }
 
 // Revision is one committed write of an entity: its revision, when it
 // committed and who made it (the audit log's actor; "" when unknown).

@@ -64,7 +64,8 @@ type Config struct {
 	Now func() time.Time
 	// MaxPast and MaxPastRules bound the past policies held for answers as
 	// of a past instant (past.go): how many, and the rules they hold
-	// together. 0 means 16 and 4,000,000; a negative MaxPast holds none.
+	// together (the large tenant, 220,000 rules, holds about 30 MiB with its
+	// grant index). 0 means 8 and 1,000,000; a negative MaxPast holds none.
 	MaxPast      int
 	MaxPastRules int
 }

@@ -37,8 +37,8 @@ type Past struct {
 // The defaults of the past snapshots' cache (Config.MaxPast,
 // Config.MaxPastRules), and the size of each one's decision table.
 const (
-	defaultMaxPast      = 16
-	defaultMaxPastRules = 4_000_000
+	defaultMaxPast      = 8
+	defaultMaxPastRules = 1_000_000
 	pastDecisions       = 4096
 )
 

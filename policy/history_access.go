@@ -178,6 +178,13 @@ func readUserHistory(tx Tx, entityID, userID string, q HistoryQuery, now time.Ti
 			return h, err
 		}
 	}
+	// Only the rights naming the question's object type and action (or
+	// every one) can change the answer: the others are left out, so that
+	// neither their changes nor their rules are judged.
+	h.rules = slices.DeleteFunc(h.rules, func(r HistoryRule) bool {
+		v := r.Rule.Values
+		return r.Rule.PType == "p" && (len(v) < 4 || (v[2] != q.ObjectType && v[2] != rolegate.Wildcard) || (v[3] != q.Action && v[3] != rolegate.Wildcard))
+	})
 	if slices.ContainsFunc(h.rules, func(r HistoryRule) bool {
 		return r.Rule.PType == "p" && len(r.Rule.Values) > 4 && strings.Contains(r.Rule.Values[4], ":")
 	}) {

@@ -2,9 +2,11 @@ package policy_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql"
 	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/adapters"
@@ -75,12 +79,12 @@ func historyStores(t *testing.T, fn func(t *testing.T, open func() policy.Store)
 		if base == "" {
 			t.Skip("ROLEGATE_TEST_POSTGRES_URL not set")
 		}
-		admin := openSQL(t, base)
+		admin := adminSQL(t, "pgx", base)
 		schema := "rg_hist_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-		if err := admin.DB().Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { admin.DB().Exec("DROP SCHEMA " + schema + " CASCADE") })
+		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
 		sep := "?"
 		if strings.Contains(base, "?") {
 			sep = "&"
@@ -92,18 +96,34 @@ func historyStores(t *testing.T, fn func(t *testing.T, open func() policy.Store)
 		if base == "" {
 			t.Skip("ROLEGATE_TEST_MYSQL_URL not set")
 		}
-		admin := openSQL(t, base)
-		name := "rg_hist_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
-		if err := admin.DB().Exec("CREATE DATABASE " + name).Error; err != nil {
+		pu, err := url.Parse(base)
+		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { admin.DB().Exec("DROP DATABASE " + name) })
+		admin := adminSQL(t, "mysql", pu.User.String()+"@tcp("+pu.Host+")/")
+		name := "rg_hist_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { admin.Exec("DROP DATABASE " + name) })
 		u, q := base, ""
 		if i := strings.IndexByte(u, '?'); i >= 0 {
 			u, q = u[:i], u[i:]
 		}
 		fn(t, sqlOpener(t, u[:strings.LastIndexByte(u, '/')+1]+name+q))
 	})
+}
+
+// adminSQL connects to a test server to make a schema or database, without
+// the store's migrations (the shared database may be at another version).
+func adminSQL(t *testing.T, driver, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func openSQL(t *testing.T, url string) *adapters.Store {
@@ -593,8 +613,25 @@ func fmtIntervals(l []rolegate.AccessInterval) string {
 // in turn, and both restart half way.
 func TestHistoryOracle(t *testing.T) {
 	historyStores(t, func(t *testing.T, open func() policy.Store) {
+		seeds := 1
+		if _, mem := open().(*memstore.Store); mem && !testing.Short() {
+			seeds = 8 // in memory, several runs cost little
+		}
+		for seed := range seeds {
+			st := open
+			if seed > 0 {
+				fresh := memstore.New()
+				st = func() policy.Store { return fresh }
+			}
+			t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { historyOracleRun(t, st, uint64(seed)) })
+		}
+	})
+}
+
+func historyOracleRun(t *testing.T, open func() policy.Store, seed uint64) {
+	{
 		clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-		h := &historyRun{t: t, rng: rand.New(rand.NewPCG(25, 7)), clock: clock}
+		h := &historyRun{t: t, rng: rand.New(rand.NewPCG(25, 7+seed)), clock: clock}
 		for range 2 {
 			st := open()
 			h.stores = append(h.stores, st)
@@ -630,5 +667,5 @@ func TestHistoryOracle(t *testing.T) {
 		}
 		h.compare(25)
 		h.compareHistory(40)
-	})
+	}
 }
