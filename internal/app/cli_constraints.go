@@ -3,13 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	goyaml "github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
 	"github.com/rolegate/rolegate/client"
@@ -45,24 +43,14 @@ type constraintSpec struct {
 
 func readConstraintsFile(path string) (constraintsFile, error) {
 	var f constraintsFile
-	b, err := os.ReadFile(path)
-	if err != nil {
+	if err := readApplyFile(path, &f); err != nil {
 		return f, err
 	}
-	if err := goyaml.UnmarshalWithOptions(b, &f, goyaml.DisallowUnknownField()); err != nil {
-		return f, yamlError(path, err)
-	}
-	seen := map[string]bool{}
+	names := make([]string, len(f.Constraints))
 	for i, k := range f.Constraints {
-		if k.Name == "" {
-			return f, fmt.Errorf("%s: constraints[%d] has no name", path, i)
-		}
-		if seen[k.Name] {
-			return f, fmt.Errorf("%s: constraint %q is named twice", path, k.Name)
-		}
-		seen[k.Name] = true
+		names[i] = k.Name
 	}
-	return f, nil
+	return f, namedOnce(path, "constraints", "constraint", names)
 }
 
 func (s constraintSpec) input() client.ConstraintInput {

@@ -50,24 +50,43 @@ type roleSpec struct {
 // a mistake is reported with its line and column, and the line shown.
 func readRolesFile(path string) (rolesFile, error) {
 	var f rolesFile
-	b, err := os.ReadFile(path)
-	if err != nil {
+	if err := readApplyFile(path, &f); err != nil {
 		return f, err
 	}
-	if err := goyaml.UnmarshalWithOptions(b, &f, goyaml.DisallowUnknownField()); err != nil {
-		return f, yamlError(path, err)
-	}
-	seen := map[string]bool{}
+	names := make([]string, len(f.Roles))
 	for i, r := range f.Roles {
-		if r.Name == "" {
-			return f, fmt.Errorf("%s: roles[%d] has no name", path, i)
-		}
-		if seen[r.Name] {
-			return f, fmt.Errorf("%s: role %q is named twice", path, r.Name)
-		}
-		seen[r.Name] = true
+		names[i] = r.Name
 	}
-	return f, nil
+	return f, namedOnce(path, "roles", "role", names)
+}
+
+// readApplyFile reads a file of `apply -f` (JSON or YAML) into f, refusing
+// unknown fields.
+func readApplyFile(path string, f any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := goyaml.UnmarshalWithOptions(b, f, goyaml.DisallowUnknownField()); err != nil {
+		return yamlError(path, err)
+	}
+	return nil
+}
+
+// namedOnce refuses an item of the file's list without a name, or a name
+// given twice: apply matches items to what is stored by name.
+func namedOnce(path, list, kind string, names []string) error {
+	seen := map[string]bool{}
+	for i, n := range names {
+		if n == "" {
+			return fmt.Errorf("%s: %s[%d] has no name", path, list, i)
+		}
+		if seen[n] {
+			return fmt.Errorf("%s: %s %q is named twice", path, kind, n)
+		}
+		seen[n] = true
+	}
+	return nil
 }
 
 // yamlPosition is how go-yaml starts an error: [line:column].
