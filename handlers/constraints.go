@@ -27,15 +27,25 @@ func registerConstraints(v1 *gin.RouterGroup, a *api) {
 	v1.GET("/entities/:entity/constraints/:constraint/violations", a.constraintViolations)
 }
 
-func (a *api) createConstraint(c *gin.Context) {
+// readConstraint decodes a constraint's body into the service's form; on a
+// mistake it answers the error and returns false.
+func readConstraint(c *gin.Context) (rolegate.Constraint, bool) {
 	var req wire.ConstraintInput
 	if err := decodeJSON(c, &req); err != nil {
 		writeError(c, err)
-		return
+		return rolegate.Constraint{}, false
 	}
 	in, err := constraintInput(req)
 	if err != nil {
 		writeError(c, err)
+		return rolegate.Constraint{}, false
+	}
+	return in, true
+}
+
+func (a *api) createConstraint(c *gin.Context) {
+	in, ok := readConstraint(c)
+	if !ok {
 		return
 	}
 	in.EntityID = c.Param("entity")
@@ -72,14 +82,8 @@ func (a *api) getConstraint(c *gin.Context) {
 }
 
 func (a *api) putConstraint(c *gin.Context) {
-	var req wire.ConstraintInput
-	if err := decodeJSON(c, &req); err != nil {
-		writeError(c, err)
-		return
-	}
-	in, err := constraintInput(req)
-	if err != nil {
-		writeError(c, err)
+	in, ok := readConstraint(c)
+	if !ok {
 		return
 	}
 	in.EntityID, in.ID = c.Param("entity"), c.Param("constraint")
