@@ -12,6 +12,19 @@ export type Entity = Schemas["Entity"];
 export type Role = Schemas["Role"];
 export type User = Schemas["User"];
 export type APIClient = Schemas["ClientWithSecret"];
+export type Constraint = Schemas["Constraint"];
+export type Violation = Schemas["Violation"];
+export type AccessHistory = Schemas["AccessHistory"];
+
+/** A user's access history asked of one action (access-history's query). */
+export interface HistoryQuery {
+  object_type: string;
+  action: string;
+  scope?: string;
+  /** RFC 3339 instants bounding the window; absent: since the history begins, until now. */
+  from?: string;
+  to?: string;
+}
 
 /** A detail of a 422: the field refused and why. */
 export interface ErrorDetail {
@@ -33,8 +46,10 @@ export class RolegateError extends Error {
   readonly requestId?: string;
   /** The server's Retry-After in milliseconds, when it sent one. */
   readonly retryAfterMs?: number;
+  /** A 409 separation_of_duties: the violations the write would have made (at most 20). */
+  readonly violations: Violation[];
 
-  constructor(status: number, code: string, message: string, extra: { details?: ErrorDetail[]; requestId?: string; retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(status: number, code: string, message: string, extra: { details?: ErrorDetail[]; requestId?: string; retryAfterMs?: number; violations?: Violation[]; cause?: unknown } = {}) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = "RolegateError";
     this.status = status;
@@ -42,6 +57,7 @@ export class RolegateError extends Error {
     this.details = extra.details ?? [];
     this.requestId = extra.requestId;
     this.retryAfterMs = extra.retryAfterMs;
+    this.violations = extra.violations ?? [];
   }
 }
 
@@ -278,6 +294,41 @@ export class RolegateClient {
   async createClient(c: Schemas["ClientRequest"]): Promise<APIClient> {
     return (await this.request<APIClient>("POST", "/v1/clients", c)).body;
   }
+
+  // ---- separation of duties ----
+
+  async createConstraint(entity: string, c: Schemas["ConstraintRequest"]): Promise<Constraint> {
+    return (await this.request<Constraint>("POST", `/v1/entities/${enc(entity)}/constraints`, c)).body;
+  }
+
+  async listConstraints(entity: string): Promise<Constraint[]> {
+    return (await this.request<{ data: Constraint[] }>("GET", `/v1/entities/${enc(entity)}/constraints`, undefined, { idempotent: true })).body.data;
+  }
+
+  async replaceConstraint(entity: string, id: string, c: Schemas["ConstraintRequest"]): Promise<Constraint> {
+    return (await this.request<Constraint>("PUT", `/v1/entities/${enc(entity)}/constraints/${enc(id)}`, c, { idempotent: true })).body;
+  }
+
+  async deleteConstraint(entity: string, id: string): Promise<void> {
+    await this.request<unknown>("DELETE", `/v1/entities/${enc(entity)}/constraints/${enc(id)}`, undefined, { idempotent: true });
+  }
+
+  /** The users in violation of a constraint now, and how they hold its rights. */
+  async constraintViolations(entity: string, id: string): Promise<Violation[]> {
+    return (await this.request<{ data: Violation[] }>("GET", `/v1/entities/${enc(entity)}/constraints/${enc(id)}/violations`, undefined, { idempotent: true })).body.data;
+  }
+
+  // ---- the past ----
+
+  /**
+   * The intervals during which a user could do an action: since when,
+   * through which roles, opened and closed by which audited change. (A
+   * check of the past is check() with as_of or at_revision.)
+   */
+  async accessHistory(entity: string, user: string, q: HistoryQuery): Promise<AccessHistory> {
+    const query = { object_type: q.object_type, action: q.action, scope: q.scope, from: q.from, to: q.to };
+    return (await this.request<AccessHistory>("GET", `/v1/entities/${enc(entity)}/users/${enc(user)}/access-history`, undefined, { idempotent: true, query })).body;
+  }
 }
 
 function enc(s: string): string {
@@ -292,18 +343,20 @@ function toError(res: Response, body: unknown, method: string, path: string): Ro
   let code = `http_${res.status}`;
   let message = `rolegate: ${method} ${path}: ${res.status}`;
   let details: ErrorDetail[] | undefined;
+  let violations: Violation[] | undefined;
   if (b && typeof b.error === "object" && b.error !== null) {
     // The native body: {"error":{"code","message","details"}}.
-    const e = b.error as { code?: unknown; message?: unknown; details?: unknown };
+    const e = b.error as { code?: unknown; message?: unknown; details?: unknown; violations?: unknown };
     if (typeof e.code === "string") code = e.code;
     if (typeof e.message === "string") message = e.message;
     if (Array.isArray(e.details)) details = e.details as ErrorDetail[];
+    if (Array.isArray(e.violations)) violations = e.violations as Violation[];
   } else if (b && typeof b.error === "string") {
     // The token endpoint's OAuth body: {"error","error_description"}.
     code = b.error;
     if (typeof b.error_description === "string") message = b.error_description;
   }
-  return new RolegateError(res.status, code, message, { details, requestId, retryAfterMs });
+  return new RolegateError(res.status, code, message, { details, requestId, retryAfterMs, violations });
 }
 
 // A check answer missing a field, or whose allowed contradicts its

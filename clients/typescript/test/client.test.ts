@@ -108,6 +108,51 @@ describe("against a real rolegate", () => {
     await assert.rejects(admin.request("POST", "/v1/check", { ...q, resource: { nested: { a: 1 } } }), (err: unknown) => isCode(err, "invalid_attributes"));
   });
 
+  test("separation of duties: a constraint refuses the write that breaks it, with its violations", async () => {
+    const right = (action: string) => ({ object_type: "invoice", actions: [{ action_name: action, permission: "allowed" as const }] });
+    const maker = await admin.createRole("acme", { name: "invoice-maker", permissions: { objects: [right("create")] } });
+    const checker = await admin.createRole("acme", { name: "invoice-checker", permissions: { objects: [right("approve")] } });
+    await admin.createUser("acme", { id: "u-sod", role_ids: [maker.id] });
+    const rights = [
+      { object_type: "invoice", action: "create" },
+      { object_type: "invoice", action: "approve" },
+    ];
+    const c = await admin.createConstraint("acme", { name: "invoice maker-checker", mode: "enforce", rights });
+    assert.equal(c.mode, "enforce");
+    assert.ok((await admin.listConstraints("acme")).some((k) => k.id === c.id));
+    await assert.rejects(admin.request("PUT", `/v1/entities/acme/users/u-sod/roles/${checker.id}`), (err: unknown) => {
+      assert.ok(err instanceof RolegateError);
+      assert.equal(err.status, 409);
+      assert.equal(err.code, "separation_of_duties");
+      assert.equal(err.violations[0]?.user_id, "u-sod");
+      assert.deepEqual(err.violations[0]?.rights.map((r) => r.action), ["create", "approve"]);
+      return true;
+    });
+    // refused: nothing assigned, so nobody is in violation
+    assert.deepEqual(await admin.constraintViolations("acme", c.id), []);
+    await admin.deleteConstraint("acme", c.id);
+    await admin.request("PUT", `/v1/entities/acme/users/u-sod/roles/${checker.id}`);
+    const other = await admin.createConstraint("acme", { name: "reported", mode: "report", rights });
+    assert.equal((await admin.constraintViolations("acme", other.id))[0]?.user_id, "u-sod");
+  });
+
+  test("the past: a check as of an instant, and since when a user could", async () => {
+    const role = await admin.createRole("acme", { name: "refunder", permissions: { objects: [{ object_type: "refund", actions: [{ action_name: "issue", permission: "allowed" as const }] }] } });
+    await admin.createUser("acme", { id: "u-past" });
+    const before = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 20));
+    await admin.request("PUT", `/v1/entities/acme/users/u-past/roles/${role.id}`);
+    const q = { entity_id: "acme", user_id: "u-past", object_type: "refund", action: "issue" };
+    assert.equal((await admin.check(q)).allowed, true);
+    assert.equal((await admin.check({ ...q, as_of: before })).allowed, false);
+    const h = await admin.accessHistory("acme", "u-past", { object_type: "refund", action: "issue" });
+    assert.equal(h.data.length, 1);
+    assert.equal(h.data[0]?.to, null);
+    assert.equal(h.data[0]?.via[0]?.role_id, role.id);
+    assert.equal(h.data[0]?.opened?.action, "assignment.create");
+    await assert.rejects(admin.check({ ...q, as_of: "2000-01-01T00:00:00Z" }), (err: unknown) => isCode(err, "before_entity"));
+  });
+
   test("errors are typed: status, code, message, details", async () => {
     await assert.rejects(admin.getRole("acme", "no-such-role"), (err: unknown) => {
       assert.ok(err instanceof RolegateError);
