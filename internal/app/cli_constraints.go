@@ -230,14 +230,9 @@ func (x *cli) constraintsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ent := f.Entity
-			if x.entity != "" || ent == "" {
-				if ent, err = x.entityOf(); err != nil {
-					return err
-				}
-			}
-			if f.Entity != "" && f.Entity != ent {
-				return usageError{fmt.Errorf("the file is for entity %q, not %q", f.Entity, ent)}
+			ent, err := x.fileEntity(f.Entity)
+			if err != nil {
+				return err
 			}
 			ctx, cancel := x.call()
 			defer cancel()

@@ -60,6 +60,23 @@ func readRolesFile(path string) (rolesFile, error) {
 	return f, namedOnce(path, "roles", "role", names)
 }
 
+// fileEntity is the entity an apply file is for: -e (or the configured
+// entity) when given or when the file names none, and the file's own
+// otherwise; a file naming another entity than -e is a usage error.
+func (x *cli) fileEntity(named string) (string, error) {
+	ent := named
+	if x.entity != "" || ent == "" {
+		var err error
+		if ent, err = x.entityOf(); err != nil {
+			return "", err
+		}
+	}
+	if named != "" && named != ent {
+		return "", usageError{fmt.Errorf("the file is for entity %q, not %q", named, ent)}
+	}
+	return ent, nil
+}
+
 // readApplyFile reads a file of `apply -f` (JSON or YAML) into f, refusing
 // unknown fields.
 func readApplyFile(path string, f any) error {
@@ -256,14 +273,9 @@ func (x *cli) rolesCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ent := f.Entity
-			if x.entity != "" || ent == "" {
-				if ent, err = x.entityOf(); err != nil {
-					return err
-				}
-			}
-			if f.Entity != "" && f.Entity != ent {
-				return usageError{fmt.Errorf("the file is for entity %q, not %q", f.Entity, ent)}
+			ent, err := x.fileEntity(f.Entity)
+			if err != nil {
+				return err
 			}
 			ctx, cancel := x.call()
 			defer cancel()
