@@ -139,6 +139,7 @@ func (s *Service) CreateEntity(ctx context.Context, in EntityInput) (rolegate.En
 		return rolegate.Entity{}, err
 	}
 	s.engine.Forget(ent.ID) // an earlier check may have cached "unknown entity"
+	s.asOfs.drop(ent.ID)    // and an as-of one, the history of one deleted since
 	s.committed(ent.ID, ent.Revision)
 	return ent, nil
 }
@@ -203,6 +204,7 @@ func (s *Service) DeleteEntity(ctx context.Context, id string) (int64, error) {
 		return 0, err
 	}
 	s.engine.Forget(id)
+	s.asOfs.drop(id) // its history went with it
 	s.committed(id, rev)
 	// Its audit events went with it: the deletion is recorded here.
 	s.log.InfoContext(ctx, "entity deleted", "entity_id", id, "actor", auth.ActorFrom(ctx).ID, "request_id", RequestIDFrom(ctx))

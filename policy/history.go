@@ -62,11 +62,31 @@ func (s *Service) checkAsOf(at rolegate.AsOf, f asOfFields) error {
 }
 
 // asOf resolves a past AsOf of the entity through its history (the entity
-// must exist now: 404 otherwise).
+// must exist now: 404 otherwise), or from the resolutions kept when that
+// cannot have changed (historycache.go).
 func (s *Service) asOf(ctx context.Context, entityID string, at rolegate.AsOf, f asOfFields) (resolvedAsOf, error) {
 	if err := s.checkAsOf(at, f); err != nil {
 		return resolvedAsOf{}, err
 	}
+	now := s.now()
+	k := asOfKeyOf(entityID, at)
+	if r, ok := s.asOfs.get(k, now); ok {
+		if at.Revision == 0 {
+			r.at = at.Time // the instant as asked, as a store read gives it
+		}
+		return r, nil
+	}
+	epoch := s.asOfs.snapshot()
+	r, err := s.resolveAsOf(ctx, entityID, at, f)
+	if err == nil {
+		s.asOfs.put(k, r, now, epoch)
+	}
+	return r, err
+}
+
+// resolveAsOf resolves a past AsOf of the entity through its history, in
+// one snapshot of the store.
+func (s *Service) resolveAsOf(ctx context.Context, entityID string, at rolegate.AsOf, f asOfFields) (resolvedAsOf, error) {
 	var out resolvedAsOf
 	err := s.store.Snapshot(ctx, func(tx Tx) error {
 		ent, err := tx.GetEntity(entityID)

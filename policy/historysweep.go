@@ -31,18 +31,22 @@ func (s *Service) SweepHistory(ctx context.Context, retention time.Duration) (in
 	if retention <= 0 {
 		return 0, nil
 	}
+	// As-of answers take no instant older than the retention from their
+	// cache from now on (historycache.go).
+	s.asOfs.retain(retention)
 	removed := 0
 	for pass := 0; pass < 100; pass++ {
 		now := s.clock()
 		before := now.Add(-retention)
 		n := 0
+		var ids []string
 		err := s.store.Update(ctx, func(tx Tx) error {
 			n = 0
 			swept, err := tx.SweepHistory(before, historySweepBatch)
 			if err != nil {
 				return err
 			}
-			ids := make([]string, 0, len(swept))
+			ids = make([]string, 0, len(swept))
 			for id := range swept {
 				ids = append(ids, id)
 			}
@@ -59,6 +63,8 @@ func (s *Service) SweepHistory(ctx context.Context, retention time.Duration) (in
 		if err != nil {
 			return removed, err
 		}
+		// The AsOfs resolved from what went are resolved again.
+		s.asOfs.drop(ids...)
 		removed += n
 		if n < historySweepBatch {
 			return removed, nil

@@ -32,6 +32,10 @@ type Config struct {
 	// MaxChangeWaitersPerCaller is each caller's share of an entity's
 	// waiting calls (0: changes.DefaultMaxWaitersPerCaller); past it 429.
 	MaxChangeWaitersPerCaller int
+	// HistoryRetention is how long the history is kept (0: forever, or
+	// unknown): as-of answers never take an instant older than it from
+	// their cache (historycache.go), whichever instance sweeps.
+	HistoryRetention time.Duration
 }
 
 // Service is what every caller goes through: the admins' writes and the
@@ -46,6 +50,7 @@ type Service struct {
 	now       func() time.Time
 	quotas    Quotas
 	feed      *changes.Feed // the changes feed and its waiting calls
+	asOfs     *asOfCache    // AsOfs resolved (historycache.go)
 
 	dry *DryRunResult // set on a DryRun copy: its writes roll back and land here
 
@@ -57,7 +62,8 @@ type Service struct {
 func NewService(cfg Config) *Service {
 	s := &Service{store: cfg.Store, engine: cfg.Engine, templates: cfg.Templates,
 		catalog: cfg.Catalog, sync: cfg.Syncer, log: cfg.Logger, now: cfg.Now, quotas: cfg.Quotas.withDefaults(),
-		feed: changes.NewFeed(cfg.MaxChangeWaiters, cfg.MaxChangeWaitersPerEntity, cfg.MaxChangeWaitersPerCaller)}
+		feed:  changes.NewFeed(cfg.MaxChangeWaiters, cfg.MaxChangeWaitersPerEntity, cfg.MaxChangeWaitersPerCaller),
+		asOfs: newAsOfCache(cfg.HistoryRetention)}
 	// Other instances' changes, heard or swept, wake the feed's waiters too.
 	s.sync.Watch(s.feed)
 	if s.templates == nil {

@@ -56,7 +56,7 @@ func serve(ctx context.Context, cfg Config, out, terminal io.Writer) error {
 	svc := policy.NewService(policy.Config{Store: store, Engine: eng, Templates: cfg.templates, Catalog: cfg.catalog,
 		Syncer: syncer, Logger: log, Quotas: cfg.Quotas,
 		MaxChangeWaiters: cfg.MaxChangeWaiters, MaxChangeWaitersPerEntity: cfg.MaxChangeWaitersPerEntity,
-		MaxChangeWaitersPerCaller: cfg.MaxChangeWaitersPerCaller})
+		MaxChangeWaitersPerCaller: cfg.MaxChangeWaitersPerCaller, HistoryRetention: cfg.HistoryRetention})
 	syncCtx, stopSync := context.WithCancel(context.WithoutCancel(ctx))
 	syncDone := make(chan struct{})
 	go func() { defer close(syncDone); syncer.Run(syncCtx) }()
