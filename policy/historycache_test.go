@@ -29,7 +29,7 @@ func (s *countingStore) Snapshot(ctx context.Context, fn func(tx policy.Tx) erro
 
 // asOfService is one instance over store, its service and engine on the
 // clock c.
-func asOfService(t *testing.T, store policy.Store, c *clock, retention time.Duration) *policy.Service {
+func asOfService(t testing.TB, store policy.Store, c *clock, retention time.Duration) *policy.Service {
 	t.Helper()
 	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store, Now: c.now})
 	if err != nil {
@@ -50,7 +50,7 @@ type asOfStory struct {
 	assignedAt, last time.Time
 }
 
-func asOfSeed(t *testing.T, svc *policy.Service, c *clock) asOfStory {
+func asOfSeed(t testing.TB, svc *policy.Service, c *clock) asOfStory {
 	t.Helper()
 	ctx := auth.Internal(context.Background())
 	var st asOfStory
@@ -319,5 +319,33 @@ func TestAsOfCacheExpires(t *testing.T) {
 	}
 	if store.snapshots.Load() == n {
 		t.Fatalf("past the TTL, the instant was not resolved again")
+	}
+}
+
+// BenchmarkAsOfWarm measures the service's cost of one check asked again,
+// as of a settled instant, of a revision and now, on a small entity in
+// memory: the past policy and the decision held, what is left is the
+// service's path.
+//
+//	go test -run '^$' -bench BenchmarkAsOfWarm -benchmem ./policy
+func BenchmarkAsOfWarm(b *testing.B) {
+	c := &clock{}
+	c.set(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	svc := asOfService(b, memstore.New(), c, 0)
+	st := asOfSeed(b, svc, c)
+	c.add(time.Hour)
+	ctx := auth.Internal(context.Background())
+	for _, bc := range []struct {
+		name string
+		at   rolegate.AsOf
+	}{{"instant", rolegate.AsOf{Time: st.held}}, {"revision", rolegate.AsOf{Revision: st.assigned}}, {"live", rolegate.AsOf{}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := mayPay(bc.at)
+			for b.Loop() {
+				if _, err := svc.Check(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
