@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -100,5 +101,39 @@ func TestAsOfCacheRetention(t *testing.T) {
 	c.put(k, r, now, c.snapshot())
 	if _, ok := c.get(k, now); !ok {
 		t.Fatal("an instant within the retention was not kept")
+	}
+}
+
+// TestAsOfCacheConcurrent: reads, puts, drops and retentions at once (for
+// the race detector): every answer is one that was put for its key.
+func TestAsOfCacheConcurrent(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := newAsOfCache(0)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20_000 {
+				k := asOfKey{entity: fmt.Sprint("e", i%13), rev: int64(1 + i%5000)}
+				switch {
+				case g == 0 && i%1000 == 0:
+					c.drop(k.entity)
+				case g == 1 && i%5000 == 0:
+					c.retain(time.Duration(100-i/1000) * time.Hour)
+				case i%3 == 0:
+					c.put(k, resolvedAsOf{rev: k.rev, at: now.Add(-time.Hour)}, now, c.snapshot())
+				default:
+					if r, ok := c.get(k, now); ok && r.rev != k.rev {
+						t.Errorf("%+v answered %+v", k, r)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(c.m) > asOfCacheSize || len(c.ring) != len(c.m) {
+		t.Fatalf("%d kept, %d in the ring", len(c.m), len(c.ring))
 	}
 }
