@@ -138,10 +138,10 @@ func (e *Engine) Past(ctx context.Context, entityID, incarnation string, rev int
 }
 
 // PastFrom is Past, building the past snapshot from the entity's live one
-// when this engine holds it and changes (when not nil) tells how: the live
-// snapshot with the revisions between undone (or redone) costs what changed
-// since, not what the entity holds (past_live.go). Otherwise, or when too
-// much changed, it loads.
+// (loaded if not held) when changes is not nil: the live snapshot with the
+// revisions between undone (or redone) costs what changed since, not what
+// the entity holds (past_live.go). When that cannot be, or too much
+// changed, it loads the past policy.
 func (e *Engine) PastFrom(ctx context.Context, entityID, incarnation string, rev int64, load func(context.Context) (Policy, error), changes PastChanges) (*Past, error) {
 	if rev < 1 {
 		return nil, fmt.Errorf("entity %q: no revision %d", entityID, rev)

@@ -7,27 +7,29 @@ import (
 
 // A past snapshot built from the live one. A cold answer as of a past
 // revision R otherwise reads and builds the whole policy at R, which costs
-// what the entity holds (on the large tenant, 220,000 rules, most of half a
+// what the entity holds (on the large tenant, 220,000 rules, most of a
 // second); the live snapshot at revision C differs from it only by the rows
-// the revisions between changed. So when the engine holds the entity's live
-// snapshot, PastFrom asks for those changes as a delta and applies it to the
-// live snapshot copy-on-write (snapshot.apply, as a write's delta is): the
-// past snapshot shares every unit, link and index bucket the delta does not
-// touch, and gets its own decision table. The live snapshot is unchanged
-// and stays the entity's live one.
+// the revisions between changed. So PastFrom asks for those changes as a
+// delta and applies it to the live snapshot copy-on-write (snapshot.apply,
+// as a write's delta is): the past snapshot shares every unit, link and
+// index bucket the delta does not touch, and gets its own decision table.
+// The live snapshot is unchanged and stays the entity's live one.
 //
-// The delta is asked only when the live snapshot is held: loading it just
-// for this costs what loading the past policy does, and more. It is used
-// only when the store's entity is the live snapshot's (the same creation
-// time: an entity deleted and created again has another history) and the
-// rows changed are few against the rules held (a quarter of the subjects
-// held, a lower bound of the rules): past that, applying costs more than
-// building, and the store stops reading at the bound. A delta that does not
-// apply (a hashed subject the history does not name, from rows an upgrade
-// copied) falls back to loading too.
+// A live snapshot not held is loaded first (and installed, as a live check
+// would): on the large tenant, loading the live policy (LoadPolicy) and
+// undoing the changes since took about half what reading (PolicyAt) and
+// building the past policy did, and the live snapshot then serves the next
+// live and past answers. The delta is used only when the store's entity is
+// the live snapshot's (the same creation time: an entity deleted and
+// created again has another history) and the rows changed are few against
+// the rules held (a quarter of the subjects held, a lower bound of the
+// rules): past that, applying costs more than building, and the store stops
+// reading at the bound. A delta that does not apply (a hashed subject the
+// history does not name, from rows an upgrade copied) falls back to loading
+// the past policy too.
 
 // PastChanges reads, in one store transaction, what changed in the
-// entity's policy between revision from (that of the live snapshot held)
+// entity's policy between revision from (that of the live snapshot)
 // and the revision asked: the delta that takes the policy at from to it,
 // unless more than limit rows changed (ok false), and when the entity was
 // created (Policy.Created).
@@ -46,13 +48,9 @@ func (e *Engine) pastFromLive(ctx context.Context, entityID string, rev int64, c
 	if changes == nil {
 		return nil, 0, nil
 	}
-	sl, ok := e.entities.load(entityID)
-	if !ok {
-		return nil, 0, nil
-	}
-	live := sl.snap.Load()
-	if live == nil || !live.exists {
-		return nil, 0, nil
+	live, err := e.snapshot(ctx, entityID)
+	if err != nil || !live.exists {
+		return nil, 0, nil // the load of the past policy says what is wrong
 	}
 	limit := max((live.units.len()+live.links.len())/4, minPastChanges)
 	d, created, ok, err := changes(ctx, live.revision, limit)

@@ -220,37 +220,38 @@ func TestPastFromLiveAgreesWithLoad(t *testing.T) {
 	}
 }
 
-// TestPastFromLiveFallsBack: the past snapshot is loaded when the live one
-// is not held (the changes are not asked), when the store's entity is
-// another incarnation, when too many rows changed, and when the delta does
-// not apply; a failure to read the changes fails the answer.
+// TestPastFromLiveFallsBack: a live snapshot not held is loaded (and held
+// after) to build the past one from; the past snapshot is loaded instead
+// when the live one cannot be (an entity the loader does not know), when
+// the store's entity is another incarnation, when too many rows changed,
+// and when the delta does not apply; a failure to read the changes fails
+// the answer.
 func TestPastFromLiveFallsBack(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(25, 3))
 	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	pols := livePolicies(rng, "e", 4, base)
-	build := func(changes PastChanges) (loads, asked int, err error) {
-		e, err := New(Config{Model: rolegate.CasbinModel, Loader: mapLoader{"e": pols[3]}, MaxPast: -1})
+	build := func(loader mapLoader, changes PastChanges) (e *Engine, loads, asked int, err error) {
+		e, err = New(Config{Model: rolegate.CasbinModel, Loader: loader, MaxPast: -1})
 		if err != nil {
 			t.Fatal(err)
-		}
-		if changes != nil {
-			if _, err := e.Revision(ctx, "e"); err != nil {
-				t.Fatal(err)
-			}
 		}
 		_, err = e.PastFrom(ctx, "e", "inc", 2, func(context.Context) (Policy, error) { loads++; return pols[1], nil },
 			func(c context.Context, from int64, limit int) (Delta, time.Time, bool, error) {
 				asked++
-				if changes == nil {
-					return Delta{}, base, true, nil
-				}
 				return changes(c, from, limit)
 			})
-		return loads, asked, err
+		return e, loads, asked, err
 	}
-	if loads, asked, err := build(nil); err != nil || loads != 1 || asked != 0 {
-		t.Fatalf("not held: %d loads, changes asked %d times, %v", loads, asked, err)
+	undo := func(_ context.Context, from int64, _ int) (Delta, time.Time, bool, error) {
+		return policyDelta(pols[from-1], pols[1]), base, true, nil
+	}
+	e, loads, asked, err := build(mapLoader{"e": pols[3]}, undo)
+	if rev, held := e.Held("e"); err != nil || loads != 0 || asked != 1 || e.Stats().Loads != 1 || !held || rev != 4 {
+		t.Fatalf("not held: %d loads of the past policy, changes asked %d times, %d live loads, held %v at %d, %v", loads, asked, e.Stats().Loads, held, rev, err)
+	}
+	if _, loads, asked, err := build(mapLoader{}, undo); err != nil || loads != 1 || asked != 0 {
+		t.Fatalf("no live policy: %d loads, changes asked %d times, %v", loads, asked, err)
 	}
 	for name, changes := range map[string]PastChanges{
 		"another incarnation": func(_ context.Context, from int64, _ int) (Delta, time.Time, bool, error) {
@@ -263,12 +264,12 @@ func TestPastFromLiveFallsBack(t *testing.T) {
 			return Delta{Ops: []DeltaOp{{Op: OpAdd, Rules: [][]string{{"p", "u#0123", "e", "a", "x", "allow", "any"}}}}}, base, true, nil
 		},
 	} {
-		if loads, asked, err := build(changes); err != nil || loads != 1 || asked != 1 {
+		if _, loads, asked, err := build(mapLoader{"e": pols[3]}, changes); err != nil || loads != 1 || asked != 1 {
 			t.Fatalf("%s: %d loads, changes asked %d times, %v", name, loads, asked, err)
 		}
 	}
 	boom := errors.New("boom")
-	if _, _, err := build(func(context.Context, int64, int) (Delta, time.Time, bool, error) {
+	if _, _, _, err := build(mapLoader{"e": pols[3]}, func(context.Context, int64, int) (Delta, time.Time, bool, error) {
 		return Delta{}, time.Time{}, false, boom
 	}); !errors.Is(err, boom) {
 		t.Fatalf("a failed read of the changes: %v", err)

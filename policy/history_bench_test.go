@@ -66,7 +66,9 @@ func benchRights(i int) *rolegate.Permissions {
 // 10,000 revisions of history written through the service (100 users
 // created, then assignments given and taken, some expiring, and roles'
 // rights replaced, a minute apart): an as-of check cold (a new engine: the
-// past policy read by PolicyAt and built) and warm (the same revision again,
+// live policy loaded and the changes since undone, or when too many, the
+// past policy read by PolicyAt and built), cold with the live policy held,
+// and warm (the same revision again,
 // through the service and the engine alone) beside a live one, and a user's
 // access history over the whole history.
 //
