@@ -35,15 +35,15 @@ import (
 // created (Policy.Created).
 type PastChanges func(ctx context.Context, from int64, limit int) (d Delta, created time.Time, ok bool, err error)
 
-// minPastChanges is the fewest changed rows a past snapshot is built from
-// the live one with, however small the entity: a small entity builds fast
-// either way.
+// minPastChanges is the least bound on the rows changed, however small the
+// entity: a small policy is built fast either way, and so is its delta
+// applied.
 const minPastChanges = 256
 
 // pastFromLive returns the past snapshot of revision rev built from the
 // live one and the rules it holds, or nil when it cannot be (no live
-// snapshot held, another incarnation, too many changes, a delta that does
-// not apply): the caller loads.
+// policy, another incarnation, too many changes, a delta that does not
+// apply): the caller loads the past policy.
 func (e *Engine) pastFromLive(ctx context.Context, entityID string, rev int64, changes PastChanges) (*snapshot, int, error) {
 	if changes == nil {
 		return nil, 0, nil
