@@ -530,3 +530,127 @@ func (t *tx) SweepHistory(before time.Time, limit int) (map[string]int, error) {
 	}
 	return out, nil
 }
+
+// HistoryChanges reads the rows stored by a revision in (lo, hi], then those
+// stored before and removed by one (an index on valid_from, migration 00012,
+// and one on valid_to), each read stopping past the limit; then the names
+// of the hashed subjects they hold.
+func (t *tx) HistoryChanges(entityID string, lo, hi int64, limit int) ([]policy.HistoryRow, bool, error) {
+	var out []policy.HistoryRow
+	for _, q := range []struct {
+		where string
+		args  []any
+	}{
+		{"entity_id = ? AND valid_from > ? AND valid_from <= ?", []any{entityID, lo, hi}},
+		{"entity_id = ? AND valid_to > ? AND valid_to <= ? AND valid_from <= ?", []any{entityID, lo, hi, lo}},
+	} {
+		rest := "FROM history_rows WHERE " + q.where
+		if limit > 0 {
+			rest += " LIMIT " + strconv.Itoa(limit-len(out)+1)
+		}
+		rows, err := t.readHistorySpans(rest, q.args...)
+		if err != nil {
+			return nil, false, err
+		}
+		if out = append(out, rows...); limit > 0 && len(out) > limit {
+			return nil, false, nil
+		}
+	}
+	seen := map[string]bool{}
+	var hashed []string
+	for _, r := range out {
+		if engine.Hashed(r.Subject) && !seen[r.Subject] {
+			seen[r.Subject] = true
+			hashed = append(hashed, r.Subject)
+		}
+	}
+	have := make(map[int64]bool, len(out))
+	for _, r := range out {
+		have[r.ID] = true
+	}
+	err := chunked(hashed, historyInChunk, func(subs []string) error {
+		rows, err := t.readHistory("FROM history_rows WHERE entity_id = ? AND subject IN ("+placeholders(len(subs))+") AND kind = ? AND valid_to IS NULL",
+			append(append([]any{entityID}, anys(subs)...), policy.HistoryHashed)...)
+		for _, r := range rows {
+			if !have[r.ID] {
+				out = append(out, r)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+// readHistorySpans is readHistory, on SQLite as readHistoryConcat (every
+// row in one value), with the rows' ids and spans. A row that does not
+// split is read again column by column.
+func (t *tx) readHistorySpans(rest string, args ...any) ([]policy.HistoryRow, error) {
+	if t.db.Dialector.Name() != "sqlite" {
+		return t.readHistory(rest, args...)
+	}
+	cols := append(append([]string{"id"}, strings.Split(historyCols, ", ")...), "valid_from", "ifnull(valid_to, 0)")
+	joined := (&ruleReader{dialect: "sqlite"}).join(cols)
+	var rows []policy.HistoryRow
+	ok := true
+	err := streamRows(t.db, "SELECT count(*), group_concat(j, char(30)) FROM (SELECT "+joined+" AS j "+rest+")", func(c []sql.RawBytes) {
+		n, err := strconv.Atoi(string(c[0]))
+		if err != nil {
+			ok = false
+			return
+		}
+		if n == 0 {
+			return
+		}
+		rows = make([]policy.HistoryRow, 0, n)
+		b := c[1]
+		var parts [11][]byte
+		for i := range n {
+			j := bytes.IndexByte(b, chunkSep)
+			if (j < 0) != (i == n-1) {
+				ok = false
+				return
+			}
+			if j < 0 {
+				j = len(b)
+			}
+			row := b[:j]
+			if j < len(b) {
+				b = b[j+1:]
+			}
+			for k := range parts {
+				e := bytes.IndexByte(row, historySep)
+				if (e < 0) != (k == len(parts)-1) {
+					ok = false
+					return
+				}
+				if e < 0 {
+					e = len(row)
+				}
+				parts[k] = row[:e]
+				if e < len(row) {
+					row = row[e+1:]
+				}
+			}
+			r := policy.HistoryRow{Kind: string(parts[1]), Subject: string(parts[2]), Data: string(parts[8])}
+			for k := range r.Values {
+				r.Values[k] = string(parts[3+k])
+			}
+			var e1, e2, e3 error
+			r.ID, e1 = strconv.ParseInt(string(parts[0]), 10, 64)
+			r.From, e2 = strconv.ParseInt(string(parts[9]), 10, 64)
+			r.To, e3 = strconv.ParseInt(string(parts[10]), 10, 64)
+			if e1 != nil || e2 != nil || e3 != nil {
+				ok = false
+				return
+			}
+			rows = append(rows, r)
+		}
+	}, args...)
+	if err != nil || ok {
+		return rows, err
+	}
+	return t.readHistory(rest, args...)
+}

@@ -134,6 +134,15 @@ func (c *pastCache) len() int {
 // (rolegate.Entity.Incarnation): the cache key holds it. Concurrent first
 // uses of one revision share one load.
 func (e *Engine) Past(ctx context.Context, entityID, incarnation string, rev int64, load func(context.Context) (Policy, error)) (*Past, error) {
+	return e.PastFrom(ctx, entityID, incarnation, rev, load, nil)
+}
+
+// PastFrom is Past, building the past snapshot from the entity's live one
+// (loaded if not held) when changes is not nil: the live snapshot with the
+// revisions between undone (or redone) costs what changed since, not what
+// the entity holds (past_live.go). When that cannot be, or too much
+// changed, it loads the past policy.
+func (e *Engine) PastFrom(ctx context.Context, entityID, incarnation string, rev int64, load func(context.Context) (Policy, error), changes PastChanges) (*Past, error) {
 	if rev < 1 {
 		return nil, fmt.Errorf("entity %q: no revision %d", entityID, rev)
 	}
@@ -147,16 +156,22 @@ func (e *Engine) Past(ctx context.Context, entityID, incarnation string, rev int
 		}
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.loadTimeout)
 		defer cancel()
-		pol, err := load(lctx)
+		s, rules, err := e.pastFromLive(lctx, entityID, rev, changes)
 		if err != nil {
 			return nil, err
 		}
-		if pol.Revision != rev {
-			return nil, fmt.Errorf("entity %q: the policy of revision %d was asked, %d was loaded", entityID, rev, pol.Revision)
-		}
-		s, err := e.build(entityID, pol)
-		if err != nil {
-			return nil, err
+		if s == nil {
+			pol, err := load(lctx)
+			if err != nil {
+				return nil, err
+			}
+			if pol.Revision != rev {
+				return nil, fmt.Errorf("entity %q: the policy of revision %d was asked, %d was loaded", entityID, rev, pol.Revision)
+			}
+			if s, err = e.build(entityID, pol); err != nil {
+				return nil, err
+			}
+			rules = len(pol.Rules)
 		}
 		s.exists, s.engine = true, e
 		if e.maxDecisions >= 0 {
@@ -165,7 +180,7 @@ func (e *Engine) Past(ctx context.Context, entityID, incarnation string, rev int
 			s.decisions.Store(t)
 		}
 		s.grants() // built once, shared by every view
-		for _, d := range e.past.put(key, s, len(pol.Rules)) {
+		for _, d := range e.past.put(key, s, rules) {
 			e.release(d)
 		}
 		return s, nil

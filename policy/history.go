@@ -141,9 +141,13 @@ func (s *Service) resolveAsOf(ctx context.Context, entityID string, at rolegate.
 	return out, err
 }
 
-// past returns the engine's view of the entity's policy at a resolved AsOf.
+// past returns the engine's view of the entity's policy at a resolved AsOf:
+// built from the live policy when the engine holds it, undoing (or redoing)
+// the rows the revisions between changed (read in one transaction, with the
+// entity's creation time, which tells the engine whether its live policy is
+// of this entity), or from the whole policy at that revision.
 func (s *Service) past(ctx context.Context, entityID string, r resolvedAsOf) (*engine.Past, error) {
-	p, err := s.engine.Past(ctx, entityID, r.incarnation, r.rev, func(ctx context.Context) (engine.Policy, error) {
+	load := func(ctx context.Context) (engine.Policy, error) {
 		var pol engine.Policy
 		err := s.store.Snapshot(ctx, func(tx Tx) error {
 			var err error
@@ -151,7 +155,35 @@ func (s *Service) past(ctx context.Context, entityID string, r resolvedAsOf) (*e
 			return err
 		})
 		return pol, err
-	})
+	}
+	changes := func(ctx context.Context, from int64, limit int) (d engine.Delta, created time.Time, ok bool, err error) {
+		err = s.store.Snapshot(ctx, func(tx Tx) error {
+			ent, err := tx.GetEntity(entityID)
+			if err != nil || ent.Incarnation != r.incarnation || from > ent.Revision {
+				return err // another incarnation: loaded
+			}
+			// The rows a sweep removed were closed by the revisions before
+			// the first kept: both revisions must be kept.
+			start, err := tx.HistoryStart(entityID)
+			if err != nil || min(from, r.rev) < start.Revision {
+				return err
+			}
+			rows, all, err := tx.HistoryChanges(entityID, min(from, r.rev), max(from, r.rev), limit)
+			if err != nil || !all {
+				return err
+			}
+			if d, err = HistoryDelta(entityID, from, r.rev, rows); err != nil {
+				return err
+			}
+			created, ok = ent.CreatedAt, true
+			return nil
+		})
+		if rolegate.IsNotFound(err) { // gone meanwhile: the load says how
+			return engine.Delta{}, time.Time{}, false, nil
+		}
+		return d, created, ok, err
+	}
+	p, err := s.engine.PastFrom(ctx, entityID, r.incarnation, r.rev, load, changes)
 	if err != nil {
 		return nil, unavailable(err)
 	}

@@ -455,3 +455,130 @@ func cmpInt(a, b int64) int {
 func HistorySpanMeets(from, to, lo, hi int64) bool {
 	return (hi <= 0 || from <= hi) && (to == 0 || to > lo)
 }
+
+// HistoryDelta returns the delta that takes the entity's policy at revision
+// from to its policy at revision to (either way: to before from undoes the
+// revisions between, after redoes them), given the rows HistoryChanges
+// returns for them (others are ignored where they change nothing). A rule
+// in force at one revision and not the other is added or removed, the
+// removals first, so that an assignment whose expiry changed (two rows of
+// one link) ends as it stood at to; a role or user's attributes whose row
+// changed is set to the row in force at to (none: the role inactive, the
+// attributes nil); the hashed subjects named at to are named (Delta.Hashed
+// only adds, as a snapshot's names only grow). A row in force at both
+// revisions is in the policy at from already: it needs no operation.
+// Conditions are none: the policy at from holds every condition the entity
+// ever named (they go only with the entity).
+func HistoryDelta(entityID string, from, to int64, rows []HistoryRow) (engine.Delta, error) {
+	var d engine.Delta
+	type ruleState struct {
+		row          *HistoryRow
+		atFrom, atTo bool
+	}
+	rules := map[string]*ruleState{}
+	var order []string
+	// slots: a role's or user's slot -> its row in force at to (nil: none,
+	// as far as the changed rows tell).
+	slots := map[string]*HistoryRow{}
+	var slotOrder []string
+	for i := range rows {
+		row := &rows[i]
+		atFrom, atTo := row.InForce(from), row.InForce(to)
+		switch row.Kind {
+		case HistoryP, HistoryG:
+			if atFrom == atTo {
+				continue
+			}
+			// A rule removed and stored again has two rows: it is in force
+			// at both revisions if one is at each.
+			k := row.key()
+			st, ok := rules[k]
+			if !ok {
+				st = &ruleState{row: row}
+				rules[k] = st
+				order = append(order, k)
+			}
+			st.atFrom = st.atFrom || atFrom
+			st.atTo = st.atTo || atTo
+		case HistoryRoleName, HistoryAttributes:
+			if atFrom == atTo {
+				// In force at both: the slot is as it was. At neither: a
+				// row of the revisions between, which changes the slot
+				// only if another row is in force at from or to.
+				continue
+			}
+			s := row.slot()
+			cur, had := slots[s]
+			if !had {
+				slotOrder = append(slotOrder, s)
+			}
+			switch {
+			case atTo:
+				slots[s] = row
+			case !had:
+				// In force at from: none at to unless another row says so
+				// (the row in force then is one of these: it began after
+				// from).
+				slots[s] = nil
+			default:
+				slots[s] = cur
+			}
+		case HistoryHashed:
+			if !atTo || !engine.Hashed(row.Subject) {
+				continue
+			}
+			var n engine.HashedName
+			if err := json.Unmarshal([]byte(row.Data), &n); err != nil {
+				return engine.Delta{}, fmt.Errorf("history of hashed subject %q: %w", row.Subject, err)
+			}
+			if d.Hashed == nil {
+				d.Hashed = map[string]engine.HashedName{}
+			}
+			d.Hashed[row.Subject] = n
+		}
+	}
+	var removes, adds [][]string
+	for _, k := range order {
+		st := rules[k]
+		if st.atFrom == st.atTo {
+			continue
+		}
+		r := st.row.Rule(entityID)
+		line := append([]string{r.PType}, r.Values...)
+		if st.atTo {
+			adds = append(adds, line)
+		} else {
+			removes = append(removes, line)
+		}
+	}
+	if len(removes) > 0 {
+		d.Ops = append(d.Ops, engine.DeltaOp{Op: engine.OpRemove, Rules: removes})
+	}
+	if len(adds) > 0 {
+		d.Ops = append(d.Ops, engine.DeltaOp{Op: engine.OpAdd, Rules: adds})
+	}
+	for _, s := range slotOrder {
+		kind, subject, _ := strings.Cut(s, "\x00")
+		row := slots[s]
+		if kind == HistoryRoleName {
+			op := engine.DeltaOp{Op: engine.OpRole, RoleID: subject}
+			if row != nil && row.Values[0] == "1" {
+				op.Name, op.Active = row.Data, true
+			}
+			d.Ops = append(d.Ops, op)
+			continue
+		}
+		op := engine.DeltaOp{Op: engine.OpAttributes, Subject: subject}
+		if row != nil {
+			attrs, err := DecodeAttributes(row.Data)
+			if err != nil {
+				return engine.Delta{}, fmt.Errorf("history of user %q: %w", subject, err)
+			}
+			if len(attrs) > 0 {
+				op.Attributes = attrs
+			}
+		}
+		d.Ops = append(d.Ops, op)
+	}
+	return d, nil
+}

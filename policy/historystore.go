@@ -35,6 +35,14 @@ type HistoryStore interface {
 	// (Policy.Revision is rev), in one snapshot. ErrNotFound: rev is not
 	// kept.
 	PolicyAt(entityID string, rev int64) (engine.Policy, error)
+	// HistoryChanges returns the entity's rows (with ID, From and To) that
+	// revisions lo to hi changed: those whose From or To lies in (lo, hi]
+	// (HistoryDelta turns them into the delta between the policies at lo
+	// and hi), and the rows naming the hashed subjects they hold, whenever
+	// stored. ok is false, and rows nil, when more than limit rows changed
+	// (limit 0: no bound): a caller that would rather read the whole policy
+	// then does not pay for reading them all.
+	HistoryChanges(entityID string, lo, hi int64, limit int) (rows []HistoryRow, ok bool, err error)
 	// RuleHistory returns the history of the rules whose first value is one
 	// of subjects (p rules of those subjects, g rules linking them), whose
 	// span meets the revisions [from, to] (to 0: up to now), ordered by

@@ -352,6 +352,10 @@ func (r *recorder) PolicyAt(entityID string, rev int64) (engine.Policy, error) {
 	return r.tx.PolicyAt(entityID, rev)
 }
 
+func (r *recorder) HistoryChanges(entityID string, lo, hi int64, limit int) ([]HistoryRow, bool, error) {
+	return r.tx.HistoryChanges(entityID, lo, hi, limit)
+}
+
 func (r *recorder) RuleHistory(entityID string, subjects []string, from, to int64) ([]HistoryRule, error) {
 	return r.tx.RuleHistory(entityID, subjects, from, to)
 }

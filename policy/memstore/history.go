@@ -186,6 +186,34 @@ func (t *tx) PolicyAt(entityID string, rev int64) (engine.Policy, error) {
 	return policy.HistoryPolicy(entityID, rev, e.CreatedAt, h.rows, conds)
 }
 
+func (t *tx) HistoryChanges(entityID string, lo, hi int64, limit int) ([]policy.HistoryRow, bool, error) {
+	h := t.st.history[entityID]
+	if h == nil {
+		return nil, true, nil
+	}
+	in := func(rev int64) bool { return rev > lo && rev <= hi }
+	var out []policy.HistoryRow
+	hashed := map[string]bool{}
+	for _, r := range h.rows {
+		if !in(r.From) && !in(r.To) {
+			continue
+		}
+		if limit > 0 && len(out) == limit {
+			return nil, false, nil
+		}
+		out = append(out, r)
+		if engine.Hashed(r.Subject) {
+			hashed[r.Subject] = true
+		}
+	}
+	for _, r := range h.rows {
+		if r.Kind == policy.HistoryHashed && hashed[r.Subject] && !in(r.From) && !in(r.To) {
+			out = append(out, r)
+		}
+	}
+	return out, true, nil
+}
+
 // spans returns the rows of the given kinds and subjects whose span meets
 // [from, to], ordered by From then as stored.
 func (t *tx) spans(entityID string, kinds string, subjects []string, from, to int64) []policy.HistoryRow {

@@ -381,6 +381,7 @@ func testHistory(t *testing.T, s policy.Store) {
 		t.Fatalf("only %d writes of 120 made a revision", len(w.kept))
 	}
 	checkHistory(t, s, ent.ID, w.kept, 1)
+	checkHistoryChanges(t, s, ent.ID, w.kept, w.rnd)
 
 	// The revisions' changes: the first audit event of each write.
 	err = s.View(ctx, func(tx policy.Tx) error {
@@ -563,4 +564,107 @@ func testHistoryRebase(t *testing.T, s policy.Store) {
 		w.step(i)
 	}
 	checkHistory(t, s, "e", w.kept, 2)
+}
+
+// checkHistoryChanges checks HistoryChanges on random pairs of kept
+// revisions (c, r), either way: the policy at c with the delta of the rows
+// changed between (HistoryDelta) applied is the policy at r; a limit below
+// the rows changed reads none.
+func checkHistoryChanges(t *testing.T, s policy.Store, entity string, revs map[int64]kept, rnd *rand.Rand) {
+	t.Helper()
+	keys := slices.Sorted(maps.Keys(revs))
+	for range 200 {
+		c, r := keys[rnd.Intn(len(keys))], keys[rnd.Intn(len(keys))]
+		var rows []policy.HistoryRow
+		err := s.View(ctx, func(tx policy.Tx) error {
+			var ok bool
+			var err error
+			rows, ok, err = tx.HistoryChanges(entity, min(c, r), max(c, r), 0)
+			if err != nil || !ok {
+				return fmt.Errorf("HistoryChanges %d..%d: ok %v, %v", c, r, ok, err)
+			}
+			changed := 0
+			for _, row := range rows {
+				if row.ID == 0 || row.From == 0 {
+					return fmt.Errorf("HistoryChanges %d..%d: row without its id or span: %+v", c, r, row)
+				}
+				in := func(rev int64) bool { return rev > min(c, r) && rev <= max(c, r) }
+				if in(row.From) || in(row.To) {
+					changed++
+				} else if row.Kind != policy.HistoryHashed {
+					return fmt.Errorf("HistoryChanges %d..%d: row %+v changed nothing between", c, r, row)
+				}
+			}
+			if changed > 1 {
+				less, ok, err := tx.HistoryChanges(entity, min(c, r), max(c, r), changed-1)
+				if err != nil || ok || less != nil {
+					return fmt.Errorf("HistoryChanges %d..%d with a limit of %d (%d changed): %d rows, ok %v, %v", c, r, changed-1, changed, len(less), ok, err)
+				}
+				if _, ok, err := tx.HistoryChanges(entity, min(c, r), max(c, r), changed); err != nil || !ok {
+					return fmt.Errorf("HistoryChanges %d..%d with a limit of %d: ok %v, %v", c, r, changed, ok, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := policy.HistoryDelta(entity, c, r, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := applyPolicyDelta(revs[c].pol, r, d)
+		want := revs[r].pol
+		if g, w := canonicalPolicy(got), canonicalPolicy(want); !reflect.DeepEqual(g, w) {
+			t.Fatalf("revision %d with the changes to %d applied\n%+v\nLoadPolicy at %d\n%+v", c, r, g, r, w)
+		}
+	}
+}
+
+// applyPolicyDelta returns pol with d applied (a delta of rules, roles,
+// attributes and hashed names, as HistoryDelta makes), at revision rev.
+func applyPolicyDelta(pol engine.Policy, rev int64, d engine.Delta) engine.Policy {
+	out := engine.Policy{Revision: rev, Created: pol.Created, RoleNames: maps.Clone(pol.RoleNames),
+		Attributes: maps.Clone(pol.Attributes), Hashed: maps.Clone(pol.Hashed)}
+	if out.RoleNames == nil {
+		out.RoleNames = map[string]string{}
+	}
+	if out.Attributes == nil {
+		out.Attributes = map[string]map[string]any{}
+	}
+	if out.Hashed == nil {
+		out.Hashed = map[string]engine.HashedName{}
+	}
+	rules := map[string]rolegate.Rule{}
+	for _, r := range pol.Rules {
+		rules[r.String()] = r
+	}
+	for _, op := range d.Ops {
+		switch op.Op {
+		case engine.OpAdd, engine.OpRemove:
+			for _, line := range op.Rules {
+				r := rolegate.Rule{PType: line[0], Values: line[1:]}
+				if op.Op == engine.OpAdd {
+					rules[r.String()] = r
+				} else {
+					delete(rules, r.String())
+				}
+			}
+		case engine.OpRole:
+			if op.Active {
+				out.RoleNames[op.RoleID] = op.Name
+			} else {
+				delete(out.RoleNames, op.RoleID)
+			}
+		case engine.OpAttributes:
+			if len(op.Attributes) == 0 {
+				delete(out.Attributes, op.Subject)
+			} else {
+				out.Attributes[op.Subject] = op.Attributes
+			}
+		}
+	}
+	maps.Copy(out.Hashed, d.Hashed)
+	out.Rules = slices.Collect(maps.Values(rules))
+	return out
 }
