@@ -45,7 +45,9 @@ type batchReader struct {
 // or failed.
 func (r *batchReader) more() bool {
 	for r.err == nil {
-		if cap(r.buf)-len(r.buf) < 512 {
+		if len(r.buf) == cap(r.buf) {
+			// Grown only when full: a body of known size fits the buffer
+			// readBatch made, with a byte to spare for reading its end.
 			r.buf = append(r.buf, make([]byte, min(max(cap(r.buf), 4<<10), batchChunk))...)[:len(r.buf)]
 		}
 		free := r.buf[len(r.buf):min(cap(r.buf), len(r.buf)+batchChunk)]
