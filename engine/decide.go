@@ -7,6 +7,7 @@ import (
 
 	"github.com/casbin/casbin/v2"
 	"github.com/casbin/casbin/v2/model"
+	"github.com/casbin/govaluate"
 
 	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/condition"
@@ -18,7 +19,10 @@ import (
 // rules: a is b, or a g rule links a to b (roles hold no roles, so one level).
 // Deciders are pooled: each serves one check at a time.
 type decider struct {
-	enf       *casbin.Enforcer
+	enf *casbin.Enforcer
+	// matcher is the model's matcher compiled once (matcher.go), nil when
+	// the model is one enf's Enforce decides.
+	matcher   *compiledMatcher
 	policy    *model.Assertion
 	sub, ssub string
 	subRoles  []string
@@ -124,6 +128,9 @@ func (e *Engine) newDecider() (*decider, error) {
 	d := &decider{enf: enf, policy: m["p"]["p"]}
 	enf.AddFunction("holds", d.holds)
 	enf.AddFunction("cond", d.cond)
+	if !e.enforceOnly {
+		d.matcher, _ = compileMatcher(enf, map[string]govaluate.ExpressionFunction{"holds": d.holds, "cond": d.cond})
+	}
 	return d, nil
 }
 
@@ -188,9 +195,13 @@ func (s *snapshot) check(req Request) (Decision, error) {
 	}()
 	allowed := false
 	if len(rules) > 0 {
-		dc.policy.Policy = rules
-		allowed, err = dc.enf.Enforce(dc.sub, dc.ssub, s.entityID, req.ObjectType, req.Action, owner)
-		dc.policy.Policy = nil
+		if dc.matcher != nil {
+			allowed, err = dc.matcher.enforce(rules, dc.sub, dc.ssub, s.entityID, req.ObjectType, req.Action, owner)
+		} else {
+			dc.policy.Policy = rules
+			allowed, err = dc.enf.Enforce(dc.sub, dc.ssub, s.entityID, req.ObjectType, req.Action, owner)
+			dc.policy.Policy = nil
+		}
 		if err != nil {
 			return d, fmt.Errorf("enforce: %w", err)
 		}

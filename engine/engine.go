@@ -132,6 +132,9 @@ type Engine struct {
 	checkErrors counter
 	// deciders are pooled Casbin enforcers of the model (see decider).
 	deciders sync.Pool
+	// enforceOnly has deciders call Casbin's Enforce rather than their
+	// compiled matcher (matcher.go): the reference the tests compare with.
+	enforceOnly bool
 	// tableUsed is the decisions the held snapshots' tables hold, against
 	// maxDecisions.
 	tableUsed atomic.Int64

@@ -51,6 +51,10 @@ type plainParser struct {
 	// cost is what the resources read cost to decode, as the body walk
 	// counts it (decodelimit.go): each entry, each value, their strings.
 	cost int64
+	// intern keeps the strings read in seen, so that one read again (a
+	// batch's entity, object types, actions, users) is not allocated again.
+	intern bool
+	seen   []string
 }
 
 func (p *plainParser) space() {
@@ -83,8 +87,25 @@ func (p *plainParser) byte(c byte) bool {
 // str reads a string without escapes or control characters.
 func (p *plainParser) str() (string, bool) {
 	b, ok := p.raw()
-	return string(b), ok
+	if !ok || !p.intern {
+		return string(b), ok
+	}
+	// A short list searched from its end beats a map's hashing: the strings
+	// a batch repeats are few.
+	for i := len(p.seen) - 1; i >= 0; i-- {
+		if p.seen[i] == string(b) {
+			return p.seen[i], true
+		}
+	}
+	s := string(b)
+	if len(p.seen) < maxInterned {
+		p.seen = append(p.seen, s)
+	}
+	return s, true
 }
+
+// maxInterned bounds the strings a parser keeps (and searches).
+const maxInterned = 32
 
 // raw reads a string as str does, without copying it (a key).
 func (p *plainParser) raw() ([]byte, bool) {

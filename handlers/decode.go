@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/rolegate/rolegate"
+	wire "github.com/rolegate/rolegate/api"
 )
 
 // decodeJSON reads the request body into dst strictly: one JSON value, no
@@ -25,18 +26,42 @@ func decodeJSON(c *gin.Context, dst any) error {
 	if c.Request.Body == nil {
 		return badRequest("malformed_json", "the request body is empty; a JSON object is expected")
 	}
+	if batch, ok := dst.(*wire.CheckBatch); ok {
+		// A plain batch is decoded as it is read (batchdecode.go) and what
+		// that took charged after: its checks are counted one at a time as
+		// flatCost counts a check, by decoding it, and a batch past the limit
+		// is refused before it is read whole either way.
+		body, cost, decoded, err := readBatch(c.Request.Body, c.Request.ContentLength, batch)
+		if err != nil {
+			return err
+		}
+		if err := chargeDecoding(c, cost); err != nil {
+			return err
+		}
+		if decoded {
+			return nil
+		}
+		return decodeBytes(body, dst)
+	}
 	// Walked as it is read (decodelimit.go): a body past a limit is refused
 	// unread, and what decoding it costs is charged before it is decoded.
 	body, cost, err := readWalked(c.Request.Body, c.Request.ContentLength, reflect.TypeOf(dst))
 	if err != nil {
 		return err
 	}
-	if b, ok := c.Request.Body.(*budgetedBody); ok {
-		if err := b.charge(cost); err != nil {
-			return err
-		}
+	if err := chargeDecoding(c, cost); err != nil {
+		return err
 	}
 	return decodeBytes(body, dst)
+}
+
+// chargeDecoding charges what decoding the request's body costs against the
+// body budget (bodybudget.go).
+func chargeDecoding(c *gin.Context, cost int64) error {
+	if b, ok := c.Request.Body.(*budgetedBody); ok {
+		return b.charge(cost)
+	}
+	return nil
 }
 
 // decodeBytes decodes one strict JSON value.
