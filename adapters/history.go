@@ -84,10 +84,24 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 	}
 	vals := []any{row.EntityID, row.Revision, row.CommittedAt, row.Actor, row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID}
 	const insertRev = "INSERT INTO history_revisions (entity_id, revision, committed_at, actor, audit_event_id, audit_action, audit_object_type, audit_object_id) "
-	// The revision is stored first, in the statement that tells whether
-	// the one before it is kept: if not, the history is rebased.
-	chained := false
-	if !plan.Rebase() {
+	// Whether the revision before is kept tells whether the history goes
+	// on from it or is rebased. A write that reads rows in force (on
+	// SQLite) learns it in the same statement, then stores its revision
+	// in a plain insert: SQLite compiles every statement it runs, and an
+	// INSERT ... SELECT ... WHERE EXISTS costs it half as much again as a
+	// plain one. Otherwise the revision is stored first, in the statement
+	// that tells.
+	chained, known := false, false
+	var open []policy.HistoryRow
+	if t.db.Dialector.Name() == "sqlite" && !plan.Rebase() && !plan.AddsOnly() && !plan.Empty() && len(plan.Subjects()) <= historyInChunk {
+		subs := plan.Subjects()
+		if open, chained, err = t.readOpenConcat(true, "FROM history_rows WHERE entity_id = ? AND subject IN ("+placeholders(len(subs))+") AND valid_to IS NULL",
+			append([]any{id, rev.Revision - 1, id}, anys(subs)...)...); err != nil {
+			return err
+		}
+		known = true
+	}
+	if !plan.Rebase() && !known {
 		from := ""
 		if t.db.Dialector.Name() == "mysql" {
 			from = " FROM DUAL"
@@ -99,7 +113,7 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 		}
 		chained = res.RowsAffected == 1
 	}
-	if !chained {
+	if known || !chained {
 		if err := t.db.Exec(insertRev+"VALUES (?,?,?,?,?,?,?,?)", vals...).Error; err != nil {
 			return translate(err)
 		}
@@ -122,17 +136,18 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 		if err != nil {
 			return err
 		}
-		open, err := t.openHistory(id, nil)
+		all, err := t.openHistory(id, nil)
 		if err != nil {
 			return err
 		}
-		add, closeIDs = policy.ResolveRebase(open, want)
+		add, closeIDs = policy.ResolveRebase(all, want)
 	case plan.AddsOnly():
 		add, _ = plan.Resolve(nil)
 	case !plan.Empty():
-		open, err := t.openHistory(id, plan.Subjects())
-		if err != nil {
-			return err
+		if !known {
+			if open, err = t.openHistory(id, plan.Subjects()); err != nil {
+				return err
+			}
 		}
 		add, closeIDs = plan.Resolve(open)
 	}
@@ -295,19 +310,95 @@ func (t *tx) readHistoryConcat(rest string, args ...any) ([]policy.HistoryRow, e
 }
 
 // openHistory returns the entity's rows in force now: those of the given
-// subjects (nil: all).
+// subjects (nil: all). On SQLite the rows of given subjects (a write's few)
+// come in one value (readOpenConcat).
 func (t *tx) openHistory(entityID string, subjects []string) ([]policy.HistoryRow, error) {
 	if subjects == nil {
 		return t.readHistoryJoined(true, "FROM history_rows WHERE entity_id = ? AND valid_to IS NULL", entityID)
 	}
+	sqlite := t.db.Dialector.Name() == "sqlite"
 	var out []policy.HistoryRow
 	err := chunked(subjects, historyInChunk, func(subs []string) error {
-		rows, err := t.readHistoryJoined(true, "FROM history_rows WHERE entity_id = ? AND subject IN ("+placeholders(len(subs))+") AND valid_to IS NULL",
-			append([]any{entityID}, anys(subs)...)...)
+		rest := "FROM history_rows WHERE entity_id = ? AND subject IN (" + placeholders(len(subs)) + ") AND valid_to IS NULL"
+		args := append([]any{entityID}, anys(subs)...)
+		var rows []policy.HistoryRow
+		var err error
+		if sqlite {
+			rows, _, err = t.readOpenConcat(false, rest, args...)
+		} else {
+			rows, err = t.readHistoryJoined(true, rest, args...)
+		}
 		out = append(out, rows...)
 		return err
 	})
 	return out, err
+}
+
+// readOpenConcat is readHistoryJoined with ids on SQLite, for the rows a
+// write reads (openHistory): its driver costs more per row and per string
+// than its engine does for the whole search, so the rows come in one value
+// (as readHistoryConcat's), made one string whose fields the rows share. With
+// chain, the first two arguments are an entity and a revision, and chained
+// tells whether the history keeps that revision. A row that does not split
+// is read again column by column.
+func (t *tx) readOpenConcat(chain bool, rest string, args ...any) (rows []policy.HistoryRow, chained bool, err error) {
+	joined := (&ruleReader{dialect: "sqlite"}).join(append([]string{"id"}, strings.Split(historyCols, ", ")...))
+	q := "SELECT count(*), group_concat(" + joined + ", char(30)) " + rest
+	lead := 0
+	if chain {
+		q = "SELECT EXISTS (SELECT 1 FROM history_revisions WHERE entity_id = ? AND revision = ?), " + q[len("SELECT "):]
+		lead = 1
+	}
+	ok := true
+	err = streamRows(t.db, q, func(c []sql.RawBytes) {
+		chained = chain && string(c[0]) == "1"
+		n, err := strconv.Atoi(string(c[lead]))
+		if err != nil {
+			ok = false
+			return
+		}
+		rows = make([]policy.HistoryRow, 0, n)
+		s := string(c[lead+1])
+		for i := range n {
+			row := s
+			j := strings.IndexByte(s, chunkSep)
+			if (j < 0) != (i == n-1) {
+				ok = false
+				return
+			}
+			if j >= 0 {
+				row, s = s[:j], s[j+1:]
+			}
+			var f [9]string
+			for k := range f {
+				e := strings.IndexByte(row, historySep)
+				if (e < 0) != (k == len(f)-1) {
+					ok = false
+					return
+				}
+				if e < 0 {
+					f[k] = row
+				} else {
+					f[k], row = row[:e], row[e+1:]
+				}
+			}
+			r := policy.HistoryRow{Kind: f[1], Subject: f[2], Data: f[8]}
+			if r.ID, err = strconv.ParseInt(f[0], 10, 64); err != nil {
+				ok = false
+				return
+			}
+			copy(r.Values[:], f[3:8])
+			rows = append(rows, r)
+		}
+	}, args...)
+	if err != nil || ok {
+		return rows, chained, err
+	}
+	if chain {
+		args = args[2:]
+	}
+	rows, err = t.readHistory(rest, args...)
+	return rows, chained, err
 }
 
 // deleteHistory removes the entity's history (DeleteEntity).

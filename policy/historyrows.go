@@ -65,9 +65,6 @@ func (r *HistoryRow) key() string {
 	return b.String()
 }
 
-// slot is where a role or attributes row goes: one row at a time is in force.
-func (r *HistoryRow) slot() string { return r.Kind + "\x00" + r.Subject }
-
 // InForce reports whether the row is in force at revision rev.
 func (r *HistoryRow) InForce(rev int64) bool {
 	return r.From <= rev && (r.To == 0 || rev < r.To)
@@ -174,29 +171,49 @@ func sortedKeys[V any](m map[string]V) []string {
 // the rows of those subjects in force (Resolve), the rows to store and those
 // to close. Only the net change counts: a rule added then removed by one
 // write was never in force at any revision.
+//
+// Rows are told apart by their content (HistoryRow.content, a comparable
+// struct): hashing it costs no allocation, where a key string built per row
+// cost one for each rule of the write and each row read.
 type HistoryPlan struct {
 	entityID string
-	// rules: a rule's key -> whether the write leaves it stored.
-	rules    map[string]bool
-	ruleRows map[string]HistoryRow
-	order    []string // rules' keys in the order first met
+	// rules: a rule's content -> whether the write leaves it stored; order
+	// lists the rules in the order first met.
+	rules map[HistoryRow]bool
+	order []HistoryRow
 	// replaced: subjects whose p rules the write replaced (those not in
 	// rules as stored are removed).
 	replaced map[string]bool
 	// single: a role's or user's slot -> its row after the write (Data ""
 	// and Kind HistoryAttributes: none).
-	single     map[string]HistoryRow
-	singleKeys []string
+	single     map[historySlot]HistoryRow
+	singleKeys []historySlot
 	hashed     []HistoryRow
 	subjects   map[string]bool
 	rebase     bool
 }
 
+// historySlot is where a role or attributes row goes (kind, subject): one
+// row at a time is in force.
+type historySlot struct{ kind, subject string }
+
+// content is the row without its id and span: two rows of one content are
+// the same rule, role name or attributes.
+func (r *HistoryRow) content() HistoryRow {
+	c := *r
+	c.ID, c.From, c.To = 0, 0, 0
+	return c
+}
+
 // NewHistoryPlan works out the plan of delta d of a write to entityID. A
 // Full delta cannot be planned: Rebase reports it, and the store rebases.
 func NewHistoryPlan(entityID string, d engine.Delta) (*HistoryPlan, error) {
-	p := &HistoryPlan{entityID: entityID, rules: map[string]bool{}, ruleRows: map[string]HistoryRow{},
-		replaced: map[string]bool{}, single: map[string]HistoryRow{}, subjects: map[string]bool{}, rebase: d.Full}
+	n := 0
+	for _, op := range d.Ops {
+		n += len(op.Rules)
+	}
+	p := &HistoryPlan{entityID: entityID, rules: make(map[HistoryRow]bool, n), order: make([]HistoryRow, 0, n),
+		replaced: map[string]bool{}, single: map[historySlot]HistoryRow{}, subjects: map[string]bool{}, rebase: d.Full}
 	if d.Full {
 		return p, nil
 	}
@@ -205,16 +222,14 @@ func NewHistoryPlan(entityID string, d engine.Delta) (*HistoryPlan, error) {
 		if !ok {
 			return
 		}
-		k := row.key()
-		if _, seen := p.ruleRows[k]; !seen {
-			p.ruleRows[k] = row
-			p.order = append(p.order, k)
+		if _, seen := p.rules[row]; !seen {
+			p.order = append(p.order, row)
 		}
-		p.rules[k] = stored
+		p.rules[row] = stored
 		p.subjects[row.Subject] = true
 	}
 	setSingle := func(row HistoryRow) {
-		s := row.slot()
+		s := historySlot{row.Kind, row.Subject}
 		if _, seen := p.single[s]; !seen {
 			p.singleKeys = append(p.singleKeys, s)
 		}
@@ -233,9 +248,9 @@ func NewHistoryPlan(entityID string, d engine.Delta) (*HistoryPlan, error) {
 		case engine.OpReplace:
 			p.replaced[op.Subject] = true
 			p.subjects[op.Subject] = true
-			for k, row := range p.ruleRows {
+			for _, row := range p.order {
 				if row.Kind == HistoryP && row.Subject == op.Subject {
-					p.rules[k] = false
+					p.rules[row] = false
 				}
 			}
 			for _, line := range op.Rules {
@@ -295,13 +310,13 @@ func (p *HistoryPlan) Subjects() []string { return sortedKeys(p.subjects) }
 // Resolve returns, given the rows in force of the plan's subjects (others
 // are ignored), the rows to store and the ids of those to close.
 func (p *HistoryPlan) Resolve(open []HistoryRow) (store []HistoryRow, closeIDs []int64) {
-	have := map[string]bool{} // keys of the rules, roles and names in force and kept
+	have := make(map[HistoryRow]bool, len(open)) // the rules, roles and names in force and kept
 	for i := range open {
 		row := &open[i]
 		if !p.subjects[row.Subject] {
 			continue
 		}
-		k := row.key()
+		k := row.content()
 		keep := true
 		switch row.Kind {
 		case HistoryP, HistoryG:
@@ -315,8 +330,8 @@ func (p *HistoryPlan) Resolve(open []HistoryRow) (store []HistoryRow, closeIDs [
 				keep = false
 			}
 		case HistoryRoleName, HistoryAttributes:
-			if want, touched := p.single[row.slot()]; touched {
-				keep = !have[k] && want.key() == k
+			if want, touched := p.single[historySlot{row.Kind, row.Subject}]; touched {
+				keep = !have[k] && want == k
 			}
 		case HistoryHashed:
 			keep = !have[k]
@@ -327,9 +342,9 @@ func (p *HistoryPlan) Resolve(open []HistoryRow) (store []HistoryRow, closeIDs [
 			closeIDs = append(closeIDs, row.ID)
 		}
 	}
-	for _, k := range p.order {
-		if p.rules[k] && !have[k] {
-			store = append(store, p.ruleRows[k])
+	for _, row := range p.order {
+		if p.rules[row] && !have[row] {
+			store = append(store, row)
 		}
 	}
 	for _, s := range p.singleKeys {
@@ -337,12 +352,12 @@ func (p *HistoryPlan) Resolve(open []HistoryRow) (store []HistoryRow, closeIDs [
 		if row.Kind == HistoryAttributes && row.Data == "" {
 			continue
 		}
-		if !have[row.key()] {
+		if !have[row] {
 			store = append(store, row)
 		}
 	}
 	for _, row := range p.hashed {
-		if !have[row.key()] {
+		if !have[row] {
 			store = append(store, row)
 		}
 	}
