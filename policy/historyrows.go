@@ -522,7 +522,7 @@ func HistoryDelta(entityID string, from, to int64, rows []HistoryRow) (engine.De
 				// only if another row is in force at from or to.
 				continue
 			}
-			s := row.slot()
+			s := row.Kind + "\x00" + row.Subject // one row at a time is in force
 			cur, had := slots[s]
 			if !had {
 				slotOrder = append(slotOrder, s)
