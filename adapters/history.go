@@ -530,7 +530,15 @@ func (t *tx) spans(entityID string, kinds []string, subjects []string, from, to 
 			placeholders(len(kinds)) + ") AND (valid_to IS NULL OR valid_to > ?)"
 		args := append(append(append([]any{entityID}, anys(subs)...), anys(kinds)...), from)
 		if to > 0 {
-			q += " AND valid_from <= ?"
+			// SQLite, without statistics, would read the whole entity's
+			// rows by idx_history_rows_from for this bound rather than the
+			// subjects' by idx_history_rows_subject: the unary plus keeps
+			// the bound off any index.
+			if t.db.Dialector.Name() == "sqlite" {
+				q += " AND +valid_from <= ?"
+			} else {
+				q += " AND valid_from <= ?"
+			}
 			args = append(args, to)
 		}
 		rows, err := t.readHistory(q, args...)
