@@ -49,11 +49,19 @@ type pastCache struct {
 	maxRules int
 	rules    int
 	order    *list.List // of *pastEntry, most recently used at the front
-	byKey    map[string]*list.Element
+	byKey    map[pastKey]*list.Element
+}
+
+// pastKey names a past snapshot: the entity, its incarnation (an entity
+// deleted and created again under one id has another history) and the
+// revision. A struct, so that finding one held allocates nothing.
+type pastKey struct {
+	entity, incarnation string
+	rev                 int64
 }
 
 type pastEntry struct {
-	key   string
+	key   pastKey
 	s     *snapshot
 	rules int
 }
@@ -65,10 +73,10 @@ func newPastCache(maxCount, maxRules int) *pastCache {
 	if maxRules == 0 {
 		maxRules = defaultMaxPastRules
 	}
-	return &pastCache{maxCount: maxCount, maxRules: maxRules, order: list.New(), byKey: map[string]*list.Element{}}
+	return &pastCache{maxCount: maxCount, maxRules: maxRules, order: list.New(), byKey: map[pastKey]*list.Element{}}
 }
 
-func (c *pastCache) get(key string) *snapshot {
+func (c *pastCache) get(key pastKey) *snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.byKey[key]
@@ -82,7 +90,7 @@ func (c *pastCache) get(key string) *snapshot {
 // put keeps s (holding rules rules), dropping the least recently used until
 // the bounds hold; it returns the snapshots dropped (their tables go back to
 // the budget). A snapshot larger than the rules' bound alone is not kept.
-func (c *pastCache) put(key string, s *snapshot, rules int) (dropped []*snapshot) {
+func (c *pastCache) put(key pastKey, s *snapshot, rules int) (dropped []*snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.maxCount < 0 || rules > c.maxRules {
@@ -137,6 +145,16 @@ func (e *Engine) Past(ctx context.Context, entityID, incarnation string, rev int
 	return e.PastFrom(ctx, entityID, incarnation, rev, load, nil)
 }
 
+// HeldPast returns the entity's policy at revision rev if a past snapshot
+// of it is held (nil if not): what Past answers without building anything,
+// for callers that would otherwise make its loaders on every question.
+func (e *Engine) HeldPast(entityID, incarnation string, rev int64) *Past {
+	if s := e.past.get(pastKey{entity: entityID, incarnation: incarnation, rev: rev}); s != nil {
+		return &Past{e: e, s: s}
+	}
+	return nil
+}
+
 // PastFrom is Past, building the past snapshot from the entity's live one
 // (loaded if not held) when changes is not nil: the live snapshot with the
 // revisions between undone (or redone) costs what changed since, not what
@@ -146,11 +164,12 @@ func (e *Engine) PastFrom(ctx context.Context, entityID, incarnation string, rev
 	if rev < 1 {
 		return nil, fmt.Errorf("entity %q: no revision %d", entityID, rev)
 	}
-	key := entityID + "\x00" + incarnation + "\x00" + strconv.FormatInt(rev, 10)
+	key := pastKey{entity: entityID, incarnation: incarnation, rev: rev}
 	if s := e.past.get(key); s != nil {
 		return &Past{e: e, s: s}, nil
 	}
-	ch := e.flights.DoChan("past\x00"+key, func() (any, error) {
+	flight := "past\x00" + entityID + "\x00" + incarnation + "\x00" + strconv.FormatInt(rev, 10)
+	ch := e.flights.DoChan(flight, func() (any, error) {
 		if s := e.past.get(key); s != nil {
 			return s, nil
 		}
@@ -214,12 +233,18 @@ func (s *snapshot) at(t time.Time) *snapshot {
 	if t.IsZero() {
 		t = time.UnixMilli(0) // the zero instant, not the engine's clock
 	}
+	// Questions about one instant come together (an audit's batch, a
+	// who-can's pages): the last view made serves them all.
+	if v := s.lastView.Load(); v != nil && v.asOf.Equal(t) {
+		return v
+	}
 	v := &snapshot{entityID: s.entityID, revision: s.revision, created: s.created, exists: s.exists,
 		units: s.units, links: s.links, roleNames: s.roleNames, hashed: s.hashed, expiry: s.expiry,
 		conds: s.conds, attrs: s.attrs, engine: s.engine, asOf: t}
 	v.decisions.Store(s.decisions.Load())
 	v.released.Store(true) // the table is the snapshot's: a view never grows it
 	v.grantIdx.Store(s.grants())
+	s.lastView.Store(v)
 	return v
 }
 

@@ -48,6 +48,8 @@ type snapshot struct {
 	// past policy, past.go): expiring assignments and conditions reading
 	// now are judged at it rather than by the engine's clock.
 	asOf time.Time
+	// lastView is the last view of the snapshot read at an instant (at).
+	lastView atomic.Pointer[snapshot]
 }
 
 // unit is one subject's p rules, grouped by object type (Wildcard: the rules

@@ -147,6 +147,9 @@ func (s *Service) resolveAsOf(ctx context.Context, entityID string, at rolegate.
 // entity's creation time, which tells the engine whether its live policy is
 // of this entity), or from the whole policy at that revision.
 func (s *Service) past(ctx context.Context, entityID string, r resolvedAsOf) (*engine.Past, error) {
+	if p := s.engine.HeldPast(entityID, r.incarnation, r.rev); p != nil {
+		return p, nil
+	}
 	load := func(ctx context.Context) (engine.Policy, error) {
 		var pol engine.Policy
 		err := s.store.Snapshot(ctx, func(tx Tx) error {
