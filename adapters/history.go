@@ -263,50 +263,55 @@ func (t *tx) readHistoryConcat(rest string, args ...any) ([]policy.HistoryRow, e
 			ok = false
 			return
 		}
-		if n == 0 {
-			return
-		}
 		rows = make([]policy.HistoryRow, 0, n)
-		b := c[1]
-		var parts [8][]byte
-		for i := range n {
-			j := bytes.IndexByte(b, chunkSep)
-			if (j < 0) != (i == n-1) {
-				ok = false
-				return
-			}
-			if j < 0 {
-				j = len(b)
-			}
-			row := b[:j]
-			if j < len(b) {
-				b = b[j+1:]
-			}
-			for k := range parts {
-				e := bytes.IndexByte(row, historySep)
-				if (e < 0) != (k == len(parts)-1) {
-					ok = false
-					return
-				}
-				if e < 0 {
-					e = len(row)
-				}
-				parts[k] = row[:e]
-				if e < len(row) {
-					row = row[e+1:]
-				}
-			}
-			r := policy.HistoryRow{Kind: string(parts[0]), Subject: string(parts[1]), Data: string(parts[7])}
+		ok = splitConcat(string(c[1]), n, make([]string, 8), func(f []string) bool {
+			// Each value its own copy: the rows become a policy that
+			// outlives the read, which should not keep the whole read.
+			r := policy.HistoryRow{Kind: strings.Clone(f[0]), Subject: strings.Clone(f[1]), Data: strings.Clone(f[7])}
 			for k := range r.Values {
-				r.Values[k] = string(parts[2+k])
+				r.Values[k] = strings.Clone(f[2+k])
 			}
 			rows = append(rows, r)
-		}
+			return true
+		})
 	}, args...)
 	if err != nil || ok {
 		return rows, err
 	}
 	return t.readHistory(rest, args...)
+}
+
+// splitConcat splits what a SQLite reader read in one value: n rows joined
+// by chunkSep, each of len(f) fields joined by historySep, calling row with
+// each row's fields (substrings of s, in f). It reports false when s does
+// not split so (a value held a separator: the caller reads again column by
+// column) or row refuses a row.
+func splitConcat(s string, n int, f []string, row func(f []string) bool) bool {
+	for i := range n {
+		r := s
+		j := strings.IndexByte(s, chunkSep)
+		if (j < 0) != (i == n-1) {
+			return false
+		}
+		if j >= 0 {
+			r, s = s[:j], s[j+1:]
+		}
+		for k := range f {
+			e := strings.IndexByte(r, historySep)
+			if (e < 0) != (k == len(f)-1) {
+				return false
+			}
+			if e < 0 {
+				f[k] = r
+			} else {
+				f[k], r = r[:e], r[e+1:]
+			}
+		}
+		if !row(f) {
+			return false
+		}
+	}
+	return true
 }
 
 // openHistory returns the entity's rows in force now: those of the given
@@ -358,38 +363,16 @@ func (t *tx) readOpenConcat(chain bool, rest string, args ...any) (rows []policy
 			return
 		}
 		rows = make([]policy.HistoryRow, 0, n)
-		s := string(c[lead+1])
-		for i := range n {
-			row := s
-			j := strings.IndexByte(s, chunkSep)
-			if (j < 0) != (i == n-1) {
-				ok = false
-				return
-			}
-			if j >= 0 {
-				row, s = s[:j], s[j+1:]
-			}
-			var f [9]string
-			for k := range f {
-				e := strings.IndexByte(row, historySep)
-				if (e < 0) != (k == len(f)-1) {
-					ok = false
-					return
-				}
-				if e < 0 {
-					f[k] = row
-				} else {
-					f[k], row = row[:e], row[e+1:]
-				}
-			}
+		ok = splitConcat(string(c[lead+1]), n, make([]string, 9), func(f []string) bool {
 			r := policy.HistoryRow{Kind: f[1], Subject: f[2], Data: f[8]}
+			var err error
 			if r.ID, err = strconv.ParseInt(f[0], 10, 64); err != nil {
-				ok = false
-				return
+				return false
 			}
 			copy(r.Values[:], f[3:8])
 			rows = append(rows, r)
-		}
+			return true
+		})
 	}, args...)
 	if err != nil || ok {
 		return rows, chained, err
@@ -704,49 +687,22 @@ func (t *tx) readHistorySpans(rest string, args ...any) ([]policy.HistoryRow, er
 			return
 		}
 		rows = make([]policy.HistoryRow, 0, n)
-		b := c[1]
-		var parts [11][]byte
-		for i := range n {
-			j := bytes.IndexByte(b, chunkSep)
-			if (j < 0) != (i == n-1) {
-				ok = false
-				return
-			}
-			if j < 0 {
-				j = len(b)
-			}
-			row := b[:j]
-			if j < len(b) {
-				b = b[j+1:]
-			}
-			for k := range parts {
-				e := bytes.IndexByte(row, historySep)
-				if (e < 0) != (k == len(parts)-1) {
-					ok = false
-					return
-				}
-				if e < 0 {
-					e = len(row)
-				}
-				parts[k] = row[:e]
-				if e < len(row) {
-					row = row[e+1:]
-				}
-			}
-			r := policy.HistoryRow{Kind: string(parts[1]), Subject: string(parts[2]), Data: string(parts[8])}
+		ok = splitConcat(string(c[1]), n, make([]string, 11), func(f []string) bool {
+			// Copies: the rows' rules end in a past snapshot.
+			r := policy.HistoryRow{Kind: strings.Clone(f[1]), Subject: strings.Clone(f[2]), Data: strings.Clone(f[8])}
 			for k := range r.Values {
-				r.Values[k] = string(parts[3+k])
+				r.Values[k] = strings.Clone(f[3+k])
 			}
 			var e1, e2, e3 error
-			r.ID, e1 = strconv.ParseInt(string(parts[0]), 10, 64)
-			r.From, e2 = strconv.ParseInt(string(parts[9]), 10, 64)
-			r.To, e3 = strconv.ParseInt(string(parts[10]), 10, 64)
+			r.ID, e1 = strconv.ParseInt(f[0], 10, 64)
+			r.From, e2 = strconv.ParseInt(f[9], 10, 64)
+			r.To, e3 = strconv.ParseInt(f[10], 10, 64)
 			if e1 != nil || e2 != nil || e3 != nil {
-				ok = false
-				return
+				return false
 			}
 			rows = append(rows, r)
-		}
+			return true
+		})
 	}, args...)
 	if err != nil || ok {
 		return rows, err

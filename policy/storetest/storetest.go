@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) policy.Store) {
 		{"ConditionsDoctor", testConditionsDoctor},
 		{"History", testHistory},
 		{"HistoryRebase", testHistoryRebase},
+		{"HistorySeparators", testHistorySeparators},
 		{"Constraints", testConstraints},
 	}
 	for _, tc := range tests {
