@@ -2,17 +2,15 @@ package policy_test
 
 import (
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rolegate/rolegate"
 	"github.com/rolegate/rolegate/engine"
 	"github.com/rolegate/rolegate/policy"
+	"github.com/rolegate/rolegate/policy/storetest"
 )
 
 // randomHistory writes revs revisions of random changes to an entity's
@@ -128,86 +126,6 @@ func changedRows(rows []policy.HistoryRow, lo, hi int64) []policy.HistoryRow {
 	return out
 }
 
-// canonical is a policy as compared: rules sorted, hashed subjects named
-// only when the rules hold them, empty maps nil.
-func canonical(p engine.Policy) engine.Policy {
-	out := engine.Policy{Revision: p.Revision, Rules: slices.Clone(p.Rules), RoleNames: p.RoleNames, Attributes: p.Attributes}
-	slices.SortFunc(out.Rules, func(a, b rolegate.Rule) int { return strings.Compare(a.String(), b.String()) })
-	for _, r := range out.Rules {
-		if n, ok := p.Hashed[r.Values[0]]; ok {
-			if out.Hashed == nil {
-				out.Hashed = map[string]engine.HashedName{}
-			}
-			out.Hashed[r.Values[0]] = n
-		}
-	}
-	if len(out.Rules) == 0 {
-		out.Rules = nil
-	}
-	if len(out.RoleNames) == 0 {
-		out.RoleNames = nil
-	}
-	if len(out.Attributes) == 0 {
-		out.Attributes = nil
-	}
-	return out
-}
-
-// applied returns pol with d applied, at revision rev, as a snapshot takes
-// it: removals and additions of rules in order (an assignment is its user
-// and role: storing it again replaces its expiry), roles, attributes,
-// names added.
-func applied(pol engine.Policy, rev int64, d engine.Delta) engine.Policy {
-	out := engine.Policy{Revision: rev, RoleNames: maps.Clone(pol.RoleNames), Attributes: maps.Clone(pol.Attributes), Hashed: maps.Clone(pol.Hashed)}
-	if out.RoleNames == nil {
-		out.RoleNames = map[string]string{}
-	}
-	if out.Attributes == nil {
-		out.Attributes = map[string]map[string]any{}
-	}
-	if out.Hashed == nil {
-		out.Hashed = map[string]engine.HashedName{}
-	}
-	key := func(r rolegate.Rule) string {
-		if r.PType == "g" {
-			return "g " + r.Values[0] + " " + r.Values[1]
-		}
-		return r.String()
-	}
-	rules := map[string]rolegate.Rule{}
-	for _, r := range pol.Rules {
-		rules[key(r)] = r
-	}
-	for _, op := range d.Ops {
-		switch op.Op {
-		case engine.OpAdd, engine.OpRemove:
-			for _, line := range op.Rules {
-				r := rolegate.Rule{PType: line[0], Values: line[1:]}
-				if op.Op == engine.OpAdd {
-					rules[key(r)] = r
-				} else {
-					delete(rules, key(r))
-				}
-			}
-		case engine.OpRole:
-			if op.Active {
-				out.RoleNames[op.RoleID] = op.Name
-			} else {
-				delete(out.RoleNames, op.RoleID)
-			}
-		case engine.OpAttributes:
-			if len(op.Attributes) == 0 {
-				delete(out.Attributes, op.Subject)
-			} else {
-				out.Attributes[op.Subject] = op.Attributes
-			}
-		}
-	}
-	maps.Copy(out.Hashed, d.Hashed)
-	out.Rules = slices.Collect(maps.Values(rules))
-	return out
-}
-
 // TestHistoryDelta: over random histories, the policy at a revision c with
 // the delta to a revision r applied (HistoryDelta of the rows changed
 // between, either way) is the policy at r (HistoryPolicy).
@@ -234,7 +152,7 @@ func TestHistoryDelta(t *testing.T) {
 			if len(d.Conditions) > 0 || d.Full {
 				t.Fatalf("seed %d, %d to %d: %+v", seed, c, r, d)
 			}
-			got, want := canonical(applied(at(c), r, d)), canonical(at(r))
+			got, want := storetest.CanonicalPolicy(storetest.ApplyPolicyDelta(at(c), r, d)), storetest.CanonicalPolicy(at(r))
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("seed %d: the policy at %d with the delta to %d applied\n%+v\nthe policy at %d\n%+v\ndelta %+v", seed, c, r, got, r, want, d)
 			}

@@ -213,9 +213,10 @@ func (w *historyWriter) step(i int) int64 {
 	return rev
 }
 
-// canonicalPolicy is a policy as compared: rules sorted, hashed subjects
-// named only when the rules hold them, conditions left out (checked apart).
-func canonicalPolicy(p engine.Policy) engine.Policy {
+// CanonicalPolicy is a policy as compared: rules sorted, hashed subjects
+// named only when the rules hold them, conditions left out (checked apart),
+// empty rules and maps nil.
+func CanonicalPolicy(p engine.Policy) engine.Policy {
 	out := engine.Policy{Revision: p.Revision, Created: p.Created.UTC().Truncate(time.Millisecond), Rules: slices.Clone(p.Rules),
 		RoleNames: p.RoleNames, Attributes: p.Attributes}
 	slices.SortFunc(out.Rules, func(a, b rolegate.Rule) int { return strings.Compare(a.String(), b.String()) })
@@ -226,6 +227,9 @@ func canonicalPolicy(p engine.Policy) engine.Policy {
 			}
 			out.Hashed[r.Values[0]] = n
 		}
+	}
+	if len(out.Rules) == 0 {
+		out.Rules = nil
 	}
 	if len(out.RoleNames) == 0 {
 		out.RoleNames = nil
@@ -239,7 +243,7 @@ func canonicalPolicy(p engine.Policy) engine.Policy {
 // samePolicy fails unless got (PolicyAt) is want (LoadPolicy then).
 func samePolicy(t *testing.T, rev int64, got, want engine.Policy) {
 	t.Helper()
-	if g, w := canonicalPolicy(got), canonicalPolicy(want); !reflect.DeepEqual(g, w) {
+	if g, w := CanonicalPolicy(got), CanonicalPolicy(want); !reflect.DeepEqual(g, w) {
 		t.Fatalf("revision %d: PolicyAt\n%+v\nLoadPolicy then\n%+v", rev, g, w)
 	}
 	for h, src := range want.Conditions {
@@ -613,17 +617,19 @@ func checkHistoryChanges(t *testing.T, s policy.Store, entity string, revs map[i
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := applyPolicyDelta(revs[c].pol, r, d)
+		got := ApplyPolicyDelta(revs[c].pol, r, d)
 		want := revs[r].pol
-		if g, w := canonicalPolicy(got), canonicalPolicy(want); !reflect.DeepEqual(g, w) {
+		if g, w := CanonicalPolicy(got), CanonicalPolicy(want); !reflect.DeepEqual(g, w) {
 			t.Fatalf("revision %d with the changes to %d applied\n%+v\nLoadPolicy at %d\n%+v", c, r, g, r, w)
 		}
 	}
 }
 
-// applyPolicyDelta returns pol with d applied (a delta of rules, roles,
-// attributes and hashed names, as HistoryDelta makes), at revision rev.
-func applyPolicyDelta(pol engine.Policy, rev int64, d engine.Delta) engine.Policy {
+// ApplyPolicyDelta returns pol with d applied (a delta of rules, roles,
+// attributes and hashed names, as HistoryDelta makes), at revision rev, as a
+// snapshot takes it: removals and additions of rules in order, roles,
+// attributes, names added.
+func ApplyPolicyDelta(pol engine.Policy, rev int64, d engine.Delta) engine.Policy {
 	out := engine.Policy{Revision: rev, Created: pol.Created, RoleNames: maps.Clone(pol.RoleNames),
 		Attributes: maps.Clone(pol.Attributes), Hashed: maps.Clone(pol.Hashed)}
 	if out.RoleNames == nil {
@@ -635,9 +641,17 @@ func applyPolicyDelta(pol engine.Policy, rev int64, d engine.Delta) engine.Polic
 	if out.Hashed == nil {
 		out.Hashed = map[string]engine.HashedName{}
 	}
+	// An assignment is its user and role: storing it again replaces its
+	// expiry, as a snapshot takes it.
+	key := func(r rolegate.Rule) string {
+		if r.PType == "g" {
+			return "g " + r.Values[0] + " " + r.Values[1]
+		}
+		return r.String()
+	}
 	rules := map[string]rolegate.Rule{}
 	for _, r := range pol.Rules {
-		rules[r.String()] = r
+		rules[key(r)] = r
 	}
 	for _, op := range d.Ops {
 		switch op.Op {
@@ -645,9 +659,9 @@ func applyPolicyDelta(pol engine.Policy, rev int64, d engine.Delta) engine.Polic
 			for _, line := range op.Rules {
 				r := rolegate.Rule{PType: line[0], Values: line[1:]}
 				if op.Op == engine.OpAdd {
-					rules[r.String()] = r
+					rules[key(r)] = r
 				} else {
-					delete(rules, r.String())
+					delete(rules, key(r))
 				}
 			}
 		case engine.OpRole:
@@ -741,8 +755,8 @@ func testHistorySeparators(t *testing.T, s policy.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := applyPolicyDelta(pols[span[0]], span[1], d)
-		if g, w := canonicalPolicy(got), canonicalPolicy(pols[span[1]]); !reflect.DeepEqual(g, w) {
+		got := ApplyPolicyDelta(pols[span[0]], span[1], d)
+		if g, w := CanonicalPolicy(got), CanonicalPolicy(pols[span[1]]); !reflect.DeepEqual(g, w) {
 			t.Fatalf("revision %d with the changes to %d applied\n%+v\nwant\n%+v", span[0], span[1], g, w)
 		}
 	}
