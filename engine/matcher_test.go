@@ -28,23 +28,7 @@ func TestCompiledMatcherIsEnforce(t *testing.T) {
 	scopes := []string{"", "team:1", "team:2"}
 	rng := rand.New(rand.NewPCG(41, 7))
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	rights := func(n int) rolegate.Permissions {
-		var p rolegate.Permissions
-		seen := map[string]bool{}
-		for range n {
-			o, a := objs[rng.IntN(len(objs))], acts[rng.IntN(len(acts))]
-			if seen[o+"/"+a] {
-				continue
-			}
-			seen[o+"/"+a] = true
-			ap := rolegate.ActionPermission{ActionName: a, Permission: vals[rng.IntN(len(vals))]}
-			if rng.IntN(3) == 0 {
-				ap.Condition = oracleConditions[rng.IntN(len(oracleConditions))]
-			}
-			p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: o, Actions: []rolegate.ActionPermission{ap}})
-		}
-		return p
-	}
+	rights := func(n int) rolegate.Permissions { return oracleRights(rng, n) }
 	ctx := context.Background()
 	seen := map[rolegate.Permission]int{}
 	var conditional, expiring int

@@ -73,23 +73,7 @@ func TestOracleCasbinAndGoAgree(t *testing.T) {
 	users := []string{"u0", "u1", "u2", "u3"}
 	scopes := []string{"", "team:1", "team:2"}
 	rng := rand.New(rand.NewPCG(23, 1))
-	rights := func(n int) rolegate.Permissions {
-		var p rolegate.Permissions
-		seen := map[string]bool{}
-		for range n {
-			o, a := objs[rng.IntN(len(objs))], acts[rng.IntN(len(acts))]
-			if seen[o+"/"+a] {
-				continue
-			}
-			seen[o+"/"+a] = true
-			ap := rolegate.ActionPermission{ActionName: a, Permission: vals[rng.IntN(len(vals))]}
-			if rng.IntN(3) == 0 {
-				ap.Condition = oracleConditions[rng.IntN(len(oracleConditions))]
-			}
-			p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: o, Actions: []rolegate.ActionPermission{ap}})
-		}
-		return p
-	}
+	rights := func(n int) rolegate.Permissions { return oracleRights(rng, n) }
 	ctx := context.Background()
 	clock := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	seen := map[rolegate.Permission]int{}
@@ -298,4 +282,28 @@ func whoCanOracle(t *testing.T, e *Engine, id string, req Request, users []strin
 			t.Fatalf("%s: %+v: who-can without a resource lists %+v, the check allows %v", id, probe, without, d.Allowed)
 		}
 	}
+}
+
+// oracleRights returns up to n random rights over the object types a, b, c
+// and any, the actions x, y and any, each allowed, allowed for own, denied
+// or not allowed, a third of them under one of oracleConditions.
+func oracleRights(rng *rand.Rand, n int) rolegate.Permissions {
+	objs := []string{"a", "b", "c", rolegate.Wildcard}
+	acts := []string{"x", "y", rolegate.Wildcard}
+	vals := []rolegate.Permission{rolegate.Allowed, rolegate.AllowedForOwn, rolegate.Denied, rolegate.NotAllowed}
+	var p rolegate.Permissions
+	seen := map[string]bool{}
+	for range n {
+		o, a := objs[rng.IntN(len(objs))], acts[rng.IntN(len(acts))]
+		if seen[o+"/"+a] {
+			continue
+		}
+		seen[o+"/"+a] = true
+		ap := rolegate.ActionPermission{ActionName: a, Permission: vals[rng.IntN(len(vals))]}
+		if rng.IntN(3) == 0 {
+			ap.Condition = oracleConditions[rng.IntN(len(oracleConditions))]
+		}
+		p.Objects = append(p.Objects, rolegate.ObjectPermissions{ObjectType: o, Actions: []rolegate.ActionPermission{ap}})
+	}
+	return p
 }
