@@ -95,7 +95,7 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 	var open []policy.HistoryRow
 	if t.db.Dialector.Name() == "sqlite" && !plan.Rebase() && !plan.AddsOnly() && !plan.Empty() && len(plan.Subjects()) <= historyInChunk {
 		subs := plan.Subjects()
-		if open, chained, err = t.readOpenConcat(true, "FROM history_rows WHERE entity_id = ? AND subject IN ("+placeholders(len(subs))+") AND valid_to IS NULL",
+		if open, chained, err = t.readOpenConcat(true, openRowsOf(len(subs)),
 			append([]any{id, rev.Revision - 1, id}, anys(subs)...)...); err != nil {
 			return err
 		}
@@ -314,6 +314,13 @@ func splitConcat(s string, n int, f []string, row func(f []string) bool) bool {
 	return true
 }
 
+// openRowsOf is the rest of the query (FROM ... WHERE ...) reading an
+// entity's rows in force of n subjects: the entity's id, then the subjects.
+// It reads by idx_history_rows_subject (TestHistoryOpenRowsPlan).
+func openRowsOf(n int) string {
+	return "FROM history_rows WHERE entity_id = ? AND subject IN (" + placeholders(n) + ") AND valid_to IS NULL"
+}
+
 // openHistory returns the entity's rows in force now: those of the given
 // subjects (nil: all). On SQLite the rows of given subjects (a write's few)
 // come in one value (readOpenConcat).
@@ -324,7 +331,7 @@ func (t *tx) openHistory(entityID string, subjects []string) ([]policy.HistoryRo
 	sqlite := t.db.Dialector.Name() == "sqlite"
 	var out []policy.HistoryRow
 	err := chunked(subjects, historyInChunk, func(subs []string) error {
-		rest := "FROM history_rows WHERE entity_id = ? AND subject IN (" + placeholders(len(subs)) + ") AND valid_to IS NULL"
+		rest := openRowsOf(len(subs))
 		args := append([]any{entityID}, anys(subs)...)
 		var rows []policy.HistoryRow
 		var err error
