@@ -17,7 +17,8 @@ import (
 // The history of entities' policies (policy.HistoryStore), in history_rows
 // and history_revisions (migration 00010). A write stores its net change:
 // the rows it adds in multi-row inserts, those it removes closed by id in
-// one UPDATE (per 500), after reading the rows in force of the subjects it
+// one UPDATE (per 500; on PostgreSQL and MySQL both in one upsert,
+// upsertHistory), after reading the rows in force of the subjects it
 // touched; its cost follows the write, not the entity.
 
 // historyRevisionRow is a row of history_revisions.
@@ -41,6 +42,10 @@ func (r historyRevisionRow) entry() policy.HistoryEntry {
 	}
 	return e
 }
+
+// insertRev begins the statement storing a row of history_revisions: its
+// values, vals of AppendHistory, follow.
+const insertRev = "INSERT INTO history_revisions (entity_id, revision, committed_at, actor, audit_event_id, audit_action, audit_object_type, audit_object_id) "
 
 // historyInChunk is how many values one IN list holds.
 const historyInChunk = 500
@@ -83,23 +88,31 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 		row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID = change.AuditEventID, change.Action, change.ObjectType, change.ObjectID
 	}
 	vals := []any{row.EntityID, row.Revision, row.CommittedAt, row.Actor, row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID}
-	const insertRev = "INSERT INTO history_revisions (entity_id, revision, committed_at, actor, audit_event_id, audit_action, audit_object_type, audit_object_id) "
 	// Whether the revision before is kept tells whether the history goes
-	// on from it or is rebased. A write that reads rows in force (on
-	// SQLite) learns it in the same statement, then stores its revision
-	// in a plain insert: SQLite compiles every statement it runs, and an
-	// INSERT ... SELECT ... WHERE EXISTS costs it half as much again as a
-	// plain one. Otherwise the revision is stored first, in the statement
-	// that tells.
-	chained, known := false, false
+	// on from it or is rebased. A write that reads rows in force learns it
+	// in the same statement: on SQLite, which compiles every statement it
+	// runs, it then stores its revision in a plain insert (an INSERT ...
+	// SELECT ... WHERE EXISTS costs it half as much again as a plain one);
+	// on PostgreSQL the read stores it too, when the history goes on (a
+	// data-modifying WITH: one round trip for both). Otherwise the revision
+	// is stored first, in the statement that tells.
+	chained, known, stored := false, false, false
 	var open []policy.HistoryRow
-	if t.db.Dialector.Name() == "sqlite" && !plan.Rebase() && !plan.AddsOnly() && !plan.Empty() && len(plan.Subjects()) <= historyInChunk {
+	if !plan.Rebase() && !plan.AddsOnly() && !plan.Empty() && len(plan.Subjects()) <= historyInChunk {
 		subs := plan.Subjects()
-		if open, chained, err = t.readOpenConcat(true, openRowsOf(len(subs)),
-			append([]any{id, rev.Revision - 1, id}, anys(subs)...)...); err != nil {
-			return err
+		switch t.db.Dialector.Name() {
+		case "sqlite":
+			if open, chained, err = t.readOpenConcat(true, openRowsOf(len(subs)),
+				append([]any{id, rev.Revision - 1, id}, anys(subs)...)...); err != nil {
+				return err
+			}
+			known = true
+		case "postgres":
+			if open, chained, err = t.readOpenStoring(vals, subs); err != nil {
+				return err
+			}
+			known, stored = true, chained
 		}
-		known = true
 	}
 	if !plan.Rebase() && !known {
 		from := ""
@@ -111,9 +124,9 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 		if res.Error != nil {
 			return translate(res.Error)
 		}
-		chained = res.RowsAffected == 1
+		chained, stored = res.RowsAffected == 1, res.RowsAffected == 1
 	}
-	if known || !chained {
+	if !stored {
 		if err := t.db.Exec(insertRev+"VALUES (?,?,?,?,?,?,?,?)", vals...).Error; err != nil {
 			return translate(err)
 		}
@@ -141,6 +154,7 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 			return err
 		}
 		add, closeIDs = policy.ResolveRebase(all, want)
+		open = all
 	case plan.AddsOnly():
 		add, _ = plan.Resolve(nil)
 	case !plan.Empty():
@@ -151,6 +165,9 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 		}
 		add, closeIDs = plan.Resolve(open)
 	}
+	if len(closeIDs) > 0 && t.db.Dialector.Name() != "sqlite" {
+		return t.upsertHistory(id, rev.Revision, rowsWithIDs(open, closeIDs), add)
+	}
 	if err := chunked(closeIDs, historyInChunk, func(ids []int64) error {
 		return t.db.Exec("UPDATE history_rows SET valid_to = ? WHERE id IN ("+placeholders(len(ids))+") AND valid_to IS NULL",
 			append([]any{rev.Revision}, anys(ids)...)...).Error
@@ -158,6 +175,75 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 		return translate(err)
 	}
 	return t.insertHistory(id, rev.Revision, add)
+}
+
+// rowsWithIDs returns the rows of rows whose ids are in ids.
+func rowsWithIDs(rows []policy.HistoryRow, ids []int64) []*policy.HistoryRow {
+	want := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := make([]*policy.HistoryRow, 0, len(ids))
+	for i := range rows {
+		if want[rows[i].ID] {
+			out = append(out, &rows[i])
+		}
+	}
+	return out
+}
+
+// upsertHistory closes the rows in force in closing (as read, with their
+// ids) and stores add, both from revision rev, in multi-row upserts: on
+// PostgreSQL and MySQL, one round trip where a close and an insert took two
+// (SQLite, which has no round trips, gains nothing by it and keeps the
+// two). A row with its id meets the row in force of that id, whose valid_to
+// the conflict sets; a row without one is stored. The rows to close were
+// read in this transaction, under the lock its write holds on the entity:
+// each is there. Were one not, it would be stored spanning [rev, rev), in
+// force at no revision, rather than from any revision before.
+func (t *tx) upsertHistory(entityID string, rev int64, closing []*policy.HistoryRow, add []policy.HistoryRow) error {
+	type item struct {
+		row   *policy.HistoryRow
+		close bool
+	}
+	items := make([]item, 0, len(closing)+len(add))
+	for _, r := range closing {
+		items = append(items, item{r, true})
+	}
+	for i := range add {
+		items = append(items, item{&add[i], false})
+	}
+	// PostgreSQL: an explicit NULL would not take the sequence's id.
+	stored, upsert := "DEFAULT", " ON CONFLICT (id) DO UPDATE SET valid_to = excluded.valid_to WHERE history_rows.valid_to IS NULL"
+	if t.db.Dialector.Name() == "mysql" {
+		stored, upsert = "NULL", " ON DUPLICATE KEY UPDATE valid_to = IF(valid_to IS NULL, VALUES(valid_to), valid_to)"
+	}
+	const cols = 12
+	return chunked(items, chunkRows(t.db, cols), func(items []item) error {
+		var q strings.Builder
+		q.WriteString("INSERT INTO history_rows (id, entity_id, " + historyCols + ", valid_from, valid_to) VALUES ")
+		args := make([]any, 0, len(items)*cols)
+		for i, it := range items {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			r := it.row
+			if it.close {
+				q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+				args = append(args, r.ID)
+			} else {
+				q.WriteString("(" + stored + ",?,?,?,?,?,?,?,?,?,?,?)")
+			}
+			args = append(args, entityID, r.Kind, r.Subject, r.Values[0], r.Values[1], r.Values[2], r.Values[3], r.Values[4], r.Data, rev)
+			if it.close {
+				args = append(args, rev)
+			} else {
+				args = append(args, nil)
+			}
+		}
+		q.WriteString(upsert)
+		return translate(t.db.Exec(q.String(), args...).Error)
+	})
 }
 
 // insertHistory stores rows in force from revision rev, in multi-row inserts.
@@ -388,6 +474,32 @@ func (t *tx) readOpenConcat(chain bool, rest string, args ...any) (rows []policy
 		args = args[2:]
 	}
 	rows, err = t.readHistory(rest, args...)
+	return rows, chained, err
+}
+
+// readOpenStoring reads, on PostgreSQL, the rows in force of the subjects
+// of a write whose revision row is vals (AppendHistory), and tells whether
+// the history keeps the revision before: then it has stored vals too, in
+// the same statement (one round trip for both).
+func (t *tx) readOpenStoring(vals []any, subjects []string) (rows []policy.HistoryRow, chained bool, err error) {
+	q := "WITH prev AS (SELECT EXISTS (SELECT 1 FROM history_revisions WHERE entity_id = ? AND revision = ?) AS chained), " +
+		"stored AS (" + insertRev + "SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM prev WHERE prev.chained) " +
+		"SELECT CASE WHEN prev.chained THEN 1 ELSE 0 END, h.id, h.kind, h.subject, h.v1, h.v2, h.v3, h.v4, h.v5, h.data " +
+		"FROM prev LEFT JOIN history_rows h ON h.entity_id = ? AND h.subject IN (" + placeholders(len(subjects)) + ") AND h.valid_to IS NULL"
+	id, rev := vals[0], vals[1].(int64)
+	args := append(append(append([]any{id, rev - 1}, vals...), id), anys(subjects)...)
+	err = streamRows(t.db, q, func(c []sql.RawBytes) {
+		chained = string(c[0]) == "1"
+		if c[1] == nil { // the history holds none: the join's one row
+			return
+		}
+		r := policy.HistoryRow{Kind: string(c[2]), Subject: string(c[3]), Data: string(c[9])}
+		r.ID, _ = strconv.ParseInt(string(c[1]), 10, 64)
+		for i := range r.Values {
+			r.Values[i] = string(c[4+i])
+		}
+		rows = append(rows, r)
+	}, args...)
 	return rows, chained, err
 }
 
