@@ -2,9 +2,12 @@ package adapters
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,25 +56,51 @@ func (t timedHistoryTx) AppendHistory(rev rolegate.Revision, change *rolegate.Hi
 }
 
 // BenchmarkHistoryWrite measures what keeping the history adds to a write
-// through the service on SQLite, on the large tenant (1,000 roles x 20
-// rights, 100,000 users with 2 roles each): a role's rights replaced (4 of
-// its 20 rules change) and a role assigned then unassigned. Two copies of
-// the tenant, one written without the history and one with it, are written
-// in turn, so that the machine's load weighs on both alike; it reports the
-// median write of each (ms-without, ms-with), their ratio, the median
-// AppendHistory (ms-append: the rest of the difference is what the
-// history's pages add to the commit), and the bytes the history takes per
-// write (dbstat: the pages of history_rows, history_revisions and their
-// indexes). policy-at reads the tenant's policy
-// from its history (PolicyAt) and reports LoadPolicy's time beside it.
+// through the service, on SQLite and (when ROLEGATE_TEST_POSTGRES_URL /
+// ROLEGATE_TEST_MYSQL_URL name a server) in a fresh PostgreSQL schema and
+// MySQL database, on the large tenant (1,000 roles x 20 rights, 100,000
+// users with 2 roles each): a role's rights replaced (4 of its 20 rules
+// change) and a role assigned then unassigned. Two copies of the tenant, one
+// written without the history and one with it, are written in turn, so that
+// the machine's load weighs on both alike; it reports the median write of
+// each (ms-without, ms-with), their ratio, the median AppendHistory
+// (ms-append: the rest of the difference is what the history's pages add to
+// the commit), and the bytes the history takes per write (SQLite: dbstat's
+// pages of history_rows, history_revisions and their indexes; PostgreSQL:
+// pg_total_relation_size of both; not on MySQL, whose sizes lag).
+// policy-at (SQLite) reads the tenant's policy from its history (PolicyAt)
+// and reports LoadPolicy's time beside it.
 //
-//	go test -run '^$' -bench BenchmarkHistoryWrite -benchtime 300x ./adapters
+//	go test -run '^$' -bench BenchmarkHistoryWrite -benchtime 300x -timeout 60m ./adapters
 func BenchmarkHistoryWrite(b *testing.B) {
-	store, err := Open(context.Background(), "sqlite://"+filepath.Join(b.TempDir(), "large.db"))
-	if err != nil {
-		b.Fatal(err)
+	b.Run("sqlite", func(b *testing.B) {
+		store, err := Open(context.Background(), "sqlite://"+filepath.Join(b.TempDir(), "large.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer store.Close()
+		historyWrite(b, store, "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name LIKE '%history%'")
+	})
+	for _, db := range []struct {
+		name, env, bytes string
+		newURL           func(testing.TB, string) string
+	}{
+		{"postgres", "ROLEGATE_TEST_POSTGRES_URL", "SELECT pg_total_relation_size('history_rows') + pg_total_relation_size('history_revisions')", postgresSchemaURL},
+		{"mysql", "ROLEGATE_TEST_MYSQL_URL", "", mysqlDatabaseURL},
+	} {
+		b.Run(db.name, func(b *testing.B) {
+			base := os.Getenv(db.env)
+			if base == "" {
+				b.Skipf("%s not set", db.env)
+			}
+			historyWrite(b, openOrFail(b, db.newURL(b, base)), db.bytes)
+		})
 	}
-	defer store.Close()
+}
+
+// historyWrite is BenchmarkHistoryWrite on one store; bytes is the query of
+// the history's size in bytes ("": not reported).
+func historyWrite(b *testing.B, store *Store, bytes string) {
 	const roles, users = 1000, 100_000
 	ctx := auth.Internal(context.Background())
 	eng, err := engine.New(engine.Config{Model: rolegate.CasbinModel, Loader: store})
@@ -110,7 +139,10 @@ func BenchmarkHistoryWrite(b *testing.B) {
 	}
 	historyBytes := func() int64 {
 		var n int64
-		if err := store.w.Raw("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name LIKE '%history%'").Scan(&n).Error; err != nil {
+		if bytes == "" {
+			return 0
+		}
+		if err := store.w.Raw(bytes).Scan(&n).Error; err != nil {
 			b.Fatal(err)
 		}
 		return n
@@ -136,6 +168,9 @@ func BenchmarkHistoryWrite(b *testing.B) {
 	// PolicyAt of the tenant's first revision with the history, and
 	// LoadPolicy, each in full (the rows of 220,000 rules).
 	b.Run("policy-at", func(b *testing.B) {
+		if store.dialect != "sqlite" {
+			b.Skip("measured on SQLite")
+		}
 		var rev int64
 		store.View(ctx, func(tx policy.Tx) error {
 			start, err := tx.HistoryStart(with.id)
@@ -188,9 +223,81 @@ func BenchmarkHistoryWrite(b *testing.B) {
 			b.ReportMetric(mw, "ms-with")
 			b.ReportMetric(mw/mo, "ratio")
 			b.ReportMetric(median(timed.appends), "ms-append")
-			b.ReportMetric(float64(historyBytes()-before)/float64(b.N), "history-bytes/write")
+			if bytes != "" {
+				b.ReportMetric(float64(historyBytes()-before)/float64(b.N), "history-bytes/write")
+			}
 		})
 	}
+	// The pages a role update writes on SQLite, without and with the
+	// history, and the history's by table and index: its WAL frames, the
+	// WAL kept from checkpoints meanwhile (last: it slows what follows).
+	b.Run("role-update-pages", func(b *testing.B) {
+		if store.dialect != "sqlite" {
+			b.Skip("SQLite's WAL")
+		}
+		var wal string
+		if err := store.w.Raw("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&wal).Error; err != nil {
+			b.Fatal(err)
+		}
+		wal += "-wal"
+		var pageSize int64
+		if err := store.w.Raw("PRAGMA page_size").Scan(&pageSize).Error; err != nil {
+			b.Fatal(err)
+		}
+		if err := store.w.Exec("PRAGMA wal_autocheckpoint = 0").Error; err != nil {
+			b.Fatal(err)
+		}
+		defer store.w.Exec("PRAGMA wal_autocheckpoint = 1000")
+		// frames returns the page of each frame fn wrote to the WAL,
+		// emptied first (a WAL checkpointed whole would be written again
+		// from its start).
+		frames := func(fn func()) []uint32 {
+			if err := store.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)").Error; err != nil {
+				b.Fatal(err)
+			}
+			fn()
+			data, err := os.ReadFile(wal)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var pages []uint32
+			for off := int64(32); off+24+pageSize <= int64(len(data)); off += 24 + pageSize { // after the WAL's header
+				pages = append(pages, binary.BigEndian.Uint32(data[off:]))
+			}
+			return pages
+		}
+		run := func(t tenant) []uint32 {
+			return frames(func() {
+				for i := 0; i < b.N; i++ {
+					role(t, i+1)
+				}
+			})
+		}
+		without, with := run(without), run(with)
+		var objects []struct {
+			Pageno uint32
+			Name   string
+		}
+		if err := store.w.Raw("SELECT pageno, name FROM dbstat").Scan(&objects).Error; err != nil {
+			b.Fatal(err)
+		}
+		names := make(map[uint32]string, len(objects))
+		for _, o := range objects {
+			names[o.Pageno] = o.Name
+		}
+		per := func(n int) float64 { return float64(n) / float64(b.N) }
+		b.ReportMetric(per(len(without)), "pages/write-without")
+		b.ReportMetric(per(len(with)), "pages/write-with")
+		byName := map[string]int{}
+		for _, p := range with {
+			if n := names[p]; strings.Contains(n, "history") {
+				byName[n]++
+			}
+		}
+		for n, c := range byName {
+			b.ReportMetric(per(c), "pages/write-"+n)
+		}
+	})
 }
 
 // seedLargeTenant stores the large tenant: roles <ent>-role-0... with 20 rights

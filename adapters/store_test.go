@@ -49,7 +49,7 @@ func onEveryDatabaseURL(t *testing.T, what string, fn func(t *testing.T, newURL 
 	})
 	for _, db := range []struct {
 		name, env string
-		newURL    func(*testing.T, string) string
+		newURL    func(testing.TB, string) string
 	}{{"postgres", "ROLEGATE_TEST_POSTGRES_URL", postgresSchemaURL}, {"mysql", "ROLEGATE_TEST_MYSQL_URL", mysqlDatabaseURL}} {
 		t.Run(db.name, func(t *testing.T) {
 			base := os.Getenv(db.env)
@@ -61,7 +61,7 @@ func onEveryDatabaseURL(t *testing.T, what string, fn func(t *testing.T, newURL 
 	}
 }
 
-func openOrFail(t *testing.T, url string) *Store {
+func openOrFail(t testing.TB, url string) *Store {
 	t.Helper()
 	s, err := Open(context.Background(), url)
 	if err != nil {
@@ -83,7 +83,7 @@ func connectOrFail(t *testing.T, url string) *Store {
 }
 
 // postgresSchemaURL makes a fresh schema of the test server, dropped after.
-func postgresSchemaURL(t *testing.T, base string) string {
+func postgresSchemaURL(t testing.TB, base string) string {
 	t.Helper()
 	admin := openOrFail(t, base)
 	schema := "rg_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
@@ -99,7 +99,7 @@ func postgresSchemaURL(t *testing.T, base string) string {
 }
 
 // mysqlDatabaseURL makes a fresh database of the test server, dropped after.
-func mysqlDatabaseURL(t *testing.T, base string) string {
+func mysqlDatabaseURL(t testing.TB, base string) string {
 	t.Helper()
 	admin := openOrFail(t, base)
 	name := "rg_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
