@@ -230,20 +230,21 @@ func (t *tx) upsertHistory(entityID string, rev int64, closing []*policy.History
 			r := it.row
 			if it.close {
 				q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
-				args = append(args, r.ID)
+				args = append(rowValues(append(args, r.ID), entityID, rev, r), rev)
 			} else {
 				q.WriteString("(" + stored + ",?,?,?,?,?,?,?,?,?,?,?)")
-			}
-			args = append(args, entityID, r.Kind, r.Subject, r.Values[0], r.Values[1], r.Values[2], r.Values[3], r.Values[4], r.Data, rev)
-			if it.close {
-				args = append(args, rev)
-			} else {
-				args = append(args, nil)
+				args = append(rowValues(args, entityID, rev, r), nil)
 			}
 		}
 		q.WriteString(upsert)
 		return translate(t.db.Exec(q.String(), args...).Error)
 	})
+}
+
+// rowValues appends to args the values of row r of the entity stored from
+// revision rev: entity_id, the content columns (historyCols), valid_from.
+func rowValues(args []any, entityID string, rev int64, r *policy.HistoryRow) []any {
+	return append(args, entityID, r.Kind, r.Subject, r.Values[0], r.Values[1], r.Values[2], r.Values[3], r.Values[4], r.Data, rev)
 }
 
 // insertHistory stores rows in force from revision rev, in multi-row inserts.
@@ -258,7 +259,7 @@ func (t *tx) insertHistory(entityID string, rev int64, rows []policy.HistoryRow)
 				q.WriteByte(',')
 			}
 			q.WriteString("(?,?,?,?,?,?,?,?,?,?)")
-			args = append(args, entityID, r.Kind, r.Subject, r.Values[0], r.Values[1], r.Values[2], r.Values[3], r.Values[4], r.Data, rev)
+			args = rowValues(args, entityID, rev, &r)
 		}
 		return translate(t.db.Exec(q.String(), args...).Error)
 	})
