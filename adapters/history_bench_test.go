@@ -69,7 +69,9 @@ func (t timedHistoryTx) AppendHistory(rev rolegate.Revision, change *rolegate.Hi
 // pages of history_rows, history_revisions and their indexes; PostgreSQL:
 // pg_total_relation_size of both; not on MySQL, whose sizes lag).
 // policy-at (SQLite) reads the tenant's policy from its history (PolicyAt)
-// and reports LoadPolicy's time beside it.
+// and reports LoadPolicy's time beside it; role-update-pages (SQLite) counts
+// the pages a role update writes, without and with the history, and the
+// history's by table and index.
 //
 //	go test -run '^$' -bench BenchmarkHistoryWrite -benchtime 300x -timeout 60m ./adapters
 func BenchmarkHistoryWrite(b *testing.B) {
