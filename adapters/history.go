@@ -102,8 +102,8 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 		subs := plan.Subjects()
 		switch t.db.Dialector.Name() {
 		case "sqlite":
-			if open, chained, err = t.readOpenConcat(true, openRowsOf(len(subs)),
-				append([]any{id, rev.Revision - 1, id}, anys(subs)...)...); err != nil {
+			rest, args := inForceOf("sqlite", id, subs, "")
+			if open, chained, err = t.readOpenConcat(true, rest, append([]any{id, rev.Revision - 1}, args...)...); err != nil {
 				return err
 			}
 			known = true
@@ -401,11 +401,42 @@ func splitConcat(s string, n int, f []string, row func(f []string) bool) bool {
 	return true
 }
 
-// openRowsOf is the rest of the query (FROM ... WHERE ...) reading an
-// entity's rows in force of n subjects: the entity's id, then the subjects.
-// It reads by idx_history_rows_subject (TestHistoryOpenRowsPlan).
-func openRowsOf(n int) string {
-	return "FROM history_rows WHERE entity_id = ? AND subject IN (" + placeholders(n) + ") AND valid_to IS NULL"
+// inForceOf is the rest of a query (FROM ... WHERE ...) reading the
+// entity's rows in force of the given subjects (of kind, when not ""), and
+// its arguments. It reads each subject's rows in force by
+// idx_history_rows_subject, bounded by entity, subject and valid_to
+// (TestHistoryInForcePlan). On PostgreSQL each subject has its own branch
+// of a UNION ALL: on a table whose size it knows but not its columns'
+// statistics (a database restored or an index built, before the first
+// ANALYZE), its planner bounds a scan for subject IN (...) by the entity
+// alone and tests the subjects on every row in force of the entity.
+func inForceOf(dialect, entityID string, subjects []string, kind string) (string, []any) {
+	cond := " AND valid_to IS NULL"
+	if kind != "" {
+		cond = " AND kind = ?" + cond
+	}
+	if dialect != "postgres" {
+		args := append([]any{entityID}, anys(subjects)...)
+		if kind != "" {
+			args = append(args, kind)
+		}
+		return "FROM history_rows WHERE entity_id = ? AND subject IN (" + placeholders(len(subjects)) + ")" + cond, args
+	}
+	var q strings.Builder
+	args := make([]any, 0, 3*len(subjects))
+	q.WriteString("FROM (")
+	for i, sub := range subjects {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		q.WriteString("SELECT * FROM history_rows WHERE entity_id = ? AND subject = ?" + cond)
+		args = append(args, entityID, sub)
+		if kind != "" {
+			args = append(args, kind)
+		}
+	}
+	q.WriteString(") AS history_rows")
+	return q.String(), args
 }
 
 // openHistory returns the entity's rows in force now: those of the given
@@ -418,8 +449,7 @@ func (t *tx) openHistory(entityID string, subjects []string) ([]policy.HistoryRo
 	sqlite := t.db.Dialector.Name() == "sqlite"
 	var out []policy.HistoryRow
 	err := chunked(subjects, historyInChunk, func(subs []string) error {
-		rest := openRowsOf(len(subs))
-		args := append([]any{entityID}, anys(subs)...)
+		rest, args := inForceOf(t.db.Dialector.Name(), entityID, subs, "")
 		var rows []policy.HistoryRow
 		var err error
 		if sqlite {
@@ -483,12 +513,7 @@ func (t *tx) readOpenConcat(chain bool, rest string, args ...any) (rows []policy
 // the history keeps the revision before: then it has stored vals too, in
 // the same statement (one round trip for both).
 func (t *tx) readOpenStoring(vals []any, subjects []string) (rows []policy.HistoryRow, chained bool, err error) {
-	q := "WITH prev AS (SELECT EXISTS (SELECT 1 FROM history_revisions WHERE entity_id = ? AND revision = ?) AS chained), " +
-		"stored AS (" + insertRev + "SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM prev WHERE prev.chained) " +
-		"SELECT CASE WHEN prev.chained THEN 1 ELSE 0 END, h.id, h.kind, h.subject, h.v1, h.v2, h.v3, h.v4, h.v5, h.data " +
-		"FROM prev LEFT JOIN history_rows h ON h.entity_id = ? AND h.subject IN (" + placeholders(len(subjects)) + ") AND h.valid_to IS NULL"
-	id, rev := vals[0], vals[1].(int64)
-	args := append(append(append([]any{id, rev - 1}, vals...), id), anys(subjects)...)
+	q, args := openStoringQuery(vals, subjects)
 	err = streamRows(t.db, q, func(c []sql.RawBytes) {
 		chained = string(c[0]) == "1"
 		if c[1] == nil { // the history holds none: the join's one row
@@ -502,6 +527,17 @@ func (t *tx) readOpenStoring(vals []any, subjects []string) (rows []policy.Histo
 		rows = append(rows, r)
 	}, args...)
 	return rows, chained, err
+}
+
+// openStoringQuery is readOpenStoring's statement and its arguments.
+func openStoringQuery(vals []any, subjects []string) (string, []any) {
+	id, rev := vals[0], vals[1].(int64)
+	rest, in := inForceOf("postgres", id.(string), subjects, "")
+	q := "WITH prev AS (SELECT EXISTS (SELECT 1 FROM history_revisions WHERE entity_id = ? AND revision = ?) AS chained), " +
+		"stored AS (" + insertRev + "SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM prev WHERE prev.chained) " +
+		"SELECT CASE WHEN prev.chained THEN 1 ELSE 0 END, h.id, h.kind, h.subject, h.v1, h.v2, h.v3, h.v4, h.v5, h.data " +
+		"FROM prev LEFT JOIN (SELECT id, kind, subject, v1, v2, v3, v4, v5, data " + rest + ") h ON true"
+	return q, append(append([]any{id, rev - 1}, vals...), in...)
 }
 
 // deleteHistory removes the entity's history (DeleteEntity).
@@ -771,8 +807,8 @@ func (t *tx) HistoryChanges(entityID string, lo, hi int64, limit int) ([]policy.
 		have[r.ID] = true
 	}
 	err := chunked(hashed, historyInChunk, func(subs []string) error {
-		rows, err := t.readHistory("FROM history_rows WHERE entity_id = ? AND subject IN ("+placeholders(len(subs))+") AND kind = ? AND valid_to IS NULL",
-			append(append([]any{entityID}, anys(subs)...), policy.HistoryHashed)...)
+		rest, args := inForceOf(t.db.Dialector.Name(), entityID, subs, policy.HistoryHashed)
+		rows, err := t.readHistory(rest, args...)
 		for _, r := range rows {
 			if !have[r.ID] {
 				out = append(out, r)
