@@ -53,8 +53,8 @@ func TestHistoryInForcePlan(t *testing.T) {
 			}
 		}
 		for _, q := range []historyQuery{
-			in("write's read", s.dialect, "SELECT id, kind ", ent, []string{"r:role-7", "role-7"}, ""),
-			in("hashed names' read", s.dialect, "SELECT id, kind ", ent, []string{"u:1", "u:2", "u:3"}, policy.HistoryHashed),
+			inForceQuery("write's read", s.dialect, "SELECT id, kind ", ent, []string{"r:role-7", "role-7"}, ""),
+			inForceQuery("hashed names' read", s.dialect, "SELECT id, kind ", ent, []string{"u:1", "u:2", "u:3"}, policy.HistoryHashed),
 		} {
 			plan, bounded := explainHistory(t, s, q.sql, q.args...)
 			if !bounded {
@@ -77,8 +77,8 @@ type historyQuery struct {
 	args      []any
 }
 
-// in is the query sel of the rows in force of subjects (inForceOf).
-func in(name, dialect, sel, entityID string, subjects []string, kind string) historyQuery {
+// inForceQuery is the query sel of the rows in force of subjects (inForceOf).
+func inForceQuery(name, dialect, sel, entityID string, subjects []string, kind string) historyQuery {
 	rest, args := inForceOf(dialect, entityID, subjects, kind)
 	return historyQuery{name, sel + rest, args}
 }
@@ -86,8 +86,9 @@ func in(name, dialect, sel, entityID string, subjects []string, kind string) his
 // explainHistory returns the plan of query on s's database, and whether it
 // reads history_rows only by idx_history_rows_subject with entity and
 // subject both bounding each scan (SQLite: the search's terms; PostgreSQL:
-// every index condition on valid_to names subject too; MySQL: its estimate of the rows
-// read, which for an entity-bound scan would be the entity's rows in force).
+// every index condition on valid_to names subject too; MySQL: its estimate
+// of the rows read, which for an entity-bound scan would be the entity's
+// rows in force).
 func explainHistory(t *testing.T, s *Store, query string, args ...any) (string, bool) {
 	t.Helper()
 	var plan string
