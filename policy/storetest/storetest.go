@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -209,6 +210,41 @@ func testRoleRoundTrip(t *testing.T, s policy.Store) {
 		}
 		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", r) {
 			t.Fatalf("read back:\n%+v\nwant\n%+v", got, r)
+		}
+		return nil
+	})
+
+	// A role and a user with as many rights as a caller may give, each of
+	// the longest object type and with a condition: their rights (about
+	// 350 KB) are kept whole, as the API accepts them.
+	big := NewRole("at the limits", "e", now)
+	long := strings.Repeat("o", policy.MaxObjectTypeLen-4)
+	for i := range policy.MaxRights {
+		big.Permissions.Objects = append(big.Permissions.Objects, rolegate.ObjectPermissions{ObjectType: fmt.Sprintf("%s%04d", long, i),
+			Actions: []rolegate.ActionPermission{{ActionName: "approve", Permission: rolegate.Allowed,
+				Condition: fmt.Sprintf("resource.amount <= %d && user.region == resource.region && resource.currency in ['EUR', 'USD', 'NOK', 'SEK', 'DKK']", i)}}})
+	}
+	user := rolegate.User{EntityID: "e", ID: "at-the-limits", Permissions: big.Permissions, CreatedAt: now, CreatedBy: "admin", UpdatedAt: now}
+	MustUpdate(t, s, func(tx policy.Tx) error {
+		if err := tx.InsertRole(&big); err != nil {
+			return err
+		}
+		return tx.InsertUser(&user)
+	})
+	s.View(ctx, func(tx policy.Tx) error {
+		got, err := tx.GetRole("e", big.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Permissions, big.Permissions) {
+			t.Fatalf("a role of %d rights read back with %d", policy.MaxRights, len(got.Permissions.Objects))
+		}
+		u, err := tx.GetUser("e", user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(u.Permissions, user.Permissions) {
+			t.Fatalf("a user of %d rights read back with %d", policy.MaxRights, len(u.Permissions.Objects))
 		}
 		return nil
 	})
