@@ -157,14 +157,32 @@ var errDeadline = errors.New("the database did not answer within the store timeo
 
 // run runs fn in one transaction on db, bounded by the store timeout; a write
 // (PostgreSQL) is guarded so that its COMMIT cannot land after the deadline.
+// A read of an entity's history that meets revisions waiting to be filed
+// (errUnfiled) runs again in a write transaction that holds the entity
+// first: its reads file them (tx.filedTo).
 func (s *Store) run(ctx context.Context, db *gorm.DB, write bool, fn func(policy.Tx) error, opts ...*sql.TxOptions) error {
+	err := s.runTx(ctx, db, write, fn, opts...)
+	var u *errUnfiled
+	if write || !errors.As(err, &u) {
+		return err
+	}
+	return s.runTx(ctx, s.w, true, func(ptx policy.Tx) error {
+		if err := ptx.(*tx).lockHistory(u.entityID); err != nil {
+			return err
+		}
+		return fn(ptx)
+	})
+}
+
+// runTx is run without its second try.
+func (s *Store) runTx(ctx context.Context, db *gorm.DB, write bool, fn func(policy.Tx) error, opts ...*sql.TxOptions) error {
 	if s.timeout <= 0 {
-		return translate(db.WithContext(ctx).Transaction(func(g *gorm.DB) error { return fn(&tx{g}) }, opts...))
+		return translate(db.WithContext(ctx).Transaction(func(g *gorm.DB) error { return fn(&tx{db: g, write: write}) }, opts...))
 	}
 	tctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	err := db.WithContext(tctx).Transaction(func(g *gorm.DB) error {
-		if err := fn(&tx{g}); err != nil {
+		if err := fn(&tx{db: g, write: write}); err != nil {
 			return err
 		}
 		if write && s.dialect == "postgres" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,11 +16,17 @@ import (
 )
 
 // The history of entities' policies (policy.HistoryStore), in history_rows
-// and history_revisions (migration 00010). A write stores its net change:
-// the rows it adds in multi-row inserts, those it removes closed by id in
-// one UPDATE (per 500; on PostgreSQL and MySQL both in one upsert,
-// upsertHistory), after reading the rows in force of the subjects it
-// touched; its cost follows the write, not the entity.
+// and history_revisions (migration 00010). A write stores its revision row
+// with its plan (the rows it stores and removes, policy.HistoryPlan), and
+// the write of every historyBatch-th revision of the entity files the plans
+// waiting (fileHistory), as does any read of the entity's rows first
+// (filedTo): one read of the rows in force of the subjects they touched,
+// those they removed closed by id, those they stored inserted with their
+// spans. A write whose plan is not kept (a rebase, a large plan) files its
+// net change itself, after those waiting (appendNow): the rows it adds in
+// multi-row inserts, those it removes closed by id in one UPDATE (per 500;
+// on PostgreSQL and MySQL both in one upsert, upsertHistory). Cost follows
+// the writes, not the entity.
 
 // historyRevisionRow is a row of history_revisions.
 type historyRevisionRow struct {
@@ -46,6 +53,12 @@ func (r historyRevisionRow) entry() policy.HistoryEntry {
 // insertRev begins the statement storing a row of history_revisions: its
 // values, vals of AppendHistory, follow.
 const insertRev = "INSERT INTO history_revisions (entity_id, revision, committed_at, actor, audit_event_id, audit_action, audit_object_type, audit_object_id) "
+
+// insertRevKept is insertRev with the write's plan, left to be filed.
+const insertRevKept = "INSERT INTO history_revisions (entity_id, revision, committed_at, actor, audit_event_id, audit_action, audit_object_type, audit_object_id, delta) "
+
+// revisionCols are history_revisions' columns but the plans kept.
+const revisionCols = "entity_id, revision, committed_at, actor, audit_event_id, audit_action, audit_object_type, audit_object_id"
 
 // historyInChunk is how many values one IN list holds.
 const historyInChunk = 500
@@ -77,6 +90,19 @@ func anys[T any](xs []T) []any {
 	return out
 }
 
+// historyBatch is how many revisions of an entity a write may leave
+// unfiled: their plans wait, encoded, in their revision rows
+// (history_revisions.delta, migration 00015), and the write of every
+// historyBatch-th revision files them with its own, in one batch
+// (fileHistory), as does any read of the entity's rows first. A variable:
+// tests file every write (1) or let plans wait.
+var historyBatch int64 = 32
+
+// historyKeepMax bounds the plan a write leaves unfiled: a larger one (an
+// import, a role of thousands of rights) is filed by its write, after
+// those waiting.
+const historyKeepMax = 64 << 10
+
 func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange, d engine.Delta) error {
 	id := rev.EntityID
 	plan, err := policy.NewHistoryPlan(id, d)
@@ -88,6 +114,41 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 		row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID = change.AuditEventID, change.Action, change.ObjectType, change.ObjectID
 	}
 	vals := []any{row.EntityID, row.Revision, row.CommittedAt, row.Actor, row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID}
+	if historyBatch > 1 && !plan.Rebase() {
+		kept, err := plan.Encode()
+		if err != nil {
+			return err
+		}
+		if len(kept) <= historyKeepMax {
+			// The revision row with its plan, when the history goes on
+			// from the revision before (else: rebased below).
+			from := ""
+			if t.db.Dialector.Name() == "mysql" {
+				from = " FROM DUAL"
+			}
+			res := t.db.Exec(insertRevKept+"SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?"+from+" WHERE EXISTS (SELECT 1 FROM history_revisions WHERE entity_id = ? AND revision = ?)",
+				append(append(vals, string(kept)), id, rev.Revision-1)...)
+			if res.Error != nil {
+				return translate(res.Error)
+			}
+			if res.RowsAffected == 1 {
+				if rev.Revision%historyBatch == 0 {
+					return t.fileHistory(id)
+				}
+				return nil
+			}
+		}
+	}
+	// Filed now: after the plans waiting.
+	if err := t.fileHistory(id); err != nil {
+		return err
+	}
+	return t.appendNow(id, rev.Revision, plan, vals)
+}
+
+// appendNow files the plan of the write of revision rev (vals its revision
+// row) at once: none waits before it.
+func (t *tx) appendNow(id string, revision int64, plan *policy.HistoryPlan, vals []any) error {
 	// Whether the revision before is kept tells whether the history goes
 	// on from it or is rebased. A write that reads rows in force learns it
 	// in the same statement: on SQLite, which compiles every statement it
@@ -96,6 +157,7 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 	// on PostgreSQL the read stores it too, when the history goes on (a
 	// data-modifying WITH: one round trip for both). Otherwise the revision
 	// is stored first, in the statement that tells.
+	var err error
 	chained, known, stored := false, false, false
 	var open []policy.HistoryRow
 	if !plan.Rebase() && !plan.AddsOnly() && !plan.Empty() && len(plan.Subjects()) <= historyInChunk {
@@ -103,7 +165,7 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 		switch t.db.Dialector.Name() {
 		case "sqlite":
 			rest, args := inForceOf("sqlite", id, subs, "")
-			if open, chained, err = t.readOpenConcat(true, rest, append([]any{id, rev.Revision - 1}, args...)...); err != nil {
+			if open, chained, err = t.readOpenConcat(true, rest, append([]any{id, revision - 1}, args...)...); err != nil {
 				return err
 			}
 			known = true
@@ -120,7 +182,7 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 			from = " FROM DUAL"
 		}
 		res := t.db.Exec(insertRev+"SELECT ?, ?, ?, ?, ?, ?, ?, ?"+from+" WHERE EXISTS (SELECT 1 FROM history_revisions WHERE entity_id = ? AND revision = ?)",
-			append(vals, id, rev.Revision-1)...)
+			append(vals, id, revision-1)...)
 		if res.Error != nil {
 			return translate(res.Error)
 		}
@@ -166,15 +228,15 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 		add, closeIDs = plan.Resolve(open)
 	}
 	if len(closeIDs) > 0 && t.db.Dialector.Name() != "sqlite" {
-		return t.upsertHistory(id, rev.Revision, rowsWithIDs(open, closeIDs), add)
+		return t.upsertHistory(id, revision, rowsWithIDs(open, closeIDs), add)
 	}
 	if err := chunked(closeIDs, historyInChunk, func(ids []int64) error {
 		return t.db.Exec("UPDATE history_rows SET valid_to = ? WHERE id IN ("+placeholders(len(ids))+") AND valid_to IS NULL",
-			append([]any{rev.Revision}, anys(ids)...)...).Error
+			append([]any{revision}, anys(ids)...)...).Error
 	}); err != nil {
 		return translate(err)
 	}
-	return t.insertHistory(id, rev.Revision, add)
+	return t.insertHistory(id, revision, add)
 }
 
 // rowsWithIDs returns the rows of rows whose ids are in ids.
@@ -550,7 +612,7 @@ func (t *tx) deleteHistory(entityID string) error {
 
 func (t *tx) HistoryRevisionAt(entityID string, at time.Time) (rolegate.Revision, error) {
 	var rows []historyRevisionRow
-	if err := t.db.Where("entity_id = ? AND committed_at <= ?", entityID, utc(at)).
+	if err := t.db.Select(revisionCols).Where("entity_id = ? AND committed_at <= ?", entityID, utc(at)).
 		Order("committed_at DESC, revision DESC").Limit(1).Find(&rows).Error; err != nil {
 		return rolegate.Revision{}, translate(err)
 	}
@@ -564,7 +626,7 @@ func (t *tx) HistoryRevisions(entityID string, revs []int64) (map[int64]policy.H
 	out := make(map[int64]policy.HistoryEntry, len(revs))
 	err := chunked(revs, historyInChunk, func(revs []int64) error {
 		var rows []historyRevisionRow
-		if err := t.db.Where("entity_id = ? AND revision IN ?", entityID, revs).Find(&rows).Error; err != nil {
+		if err := t.db.Select(revisionCols).Where("entity_id = ? AND revision IN ?", entityID, revs).Find(&rows).Error; err != nil {
 			return translate(err)
 		}
 		for _, r := range rows {
@@ -577,7 +639,7 @@ func (t *tx) HistoryRevisions(entityID string, revs []int64) (map[int64]policy.H
 
 func (t *tx) HistoryStart(entityID string) (rolegate.Revision, error) {
 	var rows []historyRevisionRow
-	if err := t.db.Where("entity_id = ?", entityID).Order("revision").Limit(1).Find(&rows).Error; err != nil {
+	if err := t.db.Select(revisionCols).Where("entity_id = ?", entityID).Order("revision").Limit(1).Find(&rows).Error; err != nil {
 		return rolegate.Revision{}, translate(err)
 	}
 	if len(rows) == 0 {
@@ -593,6 +655,9 @@ func (t *tx) HistoryStart(entityID string) (rolegate.Revision, error) {
 const historySep = 0x1f
 
 func (t *tx) PolicyAt(entityID string, rev int64) (engine.Policy, error) {
+	if err := t.filedTo(entityID, rev); err != nil {
+		return engine.Policy{}, err
+	}
 	var kept []int64
 	if err := t.db.Raw("SELECT revision FROM history_revisions WHERE entity_id = ? AND revision = ?", entityID, rev).Scan(&kept).Error; err != nil {
 		return engine.Policy{}, translate(err)
@@ -663,6 +728,10 @@ func (t *tx) nameUnnamed(entityID string, pol *engine.Policy) error {
 // spans returns the entity's rows of the given kinds and subjects whose span
 // meets [from, to] (to 0: up to now), ordered by valid_from then id.
 func (t *tx) spans(entityID string, kinds []string, subjects []string, from, to int64) ([]policy.HistoryRow, error) {
+	// A span's end may be a revision after to: every plan is filed first.
+	if err := t.filedTo(entityID, 0); err != nil {
+		return nil, err
+	}
 	var out []policy.HistoryRow
 	err := chunked(subjects, historyInChunk, func(subs []string) error {
 		q := "FROM history_rows WHERE entity_id = ? AND subject IN (" + placeholders(len(subs)) + ") AND kind IN (" +
@@ -735,6 +804,15 @@ func (t *tx) SweepHistory(before time.Time, limit int) (map[string]int, error) {
 		if limit <= 0 {
 			break
 		}
+		// A revision whose plan waits is kept, with those after it: the
+		// rows its filing closes are then closed from it.
+		waiting, err := t.unfiled(d.EntityID)
+		if err != nil {
+			return nil, err
+		}
+		if len(waiting) > 0 && waiting[0].Revision < d.Cut {
+			d.Cut = waiting[0].Revision
+		}
 		// The rows closed at or before cut are in force at no revision
 		// kept; then the revisions before cut.
 		var ids []int64
@@ -774,6 +852,9 @@ func (t *tx) SweepHistory(before time.Time, limit int) (map[string]int, error) {
 // and one on valid_to), each read stopping past the limit; then the names
 // of the hashed subjects they hold.
 func (t *tx) HistoryChanges(entityID string, lo, hi int64, limit int) ([]policy.HistoryRow, bool, error) {
+	if err := t.filedTo(entityID, hi); err != nil {
+		return nil, false, err
+	}
 	var out []policy.HistoryRow
 	for _, q := range []struct {
 		where string
@@ -864,4 +945,183 @@ func (t *tx) readHistorySpans(rest string, args ...any) ([]policy.HistoryRow, er
 		return rows, err
 	}
 	return t.readHistory(rest, args...)
+}
+
+// keptPlan is a revision whose plan waits to be filed.
+type keptPlan struct {
+	Revision int64
+	Delta    string
+}
+
+// unfiled returns the entity's revisions whose plans wait to be filed, in
+// order: those after its last filed revision (plans wait only after every
+// revision filed), read from the newest back.
+func (t *tx) unfiled(entityID string) ([]keptPlan, error) {
+	var out []keptPlan
+	page := int(max(historyBatch, 1)) + 1
+	below := int64(math.MaxInt64)
+	for {
+		var rows []struct {
+			Revision int64
+			Delta    *string
+		}
+		if err := t.db.Raw("SELECT revision, delta FROM history_revisions WHERE entity_id = ? AND revision < ? ORDER BY revision DESC LIMIT ?",
+			entityID, below, page).Scan(&rows).Error; err != nil {
+			return nil, translate(err)
+		}
+		done := len(rows) < page
+		for _, r := range rows {
+			if r.Delta == nil {
+				done = true
+				break
+			}
+			out = append(out, keptPlan{r.Revision, *r.Delta})
+			below = r.Revision
+		}
+		if done {
+			break
+		}
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// fileHistory files the plans of the entity's revisions that wait, in
+// one batch: resolved in turn in memory (policy.FileHistoryPlans) over one
+// read of the rows in force of the subjects they touch, then the rows they
+// removed closed and those they stored inserted, each with its span, and
+// the plans cleared. The entity must be held by the transaction (its
+// write, or lockHistory) before the transaction's first read.
+func (t *tx) fileHistory(entityID string) error {
+	waiting, err := t.unfiled(entityID)
+	if err != nil || len(waiting) == 0 {
+		return err
+	}
+	revs := make([]int64, len(waiting))
+	plans := make([]*policy.HistoryPlan, len(waiting))
+	subjects := map[string]bool{}
+	for i, w := range waiting {
+		p, err := policy.DecodeHistoryPlan(entityID, []byte(w.Delta))
+		if err != nil {
+			return fmt.Errorf("history of entity %q, revision %d: %w", entityID, w.Revision, err)
+		}
+		revs[i], plans[i] = w.Revision, p
+		for _, sub := range p.Subjects() {
+			subjects[sub] = true
+		}
+	}
+	var open []policy.HistoryRow
+	if len(subjects) > 0 {
+		subs := make([]string, 0, len(subjects))
+		for sub := range subjects {
+			subs = append(subs, sub)
+		}
+		slices.Sort(subs)
+		if open, err = t.openHistory(entityID, subs); err != nil {
+			return err
+		}
+	}
+	closeAt, store := policy.FileHistoryPlans(open, revs, plans)
+	if err := t.closeHistoryAt(closeAt); err != nil {
+		return err
+	}
+	if err := t.insertSpans(entityID, store); err != nil {
+		return err
+	}
+	return translate(t.db.Exec("UPDATE history_revisions SET delta = NULL WHERE entity_id = ? AND revision >= ? AND revision <= ?",
+		entityID, revs[0], revs[len(revs)-1]).Error)
+}
+
+// closeHistoryAt closes rows in force, each from its revision (id ->
+// revision), in UPDATEs of up to 300 rows.
+func (t *tx) closeHistoryAt(closeAt map[int64]int64) error {
+	ids := make([]int64, 0, len(closeAt))
+	for id := range closeAt {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return chunked(ids, 300, func(ids []int64) error {
+		var q strings.Builder
+		args := make([]any, 0, 2*len(ids))
+		q.WriteString("UPDATE history_rows SET valid_to = CASE id")
+		for _, id := range ids {
+			// The revision as a number written here: PostgreSQL types an
+			// untyped parameter of CASE as text.
+			q.WriteString(" WHEN ? THEN " + strconv.FormatInt(closeAt[id], 10))
+			args = append(args, id)
+		}
+		q.WriteString(" END WHERE id IN (" + placeholders(len(ids)) + ") AND valid_to IS NULL")
+		return translate(t.db.Exec(q.String(), append(args, anys(ids)...)...).Error)
+	})
+}
+
+// insertSpans stores rows with their spans (To 0: in force), in multi-row
+// inserts, in order.
+func (t *tx) insertSpans(entityID string, rows []policy.HistoryRow) error {
+	const cols = 11
+	return chunked(rows, chunkRows(t.db, cols), func(rows []policy.HistoryRow) error {
+		var q strings.Builder
+		q.WriteString("INSERT INTO history_rows (entity_id, " + historyCols + ", valid_from, valid_to) VALUES ")
+		args := make([]any, 0, len(rows)*cols)
+		for i := range rows {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,?,?,?,?,?,?,?,?,?)")
+			var to any
+			if rows[i].To > 0 {
+				to = rows[i].To
+			}
+			args = append(rowValues(args, entityID, rows[i].From, &rows[i]), to)
+		}
+		return translate(t.db.Exec(q.String(), args...).Error)
+	})
+}
+
+// lockHistory holds the entity for the rest of the transaction, as its
+// writes do, before a read that files its history: on PostgreSQL and MySQL
+// a lock on its row, taken before any other read (MySQL's snapshot then
+// begins after it); SQLite's write transaction holds the database.
+func (t *tx) lockHistory(entityID string) error {
+	if t.db.Dialector.Name() == "sqlite" {
+		return nil
+	}
+	var ids []string
+	return translate(t.db.Raw("SELECT id FROM entities WHERE id = ? FOR UPDATE", entityID).Scan(&ids).Error)
+}
+
+// errUnfiled tells that a read of an entity's history, in a read-only
+// transaction, met plans waiting to be filed: the store runs the read again
+// in a write transaction, which files them first (Store.run).
+type errUnfiled struct{ entityID string }
+
+func (e *errUnfiled) Error() string {
+	return fmt.Sprintf("history of entity %q: revisions wait to be filed", e.entityID)
+}
+
+// filedTo makes sure the plans of the entity's revisions up to rev (0:
+// every one) are filed, before a read of its rows: in a write transaction
+// it files them; in a read-only one it returns errUnfiled. Plans wait only
+// after every filed revision: rev's row tells.
+func (t *tx) filedTo(entityID string, rev int64) error {
+	q, args := "SELECT CASE WHEN delta IS NULL THEN 0 ELSE 1 END FROM history_revisions WHERE entity_id = ?", []any{entityID}
+	if rev > 0 {
+		q, args = q+" AND revision = ?", append(args, rev)
+	} else {
+		q += " ORDER BY revision DESC LIMIT 1"
+	}
+	var waits []int
+	if err := t.db.Raw(q, args...).Scan(&waits).Error; err != nil {
+		return translate(err)
+	}
+	if len(waits) == 0 || waits[0] == 0 {
+		return nil
+	}
+	if !t.write {
+		return &errUnfiled{entityID}
+	}
+	if err := t.lockHistory(entityID); err != nil {
+		return err
+	}
+	return t.fileHistory(entityID)
 }

@@ -423,7 +423,11 @@ func (in interner) of(b []byte) string {
 }
 
 // tx is one transaction.
-type tx struct{ db *gorm.DB }
+// tx is a transaction of the store; write tells a write transaction (Update).
+type tx struct {
+	db    *gorm.DB
+	write bool
+}
 
 func utc(t time.Time) time.Time { return t.UTC() }
 

@@ -19,7 +19,10 @@ type HistoryStore interface {
 	// rev.Revision (committed at rev.At by rev.Actor) changed: d as the
 	// recorder recorded it (d.Full: the history is rebased on the rows the
 	// entity holds at the end of the transaction), and the audited change
-	// (nil when the write recorded none).
+	// (nil when the write recorded none). A store may keep the write's
+	// plan (HistoryPlan.Encode) with its revision and file it into the
+	// rows later with others (FileHistoryPlans), if every read below sees
+	// every revision committed before it.
 	AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange, d engine.Delta) error
 	// HistoryRevisionAt returns the revision in force at t: the last one
 	// committed at or before it. ErrNotFound: none is kept (before the

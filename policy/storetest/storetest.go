@@ -22,6 +22,17 @@ import (
 	"github.com/rolegate/rolegate/policy"
 )
 
+// RunHistory runs the suite's tests of the history (HistoryStore) alone:
+// a store that keeps its history in more than one way runs them in each.
+func RunHistory(t *testing.T, open func(t *testing.T) policy.Store) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s policy.Store)
+	}{{"History", testHistory}, {"HistoryRebase", testHistoryRebase}, {"HistorySeparators", testHistorySeparators}} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
 // Run runs the suite as subtests, each on a fresh, empty store from open.
 func Run(t *testing.T, open func(t *testing.T) policy.Store) {
 	tests := []struct {
