@@ -100,8 +100,12 @@ var historyBatch int64 = 32
 
 // historyKeepMax bounds the plan a write leaves unfiled: a larger one (an
 // import, a role of thousands of rights) is filed by its write, after
-// those waiting.
-const historyKeepMax = 64 << 10
+// those waiting. A plan of more than historyKeepRows rows is not encoded
+// to find out (HistoryPlan.Len).
+const (
+	historyKeepMax  = 64 << 10
+	historyKeepRows = historyKeepMax / 25
+)
 
 func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange, d engine.Delta) error {
 	id := rev.EntityID
@@ -114,7 +118,7 @@ func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange
 		row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID = change.AuditEventID, change.Action, change.ObjectType, change.ObjectID
 	}
 	vals := []any{row.EntityID, row.Revision, row.CommittedAt, row.Actor, row.AuditEventID, row.AuditAction, row.AuditObjectType, row.AuditObjectID}
-	if historyBatch > 1 && !plan.Rebase() {
+	if historyBatch > 1 && !plan.Rebase() && plan.Len() <= historyKeepRows {
 		kept, err := plan.Encode()
 		if err != nil {
 			return err

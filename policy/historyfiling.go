@@ -31,6 +31,12 @@ func planRowOf(a [8]string) HistoryRow {
 	return HistoryRow{Kind: a[0], Subject: a[1], Values: [5]string{a[2], a[3], a[4], a[5], a[6]}, Data: a[7]}
 }
 
+// Len returns how many rows the plan names: its encoding (Encode) takes
+// 25 bytes a row or more, known without making it.
+func (p *HistoryPlan) Len() int {
+	return len(p.order) + len(p.single) + len(p.hashed)
+}
+
 // Encode returns the plan as a store keeps it (DecodeHistoryPlan reads it).
 // A plan to rebase cannot be kept: it is filed at once.
 func (p *HistoryPlan) Encode() ([]byte, error) {

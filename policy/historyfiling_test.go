@@ -181,6 +181,9 @@ func TestHistoryPlanKept(t *testing.T) {
 		if !reflect.DeepEqual(plan, again) {
 			t.Fatalf("kept %s: read %+v, was %+v", kept, again, plan)
 		}
+		if len(kept) < 25*plan.Len() {
+			t.Fatalf("a plan of %d rows kept in %d bytes: Len does not bound it", plan.Len(), len(kept))
+		}
 	}
 	full, _ := policy.NewHistoryPlan("acme", engine.Delta{Full: true})
 	if _, err := full.Encode(); err == nil {
