@@ -70,7 +70,8 @@ func benchRights(i int) *rolegate.Permissions {
 // past policy read by PolicyAt and built), cold with the live policy held,
 // and warm (the same revision again,
 // through the service and the engine alone) beside a live one, and a user's
-// access history over the whole history.
+// access history over the whole history, also right after 31 writes whose
+// plans wait to be filed (the read files them first).
 //
 //	go test -run '^$' -bench BenchmarkHistoryAsOf -benchtime 1x -timeout 60m ./policy
 func BenchmarkHistoryAsOf(b *testing.B) {
@@ -90,8 +91,9 @@ func BenchmarkHistoryAsOf(b *testing.B) {
 		}
 	}
 	b.Logf("100 users created (the first write rebases the history on the tenant): %s", time.Since(t0))
-	t0 = time.Now()
-	for rev := revisionOfB(b, store, ent); rev < revisions; rev = revisionOfB(b, store, ent) {
+	// step makes one random write (none when the user chosen holds no
+	// role to take).
+	step := func() {
 		clock.add(time.Minute)
 		user := fmt.Sprintf("bench-%d", rng.IntN(100))
 		var err error
@@ -107,7 +109,7 @@ func BenchmarkHistoryAsOf(b *testing.B) {
 				b.Fatal(herr)
 			}
 			if len(held) == 0 {
-				continue
+				return
 			}
 			_, err = svc.UnassignRole(ctx, ent, user, held[rng.IntN(len(held))].Role.ID, "")
 		default:
@@ -116,6 +118,10 @@ func BenchmarkHistoryAsOf(b *testing.B) {
 		if err != nil && !rolegate.IsKind(err, rolegate.KindConflict) {
 			b.Fatal(err)
 		}
+	}
+	t0 = time.Now()
+	for rev := revisionOfB(b, store, ent); rev < revisions; rev = revisionOfB(b, store, ent) {
+		step()
 	}
 	b.Logf("history written up to revision %d: %s", revisions, time.Since(t0))
 	clock.add(time.Minute)
@@ -238,6 +244,26 @@ func BenchmarkHistoryAsOf(b *testing.B) {
 		b.ReportMetric(float64(median(took))/1e6, "ms-p50")
 		b.ReportMetric(float64(slices.Max(took))/1e6, "ms-max")
 		b.ReportMetric(float64(intervals)/float64(len(took)), "intervals")
+	})
+	// The same, each time after the writes of revisions up to one before
+	// a filing write's (untimed): the access history files the plans they
+	// left waiting first (the most a read meets), in a write transaction.
+	b.Run("access-history-plans-waiting", func(b *testing.B) {
+		var took []time.Duration
+		for i := 0; i < max(b.N, 5); i++ {
+			for (revisionOfB(b, store, ent)+1)%32 != 0 {
+				step()
+			}
+			user := fmt.Sprintf("bench-%d", rng.IntN(100))
+			q := policy.HistoryQuery{ObjectType: fmt.Sprintf("obj_%d", rng.IntN(5)), Action: []string{"read", "write", "delete", "approve"}[rng.IntN(4)]}
+			t0 := time.Now()
+			if _, _, err := svc.AccessHistory(ctx, ent, user, q); err != nil {
+				b.Fatal(err)
+			}
+			took = append(took, time.Since(t0))
+		}
+		b.ReportMetric(float64(median(took))/1e6, "ms-p50")
+		b.ReportMetric(float64(slices.Max(took))/1e6, "ms-max")
 	})
 }
 
