@@ -104,7 +104,7 @@ var historyBatch int64 = 32
 // to find out (HistoryPlan.Len).
 const (
 	historyKeepMax  = 64 << 10
-	historyKeepRows = historyKeepMax / 25
+	historyKeepRows = historyKeepMax / 10
 )
 
 func (t *tx) AppendHistory(rev rolegate.Revision, change *rolegate.HistoryChange, d engine.Delta) error {
@@ -962,7 +962,7 @@ type keptPlan struct {
 // revision filed), read from the newest back.
 func (t *tx) unfiled(entityID string) ([]keptPlan, error) {
 	var out []keptPlan
-	page := int(max(historyBatch, 1)) + 1
+	page := int(min(max(historyBatch, 1), 255)) + 1
 	below := int64(math.MaxInt64)
 	for {
 		var rows []struct {
