@@ -124,21 +124,6 @@ func (p *HistoryPlan) Encode() ([]byte, error) {
 func DecodeHistoryPlan(entityID string, b []byte) (*HistoryPlan, error) {
 	p := &HistoryPlan{entityID: entityID, rules: map[HistoryRow]bool{}, order: []HistoryRow{},
 		replaced: map[string]bool{}, single: map[historySlot]HistoryRow{}, subjects: map[string]bool{}}
-	rule := func(r HistoryRow, stored bool) {
-		if _, seen := p.rules[r]; !seen {
-			p.order = append(p.order, r)
-		}
-		p.rules[r] = stored
-		p.subjects[r.Subject] = true
-	}
-	single := func(r HistoryRow) {
-		s := historySlot{r.Kind, r.Subject}
-		if _, seen := p.single[s]; !seen {
-			p.singleKeys = append(p.singleKeys, s)
-		}
-		p.single[s] = r
-		p.subjects[r.Subject] = true
-	}
 	if len(b) > 0 && b[0] == '{' {
 		var j historyPlanJSON
 		if err := json.Unmarshal(b, &j); err != nil {
@@ -148,14 +133,14 @@ func DecodeHistoryPlan(entityID string, b []byte) (*HistoryPlan, error) {
 			return nil, fmt.Errorf("history: a kept plan has %d rules and %d flags", len(j.Rules), len(j.Stored))
 		}
 		for i, a := range j.Rules {
-			rule(planRowOf(a), j.Stored[i])
+			p.setRule(planRowOf(a), j.Stored[i])
 		}
 		for _, s := range j.Replaced {
 			p.replaced[s] = true
 			p.subjects[s] = true
 		}
 		for _, a := range j.Single {
-			single(planRowOf(a))
+			p.setSingle(planRowOf(a))
 		}
 		for _, a := range j.Hashed {
 			r := planRowOf(a)
@@ -195,9 +180,9 @@ func DecodeHistoryPlan(entityID string, b []byte) (*HistoryPlan, error) {
 		r := planRowOf(f)
 		switch tag {
 		case planStored, planRemoved:
-			rule(r, tag == planStored)
+			p.setRule(r, tag == planStored)
 		case planSingle:
-			single(r)
+			p.setSingle(r)
 		case planHashed:
 			p.hashed = append(p.hashed, r)
 			p.subjects[r.Subject] = true

@@ -218,23 +218,9 @@ func NewHistoryPlan(entityID string, d engine.Delta) (*HistoryPlan, error) {
 		return p, nil
 	}
 	rule := func(r rolegate.Rule, stored bool) {
-		row, ok := historyRuleRow(entityID, r)
-		if !ok {
-			return
+		if row, ok := historyRuleRow(entityID, r); ok {
+			p.setRule(row, stored)
 		}
-		if _, seen := p.rules[row]; !seen {
-			p.order = append(p.order, row)
-		}
-		p.rules[row] = stored
-		p.subjects[row.Subject] = true
-	}
-	setSingle := func(row HistoryRow) {
-		s := historySlot{row.Kind, row.Subject}
-		if _, seen := p.single[s]; !seen {
-			p.singleKeys = append(p.singleKeys, s)
-		}
-		p.single[s] = row
-		p.subjects[row.Subject] = true
 	}
 	for _, op := range d.Ops {
 		switch op.Op {
@@ -260,7 +246,7 @@ func NewHistoryPlan(entityID string, d engine.Delta) (*HistoryPlan, error) {
 				rule(rolegate.Rule{PType: line[0], Values: line[1:]}, true)
 			}
 		case engine.OpRole:
-			setSingle(historyRoleRow(op.RoleID, op.Name, op.Active))
+			p.setSingle(historyRoleRow(op.RoleID, op.Name, op.Active))
 		case engine.OpAttributes:
 			data, err := EncodeAttributes(op.Attributes)
 			if err != nil {
@@ -269,7 +255,7 @@ func NewHistoryPlan(entityID string, d engine.Delta) (*HistoryPlan, error) {
 			if data == "{}" {
 				data = ""
 			}
-			setSingle(HistoryRow{Kind: HistoryAttributes, Subject: op.Subject, Data: data})
+			p.setSingle(HistoryRow{Kind: HistoryAttributes, Subject: op.Subject, Data: data})
 		default:
 			return nil, fmt.Errorf("history: unknown delta operation %q", op.Op)
 		}
@@ -279,6 +265,27 @@ func NewHistoryPlan(entityID string, d engine.Delta) (*HistoryPlan, error) {
 		p.subjects[sub] = true
 	}
 	return p, nil
+}
+
+// setRule notes a rule the write leaves stored or not (the last word
+// counts), in the order first met.
+func (p *HistoryPlan) setRule(row HistoryRow, stored bool) {
+	if _, seen := p.rules[row]; !seen {
+		p.order = append(p.order, row)
+	}
+	p.rules[row] = stored
+	p.subjects[row.Subject] = true
+}
+
+// setSingle notes the row a role's name or a user's attributes have after
+// the write.
+func (p *HistoryPlan) setSingle(row HistoryRow) {
+	s := historySlot{row.Kind, row.Subject}
+	if _, seen := p.single[s]; !seen {
+		p.singleKeys = append(p.singleKeys, s)
+	}
+	p.single[s] = row
+	p.subjects[row.Subject] = true
 }
 
 // Rebase reports whether the write's delta cannot be planned (Full): the
