@@ -422,8 +422,7 @@ func (in interner) of(b []byte) string {
 	return s
 }
 
-// tx is one transaction.
-// tx is a transaction of the store; write tells a write transaction (Update).
+// tx is one transaction; write tells a write transaction (Update).
 type tx struct {
 	db    *gorm.DB
 	write bool
