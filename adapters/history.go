@@ -234,11 +234,12 @@ func (t *tx) appendNow(id string, revision int64, plan *policy.HistoryPlan, vals
 	if len(closeIDs) > 0 && t.db.Dialector.Name() != "sqlite" {
 		return t.upsertHistory(id, revision, rowsWithIDs(open, closeIDs), add)
 	}
-	if err := chunked(closeIDs, historyInChunk, func(ids []int64) error {
-		return t.db.Exec("UPDATE history_rows SET valid_to = ? WHERE id IN ("+placeholders(len(ids))+") AND valid_to IS NULL",
-			append([]any{revision}, anys(ids)...)...).Error
-	}); err != nil {
-		return translate(err)
+	closeAt := make(map[int64]int64, len(closeIDs))
+	for _, c := range closeIDs {
+		closeAt[c] = revision
+	}
+	if err := t.closeHistoryAt(closeAt); err != nil {
+		return err
 	}
 	return t.insertHistory(id, revision, add)
 }
@@ -313,22 +314,13 @@ func rowValues(args []any, entityID string, rev int64, r *policy.HistoryRow) []a
 	return append(args, entityID, r.Kind, r.Subject, r.Values[0], r.Values[1], r.Values[2], r.Values[3], r.Values[4], r.Data, rev)
 }
 
-// insertHistory stores rows in force from revision rev, in multi-row inserts.
+// insertHistory stores rows in force from revision rev (setting their
+// spans), in multi-row inserts (insertSpans).
 func (t *tx) insertHistory(entityID string, rev int64, rows []policy.HistoryRow) error {
-	const cols = 10
-	return chunked(rows, chunkRows(t.db, cols), func(rows []policy.HistoryRow) error {
-		var q strings.Builder
-		q.WriteString("INSERT INTO history_rows (entity_id, " + historyCols + ", valid_from) VALUES ")
-		args := make([]any, 0, len(rows)*cols)
-		for i, r := range rows {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("(?,?,?,?,?,?,?,?,?,?)")
-			args = rowValues(args, entityID, rev, &r)
-		}
-		return translate(t.db.Exec(q.String(), args...).Error)
-	})
+	for i := range rows {
+		rows[i].From, rows[i].To = rev, 0
+	}
+	return t.insertSpans(entityID, rows)
 }
 
 // readHistory reads rows of history_rows: id, the content columns, valid_from
